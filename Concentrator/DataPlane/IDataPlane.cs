@@ -1,0 +1,68 @@
+using System.Net;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.DataPlane;
+
+/// <summary>How ESP of one Child SA travels: inside UDP 4500 (RFC 3948) or as IP protocol 50.</summary>
+public enum EspTransport
+{
+    UdpEncapsulated = 0,
+    RawEsp = 1,
+}
+
+/// <summary>
+/// Everything the data plane needs for one Child SA, both directions. Key arrays are owned by the
+/// data plane once passed in: it zeroes them when the SA is deleted.
+/// </summary>
+public sealed record ChildSaInstall(
+    uint InboundSpi,
+    uint OutboundSpi,
+    EspSuite Suite,
+    byte[] InboundEncryptionKey,
+    byte[] InboundIntegrityKey,
+    byte[] OutboundEncryptionKey,
+    byte[] OutboundIntegrityKey,
+    IReadOnlyList<TrafficSelector> LocalTs,
+    IReadOnlyList<TrafficSelector> RemoteTs,
+    IPEndPoint LocalEndpoint,
+    IPEndPoint RemoteEndpoint,
+    EspTransport Transport,
+    int ReplayWindow,
+    string Connection,
+    string Child);
+
+/// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
+public readonly record struct SaCounters(
+    ulong PacketsIn,
+    ulong BytesIn,
+    ulong PacketsOut,
+    ulong BytesOut,
+    long LastInboundTicks,
+    long LastOutboundTicks);
+
+/// <summary>
+/// The narrow seam between the control plane (actors) and the packet path. Actors call these on
+/// SA establishment and deletion; no ESP packet ever crosses this interface. Implementations are
+/// thread-safe for these calls; the packet path itself never calls back into actors per packet.
+/// </summary>
+public interface IDataPlane
+{
+    /// <summary>A fresh inbound SPI, unique among installed and allocated SPIs, never 0..255 (RFC 4303 §2.1).</summary>
+    uint AllocateSpi();
+
+    /// <summary>Returns an allocated SPI that was never installed (negotiation failed).</summary>
+    void ReleaseSpi(uint spi);
+
+    void AddSa(ChildSaInstall sa);
+
+    /// <summary>Peer moved (NAT mapping changed, RFC 3948 / RFC 7296 §2.23): update the outbound address.</summary>
+    bool UpdateRemote(uint inboundSpi, IPEndPoint remote);
+
+    /// <summary>Removes both directions of the SA and zeroes its keys. False when unknown.</summary>
+    bool DeleteSa(uint inboundSpi);
+
+    bool TryGetCounters(uint inboundSpi, out SaCounters counters);
+
+    int InstalledCount { get; }
+}
