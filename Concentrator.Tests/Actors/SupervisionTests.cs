@@ -1,0 +1,40 @@
+using Akka.Actor;
+using Concentrator.Actors;
+using Concentrator.Tests.Support;
+
+namespace Concentrator.Tests.Actors;
+
+public sealed class SupervisionTests
+{
+    [Fact]
+    public async Task A_fault_in_one_ike_sa_actor_stops_only_that_sa()
+    {
+        await using var responder = TestGateway.Start(TestGateway.ResponderYaml(), name: "resp");
+        await using var fleet = Concentrator.Simulation.PeerFleet.Start(new Concentrator.Simulation.FleetOptions
+        {
+            Psk = "test-shared-key-0123456789"u8.ToArray(),
+            GatewayId = "gw.test",
+        });
+
+        var result = await fleet.EstablishAsync(responder.Endpoint, 3, TimeSpan.FromSeconds(20));
+        Assert.Equal(3, result.Established);
+        await Eventually.TrueAsync(() => responder.DataPlane.InstalledCount == 3, "three children installed");
+
+        var sas = await responder.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance);
+        var victim = sas[1];
+        var survivors = sas.Where(s => !s.Equals(victim)).ToList();
+        var before = await Task.WhenAll(survivors.Select(s => s.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance)));
+
+        victim.Tell(new IkeSaActor.InjectFault("injected by test"));
+
+        await Eventually.TrueAsync(async () => await responder.Gateway.CountSasAsync() == 2, "only the faulty SA is gone");
+        await Eventually.TrueAsync(() => responder.DataPlane.InstalledCount == 2, "its Child SA left the data plane");
+        var after = await Task.WhenAll(survivors.Select(s => s.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance)));
+        for (int n = 0; n < survivors.Count; n++)
+        {
+            Assert.Equal(before[n].Spi, after[n].Spi);
+            Assert.Equal(Concentrator.Sa.IkeSaState.Established, after[n].State);
+            Assert.Equal(before[n].Children.Single().InboundSpi, after[n].Children.Single().InboundSpi);
+        }
+    }
+}

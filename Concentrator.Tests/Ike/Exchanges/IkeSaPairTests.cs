@@ -1,0 +1,182 @@
+using System.Net;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Wire;
+using Concentrator.Sa;
+
+namespace Concentrator.Tests.Ike.Exchanges;
+
+/// <summary>
+/// Two <see cref="IkeSa"/> objects wired directly (no sockets, no actors): deterministic checks of the
+/// task manager, the message-ID window and the response cache.
+/// </summary>
+public sealed class IkeSaPairTests
+{
+    private static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
+    private static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
+
+    private sealed class Side
+    {
+        public required IkeSa Sa { get; init; }
+        public required InMemoryDataPlane Plane { get; init; }
+        public List<IkeEffect> Seen { get; } = new();
+
+        public List<SendMessage> Drain()
+        {
+            var effects = Sa.DrainEffects();
+            Seen.AddRange(effects);
+            foreach (var e in effects)
+            {
+                if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
+                if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
+            }
+            return effects.OfType<SendMessage>().ToList();
+        }
+    }
+
+    private static (Side Initiator, Side Responder) Create()
+    {
+        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var rPlane = new InMemoryDataPlane();
+        var iPlane = new InMemoryDataPlane();
+        var rContext = new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane };
+        var iContext = new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane };
+        var initiator = IkeSa.CreateInitiator(iContext, iConfig.Connections["site"], 0x1111_2222_3333_4444, InitiatorEp, ResponderEp);
+        var responder = IkeSa.CreateResponder(rContext, 0x1111_2222_3333_4444, 0x5555_6666_7777_8888, ResponderEp, InitiatorEp, natT: false);
+        return (new Side { Sa = initiator, Plane = iPlane }, new Side { Sa = responder, Plane = rPlane });
+    }
+
+    private static void Deliver(Side to, SendMessage m, IPEndPoint from, IPEndPoint at) =>
+        to.Sa.HandleDatagram(m.Datagram, from, at, viaNatT: false);
+
+    [Fact]
+    public void Full_handshake_moves_both_sides_through_their_states()
+    {
+        var (i, r) = Create();
+        Assert.Equal(IkeSaState.Created, i.Sa.State);
+
+        i.Sa.Initiate();
+        var init = i.Drain().Single();
+        Assert.Equal(IkeSaState.Connecting, i.Sa.State);
+
+        Deliver(r, init, InitiatorEp, ResponderEp);
+        var initResponse = r.Drain().Single();
+        Assert.Equal(IkeSaState.Connecting, r.Sa.State);
+
+        Deliver(i, initResponse, ResponderEp, InitiatorEp);
+        var auth = i.Drain().Single();
+        Assert.Equal(0x5555_6666_7777_8888UL, i.Sa.SpiR);
+
+        Deliver(r, auth, InitiatorEp, ResponderEp);
+        var authResponse = r.Drain().Single();
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+
+        Deliver(i, authResponse, ResponderEp, InitiatorEp);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.Equal(i.Sa.Children.Single().InboundSpi, r.Sa.Children.Single().OutboundSpi);
+        Assert.Equal(r.Sa.Children.Single().InboundSpi, i.Sa.Children.Single().OutboundSpi);
+    }
+
+    [Fact]
+    public void Retransmitted_requests_are_answered_from_the_response_cache()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        var init = i.Drain().Single();
+        Deliver(r, init, InitiatorEp, ResponderEp);
+        var initResponse = r.Drain().Single();
+
+        // The same IKE_SA_INIT again: byte-identical answer, no new state.
+        Deliver(r, init, InitiatorEp, ResponderEp);
+        var again = r.Drain();
+        Assert.Equal(initResponse.Datagram, again.OfType<SendMessage>().Single().Datagram);
+
+        Deliver(i, initResponse, ResponderEp, InitiatorEp);
+        var auth = i.Drain().Single();
+        Deliver(r, auth, InitiatorEp, ResponderEp);
+        var authResponse = r.Drain().Single();
+        Assert.Equal(1, r.Plane.InstalledCount);
+
+        // The same IKE_AUTH again (our response got lost): same bytes, still one Child SA.
+        Deliver(r, auth, InitiatorEp, ResponderEp);
+        var effects = r.Drain();
+        Assert.Equal(authResponse.Datagram, effects.Single().Datagram);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.Single(r.Seen.OfType<ChildSaEstablished>());
+    }
+
+    [Fact]
+    public void Retransmit_timer_resends_the_same_request_then_gives_up()
+    {
+        var (i, _) = Create();
+        i.Sa.Initiate();
+        var first = i.Drain().Single();
+        for (int attempt = 1; attempt <= IkeTunables.Default.RetransmitTries; attempt++)
+        {
+            i.Sa.OnRetransmitTimer();
+            var resent = i.Drain().Single();
+            Assert.Equal(first.Datagram, resent.Datagram);
+            Assert.Contains(i.Seen, e => e is ScheduleRetransmit s && s.Delay == IkeTunables.Default.RetransmitDelay(attempt));
+        }
+
+        i.Sa.OnRetransmitTimer();
+        i.Drain();
+        Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
+        Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+    }
+
+    [Fact]
+    public void A_tampered_ike_auth_is_dropped_without_changing_state()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        var auth = i.Drain().Single();
+
+        var tampered = (byte[])auth.Datagram.Clone();
+        tampered[^5] ^= 0x01;
+        r.Sa.HandleDatagram(tampered, InitiatorEp, ResponderEp, false);
+        Assert.Empty(r.Drain());
+        Assert.Equal(IkeSaState.Connecting, r.Sa.State);
+
+        // The genuine message still works afterwards.
+        Deliver(r, auth, InitiatorEp, ResponderEp);
+        Assert.Single(r.Drain());
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+    }
+
+    [Fact]
+    public void Dead_peer_detection_is_an_empty_informational_that_times_out()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        i.Drain();
+
+        // Answered DPD: SA stays.
+        i.Sa.SendDpd();
+        var probe = i.Drain().Single();
+        Deliver(r, probe, InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+
+        // Unanswered DPD: the retransmission budget runs out and the SA is cleared with its children.
+        i.Sa.SendDpd();
+        i.Drain();
+        for (int n = 0; n <= IkeTunables.Default.RetransmitTries; n++) i.Sa.OnRetransmitTimer();
+        i.Drain();
+        Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
+        Assert.Equal(0, i.Plane.InstalledCount);
+        Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+    }
+}

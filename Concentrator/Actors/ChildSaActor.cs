@@ -1,0 +1,56 @@
+using Akka.Actor;
+using Concentrator.DataPlane;
+using Concentrator.Sa;
+using Concentrator.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Actors;
+
+/// <summary>
+/// Owns one Child SA's presence in the data plane: installs it on start, removes it (keys zeroed)
+/// on stop, whatever the reason for the stop. Child of the IKE SA actor that negotiated it.
+/// </summary>
+public sealed class ChildSaActor : ReceiveActor
+{
+    private readonly ChildSaInstall _install;
+    private readonly IDataPlane _dataPlane;
+    private readonly ILogger _log;
+    private ChildSaState _state = ChildSaState.Created;
+
+    public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log)
+    {
+        _install = install;
+        _dataPlane = dataPlane;
+        _log = log;
+        Receive<GetState>(_ => Sender.Tell(_state));
+    }
+
+    public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log));
+
+    public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
+
+    protected override void PreStart()
+    {
+        _dataPlane.AddSa(_install);
+        _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
+        Log.ChildSaInstalled(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}", $"{_install.OutboundSpi:x8}",
+            $"{_install.Suite.Encryption}-{_install.Suite.KeyBits}", string.Join(',', _install.LocalTs.Select(Format)),
+            string.Join(',', _install.RemoteTs.Select(Format)));
+    }
+
+    protected override void PostStop()
+    {
+        if (_state == ChildSaState.Installed)
+        {
+            _dataPlane.DeleteSa(_install.InboundSpi);
+            _state = ChildSaStateMachine.Move(_state, ChildSaState.Deleted);
+            Log.ChildSaRemoved(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}");
+        }
+    }
+
+    private static string Format(Ike.Wire.TrafficSelector ts) =>
+        ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
+
+    public sealed record GetState;
+}

@@ -1,0 +1,147 @@
+using System.Net;
+using Akka.Actor;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Net;
+using Concentrator.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Actors;
+
+/// <summary>
+/// Hosts one <see cref="IkeSa"/>: feeds it datagrams and timer ticks, carries out its effects, and
+/// starts one <see cref="ChildSaActor"/> per Child SA. The protocol state is owned here exclusively;
+/// the actor itself holds no protocol logic. Named timer "retransmit" drives retransmissions.
+/// </summary>
+public sealed class IkeSaActor : ReceiveActor, IWithTimers
+{
+    private const string RetransmitTimer = "retransmit";
+
+    private readonly IkeSa _sa;
+    private readonly IIkeSender _sender;
+    private readonly ILogger _log;
+    private readonly string _spiText;
+    private bool _established;
+
+    public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log)
+    {
+        _sa = sa;
+        _sender = sender;
+        _log = log;
+        _spiText = $"{sa.OurSpi:x16}";
+
+        Receive<IkeInbound>(m =>
+        {
+            _sa.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            Drain();
+        });
+        Receive<RetransmitTick>(_ =>
+        {
+            _sa.OnRetransmitTimer();
+            Drain();
+        });
+        Receive<DeleteIkeSa>(_ =>
+        {
+            _sa.Delete();
+            Drain();
+        });
+        Receive<DeleteChildSa>(m =>
+        {
+            _sa.DeleteChild(m.InboundSpi);
+            Drain();
+        });
+        Receive<SendDpd>(_ =>
+        {
+            _sa.SendDpd();
+            Drain();
+        });
+        Receive<GetInfo>(_ => Sender.Tell(new Info(_sa.OurSpi, _sa.State, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, _sa.Children.ToList())));
+        Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IkeSa sa, IIkeSender sender, ILogger log) => Akka.Actor.Props.Create(() => new IkeSaActor(sa, sender, log));
+
+    public static string NameFor(ulong spi) => $"ike-{spi:x16}";
+
+    protected override void PreStart()
+    {
+        if (_sa.IsInitiator)
+        {
+            Log.Initiating(_log, _sa.Connection!.Name, _sa.RemoteEndpoint);
+            _sa.Initiate();
+            Drain();
+        }
+    }
+
+    protected override void PostStop()
+    {
+        // Children stop before this runs, so their data-plane entries are already gone.
+        _sa.Dispose();
+    }
+
+    private void Drain()
+    {
+        foreach (var effect in _sa.DrainEffects())
+        {
+            switch (effect)
+            {
+                case SendMessage send:
+                    _sender.Send(send.Datagram, send.Remote, send.NatT);
+                    break;
+                case ScheduleRetransmit schedule:
+                    Timers.StartSingleTimer(RetransmitTimer, RetransmitTick.Instance, schedule.Delay);
+                    break;
+                case CancelRetransmit:
+                    Timers.Cancel(RetransmitTimer);
+                    break;
+                case IkeSaEstablished up:
+                    _established = true;
+                    Log.IkeSaEstablished(_log, _spiText, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
+                        up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+                    Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi));
+                    Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
+                    break;
+                case ChildSaEstablished child:
+                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log), ChildSaActor.NameFor(child.Install.InboundSpi));
+                    break;
+                case ChildSaRemoved removed:
+                    var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));
+                    if (!childRef.IsNobody()) Context.Stop(childRef);
+                    break;
+                case IkeSaClosed closed:
+                    Log.IkeSaClosed(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, closed.Reason, _established ? "established" : "connecting");
+                    Context.System.EventStream.Publish(new IkeSaDown(_sa.OurSpi, _sa.IsInitiator, _sa.Connection?.Name ?? "", closed.Reason, _established));
+                    Context.Stop(Self);
+                    break;
+            }
+        }
+    }
+
+    public sealed record RetransmitTick
+    {
+        public static readonly RetransmitTick Instance = new();
+    }
+
+    public sealed record DeleteIkeSa
+    {
+        public static readonly DeleteIkeSa Instance = new();
+    }
+
+    public sealed record DeleteChildSa(uint InboundSpi);
+
+    public sealed record SendDpd
+    {
+        public static readonly SendDpd Instance = new();
+    }
+
+    public sealed record GetInfo
+    {
+        public static readonly GetInfo Instance = new();
+    }
+
+    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children);
+
+    /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
+    public sealed record InjectFault(string Reason);
+}

@@ -1,0 +1,194 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using Akka.Actor;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Wire;
+using Concentrator.Net;
+using Concentrator.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Actors;
+
+/// <summary>Responder admission limits (tunables; strongSwan's charon.cookie_threshold defaults to 10).</summary>
+public sealed record AdmissionOptions
+{
+    /// <summary>Half-open IKE SAs above which IKE_SA_INIT must carry a valid COOKIE (RFC 7296 §2.6).</summary>
+    public int CookieThreshold { get; init; } = 10;
+
+    /// <summary>Half-open IKE SAs above which new IKE_SA_INIT requests are dropped outright.</summary>
+    public int MaxHalfOpen { get; init; } = 5000;
+}
+
+/// <summary>
+/// Parent of every IKE SA actor. Routes each IKE datagram by the SPI we chose (the message extractor:
+/// responder SPI for messages from the original initiator, initiator SPI otherwise), admits new
+/// IKE_SA_INIT requests (COOKIE and half-open limits) and stops, never restarts, an SA actor that
+/// throws: its children and data-plane state go with it, every other SA is untouched.
+/// </summary>
+public sealed class IkeSaSupervisor : ReceiveActor
+{
+    private readonly IkeSaContext _context;
+    private readonly IIkeSender _sender;
+    private readonly ILogger _log;
+    private readonly AdmissionOptions _admission;
+    private readonly CookieGuard _cookies = new();
+    private readonly Dictionary<ulong, IActorRef> _sas = new();
+    private readonly Dictionary<IActorRef, ulong> _spiOf = new();
+    private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
+    private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
+
+    public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
+    {
+        _context = context;
+        _sender = sender;
+        _log = log;
+        _admission = admission;
+
+        Receive<IkeInbound>(Route);
+        Receive<Initiate>(StartInitiator);
+        Receive<Established>(m => RemoveHalfOpen(m.Spi));
+        Receive<Terminated>(m =>
+        {
+            if (!_spiOf.Remove(m.ActorRef, out var spi)) return;
+            _sas.Remove(spi);
+            RemoveHalfOpen(spi);
+        });
+        Receive<DeleteAll>(_ =>
+        {
+            Log.ShuttingDown(_log, _sas.Count);
+            foreach (var sa in _sas.Values) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
+        });
+        Receive<GetSaCount>(_ => Sender.Tell(_sas.Count));
+        Receive<GetSas>(_ => Sender.Tell(_sas.Values.ToList()));
+    }
+
+    public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission) =>
+        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission));
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(ex =>
+        {
+            Log.IkeSaActorFailed(_log, ex, "?");
+            return Directive.Stop;
+        });
+
+    /// <summary>Routing key: the SPI this node chose for the IKE SA the message belongs to.</summary>
+    public static ulong EntitySpi(in IkeHeader header) => header.FromInitiator ? header.ResponderSpi : header.InitiatorSpi;
+
+    private void Route(IkeInbound inbound)
+    {
+        var status = IkeHeader.TryParse(inbound.Datagram, out var header);
+        if (status != ParseStatus.Ok)
+        {
+            IkeStats.CountMalformed(status);
+            return;
+        }
+
+        if (header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
+            header.ResponderSpi == 0 && header.MessageId == 0)
+        {
+            AdmitInit(inbound, header);
+            return;
+        }
+
+        if (_sas.TryGetValue(EntitySpi(header), out var sa))
+        {
+            sa.Forward(inbound);
+        }
+        else
+        {
+            IkeStats.CountDrop(IkeDropReason.UnknownSpi);
+        }
+    }
+
+    private void AdmitInit(IkeInbound inbound, IkeHeader header)
+    {
+        if (_halfOpenByPeer.TryGetValue((inbound.Remote, header.InitiatorSpi), out var existing) && _sas.TryGetValue(existing, out var sa))
+        {
+            sa.Forward(inbound); // retransmitted IKE_SA_INIT: the SA answers from its response cache
+            return;
+        }
+
+        if (_halfOpen.Count >= _admission.MaxHalfOpen)
+        {
+            IkeStats.CountDrop(IkeDropReason.HalfOpenLimit);
+            return;
+        }
+
+        if (_halfOpen.Count >= _admission.CookieThreshold && !HasValidCookie(inbound, header))
+        {
+            return;
+        }
+
+        ulong spi = NewSpi();
+        var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
+        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
+        Register(spi, actor);
+        _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
+        _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
+        actor.Forward(inbound);
+    }
+
+    /// <summary>Stateless check; sends the COOKIE challenge and returns false when the request lacks a valid one.</summary>
+    private bool HasValidCookie(IkeInbound inbound, IkeHeader header)
+    {
+        if (IkeCodec.TryDecode(inbound.Datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
+        {
+            IkeStats.CountMalformed(ParseStatus.InvalidSyntax);
+            return false;
+        }
+
+        if (message.GetNotify(NotifyType.Cookie) is { } cookie &&
+            _cookies.Verify(cookie.Data, nonce.Data, inbound.Remote.Address, header.InitiatorSpi))
+        {
+            return true;
+        }
+
+        IkeStats.CountDrop(IkeDropReason.CookieRequired);
+        IkeStats.CountCookieSent();
+        var response = CookieGuard.BuildResponse(header, _cookies.Compute(nonce.Data, inbound.Remote.Address, header.InitiatorSpi));
+        _sender.Send(response, inbound.Remote, inbound.ViaNatT);
+        return false;
+    }
+
+    private void StartInitiator(Initiate m)
+    {
+        ulong spi = NewSpi();
+        bool natT = m.Remote.Port == _context.NattPort;
+        var local = _sender.LocalEndpointFor(m.Remote, natT);
+        var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children);
+        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
+        Register(spi, actor);
+    }
+
+    private void Register(ulong spi, IActorRef actor)
+    {
+        _sas[spi] = actor;
+        _spiOf[actor] = spi;
+        Context.Watch(actor);
+    }
+
+    private void RemoveHalfOpen(ulong spi)
+    {
+        if (_halfOpen.Remove(spi, out var key)) _halfOpenByPeer.Remove(key);
+    }
+
+    private ulong NewSpi()
+    {
+        Span<byte> b = stackalloc byte[8];
+        while (true)
+        {
+            RandomNumberGenerator.Fill(b);
+            ulong spi = BinaryPrimitives.ReadUInt64BigEndian(b);
+            if (spi != 0 && !_sas.ContainsKey(spi)) return spi;
+        }
+    }
+
+    public sealed record Established(ulong Spi);
+
+    public sealed record GetSas
+    {
+        public static readonly GetSas Instance = new();
+    }
+}

@@ -1,0 +1,21 @@
+using System.Net;
+using Concentrator.Config;
+using Concentrator.Ike.Exchanges;
+
+namespace Concentrator.Actors;
+
+// Messages of the supervisor and its IKE SA actors. Published events (IkeSaUp/IkeSaDown) go to the
+// ActorSystem's EventStream so observers (CLI progress, metrics) need no reference to an SA.
+
+/// <summary>Ask the supervisor to start an IKE SA (and its children) towards <paramref name="Remote"/>.</summary>
+public sealed record Initiate(ConnectionConfig Connection, IPEndPoint Remote, IReadOnlyList<ChildConfig>? Children = null);
+
+/// <summary>Delete every IKE SA with its peer (shutdown).</summary>
+public sealed record DeleteAll;
+
+/// <summary>Reply: number of live IKE SA actors.</summary>
+public sealed record GetSaCount;
+
+public sealed record IkeSaUp(ulong Spi, bool Initiator, string Connection, IPEndPoint Peer, IkeSaSummary Summary);
+
+public sealed record IkeSaDown(ulong Spi, bool Initiator, string Connection, CloseReason Reason, bool WasEstablished);

@@ -1,0 +1,57 @@
+using Concentrator.Config;
+
+namespace Concentrator.Cli;
+
+/// <summary>Entry point: dispatches <c>Concentrator &lt;command&gt;</c>. Exit codes: 0 ok, 1 failure, 2 usage or config error.</summary>
+public static class CliApp
+{
+    public const string Usage = """
+        Concentrator - IKEv2/IPsec VPN concentrator
+
+        Usage: Concentrator <command> [options]
+
+        Commands:
+          demo      Start a gateway and simulated peers on loopback and establish tunnels (no root, no config)
+          run       Run the gateway in the foreground from a config file
+          help      Show this text
+
+        Run 'Concentrator <command> --help' for the options of a command.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "";
+        try
+        {
+            return command switch
+            {
+                "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
+                "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
+                "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
+                _ => Fail($"unknown command '{command}'"),
+            };
+        }
+        catch (CliException ex)
+        {
+            return Fail(ex.Message);
+        }
+        catch (ConfigException ex)
+        {
+            Console.Error.WriteLine($"Concentrator: configuration error: {ex.Message}");
+            return 2;
+        }
+    }
+
+    private static int PrintUsage(int code)
+    {
+        Console.WriteLine(Usage);
+        return code;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"Concentrator: {message}");
+        Console.Error.WriteLine("Run 'Concentrator --help' for usage.");
+        return 2;
+    }
+}

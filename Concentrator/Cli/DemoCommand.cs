@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
+using Concentrator.Simulation;
+using Concentrator.Telemetry;
+
+namespace Concentrator.Cli;
+
+/// <summary>
+/// <c>Concentrator demo</c>: the main job on an embedded default. One gateway on 127.0.0.1 with an
+/// embedded config, N simulated peers (our own initiator) establishing IKE and Child SAs against it,
+/// then a summary. No root, no config file, ephemeral ports.
+/// </summary>
+public static class DemoCommand
+{
+    public const string Help = """
+        Usage: Concentrator demo [--peers N] [--timeout SECONDS] [--rate PER_SECOND]
+
+        Starts a single-node concentrator on 127.0.0.1 (ephemeral ports) with the embedded
+        configuration below, starts N simulated remote peers, establishes one IKE SA and one
+        Child SA per peer, and prints established/failed counts, handshakes per second and
+        p50/p99 setup latency. Exit code 0 only when every peer got its tunnel.
+
+        Options:
+          --peers N            number of simulated peers (1-50000, default 100)
+          --timeout SECONDS    give up after this long (1-3600, default 120)
+          --rate PER_SECOND    start at most this many new peers per second (default: all at once)
+
+        Embedded gateway configuration:
+        """;
+
+    /// <summary>The embedded default gateway configuration (swanctl names; PSK for the demo only).</summary>
+    public const string GatewayYaml = """
+        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        connections:
+          demo:
+            proposals: [aes256gcm16-prfsha256-ecp256]
+            local: { auth: psk, id: gw.demo.concentrator }
+            remote: { auth: psk, id: "%any" }
+            children:
+              lan:
+                local_ts: [10.10.0.0/16]
+                remote_ts: [10.200.0.0/16]
+                esp_proposals: [aes256gcm16]
+        secrets:
+          demo: { secret: "demo-only-shared-key-not-for-production" }
+        """;
+
+    private static readonly Dictionary<string, bool> Options = new()
+    {
+        ["peers"] = true,
+        ["timeout"] = true,
+        ["rate"] = true,
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var cl = CommandLine.Parse(args, Options);
+        if (cl.Help)
+        {
+            Console.WriteLine(Help);
+            Console.WriteLine(Indent(GatewayYaml));
+            return 0;
+        }
+
+        int peers = cl.GetInt("peers", 100, 1, 50000);
+        int timeout = cl.GetInt("timeout", 120, 1, 3600);
+        int? rate = cl.Has("rate") ? cl.GetInt("rate", 0, 1, 1_000_000) : null;
+
+        var config = ConcentratorConfig.Parse(GatewayYaml, "<embedded demo config>");
+        var gatewayPlane = new InMemoryDataPlane();
+        await using var gateway = Gateway.Start(new GatewayOptions { Config = config, DataPlane = gatewayPlane });
+        await using var fleet = PeerFleet.Start(new FleetOptions
+        {
+            Psk = config.FindSharedKey("gw.demo.concentrator", "peer-0.fleet")!,
+        });
+
+        Console.WriteLine($"Concentrator demo: gateway on {gateway.IkeEndpoint}, {peers} simulated peers on {fleet.Node.IkeEndpoint}");
+        Console.WriteLine("  IKEv2 PSK, IKE aes256gcm16-prfsha256-ecp256, ESP aes256gcm16, tunnel mode");
+        var bar = new ProgressBar(peers);
+        var result = await fleet.EstablishAsync(gateway.IkeEndpoint, peers, TimeSpan.FromSeconds(timeout), rate, bar.Update);
+        bar.Finish();
+
+        int gatewaySas = await gateway.CountSasAsync();
+        int gatewayChildren = gatewayPlane.InstalledCount;
+        var deleteClock = Stopwatch.StartNew();
+        int left = await fleet.DeleteAllAsync(TimeSpan.FromSeconds(10));
+        var deleteTime = deleteClock.Elapsed;
+        await WaitAsync(async () => await gateway.CountSasAsync() == 0, TimeSpan.FromSeconds(5));
+        int gatewayAfter = await gateway.CountSasAsync();
+
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        sb.AppendLine("Summary");
+        sb.AppendLine($"  IKE SAs established      {result.Established}/{result.Requested}");
+        sb.AppendLine($"  Failed                   {result.Requested - result.Established}{FormatFailures(result)}");
+        sb.AppendLine($"  Gateway IKE SAs up       {gatewaySas}");
+        sb.AppendLine($"  Gateway Child SAs        {gatewayChildren} installed in the data plane");
+        sb.AppendLine($"  Elapsed                  {result.Elapsed.TotalSeconds:F2} s");
+        sb.AppendLine($"  Handshakes per second    {result.HandshakesPerSecond:F0}");
+        sb.AppendLine($"  Setup latency p50        {result.Percentile(50):F1} ms");
+        sb.AppendLine($"  Setup latency p99        {result.Percentile(99):F1} ms");
+        sb.AppendLine($"  COOKIE challenges sent   {IkeStats.CookiesSent}");
+        sb.AppendLine($"  Retransmissions          {IkeStats.Retransmits}");
+        sb.AppendLine($"  Deleted on shutdown      {(left == 0 && gatewayAfter == 0 ? "all" : $"{left} peer / {gatewayAfter} gateway SAs left")} in {deleteTime.TotalMilliseconds:F0} ms");
+        sb.AppendLine($"  Machine                  {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        Console.Write(sb.ToString());
+        return result.Established == result.Requested && gatewayChildren == result.Requested ? 0 : 1;
+    }
+
+    private static string FormatFailures(FleetResult r) =>
+        r.Failures.Count == 0 ? "" : " (" + string.Join(", ", r.Failures.Select(f => $"{f.Key}: {f.Value}")) + ")";
+
+    private static string Indent(string text) => string.Join('\n', text.Split('\n').Select(l => "  " + l));
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout && !await condition()) await Task.Delay(50);
+    }
+
+    /// <summary>One-line progress on a terminal; a line every 10% when output is redirected.</summary>
+    private sealed class ProgressBar(int total)
+    {
+        private readonly bool _interactive = !Console.IsOutputRedirected;
+        private int _lastDecile = -1;
+
+        public void Update(int up, int failed, int _)
+        {
+            int done = up + failed;
+            if (_interactive)
+            {
+                int width = 40, filled = total == 0 ? width : done * width / total;
+                Console.Write($"\r  [{new string('#', filled)}{new string('.', width - filled)}] {up}/{total} up, {failed} failed ");
+                return;
+            }
+
+            int decile = total == 0 ? 10 : done * 10 / total;
+            if (decile == _lastDecile) return;
+            _lastDecile = decile;
+            Console.WriteLine($"  {up}/{total} up, {failed} failed");
+        }
+
+        public void Finish()
+        {
+            if (_interactive) Console.WriteLine();
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using Concentrator.Actors;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Net;
+using Concentrator.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Hosting;
+
+/// <summary>Everything a gateway is built from; tests and the demo fill it without a config file.</summary>
+public sealed record GatewayOptions
+{
+    public required ConcentratorConfig Config { get; init; }
+    public required IDataPlane DataPlane { get; init; }
+    public IConnectionResolver? Resolver { get; init; }
+    public ILoggerFactory Loggers { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+    public IkeTunables Tunables { get; init; } = IkeTunables.Default;
+    public AdmissionOptions Admission { get; init; } = new();
+    public string SystemName { get; init; } = "concentrator";
+}
+
+/// <summary>
+/// Composition root of one concentrator node: the ActorSystem with its IKE SA supervisor, the UDP
+/// sockets of every listen address, and the data plane behind <see cref="IDataPlane"/>.
+/// </summary>
+public sealed class Gateway : IAsyncDisposable
+{
+    private const string Hocon = """
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = WARNING
+          log-dead-letters = 0
+          log-dead-letters-during-shutdown = off
+          actor.ask-timeout = 10s
+        }
+        """;
+
+    private readonly List<UdpIkeTransport> _transports = new();
+    private readonly ILogger _log;
+
+    private Gateway(GatewayOptions options)
+    {
+        Options = options;
+        _log = options.Loggers.CreateLogger("Concentrator.Gateway");
+        System = ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon));
+        var context = new IkeSaContext
+        {
+            Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
+            DataPlane = options.DataPlane,
+            Tunables = options.Tunables,
+            NattPort = options.Config.Listen.NattPort == 0 ? Ike.Wire.ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+        };
+
+        var sender = new TransportSet(_transports);
+        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), options.Admission), "ike");
+        foreach (var address in options.Config.Listen.Addresses)
+        {
+            var supervisor = Supervisor;
+            var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
+                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress);
+            _transports.Add(transport);
+            Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
+        }
+    }
+
+    public GatewayOptions Options { get; }
+    public ActorSystem System { get; }
+    public IActorRef Supervisor { get; }
+    public IReadOnlyList<UdpIkeTransport> Transports => _transports;
+
+    /// <summary>The first listen address with its bound IKE port (ports may be ephemeral in tests).</summary>
+    public IPEndPoint IkeEndpoint => _transports[0].IkeEndpoint;
+
+    public bool Ready => _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
+
+    public static Gateway Start(GatewayOptions options)
+    {
+        var gateway = new Gateway(options);
+        foreach (var t in gateway._transports) t.Start();
+        return gateway;
+    }
+
+    /// <summary>Starts connections whose children say start_action: start.</summary>
+    public void StartConfiguredConnections()
+    {
+        foreach (var conn in Options.Config.Connections.Values)
+        {
+            var starting = conn.Children.Values.Where(c => c.StartAction == "start").ToList();
+            if (starting.Count == 0) continue;
+            foreach (var remote in conn.RemoteAddrs)
+            {
+                if (!IPAddress.TryParse(remote, out var address)) continue;
+                Initiate(conn, new IPEndPoint(address, conn.RemotePort ?? 500), starting);
+                break;
+            }
+        }
+    }
+
+    public void Initiate(ConnectionConfig connection, IPEndPoint remote, IReadOnlyList<ChildConfig>? children = null) =>
+        Supervisor.Tell(new Initiate(connection, remote, children));
+
+    public Task<int> CountSasAsync() => Supervisor.Ask<int>(new GetSaCount(), TimeSpan.FromSeconds(5));
+
+    /// <summary>Deletes every IKE SA with its peer, waiting at most <paramref name="timeout"/>, then stops.</summary>
+    public async Task ShutdownAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        try
+        {
+            Supervisor.Tell(new DeleteAll());
+            while (DateTime.UtcNow < deadline && await CountSasAsync().ConfigureAwait(false) > 0)
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)
+        {
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await System.Terminate().ConfigureAwait(false);
+        foreach (var t in _transports) t.Dispose();
+    }
+
+    /// <summary>Sends through the transport whose address matches the SA's local address.</summary>
+    private sealed class TransportSet(List<UdpIkeTransport> transports) : IIkeSender
+    {
+        public void Send(byte[] datagram, IPEndPoint remote, bool natT) => Pick(remote).Send(datagram, remote, natT);
+
+        public IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT) => Pick(remote).LocalEndpointFor(remote, natT);
+
+        private UdpIkeTransport Pick(IPEndPoint remote)
+        {
+            foreach (var t in transports)
+            {
+                if (t.Address.AddressFamily == remote.AddressFamily) return t;
+            }
+            return transports[0];
+        }
+    }
+}

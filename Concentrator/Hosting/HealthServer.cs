@@ -1,0 +1,35 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Hosting;
+
+/// <summary>
+/// The HTTP endpoint on <c>http.listen</c>: <c>/healthz</c> (process alive) and <c>/readyz</c>
+/// (sockets bound and the actor system running). Metrics join here later.
+/// </summary>
+public sealed class HealthServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private HealthServer(WebApplication app) => _app = app;
+
+    public static async Task<HealthServer> StartAsync(string listen, Gateway gateway, ILoggerFactory loggers)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://{listen}");
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+        await app.StartAsync().ConfigureAwait(false);
+        Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
+        return new HealthServer(app);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

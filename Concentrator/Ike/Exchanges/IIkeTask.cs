@@ -1,0 +1,27 @@
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Ike.Exchanges;
+
+/// <summary>Outcome of processing one side of an exchange in a task.</summary>
+public enum TaskStatus
+{
+    /// <summary>The task has done its part of the exchange.</summary>
+    Done = 0,
+    /// <summary>The exchange must be sent again (COOKIE or INVALID_KE_PAYLOAD retry of IKE_SA_INIT).</summary>
+    Retry,
+    /// <summary>The IKE SA cannot continue; <see cref="IkeSa.Fail"/> has been called.</summary>
+    Failed,
+}
+
+/// <summary>
+/// One piece of an exchange for one role, after strongSwan's sa/ikev2/tasks: an exchange is a list of tasks
+/// whose payloads share one message. Initiator: <see cref="BuildRequest"/> then <see cref="ProcessResponse"/>.
+/// Responder: <see cref="ProcessRequest"/> then <see cref="BuildResponse"/>.
+/// </summary>
+public interface IIkeTask
+{
+    void BuildRequest(IkeSa sa, List<Payload> payloads);
+    TaskStatus ProcessResponse(IkeSa sa, IkeMessage response);
+    TaskStatus ProcessRequest(IkeSa sa, IkeMessage request);
+    void BuildResponse(IkeSa sa, List<Payload> payloads);
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using Concentrator.DataPlane;
+
+namespace Concentrator.Ike.Exchanges;
+
+/// <summary>
+/// What the protocol asks its host to do. <see cref="IkeSa"/> never performs I/O or starts timers itself;
+/// the host (an actor, or a test) drains these after each call, in order.
+/// </summary>
+public abstract record IkeEffect;
+
+/// <summary>Send an IKE message. <paramref name="NatT"/>: from port 4500 with the non-ESP marker (RFC 3948 §2.2).</summary>
+public sealed record SendMessage(byte[] Datagram, IPEndPoint Remote, bool NatT) : IkeEffect;
+
+/// <summary>(Re)arm the retransmission timer for the request in flight.</summary>
+public sealed record ScheduleRetransmit(TimeSpan Delay) : IkeEffect;
+
+public sealed record CancelRetransmit : IkeEffect;
+
+public sealed record IkeSaEstablished(string Connection, string LocalId, string RemoteId, IkeSaSummary Summary) : IkeEffect;
+
+/// <summary>A Child SA is negotiated; the host installs it in the data plane (the record owns the keys).</summary>
+public sealed record ChildSaEstablished(ChildSaInstall Install) : IkeEffect;
+
+/// <summary>The Child SA with this inbound SPI is gone; the host removes it from the data plane.</summary>
+public sealed record ChildSaRemoved(uint InboundSpi) : IkeEffect;
+
+/// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
+public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
+
+/// <summary>Why an IKE SA ended. Values are metric label values (snake_case names).</summary>
+public enum CloseReason
+{
+    Deleted = 0,
+    DeletedByPeer,
+    NoProposal,
+    AuthFailed,
+    TsUnacceptable,
+    InvalidKe,
+    Timeout,
+    InvalidSyntax,
+    NoConnection,
+    InternalError,
+}
+
+/// <summary>Negotiated facts for logs, the demo summary and the admin view; never key material.</summary>
+public sealed record IkeSaSummary(string Proposal, TimeSpan SetupTime, bool NatDetected, int ChildCount);

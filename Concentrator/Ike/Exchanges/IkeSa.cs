@@ -1,0 +1,510 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Exchanges.Tasks;
+using Concentrator.Ike.Wire;
+using Concentrator.Sa;
+using Concentrator.Telemetry;
+
+namespace Concentrator.Ike.Exchanges;
+
+/// <summary>Services an IKE SA uses; shared by all SAs of a gateway.</summary>
+public sealed class IkeSaContext
+{
+    public required IConnectionResolver Resolver { get; init; }
+    public required IDataPlane DataPlane { get; init; }
+    public IkeTunables Tunables { get; init; } = IkeTunables.Default;
+    public int NattPort { get; init; } = ProtocolConstants.NatTraversalPort;
+}
+
+/// <summary>A Child SA as the IKE SA knows it (keys live in the data plane only).</summary>
+public sealed record ChildSaRecord(string Child, uint InboundSpi, uint OutboundSpi, EspSuite Suite,
+    IReadOnlyList<TrafficSelector> LocalTs, IReadOnlyList<TrafficSelector> RemoteTs);
+
+/// <summary>
+/// The protocol state of one IKE SA and its task manager (after strongSwan's ike_sa + task_manager):
+/// one request of ours in flight (window size 1), requests from the peer answered in order with the
+/// last response cached for retransmissions. No I/O and no timers: every action is an
+/// <see cref="IkeEffect"/> drained by the host. Not thread-safe; owned by one actor.
+/// </summary>
+public sealed class IkeSa : IDisposable
+{
+    private readonly Queue<PendingExchange> _queue = new();
+    private readonly List<IkeEffect> _effects = new();
+    private readonly Dictionary<uint, ChildSaRecord> _children = new();
+    private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
+
+    private PendingExchange? _active;
+    private uint _activeMessageId;
+    private int _attempt;
+    private uint _nextRequestId;
+    private uint _peerNextRequestId;
+    private CachedResponse? _lastResponse;
+
+    private IkeSa(IkeSaContext context, bool isInitiator, ulong spiI, ulong spiR, IPEndPoint local, IPEndPoint remote, bool natT)
+    {
+        Context = context;
+        IsInitiator = isInitiator;
+        SpiI = spiI;
+        SpiR = spiR;
+        LocalEndpoint = local;
+        RemoteEndpoint = remote;
+        NatT = natT;
+    }
+
+    public static IkeSa CreateInitiator(IkeSaContext context, ConnectionConfig connection, ulong spi,
+        IPEndPoint local, IPEndPoint remote, IEnumerable<ChildConfig>? children = null)
+    {
+        var sa = new IkeSa(context, true, spi, 0, local, remote, natT: remote.Port == context.NattPort)
+        {
+            Connection = connection,
+        };
+        sa.Candidates = [connection];
+        sa.InitialChildren = (children ?? connection.Children.Values).ToList();
+        return sa;
+    }
+
+    public static IkeSa CreateResponder(IkeSaContext context, ulong spiI, ulong spiR, IPEndPoint local, IPEndPoint remote, bool natT) =>
+        new(context, false, spiI, spiR, local, remote, natT);
+
+    public IkeSaContext Context { get; }
+    public bool IsInitiator { get; }
+    public ulong SpiI { get; private set; }
+    public ulong SpiR { get; internal set; }
+
+    /// <summary>The SPI we chose: routing key of this SA.</summary>
+    public ulong OurSpi => IsInitiator ? SpiI : SpiR;
+
+    public IkeSaState State { get; private set; } = IkeSaState.Created;
+    public ConnectionConfig? Connection { get; internal set; }
+    public IPEndPoint LocalEndpoint { get; internal set; }
+    public IPEndPoint RemoteEndpoint { get; internal set; }
+
+    /// <summary>IKE and ESP use UDP 4500 with the non-ESP marker (RFC 3948).</summary>
+    public bool NatT { get; internal set; }
+
+    public bool NatDetected { get; internal set; }
+    public Identity? LocalId { get; internal set; }
+    public Identity? RemoteId { get; internal set; }
+    public IReadOnlyCollection<ChildSaRecord> Children => _children.Values;
+    public TimeSpan Age => Stopwatch.GetElapsedTime(_createdTimestamp);
+
+    /// <summary>True while a request of ours awaits its response.</summary>
+    public bool RequestInFlight => _active is not null;
+
+    // Negotiation material shared by the tasks. Owned by this SA; zeroed in Dispose.
+    internal IReadOnlyList<ConnectionConfig> Candidates { get; set; } = [];
+    internal IReadOnlyList<ChildConfig> InitialChildren { get; private set; } = [];
+    internal IkeSuite Suite { get; set; }
+    internal string ProposalText { get; set; } = "";
+    internal byte[] NonceI { get; set; } = [];
+    internal byte[] NonceR { get; set; } = [];
+    internal byte[] InitRequest { get; set; } = [];
+    internal byte[] InitResponse { get; set; } = [];
+    internal IkeKeys? Keys { get; set; }
+    internal IkeMessageProtector? Protector { get; set; }
+
+    /// <summary>Raw bytes of the message being processed (request or response).</summary>
+    internal byte[] CurrentDatagram { get; private set; } = [];
+
+    /// <summary>Bytes of our request in flight, as last sent.</summary>
+    internal byte[] ActiveRequest { get; private set; } = [];
+
+    /// <summary>Responder: an error that replaces the whole response (RFC 7296 §2.21).</summary>
+    internal NotifyPayload? FatalResponseNotify { get; set; }
+
+    /// <summary>Responder: close with this reason once the response is sent.</summary>
+    internal CloseReason? CloseAfterResponse { get; set; }
+
+    // ---- Host API ----
+
+    /// <summary>Effects produced since the last drain, in order.</summary>
+    public List<IkeEffect> DrainEffects()
+    {
+        var copy = new List<IkeEffect>(_effects);
+        _effects.Clear();
+        return copy;
+    }
+
+    /// <summary>Initiator: IKE_SA_INIT, then IKE_AUTH with the first child; further children with CREATE_CHILD_SA.</summary>
+    public void Initiate()
+    {
+        if (!IsInitiator || State != IkeSaState.Created) throw new InvalidOperationException("Initiate is for a new initiator SA");
+        Move(IkeSaState.Connecting);
+        Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
+        var auth = new List<IIkeTask> { new IkeAuthTask() };
+        if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0]));
+        Enqueue(ExchangeType.IkeAuth, auth.ToArray());
+        for (int i = 1; i < InitialChildren.Count; i++)
+        {
+            Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(InitialChildren[i]));
+        }
+    }
+
+    /// <summary>Creates one more Child SA under this established IKE SA.</summary>
+    public void CreateChild(ChildConfig child) => Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(child));
+
+    /// <summary>Liveness check (dead peer detection): an empty INFORMATIONAL; no answer means the SA times out.</summary>
+    public void SendDpd() => Enqueue(ExchangeType.Informational, new InformationalTask([]));
+
+    /// <summary>Deletes one Child SA with the peer (identified by our inbound SPI).</summary>
+    public void DeleteChild(uint inboundSpi)
+    {
+        if (!_children.ContainsKey(inboundSpi)) return;
+        Enqueue(ExchangeType.Informational, new InformationalTask([new DeletePayload(ProtocolId.Esp, [SpiBytes(inboundSpi)])]));
+    }
+
+    /// <summary>Deletes the IKE SA (and with it every Child SA) with the peer.</summary>
+    public void Delete()
+    {
+        if (State is IkeSaState.Destroyed or IkeSaState.Deleting) return;
+        if (State != IkeSaState.Established)
+        {
+            Close(CloseReason.Deleted);
+            return;
+        }
+
+        Move(IkeSaState.Deleting);
+        _queue.Clear();
+        if (_active is not null)
+        {
+            // RFC 7296 §2.3 allows one exchange in flight; the delete goes out once the current one ends.
+            _queue.Enqueue(new PendingExchange(ExchangeType.Informational, [new InformationalTask([new DeletePayload(ProtocolId.Ike, [])])]));
+            return;
+        }
+
+        Enqueue(ExchangeType.Informational, new InformationalTask([new DeletePayload(ProtocolId.Ike, [])]));
+    }
+
+    public void OnRetransmitTimer()
+    {
+        if (_active is null || State == IkeSaState.Destroyed) return;
+        _attempt++;
+        if (_attempt > Context.Tunables.RetransmitTries)
+        {
+            Close(CloseReason.Timeout);
+            return;
+        }
+
+        IkeStats.CountRetransmit();
+        Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
+        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(_attempt)));
+    }
+
+    /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to this SA.</summary>
+    public void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        if (State == IkeSaState.Destroyed) return;
+        var status = IkeCodec.TryDecode(datagram, out var message);
+        if (status != ParseStatus.Ok || message is null)
+        {
+            IkeStats.CountMalformed(status);
+            return;
+        }
+
+        CurrentDatagram = datagram;
+        if (message.Header.IsResponse)
+        {
+            HandleResponse(message, remote, local, viaNatT);
+        }
+        else
+        {
+            HandleRequest(message, remote, local, viaNatT);
+        }
+        CurrentDatagram = [];
+    }
+
+    // ---- Task manager ----
+
+    private void Enqueue(ExchangeType exchange, params IIkeTask[] tasks)
+    {
+        if (State == IkeSaState.Destroyed) return;
+        _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
+        StartNext();
+    }
+
+    private void StartNext()
+    {
+        if (_active is not null || _queue.Count == 0 || State == IkeSaState.Destroyed) return;
+        var next = _queue.Peek();
+        if (next.Exchange != ExchangeType.IkeSaInit && Protector is null) return;
+        _active = _queue.Dequeue();
+        _activeMessageId = _nextRequestId;
+        SendActive();
+    }
+
+    private void SendActive()
+    {
+        var exchange = _active!;
+        var payloads = new List<Payload>();
+        foreach (var task in exchange.Tasks)
+        {
+            task.BuildRequest(this, payloads);
+            if (State == IkeSaState.Destroyed) return;
+        }
+
+        var header = new IkeHeader(SpiI, SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+            exchange.Exchange, IsInitiator ? IkeFlags.Initiator : IkeFlags.None, _activeMessageId, 0);
+        ActiveRequest = exchange.Exchange == ExchangeType.IkeSaInit
+            ? IkeCodec.Encode(header, payloads)
+            : Protector!.Seal(header, payloads);
+        _attempt = 0;
+        Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
+        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(0)));
+    }
+
+    private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var header = message.Header;
+        if (_active is null || header.MessageId != _activeMessageId || header.Exchange != _active.Exchange ||
+            header.FromInitiator == IsInitiator)
+        {
+            IkeStats.CountDrop(IkeDropReason.UnexpectedResponse);
+            return;
+        }
+
+        if (!OpenAndCheck(message, isResponse: true)) return;
+        if (header.Exchange != ExchangeType.IkeSaInit) FollowPeer(remote, local, viaNatT);
+
+        Emit(new CancelRetransmit());
+        var exchange = _active;
+        bool retry = false;
+        foreach (var task in exchange.Tasks)
+        {
+            var status = task.ProcessResponse(this, message);
+            if (status == TaskStatus.Failed || State == IkeSaState.Destroyed) return;
+            retry |= status == TaskStatus.Retry;
+        }
+
+        if (retry)
+        {
+            SendActive();
+            return;
+        }
+
+        _active = null;
+        _nextRequestId++;
+        StartNext();
+    }
+
+    private void HandleRequest(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var header = message.Header;
+        if (header.FromInitiator == IsInitiator)
+        {
+            IkeStats.CountDrop(IkeDropReason.UnexpectedResponse);
+            return;
+        }
+
+        if (_lastResponse is { } cached && header.MessageId == cached.MessageId)
+        {
+            // RFC 7296 §2.1: a retransmitted request gets the same response, not a new exchange.
+            if (cached.Request.AsSpan().SequenceEqual(CurrentDatagram))
+            {
+                Emit(new SendMessage(cached.Response, remote, viaNatT));
+            }
+            return;
+        }
+
+        if (header.MessageId != _peerNextRequestId)
+        {
+            IkeStats.CountDrop(IkeDropReason.InvalidMessageId);
+            return;
+        }
+
+        if (header.Exchange == ExchangeType.IkeSaInit ? State != IkeSaState.Created : Protector is null)
+        {
+            IkeStats.CountDrop(IkeDropReason.NotAuthenticated);
+            return;
+        }
+
+        if (!OpenAndCheck(message, isResponse: false)) return;
+        if (header.Exchange == ExchangeType.IkeSaInit)
+        {
+            Move(IkeSaState.Connecting);
+        }
+        else
+        {
+            FollowPeer(remote, local, viaNatT);
+        }
+
+        FatalResponseNotify = null;
+        CloseAfterResponse = null;
+        var tasks = ResponderTasks(header.Exchange);
+        foreach (var task in tasks)
+        {
+            if (task.ProcessRequest(this, message) == TaskStatus.Failed || FatalResponseNotify is not null) break;
+        }
+
+        var payloads = new List<Payload>();
+        if (FatalResponseNotify is not null)
+        {
+            payloads.Add(FatalResponseNotify);
+        }
+        else
+        {
+            foreach (var task in tasks) task.BuildResponse(this, payloads);
+        }
+
+        bool initError = header.Exchange == ExchangeType.IkeSaInit && FatalResponseNotify is not null;
+        var responseHeader = new IkeHeader(SpiI, initError ? 0 : SpiR, PayloadType.None, ProtocolConstants.MajorVersion,
+            ProtocolConstants.MinorVersion, header.Exchange,
+            IkeFlags.Response | (IsInitiator ? IkeFlags.Initiator : IkeFlags.None), header.MessageId, 0);
+        byte[] response = header.Exchange == ExchangeType.IkeSaInit
+            ? IkeCodec.Encode(responseHeader, payloads)
+            : Protector!.Seal(responseHeader, payloads);
+        if (header.Exchange == ExchangeType.IkeSaInit) InitResponse = response;
+
+        _lastResponse = new CachedResponse(header.MessageId, CurrentDatagram, response);
+        _peerNextRequestId++;
+        Emit(new SendMessage(response, remote, viaNatT));
+
+        if (CloseAfterResponse is { } reason)
+        {
+            Close(reason);
+        }
+        else if (header.Exchange == ExchangeType.IkeAuth && State == IkeSaState.Established)
+        {
+            StartNext();
+        }
+    }
+
+    private List<IIkeTask> ResponderTasks(ExchangeType exchange) => exchange switch
+    {
+        ExchangeType.IkeSaInit => [new IkeInitTask()],
+        ExchangeType.IkeAuth => [new IkeAuthTask(), new ChildCreateTask(null)],
+        ExchangeType.CreateChildSa => [new ChildCreateTask(null)],
+        _ => [new InformationalTask([])],
+    };
+
+    /// <summary>Opens the SK payload (all exchanges but IKE_SA_INIT) and applies the per-exchange payload table.</summary>
+    private bool OpenAndCheck(IkeMessage message, bool isResponse)
+    {
+        if (message.Header.Exchange != ExchangeType.IkeSaInit)
+        {
+            if (Protector is null)
+            {
+                IkeStats.CountDrop(IkeDropReason.NotAuthenticated);
+                return false;
+            }
+
+            var opened = Protector.TryOpen(CurrentDatagram, message);
+            if (opened != ParseStatus.Ok)
+            {
+                IkeStats.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
+                if (opened != ParseStatus.IntegrityCheckFailed) IkeStats.CountMalformed(opened);
+                return false;
+            }
+        }
+
+        var rules = PayloadRules.Check(message.Header.Exchange, isResponse, message.Payloads);
+        if (rules != ParseStatus.Ok)
+        {
+            IkeStats.CountDrop(IkeDropReason.BadPayloadSequence);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>RFC 7296 §2.23: behind a NAT, follow the peer's address from authenticated messages.</summary>
+    private void FollowPeer(IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        if (!NatDetected && !viaNatT) return;
+        RemoteEndpoint = remote;
+        LocalEndpoint = local;
+        NatT = viaNatT;
+    }
+
+    // ---- Used by tasks ----
+
+    internal void Move(IkeSaState to) => State = IkeSaStateMachine.Move(State, to);
+
+    internal void Emit(IkeEffect effect) => _effects.Add(effect);
+
+    internal void MarkEstablished()
+    {
+        Move(IkeSaState.Established);
+        IkeStats.CountEstablished();
+        Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
+            new IkeSaSummary(ProposalText, Age, NatDetected, _children.Count)));
+    }
+
+    internal void AddChild(ChildSaRecord record, ChildSaInstall install)
+    {
+        _children[record.InboundSpi] = record;
+        IkeStats.CountChildEstablished();
+        Emit(new ChildSaEstablished(install));
+    }
+
+    internal ChildSaRecord? FindChildByOutbound(uint outboundSpi)
+    {
+        foreach (var c in _children.Values)
+        {
+            if (c.OutboundSpi == outboundSpi) return c;
+        }
+        return null;
+    }
+
+    internal ChildSaRecord? FindChild(uint inboundSpi) => _children.GetValueOrDefault(inboundSpi);
+
+    internal void RemoveChild(uint inboundSpi)
+    {
+        if (_children.Remove(inboundSpi)) Emit(new ChildSaRemoved(inboundSpi));
+    }
+
+    /// <summary>Ends the SA: every Child SA removed, timers cancelled, keys zeroed.</summary>
+    internal void Close(CloseReason reason)
+    {
+        if (State == IkeSaState.Destroyed) return;
+        foreach (var spi in _children.Keys.ToList()) RemoveChild(spi);
+        _active = null;
+        _queue.Clear();
+        Emit(new CancelRetransmit());
+        Move(IkeSaState.Destroyed);
+        IkeStats.CountClosed(reason);
+        Emit(new IkeSaClosed(reason));
+        Dispose();
+    }
+
+    /// <summary>Fails the SA for a local reason (initiator side or unrecoverable response).</summary>
+    internal TaskStatus Fail(CloseReason reason)
+    {
+        Close(reason);
+        return TaskStatus.Failed;
+    }
+
+    /// <summary>Responder: answer with this error only, then close (RFC 7296 §2.21).</summary>
+    internal TaskStatus RejectWith(NotifyType notify, CloseReason reason, byte[]? data = null)
+    {
+        FatalResponseNotify = new NotifyPayload(notify, data);
+        CloseAfterResponse = reason;
+        return TaskStatus.Failed;
+    }
+
+    internal static byte[] SpiBytes(uint spi)
+    {
+        var b = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(b, spi);
+        return b;
+    }
+
+    internal static byte[] RandomBytes(int length) => RandomNumberGenerator.GetBytes(length);
+
+    public void Dispose()
+    {
+        Protector?.Dispose();
+        Protector = null;
+        Keys?.Dispose();
+        Keys = null;
+        CryptographicOperations.ZeroMemory(NonceI);
+        CryptographicOperations.ZeroMemory(NonceR);
+    }
+
+    private sealed record PendingExchange(ExchangeType Exchange, List<IIkeTask> Tasks);
+
+    private sealed record CachedResponse(uint MessageId, byte[] Request, byte[] Response);
+}

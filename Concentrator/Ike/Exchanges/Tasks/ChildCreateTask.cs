@@ -1,0 +1,282 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Proposals;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Ike.Exchanges.Tasks;
+
+/// <summary>
+/// Creates one Child SA: inside IKE_AUTH (SA, TSi, TSr; RFC 7296 §1.2) or with CREATE_CHILD_SA
+/// (plus Nonce and an optional KE for PFS; §1.3.1). Narrows traffic selectors (§2.9) and derives
+/// KEYMAT (§2.17). A failed child inside IKE_AUTH does not fail the IKE SA (§1.2).
+/// </summary>
+public sealed class ChildCreateTask : IIkeTask
+{
+    private readonly ChildConfig? _initiatorChild;
+    private ChildConfig? _child;
+    private uint _ourSpi;
+    private byte[] _nonceI = [];
+    private byte[] _nonceR = [];
+    private IKeyExchange? _dh;
+    private Proposal? _chosen;
+    private EspSuite _suite;
+    private IReadOnlyList<TrafficSelector> _tsi = [];
+    private IReadOnlyList<TrafficSelector> _tsr = [];
+    private NotifyType? _error;
+    private bool _inIkeAuth;
+
+    /// <param name="child">The child to create as initiator; null for the responder role.</param>
+    public ChildCreateTask(ChildConfig? child) => _initiatorChild = child;
+
+    // ---- Initiator ----
+
+    public void BuildRequest(IkeSa sa, List<Payload> payloads)
+    {
+        _child = _initiatorChild!;
+        _inIkeAuth = sa.State != Sa.IkeSaState.Established;
+        _ourSpi = sa.Context.DataPlane.AllocateSpi();
+        bool pfs = !_inIkeAuth && FirstGroup(_child.EspProposals) is not DhGroup.None;
+
+        payloads.Add(new SaPayload(ProposalSelector.ToWire(_child.EspProposals, IkeSa.SpiBytes(_ourSpi), includeGroups: pfs)));
+        if (!_inIkeAuth)
+        {
+            _nonceI = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+            payloads.Add(new NoncePayload(_nonceI));
+            if (pfs)
+            {
+                _dh = KeyExchangeFactory.Create(FirstGroup(_child.EspProposals));
+                payloads.Add(new KePayload(_dh.Group, _dh.PublicValue));
+            }
+        }
+
+        _tsi = Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
+        _tsr = Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
+        payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
+        payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
+    }
+
+    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    {
+        var saPayload = response.Get<SaPayload>();
+        var tsi = response.Get<TsPayload>(PayloadType.TsInitiator);
+        var tsr = response.Get<TsPayload>(PayloadType.TsResponder);
+        if (response.GetErrorNotify() is not null || saPayload is null || tsi is null || tsr is null ||
+            saPayload.Proposals.Count != 1 || saPayload.Proposals[0].Spi.Length != 4 ||
+            !ProposalSelector.TryAcceptEsp(_child!.EspProposals, saPayload.Proposals[0], out _suite) ||
+            !TrafficSelectorNarrowing.IsSubset(tsi.Selectors, _tsi) || !TrafficSelectorNarrowing.IsSubset(tsr.Selectors, _tsr))
+        {
+            return Abandon(sa);
+        }
+
+        byte[] secret = [];
+        if (!_inIkeAuth)
+        {
+            var nonce = response.Get<NoncePayload>();
+            if (nonce is null) return Abandon(sa);
+            _nonceR = nonce.Data;
+            if (_dh is not null)
+            {
+                var ke = response.Get<KePayload>();
+                if (ke is null || ke.Group != _dh.Group || !_dh.TryDeriveSharedSecret(ke.Data, out secret)) return Abandon(sa);
+            }
+        }
+
+        uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(saPayload.Proposals[0].Spi);
+        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true);
+        return TaskStatus.Done;
+    }
+
+    private TaskStatus Abandon(IkeSa sa)
+    {
+        // The IKE SA stays up; only this child is given up (RFC 7296 §1.2 for IKE_AUTH).
+        sa.Context.DataPlane.ReleaseSpi(_ourSpi);
+        _dh?.Dispose();
+        return TaskStatus.Done;
+    }
+
+    // ---- Responder ----
+
+    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    {
+        _inIkeAuth = request.Header.Exchange == ExchangeType.IkeAuth;
+        var saPayload = request.Get<SaPayload>();
+        var tsi = request.Get<TsPayload>(PayloadType.TsInitiator);
+        var tsr = request.Get<TsPayload>(PayloadType.TsResponder);
+        if (saPayload is null)
+        {
+            // IKE_AUTH without a child (RFC 6023 childless) is fine; CREATE_CHILD_SA needs one.
+            if (!_inIkeAuth) _error = NotifyType.InvalidSyntax;
+            return TaskStatus.Done;
+        }
+
+        if (tsi is null || tsr is null)
+        {
+            _error = NotifyType.InvalidSyntax;
+            return TaskStatus.Done;
+        }
+
+        if (!_inIkeAuth && saPayload.Proposals.Count > 0 && saPayload.Proposals[0].Protocol == ProtocolId.Ike)
+        {
+            // IKE SA rekeying belongs to the lifecycle work; refusing keeps the existing SA intact (§2.25).
+            _error = NotifyType.NoProposalChosen;
+            return TaskStatus.Done;
+        }
+
+        var ke = _inIkeAuth ? null : request.Get<KePayload>();
+        bool anyProposal = false;
+        foreach (var child in sa.Connection!.Children.Values)
+        {
+            if (!ProposalSelector.TrySelectEsp(child.EspProposals, saPayload.Proposals, requireGroup: ke is not null, out var chosen, out var suite))
+            {
+                continue;
+            }
+
+            anyProposal = true;
+            var narrowedI = TrafficSelectorNarrowing.Narrow(tsi.Selectors, Resolve(child.RemoteTs, sa.RemoteEndpoint.Address));
+            var narrowedR = TrafficSelectorNarrowing.Narrow(tsr.Selectors, Resolve(child.LocalTs, sa.LocalEndpoint.Address));
+            if (narrowedI.Count == 0 || narrowedR.Count == 0) continue;
+
+            _child = child;
+            _chosen = chosen;
+            _suite = suite;
+            _tsi = narrowedI;
+            _tsr = narrowedR;
+            break;
+        }
+
+        if (_child is null)
+        {
+            _error = anyProposal ? NotifyType.TsUnacceptable : NotifyType.NoProposalChosen;
+            return TaskStatus.Done;
+        }
+
+        if (_chosen!.Spi.Length != 4)
+        {
+            _error = NotifyType.InvalidSyntax;
+            return TaskStatus.Done;
+        }
+
+        byte[] secret = [];
+        if (!_inIkeAuth)
+        {
+            var nonce = request.Get<NoncePayload>();
+            if (nonce is null)
+            {
+                _error = NotifyType.InvalidSyntax;
+                return TaskStatus.Done;
+            }
+
+            _nonceI = nonce.Data;
+            _nonceR = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+            if (ke is not null)
+            {
+                if (ke.Group != _suite.Group)
+                {
+                    _error = NotifyType.InvalidKePayload;
+                    return TaskStatus.Done;
+                }
+
+                _dh = KeyExchangeFactory.Create(_suite.Group);
+                if (!_dh.TryDeriveSharedSecret(ke.Data, out secret))
+                {
+                    _error = NotifyType.InvalidSyntax;
+                    return TaskStatus.Done;
+                }
+            }
+        }
+
+        uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(_chosen.Spi);
+        _ourSpi = sa.Context.DataPlane.AllocateSpi();
+        // The inbound SA is installed before the response leaves (effects run in order).
+        Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false);
+        return TaskStatus.Done;
+    }
+
+    public void BuildResponse(IkeSa sa, List<Payload> payloads)
+    {
+        if (_error is { } error)
+        {
+            byte[]? data = null;
+            if (error == NotifyType.InvalidKePayload)
+            {
+                data = new byte[2];
+                BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)_suite.Group);
+            }
+            payloads.Add(new NotifyPayload(error, data));
+            return;
+        }
+
+        if (_child is null) return;
+        payloads.Add(new SaPayload([_chosen! with { Spi = IkeSa.SpiBytes(_ourSpi) }]));
+        if (!_inIkeAuth)
+        {
+            payloads.Add(new NoncePayload(_nonceR));
+            if (_dh is not null) payloads.Add(new KePayload(_dh.Group, _dh.PublicValue));
+        }
+        payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
+        payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
+        _dh?.Dispose();
+    }
+
+    // ---- Shared ----
+
+    private void Install(IkeSa sa, uint peerSpi, IReadOnlyList<TrafficSelector> tsi, IReadOnlyList<TrafficSelector> tsr,
+        byte[] secret, bool weInitiated)
+    {
+        // KEYMAT nonces: those of IKE_AUTH's IKE SA, or of this CREATE_CHILD_SA exchange (§2.17).
+        byte[] ni = _inIkeAuth ? sa.NonceI : _nonceI;
+        byte[] nr = _inIkeAuth ? sa.NonceR : _nonceR;
+        using var keys = KeyDerivation.DeriveChildSaKeys(sa.Suite.Prf, sa.Keys!.SkD, _suite, secret, ni, nr);
+        CryptographicOperations.ZeroMemory(secret);
+
+        // "Initiator" keys protect traffic from the initiator of this exchange to its responder.
+        var localTs = weInitiated ? tsi : tsr;
+        var remoteTs = weInitiated ? tsr : tsi;
+        var install = new ChildSaInstall(
+            InboundSpi: _ourSpi,
+            OutboundSpi: peerSpi,
+            Suite: _suite,
+            InboundEncryptionKey: (weInitiated ? keys.EncrResponder : keys.EncrInitiator).ToArray(),
+            InboundIntegrityKey: (weInitiated ? keys.IntegResponder : keys.IntegInitiator).ToArray(),
+            OutboundEncryptionKey: (weInitiated ? keys.EncrInitiator : keys.EncrResponder).ToArray(),
+            OutboundIntegrityKey: (weInitiated ? keys.IntegInitiator : keys.IntegResponder).ToArray(),
+            LocalTs: localTs,
+            RemoteTs: remoteTs,
+            LocalEndpoint: sa.LocalEndpoint,
+            RemoteEndpoint: sa.RemoteEndpoint,
+            Transport: sa.NatT ? EspTransport.UdpEncapsulated : EspTransport.RawEsp,
+            ReplayWindow: _child!.ReplayWindow,
+            Connection: sa.Connection!.Name,
+            Child: _child.Name);
+        sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs), install);
+    }
+
+    internal static IReadOnlyList<TrafficSelector> Resolve(IReadOnlyList<TrafficSelectorSpec> specs, IPAddress dynamicAddress)
+    {
+        if (dynamicAddress.IsIPv4MappedToIPv6) dynamicAddress = dynamicAddress.MapToIPv4();
+        if (specs.Count == 0) return [Host(dynamicAddress)];
+        var list = new List<TrafficSelector>(specs.Count);
+        foreach (var s in specs) list.Add(s.Resolve(dynamicAddress));
+        return list;
+    }
+
+    private static TrafficSelector Host(IPAddress a) =>
+        new(a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? TsType.Ipv6AddressRange : TsType.Ipv4AddressRange,
+            0, 0, 65535, a, a);
+
+    private static DhGroup FirstGroup(IReadOnlyList<EspProposal> proposals)
+    {
+        foreach (var p in proposals)
+        {
+            foreach (var g in p.Groups)
+            {
+                if (g != DhGroup.None && KeyExchangeFactory.IsSupported(g)) return g;
+            }
+        }
+        return DhGroup.None;
+    }
+}

@@ -1,0 +1,241 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Proposals;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Ike.Exchanges.Tasks;
+
+/// <summary>
+/// IKE_SA_INIT (RFC 7296 §1.2): SA, KE, Nonce and NAT detection (§2.23) for both roles; COOKIE (§2.6)
+/// and INVALID_KE_PAYLOAD (§1.3) retries on the initiator; keys derived once both nonces are known.
+/// </summary>
+public sealed class IkeInitTask : IIkeTask
+{
+    /// <summary>Bound on COOKIE/INVALID_KE round trips before giving up (a peer could loop us forever).</summary>
+    private const int MaxRetries = 3;
+
+    private IKeyExchange? _dh;
+    private DhGroup _group;
+    private int _retries;
+    private byte[]? _cookie;
+    private Proposal? _chosen;
+
+    // ---- Initiator ----
+
+    public void BuildRequest(IkeSa sa, List<Payload> payloads)
+    {
+        var proposals = sa.Connection!.Proposals;
+        if (_group == DhGroup.None) _group = FirstGroup(proposals);
+        if (_dh is null || _dh.Group != _group)
+        {
+            _dh?.Dispose();
+            _dh = KeyExchangeFactory.Create(_group);
+        }
+
+        // The nonce stays the same across COOKIE and INVALID_KE retries.
+        if (sa.NonceI.Length == 0) sa.NonceI = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+
+        if (_cookie is not null) payloads.Add(new NotifyPayload(NotifyType.Cookie, _cookie));
+        payloads.Add(new SaPayload(ProposalSelector.ToWire(proposals, [])));
+        payloads.Add(new KePayload(_group, _dh.PublicValue));
+        payloads.Add(new NoncePayload(sa.NonceI));
+        AddNatDetection(sa, payloads, spiR: 0);
+    }
+
+    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    {
+        if (response.GetNotify(NotifyType.Cookie) is { } cookie)
+        {
+            if (++_retries > MaxRetries) return sa.Fail(CloseReason.Timeout);
+            _cookie = cookie.Data;
+            return TaskStatus.Retry;
+        }
+
+        if (response.GetNotify(NotifyType.InvalidKePayload) is { } invalidKe)
+        {
+            if (invalidKe.Data.Length != 2 || ++_retries > MaxRetries) return sa.Fail(CloseReason.InvalidKe);
+            var wanted = (DhGroup)BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data);
+            if (wanted == _group || !Offers(sa.Connection!.Proposals, wanted)) return sa.Fail(CloseReason.InvalidKe);
+            _group = wanted;
+            return TaskStatus.Retry;
+        }
+
+        if (response.GetErrorNotify() is { } error)
+        {
+            return sa.Fail(error.NotifyType == NotifyType.NoProposalChosen ? CloseReason.NoProposal : CloseReason.InvalidSyntax);
+        }
+
+        var saPayload = response.Get<SaPayload>();
+        var ke = response.Get<KePayload>();
+        var nonce = response.Get<NoncePayload>();
+        if (saPayload is null || ke is null || nonce is null || saPayload.Proposals.Count != 1 || response.Header.ResponderSpi == 0)
+        {
+            return sa.Fail(CloseReason.InvalidSyntax);
+        }
+
+        if (!ProposalSelector.TryAcceptIke(sa.Connection!.Proposals, saPayload.Proposals[0], out var suite) ||
+            suite.Group != _group || ke.Group != _group)
+        {
+            return sa.Fail(CloseReason.NoProposal);
+        }
+
+        if (!_dh!.TryDeriveSharedSecret(ke.Data, out var secret))
+        {
+            return sa.Fail(CloseReason.InvalidKe);
+        }
+
+        sa.SpiR = response.Header.ResponderSpi;
+        sa.NonceR = nonce.Data;
+        sa.InitRequest = sa.ActiveRequest;
+        sa.InitResponse = sa.CurrentDatagram;
+        DeriveKeys(sa, suite, secret);
+        CheckNat(sa, response);
+
+        if (sa.NatDetected && !sa.NatT)
+        {
+            // RFC 7296 §2.23: once a NAT is seen, the initiator moves IKE (and ESP) to port 4500.
+            sa.NatT = true;
+            sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != ProtocolConstants.IkePort ? p : sa.Context.NattPort);
+            sa.LocalEndpoint = new IPEndPoint(sa.LocalEndpoint.Address, sa.Context.NattPort);
+        }
+
+        Dispose();
+        return TaskStatus.Done;
+    }
+
+    // ---- Responder ----
+
+    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    {
+        sa.InitRequest = sa.CurrentDatagram;
+        var saPayload = request.Get<SaPayload>()!;
+        var ke = request.Get<KePayload>()!;
+        var nonce = request.Get<NoncePayload>()!;
+
+        sa.Candidates = sa.Context.Resolver.FindCandidates(sa.LocalEndpoint, sa.RemoteEndpoint);
+        if (sa.Candidates.Count == 0) return sa.RejectWith(NotifyType.NoProposalChosen, CloseReason.NoConnection);
+
+        IkeSuite suite = default;
+        foreach (var candidate in sa.Candidates)
+        {
+            if (ProposalSelector.TrySelectIke(candidate.Proposals, saPayload.Proposals, out _chosen, out suite))
+            {
+                sa.Connection = candidate;
+                break;
+            }
+        }
+
+        if (_chosen is null) return sa.RejectWith(NotifyType.NoProposalChosen, CloseReason.NoProposal);
+
+        if (ke.Group != suite.Group)
+        {
+            var data = new byte[2];
+            BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)suite.Group);
+            return sa.RejectWith(NotifyType.InvalidKePayload, CloseReason.InvalidKe, data);
+        }
+
+        _group = suite.Group;
+        _dh = KeyExchangeFactory.Create(suite.Group);
+        if (!_dh.TryDeriveSharedSecret(ke.Data, out var secret))
+        {
+            // RFC 6989: an invalid public value ends the exchange.
+            return sa.RejectWith(NotifyType.InvalidSyntax, CloseReason.InvalidKe);
+        }
+
+        sa.NonceI = nonce.Data;
+        sa.NonceR = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+        DeriveKeys(sa, suite, secret);
+        CheckNat(sa, request);
+        return TaskStatus.Done;
+    }
+
+    public void BuildResponse(IkeSa sa, List<Payload> payloads)
+    {
+        payloads.Add(new SaPayload([_chosen!]));
+        payloads.Add(new KePayload(_group, _dh!.PublicValue));
+        payloads.Add(new NoncePayload(sa.NonceR));
+        AddNatDetection(sa, payloads, sa.SpiR);
+        Dispose();
+    }
+
+    // ---- Shared ----
+
+    private static void DeriveKeys(IkeSa sa, IkeSuite suite, byte[] secret)
+    {
+        try
+        {
+            sa.Suite = suite;
+            sa.ProposalText = Describe(suite);
+            sa.Keys = KeyDerivation.DeriveIkeSaKeys(suite, secret, sa.NonceI, sa.NonceR, sa.SpiI, sa.SpiR);
+            sa.Protector = new IkeMessageProtector(suite, sa.Keys, sa.IsInitiator);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
+    }
+
+    private static void AddNatDetection(IkeSa sa, List<Payload> payloads, ulong spiR)
+    {
+        payloads.Add(new NotifyPayload(NotifyType.NatDetectionSourceIp, NatDetection.Hash(sa.SpiI, spiR, sa.LocalEndpoint)));
+        payloads.Add(new NotifyPayload(NotifyType.NatDetectionDestinationIp, NatDetection.Hash(sa.SpiI, spiR, sa.RemoteEndpoint)));
+    }
+
+    /// <summary>
+    /// RFC 7296 §2.23: the peer's SOURCE hashes must match the address we saw it from, its DESTINATION
+    /// hash the address we received on. A peer that fakes a mismatch (strongSwan's encap=yes) gets NAT-T.
+    /// </summary>
+    private static void CheckNat(IkeSa sa, IkeMessage message)
+    {
+        var h = message.Header;
+        bool any = false, remoteMatches = false, localMatches = true;
+        foreach (var n in message.GetAll<NotifyPayload>())
+        {
+            if (n.NotifyType == NotifyType.NatDetectionSourceIp)
+            {
+                any = true;
+                remoteMatches |= n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, sa.RemoteEndpoint));
+            }
+            else if (n.NotifyType == NotifyType.NatDetectionDestinationIp)
+            {
+                localMatches = n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, sa.LocalEndpoint));
+            }
+        }
+
+        sa.NatDetected = any && (!remoteMatches || !localMatches);
+    }
+
+    private static DhGroup FirstGroup(IReadOnlyList<IkeProposal> proposals)
+    {
+        foreach (var p in proposals)
+        {
+            foreach (var g in p.Groups)
+            {
+                if (KeyExchangeFactory.IsSupported(g)) return g;
+            }
+        }
+        throw new InvalidOperationException("connection offers no supported DH group");
+    }
+
+    private static bool Offers(IReadOnlyList<IkeProposal> proposals, DhGroup group)
+    {
+        foreach (var p in proposals)
+        {
+            if (p.Groups.Contains(group)) return KeyExchangeFactory.IsSupported(group);
+        }
+        return false;
+    }
+
+    internal static string Describe(IkeSuite s) =>
+        Algorithms.IsAead(s.Encryption)
+            ? $"{s.Encryption}-{s.KeyBits}/{s.Prf}/{s.Group}"
+            : $"{s.Encryption}-{s.KeyBits}/{s.Integrity}/{s.Prf}/{s.Group}";
+
+    private void Dispose()
+    {
+        _dh?.Dispose();
+        _dh = null;
+    }
+}

@@ -1,0 +1,216 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Concentrator.Ike.Wire;
+using Concentrator.Telemetry;
+
+namespace Concentrator.Net;
+
+/// <summary>One IKE datagram as received, marker stripped. <c>Local</c> is the address it was sent to.</summary>
+public sealed record IkeInbound(byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT);
+
+/// <summary>Where ESP-in-UDP datagrams from port 4500 go (RFC 3948): the data plane, never an actor.</summary>
+public interface IEspIngress
+{
+    /// <summary>Called on the receive loop's thread; the buffer is reused after return.</summary>
+    void OnEspDatagram(ReadOnlySpan<byte> espPacket, IPEndPoint remote, IPEndPoint local);
+}
+
+/// <summary>Sends IKE messages for the control plane.</summary>
+public interface IIkeSender
+{
+    void Send(byte[] datagram, IPEndPoint remote, bool natT);
+
+    /// <summary>The address and port our packets to <paramref name="remote"/> leave from.</summary>
+    IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT);
+}
+
+/// <summary>
+/// UDP sockets on the IKE port (500) and the NAT-T port (4500) for one listen address.
+/// Receive loops: one per socket, sequential. Port 500 carries only IKE; on port 4500 a zero
+/// non-ESP marker means IKE, a single 0xFF octet is a NAT keepalive, anything else is ESP
+/// (RFC 3948 §2.2-2.3) and goes straight to <see cref="IEspIngress"/>.
+/// </summary>
+public sealed class UdpIkeTransport : IIkeSender, IDisposable
+{
+    /// <summary>Largest datagram we accept; IKE messages beyond this are dropped (tunable).</summary>
+    public const int MaxDatagram = 65535;
+
+    private readonly Socket _ike;
+    private readonly Socket _natt;
+    private readonly Action<IkeInbound> _onIke;
+    private readonly IEspIngress? _esp;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = new();
+
+    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null)
+    {
+        _onIke = onIke;
+        _esp = esp;
+        _ike = Bind(address, ikePort);
+        _natt = Bind(address, nattPort);
+        Address = address;
+        IkePort = ((IPEndPoint)_ike.LocalEndPoint!).Port;
+        NattPort = ((IPEndPoint)_natt.LocalEndPoint!).Port;
+    }
+
+    public IPAddress Address { get; }
+    public int IkePort { get; }
+    public int NattPort { get; }
+    public IPEndPoint IkeEndpoint => new(Address, IkePort);
+
+    public void Start()
+    {
+        _loops.Add(Task.Run(() => ReceiveLoop(_ike, natt: false)));
+        _loops.Add(Task.Run(() => ReceiveLoop(_natt, natt: true)));
+    }
+
+    public void Send(byte[] datagram, IPEndPoint remote, bool natT)
+    {
+        try
+        {
+            if (!natT)
+            {
+                _ike.SendTo(datagram, SocketFlags.None, remote);
+                return;
+            }
+
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length + ProtocolConstants.NonEspMarkerLength);
+            try
+            {
+                buffer.AsSpan(0, ProtocolConstants.NonEspMarkerLength).Clear();
+                datagram.CopyTo(buffer, ProtocolConstants.NonEspMarkerLength);
+                _natt.SendTo(buffer.AsSpan(0, datagram.Length + ProtocolConstants.NonEspMarkerLength), SocketFlags.None, remote);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (SocketException)
+        {
+            // Unreachable peers are the retransmission logic's business, not a crash.
+            IkeStats.CountDrop(IkeDropReason.SendFailed);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Sends raw bytes from the NAT-T socket (ESP-in-UDP, keepalives). Used by the data plane.</summary>
+    public void SendNattRaw(ReadOnlySpan<byte> datagram, IPEndPoint remote)
+    {
+        try
+        {
+            _natt.SendTo(datagram, SocketFlags.None, remote);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT)
+    {
+        int port = natT ? NattPort : IkePort;
+        if (!Address.Equals(IPAddress.Any) && !Address.Equals(IPAddress.IPv6Any)) return new IPEndPoint(Address, port);
+
+        // Bound to the wildcard: ask the routing table which source address reaches the peer.
+        using var probe = new Socket(remote.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        probe.Connect(remote);
+        return new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, port);
+    }
+
+    private static Socket Bind(IPAddress address, int port)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            socket.DualMode = false;
+            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.PacketInformation, true);
+        }
+        else
+        {
+            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+        }
+
+        socket.ReceiveBufferSize = 4 * 1024 * 1024;
+        socket.SendBufferSize = 4 * 1024 * 1024;
+        socket.Bind(new IPEndPoint(address, port));
+        return socket;
+    }
+
+    private async Task ReceiveLoop(Socket socket, bool natt)
+    {
+        var buffer = new byte[MaxDatagram];
+        EndPoint any = new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        int localPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        while (!_stop.IsCancellationRequested)
+        {
+            SocketReceiveMessageFromResult result;
+            try
+            {
+                result = await socket.ReceiveMessageFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // ICMP errors surface as ECONNREFUSED on Linux UDP sockets; keep serving.
+                continue;
+            }
+
+            var remote = (IPEndPoint)result.RemoteEndPoint;
+            var local = new IPEndPoint(result.PacketInformation.Address ?? Address, localPort);
+            Dispatch(buffer.AsSpan(0, result.ReceivedBytes), remote, local, natt);
+        }
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> data, IPEndPoint remote, IPEndPoint local, bool natt)
+    {
+        if (natt)
+        {
+            if (data.Length == 1 && data[0] == 0xFF) return; // NAT keepalive, RFC 3948 §2.3
+            if (data.Length >= ProtocolConstants.NonEspMarkerLength && data[..4].IndexOfAnyExcept((byte)0) < 0)
+            {
+                data = data[ProtocolConstants.NonEspMarkerLength..];
+            }
+            else
+            {
+                if (_esp is null) IkeStats.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                else _esp.OnEspDatagram(data, remote, local);
+                return;
+            }
+        }
+
+        if (data.Length < ProtocolConstants.IkeHeaderLength)
+        {
+            IkeStats.CountMalformed(ParseStatus.Truncated);
+            return;
+        }
+
+        _onIke(new IkeInbound(data.ToArray(), remote, local, natt));
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _ike.Dispose();
+        _natt.Dispose();
+        try
+        {
+            Task.WaitAll(_loops.ToArray(), TimeSpan.FromSeconds(2));
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+}

@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Akka.Actor;
+using Concentrator.Actors;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Proposals;
+
+namespace Concentrator.Simulation;
+
+/// <summary>How the simulated remote-access peers look. Peer i uses id "peer-i.fleet" and inner address 10.200.x.y.</summary>
+public sealed record FleetOptions
+{
+    public string IkeProposal { get; init; } = "aes256gcm16-prfsha256-ecp256";
+    public string EspProposal { get; init; } = "aes256gcm16";
+    public string GatewayId { get; init; } = "gw.demo.concentrator";
+    public required byte[] Psk { get; init; }
+    public string RemoteTs { get; init; } = "10.10.0.0/16";
+    public IkeTunables Tunables { get; init; } = IkeTunables.Default;
+    public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
+}
+
+/// <summary>Outcome of establishing a fleet: counts, failures by reason and setup latencies.</summary>
+public sealed record FleetResult(int Requested, int Established, IReadOnlyDictionary<CloseReason, int> Failures,
+    TimeSpan Elapsed, IReadOnlyList<double> SetupMilliseconds)
+{
+    public double HandshakesPerSecond => Elapsed.TotalSeconds > 0 ? Established / Elapsed.TotalSeconds : 0;
+
+    public double Percentile(double p)
+    {
+        if (SetupMilliseconds.Count == 0) return double.NaN;
+        var sorted = SetupMilliseconds.Order().ToArray();
+        int index = (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1;
+        return sorted[Math.Clamp(index, 0, sorted.Length - 1)];
+    }
+}
+
+/// <summary>
+/// Simulated remote peers: our own initiator, many IKE SAs from one node on one UDP socket pair,
+/// each with its own identity and inner address. Used by <c>demo</c>, load tests and tests.
+/// </summary>
+public sealed class PeerFleet : IAsyncDisposable
+{
+    private readonly FleetOptions _options;
+    private readonly IkeProposal _ike;
+    private readonly EspProposal _esp;
+    private readonly ConcurrentQueue<double> _latencies = new();
+    private readonly ConcurrentDictionary<CloseReason, int> _failures = new();
+    private int _established;
+    private int _failed;
+
+    private PeerFleet(FleetOptions options, Gateway node, InMemoryDataPlane dataPlane)
+    {
+        _options = options;
+        Node = node;
+        DataPlane = dataPlane;
+        if (!ProposalParser.TryParseIke(options.IkeProposal, out var ike, out var e1)) throw new ArgumentException(e1);
+        if (!ProposalParser.TryParseEsp(options.EspProposal, out var esp, out var e2)) throw new ArgumentException(e2);
+        _ike = ike!;
+        _esp = esp!;
+        var observer = node.System.ActorOf(Props.Create(() => new Observer(this)), "fleet-observer");
+        node.System.EventStream.Subscribe(observer, typeof(IkeSaUp));
+        node.System.EventStream.Subscribe(observer, typeof(IkeSaDown));
+    }
+
+    public Gateway Node { get; }
+    public InMemoryDataPlane DataPlane { get; }
+    public int Established => Volatile.Read(ref _established);
+    public int Failed => Volatile.Read(ref _failed);
+
+    public static PeerFleet Start(FleetOptions options)
+    {
+        var dataPlane = new InMemoryDataPlane();
+        var config = new ConcentratorConfig
+        {
+            Listen = new ListenConfig { Addresses = [options.BindAddress], IkePort = 0, NattPort = 0 },
+            Source = "<fleet>",
+        };
+        var node = Gateway.Start(new GatewayOptions
+        {
+            Config = config,
+            DataPlane = dataPlane,
+            Resolver = new FixedPskResolver(options.Psk),
+            Tunables = options.Tunables,
+            SystemName = "fleet",
+        });
+        return new PeerFleet(options, node, dataPlane);
+    }
+
+    /// <summary>Connection of peer <paramref name="index"/>: its own identity and a /32 inner address.</summary>
+    public ConnectionConfig PeerConnection(int index)
+    {
+        string inner = $"10.200.{(index >> 8) & 0xFF}.{index & 0xFF}/32";
+        TrafficSelectorSpec.TryParse(inner, out var local, out _);
+        TrafficSelectorSpec.TryParse(_options.RemoteTs, out var remote, out _);
+        var child = new ChildConfig
+        {
+            Name = "lan",
+            LocalTs = [local!],
+            RemoteTs = [remote!],
+            EspProposals = [_esp],
+        };
+        return new ConnectionConfig
+        {
+            Name = $"peer-{index}",
+            Proposals = [_ike],
+            Local = new AuthConfig { Auth = "psk", Id = $"peer-{index}.fleet" },
+            Remote = new AuthConfig { Auth = "psk", Id = _options.GatewayId },
+            Children = new Dictionary<string, ChildConfig> { ["lan"] = child },
+        };
+    }
+
+    /// <summary>
+    /// Starts <paramref name="count"/> peers against <paramref name="target"/> (at most <paramref name="ratePerSecond"/>
+    /// new ones per second when given) and waits until every one is up or failed, or the timeout passes.
+    /// </summary>
+    public async Task<FleetResult> EstablishAsync(IPEndPoint target, int count, TimeSpan timeout, int? ratePerSecond = null,
+        Action<int, int, int>? progress = null)
+    {
+        int baseEstablished = Established, baseFailed = Failed;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            if (ratePerSecond is { } rate && rate > 0)
+            {
+                var due = TimeSpan.FromSeconds((double)i / rate);
+                if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed).ConfigureAwait(false);
+            }
+            Node.Initiate(PeerConnection(i), target);
+        }
+
+        while (clock.Elapsed < timeout)
+        {
+            int up = Established - baseEstablished, down = Failed - baseFailed;
+            progress?.Invoke(up, down, count);
+            if (up + down >= count) break;
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+
+        var elapsed = clock.Elapsed;
+        int established = Established - baseEstablished;
+        progress?.Invoke(established, Failed - baseFailed, count);
+        return new FleetResult(count, established, new Dictionary<CloseReason, int>(_failures), elapsed, _latencies.ToArray());
+    }
+
+    /// <summary>Deletes every peer's IKE SA with the gateway (INFORMATIONAL Delete), bounded in time.</summary>
+    public async Task<int> DeleteAllAsync(TimeSpan timeout)
+    {
+        Node.Supervisor.Tell(new DeleteAll());
+        var deadline = Stopwatch.StartNew();
+        int left;
+        while ((left = await Node.CountSasAsync().ConfigureAwait(false)) > 0 && deadline.Elapsed < timeout)
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        return left;
+    }
+
+    public ValueTask DisposeAsync() => Node.DisposeAsync();
+
+    private sealed class Observer : ReceiveActor
+    {
+        public Observer(PeerFleet fleet)
+        {
+            Receive<IkeSaUp>(m =>
+            {
+                if (!m.Initiator) return;
+                fleet._latencies.Enqueue(m.Summary.SetupTime.TotalMilliseconds);
+                Interlocked.Increment(ref fleet._established);
+            });
+            Receive<IkeSaDown>(m =>
+            {
+                if (!m.Initiator || m.WasEstablished) return;
+                fleet._failures.AddOrUpdate(m.Reason, 1, (_, n) => n + 1);
+                Interlocked.Increment(ref fleet._failed);
+            });
+        }
+    }
+
+    /// <summary>Every peer shares one PSK; peers never answer IKE_SA_INIT.</summary>
+    private sealed class FixedPskResolver(byte[] psk) : IConnectionResolver
+    {
+        public IReadOnlyList<ConnectionConfig> FindCandidates(IPEndPoint local, IPEndPoint remote) => [];
+        public byte[]? FindSharedKey(string localId, string remoteId) => psk;
+    }
+}

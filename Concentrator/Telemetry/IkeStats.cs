@@ -1,0 +1,57 @@
+using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Telemetry;
+
+/// <summary>Why an IKE datagram was dropped before or during processing. Values become metric label values.</summary>
+public enum IkeDropReason
+{
+    Malformed = 0,
+    UnknownSpi,
+    UnexpectedResponse,
+    InvalidMessageId,
+    IntegrityCheckFailed,
+    BadPayloadSequence,
+    NotAuthenticated,
+    CookieRequired,
+    HalfOpenLimit,
+    SendFailed,
+    EspWithoutDataPlane,
+    Count,
+}
+
+/// <summary>
+/// Process-wide IKE counters. Control-plane rates are low (thousands per second), so a shared
+/// Interlocked add per event is fine here; the ESP path uses per-worker batches instead.
+/// </summary>
+public static class IkeStats
+{
+    private static readonly long[] Malformed = new long[Enum.GetValues<ParseStatus>().Length];
+    private static readonly long[] Drops = new long[(int)IkeDropReason.Count];
+    private static readonly long[] Closed = new long[Enum.GetValues<CloseReason>().Length];
+    private static long _established;
+    private static long _childEstablished;
+    private static long _retransmits;
+    private static long _cookiesSent;
+
+    public static void CountMalformed(ParseStatus status)
+    {
+        Interlocked.Increment(ref Malformed[(int)status]);
+        Interlocked.Increment(ref Drops[(int)IkeDropReason.Malformed]);
+    }
+
+    public static void CountDrop(IkeDropReason reason) => Interlocked.Increment(ref Drops[(int)reason]);
+    public static void CountClosed(CloseReason reason) => Interlocked.Increment(ref Closed[(int)reason]);
+    public static void CountEstablished() => Interlocked.Increment(ref _established);
+    public static void CountChildEstablished() => Interlocked.Increment(ref _childEstablished);
+    public static void CountRetransmit() => Interlocked.Increment(ref _retransmits);
+    public static void CountCookieSent() => Interlocked.Increment(ref _cookiesSent);
+
+    public static long MalformedCount(ParseStatus status) => Interlocked.Read(ref Malformed[(int)status]);
+    public static long DropCount(IkeDropReason reason) => Interlocked.Read(ref Drops[(int)reason]);
+    public static long ClosedCount(CloseReason reason) => Interlocked.Read(ref Closed[(int)reason]);
+    public static long Established => Interlocked.Read(ref _established);
+    public static long ChildEstablished => Interlocked.Read(ref _childEstablished);
+    public static long Retransmits => Interlocked.Read(ref _retransmits);
+    public static long CookiesSent => Interlocked.Read(ref _cookiesSent);
+}

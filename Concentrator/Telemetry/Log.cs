@@ -1,0 +1,50 @@
+using System.Net;
+using Concentrator.Ike.Exchanges;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Telemetry;
+
+/// <summary>
+/// Every log line of the product, with stable event IDs: 1000s IKE SA lifecycle, 2000s actors,
+/// 3000s data plane, 4000s configuration and CLI. Never pass key material or raw payloads here.
+/// </summary>
+public static partial class Log
+{
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
+        Message = "IKE SA {Spi} {Connection} established with {Peer} ({RemoteId}) as {Role}, {Proposal}, setup {SetupMs} ms, NAT {Nat}")]
+    public static partial void IkeSaEstablished(ILogger logger, string spi, string connection, IPEndPoint peer, string remoteId,
+        string role, string proposal, double setupMs, bool nat);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information,
+        Message = "IKE SA {Spi} {Connection} with {Peer} closed: {Reason} (state was {State})")]
+    public static partial void IkeSaClosed(ILogger logger, string spi, string connection, IPEndPoint peer, CloseReason reason, string state);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information,
+        Message = "Child SA {Connection}/{Child} installed, SPIs in {InboundSpi} out {OutboundSpi}, {Suite}, {LocalTs} === {RemoteTs}")]
+    public static partial void ChildSaInstalled(ILogger logger, string connection, string child, string inboundSpi, string outboundSpi,
+        string suite, string localTs, string remoteTs);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Child SA {Connection}/{Child} removed, SPI in {InboundSpi}")]
+    public static partial void ChildSaRemoved(ILogger logger, string connection, string child, string inboundSpi);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Initiating {Connection} to {Peer}")]
+    public static partial void Initiating(ILogger logger, string connection, IPEndPoint peer);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
+    public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "IKE_SA_INIT from {Peer} refused: {Reason}")]
+    public static partial void InitRefused(ILogger logger, IPEndPoint peer, string reason);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Listening for IKE on {Ike} and NAT-T on {Natt}")]
+    public static partial void Listening(ILogger logger, IPEndPoint ike, IPEndPoint natt);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Loaded {Connections} connections from {Source}")]
+    public static partial void ConfigLoaded(ILogger logger, int connections, string source);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Shutting down: deleting {Count} IKE SAs")]
+    public static partial void ShuttingDown(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "HTTP endpoint on {Address}")]
+    public static partial void HttpListening(ILogger logger, string address);
+}
