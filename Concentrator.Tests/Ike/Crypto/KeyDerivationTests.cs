@@ -108,6 +108,55 @@ public class KeyDerivationTests
         Assert.Equal(k[160..192], keys.SkPr);
     }
 
+    // NIST CAVP SP 800-135 IKEv2 KDF vector (HMAC-SHA-256), as reproduced in NSS
+    // gtests/common/testvectors/ike-sha256-vectors.h (tests 6, 7, 8): g^ir -> SKEYSEED -> DKM, and the rekey SKEYSEED.
+    private const string CavpNi = "3f302be1abcb28e1";
+    private const string CavpNr = "8c332ee006064c9b";
+    private const ulong CavpSpii = 0x40dac39e1e1a8640;
+    private const ulong CavpSpir = 0x8619a1cf9a6e4c07;
+    private const string CavpGir = "0f4d257d7a58fc4545c7d7a88119eee5d5c9690c5b4c989171d3abbfd99d1d29";
+    private const string CavpDkm =
+        "0b137d669b0947d7d026d593f0305ad401ff0c471357d695778a9c7f4b4869ece98aca531" +
+        "188d16041b3bb936d2dbb3b4993a6e768a809160de45d0283f273a6cdf6854379e31be72b" +
+        "8d3d1fa990cf9c5b015ca9f918a7df6253c958114a09d4e1c19bdcd4db14b29d98db1a74a" +
+        "d405c588662c14a04d0d36aa4ab55e90f8986d12d4aad";
+    private const string CavpGirNew = "25f3b12d6f282739256e39bf54eda53b60ffcf379bb7bcc90c27b4c4c578616c";
+    private const string CavpSkeyseedRekey = "2d63f6debc92048b4fef3889c4c99ca67d6496e0fac14a2bca9a2d6566ff2398";
+
+    [Fact]
+    public void Ike_keys_match_NIST_CAVP_IKEv2_KDF_vector()
+    {
+        // SKEYSEED = prf(Ni | Nr, g^ir) = 5f00d1bd... and DKM = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr), 132 octets.
+        // With AES-CBC-128 / HMAC-SHA-256-128 the keys SK_d | SK_ai | SK_ar | SK_ei | SK_er fill octets 0..127.
+        var suite = new IkeSuite(EncrAlgorithm.AesCbc, 128, PrfAlgorithm.HmacSha2_256, IntegAlgorithm.HmacSha2_256_128, DhGroup.Modp2048);
+        var dkm = B(CavpDkm);
+        Assert.Equal(132, dkm.Length);
+
+        using var keys = KeyDerivation.DeriveIkeSaKeys(suite, B(CavpGir), B(CavpNi), B(CavpNr), CavpSpii, CavpSpir);
+        Assert.Equal(dkm[0..32], keys.SkD);
+        Assert.Equal(dkm[32..64], keys.SkAi);
+        Assert.Equal(dkm[64..96], keys.SkAr);
+        Assert.Equal(dkm[96..112], keys.SkEi);
+        Assert.Equal(dkm[112..128], keys.SkEr);
+        Assert.Equal(dkm[128..132], keys.SkPi[..4]);
+
+        Assert.Equal(B("5f00d1bd2c58ec224b1e6b71fa0f19a1faa7a193952c444411b47c1a9d8ba6fe"),
+            Prf.Create(PrfAlgorithm.HmacSha2_256).Compute(B(CavpNi + CavpNr), B(CavpGir)));
+    }
+
+    [Fact]
+    public void Rekeyed_ike_keys_match_NIST_CAVP_rekey_SKEYSEED()
+    {
+        // SKEYSEED(rekey) = prf(SK_d, g^ir(new) | Ni | Nr) = 2d63f6de...; the new SK_d is the first block of
+        // prf+(SKEYSEED(rekey), Ni | Nr | SPIi | SPIr).
+        var suite = new IkeSuite(EncrAlgorithm.AesGcm16, 256, PrfAlgorithm.HmacSha2_256, IntegAlgorithm.None, DhGroup.Modp2048);
+        var oldSkD = B(CavpDkm)[..32];
+        using var keys = KeyDerivation.DeriveRekeyedIkeSaKeys(suite, PrfAlgorithm.HmacSha2_256, oldSkD, B(CavpGirNew),
+            B(CavpNi), B(CavpNr), CavpSpii, CavpSpir);
+        var expectedSkD = HMACSHA256.HashData(B(CavpSkeyseedRekey), B(CavpNi + CavpNr + "40dac39e1e1a8640" + "8619a1cf9a6e4c07" + "01"));
+        Assert.Equal(expectedSkD, keys.SkD);
+    }
+
     [Fact]
     public void PrfPlus_is_T1_T2_chained_and_truncated()
     {
