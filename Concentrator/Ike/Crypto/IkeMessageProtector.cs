@@ -1,0 +1,332 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Ike.Crypto;
+
+//                      1                   2                   3
+//  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// | Next Payload  |C|  RESERVED   |         Payload Length        |
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// |                     Initialization Vector                     |
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// ~                    Encrypted IKE Payloads                     ~
+// +               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// |               |             Padding (0-255 octets)            |
+// +-+-+-+-+-+-+-+-+                               +-+-+-+-+-+-+-+-+
+// |                                               |  Pad Length   |
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+// ~                    Integrity Checksum Data                    ~
+// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//                 RFC 7296 §3.14, Encrypted payload
+
+/// <summary>
+/// Protects and opens SK payloads (RFC 7296 §3.14, RFC 5282 for AEAD). The initiator sends with
+/// SK_ei/SK_ai and receives with SK_er/SK_ar; the responder the reverse.
+/// CBC: random 16-octet IV, ICV = truncated HMAC over the message from the IKE header through the
+/// Pad Length. AEAD: 8-octet explicit IV from a counter that starts at a random value (it must never
+/// repeat under one key, RFC 5282 §3), AAD = IKE header through the SK generic header (RFC 5282 §5.1).
+/// </summary>
+public sealed class IkeMessageProtector : IDisposable
+{
+    private const int CbcBlockSize = 16;
+
+    private readonly bool _aead;
+    private readonly IntegAlgorithm _integrity;
+    private readonly int _ivLength;
+    private readonly int _icvLength;
+
+    private AeadCipher? _aeadSend;
+    private AeadCipher? _aeadReceive;
+    private Aes? _cbcSend;
+    private Aes? _cbcReceive;
+    private readonly byte[] _integSend;
+    private readonly byte[] _integReceive;
+
+    // Next explicit AEAD IV; Interlocked so that concurrent Seal calls can never share one.
+    private long _nextIv;
+    private bool _disposed;
+
+    /// <exception cref="NotSupportedException">The suite's cipher or integrity algorithm is not supported for IKE.</exception>
+    /// <exception cref="ArgumentException">A key has the wrong length for the suite.</exception>
+    public IkeMessageProtector(IkeSuite suite, IkeKeys keys, bool weAreInitiator)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (!Algorithms.IsSupportedForIke(suite.Encryption, suite.KeyBits))
+        {
+            throw new NotSupportedException($"{suite.Encryption} with {suite.KeyBits}-bit key is not supported for IKE");
+        }
+
+        var encSend = weAreInitiator ? keys.SkEi : keys.SkEr;
+        var encReceive = weAreInitiator ? keys.SkEr : keys.SkEi;
+        int encLength = Algorithms.EncryptionKeyMaterialLength(suite.Encryption, suite.KeyBits);
+        if (encSend.Length != encLength || encReceive.Length != encLength)
+        {
+            throw new ArgumentException($"SK_e must be {encLength} octets for {suite.Encryption}", nameof(keys));
+        }
+
+        _aead = Algorithms.IsAead(suite.Encryption);
+        if (_aead)
+        {
+            if (suite.Integrity != IntegAlgorithm.None)
+            {
+                throw new ArgumentException("an AEAD suite has no integrity algorithm (RFC 5282 §8)", nameof(suite));
+            }
+
+            _ivLength = Algorithms.AeadIvLength;
+            _icvLength = AeadCipher.TagLength;
+            _integSend = [];
+            _integReceive = [];
+            _aeadSend = new AeadCipher(suite.Encryption, encSend);
+            _aeadReceive = new AeadCipher(suite.Encryption, encReceive);
+            _nextIv = BinaryPrimitives.ReadInt64BigEndian(RandomNumberGenerator.GetBytes(8));
+        }
+        else
+        {
+            if (!Algorithms.IsSupported(suite.Integrity))
+            {
+                throw new NotSupportedException($"integrity {suite.Integrity} is not supported");
+            }
+
+            var aSend = weAreInitiator ? keys.SkAi : keys.SkAr;
+            var aReceive = weAreInitiator ? keys.SkAr : keys.SkAi;
+            int aLength = Algorithms.IntegrityKeyLength(suite.Integrity);
+            if (aSend.Length != aLength || aReceive.Length != aLength)
+            {
+                throw new ArgumentException($"SK_a must be {aLength} octets for {suite.Integrity}", nameof(keys));
+            }
+
+            _integrity = suite.Integrity;
+            _ivLength = CbcBlockSize;
+            _icvLength = Algorithms.IntegrityIcvLength(suite.Integrity);
+            // Own copies: the caller's IkeKeys may be disposed independently of this protector.
+            _integSend = aSend.ToArray();
+            _integReceive = aReceive.ToArray();
+            _cbcSend = Aes.Create();
+            _cbcSend.Key = encSend;
+            _cbcReceive = Aes.Create();
+            _cbcReceive.Key = encReceive;
+        }
+    }
+
+    /// <summary>Octets an SK payload adds around <paramref name="innerChainLength"/> octets of payloads (generic header, IV, padding, ICV).</summary>
+    public int GetOverhead(int innerChainLength) =>
+        ProtocolConstants.GenericPayloadHeaderLength + _ivLength + PaddedLength(innerChainLength) - innerChainLength + _icvLength;
+
+    /// <summary>Test seam: the explicit IV the next AEAD Seal uses.</summary>
+    internal ulong NextAeadIv
+    {
+        set => Interlocked.Exchange(ref _nextIv, unchecked((long)value));
+    }
+
+    /// <summary>Builds header | SK{inner}; header.NextPayload and Length are computed here.</summary>
+    /// <exception cref="InvalidOperationException">The message would not fit the 16-bit SK payload length.</exception>
+    public byte[] Seal(IkeHeader header, IReadOnlyList<Payload> inner)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        int chainLength = GetInnerChainLength(inner);
+        var plaintext = new byte[PaddedLength(chainLength)];
+        try
+        {
+            WriteInnerChain(inner, plaintext);
+            // Padding octets are zero (RFC 7296 §3.14 allows any value); the last octet is the Pad Length.
+            plaintext[^1] = (byte)(plaintext.Length - 1 - chainLength);
+            return SealChain(header, inner.Count > 0 ? inner[0].Type : PayloadType.None, plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <summary>Verifies and decrypts the message's SK payload and replaces it with the inner payloads.</summary>
+    public ParseStatus TryOpen(ReadOnlySpan<byte> datagram, IkeMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        int index = message.Payloads.FindIndex(p => p is EncryptedPayload);
+        if (index < 0) return ParseStatus.BadPayloadSequence;
+        var sk = (EncryptedPayload)message.Payloads[index];
+        if (sk.Offset < 0) return ParseStatus.InvalidSyntax;
+
+        var status = TryOpenChain(datagram, sk.Offset, out var first, out var plaintext, out int chainLength);
+        if (status != ParseStatus.Ok) return status;
+        try
+        {
+            var inner = new List<Payload>();
+            // An empty SK payload is a valid message (e.g. a liveness check, RFC 7296 §1.4).
+            if (chainLength != 0 || first != PayloadType.None)
+            {
+                status = IkeCodec.TryDecodeChain(first, plaintext.AsSpan(0, chainLength), inner);
+                if (status != ParseStatus.Ok) return status;
+            }
+
+            message.Payloads.RemoveAt(index);
+            message.Payloads.InsertRange(index, inner);
+            return ParseStatus.Ok;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <summary>
+    /// Verifies and decrypts the SK payload whose generic header is at <paramref name="skOffset"/> and
+    /// which runs to the end of <paramref name="datagram"/>. On success <paramref name="plaintext"/>
+    /// starts with <paramref name="chainLength"/> octets of inner payload chain; the caller zeroes it.
+    /// Lengths are taken from the datagram's end, so that every header octet is covered by the ICV before
+    /// any length field is believed.
+    /// </summary>
+    internal ParseStatus TryOpenChain(ReadOnlySpan<byte> datagram, int skOffset, out PayloadType first, out byte[] plaintext, out int chainLength)
+    {
+        first = PayloadType.None;
+        plaintext = [];
+        chainLength = 0;
+
+        if (skOffset < ProtocolConstants.IkeHeaderLength) return ParseStatus.InvalidSyntax;
+        if (datagram.Length < skOffset + ProtocolConstants.GenericPayloadHeaderLength) return ParseStatus.Truncated;
+
+        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength;
+        int cipherStart = ivStart + _ivLength;
+        int cipherLength = datagram.Length - cipherStart - _icvLength;
+        if (cipherLength < (_aead ? 1 : CbcBlockSize)) return ParseStatus.Truncated;
+        if (!_aead && cipherLength % CbcBlockSize != 0) return ParseStatus.BadLength;
+
+        var iv = datagram.Slice(ivStart, _ivLength);
+        var ciphertext = datagram.Slice(cipherStart, cipherLength);
+        var icv = datagram[^_icvLength..];
+        var plain = new byte[cipherLength];
+
+        if (_aead)
+        {
+            if (!_aeadReceive!.TryDecrypt(iv, ciphertext, icv, plain, datagram[..ivStart]))
+            {
+                return ParseStatus.IntegrityCheckFailed;
+            }
+        }
+        else
+        {
+            // Verify before decrypting (encrypt-then-MAC, RFC 7296 §3.14).
+            if (!Integrity.Verify(_integrity, _integReceive, datagram[..^_icvLength], icv))
+            {
+                return ParseStatus.IntegrityCheckFailed;
+            }
+
+            _cbcReceive!.DecryptCbc(ciphertext, iv, plain, PaddingMode.None);
+        }
+
+        // Authenticated from here on: inconsistent lengths are the sender's bug, not tampering.
+        int skLength = BinaryPrimitives.ReadUInt16BigEndian(datagram[(skOffset + 2)..]);
+        uint messageLength = BinaryPrimitives.ReadUInt32BigEndian(datagram[24..]);
+        int padLength = plain[^1];
+        if (skLength != datagram.Length - skOffset || messageLength != (uint)datagram.Length || padLength + 1 > cipherLength)
+        {
+            CryptographicOperations.ZeroMemory(plain);
+            return ParseStatus.BadLength;
+        }
+
+        first = (PayloadType)datagram[skOffset];
+        plaintext = plain;
+        chainLength = cipherLength - 1 - padLength;
+        return ParseStatus.Ok;
+    }
+
+    /// <summary>Encrypts a ready plaintext (chain | padding | pad length) into header | SK.</summary>
+    private byte[] SealChain(IkeHeader header, PayloadType first, ReadOnlySpan<byte> plaintext)
+    {
+        int skLength = ProtocolConstants.GenericPayloadHeaderLength + _ivLength + plaintext.Length + _icvLength;
+        if (skLength > ushort.MaxValue)
+        {
+            throw new InvalidOperationException($"SK payload of {skLength} octets exceeds the 16-bit payload length");
+        }
+
+        int total = ProtocolConstants.IkeHeaderLength + skLength;
+        var message = new byte[total];
+        (header with { NextPayload = PayloadType.Encrypted, Length = (uint)total }).Write(message);
+
+        int skOffset = ProtocolConstants.IkeHeaderLength;
+        message[skOffset] = (byte)first;
+        message[skOffset + 1] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(skOffset + 2), (ushort)skLength);
+
+        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength;
+        int cipherStart = ivStart + _ivLength;
+        var iv = message.AsSpan(ivStart, _ivLength);
+        var ciphertext = message.AsSpan(cipherStart, plaintext.Length);
+        var icv = message.AsSpan(cipherStart + plaintext.Length, _icvLength);
+
+        if (_aead)
+        {
+            ulong counter = unchecked((ulong)Interlocked.Increment(ref _nextIv) - 1);
+            BinaryPrimitives.WriteUInt64BigEndian(iv, counter);
+            _aeadSend!.Encrypt(iv, plaintext, ciphertext, icv, message.AsSpan(0, ivStart));
+        }
+        else
+        {
+            RandomNumberGenerator.Fill(iv);
+            _cbcSend!.EncryptCbc(plaintext, iv, ciphertext, PaddingMode.None);
+            Integrity.Compute(_integrity, _integSend, message.AsSpan(0, cipherStart + plaintext.Length), icv);
+        }
+
+        return message;
+    }
+
+    /// <summary>Chain | padding | Pad Length: AEADs need no padding (block size 1, RFC 5282 §3); CBC pads to 16.</summary>
+    private int PaddedLength(int chainLength) =>
+        _aead ? chainLength + 1 : (chainLength + 1 + CbcBlockSize - 1) / CbcBlockSize * CbcBlockSize;
+
+    private static int GetInnerChainLength(IReadOnlyList<Payload> inner)
+    {
+        int length = 0;
+        foreach (var p in inner)
+        {
+            length += ProtocolConstants.GenericPayloadHeaderLength + p.BodyLength;
+        }
+        return length;
+    }
+
+    /// <summary>Generic payload headers (RFC 7296 §3.2) with next-payload fields linked, then each body.</summary>
+    private static void WriteInnerChain(IReadOnlyList<Payload> inner, Span<byte> destination)
+    {
+        int at = 0;
+        for (int i = 0; i < inner.Count; i++)
+        {
+            var p = inner[i];
+            int length = ProtocolConstants.GenericPayloadHeaderLength + p.BodyLength;
+            if (length > ushort.MaxValue)
+            {
+                throw new InvalidOperationException($"{p.Type} payload of {length} octets exceeds the 16-bit payload length");
+            }
+
+            destination[at] = (byte)(i + 1 < inner.Count ? inner[i + 1].Type : PayloadType.None);
+            destination[at + 1] = p.Critical ? ProtocolConstants.CriticalFlag : (byte)0;
+            BinaryPrimitives.WriteUInt16BigEndian(destination[(at + 2)..], (ushort)length);
+            var writer = new SpanWriter(destination.Slice(at + ProtocolConstants.GenericPayloadHeaderLength, p.BodyLength));
+            p.WriteBody(ref writer);
+            if (writer.Position != p.BodyLength)
+            {
+                throw new InvalidOperationException($"{p.Type} wrote {writer.Position} octets but declared {p.BodyLength}");
+            }
+            at += length;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _aeadSend?.Dispose();
+        _aeadReceive?.Dispose();
+        _cbcSend?.Dispose();
+        _cbcReceive?.Dispose();
+        _aeadSend = _aeadReceive = null;
+        _cbcSend = _cbcReceive = null;
+        CryptographicOperations.ZeroMemory(_integSend);
+        CryptographicOperations.ZeroMemory(_integReceive);
+    }
+}
