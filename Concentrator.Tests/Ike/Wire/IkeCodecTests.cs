@@ -55,7 +55,7 @@ public class IkeCodecTests
     [Fact]
     public void Encode_FillsHeader_AndLinksChain()
     {
-        var payloads = new List<Payload> { Sa(), Ke(), Nonce() };
+        var payloads = new List<Payload> { IkeSa(), Ke(), Nonce() };
         var bytes = IkeCodec.Encode(Header(ExchangeType.IkeSaInit) with { NextPayload = PayloadType.Eap, Length = 999 }, payloads);
         Assert.Equal(28 + IkeCodec.GetChainLength(payloads), bytes.Length);
         Assert.Equal((byte)PayloadType.SecurityAssociation, bytes[16]);
@@ -181,7 +181,7 @@ public class IkeCodecTests
     public void UnknownPayload_CriticalRejected_NonCriticalKept()
     {
         var critical = new UnknownPayload((PayloadType)99, [1, 2, 3]) { Critical = true };
-        var bytes = IkeCodec.Encode(Header(ExchangeType.IkeSaInit), [Sa(), critical, Ke(), Nonce()]);
+        var bytes = IkeCodec.Encode(Header(ExchangeType.IkeSaInit), [IkeSa(), critical, Ke(), Nonce()]);
         Assert.Equal(ParseStatus.UnsupportedCriticalPayload, IkeCodec.TryDecode(bytes, out var m, out var offending));
         Assert.Null(m);
         Assert.Equal((PayloadType)99, offending);
@@ -192,7 +192,7 @@ public class IkeCodecTests
         Assert.Equal(ParseStatus.UnsupportedCriticalPayload, IkeCodec.TryDecodeChain((PayloadType)99, chain, [], out var inner));
         Assert.Equal((PayloadType)99, inner);
 
-        var plain = IkeCodec.Encode(Header(ExchangeType.IkeSaInit), [Sa(), new UnknownPayload((PayloadType)99, [1, 2, 3]), Ke(), Nonce()]);
+        var plain = IkeCodec.Encode(Header(ExchangeType.IkeSaInit), [IkeSa(), new UnknownPayload((PayloadType)99, [1, 2, 3]), Ke(), Nonce()]);
         Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(plain, out var ok, out var none));
         Assert.Equal(PayloadType.None, none);
         Assert.Equal([1, 2, 3], Assert.IsType<UnknownPayload>(ok!.Payloads[1]).Body);

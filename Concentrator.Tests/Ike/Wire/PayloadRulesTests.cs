@@ -23,29 +23,29 @@ public class PayloadRulesTests
     [Fact]
     public void IkeSaInit_Request()
     {
-        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, Sa(), Ke(), Nonce(), NatSrc(), Vid()));
-        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, N(NotifyType.Cookie), Sa(), Ke(), Nonce()));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Sa(), Nonce()));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Sa(), Ke()));
+        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, IkeSa(), Ke(), Nonce(), NatSrc(), Vid()));
+        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, N(NotifyType.Cookie), IkeSa(), Ke(), Nonce()));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, IkeSa(), Nonce()));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, IkeSa(), Ke()));
         Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Ke(), Nonce()));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Sa(), Ke(), Nonce(), Nonce()));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Sa(), Ke(), Nonce(), IdI()));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, Sa(), Ke(), Nonce(), new EncryptedPayload(PayloadType.None, [])));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, IkeSa(), Ke(), Nonce(), Nonce()));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, IkeSa(), Ke(), Nonce(), IdI()));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false, IkeSa(), Ke(), Nonce(), new EncryptedPayload(PayloadType.None, [])));
         Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, false));
         // An unknown non-critical payload is ignored.
-        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, Sa(), new UnknownPayload((PayloadType)120, []), Ke(), Nonce()));
+        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, false, IkeSa(), new UnknownPayload((PayloadType)120, []), Ke(), Nonce()));
     }
 
     [Fact]
     public void IkeSaInit_Response()
     {
-        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, true, Sa(), Ke(), Nonce(), CertReq(), NatSrc()));
+        Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, true, IkeSa(), Ke(), Nonce(), CertReq(), NatSrc()));
         Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, true, N(NotifyType.Cookie)));
         Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, true, N(NotifyType.NoProposalChosen)));
         Assert.Equal(ParseStatus.Ok, Check(ExchangeType.IkeSaInit, true, N(NotifyType.InvalidKePayload), Vid()));
         Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, N(NotifyType.NatDetectionSourceIp)));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, Sa(), Nonce(), N(NotifyType.IkeFragmentationSupported)));
-        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, N(NotifyType.Cookie), Sa(), Sa()));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, IkeSa(), Nonce(), N(NotifyType.IkeFragmentationSupported)));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, N(NotifyType.Cookie), IkeSa(), IkeSa()));
         Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeSaInit, true, N(NotifyType.NoProposalChosen), DeleteIke()));
     }
 
@@ -93,7 +93,7 @@ public class PayloadRulesTests
         {
             Assert.Equal(ParseStatus.Ok, Check(ExchangeType.CreateChildSa, response, EspSa(), Nonce(), TsI(), TsR()));
             Assert.Equal(ParseStatus.Ok, Check(ExchangeType.CreateChildSa, response, N(NotifyType.RekeySa), EspSa(), Nonce(), Ke(), TsI(), TsR()));
-            Assert.Equal(ParseStatus.Ok, Check(ExchangeType.CreateChildSa, response, Sa(), Nonce(), Ke()));   // IKE SA rekey
+            Assert.Equal(ParseStatus.Ok, Check(ExchangeType.CreateChildSa, response, IkeSa(), Nonce(), Ke()));   // IKE SA rekey
             Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.CreateChildSa, response, EspSa(), TsI(), TsR()));
             Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.CreateChildSa, response, Nonce(), TsI(), TsR()));
             Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.CreateChildSa, response, EspSa(), Nonce(), TsR()));

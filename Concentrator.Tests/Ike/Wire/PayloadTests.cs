@@ -10,7 +10,7 @@ public class PayloadTests
     [Fact]
     public void Sa_RoundTrips_WithKeyLengthAndSpi()
     {
-        foreach (var sa in new[] { Sa(), EspSa() })
+        foreach (var sa in new[] { IkeSa(), EspSa() })
         {
             var body = EncodeBody(sa);
             Assert.Equal(ParseStatus.Ok, SaPayload.TryParse(body, out var parsed));
@@ -30,7 +30,7 @@ public class PayloadTests
     [Fact]
     public void Sa_WireLayout_MarksLastSubstructures()
     {
-        var body = EncodeBody(Sa());
+        var body = EncodeBody(IkeSa());
         // First proposal: Last Substruc = 2 (more follow); its length 8 + 12 + 8 + 8 = 36.
         Assert.Equal(2, body[0]);
         Assert.Equal(36, (body[2] << 8) | body[3]);

@@ -49,7 +49,7 @@ internal static class WireSamples
         return b;
     }
 
-    public static SaPayload Sa() => new(
+    public static SaPayload IkeSa() => new(
     [
         new Proposal(1, ProtocolId.Ike, [],
         [
