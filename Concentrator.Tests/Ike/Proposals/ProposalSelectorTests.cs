@@ -144,6 +144,26 @@ public class ProposalSelectorTests
     }
 
     [Fact]
+    public void Ke_payload_group_is_preferred_when_we_allow_it()
+    {
+        var configured = Ikes("aes256-sha256-modp2048-ecp256");
+        var offered = new List<Proposal>
+        {
+            new(1, ProtocolId.Ike, [], [Encr(EncrAlgorithm.AesCbc, 256), Prf(PrfAlgorithm.HmacSha2_256), Integ(IntegAlgorithm.HmacSha2_256_128), Dh(DhGroup.Ecp256), Dh(DhGroup.Modp2048), Dh(DhGroup.Ecp384)]),
+        };
+        Assert.True(ProposalSelector.TrySelectIke(configured, offered, out _, out var suite));
+        Assert.Equal(DhGroup.Modp2048, suite.Group);
+        Assert.True(ProposalSelector.TrySelectIke(configured, offered, DhGroup.Ecp256, out var chosen, out suite));
+        Assert.Equal(DhGroup.Ecp256, suite.Group);
+        Assert.Contains(Dh(DhGroup.Ecp256), chosen!.Transforms);
+        // A KE group we don't allow changes nothing (the exchange answers INVALID_KE_PAYLOAD).
+        Assert.True(ProposalSelector.TrySelectIke(configured, offered, DhGroup.Ecp384, out _, out suite));
+        Assert.Equal(DhGroup.Modp2048, suite.Group);
+        // Promotion does not leak into the configured proposal.
+        Assert.Equal([DhGroup.Modp2048, DhGroup.Ecp256], configured[0].Groups);
+    }
+
+    [Fact]
     public void Key_length_must_match()
     {
         var configured = Ikes("aes256-sha256-ecp256");
