@@ -168,14 +168,19 @@ internal sealed class ConfigLoader(string file)
         var rekey = Duration(m, "rekey_time") ?? d.RekeyTime;
         var reauth = Duration(m, "reauth_time") ?? d.ReauthTime;
         var over = Duration(m, "over_time") ?? TimeSpan.FromTicks(Math.Max(rekey.Ticks, reauth.Ticks) / 10);
-        var rand = Duration(m, "rand_time") ?? over;
-        foreach (var (key, limit) in new[] { ("rekey_time", rekey), ("reauth_time", reauth) })
+        // rand_time is subtracted from rekey_time and reauth_time; above either it would wrap
+        // strongSwan's unsigned arithmetic. An explicit value that large is an error, the default
+        // (over_time) is capped at the smaller limit.
+        var limits = new[] { ("rekey_time", rekey), ("reauth_time", reauth) }.Where(l => l.Item2 > TimeSpan.Zero).ToList();
+        var randGiven = Duration(m, "rand_time");
+        foreach (var (key, limit) in limits)
         {
-            if (limit > TimeSpan.Zero && rand >= limit)
+            if (randGiven > limit)
             {
-                throw Fail(m.PathOf("rand_time"), $"rand_time {Fmt(rand)} must be less than {key} {Fmt(limit)}", m.Get("rand_time") ?? m.Get(key));
+                throw Fail(m.PathOf("rand_time"), $"rand_time {Fmt(randGiven.Value)} must not exceed {key} {Fmt(limit)}", m.Get("rand_time"));
             }
         }
+        var rand = randGiven ?? (limits.Count == 0 ? over : TimeSpan.FromTicks(Math.Min(over.Ticks, limits.Min(l => l.Item2.Ticks))));
 
         var unique = Choice(m, "unique", ["no", "never", "keep", "replace"]) ?? d.Unique;
 
@@ -275,11 +280,14 @@ internal sealed class ConfigLoader(string file)
             throw Fail(m.PathOf("life_time"), $"life_time {Fmt(lg)} is shorter than rekey_time {Fmt(rekey)}", m.Get("life_time"));
         }
         var life = lifeGiven ?? TimeSpan.FromTicks(rekey.Ticks / 100 * 110);
-        var rand = Duration(m, "rand_time") ?? (life > rekey ? life - rekey : TimeSpan.Zero);
-        if (rekey > TimeSpan.Zero && rand >= rekey)
+        // As for IKE: rand_time above rekey_time would wrap; explicit is an error, the default is capped.
+        var randGiven = Duration(m, "rand_time");
+        if (randGiven is { } rg && rekey > TimeSpan.Zero && rg > rekey)
         {
-            throw Fail(m.PathOf("rand_time"), $"rand_time {Fmt(rand)} must be less than rekey_time {Fmt(rekey)}", m.Get("rand_time"));
+            throw Fail(m.PathOf("rand_time"), $"rand_time {Fmt(rg)} must not exceed rekey_time {Fmt(rekey)}", m.Get("rand_time"));
         }
+        var randDefault = life > rekey ? life - rekey : TimeSpan.Zero;
+        var rand = randGiven ?? (rekey > TimeSpan.Zero && randDefault > rekey ? rekey : randDefault);
 
         var (rekeyBytes, lifeBytes, randBytes) = Volume(m, "bytes", ConfigValues.TryBytes);
         var (rekeyPackets, lifePackets, randPackets) = Volume(m, "packets", ConfigValues.TryPackets);

@@ -48,10 +48,25 @@ public static class ProposalSelector
     }
 
     /// <summary>Responder choice (RFC 7296 §2.7): our configured order wins; returns the single chosen wire proposal (with peer's number and SPI) and the suite.</summary>
-    public static bool TrySelectIke(IReadOnlyList<IkeProposal> configured, IReadOnlyList<Proposal> offered, out Proposal? chosen, out IkeSuite suite)
+    public static bool TrySelectIke(IReadOnlyList<IkeProposal> configured, IReadOnlyList<Proposal> offered, out Proposal? chosen, out IkeSuite suite) =>
+        TrySelectIke(configured, offered, DhGroup.None, out chosen, out suite);
+
+    /// <summary>
+    /// As above, but the group of the initiator's KE payload is moved to the front of our DH
+    /// preference where we allow it (strongSwan's responder promotes it the same way), so an
+    /// acceptable KE payload never costs an INVALID_KE_PAYLOAD round trip.
+    /// </summary>
+    public static bool TrySelectIke(IReadOnlyList<IkeProposal> configured, IReadOnlyList<Proposal> offered, DhGroup keGroup, out Proposal? chosen, out IkeSuite suite)
     {
         foreach (var set in UsableIke(configured))
         {
+            var ke = set.Dh.FindIndex(t => t.Id == (ushort)keGroup);
+            if (keGroup != DhGroup.None && ke > 0)
+            {
+                var promoted = set.Dh[ke];
+                set.Dh.RemoveAt(ke);
+                set.Dh.Insert(0, promoted);
+            }
             foreach (var o in offered)
             {
                 if (o.Protocol != ProtocolId.Ike || (o.Spi.Length != 0 && o.Spi.Length != IkeSpiSize))
