@@ -279,6 +279,8 @@ public sealed class EspSa : IDisposable
     /// <summary>Takes a reference for one packet; false once the SA is being deleted.</summary>
     internal bool TryAcquire()
     {
+        if (Volatile.Read(ref _disposed) != 0)
+            return false; // packets already in flight finish; no new one starts
         while (true)
         {
             int refs = Volatile.Read(ref _refs);
