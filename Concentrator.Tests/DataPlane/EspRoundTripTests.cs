@@ -25,7 +25,7 @@ public class EspRoundTripTests
         EspSuite suite = AllSuites[suiteIndex] with { Esn = esn };
         using var pair = new Pair(suite, replayWindow: 64);
         var buffer = new byte[1600];
-        int alignment = suite.Encryption == Ike.Wire.EncrAlgorithm.AesCbc ? 16 : 4;
+        int alignment = suite.Encryption == Concentrator.Ike.Wire.EncrAlgorithm.AesCbc ? 16 : 4;
         ulong expectedSeq = 0;
 
         for (int length = 20; length <= 1500; length++)

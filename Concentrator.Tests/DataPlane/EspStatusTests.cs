@@ -40,7 +40,7 @@ public class EspStatusTests
     {
         EspSuite suite = AllSuites[suiteIndex];
         using var pair = new Pair(suite);
-        int block = suite.Encryption == Ike.Wire.EncrAlgorithm.AesCbc ? 16 : 4;
+        int block = suite.Encryption == Concentrator.Ike.Wire.EncrAlgorithm.AesCbc ? 16 : 4;
         byte[] inner = Ipv4(20 + block); // payload + 2 needs block-2 bytes of padding
 
         byte[] Body(byte padLength, Func<int, byte> pad, byte nextHeader)

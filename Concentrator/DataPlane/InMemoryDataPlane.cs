@@ -24,6 +24,9 @@ public sealed class InMemoryDataPlane : IDataPlane, IDisposable
 
     public int InstalledCount => _sas.Count;
 
+    /// <summary>Inbound SPIs of every installed SA (control-plane use: admin views, tests).</summary>
+    public IReadOnlyCollection<uint> InstalledSpis() => _sas.Keys.ToList();
+
     public uint AllocateSpi()
     {
         Span<byte> random = stackalloc byte[4];
