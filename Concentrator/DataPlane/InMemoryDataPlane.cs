@@ -105,6 +105,12 @@ public sealed class InMemoryDataPlane : IDataPlane, IDisposable
         return true;
     }
 
+    /// <summary>Publishes every SA's pending counters (control-plane use, e.g. after a traffic run).</summary>
+    public void FlushAll()
+    {
+        foreach (var sa in _sas.Values) sa.FlushCounters();
+    }
+
     /// <summary>Bytes of headroom the outbound direction of the SA needs before the inner packet (0 when unknown).</summary>
     public int OutboundHeadroom(uint inboundSpiOfSa)
         => _sas.TryGetValue(inboundSpiOfSa, out EspSa? sa) ? sa.OutboundGeometry.HeaderLength : 0;
