@@ -325,6 +325,8 @@ public sealed class IkeSa : IDisposable
         if (header.Exchange == ExchangeType.IkeSaInit)
         {
             Move(IkeSaState.Connecting);
+            RemoteEndpoint = remote;
+            LocalEndpoint = local;
         }
         else
         {
