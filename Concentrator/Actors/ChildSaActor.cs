@@ -10,12 +10,17 @@ namespace Concentrator.Actors;
 /// Owns one Child SA's presence in the data plane: installs it on start, removes it (keys zeroed)
 /// on stop, whatever the reason for the stop. Child of the IKE SA actor that negotiated it.
 /// </summary>
-public sealed class ChildSaActor : ReceiveActor
+public sealed class ChildSaActor : ReceiveActor, IWithTimers
 {
+    /// <summary>How often the data plane's batched counters are pulled (tunable; never per packet).</summary>
+    public static readonly TimeSpan CounterInterval = TimeSpan.FromSeconds(1);
+
+    private const string CounterTimer = "counters";
     private readonly ChildSaInstall _install;
     private readonly IDataPlane _dataPlane;
     private readonly ILogger _log;
     private ChildSaState _state = ChildSaState.Created;
+    private SaCounters _counters;
 
     public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log)
     {
@@ -23,7 +28,14 @@ public sealed class ChildSaActor : ReceiveActor
         _dataPlane = dataPlane;
         _log = log;
         Receive<GetState>(_ => Sender.Tell(_state));
+        Receive<PullCounters>(_ =>
+        {
+            if (_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) _counters = c;
+        });
+        Receive<GetCounters>(_ => Sender.Tell(_counters));
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log) =>
         Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log));
@@ -34,6 +46,7 @@ public sealed class ChildSaActor : ReceiveActor
     {
         _dataPlane.AddSa(_install);
         _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
+        Timers.StartPeriodicTimer(CounterTimer, PullCounters.Instance, CounterInterval);
         Log.ChildSaInstalled(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}", $"{_install.OutboundSpi:x8}",
             $"{_install.Suite.Encryption}-{_install.Suite.KeyBits}", string.Join(',', _install.LocalTs.Select(Format)),
             string.Join(',', _install.RemoteTs.Select(Format)));
@@ -53,4 +66,15 @@ public sealed class ChildSaActor : ReceiveActor
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 
     public sealed record GetState;
+
+    /// <summary>Reply: the last counters pulled from the data plane.</summary>
+    public sealed record GetCounters
+    {
+        public static readonly GetCounters Instance = new();
+    }
+
+    private sealed record PullCounters
+    {
+        public static readonly PullCounters Instance = new();
+    }
 }

@@ -37,6 +37,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly Dictionary<IActorRef, ulong> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
     private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
+    private readonly Dictionary<ulong, string> _acquiring = new();
 
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
     {
@@ -47,12 +48,17 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
-        Receive<Established>(m => RemoveHalfOpen(m.Spi));
+        Receive<Established>(m =>
+        {
+            RemoveHalfOpen(m.Spi);
+            _acquiring.Remove(m.Spi);
+        });
         Receive<Terminated>(m =>
         {
             if (!_spiOf.Remove(m.ActorRef, out var spi)) return;
             _sas.Remove(spi);
             RemoveHalfOpen(spi);
+            _acquiring.Remove(spi);
         });
         Receive<DeleteAll>(_ =>
         {
@@ -154,7 +160,9 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void StartInitiator(Initiate m)
     {
+        if (m.Acquire && _acquiring.ContainsValue(m.Connection.Name)) return;
         ulong spi = NewSpi();
+        if (m.Acquire) _acquiring[spi] = m.Connection.Name;
         bool natT = m.Remote.Port == _context.NattPort;
         var local = _sender.LocalEndpointFor(m.Remote, natT);
         var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children);

@@ -61,7 +61,8 @@ public sealed class Gateway : IAsyncDisposable
         {
             var supervisor = Supervisor;
             var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress);
+                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress,
+                _transports.Count == 0 ? options.DataPlane as INattChannel : null);
             _transports.Add(transport);
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
         }
