@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.Ike.Wire;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Net;
 using Concentrator.Telemetry;
@@ -52,7 +53,7 @@ public sealed class Gateway : IAsyncDisposable
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables,
-            NattPort = options.Config.Listen.NattPort == 0 ? Ike.Wire.ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+            NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
         };
 
         var sender = new TransportSet(_transports);
@@ -91,14 +92,25 @@ public sealed class Gateway : IAsyncDisposable
         foreach (var conn in Options.Config.Connections.Values)
         {
             var starting = conn.Children.Values.Where(c => c.StartAction == "start").ToList();
-            if (starting.Count == 0) continue;
-            foreach (var remote in conn.RemoteAddrs)
-            {
-                if (!IPAddress.TryParse(remote, out var address)) continue;
-                Initiate(conn, new IPEndPoint(address, conn.RemotePort ?? 500), starting);
-                break;
-            }
+            if (starting.Count > 0 && RemoteOf(conn) is { } remote) Initiate(conn, remote, starting);
         }
+    }
+
+    /// <summary>Traffic hit a trap policy: negotiate that child unless a negotiation is already under way.</summary>
+    public void Acquire(string connection, string child)
+    {
+        if (!Options.Config.Connections.TryGetValue(connection, out var conn) || !conn.Children.TryGetValue(child, out var config)) return;
+        if (RemoteOf(conn) is { } remote) Supervisor.Tell(new Initiate(conn, remote, [config], Acquire: true));
+    }
+
+    /// <summary>The first concrete address in remote_addrs, at remote_port (default 500).</summary>
+    private static IPEndPoint? RemoteOf(ConnectionConfig conn)
+    {
+        foreach (var remote in conn.RemoteAddrs)
+        {
+            if (IPAddress.TryParse(remote, out var address)) return new IPEndPoint(address, conn.RemotePort ?? ProtocolConstants.IkePort);
+        }
+        return null;
     }
 
     public void Initiate(ConnectionConfig connection, IPEndPoint remote, IReadOnlyList<ChildConfig>? children = null) =>
