@@ -107,10 +107,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
         }
 
         if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
-        foreach (var trap in _trapList)
-        {
-            foreach (var ts in trap.RemoteTs) _routes?.Add(ts);
-        }
+        Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
+        foreach (var trap in _trapList) AddRoutes(trap.RemoteTs);
     }
 
     private void StartThread(string name, ThreadStart body)
@@ -132,7 +130,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
         if (!_store.TryGetSa(install.InboundSpi, out var sa)) return;
         // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
         _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
-        foreach (var ts in sa.RemoteTs) _routes?.Add(ts);
+        AddRoutes(sa.RemoteTs);
         FlushTrapQueues();
     }
 
@@ -141,8 +139,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
     public bool DeleteSa(uint inboundSpi)
     {
         if (!_store.TryGetSa(inboundSpi, out var sa)) return false;
-        _outbound.Remove(sa.LocalTs, sa.RemoteTs, sa);
-        foreach (var ts in sa.RemoteTs) _routes?.Remove(ts);
+        _outbound.Remove(sa);
+        RemoveRoutes(sa.RemoteTs);
         return _store.DeleteSa(inboundSpi);
     }
 
@@ -156,6 +154,46 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
         long sum = 0;
         foreach (var slot in _drops) sum += Volatile.Read(ref slot[(int)status]);
         return sum;
+    }
+
+    private void AddRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    {
+        if (_routes is null) return;
+        foreach (var prefix in RoutePrefixes(remoteTs))
+        {
+            var result = _routes.Add(prefix);
+            if (!result.Ok) Log.RouteFailed(_log, prefix, _tun.Name, result.Error ?? "");
+        }
+    }
+
+    private void RemoveRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    {
+        if (_routes is null) return;
+        foreach (var prefix in RoutePrefixes(remoteTs)) _routes.Remove(prefix);
+    }
+
+    /// <summary>Traffic selector address ranges as CIDR prefixes ("10.1.0.0/16"), for the routing table.</summary>
+    internal static IEnumerable<string> RoutePrefixes(IReadOnlyList<TrafficSelector> selectors)
+    {
+        foreach (var ts in selectors)
+        {
+            bool v6 = ts.Type == TsType.Ipv6AddressRange;
+            int bits = v6 ? 128 : 32;
+            foreach (var (block, length) in SelectorTable<EspSa>.Decompose(ToUInt128(ts.StartAddress), ToUInt128(ts.EndAddress), bits))
+            {
+                var bytes = new byte[v6 ? 16 : 4];
+                var value = block;
+                for (int i = bytes.Length - 1; i >= 0; i--, value >>= 8) bytes[i] = (byte)value;
+                yield return $"{new IPAddress(bytes)}/{length}";
+            }
+        }
+    }
+
+    private static UInt128 ToUInt128(IPAddress address)
+    {
+        UInt128 value = 0;
+        foreach (byte b in address.GetAddressBytes()) value = (value << 8) | b;
+        return value;
     }
 
     // ---- Inbound ----
@@ -220,7 +258,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
             var status = EspPacket.Decapsulate(sa, packet, out inner);
             if (status != EspStatus.Ok) return status;
             var ip = packet[inner];
-            if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
+            if (!SelectorTable<EspSa>.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorTable<EspSa>.Matches(sa.LocalTs, ip, useSource: false))
             {
                 return EspStatus.TsMismatch;
             }
@@ -372,10 +410,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
     {
         _stopping = true;
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
-        foreach (var trap in _trapList)
-        {
-            foreach (var ts in trap.RemoteTs) _routes?.Remove(ts);
-        }
+        foreach (var trap in _trapList) RemoveRoutes(trap.RemoteTs);
         foreach (uint spi in _store.InstalledSpis()) DeleteSa(spi);
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();

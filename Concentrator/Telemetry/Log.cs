@@ -36,6 +36,12 @@ public static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "IKE_SA_INIT from {Peer} refused: {Reason}")]
     public static partial void InitRefused(ILogger logger, IPEndPoint peer, string reason);
 
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
+    public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Data plane on {Device}: {Workers} workers, NAT-T port {Port}, plain ESP {PlainEsp}")]
+    public static partial void DataPlaneStarted(ILogger logger, string device, int workers, int port, bool plainEsp);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Listening for IKE on {Ike} and NAT-T on {Natt}")]
     public static partial void Listening(ILogger logger, IPEndPoint ike, IPEndPoint natt);
 
