@@ -22,9 +22,34 @@ public sealed class HealthServer : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+        app.MapGet("/dataplane", () => Results.Text(DataPlaneStatus(gateway), "application/json"));
         await app.StartAsync().ConfigureAwait(false);
         Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
         return new HealthServer(app);
+    }
+
+    /// <summary>Data-plane facts for operators and tests: installed SAs, drops by status, packet-thread allocations.</summary>
+    private static string DataPlaneStatus(Gateway gateway)
+    {
+        var plane = gateway.Options.DataPlane;
+        var sb = new System.Text.StringBuilder();
+        sb.Append("{\"installed\":").Append(plane.InstalledCount);
+        if (plane is DataPlane.LinuxDataPlane linux)
+        {
+            sb.Append(",\"device\":\"").Append(linux.Device).Append("\",\"workers\":").Append(linux.Workers);
+            sb.Append(",\"packetThreadAllocatedBytes\":").Append(linux.PacketThreadAllocatedBytes());
+            sb.Append(",\"drops\":{");
+            bool first = true;
+            foreach (var status in Enum.GetValues<DataPlane.Esp.EspStatus>())
+            {
+                if (status == DataPlane.Esp.EspStatus.Ok) continue;
+                if (!first) sb.Append(',');
+                first = false;
+                sb.Append('"').Append(status).Append("\":").Append(linux.DropCount(status));
+            }
+            sb.Append('}');
+        }
+        return sb.Append("}\n").ToString();
     }
 
     public async ValueTask DisposeAsync()
