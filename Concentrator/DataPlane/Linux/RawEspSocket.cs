@@ -114,5 +114,9 @@ public sealed unsafe class RawEspSocket : IDisposable
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
             LibC.close(fd);
+        GC.SuppressFinalize(this);
     }
+
+    /// <summary>A leaked socket must not keep its reuseport slot (and port) forever.</summary>
+    ~RawEspSocket() => Dispose();
 }

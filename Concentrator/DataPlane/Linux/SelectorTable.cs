@@ -62,7 +62,7 @@ public sealed class SelectorTable<T> where T : class
             Bits = bits;
             Masks = new UInt128[bits + 1];
             for (int len = 1; len <= bits; len++)
-                Masks[len] = bits == 32 ? (UInt128)(uint.MaxValue << (32 - len)) : ~(UInt128.MaxValue >> len);
+                Masks[len] = bits == 32 ? (UInt128)(uint.MaxValue << (32 - len)) : len == 128 ? UInt128.MaxValue : ~(UInt128.MaxValue >> len); // C# masks shift counts: >> 128 would be >> 0
             Levels = new ConcurrentDictionary<UInt128, Candidate[]>?[bits + 1];
             KeysPerLevel = new int[bits + 1];
         }

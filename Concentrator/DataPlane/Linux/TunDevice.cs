@@ -195,7 +195,11 @@ public sealed unsafe class TunDevice : IDisposable
                 LibC.close(_fds[q]);
             _fds[q] = -1;
         }
+        GC.SuppressFinalize(this);
     }
+
+    /// <summary>A leaked device is removed by the kernel once its fds are closed.</summary>
+    ~TunDevice() => Dispose();
 }
 
 /// <summary>
