@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   iproute2   # network namespaces and veth pairs for root tests
+  iputils-ping  # ping through tunnels in root tests
 )
 
 missing=()
