@@ -81,10 +81,11 @@ public sealed class IkeSaSupervisor : ReceiveActor
         var status = IkeHeader.TryParse(inbound.Datagram, out var header);
         if (status != ParseStatus.Ok)
         {
-            IkeStats.CountMalformed(status);
+            _context.Metrics.CountMalformed(status);
             return;
         }
 
+        _context.Metrics.CountReceived(header.Exchange);
         if (header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
             header.ResponderSpi == 0 && header.MessageId == 0)
         {
@@ -98,7 +99,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         }
         else
         {
-            IkeStats.CountDrop(IkeDropReason.UnknownSpi);
+            _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
         }
     }
 
@@ -112,7 +113,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
         if (_halfOpen.Count >= _admission.MaxHalfOpen)
         {
-            IkeStats.CountDrop(IkeDropReason.HalfOpenLimit);
+            _context.Metrics.CountDrop(IkeDropReason.HalfOpenLimit);
             return;
         }
 
@@ -127,6 +128,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
         Register(spi, actor);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
+        Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
 
@@ -135,7 +138,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     {
         if (IkeCodec.TryDecode(inbound.Datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
         {
-            IkeStats.CountMalformed(ParseStatus.InvalidSyntax);
+            _context.Metrics.CountMalformed(ParseStatus.InvalidSyntax);
             return false;
         }
 
@@ -145,10 +148,11 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return true;
         }
 
-        IkeStats.CountDrop(IkeDropReason.CookieRequired);
-        IkeStats.CountCookieSent();
+        _context.Metrics.CountDrop(IkeDropReason.CookieRequired);
+        _context.Metrics.CountCookieSent();
         var response = CookieGuard.BuildResponse(header, _cookies.Compute(nonce.Data, inbound.Remote.Address, header.InitiatorSpi));
         _sender.Send(response, inbound.Remote, inbound.ViaNatT);
+        _context.Metrics.CountSent(response);
         return false;
     }
 
@@ -171,7 +175,9 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void RemoveHalfOpen(ulong spi)
     {
-        if (_halfOpen.Remove(spi, out var key)) _halfOpenByPeer.Remove(key);
+        if (!_halfOpen.Remove(spi, out var key)) return;
+        _halfOpenByPeer.Remove(key);
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
     }
 
     private ulong NewSpi()

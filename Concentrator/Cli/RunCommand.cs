@@ -52,6 +52,7 @@ public static class RunCommand
         }));
         var log = loggers.CreateLogger("Concentrator");
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
+        using var tracing = TracingExporter.StartFromEnvironment(log);
 
         var gateway = Gateway.Start(new GatewayOptions
         {

@@ -1,12 +1,14 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Concentrator.Hosting;
 
 /// <summary>
-/// The HTTP endpoint on <c>http.listen</c>: <c>/healthz</c> (process alive) and <c>/readyz</c>
-/// (sockets bound and the actor system running). Metrics join here later.
+/// The HTTP endpoint on <c>http.listen</c>: <c>/healthz</c> (process alive), <c>/readyz</c>
+/// (sockets bound and the actor system running; 503 otherwise) and <c>/metrics</c> (the node's
+/// registry in the Prometheus text exposition format).
 /// </summary>
 public sealed class HealthServer : IAsyncDisposable
 {
@@ -22,6 +24,7 @@ public sealed class HealthServer : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+        app.MapMetrics("/metrics", gateway.Metrics.Registry);
         await app.StartAsync().ConfigureAwait(false);
         Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
         return new HealthServer(app);

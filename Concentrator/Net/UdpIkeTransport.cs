@@ -40,11 +40,14 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     private readonly Socket _natt;
     private readonly Action<IkeInbound> _onIke;
     private readonly IEspIngress? _esp;
+    private readonly ConcentratorMetrics _metrics;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
-    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null)
+    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
+        ConcentratorMetrics? metrics = null)
     {
+        _metrics = metrics ?? ConcentratorMetrics.Detached;
         _onIke = onIke;
         _esp = esp;
         _ike = Bind(address, ikePort);
@@ -90,7 +93,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         catch (SocketException)
         {
             // Unreachable peers are the retransmission logic's business, not a crash.
-            IkeStats.CountDrop(IkeDropReason.SendFailed);
+            _metrics.CountDrop(IkeDropReason.SendFailed);
         }
         catch (ObjectDisposedException)
         {
@@ -185,7 +188,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
             }
             else
             {
-                if (_esp is null) IkeStats.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
                 else _esp.OnEspDatagram(data, remote, local);
                 return;
             }
@@ -193,7 +196,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
 
         if (data.Length < ProtocolConstants.IkeHeaderLength)
         {
-            IkeStats.CountMalformed(ParseStatus.Truncated);
+            _metrics.CountMalformed(ParseStatus.Truncated);
             return;
         }
 
