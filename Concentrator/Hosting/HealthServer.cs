@@ -16,6 +16,9 @@ public sealed class HealthServer : IAsyncDisposable
 
     private HealthServer(WebApplication app) => _app = app;
 
+    /// <summary>The bound address(es), e.g. "http://127.0.0.1:9400" (the real port when listening on port 0).</summary>
+    public IReadOnlyCollection<string> Urls => _app.Urls.ToList();
+
     public static async Task<HealthServer> StartAsync(string listen, Gateway gateway, ILoggerFactory loggers)
     {
         var builder = WebApplication.CreateSlimBuilder();
