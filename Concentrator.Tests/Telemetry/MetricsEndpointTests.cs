@@ -52,8 +52,8 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_failed_total"));
         Assert.Equal(tunnels, m.Sum("concentrator_ike_sa_setup_duration_seconds_count", ("role", "responder")));
         Assert.Equal(tunnels, m.Sum("concentrator_child_sas", ("connection", "rw"), ("child", "lan")));
-        Assert.Equal(1, m.Sum("concentrator_child_sas", ("connection", "site"), ("child", "net")));
-        Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "site"), ("child", "net")));
+        Assert.Equal(1, m.Sum("concentrator_child_sas", ("connection", "obs-site"), ("child", "net")));
+        Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "obs-site"), ("child", "net")));
         Assert.Empty(m.Series("concentrator_tunnel_up", ("connection", "rw"))); // remote access: not a site tunnel
         Assert.Equal(0, m.Sum("concentrator_ike_half_open_sas"));
 
@@ -79,7 +79,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", "established")));
         Assert.Equal(tunnels, m.Sum("concentrator_ike_sas_closed_total", ("reason", "deleted_by_peer")));
         Assert.Equal(0, m.Sum("concentrator_child_sas", ("connection", "rw")));
-        Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "site"), ("child", "net")));
+        Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "obs-site"), ("child", "net")));
 
         // No label anywhere carries a peer address or an SPI.
         foreach (var line in m.Text.Split('\n').Where(l => l.Contains('{')))

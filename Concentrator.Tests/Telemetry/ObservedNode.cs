@@ -53,7 +53,7 @@ internal sealed class ObservedNode : IAsyncDisposable
                 remote_ts: [10.200.0.0/16]
                 esp_proposals: [aes256gcm16]
         {{(sitePort is { } port ? $$"""
-          site:
+          obs-site:
             remote_addrs: [127.0.0.1]
             remote_port: {{port}}
             proposals: [aes256gcm16-prfsha256-ecp256]
@@ -73,7 +73,7 @@ internal sealed class ObservedNode : IAsyncDisposable
     private const string BranchYaml = $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         connections:
-          hq:
+          obs-hq:
             proposals: [aes256gcm16-prfsha256-ecp256]
             local: { auth: psk, id: branch.obs }
             remote: { auth: psk, id: gw-site.obs }

@@ -26,10 +26,11 @@ public sealed class TracingAndLogTests
             await node.Gateway.ShutdownAsync(TimeSpan.FromSeconds(5)); // INFORMATIONAL Delete to the branch
         }
 
-        // Other tests run in parallel: follow only the traces of the gateway's "site" connection.
+        // Other tests run in parallel: follow only the traces of this test's connections.
         var all = spans.ToArray();
-        var setup = all.Where(a => a.DisplayName == IkeTracing.EstablishmentSpan && (string?)a.GetTagItem("ike.connection") == "site").ToList();
-        var initiator = Assert.Single(setup, a => (string?)a.GetTagItem("ike.role") == "initiator");
+        var setup = all.Where(a => a.DisplayName == IkeTracing.EstablishmentSpan).ToList();
+        var initiator = Assert.Single(setup, a => (string?)a.GetTagItem("ike.connection") == "obs-site");
+        Assert.Equal("initiator", initiator.GetTagItem("ike.role"));
         Assert.Equal("established", initiator.GetTagItem("ike.outcome"));
         Assert.Contains("AesGcm16-256", (string?)initiator.GetTagItem("ike.proposal") ?? "");
 
@@ -37,9 +38,10 @@ public sealed class TracingAndLogTests
         Assert.Contains(children, a => a.DisplayName == "IKE_SA_INIT" && (string?)a.GetTagItem("ike.outcome") == "ok" && a.Kind == ActivityKind.Client);
         Assert.Contains(children, a => a.DisplayName == "IKE_AUTH" && (string?)a.GetTagItem("ike.exchange") == "ike_auth");
 
-        var responder = Assert.Single(setup, a => (string?)a.GetTagItem("ike.role") == "responder");
+        var responder = Assert.Single(setup, a => (string?)a.GetTagItem("ike.connection") == "obs-hq");
+        Assert.Equal("responder", responder.GetTagItem("ike.role"));
         Assert.Contains(all, a => a.ParentSpanId == responder.SpanId && a.DisplayName == "IKE_AUTH" && a.Kind == ActivityKind.Server);
-        Assert.Contains(all, a => a.DisplayName == "INFORMATIONAL" && (string?)a.GetTagItem("ike.connection") == "site");
+        Assert.Contains(all, a => a.DisplayName == "INFORMATIONAL" && (string?)a.GetTagItem("ike.connection") == "obs-site");
 
         foreach (var span in all)
         {
@@ -75,7 +77,7 @@ public sealed class TracingAndLogTests
         Assert.Equal(3, byEvent[1002].Count());              // closed
         Assert.All(byEvent[1001], l => Assert.True(l.Fields.ContainsKey("Peer") && l.Fields.ContainsKey("Connection")));
         Assert.Contains(byEvent[1002], l => (string?)l.Fields["Connection"] == "rw" && l.Fields["Reason"]?.ToString() == "DeletedByPeer");
-        Assert.Contains(byEvent[1002], l => (string?)l.Fields["Connection"] == "site");
+        Assert.Contains(byEvent[1002], l => (string?)l.Fields["Connection"] == "obs-site");
         Assert.All(lines, l => Assert.DoesNotContain(ObservedNode.Psk, l.Message));
     }
 
