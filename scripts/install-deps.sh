@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   iproute2   # network namespaces and veth pairs for root tests
   iputils-ping  # ping through tunnels in root tests
+  prometheus # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
 )
 
 missing=()
@@ -20,6 +21,17 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages that ship a service (prometheus) must not start it: tests run their own instances.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# A system Prometheus left running (e.g. started by an earlier install) would hold port 9090.
+if command -v service >/dev/null && service prometheus status >/dev/null 2>&1; then
+  service prometheus stop >/dev/null 2>&1 || true
 fi

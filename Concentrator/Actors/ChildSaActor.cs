@@ -19,14 +19,16 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private readonly ChildSaInstall _install;
     private readonly IDataPlane _dataPlane;
     private readonly ILogger _log;
+    private readonly ConcentratorMetrics _metrics;
     private ChildSaState _state = ChildSaState.Created;
     private SaCounters _counters;
 
-    public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log)
+    public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null)
     {
         _install = install;
         _dataPlane = dataPlane;
         _log = log;
+        _metrics = metrics ?? ConcentratorMetrics.Detached;
         Receive<GetState>(_ => Sender.Tell(_state));
         Receive<PullCounters>(_ =>
         {
@@ -37,8 +39,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log));
+    public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 
@@ -47,6 +49,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         _dataPlane.AddSa(_install);
         _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
         Timers.StartPeriodicTimer(CounterTimer, PullCounters.Instance, CounterInterval);
+        _metrics.ChildSaInstalled(_install.Connection, _install.Child);
         Log.ChildSaInstalled(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}", $"{_install.OutboundSpi:x8}",
             $"{_install.Suite.Encryption}-{_install.Suite.KeyBits}", string.Join(',', _install.LocalTs.Select(Format)),
             string.Join(',', _install.RemoteTs.Select(Format)));
@@ -58,6 +61,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         {
             _dataPlane.DeleteSa(_install.InboundSpi);
             _state = ChildSaStateMachine.Move(_state, ChildSaState.Deleted);
+            _metrics.ChildSaRemoved(_install.Connection, _install.Child);
             Log.ChildSaRemoved(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}");
         }
     }

@@ -87,10 +87,11 @@ public sealed class IkeSaSupervisor : ReceiveActor
         var status = IkeHeader.TryParse(inbound.Datagram, out var header);
         if (status != ParseStatus.Ok)
         {
-            IkeStats.CountMalformed(status);
+            _context.Metrics.CountMalformed(status);
             return;
         }
 
+        _context.Metrics.CountReceived(header.Exchange);
         if (header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
             header.ResponderSpi == 0 && header.MessageId == 0)
         {
@@ -104,7 +105,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         }
         else
         {
-            IkeStats.CountDrop(IkeDropReason.UnknownSpi);
+            _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
         }
     }
 
@@ -118,7 +119,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
         if (_halfOpen.Count >= _admission.MaxHalfOpen)
         {
-            IkeStats.CountDrop(IkeDropReason.HalfOpenLimit);
+            _context.Metrics.CountDrop(IkeDropReason.HalfOpenLimit);
             return;
         }
 
@@ -133,6 +134,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
         Register(spi, actor);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
+        Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
 
@@ -141,7 +144,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     {
         if (IkeCodec.TryDecode(inbound.Datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
         {
-            IkeStats.CountMalformed(ParseStatus.InvalidSyntax);
+            _context.Metrics.CountMalformed(ParseStatus.InvalidSyntax);
             return false;
         }
 
@@ -151,10 +154,11 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return true;
         }
 
-        IkeStats.CountDrop(IkeDropReason.CookieRequired);
-        IkeStats.CountCookieSent();
+        _context.Metrics.CountDrop(IkeDropReason.CookieRequired);
+        _context.Metrics.CountCookieSent();
         var response = CookieGuard.BuildResponse(header, _cookies.Compute(nonce.Data, inbound.Remote.Address, header.InitiatorSpi));
         _sender.Send(response, inbound.Remote, inbound.ViaNatT);
+        _context.Metrics.CountSent(response);
         return false;
     }
 
@@ -179,7 +183,9 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void RemoveHalfOpen(ulong spi)
     {
-        if (_halfOpen.Remove(spi, out var key)) _halfOpenByPeer.Remove(key);
+        if (!_halfOpen.Remove(spi, out var key)) return;
+        _halfOpenByPeer.Remove(key);
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
     }
 
     private ulong NewSpi()

@@ -22,6 +22,9 @@ public sealed record GatewayOptions
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public AdmissionOptions Admission { get; init; } = new();
     public string SystemName { get; init; } = "concentrator";
+
+    /// <summary>This node's metric families; by default a fresh registry with the .NET runtime collectors.</summary>
+    public ConcentratorMetrics? Metrics { get; init; }
 }
 
 /// <summary>
@@ -42,11 +45,16 @@ public sealed class Gateway : IAsyncDisposable
 
     private readonly List<UdpIkeTransport> _transports = new();
     private readonly ILogger _log;
+    private volatile bool _started;
+    private volatile bool _disposed;
 
     private Gateway(GatewayOptions options)
     {
         Options = options;
         _log = options.Loggers.CreateLogger("Concentrator.Gateway");
+        Metrics = options.Metrics ?? new ConcentratorMetrics(runtimeCollectors: true);
+        Metrics.BindConfig(options.Config);
+        (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         System = ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon));
         var context = new IkeSaContext
         {
@@ -54,6 +62,7 @@ public sealed class Gateway : IAsyncDisposable
             DataPlane = options.DataPlane,
             Tunables = options.Tunables,
             NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+            Metrics = Metrics,
         };
 
         var sender = new TransportSet(_transports);
@@ -62,27 +71,32 @@ public sealed class Gateway : IAsyncDisposable
         {
             var supervisor = Supervisor;
             var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress,
+                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress, Metrics,
                 _transports.Count == 0 ? options.DataPlane as INattChannel : null);
             _transports.Add(transport);
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
         }
+
+        Metrics.Registry.AddBeforeCollectCallback(() => Metrics.SetReady(Ready));
     }
 
     public GatewayOptions Options { get; }
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
+    public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>The first listen address with its bound IKE port (ports may be ephemeral in tests).</summary>
     public IPEndPoint IkeEndpoint => _transports[0].IkeEndpoint;
 
-    public bool Ready => _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
+    /// <summary>Sockets bound and receiving, actor system running (cluster membership joins this later).</summary>
+    public bool Ready => _started && !_disposed && _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
 
     public static Gateway Start(GatewayOptions options)
     {
         var gateway = new Gateway(options);
         foreach (var t in gateway._transports) t.Start();
+        gateway._started = true;
         return gateway;
     }
 
@@ -139,6 +153,7 @@ public sealed class Gateway : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         await System.Terminate().ConfigureAwait(false);
         foreach (var t in _transports) t.Dispose();
     }

@@ -56,13 +56,15 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     private readonly INattChannel? _nattChannel;
     private readonly Action<IkeInbound> _onIke;
     private readonly IEspIngress? _esp;
+    private readonly ConcentratorMetrics _metrics;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
     /// <param name="nattChannel">When given, port 4500 belongs to the data plane and this transport binds only the IKE port.</param>
     public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
-        INattChannel? nattChannel = null)
+        ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null)
     {
+        _metrics = metrics ?? ConcentratorMetrics.Detached;
         _onIke = onIke;
         _esp = esp;
         _nattChannel = nattChannel;
@@ -119,7 +121,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         catch (SocketException)
         {
             // Unreachable peers are the retransmission logic's business, not a crash.
-            IkeStats.CountDrop(IkeDropReason.SendFailed);
+            _metrics.CountDrop(IkeDropReason.SendFailed);
         }
         catch (ObjectDisposedException)
         {
@@ -199,7 +201,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
             }
             else
             {
-                if (_esp is null) IkeStats.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
                 else _esp.OnEspDatagram(data, remote, local);
                 return;
             }
@@ -207,7 +209,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
 
         if (data.Length < ProtocolConstants.IkeHeaderLength)
         {
-            IkeStats.CountMalformed(ParseStatus.Truncated);
+            _metrics.CountMalformed(ParseStatus.Truncated);
             return;
         }
 

@@ -30,6 +30,15 @@ public static partial class Log
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Initiating {Connection} to {Peer}")]
     public static partial void Initiating(ILogger logger, string connection, IPEndPoint peer);
 
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "IKE SA {Spi} created as responder for {Peer}, connecting")]
+    public static partial void IkeSaCreated(ILogger logger, string spi, IPEndPoint peer);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "IKE SA {Spi} {Connection} with {Peer} deleting")]
+    public static partial void IkeSaDeleting(ILogger logger, string spi, string connection, IPEndPoint peer);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Tracing IKE exchanges to OTLP endpoint {Endpoint}")]
+    public static partial void TracingEnabled(ILogger logger, string endpoint);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 
