@@ -26,7 +26,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Concentrator.DataPlane;
 
-public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
+public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetricsSource, IDisposable
 {
     /// <summary>Packets held per trap policy while its SA is negotiated (tunable).</summary>
     public const int TrapQueueLimit = 32;
@@ -54,8 +54,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
     // batch by the thread itself: proof that the packet path does not allocate.
     private readonly long[] _allocated = new long[64];
 
-    // Drop counters by EspStatus, per worker slot (worker w inbound = w, outbound = W + w, raw = 2W); summed on read.
-    private readonly long[][] _drops;
+    private volatile DataPlaneMetrics? _metrics;
 
     public LinuxDataPlane(ConcentratorConfig config, ILogger log)
     {
@@ -80,8 +79,6 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
             throw;
         }
 
-        _drops = new long[2 * _workers + 1][];
-        for (int i = 0; i < _drops.Length; i++) _drops[i] = new long[256];
         RegisterTraps(config);
     }
 
@@ -160,13 +157,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
         return sum;
     }
 
-    /// <summary>Drops by status summed over every worker (control-plane read; workers write plain fields).</summary>
-    public long DropCount(EspStatus status)
-    {
-        long sum = 0;
-        foreach (var slot in _drops) sum += Volatile.Read(ref slot[(int)status]);
-        return sum;
-    }
+    /// <summary>ESP counters go to these metrics once per batch per worker (label worker = w; plain ESP = W).</summary>
+    public void AttachMetrics(DataPlaneMetrics metrics) => _metrics = metrics;
 
     private void AddRoutes(IReadOnlyList<TrafficSelector> remoteTs)
     {
@@ -213,7 +205,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
     private void InboundLoop(int worker)
     {
         using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        var drops = _drops[worker];
+        var counters = new WorkerBatchCounters();
         var socket = _udp[worker];
         while (!_stopping)
         {
@@ -232,10 +224,11 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
                 }
 
                 var status = Decapsulate(packet, EspTransport.UdpEncapsulated, out var inner);
+                Count(ref counters, status, length);
                 if (status == EspStatus.Ok) _tun.Write(worker, packet[inner]);
-                else drops[(int)status]++;
             }
 
+            Publish(worker, ref counters);
             Volatile.Write(ref _allocated[worker], GC.GetAllocatedBytesForCurrentThread());
         }
     }
@@ -243,7 +236,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
     private void RawInboundLoop()
     {
         using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        var drops = _drops[2 * _workers];
+        var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
             int n = _raw!.ReceiveBatch(batch, 100);
@@ -253,12 +246,31 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
                 if (batch.Lengths[i] == 0) continue;
                 var packet = batch.Packet(i);
                 var status = Decapsulate(packet, EspTransport.RawEsp, out var inner);
+                Count(ref counters, status, packet.Length);
                 if (status == EspStatus.Ok) _tun.Write(0, packet[inner]);
-                else drops[(int)status]++;
             }
 
+            Publish(_workers, ref counters);
             Volatile.Write(ref _allocated[2 * _workers], GC.GetAllocatedBytesForCurrentThread());
         }
+    }
+
+    private static void Count(ref WorkerBatchCounters counters, EspStatus status, int wireBytes)
+    {
+        if (status != EspStatus.Ok)
+        {
+            counters.CountDrop(status);
+            return;
+        }
+
+        counters.PacketsIn++;
+        counters.BytesIn += (ulong)wireBytes;
+    }
+
+    private void Publish(int worker, ref WorkerBatchCounters counters)
+    {
+        _metrics?.Publish(worker, in counters);
+        counters.Clear();
     }
 
     /// <summary>Stages I2-I7 plus the transport and inner-selector checks (RFC 4301 §5.2).</summary>
@@ -317,7 +329,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
         using var input = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, PacketBatch.DefaultHeadroom);
         using var udpOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         using var rawOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        var drops = _drops[_workers + worker];
+        var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
             int n = _tun.ReadBatch(worker, input, 100);
@@ -329,7 +341,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
                 if (!_outbound.TryLookup(inner, out var sa))
                 {
                     Trap(inner);
-                    drops[(int)EspStatus.NoSa]++;
+                    counters.CountDrop(EspStatus.NoSa);
                     continue;
                 }
 
@@ -339,9 +351,12 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
                 var status = Seal(sa, inner, target, index);
                 if (status != EspStatus.Ok)
                 {
-                    drops[(int)status]++;
+                    counters.CountDrop(status);
                     continue;
                 }
+
+                counters.PacketsOut++;
+                counters.BytesOut += (ulong)target.Lengths[index];
 
                 if (udp) u++;
                 else r++;
@@ -349,6 +364,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDisposable
 
             if (u > 0) _udp[worker].SendBatch(udpOut, u);
             if (r > 0) _raw?.SendBatch(rawOut, r);
+            Publish(worker, ref counters);
             Volatile.Write(ref _allocated[_workers + worker], GC.GetAllocatedBytesForCurrentThread());
         }
     }

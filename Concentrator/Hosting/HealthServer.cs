@@ -44,16 +44,6 @@ public sealed class HealthServer : IAsyncDisposable
         {
             sb.Append(",\"device\":\"").Append(linux.Device).Append("\",\"workers\":").Append(linux.Workers);
             sb.Append(",\"packetThreadAllocatedBytes\":").Append(linux.PacketThreadAllocatedBytes());
-            sb.Append(",\"drops\":{");
-            bool first = true;
-            foreach (var status in Enum.GetValues<DataPlane.Esp.EspStatus>())
-            {
-                if (status == DataPlane.Esp.EspStatus.Ok) continue;
-                if (!first) sb.Append(',');
-                first = false;
-                sb.Append('"').Append(status).Append("\":").Append(linux.DropCount(status));
-            }
-            sb.Append('}');
         }
         return sb.Append("}\n").ToString();
     }
