@@ -8,7 +8,7 @@
 // Semantics: every remote traffic selector of an entry is decomposed into CIDR blocks; the packet's
 // destination is looked up from the longest present prefix length to the shortest, so the most
 // specific destination wins. Within a block, candidates are ordered most specific first (protocol
-// set, narrower remote ports, narrower local selectors, then insertion order) and the first whose
+// set, narrower remote ports, narrower local selectors, then newest insertion) and the first whose
 // remote protocol/port and one of whose local selectors (source address/protocol/port) match wins;
 // when none does, shorter prefixes are tried. An entry with no local selectors accepts any source.
 using System.Collections.Concurrent;
@@ -41,11 +41,14 @@ public sealed class SelectorTable<T> where T : class
             return false;
         }
 
-        /// <summary>Lower sorts first (more specific).</summary>
+        /// <summary>
+        /// Lower sorts first: more specific, then newer. Newest-first makes a rekeyed Child SA take over
+        /// its predecessor's selectors the moment it is added (make-before-break).
+        /// </summary>
         public int CompareTo(Candidate other)
         {
             int c = Rank.CompareTo(other.Rank);
-            return c != 0 ? c : Order.CompareTo(other.Order);
+            return c != 0 ? c : other.Order.CompareTo(Order);
         }
     }
 
