@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Tests.Support;
 

@@ -31,7 +31,7 @@ public sealed class TestGateway : IAsyncDisposable
         RetransmitTries = 3,
     };
 
-    public static TestGateway Start(string yaml, Actors.AdmissionOptions? admission = null, string name = "gw")
+    public static TestGateway Start(string yaml, Concentrator.Actors.AdmissionOptions? admission = null, string name = "gw")
     {
         var config = ConcentratorConfig.Parse(yaml, $"<{name}>");
         var plane = new InMemoryDataPlane();
@@ -40,7 +40,7 @@ public sealed class TestGateway : IAsyncDisposable
             Config = config,
             DataPlane = plane,
             Tunables = FastTunables,
-            Admission = admission ?? new Actors.AdmissionOptions(),
+            Admission = admission ?? new Concentrator.Actors.AdmissionOptions(),
             SystemName = name,
         });
         return new TestGateway(gateway, plane, config);

@@ -65,4 +65,20 @@ public interface IDataPlane
     bool TryGetCounters(uint inboundSpi, out SaCounters counters);
 
     int InstalledCount { get; }
+
+    /// <summary>
+    /// Whether the SA's outbound sequence space asks for a rekey (RFC 4303 §3.3.3). Polled by the
+    /// control plane; the packet path only raises the flag. Default for planes without ESP state.
+    /// </summary>
+    SaRekeyHint GetRekeyHint(uint inboundSpi) => SaRekeyHint.None;
+}
+
+/// <summary>What the data plane asks of the control plane for one SA's outbound direction.</summary>
+public enum SaRekeyHint
+{
+    None = 0,
+    /// <summary>The soft sequence threshold was crossed: rekey now, traffic still flows.</summary>
+    Soft = 1,
+    /// <summary>The sequence space is exhausted: outbound packets are refused until the SA is replaced.</summary>
+    Exhausted = 2,
 }

@@ -120,7 +120,8 @@ public sealed class PeerFleet : IAsyncDisposable
     public async Task<FleetResult> EstablishAsync(IPEndPoint target, int count, TimeSpan timeout, int? ratePerSecond = null,
         Action<int, int, int>? progress = null)
     {
-        int baseEstablished = Established, baseFailed = Failed;
+        int baseEstablished = Established, baseFailed = Failed, baseLatencies = _latencies.Count;
+        var baseFailures = new Dictionary<CloseReason, int>(_failures);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
@@ -143,7 +144,9 @@ public sealed class PeerFleet : IAsyncDisposable
         var elapsed = clock.Elapsed;
         int established = Established - baseEstablished;
         progress?.Invoke(established, Failed - baseFailed, count);
-        return new FleetResult(count, established, new Dictionary<CloseReason, int>(_failures), elapsed, _latencies.ToArray());
+        var failures = _failures.ToDictionary(f => f.Key, f => f.Value - baseFailures.GetValueOrDefault(f.Key));
+        foreach (var zero in failures.Where(f => f.Value == 0).Select(f => f.Key).ToList()) failures.Remove(zero);
+        return new FleetResult(count, established, failures, elapsed, _latencies.Skip(baseLatencies).ToArray());
     }
 
     /// <summary>Deletes every peer's IKE SA with the gateway (INFORMATIONAL Delete), bounded in time.</summary>

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Exchanges;
@@ -139,7 +140,7 @@ public sealed class LoopbackExchangeTests
         initiator.Initiate("site", responder.Endpoint);
         await Eventually.TrueAsync(() => responder.DataPlane.InstalledCount == 1 && initiator.DataPlane.InstalledCount == 1, "child installed");
 
-        initiator.Gateway.Supervisor.Tell(new Concentrator.Actors.DeleteAll());
+        initiator.Gateway.Supervisor.Tell(new Concentrator.Actors.DeleteAll(), Akka.Actor.ActorRefs.NoSender);
         await Eventually.TrueAsync(async () => await responder.Gateway.CountSasAsync() == 0 && await initiator.Gateway.CountSasAsync() == 0,
             "both IKE SAs are gone");
         Assert.Equal(0, responder.DataPlane.InstalledCount);

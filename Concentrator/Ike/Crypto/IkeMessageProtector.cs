@@ -127,11 +127,11 @@ public sealed class IkeMessageProtector : IDisposable
         ArgumentNullException.ThrowIfNull(inner);
         ObjectDisposedException.ThrowIf(_disposed, this);
 
-        int chainLength = GetInnerChainLength(inner);
+        int chainLength = IkeCodec.GetChainLength(inner);
         var plaintext = new byte[PaddedLength(chainLength)];
         try
         {
-            WriteInnerChain(inner, plaintext);
+            IkeCodec.WriteChain(inner, plaintext);
             // Padding octets are zero (RFC 7296 §3.14 allows any value); the last octet is the Pad Length.
             plaintext[^1] = (byte)(plaintext.Length - 1 - chainLength);
             return SealChain(header, inner.Count > 0 ? inner[0].Type : PayloadType.None, plaintext);
@@ -279,42 +279,6 @@ public sealed class IkeMessageProtector : IDisposable
     /// <summary>Chain | padding | Pad Length: AEADs need no padding (block size 1, RFC 5282 §3); CBC pads to 16.</summary>
     private int PaddedLength(int chainLength) =>
         _aead ? chainLength + 1 : (chainLength + 1 + CbcBlockSize - 1) / CbcBlockSize * CbcBlockSize;
-
-    private static int GetInnerChainLength(IReadOnlyList<Payload> inner)
-    {
-        int length = 0;
-        foreach (var p in inner)
-        {
-            length += ProtocolConstants.GenericPayloadHeaderLength + p.BodyLength;
-        }
-        return length;
-    }
-
-    /// <summary>Generic payload headers (RFC 7296 §3.2) with next-payload fields linked, then each body.</summary>
-    private static void WriteInnerChain(IReadOnlyList<Payload> inner, Span<byte> destination)
-    {
-        int at = 0;
-        for (int i = 0; i < inner.Count; i++)
-        {
-            var p = inner[i];
-            int length = ProtocolConstants.GenericPayloadHeaderLength + p.BodyLength;
-            if (length > ushort.MaxValue)
-            {
-                throw new InvalidOperationException($"{p.Type} payload of {length} octets exceeds the 16-bit payload length");
-            }
-
-            destination[at] = (byte)(i + 1 < inner.Count ? inner[i + 1].Type : PayloadType.None);
-            destination[at + 1] = p.Critical ? ProtocolConstants.CriticalFlag : (byte)0;
-            BinaryPrimitives.WriteUInt16BigEndian(destination[(at + 2)..], (ushort)length);
-            var writer = new SpanWriter(destination.Slice(at + ProtocolConstants.GenericPayloadHeaderLength, p.BodyLength));
-            p.WriteBody(ref writer);
-            if (writer.Position != p.BodyLength)
-            {
-                throw new InvalidOperationException($"{p.Type} wrote {writer.Position} octets but declared {p.BodyLength}");
-            }
-            at += length;
-        }
-    }
 
     public void Dispose()
     {

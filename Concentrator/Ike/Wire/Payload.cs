@@ -17,7 +17,12 @@ public abstract class Payload
     public abstract PayloadType Type { get; }
 
     /// <summary>The critical bit as received; we always send 0 for payloads we define (RFC 7296 §2.5).</summary>
-    public bool Critical { get; init; }
+    public bool Critical { get => _critical; init => _critical = value; }
+
+    private bool _critical;
+
+    /// <summary>Records the critical bit of a received generic header (payloads are built by their TryParse).</summary>
+    internal void SetReceivedCritical(bool critical) => _critical = critical;
 
     /// <summary>Length of the body (without the 4-octet generic header).</summary>
     public abstract int BodyLength { get; }

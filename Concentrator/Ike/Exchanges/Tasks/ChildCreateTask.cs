@@ -66,7 +66,7 @@ public sealed class ChildCreateTask : IIkeTask
         var tsr = response.Get<TsPayload>(PayloadType.TsResponder);
         if (response.GetErrorNotify() is not null || saPayload is null || tsi is null || tsr is null ||
             saPayload.Proposals.Count != 1 || saPayload.Proposals[0].Spi.Length != 4 ||
-            !ProposalSelector.TryAcceptEsp(_child!.EspProposals, saPayload.Proposals[0], out _suite) ||
+            !ProposalSelector.TryAcceptEsp(_child!.EspProposals, saPayload.Proposals[0], includedGroups: _dh is not null, out _suite) ||
             !TrafficSelectorNarrowing.IsSubset(tsi.Selectors, _tsi) || !TrafficSelectorNarrowing.IsSubset(tsr.Selectors, _tsr))
         {
             return Abandon(sa);

@@ -36,14 +36,14 @@ public sealed class IkeAuthTask : IIkeTask
 
     public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
     {
-        if (response.GetErrorNotify() is { } error)
-        {
-            return sa.Fail(error.NotifyType == NotifyType.AuthenticationFailed ? CloseReason.AuthFailed : CloseReason.InvalidSyntax);
-        }
-
         var idr = response.Get<IdPayload>(PayloadType.IdResponder);
         var auth = response.Get<AuthPayload>();
-        if (idr is null || auth is null) return sa.Fail(CloseReason.InvalidSyntax);
+        if (idr is null || auth is null)
+        {
+            // Without IDr and AUTH the IKE SA itself was refused; with them, an error notify concerns
+            // only the Child SA (RFC 7296 §1.2) and is the child task's business.
+            return sa.Fail(response.GetNotify(NotifyType.AuthenticationFailed) is not null ? CloseReason.AuthFailed : CloseReason.InvalidSyntax);
+        }
 
         var peer = Identity.FromPayload(idr);
         if (!Identity.Parse(sa.Connection!.Remote.Id).Matches(peer) || auth.Method != AuthMethod.SharedKeyMic ||

@@ -120,7 +120,7 @@ public sealed class IkeInitTask : IIkeTask
         IkeSuite suite = default;
         foreach (var candidate in sa.Candidates)
         {
-            if (ProposalSelector.TrySelectIke(candidate.Proposals, saPayload.Proposals, out _chosen, out suite))
+            if (ProposalSelector.TrySelectIke(candidate.Proposals, saPayload.Proposals, ke.Group, out _chosen, out suite))
             {
                 sa.Connection = candidate;
                 break;

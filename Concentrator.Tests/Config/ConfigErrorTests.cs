@@ -1,0 +1,220 @@
+using Concentrator.Config;
+
+namespace Concentrator.Tests.Config;
+
+public class ConfigErrorTests
+{
+    private const string File = "test.yaml";
+
+    private static ConfigException Fails(string yaml)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(yaml, File));
+        Assert.Equal(File, e.File);
+        Assert.Equal($"{e.File}: {e.KeyPath}: {e.Problem}", e.Message);
+        return e;
+    }
+
+    private static string Conn(string connBody, string childBody = "") => $"""
+        connections:
+          site-a:
+        {Indent(connBody, 4)}
+            children:
+              lan:
+                local_ts: 10.10.0.0/24
+        {Indent(childBody, 8)}
+        """;
+
+    private static string Indent(string text, int n) =>
+        string.Join('\n', text.Split('\n').Select(l => l.Length == 0 ? l : new string(' ', n) + l));
+
+    [Fact]
+    public void Missing_file_names_the_path()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"concentrator-missing-{Guid.NewGuid():N}.yaml");
+        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Load(path));
+        Assert.Equal(path, e.File);
+        Assert.Contains("not found", e.Problem);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void Load_reads_a_file_and_reports_it_as_source()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"concentrator-{Guid.NewGuid():N}.yaml");
+        System.IO.File.WriteAllText(path, "tunnel: { mtu: 1300 }\n");
+        try
+        {
+            var c = ConcentratorConfig.Load(path);
+            Assert.Equal(1300, c.Tunnel.Mtu);
+            Assert.Equal(path, c.Source);
+            System.IO.File.WriteAllText(path, "tunnel: { mtu: 10 }\n");
+            var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Load(path));
+            Assert.Equal(path, e.File);
+            Assert.Equal("tunnel.mtu", e.KeyPath);
+        }
+        finally
+        {
+            System.IO.File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("bogus: 1\n", "bogus", "unknown key 'bogus'")]
+    [InlineData("listen: { ike_port: 500, bogus: 1 }\n", "listen.bogus", "unknown key 'bogus'")]
+    [InlineData("connections:\n  a:\n    mobike: yes\n", "connections.a.mobike", "unknown key 'mobike'")]
+    [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "unknown key 'certs'")]
+    [InlineData("connections:\n  a:\n    children:\n      c:\n        updown: /bin/true\n", "connections.a.children.c.updown", "unknown key 'updown'")]
+    [InlineData("secrets:\n  ike-x:\n    secret: abc\n    file: x\n", "secrets.ike-x.file", "unknown key 'file'")]
+    public void Unknown_keys_are_rejected(string yaml, string keyPath, string problem)
+    {
+        var e = Fails(yaml);
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Fact]
+    public void Errors_carry_line_numbers()
+    {
+        var e = Fails("listen:\n  ike_port: 500\n  natt_port: 70000\n");
+        Assert.Equal("listen.natt_port", e.KeyPath);
+        Assert.Contains("70000", e.Problem);
+        Assert.Contains("(line 3)", e.Problem);
+    }
+
+    [Fact]
+    public void Bad_esp_proposal_names_list_index_keyword_and_line()
+    {
+        var e = Fails(Conn("", "esp_proposals: [aes256gcm16, aes128gcm17]"));
+        Assert.Equal("connections.site-a.children.lan.esp_proposals[1]", e.KeyPath);
+        Assert.Contains("'aes128gcm17'", e.Problem);
+        Assert.Contains("(line 7)", e.Problem);
+    }
+
+    [Fact]
+    public void Bad_proposal_in_comma_separated_string_is_indexed()
+    {
+        var e = Fails(Conn("proposals: aes256-sha256-ecp256, aes256gcm16-ecp256"));
+        Assert.Equal("connections.site-a.proposals[1]", e.KeyPath);
+        Assert.Contains("PRF", e.Problem);
+    }
+
+    [Fact]
+    public void Proposal_without_implemented_algorithms_is_rejected()
+    {
+        var e = Fails(Conn("proposals: [3des-md5-modp1024]"));
+        Assert.Equal("connections.site-a.proposals[0]", e.KeyPath);
+        Assert.Contains("3des-md5-modp1024", e.Problem);
+    }
+
+    [Fact]
+    public void Mixed_aead_proposal_is_rejected()
+    {
+        var e = Fails(Conn("", "esp_proposals: [aes256gcm16-aes256-sha256]"));
+        Assert.Equal("connections.site-a.children.lan.esp_proposals[0]", e.KeyPath);
+        Assert.Contains("mixes AEAD", e.Problem);
+    }
+
+    [Theory]
+    [InlineData("version: 1", "IKEv1 not supported yet")]
+    [InlineData("version: 0", "use 2")]
+    [InlineData("version: 3", "use 2")]
+    public void Only_ikev2(string line, string problem)
+    {
+        var e = Fails(Conn(line));
+        Assert.Equal("connections.site-a.version", e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Theory]
+    [InlineData("local_port: 65536", "connections.site-a.local_port", "65536")]
+    [InlineData("remote_port: -1", "connections.site-a.remote_port", "-1")]
+    [InlineData("remote_port: http", "connections.site-a.remote_port", "'http'")]
+    [InlineData("encap: maybe", "connections.site-a.encap", "'maybe'")]
+    [InlineData("rekey_time: 4w", "connections.site-a.rekey_time", "'4w'")]
+    [InlineData("rekey_time: 1.5h", "connections.site-a.rekey_time", "'1.5h'")]
+    [InlineData("dpd_delay: -30s", "connections.site-a.dpd_delay", "'-30s'")]
+    [InlineData("unique: sometimes", "connections.site-a.unique", "'sometimes'")]
+    [InlineData("keyingtries: -1", "connections.site-a.keyingtries", "-1")]
+    [InlineData("local: { auth: token }", "connections.site-a.local.auth", "'token'")]
+    [InlineData("remote: { id: '' }", "connections.site-a.remote.id", "empty")]
+    [InlineData("remote_addrs: [\"%any\", bad addr]", "connections.site-a.remote_addrs[1]", "'bad addr'")]
+    [InlineData("local_addrs: []", "connections.site-a.local_addrs", "at least one")]
+    [InlineData("proposals: []", "connections.site-a.proposals", "at least one")]
+    [InlineData("rekey_time: 1h\nrand_time: 2h", "connections.site-a.rand_time", "must not exceed rekey_time")]
+    [InlineData("rekey_time: 0\nreauth_time: 1h\nrand_time: 61m", "connections.site-a.rand_time", "must not exceed reauth_time")]
+    [InlineData("local: [psk]", "connections.site-a.local", "mapping")]
+    [InlineData("proposals: { a: b }", "connections.site-a.proposals", "list")]
+    [InlineData("proposals: [[aes256-sha256-ecp256]]", "connections.site-a.proposals[0]", "single value")]
+    [InlineData("rekey_time:", "connections.site-a.rekey_time", "missing")]
+    public void Connection_value_errors(string line, string keyPath, string problem)
+    {
+        var e = Fails(Conn(line));
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Theory]
+    [InlineData("mode: beet", "mode", "not supported")]
+    [InlineData("mode: tunel", "mode", "'tunel'")]
+    [InlineData("start_action: route", "start_action", "'route'")]
+    [InlineData("dpd_action: hold", "dpd_action", "'hold'")]
+    [InlineData("close_action: restart", "close_action", "'restart'")]
+    [InlineData("replay_window: 65537", "replay_window", "65537")]
+    [InlineData("replay_window: -1", "replay_window", "-1")]
+    [InlineData("rekey_bytes: 1T", "rekey_bytes", "'1T'")]
+    [InlineData("life_packets: lots", "life_packets", "'lots'")]
+    [InlineData("rekey_time: 1h\nlife_time: 30m", "life_time", "shorter")]
+    [InlineData("rekey_time: 1h\nrand_time: 61m", "rand_time", "must not exceed")]
+    [InlineData("rekey_bytes: 2G\nlife_bytes: 1G", "life_bytes", "below")]
+    [InlineData("remote_ts: [10.0.0.0/33]", "remote_ts[0]", "prefix")]
+    [InlineData("remote_ts: []", "remote_ts", "at least one")]
+    [InlineData("esp_proposals: [aes256gcm16-modp1024]", "esp_proposals[0]", "implements")]
+    public void Child_value_errors(string line, string key, string problem)
+    {
+        var e = Fails(Conn("", line));
+        Assert.Equal($"connections.site-a.children.lan.{key}", e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Theory]
+    [InlineData("listen: { addresses: [10.0.0.300] }", "listen.addresses[0]", "'10.0.0.300'")]
+    [InlineData("listen: { ike_port: 99999 }", "listen.ike_port", "99999")]
+    [InlineData("http: { listen: localhost }", "http.listen", "'localhost'")]
+    [InlineData("http: { listen: '127.0.0.1:99999' }", "http.listen", "127.0.0.1:99999")]
+    [InlineData("tunnel: { device: a-very-long-interface-name }", "tunnel.device", "a-very-long-interface-name")]
+    [InlineData("tunnel: { mtu: 100 }", "tunnel.mtu", "100")]
+    [InlineData("connections: [a, b]", "connections", "mapping")]
+    [InlineData("- a\n- b\n", "<root>", "mapping")]
+    public void Top_level_value_errors(string yaml, string keyPath, string problem)
+    {
+        var e = Fails(yaml);
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Theory]
+    [InlineData("secrets:\n  ike-a:\n    id: a\n", "secrets.ike-a.secret", "missing")]
+    [InlineData("secrets:\n  ike-a:\n    secret: 0xABC\n", "secrets.ike-a.secret", "hexadecimal")]
+    [InlineData("secrets:\n  ike-a:\n    secret: 0s!!!\n", "secrets.ike-a.secret", "base64")]
+    [InlineData("secrets:\n  ike-a:\n    secret: \"\"\n", "secrets.ike-a.secret", "empty")]
+    [InlineData("secrets:\n  ike-a:\n    secret: x\n    id: [a, '']\n", "secrets.ike-a.id[1]", "non-empty")]
+    public void Secret_errors_do_not_echo_the_secret(string yaml, string keyPath, string problem)
+    {
+        var e = Fails(yaml);
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+        Assert.DoesNotContain("ABC", e.Message);
+        Assert.DoesNotContain("!!!", e.Message);
+    }
+
+    [Fact]
+    public void Yaml_syntax_error_and_duplicate_keys_give_a_line()
+    {
+        var syntax = Fails("listen:\n  ike_port: [500\n");
+        Assert.Equal("<yaml>", syntax.KeyPath);
+        Assert.Matches(@"\(line \d+\)", syntax.Problem);
+
+        var duplicate = Fails("tunnel:\n  mtu: 1400\n  mtu: 1300\n");
+        Assert.Contains("line", duplicate.Problem);
+    }
+}

@@ -1,0 +1,92 @@
+namespace Concentrator.Tests.Config;
+
+/// <summary>Same text as Concentrator/Config/example.yaml (a test keeps them identical).</summary>
+internal static class ConfigTestText
+{
+    public const string Example = """
+        # Concentrator example configuration: swanctl.conf names in YAML.
+        # Durations: 30s, 90m, 4h, 2d or bare seconds. Sizes: 500k, 100M, 1G (1024-based).
+        # Booleans: yes/no/true/false. Lists: YAML sequences or comma-separated strings.
+
+        listen:
+          addresses: [0.0.0.0, "::"]
+          ike_port: 500
+          natt_port: 4500
+
+        http:
+          listen: "127.0.0.1:9400"
+
+        tunnel:
+          device: ipsec0
+          mtu: 1400
+
+        connections:
+          site-a:
+            version: 2
+            local_addrs: [0.0.0.0]
+            remote_addrs: ["%any"]
+            proposals: [aes256gcm16-prfsha256-ecp256, aes256-sha256-modp2048]
+            encap: no
+            rekey_time: 4h
+            reauth_time: 0
+            dpd_delay: 30s
+            keyingtries: 1
+            unique: no
+            local:
+              auth: psk
+              id: gw.example.net
+            remote:
+              auth: psk
+              id: "%any"
+            children:
+              lan:
+                local_ts: [10.10.0.0/24]
+                remote_ts: [10.20.0.0/24]
+                esp_proposals: [aes256gcm16, aes128gcm16]
+                mode: tunnel
+                start_action: none
+                dpd_action: clear
+                close_action: none
+                rekey_time: 1h
+                rekey_bytes: 1G
+                replay_window: 128
+              dns:
+                local_ts: "10.10.0.53[udp/53], 10.10.0.53[tcp/53]"
+                remote_ts: dynamic
+                esp_proposals: default
+
+          roadwarriors:
+            remote_addrs: ["%any"]
+            local:
+              auth: psk
+              id: gw.example.net
+            remote:
+              auth: psk
+              id: "*@example.net"
+            children:
+              rw:
+                local_ts: [0.0.0.0/0, "::/0"]
+                esp_proposals: [aes256gcm16-esn-noesn, chacha20poly1305]
+
+        secrets:
+          ike-site-a:
+            id: [client.example.net, gw.example.net]
+            secret: "0sc2VjcmV0LWZvci1zaXRlLWEtY2hhbmdlLW1l"
+          ike-roadwarriors:
+            id: "*@example.net"
+            secret: 0x6368616e67652d6d652d746f6f
+
+        """;
+
+    /// <summary>Path of a file in the source tree, found by walking up to the solution file.</summary>
+    public static string SourcePath(params string[] parts)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Concentrator.sln")))
+        {
+            dir = dir.Parent;
+        }
+        Assert.NotNull(dir);
+        return Path.Combine([dir!.FullName, .. parts]);
+    }
+}

@@ -1,0 +1,216 @@
+using Concentrator.DataPlane.Esp;
+using static Concentrator.Tests.DataPlane.EspTestSupport;
+
+namespace Concentrator.Tests.DataPlane;
+
+public class ReplayWindowTests
+{
+    [Theory]
+    [InlineData(32, 64)]
+    [InlineData(64, 64)]
+    [InlineData(65, 128)]
+    [InlineData(128, 128)]
+    [InlineData(1024, 1024)]
+    [InlineData(4096, 4096)]
+    [InlineData(65536, 65536)]
+    public void SizeIsRoundedUpToWholeBlocks(int requested, int effective)
+        => Assert.Equal(effective, new ReplayWindow(requested).Size);
+
+    [Theory]
+    [InlineData(31)]
+    [InlineData(0)]
+    [InlineData(65537)]
+    public void SizeOutOfRangeIsRefused(int size)
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new ReplayWindow(size));
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(128)]
+    [InlineData(1024)]
+    [InlineData(4096)]
+    public void DuplicatesOldAndOutOfOrder(int size)
+    {
+        var w = new ReplayWindow(size);
+        int n = w.Size;
+        Assert.False(w.Check(0));
+        Accept(w, 1);
+        Assert.False(w.Check(1)); // duplicate
+
+        ulong top = (ulong)n * 3 + 17;
+        Accept(w, top);
+        // Every slot in the window except the top is open, once.
+        for (ulong s = top - (ulong)n + 1; s < top; s += 7)
+        {
+            Accept(w, s);
+            Assert.False(w.Check(s));
+        }
+        // Just outside the window: too old, even though never seen.
+        Assert.False(w.Check(top - (ulong)n));
+        Assert.False(w.Check(1));
+        Assert.True(w.Check(top - (ulong)n + 2));
+        Assert.True(w.Check(top + 1));
+
+        // Jumps of more than the ring clear everything: old bits must not reappear as "seen".
+        ulong far = top + (ulong)n * 10 + 5;
+        Accept(w, far);
+        Assert.True(w.Check(far - 1));
+        Assert.True(w.Check(far - (ulong)n + 1));
+        Assert.False(w.Check(far - (ulong)n));
+
+        // Sliding by exactly one block keeps the bits still inside the window.
+        ulong last = far - 3;
+        Accept(w, last);
+        Accept(w, far + 64);
+        Assert.False(w.Check(last));
+        Assert.False(w.Check(far));
+    }
+
+    [Fact]
+    public void SlidingBitByBitKeepsExactWindow()
+    {
+        var w = new ReplayWindow(128);
+        for (ulong s = 1; s <= 1000; s++)
+            Accept(w, s);
+        for (ulong s = 1; s <= 1000; s++)
+            Assert.False(w.Check(s));
+        Assert.True(w.Check(1001));
+    }
+
+    [Fact]
+    public void Esn_InfersHighHalf_AcrossTheWrap()
+    {
+        var w = new ReplayWindow(64);
+        // Fresh window: small numbers are in sub-space 0; numbers just below 2^32 would be sub-space -1.
+        Assert.True(w.TryInfer(5, out ulong seq));
+        Assert.Equal(5UL, seq);
+        Assert.False(w.TryInfer(uint.MaxValue, out _));
+
+        Accept(w, 0xFFFF_FFF0UL);
+        Assert.True(w.TryInfer(0xFFFF_FFFA, out seq));
+        Assert.Equal(0xFFFF_FFFAUL, seq);
+        Assert.True(w.TryInfer(3, out seq)); // past the wrap: Case A, Th + 1
+        Assert.Equal(0x1_0000_0003UL, seq);
+        Accept(w, seq);
+
+        // Case B (window straddles 2^32): late packets from the old sub-space are still placed right.
+        Assert.True(w.TryInfer(0xFFFF_FFF5, out seq));
+        Assert.Equal(0xFFFF_FFF5UL, seq);
+        Assert.True(w.Check(seq));
+        Assert.True(w.TryInfer(0xFFFF_FFF0, out seq));
+        Assert.False(w.Check(seq)); // already seen before the wrap
+        Assert.True(w.TryInfer(0x20, out seq));
+        Assert.Equal(0x1_0000_0020UL, seq);
+
+        // Far in the past of the new sub-space: inferred into the next sub-space (the ICV will then fail).
+        Accept(w, 0x1_0000_1000UL);
+        Assert.True(w.TryInfer(0x10, out seq));
+        Assert.Equal(0x2_0000_0010UL, seq);
+    }
+
+    [Fact]
+    public void Esn_AtTheTopOfTheSequenceSpace_NothingWraps()
+    {
+        var w = new ReplayWindow(64);
+        Accept(w, ulong.MaxValue - 1);
+        Assert.True(w.TryInfer(uint.MaxValue, out ulong seq));
+        Assert.Equal(ulong.MaxValue, seq);
+        Assert.False(w.TryInfer(0, out _)); // would be 2^64
+    }
+
+    [Fact]
+    public void Sa_ForgedIcvDoesNotMoveTheWindow()
+    {
+        using var pair = new Pair(Gcm128, replayWindow: 32);
+        byte[] first = pair.Send(Ipv4(60));
+        byte[] second = pair.Send(Ipv4(61));
+
+        // Forgery carrying the second packet's sequence number: rejected, window untouched.
+        byte[] forged = (byte[])second.Clone();
+        forged[^1] ^= 0x80;
+        Assert.Equal(EspStatus.AuthFailed, pair.B.Decapsulate(forged, out _));
+        Assert.Equal(0UL, pair.SaB.Window.Top);
+
+        // A forged number far to the right would slide the window and kill 1 and 2 if it counted.
+        byte[] farForgery = (byte[])second.Clone();
+        farForgery[4] = 0x7f;
+        Assert.Equal(EspStatus.AuthFailed, pair.B.Decapsulate(farForgery, out _));
+        Assert.Equal(0UL, pair.SaB.Window.Top);
+
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])second.Clone(), out _));
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])first.Clone(), out _)); // out of order, in window
+        Assert.Equal(EspStatus.Replay, pair.B.Decapsulate((byte[])second.Clone(), out _));
+        Assert.Equal(EspStatus.Replay, pair.B.Decapsulate((byte[])first.Clone(), out _));
+        Assert.Equal(2UL, pair.SaB.Window.Top);
+    }
+
+    [Fact]
+    public void Sa_ReplayIsRejectedBeforeDecryption()
+    {
+        using var pair = new Pair(Gcm128, replayWindow: 32);
+        byte[] packet = pair.Send(Ipv4(60));
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packet.Clone(), out _));
+        // A replayed copy with a broken ICV reports Replay, not AuthFailed: the window check came first.
+        byte[] replayed = (byte[])packet.Clone();
+        replayed[^1] ^= 1;
+        Assert.Equal(EspStatus.Replay, pair.B.Decapsulate(replayed, out _));
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(4096)]
+    public void Sa_OldOutsideWindowRejected_InWindowOutOfOrderAccepted(int size)
+    {
+        using var pair = new Pair(ChaCha, replayWindow: size);
+        int n = pair.SaB.Window.Size;
+        var packets = new byte[n + 2][];
+        for (int i = 0; i < packets.Length; i++)
+            packets[i] = pair.Send(Ipv4(30));
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(packets[^1], out _)); // seq n+2
+        Assert.Equal(EspStatus.Replay, pair.B.Decapsulate(packets[0], out _)); // seq 1: n+1 behind
+        Assert.Equal(EspStatus.Replay, pair.B.Decapsulate(packets[1], out _)); // seq 2: exactly n behind
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(packets[2], out _)); // seq 3: oldest slot in window
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(packets[n / 2], out _));
+    }
+
+    [Fact]
+    public void Sa_EsnTrafficAcrossTwoToThe32()
+    {
+        using var pair = new Pair(Gcm256 with { Esn = true }, replayWindow: 64);
+        const ulong start = (1UL << 32) - 4;
+        pair.SaA.SetLastOutboundSequenceForTest(start);
+        pair.SaB.Window.Update(start); // the receiver saw the traffic up to there
+        var packets = new byte[8][];
+        for (int i = 0; i < packets.Length; i++)
+            packets[i] = pair.Send(Ipv4(50 + i));
+        Assert.Equal("fffffffd", ToHex(packets[0].AsSpan(4, 4)));
+        Assert.Equal("00000000", ToHex(packets[3].AsSpan(4, 4))); // 2^32: low half 0 is valid with ESN
+        Assert.Equal(SaRekeyHintNone, pair.A.GetRekeyHint(Pair.SpiA));
+
+        // Deliver out of order around the wrap.
+        foreach (int i in new[] { 0, 4, 2, 7, 3, 1, 6, 5 })
+            Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packets[i].Clone(), out _));
+        Assert.Equal((1UL << 32) + 4, pair.SaB.Window.Top);
+        foreach (byte[] p in packets)
+            Assert.Equal(EspStatus.Replay, pair.B.Decapsulate((byte[])p.Clone(), out _));
+    }
+
+    [Fact]
+    public void Sa_EsnWrongSubSpaceGuessFailsClosed()
+    {
+        // The ESN high half is in the ICV: a receiver that guesses a different sub-space fails closed.
+        using var pair = new Pair(ChaCha with { Esn = true }, replayWindow: 64);
+        pair.SaA.SetLastOutboundSequenceForTest((1UL << 32) + 9); // sender in sub-space 1
+        byte[] packet = pair.Send(Ipv4(50)); // receiver still in sub-space 0 -> infers 0x0000000a
+        Assert.Equal(EspStatus.AuthFailed, pair.B.Decapsulate(packet, out _));
+        Assert.Equal(0UL, pair.SaB.Window.Top);
+    }
+
+    private const Concentrator.DataPlane.SaRekeyHint SaRekeyHintNone = Concentrator.DataPlane.SaRekeyHint.None;
+
+    private static void Accept(ReplayWindow w, ulong seq)
+    {
+        Assert.True(w.Check(seq), $"{seq} should be acceptable");
+        w.Update(seq);
+        Assert.False(w.Check(seq), $"{seq} should now be a replay");
+    }
+}

@@ -1,0 +1,38 @@
+using Concentrator.Ike.Proposals;
+
+namespace Concentrator.Config;
+
+/// <summary>
+/// A Child SA (swanctl connections.&lt;conn&gt;.children.&lt;child&gt;). When loaded from YAML:
+/// life_time defaults to 110% of rekey_time and rand_time to life_time - rekey_time; the byte and
+/// packet limits likewise (life = rekey + 10%, rand = life - rekey); traffic selectors default to
+/// "dynamic" and ESP proposals to the strongSwan "default" set.
+/// </summary>
+public sealed class ChildConfig
+{
+    /// <summary>Largest accepted replay_window (packets). 0 disables replay protection.</summary>
+    public const int MaxReplayWindow = 65536;
+
+    public string Name { get; init; } = "";
+    public IReadOnlyList<TrafficSelectorSpec> LocalTs { get; init; } = [];
+    public IReadOnlyList<TrafficSelectorSpec> RemoteTs { get; init; } = [];
+    public IReadOnlyList<EspProposal> EspProposals { get; init; } = [];
+    /// <summary>tunnel | transport.</summary>
+    public string Mode { get; init; } = "tunnel";
+    /// <summary>none | trap | start.</summary>
+    public string StartAction { get; init; } = "none";
+    /// <summary>clear | trap | restart.</summary>
+    public string DpdAction { get; init; } = "clear";
+    /// <summary>none | trap | start.</summary>
+    public string CloseAction { get; init; } = "none";
+    public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(1);
+    public TimeSpan LifeTime { get; init; } = TimeSpan.Zero;
+    public TimeSpan RandTime { get; init; } = TimeSpan.Zero;
+    public ulong RekeyBytes { get; init; }
+    public ulong LifeBytes { get; init; }
+    public ulong RandBytes { get; init; }
+    public ulong RekeyPackets { get; init; }
+    public ulong LifePackets { get; init; }
+    public ulong RandPackets { get; init; }
+    public int ReplayWindow { get; init; } = 128;
+}

@@ -1,0 +1,41 @@
+namespace Concentrator.Config;
+
+/// <summary>The whole configuration: YAML with swanctl.conf names (see example.yaml beside this file).</summary>
+public sealed class ConcentratorConfig
+{
+    public ListenConfig Listen { get; init; } = new();
+    public HttpConfig Http { get; init; } = new();
+    public TunnelConfig Tunnel { get; init; } = new();
+    public IReadOnlyDictionary<string, ConnectionConfig> Connections { get; init; } = new Dictionary<string, ConnectionConfig>();
+    public IReadOnlyList<SecretConfig> Secrets { get; init; } = [];
+    public string Source { get; init; } = "<memory>";
+
+    /// <summary>Reads and validates a file; a missing or unreadable file is a <see cref="ConfigException"/> naming the path.</summary>
+    public static ConcentratorConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            var problem = e is FileNotFoundException or DirectoryNotFoundException
+                ? "file not found"
+                : $"cannot read file: {e.Message}";
+            throw new ConfigException(path, ConfigLoader.FileKeyPath, problem);
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses and validates YAML text; <paramref name="sourceName"/> is used in errors and as <see cref="Source"/>.</summary>
+    public static ConcentratorConfig Parse(string yaml, string sourceName) => new ConfigLoader(sourceName).Parse(yaml);
+
+    /// <summary>strongSwan's shared-key lookup: best match of both identities ("%any" and empty id lists match anything).</summary>
+    /// <returns>A copy of the secret (the caller may zero it), or null when no secret matches either identity.</returns>
+    public byte[]? FindSharedKey(string localId, string remoteId)
+    {
+        var best = SharedKeyMatcher.FindBest(Secrets, localId, remoteId);
+        return best?.Secret.ToArray();
+    }
+}

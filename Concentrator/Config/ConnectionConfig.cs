@@ -1,0 +1,35 @@
+using Concentrator.Ike.Proposals;
+
+namespace Concentrator.Config;
+
+/// <summary>
+/// An IKE connection (swanctl connections.&lt;conn&gt;). Defaults as swanctl.conf documents them;
+/// when loaded from YAML, OverTime defaults to 10% of max(rekey_time, reauth_time) and RandTime to
+/// OverTime, and Proposals to the strongSwan "default" set.
+/// </summary>
+public sealed class ConnectionConfig
+{
+    public string Name { get; init; } = "";
+    public int Version { get; init; } = 2;
+    public IReadOnlyList<string> LocalAddrs { get; init; } = ["%any"];
+    public IReadOnlyList<string> RemoteAddrs { get; init; } = ["%any"];
+    public int? LocalPort { get; init; }
+    public int? RemotePort { get; init; }
+    public IReadOnlyList<IkeProposal> Proposals { get; init; } = [];
+    public AuthConfig Local { get; init; } = new();
+    public AuthConfig Remote { get; init; } = new();
+    public IReadOnlyDictionary<string, ChildConfig> Children { get; init; } = new Dictionary<string, ChildConfig>();
+    public bool Encap { get; init; }
+    public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(4);
+    public TimeSpan ReauthTime { get; init; } = TimeSpan.Zero;
+    public TimeSpan OverTime { get; init; } = TimeSpan.Zero;
+    public TimeSpan RandTime { get; init; } = TimeSpan.Zero;
+    public TimeSpan DpdDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>0 = IKEv2 uses its retransmission budget to declare the peer dead (swanctl: dpd_timeout is IKEv1 only).</summary>
+    public TimeSpan DpdTimeout { get; init; } = TimeSpan.Zero;
+    /// <summary>0 = retry forever (swanctl).</summary>
+    public int KeyingTries { get; init; } = 1;
+    public bool SendCertReq { get; init; } = true;
+    /// <summary>no | never | keep | replace.</summary>
+    public string Unique { get; init; } = "no";
+}

@@ -1,0 +1,320 @@
+using System.Net;
+using System.Security.Cryptography;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.DataPlane.Esp;
+
+/// <summary>
+/// Counters not yet published to the SA totals. Plain fields: a lane is only ever touched by the
+/// one thread that currently owns it (the inbound worker, or the sender that rented an outbound lane).
+/// </summary>
+internal class CounterLane
+{
+    public ulong PendingPackets;
+    public ulong PendingBytes;
+    public long LastTicks;
+}
+
+/// <summary>One outbound transform instance plus the counters of whichever sender holds it.</summary>
+internal sealed class OutboundLane(EspCipher cipher) : CounterLane
+{
+    public readonly EspCipher Cipher = cipher;
+}
+
+/// <summary>
+/// Both directions of one Child SA as the packet path sees them.
+/// Ownership:
+/// - inbound (cipher, replay window, inbound counter lane): the single worker that owns the inbound
+///   SPI; never touched by two threads at once.
+/// - outbound: any number of senders. The sequence counter is one 64-bit Interlocked counter; the
+///   transform and its counters live in a small ring of lanes, each rented exclusively with
+///   Interlocked.Exchange (no lock), because the .NET AEAD objects are not thread-safe.
+/// - control plane: construction, <see cref="UpdateRemote"/>, <see cref="Snapshot"/>, <see cref="Dispose"/>.
+/// Lifetime: a reference count (1 for "installed" + 1 per packet in flight) so that a delete racing
+/// with a worker frees and zeroes the keys only after the last in-flight packet finished.
+/// </summary>
+public sealed class EspSa : IDisposable
+{
+    /// <summary>Pending counters are published to the SA totals every this many packets.</summary>
+    internal const int CounterBatch = 32;
+
+    /// <summary>Without ESN: soft rekey once this many sequence numbers are used (2^32 - 2^24).</summary>
+    internal const ulong SoftLimit32 = (1UL << 32) - (1UL << 24);
+    internal const ulong HardLimit32 = uint.MaxValue;
+    /// <summary>With ESN: soft rekey at 2^64 - 2^56; the hard limit is 2^64 - 1.</summary>
+    internal const ulong SoftLimit64 = ulong.MaxValue - (1UL << 56) + 1;
+    internal const ulong HardLimit64 = ulong.MaxValue;
+
+    private readonly byte[][] _keys;
+    private readonly OutboundLane?[] _lanes;
+    private readonly EspCipher[] _allOutboundCiphers;
+    private long _lastSequence; // last outbound sequence number handed out (as ulong bits)
+    private int _rekeyHint;
+    private int _refs = 1;
+    private int _disposed;
+    private IPEndPoint _remote;
+
+    // Published totals: written with Interlocked by whoever publishes a lane, read by the control plane.
+    private ulong _packetsIn, _bytesIn, _packetsOut, _bytesOut;
+    private long _lastInTicks, _lastOutTicks;
+
+    public EspSa(ChildSaInstall install, int outboundLanes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(install);
+        InboundSpi = install.InboundSpi;
+        OutboundSpi = install.OutboundSpi;
+        Suite = install.Suite;
+        Esn = install.Suite.Esn;
+        LocalTs = install.LocalTs;
+        RemoteTs = install.RemoteTs;
+        LocalEndpoint = install.LocalEndpoint;
+        _remote = install.RemoteEndpoint;
+        Transport = install.Transport;
+        Connection = install.Connection;
+        Child = install.Child;
+        _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
+
+        // Values below the minimum (strongSwan's replay_window default is 32) are raised to it.
+        Window = new ReplayWindow(Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
+        InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
+        InboundLane = new CounterLane();
+
+        int lanes = outboundLanes > 0 ? outboundLanes : Math.Clamp(Environment.ProcessorCount, 2, 16);
+        _lanes = new OutboundLane?[lanes];
+        _allOutboundCiphers = new EspCipher[lanes];
+        for (int i = 0; i < lanes; i++)
+        {
+            _allOutboundCiphers[i] = EspCipher.Create(install.Suite, install.OutboundEncryptionKey, install.OutboundIntegrityKey);
+            _lanes[i] = new OutboundLane(_allOutboundCiphers[i]);
+        }
+    }
+
+    public uint InboundSpi { get; }
+    public uint OutboundSpi { get; }
+    public EspSuite Suite { get; }
+    public bool Esn { get; }
+    public IReadOnlyList<TrafficSelector> LocalTs { get; }
+    public IReadOnlyList<TrafficSelector> RemoteTs { get; }
+    public IPEndPoint LocalEndpoint { get; }
+    public IPEndPoint RemoteEndpoint => Volatile.Read(ref _remote);
+    public EspTransport Transport { get; }
+    public string Connection { get; }
+    public string Child { get; }
+
+    /// <summary>Inbound transform; owned by the inbound worker.</summary>
+    internal EspCipher InboundCipher { get; }
+
+    /// <summary>Replay window; owned by the inbound worker.</summary>
+    public ReplayWindow Window { get; }
+
+    /// <summary>Inbound pending counters; owned by the inbound worker.</summary>
+    internal CounterLane InboundLane { get; }
+
+    /// <summary>Transform geometry of the outbound direction (every lane is identical).</summary>
+    internal EspCipher OutboundGeometry => _allOutboundCiphers[0];
+
+    public SaRekeyHint RekeyHint => (SaRekeyHint)Volatile.Read(ref _rekeyHint);
+
+    /// <summary>Test hook: a fixed outbound IV, so published vectors can be reproduced byte for byte.</summary>
+    internal byte[]? FixedIvForTest { get; set; }
+
+    /// <summary>Test hook: the next outbound packet carries <paramref name="lastUsed"/> + 1.</summary>
+    internal void SetLastOutboundSequenceForTest(ulong lastUsed) => Volatile.Write(ref _lastSequence, (long)lastUsed);
+
+    public void UpdateRemote(IPEndPoint remote) => Volatile.Write(ref _remote, remote);
+
+    /// <summary>
+    /// Hands out the next outbound sequence number. Never wraps: without ESN a number above 2^32-1
+    /// is refused (RFC 4303 §3.3.3) and the SA is flagged for the control plane; the counter keeps
+    /// counting up, so every later call is refused too.
+    /// </summary>
+    internal bool TryNextSequence(out ulong seq)
+    {
+        seq = (ulong)Interlocked.Increment(ref _lastSequence);
+        ulong soft = Esn ? SoftLimit64 : SoftLimit32;
+        ulong hard = Esn ? HardLimit64 : HardLimit32;
+        // seq == 0 only after 2^64 increments; HardLimit64 itself is kept unused so the check is uniform.
+        if (seq == 0 || seq > hard || (Esn && seq == HardLimit64))
+        {
+            RaiseHint(SaRekeyHint.Exhausted);
+            return false;
+        }
+        if (seq >= soft)
+            RaiseHint(SaRekeyHint.Soft);
+        return true;
+    }
+
+    private void RaiseHint(SaRekeyHint hint)
+    {
+        int current;
+        while ((current = Volatile.Read(ref _rekeyHint)) < (int)hint)
+        {
+            if (Interlocked.CompareExchange(ref _rekeyHint, (int)hint, current) == current)
+                return;
+        }
+    }
+
+    /// <summary>Rents an outbound lane exclusively. Spins only when every lane is busy (more
+    /// simultaneous senders than lanes); the holder keeps it for one packet's encryption.</summary>
+    internal OutboundLane RentLane(out int index)
+    {
+        OutboundLane?[] lanes = _lanes;
+        int n = lanes.Length;
+        int start = Environment.CurrentManagedThreadId % n;
+        SpinWait spin = default;
+        while (true)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                int idx = start + i;
+                if (idx >= n)
+                    idx -= n;
+                OutboundLane? lane = Interlocked.Exchange(ref lanes[idx], null);
+                if (lane is not null)
+                {
+                    index = idx;
+                    return lane;
+                }
+            }
+            spin.SpinOnce();
+        }
+    }
+
+    internal void ReturnLane(int index, OutboundLane lane)
+    {
+        if (lane.PendingPackets >= CounterBatch)
+            PublishOutbound(lane);
+        Volatile.Write(ref _lanes[index], lane);
+    }
+
+    /// <summary>Records one authenticated inbound packet. Inbound worker only.</summary>
+    internal void CountInbound(int bytes)
+    {
+        CounterLane lane = InboundLane;
+        lane.PendingPackets++;
+        lane.PendingBytes += (ulong)bytes;
+        lane.LastTicks = DateTime.UtcNow.Ticks;
+        if (lane.PendingPackets >= CounterBatch)
+            PublishInbound();
+    }
+
+    internal static void CountOutbound(OutboundLane lane, int bytes)
+    {
+        lane.PendingPackets++;
+        lane.PendingBytes += (ulong)bytes;
+        lane.LastTicks = DateTime.UtcNow.Ticks;
+    }
+
+    /// <summary>Publishes the inbound lane. Inbound worker only.</summary>
+    internal void PublishInbound()
+    {
+        CounterLane lane = InboundLane;
+        if (lane.PendingPackets == 0)
+            return;
+        Interlocked.Add(ref _packetsIn, lane.PendingPackets);
+        Interlocked.Add(ref _bytesIn, lane.PendingBytes);
+        StoreMax(ref _lastInTicks, lane.LastTicks);
+        lane.PendingPackets = 0;
+        lane.PendingBytes = 0;
+    }
+
+    private void PublishOutbound(OutboundLane lane)
+    {
+        if (lane.PendingPackets == 0)
+            return;
+        Interlocked.Add(ref _packetsOut, lane.PendingPackets);
+        Interlocked.Add(ref _bytesOut, lane.PendingBytes);
+        StoreMax(ref _lastOutTicks, lane.LastTicks);
+        lane.PendingPackets = 0;
+        lane.PendingBytes = 0;
+    }
+
+    /// <summary>
+    /// Publishes every pending counter: the inbound lane (so call it from the inbound worker, e.g. at
+    /// the end of a receive batch) and each outbound lane (rented in turn, so safe beside senders).
+    /// </summary>
+    public void FlushCounters()
+    {
+        if (!TryAcquire())
+            return;
+        try
+        {
+            PublishInbound();
+            for (int i = 0; i < _lanes.Length; i++)
+            {
+                SpinWait spin = default;
+                OutboundLane? lane;
+                while ((lane = Interlocked.Exchange(ref _lanes[i], null)) is null)
+                    spin.SpinOnce();
+                PublishOutbound(lane);
+                Volatile.Write(ref _lanes[i], lane);
+            }
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Published totals (pending lane counts appear after the next batch or flush).</summary>
+    public SaCounters Snapshot() => new(
+        Volatile.Read(ref _packetsIn),
+        Volatile.Read(ref _bytesIn),
+        Volatile.Read(ref _packetsOut),
+        Volatile.Read(ref _bytesOut),
+        Volatile.Read(ref _lastInTicks),
+        Volatile.Read(ref _lastOutTicks));
+
+    private static void StoreMax(ref long target, long value)
+    {
+        long current;
+        while ((current = Volatile.Read(ref target)) < value)
+        {
+            if (Interlocked.CompareExchange(ref target, value, current) == current)
+                return;
+        }
+    }
+
+    /// <summary>Takes a reference for one packet; false once the SA is being deleted.</summary>
+    internal bool TryAcquire()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+            return false; // packets already in flight finish; no new one starts
+        while (true)
+        {
+            int refs = Volatile.Read(ref _refs);
+            if (refs <= 0)
+                return false;
+            if (Interlocked.CompareExchange(ref _refs, refs + 1, refs) == refs)
+                return true;
+        }
+    }
+
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref _refs) == 0)
+            Destroy();
+    }
+
+    internal bool IsDestroyed => Volatile.Read(ref _refs) <= 0;
+
+    /// <summary>Drops the "installed" reference; keys are zeroed when the last in-flight packet is done.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            Release();
+    }
+
+    private void Destroy()
+    {
+        InboundCipher.Dispose();
+        foreach (EspCipher cipher in _allOutboundCiphers)
+            cipher.Dispose();
+        foreach (byte[] key in _keys)
+        {
+            if (key is not null)
+                CryptographicOperations.ZeroMemory(key);
+        }
+    }
+}

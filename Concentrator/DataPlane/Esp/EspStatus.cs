@@ -1,0 +1,34 @@
+namespace Concentrator.DataPlane.Esp;
+
+/// <summary>
+/// Outcome of one ESP packet operation. The packet path reports every failure through this enum,
+/// never through an exception (peer input must not be able to make us throw).
+/// </summary>
+public enum EspStatus : byte
+{
+    Ok = 0,
+    /// <summary>Shorter than header + IV + minimal trailer + ICV (a runt).</summary>
+    Truncated,
+    /// <summary>Longer than <see cref="EspPacket.MaxPacketLength"/>.</summary>
+    Oversize,
+    /// <summary>Ciphertext not a multiple of the cipher's block / 4-byte alignment (RFC 4303 §2.4).</summary>
+    BadLength,
+    /// <summary>No installed SA for the SPI (or the SA is being deleted).</summary>
+    UnknownSpi,
+    /// <summary>Duplicate or left of the replay window (RFC 4303 §3.4.3). Checked before decryption.</summary>
+    Replay,
+    /// <summary>ICV verification failed; the replay window was not touched.</summary>
+    AuthFailed,
+    /// <summary>Pad length exceeds the payload or the padding bytes are not 1, 2, 3, ... (RFC 4303 §2.4).</summary>
+    BadPadding,
+    /// <summary>Next header is neither 4 (IPv4) nor 41 (IPv6), or disagrees with the inner IP version.</summary>
+    BadNextHeader,
+    /// <summary>Next header 59: a dummy (TFC) packet, authenticated and silently dropped (RFC 4303 §2.6).</summary>
+    Dummy,
+    /// <summary>Without ESN the next sequence number would exceed 2^32-1; the SA must be rekeyed (RFC 4303 §3.3.3).</summary>
+    SequenceExhausted,
+    /// <summary>The destination span cannot hold the ESP packet.</summary>
+    BufferTooSmall,
+    /// <summary>The outbound inner packet is empty or is not IPv4/IPv6.</summary>
+    BadInnerPacket,
+}

@@ -1,0 +1,40 @@
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Ike.Proposals;
+
+/// <summary>
+/// One configured ESP proposal. Groups non-empty means PFS on rekey (<see cref="DhGroup.None"/>
+/// in the list makes PFS optional, as strongSwan's "none"/"modpnone"). Esn is never empty once parsed.
+/// Equality compares the lists element by element; ToString gives the keyword form.
+/// </summary>
+public sealed record EspProposal(
+    IReadOnlyList<EncryptionChoice> Encryption,
+    IReadOnlyList<IntegAlgorithm> Integrity,
+    IReadOnlyList<DhGroup> Groups,
+    IReadOnlyList<EsnMode> Esn)
+{
+    public bool IsAead => Encryption.Count > 0 && Encryption[0].IsAead;
+
+    public bool Equals(EspProposal? other) =>
+        other is not null
+        && Encryption.SequenceEqual(other.Encryption)
+        && Integrity.SequenceEqual(other.Integrity)
+        && Groups.SequenceEqual(other.Groups)
+        && Esn.SequenceEqual(other.Esn);
+
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var e in Encryption) h.Add(e);
+        foreach (var i in Integrity) h.Add(i);
+        foreach (var g in Groups) h.Add(g);
+        foreach (var e in Esn) h.Add(e);
+        return h.ToHashCode();
+    }
+
+    public override string ToString() => string.Join('-',
+        Encryption.Select(ProposalKeywords.Name)
+            .Concat(Integrity.Select(ProposalKeywords.Name))
+            .Concat(Groups.Select(ProposalKeywords.Name))
+            .Concat(Esn.Select(ProposalKeywords.Name)));
+}
