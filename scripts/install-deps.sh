@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   iproute2                        # network namespaces and veth pairs for root tests
+  iputils-ping                    # reachability through tunnels
+  procps                          # sysctl (ip_forward, rp_filter inside namespaces)
   nftables                        # NAT router namespace (masquerade), ESP-in-UDP counters
   iperf3                          # throughput through tunnels (benchmarks)
   tshark                          # short underlay captures (ESP-in-UDP on 4500)
