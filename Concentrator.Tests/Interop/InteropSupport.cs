@@ -119,7 +119,9 @@ public sealed class InteropScope : IAsyncDisposable
             try { await _owned[i].DisposeAsync().ConfigureAwait(false); } catch (Exception ex) { _output.WriteLine($"teardown: {ex.Message}"); }
         }
         await Bed.DisposeAsync().ConfigureAwait(false);
-        if (_passed) Bed.DeleteWorkDir();
+        // INTEROP_KEEP=1 keeps the configs and logs of passing runs too.
+        if (_passed && Environment.GetEnvironmentVariable("INTEROP_KEEP") != "1") Bed.DeleteWorkDir();
+        else if (_passed) _output.WriteLine($"run files kept in {Bed.WorkDir} (INTEROP_KEEP=1)");
         _output.WriteLine($"torn down after {_clock.Elapsed.TotalSeconds:F1} s");
     }
 }
