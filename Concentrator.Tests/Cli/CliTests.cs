@@ -120,7 +120,7 @@ public sealed class RunProcessTests
         string config = Path.Combine(dir, "gw.yaml");
         await File.WriteAllTextAsync(config, TestGateway.ResponderYaml()
             .Replace("ike_port: 0, natt_port: 0", $"ike_port: {ikePort}, natt_port: {nattPort}")
-            + $"\nhttp: {{ listen: \"127.0.0.1:{httpPort}\" }}\n");
+            + $"\nhttp: {{ listen: \"127.0.0.1:{httpPort}\" }}\ntunnel: {{ type: none }}\n");
 
         var dll = typeof(Concentrator.Hosting.Gateway).Assembly.Location;
         var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" run --config \"{config}\"")

@@ -17,8 +17,12 @@ internal static class ConfigTestText
           listen: "127.0.0.1:9400"
 
         tunnel:
+          type: tun              # tun: route-based ESP on a TUN device; none: IKE only (testing)
           device: ipsec0
           mtu: 1400
+          workers: 0             # packet workers, 0 = one per core
+          install_routes: yes    # route each remote_ts via the device
+          plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
 
         connections:
           site-a:

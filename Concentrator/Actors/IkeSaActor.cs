@@ -41,7 +41,10 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<DeleteIkeSa>(_ =>
         {
+            bool wasEstablished = _sa.State == Sa.IkeSaState.Established;
             _sa.Delete();
+            if (wasEstablished && _sa.State == Sa.IkeSaState.Deleting)
+                Log.IkeSaDeleting(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint);
             Drain();
         });
         Receive<DeleteChildSa>(m =>
@@ -103,7 +106,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case ChildSaEstablished child:
-                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log), ChildSaActor.NameFor(child.Install.InboundSpi));
+                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics), ChildSaActor.NameFor(child.Install.InboundSpi));
                     break;
                 case ChildSaRemoved removed:
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));

@@ -37,6 +37,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly Dictionary<IActorRef, ulong> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
     private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
+    private readonly Dictionary<ulong, string> _acquiring = new();
 
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
     {
@@ -47,12 +48,17 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
-        Receive<Established>(m => RemoveHalfOpen(m.Spi));
+        Receive<Established>(m =>
+        {
+            RemoveHalfOpen(m.Spi);
+            _acquiring.Remove(m.Spi);
+        });
         Receive<Terminated>(m =>
         {
             if (!_spiOf.Remove(m.ActorRef, out var spi)) return;
             _sas.Remove(spi);
             RemoveHalfOpen(spi);
+            _acquiring.Remove(spi);
         });
         Receive<DeleteAll>(_ =>
         {
@@ -81,10 +87,11 @@ public sealed class IkeSaSupervisor : ReceiveActor
         var status = IkeHeader.TryParse(inbound.Datagram, out var header);
         if (status != ParseStatus.Ok)
         {
-            IkeStats.CountMalformed(status);
+            _context.Metrics.CountMalformed(status);
             return;
         }
 
+        _context.Metrics.CountReceived(header.Exchange);
         if (header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
             header.ResponderSpi == 0 && header.MessageId == 0)
         {
@@ -98,7 +105,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         }
         else
         {
-            IkeStats.CountDrop(IkeDropReason.UnknownSpi);
+            _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
         }
     }
 
@@ -112,7 +119,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
         if (_halfOpen.Count >= _admission.MaxHalfOpen)
         {
-            IkeStats.CountDrop(IkeDropReason.HalfOpenLimit);
+            _context.Metrics.CountDrop(IkeDropReason.HalfOpenLimit);
             return;
         }
 
@@ -127,6 +134,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
         Register(spi, actor);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
+        Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
 
@@ -135,7 +144,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     {
         if (IkeCodec.TryDecode(inbound.Datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
         {
-            IkeStats.CountMalformed(ParseStatus.InvalidSyntax);
+            _context.Metrics.CountMalformed(ParseStatus.InvalidSyntax);
             return false;
         }
 
@@ -145,16 +154,19 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return true;
         }
 
-        IkeStats.CountDrop(IkeDropReason.CookieRequired);
-        IkeStats.CountCookieSent();
+        _context.Metrics.CountDrop(IkeDropReason.CookieRequired);
+        _context.Metrics.CountCookieSent();
         var response = CookieGuard.BuildResponse(header, _cookies.Compute(nonce.Data, inbound.Remote.Address, header.InitiatorSpi));
         _sender.Send(response, inbound.Remote, inbound.ViaNatT);
+        _context.Metrics.CountSent(response);
         return false;
     }
 
     private void StartInitiator(Initiate m)
     {
+        if (m.Acquire && _acquiring.ContainsValue(m.Connection.Name)) return;
         ulong spi = NewSpi();
+        if (m.Acquire) _acquiring[spi] = m.Connection.Name;
         bool natT = m.Remote.Port == _context.NattPort;
         var local = _sender.LocalEndpointFor(m.Remote, natT);
         var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children);
@@ -171,7 +183,9 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void RemoveHalfOpen(ulong spi)
     {
-        if (_halfOpen.Remove(spi, out var key)) _halfOpenByPeer.Remove(key);
+        if (!_halfOpen.Remove(spi, out var key)) return;
+        _halfOpenByPeer.Remove(key);
+        _context.Metrics.SetHalfOpen(_halfOpen.Count);
     }
 
     private ulong NewSpi()

@@ -7,8 +7,12 @@ namespace Concentrator.Actors;
 // Messages of the supervisor and its IKE SA actors. Published events (IkeSaUp/IkeSaDown) go to the
 // ActorSystem's EventStream so observers (CLI progress, metrics) need no reference to an SA.
 
-/// <summary>Ask the supervisor to start an IKE SA (and its children) towards <paramref name="Remote"/>.</summary>
-public sealed record Initiate(ConnectionConfig Connection, IPEndPoint Remote, IReadOnlyList<ChildConfig>? Children = null);
+/// <summary>
+/// Ask the supervisor to start an IKE SA (and its children) towards <paramref name="Remote"/>.
+/// <paramref name="Acquire"/>: triggered by traffic matching a trap policy; ignored while an earlier
+/// acquire for the same connection is still being negotiated.
+/// </summary>
+public sealed record Initiate(ConnectionConfig Connection, IPEndPoint Remote, IReadOnlyList<ChildConfig>? Children = null, bool Acquire = false);
 
 /// <summary>Delete every IKE SA with its peer (shutdown).</summary>
 public sealed record DeleteAll;

@@ -52,13 +52,37 @@ public static class RunCommand
         }));
         var log = loggers.CreateLogger("Concentrator");
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
+        using var tracing = TracingExporter.StartFromEnvironment(log);
+
+        IDataPlane dataPlane;
+        if (config.Tunnel.Type == "tun")
+        {
+            try
+            {
+                dataPlane = new LinuxDataPlane(config, loggers.CreateLogger("Concentrator.DataPlane"));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+            {
+                throw new CliException($"cannot start the TUN data plane ({ex.Message}); it needs CAP_NET_ADMIN (root), "
+                    + $"or set 'tunnel: {{ type: none }}' in {config.Source} for IKE only");
+            }
+        }
+        else
+        {
+            dataPlane = new InMemoryDataPlane();
+        }
 
         var gateway = Gateway.Start(new GatewayOptions
         {
             Config = config,
-            DataPlane = new InMemoryDataPlane(),
+            DataPlane = dataPlane,
             Loggers = loggers,
         });
+        if (dataPlane is LinuxDataPlane linux)
+        {
+            linux.AttachAcquireHandler(gateway.Acquire);
+            linux.Start();
+        }
         await using var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers).ConfigureAwait(false);
         gateway.StartConfiguredConnections();
 
@@ -68,6 +92,7 @@ public static class RunCommand
         await stop.Task.ConfigureAwait(false);
 
         await gateway.ShutdownAsync(TimeSpan.FromSeconds(shutdownSeconds)).ConfigureAwait(false);
+        (dataPlane as IDisposable)?.Dispose();
         return 0;
     }
 

@@ -21,7 +21,7 @@ internal sealed class ConfigLoader(string file)
     private static readonly string[] RootKeys = ["listen", "http", "tunnel", "connections", "secrets"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
-    private static readonly string[] TunnelKeys = ["device", "mtu"];
+    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
     private static readonly string[] ConnectionKeys =
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
@@ -118,8 +118,12 @@ internal sealed class ConfigLoader(string file)
         }
         return new TunnelConfig
         {
+            Type = Choice(m, "type", ["tun", "none"]) ?? d.Type,
             Device = device?.Value ?? d.Device,
             Mtu = (int)(Int(m, "mtu", TunnelConfig.MinMtu, TunnelConfig.MaxMtu) ?? d.Mtu),
+            Workers = (int)(Int(m, "workers", 0, TunnelConfig.MaxWorkers) ?? d.Workers),
+            InstallRoutes = Bool(m, "install_routes") ?? d.InstallRoutes,
+            PlainEsp = Bool(m, "plain_esp") ?? d.PlainEsp,
         };
     }
 

@@ -7,6 +7,21 @@ public sealed class TunnelConfig
     public const int MinMtu = 576;
     public const int MaxMtu = 65535;
 
+    public const int MaxWorkers = 64;
+
+    /// <summary>"tun": the route-based ESP data plane on a TUN device (needs CAP_NET_ADMIN);
+    /// "none": IKE only, Child SAs kept in memory (control-plane testing, no privileges).</summary>
+    public string Type { get; init; } = "tun";
+
     public string Device { get; init; } = "ipsec0";
     public int Mtu { get; init; } = 1400;
+
+    /// <summary>Packet workers; 0 means one per core.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>Add (and remove) a route via the device for every remote traffic selector (strongSwan's charon.install_routes).</summary>
+    public bool InstallRoutes { get; init; } = true;
+
+    /// <summary>Also carry ESP as IP protocol 50 (raw socket) for peers that are not behind a NAT.</summary>
+    public bool PlainEsp { get; init; } = true;
 }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using Concentrator.DataPlane.Esp;
+using Concentrator.Telemetry;
 
 namespace Concentrator.DataPlane;
 
@@ -12,8 +13,13 @@ namespace Concentrator.DataPlane;
 /// Control operations are thread-safe. Packet operations follow <see cref="EspPacket"/>'s
 /// ownership: Encapsulate from any thread; Decapsulate for one inbound SPI from one worker at a time.
 /// </summary>
-public sealed class InMemoryDataPlane : IDataPlane, IDisposable
+public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IDisposable
 {
+    // Metrics: this plane acts as receive worker 0; counts are published as one batch per scrape.
+    private SharedWorkerCounters? _counters;
+
+    public void AttachMetrics(DataPlaneMetrics metrics) => Interlocked.Exchange(ref _counters, new SharedWorkerCounters(metrics, 0))?.Detach();
+
     // Reads on the packet path are lock-free (ConcurrentDictionary.TryGetValue, no allocation for uint keys).
     private readonly ConcurrentDictionary<uint, EspSa> _sas = new();
     // SPIs handed out by AllocateSpi and not yet installed or released.
@@ -127,6 +133,7 @@ public sealed class InMemoryDataPlane : IDataPlane, IDisposable
         if (!_sas.TryGetValue(inboundSpiOfSa, out EspSa? sa) || !sa.TryAcquire())
             return EspStatus.UnknownSpi;
         EspStatus status;
+        long sample = _counters?.SampleStart() ?? 0;
         int headroom = sa.OutboundGeometry.HeaderLength;
         if (innerPacket.IsEmpty)
             status = EspStatus.BadInnerPacket;
@@ -138,6 +145,7 @@ public sealed class InMemoryDataPlane : IDataPlane, IDisposable
             status = EspPacket.Encapsulate(sa, destination, innerPacket.Length, out written);
         }
         sa.Release();
+        _counters?.Outbound(status, written, sample);
         return status;
     }
 
@@ -147,6 +155,14 @@ public sealed class InMemoryDataPlane : IDataPlane, IDisposable
     /// <paramref name="espPacket"/>. Call for one inbound SPI from one worker at a time.
     /// </summary>
     public EspStatus Decapsulate(Span<byte> espPacket, out Range inner)
+    {
+        long sample = _counters?.SampleStart() ?? 0;
+        EspStatus status = DecapsulateCore(espPacket, out inner);
+        _counters?.Inbound(status, espPacket.Length, sample);
+        return status;
+    }
+
+    private EspStatus DecapsulateCore(Span<byte> espPacket, out Range inner)
     {
         inner = default;
         if (espPacket.Length < EspPacket.HeaderLength)

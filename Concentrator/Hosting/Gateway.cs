@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.Ike.Wire;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Net;
 using Concentrator.Telemetry;
@@ -21,6 +22,9 @@ public sealed record GatewayOptions
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public AdmissionOptions Admission { get; init; } = new();
     public string SystemName { get; init; } = "concentrator";
+
+    /// <summary>This node's metric families; by default a fresh registry with the .NET runtime collectors.</summary>
+    public ConcentratorMetrics? Metrics { get; init; }
 }
 
 /// <summary>
@@ -41,18 +45,24 @@ public sealed class Gateway : IAsyncDisposable
 
     private readonly List<UdpIkeTransport> _transports = new();
     private readonly ILogger _log;
+    private volatile bool _started;
+    private volatile bool _disposed;
 
     private Gateway(GatewayOptions options)
     {
         Options = options;
         _log = options.Loggers.CreateLogger("Concentrator.Gateway");
+        Metrics = options.Metrics ?? new ConcentratorMetrics(runtimeCollectors: true);
+        Metrics.BindConfig(options.Config);
+        (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         System = ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon));
         var context = new IkeSaContext
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables,
-            NattPort = options.Config.Listen.NattPort == 0 ? Ike.Wire.ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+            NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+            Metrics = Metrics,
         };
 
         var sender = new TransportSet(_transports);
@@ -61,26 +71,32 @@ public sealed class Gateway : IAsyncDisposable
         {
             var supervisor = Supervisor;
             var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress);
+                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress, Metrics,
+                _transports.Count == 0 ? options.DataPlane as INattChannel : null);
             _transports.Add(transport);
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
         }
+
+        Metrics.Registry.AddBeforeCollectCallback(() => Metrics.SetReady(Ready));
     }
 
     public GatewayOptions Options { get; }
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
+    public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>The first listen address with its bound IKE port (ports may be ephemeral in tests).</summary>
     public IPEndPoint IkeEndpoint => _transports[0].IkeEndpoint;
 
-    public bool Ready => _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
+    /// <summary>Sockets bound and receiving, actor system running (cluster membership joins this later).</summary>
+    public bool Ready => _started && !_disposed && _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
 
     public static Gateway Start(GatewayOptions options)
     {
         var gateway = new Gateway(options);
         foreach (var t in gateway._transports) t.Start();
+        gateway._started = true;
         return gateway;
     }
 
@@ -90,14 +106,25 @@ public sealed class Gateway : IAsyncDisposable
         foreach (var conn in Options.Config.Connections.Values)
         {
             var starting = conn.Children.Values.Where(c => c.StartAction == "start").ToList();
-            if (starting.Count == 0) continue;
-            foreach (var remote in conn.RemoteAddrs)
-            {
-                if (!IPAddress.TryParse(remote, out var address)) continue;
-                Initiate(conn, new IPEndPoint(address, conn.RemotePort ?? 500), starting);
-                break;
-            }
+            if (starting.Count > 0 && RemoteOf(conn) is { } remote) Initiate(conn, remote, starting);
         }
+    }
+
+    /// <summary>Traffic hit a trap policy: negotiate that child unless a negotiation is already under way.</summary>
+    public void Acquire(string connection, string child)
+    {
+        if (!Options.Config.Connections.TryGetValue(connection, out var conn) || !conn.Children.TryGetValue(child, out var config)) return;
+        if (RemoteOf(conn) is { } remote) Supervisor.Tell(new Initiate(conn, remote, [config], Acquire: true));
+    }
+
+    /// <summary>The first concrete address in remote_addrs, at remote_port (default 500).</summary>
+    private static IPEndPoint? RemoteOf(ConnectionConfig conn)
+    {
+        foreach (var remote in conn.RemoteAddrs)
+        {
+            if (IPAddress.TryParse(remote, out var address)) return new IPEndPoint(address, conn.RemotePort ?? ProtocolConstants.IkePort);
+        }
+        return null;
     }
 
     public void Initiate(ConnectionConfig connection, IPEndPoint remote, IReadOnlyList<ChildConfig>? children = null) =>
@@ -126,6 +153,7 @@ public sealed class Gateway : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         await System.Terminate().ConfigureAwait(false);
         foreach (var t in _transports) t.Dispose();
     }

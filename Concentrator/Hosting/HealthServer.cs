@@ -1,18 +1,23 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Concentrator.Hosting;
 
 /// <summary>
-/// The HTTP endpoint on <c>http.listen</c>: <c>/healthz</c> (process alive) and <c>/readyz</c>
-/// (sockets bound and the actor system running). Metrics join here later.
+/// The HTTP endpoint on <c>http.listen</c>: <c>/healthz</c> (process alive), <c>/readyz</c>
+/// (sockets bound and the actor system running; 503 otherwise) and <c>/metrics</c> (the node's
+/// registry in the Prometheus text exposition format).
 /// </summary>
 public sealed class HealthServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
     private HealthServer(WebApplication app) => _app = app;
+
+    /// <summary>The bound address(es), e.g. "http://127.0.0.1:9400" (the real port when listening on port 0).</summary>
+    public IReadOnlyCollection<string> Urls => _app.Urls.ToList();
 
     public static async Task<HealthServer> StartAsync(string listen, Gateway gateway, ILoggerFactory loggers)
     {
@@ -22,9 +27,25 @@ public sealed class HealthServer : IAsyncDisposable
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+        app.MapGet("/dataplane", () => Results.Text(DataPlaneStatus(gateway), "application/json"));
+        app.MapMetrics("/metrics", gateway.Metrics.Registry);
         await app.StartAsync().ConfigureAwait(false);
         Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
         return new HealthServer(app);
+    }
+
+    /// <summary>Data-plane facts for operators and tests: installed SAs, drops by status, packet-thread allocations.</summary>
+    private static string DataPlaneStatus(Gateway gateway)
+    {
+        var plane = gateway.Options.DataPlane;
+        var sb = new System.Text.StringBuilder();
+        sb.Append("{\"installed\":").Append(plane.InstalledCount);
+        if (plane is DataPlane.LinuxDataPlane linux)
+        {
+            sb.Append(",\"device\":\"").Append(linux.Device).Append("\",\"workers\":").Append(linux.Workers);
+            sb.Append(",\"packetThreadAllocatedBytes\":").Append(linux.PacketThreadAllocatedBytes());
+        }
+        return sb.Append("}\n").ToString();
     }
 
     public async ValueTask DisposeAsync()

@@ -16,6 +16,21 @@ public interface IEspIngress
     void OnEspDatagram(ReadOnlySpan<byte> espPacket, IPEndPoint remote, IPEndPoint local);
 }
 
+/// <summary>
+/// A data plane that owns the NAT-T port itself (its per-worker ESP-in-UDP sockets on 4500): IKE
+/// messages arriving there with the non-ESP marker are handed to the receiver attached here, and IKE
+/// on 4500 is sent through it.
+/// </summary>
+public interface INattChannel
+{
+    int NattPort { get; }
+
+    void AttachIkeReceiver(Action<IkeInbound> receiver);
+
+    /// <summary>Sends one datagram (marker included) from the NAT-T port. Thread-safe.</summary>
+    void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote);
+}
+
 /// <summary>Sends IKE messages for the control plane.</summary>
 public interface IIkeSender
 {
@@ -37,21 +52,35 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     public const int MaxDatagram = 65535;
 
     private readonly Socket _ike;
-    private readonly Socket _natt;
+    private readonly Socket? _natt;
+    private readonly INattChannel? _nattChannel;
     private readonly Action<IkeInbound> _onIke;
     private readonly IEspIngress? _esp;
+    private readonly ConcentratorMetrics _metrics;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
-    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null)
+    /// <param name="nattChannel">When given, port 4500 belongs to the data plane and this transport binds only the IKE port.</param>
+    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
+        ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null)
     {
+        _metrics = metrics ?? ConcentratorMetrics.Detached;
         _onIke = onIke;
         _esp = esp;
+        _nattChannel = nattChannel;
         _ike = Bind(address, ikePort);
-        _natt = Bind(address, nattPort);
         Address = address;
         IkePort = ((IPEndPoint)_ike.LocalEndPoint!).Port;
-        NattPort = ((IPEndPoint)_natt.LocalEndPoint!).Port;
+        if (nattChannel is null)
+        {
+            _natt = Bind(address, nattPort);
+            NattPort = ((IPEndPoint)_natt.LocalEndPoint!).Port;
+        }
+        else
+        {
+            nattChannel.AttachIkeReceiver(onIke);
+            NattPort = nattChannel.NattPort;
+        }
     }
 
     public IPAddress Address { get; }
@@ -62,7 +91,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     public void Start()
     {
         _loops.Add(Task.Run(() => ReceiveLoop(_ike, natt: false)));
-        _loops.Add(Task.Run(() => ReceiveLoop(_natt, natt: true)));
+        if (_natt is not null) _loops.Add(Task.Run(() => ReceiveLoop(_natt, natt: true)));
     }
 
     public void Send(byte[] datagram, IPEndPoint remote, bool natT)
@@ -80,7 +109,9 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
             {
                 buffer.AsSpan(0, ProtocolConstants.NonEspMarkerLength).Clear();
                 datagram.CopyTo(buffer, ProtocolConstants.NonEspMarkerLength);
-                _natt.SendTo(buffer.AsSpan(0, datagram.Length + ProtocolConstants.NonEspMarkerLength), SocketFlags.None, remote);
+                var framed = buffer.AsSpan(0, datagram.Length + ProtocolConstants.NonEspMarkerLength);
+                if (_nattChannel is not null) _nattChannel.SendFromNattPort(framed, remote);
+                else _natt!.SendTo(framed, SocketFlags.None, remote);
             }
             finally
             {
@@ -90,22 +121,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         catch (SocketException)
         {
             // Unreachable peers are the retransmission logic's business, not a crash.
-            IkeStats.CountDrop(IkeDropReason.SendFailed);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    /// <summary>Sends raw bytes from the NAT-T socket (ESP-in-UDP, keepalives). Used by the data plane.</summary>
-    public void SendNattRaw(ReadOnlySpan<byte> datagram, IPEndPoint remote)
-    {
-        try
-        {
-            _natt.SendTo(datagram, SocketFlags.None, remote);
-        }
-        catch (SocketException)
-        {
+            _metrics.CountDrop(IkeDropReason.SendFailed);
         }
         catch (ObjectDisposedException)
         {
@@ -185,7 +201,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
             }
             else
             {
-                if (_esp is null) IkeStats.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
                 else _esp.OnEspDatagram(data, remote, local);
                 return;
             }
@@ -193,7 +209,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
 
         if (data.Length < ProtocolConstants.IkeHeaderLength)
         {
-            IkeStats.CountMalformed(ParseStatus.Truncated);
+            _metrics.CountMalformed(ParseStatus.Truncated);
             return;
         }
 
@@ -204,7 +220,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     {
         _stop.Cancel();
         _ike.Dispose();
-        _natt.Dispose();
+        _natt?.Dispose();
         try
         {
             Task.WaitAll(_loops.ToArray(), TimeSpan.FromSeconds(2));

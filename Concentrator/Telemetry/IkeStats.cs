@@ -21,8 +21,9 @@ public enum IkeDropReason
 }
 
 /// <summary>
-/// Process-wide IKE counters. Control-plane rates are low (thousands per second), so a shared
-/// Interlocked add per event is fine here; the ESP path uses per-worker batches instead.
+/// Process-wide IKE totals (every gateway of the process added up), read by the demo summary and
+/// tests. Not a counting API: events are counted through <see cref="ConcentratorMetrics"/>, which
+/// feeds these totals as well as the node's Prometheus families, so there is one way of counting.
 /// </summary>
 public static class IkeStats
 {
@@ -34,18 +35,18 @@ public static class IkeStats
     private static long _retransmits;
     private static long _cookiesSent;
 
-    public static void CountMalformed(ParseStatus status)
+    internal static void CountMalformed(ParseStatus status)
     {
         Interlocked.Increment(ref Malformed[(int)status]);
         Interlocked.Increment(ref Drops[(int)IkeDropReason.Malformed]);
     }
 
-    public static void CountDrop(IkeDropReason reason) => Interlocked.Increment(ref Drops[(int)reason]);
-    public static void CountClosed(CloseReason reason) => Interlocked.Increment(ref Closed[(int)reason]);
-    public static void CountEstablished() => Interlocked.Increment(ref _established);
-    public static void CountChildEstablished() => Interlocked.Increment(ref _childEstablished);
-    public static void CountRetransmit() => Interlocked.Increment(ref _retransmits);
-    public static void CountCookieSent() => Interlocked.Increment(ref _cookiesSent);
+    internal static void CountDrop(IkeDropReason reason) => Interlocked.Increment(ref Drops[(int)reason]);
+    internal static void CountClosed(CloseReason reason) => Interlocked.Increment(ref Closed[(int)reason]);
+    internal static void CountEstablished() => Interlocked.Increment(ref _established);
+    internal static void CountChildEstablished() => Interlocked.Increment(ref _childEstablished);
+    internal static void CountRetransmit() => Interlocked.Increment(ref _retransmits);
+    internal static void CountCookieSent() => Interlocked.Increment(ref _cookiesSent);
 
     public static long MalformedCount(ParseStatus status) => Interlocked.Read(ref Malformed[(int)status]);
     public static long DropCount(IkeDropReason reason) => Interlocked.Read(ref Drops[(int)reason]);

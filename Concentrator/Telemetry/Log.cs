@@ -30,11 +30,26 @@ public static partial class Log
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Initiating {Connection} to {Peer}")]
     public static partial void Initiating(ILogger logger, string connection, IPEndPoint peer);
 
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "IKE SA {Spi} created as responder for {Peer}, connecting")]
+    public static partial void IkeSaCreated(ILogger logger, string spi, IPEndPoint peer);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "IKE SA {Spi} {Connection} with {Peer} deleting")]
+    public static partial void IkeSaDeleting(ILogger logger, string spi, string connection, IPEndPoint peer);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Tracing IKE exchanges to OTLP endpoint {Endpoint}")]
+    public static partial void TracingEnabled(ILogger logger, string endpoint);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "IKE_SA_INIT from {Peer} refused: {Reason}")]
     public static partial void InitRefused(ILogger logger, IPEndPoint peer, string reason);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
+    public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Data plane on {Device}: {Workers} workers, NAT-T port {Port}, plain ESP {PlainEsp}")]
+    public static partial void DataPlaneStarted(ILogger logger, string device, int workers, int port, bool plainEsp);
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Listening for IKE on {Ike} and NAT-T on {Natt}")]
     public static partial void Listening(ILogger logger, IPEndPoint ike, IPEndPoint natt);

@@ -179,4 +179,55 @@ public sealed class IkeSaPairTests
         Assert.Equal(0, i.Plane.InstalledCount);
         Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
     }
+
+    [Fact]
+    public void A_nat_between_the_peers_moves_ike_and_esp_to_port_4500()
+    {
+        var (i, r) = Create();
+        // The initiator sends from 192.0.2.1:500; a NAT rewrites it to 198.51.100.7:61000.
+        var natted = new IPEndPoint(IPAddress.Parse("198.51.100.7"), 61000);
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), natted, ResponderEp);
+        Assert.True(r.Sa.NatDetected, "the responder sees the source hash mismatch");
+        var initResponse = r.Drain().Single();
+        Assert.Equal(natted, initResponse.Remote);
+
+        Deliver(i, initResponse, ResponderEp, InitiatorEp);
+        Assert.True(i.Sa.NatDetected, "the initiator learns of the NAT from the responder's destination hash");
+        var auth = i.Drain().Single();
+        Assert.True(auth.NatT, "IKE_AUTH goes out with the non-ESP marker");
+        Assert.Equal(4500, auth.Remote.Port);
+        Assert.Equal(ResponderEp.Address, auth.Remote.Address);
+
+        // The NAT maps the new flow to another public port; the responder follows it.
+        var nattedFloat = new IPEndPoint(natted.Address, 61001);
+        var responderNatt = new IPEndPoint(ResponderEp.Address, 4500);
+        r.Sa.HandleDatagram(auth.Datagram, nattedFloat, responderNatt, viaNatT: true);
+        var authResponse = r.Drain().Single();
+        Assert.True(authResponse.NatT);
+        Assert.Equal(nattedFloat, authResponse.Remote);
+        Assert.Equal(EspTransport.UdpEncapsulated, r.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
+        Assert.Equal(nattedFloat, r.Seen.OfType<ChildSaEstablished>().Single().Install.RemoteEndpoint);
+
+        i.Sa.HandleDatagram(authResponse.Datagram, responderNatt, new IPEndPoint(InitiatorEp.Address, 4500), viaNatT: true);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(EspTransport.UdpEncapsulated, i.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
+    }
+
+    [Fact]
+    public void Without_a_nat_ike_stays_on_port_500_and_esp_is_plain()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        var auth = i.Drain().Single();
+        Assert.False(i.Sa.NatDetected);
+        Assert.False(auth.NatT);
+        Assert.Equal(500, auth.Remote.Port);
+        Deliver(r, auth, InitiatorEp, ResponderEp);
+        r.Drain();
+        Assert.Equal(EspTransport.RawEsp, r.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
+    }
 }

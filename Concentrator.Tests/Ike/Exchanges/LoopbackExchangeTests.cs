@@ -22,6 +22,8 @@ public sealed class LoopbackExchangeTests
         { "aes128-sha512-x25519", "aes256-sha512" },
         { "aes256gcm16-prfsha384-ecp521", "aes256gcm16" },
         { "aes128gcm16-prfsha256-modp4096", "aes128-sha256" },
+        { "chacha20poly1305-prfsha256-x25519", "chacha20poly1305" },
+        { "aes192gcm16-prfsha384-ecp384", "aes192gcm16" },
     };
 
     [Theory]

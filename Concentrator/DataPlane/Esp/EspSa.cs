@@ -54,6 +54,8 @@ public sealed class EspSa : IDisposable
     private int _refs = 1;
     private int _disposed;
     private IPEndPoint _remote;
+    // IPv4 address << 16 | port, host order: the packet path's allocation-free copy of _remote.
+    private long _remoteV4;
 
     // Published totals: written with Interlocked by whoever publishes a lane, read by the control plane.
     private ulong _packetsIn, _bytesIn, _packetsOut, _bytesOut;
@@ -70,6 +72,7 @@ public sealed class EspSa : IDisposable
         RemoteTs = install.RemoteTs;
         LocalEndpoint = install.LocalEndpoint;
         _remote = install.RemoteEndpoint;
+        _remoteV4 = PackV4(install.RemoteEndpoint);
         Transport = install.Transport;
         Connection = install.Connection;
         Child = install.Child;
@@ -122,7 +125,26 @@ public sealed class EspSa : IDisposable
     /// <summary>Test hook: the next outbound packet carries <paramref name="lastUsed"/> + 1.</summary>
     internal void SetLastOutboundSequenceForTest(ulong lastUsed) => Volatile.Write(ref _lastSequence, (long)lastUsed);
 
-    public void UpdateRemote(IPEndPoint remote) => Volatile.Write(ref _remote, remote);
+    public void UpdateRemote(IPEndPoint remote)
+    {
+        Volatile.Write(ref _remote, remote);
+        Volatile.Write(ref _remoteV4, PackV4(remote));
+    }
+
+    /// <summary>Peer IPv4 address in host order (0 for an IPv6 peer); read per packet without allocating.</summary>
+    public uint RemoteAddressV4 => (uint)(Volatile.Read(ref _remoteV4) >> 16);
+
+    /// <summary>Peer UDP port (host order) for ESP-in-UDP.</summary>
+    public ushort RemotePort => (ushort)Volatile.Read(ref _remoteV4);
+
+    private static long PackV4(IPEndPoint ep)
+    {
+        var address = ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address;
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) return 0;
+        Span<byte> b = stackalloc byte[4];
+        address.TryWriteBytes(b, out _);
+        return ((long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b) << 16) | (ushort)ep.Port;
+    }
 
     /// <summary>
     /// Hands out the next outbound sequence number. Never wraps: without ESN a number above 2^32-1

@@ -31,4 +31,10 @@ public enum EspStatus : byte
     BufferTooSmall,
     /// <summary>The outbound inner packet is empty or is not IPv4/IPv6.</summary>
     BadInnerPacket,
+    /// <summary>ESP for this SA arrived on the other transport (UDP vs protocol 50): its replay window belongs to another worker.</summary>
+    WrongTransport,
+    /// <summary>The decrypted inner packet is outside the SA's traffic selectors (RFC 4301 §5.2).</summary>
+    TsMismatch,
+    /// <summary>Outbound: no SA (and no trap policy) covers the inner packet.</summary>
+    NoSa,
 }

@@ -18,6 +18,9 @@ public sealed class IkeSaContext
     public required IDataPlane DataPlane { get; init; }
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public int NattPort { get; init; } = ProtocolConstants.NatTraversalPort;
+
+    /// <summary>Where this node counts; the default is never scraped (protocol tests).</summary>
+    public ConcentratorMetrics Metrics { get; init; } = ConcentratorMetrics.Detached;
 }
 
 /// <summary>A Child SA as the IKE SA knows it (keys live in the data plane only).</summary>
@@ -36,6 +39,7 @@ public sealed class IkeSa : IDisposable
     private readonly List<IkeEffect> _effects = new();
     private readonly Dictionary<uint, ChildSaRecord> _children = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
+    private readonly IkeSaTelemetry _telemetry;
 
     private PendingExchange? _active;
     private uint _activeMessageId;
@@ -53,6 +57,7 @@ public sealed class IkeSa : IDisposable
         LocalEndpoint = local;
         RemoteEndpoint = remote;
         NatT = natT;
+        _telemetry = new IkeSaTelemetry(context.Metrics, isInitiator);
     }
 
     public static IkeSa CreateInitiator(IkeSaContext context, ConnectionConfig connection, ulong spi,
@@ -134,6 +139,7 @@ public sealed class IkeSa : IDisposable
     {
         if (!IsInitiator || State != IkeSaState.Created) throw new InvalidOperationException("Initiate is for a new initiator SA");
         Move(IkeSaState.Connecting);
+        _telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
         Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
         var auth = new List<IIkeTask> { new IkeAuthTask() };
         if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0]));
@@ -148,7 +154,11 @@ public sealed class IkeSa : IDisposable
     public void CreateChild(ChildConfig child) => Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(child));
 
     /// <summary>Liveness check (dead peer detection): an empty INFORMATIONAL; no answer means the SA times out.</summary>
-    public void SendDpd() => Enqueue(ExchangeType.Informational, new InformationalTask([]));
+    public void SendDpd()
+    {
+        _telemetry.DpdProbe();
+        Enqueue(ExchangeType.Informational, new InformationalTask([]));
+    }
 
     /// <summary>Deletes one Child SA with the peer (identified by our inbound SPI).</summary>
     public void DeleteChild(uint inboundSpi)
@@ -189,7 +199,7 @@ public sealed class IkeSa : IDisposable
             return;
         }
 
-        IkeStats.CountRetransmit();
+        _telemetry.Retransmit(_active.Exchange);
         Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
         Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(_attempt)));
     }
@@ -201,7 +211,7 @@ public sealed class IkeSa : IDisposable
         var status = IkeCodec.TryDecode(datagram, out var message);
         if (status != ParseStatus.Ok || message is null)
         {
-            IkeStats.CountMalformed(status);
+            Context.Metrics.CountMalformed(status);
             return;
         }
 
@@ -233,6 +243,7 @@ public sealed class IkeSa : IDisposable
         if (next.Exchange != ExchangeType.IkeSaInit && Protector is null) return;
         _active = _queue.Dequeue();
         _activeMessageId = _nextRequestId;
+        _telemetry.ExchangeStarted(_active.Exchange, weRequest: true, Connection?.Name, ProposalText);
         SendActive();
     }
 
@@ -262,7 +273,7 @@ public sealed class IkeSa : IDisposable
         if (_active is null || header.MessageId != _activeMessageId || header.Exchange != _active.Exchange ||
             header.FromInitiator == IsInitiator)
         {
-            IkeStats.CountDrop(IkeDropReason.UnexpectedResponse);
+            Context.Metrics.CountDrop(IkeDropReason.UnexpectedResponse);
             return;
         }
 
@@ -286,6 +297,7 @@ public sealed class IkeSa : IDisposable
         }
 
         _active = null;
+        _telemetry.ExchangeEnded("ok", error: false, ProposalText);
         _nextRequestId++;
         StartNext();
     }
@@ -295,7 +307,7 @@ public sealed class IkeSa : IDisposable
         var header = message.Header;
         if (header.FromInitiator == IsInitiator)
         {
-            IkeStats.CountDrop(IkeDropReason.UnexpectedResponse);
+            Context.Metrics.CountDrop(IkeDropReason.UnexpectedResponse);
             return;
         }
 
@@ -311,13 +323,13 @@ public sealed class IkeSa : IDisposable
 
         if (header.MessageId != _peerNextRequestId)
         {
-            IkeStats.CountDrop(IkeDropReason.InvalidMessageId);
+            Context.Metrics.CountDrop(IkeDropReason.InvalidMessageId);
             return;
         }
 
         if (header.Exchange == ExchangeType.IkeSaInit ? State != IkeSaState.Created : Protector is null)
         {
-            IkeStats.CountDrop(IkeDropReason.NotAuthenticated);
+            Context.Metrics.CountDrop(IkeDropReason.NotAuthenticated);
             return;
         }
 
@@ -325,11 +337,16 @@ public sealed class IkeSa : IDisposable
         if (header.Exchange == ExchangeType.IkeSaInit)
         {
             Move(IkeSaState.Connecting);
+            RemoteEndpoint = remote;
+            LocalEndpoint = local;
+            _telemetry.NegotiationStarted(null, remote);
         }
         else
         {
             FollowPeer(remote, local, viaNatT);
         }
+
+        _telemetry.ExchangeStarted(header.Exchange, weRequest: false, Connection?.Name, ProposalText);
 
         FatalResponseNotify = null;
         CloseAfterResponse = null;
@@ -361,6 +378,8 @@ public sealed class IkeSa : IDisposable
         _lastResponse = new CachedResponse(header.MessageId, CurrentDatagram, response);
         _peerNextRequestId++;
         Emit(new SendMessage(response, remote, viaNatT));
+        _telemetry.ExchangeEnded(FatalResponseNotify is null ? "ok" : FatalResponseNotify.NotifyType.ToString(),
+            error: FatalResponseNotify is not null, ProposalText);
 
         if (CloseAfterResponse is { } reason)
         {
@@ -387,15 +406,15 @@ public sealed class IkeSa : IDisposable
         {
             if (Protector is null)
             {
-                IkeStats.CountDrop(IkeDropReason.NotAuthenticated);
+                Context.Metrics.CountDrop(IkeDropReason.NotAuthenticated);
                 return false;
             }
 
             var opened = Protector.TryOpen(CurrentDatagram, message);
             if (opened != ParseStatus.Ok)
             {
-                IkeStats.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
-                if (opened != ParseStatus.IntegrityCheckFailed) IkeStats.CountMalformed(opened);
+                Context.Metrics.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
+                if (opened != ParseStatus.IntegrityCheckFailed) Context.Metrics.CountMalformed(opened);
                 return false;
             }
         }
@@ -403,7 +422,7 @@ public sealed class IkeSa : IDisposable
         var rules = PayloadRules.Check(message.Header.Exchange, isResponse, message.Payloads);
         if (rules != ParseStatus.Ok)
         {
-            IkeStats.CountDrop(IkeDropReason.BadPayloadSequence);
+            Context.Metrics.CountDrop(IkeDropReason.BadPayloadSequence);
             return false;
         }
 
@@ -421,14 +440,23 @@ public sealed class IkeSa : IDisposable
 
     // ---- Used by tasks ----
 
-    internal void Move(IkeSaState to) => State = IkeSaStateMachine.Move(State, to);
+    internal void Move(IkeSaState to)
+    {
+        var from = State;
+        State = IkeSaStateMachine.Move(State, to);
+        _telemetry.StateChanged(from, to);
+    }
 
-    internal void Emit(IkeEffect effect) => _effects.Add(effect);
+    internal void Emit(IkeEffect effect)
+    {
+        if (effect is SendMessage send) _telemetry.Sent(send.Datagram);
+        _effects.Add(effect);
+    }
 
     internal void MarkEstablished()
     {
         Move(IkeSaState.Established);
-        IkeStats.CountEstablished();
+        _telemetry.Established(Age, Connection?.Name, ProposalText);
         Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
             new IkeSaSummary(ProposalText, Age, NatDetected, _children.Count)));
     }
@@ -436,7 +464,7 @@ public sealed class IkeSa : IDisposable
     internal void AddChild(ChildSaRecord record, ChildSaInstall install)
     {
         _children[record.InboundSpi] = record;
-        IkeStats.CountChildEstablished();
+        Context.Metrics.CountChildCreated();
         Emit(new ChildSaEstablished(install));
     }
 
@@ -460,12 +488,13 @@ public sealed class IkeSa : IDisposable
     internal void Close(CloseReason reason)
     {
         if (State == IkeSaState.Destroyed) return;
+        var before = State;
         foreach (var spi in _children.Keys.ToList()) RemoveChild(spi);
         _active = null;
         _queue.Clear();
         Emit(new CancelRetransmit());
         Move(IkeSaState.Destroyed);
-        IkeStats.CountClosed(reason);
+        _telemetry.Closed(before, reason);
         Emit(new IkeSaClosed(reason));
         Dispose();
     }
@@ -496,6 +525,7 @@ public sealed class IkeSa : IDisposable
 
     public void Dispose()
     {
+        _telemetry.Disposed();
         Protector?.Dispose();
         Protector = null;
         Keys?.Dispose();

@@ -1,0 +1,42 @@
+using Concentrator.Config;
+
+namespace Concentrator.Tests.Config;
+
+public sealed class TunnelConfigTests
+{
+    [Fact]
+    public void Tunnel_keys_parse_with_swanctl_style_values()
+    {
+        var c = ConcentratorConfig.Parse("""
+            tunnel: { type: none, device: vpn7, mtu: 1380, workers: 3, install_routes: no, plain_esp: false }
+            """, "t.yaml");
+        Assert.Equal("none", c.Tunnel.Type);
+        Assert.Equal("vpn7", c.Tunnel.Device);
+        Assert.Equal(1380, c.Tunnel.Mtu);
+        Assert.Equal(3, c.Tunnel.Workers);
+        Assert.False(c.Tunnel.InstallRoutes);
+        Assert.False(c.Tunnel.PlainEsp);
+    }
+
+    [Fact]
+    public void Tunnel_defaults_are_a_tun_device_with_routes()
+    {
+        var c = ConcentratorConfig.Parse("connections: {}", "t.yaml");
+        Assert.Equal("tun", c.Tunnel.Type);
+        Assert.Equal(0, c.Tunnel.Workers);
+        Assert.True(c.Tunnel.InstallRoutes);
+        Assert.True(c.Tunnel.PlainEsp);
+    }
+
+    [Theory]
+    [InlineData("tunnel: { type: xfrm }", "tunnel.type")]
+    [InlineData("tunnel: { workers: 65 }", "tunnel.workers")]
+    [InlineData("tunnel: { install_routes: maybe }", "tunnel.install_routes")]
+    [InlineData("tunnel: { queues: 2 }", "tunnel.queues")]
+    public void Bad_tunnel_values_name_the_key(string yaml, string key)
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(yaml, "t.yaml"));
+        Assert.Equal("t.yaml", ex.File);
+        Assert.Contains(key, ex.Message);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Telemetry;
+
+/// <summary>
+/// External binaries of the telemetry tests (Debian's <c>prometheus</c> package: prometheus, promtool,
+/// installed by scripts/install-deps.sh). Under CI=true a missing binary fails the test loudly;
+/// elsewhere the test says so and returns.
+/// </summary>
+internal static class Tools
+{
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string? Require(string tool, ITestOutputHelper output)
+    {
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, tool)).FirstOrDefault(File.Exists);
+        if (path is not null) return path;
+        string message = $"'{tool}' is not installed (Debian package 'prometheus'; run scripts/install-deps.sh)";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)) Assert.Fail(message);
+        output.WriteLine("SKIPPED: " + message);
+        return null;
+    }
+
+    /// <summary>Runs a command to completion (bounded), feeding <paramref name="stdin"/>; returns exit code and combined output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string? stdin = null, int timeoutSeconds = 60)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
+        p.StandardInput.Close();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish within {timeoutSeconds} s");
+        }
+        return (p.ExitCode, (await stdout) + (await stderr));
+    }
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Concentrator.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repository root (Concentrator.sln) not found");
+    }
+}

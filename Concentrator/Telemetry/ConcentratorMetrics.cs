@@ -1,0 +1,262 @@
+using Concentrator.Config;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Wire;
+using Concentrator.Sa;
+using Prometheus;
+
+namespace Concentrator.Telemetry;
+
+/// <summary>
+/// The one way the product counts: every metric family of one concentrator node, in its own
+/// <see cref="CollectorRegistry"/> (served on <c>/metrics</c>), so two gateways in one process (the
+/// demo's fleet, tests) never mix. Names follow the Prometheus conventions: <c>concentrator_</c>
+/// prefix, base units, <c>_total</c> counters, <c>_seconds</c> histograms. Labels are closed enums or
+/// configured connection/child names, never an SPI or a peer address. Every event is also added to
+/// the process-wide <see cref="IkeStats"/> totals (read by the demo summary and older tests).
+/// Control-plane events only; the ESP hot path publishes per worker batch through <see cref="DataPlane"/>.
+/// </summary>
+public sealed class ConcentratorMetrics
+{
+    private static readonly Lazy<ConcentratorMetrics> SharedDetached = new(() => new ConcentratorMetrics());
+
+    private static readonly IkeSaState[] TrackedStates =
+        [IkeSaState.Created, IkeSaState.Connecting, IkeSaState.Established, IkeSaState.Deleting];
+
+    private readonly Gauge.Child[] _ikeSasByState = new Gauge.Child[Enum.GetValues<IkeSaState>().Length];
+    private readonly Gauge _halfOpen;
+    private readonly Gauge _childSas;
+    private readonly Gauge _tunnelUp;
+    private readonly Counter.Child[] _negStarted = new Counter.Child[2];
+    private readonly Counter.Child[] _negSucceeded = new Counter.Child[2];
+    private readonly Counter.Child[,] _negFailed;
+    private readonly Histogram.Child[] _setup = new Histogram.Child[2];
+    private readonly Counter.Child[] _closed;
+    private readonly Counter _childCreated;
+    private readonly Counter _rekeys;
+    private readonly Counter _reauths;
+    private readonly Counter _dpdProbes;
+    private readonly Counter _deadPeers;
+    private readonly Counter.Child[] _retransmits;
+    private readonly Counter _cookiesSent;
+    private readonly Counter.Child[] _received;
+    private readonly Counter.Child[] _sent;
+    private readonly Counter.Child[] _dropped;
+    private readonly Counter.Child[] _malformed;
+    private readonly Gauge _clusterMembers;
+    private readonly Gauge _clusterShards;
+    private readonly Gauge _ready;
+
+    private readonly object _tunnelLock = new();
+    private readonly HashSet<(string Connection, string Child)> _configuredChildren = new();
+    private readonly HashSet<(string Connection, string Child)> _tunnelChildren = new();
+    private readonly Dictionary<(string Connection, string Child), int> _installed = new();
+
+    /// <param name="runtimeCollectors">Add prometheus-net's .NET runtime and process collectors (the served node does).</param>
+    /// <param name="node">This node's name in cluster families (defaults to the host name).</param>
+    public ConcentratorMetrics(bool runtimeCollectors = false, string? node = null)
+    {
+        Registry = Metrics.NewCustomRegistry();
+        if (runtimeCollectors) DotNetStats.Register(Registry);
+        var f = Metrics.WithCustomRegistry(Registry);
+        Node = node ?? Environment.MachineName;
+
+        var byState = f.CreateGauge("concentrator_ike_sas", "IKE SAs by state.", "state");
+        foreach (var s in TrackedStates) _ikeSasByState[(int)s] = byState.WithLabels(LabelValues.Snake(s.ToString()));
+        _halfOpen = f.CreateGauge("concentrator_ike_half_open_sas", "Responder IKE SAs past IKE_SA_INIT and not yet authenticated.");
+        _childSas = f.CreateGauge("concentrator_child_sas", "Child SAs installed in the data plane, by configured connection and child.",
+            "connection", "child");
+        _tunnelUp = f.CreateGauge("concentrator_tunnel_up",
+            "1 while at least one Child SA of a configured site-to-site child (start_action start or trap) is installed, else 0.",
+            "connection", "child");
+
+        var started = f.CreateCounter("concentrator_ike_negotiations_started_total", "IKE SA negotiations started, by role.", "role");
+        var succeeded = f.CreateCounter("concentrator_ike_negotiations_succeeded_total", "IKE SA negotiations that established the IKE SA, by role.", "role");
+        var failed = f.CreateCounter("concentrator_ike_negotiations_failed_total", "IKE SA negotiations that failed, by role and reason.", "role", "reason");
+        var setup = f.CreateHistogram("concentrator_ike_sa_setup_duration_seconds",
+            "Time from the first IKE_SA_INIT to the established IKE SA, by role.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["role"],
+                Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+            });
+        var reasons = LabelValues.SnakeNames<CloseReason>();
+        _negFailed = new Counter.Child[2, reasons.Length];
+        for (int r = 0; r < 2; r++)
+        {
+            string role = LabelValues.Role(r == 0);
+            _negStarted[r] = started.WithLabels(role);
+            _negSucceeded[r] = succeeded.WithLabels(role);
+            _setup[r] = setup.WithLabels(role);
+            for (int i = 0; i < reasons.Length; i++) _negFailed[r, i] = failed.WithLabels(role, reasons[i]);
+        }
+
+        var closed = f.CreateCounter("concentrator_ike_sas_closed_total", "IKE SAs ended (deleted, failed, timed out), by reason.", "reason");
+        _closed = reasons.Select(r => closed.WithLabels(r)).ToArray();
+        _childCreated = f.CreateCounter("concentrator_child_sas_created_total", "Child SAs negotiated.");
+
+        _rekeys = f.CreateCounter("concentrator_rekeys_total", "Rekeys by kind (ike, child) and outcome (success, failure).", "kind", "outcome");
+        foreach (var kind in new[] { "ike", "child" })
+        {
+            foreach (var outcome in new[] { "success", "failure" }) _rekeys.WithLabels(kind, outcome);
+        }
+        _reauths = f.CreateCounter("concentrator_ike_reauths_total", "IKE SA reauthentications by outcome (success, failure).", "outcome");
+        _reauths.WithLabels("success");
+        _reauths.WithLabels("failure");
+
+        _dpdProbes = f.CreateCounter("concentrator_ike_dpd_probes_total", "Dead peer detection probes (empty INFORMATIONAL requests) sent.");
+        _deadPeers = f.CreateCounter("concentrator_ike_dead_peers_total", "Established IKE SAs closed because the peer stopped answering.");
+        var retransmits = f.CreateCounter("concentrator_ike_retransmissions_total", "IKE requests retransmitted, by exchange.", "exchange");
+        _retransmits = LabelValues.Exchanges.Select(e => retransmits.WithLabels(e)).ToArray();
+        _cookiesSent = f.CreateCounter("concentrator_ike_cookies_sent_total", "COOKIE challenges sent to IKE_SA_INIT requests (RFC 7296 §2.6).");
+        var received = f.CreateCounter("concentrator_ike_messages_received_total", "IKE messages received with a valid header, by exchange.", "exchange");
+        var sent = f.CreateCounter("concentrator_ike_messages_sent_total", "IKE messages sent (retransmissions included), by exchange.", "exchange");
+        _received = LabelValues.Exchanges.Select(e => received.WithLabels(e)).ToArray();
+        _sent = LabelValues.Exchanges.Select(e => sent.WithLabels(e)).ToArray();
+
+        var dropped = f.CreateCounter("concentrator_ike_messages_dropped_total", "IKE datagrams dropped before or during processing, by reason.", "reason");
+        _dropped = Enumerable.Range(0, (int)IkeDropReason.Count)
+            .Select(i => dropped.WithLabels(LabelValues.Snake(((IkeDropReason)i).ToString()))).ToArray();
+        var malformed = f.CreateCounter("concentrator_ike_malformed_messages_total", "IKE messages that failed to parse, by parse status.", "reason");
+        _malformed = Enum.GetValues<ParseStatus>().Select(s => s == ParseStatus.Ok ? null! : malformed.WithLabels(LabelValues.Snake(s.ToString()))).ToArray();
+
+        // Cluster families: a single node is one member Up owning every (zero) shard; the cluster work fills these later.
+        _clusterMembers = f.CreateGauge("concentrator_cluster_members", "Akka cluster members by status, as seen by this node.", "status");
+        foreach (var status in new[] { "joining", "weakly_up", "up", "leaving", "exiting", "down", "removed" })
+        {
+            _clusterMembers.WithLabels(status).Set(status == "up" ? 1 : 0);
+        }
+        _clusterShards = f.CreateGauge("concentrator_cluster_shards", "IKE SA shards hosted, by cluster node.", "node");
+        _clusterShards.WithLabels(Node).Set(0);
+        _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
+
+        DataPlane = new DataPlaneMetrics(f, Registry);
+    }
+
+    /// <summary>Counts for code without a served node (protocol unit tests): same API, never scraped.</summary>
+    public static ConcentratorMetrics Detached => SharedDetached.Value;
+
+    public CollectorRegistry Registry { get; }
+    public DataPlaneMetrics DataPlane { get; }
+    public string Node { get; }
+
+    /// <summary>
+    /// Declares the configured connections/children: only they become label values, and children with
+    /// start_action start or trap (site-to-site tunnels) get a <c>concentrator_tunnel_up</c> series, 0 until up.
+    /// </summary>
+    public void BindConfig(ConcentratorConfig config)
+    {
+        lock (_tunnelLock)
+        {
+            foreach (var conn in config.Connections.Values)
+            {
+                foreach (var child in conn.Children.Values)
+                {
+                    var key = (conn.Name, child.Name);
+                    _configuredChildren.Add(key);
+                    if (child.StartAction is "start" or "trap" && _tunnelChildren.Add(key))
+                    {
+                        _tunnelUp.WithLabels(conn.Name, child.Name).Set(_installed.GetValueOrDefault(key) > 0 ? 1 : 0);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- IKE SA lifecycle ----
+
+    public void IkeSaStateChanged(IkeSaState? from, IkeSaState? to)
+    {
+        if (from is { } f && f != IkeSaState.Destroyed) _ikeSasByState[(int)f].Dec();
+        if (to is { } t && t != IkeSaState.Destroyed) _ikeSasByState[(int)t].Inc();
+    }
+
+    public void SetHalfOpen(int count) => _halfOpen.Set(count);
+
+    public void NegotiationStarted(bool initiator) => _negStarted[initiator ? 0 : 1].Inc();
+
+    public void NegotiationSucceeded(bool initiator, TimeSpan setup)
+    {
+        _negSucceeded[initiator ? 0 : 1].Inc();
+        _setup[initiator ? 0 : 1].Observe(setup.TotalSeconds);
+        IkeStats.CountEstablished();
+    }
+
+    public void NegotiationFailed(bool initiator, CloseReason reason) => _negFailed[initiator ? 0 : 1, (int)reason].Inc();
+
+    public void CountClosed(CloseReason reason, bool wasEstablished)
+    {
+        _closed[(int)reason].Inc();
+        if (wasEstablished && reason == CloseReason.Timeout) _deadPeers.Inc();
+        IkeStats.CountClosed(reason);
+    }
+
+    public void CountChildCreated()
+    {
+        _childCreated.Inc();
+        IkeStats.CountChildEstablished();
+    }
+
+    /// <summary>For the lifecycle work: <paramref name="kind"/> is "ike" or "child".</summary>
+    public void CountRekey(string kind, bool success) => _rekeys.WithLabels(kind is "ike" ? "ike" : "child", success ? "success" : "failure").Inc();
+
+    public void CountReauth(bool success) => _reauths.WithLabels(success ? "success" : "failure").Inc();
+
+    public void CountDpdProbe() => _dpdProbes.Inc();
+
+    public void CountRetransmit(ExchangeType exchange)
+    {
+        _retransmits[LabelValues.ExchangeIndex(exchange)].Inc();
+        IkeStats.CountRetransmit();
+    }
+
+    public void CountCookieSent()
+    {
+        _cookiesSent.Inc();
+        IkeStats.CountCookieSent();
+    }
+
+    public void CountReceived(ExchangeType exchange) => _received[LabelValues.ExchangeIndex(exchange)].Inc();
+
+    public void CountSent(ReadOnlySpan<byte> ikeMessage) => _sent[LabelValues.ExchangeIndex(ikeMessage)].Inc();
+
+    public void CountMalformed(ParseStatus status)
+    {
+        if (status == ParseStatus.Ok) return;
+        _malformed[(int)status].Inc();
+        _dropped[(int)IkeDropReason.Malformed].Inc();
+        IkeStats.CountMalformed(status);
+    }
+
+    public void CountDrop(IkeDropReason reason)
+    {
+        _dropped[(int)reason].Inc();
+        IkeStats.CountDrop(reason);
+    }
+
+    // ---- Child SAs in the data plane ----
+
+    public void ChildSaInstalled(string connection, string child) => MoveChild(connection, child, +1);
+
+    public void ChildSaRemoved(string connection, string child) => MoveChild(connection, child, -1);
+
+    private void MoveChild(string connection, string child, int delta)
+    {
+        lock (_tunnelLock)
+        {
+            var key = (connection, child);
+            if (!_configuredChildren.Contains(key)) key = (LabelValues.Unconfigured, LabelValues.Unconfigured);
+            int now = Math.Max(0, _installed.GetValueOrDefault(key) + delta);
+            _installed[key] = now;
+            _childSas.WithLabels(key.Item1, key.Item2).Set(now);
+            if (_tunnelChildren.Contains(key)) _tunnelUp.WithLabels(key.Item1, key.Item2).Set(now > 0 ? 1 : 0);
+        }
+    }
+
+    // ---- Node ----
+
+    public void SetReady(bool ready) => _ready.Set(ready ? 1 : 0);
+
+    public void SetClusterMembers(string status, int count) => _clusterMembers.WithLabels(status).Set(count);
+
+    public void SetShards(string node, int count) => _clusterShards.WithLabels(node).Set(count);
+}

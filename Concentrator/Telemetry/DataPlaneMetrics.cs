@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Concentrator.DataPlane.Esp;
+using Prometheus;
+
+namespace Concentrator.Telemetry;
+
+/// <summary>Why the data plane dropped an ESP packet: the <c>reason</c> label of <c>concentrator_esp_dropped_packets_total</c>.</summary>
+public enum EspDropReason
+{
+    Replay = 0,
+    AuthFailed,
+    NoSa,
+    TsMismatch,
+    Malformed,
+    QueueFull,
+    SeqExhausted,
+    Dummy,
+    NoBuffer,
+    Count,
+}
+
+/// <summary>Drops by <see cref="EspStatus"/> value, inline (no allocation, plain fields).</summary>
+[InlineArray(16)]
+public struct EspStatusCounts
+{
+    private ulong _element0;
+}
+
+/// <summary>
+/// What one receive/send worker accumulated since its last publish: plain fields, owned by that
+/// worker alone, published with <see cref="DataPlaneMetrics.Publish"/> once per batch and then cleared.
+/// </summary>
+public struct WorkerBatchCounters
+{
+    public ulong PacketsIn;
+    public ulong BytesIn;
+    public ulong PacketsOut;
+    public ulong BytesOut;
+
+    /// <summary>Dropped packets by <see cref="EspStatus"/> (index = status value; Ok is ignored).</summary>
+    public EspStatusCounts Drops;
+
+    /// <summary>Decrypted packets whose inner addresses fall outside the SA's traffic selectors.</summary>
+    public ulong TsMismatch;
+
+    /// <summary>Packets dropped because a worker or TUN queue was full.</summary>
+    public ulong QueueFull;
+
+    /// <summary>Stopwatch ticks of one sampled decrypt (0 = no sample in this batch).</summary>
+    public long DecryptSampleTicks;
+
+    /// <summary>Stopwatch ticks of one sampled encrypt (0 = no sample in this batch).</summary>
+    public long EncryptSampleTicks;
+
+    public void CountDrop(EspStatus status) => Drops[(int)status]++;
+
+    public void Clear() => this = default;
+}
+
+/// <summary>
+/// ESP families, per worker (label <c>worker</c>) so SPI sharding across cores is visible. The
+/// packet path never touches a metric per packet: each worker calls <see cref="Publish"/> once per
+/// batch with its plain-field <see cref="WorkerBatchCounters"/>; the series of a worker are resolved
+/// once, so a publish is a handful of lock-free adds. Planes that cannot batch themselves register a
+/// flush with <see cref="AddFlush"/>, run before every scrape.
+/// </summary>
+public sealed class DataPlaneMetrics
+{
+    public const int MaxWorkers = 256;
+
+    private static readonly EspDropReason?[] ReasonOfStatus = BuildReasonOfStatus();
+
+    private readonly Counter _packets;
+    private readonly Counter _bytes;
+    private readonly Counter _dropped;
+    private readonly Histogram.Child _decrypt;
+    private readonly Histogram.Child _encrypt;
+    private readonly WorkerSeries?[] _workers = new WorkerSeries?[MaxWorkers];
+    private readonly List<Action> _flushes = new();
+
+    internal DataPlaneMetrics(MetricFactory f, CollectorRegistry registry)
+    {
+        _packets = f.CreateCounter("concentrator_esp_packets_total",
+            "ESP packets processed successfully, by direction (in: decrypted, out: encrypted) and worker.", "direction", "worker");
+        _bytes = f.CreateCounter("concentrator_esp_bytes_total", "ESP bytes on the wire of processed packets, by direction and worker.",
+            "direction", "worker");
+        _dropped = f.CreateCounter("concentrator_esp_dropped_packets_total", "ESP packets dropped, by reason and worker.", "reason", "worker");
+        var crypto = f.CreateHistogram("concentrator_esp_crypto_duration_seconds",
+            "Time to decrypt or encrypt one ESP packet (sampled, one packet per batch or 1 in 64).",
+            new HistogramConfiguration
+            {
+                LabelNames = ["operation"],
+                Buckets = Histogram.ExponentialBuckets(0.000_001, 2, 14), // 1 µs .. 8 ms
+            });
+        _decrypt = crypto.WithLabels("decrypt");
+        _encrypt = crypto.WithLabels("encrypt");
+        registry.AddBeforeCollectCallback(RunFlushes);
+    }
+
+    /// <summary>Publishes one worker's batch. Thread-safe; call once per batch per worker, then clear the batch.</summary>
+    public void Publish(int worker, in WorkerBatchCounters delta)
+    {
+        var w = Series(worker);
+        if (delta.PacketsIn != 0) w.PacketsIn.Inc(delta.PacketsIn);
+        if (delta.BytesIn != 0) w.BytesIn.Inc(delta.BytesIn);
+        if (delta.PacketsOut != 0) w.PacketsOut.Inc(delta.PacketsOut);
+        if (delta.BytesOut != 0) w.BytesOut.Inc(delta.BytesOut);
+        for (int s = 1; s < ReasonOfStatus.Length; s++)
+        {
+            ulong n = delta.Drops[s];
+            if (n != 0 && ReasonOfStatus[s] is { } reason) w.Drops[(int)reason].Inc(n);
+        }
+        if (delta.TsMismatch != 0) w.Drops[(int)EspDropReason.TsMismatch].Inc(delta.TsMismatch);
+        if (delta.QueueFull != 0) w.Drops[(int)EspDropReason.QueueFull].Inc(delta.QueueFull);
+        if (delta.DecryptSampleTicks > 0) _decrypt.Observe(TicksToSeconds(delta.DecryptSampleTicks));
+        if (delta.EncryptSampleTicks > 0) _encrypt.Observe(TicksToSeconds(delta.EncryptSampleTicks));
+    }
+
+    /// <summary>Registers an action run before every scrape (for planes that accumulate between scrapes).</summary>
+    public void AddFlush(Action flush)
+    {
+        lock (_flushes) _flushes.Add(flush);
+    }
+
+    public void RemoveFlush(Action flush)
+    {
+        lock (_flushes) _flushes.Remove(flush);
+    }
+
+    /// <summary>The drop reason an <see cref="EspStatus"/> counts as; null for success.</summary>
+    public static EspDropReason? ReasonOf(EspStatus status) => ReasonOfStatus[(int)status];
+
+    private void RunFlushes()
+    {
+        Action[] flushes;
+        lock (_flushes) flushes = _flushes.ToArray();
+        foreach (var flush in flushes) flush();
+    }
+
+    private static double TicksToSeconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+
+    private WorkerSeries Series(int worker)
+    {
+        if ((uint)worker >= MaxWorkers) throw new ArgumentOutOfRangeException(nameof(worker), $"worker must be 0..{MaxWorkers - 1}");
+        var w = Volatile.Read(ref _workers[worker]);
+        if (w is not null) return w;
+        var created = new WorkerSeries(this, worker.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return Interlocked.CompareExchange(ref _workers[worker], created, null) ?? created;
+    }
+
+    private static EspDropReason?[] BuildReasonOfStatus()
+    {
+        var map = new EspDropReason?[Enum.GetValues<EspStatus>().Length];
+        if (map.Length > 16) throw new InvalidOperationException("EspStatusCounts holds 16 statuses");
+        foreach (var s in Enum.GetValues<EspStatus>())
+        {
+            map[(int)s] = s switch
+            {
+                EspStatus.Ok => null,
+                EspStatus.Replay => EspDropReason.Replay,
+                EspStatus.AuthFailed => EspDropReason.AuthFailed,
+                EspStatus.UnknownSpi or EspStatus.NoSa => EspDropReason.NoSa,
+                EspStatus.TsMismatch => EspDropReason.TsMismatch,
+                EspStatus.SequenceExhausted => EspDropReason.SeqExhausted,
+                EspStatus.Dummy => EspDropReason.Dummy,
+                EspStatus.BufferTooSmall => EspDropReason.NoBuffer,
+                _ => EspDropReason.Malformed,
+            };
+        }
+        return map;
+    }
+
+    private sealed class WorkerSeries
+    {
+        public readonly Counter.Child PacketsIn, BytesIn, PacketsOut, BytesOut;
+        public readonly Counter.Child[] Drops;
+
+        public WorkerSeries(DataPlaneMetrics m, string worker)
+        {
+            PacketsIn = m._packets.WithLabels("in", worker);
+            PacketsOut = m._packets.WithLabels("out", worker);
+            BytesIn = m._bytes.WithLabels("in", worker);
+            BytesOut = m._bytes.WithLabels("out", worker);
+            Drops = Enumerable.Range(0, (int)EspDropReason.Count)
+                .Select(r => m._dropped.WithLabels(LabelValues.Snake(((EspDropReason)r).ToString()), worker)).ToArray();
+        }
+    }
+}
+
+/// <summary>Implemented by data planes that publish ESP counters; the gateway attaches its metrics on start.</summary>
+public interface IDataPlaneMetricsSource
+{
+    void AttachMetrics(DataPlaneMetrics metrics);
+}
+
+/// <summary>
+/// A worker's counters for planes whose packet calls come from arbitrary threads (the in-memory plane):
+/// Interlocked adds on this instance's own fields (no lock, no metric touched per packet), published
+/// as one batch of worker <see cref="Worker"/> before each scrape or on <see cref="Flush"/>.
+/// </summary>
+public sealed class SharedWorkerCounters
+{
+    private const int SampleMask = 63;
+
+    private readonly DataPlaneMetrics _metrics;
+    private readonly long[] _drops = new long[16];
+    private long _packetsIn, _bytesIn, _packetsOut, _bytesOut, _sampleSequence, _decryptSample, _encryptSample;
+
+    public SharedWorkerCounters(DataPlaneMetrics metrics, int worker)
+    {
+        _metrics = metrics;
+        Worker = worker;
+        metrics.AddFlush(Flush);
+    }
+
+    public int Worker { get; }
+
+    /// <summary>Stopwatch timestamp when this packet is sampled for crypto timing (1 in 64, first one included), else 0.</summary>
+    public long SampleStart() => (Interlocked.Increment(ref _sampleSequence) & SampleMask) == 1 ? Stopwatch.GetTimestamp() : 0;
+
+    public void Inbound(EspStatus status, int wireBytes, long sampleStart)
+    {
+        if (status == EspStatus.Ok)
+        {
+            Interlocked.Increment(ref _packetsIn);
+            Interlocked.Add(ref _bytesIn, wireBytes);
+            if (sampleStart != 0) Volatile.Write(ref _decryptSample, Math.Max(1, Stopwatch.GetTimestamp() - sampleStart));
+        }
+        else
+        {
+            Interlocked.Increment(ref _drops[(int)status]);
+        }
+    }
+
+    public void Outbound(EspStatus status, int wireBytes, long sampleStart)
+    {
+        if (status == EspStatus.Ok)
+        {
+            Interlocked.Increment(ref _packetsOut);
+            Interlocked.Add(ref _bytesOut, wireBytes);
+            if (sampleStart != 0) Volatile.Write(ref _encryptSample, Math.Max(1, Stopwatch.GetTimestamp() - sampleStart));
+        }
+        else
+        {
+            Interlocked.Increment(ref _drops[(int)status]);
+        }
+    }
+
+    /// <summary>Publishes what accumulated since the last flush; each event is published exactly once.</summary>
+    public void Flush()
+    {
+        var batch = new WorkerBatchCounters
+        {
+            PacketsIn = (ulong)Interlocked.Exchange(ref _packetsIn, 0),
+            BytesIn = (ulong)Interlocked.Exchange(ref _bytesIn, 0),
+            PacketsOut = (ulong)Interlocked.Exchange(ref _packetsOut, 0),
+            BytesOut = (ulong)Interlocked.Exchange(ref _bytesOut, 0),
+            DecryptSampleTicks = Interlocked.Exchange(ref _decryptSample, 0),
+            EncryptSampleTicks = Interlocked.Exchange(ref _encryptSample, 0),
+        };
+        for (int i = 0; i < _drops.Length; i++) batch.Drops[i] = (ulong)Interlocked.Exchange(ref _drops[i], 0);
+        _metrics.Publish(Worker, in batch);
+    }
+
+    public void Detach() => _metrics.RemoveFlush(Flush);
+}
