@@ -4,9 +4,10 @@ namespace Concentrator.Tests.Interop;
 
 /// <summary>
 /// strongSwan (peer namespace, libipsec, encap = yes) initiates to the built concentrator running as a
-/// process in the gateway namespace. Asserts the control plane on both sides: swanctl shows the IKE SA
-/// ESTABLISHED with the child INSTALLED, the concentrator logs 1001 (IKE SA established) and 1003
-/// (Child SA installed) with SPIs matching charon's.
+/// process in the gateway namespace. Asserts the control plane on both sides (swanctl shows the IKE SA
+/// ESTABLISHED with the child INSTALLED, the concentrator logs 1001 IKE SA established and 1003 Child SA
+/// installed with SPIs matching charon's), then traffic through the concentrator's TUN data plane, then
+/// that its SIGTERM deletes the SAs with the peer.
 /// </summary>
 [Collection(InteropCollection.Name)]
 [Trait("Category", "Root")]
@@ -162,15 +163,29 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
         Assert.Contains($"SPIs in {Underlay.NormalizeSpi(child.SpiOut)} out {Underlay.NormalizeSpi(child.SpiIn)}", installed.Message);
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
 
-        // ---- TRAFFIC: not expected yet. `run` hosts the InMemoryDataPlane; once the TUN data plane is in
-        // place, assert here what StrongSwan_to_strongSwan_libipsec_Root asserts for charon:
-        //   var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2",
-        //       "-I", Testbed.PeerInner, Testbed.LanHost);
-        //   Assert.True(ping.Ok, ...);
-        //   Underlay.ReadCounters(bed.Gateway): esp_in >= 3 and esp_out >= 3 (ESP-in-UDP both ways), a tshark
-        //   capture on g0 showing both SPIs, and the peer child's packets-in/packets-out >= 3.
-        var counters = Underlay.ReadCounters(bed.Gateway);
-        scope.Log("gateway underlay counters (informational): " + string.Join(", ", counters.Select(kv => $"{kv.Key}={kv.Value}")));
+        // ---- TRAFFIC through the concentrator's TUN data plane (tunnel.type tun, the default of `run`):
+        // ping from the peer's inner address to the LAN host, ESP-in-UDP both ways on the underlay with
+        // exactly the negotiated SPIs, and charon's child counting the packets.
+        await using (var capture = await Underlay.Capture.StartAsync(bed.Gateway, Testbed.GatewayOuterDevice, bed.WorkDir, seconds: 10, maxPackets: 6))
+        {
+            var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
+                "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            scope.Log("ping: " + ping.Stdout.Split('\n').FirstOrDefault(l => l.Contains("received")));
+            var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(2)));
+            foreach (var l in lines) scope.Log("capture: " + l);
+            var counters = Underlay.ReadCounters(bed.Gateway);
+            scope.Log("gateway underlay counters: " + string.Join(", ", counters.Select(kv => $"{kv.Key}={kv.Value}")));
+            Assert.True(ping.Ok, "ping through the concentrator's tunnel failed: " + ping);
+            var spis = Underlay.Capture.Spis(lines);
+            Assert.Contains(Underlay.NormalizeSpi(child.SpiOut), spis);
+            Assert.Contains(Underlay.NormalizeSpi(child.SpiIn), spis);
+            Assert.True(counters.GetValueOrDefault("esp_in") >= 3, "fewer than 3 ESP-in-UDP packets reached the concentrator");
+            Assert.True(counters.GetValueOrDefault("esp_out") >= 3, "fewer than 3 ESP-in-UDP packets left the concentrator");
+            var after = await peer.WaitInstalledAsync("gw", "net", TimeSpan.FromSeconds(5));
+            scope.Log("peer child after ping: " + after!.Value.Child);
+            Assert.True(after.Value.Child.Number("packets-in") >= 3, "charon's child SA decrypted fewer than 3 packets from the concentrator");
+            Assert.True(after.Value.Child.Number("packets-out") >= 3, "charon's child SA sent fewer than 3 packets");
+        }
 
         // SIGTERM: the concentrator deletes its IKE SA with the peer (INFORMATIONAL with Delete) before exiting.
         await gateway.DisposeAsync();

@@ -196,6 +196,8 @@ public static partial class Underlay
             {
                 await Task.Delay(100).ConfigureAwait(false);
             }
+            // "Capturing on" can come a moment before dumpcap's filter sees packets.
+            await Task.Delay(300).ConfigureAwait(false);
             if (!p.ReadStderr().Contains("Capturing on"))
             {
                 string err = p.ReadStderr();
@@ -205,10 +207,13 @@ public static partial class Underlay
             return c;
         }
 
-        /// <summary>Waits for the capture to end by itself (duration or count), bounded; returns its lines.</summary>
-        public async Task<IReadOnlyList<string>> FinishAsync(TimeSpan timeout)
+        /// <summary>
+        /// Ends the capture: waits at most <paramref name="linger"/> for it to end by itself (packet count),
+        /// then SIGTERMs it (tshark prints line-buffered, nothing is lost); returns its lines.
+        /// </summary>
+        public async Task<IReadOnlyList<string>> FinishAsync(TimeSpan linger)
         {
-            await _process.WaitForExitAsync(timeout).ConfigureAwait(false);
+            await _process.WaitForExitAsync(linger).ConfigureAwait(false);
             await _ns.StopAsync(_process).ConfigureAwait(false);
             return _process.ReadStdout().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         }
@@ -223,13 +228,13 @@ public static partial class Underlay
         public ValueTask DisposeAsync() => new(_ns.StopAsync(_process));
     }
 
-    /// <summary>"0xC1A2B3C4", "c1a2b3c4" and "3248538564" all become "c1a2b3c4".</summary>
+    /// <summary>SPIs are hex everywhere here (charon's raw output, tshark's esp.spi, the concentrator's log):
+    /// "0xC1A2B3C4" and "c1a2b3c4" both become "c1a2b3c4"; "02456124" stays hex.</summary>
     public static string NormalizeSpi(string spi)
     {
         spi = spi.Trim().ToLowerInvariant();
-        if (spi.StartsWith("0x", StringComparison.Ordinal)) return spi[2..].PadLeft(8, '0');
-        if (spi.All(char.IsAsciiHexDigit) && spi.Any(c => c is >= 'a' and <= 'f')) return spi.PadLeft(8, '0');
-        return uint.TryParse(spi, out var n) ? n.ToString("x8") : spi;
+        if (spi.StartsWith("0x", StringComparison.Ordinal)) spi = spi[2..];
+        return spi.PadLeft(8, '0');
     }
 }
 

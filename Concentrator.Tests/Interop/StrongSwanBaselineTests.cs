@@ -54,7 +54,7 @@ public sealed class StrongSwanBaselineTests(ITestOutputHelper output)
         scope.Log("ping: " + ping.Stdout.Split('\n').FirstOrDefault(l => l.Contains("received")));
         Assert.True(ping.Ok, "ping through the tunnel failed: " + ping);
 
-        var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(12)));
+        var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(2)));
         foreach (var l in lines) scope.Log("capture: " + l);
         var spis = Underlay.Capture.Spis(lines);
         Assert.Contains(Underlay.NormalizeSpi(onGw.Value.Child.SpiIn), spis);
