@@ -4,9 +4,19 @@
 set -euo pipefail
 
 packages=(
-  iproute2   # network namespaces and veth pairs for root tests
-  iputils-ping  # ping through tunnels in root tests
-  prometheus # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
+  iproute2                        # network namespaces and veth pairs for root tests
+  iputils-ping                    # ping through tunnels in root tests
+  procps                          # sysctl (ip_forward, rp_filter inside namespaces)
+  prometheus                      # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
+  nftables                        # NAT router namespace (masquerade), ESP-in-UDP counters
+  iperf3                          # throughput through tunnels (benchmarks)
+  tshark                          # short underlay captures (ESP-in-UDP on 4500)
+  python3-scapy                   # crafted IKE/ESP packets
+  strongswan-charon               # /usr/lib/ipsec/charon: foreground daemon, custom STRONGSWAN_CONF
+  strongswan-swanctl              # swanctl (vici client) and the vici plugin
+  libstrongswan-standard-plugins  # openssl plugin: AES-GCM, ECP, MODP, x25519, chacha20poly1305
+  libstrongswan-extra-plugins     # curve25519, chapoly (native implementations)
+  libcharon-extra-plugins         # kernel-libipsec: userspace ESP on a TUN (the kernel has no ESP)
 )
 
 missing=()
@@ -21,7 +31,11 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Packages that ship a service (prometheus) must not start it: tests run their own instances.
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # Packages that ship a service (prometheus, strongSwan's starter/charon) must not start it: tests run
+  # their own instances (a system charon would hold UDP 500/4500 in the root namespace). A policy-rc.d
+  # that already exists (e.g. Docker's) is left as it is.
   policy=/usr/sbin/policy-rc.d
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
@@ -35,3 +49,20 @@ fi
 if command -v service >/dev/null && service prometheus status >/dev/null 2>&1; then
   service prometheus stop >/dev/null 2>&1 || true
 fi
+
+# Nothing of strongSwan may run or start at boot in the root namespace: the tests start their own
+# charons inside namespaces.
+strongswan_services=(strongswan-starter strongswan ipsec)
+for s in "${strongswan_services[@]}"; do
+  if command -v systemctl >/dev/null 2>&1; then
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now "$s.service" >/dev/null 2>&1 || true
+    elif [[ $(id -u) -eq 0 ]]; then
+      systemctl disable "$s.service" >/dev/null 2>&1 || true   # no running systemd: drop boot links
+    fi
+  fi
+  if command -v service >/dev/null && service "$s" status >/dev/null 2>&1; then
+    service "$s" stop >/dev/null 2>&1 || true
+  fi
+done
+exit 0

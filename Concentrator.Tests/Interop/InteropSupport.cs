@@ -1,0 +1,291 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Interop;
+
+/// <summary>Interop tests run one at a time: they are CPU-heavy and bounded in wall time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InteropCollection
+{
+    public const string Name = "Interop";
+}
+
+/// <summary>
+/// What root interop tests need. Missing pieces fail the test under CI=true; elsewhere the test
+/// writes the reason and returns (xunit 2 has no runtime skip without extra packages).
+/// </summary>
+public static class InteropPrerequisites
+{
+    private static readonly string[] Tools = ["ip", "nft", "tshark", "swanctl", "ping", "unshare", "sysctl", "mount"];
+    private static readonly string[] CharonPlugins = ["kernel-libipsec", "kernel-netlink", "socket-default", "vici", "openssl", "curve25519", "chapoly"];
+
+    public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    public static IReadOnlyList<string> Missing(bool needDotnet)
+    {
+        var missing = new List<string>();
+        if (!Environment.IsPrivilegedProcess) missing.Add("root (network namespaces)");
+        foreach (var t in Tools)
+        {
+            if (!Command.Exists(t)) missing.Add(t);
+        }
+        if (!File.Exists(StrongSwan.CharonPath)) missing.Add(StrongSwan.CharonPath + " (strongswan-charon)");
+        foreach (var p in CharonPlugins)
+        {
+            if (!File.Exists(Path.Combine(StrongSwan.PluginDir, $"libstrongswan-{p}.so"))) missing.Add($"charon plugin {p}");
+        }
+        if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun (kernel-libipsec)");
+        if (needDotnet && !Command.Exists("dotnet")) missing.Add("dotnet");
+        return missing;
+    }
+
+    /// <summary>True when the test can run; otherwise fails (CI) or reports and returns false.</summary>
+    public static bool Check(ITestOutputHelper output, bool needDotnet = false)
+    {
+        var missing = Missing(needDotnet);
+        if (missing.Count == 0) return true;
+        string reason = $"interop prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
+        if (InCi) Assert.Fail(reason);
+        output.WriteLine("NOT RUN: " + reason);
+        return false;
+    }
+}
+
+/// <summary>
+/// One test's world: the testbed, what runs in it, a time budget, and diagnostics. Dispose stops
+/// everything in reverse order and tears the namespaces down; a failing test prints every component's
+/// diagnostics and keeps the run directory, a passing one deletes it.
+/// </summary>
+public sealed class InteropScope : IAsyncDisposable
+{
+    private readonly ITestOutputHelper _output;
+    private readonly List<IAsyncDisposable> _owned = new();
+    private readonly List<(string Name, Func<string> Read)> _diagnostics = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private bool _passed;
+
+    private InteropScope(ITestOutputHelper output, Testbed bed, TimeSpan budget)
+    {
+        _output = output;
+        Bed = bed;
+        Budget = budget;
+    }
+
+    public Testbed Bed { get; }
+    public TimeSpan Budget { get; }
+
+    /// <summary>What is left of the budget, never less than one second (each wait stays bounded).</summary>
+    public TimeSpan Remaining(TimeSpan cap)
+    {
+        var left = Budget - _clock.Elapsed;
+        if (left < TimeSpan.FromSeconds(1)) left = TimeSpan.FromSeconds(1);
+        return left < cap ? left : cap;
+    }
+
+    public static InteropScope Create(ITestOutputHelper output, bool withNatRouter = false, double budgetSeconds = 50)
+    {
+        var bed = Testbed.Create(withNatRouter);
+        output.WriteLine($"testbed {bed.Id} in {bed.WorkDir}");
+        return new InteropScope(output, bed, TimeSpan.FromSeconds(budgetSeconds));
+    }
+
+    public T Own<T>(T item) where T : IAsyncDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public void AddDiagnostics(string name, Func<string> read) => _diagnostics.Add((name, read));
+
+    public void Log(string line) => _output.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:F1}s] {line}");
+
+    /// <summary>Marks the test as passed: its run directory is deleted on dispose.</summary>
+    public void Passed() => _passed = true;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_passed)
+        {
+            foreach (var (name, read) in _diagnostics)
+            {
+                try { _output.WriteLine($"##### {name}\n{read()}"); } catch (Exception ex) { _output.WriteLine($"##### {name}: {ex.Message}"); }
+            }
+            _output.WriteLine($"run files kept in {Bed.WorkDir}");
+        }
+
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            try { await _owned[i].DisposeAsync().ConfigureAwait(false); } catch (Exception ex) { _output.WriteLine($"teardown: {ex.Message}"); }
+        }
+        await Bed.DisposeAsync().ConfigureAwait(false);
+        // INTEROP_KEEP=1 keeps the configs and logs of passing runs too.
+        if (_passed && Environment.GetEnvironmentVariable("INTEROP_KEEP") != "1") Bed.DeleteWorkDir();
+        else if (_passed) _output.WriteLine($"run files kept in {Bed.WorkDir} (INTEROP_KEEP=1)");
+        _output.WriteLine($"torn down after {_clock.Elapsed.TotalSeconds:F1} s");
+    }
+}
+
+/// <summary>What crosses the gateway's underlay link: nft counters and a short tshark capture.</summary>
+public static partial class Underlay
+{
+    /// <summary>
+    /// Counters for ESP-in-UDP (UDP 4500 whose first payload word, the SPI, is non-zero: RFC 3948) and
+    /// IKE on 4500 (non-ESP marker, zero word) in both directions of <paramref name="ns"/>.
+    /// </summary>
+    public static void InstallEspCounters(Netns ns, string workDir)
+    {
+        string rules = """
+            table inet cit_count {
+              counter esp_in { }
+              counter esp_out { }
+              counter ike4500_in { }
+              counter ike4500_out { }
+              chain input {
+                type filter hook input priority 0; policy accept;
+                udp dport 4500 @th,64,32 != 0 counter name "esp_in"
+                udp dport 4500 @th,64,32 == 0 counter name "ike4500_in"
+              }
+              chain output {
+                type filter hook output priority 0; policy accept;
+                udp sport 4500 @th,64,32 != 0 counter name "esp_out"
+                udp sport 4500 @th,64,32 == 0 counter name "ike4500_out"
+              }
+            }
+            """;
+        string file = Path.Combine(workDir, $"counters-{ns.Name}.nft");
+        File.WriteAllText(file, rules + "\n");
+        ns.Exec("nft", "-f", file);
+    }
+
+    public static IReadOnlyDictionary<string, long> ReadCounters(Netns ns)
+    {
+        var text = ns.Exec("nft", "list", "counters", "table", "inet", "cit_count").Stdout;
+        var result = new Dictionary<string, long>();
+        foreach (Match m in CounterPattern().Matches(text)) result[m.Groups["name"].Value] = long.Parse(m.Groups["packets"].Value);
+        return result;
+    }
+
+    [GeneratedRegex(@"counter (?<name>\w+) \{\s*packets (?<packets>\d+) bytes \d+")]
+    private static partial Regex CounterPattern();
+
+    /// <summary>A bounded tshark capture of UDP 4500 on one device; returns the ESP SPIs seen (lowercase hex, 8 digits).</summary>
+    public sealed class Capture : IAsyncDisposable
+    {
+        private readonly Netns _ns;
+        private readonly BackgroundProcess _process;
+
+        private Capture(Netns ns, BackgroundProcess process)
+        {
+            _ns = ns;
+            _process = process;
+        }
+
+        public static async Task<Capture> StartAsync(Netns ns, string device, string workDir, int seconds, int maxPackets)
+        {
+            string name = $"tshark-{ns.Name}-{device}";
+            var p = ns.Start(
+                ["tshark", "-n", "-l", "-i", device, "-f", "udp port 4500", "-a", $"duration:{seconds}", "-c", maxPackets.ToString(),
+                 "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "esp.spi"],
+                Path.Combine(workDir, name + ".txt"), Path.Combine(workDir, name + ".stderr"),
+                new Dictionary<string, string> { ["HOME"] = workDir }, TimeSpan.FromSeconds(3));
+            var c = new Capture(ns, p);
+            // tshark says "Capturing on" once the filter is attached; packets before that are not seen.
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(15) && !p.HasExited && !p.ReadStderr().Contains("Capturing on"))
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+            // "Capturing on" can come a moment before dumpcap's filter sees packets.
+            await Task.Delay(300).ConfigureAwait(false);
+            if (!p.ReadStderr().Contains("Capturing on"))
+            {
+                string err = p.ReadStderr();
+                await c.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException($"tshark did not start capturing on {device}: {err}");
+            }
+            return c;
+        }
+
+        /// <summary>
+        /// Ends the capture: waits at most <paramref name="linger"/> for it to end by itself (packet count),
+        /// then SIGTERMs it (tshark prints line-buffered, nothing is lost); returns its lines.
+        /// </summary>
+        public async Task<IReadOnlyList<string>> FinishAsync(TimeSpan linger)
+        {
+            await _process.WaitForExitAsync(linger).ConfigureAwait(false);
+            await _ns.StopAsync(_process).ConfigureAwait(false);
+            return _process.ReadStdout().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+
+        public static IReadOnlyList<string> Spis(IEnumerable<string> lines) =>
+            lines.Select(l => l.Split(',').LastOrDefault() ?? "")
+                .Where(s => s.Length > 0)
+                .Select(NormalizeSpi)
+                .Distinct()
+                .ToList();
+
+        public ValueTask DisposeAsync() => new(_ns.StopAsync(_process));
+    }
+
+    /// <summary>SPIs are hex everywhere here (charon's raw output, tshark's esp.spi, the concentrator's log):
+    /// "0xC1A2B3C4" and "c1a2b3c4" both become "c1a2b3c4"; "02456124" stays hex.</summary>
+    public static string NormalizeSpi(string spi)
+    {
+        spi = spi.Trim().ToLowerInvariant();
+        if (spi.StartsWith("0x", StringComparison.Ordinal)) spi = spi[2..];
+        return spi.PadLeft(8, '0');
+    }
+}
+
+/// <summary>swanctl.conf text for the tests' connections.</summary>
+public static class SwanctlConf
+{
+    public const string Psk = "interop-psk-0123456789abcdef";
+    public const string PeerId = "peer.interop.test";
+    public const string GatewayId = "gw.interop.test";
+
+    public static string Connection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId,
+        string proposals, string child, string localTs, string remoteTs, string espProposals, bool encap = true) => $$"""
+        connections {
+          {{name}} {
+            version = 2
+            local_addrs = {{localAddrs}}
+            remote_addrs = {{remoteAddrs}}
+            proposals = {{proposals}}
+            encap = {{(encap ? "yes" : "no")}}
+            mobike = no
+            rekey_time = 0
+            reauth_time = 0
+            dpd_delay = 0
+            keyingtries = 1
+            local {
+              auth = psk
+              id = {{localId}}
+            }
+            remote {
+              auth = psk
+              id = {{remoteId}}
+            }
+            children {
+              {{child}} {
+                local_ts = {{localTs}}
+                remote_ts = {{remoteTs}}
+                esp_proposals = {{espProposals}}
+                rekey_time = 0
+                start_action = none
+                close_action = none
+                dpd_action = clear
+              }
+            }
+          }
+        }
+        secrets {
+          ike-interop {
+            id-1 = {{PeerId}}
+            id-2 = {{GatewayId}}
+            secret = "{{Psk}}"
+          }
+        }
+        """;
+}
