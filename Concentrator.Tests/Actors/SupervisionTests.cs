@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Tests.Support;
 
