@@ -6,9 +6,22 @@ using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Actors;
 
+/// <summary>Lifetimes of one Child SA (swanctl child: rekey_time, life_time, rand_time, rekey_/life_bytes/packets); 0 = none.</summary>
+public sealed record ChildLifetime(TimeSpan RekeyTime, TimeSpan LifeTime, TimeSpan RandTime,
+    ulong RekeyBytes, ulong LifeBytes, ulong RekeyPackets, ulong LifePackets)
+{
+    public static readonly ChildLifetime None = new(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, 0, 0, 0, 0);
+
+    public static ChildLifetime From(Config.ChildConfig c) =>
+        new(c.RekeyTime, c.LifeTime, c.RandTime, c.RekeyBytes, c.LifeBytes, c.RekeyPackets, c.LifePackets);
+}
+
 /// <summary>
 /// Owns one Child SA's presence in the data plane: installs it on start, removes it (keys zeroed)
-/// on stop, whatever the reason for the stop. Child of the IKE SA actor that negotiated it.
+/// on stop, whatever the reason for the stop. Child of the IKE SA actor that negotiated it, which it
+/// asks to rekey the SA at its soft lifetime (time with rand_time jitter, bytes, packets, or the data
+/// plane's sequence-number hint) and to delete it at its hard lifetime. Named timers: "counters",
+/// "rekey", "expire"; all die with the actor.
 /// </summary>
 public sealed class ChildSaActor : ReceiveActor, IWithTimers
 {
@@ -16,6 +29,15 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     public static readonly TimeSpan CounterInterval = TimeSpan.FromSeconds(1);
 
     private const string CounterTimer = "counters";
+    private const string RekeyTimer = "rekey";
+    private const string ExpireTimer = "expire";
+
+    /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it).</summary>
+    public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(5);
+
+    private readonly ChildLifetime _lifetime;
+    private DateTime _lastRekeyRequest = DateTime.MinValue;
+    private bool _expired;
     private readonly ChildSaInstall _install;
     private readonly IDataPlane _dataPlane;
     private readonly ILogger _log;
@@ -23,24 +45,32 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private ChildSaState _state = ChildSaState.Created;
     private SaCounters _counters;
 
-    public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null)
+    public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
+        ChildLifetime? lifetime = null)
     {
         _install = install;
+        _lifetime = lifetime ?? ChildLifetime.None;
         _dataPlane = dataPlane;
         _log = log;
         _metrics = metrics ?? ConcentratorMetrics.Detached;
         Receive<GetState>(_ => Sender.Tell(_state));
         Receive<PullCounters>(_ =>
         {
-            if (_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) _counters = c;
+            if (!_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) return;
+            _counters = c;
+            CheckVolumeLimits();
         });
+        Receive<RekeyDue>(_ => RequestRekey());
+        Receive<ExpireDue>(_ => Expire());
         Receive<GetCounters>(_ => Sender.Tell(_counters));
+        Receive<Activate>(_ => _dataPlane.ActivateOutbound(_install.InboundSpi));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics));
+    public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
+        ChildLifetime? lifetime = null) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 
@@ -49,6 +79,13 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         _dataPlane.AddSa(_install);
         _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
         Timers.StartPeriodicTimer(CounterTimer, PullCounters.Instance, CounterInterval);
+        if (_lifetime.RekeyTime > TimeSpan.Zero)
+        {
+            // rand_time jitter keeps both ends from rekeying at once (fewer collisions, RFC 7296 §2.8.1).
+            var jitter = _lifetime.RandTime > TimeSpan.Zero ? TimeSpan.FromTicks(Random.Shared.NextInt64(_lifetime.RandTime.Ticks)) : TimeSpan.Zero;
+            Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, _lifetime.RekeyTime - jitter);
+        }
+        if (_lifetime.LifeTime > TimeSpan.Zero) Timers.StartSingleTimer(ExpireTimer, ExpireDue.Instance, _lifetime.LifeTime);
         _metrics.ChildSaInstalled(_install.Connection, _install.Child);
         Log.ChildSaInstalled(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}", $"{_install.OutboundSpi:x8}",
             $"{_install.Suite.Encryption}-{_install.Suite.KeyBits}", string.Join(',', _install.LocalTs.Select(Format)),
@@ -66,6 +103,39 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         }
     }
 
+    private void CheckVolumeLimits()
+    {
+        ulong bytes = Math.Max(_counters.BytesIn, _counters.BytesOut);
+        ulong packets = Math.Max(_counters.PacketsIn, _counters.PacketsOut);
+        if (_lifetime.LifeBytes > 0 && bytes >= _lifetime.LifeBytes || _lifetime.LifePackets > 0 && packets >= _lifetime.LifePackets)
+        {
+            Expire();
+        }
+        else if (_lifetime.RekeyBytes > 0 && bytes >= _lifetime.RekeyBytes || _lifetime.RekeyPackets > 0 && packets >= _lifetime.RekeyPackets ||
+                 _dataPlane.GetRekeyHint(_install.InboundSpi) != SaRekeyHint.None)
+        {
+            RequestRekey();
+        }
+    }
+
+    /// <summary>Soft expiry: the IKE SA actor rekeys us; repeated (bounded by <see cref="RekeyRetry"/>) until we are replaced.</summary>
+    private void RequestRekey()
+    {
+        if (_expired || DateTime.UtcNow - _lastRekeyRequest < RekeyRetry) return;
+        _lastRekeyRequest = DateTime.UtcNow;
+        Context.Parent.Tell(new IkeSaActor.RekeyChildSa(_install.InboundSpi));
+        Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, RekeyRetry + TimeSpan.FromMilliseconds(100));
+    }
+
+    /// <summary>Hard expiry: the SA must go now; the IKE SA actor deletes it with the peer.</summary>
+    private void Expire()
+    {
+        if (_expired) return;
+        _expired = true;
+        Timers.Cancel(RekeyTimer);
+        Context.Parent.Tell(new IkeSaActor.DeleteChildSa(_install.InboundSpi));
+    }
+
     private static string Format(Ike.Wire.TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 
@@ -75,6 +145,22 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     public sealed record GetCounters
     {
         public static readonly GetCounters Instance = new();
+    }
+
+    /// <summary>Start sending on this SA (a rekey responder's successor, once its predecessor is gone).</summary>
+    public sealed record Activate
+    {
+        public static readonly Activate Instance = new();
+    }
+
+    private sealed record RekeyDue
+    {
+        public static readonly RekeyDue Instance = new();
+    }
+
+    private sealed record ExpireDue
+    {
+        public static readonly ExpireDue Instance = new();
     }
 
     private sealed record PullCounters

@@ -15,6 +15,7 @@ namespace Concentrator.Actors;
 public sealed class IkeSaActor : ReceiveActor, IWithTimers
 {
     private const string RetransmitTimer = "retransmit";
+    private const string DpdTimer = "dpd";
 
     private readonly IkeSa _sa;
     private readonly IIkeSender _sender;
@@ -52,6 +53,21 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             _sa.DeleteChild(m.InboundSpi);
             Drain();
         });
+        Receive<DpdTick>(_ =>
+        {
+            if (IsIdle()) _sa.SendDpd();
+            Drain();
+        });
+        Receive<Replace>(_ =>
+        {
+            _sa.Replace();
+            Drain();
+        });
+        Receive<RekeyChildSa>(m =>
+        {
+            _sa.RekeyChild(m.InboundSpi);
+            Drain();
+        });
         Receive<SendDpd>(_ =>
         {
             _sa.SendDpd();
@@ -83,6 +99,32 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         _sa.Dispose();
     }
 
+    /// <summary>
+    /// Dead peer detection (RFC 7296 §2.4): a probe is due when neither an IKE message nor ESP has come
+    /// from the peer for dpd_delay. The probe is an ordinary INFORMATIONAL; its retransmission budget
+    /// running out closes the SA with Timeout, and then dpd_action applies.
+    /// </summary>
+    private bool IsIdle()
+    {
+        var delay = _sa.Connection!.DpdDelay;
+        if (_sa.RequestInFlight || Environment.TickCount64 - _sa.LastInbound < delay.TotalMilliseconds) return false;
+        long recent = DateTime.UtcNow.Ticks - delay.Ticks;
+        foreach (var child in _sa.Children)
+        {
+            if (_sa.Context.DataPlane.TryGetCounters(child.InboundSpi, out var c) && c.LastInboundTicks > recent) return false;
+        }
+        return true;
+    }
+
+    /// <summary>dpd_action: clear (default, nothing more), trap (policies stay armed in the data plane), restart (initiate again).</summary>
+    private void DeadPeerAction()
+    {
+        var conn = _sa.Connection;
+        if (conn is null) return;
+        var restart = conn.Children.Values.Where(c => c.DpdAction == "restart").ToList();
+        if (restart.Count > 0) Context.Parent.Tell(new Initiate(conn, _sa.RemoteEndpoint, restart));
+    }
+
     private void Drain()
     {
         foreach (var effect in _sa.DrainEffects())
@@ -102,11 +144,22 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     _established = true;
                     Log.IkeSaEstablished(_log, _spiText, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
                         up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
-                    Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi));
+                    Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi, up.Connection, up.RemoteId, _sa.InitialContact));
+                    if (_sa.Connection is { DpdDelay: var dpd } && dpd > TimeSpan.Zero)
+                    {
+                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd);
+                    }
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case ChildSaEstablished child:
-                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics), ChildSaActor.NameFor(child.Install.InboundSpi));
+                    var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
+                        ? ChildLifetime.From(childConfig)
+                        : ChildLifetime.None;
+                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
+                        ChildSaActor.NameFor(child.Install.InboundSpi));
+                    break;
+                case ChildSaActivated activated:
+                    Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
                     break;
                 case ChildSaRemoved removed:
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));
@@ -115,6 +168,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                 case IkeSaClosed closed:
                     Log.IkeSaClosed(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, closed.Reason, _established ? "established" : "connecting");
                     Context.System.EventStream.Publish(new IkeSaDown(_sa.OurSpi, _sa.IsInitiator, _sa.Connection?.Name ?? "", closed.Reason, _established));
+                    if (closed.Reason == CloseReason.Timeout && _established) DeadPeerAction();
                     Context.Stop(Self);
                     break;
             }
@@ -132,6 +186,20 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     }
 
     public sealed record DeleteChildSa(uint InboundSpi);
+
+    /// <summary>Close silently: the peer restarted and a newer IKE SA with INITIAL_CONTACT replaces this one.</summary>
+    public sealed record Replace
+    {
+        public static readonly Replace Instance = new();
+    }
+
+    private sealed record DpdTick
+    {
+        public static readonly DpdTick Instance = new();
+    }
+
+    /// <summary>A Child SA reached its soft lifetime: rekey it (ignored while a rekey of it is in flight).</summary>
+    public sealed record RekeyChildSa(uint InboundSpi);
 
     public sealed record SendDpd
     {

@@ -38,6 +38,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
     private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
     private readonly Dictionary<ulong, string> _acquiring = new();
+    private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
 
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
     {
@@ -52,6 +53,15 @@ public sealed class IkeSaSupervisor : ReceiveActor
         {
             RemoveHalfOpen(m.Spi);
             _acquiring.Remove(m.Spi);
+            if (m.InitialContact)
+            {
+                // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange.
+                foreach (var (spi, who) in _established)
+                {
+                    if (who == (m.Connection, m.RemoteId) && _sas.TryGetValue(spi, out var stale)) stale.Tell(IkeSaActor.Replace.Instance);
+                }
+            }
+            _established[m.Spi] = (m.Connection, m.RemoteId);
         });
         Receive<Terminated>(m =>
         {
@@ -59,6 +69,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
             _sas.Remove(spi);
             RemoveHalfOpen(spi);
             _acquiring.Remove(spi);
+            _established.Remove(spi);
         });
         Receive<DeleteAll>(_ =>
         {
@@ -199,7 +210,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
         }
     }
 
-    public sealed record Established(ulong Spi);
+    /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.</summary>
+    public sealed record Established(ulong Spi, string Connection = "", string RemoteId = "", bool InitialContact = false);
 
     public sealed record GetSas
     {

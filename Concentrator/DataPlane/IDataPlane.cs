@@ -30,7 +30,8 @@ public sealed record ChildSaInstall(
     EspTransport Transport,
     int ReplayWindow,
     string Connection,
-    string Child);
+    string Child,
+    bool OutboundActive = true);
 
 /// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
 public readonly record struct SaCounters(
@@ -63,6 +64,12 @@ public interface IDataPlane
     bool DeleteSa(uint inboundSpi);
 
     bool TryGetCounters(uint inboundSpi, out SaCounters counters);
+
+    /// <summary>
+    /// Starts sending on an SA installed with <see cref="ChildSaInstall.OutboundActive"/> false (a rekey
+    /// responder's new SA, activated once the old one is deleted). Planes without outbound selection: no-op.
+    /// </summary>
+    bool ActivateOutbound(uint inboundSpi) => true;
 
     int InstalledCount { get; }
 

@@ -129,10 +129,18 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     {
         _store.AddSa(install);
         if (!_store.TryGetSa(install.InboundSpi, out var sa)) return;
-        // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
-        _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
         AddRoutes(sa.RemoteTs);
+        if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
+    }
+
+    public bool ActivateOutbound(uint inboundSpi)
+    {
+        if (!_store.TryGetSa(inboundSpi, out var sa)) return false;
+        // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
+        _outbound.Remove(sa);
+        _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
         FlushTrapQueues();
+        return true;
     }
 
     public bool UpdateRemote(uint inboundSpi, IPEndPoint remote) => _store.UpdateRemote(inboundSpi, remote);

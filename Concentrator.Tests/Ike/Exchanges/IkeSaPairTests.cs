@@ -231,3 +231,142 @@ public sealed class IkeSaPairTests
         Assert.Equal(EspTransport.RawEsp, r.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
     }
 }
+
+/// <summary>Child SA rekeying (RFC 7296 §1.3.3, §2.8) between two directly wired IKE SAs, step by step.</summary>
+public sealed class ChildRekeyPairTests
+{
+    private static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
+    private static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
+
+    private sealed class Side(IkeSa sa, InMemoryDataPlane plane, IPEndPoint self)
+    {
+        public IkeSa Sa { get; } = sa;
+        public InMemoryDataPlane Plane { get; } = plane;
+        public IPEndPoint Self { get; } = self;
+        public List<IkeEffect> Seen { get; } = new();
+
+        public List<SendMessage> Drain()
+        {
+            var effects = Sa.DrainEffects();
+            Seen.AddRange(effects);
+            foreach (var e in effects)
+            {
+                if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
+                if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
+            }
+            return effects.OfType<SendMessage>().ToList();
+        }
+    }
+
+    /// <summary>Runs every queued message back and forth until both sides are quiet.</summary>
+    private static void Pump(Side a, Side b)
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            var fromA = a.Drain();
+            var fromB = b.Drain();
+            if (fromA.Count == 0 && fromB.Count == 0) return;
+            foreach (var m in fromA) b.Sa.HandleDatagram(m.Datagram, a.Self, b.Self, false);
+            foreach (var m in fromB) a.Sa.HandleDatagram(m.Datagram, b.Self, a.Self, false);
+        }
+        Assert.Fail("the exchange did not settle within 20 rounds");
+    }
+
+    private static (Side I, Side R) Established()
+    {
+        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var rPlane = new InMemoryDataPlane();
+        var iPlane = new InMemoryDataPlane();
+        var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },
+            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, InitiatorEp, ResponderEp), iPlane, InitiatorEp);
+        var r = new Side(IkeSa.CreateResponder(new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane },
+            0x0A0B_0C0D_0E0F_1011, 0x2122_2324_2526_2728, ResponderEp, InitiatorEp, natT: false), rPlane, ResponderEp);
+        i.Sa.Initiate();
+        Pump(i, r);
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        return (i, r);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Rekey_replaces_the_child_on_both_sides_and_traffic_moves_to_it(bool originalInitiatorRekeys)
+    {
+        var (i, r) = Established();
+        var (rekeyer, other) = originalInitiatorRekeys ? (i, r) : (r, i);
+        uint oldRekeyer = rekeyer.Sa.Children.Single().InboundSpi;
+        uint oldOther = other.Sa.Children.Single().InboundSpi;
+
+        // CREATE_CHILD_SA {N(REKEY_SA), SA, Ni, TSi, TSr} -> {SA, Nr, TSi, TSr}, then INFORMATIONAL {D(old)}.
+        Assert.True(rekeyer.Sa.RekeyChild(oldRekeyer));
+        Assert.False(rekeyer.Sa.RekeyChild(oldRekeyer), "one rekey of a child at a time");
+        Pump(rekeyer, other);
+
+        var newRekeyer = rekeyer.Sa.Children.Single();
+        var newOther = other.Sa.Children.Single();
+        Assert.NotEqual(oldRekeyer, newRekeyer.InboundSpi);
+        Assert.NotEqual(oldOther, newOther.InboundSpi);
+        Assert.Equal(newRekeyer.InboundSpi, newOther.OutboundSpi);
+        Assert.Equal(newOther.InboundSpi, newRekeyer.OutboundSpi);
+        Assert.Equal(1, rekeyer.Plane.InstalledCount);
+        Assert.Equal(1, other.Plane.InstalledCount);
+        Assert.False(rekeyer.Sa.IsRekeying(oldRekeyer));
+
+        // The responder of the rekey installed its new SA inbound-only and activated it only after the old one went.
+        var install = other.Seen.OfType<ChildSaEstablished>().Last().Install;
+        Assert.False(install.OutboundActive);
+        int removed = other.Seen.FindIndex(e => e is ChildSaRemoved x && x.InboundSpi == oldOther);
+        int activated = other.Seen.FindIndex(e => e is ChildSaActivated a && a.InboundSpi == newOther.InboundSpi);
+        Assert.True(removed >= 0 && activated > removed, "activation follows the deletion of the predecessor");
+        Assert.True(rekeyer.Seen.OfType<ChildSaEstablished>().Last().Install.OutboundActive);
+
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
+        LoopbackExchangeTests.AssertEspFlows(r.Plane, i.Plane, IPAddress.Parse("10.10.0.9"), IPAddress.Parse("10.200.1.9"));
+    }
+
+    [Fact]
+    public void Repeated_rekeys_leave_exactly_one_child_and_no_leaked_spi()
+    {
+        var (i, r) = Established();
+        var seen = new HashSet<uint>();
+        for (int n = 0; n < 20; n++)
+        {
+            var side = n % 2 == 0 ? i : r;
+            var child = side.Sa.Children.Single();
+            Assert.True(seen.Add(child.InboundSpi), "SPIs are never reused");
+            Assert.True(side.Sa.RekeyChild(child.InboundSpi));
+            Pump(side, n % 2 == 0 ? r : i);
+            Assert.Single(i.Sa.Children);
+            Assert.Single(r.Sa.Children);
+            Assert.Equal(1, i.Plane.InstalledCount);
+            Assert.Equal(1, r.Plane.InstalledCount);
+        }
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
+    }
+
+    [Fact]
+    public void Rekey_of_an_unknown_child_is_answered_with_child_sa_not_found()
+    {
+        var (i, r) = Established();
+        var child = i.Sa.Children.Single();
+        // The responder already lost the SA without the initiator hearing of it (e.g. its Delete was lost).
+        r.Sa.RemoveChild(r.Sa.Children.Single().InboundSpi);
+        r.Drain();
+        Assert.True(i.Sa.RekeyChild(child.InboundSpi));
+        var rekey = i.Drain().Single();
+        r.Sa.HandleDatagram(rekey.Datagram, InitiatorEp, ResponderEp, false);
+        var answer = r.Drain().Single();
+        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(answer.Datagram, out var opened));
+        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, i.Sa.Protector!.TryOpen(answer.Datagram, opened!));
+        Assert.NotNull(opened!.GetNotify(Concentrator.Ike.Wire.NotifyType.ChildSaNotFound));
+        i.Sa.HandleDatagram(answer.Datagram, ResponderEp, InitiatorEp, false);
+        i.Drain();
+        Assert.False(i.Sa.IsRekeying(child.InboundSpi));
+        Assert.Equal(child.InboundSpi, i.Sa.Children.Single().InboundSpi);
+        Assert.Empty(r.Seen.OfType<ChildSaEstablished>().Skip(1));
+        Assert.Empty(r.Sa.Children);
+
+    }
+}

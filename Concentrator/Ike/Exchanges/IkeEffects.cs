@@ -22,6 +22,9 @@ public sealed record IkeSaEstablished(string Connection, string LocalId, string 
 /// <summary>A Child SA is negotiated; the host installs it in the data plane (the record owns the keys).</summary>
 public sealed record ChildSaEstablished(ChildSaInstall Install) : IkeEffect;
 
+/// <summary>A rekeyed Child SA installed without outbound may now send (its predecessor is gone).</summary>
+public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
+
 /// <summary>The Child SA with this inbound SPI is gone; the host removes it from the data plane.</summary>
 public sealed record ChildSaRemoved(uint InboundSpi) : IkeEffect;
 
@@ -41,6 +44,8 @@ public enum CloseReason
     InvalidSyntax,
     NoConnection,
     InternalError,
+    /// <summary>The peer restarted (INITIAL_CONTACT on a new IKE SA); this one was dropped silently.</summary>
+    Replaced,
 }
 
 /// <summary>Negotiated facts for logs, the demo summary and the admin view; never key material.</summary>

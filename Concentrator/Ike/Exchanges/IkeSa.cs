@@ -38,6 +38,10 @@ public sealed class IkeSa : IDisposable
     private readonly Queue<PendingExchange> _queue = new();
     private readonly List<IkeEffect> _effects = new();
     private readonly Dictionary<uint, ChildSaRecord> _children = new();
+    // Inbound SPIs of children with a rekey in flight (ours), so a second rekey is not started.
+    private readonly HashSet<uint> _rekeying = new();
+    // Rekey responder: old inbound SPI -> successor whose outbound starts when the old one is deleted.
+    private readonly Dictionary<uint, uint> _activateOnDelete = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
     private readonly IkeSaTelemetry _telemetry;
 
@@ -97,6 +101,12 @@ public sealed class IkeSa : IDisposable
     public IReadOnlyCollection<ChildSaRecord> Children => _children.Values;
     public TimeSpan Age => Stopwatch.GetElapsedTime(_createdTimestamp);
 
+    /// <summary>Environment.TickCount64 of the last authenticated (or IKE_SA_INIT) message from the peer.</summary>
+    public long LastInbound { get; private set; } = Environment.TickCount64;
+
+    /// <summary>Responder: the peer sent INITIAL_CONTACT (RFC 7296 §2.4): older SAs with it are stale.</summary>
+    public bool InitialContact { get; private set; }
+
     /// <summary>True while a request of ours awaits its response.</summary>
     public bool RequestInFlight => _active is not null;
 
@@ -153,6 +163,26 @@ public sealed class IkeSa : IDisposable
     /// <summary>Creates one more Child SA under this established IKE SA.</summary>
     public void CreateChild(ChildConfig child) => Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(child));
 
+    /// <summary>
+    /// Rekeys one Child SA (RFC 7296 §2.8, make-before-break): CREATE_CHILD_SA with REKEY_SA; the new SA
+    /// takes over outbound once the response is in, then the old one is deleted. False when the child is
+    /// unknown, its config is gone, or a rekey of it is already in flight.
+    /// </summary>
+    public bool RekeyChild(uint inboundSpi)
+    {
+        if (State != IkeSaState.Established || !_children.TryGetValue(inboundSpi, out var old) ||
+            Connection is null || !Connection.Children.TryGetValue(old.Child, out var config) || !_rekeying.Add(inboundSpi))
+        {
+            return false;
+        }
+
+        Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(config, old));
+        return true;
+    }
+
+    /// <summary>True while a rekey of this child (initiated by us) is in flight.</summary>
+    public bool IsRekeying(uint inboundSpi) => _rekeying.Contains(inboundSpi);
+
     /// <summary>Liveness check (dead peer detection): an empty INFORMATIONAL; no answer means the SA times out.</summary>
     public void SendDpd()
     {
@@ -166,6 +196,9 @@ public sealed class IkeSa : IDisposable
         if (!_children.ContainsKey(inboundSpi)) return;
         Enqueue(ExchangeType.Informational, new InformationalTask([new DeletePayload(ProtocolId.Esp, [SpiBytes(inboundSpi)])]));
     }
+
+    /// <summary>Ends the SA locally without telling the peer (it restarted and sent INITIAL_CONTACT).</summary>
+    public void Replace() => Close(CloseReason.Replaced);
 
     /// <summary>Deletes the IKE SA (and with it every Child SA) with the peer.</summary>
     public void Delete()
@@ -278,6 +311,7 @@ public sealed class IkeSa : IDisposable
         }
 
         if (!OpenAndCheck(message, isResponse: true)) return;
+        LastInbound = Environment.TickCount64;
         if (header.Exchange != ExchangeType.IkeSaInit) FollowPeer(remote, local, viaNatT);
 
         Emit(new CancelRetransmit());
@@ -334,6 +368,8 @@ public sealed class IkeSa : IDisposable
         }
 
         if (!OpenAndCheck(message, isResponse: false)) return;
+        LastInbound = Environment.TickCount64;
+        if (header.Exchange == ExchangeType.IkeAuth && message.GetNotify(NotifyType.InitialContact) is not null) InitialContact = true;
         if (header.Exchange == ExchangeType.IkeSaInit)
         {
             Move(IkeSaState.Connecting);
@@ -481,8 +517,23 @@ public sealed class IkeSa : IDisposable
 
     internal void RemoveChild(uint inboundSpi)
     {
-        if (_children.Remove(inboundSpi)) Emit(new ChildSaRemoved(inboundSpi));
+        _rekeying.Remove(inboundSpi);
+        if (!_children.Remove(inboundSpi)) return;
+        Emit(new ChildSaRemoved(inboundSpi));
+        if (_activateOnDelete.Remove(inboundSpi, out uint successor) && _children.ContainsKey(successor))
+        {
+            Emit(new ChildSaActivated(successor));
+        }
     }
+
+    /// <summary>Counts a completed Child SA rekey.</summary>
+    internal void Rekeyed(uint old) => Context.Metrics.CountRekey("child", success: true);
+
+    /// <summary>Our rekey of <paramref name="old"/> finished (either way); a new attempt may start later.</summary>
+    internal void RekeyDone(uint old) => _rekeying.Remove(old);
+
+    /// <summary>Rekey responder: <paramref name="successor"/> starts sending once <paramref name="old"/> is deleted.</summary>
+    internal void ActivateWhenDeleted(uint old, uint successor) => _activateOnDelete[old] = successor;
 
     /// <summary>Ends the SA: every Child SA removed, timers cancelled, keys zeroed.</summary>
     internal void Close(CloseReason reason)

@@ -12,11 +12,16 @@ namespace Concentrator.Ike.Exchanges.Tasks;
 /// <summary>
 /// Creates one Child SA: inside IKE_AUTH (SA, TSi, TSr; RFC 7296 §1.2) or with CREATE_CHILD_SA
 /// (plus Nonce and an optional KE for PFS; §1.3.1). Narrows traffic selectors (§2.9) and derives
-/// KEYMAT (§2.17). A failed child inside IKE_AUTH does not fail the IKE SA (§1.2).
+/// KEYMAT (§2.17). A failed child inside IKE_AUTH does not fail the IKE SA (§1.2). With a
+/// REKEY_SA notify it rekeys an existing child (§1.3.3, §2.8): the initiator switches outbound when
+/// the response arrives and then deletes the old SA; the responder installs the new SA inbound-only
+/// and starts sending on it once the old SA is deleted, so no packet meets a missing inbound SA.
 /// </summary>
 public sealed class ChildCreateTask : IIkeTask
 {
     private readonly ChildConfig? _initiatorChild;
+    private readonly ChildSaRecord? _rekeyOf;
+    private ChildSaRecord? _rekeyedByPeer;
     private ChildConfig? _child;
     private uint _ourSpi;
     private byte[] _nonceI = [];
@@ -30,7 +35,12 @@ public sealed class ChildCreateTask : IIkeTask
     private bool _inIkeAuth;
 
     /// <param name="child">The child to create as initiator; null for the responder role.</param>
-    public ChildCreateTask(ChildConfig? child) => _initiatorChild = child;
+    /// <param name="rekeyOf">Initiator: the existing Child SA this one replaces.</param>
+    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null)
+    {
+        _initiatorChild = child;
+        _rekeyOf = rekeyOf;
+    }
 
     // ---- Initiator ----
 
@@ -40,6 +50,11 @@ public sealed class ChildCreateTask : IIkeTask
         _inIkeAuth = sa.State != Sa.IkeSaState.Established;
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
         bool pfs = !_inIkeAuth && FirstGroup(_child.EspProposals) is not DhGroup.None;
+
+        if (_rekeyOf is not null)
+        {
+            payloads.Add(new NotifyPayload(NotifyType.RekeySa, null, ProtocolId.Esp, IkeSa.SpiBytes(_rekeyOf.InboundSpi)));
+        }
 
         payloads.Add(new SaPayload(ProposalSelector.ToWire(_child.EspProposals, IkeSa.SpiBytes(_ourSpi), includeGroups: pfs)));
         if (!_inIkeAuth)
@@ -53,8 +68,9 @@ public sealed class ChildCreateTask : IIkeTask
             }
         }
 
-        _tsi = Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
-        _tsr = Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
+        // A rekey keeps the narrowed selectors of the SA it replaces.
+        _tsi = _rekeyOf?.LocalTs ?? Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
+        _tsr = _rekeyOf?.RemoteTs ?? Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
         payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
         payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
     }
@@ -86,15 +102,29 @@ public sealed class ChildCreateTask : IIkeTask
         }
 
         uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(saPayload.Proposals[0].Spi);
-        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true);
+        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: true);
+        if (_rekeyOf is not null)
+        {
+            // Make-before-break: the new SA carries outbound from now on; the old one goes once the peer
+            // confirms its deletion (in-flight packets on it are still accepted until then).
+            sa.RekeyDone(_rekeyOf.InboundSpi);
+            sa.Rekeyed(_rekeyOf.InboundSpi);
+            sa.DeleteChild(_rekeyOf.InboundSpi);
+        }
         return TaskStatus.Done;
     }
 
     private TaskStatus Abandon(IkeSa sa)
     {
-        // The IKE SA stays up; only this child is given up (RFC 7296 §1.2 for IKE_AUTH).
+        // The IKE SA stays up; only this child is given up (RFC 7296 §1.2 for IKE_AUTH). A failed rekey
+        // (e.g. TEMPORARY_FAILURE in a collision, §2.25) keeps the old SA; the lifetime timer retries.
         sa.Context.DataPlane.ReleaseSpi(_ourSpi);
         _dh?.Dispose();
+        if (_rekeyOf is not null)
+        {
+            sa.RekeyDone(_rekeyOf.InboundSpi);
+            sa.Context.Metrics.CountRekey("child", success: false);
+        }
         return TaskStatus.Done;
     }
 
@@ -127,8 +157,22 @@ public sealed class ChildCreateTask : IIkeTask
         }
 
         var ke = _inIkeAuth ? null : request.Get<KePayload>();
+        IEnumerable<ChildConfig> candidates = sa.Connection!.Children.Values;
+        if (!_inIkeAuth && request.GetNotify(NotifyType.RekeySa) is { } rekey)
+        {
+            // The notify names the peer's inbound SPI of the SA being rekeyed: our outbound SPI (§3.10.1).
+            _rekeyedByPeer = rekey.Spi.Length == 4 ? sa.FindChildByOutbound(BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi)) : null;
+            if (_rekeyedByPeer is null || !sa.Connection.Children.TryGetValue(_rekeyedByPeer.Child, out var rekeyedConfig))
+            {
+                _error = NotifyType.ChildSaNotFound;
+                return TaskStatus.Done;
+            }
+
+            candidates = [rekeyedConfig];
+        }
+
         bool anyProposal = false;
-        foreach (var child in sa.Connection!.Children.Values)
+        foreach (var child in candidates)
         {
             if (!ProposalSelector.TrySelectEsp(child.EspProposals, saPayload.Proposals, requireGroup: ke is not null, out var chosen, out var suite))
             {
@@ -191,8 +235,10 @@ public sealed class ChildCreateTask : IIkeTask
 
         uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(_chosen.Spi);
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
-        // The inbound SA is installed before the response leaves (effects run in order).
-        Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false);
+        // The inbound SA is installed before the response leaves (effects run in order). A rekeyed SA
+        // sends only once the initiator deleted the old one: it has our new inbound SA by then.
+        Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive: _rekeyedByPeer is null);
+        if (_rekeyedByPeer is not null) sa.ActivateWhenDeleted(_rekeyedByPeer.InboundSpi, _ourSpi);
         return TaskStatus.Done;
     }
 
@@ -225,7 +271,7 @@ public sealed class ChildCreateTask : IIkeTask
     // ---- Shared ----
 
     private void Install(IkeSa sa, uint peerSpi, IReadOnlyList<TrafficSelector> tsi, IReadOnlyList<TrafficSelector> tsr,
-        byte[] secret, bool weInitiated)
+        byte[] secret, bool weInitiated, bool outboundActive)
     {
         // KEYMAT nonces: those of IKE_AUTH's IKE SA, or of this CREATE_CHILD_SA exchange (§2.17).
         byte[] ni = _inIkeAuth ? sa.NonceI : _nonceI;
@@ -251,7 +297,8 @@ public sealed class ChildCreateTask : IIkeTask
             Transport: sa.NatT ? EspTransport.UdpEncapsulated : EspTransport.RawEsp,
             ReplayWindow: _child!.ReplayWindow,
             Connection: sa.Connection!.Name,
-            Child: _child.Name);
+            Child: _child.Name,
+            OutboundActive: outboundActive);
         sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs), install);
     }
 
