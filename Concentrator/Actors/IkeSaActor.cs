@@ -8,19 +8,26 @@ using Microsoft.Extensions.Logging;
 namespace Concentrator.Actors;
 
 /// <summary>
-/// Hosts one <see cref="IkeSa"/>: feeds it datagrams and timer ticks, carries out its effects, and
-/// starts one <see cref="ChildSaActor"/> per Child SA. The protocol state is owned here exclusively;
-/// the actor itself holds no protocol logic. Named timer "retransmit" drives retransmissions.
+/// Hosts one IKE SA (<see cref="IkeSa"/>): feeds it datagrams and timer ticks, carries out its effects,
+/// and starts one <see cref="ChildSaActor"/> per Child SA. The protocol state is owned here exclusively;
+/// the actor itself holds no protocol logic. After an IKE rekey the successor becomes current and the
+/// old SA lives on here (routed by its SPI) only until its Delete completes; the Child SA actors stay.
+/// Named timers: "retransmit-SPI" per SA, "dpd", "ike-rekey", "ike-expire".
 /// </summary>
 public sealed class IkeSaActor : ReceiveActor, IWithTimers
 {
-    private const string RetransmitTimer = "retransmit";
     private const string DpdTimer = "dpd";
+    private const string IkeRekeyTimer = "ike-rekey";
+    private const string IkeExpireTimer = "ike-expire";
 
-    private readonly IkeSa _sa;
+    /// <summary>Retry interval when an IKE rekey could not start or failed (tunable).</summary>
+    private static readonly TimeSpan IkeRekeyRetry = TimeSpan.FromSeconds(5);
+
+    private IkeSa _sa;
+    private readonly List<IkeSa> _retiring = new();
     private readonly IIkeSender _sender;
     private readonly ILogger _log;
-    private readonly string _spiText;
+    private string _spiText;
     private bool _established;
 
     public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log)
@@ -32,12 +39,30 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
         Receive<IkeInbound>(m =>
         {
-            _sa.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            var target = _sa;
+            if (_retiring.Count > 0 && Ike.Wire.IkeHeader.TryParse(m.Datagram, out var header) == Ike.Wire.ParseStatus.Ok)
+            {
+                ulong spi = IkeSaSupervisor.EntitySpi(header);
+                target = _retiring.Find(r => r.OurSpi == spi) ?? _sa;
+            }
+            target.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            Drain(target);
+        });
+        Receive<RetransmitTick>(m =>
+        {
+            var target = m.Spi == _sa.OurSpi ? _sa : _retiring.Find(r => r.OurSpi == m.Spi);
+            if (target is null) return;
+            target.OnRetransmitTimer();
+            Drain(target);
+        });
+        Receive<IkeRekeyDue>(_ =>
+        {
+            if (!_sa.RekeyIke()) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
             Drain();
         });
-        Receive<RetransmitTick>(_ =>
+        Receive<IkeExpireDue>(_ =>
         {
-            _sa.OnRetransmitTimer();
+            _sa.Delete();
             Drain();
         });
         Receive<DeleteIkeSa>(_ =>
@@ -97,6 +122,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         // Children stop before this runs, so their data-plane entries are already gone.
         _sa.Dispose();
+        foreach (var old in _retiring) old.Dispose();
+    }
+
+    /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit).</summary>
+    private void StartIkeLifetime()
+    {
+        if (_sa.Connection is not { RekeyTime: var rekey } conn || rekey <= TimeSpan.Zero) return;
+        var jitter = conn.RandTime > TimeSpan.Zero && conn.RandTime < rekey ? TimeSpan.FromTicks(Random.Shared.NextInt64(conn.RandTime.Ticks)) : TimeSpan.Zero;
+        Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey - jitter);
+        if (conn.OverTime > TimeSpan.Zero) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, rekey + conn.OverTime);
     }
 
     /// <summary>
@@ -125,9 +160,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         if (restart.Count > 0) Context.Parent.Tell(new Initiate(conn, _sa.RemoteEndpoint, restart));
     }
 
-    private void Drain()
+    private void Drain() => Drain(_sa);
+
+    private void Drain(IkeSa sa)
     {
-        foreach (var effect in _sa.DrainEffects())
+        foreach (var effect in sa.DrainEffects())
         {
             switch (effect)
             {
@@ -135,10 +172,19 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     _sender.Send(send.Datagram, send.Remote, send.NatT);
                     break;
                 case ScheduleRetransmit schedule:
-                    Timers.StartSingleTimer(RetransmitTimer, RetransmitTick.Instance, schedule.Delay);
+                    Timers.StartSingleTimer(RetransmitKey(sa), new RetransmitTick(sa.OurSpi), schedule.Delay);
                     break;
                 case CancelRetransmit:
-                    Timers.Cancel(RetransmitTimer);
+                    Timers.Cancel(RetransmitKey(sa));
+                    break;
+                case IkeSaRekeyed rekeyed:
+                    _retiring.Add(sa);
+                    _sa = rekeyed.Successor;
+                    _spiText = $"{_sa.OurSpi:x16}";
+                    Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(_sa.OurSpi));
+                    Log.IkeSaRekeyed(_log, $"{sa.OurSpi:x16}", _spiText, _sa.Connection?.Name ?? "");
+                    StartIkeLifetime();
+                    Drain(_sa);
                     break;
                 case IkeSaEstablished up:
                     _established = true;
@@ -149,6 +195,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     {
                         Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd);
                     }
+                    StartIkeLifetime();
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case ChildSaEstablished child:
@@ -165,6 +212,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));
                     if (!childRef.IsNobody()) Context.Stop(childRef);
                     break;
+                case IkeSaClosed when sa != _sa:
+                    // A rekeyed predecessor finished its Delete; the tunnel lives on in the successor.
+                    _retiring.Remove(sa);
+                    Context.Parent.Tell(new IkeSaSupervisor.Retired(sa.OurSpi));
+                    sa.Dispose();
+                    break;
                 case IkeSaClosed closed:
                     Log.IkeSaClosed(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, closed.Reason, _established ? "established" : "connecting");
                     Context.System.EventStream.Publish(new IkeSaDown(_sa.OurSpi, _sa.IsInitiator, _sa.Connection?.Name ?? "", closed.Reason, _established));
@@ -175,9 +228,18 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         }
     }
 
-    public sealed record RetransmitTick
+    private static string RetransmitKey(IkeSa sa) => $"retransmit-{sa.OurSpi:x16}";
+
+    public sealed record RetransmitTick(ulong Spi);
+
+    private sealed record IkeRekeyDue
     {
-        public static readonly RetransmitTick Instance = new();
+        public static readonly IkeRekeyDue Instance = new();
+    }
+
+    private sealed record IkeExpireDue
+    {
+        public static readonly IkeExpireDue Instance = new();
     }
 
     public sealed record DeleteIkeSa

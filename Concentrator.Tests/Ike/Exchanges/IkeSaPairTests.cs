@@ -238,23 +238,44 @@ public sealed class ChildRekeyPairTests
     private static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
     private static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
 
+    /// <summary>One end: the current IKE SA plus rekeyed predecessors still finishing their Delete (as the actor hosts them).</summary>
     private sealed class Side(IkeSa sa, InMemoryDataPlane plane, IPEndPoint self)
     {
-        public IkeSa Sa { get; } = sa;
+        public IkeSa Sa { get; private set; } = sa;
+        public List<IkeSa> Retiring { get; } = new();
         public InMemoryDataPlane Plane { get; } = plane;
         public IPEndPoint Self { get; } = self;
         public List<IkeEffect> Seen { get; } = new();
 
         public List<SendMessage> Drain()
         {
-            var effects = Sa.DrainEffects();
-            Seen.AddRange(effects);
-            foreach (var e in effects)
+            var sends = new List<SendMessage>();
+            foreach (var sa in Retiring.Append(Sa).ToList())
             {
-                if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
-                if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
+                var effects = sa.DrainEffects();
+                Seen.AddRange(effects);
+                foreach (var e in effects)
+                {
+                    if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
+                    if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
+                    if (e is IkeSaRekeyed k)
+                    {
+                        Retiring.Add(sa);
+                        Sa = k.Successor;
+                    }
+                    if (e is IkeSaClosed && sa != Sa) Retiring.Remove(sa);
+                    if (e is SendMessage m) sends.Add(m);
+                }
             }
-            return effects.OfType<SendMessage>().ToList();
+            return sends;
+        }
+
+        public void Receive(byte[] datagram, IPEndPoint from)
+        {
+            Concentrator.Ike.Wire.IkeHeader.TryParse(datagram, out var h);
+            ulong spi = Concentrator.Actors.IkeSaSupervisor.EntitySpi(h);
+            var target = Retiring.Find(r => r.OurSpi == spi) ?? Sa;
+            target.HandleDatagram(datagram, from, Self, false);
         }
     }
 
@@ -266,8 +287,8 @@ public sealed class ChildRekeyPairTests
             var fromA = a.Drain();
             var fromB = b.Drain();
             if (fromA.Count == 0 && fromB.Count == 0) return;
-            foreach (var m in fromA) b.Sa.HandleDatagram(m.Datagram, a.Self, b.Self, false);
-            foreach (var m in fromB) a.Sa.HandleDatagram(m.Datagram, b.Self, a.Self, false);
+            foreach (var m in fromA) b.Receive(m.Datagram, a.Self);
+            foreach (var m in fromB) a.Receive(m.Datagram, b.Self);
         }
         Assert.Fail("the exchange did not settle within 20 rounds");
     }
@@ -368,5 +389,45 @@ public sealed class ChildRekeyPairTests
         Assert.Empty(r.Seen.OfType<ChildSaEstablished>().Skip(1));
         Assert.Empty(r.Sa.Children);
 
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Ike_rekey_moves_the_children_to_a_new_ike_sa_and_deletes_the_old_one(bool originalInitiatorRekeys)
+    {
+        var (i, r) = Established();
+        var (rekeyer, other) = originalInitiatorRekeys ? (i, r) : (r, i);
+        ulong oldI = i.Sa.OurSpi, oldR = r.Sa.OurSpi;
+        uint childI = i.Sa.Children.Single().InboundSpi, childR = r.Sa.Children.Single().InboundSpi;
+
+        // CREATE_CHILD_SA {SA(IKE, new SPI), Ni, KEi} -> {SA, Nr, KEr} on the old SA; then INFORMATIONAL {D(IKE)} on the old SA.
+        Assert.True(rekeyer.Sa.RekeyIke());
+        Pump(rekeyer, other);
+
+        Assert.NotEqual(oldI, i.Sa.OurSpi);
+        Assert.NotEqual(oldR, r.Sa.OurSpi);
+        Assert.Equal(i.Sa.SpiI, r.Sa.SpiI);
+        Assert.Equal(i.Sa.SpiR, r.Sa.SpiR);
+        Assert.Equal(originalInitiatorRekeys, i.Sa.IsInitiator);
+        Assert.Empty(i.Retiring);
+        Assert.Empty(r.Retiring);
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        // The same Child SAs, still installed, now under the new IKE SA.
+        Assert.Equal(childI, i.Sa.Children.Single().InboundSpi);
+        Assert.Equal(childR, r.Sa.Children.Single().InboundSpi);
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.Empty(i.Seen.OfType<ChildSaRemoved>());
+        Assert.Empty(r.Seen.OfType<ChildSaRemoved>());
+
+        // The new IKE SA works: a DPD and a Child rekey over it.
+        i.Sa.SendDpd();
+        Pump(i, r);
+        Assert.True(r.Sa.RekeyChild(childR));
+        Pump(r, i);
+        Assert.NotEqual(childI, i.Sa.Children.Single().InboundSpi);
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
     }
 }
