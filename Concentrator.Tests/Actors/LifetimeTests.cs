@@ -16,7 +16,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task Rekey_time_rekeys_repeatedly_keeping_one_working_child_per_side()
     {
-        await using var responder = TestGateway.Start(WithChildKeys(TestGateway.ResponderYaml(), "rekey_time: 2s"), name: "resp");
+        await using var responder = TestGateway.Start(WithChildKeys(TestGateway.ResponderYaml(), "rekey_time: 5s"), name: "resp");
         await using var initiator = TestGateway.Start(WithChildKeys(TestGateway.InitiatorYaml(), "rekey_time: 2s"), name: "init");
         initiator.Initiate("site", responder.Endpoint);
         await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "child installed");

@@ -32,8 +32,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private const string RekeyTimer = "rekey";
     private const string ExpireTimer = "expire";
 
-    /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it).</summary>
-    public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(5);
+    /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it plus jitter).</summary>
+    public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(2);
 
     private readonly ChildLifetime _lifetime;
     private DateTime _lastRekeyRequest = DateTime.MinValue;
@@ -124,7 +124,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         if (_expired || DateTime.UtcNow - _lastRekeyRequest < RekeyRetry) return;
         _lastRekeyRequest = DateTime.UtcNow;
         Context.Parent.Tell(new IkeSaActor.RekeyChildSa(_install.InboundSpi));
-        Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, RekeyRetry + TimeSpan.FromMilliseconds(100));
+        // A random back-off keeps two ends that collided (TEMPORARY_FAILURE) from colliding again.
+        Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, RekeyRetry + TimeSpan.FromMilliseconds(Random.Shared.Next(100, 3000)));
     }
 
     /// <summary>Hard expiry: the SA must go now; the IKE SA actor deletes it with the peer.</summary>
