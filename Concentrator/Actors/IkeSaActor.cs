@@ -98,7 +98,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             _sa.SendDpd();
             Drain();
         });
-        Receive<GetInfo>(_ => Sender.Tell(new Info(_sa.OurSpi, _sa.State, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, _sa.Children.ToList())));
+        Receive<GetInfo>(_ => Sender.Tell(new Info(_sa.OurSpi, _sa.State, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, _sa.Children.ToList(),
+            _sa.IsInitiator, _sa.ProposalText, _sa.RemoteId?.Text ?? "", _sa.Age)));
+        Receive<CreateChildSa>(m =>
+        {
+            _sa.CreateChild(m.Child);
+            Drain();
+        });
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
     }
 
@@ -273,7 +279,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly GetInfo Instance = new();
     }
 
-    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children);
+    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
+        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default);
+
+    /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
+    public sealed record CreateChildSa(Config.ChildConfig Child);
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
     public sealed record InjectFault(string Reason);

@@ -158,7 +158,7 @@ public sealed class IkeSa : IDisposable
     internal IReadOnlyList<ConnectionConfig> Candidates { get; set; } = [];
     internal IReadOnlyList<ChildConfig> InitialChildren { get; private set; } = [];
     internal IkeSuite Suite { get; set; }
-    internal string ProposalText { get; set; } = "";
+    public string ProposalText { get; internal set; } = "";
     internal byte[] NonceI { get; set; } = [];
     internal byte[] NonceR { get; set; } = [];
     internal byte[] InitRequest { get; set; } = [];
