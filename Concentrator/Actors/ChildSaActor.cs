@@ -64,6 +64,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         Receive<ExpireDue>(_ => Expire());
         Receive<GetCounters>(_ => Sender.Tell(_counters));
         Receive<Activate>(_ => _dataPlane.ActivateOutbound(_install.InboundSpi));
+        Receive<IkeSaActor.InjectFault>(m => throw new InvalidOperationException(m.Reason));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

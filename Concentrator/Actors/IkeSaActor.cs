@@ -106,7 +106,22 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
+        Receive<Terminated>(m =>
+        {
+            // A Child SA actor that failed was stopped (its data-plane entry went with it): if the IKE SA
+            // still lists the child, tell the peer with a Delete so both ends agree; siblings are untouched.
+            if (m.ActorRef.Path.Name is { } name && name.StartsWith("child-", StringComparison.Ordinal) &&
+                uint.TryParse(name.AsSpan(6), System.Globalization.NumberStyles.HexNumber, null, out uint spi) &&
+                _sa.Children.Any(c => c.InboundSpi == spi))
+            {
+                _sa.DeleteChild(spi);
+                Drain();
+            }
+        });
     }
+
+    /// <summary>Child SA actors are stopped, never restarted: a restart would reinstall keys that were already zeroed.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -208,8 +223,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
                         ? ChildLifetime.From(childConfig)
                         : ChildLifetime.None;
-                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
-                        ChildSaActor.NameFor(child.Install.InboundSpi));
+                    Context.Watch(Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
+                        ChildSaActor.NameFor(child.Install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:
                     Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
