@@ -155,6 +155,13 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             Assert.Equal(e.Group, ike.Get("dh-group"));
         }
         if (expectEsp is not null) Assert.Equal(expectEsp, child.Get("encr-alg"));
+        if (expectEsp == "CHACHA20_POLY1305")
+        {
+            // The native implementations of libstrongswan-extra-plugins are loaded (not only openssl's).
+            string plugins = peer.Log().Split('\n').FirstOrDefault(l => l.Contains("loaded plugins:")) ?? "";
+            Assert.Contains(" chapoly", plugins);
+            Assert.Contains(" curve25519", plugins);
+        }
         Assert.Equal("yes", child.Get("encap"));
         Assert.Equal(Testbed.PeerInner + "/32", Assert.Single(child.LocalTs));
         Assert.Equal(Testbed.LanSubnet, Assert.Single(child.RemoteTs));

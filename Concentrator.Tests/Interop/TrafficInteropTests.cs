@@ -55,8 +55,9 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
                   $"{iperf.BitsPerSecond / 1e6:F1} Mbit/s, {iperf.Retransmits} retransmits");
         // iperf3 3.12's server stops counting at the client's TEST_END, before draining its socket: its
         // "received" can miss the last in-flight megabytes. Exact delivery is proven by the SHA-256 streams.
-        Assert.Equal(TransferBytes, iperf.BytesSent);
-        Assert.InRange(iperf.BytesReceived, TransferBytes * 3 / 4, TransferBytes);
+        // iperf3 writes 128 KiB blocks: -n may round the sent total up to the next block.
+        Assert.InRange(iperf.BytesSent, TransferBytes, TransferBytes + 128 * 1024);
+        Assert.InRange(iperf.BytesReceived, TransferBytes / 2, iperf.BytesSent);
 
         // SHA-256-verified streams both ways (peer -> LAN: the concentrator decrypts; LAN -> peer: it encrypts).
         var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
@@ -78,7 +79,8 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         long espInBytes = after["udp_esp_in"].Bytes - before["udp_esp_in"].Bytes;
         long espInPackets = after["udp_esp_in"].Packets - before["udp_esp_in"].Packets;
         long espOutBytes = after["udp_esp_out"].Bytes - before["udp_esp_out"].Bytes;
-        Assert.True(espInBytes > TransferBytes, $"only {espInBytes} B of ESP-in-UDP reached the gateway for a {TransferBytes} B transfer");
+        Assert.True(espInBytes > iperf.BytesReceived + ShaBytes,
+            $"only {espInBytes} B of ESP-in-UDP reached the gateway, less than the {iperf.BytesReceived + ShaBytes} B the receivers counted");
         Assert.True(espOutBytes > ShaBytes, $"only {espOutBytes} B of ESP-in-UDP left the gateway for a {ShaBytes} B transfer");
         Assert.Equal(0, after["raw_esp_in"].Packets + after["raw_esp_out"].Packets);
 
@@ -87,8 +89,8 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         long charonOut = child.Number("bytes-out"), charonIn = child.Number("bytes-in");
         // charon counts inner IP bytes: the payload plus TCP/IP headers (a few %) and the ACKs of the other stream.
         // (iperf3's server closes its data socket at TEST_END, so at least what it counted crossed the tunnel.)
-        Assert.InRange(charonOut, iperf.BytesReceived + ShaBytes, (long)((TransferBytes + ShaBytes) * 1.15) + ShaBytes / 10);
-        Assert.InRange(charonIn, ShaBytes, (long)(ShaBytes * 1.15) + (TransferBytes + ShaBytes) / 10);
+        Assert.InRange(charonOut, iperf.BytesReceived + ShaBytes, (long)((iperf.BytesSent + ShaBytes) * 1.15) + ShaBytes / 10);
+        Assert.InRange(charonIn, ShaBytes, (long)(ShaBytes * 1.15) + (iperf.BytesSent + ShaBytes) / 10);
         // The ESP on the wire carries charon's inner bytes plus per-packet overhead (IP+UDP+ESP+IV+ICV+padding < 80 B).
         Assert.InRange(espInBytes, charonOut, charonOut + espInPackets * 80);
 
@@ -265,7 +267,12 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
             scope.Remaining(TimeSpan.FromSeconds(40)));
         scope.Log($"iperf3 peer -> LAN: {iperf.BytesReceived} B in {iperf.SecondsReceived:F2} s, {iperf.BitsPerSecond / 1e6:F1} Mbit/s, " +
                   $"{iperf.Retransmits} retransmits");
-        Assert.InRange(iperf.BytesReceived, TransferBytes * 3 / 4, TransferBytes);
+        Assert.InRange(iperf.BytesReceived, TransferBytes / 2, iperf.BytesSent);
+        var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+            scope.Remaining(TimeSpan.FromSeconds(25)));
+        scope.Log($"sha256 stream peer -> LAN: {shaUp.Received} B, hashes {(shaUp.SentHash == shaUp.ReceivedHash ? "equal" : "DIFFER")}");
+        Assert.Equal(ShaBytes, shaUp.Received);
+        Assert.Equal(shaUp.SentHash, shaUp.ReceivedHash);
         var sha = await TcpTransfer.Sha256StreamAsync(bed.Peer, Testbed.PeerInner, bed.Lan, Testbed.LanHost, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(25)));
         scope.Log($"sha256 stream LAN -> peer: {sha.Received} B, hashes {(sha.SentHash == sha.ReceivedHash ? "equal" : "DIFFER")}");
@@ -274,7 +281,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
 
         var counters = EspCounters.Read(bed.Gateway);
         scope.Log("gateway underlay: " + EspCounters.Format(counters));
-        Assert.True(counters["raw_esp_in"].Bytes > TransferBytes, "less plain ESP reached the gateway than the TCP transfer's size");
+        Assert.True(counters["raw_esp_in"].Bytes > iperf.BytesReceived + ShaBytes, "less plain ESP reached the gateway than the TCP transfers carried");
         Assert.True(counters["raw_esp_out"].Bytes > ShaBytes, "less plain ESP left the gateway than the SHA-256 stream's size");
         Assert.Equal(0, counters["udp4500_in"].Packets);
         Assert.Equal(0, counters["udp4500_out"].Packets);
