@@ -531,3 +531,70 @@ internal static class RekeyHarness
         return (i, r);
     }
 }
+
+/// <summary>
+/// Soak: 1000 rekeys between our own initiator and responder with near-identical timing — each round
+/// one side, the other, or both at once (a collision) rekey the child, now and then the IKE SA too.
+/// </summary>
+public sealed class RekeySoakTests
+{
+    [Fact]
+    public void A_thousand_rekeys_with_collisions_leak_nothing_and_never_stall()
+    {
+        var (i, r) = RekeyHarness.Established();
+        var random = new Random(1234);
+        var spisSeen = new HashSet<uint>();
+        int childRekeys = 0, ikeRekeys = 0, collisions = 0;
+        for (int round = 0; round < 1000; round++)
+        {
+            uint ci = i.Sa.Children.Single().InboundSpi, cr = r.Sa.Children.Single().InboundSpi;
+            spisSeen.Add(ci);
+            spisSeen.Add(cr);
+            int what = random.Next(10);
+            if (what == 9)
+            {
+                Assert.True((round % 2 == 0 ? i : r).Sa.RekeyIke());
+                ikeRekeys++;
+            }
+            else if (what >= 6)
+            {
+                // Both ends' timers fire together: CREATE_CHILD_SA {N(REKEY_SA)} from each side.
+                Assert.True(i.Sa.RekeyChild(ci));
+                Assert.True(r.Sa.RekeyChild(cr));
+                collisions++;
+            }
+            else
+            {
+                Assert.True((what % 2 == 0 ? i : r).Sa.RekeyChild(what % 2 == 0 ? ci : cr));
+            }
+
+            RekeyHarness.Pump(i, r);
+            // After a collision both sides backed off; the next timer (one side) wins.
+            if (i.Sa.Children.Single().InboundSpi == ci && what is >= 6 and < 9)
+            {
+                Assert.True(i.Sa.RekeyChild(ci));
+                RekeyHarness.Pump(i, r);
+            }
+
+            if (i.Sa.Children.Single().InboundSpi != ci) childRekeys++;
+            Assert.Single(i.Sa.Children);
+            Assert.Single(r.Sa.Children);
+            Assert.Equal(1, i.Plane.InstalledCount);
+            Assert.Equal(1, r.Plane.InstalledCount);
+            Assert.Empty(i.Retiring);
+            Assert.Empty(r.Retiring);
+            Assert.False(i.Sa.RequestInFlight, $"round {round}: initiator exchange stuck");
+            Assert.False(r.Sa.RequestInFlight, $"round {round}: responder exchange stuck");
+            Assert.Equal(i.Sa.Children.Single().InboundSpi, r.Sa.Children.Single().OutboundSpi);
+            Assert.Equal(r.Sa.Children.Single().InboundSpi, i.Sa.Children.Single().OutboundSpi);
+        }
+
+        Assert.True(childRekeys >= 850, $"child rekeys {childRekeys}");
+        Assert.True(ikeRekeys >= 50, $"IKE rekeys {ikeRekeys}");
+        Assert.True(collisions >= 200, $"collisions {collisions}");
+        // No SPI was ever handed out twice: every round's pair was new.
+        Assert.True(spisSeen.Count >= 2 * childRekeys, "no duplicate SPI");
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
+        LoopbackExchangeTests.AssertEspFlows(r.Plane, i.Plane, IPAddress.Parse("10.10.0.9"), IPAddress.Parse("10.200.1.9"));
+    }
+}
