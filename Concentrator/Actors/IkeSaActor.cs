@@ -17,6 +17,10 @@ namespace Concentrator.Actors;
 public sealed class IkeSaActor : ReceiveActor, IWithTimers
 {
     private const string DpdTimer = "dpd";
+    private const string KeepaliveTimer = "natt-keepalive";
+
+    /// <summary>NAT-T keepalive interval (strongSwan's charon.keep_alive default, 20 s).</summary>
+    public static readonly TimeSpan KeepaliveInterval = TimeSpan.FromSeconds(20);
     private const string IkeRekeyTimer = "ike-rekey";
     private const string IkeExpireTimer = "ike-expire";
 
@@ -77,6 +81,10 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         {
             _sa.DeleteChild(m.InboundSpi);
             Drain();
+        });
+        Receive<KeepaliveTick>(_ =>
+        {
+            if (_sa.NatT && _sa.BehindNat) _sender.SendNatKeepalive(_sa.RemoteEndpoint);
         });
         Receive<DpdTick>(_ =>
         {
@@ -217,6 +225,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd);
                     }
                     StartIkeLifetime();
+                    // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
+                    if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case ChildSaEstablished child:
@@ -274,6 +284,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public sealed record Replace
     {
         public static readonly Replace Instance = new();
+    }
+
+    private sealed record KeepaliveTick
+    {
+        public static readonly KeepaliveTick Instance = new();
     }
 
     private sealed record DpdTick

@@ -173,6 +173,8 @@ public sealed class Gateway : IAsyncDisposable
 
         public IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT) => Pick(remote).LocalEndpointFor(remote, natT);
 
+        public void SendNatKeepalive(IPEndPoint remote) => Pick(remote).SendNatKeepalive(remote);
+
         private UdpIkeTransport Pick(IPEndPoint remote)
         {
             foreach (var t in transports)

@@ -36,6 +36,9 @@ public interface IIkeSender
 {
     void Send(byte[] datagram, IPEndPoint remote, bool natT);
 
+    /// <summary>A NAT-T keepalive (one 0xFF octet, RFC 3948 §2.3) from our NAT-T port.</summary>
+    void SendNatKeepalive(IPEndPoint remote);
+
     /// <summary>The address and port our packets to <paramref name="remote"/> leave from.</summary>
     IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT);
 }
@@ -122,6 +125,22 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         {
             // Unreachable peers are the retransmission logic's business, not a crash.
             _metrics.CountDrop(IkeDropReason.SendFailed);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void SendNatKeepalive(IPEndPoint remote)
+    {
+        ReadOnlySpan<byte> keepalive = [0xFF];
+        try
+        {
+            if (_nattChannel is not null) _nattChannel.SendFromNattPort(keepalive, remote);
+            else _natt!.SendTo(keepalive, SocketFlags.None, remote);
+        }
+        catch (SocketException)
+        {
         }
         catch (ObjectDisposedException)
         {

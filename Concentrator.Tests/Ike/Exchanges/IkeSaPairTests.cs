@@ -194,6 +194,8 @@ public sealed class IkeSaPairTests
 
         Deliver(i, initResponse, ResponderEp, InitiatorEp);
         Assert.True(i.Sa.NatDetected, "the initiator learns of the NAT from the responder's destination hash");
+        Assert.True(i.Sa.BehindNat, "the initiator is the one behind the NAT: it sends keepalives");
+        Assert.False(r.Sa.BehindNat, "the responder's own address is not translated");
         var auth = i.Drain().Single();
         Assert.True(auth.NatT, "IKE_AUTH goes out with the non-ESP marker");
         Assert.Equal(4500, auth.Remote.Port);

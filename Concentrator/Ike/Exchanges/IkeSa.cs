@@ -93,6 +93,7 @@ public sealed class IkeSa : IDisposable
             LocalId = old.LocalId,
             RemoteId = old.RemoteId,
             NatDetected = old.NatDetected,
+            BehindNat = old.BehindNat,
             Suite = suite,
             ProposalText = Tasks.IkeInitTask.Describe(suite),
             Keys = keys,
@@ -140,6 +141,9 @@ public sealed class IkeSa : IDisposable
     public bool NatT { get; internal set; }
 
     public bool NatDetected { get; internal set; }
+
+    /// <summary>Our own address is translated (the peer's NAT_DETECTION_DESTINATION_IP did not match): we send NAT-T keepalives.</summary>
+    public bool BehindNat { get; internal set; }
     public Identity? LocalId { get; internal set; }
     public Identity? RemoteId { get; internal set; }
     public IReadOnlyCollection<ChildSaRecord> Children => _children.Values;

@@ -205,6 +205,7 @@ public sealed class IkeInitTask : IIkeTask
         }
 
         sa.NatDetected = any && (!remoteMatches || !localMatches);
+        sa.BehindNat = any && !localMatches;
     }
 
     private static DhGroup FirstGroup(IReadOnlyList<IkeProposal> proposals)
