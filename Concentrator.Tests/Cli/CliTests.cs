@@ -15,7 +15,8 @@ public sealed class ConsoleCollection;
 [Collection("console")]
 public sealed class CliTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    /// <summary>Runs the CLI in-process with stdout/stderr captured (hence the serial "console" collection).</summary>
+    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -189,23 +190,7 @@ public sealed class RunProcessTests
 [Collection("console")]
 public sealed class AdminCommandTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            return (await CliApp.RunAsync(args), stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliTests.Run(args);
 
     [Fact]
     public async Task Sas_lists_tunnels_and_terminate_and_initiate_change_them()

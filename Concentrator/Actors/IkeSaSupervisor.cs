@@ -218,12 +218,10 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private ulong NewSpi()
     {
-        Span<byte> b = stackalloc byte[8];
         while (true)
         {
-            RandomNumberGenerator.Fill(b);
-            ulong spi = BinaryPrimitives.ReadUInt64BigEndian(b);
-            if (spi != 0 && !_sas.ContainsKey(spi)) return spi;
+            ulong spi = IkeSa.RandomIkeSpi();
+            if (!_sas.ContainsKey(spi)) return spi;
         }
     }
 

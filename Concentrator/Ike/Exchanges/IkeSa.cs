@@ -618,6 +618,35 @@ public sealed class IkeSa : IDisposable
         return TaskStatus.Failed;
     }
 
+    /// <summary>An error notify; INVALID_KE_PAYLOAD carries the group we want (RFC 7296 §3.10.1).</summary>
+    internal static NotifyPayload ErrorNotify(NotifyType type, DhGroup wanted)
+    {
+        if (type != NotifyType.InvalidKePayload) return new NotifyPayload(type);
+        var data = new byte[2];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)wanted);
+        return new NotifyPayload(type, data);
+    }
+
+    /// <summary>A random non-zero IKE SPI (RFC 7296 §2.6); callers that must avoid SPIs in use check and retry.</summary>
+    public static ulong RandomIkeSpi()
+    {
+        Span<byte> b = stackalloc byte[8];
+        ulong spi;
+        do
+        {
+            RandomNumberGenerator.Fill(b);
+            spi = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(b);
+        } while (spi == 0);
+        return spi;
+    }
+
+    internal static byte[] SpiBytes(ulong spi)
+    {
+        var b = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(b, spi);
+        return b;
+    }
+
     internal static byte[] SpiBytes(uint spi)
     {
         var b = new byte[4];

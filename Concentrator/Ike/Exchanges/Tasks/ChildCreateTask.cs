@@ -254,13 +254,7 @@ public sealed class ChildCreateTask : IIkeTask
     {
         if (_error is { } error)
         {
-            byte[]? data = null;
-            if (error == NotifyType.InvalidKePayload)
-            {
-                data = new byte[2];
-                BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)_suite.Group);
-            }
-            payloads.Add(new NotifyPayload(error, data));
+            payloads.Add(IkeSa.ErrorNotify(error, _suite.Group));
             return;
         }
 

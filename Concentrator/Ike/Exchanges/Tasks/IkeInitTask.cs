@@ -131,9 +131,8 @@ public sealed class IkeInitTask : IIkeTask
 
         if (ke.Group != suite.Group)
         {
-            var data = new byte[2];
-            BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)suite.Group);
-            return sa.RejectWith(NotifyType.InvalidKePayload, CloseReason.InvalidKe, data);
+            var reject = IkeSa.ErrorNotify(NotifyType.InvalidKePayload, suite.Group);
+            return sa.RejectWith(reject.NotifyType, CloseReason.InvalidKe, reject.Data);
         }
 
         _group = suite.Group;

@@ -27,10 +27,10 @@ public sealed class IkeRekeyTask : IIkeTask
 
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
-        _ourSpi = NewSpi();
+        _ourSpi = IkeSa.RandomIkeSpi();
         _nonce = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
         _dh = KeyExchangeFactory.Create(sa.Suite.Group);
-        payloads.Add(new SaPayload(ProposalSelector.ToWire(sa.Connection!.Proposals, SpiBytes(_ourSpi))));
+        payloads.Add(new SaPayload(ProposalSelector.ToWire(sa.Connection!.Proposals, IkeSa.SpiBytes(_ourSpi))));
         payloads.Add(new NoncePayload(_nonce));
         payloads.Add(new KePayload(_dh.Group, _dh.PublicValue));
     }
@@ -99,7 +99,7 @@ public sealed class IkeRekeyTask : IIkeTask
             return TaskStatus.Done;
         }
 
-        _ourSpi = NewSpi();
+        _ourSpi = IkeSa.RandomIkeSpi();
         _nonce = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(_chosen.Spi);
         _successor = Derive(sa, _suite, secret, nonce.Data, _nonce, spiI: peerSpi, spiR: _ourSpi, weInitiate: false);
@@ -111,17 +111,11 @@ public sealed class IkeRekeyTask : IIkeTask
     {
         if (_error is { } error)
         {
-            byte[]? data = null;
-            if (error == NotifyType.InvalidKePayload)
-            {
-                data = new byte[2];
-                BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)_suite.Group);
-            }
-            payloads.Add(new NotifyPayload(error, data));
+            payloads.Add(IkeSa.ErrorNotify(error, _suite.Group));
             return;
         }
 
-        payloads.Add(new SaPayload([_chosen! with { Spi = SpiBytes(_ourSpi) }]));
+        payloads.Add(new SaPayload([_chosen! with { Spi = IkeSa.SpiBytes(_ourSpi) }]));
         payloads.Add(new NoncePayload(_nonce));
         payloads.Add(new KePayload(_dh!.Group, _dh.PublicValue));
         _dh.Dispose();
@@ -142,24 +136,5 @@ public sealed class IkeRekeyTask : IIkeTask
         {
             CryptographicOperations.ZeroMemory(secret);
         }
-    }
-
-    private static ulong NewSpi()
-    {
-        Span<byte> b = stackalloc byte[8];
-        ulong spi;
-        do
-        {
-            RandomNumberGenerator.Fill(b);
-            spi = BinaryPrimitives.ReadUInt64BigEndian(b);
-        } while (spi == 0);
-        return spi;
-    }
-
-    private static byte[] SpiBytes(ulong spi)
-    {
-        var b = new byte[8];
-        BinaryPrimitives.WriteUInt64BigEndian(b, spi);
-        return b;
     }
 }
