@@ -119,6 +119,9 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var metrics = await ScrapeAsync(bed.Gateway, "metrics");
         double gwRekeyOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "success"));
         double gwRekeyFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "failure"));
+        double noSaDrops = MetricValue(metrics, "concentrator_esp_dropped_packets_total", ("reason", "no_sa"));
+        scope.Log("concentrator ESP drops: " + string.Join(", ", metrics.Split('\n')
+            .Where(l => l.StartsWith("concentrator_esp_dropped_packets_total{", StringComparison.Ordinal) && !l.EndsWith(" 0"))));
         int established = Regex.Matches(charonLog, @"CHILD_SA net\{(\d+)\} established with SPIs").Select(m => m.Groups[1].Value).Distinct().Count();
         scope.Log($"child rekeys: initiated by strongSwan {peerInitiated}, by the concentrator {gatewayInitiated} " +
                   $"(concentrator_rekeys_total child success {gwRekeyOk}, failure {gwRekeyFail}); " +
@@ -129,6 +132,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.True(stats.Transmitted >= soak * 40, $"ping sent only {stats.Transmitted} packets in {soak} s: " + pingResult);
         Assert.True(stats.Lost.Count == 0,
             $"ping lost {stats.Lost.Count} of {stats.Transmitted} during the rekeys (icmp_seq {string.Join(",", stats.Lost.Take(50))})");
+        Assert.True(noSaDrops == 0, $"the concentrator dropped {noSaDrops} packets for want of an outbound/inbound SA (make-before-break gap)");
         Assert.True(iperfResult.Ok, "iperf3 through the tunnel failed: " + iperfResult);
         Assert.True(iperfBytes > 1_000_000, $"iperf3 moved only {iperfBytes} bytes");
         Assert.True(peerInitiated >= 2, $"strongSwan initiated {peerInitiated} child rekeys, expected >= 2");

@@ -159,7 +159,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         ChildSaActor.NameFor(child.Install.InboundSpi));
                     break;
                 case ChildSaActivated activated:
-                    Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
+                    // Synchronously, before the predecessor's actor stops (its PostStop removes the old SA from the
+                    // data plane on another thread): told through the child's mailbox, the old SA could be gone
+                    // before the successor sends, and packets in between found no outbound SA (no_sa drops).
+                    // Only if the successor's actor has not installed it yet does the child activate it itself.
+                    if (!_sa.Context.DataPlane.ActivateOutbound(activated.InboundSpi))
+                        Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
                     break;
                 case ChildSaRemoved removed:
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));

@@ -519,11 +519,13 @@ public sealed class IkeSa : IDisposable
     {
         _rekeying.Remove(inboundSpi);
         if (!_children.Remove(inboundSpi)) return;
-        Emit(new ChildSaRemoved(inboundSpi));
+        // The successor takes over outbound before the old SA leaves the data plane: effects run in order,
+        // so no packet meets a moment without an outbound SA.
         if (_activateOnDelete.Remove(inboundSpi, out uint successor) && _children.ContainsKey(successor))
         {
             Emit(new ChildSaActivated(successor));
         }
+        Emit(new ChildSaRemoved(inboundSpi));
     }
 
     /// <summary>Counts a completed Child SA rekey.</summary>
