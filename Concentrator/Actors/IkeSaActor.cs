@@ -168,7 +168,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     break;
                 case ChildSaRemoved removed:
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));
-                    if (!childRef.IsNobody()) Context.Stop(childRef);
+                    if (childRef.IsNobody()) break;
+                    // A rekeyed SA lingers inbound-only in effect (its successor is newer and wins the outbound
+                    // lookup) for a short grace, like strongSwan's delete_rekeyed_delay; any other SA goes now.
+                    if (removed.Rekeyed) childRef.Tell(ChildSaActor.Retire.Instance);
+                    else Context.Stop(childRef);
                     break;
                 case IkeSaClosed closed:
                     Log.IkeSaClosed(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, closed.Reason, _established ? "established" : "connecting");
