@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   iproute2                        # network namespaces and veth pairs for root tests
   iputils-ping                    # ping through tunnels in root tests
+  curl                            # /metrics and /dataplane scrapes from inside namespaces
   procps                          # sysctl (ip_forward, rp_filter inside namespaces)
   prometheus                      # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
   nftables                        # NAT router namespace (masquerade), ESP-in-UDP counters

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Net;
 using System.Text.RegularExpressions;
 using Concentrator.Tests.Ike.Exchanges;
@@ -15,7 +16,7 @@ public sealed class LifetimeTests
     [Fact]
     public async Task Rekey_time_rekeys_repeatedly_keeping_one_working_child_per_side()
     {
-        await using var responder = TestGateway.Start(WithChildKeys(TestGateway.ResponderYaml(), "rekey_time: 2s"), name: "resp");
+        await using var responder = TestGateway.Start(WithChildKeys(TestGateway.ResponderYaml(), "rekey_time: 5s"), name: "resp");
         await using var initiator = TestGateway.Start(WithChildKeys(TestGateway.InitiatorYaml(), "rekey_time: 2s"), name: "init");
         initiator.Initiate("site", responder.Endpoint);
         await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "child installed");
@@ -53,5 +54,36 @@ public sealed class LifetimeTests
         initiator.DataPlane.FlushAll();
         await Eventually.TrueAsync(() => initiator.DataPlane.InstalledSpis() is { Count: 1 } s && s.Single() != first, "the child was rekeyed by volume");
         await Eventually.TrueAsync(() => responder.DataPlane.InstalledCount == 1, "the responder dropped the old SA");
+    }
+
+    private static string WithConnectionKeys(string yaml, string keys) =>
+        Regex.Replace(yaml, @"^( *)proposals: (.*)$", m => $"{m.Value}\n{m.Groups[1].Value}{keys.Replace("\n", "\n" + m.Groups[1].Value)}",
+            RegexOptions.Multiline);
+
+    [Fact]
+    public async Task Ike_rekey_time_rekeys_the_ike_sa_and_keeps_the_tunnel()
+    {
+        await using var responder = TestGateway.Start(TestGateway.ResponderYaml(), name: "resp");
+        await using var initiator = TestGateway.Start(WithConnectionKeys(TestGateway.InitiatorYaml(), "rekey_time: 2s\nover_time: 30s"), name: "init");
+        initiator.Initiate("site", responder.Endpoint);
+        await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "child installed");
+        uint child = initiator.DataPlane.InstalledSpis().Single();
+
+        var ikeSpis = new HashSet<ulong>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (ikeSpis.Count < 3 && DateTime.UtcNow < deadline)
+        {
+            var sas = await initiator.Gateway.Supervisor.Ask<List<Akka.Actor.IActorRef>>(Concentrator.Actors.IkeSaSupervisor.GetSas.Instance);
+            var info = await sas.Single().Ask<Concentrator.Actors.IkeSaActor.Info>(Concentrator.Actors.IkeSaActor.GetInfo.Instance);
+            ikeSpis.Add(info.Spi);
+            await Task.Delay(100);
+        }
+
+        Assert.True(ikeSpis.Count >= 3, $"at least 2 IKE rekeys within 20 s (saw {ikeSpis.Count - 1})");
+        Assert.Equal(child, initiator.DataPlane.InstalledSpis().Single());
+        Assert.Equal(1, await responder.Gateway.CountSasAsync());
+        Assert.Empty(initiator.Events.Down);
+        Assert.Empty(responder.Events.Down);
+        LoopbackExchangeTests.AssertEspFlows(initiator.DataPlane, responder.DataPlane, IPAddress.Parse("10.200.1.3"), IPAddress.Parse("10.10.0.3"));
     }
 }

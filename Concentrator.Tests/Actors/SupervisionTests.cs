@@ -38,3 +38,34 @@ public sealed class SupervisionTests
         }
     }
 }
+
+public sealed class ChildSupervisionTests
+{
+    [Fact]
+    public async Task A_fault_in_one_child_sa_actor_deletes_only_that_child_with_the_peer()
+    {
+        await using var responder = TestGateway.Start(TestGateway.ResponderYaml(), name: "resp");
+        await using var initiator = TestGateway.Start(TestGateway.InitiatorYaml(), name: "init");
+        initiator.Initiate("site", responder.Endpoint);
+        await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "first child");
+
+        // A second child under the same IKE SA (CREATE_CHILD_SA).
+        var sas = await initiator.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance);
+        var ike = sas.Single();
+        ike.Tell(new IkeSaActor.CreateChildSa(initiator.Config.Connections["site"].Children["net"]));
+        await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 2 && responder.DataPlane.InstalledCount == 2, "second child");
+
+        var info = await ike.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance);
+        uint victim = info.Children[0].InboundSpi, survivor = info.Children[1].InboundSpi;
+        var childActor = await initiator.Gateway.System.ActorSelection(ike.Path / ChildSaActor.NameFor(victim)).ResolveOne(TimeSpan.FromSeconds(5));
+        childActor.Tell(new IkeSaActor.InjectFault("injected by test"));
+
+        await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1,
+            "the failed child is gone on both sides");
+        Assert.Equal(survivor, initiator.DataPlane.InstalledSpis().Single());
+        var after = await ike.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance);
+        Assert.Equal(Concentrator.Sa.IkeSaState.Established, after.State);
+        Assert.Equal(survivor, after.Children.Single().InboundSpi);
+        Assert.Empty(initiator.Events.Down);
+    }
+}

@@ -37,6 +37,9 @@ public sealed class CliTests
     [Theory]
     [InlineData("demo")]
     [InlineData("run")]
+    [InlineData("sas")]
+    [InlineData("initiate")]
+    [InlineData("terminate")]
     public async Task Every_command_has_help(string command)
     {
         var (code, output, _) = await Run(command, "--help");
@@ -179,5 +182,78 @@ public sealed class RunProcessTests
         int port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
         return port;
+    }
+}
+
+/// <summary>sas / initiate / terminate against an in-process gateway's admin endpoint.</summary>
+[Collection("console")]
+public sealed class AdminCommandTests
+{
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try
+        {
+            return (await CliApp.RunAsync(args), stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    [Fact]
+    public async Task Sas_lists_tunnels_and_terminate_and_initiate_change_them()
+    {
+        await using var gateway = TestGateway.Start(TestGateway.ResponderYaml(), name: "gw");
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var http = await Concentrator.Hosting.HealthServer.StartAsync($"127.0.0.1:{port}", gateway.Gateway,
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        string admin = $"http://127.0.0.1:{port}";
+
+        await using var fleet = PeerFleet.Start(new FleetOptions { Psk = "test-shared-key-0123456789"u8.ToArray(), GatewayId = "gw.test" });
+        Assert.Equal(2, (await fleet.EstablishAsync(gateway.Endpoint, 2, TimeSpan.FromSeconds(20))).Established);
+        await Eventually.TrueAsync(() => gateway.DataPlane.InstalledCount == 2, "two children installed");
+
+        var (code, output, _) = await Run("sas", "--json", "--admin", admin);
+        Assert.Equal(0, code);
+        var sas = System.Text.Json.JsonSerializer.Deserialize(output, Concentrator.Hosting.AdminJson.Default.ListSaView)!;
+        Assert.Equal(2, sas.Count);
+        Assert.All(sas, s => Assert.Equal("rw", s.Connection));
+        Assert.All(sas, s => Assert.Equal("Established", s.State));
+        Assert.All(sas, s => Assert.Equal("lan", s.Children.Single().Name));
+        Assert.Contains(sas, s => s.RemoteId == "peer-0.fleet");
+        Assert.DoesNotContain("test-shared-key", output);
+
+        (code, output, _) = await Run("sas", "--admin", admin);
+        Assert.Equal(0, code);
+        Assert.Contains("rw: #", output);
+        Assert.Contains("lan: INSTALLED, TUNNEL", output);
+
+        (code, _, _) = await Run("terminate", "--child", "lan", "--admin", admin);
+        Assert.Equal(0, code);
+        await Eventually.TrueAsync(() => gateway.DataPlane.InstalledCount == 0, "both children deleted");
+        Assert.Equal(2, await gateway.Gateway.CountSasAsync());
+
+        (code, output, _) = await Run("initiate", "--child", "lan", "--admin", admin);
+        Assert.Equal(0, code);
+        Assert.Contains("creating child lan under IKE SA", output);
+        await Eventually.TrueAsync(() => gateway.DataPlane.InstalledCount == 1, "a child created with CREATE_CHILD_SA");
+
+        (code, output, _) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
+        Assert.Equal(1, code);
+        Assert.Contains("no child named 'nosuchchild'", output);
+
+        (code, _, _) = await Run("terminate", "--ike", "rw", "--admin", admin);
+        Assert.Equal(0, code);
+        await Eventually.TrueAsync(async () => await gateway.Gateway.CountSasAsync() == 0, "both IKE SAs deleted");
     }
 }

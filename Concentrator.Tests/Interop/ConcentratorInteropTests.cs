@@ -37,7 +37,19 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             concentratorIke: "aes256-sha256-modp2048", concentratorEsp: "aes256-sha256",
             expectIke: ("AES_CBC", "256", "MODP_2048"), expectEsp: "AES_CBC");
 
-    /// <summary>A real NAT (masquerading router namespace) between strongSwan and the concentrator.</summary>
+    /// <summary>IKE with curve25519 (group 31), ESP with ChaCha20-Poly1305 (RFC 7634), ping through the TUN data plane.</summary>
+    [Fact(Timeout = 90_000)]
+    [Trait("Category", "Root")]
+    public Task StrongSwan_initiator_to_Concentrator_responder_curve25519_chacha20poly1305_Root() =>
+        InitiatorToResponder(
+            charonIke: "aes128gcm16-prfsha256-curve25519", charonEsp: "chacha20poly1305",
+            concentratorIke: "aes128gcm16-prfsha256-curve25519", concentratorEsp: "chacha20poly1305",
+            expectIke: ("AES_GCM_16", "128", "CURVE_25519"), expectEsp: "CHACHA20_POLY1305");
+
+    /// <summary>
+    /// A real NAT (masquerading router namespace) between strongSwan and the concentrator: the concentrator
+    /// logs NAT, and the peer's ESP reaches the gateway as UDP 4500 from the router's address.
+    /// </summary>
     [Fact(Timeout = 90_000)]
     [Trait("Category", "Root")]
     public Task StrongSwan_initiator_behind_nat_to_Concentrator_responder_Root() =>
@@ -143,6 +155,13 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             Assert.Equal(e.Group, ike.Get("dh-group"));
         }
         if (expectEsp is not null) Assert.Equal(expectEsp, child.Get("encr-alg"));
+        if (expectEsp == "CHACHA20_POLY1305")
+        {
+            // The native implementations of libstrongswan-extra-plugins are loaded (not only openssl's).
+            string plugins = peer.Log().Split('\n').FirstOrDefault(l => l.Contains("loaded plugins:")) ?? "";
+            Assert.Contains(" chapoly", plugins);
+            Assert.Contains(" curve25519", plugins);
+        }
         Assert.Equal("yes", child.Get("encap"));
         Assert.Equal(Testbed.PeerInner + "/32", Assert.Single(child.LocalTs));
         Assert.Equal(Testbed.LanSubnet, Assert.Single(child.RemoteTs));
@@ -177,6 +196,27 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             scope.Log("gateway underlay counters: " + string.Join(", ", counters.Select(kv => $"{kv.Key}={kv.Value}")));
             Assert.True(ping.Ok, "ping through the concentrator's tunnel failed: " + ping);
             var spis = Underlay.Capture.Spis(lines);
+            // Every ESP packet of the peer (its outbound SPI) arrives from the address the gateway sees (the
+            // router's, behind NAT) on UDP 4500, and every one of the gateway's goes back there.
+            foreach (var f in lines.Select(l => l.Split(',')).Where(f => f.Length == 5 && f[4].Length > 0))
+            {
+                string spi = Underlay.NormalizeSpi(f[4]);
+                if (spi == Underlay.NormalizeSpi(child.SpiOut))
+                {
+                    Assert.Equal(bed.PeerSeenByGateway, f[0]);
+                    Assert.Equal("4500", f[3]);
+                }
+                else if (spi == Underlay.NormalizeSpi(child.SpiIn))
+                {
+                    Assert.Equal(bed.PeerSeenByGateway, f[1]);
+                    Assert.Equal("4500", f[2]);
+                }
+            }
+            if (withNatRouter)
+            {
+                Assert.EndsWith("NAT True", established.Message);
+                Assert.DoesNotContain(lines, l => l.Contains(bed.PeerOuter));
+            }
             Assert.Contains(Underlay.NormalizeSpi(child.SpiOut), spis);
             Assert.Contains(Underlay.NormalizeSpi(child.SpiIn), spis);
             Assert.True(counters.GetValueOrDefault("esp_in") >= 3, "fewer than 3 ESP-in-UDP packets reached the concentrator");

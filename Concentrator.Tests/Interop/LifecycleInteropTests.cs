@@ -160,6 +160,119 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
     }
 
     // ------------------------------------------------------------------------------------------------
+    // 5. IKE SA rekeys under traffic, initiated by both sides; the child moves to the new IKE SA.
+    // ------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The concentrator's connection rekey_time is 15 s (rand_time 1 s), strongSwan's IKE rekey_time 25 s; as for
+    /// children the shorter timer always fires first, so strongSwan's IKE rekeys are triggered with
+    /// <c>swanctl --rekey --ike</c> at 5 s and 25 s, and the concentrator's timer fires in between (≈ 19 s, ≈ 39 s).
+    /// ping -i 0.01 runs throughout; child lifetimes are long, so the one Child SA must survive every IKE rekey.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    [Trait("Category", "Root")]
+    public async Task Ike_rekeys_under_traffic_initiated_by_both_sides_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true) || !HaveIperf()) return;
+        int soak = SoakSeconds;
+        await using var scope = InteropScope.Create(output, budgetSeconds: soak + 60);
+        var bed = scope.Bed;
+        bed.Gateway.Sysctl("net.ipv6.conf.default.disable_ipv6", "1");
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics(30000));
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "25s", new PeerChild("net", Testbed.LanSubnet, "aes256gcm16")));
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
+            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16")], connectionExtra: "rekey_time: 15s, rand_time: 1s"),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics(30000));
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        Assert.True(init.Ok, "swanctl --initiate failed: " + init);
+        var first = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
+        Assert.True(first is not null, "peer: no ESTABLISHED IKE SA with an INSTALLED child");
+        string firstIkeSpi = first!.Value.Ike.Get("initiator-spi") + first.Value.Ike.Get("responder-spi");
+        string childSpi = first.Value.Child.SpiIn;
+        scope.Log("established: " + first.Value.Ike);
+
+        double noSaBefore = MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_esp_dropped_packets_total", ("reason", "no_sa"));
+        var clock = Stopwatch.StartNew();
+        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
+            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", Testbed.PeerInner, Testbed.LanHost);
+        var ikeSpis = new List<string> { firstIkeSpi };
+        double nextForce = 5;
+        while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 15))
+        {
+            double t = clock.Elapsed.TotalSeconds;
+            if (t >= nextForce && t < soak - 3)
+            {
+                var r = await peer.SwanctlAsync(["--rekey", "--ike", "gw"]);
+                scope.Log($"t={t:F1}s swanctl --rekey --ike gw -> exit {r.ExitCode}");
+                nextForce += 20;
+            }
+            foreach (var sa in await peer.ListSasAsync())
+            {
+                string spi = sa.Get("initiator-spi") + sa.Get("responder-spi");
+                if (sa.State == "ESTABLISHED" && !ikeSpis.Contains(spi))
+                {
+                    ikeSpis.Add(spi);
+                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new IKE SA on the peer: {sa}");
+                }
+            }
+            await Task.WhenAny(ping, Task.Delay(1000));
+        }
+
+        var pingResult = await ping;
+        var stats = PingStats.Parse(pingResult.Stdout);
+        scope.Log($"ping: {stats.Transmitted} transmitted, {stats.Received} received, lost {stats.Lost.Count}, in flight at the -w deadline {stats.InFlightAtEnd}" +
+                  (stats.Lost.Count > 0 ? $" (icmp_seq {string.Join(",", stats.Lost.Take(50))})" : ""));
+        if (stats.Lost.Count > 0) LogLossContext(scope, stats, pingResult.Stdout);
+        string charonLog = peer.Log();
+        int peerInitiated = IkeRekeyRequests(charonLog, "generating");
+        int gatewayInitiated = IkeRekeyRequests(charonLog, "parsed");
+        var metrics = await ScrapeAsync(bed.Gateway, "metrics");
+        double ikeOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success"));
+        double ikeFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "failure"));
+        double noSa = MetricValue(metrics, "concentrator_esp_dropped_packets_total", ("reason", "no_sa")) - noSaBefore;
+        var rekeyedEvents = gateway.EventsWithId(1009);
+        scope.Log($"IKE rekeys: initiated by strongSwan {peerInitiated}, by the concentrator {gatewayInitiated}; " +
+                  $"concentrator_rekeys_total ike success {ikeOk} failure {ikeFail}; {rekeyedEvents.Count} 'rekeyed' events; " +
+                  $"{ikeSpis.Count} IKE SAs seen on the peer; no_sa drops {noSa}");
+        foreach (var e in rekeyedEvents) scope.Log("concentrator " + e.Message);
+        foreach (var line in charonLog.Split('\n').Where(l => Regex.IsMatch(l, @"CREATE_CHILD_SA (request|response) \d+ \[ (SA No KE|N\()") ||
+                     l.Contains("rekeyed") || l.Contains("IKE_SA gw[")))
+        {
+            scope.Log("charon " + line.Trim());
+        }
+
+        Assert.True(stats.Transmitted >= soak * 40, $"ping sent only {stats.Transmitted} packets in {soak} s: " + pingResult);
+        Assert.True(stats.Lost.Count == 0,
+            $"ping lost {stats.Lost.Count} of {stats.Transmitted} during the IKE rekeys (icmp_seq {string.Join(",", stats.Lost.Take(50))})");
+        Assert.True(noSa == 0, $"the concentrator dropped {noSa} packets for want of an SA during the IKE rekeys");
+        Assert.True(peerInitiated >= 1, $"strongSwan initiated {peerInitiated} IKE rekeys, expected >= 1");
+        Assert.True(gatewayInitiated >= 1, $"the concentrator initiated {gatewayInitiated} IKE rekeys, expected >= 1");
+        Assert.True(peerInitiated + gatewayInitiated >= 2, "fewer than 2 IKE rekeys");
+        Assert.Equal(peerInitiated + gatewayInitiated, (int)ikeOk);
+        Assert.Equal(0, ikeFail);
+        Assert.True(ikeSpis.Count >= 3, $"only {ikeSpis.Count} distinct IKE SAs seen on the peer");
+
+        // One IKE SA (the newest) on the peer with the same, never rekeyed Child SA; one SA in the concentrator.
+        var (children, installed) = await WaitSingleChildAsync(peer, bed.Gateway, scope.Remaining(TimeSpan.FromSeconds(10)));
+        var sas = await peer.ListSasAsync();
+        scope.Log($"end: peer [{string.Join("; ", sas)}], concentrator installed {installed}");
+        var ike = Assert.Single(sas);
+        Assert.Equal("ESTABLISHED", ike.State);
+        Assert.NotEqual(firstIkeSpi, ike.Get("initiator-spi") + ike.Get("responder-spi"));
+        var child = Assert.Single(ike.Children);
+        Assert.Equal("INSTALLED", child.State);
+        Assert.Equal(childSpi, child.SpiIn);
+        Assert.Equal(1, installed);
+        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping after the IKE rekeys failed");
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    // ------------------------------------------------------------------------------------------------
     // 2. Byte-based rekey.
     // ------------------------------------------------------------------------------------------------
 
@@ -264,8 +377,9 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         // The concentrator removes exactly net2's SA; net1 keeps carrying traffic.
         var clock = Stopwatch.StartNew();
+        var bound = scope.Remaining(TimeSpan.FromSeconds(5));
         int installed;
-        while ((installed = await InstalledAsync(bed.Gateway)) != 1 && clock.Elapsed < scope.Remaining(TimeSpan.FromSeconds(5)))
+        while ((installed = await InstalledAsync(bed.Gateway)) != 1 && clock.Elapsed < bound)
         {
             await Task.Delay(200);
         }
@@ -336,7 +450,8 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         // Dead peer: the next probe goes unanswered and is retransmitted (4 s, then 7.2 s later, ...).
         double probes1 = probes0, retx1 = 0;
-        while (killed.Elapsed < scope.Remaining(TimeSpan.FromSeconds(15)))
+        var probeBound = scope.Remaining(TimeSpan.FromSeconds(15));
+        while (killed.Elapsed < probeBound)
         {
             var m = await ScrapeAsync(bed.Gateway, "metrics");
             probes1 = MetricValue(m, "concentrator_ike_dpd_probes_total");
@@ -405,7 +520,8 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         scope.Log($"charon SIGKILLed (probes so far {probes0})");
 
         double retx = 0, probes = probes0;
-        while (killed.Elapsed < scope.Remaining(TimeSpan.FromSeconds(15)))
+        var probeBound = scope.Remaining(TimeSpan.FromSeconds(15));
+        while (killed.Elapsed < probeBound)
         {
             var m = await ScrapeAsync(bed.Gateway, "metrics");
             probes = MetricValue(m, "concentrator_ike_dpd_probes_total");
@@ -431,7 +547,8 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         }
 
         var clock = Stopwatch.StartNew();
-        while (gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count < 2 && clock.Elapsed < scope.Remaining(TimeSpan.FromSeconds(200)))
+        var restartBound = scope.Remaining(TimeSpan.FromSeconds(200));
+        while (gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count < 2 && clock.Elapsed < restartBound)
         {
             await Task.Delay(1000);
         }
@@ -623,6 +740,10 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
     /// <summary>CREATE_CHILD_SA requests with REKEY_SA in charon's log that charon generated or parsed.</summary>
     internal static int RekeyRequests(string charonLog, string verb) =>
         Regex.Matches(charonLog, $@"{verb} CREATE_CHILD_SA request \d+ \[ [^\]]*N\(REKEY_SA\)").Count;
+
+    /// <summary>CREATE_CHILD_SA requests rekeying the IKE SA (SA, Nonce, KE and nothing else) that charon generated or parsed.</summary>
+    internal static int IkeRekeyRequests(string charonLog, string verb) =>
+        Regex.Matches(charonLog, $@"{verb} CREATE_CHILD_SA request \d+ \[ SA No KE \]").Count;
 
     /// <summary>Polls until the peer has exactly one child and the concentrator exactly one installed SA (bounded).</summary>
     private static async Task<(IReadOnlyList<ChildSaInfo> PeerChildren, int Installed)> WaitSingleChildAsync(StrongSwan peer, Netns gw, TimeSpan timeout)

@@ -22,15 +22,19 @@ public sealed class StrongSwan : IAsyncDisposable
     private readonly Netns _ns;
     private BackgroundProcess? _charon;
 
-    private StrongSwan(Netns ns, string dir, string name)
+    private StrongSwan(Netns ns, string dir, string name, string extraSettings)
     {
         _ns = ns;
         Dir = dir;
         Name = name;
+        ExtraSettings = extraSettings;
     }
 
     public string Name { get; }
     public string Dir { get; }
+
+    /// <summary>Extra lines inside strongswan.conf's charon section (later keys win), e.g. for benchmarks.</summary>
+    public string ExtraSettings { get; }
     public string ConfPath => Path.Combine(Dir, "strongswan.conf");
     public string SwanctlDir => Path.Combine(Dir, "swanctl");
     public string SwanctlConfPath => Path.Combine(SwanctlDir, "swanctl.conf");
@@ -39,9 +43,10 @@ public sealed class StrongSwan : IAsyncDisposable
     public string LogPath => Path.Combine(Dir, "charon.log");
 
     /// <summary>Starts charon in <paramref name="ns"/> and waits (bounded) until its vici socket answers.</summary>
-    public static async Task<StrongSwan> StartAsync(Netns ns, string dir, string name = "charon", TimeSpan? readyTimeout = null)
+    public static async Task<StrongSwan> StartAsync(Netns ns, string dir, string name = "charon", TimeSpan? readyTimeout = null,
+        string extraSettings = "")
     {
-        var s = new StrongSwan(ns, dir, name);
+        var s = new StrongSwan(ns, dir, name, extraSettings);
         Directory.CreateDirectory(s.SwanctlDir);
         await File.WriteAllTextAsync(s.ConfPath, s.StrongSwanConf()).ConfigureAwait(false);
         var env = new Dictionary<string, string> { ["STRONGSWAN_CONF"] = s.ConfPath };
@@ -103,6 +108,7 @@ public sealed class StrongSwan : IAsyncDisposable
               allow_peer_ts = no
             }
           }
+        {{ExtraSettings}}
         }
         """;
 

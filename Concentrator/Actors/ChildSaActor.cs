@@ -40,8 +40,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     /// </summary>
     public static readonly TimeSpan RekeyedInboundGrace = TimeSpan.FromSeconds(1);
 
-    /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it).</summary>
-    public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(5);
+    /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it plus jitter).</summary>
+    public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(2);
 
     private readonly ChildLifetime _lifetime;
     private DateTime _lastRekeyRequest = DateTime.MinValue;
@@ -81,6 +81,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
             if (!Timers.IsTimerActive(RetireTimer)) Timers.StartSingleTimer(RetireTimer, RetireDue.Instance, RekeyedInboundGrace);
         });
         Receive<RetireDue>(_ => Context.Stop(Self));
+        Receive<IkeSaActor.InjectFault>(m => throw new InvalidOperationException(m.Reason));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -141,7 +142,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         if (_expired || DateTime.UtcNow - _lastRekeyRequest < RekeyRetry) return;
         _lastRekeyRequest = DateTime.UtcNow;
         Context.Parent.Tell(new IkeSaActor.RekeyChildSa(_install.InboundSpi));
-        Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, RekeyRetry + TimeSpan.FromMilliseconds(100));
+        // A random back-off keeps two ends that collided (TEMPORARY_FAILURE) from colliding again.
+        Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, RekeyRetry + TimeSpan.FromMilliseconds(Random.Shared.Next(100, 3000)));
     }
 
     /// <summary>Hard expiry: the SA must go now; the IKE SA actor deletes it with the peer.</summary>

@@ -8,19 +8,26 @@ using Microsoft.Extensions.Logging;
 namespace Concentrator.Actors;
 
 /// <summary>
-/// Hosts one <see cref="IkeSa"/>: feeds it datagrams and timer ticks, carries out its effects, and
-/// starts one <see cref="ChildSaActor"/> per Child SA. The protocol state is owned here exclusively;
-/// the actor itself holds no protocol logic. Named timer "retransmit" drives retransmissions.
+/// Hosts one IKE SA (<see cref="IkeSa"/>): feeds it datagrams and timer ticks, carries out its effects,
+/// and starts one <see cref="ChildSaActor"/> per Child SA. The protocol state is owned here exclusively;
+/// the actor itself holds no protocol logic. After an IKE rekey the successor becomes current and the
+/// old SA lives on here (routed by its SPI) only until its Delete completes; the Child SA actors stay.
+/// Named timers: "retransmit-SPI" per SA, "dpd", "ike-rekey", "ike-expire".
 /// </summary>
 public sealed class IkeSaActor : ReceiveActor, IWithTimers
 {
-    private const string RetransmitTimer = "retransmit";
     private const string DpdTimer = "dpd";
+    private const string IkeRekeyTimer = "ike-rekey";
+    private const string IkeExpireTimer = "ike-expire";
 
-    private readonly IkeSa _sa;
+    /// <summary>Retry interval when an IKE rekey could not start or failed (tunable).</summary>
+    private static readonly TimeSpan IkeRekeyRetry = TimeSpan.FromSeconds(5);
+
+    private IkeSa _sa;
+    private readonly List<IkeSa> _retiring = new();
     private readonly IIkeSender _sender;
     private readonly ILogger _log;
-    private readonly string _spiText;
+    private string _spiText;
     private bool _established;
 
     public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log)
@@ -32,12 +39,30 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
         Receive<IkeInbound>(m =>
         {
-            _sa.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            var target = _sa;
+            if (_retiring.Count > 0 && Ike.Wire.IkeHeader.TryParse(m.Datagram, out var header) == Ike.Wire.ParseStatus.Ok)
+            {
+                ulong spi = IkeSaSupervisor.EntitySpi(header);
+                target = _retiring.Find(r => r.OurSpi == spi) ?? _sa;
+            }
+            target.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            Drain(target);
+        });
+        Receive<RetransmitTick>(m =>
+        {
+            var target = m.Spi == _sa.OurSpi ? _sa : _retiring.Find(r => r.OurSpi == m.Spi);
+            if (target is null) return;
+            target.OnRetransmitTimer();
+            Drain(target);
+        });
+        Receive<IkeRekeyDue>(_ =>
+        {
+            if (!_sa.RekeyIke()) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
             Drain();
         });
-        Receive<RetransmitTick>(_ =>
+        Receive<IkeExpireDue>(_ =>
         {
-            _sa.OnRetransmitTimer();
+            _sa.Delete();
             Drain();
         });
         Receive<DeleteIkeSa>(_ =>
@@ -73,9 +98,30 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             _sa.SendDpd();
             Drain();
         });
-        Receive<GetInfo>(_ => Sender.Tell(new Info(_sa.OurSpi, _sa.State, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, _sa.Children.ToList())));
+        Receive<GetInfo>(_ => Sender.Tell(new Info(_sa.OurSpi, _sa.State, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, _sa.Children.ToList(),
+            _sa.IsInitiator, _sa.ProposalText, _sa.RemoteId?.Text ?? "", _sa.Age)));
+        Receive<CreateChildSa>(m =>
+        {
+            _sa.CreateChild(m.Child);
+            Drain();
+        });
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
+        Receive<Terminated>(m =>
+        {
+            // A Child SA actor that failed was stopped (its data-plane entry went with it): if the IKE SA
+            // still lists the child, tell the peer with a Delete so both ends agree; siblings are untouched.
+            if (m.ActorRef.Path.Name is { } name && name.StartsWith("child-", StringComparison.Ordinal) &&
+                uint.TryParse(name.AsSpan(6), System.Globalization.NumberStyles.HexNumber, null, out uint spi) &&
+                _sa.Children.Any(c => c.InboundSpi == spi))
+            {
+                _sa.DeleteChild(spi);
+                Drain();
+            }
+        });
     }
+
+    /// <summary>Child SA actors are stopped, never restarted: a restart would reinstall keys that were already zeroed.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -97,6 +143,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         // Children stop before this runs, so their data-plane entries are already gone.
         _sa.Dispose();
+        foreach (var old in _retiring) old.Dispose();
+    }
+
+    /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit).</summary>
+    private void StartIkeLifetime()
+    {
+        if (_sa.Connection is not { RekeyTime: var rekey } conn || rekey <= TimeSpan.Zero) return;
+        var jitter = conn.RandTime > TimeSpan.Zero && conn.RandTime < rekey ? TimeSpan.FromTicks(Random.Shared.NextInt64(conn.RandTime.Ticks)) : TimeSpan.Zero;
+        Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey - jitter);
+        if (conn.OverTime > TimeSpan.Zero) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, rekey + conn.OverTime);
     }
 
     /// <summary>
@@ -125,9 +181,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         if (restart.Count > 0) Context.Parent.Tell(new Initiate(conn, _sa.RemoteEndpoint, restart));
     }
 
-    private void Drain()
+    private void Drain() => Drain(_sa);
+
+    private void Drain(IkeSa sa)
     {
-        foreach (var effect in _sa.DrainEffects())
+        foreach (var effect in sa.DrainEffects())
         {
             switch (effect)
             {
@@ -135,10 +193,19 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     _sender.Send(send.Datagram, send.Remote, send.NatT);
                     break;
                 case ScheduleRetransmit schedule:
-                    Timers.StartSingleTimer(RetransmitTimer, RetransmitTick.Instance, schedule.Delay);
+                    Timers.StartSingleTimer(RetransmitKey(sa), new RetransmitTick(sa.OurSpi), schedule.Delay);
                     break;
                 case CancelRetransmit:
-                    Timers.Cancel(RetransmitTimer);
+                    Timers.Cancel(RetransmitKey(sa));
+                    break;
+                case IkeSaRekeyed rekeyed:
+                    _retiring.Add(sa);
+                    _sa = rekeyed.Successor;
+                    _spiText = $"{_sa.OurSpi:x16}";
+                    Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(_sa.OurSpi));
+                    Log.IkeSaRekeyed(_log, $"{sa.OurSpi:x16}", _spiText, _sa.Connection?.Name ?? "");
+                    StartIkeLifetime();
+                    Drain(_sa);
                     break;
                 case IkeSaEstablished up:
                     _established = true;
@@ -149,14 +216,15 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     {
                         Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd);
                     }
+                    StartIkeLifetime();
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case ChildSaEstablished child:
                     var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
                         ? ChildLifetime.From(childConfig)
                         : ChildLifetime.None;
-                    Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
-                        ChildSaActor.NameFor(child.Install.InboundSpi));
+                    Context.Watch(Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
+                        ChildSaActor.NameFor(child.Install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:
                     // Synchronously, before the predecessor's actor stops (its PostStop removes the old SA from the
@@ -174,6 +242,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     if (removed.Rekeyed) childRef.Tell(ChildSaActor.Retire.Instance);
                     else Context.Stop(childRef);
                     break;
+                case IkeSaClosed when sa != _sa:
+                    // A rekeyed predecessor finished its Delete; the tunnel lives on in the successor.
+                    _retiring.Remove(sa);
+                    Context.Parent.Tell(new IkeSaSupervisor.Retired(sa.OurSpi));
+                    sa.Dispose();
+                    break;
                 case IkeSaClosed closed:
                     Log.IkeSaClosed(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint, closed.Reason, _established ? "established" : "connecting");
                     Context.System.EventStream.Publish(new IkeSaDown(_sa.OurSpi, _sa.IsInitiator, _sa.Connection?.Name ?? "", closed.Reason, _established));
@@ -184,9 +258,18 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         }
     }
 
-    public sealed record RetransmitTick
+    private static string RetransmitKey(IkeSa sa) => $"retransmit-{sa.OurSpi:x16}";
+
+    public sealed record RetransmitTick(ulong Spi);
+
+    private sealed record IkeRekeyDue
     {
-        public static readonly RetransmitTick Instance = new();
+        public static readonly IkeRekeyDue Instance = new();
+    }
+
+    private sealed record IkeExpireDue
+    {
+        public static readonly IkeExpireDue Instance = new();
     }
 
     public sealed record DeleteIkeSa
@@ -220,7 +303,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly GetInfo Instance = new();
     }
 
-    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children);
+    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
+        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default);
+
+    /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
+    public sealed record CreateChildSa(Config.ChildConfig Child);
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
     public sealed record InjectFault(string Reason);

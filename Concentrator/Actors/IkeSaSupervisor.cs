@@ -34,7 +34,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly AdmissionOptions _admission;
     private readonly CookieGuard _cookies = new();
     private readonly Dictionary<ulong, IActorRef> _sas = new();
-    private readonly Dictionary<IActorRef, ulong> _spiOf = new();
+    private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
     private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
     private readonly Dictionary<ulong, string> _acquiring = new();
@@ -65,19 +65,36 @@ public sealed class IkeSaSupervisor : ReceiveActor
         });
         Receive<Terminated>(m =>
         {
-            if (!_spiOf.Remove(m.ActorRef, out var spi)) return;
-            _sas.Remove(spi);
-            RemoveHalfOpen(spi);
-            _acquiring.Remove(spi);
-            _established.Remove(spi);
+            if (!_spiOf.Remove(m.ActorRef, out var spis)) return;
+            foreach (var spi in spis)
+            {
+                _sas.Remove(spi);
+                RemoveHalfOpen(spi);
+                _acquiring.Remove(spi);
+                _established.Remove(spi);
+            }
+        });
+        Receive<Rekeyed>(m =>
+        {
+            // The same actor now also owns the successor's SPI (RFC 7296 §2.18).
+            _sas[m.NewSpi] = Sender;
+            if (_spiOf.TryGetValue(Sender, out var spis)) spis.Add(m.NewSpi);
+        });
+        Receive<Retired>(m =>
+        {
+            if (_sas.Remove(m.Spi) && _spiOf.TryGetValue(Sender, out var spis)) spis.Remove(m.Spi);
+            if (_established.Remove(m.Spi, out var who) && _spiOf.TryGetValue(Sender, out var left) && left.Count > 0)
+            {
+                foreach (var spi in left) _established[spi] = who;
+            }
         });
         Receive<DeleteAll>(_ =>
         {
             Log.ShuttingDown(_log, _sas.Count);
-            foreach (var sa in _sas.Values) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
+            foreach (var sa in _spiOf.Keys) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
         });
-        Receive<GetSaCount>(_ => Sender.Tell(_sas.Count));
-        Receive<GetSas>(_ => Sender.Tell(_sas.Values.ToList()));
+        Receive<GetSaCount>(_ => Sender.Tell(_spiOf.Count));
+        Receive<GetSas>(_ => Sender.Tell(_spiOf.Keys.ToList()));
     }
 
     public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission) =>
@@ -188,7 +205,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private void Register(ulong spi, IActorRef actor)
     {
         _sas[spi] = actor;
-        _spiOf[actor] = spi;
+        _spiOf[actor] = [spi];
         Context.Watch(actor);
     }
 
@@ -212,6 +229,12 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.</summary>
     public sealed record Established(ulong Spi, string Connection = "", string RemoteId = "", bool InitialContact = false);
+
+    /// <summary>From an IKE SA actor: its SA was rekeyed; route <paramref name="NewSpi"/> to it too.</summary>
+    public sealed record Rekeyed(ulong NewSpi);
+
+    /// <summary>From an IKE SA actor: its rekeyed predecessor with <paramref name="Spi"/> is gone.</summary>
+    public sealed record Retired(ulong Spi);
 
     public sealed record GetSas
     {

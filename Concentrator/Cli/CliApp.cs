@@ -13,6 +13,9 @@ public static class CliApp
         Commands:
           demo      Start a gateway and simulated peers on loopback and establish tunnels (no root, no config)
           run       Run the gateway in the foreground from a config file
+          sas       List the running gateway's IKE and Child SAs
+          initiate  Negotiate a child (--child NAME) on the running gateway
+          terminate Delete SAs (--ike CONNECTION | --child NAME) on the running gateway
           help      Show this text
 
         Run 'Concentrator <command> --help' for the options of a command.
@@ -27,6 +30,7 @@ public static class CliApp
             {
                 "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
+                "sas" or "initiate" or "terminate" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),
             };

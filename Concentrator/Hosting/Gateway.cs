@@ -117,6 +117,14 @@ public sealed class Gateway : IAsyncDisposable
         if (RemoteOf(conn) is { } remote) Supervisor.Tell(new Initiate(conn, remote, [config], Acquire: true));
     }
 
+    /// <summary>Starts an IKE SA for <paramref name="conn"/> with the given children; false when remote_addrs has no address.</summary>
+    public bool TryInitiate(ConnectionConfig conn, IReadOnlyList<ChildConfig> children)
+    {
+        if (RemoteOf(conn) is not { } remote) return false;
+        Initiate(conn, remote, children);
+        return true;
+    }
+
     /// <summary>The first concrete address in remote_addrs, at remote_port (default 500).</summary>
     private static IPEndPoint? RemoteOf(ConnectionConfig conn)
     {

@@ -29,9 +29,17 @@ public sealed class HealthServer : IAsyncDisposable
         app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
         app.MapGet("/dataplane", () => Results.Text(DataPlaneStatus(gateway), "application/json"));
         app.MapMetrics("/metrics", gateway.Metrics.Registry);
+        AdminApi.Map(app, gateway, IsLoopback(listen));
         await app.StartAsync().ConfigureAwait(false);
         Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
         return new HealthServer(app);
+    }
+
+    private static bool IsLoopback(string listen)
+    {
+        int colon = listen.LastIndexOf(':');
+        string host = (colon > 0 ? listen[..colon] : listen).Trim('[', ']');
+        return host == "localhost" || System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip);
     }
 
     /// <summary>Data-plane facts for operators and tests: installed SAs, drops by status, packet-thread allocations.</summary>

@@ -25,6 +25,8 @@ public static class IkeSaStateMachine
         var t = new bool[5, 5];
         void Allow(IkeSaState from, IkeSaState to) => t[(int)from, (int)to] = true;
         Allow(IkeSaState.Created, IkeSaState.Connecting);
+        // A rekeyed successor (RFC 7296 §2.18) is born authenticated: its keys come from the old SA's SK_d.
+        Allow(IkeSaState.Created, IkeSaState.Established);
         Allow(IkeSaState.Created, IkeSaState.Destroyed);
         Allow(IkeSaState.Connecting, IkeSaState.Connecting);
         Allow(IkeSaState.Connecting, IkeSaState.Established);

@@ -39,6 +39,9 @@ public static partial class Log
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Tracing IKE exchanges to OTLP endpoint {Endpoint}")]
     public static partial void TracingEnabled(ILogger logger, string endpoint);
 
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "IKE SA {OldSpi} {Connection} rekeyed to {NewSpi}")]
+    public static partial void IkeSaRekeyed(ILogger logger, string oldSpi, string newSpi, string connection);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 

@@ -235,59 +235,11 @@ public sealed class IkeSaPairTests
 /// <summary>Child SA rekeying (RFC 7296 §1.3.3, §2.8) between two directly wired IKE SAs, step by step.</summary>
 public sealed class ChildRekeyPairTests
 {
-    private static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
-    private static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
+    private static (RekeyHarness.Side I, RekeyHarness.Side R) Established() => RekeyHarness.Established();
+    private static void Pump(RekeyHarness.Side a, RekeyHarness.Side b) => RekeyHarness.Pump(a, b);
 
-    private sealed class Side(IkeSa sa, InMemoryDataPlane plane, IPEndPoint self)
-    {
-        public IkeSa Sa { get; } = sa;
-        public InMemoryDataPlane Plane { get; } = plane;
-        public IPEndPoint Self { get; } = self;
-        public List<IkeEffect> Seen { get; } = new();
-
-        public List<SendMessage> Drain()
-        {
-            var effects = Sa.DrainEffects();
-            Seen.AddRange(effects);
-            foreach (var e in effects)
-            {
-                if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
-                if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
-            }
-            return effects.OfType<SendMessage>().ToList();
-        }
-    }
-
-    /// <summary>Runs every queued message back and forth until both sides are quiet.</summary>
-    private static void Pump(Side a, Side b)
-    {
-        for (int round = 0; round < 20; round++)
-        {
-            var fromA = a.Drain();
-            var fromB = b.Drain();
-            if (fromA.Count == 0 && fromB.Count == 0) return;
-            foreach (var m in fromA) b.Sa.HandleDatagram(m.Datagram, a.Self, b.Self, false);
-            foreach (var m in fromB) a.Sa.HandleDatagram(m.Datagram, b.Self, a.Self, false);
-        }
-        Assert.Fail("the exchange did not settle within 20 rounds");
-    }
-
-    private static (Side I, Side R) Established()
-    {
-        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
-        var rPlane = new InMemoryDataPlane();
-        var iPlane = new InMemoryDataPlane();
-        var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },
-            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, InitiatorEp, ResponderEp), iPlane, InitiatorEp);
-        var r = new Side(IkeSa.CreateResponder(new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane },
-            0x0A0B_0C0D_0E0F_1011, 0x2122_2324_2526_2728, ResponderEp, InitiatorEp, natT: false), rPlane, ResponderEp);
-        i.Sa.Initiate();
-        Pump(i, r);
-        Assert.Equal(IkeSaState.Established, i.Sa.State);
-        Assert.Equal(IkeSaState.Established, r.Sa.State);
-        return (i, r);
-    }
+    private static readonly IPEndPoint InitiatorEp = RekeyHarness.InitiatorEp;
+    private static readonly IPEndPoint ResponderEp = RekeyHarness.ResponderEp;
 
     [Theory]
     [InlineData(true)]
@@ -371,5 +323,214 @@ public sealed class ChildRekeyPairTests
         Assert.Empty(r.Seen.OfType<ChildSaEstablished>().Skip(1));
         Assert.Empty(r.Sa.Children);
 
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Ike_rekey_moves_the_children_to_a_new_ike_sa_and_deletes_the_old_one(bool originalInitiatorRekeys)
+    {
+        var (i, r) = Established();
+        var (rekeyer, other) = originalInitiatorRekeys ? (i, r) : (r, i);
+        ulong oldI = i.Sa.OurSpi, oldR = r.Sa.OurSpi;
+        uint childI = i.Sa.Children.Single().InboundSpi, childR = r.Sa.Children.Single().InboundSpi;
+
+        // CREATE_CHILD_SA {SA(IKE, new SPI), Ni, KEi} -> {SA, Nr, KEr} on the old SA; then INFORMATIONAL {D(IKE)} on the old SA.
+        Assert.True(rekeyer.Sa.RekeyIke());
+        Pump(rekeyer, other);
+
+        Assert.NotEqual(oldI, i.Sa.OurSpi);
+        Assert.NotEqual(oldR, r.Sa.OurSpi);
+        Assert.Equal(i.Sa.SpiI, r.Sa.SpiI);
+        Assert.Equal(i.Sa.SpiR, r.Sa.SpiR);
+        Assert.Equal(originalInitiatorRekeys, i.Sa.IsInitiator);
+        Assert.Empty(i.Retiring);
+        Assert.Empty(r.Retiring);
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        // The same Child SAs, still installed, now under the new IKE SA.
+        Assert.Equal(childI, i.Sa.Children.Single().InboundSpi);
+        Assert.Equal(childR, r.Sa.Children.Single().InboundSpi);
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.Empty(i.Seen.OfType<ChildSaRemoved>());
+        Assert.Empty(r.Seen.OfType<ChildSaRemoved>());
+
+        // The new IKE SA works: a DPD and a Child rekey over it.
+        i.Sa.SendDpd();
+        Pump(i, r);
+        Assert.True(r.Sa.RekeyChild(childR));
+        Pump(r, i);
+        Assert.NotEqual(childI, i.Sa.Children.Single().InboundSpi);
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
+    }
+}
+
+/// <summary>Collisions (RFC 7296 §2.8.1, §2.25), each step the exchange it is.</summary>
+public sealed class CollisionPairTests
+{
+    [Fact]
+    public void Simultaneous_child_rekeys_are_both_refused_and_the_old_sa_survives()
+    {
+        var (i, r) = RekeyHarness.Established();
+        uint childI = i.Sa.Children.Single().InboundSpi, childR = r.Sa.Children.Single().InboundSpi;
+
+        // Both ends start CREATE_CHILD_SA {N(REKEY_SA)} for the same child at once.
+        Assert.True(i.Sa.RekeyChild(childI));
+        Assert.True(r.Sa.RekeyChild(childR));
+        var fromI = i.Drain().Single();
+        var fromR = r.Drain().Single();
+
+        // Each receives the other's request while its own is in flight: TEMPORARY_FAILURE.
+        r.Receive(fromI.Datagram, i.Self);
+        i.Receive(fromR.Datagram, r.Self);
+        var answerR = r.Drain().Single();
+        var answerI = i.Drain().Single();
+        i.Receive(answerR.Datagram, r.Self);
+        r.Receive(answerI.Datagram, i.Self);
+        i.Drain();
+        r.Drain();
+
+        Assert.False(i.Sa.IsRekeying(childI));
+        Assert.False(r.Sa.IsRekeying(childR));
+        Assert.Equal(childI, i.Sa.Children.Single().InboundSpi);
+        Assert.Equal(childR, r.Sa.Children.Single().InboundSpi);
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+
+        // The next round (after the random back-off, one side goes first) succeeds.
+        Assert.True(i.Sa.RekeyChild(childI));
+        RekeyHarness.Pump(i, r);
+        Assert.NotEqual(childI, i.Sa.Children.Single().InboundSpi);
+        Assert.Equal(1, r.Plane.InstalledCount);
+    }
+
+    [Fact]
+    public void Ike_rekey_during_another_exchange_gets_temporary_failure_and_keeps_the_sa()
+    {
+        var (i, r) = RekeyHarness.Established();
+        ulong before = r.Sa.OurSpi;
+        // The responder has a DPD of its own in flight when the initiator's IKE rekey arrives.
+        r.Sa.SendDpd();
+        var dpd = r.Drain().Single();
+        Assert.True(i.Sa.RekeyIke());
+        var rekey = i.Drain().Single();
+        r.Receive(rekey.Datagram, i.Self);
+        var refused = r.Drain().Single();
+        i.Receive(refused.Datagram, r.Self);
+        i.Drain();
+        Assert.False(i.Sa.RekeyingIke);
+        Assert.Empty(i.Retiring);
+        Assert.Equal(before, r.Sa.OurSpi);
+
+        // The DPD still completes on the unchanged SA.
+        i.Receive(dpd.Datagram, r.Self);
+        RekeyHarness.Pump(i, r);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+    }
+
+    [Fact]
+    public void Delete_during_rekey_leaves_no_child_and_no_stuck_exchange()
+    {
+        var (i, r) = RekeyHarness.Established();
+        uint childI = i.Sa.Children.Single().InboundSpi, childR = r.Sa.Children.Single().InboundSpi;
+        // The responder deletes the child while the initiator's rekey of it is on the wire.
+        Assert.True(i.Sa.RekeyChild(childI));
+        var rekey = i.Drain().Single();
+        r.Sa.DeleteChild(childR);
+        var delete = r.Drain().Single();
+
+        i.Receive(delete.Datagram, r.Self);      // INFORMATIONAL {D(ESP)}: the initiator drops the child
+        r.Receive(rekey.Datagram, i.Self);       // CREATE_CHILD_SA {N(REKEY_SA)} for a child r is deleting
+        RekeyHarness.Pump(i, r);
+
+        Assert.False(i.Sa.IsRekeying(childI));
+        Assert.False(i.Sa.RequestInFlight);
+        Assert.False(r.Sa.RequestInFlight);
+        Assert.DoesNotContain(i.Sa.Children, c => c.InboundSpi == childI);
+        Assert.DoesNotContain(r.Sa.Children, c => c.InboundSpi == childR);
+        // Whatever survived is consistent: each side's children pair up and are installed.
+        Assert.Equal(i.Sa.Children.Count, r.Sa.Children.Count);
+        Assert.Equal(i.Sa.Children.Count, i.Plane.InstalledCount);
+        Assert.Equal(r.Sa.Children.Count, r.Plane.InstalledCount);
+    }
+}
+
+/// <summary>Two directly wired IKE SAs hosted as the actor hosts them (current + retiring), for rekey and collision tests.</summary>
+internal static class RekeyHarness
+{
+    public static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
+    public static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
+
+    /// <summary>One end: the current IKE SA plus rekeyed predecessors still finishing their Delete (as the actor hosts them).</summary>
+    public sealed class Side(IkeSa sa, InMemoryDataPlane plane, IPEndPoint self)
+    {
+        public IkeSa Sa { get; private set; } = sa;
+        public List<IkeSa> Retiring { get; } = new();
+        public InMemoryDataPlane Plane { get; } = plane;
+        public IPEndPoint Self { get; } = self;
+        public List<IkeEffect> Seen { get; } = new();
+
+        public List<SendMessage> Drain()
+        {
+            var sends = new List<SendMessage>();
+            foreach (var sa in Retiring.Append(Sa).ToList())
+            {
+                var effects = sa.DrainEffects();
+                Seen.AddRange(effects);
+                foreach (var e in effects)
+                {
+                    if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
+                    if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
+                    if (e is IkeSaRekeyed k)
+                    {
+                        Retiring.Add(sa);
+                        Sa = k.Successor;
+                    }
+                    if (e is IkeSaClosed && sa != Sa) Retiring.Remove(sa);
+                    if (e is SendMessage m) sends.Add(m);
+                }
+            }
+            return sends;
+        }
+
+        public void Receive(byte[] datagram, IPEndPoint from)
+        {
+            Concentrator.Ike.Wire.IkeHeader.TryParse(datagram, out var h);
+            ulong spi = Concentrator.Actors.IkeSaSupervisor.EntitySpi(h);
+            var target = Retiring.Find(r => r.OurSpi == spi) ?? Sa;
+            target.HandleDatagram(datagram, from, Self, false);
+        }
+    }
+
+    /// <summary>Runs every queued message back and forth until both sides are quiet.</summary>
+    public static void Pump(Side a, Side b)
+    {
+        for (int round = 0; round < 20; round++)
+        {
+            var fromA = a.Drain();
+            var fromB = b.Drain();
+            if (fromA.Count == 0 && fromB.Count == 0) return;
+            foreach (var m in fromA) b.Receive(m.Datagram, a.Self);
+            foreach (var m in fromB) a.Receive(m.Datagram, b.Self);
+        }
+        Assert.Fail("the exchange did not settle within 20 rounds");
+    }
+
+    public static (Side I, Side R) Established()
+    {
+        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var rPlane = new InMemoryDataPlane();
+        var iPlane = new InMemoryDataPlane();
+        var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },
+            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, InitiatorEp, ResponderEp), iPlane, InitiatorEp);
+        var r = new Side(IkeSa.CreateResponder(new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane },
+            0x0A0B_0C0D_0E0F_1011, 0x2122_2324_2526_2728, ResponderEp, InitiatorEp, natT: false), rPlane, ResponderEp);
+        i.Sa.Initiate();
+        Pump(i, r);
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        return (i, r);
     }
 }

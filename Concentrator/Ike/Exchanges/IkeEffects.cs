@@ -22,6 +22,9 @@ public sealed record IkeSaEstablished(string Connection, string LocalId, string 
 /// <summary>A Child SA is negotiated; the host installs it in the data plane (the record owns the keys).</summary>
 public sealed record ChildSaEstablished(ChildSaInstall Install) : IkeEffect;
 
+/// <summary>The IKE SA was rekeyed: the host routes the successor's SPI here and runs it; this SA only finishes its Delete.</summary>
+public sealed record IkeSaRekeyed(IkeSa Successor) : IkeEffect;
+
 /// <summary>A rekeyed Child SA installed without outbound may now send (its predecessor is gone).</summary>
 public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
 

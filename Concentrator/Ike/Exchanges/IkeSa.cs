@@ -81,6 +81,52 @@ public sealed class IkeSa : IDisposable
     public static IkeSa CreateResponder(IkeSaContext context, ulong spiI, ulong spiR, IPEndPoint local, IPEndPoint remote, bool natT) =>
         new(context, false, spiI, spiR, local, remote, natT);
 
+    /// <summary>
+    /// The IKE SA that replaces <paramref name="old"/> after a rekey (RFC 7296 §1.3.2, §2.18): new SPIs and
+    /// keys, message IDs from zero, the initiator of the rekey exchange as its initiator. The old SA's
+    /// Child SAs move over (their actors and data-plane entries stay as they are).
+    /// </summary>
+    internal static IkeSa CreateRekeyed(IkeSa old, bool isInitiator, ulong spiI, ulong spiR, IkeSuite suite, IkeKeys keys)
+    {
+        var sa = new IkeSa(old.Context, isInitiator, spiI, spiR, old.LocalEndpoint, old.RemoteEndpoint, old.NatT)
+        {
+            Connection = old.Connection,
+            Candidates = old.Candidates,
+            LocalId = old.LocalId,
+            RemoteId = old.RemoteId,
+            NatDetected = old.NatDetected,
+            Suite = suite,
+            ProposalText = Tasks.IkeInitTask.Describe(suite),
+            Keys = keys,
+            Protector = new IkeMessageProtector(suite, keys, isInitiator),
+        };
+        foreach (var child in old._children.Values) sa._children[child.InboundSpi] = child;
+        foreach (var (from, to) in old._activateOnDelete) sa._activateOnDelete[from] = to;
+        sa._replaced.UnionWith(old._replaced);
+        old._children.Clear();
+        old._activateOnDelete.Clear();
+        old._replaced.Clear();
+        old._rekeying.Clear();
+        sa.Move(IkeSaState.Established);
+        old.Emit(new IkeSaRekeyed(sa));
+        return sa;
+    }
+
+    /// <summary>Rekeys this IKE SA (CREATE_CHILD_SA with an IKE proposal); false when not possible now.</summary>
+    public bool RekeyIke()
+    {
+        if (State != IkeSaState.Established || RekeyingIke) return false;
+        RekeyingIke = true;
+        Enqueue(ExchangeType.CreateChildSa, new IkeRekeyTask());
+        return true;
+    }
+
+    /// <summary>An IKE rekey of ours is queued or in flight.</summary>
+    public bool RekeyingIke { get; internal set; }
+
+    /// <summary>Set once this SA was replaced by a rekey; it only waits for its Delete now.</summary>
+    public IkeSa? Successor { get; internal set; }
+
     public IkeSaContext Context { get; }
     public bool IsInitiator { get; }
     public ulong SpiI { get; private set; }
@@ -116,7 +162,7 @@ public sealed class IkeSa : IDisposable
     internal IReadOnlyList<ConnectionConfig> Candidates { get; set; } = [];
     internal IReadOnlyList<ChildConfig> InitialChildren { get; private set; } = [];
     internal IkeSuite Suite { get; set; }
-    internal string ProposalText { get; set; } = "";
+    public string ProposalText { get; internal set; } = "";
     internal byte[] NonceI { get; set; } = [];
     internal byte[] NonceR { get; set; } = [];
     internal byte[] InitRequest { get; set; } = [];
@@ -388,7 +434,7 @@ public sealed class IkeSa : IDisposable
 
         FatalResponseNotify = null;
         CloseAfterResponse = null;
-        var tasks = ResponderTasks(header.Exchange);
+        var tasks = ResponderTasks(header.Exchange, message);
         foreach (var task in tasks)
         {
             if (task.ProcessRequest(this, message) == TaskStatus.Failed || FatalResponseNotify is not null) break;
@@ -429,10 +475,12 @@ public sealed class IkeSa : IDisposable
         }
     }
 
-    private List<IIkeTask> ResponderTasks(ExchangeType exchange) => exchange switch
+    private static List<IIkeTask> ResponderTasks(ExchangeType exchange, IkeMessage request) => exchange switch
     {
         ExchangeType.IkeSaInit => [new IkeInitTask()],
         ExchangeType.IkeAuth => [new IkeAuthTask(), new ChildCreateTask(null)],
+        // CREATE_CHILD_SA rekeys the IKE SA when its SA payload proposes protocol IKE (§1.3.2).
+        ExchangeType.CreateChildSa when request.Get<SaPayload>() is { Proposals: [{ Protocol: ProtocolId.Ike }, ..] } => [new IkeRekeyTask()],
         ExchangeType.CreateChildSa => [new ChildCreateTask(null)],
         _ => [new InformationalTask([])],
     };
@@ -477,6 +525,9 @@ public sealed class IkeSa : IDisposable
     }
 
     // ---- Used by tasks ----
+
+    /// <summary>A request of ours is in flight (used to refuse a colliding IKE rekey with TEMPORARY_FAILURE).</summary>
+    internal bool HasExchangeInFlight => _active is not null;
 
     internal void Move(IkeSaState to)
     {

@@ -168,6 +168,14 @@ public sealed class ChildCreateTask : IIkeTask
                 return TaskStatus.Done;
             }
 
+            if (sa.IsRekeying(_rekeyedByPeer.InboundSpi))
+            {
+                // Simultaneous rekey of one child (§2.8.1): refuse ours-vs-theirs with TEMPORARY_FAILURE; both
+                // sides back off by a random delay and one of them wins the next round.
+                _error = NotifyType.TemporaryFailure;
+                return TaskStatus.Done;
+            }
+
             candidates = [rekeyedConfig];
         }
 

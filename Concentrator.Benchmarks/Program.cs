@@ -1,0 +1,144 @@
+using System.Globalization;
+
+namespace Concentrator.Benchmarks;
+
+/// <summary>Options shared by every suite. Sizes default to the full run; --quick shrinks them to seconds.</summary>
+public sealed record BenchOptions
+{
+    public required string Suite { get; init; }
+    public bool Quick { get; init; }
+    public string? Out { get; init; }
+
+    /// <summary>throughput: seconds per iperf3 run (default 10, quick 2).</summary>
+    public int? Seconds { get; init; }
+
+    /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 5 (quick 2).</summary>
+    public int? Repeats { get; init; }
+
+    /// <summary>handshake: peers per measured round (default 500, quick 30).</summary>
+    public int? Peers { get; init; }
+
+    /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
+    public int[]? Sizes { get; init; }
+
+    /// <summary>Configurations to run (suite-specific ids, default all).</summary>
+    public string[]? Only { get; init; }
+
+    public string OutPath => Out ?? Path.Combine("bench", "results", Suite + ".md");
+
+    public bool Includes(string id) => Only is null || Only.Contains(id, StringComparer.OrdinalIgnoreCase);
+}
+
+public static class Program
+{
+    public const string Usage = """
+        Usage: Concentrator.Benchmarks <suite> [--quick] [--out FILE] [options]
+
+        Suites:
+          esp         ESP encapsulate+decapsulate per core vs the raw AEAD call (no root)
+          throughput  iperf3 through the namespace testbed: concentrator, strongSwan, mixed, plain routing (root)
+          handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
+                      strongSwan comparison)
+
+        Options:
+          --quick          tiny sizes (seconds, for CI smoke runs)
+          --out FILE       results file (default bench/results/<suite>.md)
+          --seconds N      throughput: seconds per iperf3 run (default 10, quick 2)
+          --repeats N      repetitions per configuration, median reported (throughput 3, esp 5, handshake 3; quick 1-2)
+          --peers N        handshake: peers per round (default 500, quick 30)
+          --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
+          --only A,B       run only these configuration ids (see the results file)
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        // Internal: one peer-fleet round run inside a namespace by the handshake suite.
+        if (args[0] == HandshakeSuite.FleetClientCommand) return await HandshakeSuite.FleetClientAsync(args[1..]);
+
+        BenchOptions options;
+        try
+        {
+            options = Parse(args);
+        }
+        catch (FormatException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        Report report;
+        switch (options.Suite)
+        {
+            case "esp":
+                report = EspBenchmark.Run(options);
+                break;
+            case "throughput":
+                report = await ThroughputSuite.RunAsync(options);
+                break;
+            case "handshake":
+                report = await HandshakeSuite.RunAsync(options);
+                break;
+            default:
+                Console.Error.WriteLine($"unknown suite '{options.Suite}'");
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+
+        string path = Path.GetFullPath(options.OutPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, report.ToMarkdown());
+        Console.WriteLine($"results written to {path}");
+        return report.Failed ? 1 : 0;
+    }
+
+    private static BenchOptions Parse(string[] args)
+    {
+        string suite = args[0];
+        bool quick = false;
+        string? outPath = null;
+        int? seconds = null, repeats = null, peers = null;
+        int[]? sizes = null;
+        string[]? only = null;
+        for (int i = 1; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{a} needs a value");
+            int Int(int min, int max)
+            {
+                string v = Value();
+                if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < min || n > max)
+                    throw new FormatException($"{a}: '{v}' is not an integer in {min}..{max}");
+                return n;
+            }
+
+            switch (a)
+            {
+                case "--quick": quick = true; break;
+                case "--out": outPath = Value(); break;
+                case "--seconds": seconds = Int(1, 600); break;
+                case "--repeats": repeats = Int(1, 50); break;
+                case "--peers": peers = Int(1, 20000); break;
+                case "--sizes":
+                    sizes = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => int.TryParse(s, out int n) && n is >= 28 and <= 9000 ? n : throw new FormatException($"--sizes: '{s}' is not in 28..9000"))
+                        .ToArray();
+                    break;
+                case "--only":
+                    only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                default: throw new FormatException($"unknown option '{a}'");
+            }
+        }
+        return new BenchOptions
+        {
+            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only,
+        };
+    }
+}

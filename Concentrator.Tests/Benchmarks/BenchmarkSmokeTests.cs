@@ -1,0 +1,163 @@
+using System.Globalization;
+using Concentrator.Tests.Interop;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Benchmarks;
+
+/// <summary>
+/// Smoke runs of the benchmark suites (Concentrator.Benchmarks, run as a process: that project references
+/// this one for the namespace harness). Each suite runs with --quick and tiny sizes; the tests assert that
+/// the results file was written with one row per configuration and sane (positive) numbers. They never
+/// assert a performance threshold: the machine is shared and the numbers are noisy.
+/// </summary>
+[Collection(InteropCollection.Name)]
+public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
+{
+    [Fact(Timeout = 240_000)]
+    public async Task Esp_suite_quick_writes_a_row_per_cipher_and_size()
+    {
+        var table = await BenchmarkRunner.RunAsync(output, "esp", ["--sizes", "64,1400", "--repeats", "1"], TimeSpan.FromMinutes(3));
+        var rows = table.Rows;
+        int ciphers = System.Security.Cryptography.ChaCha20Poly1305.IsSupported ? 3 : 2;
+        Assert.Equal(ciphers * 2, rows.Count);
+        Assert.Equal(new[] { "AES-GCM-128", "AES-GCM-256", "ChaCha20-Poly1305" }[..ciphers], rows.Select(r => r["cipher"]).Distinct().ToArray());
+        foreach (var r in rows)
+        {
+            Assert.Contains(r["inner bytes"], new[] { "64", "1400" });
+            foreach (var column in new[] { "ESP packets/s", "ESP Gbit/s", "raw AEAD packets/s", "raw AEAD Gbit/s", "ESP / raw" })
+                Assert.True(BenchmarkRunner.Number(r[column]) > 0, $"{r["cipher"]} {r["inner bytes"]}: {column} = {r[column]}");
+            Assert.True(BenchmarkRunner.Number(r["ESP alloc B/packet"]) >= 0, "allocation column missing");
+        }
+    }
+
+    [Fact(Timeout = 240_000)]
+    public async Task Handshake_suite_quick_loopback_writes_a_row()
+    {
+        var table = await BenchmarkRunner.RunAsync(output, "handshake", ["--only", "loopback", "--peers", "10"], TimeSpan.FromMinutes(3));
+        var row = Assert.Single(table.Rows);
+        Assert.Equal("loopback", row["id"]);
+        Assert.Equal("10", row["established"]);
+        foreach (var column in new[] { "setups/s", "p50 ms", "p99 ms" })
+            Assert.True(BenchmarkRunner.Number(row[column]) > 0, $"{column} = {row[column]}");
+    }
+}
+
+/// <summary>The suites that need root and namespaces: throughput (iperf3 through the testbed) and the namespace handshakes.</summary>
+[Collection(InteropCollection.Name)]
+[Trait("Category", "Root")]
+public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
+{
+    [Fact(Timeout = 420_000)]
+    [Trait("Category", "Root")]
+    public async Task Throughput_suite_quick_writes_a_row_per_configuration_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        if (!Command.Exists("iperf3"))
+        {
+            if (InteropPrerequisites.InCi) Assert.Fail("iperf3 missing (run scripts/install-deps.sh as root)");
+            output.WriteLine("NOT RUN: iperf3 missing");
+            return;
+        }
+
+        var table = await BenchmarkRunner.RunAsync(output, "throughput", ["--seconds", "1", "--repeats", "1"], TimeSpan.FromMinutes(6));
+        string[] ids = ["ours", "ours-nat", "swan", "swan-ours", "plain"];
+        Assert.Equal(ids.SelectMany(id => new[] { (id, "1"), (id, "4") }).ToArray(),
+            table.Rows.Select(r => (r["id"], r["streams"])).ToArray());
+        foreach (var r in table.Rows)
+        {
+            Assert.True(BenchmarkRunner.Number(r["Gbit/s"]) > 0, $"{r["id"]} -P {r["streams"]}: Gbit/s = {r["Gbit/s"]}");
+            if (r["id"] != "plain")
+                Assert.True(BenchmarkRunner.Number(r["gateway CPU s/GB"]) > 0, $"{r["id"]} -P {r["streams"]}: CPU s/GB = {r["gateway CPU s/GB"]}");
+        }
+    }
+
+    [Fact(Timeout = 300_000)]
+    [Trait("Category", "Root")]
+    public async Task Handshake_suite_quick_namespaces_writes_both_responders_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        var table = await BenchmarkRunner.RunAsync(output, "handshake", ["--only", "ns-ours,ns-swan", "--peers", "10"], TimeSpan.FromMinutes(4));
+        Assert.Equal(["ns-ours", "ns-swan"], table.Rows.Select(r => r["id"]).ToArray());
+        foreach (var r in table.Rows)
+        {
+            Assert.Equal("10", r["established"]);
+            Assert.True(BenchmarkRunner.Number(r["setups/s"]) > 0, $"{r["id"]}: setups/s = {r["setups/s"]}");
+            Assert.True(BenchmarkRunner.Number(r["p99 ms"]) > 0, $"{r["id"]}: p99 = {r["p99 ms"]}");
+        }
+    }
+}
+
+/// <summary>Runs the built Concentrator.Benchmarks (same configuration as this test assembly) and reads its Results table.</summary>
+internal static class BenchmarkRunner
+{
+    public sealed record ResultTable(IReadOnlyList<IReadOnlyDictionary<string, string>> Rows);
+
+    public static async Task<ResultTable> RunAsync(ITestOutputHelper output, string suite, string[] extra, TimeSpan timeout)
+    {
+        string dll = await LocateAsync(output);
+        string outFile = Path.Combine(Path.GetTempPath(), $"bench-smoke-{suite}-{Environment.ProcessId}-{Guid.NewGuid():N}.md");
+        try
+        {
+            var r = await Command.RunAsync("dotnet", [dll, suite, "--quick", "--out", outFile, .. extra], timeout,
+                new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" });
+            output.WriteLine(r.ToString());
+            Assert.True(r.Ok, $"benchmark {suite} failed: {r}");
+            Assert.True(File.Exists(outFile), "results file not written: " + outFile);
+            string markdown = await File.ReadAllTextAsync(outFile);
+            output.WriteLine(markdown);
+            Assert.Contains("| cores |", markdown);
+            Assert.Contains("| CPU |", markdown);
+            Assert.Contains("| kernel |", markdown);
+            Assert.Contains("| .NET |", markdown);
+            return Parse(markdown);
+        }
+        finally
+        {
+            File.Delete(outFile);
+        }
+    }
+
+    /// <summary>The first table under a "## Results" heading, as rows keyed by column header.</summary>
+    public static ResultTable Parse(string markdown)
+    {
+        var lines = markdown.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        int heading = lines.FindIndex(l => l.StartsWith("## Results", StringComparison.Ordinal));
+        Assert.True(heading >= 0, "no Results table in:\n" + markdown);
+        var tableLines = lines.Skip(heading + 1).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToList();
+        Assert.True(tableLines.Count >= 2, "Results table has no header:\n" + markdown);
+        static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
+        var header = Cells(tableLines[0]);
+        var rows = new List<IReadOnlyDictionary<string, string>>();
+        foreach (var line in tableLines.Skip(2))
+        {
+            var cells = Cells(line);
+            Assert.Equal(header.Length, cells.Length);
+            rows.Add(header.Zip(cells).ToDictionary(p => p.First, p => p.Second));
+        }
+        return new ResultTable(rows);
+    }
+
+    /// <summary>A table number ("1,234", "0.52"); NaN for "n/a".</summary>
+    public static double Number(string cell) =>
+        double.TryParse(cell.Replace(",", ""), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : double.NaN;
+
+    /// <summary>Concentrator.Benchmarks.dll of this build configuration; built (bounded) when missing.</summary>
+    private static async Task<string> LocateAsync(ITestOutputHelper output)
+    {
+        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string framework = baseDir.Name;                 // net10.0
+        string configuration = baseDir.Parent!.Name;     // Release / Debug
+        var root = baseDir;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Concentrator.sln"))) root = root.Parent;
+        Assert.True(root is not null, "repository root (Concentrator.sln) not found above " + AppContext.BaseDirectory);
+        string project = Path.Combine(root!.FullName, "Concentrator.Benchmarks");
+        string dll = Path.Combine(project, "bin", configuration, framework, "Concentrator.Benchmarks.dll");
+        if (!File.Exists(dll))
+        {
+            output.WriteLine($"{dll} missing: building Concentrator.Benchmarks ({configuration})");
+            var build = await Command.RunAsync("dotnet", ["build", project, "-c", configuration, "-nologo", "-v", "quiet"], TimeSpan.FromMinutes(5));
+            Assert.True(build.Ok, "building Concentrator.Benchmarks failed: " + build);
+        }
+        return dll;
+    }
+}
