@@ -193,6 +193,16 @@ public sealed class BackgroundProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL now, no grace (a crash, for dead peer detection tests); waits (bounded) for the exit.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            try { _process.Kill(entireProcessTree: false); } catch (InvalidOperationException) { }
+        }
+        await WaitForExitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+    }
+
     /// <summary>SIGTERM, bounded wait, then SIGKILL.</summary>
     public async Task StopAsync()
     {

@@ -181,6 +181,14 @@ public sealed class StrongSwan : IAsyncDisposable
 
     public string Log() => BackgroundProcess.ReadShared(LogPath);
 
+    /// <summary>SIGKILL to charon (it is the namespace command's process: ip, unshare and sh exec into it): a crash, no Deletes sent.</summary>
+    public async Task KillAsync()
+    {
+        if (_charon is not null) await _charon.KillAsync().ConfigureAwait(false);
+    }
+
+    public bool HasExited => _charon is null || _charon.HasExited;
+
     /// <summary>charon's log (tail), stderr and exit state, for failure messages.</summary>
     public string Diagnostics(int maxChars = 12000)
     {

@@ -31,6 +31,14 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private const string CounterTimer = "counters";
     private const string RekeyTimer = "rekey";
     private const string ExpireTimer = "expire";
+    private const string RetireTimer = "retire";
+
+    /// <summary>
+    /// How long a rekeyed (replaced and deleted) SA still accepts inbound ESP before it leaves the data plane:
+    /// packets the peer sent on it just before switching may arrive after the Delete. strongSwan keeps 5 s
+    /// (charon.delete_rekeyed_delay); 1 s covers in-flight and reordered packets and keeps SA counts settling fast.
+    /// </summary>
+    public static readonly TimeSpan RekeyedInboundGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>Minimum gap between two rekey requests for one SA (a failed rekey is retried after it plus jitter).</summary>
     public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(2);
@@ -64,6 +72,15 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         Receive<ExpireDue>(_ => Expire());
         Receive<GetCounters>(_ => Sender.Tell(_counters));
         Receive<Activate>(_ => _dataPlane.ActivateOutbound(_install.InboundSpi));
+        Receive<Retire>(_ =>
+        {
+            // Replaced: no more rekeys or expiry of our own; stop (and leave the data plane) after the grace.
+            _expired = true;
+            Timers.Cancel(RekeyTimer);
+            Timers.Cancel(ExpireTimer);
+            if (!Timers.IsTimerActive(RetireTimer)) Timers.StartSingleTimer(RetireTimer, RetireDue.Instance, RekeyedInboundGrace);
+        });
+        Receive<RetireDue>(_ => Context.Stop(Self));
         Receive<IkeSaActor.InjectFault>(m => throw new InvalidOperationException(m.Reason));
     }
 
@@ -153,6 +170,17 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     public sealed record Activate
     {
         public static readonly Activate Instance = new();
+    }
+
+    /// <summary>This SA was rekeyed and deleted with the peer: keep accepting inbound for the grace, then stop.</summary>
+    public sealed record Retire
+    {
+        public static readonly Retire Instance = new();
+    }
+
+    private sealed record RetireDue
+    {
+        public static readonly RetireDue Instance = new();
     }
 
     private sealed record RekeyDue

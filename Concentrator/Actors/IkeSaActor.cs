@@ -237,11 +237,20 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         ChildSaActor.NameFor(child.Install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:
-                    Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
+                    // Synchronously, before the predecessor's actor stops (its PostStop removes the old SA from the
+                    // data plane on another thread): told through the child's mailbox, the old SA could be gone
+                    // before the successor sends, and packets in between found no outbound SA (no_sa drops).
+                    // Only if the successor's actor has not installed it yet does the child activate it itself.
+                    if (!_sa.Context.DataPlane.ActivateOutbound(activated.InboundSpi))
+                        Context.Child(ChildSaActor.NameFor(activated.InboundSpi)).Tell(ChildSaActor.Activate.Instance);
                     break;
                 case ChildSaRemoved removed:
                     var childRef = Context.Child(ChildSaActor.NameFor(removed.InboundSpi));
-                    if (!childRef.IsNobody()) Context.Stop(childRef);
+                    if (childRef.IsNobody()) break;
+                    // A rekeyed SA lingers inbound-only in effect (its successor is newer and wins the outbound
+                    // lookup) for a short grace, like strongSwan's delete_rekeyed_delay; any other SA goes now.
+                    if (removed.Rekeyed) childRef.Tell(ChildSaActor.Retire.Instance);
+                    else Context.Stop(childRef);
                     break;
                 case IkeSaClosed when sa != _sa:
                     // A rekeyed predecessor finished its Delete; the tunnel lives on in the successor.

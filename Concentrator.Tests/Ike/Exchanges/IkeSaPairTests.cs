@@ -268,12 +268,15 @@ public sealed class ChildRekeyPairTests
         Assert.Equal(1, other.Plane.InstalledCount);
         Assert.False(rekeyer.Sa.IsRekeying(oldRekeyer));
 
-        // The responder of the rekey installed its new SA inbound-only and activated it only after the old one went.
+        // The responder of the rekey installed its new SA inbound-only and activated it only when the peer deleted
+        // the old one: in the same step, immediately before the old SA's removal (no moment without an outbound SA).
         var install = other.Seen.OfType<ChildSaEstablished>().Last().Install;
         Assert.False(install.OutboundActive);
         int removed = other.Seen.FindIndex(e => e is ChildSaRemoved x && x.InboundSpi == oldOther);
         int activated = other.Seen.FindIndex(e => e is ChildSaActivated a && a.InboundSpi == newOther.InboundSpi);
-        Assert.True(removed >= 0 && activated > removed, "activation follows the deletion of the predecessor");
+        int established = other.Seen.FindLastIndex(e => e is ChildSaEstablished);
+        Assert.True(removed >= 0 && activated > established && removed == activated + 1,
+            "the successor is activated on the predecessor's deletion, immediately before its removal");
         Assert.True(rekeyer.Seen.OfType<ChildSaEstablished>().Last().Install.OutboundActive);
 
         LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));

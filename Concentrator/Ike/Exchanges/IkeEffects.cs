@@ -28,8 +28,12 @@ public sealed record IkeSaRekeyed(IkeSa Successor) : IkeEffect;
 /// <summary>A rekeyed Child SA installed without outbound may now send (its predecessor is gone).</summary>
 public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
 
-/// <summary>The Child SA with this inbound SPI is gone; the host removes it from the data plane.</summary>
-public sealed record ChildSaRemoved(uint InboundSpi) : IkeEffect;
+/// <summary>
+/// The Child SA with this inbound SPI is gone; the host removes it from the data plane. <paramref name="Rekeyed"/>:
+/// a successor carries its traffic now, and the host may keep the old inbound SA for a short grace so that ESP
+/// the peer sent on it just before the switch (still in flight, or reordered behind the Delete) is not dropped.
+/// </summary>
+public sealed record ChildSaRemoved(uint InboundSpi, bool Rekeyed = false) : IkeEffect;
 
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;

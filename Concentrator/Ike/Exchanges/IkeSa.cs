@@ -42,6 +42,8 @@ public sealed class IkeSa : IDisposable
     private readonly HashSet<uint> _rekeying = new();
     // Rekey responder: old inbound SPI -> successor whose outbound starts when the old one is deleted.
     private readonly Dictionary<uint, uint> _activateOnDelete = new();
+    // Children replaced by a rekey (either role) whose Delete is pending: removed with Rekeyed = true.
+    private readonly HashSet<uint> _replaced = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
     private readonly IkeSaTelemetry _telemetry;
 
@@ -101,8 +103,10 @@ public sealed class IkeSa : IDisposable
         };
         foreach (var child in old._children.Values) sa._children[child.InboundSpi] = child;
         foreach (var (from, to) in old._activateOnDelete) sa._activateOnDelete[from] = to;
+        sa._replaced.UnionWith(old._replaced);
         old._children.Clear();
         old._activateOnDelete.Clear();
+        old._replaced.Clear();
         old._rekeying.Clear();
         sa.Move(IkeSaState.Established);
         old.Emit(new IkeSaRekeyed(sa));
@@ -571,22 +575,33 @@ public sealed class IkeSa : IDisposable
     internal void RemoveChild(uint inboundSpi)
     {
         _rekeying.Remove(inboundSpi);
+        bool rekeyed = _replaced.Remove(inboundSpi);
         if (!_children.Remove(inboundSpi)) return;
-        Emit(new ChildSaRemoved(inboundSpi));
+        // The successor takes over outbound before the old SA leaves the data plane: effects run in order,
+        // so no packet meets a moment without an outbound SA.
         if (_activateOnDelete.Remove(inboundSpi, out uint successor) && _children.ContainsKey(successor))
         {
             Emit(new ChildSaActivated(successor));
         }
+        Emit(new ChildSaRemoved(inboundSpi, rekeyed && State != IkeSaState.Destroyed));
     }
 
-    /// <summary>Counts a completed Child SA rekey.</summary>
-    internal void Rekeyed(uint old) => Context.Metrics.CountRekey("child", success: true);
+    /// <summary>Counts a completed Child SA rekey (ours); <paramref name="old"/> now only awaits its Delete.</summary>
+    internal void Rekeyed(uint old)
+    {
+        _replaced.Add(old);
+        Context.Metrics.CountRekey("child", success: true);
+    }
 
     /// <summary>Our rekey of <paramref name="old"/> finished (either way); a new attempt may start later.</summary>
     internal void RekeyDone(uint old) => _rekeying.Remove(old);
 
     /// <summary>Rekey responder: <paramref name="successor"/> starts sending once <paramref name="old"/> is deleted.</summary>
-    internal void ActivateWhenDeleted(uint old, uint successor) => _activateOnDelete[old] = successor;
+    internal void ActivateWhenDeleted(uint old, uint successor)
+    {
+        _activateOnDelete[old] = successor;
+        _replaced.Add(old);
+    }
 
     /// <summary>Ends the SA: every Child SA removed, timers cancelled, keys zeroed.</summary>
     internal void Close(CloseReason reason)
