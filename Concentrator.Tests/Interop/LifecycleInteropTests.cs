@@ -143,7 +143,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.True(peerInitiated >= 2, $"strongSwan initiated {peerInitiated} child rekeys, expected >= 2");
         Assert.True(gatewayInitiated >= 2, $"the concentrator initiated {gatewayInitiated} child rekeys, expected >= 2");
         Assert.True(peerInitiated + gatewayInitiated >= 4, "fewer than 4 child rekeys");
-        Assert.Equal(gatewayInitiated, (int)gwRekeyOk);
+        Assert.Equal(gatewayInitiated + peerInitiated, (int)gwRekeyOk); // the metric counts rekeys initiated by either side
         Assert.Equal(0, gwRekeyFail);
         Assert.True(established >= 5, $"only {established} CHILD_SAs established on the peer");
         Assert.True(spisSeen.Count >= 5, $"only {spisSeen.Count} distinct child SPIs seen on the peer");

@@ -44,6 +44,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     public static readonly TimeSpan RekeyRetry = TimeSpan.FromSeconds(2);
 
     private readonly ChildLifetime _lifetime;
+    private readonly bool _preinstalled;
     private DateTime _lastRekeyRequest = DateTime.MinValue;
     private bool _expired;
     private readonly ChildSaInstall _install;
@@ -54,8 +55,9 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private SaCounters _counters;
 
     public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null)
+        ChildLifetime? lifetime = null, bool preinstalled = false)
     {
+        _preinstalled = preinstalled;
         _install = install;
         _lifetime = lifetime ?? ChildLifetime.None;
         _dataPlane = dataPlane;
@@ -86,15 +88,17 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <param name="preinstalled">The parent already added the SA to the data plane (synchronously, before the
+    /// exchange's response left); this actor then only owns its lifetime and removal.</param>
     public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime));
+        ChildLifetime? lifetime = null, bool preinstalled = false) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime, preinstalled));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 
     protected override void PreStart()
     {
-        _dataPlane.AddSa(_install);
+        if (!_preinstalled) _dataPlane.AddSa(_install);
         _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
         Timers.StartPeriodicTimer(CounterTimer, PullCounters.Instance, CounterInterval);
         if (_lifetime.RekeyTime > TimeSpan.Zero)

@@ -222,7 +222,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi, up.Connection, up.RemoteId, _sa.InitialContact));
                     if (_sa.Connection is { DpdDelay: var dpd } && dpd > TimeSpan.Zero)
                     {
-                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd);
+                        // Checked at half the delay so a probe goes out between dpd_delay and 1.5 x dpd_delay of silence.
+                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd / 2);
                     }
                     StartIkeLifetime();
                     // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
@@ -233,8 +234,20 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
                         ? ChildLifetime.From(childConfig)
                         : ChildLifetime.None;
-                    Context.Watch(Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime),
-                        ChildSaActor.NameFor(child.Install.InboundSpi)));
+                    // Installed here, synchronously: effects run in order, so the SA is in the data plane before the
+                    // response that lets the peer use it leaves (an actor's PreStart would run later, on another thread).
+                    try
+                    {
+                        _sa.Context.DataPlane.AddSa(child.Install);
+                    }
+                    catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+                    {
+                        Log.IkeSaActorFailed(_log, ex, _spiText);
+                        _sa.DeleteChild(child.Install.InboundSpi);
+                        break;
+                    }
+                    Context.Watch(Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime,
+                        preinstalled: true), ChildSaActor.NameFor(child.Install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:
                     // Synchronously, before the predecessor's actor stops (its PostStop removes the old SA from the

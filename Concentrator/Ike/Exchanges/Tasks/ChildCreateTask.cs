@@ -246,7 +246,11 @@ public sealed class ChildCreateTask : IIkeTask
         // The inbound SA is installed before the response leaves (effects run in order). A rekeyed SA
         // sends only once the initiator deleted the old one: it has our new inbound SA by then.
         Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive: _rekeyedByPeer is null);
-        if (_rekeyedByPeer is not null) sa.ActivateWhenDeleted(_rekeyedByPeer.InboundSpi, _ourSpi);
+        if (_rekeyedByPeer is not null)
+        {
+            sa.ActivateWhenDeleted(_rekeyedByPeer.InboundSpi, _ourSpi);
+            sa.Context.Metrics.CountRekey("child", success: true);
+        }
         return TaskStatus.Done;
     }
 
