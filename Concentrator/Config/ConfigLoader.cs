@@ -47,6 +47,12 @@ internal sealed class ConfigLoader(string file)
         {
             throw new ConfigException(file, YamlKeyPath, $"invalid YAML: {Innermost(e).Message} (line {e.Start.Line})");
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this instead of a YamlException on some malformed input
+            // (found by fuzzing: ": [\no"); it is still a bad file, not a crash.
+            throw new ConfigException(file, YamlKeyPath, $"invalid YAML: {e.Message}");
+        }
         if (stream.Documents.Count > 1)
         {
             throw Fail(RootKeyPath, "more than one YAML document", stream.Documents[1].RootNode);
