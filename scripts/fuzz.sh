@@ -7,8 +7,9 @@
 # `sharpfuzz` dotnet tool (SharpFuzz.CommandLine 2.3.0, installed into artifacts/fuzz/tools on first use),
 # runs afl-fuzz (Debian package afl++) for SECONDS (default 300) on Concentrator.Fuzz/corpus/TARGET and prints
 # executions, paths and crashes. Findings stay in artifacts/fuzz/TARGET/findings; a crash worth keeping goes
-# to Concentrator.Fuzz/crashes/TARGET/ (FuzzCorpusTests replays it). Replay any file in-process with
-#   dotnet artifacts/fuzz/TARGET/bin/Concentrator.Fuzz.dll run TARGET FILE...
+# to Concentrator.Fuzz/crashes/TARGET/ (FuzzCorpusTests replays it). Replay any file in-process with the
+# uninstrumented build (the instrumented one faults outside afl-fuzz):
+#   dotnet run --project Concentrator.Fuzz -- run TARGET FILE...
 # libFuzzer mode (`Concentrator.Fuzz.dll TARGET --libfuzzer`) needs the libfuzzer-dotnet driver, which Debian
 # does not package; this script uses AFL++ only.
 set -euo pipefail

@@ -47,10 +47,10 @@ internal sealed class ConfigLoader(string file)
         {
             throw new ConfigException(file, YamlKeyPath, $"invalid YAML: {Innermost(e).Message} (line {e.Start.Line})");
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet's scanner throws this instead of a YamlException on some malformed input
-            // (found by fuzzing: ": [\no"); it is still a bad file, not a crash.
+            // YamlDotNet throws these instead of a YamlException on some malformed input (found by fuzzing,
+            // Concentrator.Fuzz/crashes/config); it is still a bad file, not a crash.
             throw new ConfigException(file, YamlKeyPath, $"invalid YAML: {e.Message}");
         }
         if (stream.Documents.Count > 1)
