@@ -190,20 +190,7 @@ public static partial class Underlay
                 Path.Combine(workDir, name + ".txt"), Path.Combine(workDir, name + ".stderr"),
                 new Dictionary<string, string> { ["HOME"] = workDir }, TimeSpan.FromSeconds(3));
             var c = new Capture(ns, p);
-            // tshark says "Capturing on" once the filter is attached; packets before that are not seen.
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(15) && !p.HasExited && !p.ReadStderr().Contains("Capturing on"))
-            {
-                await Task.Delay(100).ConfigureAwait(false);
-            }
-            // "Capturing on" can come a moment before dumpcap's filter sees packets.
-            await Task.Delay(300).ConfigureAwait(false);
-            if (!p.ReadStderr().Contains("Capturing on"))
-            {
-                string err = p.ReadStderr();
-                await c.DisposeAsync().ConfigureAwait(false);
-                throw new InvalidOperationException($"tshark did not start capturing on {device}: {err}");
-            }
+            await PacketCapture.WaitUntilCapturingAsync(p, device, c.DisposeAsync).ConfigureAwait(false);
             return c;
         }
 

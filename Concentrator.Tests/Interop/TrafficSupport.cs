@@ -172,6 +172,16 @@ public sealed class PacketCapture : IAsyncDisposable
         var p = ns.Start(args, Path.Combine(workDir, name + ".txt"), Path.Combine(workDir, name + ".stderr"),
             new Dictionary<string, string> { ["HOME"] = workDir }, TimeSpan.FromSeconds(3));
         var c = new PacketCapture(ns, p);
+        await WaitUntilCapturingAsync(p, device, c.DisposeAsync).ConfigureAwait(false);
+        return c;
+    }
+
+    /// <summary>
+    /// tshark says "Capturing on" once its filter is attached (packets before that are not seen), and
+    /// dumpcap may need a moment more; on failure the capture is disposed and the error thrown.
+    /// </summary>
+    internal static async Task WaitUntilCapturingAsync(BackgroundProcess p, string device, Func<ValueTask> dispose)
+    {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(20) && !p.HasExited && !p.ReadStderr().Contains("Capturing on"))
         {
@@ -181,10 +191,9 @@ public sealed class PacketCapture : IAsyncDisposable
         if (!p.ReadStderr().Contains("Capturing on"))
         {
             string err = p.ReadStderr();
-            await c.DisposeAsync().ConfigureAwait(false);
+            await dispose().ConfigureAwait(false);
             throw new InvalidOperationException($"tshark did not start capturing on {device}: {err}");
         }
-        return c;
     }
 
     public async Task<IReadOnlyList<string[]>> FinishAsync(TimeSpan linger)
