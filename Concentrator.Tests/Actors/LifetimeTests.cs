@@ -86,4 +86,23 @@ public sealed class LifetimeTests
         Assert.Empty(responder.Events.Down);
         LoopbackExchangeTests.AssertEspFlows(initiator.DataPlane, responder.DataPlane, IPAddress.Parse("10.200.1.3"), IPAddress.Parse("10.10.0.3"));
     }
+
+    [Fact]
+    public async Task Reauth_time_replaces_the_ike_sa_make_before_break()
+    {
+        await using var responder = TestGateway.Start(TestGateway.ResponderYaml(), name: "resp");
+        await using var initiator = TestGateway.Start(WithConnectionKeys(TestGateway.InitiatorYaml(), "reauth_time: 2s"), name: "init");
+        initiator.Initiate("site", responder.Endpoint);
+        await Eventually.TrueAsync(() => initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "child installed");
+
+        // Each reauthentication is a new IKE_SA_INIT + IKE_AUTH (a new IkeSaUp) followed by the Delete of the old SA.
+        await Eventually.TrueAsync(() => initiator.Events.Up.Count >= 3 && initiator.Events.Down.Count >= 2, "two reauthentications", seconds: 25);
+        Assert.All(initiator.Events.Down, d => Assert.Equal(Concentrator.Ike.Exchanges.CloseReason.Deleted, d.Reason));
+        Assert.All(responder.Events.Down, d => Assert.Equal(Concentrator.Ike.Exchanges.CloseReason.DeletedByPeer, d.Reason));
+        // No INITIAL_CONTACT on a reauthentication: the responder deleted old SAs by Delete only, never "replaced" them.
+        Assert.DoesNotContain(responder.Events.Down, d => d.Reason == Concentrator.Ike.Exchanges.CloseReason.Replaced);
+        await Eventually.TrueAsync(async () => await initiator.Gateway.CountSasAsync() == 1 && await responder.Gateway.CountSasAsync() == 1
+            && initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "one IKE SA and one child again");
+        LoopbackExchangeTests.AssertEspFlows(initiator.DataPlane, responder.DataPlane, IPAddress.Parse("10.200.1.3"), IPAddress.Parse("10.10.0.3"));
+    }
 }

@@ -23,6 +23,10 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public static readonly TimeSpan KeepaliveInterval = TimeSpan.FromSeconds(20);
     private const string IkeRekeyTimer = "ike-rekey";
     private const string IkeExpireTimer = "ike-expire";
+    private const string IkeReauthTimer = "ike-reauth";
+
+    /// <summary>Retry interval when a reauthentication did not replace this SA (tunable).</summary>
+    private static readonly TimeSpan ReauthRetry = TimeSpan.FromSeconds(30);
 
     /// <summary>Retry interval when an IKE rekey could not start or failed (tunable).</summary>
     private static readonly TimeSpan IkeRekeyRetry = TimeSpan.FromSeconds(5);
@@ -64,6 +68,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             if (!_sa.RekeyIke()) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
             Drain();
         });
+        Receive<IkeReauthDue>(_ => Reauthenticate());
         Receive<IkeExpireDue>(_ =>
         {
             _sa.Delete();
@@ -157,6 +162,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit).</summary>
     private void StartIkeLifetime()
     {
+        if (_sa.Connection is { ReauthTime: var reauth } withReauth && reauth > TimeSpan.Zero)
+        {
+            var spread = withReauth.RandTime > TimeSpan.Zero && withReauth.RandTime < reauth
+                ? TimeSpan.FromTicks(Random.Shared.NextInt64(withReauth.RandTime.Ticks)) : TimeSpan.Zero;
+            Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, reauth - spread);
+        }
+
         if (_sa.Connection is not { RekeyTime: var rekey } conn || rekey <= TimeSpan.Zero) return;
         var jitter = conn.RandTime > TimeSpan.Zero && conn.RandTime < rekey ? TimeSpan.FromTicks(Random.Shared.NextInt64(conn.RandTime.Ticks)) : TimeSpan.Zero;
         Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey - jitter);
@@ -178,6 +190,20 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             if (_sa.Context.DataPlane.TryGetCounters(child.InboundSpi, out var c) && c.LastInboundTicks > recent) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// reauth_time (make-before-break): a fresh IKE_SA_INIT + IKE_AUTH with every child of this SA, started
+    /// by the supervisor; once it is established this SA is deleted. Retried until it succeeds or we go.
+    /// </summary>
+    private void Reauthenticate()
+    {
+        if (_sa.State != Sa.IkeSaState.Established || _sa.Connection is not { } conn) return;
+        var children = _sa.Children.Select(c => c.Child).Distinct()
+            .Select(name => conn.Children.TryGetValue(name, out var config) ? config : null).OfType<Config.ChildConfig>().ToList();
+        // The peer's current IKE endpoint (port 4500 when NAT-T is in use: initiating there is allowed, RFC 3948).
+        Context.Parent.Tell(new Initiate(conn, _sa.RemoteEndpoint, children, Replaces: _sa.OurSpi));
+        Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, ReauthRetry);
     }
 
     /// <summary>dpd_action: clear (default, nothing more), trap (policies stay armed in the data plane), restart (initiate again).</summary>
@@ -288,6 +314,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private sealed record IkeRekeyDue
     {
         public static readonly IkeRekeyDue Instance = new();
+    }
+
+    private sealed record IkeReauthDue
+    {
+        public static readonly IkeReauthDue Instance = new();
     }
 
     private sealed record IkeExpireDue

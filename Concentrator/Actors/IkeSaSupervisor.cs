@@ -38,6 +38,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
     private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
     private readonly Dictionary<ulong, string> _acquiring = new();
+    // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once established.
+    private readonly Dictionary<ulong, ulong> _replacing = new();
     private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
 
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
@@ -53,6 +55,12 @@ public sealed class IkeSaSupervisor : ReceiveActor
         {
             RemoveHalfOpen(m.Spi);
             _acquiring.Remove(m.Spi);
+            if (_replacing.Remove(m.Spi, out var replaced) && _sas.TryGetValue(replaced, out var old))
+            {
+                // Make-before-break: the new IKE SA and its children are up, so the old one can go (with a Delete).
+                old.Tell(IkeSaActor.DeleteIkeSa.Instance);
+                _context.Metrics.CountReauth(success: true);
+            }
             if (m.InitialContact)
             {
                 // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange.
@@ -72,6 +80,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
                 RemoveHalfOpen(spi);
                 _acquiring.Remove(spi);
                 _established.Remove(spi);
+                if (_replacing.Remove(spi)) _context.Metrics.CountReauth(success: false);
             }
         });
         Receive<Rekeyed>(m =>
@@ -197,7 +206,8 @@ public sealed class IkeSaSupervisor : ReceiveActor
         if (m.Acquire) _acquiring[spi] = m.Connection.Name;
         bool natT = m.Remote.Port == _context.NattPort;
         var local = _sender.LocalEndpointFor(m.Remote, natT);
-        var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children);
+        var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children, initialContact: m.Replaces == 0);
+        if (m.Replaces != 0) _replacing[spi] = m.Replaces;
         var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
         Register(spi, actor);
     }

@@ -12,7 +12,10 @@ namespace Concentrator.Actors;
 /// <paramref name="Acquire"/>: triggered by traffic matching a trap policy; ignored while an earlier
 /// acquire for the same connection is still being negotiated.
 /// </summary>
-public sealed record Initiate(ConnectionConfig Connection, IPEndPoint Remote, IReadOnlyList<ChildConfig>? Children = null, bool Acquire = false);
+/// <paramref name="Replaces"/>: reauthentication (make-before-break) of the IKE SA with this SPI, which is
+/// deleted once the new one is up; the new one sends no INITIAL_CONTACT, so the peer keeps the old meanwhile.
+public sealed record Initiate(ConnectionConfig Connection, IPEndPoint Remote, IReadOnlyList<ChildConfig>? Children = null, bool Acquire = false,
+    ulong Replaces = 0);
 
 /// <summary>Delete every IKE SA with its peer (shutdown).</summary>
 public sealed record DeleteAll;

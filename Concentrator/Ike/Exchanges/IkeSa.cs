@@ -67,11 +67,12 @@ public sealed class IkeSa : IDisposable
     }
 
     public static IkeSa CreateInitiator(IkeSaContext context, ConnectionConfig connection, ulong spi,
-        IPEndPoint local, IPEndPoint remote, IEnumerable<ChildConfig>? children = null)
+        IPEndPoint local, IPEndPoint remote, IEnumerable<ChildConfig>? children = null, bool initialContact = true)
     {
         var sa = new IkeSa(context, true, spi, 0, local, remote, natT: remote.Port == context.NattPort)
         {
             Connection = connection,
+            SendInitialContact = initialContact,
         };
         sa.Candidates = [connection];
         sa.InitialChildren = (children ?? connection.Children.Values).ToList();
@@ -155,6 +156,9 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Environment.TickCount64 of the last authenticated (or IKE_SA_INIT) message from the peer.</summary>
     public long LastInbound { get; private set; } = Environment.TickCount64;
+
+    /// <summary>Initiator: send INITIAL_CONTACT in IKE_AUTH (not when reauthenticating next to a live SA).</summary>
+    public bool SendInitialContact { get; private init; } = true;
 
     /// <summary>Responder: the peer sent INITIAL_CONTACT (RFC 7296 §2.4): older SAs with it are stale.</summary>
     public bool InitialContact { get; private set; }

@@ -31,7 +31,7 @@ public sealed class IkeAuthTask : IIkeTask
         if (!remoteId.IsAny) payloads.Add(remoteId.ToPayload(PayloadType.IdResponder));
         payloads.Add(new AuthPayload(AuthMethod.SharedKeyMic,
             PskAuth.Compute(sa.Suite.Prf, _psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody())));
-        payloads.Add(new NotifyPayload(NotifyType.InitialContact));
+        if (sa.SendInitialContact) payloads.Add(new NotifyPayload(NotifyType.InitialContact));
     }
 
     public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
