@@ -54,8 +54,15 @@ public static class Command
         var stderr = process.StandardError.ReadToEndAsync();
         if (stdin is not null)
         {
-            await process.StandardInput.WriteAsync(stdin).ConfigureAwait(false);
-            process.StandardInput.Close();
+            try
+            {
+                await process.StandardInput.WriteAsync(stdin).ConfigureAwait(false);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The process exited (or closed stdin) early: its exit code and stderr below tell why.
+            }
         }
 
         using var cts = new CancellationTokenSource(timeout ?? DefaultTimeout);
