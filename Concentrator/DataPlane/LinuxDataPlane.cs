@@ -324,10 +324,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private IPEndPoint LocalFor(IPEndPoint remote)
     {
         var bound = _udp[0].LocalEndPoint;
-        if (!bound.Address.Equals(IPAddress.Any)) return bound;
-        using var probe = new System.Net.Sockets.Socket(remote.AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
-        probe.Connect(remote);
-        return new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, bound.Port);
+        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote);
     }
 
     // ---- Outbound ----

@@ -150,9 +150,16 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     public IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT)
     {
         int port = natT ? NattPort : IkePort;
-        if (!Address.Equals(IPAddress.Any) && !Address.Equals(IPAddress.IPv6Any)) return new IPEndPoint(Address, port);
+        return LocalEndpointFor(Address, port, remote);
+    }
 
-        // Bound to the wildcard: ask the routing table which source address reaches the peer.
+    /// <summary>
+    /// The endpoint our packets to <paramref name="remote"/> leave from for a socket bound to
+    /// <paramref name="bound"/>:<paramref name="port"/>; for the wildcard, the routing table picks the source address.
+    /// </summary>
+    public static IPEndPoint LocalEndpointFor(IPAddress bound, int port, IPEndPoint remote)
+    {
+        if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any)) return new IPEndPoint(bound, port);
         using var probe = new Socket(remote.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         probe.Connect(remote);
         return new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, port);

@@ -21,7 +21,6 @@ public sealed class IkeRekeyTask : IIkeTask
     private Proposal? _chosen;
     private IkeSuite _suite;
     private NotifyType? _error;
-    private IkeSa? _successor;
 
     // ---- Initiator ----
 
@@ -52,11 +51,10 @@ public sealed class IkeRekeyTask : IIkeTask
         }
 
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(answer.Spi);
-        var successor = Derive(sa, suite, secret, _nonce, nonce.Data, spiI: _ourSpi, spiR: peerSpi, weInitiate: true);
+        Derive(sa, suite, secret, _nonce, nonce.Data, spiI: _ourSpi, spiR: peerSpi, weInitiate: true);
         sa.Context.Metrics.CountRekey("ike", success: true);
         // The old SA has done its job: delete it (its children already belong to the successor).
         sa.Delete();
-        _ = successor;
         return TaskStatus.Done;
     }
 
@@ -102,7 +100,7 @@ public sealed class IkeRekeyTask : IIkeTask
         _ourSpi = IkeSa.RandomIkeSpi();
         _nonce = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(_chosen.Spi);
-        _successor = Derive(sa, _suite, secret, nonce.Data, _nonce, spiI: peerSpi, spiR: _ourSpi, weInitiate: false);
+        Derive(sa, _suite, secret, nonce.Data, _nonce, spiI: peerSpi, spiR: _ourSpi, weInitiate: false);
         sa.Context.Metrics.CountRekey("ike", success: true);
         return TaskStatus.Done;
     }
@@ -123,14 +121,13 @@ public sealed class IkeRekeyTask : IIkeTask
 
     // ---- Shared ----
 
-    private static IkeSa Derive(IkeSa sa, IkeSuite suite, byte[] secret, byte[] ni, byte[] nr, ulong spiI, ulong spiR, bool weInitiate)
+    /// <summary>Keys of the new SA from the old SK_d (§2.18); the successor is announced to the host by an effect.</summary>
+    private static void Derive(IkeSa sa, IkeSuite suite, byte[] secret, byte[] ni, byte[] nr, ulong spiI, ulong spiR, bool weInitiate)
     {
         try
         {
             var keys = KeyDerivation.DeriveRekeyedIkeSaKeys(suite, sa.Suite.Prf, sa.Keys!.SkD, secret, ni, nr, spiI, spiR);
-            var successor = IkeSa.CreateRekeyed(sa, weInitiate, spiI, spiR, suite, keys);
-            sa.Successor = successor;
-            return successor;
+            sa.Successor = IkeSa.CreateRekeyed(sa, weInitiate, spiI, spiR, suite, keys);
         }
         finally
         {
