@@ -53,6 +53,8 @@ public enum CloseReason
     InternalError,
     /// <summary>The peer restarted (INITIAL_CONTACT on a new IKE SA); this one was dropped silently.</summary>
     Replaced,
+    /// <summary>The responder kept answering IKE_SA_INIT with a new COOKIE (RFC 7296 §2.6) after every retry.</summary>
+    CookieRejected,
 }
 
 /// <summary>Negotiated facts for logs, the demo summary and the admin view; never key material.</summary>

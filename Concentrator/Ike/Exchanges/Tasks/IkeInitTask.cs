@@ -48,7 +48,7 @@ public sealed class IkeInitTask : IIkeTask
     {
         if (response.GetNotify(NotifyType.Cookie) is { } cookie)
         {
-            if (++_retries > MaxRetries) return sa.Fail(CloseReason.Timeout);
+            if (++_retries > MaxRetries) return sa.Fail(CloseReason.CookieRejected);
             _cookie = cookie.Data;
             return TaskStatus.Retry;
         }
