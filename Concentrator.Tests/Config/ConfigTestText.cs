@@ -24,6 +24,13 @@ internal static class ConfigTestText
           install_routes: yes    # route each remote_ts via the device
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
 
+        charon:                  # daemon-wide settings, named as in strongswan.conf's charon section
+          retransmit_timeout: 4s # first IKE retransmission; then x retransmit_base, retransmit_tries times
+          retransmit_base: 1.8
+          retransmit_tries: 5    # about 165 s in all; DPD declares a peer dead when they run out
+          cookie_threshold: 10   # half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (0: never)
+          init_limit_half_open: 5000  # half-open IKE SAs from which new IKE_SA_INIT is dropped (0: unlimited)
+
         connections:
           site-a:
             version: 2

@@ -6,6 +6,7 @@ public sealed class ConcentratorConfig
     public ListenConfig Listen { get; init; } = new();
     public HttpConfig Http { get; init; } = new();
     public TunnelConfig Tunnel { get; init; } = new();
+    public CharonConfig Charon { get; init; } = new();
     public IReadOnlyDictionary<string, ConnectionConfig> Connections { get; init; } = new Dictionary<string, ConnectionConfig>();
     public IReadOnlyList<SecretConfig> Secrets { get; init; } = [];
     public string Source { get; init; } = "<memory>";

@@ -18,10 +18,14 @@ internal sealed class ConfigLoader(string file)
     internal const string YamlKeyPath = "<yaml>";
     internal const string RootKeyPath = "<root>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "connections", "secrets"];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
+    private static readonly string[] CharonKeys =
+    [
+        "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
+    ];
     private static readonly string[] ConnectionKeys =
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
@@ -65,6 +69,7 @@ internal sealed class ConfigLoader(string file)
             Listen = ReadListen(Section("listen", root.Get("listen"), "listen", ListenKeys)),
             Http = ReadHttp(Section("http", root.Get("http"), "http", HttpKeys)),
             Tunnel = ReadTunnel(Section("tunnel", root.Get("tunnel"), "tunnel", TunnelKeys)),
+            Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
             Connections = ReadConnections(root),
             Secrets = ReadSecrets(root),
             Source = file,
@@ -130,6 +135,28 @@ internal sealed class ConfigLoader(string file)
             Workers = (int)(Int(m, "workers", 0, TunnelConfig.MaxWorkers) ?? d.Workers),
             InstallRoutes = Bool(m, "install_routes") ?? d.InstallRoutes,
             PlainEsp = Bool(m, "plain_esp") ?? d.PlainEsp,
+        };
+    }
+
+    private CharonConfig ReadCharon(Map m)
+    {
+        var d = new CharonConfig();
+        // strongswan.conf gives retransmit_timeout as fractional seconds (1.5); a duration (4s) is accepted too.
+        var timeout = Scalar(m, "retransmit_timeout") is { } t &&
+                      double.TryParse(t.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && double.IsFinite(seconds)
+            ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 86400))
+            : Duration(m, "retransmit_timeout") ?? d.RetransmitTimeout;
+        if (timeout < TimeSpan.FromMilliseconds(100) || timeout > TimeSpan.FromMinutes(10))
+        {
+            throw Fail(m.PathOf("retransmit_timeout"), $"{timeout.TotalSeconds:0.###}s is out of range 0.1s..600s", m.Get("retransmit_timeout"));
+        }
+        return new CharonConfig
+        {
+            RetransmitTimeout = timeout,
+            RetransmitBase = Double(m, "retransmit_base", 1.0, 10.0) ?? d.RetransmitBase,
+            RetransmitTries = (int)(Int(m, "retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries),
+            CookieThreshold = (int)(Int(m, "cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold),
+            InitLimitHalfOpen = (int)(Int(m, "init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen),
         };
     }
 
@@ -540,6 +567,19 @@ internal sealed class ConfigLoader(string file)
         }
         var error = ConfigValues.TryInt(s.Value, min, max, out var v);
         return error is null ? v : throw Fail(m.PathOf(key), error, s.Node);
+    }
+
+    private double? Double(Map m, string key, double min, double max)
+    {
+        if (Scalar(m, key) is not { } s)
+        {
+            return null;
+        }
+        if (!double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
+        {
+            throw Fail(m.PathOf(key), $"'{s.Value}' is not a number", s.Node);
+        }
+        return v >= min && v <= max ? v : throw Fail(m.PathOf(key), $"{v.ToString(CultureInfo.InvariantCulture)} is out of range {min}..{max}", s.Node);
     }
 
     private bool? Bool(Map m, string key)

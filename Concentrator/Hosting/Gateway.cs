@@ -19,8 +19,11 @@ public sealed record GatewayOptions
     public required IDataPlane DataPlane { get; init; }
     public IConnectionResolver? Resolver { get; init; }
     public ILoggerFactory Loggers { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
-    public IkeTunables Tunables { get; init; } = IkeTunables.Default;
-    public AdmissionOptions Admission { get; init; } = new();
+    /// <summary>Null: from the config's <c>charon:</c> section.</summary>
+    public IkeTunables? Tunables { get; init; }
+
+    /// <summary>Null: from the config's <c>charon:</c> section.</summary>
+    public AdmissionOptions? Admission { get; init; }
     public string SystemName { get; init; } = "concentrator";
 
     /// <summary>This node's metric families; by default a fresh registry with the .NET runtime collectors.</summary>
@@ -60,13 +63,14 @@ public sealed class Gateway : IAsyncDisposable
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
             DataPlane = options.DataPlane,
-            Tunables = options.Tunables,
+            Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
             Metrics = Metrics,
         };
 
         var sender = new TransportSet(_transports);
-        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), options.Admission), "ike");
+        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"),
+            options.Admission ?? options.Config.Charon.ToAdmission()), "ike");
         foreach (var address in options.Config.Listen.Addresses)
         {
             var supervisor = Supervisor;
