@@ -42,6 +42,7 @@ internal sealed class ObservedNode : IAsyncDisposable
     public static string GatewayYaml(int? sitePort) => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         http: { listen: "127.0.0.1:0" }
+        charon: { block_threshold: 0 }  # the fleet's peers share one source address
         connections:
           rw:
             proposals: [aes256gcm16-prfsha256-ecp256]

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Actors;
 
-/// <summary>Responder admission limits (tunables; strongSwan's charon.cookie_threshold defaults to 10).</summary>
+/// <summary>Responder admission limits (tunables; names and defaults after strongSwan's charon.* unless noted).</summary>
 public sealed record AdmissionOptions
 {
     /// <summary>Half-open IKE SAs above which IKE_SA_INIT must carry a valid COOKIE (RFC 7296 §2.6).</summary>
@@ -18,36 +18,74 @@ public sealed record AdmissionOptions
 
     /// <summary>Half-open IKE SAs above which new IKE_SA_INIT requests are dropped outright.</summary>
     public int MaxHalfOpen { get; init; } = 5000;
+
+    /// <summary>charon.block_threshold: half-open IKE SAs one source address may have; more IKE_SA_INIT from it are dropped.</summary>
+    public int BlockThreshold { get; init; } = 5;
+
+    /// <summary>charon.half_open_timeout: a responder IKE SA not established by then is removed.</summary>
+    public TimeSpan HalfOpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>charon.init_limit_job_load: new IKE_SA_INIT requests that may wait for the supervisor; int.MaxValue: no gate.</summary>
+    public int InitJobLoad { get; init; } = 1000;
+
+    /// <summary>New responder IKE SAs (each one Diffie-Hellman computation) per second; 0: unlimited (ours, no charon twin).</summary>
+    public int InitRate { get; init; }
+
+    /// <summary>AUTHENTICATION_FAILED from one source within <see cref="AuthFailedBackoff"/> that block it; 0: never.</summary>
+    public int AuthFailedThreshold { get; init; } = 5;
+
+    /// <summary>The failure window and the block that follows it.</summary>
+    public TimeSpan AuthFailedBackoff { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>
 /// Parent of every IKE SA actor. Routes each IKE datagram by the SPI we chose (the message extractor:
 /// responder SPI for messages from the original initiator, initiator SPI otherwise), admits new
-/// IKE_SA_INIT requests (COOKIE and half-open limits) and stops, never restarts, an SA actor that
-/// throws: its children and data-plane state go with it, every other SA is untouched.
+/// IKE_SA_INIT requests and stops, never restarts, an SA actor that throws: its children and data-plane
+/// state go with it, every other SA is untouched.
+/// Admission, cheapest check first, each refusal counted by reason: AUTHENTICATION_FAILED back-off of the
+/// source, the global half-open cap, the per-source half-open cap (block_threshold), a COOKIE above
+/// cookie_threshold (stateless, so spoofed sources cost a hash and a reply, never state), and the rate of new
+/// responder SAs, which bounds their DH work. Messages of existing SAs bypass all of it; the
+/// <see cref="InitGate"/> in front of the mailbox bounds how many new IKE_SA_INIT requests can wait ahead of them.
+/// A half-open SA lives at most half_open_timeout, so a flood's state drains by itself.
 /// </summary>
-public sealed class IkeSaSupervisor : ReceiveActor
+public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 {
+    private const string SweepTimer = "admission-sweep";
+
+    /// <summary>How often half-open SAs are checked for expiry and how often a back-off is reported at most.</summary>
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
+
     private readonly IkeSaContext _context;
     private readonly IIkeSender _sender;
     private readonly ILogger _log;
     private readonly AdmissionOptions _admission;
     private readonly CookieGuard _cookies = new();
+    private readonly InitGate? _gate;
+    private readonly InitRateLimiter? _rate;
+    private readonly SourceAdmission _sources;
+    private long _lastBackoffReport = long.MinValue;
+    private int _unreportedBackoffs;
     private readonly Dictionary<ulong, IActorRef> _sas = new();
     private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
-    private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI)> _halfOpen = new();
+    private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI, long Since)> _halfOpen = new();
     private readonly Dictionary<ulong, string> _acquiring = new();
     // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once established.
     private readonly Dictionary<ulong, ulong> _replacing = new();
     private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
 
-    public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission)
+    public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null)
     {
         _context = context;
         _sender = sender;
         _log = log;
         _admission = admission;
+        _gate = gate;
+        _rate = admission.InitRate > 0 ? new InitRateLimiter(admission.InitRate, Environment.TickCount64) : null;
+        _sources = new SourceAdmission(admission);
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
@@ -102,12 +140,25 @@ public sealed class IkeSaSupervisor : ReceiveActor
             Log.ShuttingDown(_log, _sas.Count);
             foreach (var sa in _spiOf.Keys) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
         });
+        Receive<IkeSaDown>(OnIkeSaDown);
+        Receive<Sweep>(_ => ExpireHalfOpen());
         Receive<GetSaCount>(_ => Sender.Tell(_spiOf.Count));
+        Receive<GetHalfOpenCount>(_ => Sender.Tell(_halfOpen.Count));
         Receive<GetSas>(_ => Sender.Tell(_spiOf.Keys.ToList()));
     }
 
-    public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission) =>
-        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission));
+    public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null) =>
+        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission, gate));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(IkeSaDown));
+        Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, SweepInterval);
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(ex =>
@@ -121,6 +172,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void Route(IkeInbound inbound)
     {
+        if (_gate is not null && InitGate.IsInitialInitRequest(inbound.Datagram)) _gate.Leave();
         var status = IkeHeader.TryParse(inbound.Datagram, out var header);
         if (status != ParseStatus.Ok)
         {
@@ -154,9 +206,23 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return;
         }
 
+        var source = inbound.Remote.Address;
+        long now = Environment.TickCount64;
+        if (_sources.IsBlocked(source, now))
+        {
+            _context.Metrics.CountDrop(IkeDropReason.AuthFailedBackoff);
+            return;
+        }
+
         if (_halfOpen.Count >= _admission.MaxHalfOpen)
         {
             _context.Metrics.CountDrop(IkeDropReason.HalfOpenLimit);
+            return;
+        }
+
+        if (_sources.AtBlockThreshold(source))
+        {
+            _context.Metrics.CountDrop(IkeDropReason.PerSourceLimit);
             return;
         }
 
@@ -165,11 +231,19 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return;
         }
 
+        // Last, so that only requests that would otherwise become an SA spend a token.
+        if (_rate is not null && !_rate.TryTake(now))
+        {
+            _context.Metrics.CountDrop(IkeDropReason.InitRateLimit);
+            return;
+        }
+
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
         Register(spi, actor);
-        _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
+        _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi, now);
+        _sources.AddHalfOpen(source);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
         _context.Metrics.SetHalfOpen(_halfOpen.Count);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
@@ -221,9 +295,47 @@ public sealed class IkeSaSupervisor : ReceiveActor
 
     private void RemoveHalfOpen(ulong spi)
     {
-        if (!_halfOpen.Remove(spi, out var key)) return;
-        _halfOpenByPeer.Remove(key);
+        if (!_halfOpen.Remove(spi, out var entry)) return;
+        _halfOpenByPeer.Remove((entry.Peer, entry.SpiI));
+        _sources.RemoveHalfOpen(entry.Peer.Address);
         _context.Metrics.SetHalfOpen(_halfOpen.Count);
+    }
+
+    /// <summary>A responder that failed to authenticate its peer counts against the peer's source address.</summary>
+    private void OnIkeSaDown(IkeSaDown down)
+    {
+        if (down.Initiator || down.Reason != CloseReason.AuthFailed || !_halfOpen.TryGetValue(down.Spi, out var entry)) return;
+        long now = Environment.TickCount64;
+        if (!_sources.CountAuthFailure(entry.Peer.Address, now)) return;
+        if (now - _lastBackoffReport < ReportInterval.TotalMilliseconds)
+        {
+            _unreportedBackoffs++;
+            return;
+        }
+        Log.AuthFailedBackoff(_log, entry.Peer.Address, _admission.AuthFailedBackoff.TotalSeconds, _admission.AuthFailedThreshold, _unreportedBackoffs);
+        _lastBackoffReport = now;
+        _unreportedBackoffs = 0;
+    }
+
+    /// <summary>charon.half_open_timeout: abandoned handshakes are stopped (the actor's PostStop zeroes their keys).</summary>
+    private void ExpireHalfOpen()
+    {
+        long now = Environment.TickCount64;
+        _sources.Sweep(now);
+        long limit = (long)_admission.HalfOpenTimeout.TotalMilliseconds;
+        List<ulong>? expired = null;
+        foreach (var (spi, entry) in _halfOpen)
+        {
+            if (now - entry.Since >= limit) (expired ??= new()).Add(spi);
+        }
+        if (expired is null) return;
+        foreach (var spi in expired)
+        {
+            // Removed from the books now, so the cap frees at once; Terminated finds nothing more to remove.
+            if (_sas.TryGetValue(spi, out var actor)) Context.Stop(actor);
+            RemoveHalfOpen(spi);
+        }
+        Log.HalfOpenExpired(_log, expired.Count, _admission.HalfOpenTimeout.TotalSeconds);
     }
 
     private ulong NewSpi()
@@ -247,5 +359,16 @@ public sealed class IkeSaSupervisor : ReceiveActor
     public sealed record GetSas
     {
         public static readonly GetSas Instance = new();
+    }
+
+    /// <summary>Asks for the number of half-open responder IKE SAs (an int).</summary>
+    public sealed record GetHalfOpenCount
+    {
+        public static readonly GetHalfOpenCount Instance = new();
+    }
+
+    private sealed record Sweep
+    {
+        public static readonly Sweep Instance = new();
     }
 }

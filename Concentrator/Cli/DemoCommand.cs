@@ -39,6 +39,8 @@ public static class DemoCommand
     /// <summary>The embedded default gateway configuration (swanctl names; PSK for the demo only).</summary>
     public const string GatewayYaml = """
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        # every simulated peer shares 127.0.0.1 and all start at once: no per-source or queued-request cap
+        charon: { block_threshold: 0, init_limit_job_load: 0 }
         connections:
           demo:
             proposals: [aes256gcm16-prfsha256-ecp256]

@@ -27,6 +27,28 @@ public sealed class CharonConfig
     /// (strongSwan's default is 0, unlimited; ours bounds memory).</summary>
     public int InitLimitHalfOpen { get; init; } = 5000;
 
+    /// <summary><c>block_threshold</c>: half-open IKE SAs one source address may have; 0: unlimited.</summary>
+    public int BlockThreshold { get; init; } = 5;
+
+    /// <summary><c>half_open_timeout</c>: a responder IKE SA not established by then is removed.</summary>
+    public TimeSpan HalfOpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>init_limit_job_load</c>: new IKE_SA_INIT requests that may wait for processing; 0: unlimited
+    /// (strongSwan's default; ours bounds how many can queue ahead of established SAs' messages).</summary>
+    public int InitLimitJobLoad { get; init; } = 1000;
+
+    /// <summary><c>init_limit_rate</c> (Concentrator's, no strongSwan twin): new responder IKE SAs per second, each one
+    /// DH computation; 0: unlimited. Without it a flood that never completes IKE_AUTH is still held to
+    /// init_limit_half_open / half_open_timeout new SAs a second.</summary>
+    public int InitLimitRate { get; init; }
+
+    /// <summary><c>auth_failed_threshold</c> (Concentrator's): AUTHENTICATION_FAILED from one source address within
+    /// auth_failed_backoff after which its IKE_SA_INIT requests are refused for auth_failed_backoff; 0: never.</summary>
+    public int AuthFailedThreshold { get; init; } = 5;
+
+    /// <summary><c>auth_failed_backoff</c> (Concentrator's): the failure window and the block that follows.</summary>
+    public TimeSpan AuthFailedBackoff { get; init; } = TimeSpan.FromSeconds(60);
+
     public IkeTunables ToTunables() => new()
     {
         RetransmitTimeout = RetransmitTimeout,
@@ -38,5 +60,11 @@ public sealed class CharonConfig
     {
         CookieThreshold = CookieThreshold == 0 ? int.MaxValue : CookieThreshold,
         MaxHalfOpen = InitLimitHalfOpen == 0 ? int.MaxValue : InitLimitHalfOpen,
+        BlockThreshold = BlockThreshold == 0 ? int.MaxValue : BlockThreshold,
+        HalfOpenTimeout = HalfOpenTimeout,
+        InitJobLoad = InitLimitJobLoad == 0 ? int.MaxValue : InitLimitJobLoad,
+        InitRate = InitLimitRate,
+        AuthFailedThreshold = AuthFailedThreshold,
+        AuthFailedBackoff = AuthFailedBackoff,
     };
 }

@@ -25,6 +25,7 @@ internal sealed class ConfigLoader(string file)
     private static readonly string[] CharonKeys =
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
+        "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
     ];
     private static readonly string[] ConnectionKeys =
     [
@@ -157,6 +158,12 @@ internal sealed class ConfigLoader(string file)
             RetransmitTries = (int)(Int(m, "retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries),
             CookieThreshold = (int)(Int(m, "cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold),
             InitLimitHalfOpen = (int)(Int(m, "init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen),
+            BlockThreshold = (int)(Int(m, "block_threshold", 0, 1_000_000) ?? d.BlockThreshold),
+            HalfOpenTimeout = DurationIn(m, "half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,
+            InitLimitJobLoad = (int)(Int(m, "init_limit_job_load", 0, 1_000_000) ?? d.InitLimitJobLoad),
+            InitLimitRate = (int)(Int(m, "init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate),
+            AuthFailedThreshold = (int)(Int(m, "auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold),
+            AuthFailedBackoff = DurationIn(m, "auth_failed_backoff", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? d.AuthFailedBackoff,
         };
     }
 
@@ -591,6 +598,11 @@ internal sealed class ConfigLoader(string file)
         var error = ConfigValues.TryBool(s.Value, out var v);
         return error is null ? v : throw Fail(m.PathOf(key), error, s.Node);
     }
+
+    private TimeSpan? DurationIn(Map m, string key, TimeSpan min, TimeSpan max) =>
+        Duration(m, key) is not { } v ? null
+        : v >= min && v <= max ? v
+        : throw Fail(m.PathOf(key), $"{v.TotalSeconds:0.###}s is out of range {min.TotalSeconds:0.###}s..{max.TotalSeconds:0.###}s", m.Get(key));
 
     private TimeSpan? Duration(Map m, string key)
     {

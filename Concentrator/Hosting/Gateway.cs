@@ -69,13 +69,19 @@ public sealed class Gateway : IAsyncDisposable
         };
 
         var sender = new TransportSet(_transports);
-        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"),
-            options.Admission ?? options.Config.Charon.ToAdmission()), "ike");
+        var admission = options.Admission ?? options.Config.Charon.ToAdmission();
+        var gate = new InitGate(admission.InitJobLoad);
+        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), admission, gate), "ike");
+        var metrics = Metrics;
         foreach (var address in options.Config.Listen.Addresses)
         {
             var supervisor = Supervisor;
             var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                inbound => supervisor.Tell(inbound), options.DataPlane as IEspIngress, Metrics,
+                inbound =>
+                {
+                    if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
+                    else metrics.CountDrop(IkeDropReason.InitQueueFull);
+                }, options.DataPlane as IEspIngress, Metrics,
                 _transports.Count == 0 ? options.DataPlane as INattChannel : null);
             _transports.Add(transport);
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));

@@ -17,6 +17,14 @@ public enum IkeDropReason
     HalfOpenLimit,
     SendFailed,
     EspWithoutDataPlane,
+    /// <summary>charon.block_threshold: the source already has that many half-open IKE SAs.</summary>
+    PerSourceLimit,
+    /// <summary>charon.init_limit_job_load: that many IKE_SA_INIT requests already wait for the supervisor.</summary>
+    InitQueueFull,
+    /// <summary>charon.init_limit_rate: the token bucket of new responder IKE SAs (their DH work) is empty.</summary>
+    InitRateLimit,
+    /// <summary>charon.auth_failed_threshold: the source is backing off after repeated AUTHENTICATION_FAILED.</summary>
+    AuthFailedBackoff,
     Count,
 }
 

@@ -48,6 +48,13 @@ public static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "IKE_SA_INIT from {Peer} refused: {Reason}")]
     public static partial void InitRefused(ILogger logger, IPEndPoint peer, string reason);
 
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
+        Message = "IKE_SA_INIT from {Source} refused for {BackoffSeconds}s after {Failures} AUTHENTICATION_FAILED; {Others} more sources blocked since the last report")]
+    public static partial void AuthFailedBackoff(ILogger logger, IPAddress source, double backoffSeconds, int failures, int others);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "{Count} half-open IKE SAs expired after {TimeoutSeconds}s (charon.half_open_timeout)")]
+    public static partial void HalfOpenExpired(ILogger logger, int count, double timeoutSeconds);
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
     public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
 
