@@ -4,6 +4,9 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
+using Microsoft.Extensions.Logging;
 using Concentrator.Tests.Interop;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
@@ -152,12 +155,16 @@ public sealed class AdmissionTests(ITestOutputHelper output)
         InitJobLoad = int.MaxValue,
     };
 
-    private static async Task<double> DroppedAsync(TestGateway gw, string reason) =>
-        GatewayMetrics.Sum(await MetricsEndpointTests.ExportAsync(gw.Gateway.Metrics.Registry),
+    private static Task<double> DroppedAsync(TestGateway gw, string reason) => DroppedAsync(gw.Gateway, reason);
+
+    private static async Task<double> DroppedAsync(Gateway gw, string reason) =>
+        GatewayMetrics.Sum(await MetricsEndpointTests.ExportAsync(gw.Metrics.Registry),
             "concentrator_ike_messages_dropped_total", $"reason=\"{reason}\"");
 
-    private static Task<int> HalfOpenAsync(TestGateway gw) =>
-        gw.Gateway.Supervisor.Ask<int>(IkeSaSupervisor.GetHalfOpenCount.Instance, TimeSpan.FromSeconds(10));
+    private static Task<int> HalfOpenAsync(TestGateway gw) => HalfOpenAsync(gw.Gateway);
+
+    private static Task<int> HalfOpenAsync(Gateway gw) =>
+        gw.Supervisor.Ask<int>(IkeSaSupervisor.GetHalfOpenCount.Instance, TimeSpan.FromSeconds(10));
 
     [Fact]
     public async Task Block_threshold_caps_half_open_sas_per_source_address()
@@ -211,23 +218,58 @@ public sealed class AdmissionTests(ITestOutputHelper output)
     public async Task Repeated_authentication_failures_make_the_source_back_off()
     {
         var admission = new AdmissionOptions { AuthFailedThreshold = 2, AuthFailedBackoff = TimeSpan.FromSeconds(30) };
-        await using var gw = TestGateway.Start(TestGateway.ResponderYaml(), admission, name: "authgw");
+        var sink = new EventIds();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(sink));
+        await using var gw = Gateway.Start(new GatewayOptions
+        {
+            Config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<authgw>"),
+            DataPlane = new InMemoryDataPlane(),
+            Tunables = TestGateway.FastTunables,
+            Admission = admission,
+            SystemName = "authgw",
+            Loggers = loggers,
+        });
+        var endpoint = gw.IkeEndpoint;
         await using var liar = TestGateway.Start(TestGateway.InitiatorYaml(psk: "not-the-shared-key-0000000"), name: "liar");
         for (int attempt = 1; attempt <= 2; attempt++)
         {
-            liar.Initiate("site", gw.Endpoint);
-            await Eventually.TrueAsync(async () => await liar.Gateway.CountSasAsync() == 0 && await gw.Gateway.CountSasAsync() == 0,
+            liar.Initiate("site", endpoint);
+            await Eventually.TrueAsync(async () => await liar.Gateway.CountSasAsync() == 0 && await gw.CountSasAsync() == 0,
                 $"attempt {attempt} failed on both sides", 15);
         }
         Assert.Equal(0, await DroppedAsync(gw, "auth_failed_backoff"));
+        Assert.Equal(1, sink.Count(2101)); // the block, logged once
 
         // Now 127.0.0.1 is refused, even with the right key, before any state or DH is spent on it.
         await using var honest = TestGateway.Start(TestGateway.InitiatorYaml(), name: "honest");
-        honest.Initiate("site", gw.Endpoint);
-        await Eventually.TrueAsync(async () => await DroppedAsync(gw, "auth_failed_backoff") >= 1, "the next IKE_SA_INIT is refused");
-        await Task.Delay(500);
+        honest.Initiate("site", endpoint);
+        await Eventually.TrueAsync(async () => await DroppedAsync(gw, "auth_failed_backoff") >= 2, "the next IKE_SA_INIT and its retransmission are refused");
         Assert.Equal(0, honest.DataPlane.InstalledCount);
         Assert.Equal(0, await HalfOpenAsync(gw));
+        Assert.Equal(1, sink.Count(2101)); // refusals are counted, not logged each
+    }
+
+    private sealed class EventIds : ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<int> _ids = new();
+
+        public int Count(int id) => _ids.Count(i => i == id);
+
+        public ILogger CreateLogger(string categoryName) => new Logger(_ids);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<int> ids) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                ids.Enqueue(eventId.Id);
+        }
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private readonly InitGate? _gate;
     private readonly InitRateLimiter? _rate;
     private readonly SourceAdmission _sources;
-    private long _lastBackoffReport = long.MinValue;
+    private long? _lastBackoffReport;
     private int _unreportedBackoffs;
     private readonly Dictionary<ulong, IActorRef> _sas = new();
     private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
@@ -307,7 +307,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         if (down.Initiator || down.Reason != CloseReason.AuthFailed || !_halfOpen.TryGetValue(down.Spi, out var entry)) return;
         long now = Environment.TickCount64;
         if (!_sources.CountAuthFailure(entry.Peer.Address, now)) return;
-        if (now - _lastBackoffReport < ReportInterval.TotalMilliseconds)
+        if (now - _lastBackoffReport < ReportInterval.TotalMilliseconds) // null (never reported) compares false
         {
             _unreportedBackoffs++;
             return;
