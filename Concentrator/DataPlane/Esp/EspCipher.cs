@@ -126,13 +126,13 @@ internal abstract class AeadEspCipher : EspCipher
     public sealed override int Alignment => 4;
 
     /// <summary>Encrypts <paramref name="body"/> in place and writes the 16-byte tag.</summary>
-    protected abstract void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag);
+    protected internal abstract void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag);
 
     /// <summary>
     /// Verifies <paramref name="tag"/> and decrypts <paramref name="body"/> in place. False on a mismatch
     /// (body then unspecified); never throws on peer input.
     /// </summary>
-    protected abstract bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag);
+    protected internal abstract bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag);
 
     public sealed override void Seal(Span<byte> packet, uint seqHigh, bool esn)
     {
@@ -185,7 +185,7 @@ internal sealed unsafe class EvpAeadEspCipher : AeadEspCipher
     }
 
     // Failure here is the library's, never the packet's (any nonce, AAD and length are valid input).
-    protected override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
+    protected internal override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
     {
         int written;
         byte* final = stackalloc byte[TagLength];
@@ -202,7 +202,7 @@ internal sealed unsafe class EvpAeadEspCipher : AeadEspCipher
         }
     }
 
-    protected override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
+    protected internal override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
     {
         int written;
         byte* final = stackalloc byte[TagLength];
@@ -245,10 +245,10 @@ internal abstract class DotNetAeadEspCipher(ReadOnlySpan<byte> keyMaterial, int 
     /// <summary>The library's AEAD encryption; input and output may be the same span.</summary>
     protected abstract void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad);
 
-    protected sealed override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
+    protected internal sealed override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
         => Encrypt(nonce, body, body, tag, aad);
 
-    protected sealed override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
+    protected internal sealed override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
     {
         Span<byte> discardedTag = stackalloc byte[TagLength];
         Span<byte> expectedTag = stackalloc byte[TagLength];
