@@ -12,7 +12,7 @@ public sealed record BenchOptions
     /// <summary>throughput: seconds per iperf3 run (default 10, quick 2).</summary>
     public int? Seconds { get; init; }
 
-    /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 5 (quick 2).</summary>
+    /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 15 (quick 2).</summary>
     public int? Repeats { get; init; }
 
     /// <summary>handshake: peers per measured round (default 500, quick 30).</summary>
@@ -44,7 +44,7 @@ public static class Program
           --quick          tiny sizes (seconds, for CI smoke runs)
           --out FILE       results file (default bench/results/<suite>.md)
           --seconds N      throughput: seconds per iperf3 run (default 10, quick 2)
-          --repeats N      repetitions per configuration, median reported (throughput 3, esp 5, handshake 3; quick 1-2)
+          --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
           --only A,B       run only these configuration ids (see the results file)

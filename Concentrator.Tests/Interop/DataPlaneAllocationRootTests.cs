@@ -189,6 +189,7 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
         var root = doc.RootElement;
         Assert.True(root.TryGetProperty("packetThreadAllocatedBytes", out var allocated), "/dataplane has no packetThreadAllocatedBytes: " + plane);
         Assert.Equal(1, root.GetProperty("workers").GetInt32());
+        Assert.StartsWith("OpenSSL 3", root.GetProperty("espCrypto").GetString()); // the EVP transform, not the .NET fallback
 
         string metrics = await HttpGet(ns, "/metrics");
         double packetsIn = 0, packetsOut = 0;

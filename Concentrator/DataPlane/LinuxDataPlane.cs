@@ -109,6 +109,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
         if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
+        Log.EspCryptoSelected(_log, Esp.EspCrypto.Description);
         foreach (var trap in _trapList) AddRoutes(trap.RemoteTs);
     }
 

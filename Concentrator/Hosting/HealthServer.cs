@@ -48,6 +48,7 @@ public sealed class HealthServer : IAsyncDisposable
         var plane = gateway.Options.DataPlane;
         var sb = new System.Text.StringBuilder();
         sb.Append("{\"installed\":").Append(plane.InstalledCount);
+        sb.Append(",\"espCrypto\":\"").Append(System.Text.Encodings.Web.JavaScriptEncoder.Default.Encode(DataPlane.Esp.EspCrypto.Description)).Append('"');
         if (plane is DataPlane.LinuxDataPlane linux)
         {
             sb.Append(",\"device\":\"").Append(linux.Device).Append("\",\"workers\":").Append(linux.Workers);

@@ -61,6 +61,9 @@ public static partial class Log
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Data plane on {Device}: {Workers} workers, NAT-T port {Port}, plain ESP {PlainEsp}")]
     public static partial void DataPlaneStarted(ILogger logger, string device, int workers, int port, bool plainEsp);
 
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Information, Message = "ESP crypto: {Library}")]
+    public static partial void EspCryptoSelected(ILogger logger, string library);
+
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Listening for IKE on {Ike} and NAT-T on {Natt}")]
     public static partial void Listening(ILogger logger, IPEndPoint ike, IPEndPoint natt);
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Concentrator.DataPlane.Native;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
 
@@ -8,9 +9,12 @@ namespace Concentrator.DataPlane.Esp;
 /// <summary>
 /// The ESP transform of one SA direction, created once when the SA is installed. Works on a whole
 /// ESP packet in place: SPI(4) | seq(4) | IV | ciphertext | ICV, where the IV is already written.
-/// An instance is NOT safe for concurrent use (the .NET AEAD objects keep one native context);
-/// <see cref="EspSa"/> gives each concurrent sender its own instance.
-/// Only vetted primitives from System.Security.Cryptography are composed here.
+/// An instance is NOT safe for concurrent use: it keeps one native cipher context (an OpenSSL
+/// EVP_CIPHER_CTX, or the one inside a .NET AEAD object) whose per-packet state (nonce, AAD, tag) is
+/// overwritten by every call; <see cref="EspSa"/> gives each concurrent sender its own instance and
+/// the inbound one is used by one receive thread at a time.
+/// Only vetted primitives are composed here: OpenSSL's EVP (<see cref="EspCrypto"/> selects it once per
+/// process) or, where libcrypto is missing, System.Security.Cryptography, which calls the same OpenSSL.
 /// </summary>
 public abstract class EspCipher : IDisposable
 {
@@ -42,8 +46,16 @@ public abstract class EspCipher : IDisposable
 
     /// <summary>Creates the transform for a negotiated suite. Control-plane only (allocates, may throw).</summary>
     public static EspCipher Create(EspSuite suite, byte[] encryptionKey, byte[] integrityKey)
+        => Create(suite, encryptionKey, integrityKey, EspCrypto.For(suite.Encryption, suite.KeyBits));
+
+    /// <summary>
+    /// Creates the transform with the given library; OpenSSL EVP falls back to .NET for a cipher the
+    /// process's libcrypto lacks. Tests use this to run both implementations against each other.
+    /// </summary>
+    internal static EspCipher Create(EspSuite suite, byte[] encryptionKey, byte[] integrityKey, EspCryptoLibrary library)
     {
         ArgumentNullException.ThrowIfNull(encryptionKey);
+        IntPtr evp = library == EspCryptoLibrary.OpenSslEvp ? EspCrypto.EvpCipher(suite.Encryption, suite.KeyBits) : IntPtr.Zero;
         switch (suite.Encryption)
         {
             case EncrAlgorithm.AesGcm16:
@@ -51,14 +63,18 @@ public abstract class EspCipher : IDisposable
                 if (suite.KeyBits is not (128 or 192 or 256))
                     throw new NotSupportedException($"AES-GCM key size {suite.KeyBits} is not supported.");
                 RequireLength(encryptionKey, suite.KeyBits / 8 + AeadEspCipher.SaltLength, "AES-GCM key material (key | 4-byte salt)");
-                return new AesGcmEspCipher(encryptionKey, suite.KeyBits / 8);
+                return evp != IntPtr.Zero
+                    ? new EvpAeadEspCipher(encryptionKey, suite.KeyBits / 8, evp)
+                    : new AesGcmEspCipher(encryptionKey, suite.KeyBits / 8);
             case EncrAlgorithm.ChaCha20Poly1305:
                 RequireNoIntegrity(suite);
                 if (suite.KeyBits is not (0 or 256))
                     throw new NotSupportedException($"ChaCha20-Poly1305 key size {suite.KeyBits} is not supported.");
+                RequireLength(encryptionKey, 32 + AeadEspCipher.SaltLength, "ChaCha20-Poly1305 key material (key | 4-byte salt)");
+                if (evp != IntPtr.Zero)
+                    return new EvpAeadEspCipher(encryptionKey, 32, evp);
                 if (!System.Security.Cryptography.ChaCha20Poly1305.IsSupported)
                     throw new PlatformNotSupportedException("ChaCha20-Poly1305 is not available on this platform.");
-                RequireLength(encryptionKey, 32 + AeadEspCipher.SaltLength, "ChaCha20-Poly1305 key material (key | 4-byte salt)");
                 return new ChaCha20Poly1305EspCipher(encryptionKey);
             case EncrAlgorithm.AesCbc:
                 if (suite.KeyBits is not (128 or 192 or 256))
@@ -66,7 +82,9 @@ public abstract class EspCipher : IDisposable
                 RequireLength(encryptionKey, suite.KeyBits / 8, "AES-CBC key");
                 ArgumentNullException.ThrowIfNull(integrityKey);
                 RequireLength(integrityKey, CbcHmacEspCipher.IntegrityKeyLength(suite.Integrity), "HMAC key");
-                return new CbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity);
+                return evp != IntPtr.Zero
+                    ? new EvpCbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity, evp)
+                    : new AesCbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity);
             default:
                 throw new NotSupportedException($"ESP encryption {suite.Encryption} is not supported.");
         }
@@ -85,6 +103,7 @@ public abstract class EspCipher : IDisposable
     }
 }
 
+
 /// <summary>
 /// AEAD in ESP (RFC 4106 AES-GCM, RFC 7634 ChaCha20-Poly1305): key material = key | 4-byte salt,
 /// 8-byte explicit IV, nonce = salt | IV, AAD = SPI | seq (8 bytes) or SPI | seq-high | seq-low
@@ -93,13 +112,7 @@ public abstract class EspCipher : IDisposable
 internal abstract class AeadEspCipher : EspCipher
 {
     public const int SaltLength = 4;
-    private const int TagLength = 16;
-
-    // Largest encrypted part we ever handle; bounded by EspPacket.MaxPacketLength.
-    private const int ScratchLength = EspPacket.MaxPacketLength;
-
-    // Per-thread write-only scratch for Open's re-encryption pass; allocated once per thread.
-    [ThreadStatic] private static byte[]? t_scratch;
+    protected const int TagLength = 16;
 
     private readonly byte[] _salt = new byte[SaltLength];
 
@@ -112,8 +125,14 @@ internal abstract class AeadEspCipher : EspCipher
     public sealed override int IcvLength => TagLength;
     public sealed override int Alignment => 4;
 
-    /// <summary>The library's AEAD encryption; input and output may be the same span.</summary>
-    protected abstract void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad);
+    /// <summary>Encrypts <paramref name="body"/> in place and writes the 16-byte tag.</summary>
+    protected internal abstract void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag);
+
+    /// <summary>
+    /// Verifies <paramref name="tag"/> and decrypts <paramref name="body"/> in place. False on a mismatch
+    /// (body then unspecified); never throws on peer input.
+    /// </summary>
+    protected internal abstract bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag);
 
     public sealed override void Seal(Span<byte> packet, uint seqHigh, bool esn)
     {
@@ -121,33 +140,16 @@ internal abstract class AeadEspCipher : EspCipher
         Span<byte> aadBuffer = stackalloc byte[12];
         ReadOnlySpan<byte> aad = Prepare(packet, seqHigh, esn, nonce, aadBuffer);
         int encryptedLength = packet.Length - HeaderLength - TagLength;
-        Span<byte> body = packet.Slice(HeaderLength, encryptedLength);
-        Encrypt(nonce, body, body, packet.Slice(HeaderLength + encryptedLength, TagLength), aad);
+        SealCore(nonce, aad, packet.Slice(HeaderLength, encryptedLength), packet.Slice(HeaderLength + encryptedLength, TagLength));
     }
 
-    // .NET's AesGcm/ChaCha20Poly1305.Decrypt throw AuthenticationTagMismatchException on a bad tag,
-    // and a peer (or anyone who sees one SPI and sequence number) decides how often that happens:
-    // an exception per forged packet is a cheap amplification attack. Both AEADs encrypt with a
-    // keystream that does not depend on the data (GCM: CTR from J0+1; RFC 8439: ChaCha20 from
-    // block 1) and authenticate the ciphertext, so we verify without the throwing API:
-    //   pass 1  Encrypt(C) in place -> P      (keystream XOR; its tag, over P, is discarded)
-    //   pass 2  Encrypt(P) -> scratch = C     (its tag is exactly the tag the sender computed over C)
-    // and compare that tag with the received ICV in constant time. P is released to the caller
-    // only when they match. Cost: a second cipher pass on inbound; no allocation, no exception.
     public sealed override bool Open(Span<byte> packet, uint seqHigh, bool esn)
     {
         Span<byte> nonce = stackalloc byte[12];
         Span<byte> aadBuffer = stackalloc byte[12];
-        Span<byte> discardedTag = stackalloc byte[TagLength];
-        Span<byte> expectedTag = stackalloc byte[TagLength];
         ReadOnlySpan<byte> aad = Prepare(packet, seqHigh, esn, nonce, aadBuffer);
         int encryptedLength = packet.Length - HeaderLength - TagLength;
-        Span<byte> body = packet.Slice(HeaderLength, encryptedLength);
-        Span<byte> scratch = (t_scratch ??= new byte[ScratchLength]).AsSpan(0, encryptedLength);
-
-        Encrypt(nonce, body, body, discardedTag, aad);
-        Encrypt(nonce, body, scratch, expectedTag, aad);
-        return CryptographicOperations.FixedTimeEquals(expectedTag, packet.Slice(HeaderLength + encryptedLength, TagLength));
+        return OpenCore(nonce, aad, packet.Slice(HeaderLength, encryptedLength), packet.Slice(HeaderLength + encryptedLength, TagLength));
     }
 
     private ReadOnlySpan<byte> Prepare(ReadOnlySpan<byte> packet, uint seqHigh, bool esn, Span<byte> nonce, Span<byte> aadBuffer)
@@ -165,7 +167,99 @@ internal abstract class AeadEspCipher : EspCipher
     public override void Dispose() => CryptographicOperations.ZeroMemory(_salt);
 }
 
-internal sealed class AesGcmEspCipher : AeadEspCipher
+/// <summary>
+/// RFC 4106 / RFC 7634 on one OpenSSL EVP context: keyed once here (the key schedule lives in the
+/// context, which EVP_CIPHER_CTX_free cleanses), then per packet only nonce, AAD, in-place update and
+/// tag. Inbound is a single pass: EVP_CipherFinal_ex returns &lt;= 0 on a bad ICV and Open returns false.
+/// The context's direction is set on every call, so one instance may both seal and open (tests do);
+/// AES-GCM and ChaCha20-Poly1305 use the same key schedule for both directions.
+/// </summary>
+internal sealed unsafe class EvpAeadEspCipher : AeadEspCipher
+{
+    private readonly SafeEvpCipherCtxHandle _ctx;
+
+    public EvpAeadEspCipher(ReadOnlySpan<byte> keyMaterial, int keyLength, IntPtr evpCipher) : base(keyMaterial, keyLength)
+    {
+        _ctx = LibCrypto.CreateKeyed(evpCipher, keyMaterial.Slice(0, keyLength), encrypt: true, noPadding: false)
+               ?? throw new CryptographicException("OpenSSL did not key the ESP AEAD context.");
+    }
+
+    // Failure here is the library's, never the packet's (any nonce, AAD and length are valid input).
+    protected internal override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
+    {
+        int written;
+        byte* final = stackalloc byte[TagLength];
+        fixed (byte* n = nonce, a = aad, b = body, t = tag)
+        {
+            if (LibCrypto.EVP_CipherInit_ex(_ctx, IntPtr.Zero, IntPtr.Zero, null, n, 1) != 1
+                || LibCrypto.EVP_CipherUpdate(_ctx, null, &written, a, aad.Length) != 1
+                || (body.Length > 0 && LibCrypto.EVP_CipherUpdate(_ctx, b, &written, b, body.Length) != 1)
+                || LibCrypto.EVP_CipherFinal_ex(_ctx, final, &written) != 1
+                || LibCrypto.EVP_CIPHER_CTX_ctrl(_ctx, LibCrypto.EVP_CTRL_AEAD_GET_TAG, TagLength, t) != 1)
+            {
+                throw new CryptographicException("OpenSSL ESP AEAD encryption failed.");
+            }
+        }
+    }
+
+    protected internal override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
+    {
+        int written;
+        byte* final = stackalloc byte[TagLength];
+        fixed (byte* n = nonce, a = aad, b = body, t = tag)
+        {
+            return LibCrypto.EVP_CipherInit_ex(_ctx, IntPtr.Zero, IntPtr.Zero, null, n, 0) == 1
+                   && LibCrypto.EVP_CipherUpdate(_ctx, null, &written, a, aad.Length) == 1
+                   && (body.Length == 0 || LibCrypto.EVP_CipherUpdate(_ctx, b, &written, b, body.Length) == 1)
+                   && LibCrypto.EVP_CIPHER_CTX_ctrl(_ctx, LibCrypto.EVP_CTRL_AEAD_SET_TAG, TagLength, t) == 1
+                   && LibCrypto.EVP_CipherFinal_ex(_ctx, final, &written) > 0;
+        }
+    }
+
+    public override void Dispose()
+    {
+        _ctx.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// The System.Security.Cryptography fallback. .NET's AesGcm/ChaCha20Poly1305.Decrypt throw
+/// AuthenticationTagMismatchException on a bad tag, and a peer (or anyone who sees one SPI and
+/// sequence number) decides how often that happens: an exception per forged packet is a cheap
+/// amplification attack. Both AEADs encrypt with a keystream that does not depend on the data (GCM:
+/// CTR from J0+1; RFC 8439: ChaCha20 from block 1) and authenticate the ciphertext, so Open verifies
+/// without the throwing API:
+///   pass 1  Encrypt(C) in place -> P      (keystream XOR; its tag, over P, is discarded)
+///   pass 2  Encrypt(P) -> scratch = C     (its tag is exactly the tag the sender computed over C)
+/// and compares that tag with the received ICV in constant time. Cost: a second cipher pass inbound.
+/// </summary>
+internal abstract class DotNetAeadEspCipher(ReadOnlySpan<byte> keyMaterial, int keyLength) : AeadEspCipher(keyMaterial, keyLength)
+{
+    // Largest encrypted part we ever handle; bounded by EspPacket.MaxPacketLength.
+    private const int ScratchLength = EspPacket.MaxPacketLength;
+
+    // Per-thread write-only scratch for Open's re-encryption pass; allocated once per thread.
+    [ThreadStatic] private static byte[]? t_scratch;
+
+    /// <summary>The library's AEAD encryption; input and output may be the same span.</summary>
+    protected abstract void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad);
+
+    protected internal sealed override void SealCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, Span<byte> tag)
+        => Encrypt(nonce, body, body, tag, aad);
+
+    protected internal sealed override bool OpenCore(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> aad, Span<byte> body, ReadOnlySpan<byte> tag)
+    {
+        Span<byte> discardedTag = stackalloc byte[TagLength];
+        Span<byte> expectedTag = stackalloc byte[TagLength];
+        Span<byte> scratch = (t_scratch ??= new byte[ScratchLength]).AsSpan(0, body.Length);
+        Encrypt(nonce, body, body, discardedTag, aad);
+        Encrypt(nonce, body, scratch, expectedTag, aad);
+        return CryptographicOperations.FixedTimeEquals(expectedTag, tag);
+    }
+}
+
+internal sealed class AesGcmEspCipher : DotNetAeadEspCipher
 {
     private readonly AesGcm _aead;
 
@@ -184,7 +278,7 @@ internal sealed class AesGcmEspCipher : AeadEspCipher
     }
 }
 
-internal sealed class ChaCha20Poly1305EspCipher : AeadEspCipher
+internal sealed class ChaCha20Poly1305EspCipher : DotNetAeadEspCipher
 {
     private readonly ChaCha20Poly1305 _aead;
 
@@ -208,25 +302,23 @@ internal sealed class ChaCha20Poly1305EspCipher : AeadEspCipher
 /// ICV = HMAC truncated to half the hash). Encrypt-then-MAC: the ICV covers SPI | seq | IV |
 /// ciphertext, and with ESN the high 32 bits appended for the computation only (RFC 4303 §2.2.1,
 /// §3.3.2.1). The ESN bytes are written temporarily over the start of the ICV field, so the MAC
-/// input stays one contiguous span for the one-shot HMAC.
+/// input stays one contiguous span for the one-shot HMAC. Subclasses supply the CBC pass; the body
+/// is a whole number of blocks (checked before Open).
 /// </summary>
-internal sealed class CbcHmacEspCipher : EspCipher
+internal abstract class CbcHmacEspCipher : EspCipher
 {
-    private const int BlockLength = 16;
+    protected const int BlockLength = 16;
     private const int MaxHashLength = 64;
 
-    private readonly Aes _aes;
     private readonly byte[] _integrityKey;
     private readonly IntegAlgorithm _integrity;
     private readonly int _icvLength;
 
-    public CbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity)
+    protected CbcHmacEspCipher(byte[] integrityKey, IntegAlgorithm integrity)
     {
         _integrity = integrity;
         _icvLength = IcvLengthOf(integrity);
         _integrityKey = (byte[])integrityKey.Clone();
-        _aes = Aes.Create();
-        _aes.Key = encryptionKey;
     }
 
     public static int IntegrityKeyLength(IntegAlgorithm integrity) => integrity switch
@@ -243,11 +335,16 @@ internal sealed class CbcHmacEspCipher : EspCipher
     public override int IcvLength => _icvLength;
     public override int Alignment => BlockLength;
 
+    /// <summary>CBC-encrypts <paramref name="body"/> in place.</summary>
+    protected abstract void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body);
+
+    /// <summary>CBC-decrypts <paramref name="body"/> in place; false only if the library fails.</summary>
+    protected abstract bool DecryptBody(ReadOnlySpan<byte> iv, Span<byte> body);
+
     public override void Seal(Span<byte> packet, uint seqHigh, bool esn)
     {
         int authenticatedLength = packet.Length - _icvLength;
-        Span<byte> body = packet.Slice(HeaderLength, authenticatedLength - HeaderLength);
-        _aes.EncryptCbc(body, packet.Slice(EspPacket.HeaderLength, BlockLength), body, PaddingMode.None);
+        EncryptBody(packet.Slice(EspPacket.HeaderLength, BlockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
 
         Span<byte> mac = stackalloc byte[MaxHashLength];
         Mac(packet, authenticatedLength, seqHigh, esn, mac);
@@ -263,10 +360,7 @@ internal sealed class CbcHmacEspCipher : EspCipher
         Mac(packet, authenticatedLength, seqHigh, esn, mac);
         if (!CryptographicOperations.FixedTimeEquals(mac.Slice(0, _icvLength), received.Slice(0, _icvLength)))
             return false;
-
-        Span<byte> body = packet.Slice(HeaderLength, authenticatedLength - HeaderLength);
-        _aes.DecryptCbc(body, packet.Slice(EspPacket.HeaderLength, BlockLength), body, PaddingMode.None);
-        return true;
+        return DecryptBody(packet.Slice(EspPacket.HeaderLength, BlockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
     }
 
     private void Mac(Span<byte> packet, int authenticatedLength, uint seqHigh, bool esn, Span<byte> mac)
@@ -287,9 +381,81 @@ internal sealed class CbcHmacEspCipher : EspCipher
         }
     }
 
+    public override void Dispose() => CryptographicOperations.ZeroMemory(_integrityKey);
+}
+
+/// <summary>
+/// AES-CBC on two OpenSSL EVP contexts keyed once (CBC decryption needs the inverse key schedule, so a
+/// context cannot switch direction without rekeying), padding off; per packet only the IV is set.
+/// </summary>
+internal sealed unsafe class EvpCbcHmacEspCipher : CbcHmacEspCipher
+{
+    private readonly SafeEvpCipherCtxHandle _encrypt;
+    private readonly SafeEvpCipherCtxHandle _decrypt;
+
+    public EvpCbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity, IntPtr evpCipher)
+        : base(integrityKey, integrity)
+    {
+        _encrypt = LibCrypto.CreateKeyed(evpCipher, encryptionKey, encrypt: true, noPadding: true)
+                   ?? throw new CryptographicException("OpenSSL did not key the ESP AES-CBC context.");
+        _decrypt = LibCrypto.CreateKeyed(evpCipher, encryptionKey, encrypt: false, noPadding: true)
+                   ?? throw new CryptographicException("OpenSSL did not key the ESP AES-CBC context.");
+    }
+
+    protected override void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body)
+    {
+        if (!Run(_encrypt, iv, body))
+            throw new CryptographicException("OpenSSL ESP AES-CBC encryption failed."); // the library's failure, not the packet's
+    }
+
+    protected override bool DecryptBody(ReadOnlySpan<byte> iv, Span<byte> body) => Run(_decrypt, iv, body);
+
+    private static bool Run(SafeEvpCipherCtxHandle ctx, ReadOnlySpan<byte> iv, Span<byte> body)
+    {
+        int updated, finished;
+        byte* final = stackalloc byte[BlockLength];
+        fixed (byte* v = iv, b = body)
+        {
+            return LibCrypto.EVP_CipherInit_ex(ctx, IntPtr.Zero, IntPtr.Zero, null, v, LibCrypto.KeepDirection) == 1
+                   && LibCrypto.EVP_CipherUpdate(ctx, b, &updated, b, body.Length) == 1
+                   && LibCrypto.EVP_CipherFinal_ex(ctx, final, &finished) == 1
+                   && updated == body.Length && finished == 0;
+        }
+    }
+
+    public override void Dispose()
+    {
+        _encrypt.Dispose();
+        _decrypt.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>
+/// The System.Security.Cryptography fallback for AES-CBC. On Linux .NET 10's span one-shots
+/// allocate a native cipher context object per call (64 bytes).
+/// </summary>
+internal sealed class AesCbcHmacEspCipher : CbcHmacEspCipher
+{
+    private readonly Aes _aes;
+
+    public AesCbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity) : base(integrityKey, integrity)
+    {
+        _aes = Aes.Create();
+        _aes.Key = encryptionKey;
+    }
+
+    protected override void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body) => _aes.EncryptCbc(body, iv, body, PaddingMode.None);
+
+    protected override bool DecryptBody(ReadOnlySpan<byte> iv, Span<byte> body)
+    {
+        _aes.DecryptCbc(body, iv, body, PaddingMode.None);
+        return true;
+    }
+
     public override void Dispose()
     {
         _aes.Dispose(); // SymmetricAlgorithm.Dispose clears its key copy
-        CryptographicOperations.ZeroMemory(_integrityKey);
+        base.Dispose();
     }
 }

@@ -13,7 +13,12 @@ internal class CounterLane
 {
     public ulong PendingPackets;
     public ulong PendingBytes;
-    public long LastTicks;
+
+    /// <summary>
+    /// Environment.TickCount64 of the last packet: a coarse monotonic read per packet (DateTime.UtcNow costs
+    /// several times more), turned into UTC ticks once per publish by <see cref="EspSa"/>.
+    /// </summary>
+    public long LastMilliseconds;
 }
 
 /// <summary>One outbound transform instance plus the counters of whichever sender holds it.</summary>
@@ -216,7 +221,7 @@ public sealed class EspSa : IDisposable
         CounterLane lane = InboundLane;
         lane.PendingPackets++;
         lane.PendingBytes += (ulong)bytes;
-        lane.LastTicks = DateTime.UtcNow.Ticks;
+        lane.LastMilliseconds = Environment.TickCount64;
         if (lane.PendingPackets >= CounterBatch)
             PublishInbound();
     }
@@ -225,7 +230,7 @@ public sealed class EspSa : IDisposable
     {
         lane.PendingPackets++;
         lane.PendingBytes += (ulong)bytes;
-        lane.LastTicks = DateTime.UtcNow.Ticks;
+        lane.LastMilliseconds = Environment.TickCount64;
     }
 
     /// <summary>Publishes the inbound lane. Inbound worker only.</summary>
@@ -236,7 +241,7 @@ public sealed class EspSa : IDisposable
             return;
         Interlocked.Add(ref _packetsIn, lane.PendingPackets);
         Interlocked.Add(ref _bytesIn, lane.PendingBytes);
-        StoreMax(ref _lastInTicks, lane.LastTicks);
+        StoreMax(ref _lastInTicks, UtcTicks(lane.LastMilliseconds));
         lane.PendingPackets = 0;
         lane.PendingBytes = 0;
     }
@@ -247,7 +252,7 @@ public sealed class EspSa : IDisposable
             return;
         Interlocked.Add(ref _packetsOut, lane.PendingPackets);
         Interlocked.Add(ref _bytesOut, lane.PendingBytes);
-        StoreMax(ref _lastOutTicks, lane.LastTicks);
+        StoreMax(ref _lastOutTicks, UtcTicks(lane.LastMilliseconds));
         lane.PendingPackets = 0;
         lane.PendingBytes = 0;
     }
@@ -287,6 +292,9 @@ public sealed class EspSa : IDisposable
         Volatile.Read(ref _bytesOut),
         Volatile.Read(ref _lastInTicks),
         Volatile.Read(ref _lastOutTicks));
+
+    private static long UtcTicks(long tickCount64) =>
+        DateTime.UtcNow.Ticks - Math.Max(0, Environment.TickCount64 - tickCount64) * TimeSpan.TicksPerMillisecond;
 
     private static void StoreMax(ref long target, long value)
     {
