@@ -12,13 +12,13 @@ namespace Concentrator.Config;
 /// name its key path and line. Unknown keys are errors. Lists may be YAML sequences or
 /// comma-separated strings. Value syntax is swanctl's (<see cref="ConfigValues"/>).
 /// </summary>
-internal sealed class ConfigLoader(string file)
+internal sealed partial class ConfigLoader(string file)
 {
     internal const string FileKeyPath = "<file>";
     internal const string YamlKeyPath = "<yaml>";
     internal const string RootKeyPath = "<root>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets"];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets", "include"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
@@ -42,6 +42,23 @@ internal sealed class ConfigLoader(string file)
 
     public ConcentratorConfig Parse(string yaml)
     {
+        var root = Section("", LoadRootNode(yaml), RootKeyPath, RootKeys);
+
+        return new ConcentratorConfig
+        {
+            Listen = ReadListen(Section("listen", root.Get("listen"), "listen", ListenKeys)),
+            Http = ReadHttp(Section("http", root.Get("http"), "http", HttpKeys)),
+            Tunnel = ReadTunnel(Section("tunnel", root.Get("tunnel"), "tunnel", TunnelKeys)),
+            Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
+            Connections = ReadConnections(root),
+            Secrets = WithIncludedSecrets(ReadSecrets(root), root),
+            Source = file,
+        };
+    }
+
+    /// <summary>The root node of a one-document YAML text (null when empty); malformed YAML is a ConfigException.</summary>
+    private YamlNode? LoadRootNode(string yaml)
+    {
         var stream = new YamlStream();
         try
         {
@@ -61,19 +78,7 @@ internal sealed class ConfigLoader(string file)
         {
             throw Fail(RootKeyPath, "more than one YAML document", stream.Documents[1].RootNode);
         }
-        var rootNode = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
-        var root = Section("", rootNode, RootKeyPath, RootKeys);
-
-        return new ConcentratorConfig
-        {
-            Listen = ReadListen(Section("listen", root.Get("listen"), "listen", ListenKeys)),
-            Http = ReadHttp(Section("http", root.Get("http"), "http", HttpKeys)),
-            Tunnel = ReadTunnel(Section("tunnel", root.Get("tunnel"), "tunnel", TunnelKeys)),
-            Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
-            Connections = ReadConnections(root),
-            Secrets = ReadSecrets(root),
-            Source = file,
-        };
+        return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
