@@ -353,6 +353,26 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Notes_tell_how_to_read_a_generated_psk_and_warn_about_plain_remoting()
+    {
+        var tools = await RequireToolsAsync();
+        if (tools is null) return;
+        var helm = Path.Combine(tools, "bin", "helm");
+        var (exit, text) = await Tools.RunAsync(helm, ["install", "gw", Chart, "--namespace", "vpn", "--dry-run=client"]);
+        Assert.True(exit == 0, text);
+        var notes = text[text.IndexOf("NOTES:", StringComparison.Ordinal)..];
+        Assert.Contains("kubectl -n vpn get secret gw-concentrator-secrets -o jsonpath='{.data.generated-psk}'", notes);
+        Assert.DoesNotContain("WARNING", notes);
+
+        (exit, text) = await Tools.RunAsync(helm, ["install", "vpn", Chart, "--namespace", "vpn", "--dry-run=client", .. ValuesArgs(ValuesSet.Production), "--set", "cluster.tls.enabled=false"]);
+        Assert.True(exit == 0, text);
+        notes = text[text.IndexOf("NOTES:", StringComparison.Ordinal)..];
+        Assert.Contains("3 nodes, cluster discovery kubernetes", notes);
+        Assert.Contains("WARNING: 3 nodes without cluster.tls", notes);
+        Assert.DoesNotContain("generated-psk", notes);
+    }
+
+    [Fact]
     public void Chart_copies_of_dashboards_and_alert_rules_equal_the_sources()
     {
         // Helm reads no file outside the chart directory, so the chart carries copies.
