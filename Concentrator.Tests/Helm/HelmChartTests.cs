@@ -373,6 +373,40 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Chart_readme_documents_every_value()
+    {
+        var readme = File.ReadAllText(Path.Combine(Chart, "README.md"));
+        // The first cell of each row of the values table: "`a.b`" or siblings sharing a row ("`a.b`, `c`").
+        var keyCells = readme.Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal)).Select(l => l.Split('|')[1]).ToList();
+        var values = new YamlStream();
+        values.Load(new StringReader(File.ReadAllText(Path.Combine(Chart, "values.yaml"))));
+        var undocumented = new List<string>();
+        foreach (var (key, node) in ((YamlMappingNode)values.Documents[0].RootNode).Children)
+        {
+            var top = ((YamlScalarNode)key).Value!;
+            if (keyCells.Any(c => c.Contains($"`{top}`", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+            if (node is not YamlMappingNode { Children.Count: > 0 } map)
+            {
+                undocumented.Add(top);
+                continue;
+            }
+            var rows = keyCells.Where(c => c.Contains($"`{top}.", StringComparison.Ordinal)).ToList();
+            foreach (var child in map.Children.Keys.Select(k => ((YamlScalarNode)k).Value!))
+            {
+                if (!rows.Any(c => c.Contains($"`{top}.{child}", StringComparison.Ordinal) || c.Contains($"`{child}`", StringComparison.Ordinal)))
+                {
+                    undocumented.Add($"{top}.{child}");
+                }
+            }
+        }
+        Assert.Empty(undocumented);
+        Assert.Contains("`replicaCount`", readme);
+    }
+
+    [Fact]
     public void Chart_copies_of_dashboards_and_alert_rules_equal_the_sources()
     {
         // Helm reads no file outside the chart directory, so the chart carries copies.
