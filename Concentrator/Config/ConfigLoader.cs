@@ -40,22 +40,6 @@ internal sealed partial class ConfigLoader(string file)
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    public ConcentratorConfig Parse(string yaml)
-    {
-        var root = Section("", LoadRootNode(yaml), RootKeyPath, RootKeys);
-
-        return new ConcentratorConfig
-        {
-            Listen = ReadListen(Section("listen", root.Get("listen"), "listen", ListenKeys)),
-            Http = ReadHttp(Section("http", root.Get("http"), "http", HttpKeys)),
-            Tunnel = ReadTunnel(Section("tunnel", root.Get("tunnel"), "tunnel", TunnelKeys)),
-            Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
-            Connections = ReadConnections(root),
-            Secrets = WithIncludedSecrets(ReadSecrets(root), root),
-            Source = file,
-        };
-    }
-
     /// <summary>The root node of a one-document YAML text (null when empty); malformed YAML is a ConfigException.</summary>
     private YamlNode? LoadRootNode(string yaml)
     {
@@ -79,6 +63,23 @@ internal sealed partial class ConfigLoader(string file)
             throw Fail(RootKeyPath, "more than one YAML document", stream.Documents[1].RootNode);
         }
         return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+    }
+
+    public ConcentratorConfig Parse(string yaml)
+    {
+        var rootNode = LoadRootNode(yaml);
+        var root = Section("", rootNode, RootKeyPath, RootKeys);
+
+        return new ConcentratorConfig
+        {
+            Listen = ReadListen(Section("listen", root.Get("listen"), "listen", ListenKeys)),
+            Http = ReadHttp(Section("http", root.Get("http"), "http", HttpKeys)),
+            Tunnel = ReadTunnel(Section("tunnel", root.Get("tunnel"), "tunnel", TunnelKeys)),
+            Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
+            Connections = ReadConnections(root),
+            Secrets = ReadSecrets(root),
+            Source = file,
+        };
     }
 
     private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
@@ -478,7 +479,7 @@ internal sealed partial class ConfigLoader(string file)
             }
             result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
         }
-        return result;
+        return WithIncludedSecrets(result, root);
     }
 
     private string IdValue(YamlNode node, string path)
