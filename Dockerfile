@@ -24,9 +24,9 @@ COPY --from=build /app /app
 # root with only these capabilities added and allowPrivilegeEscalation false, trades a root uid for
 # no_new_privs; helm/concentrator/README.md ("Privileges") shows both. UDP 500 below 1024 is bound
 # through the pod's net.ipv4.ip_unprivileged_port_start=0, not a third capability.
-# Checked on a build of this tree: as uid 65534 with bounding set {net_admin, net_raw} the apphost
-# with these file capabilities creates the TUN device, binds 500/4500 and opens the ESP socket; without
-# them, or under no_new_privs, TUNSETIFF fails with EPERM.
+# Concentrator.Tests/Helm/ImagePrivilegesRootTests checks this on the built apphost: as an unprivileged
+# uid with bounding set {net_admin, net_raw} it creates the TUN device, binds 500/4500 and opens the ESP
+# socket; under no_new_privs TUNSETIFF fails with EPERM, and without NET_ADMIN in the bounding set exec fails.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
  && setcap cap_net_admin,cap_net_raw+ep /app/Concentrator \
