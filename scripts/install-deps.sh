@@ -8,6 +8,7 @@ packages=(
   iputils-ping                    # ping through tunnels in root tests
   curl                            # /metrics and /dataplane scrapes from inside namespaces
   procps                          # sysctl (ip_forward, rp_filter inside namespaces)
+  libcap2-bin                     # setcap: the image's file capabilities, checked as non-root (Helm tests)
   prometheus                      # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
   nftables                        # NAT router namespace (masquerade), ESP-in-UDP counters
   iperf3                          # throughput through tunnels (benchmarks)

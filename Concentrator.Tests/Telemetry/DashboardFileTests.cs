@@ -82,7 +82,7 @@ public sealed class DashboardFileTests(ITestOutputHelper output)
         return (YamlMappingNode)yaml.Documents[0].RootNode;
     }
 
-    private static string Canonical(YamlNode node) => node switch
+    internal static string Canonical(YamlNode node) => node switch
     {
         YamlMappingNode m => "{" + string.Join(",", m.Children.Select(kv => Canonical(kv.Key) + ":" + Canonical(kv.Value)).Order()) + "}",
         YamlSequenceNode s => "[" + string.Join(",", s.Children.Select(Canonical)) + "]",

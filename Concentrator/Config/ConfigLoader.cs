@@ -12,13 +12,13 @@ namespace Concentrator.Config;
 /// name its key path and line. Unknown keys are errors. Lists may be YAML sequences or
 /// comma-separated strings. Value syntax is swanctl's (<see cref="ConfigValues"/>).
 /// </summary>
-internal sealed class ConfigLoader(string file)
+internal sealed partial class ConfigLoader(string file)
 {
     internal const string FileKeyPath = "<file>";
     internal const string YamlKeyPath = "<yaml>";
     internal const string RootKeyPath = "<root>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets"];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets", "include"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
@@ -41,7 +41,8 @@ internal sealed class ConfigLoader(string file)
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    public ConcentratorConfig Parse(string yaml)
+    /// <summary>The root node of a one-document YAML text (null when empty); malformed YAML is a ConfigException.</summary>
+    private YamlNode? LoadRootNode(string yaml)
     {
         var stream = new YamlStream();
         try
@@ -62,7 +63,12 @@ internal sealed class ConfigLoader(string file)
         {
             throw Fail(RootKeyPath, "more than one YAML document", stream.Documents[1].RootNode);
         }
-        var rootNode = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+        return stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+    }
+
+    public ConcentratorConfig Parse(string yaml)
+    {
+        var rootNode = LoadRootNode(yaml);
         var root = Section("", rootNode, RootKeyPath, RootKeys);
 
         return new ConcentratorConfig
@@ -480,7 +486,7 @@ internal sealed class ConfigLoader(string file)
             }
             result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
         }
-        return result;
+        return WithIncludedSecrets(result, root);
     }
 
     private string IdValue(YamlNode node, string path)

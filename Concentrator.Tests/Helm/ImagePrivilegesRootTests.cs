@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Concentrator.Tests.Interop;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Helm;
+
+/// <summary>
+/// The privilege model of the Dockerfile and the chart, on the real binary: the apphost carries
+/// NET_ADMIN and NET_RAW as file capabilities and runs as an unprivileged uid whose bounding set holds
+/// just those two (the chart's securityContext: drop ALL, add both), in a namespace with
+/// ip_unprivileged_port_start=0 (the chart's pod sysctl). It creates the TUN device, binds UDP 500 and
+/// 4500 and opens the ESP socket. Under no_new_privs (allowPrivilegeEscalation: false) the file
+/// capabilities are ignored and TUN creation fails; without NET_ADMIN in the bounding set exec fails.
+/// </summary>
+[Collection(InteropCollection.Name)]
+[Trait("Category", "Root")]
+public sealed class ImagePrivilegesRootTests(ITestOutputHelper output)
+{
+    private const string Unprivileged = "65534";
+    private const int DataPlaneStarted = 3002;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private const string Config = """
+        listen: { addresses: [127.0.0.1], ike_port: 500, natt_port: 4500 }
+        http: { listen: "127.0.0.1:9400" }
+        tunnel: { type: tun, device: ipsec0, mtu: 1400, workers: 1, plain_esp: true }
+        connections:
+          rw:
+            remote_addrs: ["%any"]
+            local: { auth: psk, id: vpn.example.net }
+            remote: { auth: psk, id: "%any" }
+            children: { net: { local_ts: [10.0.0.0/8] } }
+        secrets: { ike-a: { secret: not-a-real-key } }
+        """;
+
+    private bool Prerequisites()
+    {
+        var missing = new List<string>();
+        if (!Environment.IsPrivilegedProcess) missing.Add("root");
+        foreach (var tool in new[] { "ip", "setcap", "setpriv", "sysctl" })
+        {
+            if (!Command.Exists(tool)) missing.Add(tool);
+        }
+        if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun");
+        if (missing.Count == 0) return true;
+        var reason = $"prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
+        if (InteropPrerequisites.InCi) Assert.Fail(reason);
+        output.WriteLine("NOT RUN: " + reason);
+        return false;
+    }
+
+    /// <summary>setpriv as the kubelet would start the container: uid/gid, no groups, no inheritable caps.</summary>
+    private static string[] AsPod(string apphost, string configPath, string bounding, bool noNewPrivs) =>
+    [
+        "setpriv", .. noNewPrivs ? new[] { "--no-new-privs" } : [],
+        $"--reuid={Unprivileged}", $"--regid={Unprivileged}", "--clear-groups", "--inh-caps=-all", $"--bounding-set=-all,{bounding}",
+        "env", "HOME=/tmp", "DOTNET_CLI_TELEMETRY_OPTOUT=1", "DOTNET_gcServer=0",
+        apphost, "run", "--config", configPath, "--shutdown-timeout", "1",
+    ];
+
+    [Fact]
+    public async Task NonRoot_apphost_with_file_capabilities_runs_the_tun_data_plane_Root()
+    {
+        if (!Prerequisites()) return;
+        var dir = Directory.CreateTempSubdirectory("concentrator-caps-").FullName;
+        var id = $"{Testbed.Prefix}{Environment.ProcessId}x{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
+        await using var ns = Netns.Create($"{id}-cap");
+        try
+        {
+            // The application as published: the apphost beside its assemblies (a copy, so the build
+            // output never carries capabilities), readable by the unprivileged uid.
+            foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
+            {
+                File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+            }
+            var apphost = Path.Combine(dir, "Concentrator");
+            Assert.True(File.Exists(apphost), "the Concentrator apphost is not in the test output");
+            var configPath = Path.Combine(dir, "concentrator.yaml");
+            File.WriteAllText(configPath, Config);
+            File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+            Command.Check("chmod", "-R", "a+rX", dir);
+            Command.Check("setcap", "cap_net_admin,cap_net_raw+ep", apphost);
+            ns.Sysctl("net.ipv4.ip_unprivileged_port_start", "0");
+
+            var process = ns.Start(AsPod(apphost, configPath, "+net_admin,+net_raw", noNewPrivs: false),
+                Path.Combine(dir, "out.jsonl"), Path.Combine(dir, "err.txt"), termGrace: TimeSpan.FromSeconds(5));
+            var deadline = DateTime.UtcNow + Bound;
+            string log = "";
+            while (DateTime.UtcNow < deadline && !process.HasExited &&
+                   !(log.Contains($"\"EventId\":{ConcentratorProcess.Listening},", StringComparison.Ordinal) &&
+                     log.Contains($"\"EventId\":{DataPlaneStarted},", StringComparison.Ordinal)))
+            {
+                await Task.Delay(200);
+                log = BackgroundProcess.ReadShared(Path.Combine(dir, "out.jsonl"));
+            }
+            output.WriteLine(log + BackgroundProcess.ReadShared(Path.Combine(dir, "err.txt")));
+            Assert.False(process.HasExited, "the unprivileged concentrator exited");
+            Assert.Contains($"\"EventId\":{DataPlaneStarted},", log);
+            Assert.Contains($"\"EventId\":{ConcentratorProcess.Listening},", log);
+
+            // ip netns exec and setpriv exec in place: the pid is the concentrator itself.
+            var status = File.ReadAllLines($"/proc/{process.Pid}/status");
+            Assert.Contains(status, l => l.StartsWith("Uid:", StringComparison.Ordinal) && l.Split('\t', StringSplitOptions.RemoveEmptyEntries).Skip(1).All(u => u == Unprivileged));
+            var effective = ulong.Parse(status.Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal))[7..].Trim(), NumberStyles.HexNumber);
+            Assert.Equal((1UL << 12) | (1UL << 13), effective); // CAP_NET_ADMIN, CAP_NET_RAW and nothing else
+            Assert.Contains("ipsec0", ns.Ip("-br", "link", "show", "ipsec0").Stdout);
+            var sockets = (await ns.ExecCheckedAsync(Bound, "ss", "-lunp")).Stdout;
+            Assert.Contains("127.0.0.1:500 ", sockets);
+            Assert.Contains("127.0.0.1:4500 ", sockets);
+            await ns.StopAsync(process);
+
+            // allowPrivilegeEscalation: false sets no_new_privs: file capabilities are not granted.
+            var nnp = await ns.ExecAsync(Bound, AsPod(apphost, configPath, "+net_admin,+net_raw", noNewPrivs: true));
+            output.WriteLine(nnp.ToString());
+            Assert.Equal(2, nnp.ExitCode);
+            Assert.Contains("TUNSETIFF ipsec0: Operation not permitted", nnp.Stdout + nnp.Stderr);
+
+            // A pod that does not add NET_ADMIN: the kernel refuses to exec a binary whose file
+            // capabilities exceed the bounding set.
+            var bounded = await ns.ExecAsync(Bound, AsPod(apphost, configPath, "+net_raw", noNewPrivs: false));
+            output.WriteLine(bounded.ToString());
+            Assert.NotEqual(0, bounded.ExitCode);
+            Assert.Contains("Operation not permitted", bounded.Stdout + bounded.Stderr);
+            Assert.DoesNotContain($"\"EventId\":{DataPlaneStarted},", bounded.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
