@@ -25,6 +25,7 @@ internal sealed class ConfigLoader(string file)
     private static readonly string[] CharonKeys =
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
+        "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
     ];
     private static readonly string[] ConnectionKeys =
     [
@@ -138,6 +139,8 @@ internal sealed class ConfigLoader(string file)
         };
     }
 
+    private const int UdpMaxPayload = 65535;
+
     private CharonConfig ReadCharon(Map m)
     {
         var d = new CharonConfig();
@@ -157,6 +160,13 @@ internal sealed class ConfigLoader(string file)
             RetransmitTries = (int)(Int(m, "retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries),
             CookieThreshold = (int)(Int(m, "cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold),
             InitLimitHalfOpen = (int)(Int(m, "init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen),
+            MaxPacket = (int)(Int(m, "max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket),
+            MaxPayloads = (int)(Int(m, "max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads),
+            IkeSaLimit = (int)(Int(m, "ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit),
+            IkeSaLimitPerPeer = (int)(Int(m, "ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer),
+            ChildSaLimit = (int)(Int(m, "child_sa_limit", 0, 100_000) ?? d.ChildSaLimit),
+            AcquireQueue = (int)(Int(m, "acquire_queue", 0, 100_000) ?? d.AcquireQueue),
+            AdminRate = (int)(Int(m, "admin_rate", 1, 100_000) ?? d.AdminRate),
         };
     }
 

@@ -17,6 +17,8 @@ public enum IkeDropReason
     HalfOpenLimit,
     SendFailed,
     EspWithoutDataPlane,
+    /// <summary>A configured resource bound (charon.max_packet, max_payloads, ikesa_limit...), see LimitReporter.</summary>
+    ResourceLimit,
     Count,
 }
 

@@ -48,6 +48,10 @@ public static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "IKE_SA_INIT from {Peer} refused: {Reason}")]
     public static partial void InitRefused(ILogger logger, IPEndPoint peer, string reason);
 
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning,
+        Message = "Resource limit charon.{Limit} = {Bound} reached: {Hits} refusals since the last report (reported at most every {IntervalSeconds} s)")]
+    public static partial void LimitReached(ILogger logger, string limit, long bound, long hits, double intervalSeconds);
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
     public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
 
@@ -62,6 +66,10 @@ public static partial class Log
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Shutting down: deleting {Count} IKE SAs")]
     public static partial void ShuttingDown(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
+        Message = "Configuration {File} contains secrets and is readable by {Who} (mode {Mode}); restrict it, e.g. chmod 600")]
+    public static partial void SecretsFileExposed(ILogger logger, string file, string who, string mode);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "HTTP endpoint on {Address}")]
     public static partial void HttpListening(ILogger logger, string address);
