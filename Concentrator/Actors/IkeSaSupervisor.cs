@@ -33,6 +33,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
     private readonly ILogger _log;
     private readonly AdmissionOptions _admission;
     private readonly CookieGuard _cookies = new();
+    private readonly IkeSaQuota _quota;
     private readonly Dictionary<ulong, IActorRef> _sas = new();
     private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
@@ -48,6 +49,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         _sender = sender;
         _log = log;
         _admission = admission;
+        _quota = new IkeSaQuota(context.Limits, context.Metrics);
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
@@ -73,6 +75,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         });
         Receive<Terminated>(m =>
         {
+            _quota.Remove(m.ActorRef);
             if (!_spiOf.Remove(m.ActorRef, out var spis)) return;
             foreach (var spi in spis)
             {
@@ -165,10 +168,13 @@ public sealed class IkeSaSupervisor : ReceiveActor
             return;
         }
 
+        if (!_quota.TryAdmit(inbound.Remote.Address)) return;
+
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
         Register(spi, actor);
+        _quota.Add(actor, inbound.Remote.Address);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
         _context.Metrics.SetHalfOpen(_halfOpen.Count);
@@ -210,6 +216,7 @@ public sealed class IkeSaSupervisor : ReceiveActor
         if (m.Replaces != 0) _replacing[spi] = m.Replaces;
         var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
         Register(spi, actor);
+        _quota.Add(actor, m.Remote.Address);
     }
 
     private void Register(ulong spi, IActorRef actor)

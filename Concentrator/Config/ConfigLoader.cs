@@ -200,6 +200,10 @@ internal sealed class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultIke) && WeakAlgorithms.Find(p) is { } weak)
+                {
+                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                }
                 if (!ProposalSelector.IsUsable(p))
                 {
                     throw Fail(item.Path, $"proposal '{item.Value}' contains no combination of algorithms this build implements", item.Node);
@@ -306,6 +310,10 @@ internal sealed class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultEsp) && WeakAlgorithms.Find(p) is { } weak)
+                {
+                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                }
                 if (!ProposalSelector.IsUsable(p))
                 {
                     throw Fail(item.Path, $"proposal '{item.Value}' contains no combination of algorithms this build implements", item.Node);

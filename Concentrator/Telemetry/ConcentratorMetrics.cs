@@ -131,6 +131,7 @@ public sealed class ConcentratorMetrics
 
         DataPlane = new DataPlaneMetrics(f, Registry);
         Limits = new LimitReporter(f);
+        DataPlane.Limits = Limits;
     }
 
     /// <summary>Counts for code without a served node (protocol unit tests): same API, never scraped.</summary>

@@ -6,6 +6,7 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 
@@ -177,6 +178,13 @@ public sealed class ChildCreateTask : IIkeTask
             }
 
             candidates = [rekeyedConfig];
+        }
+        else if (!_inIkeAuth && sa.Children.Count >= sa.Context.Limits.ChildSaLimit)
+        {
+            // charon.child_sa_limit; a rekey replaces a child and is never refused by it (RFC 7296 §3.10.1).
+            sa.Context.Metrics.Limits.Hit(ResourceLimit.ChildSaLimit, sa.Context.Limits.ChildSaLimit);
+            _error = NotifyType.NoAdditionalSas;
+            return TaskStatus.Done;
         }
 
         bool anyProposal = false;
