@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """Malformed-input storm against a concentrator (run in the peer namespace of the interop testbed).
 
-argv: gateway_address per_kind seed [device]
+argv: gateway_address per_kind seed [device [esp]]
 Sends per_kind datagrams of each hostile kind to UDP 500 / 4500 of gateway_address, bounded in count and
 paced in bursts so the kernel's socket buffers see a storm, not a loss test. With a device, first sniffs
 one outgoing ESP-in-UDP packet (the test pings through the tunnel meanwhile) and replays it per_kind times
-verbatim. Prints one line per kind: kind=count. Only the stdlib: no scapy needed for raw bytes.
+verbatim, and as many times with a fresh sequence number (ICV no longer matches: the authentication path).
+With "esp", only the ESP kinds are sent. Prints one line per kind: kind=count. Only the stdlib: no scapy needed for raw bytes.
 """
 import os, random, socket, struct, sys, time
 
 gw, per_kind, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 device = sys.argv[4] if len(sys.argv) > 4 else None
+esp_only = len(sys.argv) > 5 and sys.argv[5] == "esp"
 rnd = random.Random(seed)
 
 def rbytes(n):
@@ -95,7 +97,24 @@ if device:
             if i % 200 == 199:
                 time.sleep(0.004)
         out["esp_replay"] = sent
+        ihl = (replayed[14] & 0x0F) * 4
+        seq_at = 14 + ihl + 8 + 4
+        sent = 0
+        for i in range(per_kind):
+            f = bytearray(replayed)
+            struct.pack_into("!I", f, seq_at, 0x10000000 + rnd.getrandbits(24))  # ahead of the window, ICV now wrong
+            sniff.send(bytes(f))
+            sent += 1
+            if i % 200 == 199:
+                time.sleep(0.004)
+        out["esp_bad_icv"] = sent
     sniff.close()
+
+if esp_only:
+    blast("runt_4500", s4500, 4500, lambda: rbytes(rnd.randrange(2, 8)))
+    blast("unknown_esp_spi", s4500, 4500, lambda: struct.pack("!II", rnd.getrandbits(32) | 0x100, rnd.getrandbits(32)) + rbytes(rnd.randrange(8, 1400)))
+    print(" ".join(f"{k}={v}" for k, v in out.items()))
+    sys.exit(0)
 
 blast("random_500", s500, 500, lambda: rbytes(rnd.randrange(0, 1500)))
 blast("truncated_header", s500, 500, lambda: header(rnd.getrandbits(64), 0, 33, 34, 0x08, 0, 28)[: rnd.randrange(1, 28)])
