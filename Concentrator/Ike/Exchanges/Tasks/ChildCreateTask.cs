@@ -93,7 +93,7 @@ public sealed class ChildCreateTask : IIkeTask
         if (!_inIkeAuth)
         {
             var nonce = response.Get<NoncePayload>();
-            if (nonce is null) return Abandon(sa);
+            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf)) return Abandon(sa);
             _nonceR = nonce.Data;
             if (_dh is not null)
             {
@@ -224,7 +224,7 @@ public sealed class ChildCreateTask : IIkeTask
         if (!_inIkeAuth)
         {
             var nonce = request.Get<NoncePayload>();
-            if (nonce is null)
+            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf))
             {
                 _error = NotifyType.InvalidSyntax;
                 return TaskStatus.Done;
