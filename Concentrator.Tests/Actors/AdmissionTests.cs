@@ -184,7 +184,9 @@ public sealed class AdmissionTests(ITestOutputHelper output)
     {
         const int count = 2000;
         const long boundPerSa = 24 * 1024;
-        await using var gw = TestGateway.Start(TestGateway.ResponderYaml(), Open with { HalfOpenTimeout = TimeSpan.FromSeconds(8) }, name: "mem");
+        // All requests come from 127.0.0.1: lift the per-address IKE SA bound (charon.ikesa_limit_per_peer, default 1000).
+        await using var gw = TestGateway.Start(TestGateway.ResponderYaml() + "\ncharon: { ikesa_limit_per_peer: 0 }\n",
+            Open with { HalfOpenTimeout = TimeSpan.FromSeconds(8) }, name: "mem");
         var requests = new InitRequests();
         using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         // Warm-up: JIT, crypto and actor-system allocations that are paid once, not per SA.

@@ -36,6 +36,14 @@ internal static class ConfigTestText
           init_limit_rate: 0      # new responder IKE SAs (DH computations) per second (0: unlimited; Concentrator's key)
           auth_failed_threshold: 5    # AUTHENTICATION_FAILED from one source within auth_failed_backoff that block it (0: never)
           auth_failed_backoff: 60s    # ... for this long (Concentrator's keys)
+          # Resource bounds: a hit is refused, counted in concentrator_limit_hits_total{limit} and logged once per 10 s.
+          max_packet: 10000      # largest IKE message accepted, bytes (strongSwan's default)
+          max_payloads: 64       # payloads per IKE message chain (outer, or inside SK)
+          ikesa_limit: 100000    # IKE SAs in total; new IKE_SA_INIT dropped beyond (0: unlimited)
+          ikesa_limit_per_peer: 1000  # IKE SAs per remote address (0: unlimited)
+          child_sa_limit: 64     # Child SAs per IKE SA; CREATE_CHILD_SA beyond gets NO_ADDITIONAL_SAS (0: unlimited)
+          acquire_queue: 32      # packets held per trap policy while its SA is negotiated
+          admin_rate: 20         # admin API requests per second (burst the same); more get HTTP 429
 
         connections:
           site-a:

@@ -68,6 +68,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private readonly SourceAdmission _sources;
     private long? _lastBackoffReport;
     private int _unreportedBackoffs;
+    private readonly IkeSaQuota _quota;
     private readonly Dictionary<ulong, IActorRef> _sas = new();
     private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
     private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
@@ -86,6 +87,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         _gate = gate;
         _rate = admission.InitRate > 0 ? new InitRateLimiter(admission.InitRate, Environment.TickCount64) : null;
         _sources = new SourceAdmission(admission);
+        _quota = new IkeSaQuota(context.Limits, context.Metrics);
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
@@ -111,6 +113,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(m =>
         {
+            _quota.Remove(m.ActorRef);
             if (!_spiOf.Remove(m.ActorRef, out var spis)) return;
             foreach (var spi in spis)
             {
@@ -231,6 +234,8 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
+        if (!_quota.TryAdmit(inbound.Remote.Address)) return;
+
         // Last, so that only requests that would otherwise become an SA spend a token.
         if (_rate is not null && !_rate.TryTake(now))
         {
@@ -244,6 +249,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         Register(spi, actor);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi, now);
         _sources.AddHalfOpen(source);
+        _quota.Add(actor, inbound.Remote.Address);
         _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
         _context.Metrics.SetHalfOpen(_halfOpen.Count);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
@@ -284,6 +290,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         if (m.Replaces != 0) _replacing[spi] = m.Replaces;
         var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
         Register(spi, actor);
+        _quota.Add(actor, m.Remote.Address);
     }
 
     private void Register(ulong spi, IActorRef actor)

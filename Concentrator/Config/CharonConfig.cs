@@ -11,6 +11,12 @@ public sealed class CharonConfig
 {
     public const int MaxRetransmitTries = 20;
 
+    /// <summary>Smallest accepted max_packet: IKE_AUTH with a PSK and one child needs well under 1000 bytes; IPv6's minimum MTU.</summary>
+    public const int MinMaxPacket = 1280;
+
+    /// <summary>Smallest accepted max_payloads: an IKE_AUTH request carries about a dozen.</summary>
+    public const int MinMaxPayloads = 16;
+
     /// <summary><c>retransmit_timeout</c>: first retransmission delay.</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(4);
 
@@ -48,6 +54,41 @@ public sealed class CharonConfig
 
     /// <summary><c>auth_failed_backoff</c> (Concentrator's): the failure window and the block that follows.</summary>
     public TimeSpan AuthFailedBackoff { get; init; } = TimeSpan.FromSeconds(60);
+    // ---- Resource bounds (issue 8): each is enforced where the resource is spent; a hit is counted in
+    // concentrator_limit_hits_total{limit=<key>} and logged at most once per interval (LimitReporter). ----
+
+    /// <summary><c>max_packet</c>: largest IKE message accepted, in bytes (strongSwan's name and default).</summary>
+    public int MaxPacket { get; init; } = ResourceLimits.Default.MaxPacket;
+
+    /// <summary><c>max_payloads</c>: payloads in one IKE message chain (outer, or inside SK) before it is dropped.</summary>
+    public int MaxPayloads { get; init; } = ResourceLimits.Default.MaxPayloads;
+
+    /// <summary><c>ikesa_limit</c>: IKE SAs in total from which new IKE_SA_INIT requests are dropped (strongSwan's
+    /// default is 0, unlimited; ours bounds memory). 0 = unlimited.</summary>
+    public int IkeSaLimit { get; init; } = ResourceLimits.Default.IkeSaLimit;
+
+    /// <summary><c>ikesa_limit_per_peer</c>: IKE SAs per remote address (several peers may share one NAT). 0 = unlimited.</summary>
+    public int IkeSaLimitPerPeer { get; init; } = ResourceLimits.Default.IkeSaLimitPerPeer;
+
+    /// <summary><c>child_sa_limit</c>: Child SAs per IKE SA; a CREATE_CHILD_SA beyond it gets NO_ADDITIONAL_SAS. 0 = unlimited.</summary>
+    public int ChildSaLimit { get; init; } = ResourceLimits.Default.ChildSaLimit;
+
+    /// <summary><c>acquire_queue</c>: packets held per trap policy while its SA is negotiated; more are dropped.</summary>
+    public int AcquireQueue { get; init; } = ResourceLimits.Default.AcquireQueue;
+
+    /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
+    public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;
+
+    public ResourceLimits ToLimits() => new()
+    {
+        MaxPacket = MaxPacket,
+        MaxPayloads = MaxPayloads,
+        IkeSaLimit = IkeSaLimit == 0 ? int.MaxValue : IkeSaLimit,
+        IkeSaLimitPerPeer = IkeSaLimitPerPeer == 0 ? int.MaxValue : IkeSaLimitPerPeer,
+        ChildSaLimit = ChildSaLimit == 0 ? int.MaxValue : ChildSaLimit,
+        AcquireQueue = AcquireQueue,
+        AdminRate = AdminRate,
+    };
 
     public IkeTunables ToTunables() => new()
     {

@@ -26,6 +26,7 @@ internal sealed partial class ConfigLoader(string file)
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
+        "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
     ];
     private static readonly string[] ConnectionKeys =
     [
@@ -145,6 +146,8 @@ internal sealed partial class ConfigLoader(string file)
         };
     }
 
+    private const int UdpMaxPayload = 65535;
+
     private CharonConfig ReadCharon(Map m)
     {
         var d = new CharonConfig();
@@ -170,6 +173,13 @@ internal sealed partial class ConfigLoader(string file)
             InitLimitRate = (int)(Int(m, "init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate),
             AuthFailedThreshold = (int)(Int(m, "auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold),
             AuthFailedBackoff = DurationIn(m, "auth_failed_backoff", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? d.AuthFailedBackoff,
+            MaxPacket = (int)(Int(m, "max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket),
+            MaxPayloads = (int)(Int(m, "max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads),
+            IkeSaLimit = (int)(Int(m, "ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit),
+            IkeSaLimitPerPeer = (int)(Int(m, "ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer),
+            ChildSaLimit = (int)(Int(m, "child_sa_limit", 0, 100_000) ?? d.ChildSaLimit),
+            AcquireQueue = (int)(Int(m, "acquire_queue", 0, 100_000) ?? d.AcquireQueue),
+            AdminRate = (int)(Int(m, "admin_rate", 1, 100_000) ?? d.AdminRate),
         };
     }
 
@@ -203,6 +213,10 @@ internal sealed partial class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultIke) && WeakAlgorithms.Find(p) is { } weak)
+                {
+                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                }
                 if (!ProposalSelector.IsUsable(p))
                 {
                     throw Fail(item.Path, $"proposal '{item.Value}' contains no combination of algorithms this build implements", item.Node);
@@ -309,6 +323,10 @@ internal sealed partial class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultEsp) && WeakAlgorithms.Find(p) is { } weak)
+                {
+                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                }
                 if (!ProposalSelector.IsUsable(p))
                 {
                     throw Fail(item.Path, $"proposal '{item.Value}' contains no combination of algorithms this build implements", item.Node);

@@ -28,9 +28,6 @@ namespace Concentrator.DataPlane;
 
 public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetricsSource, IDisposable
 {
-    /// <summary>Packets held per trap policy while its SA is negotiated (tunable).</summary>
-    public const int TrapQueueLimit = 32;
-
     /// <summary>How often one trap policy may ask for a negotiation (tunable).</summary>
     private static readonly TimeSpan AcquireInterval = TimeSpan.FromSeconds(2);
 
@@ -46,6 +43,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private readonly ILogger _log;
     private readonly int _workers;
     private readonly int _mtu;
+    private readonly int _acquireQueue;
     private volatile bool _stopping;
     private Action<IkeInbound>? _ike;
     private Action<string, string>? _acquire;
@@ -62,6 +60,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         var tunnel = config.Tunnel;
         _workers = Math.Min(tunnel.Workers > 0 ? tunnel.Workers : Environment.ProcessorCount, 31);
         _mtu = tunnel.Mtu;
+        _acquireQueue = config.Charon.AcquireQueue;
         var listen = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any;
         if (listen.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) listen = IPAddress.Any;
 
@@ -407,7 +406,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
             foreach (var child in conn.Children.Values)
             {
                 if (child.StartAction != "trap") continue;
-                var trap = new TrapPolicy(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs));
+                var trap = new TrapPolicy(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs), _acquireQueue);
                 _trapList.Add(trap);
                 _traps.Add(trap.LocalTs, trap.RemoteTs, trap);
             }
@@ -425,7 +424,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private void Trap(ReadOnlySpan<byte> packet)
     {
         if (_trapList.Count == 0 || !_traps.TryLookup(packet, out var trap)) return;
-        trap.Enqueue(packet);
+        if (!trap.Enqueue(packet)) _metrics?.Limits?.Hit(ResourceLimit.AcquireQueue, _acquireQueue);
         if (trap.ShouldAcquire(AcquireInterval)) _acquire?.Invoke(trap.Connection, trap.Child);
     }
 
@@ -457,8 +456,10 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         _store.Dispose();
     }
 
-    /// <summary>A child with start_action trap: its selectors and the packets waiting for its SA.</summary>
-    private sealed class TrapPolicy(string connection, string child, IReadOnlyList<TrafficSelector> localTs, IReadOnlyList<TrafficSelector> remoteTs)
+    /// <summary>A child with start_action trap: its selectors and the packets waiting for its SA (at most
+    /// <paramref name="queueLimit"/>, charon.acquire_queue; later ones are dropped until the SA is up).</summary>
+    internal sealed class TrapPolicy(string connection, string child, IReadOnlyList<TrafficSelector> localTs, IReadOnlyList<TrafficSelector> remoteTs,
+        int queueLimit)
     {
         private readonly Queue<byte[]> _pending = new();
         private long _lastAcquire;
@@ -468,11 +469,14 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         public IReadOnlyList<TrafficSelector> LocalTs { get; } = localTs;
         public IReadOnlyList<TrafficSelector> RemoteTs { get; } = remoteTs;
 
-        public void Enqueue(ReadOnlySpan<byte> packet)
+        /// <summary>False when the queue is full and the packet was dropped.</summary>
+        public bool Enqueue(ReadOnlySpan<byte> packet)
         {
             lock (_pending)
             {
-                if (_pending.Count < TrapQueueLimit) _pending.Enqueue(packet.ToArray());
+                if (_pending.Count >= queueLimit) return false;
+                _pending.Enqueue(packet.ToArray());
+                return true;
             }
         }
 

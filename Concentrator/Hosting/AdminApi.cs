@@ -35,18 +35,29 @@ public static class AdminApi
     {
         string? token = Environment.GetEnvironmentVariable(TokenVariable);
         if (!loopback && string.IsNullOrEmpty(token)) return;
+        var rate = new AdminRateLimiter(gateway.Options.Config.Charon.AdminRate);
+        var limits = gateway.Metrics.Limits;
+
+        // charon.admin_rate, checked before the token so guessing tokens is throttled too; each admin request
+        // asks every IKE SA actor, so an unbounded client could keep the actor system busy.
+        IResult? Throttled()
+        {
+            if (rate.TryTake()) return null;
+            limits.Hit(Telemetry.ResourceLimit.AdminRate, rate.PerSecond);
+            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
+        }
 
         bool Authorized(HttpContext http) => string.IsNullOrEmpty(token) ||
             System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
                 System.Text.Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString()),
                 System.Text.Encoding.UTF8.GetBytes("Bearer " + token));
 
-        app.MapGet("/admin/sas", async (HttpContext http) =>
-            !Authorized(http) ? Results.Unauthorized() : Results.Text(JsonSerializer.Serialize(await ListAsync(gateway), AdminJson.Default.ListSaView), "application/json"));
-        app.MapPost("/admin/initiate", async (HttpContext http, string child) =>
-            !Authorized(http) ? Results.Unauthorized() : Reply(await InitiateAsync(gateway, child)));
-        app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) =>
-            !Authorized(http) ? Results.Unauthorized() : Reply(await TerminateAsync(gateway, ike, child)));
+        app.MapGet("/admin/sas", async (HttpContext http) => Throttled() ??
+            (!Authorized(http) ? Results.Unauthorized() : Results.Text(JsonSerializer.Serialize(await ListAsync(gateway), AdminJson.Default.ListSaView), "application/json")));
+        app.MapPost("/admin/initiate", async (HttpContext http, string child) => Throttled() ??
+            (!Authorized(http) ? Results.Unauthorized() : Reply(await InitiateAsync(gateway, child))));
+        app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) => Throttled() ??
+            (!Authorized(http) ? Results.Unauthorized() : Reply(await TerminateAsync(gateway, ike, child))));
     }
 
     private static IResult Reply(AdminResult r) =>
@@ -132,4 +143,28 @@ public static class AdminApi
 
     private static string Format(Ike.Wire.TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
+}
+
+/// <summary>Token bucket for charon.admin_rate: <see cref="PerSecond"/> requests per second, bursts of the same size.</summary>
+public sealed class AdminRateLimiter(int perSecond, TimeProvider? time = null)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly object _lock = new();
+    private double _tokens = perSecond;
+    private long _last = (time ?? TimeProvider.System).GetTimestamp();
+
+    public int PerSecond { get; } = perSecond;
+
+    public bool TryTake()
+    {
+        lock (_lock)
+        {
+            long now = _time.GetTimestamp();
+            _tokens = Math.Min(PerSecond, _tokens + _time.GetElapsedTime(_last, now).TotalSeconds * PerSecond);
+            _last = now;
+            if (_tokens < 1) return false;
+            _tokens--;
+            return true;
+        }
+    }
 }

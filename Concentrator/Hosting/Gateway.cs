@@ -57,6 +57,8 @@ public sealed class Gateway : IAsyncDisposable
         _log = options.Loggers.CreateLogger("Concentrator.Gateway");
         Metrics = options.Metrics ?? new ConcentratorMetrics(runtimeCollectors: true);
         Metrics.BindConfig(options.Config);
+        Metrics.Limits.AttachLogger(options.Loggers.CreateLogger("Concentrator.Limits"));
+        var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         System = ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon));
         var context = new IkeSaContext
@@ -66,6 +68,7 @@ public sealed class Gateway : IAsyncDisposable
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
             Metrics = Metrics,
+            Limits = limits,
         };
 
         var sender = new TransportSet(_transports);
@@ -82,7 +85,7 @@ public sealed class Gateway : IAsyncDisposable
                     if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
                     else metrics.CountDrop(IkeDropReason.InitQueueFull);
                 }, options.DataPlane as IEspIngress, Metrics,
-                _transports.Count == 0 ? options.DataPlane as INattChannel : null);
+                _transports.Count == 0 ? options.DataPlane as INattChannel : null, limits.MaxPacket);
             _transports.Add(transport);
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
         }

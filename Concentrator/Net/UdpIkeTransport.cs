@@ -60,14 +60,17 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     private readonly Action<IkeInbound> _onIke;
     private readonly IEspIngress? _esp;
     private readonly ConcentratorMetrics _metrics;
+    private readonly int _maxPacket;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
     /// <param name="nattChannel">When given, port 4500 belongs to the data plane and this transport binds only the IKE port.</param>
+    /// <param name="maxPacket">charon.max_packet: larger IKE messages (marker excluded) are dropped and counted.</param>
     public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
-        ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null)
+        ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null, int maxPacket = MaxDatagram)
     {
         _metrics = metrics ?? ConcentratorMetrics.Detached;
+        _maxPacket = maxPacket;
         _onIke = onIke;
         _esp = esp;
         _nattChannel = nattChannel;
@@ -81,7 +84,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         }
         else
         {
-            nattChannel.AttachIkeReceiver(onIke);
+            nattChannel.AttachIkeReceiver(FromNattChannel);
             NattPort = nattChannel.NattPort;
         }
     }
@@ -239,7 +242,25 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
             return;
         }
 
+        if (data.Length > _maxPacket)
+        {
+            _metrics.CountLimitDrop(ResourceLimit.MaxPacket, _maxPacket);
+            return;
+        }
+
         _onIke(new IkeInbound(data.ToArray(), remote, local, natt));
+    }
+
+    /// <summary>IKE from the data plane's NAT-T sockets: the same size bound as our own sockets.</summary>
+    private void FromNattChannel(IkeInbound inbound)
+    {
+        if (inbound.Datagram.Length > _maxPacket)
+        {
+            _metrics.CountLimitDrop(ResourceLimit.MaxPacket, _maxPacket);
+            return;
+        }
+
+        _onIke(inbound);
     }
 
     public void Dispose()

@@ -130,6 +130,8 @@ public sealed class ConcentratorMetrics
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
 
         DataPlane = new DataPlaneMetrics(f, Registry);
+        Limits = new LimitReporter(f);
+        DataPlane.Limits = Limits;
     }
 
     /// <summary>Counts for code without a served node (protocol unit tests): same API, never scraped.</summary>
@@ -137,6 +139,9 @@ public sealed class ConcentratorMetrics
 
     public CollectorRegistry Registry { get; }
     public DataPlaneMetrics DataPlane { get; }
+
+    /// <summary>Hits of the configured resource bounds (counted and rate-limited logging).</summary>
+    public LimitReporter Limits { get; }
     public string Node { get; }
 
     /// <summary>
@@ -231,6 +236,13 @@ public sealed class ConcentratorMetrics
     {
         _dropped[(int)reason].Inc();
         IkeStats.CountDrop(reason);
+    }
+
+    /// <summary>An IKE datagram or SA refused by a resource bound: a drop with reason resource_limit and a limit hit.</summary>
+    public void CountLimitDrop(ResourceLimit limit, long bound)
+    {
+        CountDrop(IkeDropReason.ResourceLimit);
+        Limits.Hit(limit, bound);
     }
 
     // ---- Child SAs in the data plane ----

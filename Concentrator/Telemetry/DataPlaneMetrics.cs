@@ -79,6 +79,9 @@ public sealed class DataPlaneMetrics
     private readonly WorkerSeries?[] _workers = new WorkerSeries?[MaxWorkers];
     private readonly List<Action> _flushes = new();
 
+    /// <summary>The node's resource-bound reporter (charon.acquire_queue is hit on the data plane's trap path).</summary>
+    public LimitReporter? Limits { get; internal set; }
+
     internal DataPlaneMetrics(MetricFactory f, CollectorRegistry registry)
     {
         _packets = f.CreateCounter("concentrator_esp_packets_total",

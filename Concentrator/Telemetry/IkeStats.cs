@@ -25,6 +25,8 @@ public enum IkeDropReason
     InitRateLimit,
     /// <summary>charon.auth_failed_threshold: the source is backing off after repeated AUTHENTICATION_FAILED.</summary>
     AuthFailedBackoff,
+    /// <summary>A configured resource bound (charon.max_packet, max_payloads, ikesa_limit...), see LimitReporter.</summary>
+    ResourceLimit,
     Count,
 }
 

@@ -55,6 +55,10 @@ public static partial class Log
     [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "{Count} half-open IKE SAs expired after {TimeoutSeconds}s (charon.half_open_timeout)")]
     public static partial void HalfOpenExpired(ILogger logger, int count, double timeoutSeconds);
 
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning,
+        Message = "Resource limit charon.{Limit} = {Bound} reached: {Hits} refusals since the last report (reported at most every {IntervalSeconds} s)")]
+    public static partial void LimitReached(ILogger logger, string limit, long bound, long hits, double intervalSeconds);
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
     public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
 
@@ -72,6 +76,10 @@ public static partial class Log
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Shutting down: deleting {Count} IKE SAs")]
     public static partial void ShuttingDown(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
+        Message = "Configuration {File} contains secrets and is readable by {Who} (mode {Mode}); restrict it, e.g. chmod 600")]
+    public static partial void SecretsFileExposed(ILogger logger, string file, string who, string mode);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "HTTP endpoint on {Address}")]
     public static partial void HttpListening(ILogger logger, string address);

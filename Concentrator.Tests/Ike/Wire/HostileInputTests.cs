@@ -161,18 +161,32 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void PayloadCount_FollowsTheConfiguredBound()
+    {
+        var vids = Enumerable.Range(0, 20).Select(_ => (Payload)new VendorIdPayload([1])).ToList();
+        var bytes = IkeCodec.Encode(Header(ExchangeType.Informational), vids);
+        Assert.Equal(ParseStatus.TooManyPayloads, IkeCodec.TryDecode(bytes, out _, out _, maxPayloads: 19));
+        Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(bytes, out var m, out _, maxPayloads: 20));
+        Assert.Equal(20, m!.Payloads.Count);
+        var inner = new List<Payload>();
+        var chain = bytes.AsSpan(ProtocolConstants.IkeHeaderLength);
+        Assert.Equal(ParseStatus.TooManyPayloads, IkeCodec.TryDecodeChain(PayloadType.VendorId, chain, inner, out _, maxPayloads: 10));
+        Assert.Empty(inner);
+    }
+
+    [Fact]
     public void SelfReferencingChain_IsBounded()
     {
         // Every VID names another VID ("loops"): with the limit + 1 present the decoder stops at the limit.
         var vids = Enumerable.Range(0, WireLimits.MaxPayloadsPerMessage + 1).Select(_ => (Payload)new VendorIdPayload([])).ToList();
         var bytes = IkeCodec.Encode(Header(ExchangeType.Informational), vids);
-        Assert.Equal(ParseStatus.TooManyItems, IkeCodec.TryDecode(bytes, out _));
+        Assert.Equal(ParseStatus.TooManyPayloads, IkeCodec.TryDecode(bytes, out _));
         var ok = IkeCodec.Encode(Header(ExchangeType.Informational), vids[1..]);
         Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(ok, out var m));
         Assert.Equal(WireLimits.MaxPayloadsPerMessage, m!.Payloads.Count);
 
         // The last VID still says "VID follows": runs out of bytes instead of looping (at the limit, the limit wins).
-        Assert.Equal(ParseStatus.TooManyItems, IkeCodec.TryDecode(WithByte(ok, ok.Length - 4, (byte)PayloadType.VendorId), out _));
+        Assert.Equal(ParseStatus.TooManyPayloads, IkeCodec.TryDecode(WithByte(ok, ok.Length - 4, (byte)PayloadType.VendorId), out _));
         var three = IkeCodec.Encode(Header(ExchangeType.Informational), vids[..3]);
         Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(three, out _));
         Assert.Equal(ParseStatus.Truncated, IkeCodec.TryDecode(WithByte(three, three.Length - 4, (byte)PayloadType.VendorId), out _));

@@ -143,7 +143,8 @@ public sealed class IkeMessageProtector : IDisposable
     }
 
     /// <summary>Verifies and decrypts the message's SK payload and replaces it with the inner payloads.</summary>
-    public ParseStatus TryOpen(ReadOnlySpan<byte> datagram, IkeMessage message)
+    /// <param name="maxPayloads">charon.max_payloads for the decrypted chain.</param>
+    public ParseStatus TryOpen(ReadOnlySpan<byte> datagram, IkeMessage message, int maxPayloads = WireLimits.MaxPayloadsPerMessage)
     {
         ArgumentNullException.ThrowIfNull(message);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -161,7 +162,7 @@ public sealed class IkeMessageProtector : IDisposable
             // An empty SK payload is a valid message (e.g. a liveness check, RFC 7296 §1.4).
             if (chainLength != 0 || first != PayloadType.None)
             {
-                status = IkeCodec.TryDecodeChain(first, plaintext.AsSpan(0, chainLength), inner);
+                status = IkeCodec.TryDecodeChain(first, plaintext.AsSpan(0, chainLength), inner, out _, maxPayloads);
                 if (status != ParseStatus.Ok) return status;
             }
 

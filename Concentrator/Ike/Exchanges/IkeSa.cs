@@ -21,6 +21,9 @@ public sealed class IkeSaContext
 
     /// <summary>Where this node counts; the default is never scraped (protocol tests).</summary>
     public ConcentratorMetrics Metrics { get; init; } = ConcentratorMetrics.Detached;
+
+    /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
+    public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
 }
 
 /// <summary>A Child SA as the IKE SA knows it (keys live in the data plane only).</summary>
@@ -297,10 +300,11 @@ public sealed class IkeSa : IDisposable
     public void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
     {
         if (State == IkeSaState.Destroyed) return;
-        var status = IkeCodec.TryDecode(datagram, out var message);
+        var status = IkeCodec.TryDecode(datagram, out var message, out _, Context.Limits.MaxPayloads);
         if (status != ParseStatus.Ok || message is null)
         {
             Context.Metrics.CountMalformed(status);
+            if (status == ParseStatus.TooManyPayloads) Context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, Context.Limits.MaxPayloads);
             return;
         }
 
@@ -504,9 +508,10 @@ public sealed class IkeSa : IDisposable
                 return false;
             }
 
-            var opened = Protector.TryOpen(CurrentDatagram, message);
+            var opened = Protector.TryOpen(CurrentDatagram, message, Context.Limits.MaxPayloads);
             if (opened != ParseStatus.Ok)
             {
+                if (opened == ParseStatus.TooManyPayloads) Context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, Context.Limits.MaxPayloads);
                 Context.Metrics.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
                 if (opened != ParseStatus.IntegrityCheckFailed) Context.Metrics.CountMalformed(opened);
                 return false;

@@ -4,7 +4,7 @@ namespace Concentrator.Ike.Wire;
 /// <remarks>
 /// Decoding walks the chain by the generic headers (RFC 7296 §3.2): every payload length is at least 4
 /// and within the bytes left, so the walk always advances and ends; the payload count is capped by
-/// <see cref="WireLimits.MaxPayloadsPerMessage"/>. Nothing here throws on peer input.
+/// <c>maxPayloads</c> (charon.max_payloads, default <see cref="WireLimits.MaxPayloadsPerMessage"/>). Nothing here throws on peer input.
 /// Encoding is local: a payload that cannot be encoded (too long, inconsistent fields) throws.
 /// </remarks>
 public static class IkeCodec
@@ -23,7 +23,8 @@ public static class IkeCodec
     /// On any non-Ok status <paramref name="message"/> is null; the header alone is available from
     /// <see cref="IkeHeader.TryParse"/>.
     /// </summary>
-    public static ParseStatus TryDecode(ReadOnlySpan<byte> datagram, out IkeMessage? message, out PayloadType offendingType)
+    public static ParseStatus TryDecode(ReadOnlySpan<byte> datagram, out IkeMessage? message, out PayloadType offendingType,
+        int maxPayloads = WireLimits.MaxPayloadsPerMessage)
     {
         message = null;
         offendingType = PayloadType.None;
@@ -32,7 +33,7 @@ public static class IkeCodec
 
         var payloads = new List<Payload>();
         status = DecodeChain(header.NextPayload, datagram[ProtocolConstants.IkeHeaderLength..],
-            ProtocolConstants.IkeHeaderLength, allowEncrypted: true, payloads, out offendingType);
+            ProtocolConstants.IkeHeaderLength, allowEncrypted: true, payloads, maxPayloads, out offendingType);
         if (status != ParseStatus.Ok) return status;
         message = new IkeMessage(header, payloads);
         return ParseStatus.Ok;
@@ -44,11 +45,12 @@ public static class IkeCodec
         TryDecodeChain(first, data, into, out _);
 
     /// <summary>As <see cref="TryDecodeChain(PayloadType, ReadOnlySpan{byte}, List{Payload})"/>, reporting the unsupported critical payload type.</summary>
-    public static ParseStatus TryDecodeChain(PayloadType first, ReadOnlySpan<byte> data, List<Payload> into, out PayloadType offendingType)
+    public static ParseStatus TryDecodeChain(PayloadType first, ReadOnlySpan<byte> data, List<Payload> into, out PayloadType offendingType,
+        int maxPayloads = WireLimits.MaxPayloadsPerMessage)
     {
         ArgumentNullException.ThrowIfNull(into);
         var payloads = new List<Payload>();
-        var status = DecodeChain(first, data, baseOffset: -1, allowEncrypted: false, payloads, out offendingType);
+        var status = DecodeChain(first, data, baseOffset: -1, allowEncrypted: false, payloads, maxPayloads, out offendingType);
         if (status == ParseStatus.Ok) into.AddRange(payloads);
         return status;
     }
@@ -121,14 +123,14 @@ public static class IkeCodec
 
     /// <param name="baseOffset">Offset of <paramref name="data"/> in the datagram, or -1 for SK contents.</param>
     private static ParseStatus DecodeChain(PayloadType first, ReadOnlySpan<byte> data, int baseOffset, bool allowEncrypted,
-        List<Payload> into, out PayloadType offendingType)
+        List<Payload> into, int maxPayloads, out PayloadType offendingType)
     {
         offendingType = PayloadType.None;
         var r = new SpanReader(data);
         var next = first;
         while (next != PayloadType.None)
         {
-            if (into.Count == WireLimits.MaxPayloadsPerMessage) return ParseStatus.TooManyItems;
+            if (into.Count >= maxPayloads) return ParseStatus.TooManyPayloads;
             int headerOffset = r.Position;
             if (!r.TryReadUInt8(out byte following) || !r.TryReadUInt8(out byte flags) || !r.TryReadUInt16(out ushort length))
             {

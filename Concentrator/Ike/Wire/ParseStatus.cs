@@ -18,10 +18,12 @@ public enum ParseStatus
     InvalidSyntax,
     /// <summary>An unknown payload with the critical bit set (RFC 7296 §2.5).</summary>
     UnsupportedCriticalPayload,
-    /// <summary>More payloads, proposals, transforms or selectors than the decoder accepts.</summary>
+    /// <summary>More proposals, transforms, selectors or attributes than the decoder accepts (<see cref="WireLimits"/>).</summary>
     TooManyItems,
     /// <summary>The payload sequence breaks the per-exchange rules (missing, duplicated or misplaced payload).</summary>
     BadPayloadSequence,
     /// <summary>The SK payload failed its integrity check or could not be decrypted.</summary>
     IntegrityCheckFailed,
+    /// <summary>More payloads in one chain than charon.max_payloads allows.</summary>
+    TooManyPayloads,
 }

@@ -7,7 +7,8 @@ namespace Concentrator.Ike.Wire;
 /// </summary>
 public static class WireLimits
 {
-    /// <summary>Tunable: payloads in one chain (the outer message, or the contents of one SK payload).</summary>
+    /// <summary>Tunable: payloads in one chain (the outer message, or the contents of one SK payload); the default
+    /// of charon.max_payloads, which a node passes to <see cref="IkeCodec"/> (exceeding it: <see cref="ParseStatus.TooManyPayloads"/>).</summary>
     public const int MaxPayloadsPerMessage = 64;
 
     /// <summary>Tunable: proposals in one SA payload.</summary>

@@ -6,6 +6,7 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 
@@ -92,7 +93,7 @@ public sealed class ChildCreateTask : IIkeTask
         if (!_inIkeAuth)
         {
             var nonce = response.Get<NoncePayload>();
-            if (nonce is null) return Abandon(sa);
+            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf)) return Abandon(sa);
             _nonceR = nonce.Data;
             if (_dh is not null)
             {
@@ -178,6 +179,13 @@ public sealed class ChildCreateTask : IIkeTask
 
             candidates = [rekeyedConfig];
         }
+        else if (!_inIkeAuth && sa.Children.Count >= sa.Context.Limits.ChildSaLimit)
+        {
+            // charon.child_sa_limit; a rekey replaces a child and is never refused by it (RFC 7296 §3.10.1).
+            sa.Context.Metrics.Limits.Hit(ResourceLimit.ChildSaLimit, sa.Context.Limits.ChildSaLimit);
+            _error = NotifyType.NoAdditionalSas;
+            return TaskStatus.Done;
+        }
 
         bool anyProposal = false;
         foreach (var child in candidates)
@@ -216,7 +224,7 @@ public sealed class ChildCreateTask : IIkeTask
         if (!_inIkeAuth)
         {
             var nonce = request.Get<NoncePayload>();
-            if (nonce is null)
+            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf))
             {
                 _error = NotifyType.InvalidSyntax;
                 return TaskStatus.Done;

@@ -81,6 +81,11 @@ public sealed class IkeInitTask : IIkeTask
             return sa.Fail(CloseReason.NoProposal);
         }
 
+        if (!NonceRules.IsLongEnough(nonce.Data, suite.Prf))
+        {
+            return sa.Fail(CloseReason.InvalidSyntax);
+        }
+
         if (!_dh!.TryDeriveSharedSecret(ke.Data, out var secret))
         {
             return sa.Fail(CloseReason.InvalidKe);
@@ -133,6 +138,11 @@ public sealed class IkeInitTask : IIkeTask
         {
             var reject = IkeSa.ErrorNotify(NotifyType.InvalidKePayload, suite.Group);
             return sa.RejectWith(reject.NotifyType, CloseReason.InvalidKe, reject.Data);
+        }
+
+        if (!NonceRules.IsLongEnough(nonce.Data, suite.Prf))
+        {
+            return sa.RejectWith(NotifyType.InvalidSyntax, CloseReason.InvalidSyntax);
         }
 
         _group = suite.Group;

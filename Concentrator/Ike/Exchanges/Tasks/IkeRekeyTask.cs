@@ -42,6 +42,7 @@ public sealed class IkeRekeyTask : IIkeTask
         var ke = response.Get<KePayload>();
         if (response.GetErrorNotify() is not null || saPayload is not { Proposals: [var answer] } || answer.Spi.Length != 8 ||
             nonce is null || ke is null || !ProposalSelector.TryAcceptIke(sa.Connection!.Proposals, answer, out var suite) ||
+            !NonceRules.IsLongEnough(nonce.Data, suite.Prf) ||
             ke.Group != _dh!.Group || suite.Group != _dh.Group || !_dh.TryDeriveSharedSecret(ke.Data, out var secret))
         {
             // The old SA stays; the lifetime timer tries again (TEMPORARY_FAILURE in a collision, §2.25).

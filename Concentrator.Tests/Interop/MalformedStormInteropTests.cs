@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Interop;
+
+/// <summary>
+/// Issue 8's malformed-input storm: with a strongSwan tunnel up and a ping running through it, the peer
+/// namespace sends tens of thousands of hostile datagrams to the concentrator process (random bytes,
+/// truncated headers, lying lengths, payload-chain floods, IKE_SA_INIT with invalid DH values, SK payloads
+/// for unknown SPIs on 500 and 4500, runts and marker garbage on 4500, unknown ESP SPIs, and replays of a
+/// captured ESP packet). Afterwards the process is alive with its working set under
+/// <see cref="MaxWorkingSetBytes"/>, /metrics counts the drops by reason, and strongSwan gets a new tunnel
+/// and pings through it.
+/// </summary>
+[Collection(InteropCollection.Name)]
+[Trait("Category", "Root")]
+public sealed class MalformedStormInteropTests(ITestOutputHelper output)
+{
+    /// <summary>Datagrams per hostile kind (12 kinds).</summary>
+    private const int PerKind = 2500;
+
+    /// <summary>The bound stated for the storm: an idle `run` process sits near 100-150 MB on .NET 10.</summary>
+    private const double MaxWorkingSetBytes = 400 * 1024 * 1024;
+
+    private static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "Interop", "Scripts", "malformed_storm.py");
+
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task Malformed_storm_leaves_the_concentrator_serving_strongSwan_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 100);
+        var bed = scope.Bed;
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
+        var yaml = ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256gcm16-prfsha256-ecp256", "aes256gcm16", Testbed.LanSubnet, Testbed.PeerInnerSubnet) +
+            // The whole storm comes from one address: without this the per-source half-open cap (charon.block_threshold)
+            // would refuse most IKE_SA_INIT kinds before they reach the parsers this test is about.
+            "\ncharon: { block_threshold: 0 }\n";
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), yaml,
+            scope.Remaining(TimeSpan.FromSeconds(25)), logLevel: "information"));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        Assert.True((await peer.InitiateAsync("gw", "net", timeoutSeconds: 20)).Ok, "the first tunnel did not come up");
+        Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
+        string metricsBefore = await GatewayMetrics.ScrapeAsync(bed.Gateway);
+
+        // The ping gives the storm an ESP packet to capture and replay; the storm runs while it does.
+        var clock = Stopwatch.StartNew();
+        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(30), "ping", "-n", "-c", "40", "-i", "0.2", "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+        var storm = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(45)),
+            "/usr/bin/python3", ScriptPath, Testbed.GatewayOuter, PerKind.ToString(), "8", Testbed.PeerDevice);
+        scope.Log($"storm ({clock.Elapsed.TotalSeconds:F1} s): {storm.Stdout.Trim()}");
+        Assert.True(storm.Ok, "storm generator failed: " + storm);
+        var sent = storm.Stdout.Trim().Split(' ').Select(kv => kv.Split('=')).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => long.Parse(p[1]));
+        Assert.True(sent.Values.Sum() >= 10 * PerKind, "tens of thousands of datagrams were sent");
+        Assert.True(sent.GetValueOrDefault("esp_replay") == PerKind, "a captured ESP packet was replayed: " + storm.Stdout);
+        var pinged = await ping;
+        scope.Log("ping during the storm: " + PingOutput.Summary(pinged));
+
+        Assert.False(gateway.HasExited, "the concentrator exited during the storm\n" + gateway.Diagnostics());
+        await Task.Delay(1000); // let the receive queues drain before reading the counters
+        string metrics = await GatewayMetrics.ScrapeAsync(bed.Gateway);
+        double Delta(string family, params string[] labels) =>
+            GatewayMetrics.Sum(metrics, family, labels) - GatewayMetrics.Sum(metricsBefore, family, labels);
+        foreach (var line in metrics.Split('\n').Where(l =>
+                     (l.StartsWith("concentrator_ike_malformed_messages_total") || l.StartsWith("concentrator_ike_messages_dropped_total") ||
+                      l.StartsWith("concentrator_esp_dropped_packets_total") || l.StartsWith("concentrator_limit_hits_total") ||
+                      l.StartsWith("process_working_set_bytes")) && !l.TrimEnd().EndsWith(" 0")))
+        {
+            scope.Log("metrics: " + line.Trim());
+        }
+
+        Assert.True(Delta("concentrator_ike_malformed_messages_total", "reason=\"truncated\"") >= PerKind / 2, "truncated headers counted");
+        Assert.True(Delta("concentrator_ike_malformed_messages_total", "reason=\"bad_length\"") >= PerKind / 2, "lying lengths counted");
+        // Past cookie_threshold half-open SAs, an IKE_SA_INIT is parsed by the COOKIE check instead of an SA.
+        Assert.True(Delta("concentrator_ike_malformed_messages_total") >= 4 * PerKind, "malformed IKE counted");
+        Assert.True(Delta("concentrator_ike_messages_dropped_total", "reason=\"unknown_spi\"") >= PerKind, "SK payloads for unknown SPIs counted");
+        Assert.True(Delta("concentrator_esp_dropped_packets_total", "reason=\"no_sa\"") >= PerKind / 2, "unknown ESP SPIs counted");
+        Assert.True(Delta("concentrator_esp_dropped_packets_total", "reason=\"replay\"") >= PerKind / 2, "ESP replays counted");
+        double workingSet = GatewayMetrics.Sum(metrics, "process_working_set_bytes");
+        scope.Log($"concentrator working set after the storm: {workingSet / (1024 * 1024):F0} MB (bound {MaxWorkingSetBytes / (1024 * 1024):F0} MB)");
+        Assert.InRange(workingSet, 1, MaxWorkingSetBytes);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+
+        // A new tunnel after the storm: strongSwan replaces its IKE SA and pings through the new one.
+        var terminate = await peer.SwanctlAsync(["--terminate", "--ike", "gw", "--timeout", "10"], TimeSpan.FromSeconds(15));
+        scope.Log("terminate: " + terminate.ExitCode);
+        Assert.True((await peer.InitiateAsync("gw", "net", timeoutSeconds: 20)).Ok, "strongSwan could not set up a tunnel after the storm");
+        Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
+        var after = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+        scope.Log("ping after the storm: " + PingOutput.Summary(after));
+        Assert.True(after.Ok, "ping through the new tunnel failed: " + after);
+        Assert.False(gateway.HasExited, "the concentrator is alive at the end");
+        scope.Log($"storm test wall time {clock.Elapsed.TotalSeconds:F1} s");
+        scope.Passed();
+    }
+}

@@ -1,0 +1,32 @@
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Config;
+
+/// <summary>
+/// Resource bounds of one node (from <c>charon:</c>, see <see cref="CharonConfig"/>); "unlimited" is
+/// <see cref="int.MaxValue"/> here. Tunables, not protocol facts: each caps what a peer (or an admin
+/// client) can make us hold, and the defaults stay well above what real peers use.
+/// </summary>
+public sealed record ResourceLimits
+{
+    /// <summary>strongSwan's charon.max_packet default: 10000 bytes.</summary>
+    public int MaxPacket { get; init; } = 10000;
+
+    /// <summary>strongSwan sends well under ten payloads per message.</summary>
+    public int MaxPayloads { get; init; } = WireLimits.MaxPayloadsPerMessage;
+
+    /// <summary>At a few tens of kB per established IKE SA with its children, 100000 stays within a few GB.</summary>
+    public int IkeSaLimit { get; init; } = 100_000;
+
+    /// <summary>Per remote address, so one host cannot take the whole <see cref="IkeSaLimit"/>; generous for NAT.</summary>
+    public int IkeSaLimitPerPeer { get; init; } = 1000;
+
+    public int ChildSaLimit { get; init; } = 64;
+
+    /// <summary>The queue held per trap policy while its SA is negotiated.</summary>
+    public int AcquireQueue { get; init; } = 32;
+
+    public int AdminRate { get; init; } = 20;
+
+    public static ResourceLimits Default { get; } = new();
+}
