@@ -241,6 +241,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     StartIkeLifetime();
                     Drain(_sa);
                     break;
+                case IkeSaRedundant redundant:
+                    // The loser of a simultaneous IKE rekey: routed here until its Delete completes, then Retired.
+                    _retiring.Add(redundant.Sa);
+                    Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(redundant.Sa.OurSpi));
+                    Drain(redundant.Sa);
+                    break;
                 case IkeSaEstablished up:
                     _established = true;
                     Log.IkeSaEstablished(_log, _spiText, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
