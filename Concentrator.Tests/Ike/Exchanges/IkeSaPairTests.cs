@@ -35,10 +35,11 @@ public sealed class IkeSaPairTests
         }
     }
 
-    private static (Side Initiator, Side Responder) Create()
+    private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "")
     {
         var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml()
+            .Replace("    remote_addrs: [127.0.0.1]\n", "    remote_addrs: [127.0.0.1]\n" + initiatorConnectionExtra), "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
         var rContext = new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane };
@@ -178,6 +179,44 @@ public sealed class IkeSaPairTests
         Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
         Assert.Equal(0, i.Plane.InstalledCount);
         Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+    }
+
+    [Theory]
+    [InlineData("", 0)]                        // the budget alone: 4 s, 7.2 s, ... (strongSwan's defaults)
+    [InlineData("    dpd_timeout: 10s\n", 10)] // dpd_timeout ends it after the second retransmission
+    public void An_unanswered_dpd_probe_ends_at_dpd_timeout_or_the_retransmit_budget_whichever_is_first(string extra, int dpdTimeout)
+    {
+        var (i, r) = Create(extra);
+        long now = 0;
+        i.Sa.Context.Clock = () => now;
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        i.Drain();
+        Assert.Equal(TimeSpan.FromSeconds(dpdTimeout), i.Sa.Connection!.DpdTimeout);
+
+        // The probe goes out; every retransmission timer fires exactly when it was scheduled.
+        i.Sa.SendDpd();
+        int sends = i.Drain().Count;
+        while (i.Sa.State != IkeSaState.Destroyed)
+        {
+            var due = i.Seen.OfType<ScheduleRetransmit>().Last().Delay;
+            Assert.True(due > TimeSpan.Zero, "a retransmission is always scheduled in the future");
+            now += (long)due.TotalMilliseconds;
+            i.Sa.OnRetransmitTimer();
+            sends += i.Drain().Count;
+            Assert.True(sends <= 1 + IkeTunables.Default.RetransmitTries, "more sends than the budget allows");
+        }
+
+        // Budget: 4 + 7.2 + 12.96 + 23.3 + 42 + 75.6 s ≈ 165 s, 1 + 5 sends; dpd_timeout 10 s: 4 s, then cut at 10 s.
+        double expected = dpdTimeout > 0 ? dpdTimeout : Enumerable.Range(0, IkeTunables.Default.RetransmitTries + 1)
+            .Sum(n => IkeTunables.Default.RetransmitDelay(n).TotalSeconds);
+        Assert.Equal(expected, now / 1000.0, 1);
+        Assert.Equal(dpdTimeout > 0 ? 2 : 1 + IkeTunables.Default.RetransmitTries, sends);
+        Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(0, i.Plane.InstalledCount);
     }
 
     [Fact]

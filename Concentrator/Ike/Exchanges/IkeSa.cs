@@ -61,6 +61,9 @@ public sealed class IkeSa : IDisposable
     private readonly IkeSaTelemetry _telemetry;
 
     private PendingExchange? _active;
+    // The DPD probe's task while it is queued or in flight, and the dpd_timeout deadline (Clock ms) once it is sent.
+    private InformationalTask? _dpdProbe;
+    private long? _activeDeadline;
     private PassiveIkeRekey? _passiveIkeRekey;
     private uint _activeMessageId;
     private int _attempt;
@@ -303,7 +306,8 @@ public sealed class IkeSa : IDisposable
     public void SendDpd()
     {
         _telemetry.DpdProbe();
-        Enqueue(ExchangeType.Informational, new InformationalTask([]));
+        _dpdProbe = new InformationalTask([]);
+        Enqueue(ExchangeType.Informational, _dpdProbe);
     }
 
     /// <summary>Deletes one Child SA with the peer (identified by our inbound SPI).</summary>
@@ -342,7 +346,8 @@ public sealed class IkeSa : IDisposable
     {
         if (_active is null || State == IkeSaState.Destroyed) return;
         _attempt++;
-        if (_attempt > Context.Tunables.RetransmitTries)
+        long now = Context.Clock();
+        if (_attempt > Context.Tunables.RetransmitTries || now >= _activeDeadline)
         {
             Close(CloseReason.Timeout);
             return;
@@ -350,7 +355,16 @@ public sealed class IkeSa : IDisposable
 
         _telemetry.Retransmit(_active.Exchange);
         Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(_attempt)));
+        Emit(new ScheduleRetransmit(NextRetransmit(now)));
+    }
+
+    /// <summary>The back-off delay of the current attempt, cut short at the exchange's deadline (dpd_timeout).</summary>
+    private TimeSpan NextRetransmit(long now)
+    {
+        var delay = Context.Tunables.RetransmitDelay(_attempt);
+        if (_activeDeadline is not { } deadline) return delay;
+        var left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - now));
+        return left < delay ? left : delay;
     }
 
     /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to this SA.</summary>
@@ -419,8 +433,15 @@ public sealed class IkeSa : IDisposable
             ? IkeCodec.Encode(header, payloads)
             : Protector!.Seal(header, payloads);
         _attempt = 0;
+        long now = Context.Clock();
+        // dpd_timeout (IKEv2 here too): an unanswered probe declares the peer dead when it or the retransmission
+        // budget runs out, whichever is first.
+        _activeDeadline = exchange.Tasks is [var only] && only == _dpdProbe && Connection is { DpdTimeout: var dpdTimeout } &&
+                          dpdTimeout > TimeSpan.Zero
+            ? now + (long)dpdTimeout.TotalMilliseconds
+            : null;
         Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(0)));
+        Emit(new ScheduleRetransmit(NextRetransmit(now)));
     }
 
     private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
