@@ -61,6 +61,7 @@ public sealed class IkeSa : IDisposable
     private readonly IkeSaTelemetry _telemetry;
 
     private PendingExchange? _active;
+    private int _initialChildrenLeft;
     // The DPD probe's task while it is queued or in flight, and the dpd_timeout deadline (Clock ms) once it is sent.
     private InformationalTask? _dpdProbe;
     private long? _activeDeadline;
@@ -263,13 +264,24 @@ public sealed class IkeSa : IDisposable
         _telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
         Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
         var auth = new List<IIkeTask> { new IkeAuthTask() };
-        if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0]));
+        _initialChildrenLeft = InitialChildren.Count;
+        if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
         Enqueue(ExchangeType.IkeAuth, auth.ToArray());
         for (int i = 1; i < InitialChildren.Count; i++)
         {
-            Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(InitialChildren[i]));
+            Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(InitialChildren[i], initial: true));
         }
     }
+
+    /// <summary>
+    /// Initiator: some of the children asked for at <see cref="Initiate"/> are still being negotiated (the first rides
+    /// in IKE_AUTH, the others follow with CREATE_CHILD_SA). A reauthentication deletes the SA it replaces only once
+    /// this is false, so no child of the old SA loses its traffic before its replacement is installed.
+    /// </summary>
+    public bool InitialChildrenPending => _initialChildrenLeft > 0;
+
+    /// <summary>One of the children of <see cref="Initiate"/> was answered (installed or refused).</summary>
+    internal void InitialChildDone() => _initialChildrenLeft--;
 
     /// <summary>Creates one more Child SA under this established IKE SA.</summary>
     public void CreateChild(ChildConfig child) => Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(child));

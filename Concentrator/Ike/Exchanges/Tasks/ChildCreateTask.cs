@@ -34,12 +34,16 @@ public sealed class ChildCreateTask : IIkeTask
     private NotifyType? _error;
     private bool _inIkeAuth;
 
+    private readonly bool _initial;
+
     /// <param name="child">The child to create as initiator; null for the responder role.</param>
     /// <param name="rekeyOf">Initiator: the existing Child SA this one replaces.</param>
-    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null)
+    /// <param name="initial">Initiator: one of the children of <see cref="IkeSa.Initiate"/> (counted until answered).</param>
+    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null, bool initial = false)
     {
         _initiatorChild = child;
         _rekeyOf = rekeyOf;
+        _initial = initial;
     }
 
     /// <summary>Initiator: the Child SA this task rekeys, if it is a rekey.</summary>
@@ -80,6 +84,7 @@ public sealed class ChildCreateTask : IIkeTask
 
     public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
     {
+        if (_initial) sa.InitialChildDone();
         var saPayload = response.Get<SaPayload>();
         var tsi = response.Get<TsPayload>(PayloadType.TsInitiator);
         var tsr = response.Get<TsPayload>(PayloadType.TsResponder);
