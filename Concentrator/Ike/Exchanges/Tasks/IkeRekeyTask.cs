@@ -97,7 +97,9 @@ public sealed class IkeRekeyTask : IIkeTask
         // §2.25.2: TEMPORARY_FAILURE while we delete this SA or run another exchange on it (a Child SA being created,
         // rekeyed or deleted); only our own IKE rekey on the wire is a collision answered as usual.
         bool collision = sa.IkeRekeyInFlight && !sa.HasPassiveIkeRekey;
-        if (sa.State != Sa.IkeSaState.Established || (sa.HasExchangeInFlight && !collision) || (sa.RekeyingIke && !collision))
+        // An SA already replaced (it only awaits its Delete) is never rekeyed twice.
+        if (sa.State != Sa.IkeSaState.Established || sa.Successor is not null || (sa.HasExchangeInFlight && !collision) ||
+            (sa.RekeyingIke && !collision))
         {
             _error = NotifyType.TemporaryFailure;
             return TaskStatus.Done;
