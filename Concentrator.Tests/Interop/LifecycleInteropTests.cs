@@ -9,8 +9,8 @@ namespace Concentrator.Tests.Interop;
 
 /// <summary>
 /// SA lifecycle against strongSwan (peer namespace, libipsec, encap = yes) with the built concentrator in
-/// the gateway namespace: Child SA rekeys under traffic initiated by each side, byte-based rekeys, two
-/// children on one IKE SA, dead peer detection (clear as responder, restart as initiator).
+/// the gateway namespace: the 90 s soak of Child and IKE SA rekeys under traffic initiated by each side, byte-based
+/// rekeys, two children on one IKE SA, dead peer detection (clear as responder, restart as initiator).
 /// </summary>
 [Collection(InteropCollection.Name)]
 [Trait("Category", "Root")]
@@ -20,34 +20,39 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
     private const string LanHost2 = "10.99.4.2";
     private const string LanSubnet2 = "10.99.4.0/24";
 
-    /// <summary>Soak length of the rekey test in seconds (CI default 40; CONCENTRATOR_SOAK_SECONDS=90 for the full soak, at most 150).</summary>
+    /// <summary>Soak length of the rekey test in seconds: the issue's 90 by default (CONCENTRATOR_SOAK_SECONDS shortens
+    /// it for local runs, 30..150).</summary>
     private static int SoakSeconds =>
-        int.TryParse(Environment.GetEnvironmentVariable("CONCENTRATOR_SOAK_SECONDS"), out var s) ? Math.Clamp(s, 20, 150) : 40;
+        int.TryParse(Environment.GetEnvironmentVariable("CONCENTRATOR_SOAK_SECONDS"), out var s) ? Math.Clamp(s, 30, 150) : 90;
 
     /// <summary>
-    /// CONCENTRATOR_DPD_FULL=1 waits out the concentrator's retransmission budget (4 s × 1.8^n, 5 tries ≈ 165 s;
-    /// not configurable) in the DPD tests; without it they stop after proving the probes are sent and retransmitted.
+    /// A short retransmission budget for the DPD tests (strongswan.conf names): sends at 0, 1, 2.4 and 4.36 s, the
+    /// peer is declared dead at ≈ 7.1 s after the probe (strongSwan's defaults would take ≈ 165 s).
     /// </summary>
-    private static bool DpdFull => Environment.GetEnvironmentVariable("CONCENTRATOR_DPD_FULL") == "1";
+    private const string ShortRetransmit = "{ retransmit_timeout: 1, retransmit_base: 1.4, retransmit_tries: 3 }";
+
+    /// <summary>Seconds from the first DPD probe to giving up with <see cref="ShortRetransmit"/>: 1 + 1.4 + 1.96 + 2.744.</summary>
+    private const double ShortBudgetSeconds = 7.104;
 
     // ------------------------------------------------------------------------------------------------
-    // 1. Child SA rekeys under traffic, initiated by both sides, zero ping loss.
+    // 1. The issue's soak: Child and IKE SA rekeys under traffic, initiated by both sides, zero ping loss.
     // ------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// The concentrator rekeys its child by time (rekey_time 10 s, rand_time 1 s: every 9–10 s); strongSwan's
-    /// child has rekey_time 12 s (rand_time 1 s, life_time 30 s). With fixed lifetimes the shorter one always
-    /// fires first (both timers restart with every new SA), so strongSwan's rekeys are triggered with
-    /// <c>swanctl --rekey --child</c> at 5 s and then every 15 s; the concentrator's timer takes the slots
-    /// between. Meanwhile ping -i 0.01 and an iperf3 TCP stream run through the tunnel.
+    /// The concentrator has the issue's lifetimes: child rekey_time 10 s (rand_time 1 s, life_time 20 s), IKE rekey_time
+    /// 25 s (rand_time 1 s). strongSwan's own timers are longer (child 12 s, IKE 40 s): with fixed lifetimes the shorter
+    /// one always fires first (both restart with every new SA), so strongSwan's turns are triggered with swanctl:
+    /// <c>--rekey --child</c> at 5 s and then every 15 s, <c>--rekey --ike</c> at 12 s and 47 s; the concentrator's timers
+    /// take the slots between. Meanwhile ping -i 0.01 and an iperf3 TCP stream run through the tunnel for the whole soak
+    /// (90 s by default). The child moves to every new IKE SA; the old SPIs are gone on both sides at the end.
     /// </summary>
-    [Fact(Timeout = 300_000)]
+    [Fact(Timeout = 360_000)]
     [Trait("Category", "Root")]
-    public async Task Child_rekeys_under_traffic_initiated_by_both_sides_Root()
+    public async Task Child_and_ike_rekeys_under_traffic_initiated_by_both_sides_Root()
     {
         if (!InteropPrerequisites.Check(output, needDotnet: true) || !HaveIperf()) return;
         int soak = SoakSeconds;
-        await using var scope = InteropScope.Create(output, budgetSeconds: soak + 70);
+        await using var scope = InteropScope.Create(output, budgetSeconds: soak + 80);
         var bed = scope.Bed;
 
         // IPv4-only testbed: without this the kernel's IPv6 router solicitations and MLD reports on the
@@ -55,11 +60,12 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         bed.Gateway.Sysctl("net.ipv6.conf.default.disable_ipv6", "1");
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics(30000));
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h",
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "40s",
             new PeerChild("net", Testbed.LanSubnet, "aes256gcm16-ecp256", RekeyTime: "12s", RandTime: "1s", LifeTime: "30s")));
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16-ecp256", "rekey_time: 10s, rand_time: 1s, life_time: 20s")]),
+            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16-ecp256", "rekey_time: 10s, rand_time: 1s, life_time: 20s")],
+                connectionExtra: "rekey_time: 25s, rand_time: 1s"),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics(30000));
 
@@ -67,7 +73,8 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
         var first = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
         Assert.True(first is not null, "peer: no ESTABLISHED IKE SA with an INSTALLED child");
-        scope.Log("established: " + first!.Value.Ike);
+        string firstIkeSpi = first!.Value.Ike.Get("initiator-spi") + first.Value.Ike.Get("responder-spi");
+        scope.Log("established: " + first.Value.Ike);
 
         await using var iperfServer = await IperfServer.StartAsync(bed.Lan, Testbed.LanHost, bed.WorkDir);
         // Drops before the soak (e.g. IPv6 router solicitations the kernel sends on the TUN device) are not the rekeys' fault.
@@ -81,20 +88,32 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         // Watch SPIs once a second and trigger strongSwan's rekeys on schedule.
         var spisSeen = new List<string>();
-        var forcedAt = new List<double>();
-        double nextForce = 5;
+        var ikeSpis = new List<string> { firstIkeSpi };
+        double nextChild = 5;
+        var ikeForces = new Queue<double>([12, 47]);
         while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 35))
         {
             double t = clock.Elapsed.TotalSeconds;
-            if (t >= nextForce && t < soak - 3)
+            if (t >= nextChild && t < soak - 3)
             {
                 var r = await peer.SwanctlAsync(["--rekey", "--child", "net"]);
                 scope.Log($"t={t:F1}s swanctl --rekey --child net -> exit {r.ExitCode}");
-                forcedAt.Add(t);
-                nextForce += 15;
+                nextChild += 15;
+            }
+            if (ikeForces.TryPeek(out var at) && t >= at && t < soak - 3)
+            {
+                ikeForces.Dequeue();
+                var r = await peer.SwanctlAsync(["--rekey", "--ike", "gw"]);
+                scope.Log($"t={t:F1}s swanctl --rekey --ike gw -> exit {r.ExitCode}");
             }
             foreach (var sa in await peer.ListSasAsync())
             {
+                string ikeSpi = sa.Get("initiator-spi") + sa.Get("responder-spi");
+                if (sa.State == "ESTABLISHED" && !ikeSpis.Contains(ikeSpi))
+                {
+                    ikeSpis.Add(ikeSpi);
+                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new IKE SA on the peer: {sa}");
+                }
                 foreach (var c in sa.Children.Where(c => c.Name == "net" && c.State == "INSTALLED"))
                 {
                     if (!spisSeen.Contains(c.SpiIn))
@@ -117,21 +136,27 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         scope.Log($"iperf3: exit {iperfResult.ExitCode}, {IperfBytes(iperfResult.Stdout, "sum_sent")} bytes sent, {iperfBytes} received by the LAN host");
 
         // Rekeys on both sides. strongSwan logs every CREATE_CHILD_SA: "generating ... request" (it initiates)
-        // and "parsed ... request" (the concentrator initiates), each with N(REKEY_SA) for a rekey.
+        // and "parsed ... request" (the concentrator initiates); N(REKEY_SA) marks a child rekey, [ SA No KE ] an IKE rekey.
         string charonLog = peer.Log();
-        int peerInitiated = RekeyRequests(charonLog, "generating");
-        int gatewayInitiated = RekeyRequests(charonLog, "parsed");
+        int peerChild = RekeyRequests(charonLog, "generating");
+        int gatewayChild = RekeyRequests(charonLog, "parsed");
+        int peerIke = IkeRekeyRequests(charonLog, "generating");
+        int gatewayIke = IkeRekeyRequests(charonLog, "parsed");
         var metrics = await ScrapeAsync(bed.Gateway, "metrics");
-        double gwRekeyOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "success"));
-        double gwRekeyFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "failure"));
+        double childOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "success"));
+        double childFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "failure"));
+        double ikeOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success"));
+        double ikeFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "failure"));
         double noSaDrops = MetricValue(metrics, "concentrator_esp_dropped_packets_total", ("reason", "no_sa")) - noSaBefore;
         scope.Log($"concentrator no_sa drops during the soak {noSaDrops} (before it {noSaBefore}); ESP drops: " + string.Join(", ", metrics.Split('\n')
             .Where(l => l.StartsWith("concentrator_esp_dropped_packets_total{", StringComparison.Ordinal) && !l.EndsWith(" 0"))));
         int established = Regex.Matches(charonLog, @"CHILD_SA net\{(\d+)\} established with SPIs").Select(m => m.Groups[1].Value).Distinct().Count();
-        scope.Log($"child rekeys: initiated by strongSwan {peerInitiated}, by the concentrator {gatewayInitiated} " +
-                  $"(concentrator_rekeys_total child success {gwRekeyOk}, failure {gwRekeyFail}); " +
-                  $"{established} CHILD_SAs established on the peer; {spisSeen.Count} distinct inbound SPIs seen");
+        scope.Log($"SOAK {soak} s: child rekeys initiated by strongSwan {peerChild}, by the concentrator {gatewayChild} " +
+                  $"(concentrator_rekeys_total child success {childOk}, failure {childFail}); IKE rekeys initiated by strongSwan {peerIke}, " +
+                  $"by the concentrator {gatewayIke} (ike success {ikeOk}, failure {ikeFail}); {established} CHILD_SAs established on the peer; " +
+                  $"{spisSeen.Count} distinct child SPIs and {ikeSpis.Count} IKE SAs seen on the peer; ping lost {stats.Lost.Count} of {stats.Transmitted}");
         LogRekeyTimeline(scope, gateway, charonLog);
+        foreach (var e in gateway.EventsWithId(1009)) scope.Log("concentrator " + e.Message);
         if (stats.Lost.Count > 0) LogLossContext(scope, stats, pingResult.Stdout);
 
         Assert.True(stats.Transmitted >= soak * 40, $"ping sent only {stats.Transmitted} packets in {soak} s: " + pingResult);
@@ -140,135 +165,41 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.True(noSaDrops == 0, $"the concentrator dropped {noSaDrops} packets for want of an outbound/inbound SA (make-before-break gap)");
         Assert.True(iperfResult.Ok, "iperf3 through the tunnel failed: " + iperfResult);
         Assert.True(iperfBytes > 1_000_000, $"iperf3 moved only {iperfBytes} bytes");
-        Assert.True(peerInitiated >= 2, $"strongSwan initiated {peerInitiated} child rekeys, expected >= 2");
-        Assert.True(gatewayInitiated >= 2, $"the concentrator initiated {gatewayInitiated} child rekeys, expected >= 2");
-        Assert.True(peerInitiated + gatewayInitiated >= 4, "fewer than 4 child rekeys");
-        Assert.Equal(gatewayInitiated + peerInitiated, (int)gwRekeyOk); // the metric counts rekeys initiated by either side
-        Assert.Equal(0, gwRekeyFail);
-        Assert.True(established >= 5, $"only {established} CHILD_SAs established on the peer");
-        Assert.True(spisSeen.Count >= 5, $"only {spisSeen.Count} distinct child SPIs seen on the peer");
-
-        // Make-before-break leaves nothing behind: one child on each side, the old SPIs gone.
-        var (peerChildren, installed) = await WaitSingleChildAsync(peer, bed.Gateway, scope.Remaining(TimeSpan.FromSeconds(10)));
-        scope.Log($"end: peer children [{string.Join("; ", peerChildren)}], concentrator installed {installed}");
-        var last = Assert.Single(peerChildren);
-        Assert.Equal("INSTALLED", last.State);
-        Assert.Equal(1, installed);
-        Assert.DoesNotContain(last.SpiIn, spisSeen.Take(spisSeen.Count - 1));
-        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
-        scope.Passed();
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // 5. IKE SA rekeys under traffic, initiated by both sides; the child moves to the new IKE SA.
-    // ------------------------------------------------------------------------------------------------
-
-    /// <summary>
-    /// The concentrator's connection rekey_time is 15 s (rand_time 1 s), strongSwan's IKE rekey_time 25 s; as for
-    /// children the shorter timer always fires first, so strongSwan's IKE rekeys are triggered with
-    /// <c>swanctl --rekey --ike</c> at 5 s and 25 s, and the concentrator's timer fires in between (≈ 19 s, ≈ 39 s).
-    /// ping -i 0.01 runs throughout; child lifetimes are long, so the one Child SA must survive every IKE rekey.
-    /// </summary>
-    [Fact(Timeout = 300_000)]
-    [Trait("Category", "Root")]
-    public async Task Ike_rekeys_under_traffic_initiated_by_both_sides_Root()
-    {
-        if (!InteropPrerequisites.Check(output, needDotnet: true) || !HaveIperf()) return;
-        int soak = SoakSeconds;
-        await using var scope = InteropScope.Create(output, budgetSeconds: soak + 60);
-        var bed = scope.Bed;
-        bed.Gateway.Sysctl("net.ipv6.conf.default.disable_ipv6", "1");
-
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics(30000));
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "25s", new PeerChild("net", Testbed.LanSubnet, "aes256gcm16")));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16")], connectionExtra: "rekey_time: 15s, rand_time: 1s"),
-            scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics(30000));
-
-        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
-        Assert.True(init.Ok, "swanctl --initiate failed: " + init);
-        var first = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
-        Assert.True(first is not null, "peer: no ESTABLISHED IKE SA with an INSTALLED child");
-        string firstIkeSpi = first!.Value.Ike.Get("initiator-spi") + first.Value.Ike.Get("responder-spi");
-        string childSpi = first.Value.Child.SpiIn;
-        scope.Log("established: " + first.Value.Ike);
-
-        double noSaBefore = MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_esp_dropped_packets_total", ("reason", "no_sa"));
-        var clock = Stopwatch.StartNew();
-        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
-            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", Testbed.PeerInner, Testbed.LanHost);
-        var ikeSpis = new List<string> { firstIkeSpi };
-        double nextForce = 5;
-        while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 15))
-        {
-            double t = clock.Elapsed.TotalSeconds;
-            if (t >= nextForce && t < soak - 3)
-            {
-                var r = await peer.SwanctlAsync(["--rekey", "--ike", "gw"]);
-                scope.Log($"t={t:F1}s swanctl --rekey --ike gw -> exit {r.ExitCode}");
-                nextForce += 20;
-            }
-            foreach (var sa in await peer.ListSasAsync())
-            {
-                string spi = sa.Get("initiator-spi") + sa.Get("responder-spi");
-                if (sa.State == "ESTABLISHED" && !ikeSpis.Contains(spi))
-                {
-                    ikeSpis.Add(spi);
-                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new IKE SA on the peer: {sa}");
-                }
-            }
-            await Task.WhenAny(ping, Task.Delay(1000));
-        }
-
-        var pingResult = await ping;
-        var stats = PingStats.Parse(pingResult.Stdout);
-        scope.Log($"ping: {stats.Transmitted} transmitted, {stats.Received} received, lost {stats.Lost.Count}, in flight at the -w deadline {stats.InFlightAtEnd}" +
-                  (stats.Lost.Count > 0 ? $" (icmp_seq {string.Join(",", stats.Lost.Take(50))})" : ""));
-        if (stats.Lost.Count > 0) LogLossContext(scope, stats, pingResult.Stdout);
-        string charonLog = peer.Log();
-        int peerInitiated = IkeRekeyRequests(charonLog, "generating");
-        int gatewayInitiated = IkeRekeyRequests(charonLog, "parsed");
-        var metrics = await ScrapeAsync(bed.Gateway, "metrics");
-        double ikeOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success"));
-        double ikeFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "failure"));
-        double noSa = MetricValue(metrics, "concentrator_esp_dropped_packets_total", ("reason", "no_sa")) - noSaBefore;
-        var rekeyedEvents = gateway.EventsWithId(1009);
-        scope.Log($"IKE rekeys: initiated by strongSwan {peerInitiated}, by the concentrator {gatewayInitiated}; " +
-                  $"concentrator_rekeys_total ike success {ikeOk} failure {ikeFail}; {rekeyedEvents.Count} 'rekeyed' events; " +
-                  $"{ikeSpis.Count} IKE SAs seen on the peer; no_sa drops {noSa}");
-        foreach (var e in rekeyedEvents) scope.Log("concentrator " + e.Message);
-        foreach (var line in charonLog.Split('\n').Where(l => Regex.IsMatch(l, @"CREATE_CHILD_SA (request|response) \d+ \[ (SA No KE|N\()") ||
-                     l.Contains("rekeyed") || l.Contains("IKE_SA gw[")))
-        {
-            scope.Log("charon " + line.Trim());
-        }
-
-        Assert.True(stats.Transmitted >= soak * 40, $"ping sent only {stats.Transmitted} packets in {soak} s: " + pingResult);
-        Assert.True(stats.Lost.Count == 0,
-            $"ping lost {stats.Lost.Count} of {stats.Transmitted} during the IKE rekeys (icmp_seq {string.Join(",", stats.Lost.Take(50))})");
-        Assert.True(noSa == 0, $"the concentrator dropped {noSa} packets for want of an SA during the IKE rekeys");
-        Assert.True(peerInitiated >= 1, $"strongSwan initiated {peerInitiated} IKE rekeys, expected >= 1");
-        Assert.True(gatewayInitiated >= 1, $"the concentrator initiated {gatewayInitiated} IKE rekeys, expected >= 1");
-        Assert.True(peerInitiated + gatewayInitiated >= 2, "fewer than 2 IKE rekeys");
-        Assert.Equal(peerInitiated + gatewayInitiated, (int)ikeOk);
+        // The issue: at least 6 child and 2 IKE rekeys, each side initiating in turn (scaled for a shorter soak).
+        int wantChild = Math.Max(2, soak / 30);
+        Assert.True(peerChild >= wantChild, $"strongSwan initiated {peerChild} child rekeys, expected >= {wantChild}");
+        Assert.True(gatewayChild >= wantChild, $"the concentrator initiated {gatewayChild} child rekeys, expected >= {wantChild}");
+        Assert.True(peerChild + gatewayChild >= (soak >= 90 ? 6 : 4), "too few child rekeys");
+        Assert.True(peerIke >= 1, $"strongSwan initiated {peerIke} IKE rekeys, expected >= 1");
+        Assert.True(gatewayIke >= 1, $"the concentrator initiated {gatewayIke} IKE rekeys, expected >= 1");
+        Assert.True(peerIke + gatewayIke >= 2, "fewer than 2 IKE rekeys");
+        // The metric counts rekeys initiated by either side that completed.
+        Assert.Equal(peerChild + gatewayChild, (int)childOk);
+        Assert.Equal(peerIke + gatewayIke, (int)ikeOk);
+        Assert.Equal(0, childFail);
         Assert.Equal(0, ikeFail);
+        Assert.True(established >= 5, $"only {established} CHILD_SAs established on the peer");
         Assert.True(ikeSpis.Count >= 3, $"only {ikeSpis.Count} distinct IKE SAs seen on the peer");
 
-        // One IKE SA (the newest) on the peer with the same, never rekeyed Child SA; one SA in the concentrator.
-        var (children, installed) = await WaitSingleChildAsync(peer, bed.Gateway, scope.Remaining(TimeSpan.FromSeconds(10)));
+        // Make-before-break leaves nothing behind: one IKE SA (the newest) with one child on each side, the old SPIs gone.
+        var (peerChildren, installed) = await WaitSingleChildAsync(peer, bed.Gateway, scope.Remaining(TimeSpan.FromSeconds(10)));
         var sas = await peer.ListSasAsync();
         scope.Log($"end: peer [{string.Join("; ", sas)}], concentrator installed {installed}");
         var ike = Assert.Single(sas);
         Assert.Equal("ESTABLISHED", ike.State);
         Assert.NotEqual(firstIkeSpi, ike.Get("initiator-spi") + ike.Get("responder-spi"));
-        var child = Assert.Single(ike.Children);
-        Assert.Equal("INSTALLED", child.State);
-        Assert.Equal(childSpi, child.SpiIn);
+        var last = Assert.Single(peerChildren);
+        Assert.Equal("INSTALLED", last.State);
         Assert.Equal(1, installed);
-        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping after the IKE rekeys failed");
+        Assert.DoesNotContain(last.SpiIn, spisSeen.Take(spisSeen.Count - 1));
+        // On the concentrator every child SA it installed was removed again, except the current one.
+        var installedSpis = gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled)
+            .Select(e => Regex.Match(e.Message, @"SPIs in (\w+)").Groups[1].Value).ToList();
+        var removedSpis = gateway.EventsWithId(ConcentratorProcess.ChildSaRemoved)
+            .Select(e => Regex.Match(e.Message, @"SPI in (\w+)").Groups[1].Value).ToHashSet();
+        Assert.Single(installedSpis.Where(spi => !removedSpis.Contains(spi)));
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping after the soak failed");
         scope.Passed();
     }
 
@@ -407,23 +338,24 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
     // ------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Responder with dpd_delay 2 s and dpd_action clear; charon is SIGKILLed. Probes go out and are
-    /// retransmitted; with CONCENTRATOR_DPD_FULL=1 the test also waits for the SA to be removed (the
-    /// retransmission budget is fixed at strongSwan's default, ≈ 165 s, there is no config key for it).
+    /// Responder with dpd_delay 2 s, dpd_timeout 5 s, dpd_action clear and a short retransmission budget (≈ 7.1 s, so
+    /// dpd_timeout is the bound that ends it); charon is SIGKILLed. Probes go out, are retransmitted, and the SA is
+    /// removed within dpd_delay (checked every dpd_delay / 2) + dpd_timeout, counted as a dead peer.
     /// </summary>
-    [Fact(Timeout = 300_000)]
+    [Fact(Timeout = 150_000)]
     [Trait("Category", "Root")]
     public async Task Dpd_clears_sas_of_a_killed_peer_Root()
     {
         if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
-        await using var scope = InteropScope.Create(output, budgetSeconds: DpdFull ? 240 : 60);
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
         var bed = scope.Bed;
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h", new PeerChild("net", Testbed.LanSubnet, "aes256gcm16")));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "dpd_action: clear")], connectionExtra: "dpd_delay: 2s"),
+            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "dpd_action: clear")],
+                connectionExtra: "dpd_delay: 2s, dpd_timeout: 5s", charon: ShortRetransmit),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         Underlay.InstallEspCounters(bed.Gateway, bed.WorkDir);
@@ -441,6 +373,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         scope.Log($"live peer: dpd probes {probes0}, informational retransmissions {retx0}");
         Assert.True(probes0 >= 1, "no DPD probe on an idle tunnel after 5 s with dpd_delay 2s");
         Assert.Equal(0, retx0);
+        Assert.Equal(0, MetricValue(m0, "concentrator_ike_dead_peers_total"));
         Assert.Contains("parsed INFORMATIONAL request", peer.Log());
 
         await peer.KillAsync();
@@ -448,53 +381,44 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var killed = Stopwatch.StartNew();
         scope.Log("charon SIGKILLed");
 
-        // Dead peer: the next probe goes unanswered and is retransmitted (4 s, then 7.2 s later, ...).
-        double probes1 = probes0, retx1 = 0;
-        var probeBound = scope.Remaining(TimeSpan.FromSeconds(15));
-        while (killed.Elapsed < probeBound)
-        {
-            var m = await ScrapeAsync(bed.Gateway, "metrics");
-            probes1 = MetricValue(m, "concentrator_ike_dpd_probes_total");
-            retx1 = MetricValue(m, "concentrator_ike_retransmissions_total", ("exchange", "informational"));
-            if (retx1 >= 1) break;
-            await Task.Delay(500);
-        }
+        // Dead peer: the next probe goes unanswered, is retransmitted, and dpd_timeout closes the IKE SA.
+        bool closed = await gateway.WaitForEventAsync(ConcentratorProcess.IkeSaClosed, scope.Remaining(TimeSpan.FromSeconds(30)));
+        double detected = killed.Elapsed.TotalSeconds;
+        var m = await ScrapeAsync(bed.Gateway, "metrics");
+        double probes1 = MetricValue(m, "concentrator_ike_dpd_probes_total");
+        double retx1 = MetricValue(m, "concentrator_ike_retransmissions_total", ("exchange", "informational"));
+        double dead = MetricValue(m, "concentrator_ike_dead_peers_total");
         var counters = Underlay.ReadCounters(bed.Gateway);
-        scope.Log($"after {killed.Elapsed.TotalSeconds:F1} s: dpd probes {probes1}, informational retransmissions {retx1}, " +
-                  $"ike on 4500 out {counters.GetValueOrDefault("ike4500_out")}");
+        scope.Log($"IKE SA closed: {closed} after {detected:F1} s; dpd probes {probes1}, informational retransmissions {retx1}, " +
+                  $"dead peers {dead}, ike on 4500 out {counters.GetValueOrDefault("ike4500_out")}");
+        Assert.True(closed, "the concentrator did not close the IKE SA of the dead peer");
         Assert.True(probes1 > probes0, "no DPD probe after the peer died");
         Assert.True(retx1 >= 1, "the unanswered DPD probe was not retransmitted");
-        Assert.Equal(1, await InstalledAsync(bed.Gateway));
-
-        if (!DpdFull)
-        {
-            scope.Log("CONCENTRATOR_DPD_FULL not set: not waiting out the ≈165 s retransmission budget");
-            scope.Passed();
-            return;
-        }
-
-        bool closed = await gateway.WaitForEventAsync(ConcentratorProcess.IkeSaClosed, scope.Remaining(TimeSpan.FromSeconds(200)));
-        scope.Log($"IKE SA closed: {closed} after {killed.Elapsed.TotalSeconds:F1} s");
-        Assert.True(closed, "the concentrator did not close the IKE SA of the dead peer");
         Assert.Contains("Timeout", gateway.EventsWithId(ConcentratorProcess.IkeSaClosed).Last().Message);
+        Assert.Equal(1, dead);
+        // Silence is noticed within 1.5 x dpd_delay (the check runs every dpd_delay / 2), then dpd_timeout (5 s) ends it,
+        // before the ≈ 7.1 s retransmission budget would; 2 s of slack for the loaded CI machine.
+        Assert.True(detected < 1.5 * 2 + 5 + 2, $"DPD took {detected:F1} s, more than dpd_delay + dpd_timeout");
+        Assert.True(detected >= 5 - 0.5, $"the SA closed after {detected:F1} s, before dpd_timeout could have run out");
+        var clock = Stopwatch.StartNew();
+        while (await InstalledAsync(bed.Gateway) != 0 && clock.Elapsed < TimeSpan.FromSeconds(5)) await Task.Delay(200);
         Assert.Equal(0, await InstalledAsync(bed.Gateway));
-        var m2 = await ScrapeAsync(bed.Gateway, "metrics");
-        Assert.Equal(1, MetricValue(m2, "concentrator_ike_dead_peers_total"));
-        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(2 + 2 + 166 + 10), "DPD took longer than dpd_delay + the retransmission budget");
+        Assert.Equal(0, MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_child_sas", ("connection", "peer"), ("child", "net")));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
     }
 
     /// <summary>
-    /// The concentrator initiates (start_action start) with dpd_delay 2 s and dpd_action restart; charon is
-    /// SIGKILLed and started again. Without CONCENTRATOR_DPD_FULL=1 the test proves the probes and stops;
-    /// with it, it waits for the timeout (≈165 s) and the re-initiation, then pings through the new tunnel.
+    /// The concentrator initiates (start_action start) with dpd_delay 2 s, dpd_action restart and the short
+    /// retransmission budget (no dpd_timeout: the budget, ≈ 7.1 s, ends it); charon is SIGKILLed and started again
+    /// empty. The concentrator declares the peer dead, initiates again, and traffic flows through the new tunnel.
     /// </summary>
-    [Fact(Timeout = 300_000)]
+    [Fact(Timeout = 150_000)]
     [Trait("Category", "Root")]
     public async Task Dpd_restart_initiator_brings_tunnel_back_Root()
     {
         if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
-        await using var scope = InteropScope.Create(output, budgetSeconds: DpdFull ? 250 : 60);
+        await using var scope = InteropScope.Create(output, budgetSeconds: 90);
         var bed = scope.Bed;
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
@@ -503,7 +427,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         await peer.LoadAsync(responderConf);
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "dpd_action: restart, start_action: start")],
-                connectionExtra: "dpd_delay: 2s, encap: yes", remote: bed.PeerOuter),
+                connectionExtra: "dpd_delay: 2s, encap: yes", remote: bed.PeerOuter, charon: ShortRetransmit),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
 
@@ -519,46 +443,45 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var killed = Stopwatch.StartNew();
         scope.Log($"charon SIGKILLed (probes so far {probes0})");
 
+        // Unanswered probes are retransmitted; charon comes back (empty: it lost every SA) while they are.
         double retx = 0, probes = probes0;
-        var probeBound = scope.Remaining(TimeSpan.FromSeconds(15));
+        var probeBound = scope.Remaining(TimeSpan.FromSeconds(10));
         while (killed.Elapsed < probeBound)
         {
             var m = await ScrapeAsync(bed.Gateway, "metrics");
             probes = MetricValue(m, "concentrator_ike_dpd_probes_total");
             retx = MetricValue(m, "concentrator_ike_retransmissions_total", ("exchange", "informational"));
             if (retx >= 1) break;
-            await Task.Delay(500);
+            await Task.Delay(250);
         }
         scope.Log($"after {killed.Elapsed.TotalSeconds:F1} s: probes {probes}, informational retransmissions {retx}");
         Assert.True(probes > probes0, "no DPD probe after the peer died");
         Assert.True(retx >= 1, "the unanswered DPD probe was not retransmitted");
 
-        // charon comes back (empty: it lost every SA) and waits as responder.
         var peer2 = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer2"), "peer2"));
         scope.AddDiagnostics("charon peer2", () => peer2.Diagnostics());
         await peer2.LoadAsync(responderConf);
-        scope.Log("charon restarted");
+        scope.Log($"charon restarted after {killed.Elapsed.TotalSeconds:F1} s");
 
-        if (!DpdFull)
+        // The budget runs out (the restarted charon ignores the old SA's probes), dpd_action restart initiates again.
+        var restartBound = scope.Remaining(TimeSpan.FromSeconds(30));
+        while (gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count < 2 && killed.Elapsed < restartBound)
         {
-            scope.Log("CONCENTRATOR_DPD_FULL not set: not waiting out the ≈165 s retransmission budget for dpd_action restart");
-            scope.Passed();
-            return;
+            await Task.Delay(250);
         }
-
-        var clock = Stopwatch.StartNew();
-        var restartBound = scope.Remaining(TimeSpan.FromSeconds(200));
-        while (gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count < 2 && clock.Elapsed < restartBound)
-        {
-            await Task.Delay(1000);
-        }
-        scope.Log($"after {killed.Elapsed.TotalSeconds:F1} s: closed {gateway.EventsWithId(ConcentratorProcess.IkeSaClosed).Count}, " +
+        var closedEvents = gateway.EventsWithId(ConcentratorProcess.IkeSaClosed);
+        scope.Log($"after {killed.Elapsed.TotalSeconds:F1} s: closed {closedEvents.Count}, " +
                   $"established {gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count}");
-        Assert.Contains("Timeout", gateway.EventsWithId(ConcentratorProcess.IkeSaClosed).First().Message);
+        Assert.NotEmpty(closedEvents);
+        Assert.Contains("Timeout", closedEvents.First().Message);
         Assert.Equal(2, gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Count);
+        Assert.True(killed.Elapsed.TotalSeconds < 1.5 * 2 + ShortBudgetSeconds + 10,
+            $"the tunnel came back only after {killed.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(1, MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_ike_dead_peers_total"));
         Assert.NotNull(await peer2.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
         Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping through the restarted tunnel failed");
         Assert.Equal(1, await InstalledAsync(bed.Gateway));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
 
         string ResponderConf() => $$"""
@@ -666,7 +589,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
     }
 
     /// <summary>The concentrator: connection "peer" (responder unless <paramref name="remote"/> is given) with the given children.</summary>
-    private static string GatewayYaml(IReadOnlyList<GwChild> children, string connectionExtra = "", string? remote = null)
+    private static string GatewayYaml(IReadOnlyList<GwChild> children, string connectionExtra = "", string? remote = null, string? charon = null)
     {
         var sb = new StringBuilder();
         foreach (var c in children)
@@ -679,7 +602,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
             # generated by the Concentrator lifecycle interop tests
             listen: { addresses: [{{Testbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
             http: { listen: "127.0.0.1:9400" }
-            connections:
+            {{(charon is null ? "" : "charon: " + charon + "\n")}}connections:
               peer:
                 version: 2
                 local_addrs: [{{Testbed.GatewayOuter}}]

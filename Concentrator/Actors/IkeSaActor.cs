@@ -28,6 +28,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <summary>Retry interval when a reauthentication did not replace this SA (tunable).</summary>
     private static readonly TimeSpan ReauthRetry = TimeSpan.FromSeconds(30);
 
+    private const string ChildrenUpTimer = "children-up";
+
+    /// <summary>Longest wait for the children of a new initiator SA before a reauthentication deletes the SA it
+    /// replaces anyway (tunable; each CREATE_CHILD_SA ends within the retransmission budget or closes the SA).</summary>
+    public static readonly TimeSpan ChildrenUpBound = TimeSpan.FromSeconds(30);
+
     /// <summary>Retry interval when an IKE rekey could not start or failed (tunable).</summary>
     private static readonly TimeSpan IkeRekeyRetry = TimeSpan.FromSeconds(5);
 
@@ -37,6 +43,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private readonly ILogger _log;
     private string _spiText;
     private bool _established;
+    private bool _childrenUpSent;
 
     public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log)
     {
@@ -69,6 +76,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<IkeReauthDue>(_ => Reauthenticate());
+        Receive<ChildrenUpDue>(_ => ReportChildrenUp(force: true));
         Receive<IkeExpireDue>(_ =>
         {
             _sa.Delete();
@@ -217,6 +225,19 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     private void Drain() => Drain(_sa);
 
+    /// <summary>
+    /// Tells the supervisor once every child asked for at initiation is answered (or <see cref="ChildrenUpBound"/>
+    /// passed): a reauthentication deletes the IKE SA it replaces only then (make-before-break for every child).
+    /// </summary>
+    private void ReportChildrenUp(bool force = false)
+    {
+        if (_childrenUpSent || !_established || !_sa.IsInitiator || _sa.State != Sa.IkeSaState.Established ||
+            (_sa.InitialChildrenPending && !force)) return;
+        _childrenUpSent = true;
+        Timers.Cancel(ChildrenUpTimer);
+        Context.Parent.Tell(new IkeSaSupervisor.ChildrenUp(_sa.OurSpi));
+    }
+
     private void Drain(IkeSa sa)
     {
         foreach (var effect in sa.DrainEffects())
@@ -241,6 +262,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     StartIkeLifetime();
                     Drain(_sa);
                     break;
+                case IkeSaRedundant redundant:
+                    // The loser of a simultaneous IKE rekey: routed here until its Delete completes, then Retired.
+                    _retiring.Add(redundant.Sa);
+                    Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(redundant.Sa.OurSpi));
+                    Drain(redundant.Sa);
+                    break;
                 case IkeSaEstablished up:
                     _established = true;
                     Log.IkeSaEstablished(_log, _spiText, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
@@ -252,6 +279,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd / 2);
                     }
                     StartIkeLifetime();
+                    if (_sa.IsInitiator && _sa.InitialChildrenPending) Timers.StartSingleTimer(ChildrenUpTimer, ChildrenUpDue.Instance, ChildrenUpBound);
                     // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
                     if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
@@ -305,6 +333,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     break;
             }
         }
+
+        if (sa == _sa) ReportChildrenUp();
     }
 
     private static string RetransmitKey(IkeSa sa) => $"retransmit-{sa.OurSpi:x16}";
@@ -319,6 +349,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private sealed record IkeReauthDue
     {
         public static readonly IkeReauthDue Instance = new();
+    }
+
+    private sealed record ChildrenUpDue
+    {
+        public static readonly ChildrenUpDue Instance = new();
     }
 
     private sealed record IkeExpireDue

@@ -95,12 +95,6 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         {
             RemoveHalfOpen(m.Spi);
             _acquiring.Remove(m.Spi);
-            if (_replacing.Remove(m.Spi, out var replaced) && _sas.TryGetValue(replaced, out var old))
-            {
-                // Make-before-break: the new IKE SA and its children are up, so the old one can go (with a Delete).
-                old.Tell(IkeSaActor.DeleteIkeSa.Instance);
-                _context.Metrics.CountReauth(success: true);
-            }
             if (m.InitialContact)
             {
                 // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange.
@@ -110,6 +104,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
                 }
             }
             _established[m.Spi] = (m.Connection, m.RemoteId);
+        });
+        Receive<ChildrenUp>(m =>
+        {
+            if (_replacing.Remove(m.Spi, out var replaced) && _sas.TryGetValue(replaced, out var old))
+            {
+                // Make-before-break: the new IKE SA and all its children are up, so the old one can go (with a Delete).
+                old.Tell(IkeSaActor.DeleteIkeSa.Instance);
+                _context.Metrics.CountReauth(success: true);
+            }
         });
         Receive<Terminated>(m =>
         {
@@ -356,6 +359,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.</summary>
     public sealed record Established(ulong Spi, string Connection = "", string RemoteId = "", bool InitialContact = false);
+
+    /// <summary>From an initiator's IKE SA actor: the children it was started with are answered (or the wait timed out).</summary>
+    public sealed record ChildrenUp(ulong Spi);
 
     /// <summary>From an IKE SA actor: its SA was rekeyed; route <paramref name="NewSpi"/> to it too.</summary>
     public sealed record Rekeyed(ulong NewSpi);

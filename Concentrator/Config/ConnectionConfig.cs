@@ -25,7 +25,9 @@ public sealed class ConnectionConfig
     public TimeSpan OverTime { get; init; } = TimeSpan.Zero;
     public TimeSpan RandTime { get; init; } = TimeSpan.Zero;
     public TimeSpan DpdDelay { get; init; } = TimeSpan.Zero;
-    /// <summary>0 = IKEv2 uses its retransmission budget to declare the peer dead (swanctl: dpd_timeout is IKEv1 only).</summary>
+    /// <summary>Upper bound on how long an unanswered DPD probe is retransmitted before the peer is declared dead; the
+    /// retransmission budget (charon retransmit_*) ends it earlier if it is shorter. 0 = the budget alone (swanctl's
+    /// dpd_timeout is IKEv1 only; here it applies to IKEv2 too).</summary>
     public TimeSpan DpdTimeout { get; init; } = TimeSpan.Zero;
     /// <summary>0 = retry forever (swanctl).</summary>
     public int KeyingTries { get; init; } = 1;

@@ -35,10 +35,11 @@ public sealed class IkeSaPairTests
         }
     }
 
-    private static (Side Initiator, Side Responder) Create()
+    private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "")
     {
         var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml()
+            .Replace("    remote_addrs: [127.0.0.1]\n", "    remote_addrs: [127.0.0.1]\n" + initiatorConnectionExtra), "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
         var rContext = new IkeSaContext { Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane };
@@ -178,6 +179,44 @@ public sealed class IkeSaPairTests
         Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
         Assert.Equal(0, i.Plane.InstalledCount);
         Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+    }
+
+    [Theory]
+    [InlineData("", 0)]                        // the budget alone: 4 s, 7.2 s, ... (strongSwan's defaults)
+    [InlineData("    dpd_timeout: 10s\n", 10)] // dpd_timeout ends it after the second retransmission
+    public void An_unanswered_dpd_probe_ends_at_dpd_timeout_or_the_retransmit_budget_whichever_is_first(string extra, int dpdTimeout)
+    {
+        var (i, r) = Create(extra);
+        long now = 0;
+        i.Sa.Context.Clock = () => now;
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        i.Drain();
+        Assert.Equal(TimeSpan.FromSeconds(dpdTimeout), i.Sa.Connection!.DpdTimeout);
+
+        // The probe goes out; every retransmission timer fires exactly when it was scheduled.
+        i.Sa.SendDpd();
+        int sends = i.Drain().Count;
+        while (i.Sa.State != IkeSaState.Destroyed)
+        {
+            var due = i.Seen.OfType<ScheduleRetransmit>().Last().Delay;
+            Assert.True(due > TimeSpan.Zero, "a retransmission is always scheduled in the future");
+            now += (long)due.TotalMilliseconds;
+            i.Sa.OnRetransmitTimer();
+            sends += i.Drain().Count;
+            Assert.True(sends <= 1 + IkeTunables.Default.RetransmitTries, "more sends than the budget allows");
+        }
+
+        // Budget: 4 + 7.2 + 12.96 + 23.3 + 42 + 75.6 s ≈ 165 s, 1 + 5 sends; dpd_timeout 10 s: 4 s, then cut at 10 s.
+        double expected = dpdTimeout > 0 ? dpdTimeout : Enumerable.Range(0, IkeTunables.Default.RetransmitTries + 1)
+            .Sum(n => IkeTunables.Default.RetransmitDelay(n).TotalSeconds);
+        Assert.Equal(expected, now / 1000.0, 1);
+        Assert.Equal(dpdTimeout > 0 ? 2 : 1 + IkeTunables.Default.RetransmitTries, sends);
+        Assert.Equal(CloseReason.Timeout, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(0, i.Plane.InstalledCount);
     }
 
     [Fact]
@@ -371,40 +410,246 @@ public sealed class ChildRekeyPairTests
 /// <summary>Collisions (RFC 7296 §2.8.1, §2.25), each step the exchange it is.</summary>
 public sealed class CollisionPairTests
 {
-    [Fact]
-    public void Simultaneous_child_rekeys_are_both_refused_and_the_old_sa_survives()
+    /// <summary>
+    /// Nonce first bytes that make one end's exchange hold the lowest of the four nonces. Order of nonce use: each end's
+    /// request (Ni), then each end's response to the other (Nr). The winner's exchange has {0x20, 0x30}, the loser's
+    /// {0x10, 0x40}: the loser's holds 0x10, the lowest, so its SA is redundant.
+    /// </summary>
+    private static void Decide(RekeyHarness.Side winner, RekeyHarness.Side loser)
+    {
+        winner.NoncesStartingWith(0x20, 0x40); // Ni of the winner's request, Nr of its answer to the loser
+        loser.NoncesStartingWith(0x10, 0x30);  // Ni of the loser's request, Nr of its answer to the winner
+    }
+
+    private static NotifyType? ErrorIn(RekeyHarness.Side reader, SendMessage m)
+    {
+        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(m.Datagram, out var message));
+        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, reader.Sa.Protector!.TryOpen(m.Datagram, message!));
+        return message!.GetErrorNotify()?.NotifyType;
+    }
+
+    /// <summary>One Child SA per side, paired, installed, sending; nothing in flight.</summary>
+    private static void AssertOneChildPair(RekeyHarness.Side i, RekeyHarness.Side r)
+    {
+        var ci = Assert.Single(i.Sa.Children);
+        var cr = Assert.Single(r.Sa.Children);
+        Assert.Equal(ci.InboundSpi, cr.OutboundSpi);
+        Assert.Equal(cr.InboundSpi, ci.OutboundSpi);
+        Assert.Equal([ci.InboundSpi], i.Plane.InstalledSpis());
+        Assert.Equal([cr.InboundSpi], r.Plane.InstalledSpis());
+        Assert.Equal([ci.InboundSpi], i.OutboundActive);
+        Assert.Equal([cr.InboundSpi], r.OutboundActive);
+        Assert.False(i.Sa.RequestInFlight);
+        Assert.False(r.Sa.RequestInFlight);
+        Assert.False(i.Sa.IsRekeying(ci.InboundSpi));
+        Assert.False(r.Sa.IsRekeying(cr.InboundSpi));
+        LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
+        LoopbackExchangeTests.AssertEspFlows(r.Plane, i.Plane, IPAddress.Parse("10.10.0.9"), IPAddress.Parse("10.200.1.9"));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Simultaneous_child_rekeys_keep_the_sa_without_the_lowest_nonce(bool initiatorWins)
     {
         var (i, r) = RekeyHarness.Established();
+        var (winner, loser) = initiatorWins ? (i, r) : (r, i);
+        Decide(winner, loser);
+        uint oldW = winner.Sa.Children.Single().InboundSpi, oldL = loser.Sa.Children.Single().InboundSpi;
+
+        // Both rekey timers fire: CREATE_CHILD_SA {N(REKEY_SA), SA, Ni, TSi, TSr} from each end, crossing on the wire.
+        Assert.True(winner.Sa.RekeyChild(oldW));
+        Assert.True(loser.Sa.RekeyChild(oldL));
+        var requestW = winner.Drain().Single();
+        var requestL = loser.Drain().Single();
+
+        // Each end answers the other's request as usual (§2.8.1): CREATE_CHILD_SA response {SA, Nr, TSi, TSr}; the
+        // responder's new SA is inbound-only until the old SA is deleted.
+        loser.Receive(requestW.Datagram, winner.Self);
+        winner.Receive(requestL.Datagram, loser.Self);
+        var answerToW = loser.Drain().Single();
+        var answerToL = winner.Drain().Single();
+        Assert.Null(ErrorIn(winner, answerToW));
+        Assert.Null(ErrorIn(loser, answerToL));
+        uint passiveAtW = winner.Seen.OfType<ChildSaEstablished>().Last().Install.InboundSpi; // the loser's SA, winner's end
+        uint passiveAtL = loser.Seen.OfType<ChildSaEstablished>().Last().Install.InboundSpi;  // the winner's SA, loser's end
+
+        // Each end gets the response to its own request and compares the four nonces: the loser's exchange holds the
+        // lowest. The winner sends INFORMATIONAL {D(old SA)}; the loser INFORMATIONAL {D(its redundant SA)}.
+        winner.Receive(answerToW.Datagram, loser.Self);
+        loser.Receive(answerToL.Datagram, winner.Self);
+        var deleteOld = winner.Drain().Single();
+        var deleteRedundant = loser.Drain().Single();
+        var ownW = winner.Seen.OfType<ChildSaEstablished>().Last().Install;
+        var ownL = loser.Seen.OfType<ChildSaEstablished>().Last().Install;
+        Assert.True(ownW.OutboundActive, "the winner sends on its new SA at once (make-before-break)");
+        Assert.False(ownL.OutboundActive, "the loser's redundant SA never sends");
+
+        // The Deletes cross: each end answers INFORMATIONAL {D(...)} for the SA the other deleted.
+        loser.Receive(deleteOld.Datagram, winner.Self);
+        winner.Receive(deleteRedundant.Datagram, loser.Self);
+        RekeyHarness.Pump(winner, loser);
+
+        AssertOneChildPair(i, r);
+        Assert.Equal(ownW.InboundSpi, winner.Sa.Children.Single().InboundSpi);
+        Assert.Equal(passiveAtL, loser.Sa.Children.Single().InboundSpi);
+        // The loser switched outbound to the winner's SA when the old one was deleted; the redundant SA never sent.
+        Assert.Contains(loser.Seen, e => e is ChildSaActivated a && a.InboundSpi == passiveAtL);
+        Assert.DoesNotContain(winner.Seen, e => e is ChildSaActivated a && a.InboundSpi == passiveAtW);
+        Assert.DoesNotContain(loser.Seen, e => e is ChildSaActivated a && a.InboundSpi == ownL.InboundSpi);
+        Assert.Contains(winner.Seen, e => e is ChildSaRemoved x && x.InboundSpi == oldW);
+        Assert.Contains(loser.Seen, e => e is ChildSaRemoved x && x.InboundSpi == oldL);
+        Assert.Contains(winner.Seen, e => e is ChildSaRemoved x && x.InboundSpi == passiveAtW);
+        Assert.Contains(loser.Seen, e => e is ChildSaRemoved x && x.InboundSpi == ownL.InboundSpi);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Child_rekey_whose_response_overtakes_the_peers_request_wins_whatever_the_nonces(bool lowNoncesFirst)
+    {
+        var (i, r) = RekeyHarness.Established();
+        if (lowNoncesFirst) Decide(r, i); else Decide(i, r);
+        uint oldI = i.Sa.Children.Single().InboundSpi, oldR = r.Sa.Children.Single().InboundSpi;
+
+        // Both send CREATE_CHILD_SA {N(REKEY_SA)}; r answers i's request before i sees r's.
+        Assert.True(i.Sa.RekeyChild(oldI));
+        Assert.True(r.Sa.RekeyChild(oldR));
+        var requestI = i.Drain().Single();
+        var requestR = r.Drain().Single();
+        r.Receive(requestI.Datagram, i.Self);
+        var answerToI = r.Drain().Single();
+
+        // i's rekey completes with no collision in sight: i switches to its new SA and sends INFORMATIONAL {D(old)}.
+        i.Receive(answerToI.Datagram, r.Self);
+        var deleteOld = i.Drain().Single();
+        uint newI = i.Seen.OfType<ChildSaEstablished>().Last().Install.InboundSpi;
+
+        // r's request now meets an SA i is deleting: TEMPORARY_FAILURE (§2.25.1), not a second successor.
+        i.Receive(requestR.Datagram, r.Self);
+        var refused = i.Drain().Single();
+        Assert.Equal(NotifyType.TemporaryFailure, ErrorIn(r, refused));
+
+        // r processes the refusal and the Delete: its rekey ends without a failure, i's successor takes over.
+        r.Receive(refused.Datagram, i.Self);
+        r.Receive(deleteOld.Datagram, i.Self);
+        RekeyHarness.Pump(i, r);
+
+        AssertOneChildPair(i, r);
+        Assert.Equal(newI, i.Sa.Children.Single().InboundSpi);
+        Assert.DoesNotContain(r.Sa.Children, c => c.InboundSpi == oldR);
+        Assert.Single(r.Seen.OfType<ChildSaEstablished>().Skip(1)); // exactly one successor on r's side
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Simultaneous_ike_rekeys_keep_the_sa_without_the_lowest_nonce(bool initiatorWins)
+    {
+        var (i, r) = RekeyHarness.Established();
+        var (winner, loser) = initiatorWins ? (i, r) : (r, i);
+        Decide(winner, loser);
+        var old = (I: i.Sa, R: r.Sa);
         uint childI = i.Sa.Children.Single().InboundSpi, childR = r.Sa.Children.Single().InboundSpi;
 
-        // Both ends start CREATE_CHILD_SA {N(REKEY_SA)} for the same child at once.
-        Assert.True(i.Sa.RekeyChild(childI));
-        Assert.True(r.Sa.RekeyChild(childR));
-        var fromI = i.Drain().Single();
-        var fromR = r.Drain().Single();
+        // Both IKE rekey timers fire: CREATE_CHILD_SA {SA(IKE, new SPI), Ni, KEi} from each end on the old IKE SA.
+        Assert.True(winner.Sa.RekeyIke());
+        Assert.True(loser.Sa.RekeyIke());
+        var requestW = winner.Drain().Single();
+        var requestL = loser.Drain().Single();
 
-        // Each receives the other's request while its own is in flight: TEMPORARY_FAILURE.
-        r.Receive(fromI.Datagram, i.Self);
-        i.Receive(fromR.Datagram, r.Self);
-        var answerR = r.Drain().Single();
-        var answerI = i.Drain().Single();
-        i.Receive(answerR.Datagram, r.Self);
-        r.Receive(answerI.Datagram, i.Self);
-        i.Drain();
-        r.Drain();
+        // Each answers the other's as usual (§2.25.2): CREATE_CHILD_SA response {SA, Nr, KEr}; the new SA waits.
+        loser.Receive(requestW.Datagram, winner.Self);
+        winner.Receive(requestL.Datagram, loser.Self);
+        var answerToW = loser.Drain().Single();
+        var answerToL = winner.Drain().Single();
+        Assert.Null(ErrorIn(winner, answerToW));
+        Assert.Null(ErrorIn(loser, answerToL));
+        Assert.Same(old.I, i.Sa);
+        Assert.Same(old.R, r.Sa);
 
-        Assert.False(i.Sa.IsRekeying(childI));
-        Assert.False(r.Sa.IsRekeying(childR));
+        // The responses arrive; the lowest nonce was in the loser's exchange. The winner moves the children to its new
+        // SA and sends INFORMATIONAL {D(IKE)} on the old SA; the loser moves them to the winner's SA and sends
+        // INFORMATIONAL {D(IKE)} on its redundant SA.
+        winner.Receive(answerToW.Datagram, loser.Self);
+        loser.Receive(answerToL.Datagram, winner.Self);
+        var fromW = winner.Drain();
+        var fromL = loser.Drain();
+        Assert.Single(fromW);
+        Assert.Single(fromL);
+        Assert.Equal(winner.Sa.SpiI, loser.Sa.SpiI);
+        Assert.Equal(winner.Sa.SpiR, loser.Sa.SpiR);
+        Assert.True(winner.Sa.IsInitiator, "the surviving IKE SA is the one the winner initiated");
+        Assert.Equal(2, winner.Retiring.Count); // the old SA and the loser's redundant SA, until their Deletes
+        Assert.Equal(2, loser.Retiring.Count);
+
+        // The Deletes cross and are answered; both old and redundant IKE SAs close.
+        loser.Receive(fromW.Single().Datagram, winner.Self);
+        winner.Receive(fromL.Single().Datagram, loser.Self);
+        RekeyHarness.Pump(winner, loser);
+
+        Assert.Empty(i.Retiring);
+        Assert.Empty(r.Retiring);
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Equal(IkeSaState.Destroyed, old.I.State);
+        Assert.Equal(IkeSaState.Destroyed, old.R.State);
+        Assert.Equal(i.Sa.SpiI, r.Sa.SpiI);
+        Assert.Equal(i.Sa.SpiR, r.Sa.SpiR);
+        Assert.Equal(initiatorWins, i.Sa.IsInitiator);
+        // The same Child SAs, never removed, now under the surviving IKE SA.
         Assert.Equal(childI, i.Sa.Children.Single().InboundSpi);
         Assert.Equal(childR, r.Sa.Children.Single().InboundSpi);
-        Assert.Equal(1, i.Plane.InstalledCount);
-        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.Empty(i.Seen.OfType<ChildSaRemoved>());
+        Assert.Empty(r.Seen.OfType<ChildSaRemoved>());
+        Assert.Equal(2, i.Seen.Concat(r.Seen).OfType<IkeSaRedundant>().Count());
 
-        // The next round (after the random back-off, one side goes first) succeeds.
-        Assert.True(i.Sa.RekeyChild(childI));
+        // The survivor works: a DPD and a child rekey over it.
+        i.Sa.SendDpd();
         RekeyHarness.Pump(i, r);
-        Assert.NotEqual(childI, i.Sa.Children.Single().InboundSpi);
-        Assert.Equal(1, r.Plane.InstalledCount);
+        Assert.True(r.Sa.RekeyChild(childR));
+        RekeyHarness.Pump(r, i);
+        AssertOneChildPair(i, r);
+    }
+
+    [Fact]
+    public void Ike_rekey_whose_response_overtakes_the_peers_request_wins_and_the_peer_adopts_it()
+    {
+        var (i, r) = RekeyHarness.Established();
+        Decide(r, i); // nonces would favour r, but r's request arrives only after i's rekey is done
+        uint childR = r.Sa.Children.Single().InboundSpi;
+
+        // Both send CREATE_CHILD_SA {SA(IKE)}; r answers i's first.
+        Assert.True(i.Sa.RekeyIke());
+        Assert.True(r.Sa.RekeyIke());
+        var requestI = i.Drain().Single();
+        var requestR = r.Drain().Single();
+        r.Receive(requestI.Datagram, i.Self);
+        var answerToI = r.Drain().Single();
+
+        // i completes: children to its new SA, INFORMATIONAL {D(IKE)} on the old one.
+        i.Receive(answerToI.Datagram, r.Self);
+        var deleteOld = i.Drain().Single();
+
+        // r's request meets an IKE SA i is deleting: TEMPORARY_FAILURE (§2.25.2).
+        i.Receive(requestR.Datagram, r.Self);
+        var refused = i.Drain().Single();
+        Assert.Equal(NotifyType.TemporaryFailure, ErrorIn(r, refused));
+
+        // r: its rekey was refused, so the new SA it answered (i's) takes its children; then the old SA's Delete.
+        r.Receive(refused.Datagram, i.Self);
+        r.Receive(deleteOld.Datagram, i.Self);
+        RekeyHarness.Pump(i, r);
+
+        Assert.Empty(i.Retiring);
+        Assert.Empty(r.Retiring);
+        Assert.True(i.Sa.IsInitiator);
+        Assert.Equal(i.Sa.SpiI, r.Sa.SpiI);
+        Assert.Equal(i.Sa.SpiR, r.Sa.SpiR);
+        Assert.Equal(childR, r.Sa.Children.Single().InboundSpi);
+        Assert.Empty(r.Seen.OfType<ChildSaRemoved>());
+        Assert.Empty(r.Seen.OfType<IkeSaRedundant>());
+        AssertOneChildPair(i, r);
     }
 
     [Fact]
@@ -473,27 +718,69 @@ internal static class RekeyHarness
         public IPEndPoint Self { get; } = self;
         public List<IkeEffect> Seen { get; } = new();
 
+        /// <summary>Inbound SPIs allowed to send (installed with OutboundActive, or activated later), as the data plane keeps them.</summary>
+        public HashSet<uint> OutboundActive { get; } = new();
+
         public List<SendMessage> Drain()
         {
             var sends = new List<SendMessage>();
-            foreach (var sa in Retiring.Append(Sa).ToList())
+            // Until quiet: handling an effect can add an SA (successor, redundant) whose own effects are pending.
+            for (bool progress = true; progress;)
             {
-                var effects = sa.DrainEffects();
-                Seen.AddRange(effects);
-                foreach (var e in effects)
+                progress = false;
+                foreach (var sa in Retiring.Append(Sa).ToList())
                 {
-                    if (e is ChildSaEstablished c) Plane.AddSa(c.Install);
-                    if (e is ChildSaRemoved r) Plane.DeleteSa(r.InboundSpi);
-                    if (e is IkeSaRekeyed k)
-                    {
-                        Retiring.Add(sa);
-                        Sa = k.Successor;
-                    }
-                    if (e is IkeSaClosed && sa != Sa) Retiring.Remove(sa);
-                    if (e is SendMessage m) sends.Add(m);
+                    var effects = sa.DrainEffects();
+                    progress |= effects.Count > 0;
+                    Seen.AddRange(effects);
+                    foreach (var e in effects) Apply(sa, e, sends);
                 }
             }
             return sends;
+        }
+
+        private void Apply(IkeSa sa, IkeEffect e, List<SendMessage> sends)
+        {
+            switch (e)
+            {
+                case ChildSaEstablished c:
+                    Plane.AddSa(c.Install);
+                    if (c.Install.OutboundActive) OutboundActive.Add(c.Install.InboundSpi);
+                    break;
+                case ChildSaActivated a:
+                    OutboundActive.Add(a.InboundSpi);
+                    break;
+                case ChildSaRemoved r:
+                    Plane.DeleteSa(r.InboundSpi);
+                    OutboundActive.Remove(r.InboundSpi);
+                    break;
+                case IkeSaRekeyed k:
+                    Retiring.Add(sa);
+                    Sa = k.Successor;
+                    break;
+                case IkeSaRedundant d:
+                    Retiring.Add(d.Sa);
+                    break;
+                case IkeSaClosed when sa != Sa:
+                    Retiring.Remove(sa);
+                    break;
+                case SendMessage m:
+                    sends.Add(m);
+                    break;
+            }
+        }
+
+        /// <summary>Every further nonce of this end starts with the next of <paramref name="firstBytes"/> (then random):
+        /// decides the lowest-nonce rule of a collision (RFC 7296 §2.8.1).</summary>
+        public void NoncesStartingWith(params byte[] firstBytes)
+        {
+            var queue = new Queue<byte>(firstBytes);
+            Sa.Context.NonceSource = n =>
+            {
+                var nonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(n);
+                if (queue.Count > 0) nonce[0] = queue.Dequeue();
+                return nonce;
+            };
         }
 
         public void Receive(byte[] datagram, IPEndPoint from)
@@ -538,8 +825,8 @@ internal static class RekeyHarness
 }
 
 /// <summary>
-/// Soak: 1000 rekeys between our own initiator and responder with near-identical timing — each round
-/// one side, the other, or both at once (a collision) rekey the child, now and then the IKE SA too.
+/// Soak: 1000 rekeys between our own initiator and responder with near-identical timing — each round one side,
+/// the other, or both at once (a collision, settled by the lowest-nonce rule) rekey the child or the IKE SA.
 /// </summary>
 public sealed class RekeySoakTests
 {
@@ -549,24 +836,30 @@ public sealed class RekeySoakTests
         var (i, r) = RekeyHarness.Established();
         var random = new Random(1234);
         var spisSeen = new HashSet<uint>();
-        int childRekeys = 0, ikeRekeys = 0, collisions = 0;
+        var ikeSpisSeen = new HashSet<ulong> { i.Sa.OurSpi, r.Sa.OurSpi };
+        int childRekeys = 0, ikeRekeys = 0, childCollisions = 0, ikeCollisions = 0;
         for (int round = 0; round < 1000; round++)
         {
             uint ci = i.Sa.Children.Single().InboundSpi, cr = r.Sa.Children.Single().InboundSpi;
-            spisSeen.Add(ci);
-            spisSeen.Add(cr);
+            ulong ikeI = i.Sa.OurSpi;
             int what = random.Next(10);
             if (what == 9)
             {
                 Assert.True((round % 2 == 0 ? i : r).Sa.RekeyIke());
-                ikeRekeys++;
+            }
+            else if (what == 8)
+            {
+                // Both IKE rekey timers fire together: CREATE_CHILD_SA {SA(IKE)} from each side (§2.8.2).
+                Assert.True(i.Sa.RekeyIke());
+                Assert.True(r.Sa.RekeyIke());
+                ikeCollisions++;
             }
             else if (what >= 6)
             {
-                // Both ends' timers fire together: CREATE_CHILD_SA {N(REKEY_SA)} from each side.
+                // Both child rekey timers fire together: CREATE_CHILD_SA {N(REKEY_SA)} from each side (§2.8.1).
                 Assert.True(i.Sa.RekeyChild(ci));
                 Assert.True(r.Sa.RekeyChild(cr));
-                collisions++;
+                childCollisions++;
             }
             else
             {
@@ -574,31 +867,43 @@ public sealed class RekeySoakTests
             }
 
             RekeyHarness.Pump(i, r);
-            // After a collision both sides backed off; the next timer (one side) wins.
-            if (i.Sa.Children.Single().InboundSpi == ci && what is >= 6 and < 9)
+            if (what >= 8)
             {
-                Assert.True(i.Sa.RekeyChild(ci));
-                RekeyHarness.Pump(i, r);
+                Assert.NotEqual(ikeI, i.Sa.OurSpi);
+                Assert.True(ikeSpisSeen.Add(i.Sa.OurSpi) & ikeSpisSeen.Add(r.Sa.OurSpi), $"round {round}: IKE SPI reused");
+                Assert.Equal(ci, i.Sa.Children.Single().InboundSpi);
+                ikeRekeys++;
+            }
+            else
+            {
+                // Every child rekey round ends with exactly one new pair, collision or not.
+                Assert.NotEqual(ci, i.Sa.Children.Single().InboundSpi);
+                Assert.NotEqual(cr, r.Sa.Children.Single().InboundSpi);
+                childRekeys++;
             }
 
-            if (i.Sa.Children.Single().InboundSpi != ci) childRekeys++;
+            Assert.True(spisSeen.Add(i.Sa.Children.Single().InboundSpi) | what >= 8, $"round {round}: duplicate SPI");
+            Assert.True(spisSeen.Add(r.Sa.Children.Single().InboundSpi) | what >= 8, $"round {round}: duplicate SPI");
             Assert.Single(i.Sa.Children);
             Assert.Single(r.Sa.Children);
             Assert.Equal(1, i.Plane.InstalledCount);
             Assert.Equal(1, r.Plane.InstalledCount);
+            Assert.Single(i.OutboundActive);
+            Assert.Single(r.OutboundActive);
             Assert.Empty(i.Retiring);
             Assert.Empty(r.Retiring);
             Assert.False(i.Sa.RequestInFlight, $"round {round}: initiator exchange stuck");
             Assert.False(r.Sa.RequestInFlight, $"round {round}: responder exchange stuck");
+            Assert.Equal(i.Sa.SpiI, r.Sa.SpiI);
+            Assert.Equal(i.Sa.SpiR, r.Sa.SpiR);
             Assert.Equal(i.Sa.Children.Single().InboundSpi, r.Sa.Children.Single().OutboundSpi);
             Assert.Equal(r.Sa.Children.Single().InboundSpi, i.Sa.Children.Single().OutboundSpi);
         }
 
-        Assert.True(childRekeys >= 850, $"child rekeys {childRekeys}");
-        Assert.True(ikeRekeys >= 50, $"IKE rekeys {ikeRekeys}");
-        Assert.True(collisions >= 200, $"collisions {collisions}");
-        // No SPI was ever handed out twice: every round's pair was new.
-        Assert.True(spisSeen.Count >= 2 * childRekeys, "no duplicate SPI");
+        Assert.True(childRekeys >= 750, $"child rekeys {childRekeys}");
+        Assert.True(ikeRekeys >= 150, $"IKE rekeys {ikeRekeys}");
+        Assert.True(childCollisions >= 150, $"child collisions {childCollisions}");
+        Assert.True(ikeCollisions >= 60, $"IKE collisions {ikeCollisions}");
         LoopbackExchangeTests.AssertEspFlows(i.Plane, r.Plane, IPAddress.Parse("10.200.1.9"), IPAddress.Parse("10.10.0.9"));
         LoopbackExchangeTests.AssertEspFlows(r.Plane, i.Plane, IPAddress.Parse("10.10.0.9"), IPAddress.Parse("10.200.1.9"));
     }

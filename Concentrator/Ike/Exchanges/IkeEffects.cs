@@ -25,6 +25,12 @@ public sealed record ChildSaEstablished(ChildSaInstall Install) : IkeEffect;
 /// <summary>The IKE SA was rekeyed: the host routes the successor's SPI here and runs it; this SA only finishes its Delete.</summary>
 public sealed record IkeSaRekeyed(IkeSa Successor) : IkeEffect;
 
+/// <summary>
+/// A simultaneous IKE rekey (RFC 7296 §2.8.2) left this redundant IKE SA without children: the host routes its SPI
+/// and runs it (like a rekeyed predecessor) until its Delete, sent by us or by the peer, completes.
+/// </summary>
+public sealed record IkeSaRedundant(IkeSa Sa) : IkeEffect;
+
 /// <summary>A rekeyed Child SA installed without outbound may now send (its predecessor is gone).</summary>
 public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
 

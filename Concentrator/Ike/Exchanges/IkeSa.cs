@@ -24,6 +24,13 @@ public sealed class IkeSaContext
 
     /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
     public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
+
+    /// <summary>Source of every nonce we send (length in bytes). Tests replace it to decide the lowest-nonce rule
+    /// of a rekey collision (RFC 7296 §2.8.1, §2.8.2); production uses the CSPRNG.</summary>
+    internal Func<int, byte[]> NonceSource { get; set; } = RandomNumberGenerator.GetBytes;
+
+    /// <summary>Monotonic milliseconds (dpd_timeout); tests replace it to step time.</summary>
+    internal Func<long> Clock { get; set; } = () => Environment.TickCount64;
 }
 
 /// <summary>A Child SA as the IKE SA knows it (keys live in the data plane only).</summary>
@@ -47,10 +54,21 @@ public sealed class IkeSa : IDisposable
     private readonly Dictionary<uint, uint> _activateOnDelete = new();
     // Children replaced by a rekey (either role) whose Delete is pending: removed with Rekeyed = true.
     private readonly HashSet<uint> _replaced = new();
+    // Children we sent (or queued) a Delete for: a rekey request for one gets TEMPORARY_FAILURE (§2.25.1).
+    private readonly HashSet<uint> _deleting = new();
+    // Rekey collisions (§2.8.1): old inbound SPI -> the peer's rekey of it that we answered while ours was in flight.
+    private readonly Dictionary<uint, PassiveChildRekey> _passiveChildRekeys = new();
+    // Collision losers awaiting their Delete (ours or the peer's): never rekeyed, never activated.
+    private readonly HashSet<uint> _redundant = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
     private readonly IkeSaTelemetry _telemetry;
 
     private PendingExchange? _active;
+    private int _initialChildrenLeft;
+    // The DPD probe's task while it is queued or in flight, and the dpd_timeout deadline (Clock ms) once it is sent.
+    private InformationalTask? _dpdProbe;
+    private long? _activeDeadline;
+    private PassiveIkeRekey? _passiveIkeRekey;
     private uint _activeMessageId;
     private int _attempt;
     private uint _nextRequestId;
@@ -86,9 +104,9 @@ public sealed class IkeSa : IDisposable
         new(context, false, spiI, spiR, local, remote, natT);
 
     /// <summary>
-    /// The IKE SA that replaces <paramref name="old"/> after a rekey (RFC 7296 §1.3.2, §2.18): new SPIs and
-    /// keys, message IDs from zero, the initiator of the rekey exchange as its initiator. The old SA's
-    /// Child SAs move over (their actors and data-plane entries stay as they are).
+    /// A new IKE SA from a rekey of <paramref name="old"/> (RFC 7296 §1.3.2, §2.18): new SPIs and keys, message IDs
+    /// from zero, the initiator of the rekey exchange as its initiator. It has no Child SAs until
+    /// <see cref="HandOver"/> makes it the successor; a collision's redundant SA never gets any (§2.8.2).
     /// </summary>
     internal static IkeSa CreateRekeyed(IkeSa old, bool isInitiator, ulong spiI, ulong spiR, IkeSuite suite, IkeKeys keys)
     {
@@ -105,17 +123,55 @@ public sealed class IkeSa : IDisposable
             Keys = keys,
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
-        foreach (var child in old._children.Values) sa._children[child.InboundSpi] = child;
-        foreach (var (from, to) in old._activateOnDelete) sa._activateOnDelete[from] = to;
-        sa._replaced.UnionWith(old._replaced);
-        old._children.Clear();
-        old._activateOnDelete.Clear();
-        old._replaced.Clear();
-        old._rekeying.Clear();
         sa.Move(IkeSaState.Established);
-        old.Emit(new IkeSaRekeyed(sa));
         return sa;
     }
+
+    /// <summary>
+    /// Makes <paramref name="successor"/> (from <see cref="CreateRekeyed"/>) the SA that carries on: the Child SAs
+    /// move over (their actors and data-plane entries stay as they are) and the host routes the new SPI here.
+    /// </summary>
+    internal void HandOver(IkeSa successor)
+    {
+        foreach (var child in _children.Values) successor._children[child.InboundSpi] = child;
+        foreach (var (from, to) in _activateOnDelete) successor._activateOnDelete[from] = to;
+        successor._replaced.UnionWith(_replaced);
+        successor._redundant.UnionWith(_redundant);
+        // Child Deletes we queued on this SA are lost with it; the successor deletes those children again.
+        var pendingDeletes = _deleting.Where(successor._children.ContainsKey).ToList();
+        _children.Clear();
+        _activateOnDelete.Clear();
+        _replaced.Clear();
+        _redundant.Clear();
+        _rekeying.Clear();
+        _deleting.Clear();
+        _passiveChildRekeys.Clear();
+        Successor = successor;
+        Emit(new IkeSaRekeyed(successor));
+        foreach (var spi in pendingDeletes) successor.DeleteChild(spi);
+    }
+
+    /// <summary>
+    /// Rekey responder while our own IKE rekey is on the wire (§2.8.2): the peer's new SA waits here, without
+    /// children, until our response decides which of the two survives.
+    /// </summary>
+    internal void PassiveIkeRekey(IkeSa created, byte[] lowerNonce) => _passiveIkeRekey = new PassiveIkeRekey(created, lowerNonce);
+
+    internal PassiveIkeRekey? TakePassiveIkeRekey()
+    {
+        var passive = _passiveIkeRekey;
+        _passiveIkeRekey = null;
+        return passive;
+    }
+
+    /// <summary>A colliding IKE rekey of the peer is waiting for our own to end.</summary>
+    internal bool HasPassiveIkeRekey => _passiveIkeRekey is not null;
+
+    /// <summary>Our IKE rekey (CREATE_CHILD_SA) is the request on the wire.</summary>
+    internal bool IkeRekeyInFlight => _active is { Tasks: [IkeRekeyTask] };
+
+    /// <summary>Announces a rekey collision's redundant IKE SA: the host routes its SPI until its Delete completes.</summary>
+    internal void Redundant(IkeSa redundant) => Emit(new IkeSaRedundant(redundant));
 
     /// <summary>Rekeys this IKE SA (CREATE_CHILD_SA with an IKE proposal); false when not possible now.</summary>
     public bool RekeyIke()
@@ -211,13 +267,24 @@ public sealed class IkeSa : IDisposable
         _telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
         Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
         var auth = new List<IIkeTask> { new IkeAuthTask() };
-        if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0]));
+        _initialChildrenLeft = InitialChildren.Count;
+        if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
         Enqueue(ExchangeType.IkeAuth, auth.ToArray());
         for (int i = 1; i < InitialChildren.Count; i++)
         {
-            Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(InitialChildren[i]));
+            Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(InitialChildren[i], initial: true));
         }
     }
+
+    /// <summary>
+    /// Initiator: some of the children asked for at <see cref="Initiate"/> are still being negotiated (the first rides
+    /// in IKE_AUTH, the others follow with CREATE_CHILD_SA). A reauthentication deletes the SA it replaces only once
+    /// this is false, so no child of the old SA loses its traffic before its replacement is installed.
+    /// </summary>
+    public bool InitialChildrenPending => _initialChildrenLeft > 0;
+
+    /// <summary>One of the children of <see cref="Initiate"/> was answered (installed or refused).</summary>
+    internal void InitialChildDone() => _initialChildrenLeft--;
 
     /// <summary>Creates one more Child SA under this established IKE SA.</summary>
     public void CreateChild(ChildConfig child) => Enqueue(ExchangeType.CreateChildSa, new ChildCreateTask(child));
@@ -229,7 +296,7 @@ public sealed class IkeSa : IDisposable
     /// </summary>
     public bool RekeyChild(uint inboundSpi)
     {
-        if (State != IkeSaState.Established || !_children.TryGetValue(inboundSpi, out var old) ||
+        if (State != IkeSaState.Established || !_children.TryGetValue(inboundSpi, out var old) || !IsRekeyable(inboundSpi) ||
             Connection is null || !Connection.Children.TryGetValue(old.Child, out var config) || !_rekeying.Add(inboundSpi))
         {
             return false;
@@ -242,17 +309,26 @@ public sealed class IkeSa : IDisposable
     /// <summary>True while a rekey of this child (initiated by us) is in flight.</summary>
     public bool IsRekeying(uint inboundSpi) => _rekeying.Contains(inboundSpi);
 
+    /// <summary>A Delete of ours for this child is queued or in flight.</summary>
+    internal bool IsDeleting(uint inboundSpi) => _deleting.Contains(inboundSpi);
+
+    /// <summary>Neither replaced by a rekey, nor a collision's redundant SA, nor being deleted.</summary>
+    internal bool IsRekeyable(uint inboundSpi, bool requirePresent = false) =>
+        (!requirePresent || _children.ContainsKey(inboundSpi)) &&
+        !_replaced.Contains(inboundSpi) && !_redundant.Contains(inboundSpi) && !_deleting.Contains(inboundSpi);
+
     /// <summary>Liveness check (dead peer detection): an empty INFORMATIONAL; no answer means the SA times out.</summary>
     public void SendDpd()
     {
         _telemetry.DpdProbe();
-        Enqueue(ExchangeType.Informational, new InformationalTask([]));
+        _dpdProbe = new InformationalTask([]);
+        Enqueue(ExchangeType.Informational, _dpdProbe);
     }
 
     /// <summary>Deletes one Child SA with the peer (identified by our inbound SPI).</summary>
     public void DeleteChild(uint inboundSpi)
     {
-        if (!_children.ContainsKey(inboundSpi)) return;
+        if (!_children.ContainsKey(inboundSpi) || !_deleting.Add(inboundSpi)) return;
         Enqueue(ExchangeType.Informational, new InformationalTask([new DeletePayload(ProtocolId.Esp, [SpiBytes(inboundSpi)])]));
     }
 
@@ -285,7 +361,8 @@ public sealed class IkeSa : IDisposable
     {
         if (_active is null || State == IkeSaState.Destroyed) return;
         _attempt++;
-        if (_attempt > Context.Tunables.RetransmitTries)
+        long now = Context.Clock();
+        if (_attempt > Context.Tunables.RetransmitTries || now >= _activeDeadline)
         {
             Close(CloseReason.Timeout);
             return;
@@ -293,7 +370,16 @@ public sealed class IkeSa : IDisposable
 
         _telemetry.Retransmit(_active.Exchange);
         Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(_attempt)));
+        Emit(new ScheduleRetransmit(NextRetransmit(now)));
+    }
+
+    /// <summary>The back-off delay of the current attempt, cut short at the exchange's deadline (dpd_timeout).</summary>
+    private TimeSpan NextRetransmit(long now)
+    {
+        var delay = Context.Tunables.RetransmitDelay(_attempt);
+        if (_activeDeadline is not { } deadline) return delay;
+        var left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - now));
+        return left < delay ? left : delay;
     }
 
     /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to this SA.</summary>
@@ -331,7 +417,14 @@ public sealed class IkeSa : IDisposable
 
     private void StartNext()
     {
-        if (_active is not null || _queue.Count == 0 || State == IkeSaState.Destroyed) return;
+        if (_active is not null || State == IkeSaState.Destroyed) return;
+        // A queued rekey of a child that the peer rekeyed (or deleted) meanwhile has nothing left to do.
+        while (_queue.Count > 0 && _queue.Peek().Tasks is [ChildCreateTask { RekeyOf: { } stale }] && !IsRekeyable(stale.InboundSpi, requirePresent: true))
+        {
+            _queue.Dequeue();
+            _rekeying.Remove(stale.InboundSpi);
+        }
+        if (_queue.Count == 0) return;
         var next = _queue.Peek();
         if (next.Exchange != ExchangeType.IkeSaInit && Protector is null) return;
         _active = _queue.Dequeue();
@@ -356,8 +449,15 @@ public sealed class IkeSa : IDisposable
             ? IkeCodec.Encode(header, payloads)
             : Protector!.Seal(header, payloads);
         _attempt = 0;
+        long now = Context.Clock();
+        // dpd_timeout (IKEv2 here too): an unanswered probe declares the peer dead when it or the retransmission
+        // budget runs out, whichever is first.
+        _activeDeadline = exchange.Tasks is [var only] && only == _dpdProbe && Connection is { DpdTimeout: var dpdTimeout } &&
+                          dpdTimeout > TimeSpan.Zero
+            ? now + (long)dpdTimeout.TotalMilliseconds
+            : null;
         Emit(new SendMessage(ActiveRequest, RemoteEndpoint, NatT));
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(0)));
+        Emit(new ScheduleRetransmit(NextRetransmit(now)));
     }
 
     private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
@@ -584,7 +684,9 @@ public sealed class IkeSa : IDisposable
     internal void RemoveChild(uint inboundSpi)
     {
         _rekeying.Remove(inboundSpi);
+        _deleting.Remove(inboundSpi);
         bool rekeyed = _replaced.Remove(inboundSpi);
+        _redundant.Remove(inboundSpi);
         if (!_children.Remove(inboundSpi)) return;
         // The successor takes over outbound before the old SA leaves the data plane: effects run in order,
         // so no packet meets a moment without an outbound SA.
@@ -605,6 +707,44 @@ public sealed class IkeSa : IDisposable
     /// <summary>Our rekey of <paramref name="old"/> finished (either way); a new attempt may start later.</summary>
     internal void RekeyDone(uint old) => _rekeying.Remove(old);
 
+    /// <summary>
+    /// Rekey responder while our own rekey of <paramref name="old"/> is in flight (§2.8.1): remember the peer's
+    /// successor and the lower nonce of its exchange, for the comparison once our response arrives.
+    /// </summary>
+    internal void PassiveChildRekey(uint old, uint successor, byte[] lowerNonce) =>
+        _passiveChildRekeys[old] = new PassiveChildRekey(successor, lowerNonce);
+
+    /// <summary>The peer's colliding rekey of <paramref name="old"/>, if any; taken by our own rekey task as it ends.</summary>
+    internal PassiveChildRekey? TakePassiveChildRekey(uint old) =>
+        _passiveChildRekeys.Remove(old, out var passive) ? passive : null;
+
+    /// <summary>
+    /// Our rekey of <paramref name="old"/> won the collision: the peer's successor is redundant (the peer deletes it)
+    /// and must never take over outbound.
+    /// </summary>
+    internal void CollisionWon(uint old, uint redundant)
+    {
+        if (_activateOnDelete.TryGetValue(old, out var pending) && pending == redundant) _activateOnDelete.Remove(old);
+        if (_children.ContainsKey(redundant)) _redundant.Add(redundant);
+    }
+
+    /// <summary>Our successor of a rekey collision we lost (§2.8.1): we delete it; the peer's successor takes over.</summary>
+    internal void CollisionLost(uint redundant)
+    {
+        _redundant.Add(redundant);
+        DeleteChild(redundant);
+    }
+
+    /// <summary>Whether we are the active rekeyer of <paramref name="old"/> right now (its CREATE_CHILD_SA is on the wire).</summary>
+    internal bool RekeyInFlight(uint old) =>
+        _active is { Tasks: [ChildCreateTask { RekeyOf: { } of }] } && of.InboundSpi == old;
+
+    /// <summary>Lexicographic order of nonces (the lowest-nonce rule, §2.8.1); a shorter common prefix sorts first.</summary>
+    internal static int CompareNonces(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b) => a.SequenceCompareTo(b);
+
+    /// <summary>The lower of an exchange's two nonces.</summary>
+    internal static byte[] LowerNonce(byte[] a, byte[] b) => CompareNonces(a, b) <= 0 ? a : b;
+
     /// <summary>Rekey responder: <paramref name="successor"/> starts sending once <paramref name="old"/> is deleted.</summary>
     internal void ActivateWhenDeleted(uint old, uint successor)
     {
@@ -618,6 +758,8 @@ public sealed class IkeSa : IDisposable
         if (State == IkeSaState.Destroyed) return;
         var before = State;
         foreach (var spi in _children.Keys.ToList()) RemoveChild(spi);
+        // A colliding IKE rekey of the peer that never got the children dies with us (its keys zeroed).
+        TakePassiveIkeRekey()?.Sa.Dispose();
         _active = null;
         _queue.Clear();
         Emit(new CancelRetransmit());
@@ -678,7 +820,7 @@ public sealed class IkeSa : IDisposable
         return b;
     }
 
-    internal static byte[] RandomBytes(int length) => RandomNumberGenerator.GetBytes(length);
+    internal byte[] NewNonce() => Context.NonceSource(Context.Tunables.NonceLength);
 
     public void Dispose()
     {
@@ -695,3 +837,9 @@ public sealed class IkeSa : IDisposable
 
     private sealed record CachedResponse(uint MessageId, byte[] Request, byte[] Response);
 }
+
+/// <summary>The peer's IKE rekey that collided with ours: its new SA (no children yet) and its lower nonce.</summary>
+internal sealed record PassiveIkeRekey(IkeSa Sa, byte[] LowerNonce);
+
+/// <summary>The peer's rekey of a child that collided with ours: its successor (our inbound SPI) and its lower nonce.</summary>
+internal sealed record PassiveChildRekey(uint Successor, byte[] LowerNonce);

@@ -35,13 +35,20 @@ public sealed class ChildCreateTask : IIkeTask
     private NotifyType? _error;
     private bool _inIkeAuth;
 
+    private readonly bool _initial;
+
     /// <param name="child">The child to create as initiator; null for the responder role.</param>
     /// <param name="rekeyOf">Initiator: the existing Child SA this one replaces.</param>
-    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null)
+    /// <param name="initial">Initiator: one of the children of <see cref="IkeSa.Initiate"/> (counted until answered).</param>
+    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null, bool initial = false)
     {
         _initiatorChild = child;
         _rekeyOf = rekeyOf;
+        _initial = initial;
     }
+
+    /// <summary>Initiator: the Child SA this task rekeys, if it is a rekey.</summary>
+    internal ChildSaRecord? RekeyOf => _rekeyOf;
 
     // ---- Initiator ----
 
@@ -60,7 +67,7 @@ public sealed class ChildCreateTask : IIkeTask
         payloads.Add(new SaPayload(ProposalSelector.ToWire(_child.EspProposals, IkeSa.SpiBytes(_ourSpi), includeGroups: pfs)));
         if (!_inIkeAuth)
         {
-            _nonceI = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+            _nonceI = sa.NewNonce();
             payloads.Add(new NoncePayload(_nonceI));
             if (pfs)
             {
@@ -78,6 +85,7 @@ public sealed class ChildCreateTask : IIkeTask
 
     public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
     {
+        if (_initial) sa.InitialChildDone();
         var saPayload = response.Get<SaPayload>();
         var tsi = response.Get<TsPayload>(PayloadType.TsInitiator);
         var tsr = response.Get<TsPayload>(PayloadType.TsResponder);
@@ -103,14 +111,41 @@ public sealed class ChildCreateTask : IIkeTask
         }
 
         uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(saPayload.Proposals[0].Spi);
-        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: true);
-        if (_rekeyOf is not null)
+        if (_rekeyOf is null)
         {
-            // Make-before-break: the new SA carries outbound from now on; the old one goes once the peer
-            // confirms its deletion (in-flight packets on it are still accepted until then).
-            sa.RekeyDone(_rekeyOf.InboundSpi);
-            sa.Rekeyed(_rekeyOf.InboundSpi);
-            sa.DeleteChild(_rekeyOf.InboundSpi);
+            Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: true);
+            return TaskStatus.Done;
+        }
+
+        uint old = _rekeyOf.InboundSpi;
+        sa.RekeyDone(old);
+        // Simultaneous rekey (§2.8.1): the peer's rekey of the same child, answered by us while ours was in flight,
+        // created a second successor. The SA whose exchange had the lowest of the four nonces is redundant and is
+        // deleted by the side that initiated it; the other side's initiator deletes the old SA. strongSwan's
+        // child_rekey compares the lower nonce of each exchange the same way, so both ends agree.
+        var passive = sa.TakePassiveChildRekey(old);
+        bool lost = passive is not null &&
+                    IkeSa.CompareNonces(IkeSa.LowerNonce(_nonceI, _nonceR), passive.LowerNonce) < 0;
+        // A lost successor never sends: the peer deletes the old SA and our side of its successor takes over.
+        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: !lost);
+        if (lost)
+        {
+            sa.CollisionLost(_ourSpi);
+            return TaskStatus.Done;
+        }
+
+        // Make-before-break: the new SA carries outbound from now on; the old one goes once the peer
+        // confirms its deletion (in-flight packets on it are still accepted until then).
+        if (passive is not null) sa.CollisionWon(old, passive.Successor);
+        if (sa.FindChild(old) is not null)
+        {
+            sa.Rekeyed(old);
+            sa.DeleteChild(old);
+        }
+        else
+        {
+            // The peer deleted the old SA before our response arrived (reordered): the rekey still counts.
+            sa.Context.Metrics.CountRekey("child", success: true);
         }
         return TaskStatus.Done;
     }
@@ -124,7 +159,10 @@ public sealed class ChildCreateTask : IIkeTask
         if (_rekeyOf is not null)
         {
             sa.RekeyDone(_rekeyOf.InboundSpi);
-            sa.Context.Metrics.CountRekey("child", success: false);
+            // Refused in a collision the peer settled (TEMPORARY_FAILURE because it was already deleting the old SA,
+            // §2.25.1, or CHILD_SA_NOT_FOUND because it had): its successor, which we answered, carries on.
+            bool settledByPeer = sa.TakePassiveChildRekey(_rekeyOf.InboundSpi) is not null || sa.FindChild(_rekeyOf.InboundSpi) is null;
+            if (!settledByPeer) sa.Context.Metrics.CountRekey("child", success: false);
         }
         return TaskStatus.Done;
     }
@@ -169,10 +207,10 @@ public sealed class ChildCreateTask : IIkeTask
                 return TaskStatus.Done;
             }
 
-            if (sa.IsRekeying(_rekeyedByPeer.InboundSpi))
+            if (sa.IsDeleting(_rekeyedByPeer.InboundSpi))
             {
-                // Simultaneous rekey of one child (§2.8.1): refuse ours-vs-theirs with TEMPORARY_FAILURE; both
-                // sides back off by a random delay and one of them wins the next round.
+                // We are deleting this SA (our own rekey of it completed, or it expired): §2.25.1 wants
+                // TEMPORARY_FAILURE; our Delete settles it for the peer.
                 _error = NotifyType.TemporaryFailure;
                 return TaskStatus.Done;
             }
@@ -231,7 +269,7 @@ public sealed class ChildCreateTask : IIkeTask
             }
 
             _nonceI = nonce.Data;
-            _nonceR = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+            _nonceR = sa.NewNonce();
             if (ke is not null)
             {
                 if (ke.Group != _suite.Group)
@@ -256,8 +294,12 @@ public sealed class ChildCreateTask : IIkeTask
         Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive: _rekeyedByPeer is null);
         if (_rekeyedByPeer is not null)
         {
-            sa.ActivateWhenDeleted(_rekeyedByPeer.InboundSpi, _ourSpi);
+            uint old = _rekeyedByPeer.InboundSpi;
+            sa.ActivateWhenDeleted(old, _ourSpi);
             sa.Context.Metrics.CountRekey("child", success: true);
+            // Our own rekey of the same child is on the wire (§2.8.1): answered as usual, settled by the nonces
+            // when our response arrives.
+            if (sa.RekeyInFlight(old)) sa.PassiveChildRekey(old, _ourSpi, IkeSa.LowerNonce(_nonceI, _nonceR));
         }
         return TaskStatus.Done;
     }

@@ -35,7 +35,7 @@ public sealed class IkeInitTask : IIkeTask
         }
 
         // The nonce stays the same across COOKIE and INVALID_KE retries.
-        if (sa.NonceI.Length == 0) sa.NonceI = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+        if (sa.NonceI.Length == 0) sa.NonceI = sa.NewNonce();
 
         if (_cookie is not null) payloads.Add(new NotifyPayload(NotifyType.Cookie, _cookie));
         payloads.Add(new SaPayload(ProposalSelector.ToWire(proposals, [])));
@@ -154,7 +154,7 @@ public sealed class IkeInitTask : IIkeTask
         }
 
         sa.NonceI = nonce.Data;
-        sa.NonceR = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+        sa.NonceR = sa.NewNonce();
         DeriveKeys(sa, suite, secret);
         CheckNat(sa, request);
         return TaskStatus.Done;

@@ -10,8 +10,10 @@ namespace Concentrator.Ike.Exchanges.Tasks;
 /// Rekeys the IKE SA (RFC 7296 §1.3.2): CREATE_CHILD_SA {SA(IKE, new SPI), Ni, KEi} -> {SA, Nr, KEr}.
 /// The new SA's keys come from the old SK_d (§2.18); its initiator is whoever started this exchange.
 /// Child SAs move to the new SA; the rekey initiator then deletes the old SA with INFORMATIONAL.
-/// Collisions (§2.25): a rekey request while we have a request of our own in flight is refused with
-/// TEMPORARY_FAILURE, and the peer retries later; that keeps exactly one successor.
+/// Simultaneous IKE rekeys (§2.8.2, §2.25.2) both complete: the new SA whose exchange had the lowest of the four
+/// nonces is redundant and deleted by its initiator, the children move to the other one, whose initiator deletes
+/// the old SA (strongSwan's ike_rekey decides the same way). A rekey request while another exchange of ours is in
+/// flight, or while we delete the SA, is refused with TEMPORARY_FAILURE (§2.25.2).
 /// </summary>
 public sealed class IkeRekeyTask : IIkeTask
 {
@@ -27,7 +29,7 @@ public sealed class IkeRekeyTask : IIkeTask
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
         _ourSpi = IkeSa.RandomIkeSpi();
-        _nonce = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+        _nonce = sa.NewNonce();
         _dh = KeyExchangeFactory.Create(sa.Suite.Group);
         payloads.Add(new SaPayload(ProposalSelector.ToWire(sa.Connection!.Proposals, IkeSa.SpiBytes(_ourSpi))));
         payloads.Add(new NoncePayload(_nonce));
@@ -37,6 +39,7 @@ public sealed class IkeRekeyTask : IIkeTask
     public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
     {
         sa.RekeyingIke = false;
+        var passive = sa.TakePassiveIkeRekey();
         var saPayload = response.Get<SaPayload>();
         var nonce = response.Get<NoncePayload>();
         var ke = response.Get<KePayload>();
@@ -45,16 +48,36 @@ public sealed class IkeRekeyTask : IIkeTask
             !NonceRules.IsLongEnough(nonce.Data, suite.Prf) ||
             ke.Group != _dh!.Group || suite.Group != _dh.Group || !_dh.TryDeriveSharedSecret(ke.Data, out var secret))
         {
-            // The old SA stays; the lifetime timer tries again (TEMPORARY_FAILURE in a collision, §2.25).
             _dh?.Dispose();
+            if (passive is not null)
+            {
+                // Refused in a collision (TEMPORARY_FAILURE: the peer had finished its rekey and deletes the old SA):
+                // the peer's new SA, which we answered, carries on.
+                sa.HandOver(passive.Sa);
+                return TaskStatus.Done;
+            }
+
+            // The old SA stays; the lifetime timer tries again.
             sa.Context.Metrics.CountRekey("ike", success: false);
             return TaskStatus.Done;
         }
 
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(answer.Spi);
-        Derive(sa, suite, secret, _nonce, nonce.Data, spiI: _ourSpi, spiR: peerSpi, weInitiate: true);
+        var ours = Derive(sa, suite, secret, _nonce, nonce.Data, spiI: _ourSpi, spiR: peerSpi, weInitiate: true);
+        if (passive is not null && IkeSa.CompareNonces(IkeSa.LowerNonce(_nonce, nonce.Data), passive.LowerNonce) < 0)
+        {
+            // Lost: ours is redundant and we delete it (INFORMATIONAL {D(IKE)} on it); the peer's new SA takes the
+            // children and the peer deletes the old SA.
+            sa.HandOver(passive.Sa);
+            sa.Redundant(ours);
+            ours.Delete();
+            return TaskStatus.Done;
+        }
+
+        sa.HandOver(ours);
+        // Won: the peer deletes its redundant SA; we delete the old one (its children already belong to ours).
+        if (passive is not null) sa.Redundant(passive.Sa);
         sa.Context.Metrics.CountRekey("ike", success: true);
-        // The old SA has done its job: delete it (its children already belong to the successor).
         sa.Delete();
         return TaskStatus.Done;
     }
@@ -72,7 +95,12 @@ public sealed class IkeRekeyTask : IIkeTask
             return TaskStatus.Done;
         }
 
-        if (sa.HasExchangeInFlight || sa.RekeyingIke)
+        // §2.25.2: TEMPORARY_FAILURE while we delete this SA or run another exchange on it (a Child SA being created,
+        // rekeyed or deleted); only our own IKE rekey on the wire is a collision answered as usual.
+        bool collision = sa.IkeRekeyInFlight && !sa.HasPassiveIkeRekey;
+        // An SA already replaced (it only awaits its Delete) is never rekeyed twice.
+        if (sa.State != Sa.IkeSaState.Established || sa.Successor is not null || (sa.HasExchangeInFlight && !collision) ||
+            (sa.RekeyingIke && !collision))
         {
             _error = NotifyType.TemporaryFailure;
             return TaskStatus.Done;
@@ -99,10 +127,19 @@ public sealed class IkeRekeyTask : IIkeTask
         }
 
         _ourSpi = IkeSa.RandomIkeSpi();
-        _nonce = IkeSa.RandomBytes(sa.Context.Tunables.NonceLength);
+        _nonce = sa.NewNonce();
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(_chosen.Spi);
-        Derive(sa, _suite, secret, nonce.Data, _nonce, spiI: peerSpi, spiR: _ourSpi, weInitiate: false);
+        var created = Derive(sa, _suite, secret, nonce.Data, _nonce, spiI: peerSpi, spiR: _ourSpi, weInitiate: false);
         sa.Context.Metrics.CountRekey("ike", success: true);
+        if (collision)
+        {
+            // Settled by the nonces when the response to our own rekey arrives (or by the peer's Delete of this SA).
+            sa.PassiveIkeRekey(created, IkeSa.LowerNonce(nonce.Data, _nonce));
+        }
+        else
+        {
+            sa.HandOver(created);
+        }
         return TaskStatus.Done;
     }
 
@@ -122,13 +159,13 @@ public sealed class IkeRekeyTask : IIkeTask
 
     // ---- Shared ----
 
-    /// <summary>Keys of the new SA from the old SK_d (§2.18); the successor is announced to the host by an effect.</summary>
-    private static void Derive(IkeSa sa, IkeSuite suite, byte[] secret, byte[] ni, byte[] nr, ulong spiI, ulong spiR, bool weInitiate)
+    /// <summary>The new SA with keys from the old SK_d (§2.18); it gets the children only through <see cref="IkeSa.HandOver"/>.</summary>
+    private static IkeSa Derive(IkeSa sa, IkeSuite suite, byte[] secret, byte[] ni, byte[] nr, ulong spiI, ulong spiR, bool weInitiate)
     {
         try
         {
             var keys = KeyDerivation.DeriveRekeyedIkeSaKeys(suite, sa.Suite.Prf, sa.Keys!.SkD, secret, ni, nr, spiI, spiR);
-            sa.Successor = IkeSa.CreateRekeyed(sa, weInitiate, spiI, spiR, suite, keys);
+            return IkeSa.CreateRekeyed(sa, weInitiate, spiI, spiR, suite, keys);
         }
         finally
         {

@@ -36,6 +36,9 @@ public sealed class InformationalTask(IReadOnlyList<Payload> requestPayloads) : 
         {
             if (delete.Protocol == ProtocolId.Ike)
             {
+                // §2.25.2: a Delete of the IKE SA we are rekeying ends our rekey; if the peer's colliding rekey
+                // already created a new SA, the peer won and that SA takes the children over first.
+                if (sa.TakePassiveIkeRekey() is { } passive) sa.HandOver(passive.Sa);
                 sa.CloseAfterResponse = CloseReason.DeletedByPeer;
                 continue;
             }
