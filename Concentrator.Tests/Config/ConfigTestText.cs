@@ -31,6 +31,16 @@ internal static class ConfigTestText
           cookie_threshold: 10   # half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (0: never)
           init_limit_half_open: 5000  # half-open IKE SAs from which new IKE_SA_INIT is dropped (0: unlimited)
 
+        cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
+          hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)
+          port: 4053             # remoting TCP port (0: any free port)
+          seed_nodes: []         # e.g. [akka.tcp://concentrator@10.0.0.1:4053, akka.tcp://concentrator@10.0.0.2:4053]
+          discovery: none        # none | kubernetes (Akka.Management Cluster Bootstrap + Akka.Discovery.KubernetesApi)
+          management_port: 8558  # Akka.Management HTTP with discovery kubernetes (container port named "management")
+          kubernetes: { pod_label_selector: "app.kubernetes.io/name=concentrator", required_contact_points: 2 }
+          split_brain_resolver: keep-majority  # keep-majority | static-quorum (majority of seeds) | keep-oldest | down-all | off
+          tls: { certificate: "", password_file: "" }  # PKCS#12 for remoting TLS with mutual authentication; empty: plain TCP
+
         connections:
           site-a:
             version: 2
