@@ -69,7 +69,9 @@ public sealed class ClusterNode
         else
         {
             join = string.Join(", ", config.SeedNodes);
-            cluster.JoinSeedNodes(config.SeedNodes.Select(Address.Parse));
+            // Remoting over TLS is the akka.ssl.tcp protocol; seeds are written akka.tcp either way.
+            var protocol = cluster.SelfAddress.Protocol;
+            cluster.JoinSeedNodes(config.SeedNodes.Select(s => Address.Parse(s).WithProtocol(protocol)));
         }
         Log.ClusterStarting(log, cluster.SelfAddress.ToString(), join, config.SplitBrainResolver, config.TlsEnabled);
         return node;

@@ -73,7 +73,15 @@ public sealed class ClusterTls
         chain.ChainPolicy.CustomTrustStore.AddRange(_anchors);
         chain.ChainPolicy.ExtraStore.AddRange(_intermediates);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(peer);
+        if (!chain.Build(peer)) return false;
+        // The chain must end in one of our anchors byte for byte: a self-signed stranger with the same subject
+        // name would otherwise pass on platforms that match trust anchors by name.
+        var root = chain.ChainElements[^1].Certificate;
+        foreach (var anchor in _anchors)
+        {
+            if (anchor.RawData.AsSpan().SequenceEqual(root.RawData)) return true;
+        }
+        return false;
     }
 
     private bool Validate(X509Certificate2 certificate, X509Chain chain, string remotePeer, SslPolicyErrors errors, ILoggingAdapter log)

@@ -87,11 +87,12 @@ public static class ClusterAddresses
     public static bool IsHostname(string text) =>
         System.Net.IPAddress.TryParse(text, out _) || Uri.CheckHostName(text) == UriHostNameType.Dns;
 
-    /// <summary>akka.tcp://concentrator@host:port with a port in 1..65535; the error names the expected form.</summary>
+    /// <summary>akka.tcp://concentrator@host:port with a port in 1..65535 (akka.ssl.tcp accepted as a synonym: the node
+    /// uses its own transport's protocol, so one seed list serves with and without TLS); the error names the expected form.</summary>
     public static string? TrySeedNode(string text)
     {
         const string form = "akka.tcp://" + ClusterConfig.SystemName + "@host:port";
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != "akka.tcp")
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("akka.tcp" or "akka.ssl.tcp"))
         {
             return $"'{text}' is not a seed node address ({form})";
         }
