@@ -30,22 +30,25 @@ public sealed class ClusterNode
         _log = log;
     }
 
-    /// <summary>A clustered ActorSystem: <paramref name="baseHocon"/> with the cluster settings over it.</summary>
-    public static ActorSystem CreateSystem(string name, string baseHocon, ClusterConfig config)
+    /// <summary>A clustered ActorSystem: <paramref name="baseHocon"/> with the cluster settings over it. Akka's own log
+    /// events (remoting, membership, downing) go through <paramref name="loggers"/>, so <c>run</c>'s stdout stays JSON.</summary>
+    public static ActorSystem CreateSystem(string name, string baseHocon, ClusterConfig config, ILoggerFactory loggers)
     {
         var hocon = ConfigurationFactory.ParseString(ClusterSettings.Hocon(config))
             .WithFallback(ConfigurationFactory.ParseString(baseHocon));
-        if (config.Discovery == "kubernetes")
-        {
-            hocon = hocon.WithFallback(AkkaManagementProvider.DefaultConfiguration())
-                .WithFallback(ClusterBootstrap.DefaultConfiguration())
-                .WithFallback(Akka.Discovery.KubernetesApi.KubernetesDiscovery.DefaultConfiguration());
-        }
+        if (config.Discovery == "kubernetes") hocon = WithBootstrapDefaults(hocon);
         Setup setup = BootstrapSetup.Create().WithConfig(hocon);
-        var actorSetup = ActorSystemSetup.Create(setup);
+        var actorSetup = ActorSystemSetup.Create(setup, new Akka.Hosting.Logging.LoggerFactorySetup(loggers));
         if (config.TlsEnabled) actorSetup = actorSetup.And(ClusterTls.Load(config).Setup());
         return ActorSystem.Create(name, actorSetup);
     }
+
+    /// <summary>Separate so that a node without discovery never loads the management and Kubernetes assemblies.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static Akka.Configuration.Config WithBootstrapDefaults(Akka.Configuration.Config hocon) =>
+        hocon.WithFallback(AkkaManagementProvider.DefaultConfiguration())
+            .WithFallback(ClusterBootstrap.DefaultConfiguration())
+            .WithFallback(Akka.Discovery.KubernetesApi.KubernetesDiscovery.DefaultConfiguration());
 
     /// <summary>Starts membership tracking and joins; returns at once (this node becomes Up asynchronously).</summary>
     public static ClusterNode Start(ActorSystem system, ClusterConfig config, ConcentratorMetrics metrics, ILogger log)

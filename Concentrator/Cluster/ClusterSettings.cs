@@ -16,6 +16,7 @@ public static class ClusterSettings
     {
         var sb = new StringBuilder();
         sb.AppendLine("akka.actor.provider = cluster");
+        sb.AppendLine("akka.loggers = [\"Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting\"]");
         // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly.
         sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.Hostname)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.Hostname)}");

@@ -65,7 +65,7 @@ public sealed class Gateway : IAsyncDisposable
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         System = options.Cluster is null
             ? ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon))
-            : ClusterNode.CreateSystem(options.SystemName, Hocon, options.Cluster);
+            : ClusterNode.CreateSystem(options.SystemName, Hocon, options.Cluster, options.Loggers);
         var context = new IkeSaContext
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
