@@ -147,6 +147,15 @@ public sealed class ClusterPartitionRootTests(ITestOutputHelper output)
         Assert.True(await procs[0].WaitForEventAsync(ConcentratorProcess.IkeSaEstablished, TimeSpan.FromSeconds(5)),
             "n1 established the IKE SA");
         scope.Log("IKE SA with n1 established after the partition");
+
+        // SIGTERM on n2 is a graceful leave, not a failure: n1 never marks it unreachable and stays ready alone.
+        await procs[1].DisposeAsync();
+        Assert.NotEmpty(procs[1].EventsWithId(5007));
+        Assert.True(await WaitAsync(async () => await MembersAsync(nodes[0], "up") == 1, scope.Remaining(TimeSpan.FromSeconds(15))),
+            "n1 counts itself alone after n2 left");
+        Assert.Empty(procs[0].EventsWithId(5003).Where(e => e.Message.Contains(NodeAddress(1))));
+        Assert.Equal(200, await ReadyzAsync(nodes[0]));
+        scope.Log("n2 left gracefully on SIGTERM; n1 alone and ready");
         scope.Passed();
     }
 
