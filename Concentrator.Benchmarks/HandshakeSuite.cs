@@ -254,7 +254,7 @@ public static class HandshakeSuite
         listen: { addresses: [{{Testbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
         http: { listen: "127.0.0.1:9400" }
         tunnel: { type: none }
-        charon: { cookie_threshold: 0, block_threshold: 0, init_limit_job_load: 0 }
+        charon: { cookie_threshold: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit_per_peer: 0 }
         connections:
           demo:
             proposals: [{{Ike}}]

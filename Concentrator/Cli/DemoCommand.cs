@@ -39,8 +39,9 @@ public static class DemoCommand
     /// <summary>The embedded default gateway configuration (swanctl names; PSK for the demo only).</summary>
     public const string GatewayYaml = """
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
-        # every simulated peer shares 127.0.0.1 and all start at once: no per-source or queued-request cap
-        charon: { block_threshold: 0, init_limit_job_load: 0 }
+        # every simulated peer shares 127.0.0.1 and all start at once: no per-source, per-address or queued-request cap
+        charon: { block_threshold: 0, init_limit_job_load: 0, ikesa_limit_per_peer: 0 }
+        cluster: { hostname: 127.0.0.1, port: 0 }   # a one-node cluster; the peer fleet is not a member
         connections:
           demo:
             proposals: [aes256gcm16-prfsha256-ecp256]
@@ -80,7 +81,7 @@ public static class DemoCommand
 
         var config = ConcentratorConfig.Parse(GatewayYaml, "<embedded demo config>");
         var gatewayPlane = new InMemoryDataPlane();
-        await using var gateway = Gateway.Start(new GatewayOptions { Config = config, DataPlane = gatewayPlane });
+        await using var gateway = Gateway.Start(new GatewayOptions { Config = config, DataPlane = gatewayPlane, Cluster = config.Cluster });
         await using var fleet = PeerFleet.Start(new FleetOptions
         {
             Psk = config.FindSharedKey("gw.demo.concentrator", "peer-0.fleet")!,

@@ -7,15 +7,19 @@ using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cli;
 
-/// <summary><c>Concentrator run --config FILE</c>: the gateway in the foreground; SIGTERM deletes every SA, then exits.</summary>
+/// <summary><c>Concentrator run --config FILE</c>: the gateway in the foreground as a cluster node; SIGTERM deletes every
+/// SA, leaves the cluster and exits; a node the cluster downs (split brain resolver) exits with 1.</summary>
 public static class RunCommand
 {
     public const string Help = """
         Usage: Concentrator run --config FILE [--log-level LEVEL] [--shutdown-timeout SECONDS]
 
         Runs the gateway in the foreground with structured (JSON) logs on stdout.
-        SIGTERM or Ctrl-C sends a Delete for every IKE SA to its peer, waits for the answers
-        (at most --shutdown-timeout, default 10 s) and exits.
+        The node joins the Akka cluster of the config's cluster section (alone: a one-node cluster);
+        /readyz answers ready once it is Up. SIGTERM or Ctrl-C sends a Delete for every IKE SA to its
+        peer, waits for the answers (at most --shutdown-timeout, default 10 s), leaves the cluster
+        gracefully and exits 0. A node removed from the cluster (downed by the split brain resolver
+        on the minority side of a partition) exits 1.
 
         Options:
           --config FILE              YAML configuration in swanctl.conf names (required)
@@ -78,6 +82,7 @@ public static class RunCommand
             Config = config,
             DataPlane = dataPlane,
             Loggers = loggers,
+            Cluster = config.Cluster.WithEnvironment(Environment.GetEnvironmentVariable),
         });
         if (dataPlane is LinuxDataPlane linux)
         {
@@ -90,7 +95,14 @@ public static class RunCommand
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-        await stop.Task.ConfigureAwait(false);
+        var ended = await Task.WhenAny(stop.Task, gateway.System.WhenTerminated).ConfigureAwait(false);
+        if (ended != stop.Task)
+        {
+            // Downed or removed: the IKE SA actors are gone with the actor system, so the node cannot serve its peers.
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            (dataPlane as IDisposable)?.Dispose();
+            return 1;
+        }
 
         await gateway.ShutdownAsync(TimeSpan.FromSeconds(shutdownSeconds)).ConfigureAwait(false);
         (dataPlane as IDisposable)?.Dispose();

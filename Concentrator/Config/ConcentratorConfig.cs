@@ -9,6 +9,7 @@ public sealed class ConcentratorConfig
     public CharonConfig Charon { get; init; } = new();
     public IReadOnlyDictionary<string, ConnectionConfig> Connections { get; init; } = new Dictionary<string, ConnectionConfig>();
     public IReadOnlyList<SecretConfig> Secrets { get; init; } = [];
+    public ClusterConfig Cluster { get; init; } = new();
     public string Source { get; init; } = "<memory>";
 
     /// <summary>Reads and validates a file; a missing or unreadable file is a <see cref="ConfigException"/> naming the path.</summary>

@@ -18,7 +18,7 @@ internal sealed partial class ConfigLoader(string file)
     internal const string YamlKeyPath = "<yaml>";
     internal const string RootKeyPath = "<root>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "connections", "secrets", "include"];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", "connections", "secrets", "include"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
@@ -28,6 +28,12 @@ internal sealed partial class ConfigLoader(string file)
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
     ];
+    private static readonly string[] ClusterKeys =
+    [
+        "hostname", "port", "seed_nodes", "discovery", "management_port", "kubernetes", "split_brain_resolver", "tls",
+    ];
+    private static readonly string[] ClusterKubernetesKeys = ["pod_label_selector", "required_contact_points"];
+    private static readonly string[] ClusterTlsKeys = ["certificate", "password_file"];
     private static readonly string[] ConnectionKeys =
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
@@ -80,6 +86,7 @@ internal sealed partial class ConfigLoader(string file)
             Charon = ReadCharon(Section("charon", root.Get("charon"), "charon", CharonKeys)),
             Connections = ReadConnections(root),
             Secrets = ReadSecrets(root),
+            Cluster = ReadCluster(Section("cluster", root.Get("cluster"), "cluster", ClusterKeys)),
             Source = file,
         };
     }
@@ -181,6 +188,69 @@ internal sealed partial class ConfigLoader(string file)
             AcquireQueue = (int)(Int(m, "acquire_queue", 0, 100_000) ?? d.AcquireQueue),
             AdminRate = (int)(Int(m, "admin_rate", 1, 100_000) ?? d.AdminRate),
         };
+    }
+
+    private ClusterConfig ReadCluster(Map m)
+    {
+        var d = new ClusterConfig();
+        var hostname = Scalar(m, "hostname");
+        if (hostname is { } h && !ClusterAddresses.IsHostname(h.Value.Trim()))
+        {
+            throw Fail(m.PathOf("hostname"), $"'{h.Value}' is not an IP address or DNS name", h.Node);
+        }
+        var seeds = new List<string>();
+        foreach (var item in List(m, "seed_nodes") ?? [])
+        {
+            var error = ClusterAddresses.TrySeedNode(item.Value);
+            if (error is not null) throw Fail(item.Path, error, item.Node);
+            seeds.Add(item.Value);
+        }
+        var discovery = Choice(m, "discovery", ClusterConfig.Discoveries) ?? d.Discovery;
+        if (discovery == "kubernetes" && seeds.Count > 0)
+        {
+            throw Fail(m.PathOf("seed_nodes"), "seed_nodes and discovery kubernetes exclude each other (bootstrap finds the seeds)", m.Get("seed_nodes"));
+        }
+        var k8s = Section(m.PathOf("kubernetes"), m.Get("kubernetes"), m.PathOf("kubernetes"), ClusterKubernetesKeys);
+        var selector = Scalar(k8s, "pod_label_selector");
+        if (selector is { } sel && sel.Value.Trim().Length == 0)
+        {
+            throw Fail(k8s.PathOf("pod_label_selector"), "label selector is empty", sel.Node);
+        }
+        var tls = Section(m.PathOf("tls"), m.Get("tls"), m.PathOf("tls"), ClusterTlsKeys);
+        var certificate = ExistingFile(tls, "certificate");
+        var passwordFile = ExistingFile(tls, "password_file");
+        if (passwordFile.Length > 0 && certificate.Length == 0)
+        {
+            throw Fail(tls.PathOf("password_file"), "is set but tls.certificate is empty", tls.Get("password_file"));
+        }
+        return new ClusterConfig
+        {
+            Hostname = hostname?.Value.Trim() ?? d.Hostname,
+            Port = (int)(Int(m, "port", 0, 65535) ?? d.Port),
+            SeedNodes = seeds,
+            Discovery = discovery,
+            ManagementPort = (int)(Int(m, "management_port", 1, 65535) ?? d.ManagementPort),
+            PodLabelSelector = selector?.Value.Trim() ?? d.PodLabelSelector,
+            RequiredContactPoints = (int)(Int(k8s, "required_contact_points", 1, 1000) ?? d.RequiredContactPoints),
+            SplitBrainResolver = Choice(m, "split_brain_resolver", ClusterConfig.SplitBrainResolvers) ?? d.SplitBrainResolver,
+            TlsCertificate = certificate,
+            TlsPasswordFile = passwordFile,
+            Source = file,
+        };
+    }
+
+    /// <summary>A file path relative to the config file's directory; "" when absent or empty; an error when the file is missing.</summary>
+    private string ExistingFile(Map m, string key)
+    {
+        var node = m.Get(key);
+        if (node is YamlScalarNode { Value: null or "" }) return "";
+        if (Scalar(m, key) is not { } s || s.Value.Trim().Length == 0) return "";
+        var path = s.Value.Trim();
+        if (!Path.IsPathRooted(path) && Path.GetDirectoryName(Path.GetFullPath(file)) is { } dir && File.Exists(file))
+        {
+            path = Path.Combine(dir, path);
+        }
+        return File.Exists(path) ? path : throw Fail(m.PathOf(key), $"file '{s.Value}' not found", s.Node);
     }
 
     private Dictionary<string, ConnectionConfig> ReadConnections(Map root)

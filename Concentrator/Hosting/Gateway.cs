@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
 using Concentrator.Actors;
+using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Wire;
@@ -28,6 +29,10 @@ public sealed record GatewayOptions
 
     /// <summary>This node's metric families; by default a fresh registry with the .NET runtime collectors.</summary>
     public ConcentratorMetrics? Metrics { get; init; }
+
+    /// <summary>Null: a local actor system without remoting (in-process tests, the simulated peer fleet), ready as soon
+    /// as its sockets are bound. Set: this node joins an Akka cluster (<c>run</c>, <c>demo</c>) and is ready once Up.</summary>
+    public ClusterConfig? Cluster { get; init; }
 }
 
 /// <summary>
@@ -60,7 +65,9 @@ public sealed class Gateway : IAsyncDisposable
         Metrics.Limits.AttachLogger(options.Loggers.CreateLogger("Concentrator.Limits"));
         var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
-        System = ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon));
+        System = options.Cluster is null
+            ? ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon))
+            : ClusterNode.CreateSystem(options.SystemName, Hocon, options.Cluster, options.Loggers);
         var context = new IkeSaContext
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
@@ -99,16 +106,24 @@ public sealed class Gateway : IAsyncDisposable
     public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
+    /// <summary>Cluster membership; null for a gateway started without <see cref="GatewayOptions.Cluster"/>.</summary>
+    public ClusterNode? ClusterNode { get; private set; }
+
     /// <summary>The first listen address with its bound IKE port (ports may be ephemeral in tests).</summary>
     public IPEndPoint IkeEndpoint => _transports[0].IkeEndpoint;
 
-    /// <summary>Sockets bound and receiving, actor system running (cluster membership joins this later).</summary>
-    public bool Ready => _started && !_disposed && _transports.Count > 0 && !System.WhenTerminated.IsCompleted;
+    /// <summary>Sockets bound and receiving, actor system running, and (clustered) this node's member status Up.</summary>
+    public bool Ready => _started && !_disposed && _transports.Count > 0 && !System.WhenTerminated.IsCompleted
+                         && (ClusterNode is null || ClusterNode.SelfUp);
 
     public static Gateway Start(GatewayOptions options)
     {
         var gateway = new Gateway(options);
         foreach (var t in gateway._transports) t.Start();
+        if (options.Cluster is { } cluster)
+        {
+            gateway.ClusterNode = ClusterNode.Start(gateway.System, cluster, gateway.Metrics, options.Loggers.CreateLogger("Concentrator.Cluster"));
+        }
         gateway._started = true;
         return gateway;
     }
@@ -153,7 +168,8 @@ public sealed class Gateway : IAsyncDisposable
 
     public Task<int> CountSasAsync() => Supervisor.Ask<int>(new GetSaCount(), TimeSpan.FromSeconds(5));
 
-    /// <summary>Deletes every IKE SA with its peer, waiting at most <paramref name="timeout"/>, then stops.</summary>
+    /// <summary>Deletes every IKE SA with its peer, waiting at most <paramref name="timeout"/>, then leaves the cluster
+    /// and stops. The SAs are deleted, not handed over: no other node holds their state to adopt them.</summary>
     public async Task ShutdownAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -172,9 +188,13 @@ public sealed class Gateway : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Bounds the graceful cluster leave on dispose (Akka's leave and exiting phases take 10 s each at most).</summary>
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(15);
+
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        if (ClusterNode is { } cluster) await cluster.LeaveAsync(LeaveTimeout).ConfigureAwait(false);
         await System.Terminate().ConfigureAwait(false);
         foreach (var t in _transports) t.Dispose();
     }

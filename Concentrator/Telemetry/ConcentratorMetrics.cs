@@ -44,6 +44,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _malformed;
     private readonly Gauge _clusterMembers;
     private readonly Gauge _clusterShards;
+    private readonly Gauge _clusterUnreachable;
     private readonly Gauge _ready;
 
     private readonly object _tunnelLock = new();
@@ -121,10 +122,12 @@ public sealed class ConcentratorMetrics
 
         // Cluster families: a single node is one member Up owning every (zero) shard; the cluster work fills these later.
         _clusterMembers = f.CreateGauge("concentrator_cluster_members", "Akka cluster members by status, as seen by this node.", "status");
-        foreach (var status in new[] { "joining", "weakly_up", "up", "leaving", "exiting", "down", "removed" })
+        foreach (var status in ClusterMemberStatuses)
         {
             _clusterMembers.WithLabels(status).Set(status == "up" ? 1 : 0);
         }
+        _clusterUnreachable = f.CreateGauge("concentrator_cluster_unreachable_members",
+            "Akka cluster members this node's failure detector marks unreachable.");
         _clusterShards = f.CreateGauge("concentrator_cluster_shards", "IKE SA shards hosted, by cluster node.", "node");
         _clusterShards.WithLabels(Node).Set(0);
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
@@ -269,6 +272,11 @@ public sealed class ConcentratorMetrics
     public void SetReady(bool ready) => _ready.Set(ready ? 1 : 0);
 
     public void SetClusterMembers(string status, int count) => _clusterMembers.WithLabels(status).Set(count);
+
+    /// <summary>The status label values of <c>concentrator_cluster_members</c> (Akka's MemberStatus in snake case).</summary>
+    public static readonly string[] ClusterMemberStatuses = ["joining", "weakly_up", "up", "leaving", "exiting", "down", "removed"];
+
+    public void SetClusterUnreachable(int count) => _clusterUnreachable.Set(count);
 
     public void SetShards(string node, int count) => _clusterShards.WithLabels(node).Set(count);
 }

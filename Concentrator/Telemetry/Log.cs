@@ -6,7 +6,7 @@ namespace Concentrator.Telemetry;
 
 /// <summary>
 /// Every log line of the product, with stable event IDs: 1000s IKE SA lifecycle, 2000s actors,
-/// 3000s data plane, 4000s configuration and CLI. Never pass key material or raw payloads here.
+/// 3000s data plane, 4000s configuration and CLI, 5000s cluster membership. Never pass key material or raw payloads here.
 /// </summary>
 public static partial class Log
 {
@@ -83,4 +83,30 @@ public static partial class Log
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "HTTP endpoint on {Address}")]
     public static partial void HttpListening(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information,
+        Message = "Cluster node {Address} starting: join {Join}, split brain resolver {Resolver}, remoting TLS {Tls}")]
+    public static partial void ClusterStarting(ILogger logger, string address, string join, string resolver, bool tls);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Cluster member {Address} is {Status}")]
+    public static partial void ClusterMemberChanged(ILogger logger, string address, string status);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Cluster member {Address} is unreachable")]
+    public static partial void ClusterMemberUnreachable(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Cluster member {Address} is reachable again")]
+    public static partial void ClusterMemberReachable(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Information, Message = "This node {Address} is Up: ready")]
+    public static partial void ClusterSelfUp(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning,
+        Message = "This node {Address} left or was downed and removed from the cluster ({Status}): not ready, stopping")]
+    public static partial void ClusterSelfRemoved(ILogger logger, string address, string status);
+
+    [LoggerMessage(EventId = 5007, Level = LogLevel.Information, Message = "Leaving the cluster gracefully")]
+    public static partial void ClusterLeaving(ILogger logger);
+
+    [LoggerMessage(EventId = 5008, Level = LogLevel.Error, Message = "Cluster bootstrap failed to start: {Error}")]
+    public static partial void ClusterBootstrapFailed(ILogger logger, string error);
 }

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Sockets;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
+using Concentrator.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Concentrator.Tests.Cluster;
+
+/// <summary>An in-process clustered gateway on 127.0.0.1 with its HTTP endpoint (/readyz, /metrics) on an ephemeral port.</summary>
+internal sealed class ClusterTestNode : IAsyncDisposable
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private ClusterTestNode(Gateway gateway, HealthServer http)
+    {
+        Gateway = gateway;
+        HttpServer = http;
+        BaseUrl = http.Urls.First();
+    }
+
+    public Gateway Gateway { get; }
+    public HealthServer HttpServer { get; }
+    public string BaseUrl { get; }
+
+    /// <summary>A TCP port free at the time of asking (the node binds it a moment later; loopback only).</summary>
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static string Seed(int port) => $"akka.tcp://concentrator@127.0.0.1:{port}";
+
+    public static async Task<ClusterTestNode> StartAsync(string clusterYaml, string name)
+    {
+        var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml() + "\n" + clusterYaml, $"<{name}>");
+        var gateway = Gateway.Start(new GatewayOptions
+        {
+            Config = config,
+            DataPlane = new InMemoryDataPlane(),
+            Tunables = TestGateway.FastTunables,
+            Cluster = config.Cluster,
+        });
+        var http = await HealthServer.StartAsync("127.0.0.1:0", gateway, NullLoggerFactory.Instance);
+        return new ClusterTestNode(gateway, http);
+    }
+
+    public async Task<HttpStatusCode> ReadyzAsync()
+    {
+        using var response = await Http.GetAsync(BaseUrl + "/readyz");
+        return response.StatusCode;
+    }
+
+    public async Task<Telemetry.MetricsText> ScrapeAsync() => new(await Http.GetStringAsync(BaseUrl + "/metrics"));
+
+    public async ValueTask DisposeAsync()
+    {
+        await HttpServer.DisposeAsync();
+        await Gateway.DisposeAsync();
+    }
+}

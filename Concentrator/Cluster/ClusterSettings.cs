@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text;
+using Concentrator.Config;
+
+namespace Concentrator.Cluster;
+
+/// <summary>
+/// The HOCON of a clustered node, from the <c>cluster:</c> section. HOCON rather than Akka.Hosting's builder because
+/// <see cref="Hosting.Gateway"/> creates its ActorSystem synchronously without a Microsoft.Extensions.Hosting host.
+/// </summary>
+public static class ClusterSettings
+{
+    public const string SbrProvider = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster";
+
+    public static string Hocon(ClusterConfig c)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("akka.actor.provider = cluster");
+        sb.AppendLine("akka.loggers = [\"Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting\"]");
+        // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly.
+        sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.Hostname)}");
+        sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.Hostname)}");
+        sb.AppendLine($"akka.remote.dot-netty.tcp.port = {c.Port.ToString(CultureInfo.InvariantCulture)}");
+        sb.AppendLine($"akka.remote.dot-netty.tcp.enable-ssl = {(c.TlsEnabled ? "on" : "off")}");
+        // The run command owns SIGTERM (it deletes SAs first, then leaves); the CLR hook would race it.
+        sb.AppendLine("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off");
+        sb.AppendLine("akka.coordinated-shutdown.exit-clr = off");
+        sb.AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on");
+        sb.AppendLine("akka.cluster.log-info = off");
+        if (c.SplitBrainResolver == "off")
+        {
+            sb.AppendLine("akka.cluster.downing-provider-class = \"\"");
+        }
+        else
+        {
+            sb.AppendLine($"akka.cluster.downing-provider-class = {Quote(SbrProvider)}");
+            sb.AppendLine($"akka.cluster.split-brain-resolver.active-strategy = {c.SplitBrainResolver}");
+            sb.AppendLine($"akka.cluster.split-brain-resolver.stable-after = {Seconds(c.StableAfter)}");
+            sb.AppendLine($"akka.cluster.split-brain-resolver.static-quorum.quorum-size = {c.QuorumSize.ToString(CultureInfo.InvariantCulture)}");
+        }
+        if (c.Discovery == "kubernetes")
+        {
+            sb.AppendLine("akka.discovery.method = kubernetes-api");
+            sb.AppendLine($"akka.discovery.kubernetes-api.pod-label-selector = {Quote(c.PodLabelSelector)}");
+            sb.AppendLine($"akka.management.http.hostname = {Quote(c.Hostname)}");
+            sb.AppendLine($"akka.management.http.port = {c.ManagementPort.ToString(CultureInfo.InvariantCulture)}");
+            sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.service-name = {Quote(ClusterConfig.SystemName)}");
+            sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.port-name = {Quote(ClusterConfig.ManagementPortName)}");
+            sb.AppendLine("akka.management.cluster.bootstrap.contact-point-discovery.required-contact-point-nr = "
+                + c.RequiredContactPoints.ToString(CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+
+    private static string Seconds(TimeSpan t) => $"{Math.Max(1, (int)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}ms";
+
+    /// <summary>A HOCON quoted string; config values are validated, the escaping keeps any that slip through inert.</summary>
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

@@ -1,0 +1,109 @@
+namespace Concentrator.Config;
+
+/// <summary>
+/// <c>cluster:</c> — Akka.Cluster membership of this node. With no seed nodes and <c>discovery: none</c> the node
+/// joins itself and is a one-node cluster. The Helm chart renders exactly these keys.
+/// </summary>
+public sealed class ClusterConfig
+{
+    /// <summary>Overrides <see cref="Hostname"/> (Kubernetes: the pod IP from the downward API).</summary>
+    public const string HostnameEnvironmentVariable = "CONCENTRATOR_CLUSTER_HOSTNAME";
+
+    /// <summary>The actor system name every seed node address must carry.</summary>
+    public const string SystemName = "concentrator";
+
+    public static readonly string[] Discoveries = ["none", "kubernetes"];
+    public static readonly string[] SplitBrainResolvers = ["keep-majority", "static-quorum", "keep-oldest", "down-all", "off"];
+
+    /// <summary><c>hostname</c>: remoting bind and advertised address.</summary>
+    public string Hostname { get; init; } = "127.0.0.1";
+
+    /// <summary><c>port</c>: remoting TCP port; 0 binds any free port.</summary>
+    public int Port { get; init; } = 4053;
+
+    /// <summary><c>seed_nodes</c>: akka.tcp://concentrator@host:port addresses.</summary>
+    public IReadOnlyList<string> SeedNodes { get; init; } = [];
+
+    /// <summary><c>discovery</c>: none, or kubernetes (Akka.Management Cluster Bootstrap over the Kubernetes API).</summary>
+    public string Discovery { get; init; } = "none";
+
+    /// <summary><c>management_port</c>: Akka.Management HTTP (bootstrap contact point) with discovery kubernetes.
+    /// Kubernetes discovery finds it as the container port named <see cref="ManagementPortName"/>.</summary>
+    public int ManagementPort { get; init; } = 8558;
+
+    public const string ManagementPortName = "management";
+
+    /// <summary><c>kubernetes.pod_label_selector</c>: the pods that are contact points.</summary>
+    public string PodLabelSelector { get; init; } = "app.kubernetes.io/name=concentrator";
+
+    /// <summary><c>kubernetes.required_contact_points</c>: contact points bootstrap waits for before forming a new cluster.</summary>
+    public int RequiredContactPoints { get; init; } = 2;
+
+    /// <summary><c>split_brain_resolver</c>: Akka's SBR strategy, or off (no automatic downing).</summary>
+    public string SplitBrainResolver { get; init; } = "keep-majority";
+
+    /// <summary>SBR acts when membership and reachability have not changed for this long (Akka's default is 20 s;
+    /// shorter here because a minority node keeps answering IKE for peers it can no longer serve until downed).</summary>
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(7);
+
+    /// <summary><c>tls.certificate</c>: PKCS#12 with this node's certificate and key (and the CA that signs the
+    /// other nodes' certificates, if not self-signed); empty: plain TCP remoting.</summary>
+    public string TlsCertificate { get; init; } = "";
+
+    /// <summary><c>tls.password_file</c>: file holding the PKCS#12 password (trailing newline ignored); empty: no password.</summary>
+    public string TlsPasswordFile { get; init; } = "";
+
+    /// <summary>Config file the section came from, for errors raised when the node starts.</summary>
+    public string Source { get; init; } = "<memory>";
+
+    public bool TlsEnabled => TlsCertificate.Length > 0;
+
+    /// <summary>static-quorum's quorum size: a majority of the expected members (the seed nodes, or the required
+    /// contact points with discovery kubernetes); 1 for a node that forms a cluster alone.</summary>
+    public int QuorumSize => Math.Max(1, (Discovery == "kubernetes" ? RequiredContactPoints : SeedNodes.Count) / 2 + 1);
+
+    /// <summary>The same section with <see cref="Hostname"/> from <see cref="HostnameEnvironmentVariable"/> when that is set.</summary>
+    public ClusterConfig WithEnvironment(Func<string, string?> getEnvironment)
+    {
+        var hostname = getEnvironment(HostnameEnvironmentVariable)?.Trim();
+        if (string.IsNullOrEmpty(hostname)) return this;
+        if (!ClusterAddresses.IsHostname(hostname))
+        {
+            throw new ConfigException(HostnameEnvironmentVariable, "cluster.hostname", $"'{hostname}' is not an IP address or DNS name");
+        }
+        return new ClusterConfig
+        {
+            Hostname = hostname, Port = Port, SeedNodes = SeedNodes, Discovery = Discovery, ManagementPort = ManagementPort,
+            PodLabelSelector = PodLabelSelector, RequiredContactPoints = RequiredContactPoints,
+            SplitBrainResolver = SplitBrainResolver, StableAfter = StableAfter,
+            TlsCertificate = TlsCertificate, TlsPasswordFile = TlsPasswordFile, Source = Source,
+        };
+    }
+}
+
+/// <summary>Syntax of cluster addresses, shared by the loader and the environment override.</summary>
+public static class ClusterAddresses
+{
+    public static bool IsHostname(string text) =>
+        System.Net.IPAddress.TryParse(text, out _) || Uri.CheckHostName(text) == UriHostNameType.Dns;
+
+    /// <summary>akka.tcp://concentrator@host:port with a port in 1..65535 (akka.ssl.tcp accepted as a synonym: the node
+    /// uses its own transport's protocol, so one seed list serves with and without TLS); the error names the expected form.</summary>
+    public static string? TrySeedNode(string text)
+    {
+        const string form = "akka.tcp://" + ClusterConfig.SystemName + "@host:port";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("akka.tcp" or "akka.ssl.tcp"))
+        {
+            return $"'{text}' is not a seed node address ({form})";
+        }
+        if (uri.UserInfo != ClusterConfig.SystemName)
+        {
+            return $"'{text}' names actor system '{uri.UserInfo}'; every node's is '{ClusterConfig.SystemName}' ({form})";
+        }
+        if (uri.IsDefaultPort || uri.Port is < 1 or > 65535 || uri.Host.Length == 0 || uri.AbsolutePath is not ("" or "/"))
+        {
+            return $"'{text}' needs a host and a port 1..65535 and nothing after them ({form})";
+        }
+        return null;
+    }
+}
