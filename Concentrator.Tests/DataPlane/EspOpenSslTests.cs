@@ -154,23 +154,12 @@ public class EspOpenSslTests(ITestOutputHelper output)
         Assert.Equal(ToHex(inner), ToHex(buffer.AsSpan(cipher.HeaderLength, inner.Length)));
     }
 
-    public static TheoryData<int, bool> SuitesAndEsn()
-    {
-        var data = new TheoryData<int, bool>();
-        for (int i = 0; i < AllSuites.Length; i++)
-        {
-            data.Add(i, false);
-            data.Add(i, true);
-        }
-        return data;
-    }
-
     /// <summary>
     /// Random payload sizes and sequence numbers: OpenSSL seals what .NET opens and the reverse, and both
     /// produce the same bytes for the same IV (the transform is deterministic given key, IV and sequence).
     /// </summary>
     [Theory]
-    [MemberData(nameof(SuitesAndEsn))]
+    [MemberData(nameof(SuitesAndEsn), MemberType = typeof(EspTestSupport))]
     public void Differential_OpenSslAndDotNet_AgreeBothWays(int suiteIndex, bool esn)
     {
         EspSuite suite = AllSuites[suiteIndex] with { Esn = esn };
@@ -207,7 +196,7 @@ public class EspOpenSslTests(ITestOutputHelper output)
     /// travels: Open returns false and throws nothing, and the next genuine packet still opens.
     /// </summary>
     [Theory]
-    [MemberData(nameof(SuitesAndEsn))]
+    [MemberData(nameof(SuitesAndEsn), MemberType = typeof(EspTestSupport))]
     public void Forgery_IsRefusedWithoutException(int suiteIndex, bool esn)
     {
         EspSuite suite = AllSuites[suiteIndex] with { Esn = esn };
@@ -243,7 +232,7 @@ public class EspOpenSslTests(ITestOutputHelper output)
 
     /// <summary>Seal and Open on the OpenSSL transform allocate nothing once warm, for every suite, ESN on and off.</summary>
     [Theory]
-    [MemberData(nameof(SuitesAndEsn))]
+    [MemberData(nameof(SuitesAndEsn), MemberType = typeof(EspTestSupport))]
     public void SealAndOpen_AllocateNothing(int suiteIndex, bool esn)
     {
         EspSuite suite = AllSuites[suiteIndex] with { Esn = esn };

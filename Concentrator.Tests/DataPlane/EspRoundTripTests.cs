@@ -7,19 +7,8 @@ namespace Concentrator.Tests.DataPlane;
 
 public class EspRoundTripTests
 {
-    public static TheoryData<int, bool> SuitesAndEsn()
-    {
-        var data = new TheoryData<int, bool>();
-        for (int i = 0; i < AllSuites.Length; i++)
-        {
-            data.Add(i, false);
-            data.Add(i, true);
-        }
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(SuitesAndEsn))]
+    [MemberData(nameof(SuitesAndEsn), MemberType = typeof(EspTestSupport))]
     public void EverySize_Ipv4AndIpv6_RoundTrips(int suiteIndex, bool esn)
     {
         EspSuite suite = AllSuites[suiteIndex] with { Esn = esn };

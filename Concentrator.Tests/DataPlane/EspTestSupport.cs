@@ -24,6 +24,18 @@ internal static class EspTestSupport
 
     public static readonly EspSuite[] AllSuites = [Gcm128, Gcm192, Gcm256, ChaCha, Cbc128Sha256, Cbc256Sha384, Cbc256Sha512, Cbc128Sha512];
 
+    /// <summary>Every suite of <see cref="AllSuites"/> by index, without and with ESN.</summary>
+    public static TheoryData<int, bool> SuitesAndEsn()
+    {
+        var data = new TheoryData<int, bool>();
+        for (int i = 0; i < AllSuites.Length; i++)
+        {
+            data.Add(i, false);
+            data.Add(i, true);
+        }
+        return data;
+    }
+
     public static int EncryptionKeyLength(EspSuite suite) => suite.Encryption switch
     {
         EncrAlgorithm.AesGcm16 => suite.KeyBits / 8 + 4,

@@ -168,7 +168,7 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         var root = Path.Combine(_tmp, "pod");
         var config = root + configPath;
         Directory.CreateDirectory(Path.GetDirectoryName(config)!);
-        File.WriteAllText(config, ApplicationView(configText));
+        File.WriteAllText(config, configText);
         var secretsDir = root + mounts["secrets"];
         Directory.CreateDirectory(secretsDir);
         string pskYaml;
@@ -187,6 +187,14 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
             // existingSecret: the example Secret of the chart README (kubectl create secret ... --from-file=psk.yaml).
             pskYaml = ReadmeExampleSecret();
             File.WriteAllText(Path.Combine(secretsDir, "psk.yaml"), pskYaml);
+        }
+
+        if (mounts.TryGetValue("cluster-tls", out var tlsMount))
+        {
+            // The loader checks that the TLS files exist (their content is read when remoting starts).
+            Directory.CreateDirectory(root + tlsMount);
+            File.WriteAllText(Path.Combine(root + tlsMount, "cluster.p12"), "placeholder");
+            File.WriteAllText(Path.Combine(root + tlsMount, "password"), "placeholder");
         }
 
         var parsed = ConcentratorConfig.Load(config);
@@ -224,8 +232,12 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         var tls = Map(cluster, "tls");
         if (set == ValuesSet.Production)
         {
-            Assert.Equal($"{mounts["cluster-tls"]}/cluster.p12", Str(tls, "certificate"));
-            Assert.Equal($"{mounts["cluster-tls"]}/password", Str(tls, "password_file"));
+            // Relative to the config's folder in the file; resolved by the loader to the Secret's mount.
+            Assert.Equal("../cluster-tls/cluster.p12", Str(tls, "certificate"));
+            Assert.Equal("../cluster-tls/password", Str(tls, "password_file"));
+            Assert.Equal(Path.GetFullPath(root + mounts["cluster-tls"] + "/cluster.p12"), Path.GetFullPath(parsed.Cluster.TlsCertificate));
+            Assert.Equal(Path.GetFullPath(root + mounts["cluster-tls"] + "/password"), Path.GetFullPath(parsed.Cluster.TlsPasswordFile));
+            Assert.True(parsed.Cluster.TlsEnabled);
         }
         else
         {
@@ -240,20 +252,6 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     /// until <see cref="ConcentratorConfig"/> has a Cluster property its agreed keys are checked by the
     /// caller and the section is left out here, so everything else is still the application's parse.
     /// </summary>
-    private static string ApplicationView(string configText)
-    {
-        if (typeof(ConcentratorConfig).GetProperty("Cluster") is not null) return configText;
-        var lines = configText.Split('\n');
-        var kept = new List<string>();
-        var inCluster = false;
-        foreach (var line in lines)
-        {
-            if (line.Length > 0 && !char.IsWhiteSpace(line[0])) inCluster = line.StartsWith("cluster:", StringComparison.Ordinal);
-            if (!inCluster) kept.Add(line);
-        }
-        Assert.NotEqual(lines.Length, kept.Count);
-        return string.Join('\n', kept);
-    }
 
     private static YamlMappingNode ClusterSection(string configText)
     {

@@ -42,7 +42,7 @@ public sealed class SecretsExposureTests
 
         var site = Gateway.Start(new GatewayOptions
         {
-            Config = ConcentratorConfig.Parse(BranchYaml, "<branch>"),
+            Config = ConcentratorConfig.Parse(ObservedNode.BranchYaml, "<branch>"),
             DataPlane = new InMemoryDataPlane(),
             Tunables = TestGateway.FastTunables,
             SystemName = "secrets-branch",
@@ -159,21 +159,6 @@ public sealed class SecretsExposureTests
         return result;
     }
 
-    private const string BranchYaml = $$"""
-        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
-        connections:
-          obs-hq:
-            proposals: [aes256gcm16-prfsha256-ecp256]
-            local: { auth: psk, id: branch.obs }
-            remote: { auth: psk, id: gw-site.obs }
-            children:
-              net:
-                local_ts: [10.60.0.0/24]
-                remote_ts: [10.50.0.0/24]
-                esp_proposals: [aes256gcm16]
-        secrets:
-          all: { secret: "{{ObservedNode.Psk}}" }
-        """;
 
     /// <summary>An in-memory data plane that keeps every install (the very arrays it was given) and every deleted SPI.</summary>
     private sealed class RecordingDataPlane : IDataPlane

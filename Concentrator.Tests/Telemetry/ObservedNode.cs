@@ -71,7 +71,8 @@ internal sealed class ObservedNode : IAsyncDisposable
           all: { secret: "{{Psk}}" }
         """;
 
-    private const string BranchYaml = $$"""
+    /// <summary>The branch side of the observed site-to-site tunnel (also used by the secrets-exposure test).</summary>
+    public const string BranchYaml = $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         connections:
           obs-hq:

@@ -75,7 +75,9 @@ The config file as the application reads it: .Values.config plus the keys the ch
 {{- $discovery := include "concentrator.discovery" . }}
 {{- $tls := dict "certificate" "" "password_file" "" }}
 {{- if .Values.cluster.tls.enabled }}
-{{- $tls = dict "certificate" (printf "%s/%s" (include "concentrator.tlsDir" .) .Values.cluster.tls.certificateKey) "password_file" (printf "%s/%s" (include "concentrator.tlsDir" .) .Values.cluster.tls.passwordKey) }}
+{{- /* Relative to the config file's folder, like the include below: the mounts are siblings under /etc/concentrator. */}}
+{{- $tlsRel := printf "../%s" (base (include "concentrator.tlsDir" .)) }}
+{{- $tls = dict "certificate" (printf "%s/%s" $tlsRel .Values.cluster.tls.certificateKey) "password_file" (printf "%s/%s" $tlsRel .Values.cluster.tls.passwordKey) }}
 {{- end }}
 {{- $selector := printf "app.kubernetes.io/name=%s,app.kubernetes.io/instance=%s" (include "concentrator.name" .) .Release.Name }}
 {{- $contacts := min (int .Values.cluster.requiredContactPoints) (int .Values.replicaCount) }}
