@@ -84,7 +84,7 @@ public sealed class ClusterTls
         return false;
     }
 
-    private bool Validate(X509Certificate2 certificate, X509Chain chain, string remotePeer, SslPolicyErrors errors, ILoggingAdapter log)
+    private bool Validate(X509Certificate2? certificate, X509Chain? chain, string remotePeer, SslPolicyErrors errors, ILoggingAdapter log)
     {
         if (Accepts(certificate)) return true;
         log.Warning("Remoting TLS: rejected the certificate of {0} (not issued by this cluster's certificate)", remotePeer);
