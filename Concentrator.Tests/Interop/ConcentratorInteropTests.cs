@@ -72,6 +72,13 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             concentratorIke: "3des-sha1-modp1024", concentratorEsp: "3des-sha1",
             expectIke: ("3DES_CBC", "", "MODP_1024"), expectEsp: "3DES_CBC", weakAlgorithms: true);
 
+    /// <summary>The same legacy peer against strongSwan's "default" list (which names 3des and sha1) without the opt-in: refused.</summary>
+    [Fact(Timeout = 90_000)]
+    [Trait("Category", "Root")]
+    public Task StrongSwan_weak_initiator_to_Concentrator_default_proposals_is_refused_Root() =>
+        Refused(charonIke: "3des-sha1-modp1024", concentratorIke: "default",
+            charonPsk: SwanctlConf.Psk, expectedInCharonLog: "received NO_PROPOSAL_CHOSEN notify error");
+
     /// <summary>No common IKE proposal: the concentrator answers IKE_SA_INIT with NO_PROPOSAL_CHOSEN.</summary>
     [Fact(Timeout = 90_000)]
     [Trait("Category", "Root")]
