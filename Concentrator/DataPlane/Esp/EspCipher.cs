@@ -303,8 +303,8 @@ internal sealed class ChaCha20Poly1305EspCipher : DotNetAeadEspCipher
 /// <summary>
 /// AES-CBC (RFC 3602: 16-byte random IV) or 3DES-CBC (RFC 2451: 8-byte random IV and block), no cipher
 /// padding beyond ESP's, with HMAC-SHA2 (RFC 4868: ICV = HMAC truncated to half the hash) or HMAC-SHA1-96
-/// (RFC 2404: 12-byte ICV). The block length is the IV length and the ESP alignment. Encrypt-then-MAC: the ICV covers SPI | seq | IV |
-/// ciphertext, and with ESN the high 32 bits appended for the computation only (RFC 4303 §2.2.1,
+/// (RFC 2404: 12-byte ICV). The block length is the IV length and the ESP alignment. Encrypt-then-MAC:
+/// the ICV covers SPI | seq | IV | ciphertext, and with ESN the high 32 bits appended for the computation only (RFC 4303 §2.2.1,
 /// §3.3.2.1). The ESN bytes are written temporarily over the start of the ICV field, so the MAC
 /// input stays one contiguous span for the one-shot HMAC. Subclasses supply the CBC pass; the body
 /// is a whole number of blocks (checked before Open).
