@@ -168,7 +168,7 @@ public class ConfigErrorTests
     [InlineData("rekey_bytes: 2G\nlife_bytes: 1G", "life_bytes", "below")]
     [InlineData("remote_ts: [10.0.0.0/33]", "remote_ts[0]", "prefix")]
     [InlineData("remote_ts: []", "remote_ts", "at least one")]
-    [InlineData("esp_proposals: [aes256gcm16-modp1024]", "esp_proposals[0]", "implements")]
+    [InlineData("esp_proposals: [aes256gcm16-modp6144]", "esp_proposals[0]", "implements")]
     public void Child_value_errors(string line, string key, string problem)
     {
         var e = Fails(Conn("", line));

@@ -61,6 +61,7 @@ internal static class ConfigTestText
             local_addrs: [0.0.0.0]
             remote_addrs: ["%any"]
             proposals: [aes256gcm16-prfsha256-ecp256, aes256-sha256-modp2048]
+            weak_algorithms: no   # yes admits 3des, sha1, prfsha1, modp1024 in proposals/esp_proposals (legacy peers; warned at start)
             encap: no
             rekey_time: 4h
             reauth_time: 0

@@ -155,6 +155,30 @@ public class EspOpenSslTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// 3DES-CBC with HMAC-SHA1-96 (RFC 2451, RFC 2404) in both libraries: the body is NIST CAVP TCBCMMT3 [ENCRYPT]
+    /// COUNT 1 (two blocks, 8-octet IV) and the ICV is the leftmost 12 octets of HMAC-SHA1 over SPI | seq | IV |
+    /// ciphertext (RFC 4303 §3.3.2.1), computed here independently.
+    /// </summary>
+    [Theory]
+    [InlineData(EspCryptoLibrary.OpenSslEvp)]
+    [InlineData(EspCryptoLibrary.DotNet)]
+    public void TripleDesSha1_NistMmtBody_Rfc2404Icv(EspCryptoLibrary library)
+    {
+        byte[] integ = Key(20, 0x42);
+        using EspCipher cipher = Create(TripleDesSha1, Hex("37ae5ebf46dff2dc0754b94f31cbb3855e7fd36dc870bfae"), integ, library);
+        Assert.Equal(8, cipher.IvLength);
+        Assert.Equal(8, cipher.Alignment);
+        Assert.Equal(12, cipher.IcvLength);
+        byte[] packet = [.. Hex("01020304 00000005 3d1de3cc132e3b65 84401f78fe6c10876d8ea23094ea5309"), .. new byte[12]];
+        cipher.Seal(packet, 0, false);
+        Assert.Equal("7b1f7c7e3b1c948ebd04a75ffba7d2f5", ToHex(packet.AsSpan(16, 16)));
+        byte[] mac = System.Security.Cryptography.HMACSHA1.HashData(integ, packet.AsSpan(0, 32));
+        Assert.Equal(ToHex(mac.AsSpan(0, 12)), ToHex(packet.AsSpan(32, 12)));
+        Assert.True(cipher.Open(packet, 0, false));
+        Assert.Equal("84401f78fe6c10876d8ea23094ea5309", ToHex(packet.AsSpan(16, 16)));
+    }
+
+    /// <summary>
     /// Random payload sizes and sequence numbers: OpenSSL seals what .NET opens and the reverse, and both
     /// produce the same bytes for the same IV (the transform is deterministic given key, IV and sequence).
     /// </summary>

@@ -40,7 +40,12 @@ public class EspStatusTests
     {
         EspSuite suite = AllSuites[suiteIndex];
         using var pair = new Pair(suite);
-        int block = suite.Encryption == Concentrator.Ike.Wire.EncrAlgorithm.AesCbc ? 16 : 4;
+        int block = suite.Encryption switch
+        {
+            Concentrator.Ike.Wire.EncrAlgorithm.AesCbc => 16,
+            Concentrator.Ike.Wire.EncrAlgorithm.TripleDes => 8,
+            _ => 4,
+        };
         byte[] inner = Ipv4(20 + block); // payload + 2 needs block-2 bytes of padding
 
         byte[] Body(byte padLength, Func<int, byte> pad, byte nextHeader)

@@ -22,7 +22,10 @@ internal static class EspTestSupport
     public static readonly EspSuite Cbc256Sha512 = new(EncrAlgorithm.AesCbc, 256, IntegAlgorithm.HmacSha2_512_256, DhGroup.None, false);
     public static readonly EspSuite Cbc128Sha512 = new(EncrAlgorithm.AesCbc, 128, IntegAlgorithm.HmacSha2_512_256, DhGroup.None, false);
 
-    public static readonly EspSuite[] AllSuites = [Gcm128, Gcm192, Gcm256, ChaCha, Cbc128Sha256, Cbc256Sha384, Cbc256Sha512, Cbc128Sha512];
+    /// <summary>Weak (RFC 8221), for legacy peers with weak_algorithms: 3DES-CBC (RFC 2451) with HMAC-SHA1-96 (RFC 2404).</summary>
+    public static readonly EspSuite TripleDesSha1 = new(EncrAlgorithm.TripleDes, 192, IntegAlgorithm.HmacSha1_96, DhGroup.None, false);
+
+    public static readonly EspSuite[] AllSuites = [Gcm128, Gcm192, Gcm256, ChaCha, Cbc128Sha256, Cbc256Sha384, Cbc256Sha512, Cbc128Sha512, TripleDesSha1];
 
     /// <summary>Every suite of <see cref="AllSuites"/> by index, without and with ESN.</summary>
     public static TheoryData<int, bool> SuitesAndEsn()
@@ -45,6 +48,7 @@ internal static class EspTestSupport
 
     public static int IntegrityKeyLength(EspSuite suite) => suite.Integrity switch
     {
+        IntegAlgorithm.HmacSha1_96 => 20,
         IntegAlgorithm.HmacSha2_256_128 => 32,
         IntegAlgorithm.HmacSha2_384_192 => 48,
         IntegAlgorithm.HmacSha2_512_256 => 64,

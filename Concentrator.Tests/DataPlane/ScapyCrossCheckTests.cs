@@ -44,11 +44,13 @@ public sealed class ScapyCrossCheckTests(ITestOutputHelper output)
             EncrAlgorithm.AesGcm16 => "AES-GCM",
             EncrAlgorithm.ChaCha20Poly1305 => "CHACHA20-POLY1305",
             EncrAlgorithm.AesCbc => "AES-CBC",
+            EncrAlgorithm.TripleDes => "3DES",
             _ => throw new NotSupportedException(suite.ToString()),
         },
         suite.Integrity switch
         {
             IntegAlgorithm.None => null,
+            IntegAlgorithm.HmacSha1_96 => "HMAC-SHA1-96",
             IntegAlgorithm.HmacSha2_256_128 => "SHA2-256-128",
             IntegAlgorithm.HmacSha2_384_192 => "SHA2-384-192",
             IntegAlgorithm.HmacSha2_512_256 => "SHA2-512-256",
@@ -195,8 +197,8 @@ public sealed class ScapyCrossCheckTests(ITestOutputHelper output)
             high = EsnHigh;
             sa.SetLastOutboundSequenceForTest((EsnHigh << 32) + 2000);
         }
-        bool cbc = suite.Encryption == EncrAlgorithm.AesCbc;
-        byte[] cbcIv = Hex("00112233445566778899aabbccddeeff");
+        bool cbc = suite.Encryption is EncrAlgorithm.AesCbc or EncrAlgorithm.TripleDes;
+        byte[] cbcIv = Hex("00112233445566778899aabbccddeeff")[..sa.OutboundGeometry.IvLength];
         if (cbc)
             sa.FixedIvForTest = cbcIv; // AEAD IVs are the sequence number already (deterministic)
 

@@ -13,9 +13,10 @@ namespace Concentrator.Tests.Security;
 /// <summary>Weak algorithms, nonce length, constant-time comparisons and the secrets-file warning (issue 8 items 3 and 6).</summary>
 public sealed class HardeningTests
 {
-    private static string Conn(string ike, string esp = "aes256gcm16") => $$"""
+    private static string Conn(string ike, string esp = "aes256gcm16", string weak = "") => $$"""
         connections:
           site-a:
+            {{(weak.Length > 0 ? "weak_algorithms: " + weak : "")}}
             proposals: [{{ike}}]
             local: { auth: psk, id: gw }
             remote: { auth: psk, id: "%any" }
@@ -27,20 +28,35 @@ public sealed class HardeningTests
         """;
 
     [Theory]
-    [InlineData("aes256-sha256-sha1-modp2048", "proposals[0]", "sha1")]
-    [InlineData("aes256-md5-sha256-modp2048", "proposals[0]", "md5")]
-    [InlineData("3des-aes256-sha256-modp2048", "proposals[0]", "3des")]
-    [InlineData("des-sha256-modp2048", "proposals[0]", "des")]
-    [InlineData("aes256gcm16-prfsha1-ecp256", "proposals[0]", "prfsha1")]
-    [InlineData("aes256-sha256-modp1024-ecp256", "proposals[0]", "modp1024")]
-    [InlineData("aes256-sha256-modp768-ecp256", "proposals[0]", "modp768")]
-    public void Weak_ike_algorithms_are_refused_naming_the_key(string ike, string key, string weak)
+    [InlineData("aes256-sha256-sha1-modp2048", "sha1")]
+    [InlineData("3des-aes256-sha256-modp2048", "3des")]
+    [InlineData("aes256gcm16-prfsha1-ecp256", "prfsha1")]
+    [InlineData("aes256-sha256-modp1024-ecp256", "modp1024")]
+    public void Weak_ike_algorithms_are_refused_naming_the_key_and_the_opt_in(string ike, string weak)
     {
-        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn(ike), "weak.yaml"));
-        Assert.Equal("weak.yaml", e.File);
-        Assert.Equal($"connections.site-a.{key}", e.KeyPath);
-        Assert.Contains($"weak algorithm '{weak}'", e.Problem);
-        Assert.Contains("no setting enables them", e.Problem);
+        foreach (var off in new[] { "", "no" })
+        {
+            var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn(ike, weak: off), "weak.yaml"));
+            Assert.Equal("weak.yaml", e.File);
+            Assert.Equal("connections.site-a.proposals[0]", e.KeyPath);
+            Assert.Contains($"weak algorithm '{weak}'", e.Problem);
+            Assert.Contains("set 'weak_algorithms: yes' on the connection", e.Problem);
+        }
+    }
+
+    [Theory]
+    [InlineData("aes256-md5-sha256-modp2048", "md5")]
+    [InlineData("des-sha256-modp2048", "des")]
+    [InlineData("aes256-sha256-modp768-ecp256", "modp768")]
+    public void Broken_ike_algorithms_are_refused_even_with_the_opt_in(string ike, string broken)
+    {
+        foreach (var weak in new[] { "", "yes" })
+        {
+            var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn(ike, weak: weak), "weak.yaml"));
+            Assert.Equal("connections.site-a.proposals[0]", e.KeyPath);
+            Assert.Contains($"broken algorithm '{broken}'", e.Problem);
+            Assert.Contains("no setting enables them", e.Problem);
+        }
     }
 
     [Theory]
@@ -52,6 +68,44 @@ public sealed class HardeningTests
         var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("aes256gcm16-prfsha256-ecp256", esp), "weak.yaml"));
         Assert.Equal("connections.site-a.children.lan.esp_proposals[0]", e.KeyPath);
         Assert.Contains($"weak algorithm '{weak}'", e.Problem);
+        var broken = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("aes256gcm16-prfsha256-ecp256", "aes256-md5", "yes"), "weak.yaml"));
+        Assert.Equal("connections.site-a.children.lan.esp_proposals[0]", broken.KeyPath);
+        Assert.Contains("broken algorithm 'md5'", broken.Problem);
+    }
+
+    [Fact]
+    public void With_weak_algorithms_the_legacy_suites_load_and_warn_once_per_connection()
+    {
+        var config = ConcentratorConfig.Parse(Conn("3des-sha1-modp1024", "3des-sha1", "yes"), "legacy.yaml");
+        var conn = config.Connections["site-a"];
+        Assert.True(conn.WeakAlgorithms);
+        Assert.Equal("3des-sha1-prfsha1-modp1024", Assert.Single(conn.Proposals).ToString());
+        Assert.Equal("3des-sha1-noesn", Assert.Single(conn.Children["lan"].EspProposals).ToString());
+        Assert.Contains(ProposalSelector.ToWire(conn.Proposals, []).SelectMany(p => p.Transforms),
+            t => t.Type == TransformType.Encryption && t.Id == (ushort)EncrAlgorithm.TripleDes); // offered
+
+        var sink = new CapturingLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(sink));
+        Assert.Equal(1, WeakAlgorithmCheck.WarnEach(config, loggers.CreateLogger("t")));
+        var line = Assert.Single(sink.Lines);
+        Assert.Equal(4102, line.EventId);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains("site-a", line.Message);
+        Assert.Contains("3des, sha1, prfsha1, modp1024", line.Message);
+
+        // Without the key (or with "no") nothing is logged; a connection with the key but only strong proposals still is.
+        Assert.Equal(0, WeakAlgorithmCheck.WarnEach(ConcentratorConfig.Parse(Conn("aes256-sha256-modp2048"), "ok.yaml"), loggers.CreateLogger("t")));
+        Assert.Equal(0, WeakAlgorithmCheck.WarnEach(ConcentratorConfig.Parse(Conn("aes256-sha256-modp2048", weak: "no"), "ok.yaml"), loggers.CreateLogger("t")));
+        Assert.Equal(1, WeakAlgorithmCheck.WarnEach(ConcentratorConfig.Parse(Conn("default", "default", "yes"), "ok.yaml"), loggers.CreateLogger("t")));
+        Assert.Contains("uses none", sink.Lines.Last().Message); // the default lists' 3des/sha1 are never offered
+        Assert.Equal(2, sink.Lines.Count);
+    }
+
+    [Fact]
+    public void A_bad_weak_algorithms_value_names_the_key()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("aes256-sha256-modp2048", weak: "maybe"), "weak.yaml"));
+        Assert.Equal("connections.site-a.weak_algorithms", e.KeyPath);
     }
 
     [Fact]
@@ -62,6 +116,10 @@ public sealed class HardeningTests
         Assert.NotNull(WeakAlgorithms.Find(ProposalParser.DefaultIke[0])); // strongSwan's list names 3des/sha1 ...
         Assert.All(ProposalSelector.ToWire(ProposalParser.DefaultIke, []).SelectMany(p => p.Transforms),
             t => Assert.False(t.Type == TransformType.Encryption && WeakAlgorithms.IsWeak((EncrAlgorithm)t.Id))); // ... never offered
+        Assert.All(ProposalSelector.ToWire(ProposalParser.DefaultIke, []).SelectMany(p => p.Transforms),
+            t => Assert.False(t.Type == TransformType.Prf && WeakAlgorithms.IsWeak((PrfAlgorithm)t.Id)));
+        Assert.All(ProposalSelector.ToWire(ProposalParser.DefaultEsp, [1, 2, 3, 4], includeGroups: false).SelectMany(p => p.Transforms),
+            t => Assert.False(t.Type == TransformType.Integrity && WeakAlgorithms.IsWeak((IntegAlgorithm)t.Id)));
     }
 
     [Theory]

@@ -57,6 +57,7 @@ public static class RunCommand
         var log = loggers.CreateLogger("Concentrator");
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
         SecretFileCheck.WarnIfExposed(path, config, log);
+        WeakAlgorithmCheck.WarnEach(config, log);
         using var tracing = TracingExporter.StartFromEnvironment(log);
 
         IDataPlane dataPlane;

@@ -38,7 +38,7 @@ internal sealed partial class ConfigLoader(string file)
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "local", "remote", "children",
+        "unique", "send_certreq", "local", "remote", "children", WeakAlgorithms.ConfigKey,
     ];
     private static readonly string[] AuthKeys = ["auth", "id"];
     private static readonly string[] ChildKeys =
@@ -273,6 +273,7 @@ internal sealed partial class ConfigLoader(string file)
             throw Fail(m.PathOf("version"), why, m.Get("version"));
         }
 
+        var weakAllowed = Bool(m, WeakAlgorithms.ConfigKey) ?? d.WeakAlgorithms;
         var proposals = new List<IkeProposal>();
         var proposalItems = List(m, "proposals");
         foreach (var item in proposalItems ?? [(ProposalParser.DefaultKeyword, m.PathOf("proposals"), null)])
@@ -283,9 +284,10 @@ internal sealed partial class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
-                if (!ReferenceEquals(expanded, ProposalParser.DefaultIke) && WeakAlgorithms.Find(p) is { } weak)
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultIke))
                 {
-                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                    if (WeakAlgorithms.FindBroken(p) is { } broken) throw Fail(item.Path, WeakAlgorithms.BrokenRefusal(item.Value, broken), item.Node);
+                    if (!weakAllowed && WeakAlgorithms.Find(p) is { } weak) throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
                 }
                 if (!ProposalSelector.IsUsable(p))
                 {
@@ -339,7 +341,8 @@ internal sealed partial class ConfigLoader(string file)
             SendCertReq = Bool(m, "send_certreq") ?? d.SendCertReq,
             Local = ReadAuth(Section(m.PathOf("local"), m.Get("local"), m.PathOf("local"), AuthKeys)),
             Remote = ReadAuth(Section(m.PathOf("remote"), m.Get("remote"), m.PathOf("remote"), AuthKeys)),
-            Children = ReadChildren(m),
+            WeakAlgorithms = weakAllowed,
+            Children = ReadChildren(m, weakAllowed),
         };
     }
 
@@ -368,18 +371,18 @@ internal sealed partial class ConfigLoader(string file)
         };
     }
 
-    private Dictionary<string, ChildConfig> ReadChildren(Map conn)
+    private Dictionary<string, ChildConfig> ReadChildren(Map conn, bool weakAllowed)
     {
         var result = new Dictionary<string, ChildConfig>(StringComparer.Ordinal);
         foreach (var (name, node) in Entries(conn, "children"))
         {
             var path = $"{conn.Path}.children.{name}";
-            result[name] = ReadChild(name, Section(path, node, path, ChildKeys));
+            result[name] = ReadChild(name, Section(path, node, path, ChildKeys), weakAllowed);
         }
         return result;
     }
 
-    private ChildConfig ReadChild(string name, Map m)
+    private ChildConfig ReadChild(string name, Map m, bool weakAllowed)
     {
         var d = new ChildConfig();
 
@@ -393,9 +396,10 @@ internal sealed partial class ConfigLoader(string file)
             }
             foreach (var p in expanded)
             {
-                if (!ReferenceEquals(expanded, ProposalParser.DefaultEsp) && WeakAlgorithms.Find(p) is { } weak)
+                if (!ReferenceEquals(expanded, ProposalParser.DefaultEsp))
                 {
-                    throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
+                    if (WeakAlgorithms.FindBroken(p) is { } broken) throw Fail(item.Path, WeakAlgorithms.BrokenRefusal(item.Value, broken), item.Node);
+                    if (!weakAllowed && WeakAlgorithms.Find(p) is { } weak) throw Fail(item.Path, WeakAlgorithms.Refusal(item.Value, weak), item.Node);
                 }
                 if (!ProposalSelector.IsUsable(p))
                 {

@@ -32,6 +32,13 @@ public sealed class ConnectionConfig
     /// <summary>0 = retry forever (swanctl).</summary>
     public int KeyingTries { get; init; } = 1;
     public bool SendCertReq { get; init; } = true;
+
+    /// <summary>
+    /// weak_algorithms: the weak algorithms (3des, sha1, prfsha1, modp1024) may appear in this connection's
+    /// proposals and its children's esp_proposals, for legacy peers; logged as a warning at start. Not a
+    /// swanctl.conf key (strongSwan has no such gate). DES, MD5 and MODP-768 stay refused.
+    /// </summary>
+    public bool WeakAlgorithms { get; init; }
     /// <summary>no | never | keep | replace.</summary>
     public string Unique { get; init; } = "no";
 }

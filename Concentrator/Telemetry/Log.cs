@@ -81,6 +81,10 @@ public static partial class Log
         Message = "Configuration {File} contains secrets and is readable by {Who} (mode {Mode}); restrict it, e.g. chmod 600")]
     public static partial void SecretsFileExposed(ILogger logger, string file, string who, string mode);
 
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning,
+        Message = "Connection {Connection} enables weak algorithms (weak_algorithms: yes; uses {Algorithms}): RFC 8247/8221 deprecate them; keep it only for legacy peers")]
+    public static partial void WeakAlgorithmsEnabled(ILogger logger, string connection, string algorithms);
+
     [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "HTTP endpoint on {Address}")]
     public static partial void HttpListening(ILogger logger, string address);
 

@@ -32,7 +32,7 @@ from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.ipsec import ESP, CRYPT_ALGOS, AUTH_ALGOS, SecurityAssociation, IPSecIntegrityError  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
-HASHES = {"SHA2-256-128": (hashlib.sha256, 16), "SHA2-384-192": (hashlib.sha384, 24), "SHA2-512-256": (hashlib.sha512, 32)}
+HASHES = {"HMAC-SHA1-96": (hashlib.sha1, 12), "SHA2-256-128": (hashlib.sha256, 16), "SHA2-384-192": (hashlib.sha384, 24), "SHA2-512-256": (hashlib.sha512, 32)}
 
 TUNNEL_SRC, TUNNEL_DST = "192.0.2.1", "198.51.100.7"
 

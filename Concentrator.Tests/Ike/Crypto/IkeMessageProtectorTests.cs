@@ -22,6 +22,8 @@ public class IkeMessageProtectorTests
         { EncrAlgorithm.AesCbc, 256, PrfAlgorithm.HmacSha2_384, IntegAlgorithm.HmacSha2_384_192 },
         { EncrAlgorithm.AesCbc, 256, PrfAlgorithm.HmacSha2_512, IntegAlgorithm.HmacSha2_512_256 },
         { EncrAlgorithm.AesCbc, 128, PrfAlgorithm.HmacSha1, IntegAlgorithm.HmacSha1_96 },
+        // Weak, for legacy peers with weak_algorithms: 3des-sha1-prfsha1 (RFC 2451 8-octet block and IV).
+        { EncrAlgorithm.TripleDes, 192, PrfAlgorithm.HmacSha1, IntegAlgorithm.HmacSha1_96 },
     };
 
     private static readonly IReadOnlyList<Payload> Inner =
@@ -171,6 +173,26 @@ public class IkeMessageProtectorTests
             var d = cbc.Seal(Header(true), Inner);
             Assert.NotEqual(c.AsSpan(32, 16).ToArray(), d.AsSpan(32, 16).ToArray());
             Assert.Equal(0, (c.Length - 28 - 4 - 16 - 16) % 16); // padded to the AES block
+        }
+    }
+
+    [Fact]
+    public void TripleDes_uses_an_8_octet_random_IV_and_pads_to_8()
+    {
+        var (des, desPeer) = Pair(Suite(EncrAlgorithm.TripleDes, 192, PrfAlgorithm.HmacSha1, IntegAlgorithm.HmacSha1_96));
+        using (des) using (desPeer)
+        {
+            int chain = IkeCodec.GetChainLength(Inner);
+            var c = des.Seal(Header(true), Inner);
+            var d = des.Seal(Header(true), Inner);
+            Assert.NotEqual(c.AsSpan(32, 8).ToArray(), d.AsSpan(32, 8).ToArray());
+            int encrypted = c.Length - 28 - 4 - 8 - 12; // header, SK header, IV, HMAC-SHA1-96 ICV
+            Assert.Equal(0, encrypted % 8);
+            Assert.InRange(encrypted - chain, 1, 8); // at most one block of padding with its Pad Length, not AES's 16
+            Assert.Equal(4 + 8 + encrypted + 12, des.GetOverhead(chain) + chain);
+            var opened = ParsedShell(c);
+            Assert.Equal(ParseStatus.Ok, desPeer.TryOpen(c, opened));
+            Assert.Equal(Inner.Count, opened.Payloads.Count);
         }
     }
 

@@ -73,7 +73,7 @@ public class KeyExchangeTests
 
     public static TheoryData<DhGroup> Groups => new()
     {
-        DhGroup.Modp2048, DhGroup.Modp3072, DhGroup.Modp4096,
+        DhGroup.Modp1024, DhGroup.Modp2048, DhGroup.Modp3072, DhGroup.Modp4096,
         DhGroup.Ecp256, DhGroup.Ecp384, DhGroup.Ecp521, DhGroup.Curve25519,
     };
 
@@ -109,6 +109,11 @@ public class KeyExchangeTests
 
     public static TheoryData<DhGroup, string> ModpPrimes => new()
     {
+        // RFC 2409 §6.2, 1024-bit MODP group 2 (weak; for legacy peers with weak_algorithms).
+        { DhGroup.Modp1024,
+          "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD" +
+          "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED" +
+          "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF" },
         // RFC 3526 §3, 2048-bit MODP group 14.
         { DhGroup.Modp2048,
           "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD" +
@@ -190,8 +195,8 @@ public class KeyExchangeTests
     [Fact]
     public void Unsupported_groups_are_reported()
     {
-        Assert.False(KeyExchangeFactory.IsSupported(DhGroup.Modp1024));
+        Assert.False(KeyExchangeFactory.IsSupported(DhGroup.Modp768)); // broken: never implemented
         Assert.False(KeyExchangeFactory.IsSupported(DhGroup.Curve448));
-        Assert.Throws<NotSupportedException>(() => KeyExchangeFactory.Create(DhGroup.Modp1024));
+        Assert.Throws<NotSupportedException>(() => KeyExchangeFactory.Create(DhGroup.Modp768));
     }
 }

@@ -74,13 +74,15 @@ public class ProposalSelectorTests
     [Fact]
     public void To_wire_numbers_from_one_and_leaves_out_unsupported_algorithms()
     {
-        var wire = ProposalSelector.ToWire(Ikes("3des-md5-modp1024", "aes256-sha1-sha256-modp1024-ecp384", "default"), []);
-        // 3des-md5-modp1024 has nothing we implement: dropped, not weakened.
+        var wire = ProposalSelector.ToWire(Ikes("des-md5-modp768", "aes256-md5-sha256-modp768-ecp384", "default"), []);
+        // des-md5-modp768 has nothing we implement: dropped, not weakened.
         Assert.Equal([1, 2, 3], wire.Select(p => (int)p.Number));
         var first = wire[0].Transforms;
         Assert.Equal([Encr(EncrAlgorithm.AesCbc, 256), Prf(PrfAlgorithm.HmacSha2_256), Integ(IntegAlgorithm.HmacSha2_256_128), Dh(DhGroup.Ecp384)], first);
+        // strongSwan's default list names 3des and sha1; they are never offered from it.
         Assert.DoesNotContain(wire.SelectMany(p => p.Transforms), t => t.Type == TransformType.Encryption && t.Id == (ushort)EncrAlgorithm.TripleDes);
         Assert.DoesNotContain(wire.SelectMany(p => p.Transforms), t => t.Type == TransformType.Integrity && t.Id == (ushort)IntegAlgorithm.HmacSha1_96);
+        Assert.DoesNotContain(wire.SelectMany(p => p.Transforms), t => t.Type == TransformType.Prf && t.Id == (ushort)PrfAlgorithm.HmacSha1);
         Assert.DoesNotContain(wire.SelectMany(p => p.Transforms), t => t.Type == TransformType.DiffieHellman && t.Id == (ushort)DhGroup.Curve448);
     }
 
@@ -227,17 +229,18 @@ public class ProposalSelectorTests
     }
 
     [Fact]
-    public void Weak_algorithms_are_parsed_but_never_selected()
+    public void Weak_algorithms_are_selected_from_written_proposals_only_and_broken_ones_never()
     {
-        var configured = Ikes("aes256-3des-sha256-sha1-md5-prfsha1-prfsha256-modp1024-modp2048");
         var weakOnly = new Proposal(1, ProtocolId.Ike, [], [Encr(EncrAlgorithm.TripleDes), Prf(PrfAlgorithm.HmacSha1), Integ(IntegAlgorithm.HmacSha1_96), Dh(DhGroup.Modp1024)]);
-        Assert.False(ProposalSelector.TrySelectIke(configured, [weakOnly], out _, out _));
-        var mixed = new Proposal(2, ProtocolId.Ike, [],
-            [Encr(EncrAlgorithm.TripleDes), Encr(EncrAlgorithm.AesCbc, 256), Prf(PrfAlgorithm.HmacSha1), Prf(PrfAlgorithm.HmacSha2_256),
-             Integ(IntegAlgorithm.HmacMd5_96), Integ(IntegAlgorithm.HmacSha2_256_128), Dh(DhGroup.Modp1024), Dh(DhGroup.Modp2048)]);
-        Assert.True(ProposalSelector.TrySelectIke(configured, [weakOnly, mixed], out var chosen, out var suite));
-        Assert.Equal(2, chosen!.Number);
-        Assert.Equal(new IkeSuite(EncrAlgorithm.AesCbc, 256, PrfAlgorithm.HmacSha2_256, IntegAlgorithm.HmacSha2_256_128, DhGroup.Modp2048), suite);
+        // Written (the config loader admitted it under weak_algorithms): selected.
+        var configured = Ikes("aes256-3des-sha256-sha1-md5-prfsha1-prfsha256-modp1024-modp2048");
+        Assert.True(ProposalSelector.TrySelectIke(configured, [weakOnly], out _, out var weakSuite));
+        Assert.Equal(new IkeSuite(EncrAlgorithm.TripleDes, 192, PrfAlgorithm.HmacSha1, IntegAlgorithm.HmacSha1_96, DhGroup.Modp1024), weakSuite);
+        // strongSwan's default list names 3des, sha1 and prfsha1 but never selects them.
+        Assert.False(ProposalSelector.TrySelectIke(ProposalParser.DefaultIke, [weakOnly with { Transforms = [.. weakOnly.Transforms.SkipLast(1), Dh(DhGroup.Modp2048)] }], out _, out _));
+        // Broken ones never: DES, MD5, MODP-768.
+        var broken = new Proposal(2, ProtocolId.Ike, [], [Encr(EncrAlgorithm.Des), Prf(PrfAlgorithm.HmacMd5), Integ(IntegAlgorithm.HmacMd5_96), Dh(DhGroup.Modp768)]);
+        Assert.False(ProposalSelector.TrySelectIke(Ikes("des-md5-prfmd5-modp768", "aes256-sha256-modp2048"), [broken], out _, out _));
     }
 
     [Fact]
@@ -424,10 +427,13 @@ public class ProposalSelectorTests
     public void Usability_check_flags_proposals_without_implemented_algorithms()
     {
         Assert.True(ProposalSelector.IsUsable(Ike("aes256-sha256-ecp256")));
-        Assert.False(ProposalSelector.IsUsable(Ike("3des-sha256-ecp256")));
-        Assert.False(ProposalSelector.IsUsable(Ike("aes256-sha256-modp1024")));
-        Assert.False(ProposalSelector.IsUsable(Esp("aes256gcm16-modp1024")));
-        Assert.True(ProposalSelector.IsUsable(Esp("aes256gcm16-modp1024-ecp256")));
-        Assert.False(ProposalSelector.IsUsable(Esp("aes256-sha1")));
+        Assert.False(ProposalSelector.IsUsable(Ike("des-sha256-ecp256")));
+        Assert.False(ProposalSelector.IsUsable(Ike("aes256-sha256-modp768")));
+        Assert.False(ProposalSelector.IsUsable(Esp("aes256gcm16-modp768")));
+        Assert.True(ProposalSelector.IsUsable(Esp("aes256gcm16-modp768-ecp256")));
+        Assert.False(ProposalSelector.IsUsable(Esp("aes256-md5")));
+        // Weak ones are usable in a written proposal (the config loader admits them only with weak_algorithms).
+        Assert.True(ProposalSelector.IsUsable(Ike("3des-sha1-modp1024")));
+        Assert.True(ProposalSelector.IsUsable(Esp("3des-sha1-modp1024")));
     }
 }

@@ -77,14 +77,17 @@ public abstract class EspCipher : IDisposable
                     throw new PlatformNotSupportedException("ChaCha20-Poly1305 is not available on this platform.");
                 return new ChaCha20Poly1305EspCipher(encryptionKey);
             case EncrAlgorithm.AesCbc:
-                if (suite.KeyBits is not (128 or 192 or 256))
-                    throw new NotSupportedException($"AES-CBC key size {suite.KeyBits} is not supported.");
-                RequireLength(encryptionKey, suite.KeyBits / 8, "AES-CBC key");
+            case EncrAlgorithm.TripleDes:
+                int keyLength = suite.Encryption == EncrAlgorithm.TripleDes
+                    ? (suite.KeyBits is 0 or 192 ? 24 : throw new NotSupportedException($"3DES key size {suite.KeyBits} is not supported."))
+                    : (suite.KeyBits is 128 or 192 or 256 ? suite.KeyBits / 8 : throw new NotSupportedException($"AES-CBC key size {suite.KeyBits} is not supported."));
+                RequireLength(encryptionKey, keyLength, $"{suite.Encryption} key");
                 ArgumentNullException.ThrowIfNull(integrityKey);
                 RequireLength(integrityKey, CbcHmacEspCipher.IntegrityKeyLength(suite.Integrity), "HMAC key");
+                int block = Algorithms.CbcBlockLength(suite.Encryption);
                 return evp != IntPtr.Zero
-                    ? new EvpCbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity, evp)
-                    : new AesCbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity);
+                    ? new EvpCbcHmacEspCipher(encryptionKey, integrityKey, suite.Integrity, evp, block)
+                    : new DotNetCbcHmacEspCipher(suite.Encryption, encryptionKey, integrityKey, suite.Integrity);
             default:
                 throw new NotSupportedException($"ESP encryption {suite.Encryption} is not supported.");
         }
@@ -298,42 +301,45 @@ internal sealed class ChaCha20Poly1305EspCipher : DotNetAeadEspCipher
 }
 
 /// <summary>
-/// AES-CBC (RFC 3602: 16-byte random IV, no cipher padding beyond ESP's) with HMAC-SHA2 (RFC 4868:
-/// ICV = HMAC truncated to half the hash). Encrypt-then-MAC: the ICV covers SPI | seq | IV |
-/// ciphertext, and with ESN the high 32 bits appended for the computation only (RFC 4303 §2.2.1,
+/// AES-CBC (RFC 3602: 16-byte random IV) or 3DES-CBC (RFC 2451: 8-byte random IV and block), no cipher
+/// padding beyond ESP's, with HMAC-SHA2 (RFC 4868: ICV = HMAC truncated to half the hash) or HMAC-SHA1-96
+/// (RFC 2404: 12-byte ICV). The block length is the IV length and the ESP alignment. Encrypt-then-MAC:
+/// the ICV covers SPI | seq | IV | ciphertext, and with ESN the high 32 bits appended for the computation only (RFC 4303 §2.2.1,
 /// §3.3.2.1). The ESN bytes are written temporarily over the start of the ICV field, so the MAC
 /// input stays one contiguous span for the one-shot HMAC. Subclasses supply the CBC pass; the body
 /// is a whole number of blocks (checked before Open).
 /// </summary>
 internal abstract class CbcHmacEspCipher : EspCipher
 {
-    protected const int BlockLength = 16;
+    /// <summary>Largest block (AES); sizes the stack buffer of the final EVP call.</summary>
+    protected const int MaxBlockLength = 16;
     private const int MaxHashLength = 64;
 
     private readonly byte[] _integrityKey;
     private readonly IntegAlgorithm _integrity;
     private readonly int _icvLength;
+    private readonly int _blockLength;
 
-    protected CbcHmacEspCipher(byte[] integrityKey, IntegAlgorithm integrity)
+    protected CbcHmacEspCipher(byte[] integrityKey, IntegAlgorithm integrity, int blockLength)
     {
         _integrity = integrity;
-        _icvLength = IcvLengthOf(integrity);
+        _icvLength = Algorithms.IntegrityIcvLength(integrity);
+        _blockLength = blockLength;
         _integrityKey = (byte[])integrityKey.Clone();
     }
 
     public static int IntegrityKeyLength(IntegAlgorithm integrity) => integrity switch
     {
+        IntegAlgorithm.HmacSha1_96 => 20,
         IntegAlgorithm.HmacSha2_256_128 => 32,
         IntegAlgorithm.HmacSha2_384_192 => 48,
         IntegAlgorithm.HmacSha2_512_256 => 64,
-        _ => throw new NotSupportedException($"ESP integrity {integrity} is not supported with AES-CBC."),
+        _ => throw new NotSupportedException($"ESP integrity {integrity} is not supported with a CBC cipher."),
     };
 
-    private static int IcvLengthOf(IntegAlgorithm integrity) => IntegrityKeyLength(integrity) / 2;
-
-    public override int IvLength => BlockLength;
+    public override int IvLength => _blockLength;
     public override int IcvLength => _icvLength;
-    public override int Alignment => BlockLength;
+    public override int Alignment => _blockLength;
 
     /// <summary>CBC-encrypts <paramref name="body"/> in place.</summary>
     protected abstract void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body);
@@ -344,7 +350,7 @@ internal abstract class CbcHmacEspCipher : EspCipher
     public override void Seal(Span<byte> packet, uint seqHigh, bool esn)
     {
         int authenticatedLength = packet.Length - _icvLength;
-        EncryptBody(packet.Slice(EspPacket.HeaderLength, BlockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
+        EncryptBody(packet.Slice(EspPacket.HeaderLength, _blockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
 
         Span<byte> mac = stackalloc byte[MaxHashLength];
         Mac(packet, authenticatedLength, seqHigh, esn, mac);
@@ -360,7 +366,7 @@ internal abstract class CbcHmacEspCipher : EspCipher
         Mac(packet, authenticatedLength, seqHigh, esn, mac);
         if (!CryptographicOperations.FixedTimeEquals(mac.Slice(0, _icvLength), received.Slice(0, _icvLength)))
             return false;
-        return DecryptBody(packet.Slice(EspPacket.HeaderLength, BlockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
+        return DecryptBody(packet.Slice(EspPacket.HeaderLength, _blockLength), packet.Slice(HeaderLength, authenticatedLength - HeaderLength));
     }
 
     private void Mac(Span<byte> packet, int authenticatedLength, uint seqHigh, bool esn, Span<byte> mac)
@@ -368,13 +374,14 @@ internal abstract class CbcHmacEspCipher : EspCipher
         int length = authenticatedLength;
         if (esn)
         {
-            // Every ICV here is at least 16 bytes, so the 4 ESN bytes fit in the ICV field.
+            // Every ICV here is at least 12 bytes, so the 4 ESN bytes fit in the ICV field.
             BinaryPrimitives.WriteUInt32BigEndian(packet.Slice(authenticatedLength, 4), seqHigh);
             length += 4;
         }
         ReadOnlySpan<byte> input = packet.Slice(0, length);
         switch (_integrity)
         {
+            case IntegAlgorithm.HmacSha1_96: HMACSHA1.HashData(_integrityKey, input, mac); break;
             case IntegAlgorithm.HmacSha2_256_128: HMACSHA256.HashData(_integrityKey, input, mac); break;
             case IntegAlgorithm.HmacSha2_384_192: HMACSHA384.HashData(_integrityKey, input, mac); break;
             default: HMACSHA512.HashData(_integrityKey, input, mac); break;
@@ -385,7 +392,7 @@ internal abstract class CbcHmacEspCipher : EspCipher
 }
 
 /// <summary>
-/// AES-CBC on two OpenSSL EVP contexts keyed once (CBC decryption needs the inverse key schedule, so a
+/// AES-CBC or 3DES-CBC on two OpenSSL EVP contexts keyed once (CBC decryption needs the inverse key schedule, so a
 /// context cannot switch direction without rekeying), padding off; per packet only the IV is set.
 /// </summary>
 internal sealed unsafe class EvpCbcHmacEspCipher : CbcHmacEspCipher
@@ -393,19 +400,19 @@ internal sealed unsafe class EvpCbcHmacEspCipher : CbcHmacEspCipher
     private readonly SafeEvpCipherCtxHandle _encrypt;
     private readonly SafeEvpCipherCtxHandle _decrypt;
 
-    public EvpCbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity, IntPtr evpCipher)
-        : base(integrityKey, integrity)
+    public EvpCbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity, IntPtr evpCipher, int blockLength)
+        : base(integrityKey, integrity, blockLength)
     {
         _encrypt = LibCrypto.CreateKeyed(evpCipher, encryptionKey, encrypt: true, noPadding: true)
-                   ?? throw new CryptographicException("OpenSSL did not key the ESP AES-CBC context.");
+                   ?? throw new CryptographicException("OpenSSL did not key the ESP CBC context.");
         _decrypt = LibCrypto.CreateKeyed(evpCipher, encryptionKey, encrypt: false, noPadding: true)
-                   ?? throw new CryptographicException("OpenSSL did not key the ESP AES-CBC context.");
+                   ?? throw new CryptographicException("OpenSSL did not key the ESP CBC context.");
     }
 
     protected override void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body)
     {
         if (!Run(_encrypt, iv, body))
-            throw new CryptographicException("OpenSSL ESP AES-CBC encryption failed."); // the library's failure, not the packet's
+            throw new CryptographicException("OpenSSL ESP CBC encryption failed."); // the library's failure, not the packet's
     }
 
     protected override bool DecryptBody(ReadOnlySpan<byte> iv, Span<byte> body) => Run(_decrypt, iv, body);
@@ -413,7 +420,7 @@ internal sealed unsafe class EvpCbcHmacEspCipher : CbcHmacEspCipher
     private static bool Run(SafeEvpCipherCtxHandle ctx, ReadOnlySpan<byte> iv, Span<byte> body)
     {
         int updated, finished;
-        byte* final = stackalloc byte[BlockLength];
+        byte* final = stackalloc byte[MaxBlockLength];
         fixed (byte* v = iv, b = body)
         {
             return LibCrypto.EVP_CipherInit_ex(ctx, IntPtr.Zero, IntPtr.Zero, null, v, LibCrypto.KeepDirection) == 1
@@ -432,30 +439,32 @@ internal sealed unsafe class EvpCbcHmacEspCipher : CbcHmacEspCipher
 }
 
 /// <summary>
-/// The System.Security.Cryptography fallback for AES-CBC. On Linux .NET 10's span one-shots
-/// allocate a native cipher context object per call (64 bytes).
+/// The System.Security.Cryptography fallback for AES-CBC and 3DES-CBC. On Linux .NET 10's span one-shots
+/// allocate a native cipher context object per call (64 bytes). TripleDES refuses a key whose thirds repeat
+/// (single DES); a PRF+ output does that with negligible probability and then fails the SA install.
 /// </summary>
-internal sealed class AesCbcHmacEspCipher : CbcHmacEspCipher
+internal sealed class DotNetCbcHmacEspCipher : CbcHmacEspCipher
 {
-    private readonly Aes _aes;
+    private readonly SymmetricAlgorithm _cipher;
 
-    public AesCbcHmacEspCipher(byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity) : base(integrityKey, integrity)
+    public DotNetCbcHmacEspCipher(EncrAlgorithm encryption, byte[] encryptionKey, byte[] integrityKey, IntegAlgorithm integrity)
+        : base(integrityKey, integrity, Algorithms.CbcBlockLength(encryption))
     {
-        _aes = Aes.Create();
-        _aes.Key = encryptionKey;
+        _cipher = encryption == EncrAlgorithm.TripleDes ? TripleDES.Create() : Aes.Create();
+        _cipher.Key = encryptionKey;
     }
 
-    protected override void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body) => _aes.EncryptCbc(body, iv, body, PaddingMode.None);
+    protected override void EncryptBody(ReadOnlySpan<byte> iv, Span<byte> body) => _cipher.EncryptCbc(body, iv, body, PaddingMode.None);
 
     protected override bool DecryptBody(ReadOnlySpan<byte> iv, Span<byte> body)
     {
-        _aes.DecryptCbc(body, iv, body, PaddingMode.None);
+        _cipher.DecryptCbc(body, iv, body, PaddingMode.None);
         return true;
     }
 
     public override void Dispose()
     {
-        _aes.Dispose(); // SymmetricAlgorithm.Dispose clears its key copy
+        _cipher.Dispose(); // SymmetricAlgorithm.Dispose clears its key copy
         base.Dispose();
     }
 }

@@ -50,11 +50,12 @@ public static class EspCrypto
         (EncrAlgorithm.AesCbc, 128) => 4,
         (EncrAlgorithm.AesCbc, 192) => 5,
         (EncrAlgorithm.AesCbc, 256) => 6,
+        (EncrAlgorithm.TripleDes, 0 or 192) => 7,
         _ => -1,
     };
 
     private static readonly string[] Names =
-        ["AES-GCM-128", "AES-GCM-192", "AES-GCM-256", "ChaCha20-Poly1305", "AES-CBC-128", "AES-CBC-192", "AES-CBC-256"];
+        ["AES-GCM-128", "AES-GCM-192", "AES-GCM-256", "ChaCha20-Poly1305", "AES-CBC-128", "AES-CBC-192", "AES-CBC-256", "3DES-CBC"];
 
     private static IntPtr[] Probe(out string description)
     {
@@ -76,7 +77,7 @@ public static class EspCrypto
         IntPtr[] candidates =
         [
             LibCrypto.EVP_aes_128_gcm(), LibCrypto.EVP_aes_192_gcm(), LibCrypto.EVP_aes_256_gcm(), LibCrypto.EVP_chacha20_poly1305(),
-            LibCrypto.EVP_aes_128_cbc(), LibCrypto.EVP_aes_192_cbc(), LibCrypto.EVP_aes_256_cbc(),
+            LibCrypto.EVP_aes_128_cbc(), LibCrypto.EVP_aes_192_cbc(), LibCrypto.EVP_aes_256_cbc(), LibCrypto.EVP_des_ede3_cbc(),
         ];
         Span<byte> zeroKey = stackalloc byte[32];
         var missing = new List<string>();

@@ -78,7 +78,7 @@ public static class EspPacket
         iv = iv.Slice(0, geometry.IvLength);
         if (sa.FixedIvForTest is { } fixedIv)
             fixedIv.CopyTo(iv);
-        else if (geometry.IvLength == 8)
+        else if (geometry is AeadEspCipher)
             // AEAD (RFC 4106 §3.1, RFC 7634 §2): the IV must never repeat under one key; the 64-bit
             // sequence number never does within an SA, and each direction has its own key.
             BinaryPrimitives.WriteUInt64BigEndian(iv, seq);

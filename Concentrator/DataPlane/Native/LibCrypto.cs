@@ -27,7 +27,7 @@ internal static unsafe partial class LibCrypto
         "OpenSSL_version", "EVP_CIPHER_CTX_new", "EVP_CIPHER_CTX_free", "EVP_CipherInit_ex", "EVP_CipherUpdate",
         "EVP_CipherFinal_ex", "EVP_CIPHER_CTX_ctrl", "EVP_CIPHER_CTX_set_padding",
         "EVP_aes_128_gcm", "EVP_aes_192_gcm", "EVP_aes_256_gcm", "EVP_chacha20_poly1305",
-        "EVP_aes_128_cbc", "EVP_aes_192_cbc", "EVP_aes_256_cbc",
+        "EVP_aes_128_cbc", "EVP_aes_192_cbc", "EVP_aes_256_cbc", "EVP_des_ede3_cbc",
     ];
 
     [LibraryImport(Lib, EntryPoint = "OpenSSL_version")]
@@ -62,6 +62,7 @@ internal static unsafe partial class LibCrypto
     [LibraryImport(Lib, EntryPoint = "EVP_aes_128_cbc")] public static partial IntPtr EVP_aes_128_cbc();
     [LibraryImport(Lib, EntryPoint = "EVP_aes_192_cbc")] public static partial IntPtr EVP_aes_192_cbc();
     [LibraryImport(Lib, EntryPoint = "EVP_aes_256_cbc")] public static partial IntPtr EVP_aes_256_cbc();
+    [LibraryImport(Lib, EntryPoint = "EVP_des_ede3_cbc")] public static partial IntPtr EVP_des_ede3_cbc();
 
     /// <summary>
     /// A new context keyed for <paramref name="cipher"/> in direction <paramref name="encrypt"/>, IV left for

@@ -87,10 +87,14 @@ public static class Algorithms
         _ => throw new ArgumentOutOfRangeException(nameof(alg), $"unknown integrity algorithm {alg}"),
     };
 
-    /// <summary>Ciphers <see cref="IkeMessageProtector"/> can run: AES-CBC, AES-GCM-16 and ChaCha20-Poly1305.</summary>
+    /// <summary>
+    /// Ciphers <see cref="IkeMessageProtector"/> can run: AES-CBC, AES-GCM-16, ChaCha20-Poly1305 and, for legacy
+    /// peers, 3DES-CBC (RFC 2451; weak, enabled per connection in config).
+    /// </summary>
     public static bool IsSupportedForIke(EncrAlgorithm alg, int keyBits) => alg switch
     {
         EncrAlgorithm.AesCbc => keyBits is 128 or 192 or 256,
+        EncrAlgorithm.TripleDes => keyBits is 0 or 192,
         EncrAlgorithm.AesGcm16 => keyBits is 128 or 192 or 256 && AesGcm.IsSupported,
         EncrAlgorithm.ChaCha20Poly1305 => keyBits is 0 or 256 && ChaCha20Poly1305.IsSupported,
         _ => false,
@@ -106,6 +110,9 @@ public static class Algorithms
     /// <summary>HMAC-SHA2 truncated ICVs (RFC 4868) and, for legacy peers, HMAC-SHA1-96 (RFC 2404).</summary>
     public static bool IsSupported(IntegAlgorithm alg) => alg is
         IntegAlgorithm.HmacSha1_96 or IntegAlgorithm.HmacSha2_256_128 or IntegAlgorithm.HmacSha2_384_192 or IntegAlgorithm.HmacSha2_512_256;
+
+    /// <summary>CBC block size, which is also the IV length: 8 for 3DES (RFC 2451 §2.3), 16 for AES (RFC 3602 §2.1).</summary>
+    public static int CbcBlockLength(EncrAlgorithm alg) => alg == EncrAlgorithm.TripleDes ? 8 : 16;
 
     private static int AesKeyBytes(int keyBits) => keyBits is 128 or 192 or 256
         ? keyBits / 8

@@ -24,23 +24,22 @@ namespace Concentrator.Ike.Crypto;
 /// <summary>
 /// Protects and opens SK payloads (RFC 7296 §3.14, RFC 5282 for AEAD). The initiator sends with
 /// SK_ei/SK_ai and receives with SK_er/SK_ar; the responder the reverse.
-/// CBC: random 16-octet IV, ICV = truncated HMAC over the message from the IKE header through the
+/// CBC: random IV of one block (16 octets for AES, 8 for 3DES, RFC 2451 §2.3), ICV = truncated HMAC over the message from the IKE header through the
 /// Pad Length. AEAD: 8-octet explicit IV from a counter that starts at a random value (it must never
 /// repeat under one key, RFC 5282 §3), AAD = IKE header through the SK generic header (RFC 5282 §5.1).
 /// </summary>
 public sealed class IkeMessageProtector : IDisposable
 {
-    private const int CbcBlockSize = 16;
-
     private readonly bool _aead;
+    private readonly int _cbcBlockSize;
     private readonly IntegAlgorithm _integrity;
     private readonly int _ivLength;
     private readonly int _icvLength;
 
     private AeadCipher? _aeadSend;
     private AeadCipher? _aeadReceive;
-    private Aes? _cbcSend;
-    private Aes? _cbcReceive;
+    private SymmetricAlgorithm? _cbcSend;
+    private SymmetricAlgorithm? _cbcReceive;
     private readonly byte[] _integSend;
     private readonly byte[] _integReceive;
 
@@ -98,15 +97,14 @@ public sealed class IkeMessageProtector : IDisposable
             }
 
             _integrity = suite.Integrity;
-            _ivLength = CbcBlockSize;
+            _cbcBlockSize = Algorithms.CbcBlockLength(suite.Encryption);
+            _ivLength = _cbcBlockSize;
             _icvLength = Algorithms.IntegrityIcvLength(suite.Integrity);
             // Own copies: the caller's IkeKeys may be disposed independently of this protector.
             _integSend = aSend.ToArray();
             _integReceive = aReceive.ToArray();
-            _cbcSend = Aes.Create();
-            _cbcSend.Key = encSend;
-            _cbcReceive = Aes.Create();
-            _cbcReceive.Key = encReceive;
+            _cbcSend = CreateCbc(suite.Encryption, encSend);
+            _cbcReceive = CreateCbc(suite.Encryption, encReceive);
         }
     }
 
@@ -195,8 +193,8 @@ public sealed class IkeMessageProtector : IDisposable
         int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength;
         int cipherStart = ivStart + _ivLength;
         int cipherLength = datagram.Length - cipherStart - _icvLength;
-        if (cipherLength < (_aead ? 1 : CbcBlockSize)) return ParseStatus.Truncated;
-        if (!_aead && cipherLength % CbcBlockSize != 0) return ParseStatus.BadLength;
+        if (cipherLength < (_aead ? 1 : _cbcBlockSize)) return ParseStatus.Truncated;
+        if (!_aead && cipherLength % _cbcBlockSize != 0) return ParseStatus.BadLength;
 
         var iv = datagram.Slice(ivStart, _ivLength);
         var ciphertext = datagram.Slice(cipherStart, cipherLength);
@@ -277,9 +275,20 @@ public sealed class IkeMessageProtector : IDisposable
         return message;
     }
 
-    /// <summary>Chain | padding | Pad Length: AEADs need no padding (block size 1, RFC 5282 §3); CBC pads to 16.</summary>
+    /// <summary>Chain | padding | Pad Length: AEADs need no padding (block size 1, RFC 5282 §3); CBC pads to the block.</summary>
     private int PaddedLength(int chainLength) =>
-        _aead ? chainLength + 1 : (chainLength + 1 + CbcBlockSize - 1) / CbcBlockSize * CbcBlockSize;
+        _aead ? chainLength + 1 : (chainLength + 1 + _cbcBlockSize - 1) / _cbcBlockSize * _cbcBlockSize;
+
+    /// <summary>
+    /// AES or 3DES keyed for CBC. TripleDES refuses a key whose thirds repeat (it would be single DES);
+    /// a PRF+ output does that with negligible probability, and the CryptographicException then fails the SA setup.
+    /// </summary>
+    private static SymmetricAlgorithm CreateCbc(EncrAlgorithm alg, byte[] key)
+    {
+        SymmetricAlgorithm cipher = alg == EncrAlgorithm.TripleDes ? TripleDES.Create() : Aes.Create();
+        cipher.Key = key;
+        return cipher;
+    }
 
     public void Dispose()
     {

@@ -5,19 +5,21 @@ using Org.BouncyCastle.Crypto.Agreement;
 namespace Concentrator.Ike.Crypto;
 
 /// <summary>
-/// Creates key exchanges: MODP groups 14-16 (RFC 3526) with BouncyCastle, ECP groups 19-21 (RFC 5903)
+/// Creates key exchanges: MODP groups 14-16 (RFC 3526) and, for legacy peers, group 2 (RFC 2409 §6.2; weak,
+/// enabled per connection in config) with BouncyCastle, ECP groups 19-21 (RFC 5903)
 /// with .NET ECDiffieHellman, Curve25519 (RFC 8031) with BouncyCastle.
 /// </summary>
 public static class KeyExchangeFactory
 {
     public static bool IsSupported(DhGroup group) => group is
-        DhGroup.Modp2048 or DhGroup.Modp3072 or DhGroup.Modp4096 or
+        DhGroup.Modp1024 or DhGroup.Modp2048 or DhGroup.Modp3072 or DhGroup.Modp4096 or
         DhGroup.Ecp256 or DhGroup.Ecp384 or DhGroup.Ecp521 or
         DhGroup.Curve25519;
 
     /// <summary>Key Exchange Data length (RFC 3526 modulus size; RFC 5903 §7 X|Y; RFC 8031 §2).</summary>
     public static int PublicValueLength(DhGroup group) => group switch
     {
+        DhGroup.Modp1024 => 128,
         DhGroup.Modp2048 => 256,
         DhGroup.Modp3072 => 384,
         DhGroup.Modp4096 => 512,
@@ -40,6 +42,7 @@ public static class KeyExchangeFactory
 
     private static IKeyExchange CreateCore(DhGroup group, byte[]? privateKey) => group switch
     {
+        DhGroup.Modp1024 => new ModpKeyExchange(group, DHStandardGroups.rfc2409_1024, privateKey),
         DhGroup.Modp2048 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_2048, privateKey),
         DhGroup.Modp3072 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_3072, privateKey),
         DhGroup.Modp4096 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_4096, privateKey),

@@ -9,7 +9,7 @@ using Org.BouncyCastle.Utilities;
 namespace Concentrator.Ike.Crypto;
 
 /// <summary>
-/// Finite-field DH over a RFC 3526 MODP group, composed from BouncyCastle. Values on the wire are
+/// Finite-field DH over a RFC 3526 (or RFC 2409) MODP group, composed from BouncyCastle. Values on the wire are
 /// big-endian and left-padded to the modulus length (RFC 7296 §3.4); so is g^ir (§2.14).
 /// </summary>
 internal sealed class ModpKeyExchange : IKeyExchange

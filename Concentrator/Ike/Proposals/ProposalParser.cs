@@ -118,6 +118,23 @@ public static class ProposalParser
         return ok;
     }
 
+    /// <summary>
+    /// True for the proposals of strongSwan's "default" lists. Their weak algorithms are never offered or
+    /// selected (<see cref="WeakAlgorithms"/>); weak ones in a written proposal are, once the config loader has
+    /// accepted them, which it does only for a connection with weak_algorithms.
+    /// </summary>
+    public static bool IsDefault(IkeProposal proposal) => Contains(DefaultIke, proposal);
+
+    /// <inheritdoc cref="IsDefault(IkeProposal)"/>
+    public static bool IsDefault(EspProposal proposal) => Contains(DefaultEsp, proposal);
+
+    // By reference: a written proposal equal to a default one is the operator's choice.
+    private static bool Contains<T>(IReadOnlyList<T> defaults, T proposal) where T : class
+    {
+        foreach (var d in defaults) if (ReferenceEquals(d, proposal)) return true;
+        return false;
+    }
+
     private static bool IsDefault(string text) => string.Equals(text.Trim(), DefaultKeyword, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>

@@ -18,7 +18,9 @@ namespace Concentrator.Ike.Proposals;
 /// <item>Only algorithms in <see cref="SupportedAlgorithms"/> are offered or selected. A configured
 ///   transform type whose algorithms are all unsupported makes the proposal unusable (it is not
 ///   silently weakened, e.g. no PFS instead of modp1024); classic ESP encryption without a
-///   supported integrity algorithm is never used.</item>
+///   supported integrity algorithm is never used. The weak set (3des, sha1, prfsha1, modp1024) counts
+///   as supported in written proposals only, never in strongSwan's "default" lists
+///   (<see cref="ProposalParser.IsDefault(IkeProposal)"/>).</item>
 /// </list>
 /// </summary>
 public static class ProposalSelector
@@ -209,13 +211,14 @@ public static class ProposalSelector
         foreach (var p in proposals)
         {
             var set = new AllowedSet { IsIke = true };
-            set.Encr.AddRange(p.Encryption.Where(SupportedAlgorithms.IsSupported).Select(e => e.ToWire()));
-            set.Prf.AddRange(p.Prf.Where(SupportedAlgorithms.IsSupported).Select(a => new Transform(TransformType.Prf, (ushort)a)));
-            set.Dh.AddRange(p.Groups.Where(SupportedAlgorithms.IsSupported).Select(g => new Transform(TransformType.DiffieHellman, (ushort)g)));
+            var weak = !ProposalParser.IsDefault(p);
+            set.Encr.AddRange(p.Encryption.Where(e => SupportedAlgorithms.IsSupported(e, weak)).Select(e => e.ToWire()));
+            set.Prf.AddRange(p.Prf.Where(a => SupportedAlgorithms.IsSupported(a, weak)).Select(a => new Transform(TransformType.Prf, (ushort)a)));
+            set.Dh.AddRange(p.Groups.Where(g => SupportedAlgorithms.IsSupported(g, weak)).Select(g => new Transform(TransformType.DiffieHellman, (ushort)g)));
             var aead = p.IsAead;
             if (!aead)
             {
-                set.Integ.AddRange(p.Integrity.Where(SupportedAlgorithms.IsSupported).Select(a => new Transform(TransformType.Integrity, (ushort)a)));
+                set.Integ.AddRange(p.Integrity.Where(a => SupportedAlgorithms.IsSupported(a, weak)).Select(a => new Transform(TransformType.Integrity, (ushort)a)));
             }
             if (set.Encr.Count > 0 && set.Prf.Count > 0 && set.Dh.Count > 0 && (aead || set.Integ.Count > 0))
             {
@@ -231,15 +234,16 @@ public static class ProposalSelector
         foreach (var p in proposals)
         {
             var set = new AllowedSet { IsIke = false };
-            set.Encr.AddRange(p.Encryption.Where(SupportedAlgorithms.IsSupported).Select(e => e.ToWire()));
+            var weak = !ProposalParser.IsDefault(p);
+            set.Encr.AddRange(p.Encryption.Where(e => SupportedAlgorithms.IsSupported(e, weak)).Select(e => e.ToWire()));
             var aead = p.IsAead;
             if (!aead)
             {
-                set.Integ.AddRange(p.Integrity.Where(SupportedAlgorithms.IsSupported).Select(a => new Transform(TransformType.Integrity, (ushort)a)));
+                set.Integ.AddRange(p.Integrity.Where(a => SupportedAlgorithms.IsSupported(a, weak)).Select(a => new Transform(TransformType.Integrity, (ushort)a)));
             }
             if (includeGroups)
             {
-                set.Dh.AddRange(p.Groups.Where(g => g == DhGroup.None || SupportedAlgorithms.IsSupported(g))
+                set.Dh.AddRange(p.Groups.Where(g => g == DhGroup.None || SupportedAlgorithms.IsSupported(g, weak))
                     .Select(g => new Transform(TransformType.DiffieHellman, (ushort)g)));
             }
             var esn = p.Esn.Count > 0 ? p.Esn : [EsnMode.NoEsn];

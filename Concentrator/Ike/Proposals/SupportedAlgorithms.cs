@@ -5,6 +5,8 @@ namespace Concentrator.Ike.Proposals;
 /// <summary>
 /// What this build can negotiate. Keywords for other algorithms parse (so strongSwan configs load)
 /// but are never offered or selected. The crypto layer implements exactly this set; keep them in step.
+/// The weak set (<see cref="WeakAlgorithms"/>) is implemented too but usable only where the caller says so:
+/// in a proposal the operator wrote, which the config loader accepts only with <c>weak_algorithms: yes</c>.
 /// </summary>
 public static class SupportedAlgorithms
 {
@@ -27,6 +29,14 @@ public static class SupportedAlgorithms
         DhGroup.Modp2048, DhGroup.Modp3072, DhGroup.Modp4096,
         DhGroup.Ecp256, DhGroup.Ecp384, DhGroup.Ecp521, DhGroup.Curve25519,
     ];
+
+    // RFC 2451 3DES-CBC, RFC 2404 HMAC-SHA1-96, RFC 2104 PRF-HMAC-SHA1, RFC 2409 §6.2 MODP-1024 (group 2).
+    private static readonly EncryptionChoice WeakEncryption = new(EncrAlgorithm.TripleDes, 192);
+
+    public static bool IsSupported(EncryptionChoice choice, bool weakAllowed) => IsSupported(choice) || (weakAllowed && choice == WeakEncryption);
+    public static bool IsSupported(PrfAlgorithm prf, bool weakAllowed) => IsSupported(prf) || (weakAllowed && prf == PrfAlgorithm.HmacSha1);
+    public static bool IsSupported(IntegAlgorithm integ, bool weakAllowed) => IsSupported(integ) || (weakAllowed && integ == IntegAlgorithm.HmacSha1_96);
+    public static bool IsSupported(DhGroup group, bool weakAllowed) => IsSupported(group) || (weakAllowed && group == DhGroup.Modp1024);
 
     public static bool IsSupported(EncryptionChoice choice) => Array.IndexOf(Encryption, (choice.Algorithm, choice.KeyBits)) >= 0;
     public static bool IsSupported(PrfAlgorithm prf) => Array.IndexOf(Prfs, prf) >= 0;
