@@ -25,8 +25,6 @@ public sealed partial class EspAbuseRootTests(ITestOutputHelper output)
     /// <summary>As in <see cref="DataPlaneAllocationRootTests"/>: zero per packet, slack for one rare bounded event.</summary>
     private const long AllowedGrowthBytes = 1024;
 
-    private static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "Interop", "Scripts", "malformed_storm.py");
-
     [Fact(Timeout = 120_000)]
     [Trait("Category", "Root")]
     public async Task Esp_flood_costs_the_tunnel_nothing_and_allocates_nothing_Root()
@@ -35,18 +33,7 @@ public sealed partial class EspAbuseRootTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 100);
         var bed = scope.Bed;
 
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-                "aes256gcm16-prfsha256-ecp256", "aes256gcm16", Testbed.LanSubnet, Testbed.PeerInnerSubnet)
-                .Replace("mtu: 1400,", "mtu: 1400, workers: 1,"),
-            scope.Remaining(TimeSpan.FromSeconds(25)), logLevel: "information"));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
-        Assert.True((await peer.InitiateAsync("gw", "net", timeoutSeconds: 20)).Ok, "the tunnel did not come up");
-        Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
+        var (_, gateway) = await HostileInputTunnel.UpAsync(scope, yaml => yaml.Replace("mtu: 1400,", "mtu: 1400, workers: 1,"));
 
         // Warm-up: traffic and a small flood, so every drop path has run its one-time setup (metric series, batches).
         Assert.True((await Ping(bed, 20)).Ok, "warm-up ping failed");
@@ -90,7 +77,7 @@ public sealed partial class EspAbuseRootTests(ITestOutputHelper output)
             "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
 
     private static Task<CommandResult> Flood(Testbed bed, int perKind) =>
-        bed.Peer.ExecAsync(TimeSpan.FromSeconds(40), "/usr/bin/python3", ScriptPath, Testbed.GatewayOuter,
+        bed.Peer.ExecAsync(TimeSpan.FromSeconds(40), "/usr/bin/python3", HostileInputTunnel.StormScript, Testbed.GatewayOuter,
             perKind.ToString(CultureInfo.InvariantCulture), "5", Testbed.PeerDevice, "esp");
 
     private static async Task<long> PacketThreadAllocatedBytes(Testbed bed)

@@ -22,8 +22,6 @@ public sealed class MalformedStormInteropTests(ITestOutputHelper output)
     /// <summary>The bound stated for the storm: an idle `run` process sits near 100-150 MB on .NET 10.</summary>
     private const double MaxWorkingSetBytes = 400 * 1024 * 1024;
 
-    private static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "Interop", "Scripts", "malformed_storm.py");
-
     [Fact(Timeout = 120_000)]
     [Trait("Category", "Root")]
     public async Task Malformed_storm_leaves_the_concentrator_serving_strongSwan_Root()
@@ -32,28 +30,16 @@ public sealed class MalformedStormInteropTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 100);
         var bed = scope.Bed;
 
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
-        var yaml = ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            "aes256gcm16-prfsha256-ecp256", "aes256gcm16", Testbed.LanSubnet, Testbed.PeerInnerSubnet) +
-            // The whole storm comes from one address: without this the per-source half-open cap (charon.block_threshold)
-            // would refuse most IKE_SA_INIT kinds before they reach the parsers this test is about.
-            "\ncharon: { block_threshold: 0 }\n";
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), yaml,
-            scope.Remaining(TimeSpan.FromSeconds(25)), logLevel: "information"));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
-
-        Assert.True((await peer.InitiateAsync("gw", "net", timeoutSeconds: 20)).Ok, "the first tunnel did not come up");
-        Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
+        // The whole storm comes from one address: without block_threshold 0 the per-source half-open cap would
+        // refuse most IKE_SA_INIT kinds before they reach the parsers this test is about.
+        var (peer, gateway) = await HostileInputTunnel.UpAsync(scope, yaml => yaml + "\ncharon: { block_threshold: 0 }\n");
         string metricsBefore = await GatewayMetrics.ScrapeAsync(bed.Gateway);
 
         // The ping gives the storm an ESP packet to capture and replay; the storm runs while it does.
         var clock = Stopwatch.StartNew();
         var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(30), "ping", "-n", "-c", "40", "-i", "0.2", "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
         var storm = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(45)),
-            "/usr/bin/python3", ScriptPath, Testbed.GatewayOuter, PerKind.ToString(), "8", Testbed.PeerDevice);
+            "/usr/bin/python3", HostileInputTunnel.StormScript, Testbed.GatewayOuter, PerKind.ToString(), "8", Testbed.PeerDevice);
         scope.Log($"storm ({clock.Elapsed.TotalSeconds:F1} s): {storm.Stdout.Trim()}");
         Assert.True(storm.Ok, "storm generator failed: " + storm);
         var sent = storm.Stdout.Trim().Split(' ').Select(kv => kv.Split('=')).Where(p => p.Length == 2)
