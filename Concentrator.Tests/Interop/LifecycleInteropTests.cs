@@ -137,16 +137,30 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         // Rekeys on both sides. strongSwan logs every CREATE_CHILD_SA: "generating ... request" (it initiates)
         // and "parsed ... request" (the concentrator initiates); N(REKEY_SA) marks a child rekey, [ SA No KE ] an IKE rekey.
-        string charonLog = peer.Log();
-        int peerChild = RekeyRequests(charonLog, "generating");
-        int gatewayChild = RekeyRequests(charonLog, "parsed");
-        int peerIke = IkeRekeyRequests(charonLog, "generating");
-        int gatewayIke = IkeRekeyRequests(charonLog, "parsed");
-        var metrics = await ScrapeAsync(bed.Gateway, "metrics");
-        double childOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "success"));
-        double childFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "failure"));
-        double ikeOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success"));
-        double ikeFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "failure"));
+        // The timers keep running after the soak: a rekey in flight while the log is read and /metrics is scraped
+        // shows in one and not yet the other. Read both until they describe the same moment (bounded); the exact
+        // equality below is still asserted on that snapshot.
+        string charonLog, metrics;
+        int peerChild, gatewayChild, peerIke, gatewayIke;
+        double childOk, childFail, ikeOk, ikeFail;
+        var snapshot = Stopwatch.StartNew();
+        while (true)
+        {
+            charonLog = peer.Log();
+            peerChild = RekeyRequests(charonLog, "generating");
+            gatewayChild = RekeyRequests(charonLog, "parsed");
+            peerIke = IkeRekeyRequests(charonLog, "generating");
+            gatewayIke = IkeRekeyRequests(charonLog, "parsed");
+            metrics = await ScrapeAsync(bed.Gateway, "metrics");
+            childOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "success"));
+            childFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "child"), ("outcome", "failure"));
+            ikeOk = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success"));
+            ikeFail = MetricValue(metrics, "concentrator_rekeys_total", ("kind", "ike"), ("outcome", "failure"));
+            bool consistent = (int)childOk == peerChild + gatewayChild && (int)ikeOk == peerIke + gatewayIke;
+            if (consistent || snapshot.Elapsed > TimeSpan.FromSeconds(8)) break;
+            scope.Log($"log and metrics disagree (child {peerChild}+{gatewayChild} vs {childOk}, ike {peerIke}+{gatewayIke} vs {ikeOk}): reading again");
+            await Task.Delay(300);
+        }
         double noSaDrops = MetricValue(metrics, "concentrator_esp_dropped_packets_total", ("reason", "no_sa")) - noSaBefore;
         scope.Log($"concentrator no_sa drops during the soak {noSaDrops} (before it {noSaBefore}); ESP drops: " + string.Join(", ", metrics.Split('\n')
             .Where(l => l.StartsWith("concentrator_esp_dropped_packets_total{", StringComparison.Ordinal) && !l.EndsWith(" 0"))));
