@@ -14,6 +14,9 @@ public enum EspTransport
 /// <summary>
 /// Everything the data plane needs for one Child SA, both directions. Key arrays are owned by the
 /// data plane once passed in: it zeroes them when the SA is deleted.
+/// <see cref="OutboundSequenceStart"/> and <see cref="InboundSequenceFloor"/> are 0 for a new SA; an SA adopted from
+/// another cluster node (failover) starts sending after the last sequence number that node may have used, and rejects
+/// inbound sequence numbers at or below the last one that node is known to have accepted.
 /// </summary>
 public sealed record ChildSaInstall(
     uint InboundSpi,
@@ -31,7 +34,9 @@ public sealed record ChildSaInstall(
     int ReplayWindow,
     string Connection,
     string Child,
-    bool OutboundActive = true);
+    bool OutboundActive = true,
+    ulong OutboundSequenceStart = 0,
+    ulong InboundSequenceFloor = 0);
 
 /// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
 public readonly record struct SaCounters(
@@ -72,6 +77,16 @@ public interface IDataPlane
     bool ActivateOutbound(uint inboundSpi) => true;
 
     int InstalledCount { get; }
+
+    /// <summary>
+    /// The SA's last outbound sequence number handed out and the highest inbound one accepted (replicated so another
+    /// node can adopt the SA). Planes without ESP state: false.
+    /// </summary>
+    bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop)
+    {
+        lastOutbound = inboundTop = 0;
+        return false;
+    }
 
     /// <summary>
     /// Whether the SA's outbound sequence space asks for a rekey (RFC 4303 §3.3.3). Polled by the

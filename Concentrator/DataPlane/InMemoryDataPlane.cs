@@ -102,6 +102,19 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IDi
     public SaRekeyHint GetRekeyHint(uint inboundSpi)
         => _sas.TryGetValue(inboundSpi, out EspSa? sa) ? sa.RekeyHint : SaRekeyHint.None;
 
+    /// <summary>The inbound top is read without the worker's ownership: a value at most one batch old, enough for replication.</summary>
+    public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop)
+    {
+        if (_sas.TryGetValue(inboundSpi, out EspSa? sa))
+        {
+            lastOutbound = sa.LastOutboundSequence;
+            inboundTop = sa.Window.Top;
+            return true;
+        }
+        lastOutbound = inboundTop = 0;
+        return false;
+    }
+
     /// <summary>Publishes pending counters of one SA; call from the worker owning its inbound SPI.</summary>
     public bool FlushCounters(uint inboundSpi)
     {

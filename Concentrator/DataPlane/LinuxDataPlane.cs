@@ -157,6 +157,9 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
     public SaRekeyHint GetRekeyHint(uint inboundSpi) => _store.GetRekeyHint(inboundSpi);
 
+    public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>
+        _store.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
+
     /// <summary>Bytes allocated so far by all packet threads together (sampled per batch).</summary>
     public long PacketThreadAllocatedBytes()
     {

@@ -85,6 +85,8 @@ public sealed class EspSa : IDisposable
 
         // Values below the minimum (strongSwan's replay_window default is 32) are raised to it.
         Window = new ReplayWindow(Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
+        if (install.InboundSequenceFloor > 0) Window.Update(install.InboundSequenceFloor);
+        _lastSequence = (long)install.OutboundSequenceStart;
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
         InboundLane = new CounterLane();
 
@@ -126,6 +128,9 @@ public sealed class EspSa : IDisposable
 
     /// <summary>Test hook: a fixed outbound IV, so published vectors can be reproduced byte for byte.</summary>
     internal byte[]? FixedIvForTest { get; set; }
+
+    /// <summary>Last outbound sequence number handed out (0 before the first packet).</summary>
+    public ulong LastOutboundSequence => (ulong)Volatile.Read(ref _lastSequence);
 
     /// <summary>Test hook: the next outbound packet carries <paramref name="lastUsed"/> + 1.</summary>
     internal void SetLastOutboundSequenceForTest(ulong lastUsed) => Volatile.Write(ref _lastSequence, (long)lastUsed);
