@@ -53,10 +53,15 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private readonly ConcentratorMetrics _metrics;
     private ChildSaState _state = ChildSaState.Created;
     private SaCounters _counters;
+    // Cluster SA mobility: the parent replicates again once this many outbound sequence numbers were used (0: off).
+    private readonly ulong _sequenceReportStep;
+    private ulong _reportedSequence;
 
     public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null, bool preinstalled = false)
+        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0)
     {
+        _sequenceReportStep = sequenceReportStep;
+        _reportedSequence = install.OutboundSequenceStart;
         _preinstalled = preinstalled;
         _install = install;
         _lifetime = lifetime ?? ChildLifetime.None;
@@ -69,6 +74,12 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
             if (!_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) return;
             _counters = c;
             CheckVolumeLimits();
+            if (_sequenceReportStep > 0 && _dataPlane.TryGetSequenceMarks(_install.InboundSpi, out var sent, out _) &&
+                sent - _reportedSequence >= _sequenceReportStep)
+            {
+                _reportedSequence = sent;
+                Context.Parent.Tell(IkeSaActor.SequenceAdvanced.Instance);
+            }
         });
         Receive<RekeyDue>(_ => RequestRekey());
         Receive<ExpireDue>(_ => Expire());
@@ -91,8 +102,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     /// <param name="preinstalled">The parent already added the SA to the data plane (synchronously, before the
     /// exchange's response left); this actor then only owns its lifetime and removal.</param>
     public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null, bool preinstalled = false) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime, preinstalled));
+        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime, preinstalled, sequenceReportStep));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 

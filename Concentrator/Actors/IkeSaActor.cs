@@ -44,12 +44,18 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private string _spiText;
     private bool _established;
     private bool _childrenUpSent;
+    // Cluster SA mobility (null on a node without a cluster): where snapshots go and under which ownership epoch.
+    private readonly Replication? _replication;
+    private long _publishedVersion = long.MinValue;
+    // Stopped without a Delete (released, handed off or fenced): the replica entry is no longer ours to remove.
+    private bool _silent;
 
-    public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log)
+    public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log, Replication? replication = null)
     {
         _sa = sa;
         _sender = sender;
         _log = log;
+        _replication = replication;
         _spiText = $"{sa.OurSpi:x16}";
 
         Receive<IkeInbound>(m =>
@@ -127,6 +133,26 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
+        Receive<Release>(m =>
+        {
+            if (_replication is null || !_sa.CanSnapshot) return; // the requester falls back to the replica
+            using (var snapshot = _sa.Snapshot(SequenceMarks))
+            {
+                m.ReplyTo.Tell(new IkeSaSupervisor.SaReleased(_sa.OurSpi, _replication.Epoch, Sa.IkeSaSnapshotCodec.Encode(snapshot)));
+            }
+            StopWithoutDelete(SaReleaseReason.Moved);
+        });
+        Receive<HandOff>(_ =>
+        {
+            if (_sa.State == Sa.IkeSaState.Established) Publish(released: true);
+            StopWithoutDelete(SaReleaseReason.HandOff);
+        });
+        Receive<StopSilently>(_ => StopWithoutDelete(SaReleaseReason.Fenced));
+        Receive<SequenceAdvanced>(_ =>
+        {
+            _publishedVersion = long.MinValue;
+            Publish();
+        });
         Receive<Terminated>(m =>
         {
             // A Child SA actor that failed was stopped (its data-plane entry went with it): if the IKE SA
@@ -146,23 +172,26 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IkeSa sa, IIkeSender sender, ILogger log) => Akka.Actor.Props.Create(() => new IkeSaActor(sa, sender, log));
+    public static Props Props(IkeSa sa, IIkeSender sender, ILogger log, Replication? replication = null) =>
+        Akka.Actor.Props.Create(() => new IkeSaActor(sa, sender, log, replication));
 
     public static string NameFor(ulong spi) => $"ike-{spi:x16}";
 
     protected override void PreStart()
     {
-        if (_sa.IsInitiator)
+        if (_sa.IsInitiator && _sa.State == Sa.IkeSaState.Created)
         {
             Log.Initiating(_log, _sa.Connection!.Name, _sa.RemoteEndpoint);
             _sa.Initiate();
-            Drain();
         }
+        // A restored SA (adopted from another node) has its IkeSaRestored and child effects waiting.
+        Drain();
     }
 
     protected override void PostStop()
     {
         // Children stop before this runs, so their data-plane entries are already gone.
+        if (_replication is not null && !_silent) _replication.Replica.Tell(new Cluster.SaReplicaActor.Remove(_sa.OurSpi));
         _sa.Dispose();
         foreach (var old in _retiring) old.Dispose();
     }
@@ -258,6 +287,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     _sa = rekeyed.Successor;
                     _spiText = $"{_sa.OurSpi:x16}";
                     Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(_sa.OurSpi));
+                    // The successor carries the children now; the predecessor's entry would point their ESP at it.
+                    _replication?.Replica.Tell(new Cluster.SaReplicaActor.Remove(sa.OurSpi));
                     Log.IkeSaRekeyed(_log, $"{sa.OurSpi:x16}", _spiText, _sa.Connection?.Name ?? "");
                     StartIkeLifetime();
                     Drain(_sa);
@@ -284,15 +315,27 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
+                case IkeSaRestored restored:
+                    // Adopted from another node: established already, so no negotiation is counted; timers start afresh here.
+                    _established = true;
+                    _childrenUpSent = true;
+                    Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi, restored.Connection, restored.RemoteId));
+                    if (_sa.Connection is { DpdDelay: var restoredDpd } && restoredDpd > TimeSpan.Zero)
+                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, restoredDpd / 2);
+                    StartIkeLifetime();
+                    if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
+                    break;
                 case ChildSaEstablished child:
                     var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
                         ? ChildLifetime.From(childConfig)
                         : ChildLifetime.None;
                     // Installed here, synchronously: effects run in order, so the SA is in the data plane before the
                     // response that lets the peer use it leaves (an actor's PreStart would run later, on another thread).
+                    // An adopted SA's children keep the peer's view of them; only our end of the ESP flow is this node's.
+                    var install = child.Install.LocalEndpoint.Equals(_sa.LocalEndpoint) ? child.Install : child.Install with { LocalEndpoint = _sa.LocalEndpoint };
                     try
                     {
-                        _sa.Context.DataPlane.AddSa(child.Install);
+                        _sa.Context.DataPlane.AddSa(install);
                     }
                     catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
                     {
@@ -300,8 +343,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         _sa.DeleteChild(child.Install.InboundSpi);
                         break;
                     }
-                    Context.Watch(Context.ActorOf(ChildSaActor.Props(child.Install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime,
-                        preinstalled: true), ChildSaActor.NameFor(child.Install.InboundSpi)));
+                    Context.Watch(Context.ActorOf(ChildSaActor.Props(install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime,
+                        preinstalled: true, sequenceReportStep: _replication is null ? 0 : IkeSaSupervisor.SequenceMargin / 2),
+                        ChildSaActor.NameFor(install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:
                     // Synchronously, before the predecessor's actor stops (its PostStop removes the old SA from the
@@ -334,7 +378,41 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             }
         }
 
-        if (sa == _sa) ReportChildrenUp();
+        if (sa == _sa)
+        {
+            ReportChildrenUp();
+            Publish();
+        }
+    }
+
+    /// <summary>
+    /// Replicates the established SA whenever anything a snapshot holds changed (an exchange completed, a child came or
+    /// went, a rekey) or a child used half the sequence margin; half-open SAs are not replicated (a flood of
+    /// IKE_SA_INIT must not become cluster writes), they move only by a direct release.
+    /// </summary>
+    private void Publish(bool released = false)
+    {
+        if (_replication is null || _silent || _sa.State != Sa.IkeSaState.Established || !_sa.CanSnapshot) return;
+        if (!released && _sa.StateVersion == _publishedVersion) return;
+        using var snapshot = _sa.Snapshot(SequenceMarks);
+        var esp = new uint[snapshot.Children.Count];
+        for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
+        _replication.Replica.Tell(new Cluster.SaReplicaActor.Put(_sa.OurSpi, _replication.Epoch, released, esp,
+            Sa.IkeSaSnapshotCodec.Encode(snapshot)));
+        _publishedVersion = _sa.StateVersion;
+    }
+
+    private (ulong LastOutbound, ulong InboundTop) SequenceMarks(uint inboundSpi) =>
+        _sa.Context.DataPlane.TryGetSequenceMarks(inboundSpi, out var outbound, out var inbound) ? (outbound, inbound) : (0, 0);
+
+    /// <summary>Another node holds this SA from now on: stop here (children leave the data plane) without a Delete.</summary>
+    private void StopWithoutDelete(SaReleaseReason reason)
+    {
+        if (_silent) return;
+        _silent = true;
+        _sa.Context.Metrics.CountSaRelease(reason);
+        Log.SaReleased(_log, _spiText, reason.ToString());
+        Context.Stop(Self);
     }
 
     private static string RetransmitKey(IkeSa sa) => $"retransmit-{sa.OurSpi:x16}";
@@ -402,6 +480,30 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(Config.ChildConfig Child);
+
+    /// <summary>Cluster SA mobility of one IKE SA actor: the node's replica and the SA's ownership epoch here.</summary>
+    public sealed record Replication(IActorRef Replica, long Epoch);
+
+    /// <summary>Another node receives this SA's traffic: snapshot it to <paramref name="ReplyTo"/> and stop without a Delete.</summary>
+    public sealed record Release(IActorRef ReplyTo);
+
+    /// <summary>The node leaves the cluster: replicate as released and stop without a Delete.</summary>
+    public sealed record HandOff
+    {
+        public static readonly HandOff Instance = new();
+    }
+
+    /// <summary>Another node adopted this SA under a newer epoch: stop without a Delete.</summary>
+    public sealed record StopSilently
+    {
+        public static readonly StopSilently Instance = new();
+    }
+
+    /// <summary>From a Child SA actor: half the sequence margin is used since the last snapshot; replicate again.</summary>
+    public sealed record SequenceAdvanced
+    {
+        public static readonly SequenceAdvanced Instance = new();
+    }
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
     public sealed record InjectFault(string Reason);

@@ -50,7 +50,7 @@ public sealed record AdmissionOptions
 /// <see cref="InitGate"/> in front of the mailbox bounds how many new IKE_SA_INIT requests can wait ahead of them.
 /// A half-open SA lives at most half_open_timeout, so a flood's state drains by itself.
 /// </summary>
-public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
+public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
 {
     private const string SweepTimer = "admission-sweep";
 
@@ -77,9 +77,13 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once established.
     private readonly Dictionary<ulong, ulong> _replacing = new();
     private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
+    private readonly Cluster.SaReplicaIndex? _replicaIndex;
 
-    public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null)
+    /// <param name="replicaIndex">Set on a cluster node: SAs are replicated and move between nodes (IkeSaSupervisor.Mobility.cs).</param>
+    public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
+        Cluster.SaReplicaIndex? replicaIndex = null)
     {
+        _replicaIndex = replicaIndex;
         _context = context;
         _sender = sender;
         _log = log;
@@ -151,10 +155,12 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         Receive<GetSaCount>(_ => Sender.Tell(_spiOf.Count));
         Receive<GetHalfOpenCount>(_ => Sender.Tell(_halfOpen.Count));
         Receive<GetSas>(_ => Sender.Tell(_spiOf.Keys.ToList()));
+        StartMobility();
     }
 
-    public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null) =>
-        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission, gate));
+    public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
+        Cluster.SaReplicaIndex? replicaIndex = null) =>
+        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission, gate, replicaIndex));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -194,15 +200,29 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (_sas.TryGetValue(EntitySpi(header), out var sa))
+        ulong spi = EntitySpi(header);
+        if (_sas.TryGetValue(spi, out var sa))
         {
             sa.Forward(inbound);
+        }
+        else if (Replicated && spi != 0 && (_replicaIndex!.TryGet(spi, out _) || IsFirstAuthRequest(header)))
+        {
+            // Another node holds (or held) this SA; it moves here, where its peer's traffic now arrives.
+            Acquire(spi, inbound);
         }
         else
         {
             _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
         }
     }
+
+    /// <summary>The IKE_AUTH request that follows IKE_SA_INIT: its half-open SA may be on another node (not replicated).</summary>
+    private bool IsFirstAuthRequest(in IkeHeader header) =>
+        header.Exchange == ExchangeType.IkeAuth && header.FromInitiator && !header.IsResponse && header.MessageId == 1 &&
+        _acquiringSas.Count < MaxAcquiring;
+
+    /// <summary>Concurrent acquisitions (each holds a few messages and a timer): bounds what forged SPIs can cost.</summary>
+    private const int MaxAcquiring = 1000;
 
     private void AdmitInit(IkeInbound inbound, IkeHeader header)
     {
@@ -248,7 +268,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
-        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
+        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log, ReplicationFor(1)), IkeSaActor.NameFor(spi));
         Register(spi, actor);
         _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi, now);
         _sources.AddHalfOpen(source);
@@ -291,7 +311,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         var local = _sender.LocalEndpointFor(m.Remote, natT);
         var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children, initialContact: m.Replaces == 0);
         if (m.Replaces != 0) _replacing[spi] = m.Replaces;
-        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log), IkeSaActor.NameFor(spi));
+        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log, ReplicationFor(1)), IkeSaActor.NameFor(spi));
         Register(spi, actor);
         _quota.Add(actor, m.Remote.Address);
     }

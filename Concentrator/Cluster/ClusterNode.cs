@@ -88,6 +88,16 @@ public sealed class ClusterNode
 
     internal void SetSelfUp(bool up) => _selfUp = up;
 
+    /// <summary>Members other than this node whose status is Up (handoff targets on leave).</summary>
+    public int OtherMembersUp
+    {
+        get
+        {
+            var cluster = Akka.Cluster.Cluster.Get(_system);
+            return cluster.State.Members.Count(m => m.Status == MemberStatus.Up && !m.Address.Equals(cluster.SelfAddress));
+        }
+    }
+
     /// <summary>Leaves the cluster through CoordinatedShutdown (the leave, exiting and terminate phases), bounded by <paramref name="timeout"/>.</summary>
     public async Task LeaveAsync(TimeSpan timeout)
     {

@@ -27,6 +27,10 @@ public static class ClusterSettings
         sb.AppendLine("akka.coordinated-shutdown.exit-clr = off");
         sb.AppendLine("akka.cluster.run-coordinated-shutdown-when-down = on");
         sb.AppendLine("akka.cluster.log-info = off");
+        // SA replicas (SaReplicaActor): subscribers learn of a change within 100 ms; no durable keys, so replicated key
+        // material never reaches disk.
+        sb.AppendLine("akka.cluster.distributed-data.notify-subscribers-interval = 100ms");
+        sb.AppendLine("akka.cluster.distributed-data.durable.keys = []");
         if (c.SplitBrainResolver == "off")
         {
             sb.AppendLine("akka.cluster.downing-provider-class = \"\"");

@@ -13,7 +13,7 @@ namespace Concentrator.DataPlane;
 /// Control operations are thread-safe. Packet operations follow <see cref="EspPacket"/>'s
 /// ownership: Encapsulate from any thread; Decapsulate for one inbound SPI from one worker at a time.
 /// </summary>
-public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IDisposable
+public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
 {
     // Metrics: this plane acts as receive worker 0; counts are published as one batch per scrape.
     private SharedWorkerCounters? _counters;
@@ -181,12 +181,21 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IDi
         if (espPacket.Length < EspPacket.HeaderLength)
             return EspStatus.Truncated;
         uint spi = BinaryPrimitives.ReadUInt32BigEndian(espPacket);
-        if (!_sas.TryGetValue(spi, out EspSa? sa) || !sa.TryAcquire())
+        if (!_sas.TryGetValue(spi, out EspSa? sa))
+        {
+            _unknownSpis?.Report(spi);
+            return EspStatus.UnknownSpi;
+        }
+        if (!sa.TryAcquire())
             return EspStatus.UnknownSpi;
         EspStatus status = EspPacket.Decapsulate(sa, espPacket, out inner);
         sa.Release();
         return status;
     }
+
+    private UnknownSpiReporter? _unknownSpis;
+
+    public void OnUnknownSpi(Action<uint> report) => _unknownSpis = new UnknownSpiReporter(report);
 
     internal bool TryGetSa(uint inboundSpi, out EspSa sa)
     {

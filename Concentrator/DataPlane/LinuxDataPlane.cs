@@ -26,7 +26,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Concentrator.DataPlane;
 
-public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetricsSource, IDisposable
+public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
 {
     /// <summary>How often one trap policy may ask for a negotiation (tunable).</summary>
     private static readonly TimeSpan AcquireInterval = TimeSpan.FromSeconds(2);
@@ -160,6 +160,10 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>
         _store.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
 
+    private UnknownSpiReporter? _unknownSpis;
+
+    public void OnUnknownSpi(Action<uint> report) => _unknownSpis = new UnknownSpiReporter(report);
+
     /// <summary>Bytes allocated so far by all packet threads together (sampled per batch).</summary>
     public long PacketThreadAllocatedBytes()
     {
@@ -290,7 +294,12 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         inner = default;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
         uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
-        if (!_store.TryGetSa(spi, out var sa) || !sa.TryAcquire()) return EspStatus.UnknownSpi;
+        if (!_store.TryGetSa(spi, out var sa))
+        {
+            _unknownSpis?.Report(spi);
+            return EspStatus.UnknownSpi;
+        }
+        if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {
             if (sa.Transport != transport) return EspStatus.WrongTransport;

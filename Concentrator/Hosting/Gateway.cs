@@ -81,7 +81,15 @@ public sealed class Gateway : IAsyncDisposable
         var sender = new TransportSet(_transports);
         var admission = options.Admission ?? options.Config.Charon.ToAdmission();
         var gate = new InitGate(admission.InitJobLoad);
-        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), admission, gate), "ike");
+        // A cluster node replicates its SAs and adopts those whose peers' traffic moves here (IkeSaSupervisor.Mobility).
+        var replicas = options.Cluster is null ? null : new SaReplicaIndex();
+        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), admission, gate,
+            replicas), "ike");
+        if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
+        {
+            var ike = Supervisor;
+            unknown.OnUnknownSpi(spi => ike.Tell(new IkeSaSupervisor.EspMiss(spi)));
+        }
         var metrics = Metrics;
         foreach (var address in options.Config.Listen.Addresses)
         {
@@ -168,17 +176,28 @@ public sealed class Gateway : IAsyncDisposable
 
     public Task<int> CountSasAsync() => Supervisor.Ask<int>(new GetSaCount(), TimeSpan.FromSeconds(5));
 
-    /// <summary>Deletes every IKE SA with its peer, waiting at most <paramref name="timeout"/>, then leaves the cluster
-    /// and stops. The SAs are deleted, not handed over: no other node holds their state to adopt them.</summary>
+    /// <summary>
+    /// Ends every IKE SA here, waiting at most <paramref name="timeout"/>, then leaves the cluster and stops. With other
+    /// members Up the SAs are handed off (replicated as released, stopped without a Delete; the nodes the peers' traffic
+    /// reaches next adopt them: a rolling restart renegotiates nothing); alone, they are deleted with their peers.
+    /// </summary>
     public async Task ShutdownAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         try
         {
-            Supervisor.Tell(new DeleteAll());
+            bool handOff = ClusterNode is { } node && node.OtherMembersUp > 0;
+            Supervisor.Tell(handOff ? IkeSaSupervisor.HandOffAll.Instance : new DeleteAll());
             while (DateTime.UtcNow < deadline && await CountSasAsync().ConfigureAwait(false) > 0)
             {
                 await Task.Delay(50).ConfigureAwait(false);
+            }
+            if (handOff)
+            {
+                // The released snapshots must reach the other members before this node goes.
+                var left = deadline - DateTime.UtcNow;
+                if (left > TimeSpan.Zero)
+                    await System.ActorSelection("/user/ike/replica").Ask<SaReplicaActor.Idle>(SaReplicaActor.WaitIdle.Instance, left).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)

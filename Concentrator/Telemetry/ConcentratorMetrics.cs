@@ -44,6 +44,9 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _malformed;
     private readonly Gauge _clusterMembers;
     private readonly Gauge _clusterShards;
+    private readonly Counter.Child _adopted;
+    private readonly Counter.Child _adoptFailed;
+    private readonly Counter.Child[] _released;
     private readonly Gauge _clusterUnreachable;
     private readonly Gauge _ready;
 
@@ -130,6 +133,13 @@ public sealed class ConcentratorMetrics
             "Akka cluster members this node's failure detector marks unreachable.");
         _clusterShards = f.CreateGauge("concentrator_cluster_shards", "IKE SA shards hosted, by cluster node.", "node");
         _clusterShards.WithLabels(Node).Set(0);
+        var adoptions = f.CreateCounter("concentrator_cluster_sa_adoptions_total",
+            "IKE SAs this node took over from another member (its peer's traffic moved here, or the member left), by outcome.", "outcome");
+        _adopted = adoptions.WithLabels("adopted");
+        _adoptFailed = adoptions.WithLabels("failed");
+        var released = f.CreateCounter("concentrator_cluster_sa_releases_total",
+            "IKE SAs this node stopped holding without a Delete, by reason: moved (released to the node the peer's traffic reaches), handoff (leaving), fenced (another node adopted it).", "reason");
+        _released = ReleaseReasons.Select(r => released.WithLabels(r)).ToArray();
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
 
         DataPlane = new DataPlaneMetrics(f, Registry);
@@ -279,4 +289,19 @@ public sealed class ConcentratorMetrics
     public void SetClusterUnreachable(int count) => _clusterUnreachable.Set(count);
 
     public void SetShards(string node, int count) => _clusterShards.WithLabels(node).Set(count);
+
+    public void CountSaAdoption(bool adopted) => (adopted ? _adopted : _adoptFailed).Inc();
+
+    /// <summary>Label values of <c>concentrator_cluster_sa_releases_total</c>, indexed by <see cref="SaReleaseReason"/>.</summary>
+    public static readonly string[] ReleaseReasons = ["moved", "handoff", "fenced"];
+
+    public void CountSaRelease(SaReleaseReason reason) => _released[(int)reason].Inc();
+}
+
+/// <summary>Why a node stopped holding an IKE SA without deleting it with the peer (cluster SA mobility).</summary>
+public enum SaReleaseReason
+{
+    Moved = 0,
+    HandOff = 1,
+    Fenced = 2,
 }

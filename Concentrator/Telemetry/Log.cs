@@ -113,4 +113,21 @@ public static partial class Log
 
     [LoggerMessage(EventId = 5008, Level = LogLevel.Error, Message = "Cluster bootstrap failed to start: {Error}")]
     public static partial void ClusterBootstrapFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 5009, Level = LogLevel.Information,
+        Message = "Adopted IKE SA {Spi} (epoch {Epoch}, {Children} child SAs): its peer's traffic arrives at this node now")]
+    public static partial void SaAdopted(ILogger logger, string spi, long epoch, int children);
+
+    [LoggerMessage(EventId = 5010, Level = LogLevel.Information,
+        Message = "Leaving the cluster: handing off {Count} IKE SAs to the other members instead of deleting them")]
+    public static partial void HandingOff(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 5011, Level = LogLevel.Debug, Message = "SA replica write not acknowledged by every member ({Outcome})")]
+    public static partial void ReplicaWriteIncomplete(ILogger logger, string outcome);
+
+    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "Malformed SA replica entry in {Key} ignored")]
+    public static partial void ReplicaEntryMalformed(ILogger logger, string key);
+
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "Released IKE SA {Spi} to another node ({Why})")]
+    public static partial void SaReleased(ILogger logger, string spi, string why);
 }

@@ -1,0 +1,294 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.DistributedData;
+using Concentrator.Ike.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Cluster;
+
+/// <summary>
+/// One replicated IKE SA: who holds it, its ownership epoch, the inbound ESP SPIs of its Child SAs (so a node that
+/// receives ESP for one of them finds the IKE SA without decoding the snapshot) and the encoded snapshot itself
+/// (<see cref="Sa.IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
+/// (rolling restart) and holds it no more; whoever receives the peer's traffic next adopts it without asking.
+/// </summary>
+public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot)
+{
+    private const byte Version = 1;
+
+    //  version(1) | flags(1) | epoch(8) | owner length(2) | owner (UTF-8) | ESP SPI count(2) | SPIs(4 each) | snapshot
+    public byte[] Encode()
+    {
+        int ownerBytes = Encoding.UTF8.GetByteCount(Owner);
+        var buffer = new byte[1 + 1 + 8 + 2 + ownerBytes + 2 + 4 * EspSpis.Length + Snapshot.Length];
+        var w = new SpanWriter(buffer);
+        w.WriteUInt8(Version);
+        w.WriteUInt8(Released ? (byte)1 : (byte)0);
+        w.WriteUInt64((ulong)Epoch);
+        w.WriteUInt16((ushort)ownerBytes);
+        Encoding.UTF8.GetBytes(Owner, buffer.AsSpan(w.Reserve(ownerBytes), ownerBytes));
+        w.WriteUInt16((ushort)EspSpis.Length);
+        foreach (var spi in EspSpis) w.WriteUInt32(spi);
+        w.WriteBytes(Snapshot);
+        return buffer;
+    }
+
+    /// <summary>Replicated bytes come from other cluster members; a malformed entry is refused, never thrown.</summary>
+    public static bool TryDecode(byte[] data, out SaReplicaEntry? entry)
+    {
+        entry = null;
+        var r = new SpanReader(data);
+        if (!r.TryReadUInt8(out var version) || version != Version || !r.TryReadUInt8(out var flags) ||
+            !r.TryReadUInt64(out var epoch) || !r.TryReadUInt16(out var ownerLength) || !r.TryReadBytes(ownerLength, out var owner) ||
+            !r.TryReadUInt16(out var count))
+        {
+            return false;
+        }
+        var spis = new uint[count];
+        for (int i = 0; i < count; i++)
+        {
+            if (!r.TryReadUInt32(out spis[i])) return false;
+        }
+        entry = new SaReplicaEntry(Encoding.UTF8.GetString(owner), (long)epoch, (flags & 1) != 0, spis, r.Rest.ToArray());
+        return true;
+    }
+}
+
+/// <summary>
+/// This node's view of every replicated IKE SA in the cluster, rebuilt from Distributed Data change notifications by
+/// <see cref="SaReplicaActor"/> (its only writer) and read by the supervisor and the data plane's unknown-SPI path.
+/// Holds key material (in the snapshots): memory only, never logged, never written to disk.
+/// </summary>
+public sealed class SaReplicaIndex
+{
+    private readonly ConcurrentDictionary<ulong, SaReplicaEntry> _entries = new();
+    private readonly ConcurrentDictionary<uint, ulong> _ikeOfEsp = new();
+
+    public int Count => _entries.Count;
+
+    public bool TryGet(ulong ikeSpi, out SaReplicaEntry entry) => _entries.TryGetValue(ikeSpi, out entry!);
+
+    public bool TryGetIkeSpiOfEsp(uint espSpi, out ulong ikeSpi) => _ikeOfEsp.TryGetValue(espSpi, out ikeSpi);
+
+    /// <summary>IKE SPIs whose entry names <paramref name="owner"/> (a member that left or died).</summary>
+    public List<ulong> OwnedBy(string owner)
+    {
+        var spis = new List<ulong>();
+        foreach (var (spi, entry) in _entries)
+        {
+            if (entry.Owner == owner) spis.Add(spi);
+        }
+        return spis;
+    }
+
+    /// <summary>Sets or replaces one entry; returns the one it replaced.</summary>
+    internal SaReplicaEntry? Set(ulong ikeSpi, SaReplicaEntry entry)
+    {
+        SaReplicaEntry? old = _entries.TryGetValue(ikeSpi, out var previous) ? previous : null;
+        _entries[ikeSpi] = entry;
+        if (old is not null)
+        {
+            foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+        }
+        foreach (var spi in entry.EspSpis) _ikeOfEsp[spi] = ikeSpi;
+        return old;
+    }
+
+    internal void Remove(ulong ikeSpi)
+    {
+        if (!_entries.TryRemove(ikeSpi, out var old)) return;
+        foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+    }
+}
+
+/// <summary>
+/// Replicates IKE SA snapshots through Akka.DistributedData, in memory only (no durable keys, so nothing reaches
+/// disk), to every member: each write goes directly to all reachable members (WriteAll), so the node a load
+/// balancer moves a peer to holds the SA's latest state at once, not after a gossip round. The SAs are spread over
+/// <see cref="KeyCount"/> LWW dictionaries by the top bits of their IKE SPI, which keeps each replicated value (sent
+/// whole on a write) a few kilobytes for tens of thousands of SAs. Keeps <see cref="SaReplicaIndex"/> current and
+/// fences: when another node takes over an SA this node still runs, the supervisor stops its copy silently.
+/// </summary>
+public sealed class SaReplicaActor : ReceiveActor
+{
+    /// <summary>Top 10 bits of the IKE SPI: 1024 keys, about 100 SAs each at 100k SAs (~70 KB per key, inside
+    /// Akka remoting's 128 KB frame).</summary>
+    public const int KeyBits = 10;
+
+    public const int KeyCount = 1 << KeyBits;
+
+    /// <summary>How long a write waits for every member's acknowledgement; a member that is down only delays the ack.</summary>
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly SaReplicaIndex _index;
+    private readonly IActorRef _supervisor;
+    private readonly ILogger _log;
+    private readonly Akka.Cluster.Cluster _cluster;
+    private readonly IActorRef _replicator;
+    private readonly string _self;
+    private readonly IWriteConsistency _write = new WriteAll(WriteTimeout);
+    // Per key: the IKE SPIs this node last saw in it (owned by this actor; prunes the index on a change).
+    private readonly Dictionary<int, HashSet<ulong>> _seen = new();
+    private readonly List<IActorRef> _idleWaiters = new();
+    private int _pendingWrites;
+
+    public SaReplicaActor(SaReplicaIndex index, IActorRef supervisor, ILogger log)
+    {
+        _index = index;
+        _supervisor = supervisor;
+        _log = log;
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _replicator = DistributedData.Get(Context.System).Replicator;
+        _self = SelfOwner(Context.System);
+
+        Receive<Put>(OnPut);
+        Receive<Remove>(OnRemove);
+        Receive<Changed>(OnChanged);
+        Receive<IUpdateResponse>(r =>
+        {
+            if (r is not UpdateSuccess) Log.ReplicaWriteIncomplete(_log, r.GetType().Name);
+            if (--_pendingWrites == 0) ReleaseIdleWaiters();
+        });
+        Receive<WaitIdle>(_ =>
+        {
+            if (_pendingWrites == 0) Sender.Tell(Idle.Instance);
+            else _idleWaiters.Add(Sender);
+        });
+        Receive<ClusterEvent.MemberRemoved>(m => AdoptOrphans(m.Member.Address.ToString()));
+        Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
+    }
+
+    public static Props Props(SaReplicaIndex index, IActorRef supervisor, ILogger log) =>
+        Akka.Actor.Props.Create(() => new SaReplicaActor(index, supervisor, log));
+
+    /// <summary>The owner name of this node in replica entries: its cluster address.</summary>
+    public static string SelfOwner(ActorSystem system) => Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
+
+    public static LWWDictionaryKey<string, byte[]> KeyOf(ulong ikeSpi) => Keys[(int)(ikeSpi >> (64 - KeyBits))];
+
+    private static readonly LWWDictionaryKey<string, byte[]>[] Keys =
+        Enumerable.Range(0, KeyCount).Select(i => new LWWDictionaryKey<string, byte[]>("ike-sa-" + i.ToString(CultureInfo.InvariantCulture))).ToArray();
+
+    private static string Name(ulong spi) => spi.ToString("x16", CultureInfo.InvariantCulture);
+
+    protected override void PreStart()
+    {
+        foreach (var key in Keys) _replicator.Tell(Dsl.Subscribe(key, Self));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
+    }
+
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        ReleaseIdleWaiters();
+    }
+
+    private void OnPut(Put put)
+    {
+        // Fencing: a newer owner took this SA over (it saw our node as gone); our copy must stop, not overwrite theirs.
+        if (_index.TryGet(put.Spi, out var current) && current.Owner != _self && current.Epoch > put.Epoch)
+        {
+            _supervisor.Tell(new Actors.IkeSaSupervisor.Fence(put.Spi));
+            return;
+        }
+
+        var entry = new SaReplicaEntry(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
+        _index.Set(put.Spi, entry);
+        var bytes = entry.Encode();
+        string name = Name(put.Spi);
+        Write(KeyOf(put.Spi), d => d.SetItem(_cluster, name, bytes));
+    }
+
+    private void OnRemove(Remove remove)
+    {
+        // Only the holder removes: an SA another node adopted meanwhile stays replicated.
+        if (_index.TryGet(remove.Spi, out var current) && current.Owner != _self) return;
+        _index.Remove(remove.Spi);
+        string name = Name(remove.Spi);
+        Write(KeyOf(remove.Spi), d => d.Remove(_cluster, name));
+    }
+
+    private void Write(LWWDictionaryKey<string, byte[]> key, Func<LWWDictionary<string, byte[]>, LWWDictionary<string, byte[]>> modify)
+    {
+        _pendingWrites++;
+        _replicator.Tell(Dsl.Update(key, LWWDictionary<string, byte[]>.Empty, _write, modify));
+    }
+
+    private void OnChanged(Changed changed)
+    {
+        if (changed.Key is not LWWDictionaryKey<string, byte[]> key) return;
+        int shard = int.Parse(key.Id.AsSpan("ike-sa-".Length), CultureInfo.InvariantCulture);
+        var data = changed.Get(key);
+        var present = new HashSet<ulong>();
+        foreach (var (name, bytes) in data.Entries)
+        {
+            if (!ulong.TryParse(name, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var spi) ||
+                !SaReplicaEntry.TryDecode(bytes, out var entry))
+            {
+                Log.ReplicaEntryMalformed(_log, key.Id);
+                continue;
+            }
+            present.Add(spi);
+            if (_index.TryGet(spi, out var known) && known.Epoch == entry!.Epoch && known.Owner == entry.Owner &&
+                known.Snapshot.Length == entry.Snapshot.Length && known.Snapshot.AsSpan().SequenceEqual(entry.Snapshot))
+            {
+                continue;
+            }
+            var old = _index.Set(spi, entry!);
+            if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new Actors.IkeSaSupervisor.Fence(spi));
+        }
+
+        if (_seen.TryGetValue(shard, out var before))
+        {
+            foreach (var spi in before)
+            {
+                if (!present.Contains(spi)) _index.Remove(spi);
+            }
+        }
+        _seen[shard] = present;
+    }
+
+    /// <summary>
+    /// A member left the cluster for good (downed or gone): its SAs whose peers sent nothing since (idle tunnels)
+    /// are adopted now, spread over the remaining members by SPI, so their rekeys and DPD go on. An SA whose peer
+    /// sends first is adopted by the node the load balancer moved that peer to, wherever it is.
+    /// </summary>
+    private void AdoptOrphans(string removed)
+    {
+        var members = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address.ToString() != removed)
+            .Select(m => m.Address.ToString()).OrderBy(a => a, StringComparer.Ordinal).ToList();
+        int me = members.IndexOf(_self);
+        if (me < 0) return;
+        foreach (var spi in _index.OwnedBy(removed))
+        {
+            if ((int)(spi % (ulong)members.Count) == me) _supervisor.Tell(new Actors.IkeSaSupervisor.AdoptOrphan(spi));
+        }
+    }
+
+    private void ReleaseIdleWaiters()
+    {
+        foreach (var waiter in _idleWaiters) waiter.Tell(Idle.Instance);
+        _idleWaiters.Clear();
+    }
+
+    /// <summary>From an IKE SA actor: its current snapshot (encoded), replacing the previous one.</summary>
+    public sealed record Put(ulong Spi, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot);
+
+    /// <summary>From an IKE SA actor: the SA is gone (deleted, expired, replaced by a rekey).</summary>
+    public sealed record Remove(ulong Spi);
+
+    /// <summary>Replies <see cref="Idle"/> once every write sent so far is acknowledged or timed out (handoff on leave).</summary>
+    public sealed record WaitIdle
+    {
+        public static readonly WaitIdle Instance = new();
+    }
+
+    public sealed record Idle
+    {
+        public static readonly Idle Instance = new();
+    }
+}
