@@ -74,7 +74,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
             if (!_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) return;
             _counters = c;
             CheckVolumeLimits();
-            if (_sequenceReportStep > 0 && _dataPlane.TryGetSequenceMarks(_install.InboundSpi, out var sent, out _) &&
+            if (_sequenceReportStep > 0 && _dataPlane.TryGetSequenceMarks(_install.InboundSpi, out ulong sent, out ulong _) &&
                 sent - _reportedSequence >= _sequenceReportStep)
             {
                 _reportedSequence = sent;

@@ -5,6 +5,7 @@ using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
 using Concentrator.Net;
 using Concentrator.Sa;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Actors;
 

@@ -6,6 +6,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
 using Concentrator.Ike.Wire;
+using Concentrator.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster;
