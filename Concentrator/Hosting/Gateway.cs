@@ -82,7 +82,7 @@ public sealed class Gateway : IAsyncDisposable
         var admission = options.Admission ?? options.Config.Charon.ToAdmission();
         var gate = new InitGate(admission.InitJobLoad);
         // A cluster node replicates its SAs and adopts those whose peers' traffic moves here (IkeSaSupervisor.Mobility).
-        var replicas = options.Cluster is null ? null : new SaReplicaIndex();
+        var replicas = Replicas = options.Cluster is null ? null : new SaReplicaIndex();
         Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), admission, gate,
             replicas), "ike");
         if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
@@ -113,6 +113,9 @@ public sealed class Gateway : IAsyncDisposable
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
+
+    /// <summary>What this node knows of every replicated SA in the cluster; null without a cluster.</summary>
+    public SaReplicaIndex? Replicas { get; }
 
     /// <summary>Cluster membership; null for a gateway started without <see cref="GatewayOptions.Cluster"/>.</summary>
     public ClusterNode? ClusterNode { get; private set; }

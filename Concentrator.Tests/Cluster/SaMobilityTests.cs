@@ -1,0 +1,147 @@
+using System.Buffers.Binary;
+using System.Net;
+using Akka.Actor;
+using Concentrator.Actors;
+using Concentrator.DataPlane;
+using Concentrator.DataPlane.Esp;
+using Concentrator.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Cluster;
+
+/// <summary>
+/// Three clustered gateways in this process (real Akka remoting and Distributed Data on loopback, in-memory data
+/// planes) and one peer: an SA negotiated on node a moves to the node its peer's ESP reaches, without renegotiation.
+/// ESP is handed to a node's data plane directly, as the load balancer in front of the cluster would deliver it.
+/// </summary>
+public sealed class SaMobilityTests(ITestOutputHelper output)
+{
+    private static readonly IPAddress PeerInner = IPAddress.Parse("10.200.1.1");
+    private static readonly IPAddress LanHost = IPAddress.Parse("10.10.0.1");
+
+    [Fact]
+    public async Task Esp_arriving_at_another_node_moves_the_sa_there_and_traffic_continues_without_renegotiation()
+    {
+        var nodes = await StartClusterAsync();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, b) = (nodes[0], nodes[1]);
+            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+
+            // The peer's ESP reaches b: the first packet finds no SA there and asks for it; a releases it to b.
+            var first = Seal(peer, peerSpi, 1);
+            Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(first, out _));
+            await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
+            Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+
+            // b's outbound sequence numbers continue past everything a may have sent.
+            var reply = new byte[2048];
+            var inner = Packets.Ipv4Udp(LanHost, PeerInner, 100);
+            Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, inner, reply, out int written));
+            Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin, "sequence number jumped past the margin");
+            Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
+
+            var mb = await b.ScrapeAsync();
+            var ma = await a.ScrapeAsync();
+            Assert.Equal(1, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+            Assert.Equal(1, ma.Sum("concentrator_cluster_sa_releases_total", ("reason", "moved")));
+            Assert.Equal(1, await b.Gateway.CountSasAsync());
+            Assert.Equal(0, await a.Gateway.CountSasAsync());
+
+            // IKE goes on from b: its DPD probe is answered, and nobody negotiated anything new.
+            var sa = (await b.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+            double informational = mb.Sum("concentrator_ike_messages_received_total", ("exchange", "INFORMATIONAL"));
+            sa.Tell(IkeSaActor.SendDpd.Instance);
+            await Eventually.TrueAsync(async () => (await b.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "INFORMATIONAL")) > informational,
+                "b's DPD probe was answered", 10);
+            Assert.Equal(1, await b.Gateway.CountSasAsync());
+            Assert.Single(peer.Events.Up);
+            Assert.Empty(peer.Events.Down);
+            double inits = 0;
+            foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "IKE_SA_INIT"));
+            Assert.Equal(1, inits);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task A_node_that_leaves_hands_its_sas_off_and_the_node_the_peer_reaches_next_adopts_them_at_once()
+    {
+        var nodes = await StartClusterAsync();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, c) = (nodes[0], nodes[2]);
+            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+            ulong ikeSpi = c.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var s) ? s : 0;
+            Assert.NotEqual(0UL, ikeSpi);
+
+            // a leaves (SIGTERM in a rolling restart): no Delete reaches the peer, the replica marks the SA released.
+            await a.Gateway.ShutdownAsync(TimeSpan.FromSeconds(10));
+            await Eventually.TrueAsync(() => c.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Released, "c sees the SA released", 10);
+            Assert.Empty(peer.Events.Down);
+
+            // The peer's ESP now reaches c, which adopts from the replica without asking anybody.
+            Assert.Equal(EspStatus.UnknownSpi, Plane(c).Decapsulate(Seal(peer, peerSpi, 1), out _));
+            await Eventually.TrueAsync(() => Plane(c).InstalledCount == 1, "c adopted the Child SA", 3);
+            Assert.Equal(EspStatus.Ok, Plane(c).Decapsulate(Seal(peer, peerSpi, 2), out _));
+            Assert.Equal(1, (await c.ScrapeAsync()).Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+            Assert.True(c.Gateway.Replicas!.TryGet(ikeSpi, out var adopted) && !adopted.Released && adopted.Epoch == 2,
+                "the adopter replicated the SA under the next epoch");
+            Assert.Single(peer.Events.Up);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    private static InMemoryDataPlane Plane(ClusterTestNode node) => (InMemoryDataPlane)node.Gateway.Options.DataPlane;
+
+    private async Task<List<ClusterTestNode>> StartClusterAsync()
+    {
+        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort(), pc = ClusterTestNode.FreePort();
+        string seeds = $"[{ClusterTestNode.Seed(pa)}]";
+        var nodes = new List<ClusterTestNode>();
+        foreach (var (port, name) in new[] { (pa, "a"), (pb, "b"), (pc, "c") })
+        {
+            nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {port}, seed_nodes: {seeds} }}", name));
+        }
+        foreach (var n in nodes)
+        {
+            await Eventually.TrueAsync(async () => (await n.ScrapeAsync()).Sum("concentrator_cluster_members", ("status", "up")) == 3,
+                $"{n.Gateway.ClusterNode!.SelfAddress} sees three members Up", 40);
+        }
+        return nodes;
+    }
+
+    /// <summary>The peer negotiates with <paramref name="holder"/>; returns (the peer's inbound SPI, the gateway's) once every node holds the replica.</summary>
+    private async Task<(uint Peer, uint Gateway)> EstablishAsync(TestGateway peer, ClusterTestNode holder, List<ClusterTestNode> nodes)
+    {
+        peer.Initiate("site", holder.Gateway.IkeEndpoint);
+        await Eventually.TrueAsync(() => peer.Events.Up.Count == 1 && Plane(holder).InstalledCount == 1, "the tunnel is up on the holder", 15);
+        var sa = (await peer.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+        var info = await sa.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance, TimeSpan.FromSeconds(5));
+        var child = info.Children.Single();
+        foreach (var n in nodes)
+        {
+            await Eventually.TrueAsync(() => n.Gateway.Replicas!.TryGetIkeSpiOfEsp(child.OutboundSpi, out _), $"{n.Gateway.ClusterNode!.SelfAddress} holds the replica", 10);
+        }
+        output.WriteLine($"tunnel up: peer inbound SPI {child.InboundSpi:x8}, gateway inbound SPI {child.OutboundSpi:x8}");
+        return (child.InboundSpi, child.OutboundSpi);
+    }
+
+    private static byte[] Seal(TestGateway peer, uint peerSpi, byte seed)
+    {
+        var wire = new byte[2048];
+        var inner = Packets.Ipv4Udp(PeerInner, LanHost, 200, seed);
+        Assert.Equal(EspStatus.Ok, peer.DataPlane.Encapsulate(peerSpi, inner, wire, out int written));
+        return wire.AsSpan(0, written).ToArray();
+    }
+}
