@@ -49,13 +49,8 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
             Assert.Equal(1, await b.Gateway.CountSasAsync());
             Assert.Equal(0, await a.Gateway.CountSasAsync());
 
-            // IKE goes on from b: its DPD probe is answered, and nobody negotiated anything new.
-            var sa = (await b.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
-            double informational = mb.Sum("concentrator_ike_messages_received_total", ("exchange", "INFORMATIONAL"));
-            sa.Tell(IkeSaActor.SendDpd.Instance);
-            await Eventually.TrueAsync(async () => (await b.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "INFORMATIONAL")) > informational,
-                "b's DPD probe was answered", 10);
-            Assert.Equal(1, await b.Gateway.CountSasAsync());
+            // Nobody negotiated anything new. (IKE from b is not exercised here: without a NAT the peer answers the
+            // address it negotiated with; FailoverRootTests moves a peer's whole 5-tuple through a real balancer.)
             Assert.Single(peer.Events.Up);
             Assert.Empty(peer.Events.Down);
             double inits = 0;

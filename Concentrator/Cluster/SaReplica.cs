@@ -234,7 +234,7 @@ public sealed class SaReplicaActor : ReceiveActor
                 continue;
             }
             present.Add(spi);
-            if (_index.TryGet(spi, out var known) && known.Epoch == entry!.Epoch && known.Owner == entry.Owner &&
+            if (_index.TryGet(spi, out var known) && known.Epoch == entry!.Epoch && known.Owner == entry.Owner && known.Released == entry.Released &&
                 known.Snapshot.Length == entry.Snapshot.Length && known.Snapshot.AsSpan().SequenceEqual(entry.Snapshot))
             {
                 continue;
