@@ -54,7 +54,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
             Assert.Single(peer.Events.Up);
             Assert.Empty(peer.Events.Down);
             double inits = 0;
-            foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "IKE_SA_INIT"));
+            foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init"));
             Assert.Equal(1, inits);
         }
         finally
