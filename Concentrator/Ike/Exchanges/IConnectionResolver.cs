@@ -11,6 +11,9 @@ public interface IConnectionResolver
     IReadOnlyList<ConnectionConfig> FindCandidates(IPEndPoint local, IPEndPoint remote);
 
     byte[]? FindSharedKey(string localId, string remoteId);
+
+    /// <summary>The connection with this config name (an SA adopted from another node names its connection); null when unknown.</summary>
+    ConnectionConfig? FindConnection(string name) => null;
 }
 
 /// <summary>Resolves against a loaded <see cref="ConcentratorConfig"/> with strongSwan's address rules.</summary>
@@ -30,6 +33,8 @@ public sealed class ConfigConnectionResolver(ConcentratorConfig config) : IConne
     }
 
     public byte[]? FindSharedKey(string localId, string remoteId) => config.FindSharedKey(localId, remoteId);
+
+    public ConnectionConfig? FindConnection(string name) => config.Connections.GetValueOrDefault(name);
 
     /// <summary>"%any", an empty list, 0.0.0.0 or :: match anything; otherwise an address, a CIDR prefix or an a-b range.</summary>
     public static bool AddressListMatches(IReadOnlyList<string> list, IPAddress address)

@@ -19,6 +19,13 @@ public sealed record CancelRetransmit : IkeEffect;
 
 public sealed record IkeSaEstablished(string Connection, string LocalId, string RemoteId, IkeSaSummary Summary) : IkeEffect;
 
+/// <summary>
+/// An IKE SA was adopted from another cluster node's snapshot (<see cref="IkeSa.Restore"/>), established without a new
+/// negotiation: the host hosts it like an established SA but counts no negotiation (no setup time); its children
+/// follow as <see cref="ChildSaEstablished"/>.
+/// </summary>
+public sealed record IkeSaRestored(string Connection, string RemoteId) : IkeEffect;
+
 /// <summary>A Child SA is negotiated; the host installs it in the data plane (the record owns the keys).</summary>
 public sealed record ChildSaEstablished(ChildSaInstall Install) : IkeEffect;
 

@@ -60,6 +60,9 @@ public sealed class IkeSa : IDisposable
     private readonly Dictionary<uint, PassiveChildRekey> _passiveChildRekeys = new();
     // Collision losers awaiting their Delete (ours or the peer's): never rekeyed, never activated.
     private readonly HashSet<uint> _redundant = new();
+    // Our own copy of each child's ESP keys and install facts (the data plane zeroes the arrays handed to it), for
+    // snapshots; zeroed when the child is removed and in Dispose.
+    private readonly Dictionary<uint, ChildKeyCopy> _childKeys = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
     private readonly IkeSaTelemetry _telemetry;
 
@@ -124,6 +127,7 @@ public sealed class IkeSa : IDisposable
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
         sa.Move(IkeSaState.Established);
+        sa.EstablishedUtc = DateTime.UtcNow;
         return sa;
     }
 
@@ -134,12 +138,16 @@ public sealed class IkeSa : IDisposable
     internal void HandOver(IkeSa successor)
     {
         foreach (var child in _children.Values) successor._children[child.InboundSpi] = child;
+        foreach (var (spi, keys) in _childKeys) successor._childKeys[spi] = keys;
+        successor.Touch();
+        Touch();
         foreach (var (from, to) in _activateOnDelete) successor._activateOnDelete[from] = to;
         successor._replaced.UnionWith(_replaced);
         successor._redundant.UnionWith(_redundant);
         // Child Deletes we queued on this SA are lost with it; the successor deletes those children again.
         var pendingDeletes = _deleting.Where(successor._children.ContainsKey).ToList();
         _children.Clear();
+        _childKeys.Clear();
         _activateOnDelete.Clear();
         _replaced.Clear();
         _redundant.Clear();
@@ -248,6 +256,215 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Responder: close with this reason once the response is sent.</summary>
     internal CloseReason? CloseAfterResponse { get; set; }
+
+    // ---- Cluster failover: snapshot and restore ----
+
+    /// <summary>
+    /// Changes whenever anything a snapshot holds changes: message IDs either way, the cached response, children added,
+    /// replaced or removed, IKE rekey (the children leave), endpoints / NAT state, state. A dropped message leaves it alone.
+    /// A restored SA continues from its snapshot's version, so a replica keeps the highest.
+    /// </summary>
+    public long StateVersion { get; private set; }
+
+    /// <summary>When this SA was established (or created by an IKE rekey): the host's IKE lifetime timers count from it.</summary>
+    public DateTime EstablishedUtc { get; private set; }
+
+    /// <summary>
+    /// Established (and not replaced by an IKE rekey), or a responder whose IKE_SA_INIT response is sent and whose
+    /// IKE_AUTH is not processed yet; false otherwise (Created, Deleting, Destroyed, initiator before establishment).
+    /// </summary>
+    public bool CanSnapshot => Keys is not null && Protector is not null && Successor is null &&
+                               (State == IkeSaState.Established ||
+                                (State == IkeSaState.Connecting && !IsInitiator && InitResponse.Length > 0));
+
+    private void Touch() => StateVersion++;
+
+    /// <summary>
+    /// The state after the last completed exchange, with copies of every key (the caller disposes the snapshot). Transient
+    /// negotiation state is left out: a request of ours in flight (see <see cref="IkeSaSnapshot.NextRequestId"/>), queued
+    /// exchanges (a DPD, a child rekey, an initial child not created yet), rekey collisions. <paramref name="sequenceMarks"/>
+    /// gives the data plane's (last outbound sequence number used, highest inbound accepted) of a child by its inbound SPI
+    /// (the host reads <see cref="IDataPlane.TryGetSequenceMarks"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="CanSnapshot"/> is false.</exception>
+    public IkeSaSnapshot Snapshot(Func<uint, (ulong LastOutbound, ulong InboundTop)> sequenceMarks)
+    {
+        ArgumentNullException.ThrowIfNull(sequenceMarks);
+        if (!CanSnapshot) throw new InvalidOperationException($"IKE SA in state {State} cannot be snapshot");
+        bool halfOpen = State == IkeSaState.Connecting;
+        var children = new List<ChildSaSnapshot>(_children.Count);
+        foreach (var c in _children.Values)
+        {
+            var k = _childKeys[c.InboundSpi];
+            var (lastOutbound, inboundTop) = sequenceMarks(c.InboundSpi);
+            children.Add(new ChildSaSnapshot(c.Child, c.InboundSpi, c.OutboundSpi, c.Suite,
+                k.InboundEncryption.ToArray(), k.InboundIntegrity.ToArray(), k.OutboundEncryption.ToArray(), k.OutboundIntegrity.ToArray(),
+                c.LocalTs, c.RemoteTs, k.Transport, k.ReplayWindow, k.CreatedUtc, lastOutbound, inboundTop)
+            {
+                Replaced = _replaced.Contains(c.InboundSpi),
+                Successor = _activateOnDelete.GetValueOrDefault(c.InboundSpi),
+            });
+        }
+
+        var keys = Keys!;
+        return new IkeSaSnapshot
+        {
+            SpiI = SpiI,
+            SpiR = SpiR,
+            IsInitiator = IsInitiator,
+            State = State,
+            // A half-open responder picks its connection in IKE_AUTH, by identity, from the candidates.
+            Connection = halfOpen ? "" : Connection!.Name,
+            Candidates = halfOpen ? Candidates.Select(c => c.Name).ToList() : [],
+            Local = LocalEndpoint,
+            Remote = RemoteEndpoint,
+            NatT = NatT,
+            NatDetected = NatDetected,
+            BehindNat = BehindNat,
+            StateVersion = StateVersion,
+            EstablishedUtc = EstablishedUtc,
+            LocalId = LocalId,
+            RemoteId = RemoteId,
+            Suite = Suite,
+            Keys = CopyKeys(keys),
+            // Nonces and the IKE_SA_INIT messages only serve IKE_AUTH (AUTH payloads, the first child's KEYMAT).
+            NonceI = halfOpen ? NonceI.ToArray() : [],
+            NonceR = halfOpen ? NonceR.ToArray() : [],
+            InitRequest = halfOpen ? InitRequest.ToArray() : [],
+            InitResponse = halfOpen ? InitResponse.ToArray() : [],
+            NextRequestId = _nextRequestId,
+            PeerNextRequestId = _peerNextRequestId,
+            LastResponse = _lastResponse is { } r ? new CachedIkeResponse(r.MessageId, r.Request.ToArray(), r.Response.ToArray()) : null,
+            Children = children,
+        };
+    }
+
+    /// <summary>
+    /// Rebuilds the SA on another node (<paramref name="context"/>: its data plane, the same configuration). Established:
+    /// emits <see cref="IkeSaRestored"/>, then one <see cref="ChildSaEstablished"/> per child whose install starts outbound
+    /// at the snapshot's mark + <paramref name="outboundSequenceMargin"/> and refuses inbound at or below the snapshot's
+    /// floor (the host installs them as it does new children); a child our completed rekey replaced gets its Delete
+    /// queued again (it may have been lost with the old node). Half-open responder: no effect; the next IKE_AUTH is
+    /// processed normally. Connection names resolve through <see cref="IConnectionResolver.FindConnection"/>; a name that
+    /// no longer exists, or a suite this node cannot run, makes it return null. Not counted as a new negotiation.
+    /// The snapshot stays the caller's (every array is copied).
+    /// </summary>
+    public static IkeSa? Restore(IkeSaContext context, IkeSaSnapshot snapshot, ulong outboundSequenceMargin)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var s = snapshot;
+        bool halfOpen = s.State == IkeSaState.Connecting;
+        if (halfOpen ? s.IsInitiator : s.State != IkeSaState.Established) return null;
+
+        ConnectionConfig? connection = null;
+        var candidates = new List<ConnectionConfig>();
+        foreach (var name in halfOpen ? s.Candidates : [s.Connection])
+        {
+            if (context.Resolver.FindConnection(name) is not { } found) return null;
+            candidates.Add(found);
+        }
+        if (candidates.Count == 0) return null;
+        if (!halfOpen) connection = candidates[0];
+
+        var keys = CopyKeys(s.Keys);
+        IkeMessageProtector protector;
+        try
+        {
+            protector = new IkeMessageProtector(s.Suite, keys, s.IsInitiator);
+        }
+        catch (Exception e) when (e is NotSupportedException or ArgumentException)
+        {
+            // A suite or key length this node cannot run (replicated from a differently built node): not adoptable.
+            keys.Dispose();
+            return null;
+        }
+
+        var sa = new IkeSa(context, s.IsInitiator, s.SpiI, s.SpiR, s.Local, s.Remote, s.NatT)
+        {
+            Connection = connection,
+            Candidates = candidates,
+            LocalId = s.LocalId,
+            RemoteId = s.RemoteId,
+            NatDetected = s.NatDetected,
+            BehindNat = s.BehindNat,
+            Suite = s.Suite,
+            ProposalText = IkeInitTask.Describe(s.Suite),
+            Keys = keys,
+            Protector = protector,
+            NonceI = s.NonceI.ToArray(),
+            NonceR = s.NonceR.ToArray(),
+            InitRequest = s.InitRequest.ToArray(),
+            InitResponse = s.InitResponse.ToArray(),
+            EstablishedUtc = s.EstablishedUtc,
+        };
+        sa._nextRequestId = s.NextRequestId;
+        sa._peerNextRequestId = s.PeerNextRequestId;
+        if (s.LastResponse is { } cached)
+        {
+            sa._lastResponse = new CachedResponse(cached.MessageId, cached.Request.ToArray(), cached.Response.ToArray());
+        }
+        sa.Move(s.State);
+        sa.LastInbound = Environment.TickCount64;
+        if (halfOpen)
+        {
+            sa.StateVersion = s.StateVersion;
+            return sa;
+        }
+
+        sa.Emit(new IkeSaRestored(connection!.Name, s.RemoteId?.Text ?? ""));
+        var awaitingActivation = new HashSet<uint>();
+        foreach (var c in s.Children)
+        {
+            if (c.Successor != 0) awaitingActivation.Add(c.Successor);
+        }
+
+        foreach (var c in s.Children)
+        {
+            if (sa._children.ContainsKey(c.InboundSpi)) continue;
+            var install = new ChildSaInstall(c.InboundSpi, c.OutboundSpi, c.Suite,
+                c.InboundEncryptionKey.ToArray(), c.InboundIntegrityKey.ToArray(), c.OutboundEncryptionKey.ToArray(), c.OutboundIntegrityKey.ToArray(),
+                c.LocalTs, c.RemoteTs, s.Local, s.Remote, c.Transport, c.ReplayWindow, connection.Name, c.Child,
+                OutboundActive: !awaitingActivation.Contains(c.InboundSpi),
+                // The old node may have sent up to its last replicated mark plus whatever it sent since: skip a margin.
+                OutboundSequenceStart: c.OutboundSequenceMark > ulong.MaxValue - outboundSequenceMargin ? ulong.MaxValue : c.OutboundSequenceMark + outboundSequenceMargin,
+                InboundSequenceFloor: c.InboundSequenceFloor);
+            sa.TrackChild(new ChildSaRecord(c.Child, c.InboundSpi, c.OutboundSpi, c.Suite, c.LocalTs, c.RemoteTs), install, c.CreatedUtc);
+        }
+
+        var ourDeletes = new List<uint>();
+        foreach (var c in s.Children)
+        {
+            if (c.Successor != 0 && sa._children.ContainsKey(c.Successor))
+            {
+                sa.ActivateWhenDeleted(c.InboundSpi, c.Successor);
+            }
+            else if (c.Replaced)
+            {
+                sa._replaced.Add(c.InboundSpi);
+                ourDeletes.Add(c.InboundSpi);
+            }
+        }
+
+        sa.StateVersion = s.StateVersion;
+        foreach (var spi in ourDeletes) sa.DeleteChild(spi);
+        return sa;
+    }
+
+    private static IkeKeys CopyKeys(IkeKeys k) => new()
+    {
+        SkD = k.SkD.ToArray(),
+        SkAi = k.SkAi.ToArray(),
+        SkAr = k.SkAr.ToArray(),
+        SkEi = k.SkEi.ToArray(),
+        SkEr = k.SkEr.ToArray(),
+        SkPi = k.SkPi.ToArray(),
+        SkPr = k.SkPr.ToArray(),
+    };
+
+    /// <summary>This SA's own copies of a child's four ESP keys (tests check they are zeroed on removal); empty when unknown.</summary>
+    internal IReadOnlyList<byte[]> ChildKeyMaterial(uint inboundSpi) =>
+        _childKeys.TryGetValue(inboundSpi, out var k) ? [k.InboundEncryption, k.InboundIntegrity, k.OutboundEncryption, k.OutboundIntegrity] : [];
 
     // ---- Host API ----
 
@@ -493,6 +710,7 @@ public sealed class IkeSa : IDisposable
         _active = null;
         _telemetry.ExchangeEnded("ok", error: false, ProposalText);
         _nextRequestId++;
+        Touch();
         StartNext();
     }
 
@@ -573,6 +791,7 @@ public sealed class IkeSa : IDisposable
 
         _lastResponse = new CachedResponse(header.MessageId, CurrentDatagram, response);
         _peerNextRequestId++;
+        Touch();
         Emit(new SendMessage(response, remote, viaNatT));
         _telemetry.ExchangeEnded(FatalResponseNotify is null ? "ok" : FatalResponseNotify.NotifyType.ToString(),
             error: FatalResponseNotify is not null, ProposalText);
@@ -632,6 +851,7 @@ public sealed class IkeSa : IDisposable
     private void FollowPeer(IPEndPoint remote, IPEndPoint local, bool viaNatT)
     {
         if (!NatDetected && !viaNatT) return;
+        if (!remote.Equals(RemoteEndpoint) || !local.Equals(LocalEndpoint) || NatT != viaNatT) Touch();
         RemoteEndpoint = remote;
         LocalEndpoint = local;
         NatT = viaNatT;
@@ -646,6 +866,7 @@ public sealed class IkeSa : IDisposable
     {
         var from = State;
         State = IkeSaStateMachine.Move(State, to);
+        if (from != to) Touch();
         _telemetry.StateChanged(from, to);
     }
 
@@ -658,6 +879,7 @@ public sealed class IkeSa : IDisposable
     internal void MarkEstablished()
     {
         Move(IkeSaState.Established);
+        EstablishedUtc = DateTime.UtcNow;
         _telemetry.Established(Age, Connection?.Name, ProposalText);
         Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
             new IkeSaSummary(ProposalText, Age, NatDetected, _children.Count)));
@@ -665,8 +887,19 @@ public sealed class IkeSa : IDisposable
 
     internal void AddChild(ChildSaRecord record, ChildSaInstall install)
     {
-        _children[record.InboundSpi] = record;
         Context.Metrics.CountChildCreated();
+        TrackChild(record, install, DateTime.UtcNow);
+    }
+
+    /// <summary>Keeps the child and a copy of its keys (the install's arrays become the data plane's), then hands it to the host.</summary>
+    private void TrackChild(ChildSaRecord record, ChildSaInstall install, DateTime createdUtc)
+    {
+        _children[record.InboundSpi] = record;
+        _childKeys.Remove(record.InboundSpi, out var stale);
+        stale?.Zero();
+        _childKeys[record.InboundSpi] = new ChildKeyCopy(install.InboundEncryptionKey.ToArray(), install.InboundIntegrityKey.ToArray(),
+            install.OutboundEncryptionKey.ToArray(), install.OutboundIntegrityKey.ToArray(), install.Transport, install.ReplayWindow, createdUtc);
+        Touch();
         Emit(new ChildSaEstablished(install));
     }
 
@@ -688,6 +921,8 @@ public sealed class IkeSa : IDisposable
         bool rekeyed = _replaced.Remove(inboundSpi);
         _redundant.Remove(inboundSpi);
         if (!_children.Remove(inboundSpi)) return;
+        if (_childKeys.Remove(inboundSpi, out var keys)) keys.Zero();
+        Touch();
         // The successor takes over outbound before the old SA leaves the data plane: effects run in order,
         // so no packet meets a moment without an outbound SA.
         if (_activateOnDelete.Remove(inboundSpi, out uint successor) && _children.ContainsKey(successor))
@@ -701,6 +936,7 @@ public sealed class IkeSa : IDisposable
     internal void Rekeyed(uint old)
     {
         _replaced.Add(old);
+        Touch();
         Context.Metrics.CountRekey("child", success: true);
     }
 
@@ -750,6 +986,7 @@ public sealed class IkeSa : IDisposable
     {
         _activateOnDelete[old] = successor;
         _replaced.Add(old);
+        Touch();
     }
 
     /// <summary>Ends the SA: every Child SA removed, timers cancelled, keys zeroed.</summary>
@@ -831,11 +1068,26 @@ public sealed class IkeSa : IDisposable
         Keys = null;
         CryptographicOperations.ZeroMemory(NonceI);
         CryptographicOperations.ZeroMemory(NonceR);
+        foreach (var keys in _childKeys.Values) keys.Zero();
+        _childKeys.Clear();
     }
 
     private sealed record PendingExchange(ExchangeType Exchange, List<IIkeTask> Tasks);
 
     private sealed record CachedResponse(uint MessageId, byte[] Request, byte[] Response);
+
+    /// <summary>A child's ESP keys as installed (this SA's own copies) and the install facts a snapshot needs.</summary>
+    private sealed record ChildKeyCopy(byte[] InboundEncryption, byte[] InboundIntegrity, byte[] OutboundEncryption, byte[] OutboundIntegrity,
+        EspTransport Transport, int ReplayWindow, DateTime CreatedUtc)
+    {
+        public void Zero()
+        {
+            CryptographicOperations.ZeroMemory(InboundEncryption);
+            CryptographicOperations.ZeroMemory(InboundIntegrity);
+            CryptographicOperations.ZeroMemory(OutboundEncryption);
+            CryptographicOperations.ZeroMemory(OutboundIntegrity);
+        }
+    }
 }
 
 /// <summary>The peer's IKE rekey that collided with ours: its new SA (no children yet) and its lower nonce.</summary>

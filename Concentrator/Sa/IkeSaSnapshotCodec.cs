@@ -1,0 +1,409 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Concentrator.DataPlane;
+using Concentrator.Ike;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Wire;
+
+namespace Concentrator.Sa;
+
+// Version 1, big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
+// "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
+// "time" = i64 UTC ticks.
+//
+//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT) | u8 state | u64 SPIi | u64 SPIr
+//   i64 state version | time established | string connection | u8 n, n x string candidate | endpoint local, remote
+//   identity local, remote | u16 encr, u16 key bits, u16 prf, u16 integ, u16 group | 7 x bytes SK_d ai ar ei er pi pr
+//   bytes Ni, Nr, IKE_SA_INIT request, response | u32 our next request ID | u32 peer's next request ID
+//   u8 cached | (u32 ID, bytes request, bytes response if cached) | u16 n children, each:
+//     string child | u32 inbound SPI | u32 outbound SPI | u16 encr, u16 key bits, u16 integ, u16 group, u8 ESN
+//     4 x bytes keys (in encr, in integ, out encr, out integ) | selectors local, remote | u8 transport | i32 replay window
+//     time created | u64 outbound mark | u64 inbound floor | u8 replaced | u32 successor
+
+/// <summary>
+/// Binary form of <see cref="IkeSaSnapshot"/> for replication between cluster nodes (in memory and over remoting only).
+/// Decoding treats the bytes as untrusted: every failure is a <see cref="ParseStatus"/>, never an exception.
+/// </summary>
+public static class IkeSaSnapshotCodec
+{
+    public const byte Version = 1;
+
+    private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8;
+
+    public static byte[] Encode(IkeSaSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var buffer = new byte[EncodedLength(snapshot)];
+        var w = new SpanWriter(buffer);
+        w.WriteUInt8(Version);
+        w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
+                            (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0)));
+        w.WriteUInt8((byte)snapshot.State);
+        w.WriteUInt64(snapshot.SpiI);
+        w.WriteUInt64(snapshot.SpiR);
+        w.WriteUInt64((ulong)snapshot.StateVersion);
+        WriteTime(ref w, snapshot.EstablishedUtc);
+        WriteString(ref w, snapshot.Connection);
+        w.WriteUInt8(checked((byte)snapshot.Candidates.Count));
+        foreach (var c in snapshot.Candidates) WriteString(ref w, c);
+        WriteEndpoint(ref w, snapshot.Local);
+        WriteEndpoint(ref w, snapshot.Remote);
+        WriteIdentity(ref w, snapshot.LocalId);
+        WriteIdentity(ref w, snapshot.RemoteId);
+        var s = snapshot.Suite;
+        w.WriteUInt16((ushort)s.Encryption);
+        w.WriteUInt16(checked((ushort)s.KeyBits));
+        w.WriteUInt16((ushort)s.Prf);
+        w.WriteUInt16((ushort)s.Integrity);
+        w.WriteUInt16((ushort)s.Group);
+        var k = snapshot.Keys;
+        foreach (var key in (ReadOnlySpan<byte[]>)[k.SkD, k.SkAi, k.SkAr, k.SkEi, k.SkEr, k.SkPi, k.SkPr]) WriteBytes(ref w, key);
+        WriteBytes(ref w, snapshot.NonceI);
+        WriteBytes(ref w, snapshot.NonceR);
+        WriteBytes(ref w, snapshot.InitRequest);
+        WriteBytes(ref w, snapshot.InitResponse);
+        w.WriteUInt32(snapshot.NextRequestId);
+        w.WriteUInt32(snapshot.PeerNextRequestId);
+        if (snapshot.LastResponse is { } cached)
+        {
+            w.WriteUInt8(1);
+            w.WriteUInt32(cached.MessageId);
+            WriteBytes(ref w, cached.Request);
+            WriteBytes(ref w, cached.Response);
+        }
+        else
+        {
+            w.WriteUInt8(0);
+        }
+
+        w.WriteUInt16(checked((ushort)snapshot.Children.Count));
+        foreach (var c in snapshot.Children)
+        {
+            WriteString(ref w, c.Child);
+            w.WriteUInt32(c.InboundSpi);
+            w.WriteUInt32(c.OutboundSpi);
+            w.WriteUInt16((ushort)c.Suite.Encryption);
+            w.WriteUInt16(checked((ushort)c.Suite.KeyBits));
+            w.WriteUInt16((ushort)c.Suite.Integrity);
+            w.WriteUInt16((ushort)c.Suite.Group);
+            w.WriteUInt8(c.Suite.Esn ? (byte)1 : (byte)0);
+            WriteBytes(ref w, c.InboundEncryptionKey);
+            WriteBytes(ref w, c.InboundIntegrityKey);
+            WriteBytes(ref w, c.OutboundEncryptionKey);
+            WriteBytes(ref w, c.OutboundIntegrityKey);
+            WriteSelectors(ref w, c.LocalTs);
+            WriteSelectors(ref w, c.RemoteTs);
+            w.WriteUInt8((byte)c.Transport);
+            w.WriteUInt32((uint)c.ReplayWindow);
+            WriteTime(ref w, c.CreatedUtc);
+            w.WriteUInt64(c.OutboundSequenceMark);
+            w.WriteUInt64(c.InboundSequenceFloor);
+            w.WriteUInt8(c.Replaced ? (byte)1 : (byte)0);
+            w.WriteUInt32(c.Successor);
+        }
+
+        if (w.Position != buffer.Length) throw new InvalidOperationException("snapshot length mismatch");
+        return buffer;
+    }
+
+    /// <summary>
+    /// Decodes a snapshot. Ok only for a buffer of exactly one well-formed version-1 snapshot of an Established or
+    /// Connecting SA; <see cref="ParseStatus.BadVersion"/> for another version byte. The caller owns (and disposes) the
+    /// result.
+    /// </summary>
+    public static ParseStatus TryDecode(ReadOnlySpan<byte> data, out IkeSaSnapshot? snapshot)
+    {
+        snapshot = null;
+        var r = new SpanReader(data);
+        if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
+        if (version != Version) return ParseStatus.BadVersion;
+        if (!r.TryReadUInt8(out byte flags) || !r.TryReadUInt8(out byte state) || !r.TryReadUInt64(out ulong spiI) ||
+            !r.TryReadUInt64(out ulong spiR) || !r.TryReadUInt64(out ulong stateVersion))
+        {
+            return ParseStatus.Truncated;
+        }
+
+        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat)) != 0) return ParseStatus.InvalidSyntax;
+        if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
+        // Only a responder is snapshot half-open (IkeSa.CanSnapshot).
+        if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
+
+        ParseStatus st;
+        if ((st = ReadTime(ref r, out var established)) != ParseStatus.Ok) return st;
+        if ((st = ReadString(ref r, out var connection)) != ParseStatus.Ok) return st;
+        if (!r.TryReadUInt8(out byte candidateCount)) return ParseStatus.Truncated;
+        var candidates = new string[candidateCount];
+        for (int i = 0; i < candidateCount; i++)
+        {
+            if ((st = ReadString(ref r, out candidates[i])) != ParseStatus.Ok) return st;
+        }
+
+        if ((st = ReadEndpoint(ref r, out var local)) != ParseStatus.Ok) return st;
+        if ((st = ReadEndpoint(ref r, out var remote)) != ParseStatus.Ok) return st;
+        if ((st = ReadIdentity(ref r, out var localId)) != ParseStatus.Ok) return st;
+        if ((st = ReadIdentity(ref r, out var remoteId)) != ParseStatus.Ok) return st;
+        if (!r.TryReadUInt16(out ushort encr) || !r.TryReadUInt16(out ushort keyBits) || !r.TryReadUInt16(out ushort prf) ||
+            !r.TryReadUInt16(out ushort integ) || !r.TryReadUInt16(out ushort group))
+        {
+            return ParseStatus.Truncated;
+        }
+
+        var keys = new byte[7][];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            if ((st = ReadBytes(ref r, out keys[i])) != ParseStatus.Ok) return st;
+        }
+
+        if ((st = ReadBytes(ref r, out var nonceI)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var nonceR)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var initRequest)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var initResponse)) != ParseStatus.Ok)
+        {
+            return st;
+        }
+
+        if (!r.TryReadUInt32(out uint nextRequestId) || !r.TryReadUInt32(out uint peerNextRequestId) || !r.TryReadUInt8(out byte hasCached))
+        {
+            return ParseStatus.Truncated;
+        }
+
+        CachedIkeResponse? lastResponse = null;
+        if (hasCached > 1) return ParseStatus.InvalidSyntax;
+        if (hasCached == 1)
+        {
+            if (!r.TryReadUInt32(out uint cachedId)) return ParseStatus.Truncated;
+            if ((st = ReadBytes(ref r, out var cachedRequest)) != ParseStatus.Ok) return st;
+            if ((st = ReadBytes(ref r, out var cachedResponse)) != ParseStatus.Ok) return st;
+            lastResponse = new CachedIkeResponse(cachedId, cachedRequest, cachedResponse);
+        }
+
+        if (!r.TryReadUInt16(out ushort childCount)) return ParseStatus.Truncated;
+        var children = new List<ChildSaSnapshot>(Math.Min((int)childCount, 64));
+        for (int i = 0; i < childCount; i++)
+        {
+            if ((st = ReadChild(ref r, out var child)) != ParseStatus.Ok)
+            {
+                foreach (var c in children) c.ZeroKeys();
+                return st;
+            }
+            children.Add(child!);
+        }
+
+        if (r.Remaining != 0) return ParseStatus.BadLength;
+
+        snapshot = new IkeSaSnapshot
+        {
+            SpiI = spiI,
+            SpiR = spiR,
+            IsInitiator = (flags & FlagInitiator) != 0,
+            State = (IkeSaState)state,
+            Connection = connection,
+            Candidates = candidates,
+            Local = local!,
+            Remote = remote!,
+            NatT = (flags & FlagNatT) != 0,
+            NatDetected = (flags & FlagNatDetected) != 0,
+            BehindNat = (flags & FlagBehindNat) != 0,
+            StateVersion = (long)stateVersion,
+            EstablishedUtc = established,
+            LocalId = localId,
+            RemoteId = remoteId,
+            Suite = new IkeSuite((EncrAlgorithm)encr, keyBits, (PrfAlgorithm)prf, (IntegAlgorithm)integ, (DhGroup)group),
+            Keys = new IkeKeys { SkD = keys[0], SkAi = keys[1], SkAr = keys[2], SkEi = keys[3], SkEr = keys[4], SkPi = keys[5], SkPr = keys[6] },
+            NonceI = nonceI,
+            NonceR = nonceR,
+            InitRequest = initRequest,
+            InitResponse = initResponse,
+            NextRequestId = nextRequestId,
+            PeerNextRequestId = peerNextRequestId,
+            LastResponse = lastResponse,
+            Children = children,
+        };
+        return ParseStatus.Ok;
+    }
+
+    private static ParseStatus ReadChild(ref SpanReader r, out ChildSaSnapshot? child)
+    {
+        child = null;
+        ParseStatus st;
+        if ((st = ReadString(ref r, out var name)) != ParseStatus.Ok) return st;
+        if (!r.TryReadUInt32(out uint inbound) || !r.TryReadUInt32(out uint outbound) || !r.TryReadUInt16(out ushort encr) ||
+            !r.TryReadUInt16(out ushort keyBits) || !r.TryReadUInt16(out ushort integ) || !r.TryReadUInt16(out ushort group) ||
+            !r.TryReadUInt8(out byte esn))
+        {
+            return ParseStatus.Truncated;
+        }
+
+        if (esn > 1) return ParseStatus.InvalidSyntax;
+        if ((st = ReadBytes(ref r, out var inEncr)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var inInteg)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var outEncr)) != ParseStatus.Ok ||
+            (st = ReadBytes(ref r, out var outInteg)) != ParseStatus.Ok ||
+            (st = ReadSelectors(ref r, PayloadType.TsInitiator, out var localTs)) != ParseStatus.Ok ||
+            (st = ReadSelectors(ref r, PayloadType.TsResponder, out var remoteTs)) != ParseStatus.Ok)
+        {
+            return st;
+        }
+
+        if (!r.TryReadUInt8(out byte transport) || !r.TryReadUInt32(out uint replayWindow)) return ParseStatus.Truncated;
+        if ((EspTransport)transport is not (EspTransport.UdpEncapsulated or EspTransport.RawEsp) || replayWindow > int.MaxValue)
+        {
+            return ParseStatus.InvalidSyntax;
+        }
+
+        if ((st = ReadTime(ref r, out var created)) != ParseStatus.Ok) return st;
+        if (!r.TryReadUInt64(out ulong outboundMark) || !r.TryReadUInt64(out ulong inboundFloor) || !r.TryReadUInt8(out byte replaced) ||
+            !r.TryReadUInt32(out uint successor))
+        {
+            return ParseStatus.Truncated;
+        }
+
+        if (replaced > 1) return ParseStatus.InvalidSyntax;
+        child = new ChildSaSnapshot(name, inbound, outbound, new EspSuite((EncrAlgorithm)encr, keyBits, (IntegAlgorithm)integ, (DhGroup)group, esn == 1),
+            inEncr, inInteg, outEncr, outInteg, localTs, remoteTs, (EspTransport)transport, (int)replayWindow, created, outboundMark, inboundFloor)
+        {
+            Replaced = replaced == 1,
+            Successor = successor,
+        };
+        return ParseStatus.Ok;
+    }
+
+    // ---- Length ----
+
+    private static int EncodedLength(IkeSaSnapshot s)
+    {
+        int n = 3 + 8 + 8 + 8 + 8;
+        n += StringLength(s.Connection) + 1;
+        foreach (var c in s.Candidates) n += StringLength(c);
+        n += EndpointLength(s.Local) + EndpointLength(s.Remote) + IdentityLength(s.LocalId) + IdentityLength(s.RemoteId);
+        n += 10;
+        var k = s.Keys;
+        n += 7 * 2 + k.SkD.Length + k.SkAi.Length + k.SkAr.Length + k.SkEi.Length + k.SkEr.Length + k.SkPi.Length + k.SkPr.Length;
+        n += 4 * 2 + s.NonceI.Length + s.NonceR.Length + s.InitRequest.Length + s.InitResponse.Length;
+        n += 4 + 4 + 1;
+        if (s.LastResponse is { } cached) n += 4 + 2 + cached.Request.Length + 2 + cached.Response.Length;
+        n += 2;
+        foreach (var c in s.Children)
+        {
+            n += StringLength(c.Child) + 4 + 4 + 9;
+            n += 4 * 2 + c.InboundEncryptionKey.Length + c.InboundIntegrityKey.Length + c.OutboundEncryptionKey.Length + c.OutboundIntegrityKey.Length;
+            n += SelectorsLength(c.LocalTs) + SelectorsLength(c.RemoteTs);
+            n += 1 + 4 + 8 + 8 + 8 + 1 + 4;
+        }
+        return n;
+    }
+
+    private static int StringLength(string s) => 2 + Encoding.UTF8.GetByteCount(s);
+    private static int EndpointLength(IPEndPoint ep) => 1 + (ep.AddressFamily == AddressFamily.InterNetworkV6 ? 16 : 4) + 2;
+    private static int IdentityLength(Identity? id) => id is null ? 1 : 1 + 1 + 2 + id.Data.Length;
+    private static int SelectorsLength(IReadOnlyList<TrafficSelector> ts) => 2 + (ts.Count == 0 ? 0 : new TsPayload(PayloadType.TsInitiator, ts).BodyLength);
+
+    // ---- Fields ----
+
+    private static void WriteBytes(ref SpanWriter w, ReadOnlySpan<byte> value)
+    {
+        w.WriteUInt16(checked((ushort)value.Length));
+        w.WriteBytes(value);
+    }
+
+    private static ParseStatus ReadBytes(ref SpanReader r, out byte[] value)
+    {
+        value = [];
+        if (!r.TryReadUInt16(out ushort length)) return ParseStatus.Truncated;
+        if (!r.TryReadBytes(length, out var bytes)) return ParseStatus.BadLength;
+        value = bytes.ToArray();
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteString(ref SpanWriter w, string value) => WriteBytes(ref w, Encoding.UTF8.GetBytes(value));
+
+    private static ParseStatus ReadString(ref SpanReader r, out string value)
+    {
+        value = "";
+        if (!r.TryReadUInt16(out ushort length)) return ParseStatus.Truncated;
+        if (!r.TryReadBytes(length, out var bytes)) return ParseStatus.BadLength;
+        value = Encoding.UTF8.GetString(bytes);
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteTime(ref SpanWriter w, DateTime utc) => w.WriteUInt64((ulong)utc.ToUniversalTime().Ticks);
+
+    private static ParseStatus ReadTime(ref SpanReader r, out DateTime utc)
+    {
+        utc = default;
+        if (!r.TryReadUInt64(out ulong ticks)) return ParseStatus.Truncated;
+        if (ticks > (ulong)DateTime.MaxValue.Ticks) return ParseStatus.InvalidSyntax;
+        utc = new DateTime((long)ticks, DateTimeKind.Utc);
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteEndpoint(ref SpanWriter w, IPEndPoint ep)
+    {
+        w.WriteUInt8(ep.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4);
+        w.WriteBytes(ep.Address.GetAddressBytes());
+        w.WriteUInt16((ushort)ep.Port);
+    }
+
+    private static ParseStatus ReadEndpoint(ref SpanReader r, out IPEndPoint? ep)
+    {
+        ep = null;
+        if (!r.TryReadUInt8(out byte family)) return ParseStatus.Truncated;
+        if (family is not (4 or 6)) return ParseStatus.InvalidSyntax;
+        if (!r.TryReadBytes(family == 4 ? 4 : 16, out var address) || !r.TryReadUInt16(out ushort port)) return ParseStatus.Truncated;
+        ep = new IPEndPoint(new IPAddress(address), port);
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteIdentity(ref SpanWriter w, Identity? id)
+    {
+        if (id is null)
+        {
+            w.WriteUInt8(0);
+            return;
+        }
+
+        w.WriteUInt8(1);
+        w.WriteUInt8((byte)id.Type);
+        WriteBytes(ref w, id.Data);
+    }
+
+    private static ParseStatus ReadIdentity(ref SpanReader r, out Identity? id)
+    {
+        id = null;
+        if (!r.TryReadUInt8(out byte present)) return ParseStatus.Truncated;
+        if (present > 1) return ParseStatus.InvalidSyntax;
+        if (present == 0) return ParseStatus.Ok;
+        if (!r.TryReadUInt8(out byte type)) return ParseStatus.Truncated;
+        var st = ReadBytes(ref r, out var data);
+        if (st != ParseStatus.Ok) return st;
+        // The identity as a received ID payload would give it (Identity.FromPayload never throws).
+        id = Identity.FromPayload(new IdPayload(PayloadType.IdInitiator, (IdType)type, data));
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteSelectors(ref SpanWriter w, IReadOnlyList<TrafficSelector> selectors)
+    {
+        if (selectors.Count == 0)
+        {
+            w.WriteUInt16(0);
+            return;
+        }
+
+        var payload = new TsPayload(PayloadType.TsInitiator, selectors);
+        w.WriteUInt16(checked((ushort)payload.BodyLength));
+        payload.WriteBody(ref w);
+    }
+
+    private static ParseStatus ReadSelectors(ref SpanReader r, PayloadType type, out IReadOnlyList<TrafficSelector> selectors)
+    {
+        selectors = [];
+        if (!r.TryReadUInt16(out ushort length)) return ParseStatus.Truncated;
+        if (length == 0) return ParseStatus.Ok;
+        if (!r.TryReadBytes(length, out var body)) return ParseStatus.BadLength;
+        var st = TsPayload.TryParse(type, body, out var payload);
+        if (st != ParseStatus.Ok) return st;
+        selectors = payload!.Selectors;
+        return ParseStatus.Ok;
+    }
+}
