@@ -105,7 +105,11 @@ public sealed class Gateway : IAsyncDisposable
             Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
         }
 
-        Metrics.Registry.AddBeforeCollectCallback(() => Metrics.SetReady(Ready));
+        Metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            Metrics.SetReady(Ready);
+            if (Replicas is { } r) Metrics.SetReplicatedSas(r.Count);
+        });
     }
 
     public GatewayOptions Options { get; }

@@ -43,7 +43,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _dropped;
     private readonly Counter.Child[] _malformed;
     private readonly Gauge _clusterMembers;
-    private readonly Gauge _clusterShards;
+    private readonly Gauge _replicatedSas;
     private readonly Counter.Child _adopted;
     private readonly Counter.Child _adoptFailed;
     private readonly Counter.Child[] _released;
@@ -131,8 +131,8 @@ public sealed class ConcentratorMetrics
         }
         _clusterUnreachable = f.CreateGauge("concentrator_cluster_unreachable_members",
             "Akka cluster members this node's failure detector marks unreachable.");
-        _clusterShards = f.CreateGauge("concentrator_cluster_shards", "IKE SA shards hosted, by cluster node.", "node");
-        _clusterShards.WithLabels(Node).Set(0);
+        _replicatedSas = f.CreateGauge("concentrator_cluster_replicated_sas",
+            "IKE SAs of the whole cluster whose state this node holds a replica of (0 without a cluster).");
         var adoptions = f.CreateCounter("concentrator_cluster_sa_adoptions_total",
             "IKE SAs this node took over from another member (its peer's traffic moved here, or the member left), by outcome.", "outcome");
         _adopted = adoptions.WithLabels("adopted");
@@ -288,7 +288,7 @@ public sealed class ConcentratorMetrics
 
     public void SetClusterUnreachable(int count) => _clusterUnreachable.Set(count);
 
-    public void SetShards(string node, int count) => _clusterShards.WithLabels(node).Set(count);
+    public void SetReplicatedSas(int count) => _replicatedSas.Set(count);
 
     public void CountSaAdoption(bool adopted) => (adopted ? _adopted : _adoptFailed).Inc();
 
