@@ -123,12 +123,12 @@ public sealed partial class IkeSaSupervisor
         Timers.StartSingleTimer(AcquireKey(spi), new AcquireTimedOut(spi), ReleaseWait);
     }
 
-    private void CompleteAcquire(ulong spi, long epoch, byte[] encoded)
+    private void CompleteAcquire(ulong spi, long epoch, ReadOnlyMemory<byte> encoded)
     {
         if (!_acquiringSas.Remove(spi, out var pending)) return;
         Timers.Cancel(AcquireKey(spi));
         if (_sas.ContainsKey(spi)) return;
-        if (IkeSaSnapshotCodec.TryDecode(encoded, out var snapshot) != ParseStatus.Ok || snapshot is null)
+        if (IkeSaSnapshotCodec.TryDecode(encoded.Span, out var snapshot) != ParseStatus.Ok || snapshot is null)
         {
             _context.Metrics.CountSaAdoption(adopted: false);
             return;

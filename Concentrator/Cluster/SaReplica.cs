@@ -16,26 +16,28 @@ namespace Concentrator.Cluster;
 /// receives ESP for one of them finds the IKE SA without decoding the snapshot) and the encoded snapshot itself
 /// (<see cref="Sa.IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
 /// (rolling restart) and holds it no more; whoever receives the peer's traffic next adopts it without asking.
+/// <see cref="Raw"/> is the replicated value itself; <see cref="Snapshot"/> points into it (no copy per change).
 /// </summary>
-public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot)
+public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uint[] EspSpis, ReadOnlyMemory<byte> Snapshot, byte[] Raw)
 {
     private const byte Version = 1;
 
     //  version(1) | flags(1) | epoch(8) | owner length(2) | owner (UTF-8) | ESP SPI count(2) | SPIs(4 each) | snapshot
-    public byte[] Encode()
+    public static SaReplicaEntry Create(string owner, long epoch, bool released, uint[] espSpis, byte[] snapshot)
     {
-        int ownerBytes = Encoding.UTF8.GetByteCount(Owner);
-        var buffer = new byte[1 + 1 + 8 + 2 + ownerBytes + 2 + 4 * EspSpis.Length + Snapshot.Length];
+        int ownerBytes = Encoding.UTF8.GetByteCount(owner);
+        int header = 1 + 1 + 8 + 2 + ownerBytes + 2 + 4 * espSpis.Length;
+        var buffer = new byte[header + snapshot.Length];
         var w = new SpanWriter(buffer);
         w.WriteUInt8(Version);
-        w.WriteUInt8(Released ? (byte)1 : (byte)0);
-        w.WriteUInt64((ulong)Epoch);
+        w.WriteUInt8(released ? (byte)1 : (byte)0);
+        w.WriteUInt64((ulong)epoch);
         w.WriteUInt16((ushort)ownerBytes);
-        Encoding.UTF8.GetBytes(Owner, buffer.AsSpan(w.Reserve(ownerBytes), ownerBytes));
-        w.WriteUInt16((ushort)EspSpis.Length);
-        foreach (var spi in EspSpis) w.WriteUInt32(spi);
-        w.WriteBytes(Snapshot);
-        return buffer;
+        Encoding.UTF8.GetBytes(owner, buffer.AsSpan(w.Reserve(ownerBytes), ownerBytes));
+        w.WriteUInt16((ushort)espSpis.Length);
+        foreach (var spi in espSpis) w.WriteUInt32(spi);
+        w.WriteBytes(snapshot);
+        return new SaReplicaEntry(owner, epoch, released, espSpis, buffer.AsMemory(header), buffer);
     }
 
     /// <summary>Replicated bytes come from other cluster members; a malformed entry is refused, never thrown.</summary>
@@ -54,7 +56,7 @@ public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uin
         {
             if (!r.TryReadUInt32(out spis[i])) return false;
         }
-        entry = new SaReplicaEntry(Encoding.UTF8.GetString(owner), (long)epoch, (flags & 1) != 0, spis, r.Rest.ToArray());
+        entry = new SaReplicaEntry(Encoding.UTF8.GetString(owner), (long)epoch, (flags & 1) != 0, spis, data.AsMemory(r.Position), data);
         return true;
     }
 }
@@ -136,6 +138,10 @@ public sealed class SaReplicaActor : ReceiveActor
     private readonly Dictionary<int, HashSet<ulong>> _seen = new();
     private readonly List<IActorRef> _idleWaiters = new();
     private int _pendingWrites;
+    // Other members Up: while there are none (a one-node deployment, the demo) snapshots stay in the index only and
+    // are written once a second member comes Up, so a lone node pays no replication writes per IKE exchange.
+    private readonly HashSet<Address> _othersUp = new();
+    private readonly HashSet<ulong> _unflushed = new();
 
     public SaReplicaActor(SaReplicaIndex index, IActorRef supervisor, ILogger log)
     {
@@ -159,7 +165,18 @@ public sealed class SaReplicaActor : ReceiveActor
             if (_pendingWrites == 0) Sender.Tell(Idle.Instance);
             else _idleWaiters.Add(Sender);
         });
-        Receive<ClusterEvent.MemberRemoved>(m => AdoptOrphans(m.Member.Address.ToString()));
+        Receive<ClusterEvent.MemberUp>(m =>
+        {
+            if (m.Member.Address.Equals(_cluster.SelfAddress)) return;
+            bool wasAlone = _othersUp.Count == 0;
+            _othersUp.Add(m.Member.Address);
+            if (wasAlone) Flush();
+        });
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            _othersUp.Remove(m.Member.Address);
+            AdoptOrphans(m.Member.Address.ToString());
+        });
         Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
     }
 
@@ -169,7 +186,9 @@ public sealed class SaReplicaActor : ReceiveActor
     /// <summary>The owner name of this node in replica entries: its cluster address.</summary>
     public static string SelfOwner(ActorSystem system) => Akka.Cluster.Cluster.Get(system).SelfAddress.ToString();
 
-    public static LWWDictionaryKey<string, byte[]> KeyOf(ulong ikeSpi) => Keys[(int)(ikeSpi >> (64 - KeyBits))];
+    public static LWWDictionaryKey<string, byte[]> KeyOf(ulong ikeSpi) => Keys[KeyIndex(ikeSpi)];
+
+    private static int KeyIndex(ulong ikeSpi) => (int)(ikeSpi >> (64 - KeyBits));
 
     private static readonly LWWDictionaryKey<string, byte[]>[] Keys =
         Enumerable.Range(0, KeyCount).Select(i => new LWWDictionaryKey<string, byte[]>("ike-sa-" + i.ToString(CultureInfo.InvariantCulture))).ToArray();
@@ -179,7 +198,8 @@ public sealed class SaReplicaActor : ReceiveActor
     protected override void PreStart()
     {
         foreach (var key in Keys) _replicator.Tell(Dsl.Subscribe(key, Self));
-        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
     }
 
     protected override void PostStop()
@@ -197,11 +217,27 @@ public sealed class SaReplicaActor : ReceiveActor
             return;
         }
 
-        var entry = new SaReplicaEntry(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
+        var entry = SaReplicaEntry.Create(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
         _index.Set(put.Spi, entry);
-        var bytes = entry.Encode();
-        string name = Name(put.Spi);
-        Write(KeyOf(put.Spi), d => d.SetItem(_cluster, name, bytes));
+        if (_othersUp.Count == 0) _unflushed.Add(put.Spi);
+        else WriteEntry(put.Spi, entry);
+    }
+
+    private void WriteEntry(ulong spi, SaReplicaEntry entry)
+    {
+        var bytes = entry.Raw;
+        string name = Name(spi);
+        Write(KeyOf(spi), d => d.SetItem(_cluster, name, bytes));
+    }
+
+    /// <summary>A second member came Up: what this node held alone is replicated now.</summary>
+    private void Flush()
+    {
+        foreach (var spi in _unflushed)
+        {
+            if (_index.TryGet(spi, out var entry) && entry.Owner == _self) WriteEntry(spi, entry);
+        }
+        _unflushed.Clear();
     }
 
     private void OnRemove(Remove remove)
@@ -209,6 +245,9 @@ public sealed class SaReplicaActor : ReceiveActor
         // Only the holder removes: an SA another node adopted meanwhile stays replicated.
         if (_index.TryGet(remove.Spi, out var current) && current.Owner != _self) return;
         _index.Remove(remove.Spi);
+        _unflushed.Remove(remove.Spi);
+        // Alone, only what an earlier write put into Distributed Data needs removing there.
+        if (_othersUp.Count == 0 && !(_seen.TryGetValue(KeyIndex(remove.Spi), out var seen) && seen.Contains(remove.Spi))) return;
         string name = Name(remove.Spi);
         Write(KeyOf(remove.Spi), d => d.Remove(_cluster, name));
     }
@@ -227,18 +266,21 @@ public sealed class SaReplicaActor : ReceiveActor
         var present = new HashSet<ulong>();
         foreach (var (name, bytes) in data.Entries)
         {
-            if (!ulong.TryParse(name, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var spi) ||
-                !SaReplicaEntry.TryDecode(bytes, out var entry))
+            if (!ulong.TryParse(name, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var spi))
             {
                 Log.ReplicaEntryMalformed(_log, key.Id);
                 continue;
             }
             present.Add(spi);
-            if (_index.TryGet(spi, out var known) && known.Epoch == entry!.Epoch && known.Owner == entry.Owner && known.Released == entry.Released &&
-                known.Snapshot.Length == entry.Snapshot.Length && known.Snapshot.AsSpan().SequenceEqual(entry.Snapshot))
+            // Unchanged entries (most of a key's on every change) cost a reference or byte comparison, no decoding.
+            if (_index.TryGet(spi, out var known) && (ReferenceEquals(known.Raw, bytes) || known.Raw.AsSpan().SequenceEqual(bytes))) continue;
+            if (!SaReplicaEntry.TryDecode(bytes, out var entry))
             {
+                Log.ReplicaEntryMalformed(_log, key.Id);
                 continue;
             }
+            // This node's own SAs: its index is always at least as new as what comes back from Distributed Data.
+            if (known is not null && known.Owner == _self && entry!.Owner == _self) continue;
             var old = _index.Set(spi, entry!);
             if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new Actors.IkeSaSupervisor.Fence(spi));
         }
