@@ -8,11 +8,12 @@ using Concentrator.Ike.Wire;
 using Concentrator.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Ike;
 
 /// <summary><see cref="IkeSaSnapshotCodec"/>: exact round trips, and untrusted bytes never throw.</summary>
-public sealed class IkeSaSnapshotCodecTests
+public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
 {
     [Fact]
     public void A_snapshot_with_every_field_set_round_trips_exactly()
@@ -41,6 +42,7 @@ public sealed class IkeSaSnapshotCodecTests
             using (decoded) AssertSame(snapshot, decoded!);
             Assert.Equal(side == r, snapshot.LastResponse is not null);
             // One IKE SA with one child (AES-GCM, IPv4, a cached DPD answer): a few hundred bytes.
+            output.WriteLine($"{(side == i ? "initiator" : "responder")}, established, one child: {encoded.Length} bytes");
             Assert.InRange(encoded.Length, 200, 700);
         }
 
@@ -50,6 +52,7 @@ public sealed class IkeSaSnapshotCodecTests
         Assert.NotEmpty(halfOpen.NonceI);
         Assert.NotEmpty(halfOpen.InitResponse);
         var bytes = IkeSaSnapshotCodec.Encode(halfOpen);
+        output.WriteLine($"half-open responder: {bytes.Length} bytes");
         Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(bytes, out var half));
         using (half) AssertSame(halfOpen, half!);
         hi.Sa.Dispose();

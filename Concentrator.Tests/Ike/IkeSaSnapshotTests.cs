@@ -8,6 +8,8 @@ using Concentrator.Ike.Wire;
 using Concentrator.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Tests.Ike;
 
@@ -107,6 +109,11 @@ public sealed class IkeSaSnapshotTests
         RekeyHarness.Pump(peer, nodeB);
         Assert.False(peer.Sa.RequestInFlight);
         LoopbackExchangeTests.AssertEspFlows(nodeB.Plane, peer.Plane, innerB, innerPeer);
+
+        // None of it was a new negotiation on node B; the rekeys are counted as rekeys.
+        AssertNoNegotiationCounted(nodeB);
+        Assert.Equal(1, Scrape(nodeB).Sum("concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success")));
+        Assert.Equal(2, Scrape(nodeB).Sum("concentrator_rekeys_total", ("kind", "child"), ("outcome", "success")));
 
         // And a Delete of the IKE SA from node B ends both ends with their children.
         nodeB.Sa.Delete();
@@ -319,7 +326,7 @@ public sealed class IkeSaSnapshotTests
         Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(encoded, out var decoded));
         var config = ConcentratorConfig.Parse(initiatorSide ? TestGateway.InitiatorYaml() : TestGateway.ResponderYaml(), "<node-b>");
         var plane = new InMemoryDataPlane();
-        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = plane };
+        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = plane, Metrics = new ConcentratorMetrics() };
         IkeSa? restored;
         using (decoded)
         {
@@ -331,7 +338,24 @@ public sealed class IkeSaSnapshotTests
         nodeA.Plane.Dispose();
         var nodeB = new RekeyHarness.Side(restored, plane, nodeA.Self);
         Assert.Empty(nodeB.Drain());
+
+        // Node B counts the SA in its state gauge, but no negotiation (nor a setup time, nor a new child).
+        var m = Scrape(nodeB);
+        Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", restored.State == IkeSaState.Established ? "established" : "connecting")));
+        AssertNoNegotiationCounted(nodeB);
+        Assert.Equal(0, m.Sum("concentrator_child_sas_created_total"));
         return nodeB;
+    }
+
+    private static MetricsText Scrape(RekeyHarness.Side side) =>
+        new(MetricsEndpointTests.ExportAsync(side.Sa.Context.Metrics.Registry).GetAwaiter().GetResult());
+
+    private static void AssertNoNegotiationCounted(RekeyHarness.Side side)
+    {
+        var m = Scrape(side);
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_started_total"));
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total"));
+        Assert.Equal(0, m.Sum("concentrator_ike_sa_setup_duration_seconds_count"));
     }
 
     private static (RekeyHarness.Side I, RekeyHarness.Side R) NewPair()
