@@ -62,16 +62,20 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
     public void Every_truncation_of_a_valid_encoding_is_refused()
     {
         using var original = Synthetic();
-        var encoded = IkeSaSnapshotCodec.Encode(original);
-        for (int length = 0; length < encoded.Length; length++)
+        var (_, hr) = NewHalfOpen();
+        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        foreach (var encoded in new[] { IkeSaSnapshotCodec.Encode(original), IkeSaSnapshotCodec.Encode(halfOpen) })
         {
-            var status = IkeSaSnapshotCodec.TryDecode(encoded.AsSpan(0, length), out var snapshot);
-            Assert.NotEqual(ParseStatus.Ok, status);
-            Assert.Null(snapshot);
-        }
+            for (int length = 0; length < encoded.Length; length++)
+            {
+                var status = IkeSaSnapshotCodec.TryDecode(encoded.AsSpan(0, length), out var snapshot);
+                Assert.NotEqual(ParseStatus.Ok, status);
+                Assert.Null(snapshot);
+            }
 
-        // One byte too many is refused as well.
-        Assert.Equal(ParseStatus.BadLength, IkeSaSnapshotCodec.TryDecode([.. encoded, 0], out _));
+            // One byte too many is refused as well.
+            Assert.Equal(ParseStatus.BadLength, IkeSaSnapshotCodec.TryDecode([.. encoded, 0], out _));
+        }
     }
 
     [Theory]
@@ -93,7 +97,9 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
         using var synthetic = Synthetic();
         var (_, r) = RekeyHarness.Established();
         using var real = r.Sa.Snapshot(_ => (3, 4));
-        byte[][] seeds = [IkeSaSnapshotCodec.Encode(synthetic), IkeSaSnapshotCodec.Encode(real)];
+        var (_, hr) = NewHalfOpen();
+        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        byte[][] seeds = [IkeSaSnapshotCodec.Encode(synthetic), IkeSaSnapshotCodec.Encode(real), IkeSaSnapshotCodec.Encode(halfOpen)];
         var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<node-b>");
         var random = new Random(20261127);
         int ok = 0, restored = 0;
