@@ -8,11 +8,12 @@ using Concentrator.Ike.Wire;
 using Concentrator.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Ike;
 
 /// <summary><see cref="IkeSaSnapshotCodec"/>: exact round trips, and untrusted bytes never throw.</summary>
-public sealed class IkeSaSnapshotCodecTests
+public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
 {
     [Fact]
     public void A_snapshot_with_every_field_set_round_trips_exactly()
@@ -41,6 +42,7 @@ public sealed class IkeSaSnapshotCodecTests
             using (decoded) AssertSame(snapshot, decoded!);
             Assert.Equal(side == r, snapshot.LastResponse is not null);
             // One IKE SA with one child (AES-GCM, IPv4, a cached DPD answer): a few hundred bytes.
+            output.WriteLine($"{(side == i ? "initiator" : "responder")}, established, one child: {encoded.Length} bytes");
             Assert.InRange(encoded.Length, 200, 700);
         }
 
@@ -50,6 +52,7 @@ public sealed class IkeSaSnapshotCodecTests
         Assert.NotEmpty(halfOpen.NonceI);
         Assert.NotEmpty(halfOpen.InitResponse);
         var bytes = IkeSaSnapshotCodec.Encode(halfOpen);
+        output.WriteLine($"half-open responder: {bytes.Length} bytes");
         Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(bytes, out var half));
         using (half) AssertSame(halfOpen, half!);
         hi.Sa.Dispose();
@@ -59,16 +62,20 @@ public sealed class IkeSaSnapshotCodecTests
     public void Every_truncation_of_a_valid_encoding_is_refused()
     {
         using var original = Synthetic();
-        var encoded = IkeSaSnapshotCodec.Encode(original);
-        for (int length = 0; length < encoded.Length; length++)
+        var (_, hr) = NewHalfOpen();
+        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        foreach (var encoded in new[] { IkeSaSnapshotCodec.Encode(original), IkeSaSnapshotCodec.Encode(halfOpen) })
         {
-            var status = IkeSaSnapshotCodec.TryDecode(encoded.AsSpan(0, length), out var snapshot);
-            Assert.NotEqual(ParseStatus.Ok, status);
-            Assert.Null(snapshot);
-        }
+            for (int length = 0; length < encoded.Length; length++)
+            {
+                var status = IkeSaSnapshotCodec.TryDecode(encoded.AsSpan(0, length), out var snapshot);
+                Assert.NotEqual(ParseStatus.Ok, status);
+                Assert.Null(snapshot);
+            }
 
-        // One byte too many is refused as well.
-        Assert.Equal(ParseStatus.BadLength, IkeSaSnapshotCodec.TryDecode([.. encoded, 0], out _));
+            // One byte too many is refused as well.
+            Assert.Equal(ParseStatus.BadLength, IkeSaSnapshotCodec.TryDecode([.. encoded, 0], out _));
+        }
     }
 
     [Theory]
@@ -90,7 +97,9 @@ public sealed class IkeSaSnapshotCodecTests
         using var synthetic = Synthetic();
         var (_, r) = RekeyHarness.Established();
         using var real = r.Sa.Snapshot(_ => (3, 4));
-        byte[][] seeds = [IkeSaSnapshotCodec.Encode(synthetic), IkeSaSnapshotCodec.Encode(real)];
+        var (_, hr) = NewHalfOpen();
+        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        byte[][] seeds = [IkeSaSnapshotCodec.Encode(synthetic), IkeSaSnapshotCodec.Encode(real), IkeSaSnapshotCodec.Encode(halfOpen)];
         var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<node-b>");
         var random = new Random(20261127);
         int ok = 0, restored = 0;

@@ -8,6 +8,8 @@ using Concentrator.Ike.Wire;
 using Concentrator.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Tests.Ike;
 
@@ -107,6 +109,11 @@ public sealed class IkeSaSnapshotTests
         RekeyHarness.Pump(peer, nodeB);
         Assert.False(peer.Sa.RequestInFlight);
         LoopbackExchangeTests.AssertEspFlows(nodeB.Plane, peer.Plane, innerB, innerPeer);
+
+        // None of it was a new negotiation on node B; the rekeys are counted as rekeys.
+        AssertNoNegotiationCounted(nodeB);
+        Assert.Equal(1, Scrape(nodeB).Sum("concentrator_rekeys_total", ("kind", "ike"), ("outcome", "success")));
+        Assert.Equal(2, Scrape(nodeB).Sum("concentrator_rekeys_total", ("kind", "child"), ("outcome", "success")));
 
         // And a Delete of the IKE SA from node B ends both ends with their children.
         nodeB.Sa.Delete();
@@ -290,6 +297,33 @@ public sealed class IkeSaSnapshotTests
     }
 
     [Fact]
+    public void A_snapshot_taken_after_our_rekey_sends_the_old_childs_delete_again_from_the_new_node()
+    {
+        var (i, r) = RekeyHarness.Established();
+        uint old = i.Sa.Children.Single().InboundSpi;
+        Assert.True(i.Sa.RekeyChild(old));
+        r.Receive(i.Drain().Single().Datagram, i.Self);
+        i.Receive(r.Drain().Single().Datagram, r.Self);
+        // Our rekey is complete; the Delete of the old child is on the wire, and is lost with node A.
+        var lostDelete = i.Drain().Single();
+        Assert.Equal(2, i.Sa.Children.Count);
+
+        var nodeB = MoveToNodeB(i, initiatorSide: true, expectedSends: 1);
+        var resent = nodeB.Seen.OfType<SendMessage>().Single();
+        // An INFORMATIONAL under the lost request's message ID (IKE header: exchange type at 18, message ID at 20).
+        Assert.Equal((byte)ExchangeType.Informational, resent.Datagram[18]);
+        Assert.Equal(BinaryPrimitives.ReadUInt32BigEndian(lostDelete.Datagram.AsSpan(20)), BinaryPrimitives.ReadUInt32BigEndian(resent.Datagram.AsSpan(20)));
+        r.Receive(resent.Datagram, i.Self);
+        RekeyHarness.Pump(r, nodeB);
+        Assert.NotEqual(old, nodeB.Sa.Children.Single().InboundSpi);
+        Assert.Single(r.Sa.Children);
+        Assert.Equal(1, nodeB.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        LoopbackExchangeTests.AssertEspFlows(nodeB.Plane, r.Plane, InitiatorInner, ResponderInner);
+        LoopbackExchangeTests.AssertEspFlows(r.Plane, nodeB.Plane, ResponderInner, InitiatorInner);
+    }
+
+    [Fact]
     public void Restore_returns_null_when_the_connection_no_longer_exists()
     {
         var (_, r) = RekeyHarness.Established();
@@ -307,7 +341,7 @@ public sealed class IkeSaSnapshotTests
     /// Node A's end snapshot (marks from its data plane), encoded, decoded and restored on node B (new context and
     /// data plane, the same configuration parsed anew); then node A's SA and data plane are gone.
     /// </summary>
-    internal static RekeyHarness.Side MoveToNodeB(RekeyHarness.Side nodeA, bool initiatorSide)
+    internal static RekeyHarness.Side MoveToNodeB(RekeyHarness.Side nodeA, bool initiatorSide, int expectedSends = 0)
     {
         Assert.True(nodeA.Sa.CanSnapshot);
         byte[] encoded;
@@ -319,7 +353,7 @@ public sealed class IkeSaSnapshotTests
         Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(encoded, out var decoded));
         var config = ConcentratorConfig.Parse(initiatorSide ? TestGateway.InitiatorYaml() : TestGateway.ResponderYaml(), "<node-b>");
         var plane = new InMemoryDataPlane();
-        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = plane };
+        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = plane, Metrics = new ConcentratorMetrics() };
         IkeSa? restored;
         using (decoded)
         {
@@ -330,8 +364,25 @@ public sealed class IkeSaSnapshotTests
         nodeA.Sa.Dispose();
         nodeA.Plane.Dispose();
         var nodeB = new RekeyHarness.Side(restored, plane, nodeA.Self);
-        Assert.Empty(nodeB.Drain());
+        Assert.Equal(expectedSends, nodeB.Drain().Count);
+
+        // Node B counts the SA in its state gauge, but no negotiation (nor a setup time, nor a new child).
+        var m = Scrape(nodeB);
+        Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", restored.State == IkeSaState.Established ? "established" : "connecting")));
+        AssertNoNegotiationCounted(nodeB);
+        Assert.Equal(0, m.Sum("concentrator_child_sas_created_total"));
         return nodeB;
+    }
+
+    private static MetricsText Scrape(RekeyHarness.Side side) =>
+        new(MetricsEndpointTests.ExportAsync(side.Sa.Context.Metrics.Registry).GetAwaiter().GetResult());
+
+    private static void AssertNoNegotiationCounted(RekeyHarness.Side side)
+    {
+        var m = Scrape(side);
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_started_total"));
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total"));
+        Assert.Equal(0, m.Sum("concentrator_ike_sa_setup_duration_seconds_count"));
     }
 
     private static (RekeyHarness.Side I, RekeyHarness.Side R) NewPair()

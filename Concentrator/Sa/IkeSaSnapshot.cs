@@ -58,11 +58,13 @@ public sealed class IkeSaSnapshot : IDisposable
 
     /// <summary>
     /// Message ID of our next request. If a request of ours was in flight when the snapshot was taken, this is that
-    /// request's ID, and the restored SA sends its next request (a different one) under it. A peer that never got the
-    /// lost request processes it normally. A peer that did process it answers with its cached response instead
-    /// (RFC 7296 §2.1; strongSwan does so by message ID alone): a response to a different exchange type is dropped as
-    /// unexpected and the new request times out, closing the IKE SA. A peer that also compares the request bytes
-    /// (this implementation) drops it, with the same end. A DPD after a DPD, or a Delete after a Delete, is answered.
+    /// request's ID, and the restored SA sends its next request (a new one) under it. A peer that never got the lost
+    /// request processes the new one normally. A peer that did process it takes the new one for a retransmission
+    /// (RFC 7296 §2.1) and sends its cached response again: strongSwan matches by message ID alone, so the restored SA
+    /// gets the answer to the lost request, accepted if the exchange type is the same (a DPD after a DPD, a Delete after
+    /// a Delete) and dropped otherwise, after which the new request times out and the IKE SA closes. A peer that also
+    /// compares the request bytes (this implementation) ignores the new request, with the same end. Hosts therefore
+    /// replicate on every <c>IkeSa.StateVersion</c> change, which follows each completed exchange.
     /// </summary>
     public uint NextRequestId { get; init; }
 

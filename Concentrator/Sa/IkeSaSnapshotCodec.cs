@@ -16,7 +16,8 @@ namespace Concentrator.Sa;
 //   i64 state version | time established | string connection | u8 n, n x string candidate | endpoint local, remote
 //   identity local, remote | u16 encr, u16 key bits, u16 prf, u16 integ, u16 group | 7 x bytes SK_d ai ar ei er pi pr
 //   bytes Ni, Nr, IKE_SA_INIT request, response | u32 our next request ID | u32 peer's next request ID
-//   u8 cached | (u32 ID, bytes request, bytes response if cached) | u16 n children, each:
+//   u8 cached: 0 none, 1 u32 ID + bytes request + bytes response, 2 u32 ID (the IKE_SA_INIT exchange above, half-open)
+//   u16 n children, each:
 //     string child | u32 inbound SPI | u32 outbound SPI | u16 encr, u16 key bits, u16 integ, u16 group, u8 ESN
 //     4 x bytes keys (in encr, in integ, out encr, out integ) | selectors local, remote | u8 transport | i32 replay window
 //     time created | u64 outbound mark | u64 inbound floor | u8 replaced | u32 successor
@@ -30,6 +31,7 @@ public static class IkeSaSnapshotCodec
     public const byte Version = 1;
 
     private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8;
+    private const byte CachedNone = 0, CachedInline = 1, CachedInitExchange = 2;
 
     public static byte[] Encode(IkeSaSnapshot snapshot)
     {
@@ -65,16 +67,21 @@ public static class IkeSaSnapshotCodec
         WriteBytes(ref w, snapshot.InitResponse);
         w.WriteUInt32(snapshot.NextRequestId);
         w.WriteUInt32(snapshot.PeerNextRequestId);
-        if (snapshot.LastResponse is { } cached)
+        switch (CachedForm(snapshot))
         {
-            w.WriteUInt8(1);
-            w.WriteUInt32(cached.MessageId);
-            WriteBytes(ref w, cached.Request);
-            WriteBytes(ref w, cached.Response);
-        }
-        else
-        {
-            w.WriteUInt8(0);
+            case CachedInline:
+                w.WriteUInt8(CachedInline);
+                w.WriteUInt32(snapshot.LastResponse!.MessageId);
+                WriteBytes(ref w, snapshot.LastResponse.Request);
+                WriteBytes(ref w, snapshot.LastResponse.Response);
+                break;
+            case CachedInitExchange:
+                w.WriteUInt8(CachedInitExchange);
+                w.WriteUInt32(snapshot.LastResponse!.MessageId);
+                break;
+            default:
+                w.WriteUInt8(CachedNone);
+                break;
         }
 
         w.WriteUInt16(checked((ushort)snapshot.Children.Count));
@@ -169,12 +176,21 @@ public static class IkeSaSnapshotCodec
         }
 
         CachedIkeResponse? lastResponse = null;
-        if (hasCached > 1) return ParseStatus.InvalidSyntax;
-        if (hasCached == 1)
+        if (hasCached > CachedInitExchange) return ParseStatus.InvalidSyntax;
+        if (hasCached != CachedNone)
         {
             if (!r.TryReadUInt32(out uint cachedId)) return ParseStatus.Truncated;
-            if ((st = ReadBytes(ref r, out var cachedRequest)) != ParseStatus.Ok) return st;
-            if ((st = ReadBytes(ref r, out var cachedResponse)) != ParseStatus.Ok) return st;
+            byte[] cachedRequest, cachedResponse;
+            if (hasCached == CachedInitExchange)
+            {
+                if (initRequest.Length == 0 || initResponse.Length == 0) return ParseStatus.InvalidSyntax;
+                cachedRequest = initRequest.ToArray();
+                cachedResponse = initResponse.ToArray();
+            }
+            else if ((st = ReadBytes(ref r, out cachedRequest)) != ParseStatus.Ok || (st = ReadBytes(ref r, out cachedResponse)) != ParseStatus.Ok)
+            {
+                return st;
+            }
             lastResponse = new CachedIkeResponse(cachedId, cachedRequest, cachedResponse);
         }
 
@@ -282,7 +298,12 @@ public static class IkeSaSnapshotCodec
         n += 7 * 2 + k.SkD.Length + k.SkAi.Length + k.SkAr.Length + k.SkEi.Length + k.SkEr.Length + k.SkPi.Length + k.SkPr.Length;
         n += 4 * 2 + s.NonceI.Length + s.NonceR.Length + s.InitRequest.Length + s.InitResponse.Length;
         n += 4 + 4 + 1;
-        if (s.LastResponse is { } cached) n += 4 + 2 + cached.Request.Length + 2 + cached.Response.Length;
+        n += CachedForm(s) switch
+        {
+            CachedInline => 4 + 2 + s.LastResponse!.Request.Length + 2 + s.LastResponse.Response.Length,
+            CachedInitExchange => 4,
+            _ => 0,
+        };
         n += 2;
         foreach (var c in s.Children)
         {
@@ -293,6 +314,15 @@ public static class IkeSaSnapshotCodec
         }
         return n;
     }
+
+    /// <summary>A half-open responder's cached response is its IKE_SA_INIT exchange, already in the snapshot: not sent twice.</summary>
+    private static byte CachedForm(IkeSaSnapshot s) => s.LastResponse switch
+    {
+        null => CachedNone,
+        var c when s.InitRequest.Length > 0 && c.Request.AsSpan().SequenceEqual(s.InitRequest) && c.Response.AsSpan().SequenceEqual(s.InitResponse) =>
+            CachedInitExchange,
+        _ => CachedInline,
+    };
 
     private static int StringLength(string s) => 2 + Encoding.UTF8.GetByteCount(s);
     private static int EndpointLength(IPEndPoint ep) => 1 + (ep.AddressFamily == AddressFamily.InterNetworkV6 ? 16 : 4) + 2;

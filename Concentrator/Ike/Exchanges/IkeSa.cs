@@ -33,7 +33,7 @@ public sealed class IkeSaContext
     internal Func<long> Clock { get; set; } = () => Environment.TickCount64;
 }
 
-/// <summary>A Child SA as the IKE SA knows it (keys live in the data plane only).</summary>
+/// <summary>A Child SA as the IKE SA knows it (its keys: the data plane's, and the IKE SA's own copy for snapshots).</summary>
 public sealed record ChildSaRecord(string Child, uint InboundSpi, uint OutboundSpi, EspSuite Suite,
     IReadOnlyList<TrafficSelector> LocalTs, IReadOnlyList<TrafficSelector> RemoteTs);
 
