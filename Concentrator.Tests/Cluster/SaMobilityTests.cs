@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Akka.Actor;
 using Concentrator.Actors;
+using Concentrator.Cluster;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.Tests.Support;
@@ -94,6 +95,73 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         {
             await peer.DisposeAsync();
             await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task When_the_holder_does_not_answer_the_node_the_esp_reaches_restores_the_replica_and_the_old_holder_is_fenced()
+    {
+        var nodes = await StartClusterAsync();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, b) = (nodes[0], nodes[1]);
+            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+            Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var entry));
+
+            // As b sees it, the holder is a node that no longer answers (a crashed member): its release request goes
+            // nowhere, so b restores the SA from its replica after the release wait. a, alive after all, must stop its copy.
+            b.Gateway.Replicas.Set(ikeSpi, entry with { Owner = "akka.tcp://concentrator@127.0.0.1:9" });
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 1), out _));
+            await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1, "b restored the Child SA from its replica", 5);
+            output.WriteLine($"adopted from the replica {clock.ElapsedMilliseconds} ms after the first ESP packet");
+            Assert.True(clock.Elapsed >= IkeSaSupervisor.ReleaseWait, "b waited for the holder before using the replica");
+            Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+
+            await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced off by b's newer epoch", 10);
+            Assert.Equal(1, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total", ("reason", "fenced")));
+            Assert.Equal(0, await a.Gateway.CountSasAsync());
+            Assert.True(a.Gateway.Replicas!.TryGet(ikeSpi, out var seenByA) && seenByA.Owner == b.Gateway.ClusterNode!.SelfAddress.ToString() && seenByA.Epoch == 2);
+
+            var reply = new byte[2048];
+            Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, Packets.Ipv4Udp(LanHost, PeerInner, 64), reply, out int written));
+            Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin);
+            Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
+            Assert.Single(peer.Events.Up);
+            Assert.Empty(peer.Events.Down);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public void Replica_entries_round_trip_and_malformed_ones_are_refused()
+    {
+        var entry = SaReplicaEntry.Create("akka.tcp://concentrator@10.0.0.1:4053", 7, released: true, [0x1000u, 0x2000u], [1, 2, 3, 4, 5]);
+        Assert.True(SaReplicaEntry.TryDecode(entry.Raw, out var decoded));
+        Assert.Equal(entry.Owner, decoded!.Owner);
+        Assert.Equal(7, decoded.Epoch);
+        Assert.True(decoded.Released);
+        Assert.Equal(new uint[] { 0x1000, 0x2000 }, decoded.EspSpis);
+        Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, decoded.Snapshot.ToArray());
+
+        // Every truncation inside the header is refused; the snapshot part is the codec's to judge.
+        int header = entry.Raw.Length - 5;
+        for (int n = 0; n < header; n++) Assert.False(SaReplicaEntry.TryDecode(entry.Raw[..n], out _), $"truncated to {n} bytes");
+        var wrongVersion = (byte[])entry.Raw.Clone();
+        wrongVersion[0] = 9;
+        Assert.False(SaReplicaEntry.TryDecode(wrongVersion, out _));
+        var random = new Random(7);
+        for (int i = 0; i < 2000; i++)
+        {
+            var junk = new byte[random.Next(0, 64)];
+            random.NextBytes(junk);
+            SaReplicaEntry.TryDecode(junk, out _); // never throws
         }
     }
 

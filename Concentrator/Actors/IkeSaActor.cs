@@ -289,6 +289,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(_sa.OurSpi));
                     // The successor carries the children now; the predecessor's entry would point their ESP at it.
                     _replication?.Replica.Tell(new Cluster.SaReplicaActor.Remove(sa.OurSpi));
+                    _publishedVersion = long.MinValue; // the successor's StateVersion counts from its own start
+
                     Log.IkeSaRekeyed(_log, $"{sa.OurSpi:x16}", _spiText, _sa.Connection?.Name ?? "");
                     StartIkeLifetime();
                     Drain(_sa);
