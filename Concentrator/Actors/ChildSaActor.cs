@@ -55,11 +55,14 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private SaCounters _counters;
     // Cluster SA mobility: the parent replicates again once this many outbound sequence numbers were used (0: off).
     private readonly ulong _sequenceReportStep;
+    // Time since the SA was negotiated: nonzero for one adopted from another node, whose lifetimes run on from there.
+    private readonly TimeSpan _age;
     private ulong _reportedSequence;
 
     public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0)
+        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0, TimeSpan age = default)
     {
+        _age = age;
         _sequenceReportStep = sequenceReportStep;
         _reportedSequence = install.OutboundSequenceStart;
         _preinstalled = preinstalled;
@@ -102,8 +105,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     /// <param name="preinstalled">The parent already added the SA to the data plane (synchronously, before the
     /// exchange's response left); this actor then only owns its lifetime and removal.</param>
     public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ILogger log, ConcentratorMetrics? metrics = null,
-        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime, preinstalled, sequenceReportStep));
+        ChildLifetime? lifetime = null, bool preinstalled = false, ulong sequenceReportStep = 0, TimeSpan age = default) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, log, metrics, lifetime, preinstalled, sequenceReportStep, age));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 
@@ -116,9 +119,9 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         {
             // rand_time jitter keeps both ends from rekeying at once (fewer collisions, RFC 7296 §2.8.1).
             var jitter = _lifetime.RandTime > TimeSpan.Zero ? TimeSpan.FromTicks(Random.Shared.NextInt64(_lifetime.RandTime.Ticks)) : TimeSpan.Zero;
-            Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, _lifetime.RekeyTime - jitter);
+            Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, Remaining(_lifetime.RekeyTime - jitter));
         }
-        if (_lifetime.LifeTime > TimeSpan.Zero) Timers.StartSingleTimer(ExpireTimer, ExpireDue.Instance, _lifetime.LifeTime);
+        if (_lifetime.LifeTime > TimeSpan.Zero) Timers.StartSingleTimer(ExpireTimer, ExpireDue.Instance, Remaining(_lifetime.LifeTime));
         _metrics.ChildSaInstalled(_install.Connection, _install.Child);
         Log.ChildSaInstalled(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}", $"{_install.OutboundSpi:x8}",
             $"{_install.Suite.Encryption}-{_install.Suite.KeyBits}", string.Join(',', _install.LocalTs.Select(Format)),
@@ -135,6 +138,11 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
             Log.ChildSaRemoved(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}");
         }
     }
+
+    /// <summary>What is left of a lifetime for an SA negotiated over a second ago (an adopted one); at least a second.</summary>
+    private TimeSpan Remaining(TimeSpan lifetime) => _age < TimeSpan.FromSeconds(1) ? lifetime : Max(lifetime - _age, TimeSpan.FromSeconds(1));
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private void CheckVolumeLimits()
     {

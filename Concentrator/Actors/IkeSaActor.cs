@@ -197,19 +197,23 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit).</summary>
+    /// Counted from the SA's establishment, which for one adopted from another node lies in the past.
     private void StartIkeLifetime()
     {
+        var age = _sa.EstablishedUtc == default ? TimeSpan.Zero : DateTime.UtcNow - _sa.EstablishedUtc;
+        TimeSpan Left(TimeSpan lifetime) => age < TimeSpan.FromSeconds(1) ? lifetime : TimeSpan.FromTicks(Math.Max((lifetime - age).Ticks, TimeSpan.TicksPerSecond));
+
         if (_sa.Connection is { ReauthTime: var reauth } withReauth && reauth > TimeSpan.Zero)
         {
             var spread = withReauth.RandTime > TimeSpan.Zero && withReauth.RandTime < reauth
                 ? TimeSpan.FromTicks(Random.Shared.NextInt64(withReauth.RandTime.Ticks)) : TimeSpan.Zero;
-            Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, reauth - spread);
+            Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, Left(reauth - spread));
         }
 
         if (_sa.Connection is not { RekeyTime: var rekey } conn || rekey <= TimeSpan.Zero) return;
         var jitter = conn.RandTime > TimeSpan.Zero && conn.RandTime < rekey ? TimeSpan.FromTicks(Random.Shared.NextInt64(conn.RandTime.Ticks)) : TimeSpan.Zero;
-        Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey - jitter);
-        if (conn.OverTime > TimeSpan.Zero) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, rekey + conn.OverTime);
+        Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, Left(rekey - jitter));
+        if (conn.OverTime > TimeSpan.Zero) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, Left(rekey + conn.OverTime));
     }
 
     /// <summary>
@@ -346,7 +350,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                         break;
                     }
                     Context.Watch(Context.ActorOf(ChildSaActor.Props(install, _sa.Context.DataPlane, _log, _sa.Context.Metrics, lifetime,
-                        preinstalled: true, sequenceReportStep: _replication is null ? 0 : IkeSaSupervisor.SequenceMargin / 2),
+                        preinstalled: true, sequenceReportStep: _replication is null ? 0 : IkeSaSupervisor.SequenceMargin / 2,
+                        age: DateTime.UtcNow - _sa.ChildCreatedUtc(install.InboundSpi)),
                         ChildSaActor.NameFor(install.InboundSpi)));
                     break;
                 case ChildSaActivated activated:

@@ -463,6 +463,9 @@ public sealed class IkeSa : IDisposable
     };
 
     /// <summary>This SA's own copies of a child's four ESP keys (tests check they are zeroed on removal); empty when unknown.</summary>
+    /// <summary>When the child was negotiated (on whichever node): its lifetimes count from then, also after a move.</summary>
+    public DateTime ChildCreatedUtc(uint inboundSpi) => _childKeys.TryGetValue(inboundSpi, out var k) ? k.CreatedUtc : DateTime.UtcNow;
+
     internal IReadOnlyList<byte[]> ChildKeyMaterial(uint inboundSpi) =>
         _childKeys.TryGetValue(inboundSpi, out var k) ? [k.InboundEncryption, k.InboundIntegrity, k.OutboundEncryption, k.OutboundIntegrity] : [];
 
