@@ -34,12 +34,15 @@ internal sealed partial class TunnelProbe
     /// <summary>A reply: ICMP sequence number and the time it arrived (Unix seconds, ping's -D stamp).</summary>
     public readonly record struct Reply(int Seq, double At);
 
+    /// <summary>One echo request: when it was sent (estimated, Unix seconds) and when its reply came, if it did.</summary>
+    public readonly record struct Probe(int Seq, double SentAt, double? RepliedAt);
+
     public void Start(TimeSpan deadline)
     {
         if (_current is not null) throw new InvalidOperationException($"probe {Name} already running");
         string file = Path.Combine(_dir, $"ping-{Name}-{_runs.Count + 1}");
         _current = _ns.Start(
-            ["stdbuf", "-oL", "ping", "-D", "-n", "-i", Interval.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture),
+            ["stdbuf", "-oL", "ping", "-D", "-O", "-n", "-i", Interval.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture),
              "-w", ((int)deadline.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-W", "1", "-I", Source, Target],
             file + ".txt", file + ".stderr", termGrace: TimeSpan.FromSeconds(2));
         _runs.Add(_current);
@@ -70,22 +73,42 @@ internal sealed partial class TunnelProbe
 
     public int Runs => _runs.Count;
 
-    /// <summary>Sequence numbers never answered between the first and the last answered one of <paramref name="replies"/>.</summary>
-    public static int Lost(IReadOnlyList<Reply> replies) =>
-        replies.Count < 2 ? 0 : replies[^1].Seq - replies[0].Seq + 1 - replies.Count;
-
-    /// <summary>Lost probes among those whose reply would have arrived within [from, to] (Unix seconds), judged by the answered
-    /// neighbours: a gap between consecutive replies counts when it overlaps the window.</summary>
-    public static int LostBetween(IReadOnlyList<Reply> replies, double from, double to)
+    /// <summary>
+    /// Every request of one run (the last when <paramref name="run"/> is -1). With -O ping reports "no answer yet for icmp_seq=N"
+    /// when it sends N+1 before N's reply came (a late reply still counts), so every request but the last leaves a line: a request
+    /// was sent one interval before its "no answer yet" line, or at the latest when its reply arrived.
+    /// </summary>
+    public IReadOnlyList<Probe> Probes(int run = -1)
     {
-        int lost = 0;
-        for (int i = 1; i < replies.Count; i++)
+        if (_runs.Count == 0) return [];
+        var p = _runs[run < 0 ? _runs.Count + run : run];
+        var sent = new Dictionary<int, double>();
+        var replied = new Dictionary<int, double>();
+        string text = p.ReadStdout();
+        foreach (Match m in ReplyPattern().Matches(text))
         {
-            if (replies[i].At < from || replies[i - 1].At > to) continue;
-            lost += replies[i].Seq - replies[i - 1].Seq - 1;
+            int seq = int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture);
+            double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture);
+            replied.TryAdd(seq, at);
+            sent[seq] = sent.TryGetValue(seq, out var s) ? Math.Min(s, at) : at;
         }
-        return lost;
+        foreach (Match m in NoAnswerPattern().Matches(text))
+        {
+            int seq = int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture);
+            double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture) - Interval.TotalSeconds;
+            sent[seq] = sent.TryGetValue(seq, out var s) ? Math.Min(s, at) : at;
+        }
+        return sent.OrderBy(kv => kv.Key)
+            .Select(kv => new Probe(kv.Key, kv.Value, replied.TryGetValue(kv.Key, out var r) ? r : null)).ToList();
     }
+
+    /// <summary>Requests sent within [from, to] (Unix seconds).</summary>
+    public static int SentBetween(IReadOnlyList<Probe> probes, double from, double to) =>
+        probes.Count(p => p.SentAt >= from && p.SentAt <= to);
+
+    /// <summary>Requests sent within [from, to] (Unix seconds) that were never answered.</summary>
+    public static int LostBetween(IReadOnlyList<Probe> probes, double from, double to) =>
+        probes.Count(p => p.SentAt >= from && p.SentAt <= to && p.RepliedAt is null);
 
     /// <summary>The longest time without a reply around <paramref name="at"/> (Unix seconds): from the last reply at or before it
     /// to the first after it, widened to any longer gap that ends within <paramref name="window"/> after it. Null when no reply
@@ -114,4 +137,8 @@ internal sealed partial class TunnelProbe
     // "[1764240000.123456] 64 bytes from 10.96.0.1: icmp_seq=5 ttl=64 time=0.321 ms"
     [GeneratedRegex(@"^\[(?<at>\d+\.\d+)\] \d+ bytes from [0-9.]+: icmp_seq=(?<seq>\d+)", RegexOptions.Multiline)]
     private static partial Regex ReplyPattern();
+
+    // "[1764240000.123456] no answer yet for icmp_seq=6"
+    [GeneratedRegex(@"^\[(?<at>\d+\.\d+)\] no answer yet for icmp_seq=(?<seq>\d+)", RegexOptions.Multiline)]
+    private static partial Regex NoAnswerPattern();
 }
