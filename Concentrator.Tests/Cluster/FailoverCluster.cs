@@ -71,7 +71,7 @@ internal sealed class FailoverCluster
         public ConcentratorProcess? Process { get; set; }
         public TunnelProbe Probe { get; set; } = null!;
 
-        /// <summary>The node the load balancer pinned this peer's UDP 4500 flow to (from calibration).</summary>
+        /// <summary>The node the balancer's hash sends this peer's UDP 4500 flow to (from calibration).</summary>
         public int ExpectedNode { get; set; } = -1;
     }
 
@@ -343,8 +343,12 @@ internal sealed class FailoverCluster
         return list;
     }
 
-    /// <summary>For each peer, the node index holding an established IKE SA with it and that SA (index -1 when none does).</summary>
-    public async Task<Dictionary<string, (int Node, NodeSa? Sa)>> PlacementAsync(IEnumerable<Node>? nodes = null)
+    /// <summary>
+    /// For each peer, a node listing an established IKE SA with it and that SA (-1 and null when none does). When several nodes
+    /// list one (an SA being handed over), the node in <paramref name="prefer"/> (where the peer's UDP 4500 flow lands) wins.
+    /// </summary>
+    public async Task<Dictionary<string, (int Node, NodeSa? Sa)>> PlacementAsync(IEnumerable<Node>? nodes = null,
+        IReadOnlyDictionary<string, int>? prefer = null)
     {
         var result = Peers.ToDictionary(p => p.Name, _ => (-1, (NodeSa?)null));
         foreach (var n in nodes ?? Nodes)
@@ -353,10 +357,21 @@ internal sealed class FailoverCluster
             foreach (var sa in await SasAsync(n).ConfigureAwait(false))
             {
                 var peer = Peers.FirstOrDefault(p => p.Id == sa.RemoteId);
-                if (peer is not null && sa.State == "Established") result[peer.Name] = (n.Index, sa);
+                if (peer is null || sa.State != "Established") continue;
+                if (result[peer.Name].Item1 < 0 || (prefer is not null && prefer.GetValueOrDefault(peer.Name, -1) == n.Index))
+                    result[peer.Name] = (n.Index, sa);
             }
         }
         return result;
+    }
+
+    /// <summary>The node each peer's UDP 4500 flow (IKE after NAT detection, and ESP) is pinned to now, from the balancer's
+    /// conntrack (-1 when it has no entry).</summary>
+    public async Task<Dictionary<string, int>> FlowNodesAsync()
+    {
+        var flows = await Lb.FlowsAsync().ConfigureAwait(false);
+        return Peers.ToDictionary(p => p.Name,
+            p => flows.TryGetValue((p.Outer, p.NattPort, 4500), out var node) ? Array.FindIndex(Nodes, n => n.Address == node) : -1);
     }
 
     /// <summary>IKE_SA_INIT requests this peer has sent so far (ours: negotiations started as initiator; strongSwan: its log).</summary>

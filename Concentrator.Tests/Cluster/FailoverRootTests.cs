@@ -43,12 +43,14 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         var cluster = await StartAsync(scope);
         var peers = cluster.Peers;
 
-        var before = await cluster.PlacementAsync();
-        var victim = cluster.Nodes.OrderByDescending(n => peers.Count(p => before[p.Name].Node == n.Index))
-            .ThenByDescending(n => peers.Where(p => before[p.Name].Node == n.Index).Select(p => p.Kind).Distinct().Count())
+        // A tunnel is carried by the node its UDP 4500 flow (ESP) lands on; the victim carries the most, of both peer kinds.
+        var flows = await cluster.FlowNodesAsync();
+        var before = await cluster.PlacementAsync(prefer: flows);
+        var victim = cluster.Nodes.OrderByDescending(n => peers.Count(p => flows[p.Name] == n.Index))
+            .ThenByDescending(n => peers.Where(p => flows[p.Name] == n.Index).Select(p => p.Kind).Distinct().Count())
             .First();
         var survivors = cluster.Nodes.Where(n => n != victim).ToList();
-        var moved = peers.Where(p => before[p.Name].Node == victim.Index).ToList();
+        var moved = peers.Where(p => flows[p.Name] == victim.Index).ToList();
         var stayed = peers.Except(moved).ToList();
         var initiations = await InitiationsAsync(peers);
         double initsAtSurvivors = await FailoverCluster.SumAsync(survivors, "concentrator_ike_messages_received_total", "exchange=\"ike_sa_init\"");
@@ -66,7 +68,8 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         double windowEnd = FailoverCluster.UnixNow();
         scope.Log(recovered ? "every moved tunnel answers again" : "NOT every moved tunnel answers again");
 
-        var after = await cluster.PlacementAsync(survivors);
+        var flowsAfter = await cluster.FlowNodesAsync();
+        var after = await cluster.PlacementAsync(survivors, flowsAfter);
         var initiationsAfter = await InitiationsAsync(peers);
         double initsAtSurvivorsAfter = await FailoverCluster.SumAsync(survivors, "concentrator_ike_messages_received_total", "exchange=\"ike_sa_init\"");
 
@@ -79,16 +82,15 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
             double? gap = wasMoved ? TunnelProbe.InterruptionAround(replies, killedAt, windowEnd - killedAt) : null;
             if (gap is { } g) interruptions.Add(g);
             int lost = TunnelProbe.LostBetween(p.Probe.Probes(), killedAt - 1, windowEnd - 1);
-            string nodeAfter = after[p.Name].Node < 0 ? "none" : $"n{after[p.Name].Node + 1}";
-            rows.Add($"| {p.Name} | {p.Kind} | n{before[p.Name].Node + 1} → {nodeAfter} | " +
+            rows.Add($"| {p.Name} | {p.Kind} | {NodeName(flows[p.Name])} → {NodeName(flowsAfter[p.Name])} | {NodeName(after[p.Name].Node)} | " +
                      $"{(wasMoved ? gap is { } x ? $"{x:F2} s" : "no reply" : "-")} | {lost} | {initiationsAfter[p.Name] - initiations[p.Name]} |");
         }
         string summary = interruptions.Count == moved.Count && moved.Count > 0
             ? $"interruption per moved tunnel: p50 {Percentile(interruptions, 0.5):F2} s, max {interruptions.Max():F2} s ({moved.Count} tunnels)"
             : $"interruption per moved tunnel: {moved.Count - interruptions.Count} of {moved.Count} moved tunnels never answered again";
         bool renegotiated = peers.Any(p => initiationsAfter[p.Name] != initiations[p.Name]);
-        string table = "| tunnel | peer | node | interruption | probes lost | new IKE_SA_INIT |\n" +
-                       "| --- | --- | --- | --- | --- | --- |\n" + string.Join("\n", rows);
+        string table = "| tunnel | peer | ESP flow on | IKE SA listed on | interruption | probes lost | new IKE_SA_INIT |\n" +
+                       "| --- | --- | --- | --- | --- | --- | --- |\n" + string.Join("\n", rows);
         output.WriteLine(table);
         output.WriteLine(summary + $"; any peer renegotiated: {(renegotiated ? "yes" : "no")}; " +
                          $"IKE_SA_INIT received by surviving nodes: {initsAtSurvivorsAfter - initsAtSurvivors}");
@@ -100,6 +102,7 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         {
             Assert.True(after[p.Name].Node >= 0, $"{p.Name}'s IKE SA is established on a surviving node");
             Assert.Equal(before[p.Name].Sa!.Spi, after[p.Name].Sa!.Spi);
+            Assert.Contains(survivors, n => n.Index == flowsAfter[p.Name]);
         }
         // No peer negotiated again, and no surviving node saw an IKE_SA_INIT.
         Assert.All(peers, p => Assert.Equal(initiations[p.Name], initiationsAfter[p.Name]));
@@ -112,7 +115,8 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
             int sent = TunnelProbe.SentBetween(probes, killedAt - 1, windowEnd - 1);
             Assert.True(sent >= (windowEnd - killedAt) / p.Probe.Interval.TotalSeconds / 4, $"{p.Name} kept probing ({sent} requests)");
             Assert.Equal(0, TunnelProbe.LostBetween(probes, killedAt - 1, windowEnd - 1));
-            Assert.Equal(before[p.Name].Node, after[p.Name].Node);
+            Assert.Equal(flows[p.Name], flowsAfter[p.Name]);
+            Assert.Equal(before[p.Name].Sa!.Spi, after[p.Name].Sa?.Spi);
         }
         scope.Log("moved tunnels resumed without renegotiation; the others lost nothing");
 
@@ -132,7 +136,7 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         var atKill = moved.ToDictionary(p => p.Name, p => before[p.Name].Sa!.ChildInboundSpi);
         bool rekeyed = await FailoverCluster.WaitAsync(async () =>
         {
-            var now = await cluster.PlacementAsync(survivors);
+            var now = await cluster.PlacementAsync(survivors, await cluster.FlowNodesAsync());
             return moved.All(p => now[p.Name].Sa is { } sa && sa.Spi == before[p.Name].Sa!.Spi && sa.ChildInboundSpi != atKill[p.Name]);
         }, scope.Remaining(TimeSpan.FromSeconds(30)), pollMs: 1000);
         double rekeyedAt = FailoverCluster.UnixNow();
@@ -168,7 +172,8 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 170);
         var cluster = await StartAsync(scope);
         var peers = cluster.Peers;
-        var before = await cluster.PlacementAsync();
+        var flows = await cluster.FlowNodesAsync();
+        var before = await cluster.PlacementAsync(prefer: flows);
         var initiations = await InitiationsAsync(peers);
         double started = FailoverCluster.UnixNow();
         var steps = new List<string>();
@@ -196,7 +201,8 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(2));
         double ended = FailoverCluster.UnixNow();
 
-        var after = await cluster.PlacementAsync();
+        var flowsAfter = await cluster.FlowNodesAsync();
+        var after = await cluster.PlacementAsync(prefer: flowsAfter);
         var initiationsAfter = await InitiationsAsync(peers);
         var rows = new List<string>();
         int totalLost = 0, totalSent = 0;
@@ -210,11 +216,11 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
             totalSent += sent;
             var replies = p.Probe.Replies().Where(r => r.At >= started - 1).ToList();
             double longest = Math.Max(TunnelProbe.LongestGap(replies), ended - (replies.Count > 0 ? replies[^1].At : started - 1));
-            rows.Add($"| {p.Name} | {p.Kind} | n{before[p.Name].Node + 1} → {(after[p.Name].Node < 0 ? "none" : $"n{after[p.Name].Node + 1}")} | " +
+            rows.Add($"| {p.Name} | {p.Kind} | {NodeName(flows[p.Name])} → {NodeName(flowsAfter[p.Name])} | {NodeName(after[p.Name].Node)} | " +
                      $"{lost} of {sent} | {longest:F2} s | {initiationsAfter[p.Name] - initiations[p.Name]} |");
         }
-        string table = "| tunnel | peer | node before → after | probes lost | longest gap | new IKE_SA_INIT |\n" +
-                       "| --- | --- | --- | --- | --- | --- |\n" + string.Join("\n", rows);
+        string table = "| tunnel | peer | ESP flow on | IKE SA listed on | probes lost | longest gap | new IKE_SA_INIT |\n" +
+                       "| --- | --- | --- | --- | --- | --- | --- |\n" + string.Join("\n", rows);
         double lossPct = totalSent == 0 ? 100 : 100.0 * totalLost / totalSent;
         string summary = $"total loss over {ended - started:F0} s of rolling restart: {totalLost} of {totalSent} probes ({lossPct:F2} %, " +
                          $"{totalLost * peers[0].Probe.Interval.TotalSeconds:F2} s of probe time over {peers.Count} tunnels)";
@@ -264,25 +270,31 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         scope.Log("cluster of three formed");
         await cluster.StartPeersAsync();
 
-        // Each tunnel is established on the node the balancer pins its UDP 4500 flow to: tunnels are spread over all nodes.
+        // Every peer has its IKE SA; with the address-only hash its port 500 and 4500 flows share a node, which must hold it.
         Dictionary<string, (int Node, FailoverCluster.NodeSa? Sa)> placement = new();
         bool placed = await FailoverCluster.WaitAsync(async () =>
         {
-            placement = await cluster.PlacementAsync();
-            return cluster.Peers.All(p => placement[p.Name].Node == p.ExpectedNode);
+            placement = await cluster.PlacementAsync(prefer: cluster.Peers.ToDictionary(p => p.Name, p => p.ExpectedNode));
+            return cluster.Peers.All(p => FailoverCluster.HashSourcePort ? placement[p.Name].Node >= 0 : placement[p.Name].Node == p.ExpectedNode);
         }, scope.Remaining(TimeSpan.FromSeconds(20)), pollMs: 500);
-        string where = string.Join(", ", cluster.Peers.Select(p => $"{p.Name}@{(placement[p.Name].Node < 0 ? "none" : $"n{placement[p.Name].Node + 1}")}"));
-        Assert.True(placed, $"every tunnel established on the node its flow is balanced to: {where}");
-        Assert.All(cluster.Nodes, n => Assert.Contains(cluster.Peers, p => placement[p.Name].Node == n.Index));
-        scope.Log($"tunnels up: {where}");
+        string where = string.Join(", ", cluster.Peers.Select(p => $"{p.Name}@{NodeName(placement[p.Name].Node)}"));
+        Assert.True(placed, $"every peer's IKE SA is established (on the node its flows are balanced to when they share one): {where}");
 
         foreach (var p in cluster.Peers) p.Probe.Start(TimeSpan.FromSeconds(scope.Budget.TotalSeconds));
         double t = FailoverCluster.UnixNow();
         Assert.True(await FailoverCluster.WaitAsync(() => Task.FromResult(cluster.Peers.All(p => p.Probe.Replies().Any(r => r.At > t + 1))),
             scope.Remaining(TimeSpan.FromSeconds(10)), pollMs: 200), "every tunnel answers its probes");
-        scope.Log("probes answered through every tunnel");
+
+        // Tunnels are spread over all nodes: ESP of each lands where calibration said, and every node carries some.
+        var flows = await cluster.FlowNodesAsync();
+        Assert.All(cluster.Peers, p => Assert.Equal(p.ExpectedNode, flows[p.Name]));
+        Assert.All(cluster.Nodes, n => Assert.Contains(cluster.Peers, p => flows[p.Name] == n.Index));
+        scope.Log($"tunnels up and answering probes; IKE SAs listed on {where}; ESP flows on " +
+                  string.Join(", ", cluster.Peers.Select(p => $"{p.Name}@{NodeName(flows[p.Name])}")));
         return cluster;
     }
+
+    private static string NodeName(int index) => index < 0 ? "none" : $"n{index + 1}";
 
     private static async Task<Dictionary<string, int>> InitiationsAsync(IEnumerable<FailoverCluster.Peer> peers)
     {
