@@ -190,6 +190,7 @@ internal sealed class FailoverCluster
         listen: { addresses: [{{p.Outer}}], ike_port: {{p.IkePort}}, natt_port: {{p.NattPort}} }
         http: { listen: "127.0.0.1:{{MetricsPort}}" }
         tunnel: { type: tun, device: ipsec0, mtu: 1400, workers: 1, install_routes: yes, plain_esp: no }
+        charon: { retransmit_timeout: 1s, retransmit_base: 1.4, retransmit_tries: 3 }
         connections:
           svc:
             remote_addrs: [{{ServiceAddress}}]
@@ -297,7 +298,7 @@ internal sealed class FailoverCluster
                     "information").ConfigureAwait(false));
                 p.Process = proc;
                 _scope.AddDiagnostics(p.Name, () => proc.Diagnostics());
-                if (!await proc.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, _scope.Remaining(TimeSpan.FromSeconds(60)))
+                if (!await proc.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, _scope.Remaining(TimeSpan.FromSeconds(30)))
                         .ConfigureAwait(false))
                     throw new TimeoutException($"{p.Name}'s tunnel did not come up");
             }

@@ -133,12 +133,13 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         Assert.True(probed, $"the adopting nodes sent DPD for each of the {moved.Count} idle moved tunnels (sent {dpdSent})");
 
         // Rekeys on the adopting nodes: each moved child gets a new inbound SPI under the same IKE SA, and traffic keeps flowing.
-        var atKill = moved.ToDictionary(p => p.Name, p => before[p.Name].Sa!.ChildInboundSpi);
+        // The baseline is the child as adopted (not as it was at the kill), so the rekey counted happened after the adoption.
+        var adopted = moved.ToDictionary(p => p.Name, p => after[p.Name].Sa!.ChildInboundSpi);
         bool rekeyed = await FailoverCluster.WaitAsync(async () =>
         {
             var now = await cluster.PlacementAsync(survivors, await cluster.FlowNodesAsync());
-            return moved.All(p => now[p.Name].Sa is { } sa && sa.Spi == before[p.Name].Sa!.Spi && sa.ChildInboundSpi != atKill[p.Name]);
-        }, scope.Remaining(TimeSpan.FromSeconds(30)), pollMs: 1000);
+            return moved.All(p => now[p.Name].Sa is { } sa && sa.Spi == before[p.Name].Sa!.Spi && sa.ChildInboundSpi != adopted[p.Name]);
+        }, scope.Remaining(TimeSpan.FromSeconds(35)), pollMs: 1000);
         double rekeyedAt = FailoverCluster.UnixNow();
         Assert.True(rekeyed, "every moved child was rekeyed on its adopting node under the same IKE SA");
         Assert.True(await FailoverCluster.WaitAsync(() => Task.FromResult(moved.All(p => p.Probe.Replies().Any(r => r.At > rekeyedAt + 0.5))),
