@@ -58,11 +58,14 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
 
         double killedAt = FailoverCluster.UnixNow();
         await cluster.KillNodeAsync(victim);
+        double deadAt = FailoverCluster.UnixNow();
         int deleted = await cluster.Lb.RemoveBackendAsync(victim.Address);
         scope.Log($"{victim.Name} SIGKILLed and removed from the balancer after {FailoverCluster.UnixNow() - killedAt:F2} s " +
                   $"({deleted} conntrack entries deleted; now {cluster.Lb.Describe()})");
 
-        bool recovered = await FailoverCluster.WaitAsync(() => Task.FromResult(moved.All(p => p.Probe.Replies().Any(r => r.At > killedAt))),
+        // Recovered: a request sent after the victim's process was gone has been answered (so by another node).
+        bool recovered = await FailoverCluster.WaitAsync(
+            () => Task.FromResult(moved.All(p => p.Probe.Probes().Any(r => r.SentAt > deadAt && r.RepliedAt is not null))),
             scope.Remaining(TimeSpan.FromSeconds(15)), pollMs: 100);
         await Task.Delay(TimeSpan.FromSeconds(3));
         double windowEnd = FailoverCluster.UnixNow();
