@@ -80,9 +80,8 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
         var interruptions = new List<double>();
         foreach (var p in peers)
         {
-            var replies = p.Probe.Replies();
             bool wasMoved = moved.Contains(p);
-            double? gap = wasMoved ? TunnelProbe.InterruptionAround(replies, killedAt, windowEnd - killedAt) : null;
+            double? gap = wasMoved ? TunnelProbe.InterruptionAfter(p.Probe.Probes(), deadAt, windowEnd) : null;
             if (gap is { } g) interruptions.Add(g);
             int lost = TunnelProbe.LostBetween(p.Probe.Probes(), killedAt - 1, windowEnd - 1);
             rows.Add($"| {p.Name} | {p.Kind} | {NodeName(flows[p.Name])} → {NodeName(flowsAfter[p.Name])} | {NodeName(after[p.Name].Node)} | " +
@@ -156,8 +155,9 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
             ## Failover: one node SIGKILLed
 
             {Conditions(cluster)} The node carrying the most tunnels ({victim.Name}, {moved.Count} of {peers.Count}) is SIGKILLed, then
-            removed from the balancer's map and its conntrack entries deleted ({deleted}); interruption = longest time between two
-            replies of a moved tunnel's probe around the kill; probes lost counted from 1 s before the kill to {windowEnd - killedAt:F1} s after.
+            removed from the balancer's map and its conntrack entries deleted ({deleted}). Interruption of a moved tunnel = from its last
+            reply before the kill to its first reply to a request sent after the node died (or any longer gap after that); probes lost
+            counted from 1 s before the kill to {windowEnd - killedAt:F1} s after.
 
             {table}
 

@@ -56,46 +56,41 @@ internal sealed partial class TunnelProbe
         await _ns.StopAsync(p).ConfigureAwait(false);
     }
 
-    /// <summary>Replies of one run (the last when <paramref name="run"/> is -1), in sequence order, duplicates dropped.</summary>
-    public IReadOnlyList<Reply> Replies(int run = -1)
-    {
-        if (_runs.Count == 0) return [];
-        var p = _runs[run < 0 ? _runs.Count + run : run];
-        var seen = new Dictionary<int, double>();
-        foreach (Match m in ReplyPattern().Matches(p.ReadStdout()))
-        {
-            int seq = int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture);
-            double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture);
-            seen.TryAdd(seq, at);
-        }
-        return seen.OrderBy(kv => kv.Key).Select(kv => new Reply(kv.Key, kv.Value)).ToList();
-    }
+    /// <summary>Replies of one run (the last when <paramref name="run"/> is -1), in sequence order.</summary>
+    public IReadOnlyList<Reply> Replies(int run = -1) =>
+        Probes(run).Where(p => p.RepliedAt is not null).Select(p => new Reply(p.Seq, p.RepliedAt!.Value)).ToList();
 
     public int Runs => _runs.Count;
 
     /// <summary>
     /// Every request of one run (the last when <paramref name="run"/> is -1). With -O ping reports "no answer yet for icmp_seq=N"
     /// when it sends N+1 before N's reply came (a late reply still counts), so every request but the last leaves a line: a request
-    /// was sent one interval before its "no answer yet" line, or at the latest when its reply arrived.
+    /// was sent one interval before its "no answer yet" line, or else within one interval before its reply (taken as the earliest).
     /// </summary>
     public IReadOnlyList<Probe> Probes(int run = -1)
     {
         if (_runs.Count == 0) return [];
-        var p = _runs[run < 0 ? _runs.Count + run : run];
+        return Parse(_runs[run < 0 ? _runs.Count + run : run].ReadStdout(), Interval);
+    }
+
+    /// <summary>The requests of one run of <c>ping -D -O</c> from its output.</summary>
+    public static IReadOnlyList<Probe> Parse(string text, TimeSpan interval)
+    {
         var sent = new Dictionary<int, double>();
         var replied = new Dictionary<int, double>();
-        string text = p.ReadStdout();
         foreach (Match m in ReplyPattern().Matches(text))
         {
             int seq = int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture);
             double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture);
             replied.TryAdd(seq, at);
-            sent[seq] = sent.TryGetValue(seq, out var s) ? Math.Min(s, at) : at;
+            // Without a "no answer yet" line the reply came within one interval of the request.
+            double from = at - interval.TotalSeconds;
+            sent[seq] = sent.TryGetValue(seq, out var s) ? Math.Min(s, from) : from;
         }
         foreach (Match m in NoAnswerPattern().Matches(text))
         {
             int seq = int.Parse(m.Groups["seq"].Value, CultureInfo.InvariantCulture);
-            double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture) - Interval.TotalSeconds;
+            double at = double.Parse(m.Groups["at"].Value, CultureInfo.InvariantCulture) - interval.TotalSeconds;
             sent[seq] = sent.TryGetValue(seq, out var s) ? Math.Min(s, at) : at;
         }
         return sent.OrderBy(kv => kv.Key)
@@ -110,19 +105,30 @@ internal sealed partial class TunnelProbe
     public static int LostBetween(IReadOnlyList<Probe> probes, double from, double to) =>
         probes.Count(p => p.SentAt >= from && p.SentAt <= to && p.RepliedAt is null);
 
-    /// <summary>The longest time without a reply around <paramref name="at"/> (Unix seconds): from the last reply at or before it
-    /// to the first after it, widened to any longer gap that ends within <paramref name="window"/> after it. Null when no reply
-    /// came after <paramref name="at"/> at all.</summary>
-    public static double? InterruptionAround(IReadOnlyList<Reply> replies, double at, double window)
+    /// <summary>
+    /// The interruption of a tunnel whose node died at <paramref name="deadAt"/> (Unix seconds): from the last reply before the
+    /// first answered request sent after that moment to that answer, or any longer gap between replies up to
+    /// <paramref name="until"/>. Replies to requests sent before the death do not end it. Null when no request sent after it was answered.
+    /// </summary>
+    public static double? InterruptionAfter(IReadOnlyList<Probe> probes, double deadAt, double until)
     {
-        double? worst = null;
+        double? back = null;
+        foreach (var p in probes)
+        {
+            if (p.SentAt > deadAt && p.RepliedAt is { } r && (back is null || r < back)) back = r;
+        }
+        if (back is not { } first) return null;
+        var replies = probes.Where(p => p.RepliedAt is not null).Select(p => p.RepliedAt!.Value).Order().ToList();
+        double lastBefore = deadAt;
+        foreach (var r in replies)
+        {
+            if (r < first) lastBefore = r;
+        }
+        double worst = first - lastBefore;
         for (int i = 1; i < replies.Count; i++)
         {
-            if (replies[i].At <= at || replies[i - 1].At > at + window) continue;
-            double gap = replies[i].At - replies[i - 1].At;
-            if (worst is null || gap > worst) worst = gap;
+            if (replies[i - 1] >= first && replies[i] <= until) worst = Math.Max(worst, replies[i] - replies[i - 1]);
         }
-        if (worst is null && replies.Count > 0 && replies[0].At > at) worst = replies[0].At - at;
         return worst;
     }
 
