@@ -11,6 +11,7 @@ packages=(
   libcap2-bin                     # setcap: the image's file capabilities, checked as non-root (Helm tests)
   prometheus                      # promtool and a real Prometheus for the metrics/dashboard/alert tests (own ports, own storage)
   nftables                        # NAT router namespace (masquerade), ESP-in-UDP counters
+  conntrack                       # the cluster failover tests' load balancer: flows pinned per node, deleted like kube-proxy does
   iperf3                          # throughput through tunnels (benchmarks)
   tshark                          # short underlay captures (ESP-in-UDP on 4500)
   python3-scapy                   # crafted IKE/ESP packets
