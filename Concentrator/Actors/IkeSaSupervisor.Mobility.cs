@@ -30,6 +30,9 @@ public sealed partial class IkeSaSupervisor
     /// <summary>How long a holder has to release an SA before the replica is used (it is gone or partitioned away).</summary>
     public static readonly TimeSpan ReleaseWait = TimeSpan.FromMilliseconds(400);
 
+    /// <summary>How long to wait for the holder of a half-open SA (nothing replicated to fall back on; the peer retransmits).</summary>
+    public static readonly TimeSpan HalfOpenReleaseWait = TimeSpan.FromSeconds(3);
+
     /// <summary>
     /// Outbound ESP sequence numbers an adopter skips past the replicated mark. Each Child SA actor has its SA
     /// replicated again whenever half of this is used (checked every counter pull, 1 s), so up to ~2M packets/s per SA
@@ -65,7 +68,8 @@ public sealed partial class IkeSaSupervisor
             // Another node receives this SA's traffic now; the actor answers the requester itself.
             if (_sas.TryGetValue(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.ReplyTo));
         });
-        Receive<SaReleased>(m => CompleteAcquire(m.Spi, m.Epoch, m.Snapshot));
+        // A release that comes after the wait ended is still taken: its holder has let go, nobody else has the SA.
+        Receive<SaReleased>(m => CompleteAcquire(m.Spi, m.Epoch, m.Snapshot, late: true));
         Receive<AcquireTimedOut>(m =>
         {
             if (!_acquiringSas.ContainsKey(m.Spi)) return;
@@ -120,17 +124,23 @@ public sealed partial class IkeSaSupervisor
                     Context.ActorSelection(member.Address + "/user/ike").Tell(release);
             }
         }
-        Timers.StartSingleTimer(AcquireKey(spi), new AcquireTimedOut(spi), ReleaseWait);
+        Timers.StartSingleTimer(AcquireKey(spi), new AcquireTimedOut(spi), known ? ReleaseWait : HalfOpenReleaseWait);
     }
 
-    private void CompleteAcquire(ulong spi, long epoch, ReadOnlyMemory<byte> encoded)
+    private void CompleteAcquire(ulong spi, long epoch, ReadOnlyMemory<byte> encoded, bool late = false)
     {
-        if (!_acquiringSas.Remove(spi, out var pending)) return;
+        if (!_acquiringSas.Remove(spi, out var pending))
+        {
+            if (!late) return;
+            pending = [];
+        }
         Timers.Cancel(AcquireKey(spi));
         if (_sas.ContainsKey(spi)) return;
-        if (IkeSaSnapshotCodec.TryDecode(encoded.Span, out var snapshot) != ParseStatus.Ok || snapshot is null)
+        var status = IkeSaSnapshotCodec.TryDecode(encoded.Span, out var snapshot);
+        if (status != ParseStatus.Ok || snapshot is null)
         {
             _context.Metrics.CountSaAdoption(adopted: false);
+            Log.SaAdoptionFailed(_log, $"{spi:x16}", $"snapshot does not decode ({status})");
             return;
         }
 
@@ -141,8 +151,9 @@ public sealed partial class IkeSaSupervisor
         }
         if (sa is null)
         {
-            // Its connection is not in this node's configuration: the peer will have to negotiate again.
+            // Its connection or algorithms are not this node's: the peer will have to negotiate again.
             _context.Metrics.CountSaAdoption(adopted: false);
+            Log.SaAdoptionFailed(_log, $"{spi:x16}", "its connection or algorithms are not in this node's configuration");
             return;
         }
         sa.LocalEndpoint = _sender.LocalEndpointFor(sa.RemoteEndpoint, sa.NatT);

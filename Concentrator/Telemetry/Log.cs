@@ -130,4 +130,7 @@ public static partial class Log
 
     [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "Released IKE SA {Spi} to another node ({Why})")]
     public static partial void SaReleased(ILogger logger, string spi, string why);
+
+    [LoggerMessage(EventId = 5014, Level = LogLevel.Warning, Message = "Could not adopt IKE SA {Spi}: {Reason}")]
+    public static partial void SaAdoptionFailed(ILogger logger, string spi, string reason);
 }
