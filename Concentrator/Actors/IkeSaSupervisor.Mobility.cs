@@ -118,10 +118,17 @@ public sealed partial class IkeSaSupervisor
         else
         {
             // Half-open SAs are not replicated: whichever member holds it answers, the others ignore the request.
+            int asked = 0;
             foreach (var member in Akka.Cluster.Cluster.Get(Context.System).State.Members)
             {
-                if (member.Status == MemberStatus.Up && member.Address.ToString() != _selfOwner)
-                    Context.ActorSelection(member.Address + "/user/ike").Tell(release);
+                if (member.Status != MemberStatus.Up || member.Address.ToString() == _selfOwner) continue;
+                Context.ActorSelection(member.Address + "/user/ike").Tell(release);
+                asked++;
+            }
+            if (asked == 0)
+            {
+                AbandonAcquire(spi); // alone: nobody else can hold it
+                return;
             }
         }
         Timers.StartSingleTimer(AcquireKey(spi), new AcquireTimedOut(spi), known ? ReleaseWait : HalfOpenReleaseWait);
