@@ -2,7 +2,7 @@ using Concentrator.Tests.Interop;
 
 namespace Concentrator.Benchmarks;
 
-/// <summary>Small helpers on top of the interop harness: process lookup in a namespace, CPU time, quiet charon logs.</summary>
+/// <summary>Small helpers on top of the interop harness: process lookup in a namespace, CPU time, quiet charon logs, perf profiles.</summary>
 public static class NamespaceTools
 {
     private static readonly Lazy<double> ClockTicks = new(() =>
@@ -64,5 +64,69 @@ public static class NamespaceTools
         await File.WriteAllTextAsync(charon.ConfPath, conf);
         var r = await charon.SwanctlAsync(["--reload-settings"]);
         if (!r.Ok) throw new InvalidOperationException("swanctl --reload-settings failed: " + r);
+    }
+
+    /// <summary>
+    /// .NET writes /tmp/perf-PID.map (JIT-compiled code's symbols for perf); W^X off, because with it the code runs from
+    /// a memfd double mapping that perf attributes to "memfd:doublemapper" without consulting the map.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> PerfMapEnvironment = new Dictionary<string, string>
+    {
+        ["DOTNET_PerfMapEnabled"] = "1",
+        ["DOTNET_EnableWriteXorExecute"] = "0",
+    };
+
+    /// <summary>
+    /// Runs <paramref name="start"/> with <paramref name="variables"/> set in this process's environment, which the
+    /// harness's child processes inherit, and restores the previous values after it (suites run one start at a time).
+    /// </summary>
+    public static async Task<T> WithEnvironmentAsync<T>(IReadOnlyDictionary<string, string>? variables, Func<Task<T>> start)
+    {
+        if (variables is null) return await start();
+        var previous = variables.Keys.ToDictionary(k => k, Environment.GetEnvironmentVariable);
+        foreach (var (k, v) in variables) Environment.SetEnvironmentVariable(k, v);
+        try
+        {
+            return await start();
+        }
+        finally
+        {
+            foreach (var (k, v) in previous) Environment.SetEnvironmentVariable(k, v);
+        }
+    }
+
+    /// <summary>
+    /// Samples <paramref name="pid"/> with call graphs for <paramref name="seconds"/> (<c>perf record -g -p</c>, bounded by
+    /// <c>sleep</c>) into <paramref name="dataFile"/>; runs concurrently with the measured traffic.
+    /// </summary>
+    public static Task<CommandResult> PerfRecordAsync(int pid, int seconds, string dataFile) =>
+        Command.RunAsync("perf", ["record", "-g", "-F", "999", "-p", pid.ToString(), "-o", dataFile, "--", "sleep", seconds.ToString()],
+            TimeSpan.FromSeconds(seconds + 60));
+
+    /// <summary>
+    /// The top of <c>perf report --no-children</c> for <paramref name="dataFile"/>: the split per shared object
+    /// (kernel, libcrypto, JIT-compiled .NET code, the runtime) and the hottest symbols, flat (no call chains).
+    /// </summary>
+    public static async Task<string> PerfSummaryAsync(string dataFile, double percentLimit = 0.5)
+    {
+        string limit = percentLimit.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var byDso = await Command.RunAsync("perf", ["report", "-i", dataFile, "--no-children", "--stdio", "-g", "none", "--sort", "dso",
+            "--percent-limit", limit], TimeSpan.FromMinutes(3));
+        var bySymbol = await Command.RunAsync("perf", ["report", "-i", dataFile, "--no-children", "--stdio", "-g", "none", "--sort", "dso,sym",
+            "--percent-limit", limit], TimeSpan.FromMinutes(3));
+        static string Body(CommandResult r) => r.Ok
+            ? string.Join('\n', r.Stdout.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')))
+            : "perf report failed: " + r;
+        double kernel = 0, all = 0;
+        foreach (var line in Body(await Command.RunAsync("perf", ["report", "-i", dataFile, "--no-children", "--stdio", "-g", "none", "--sort", "dso"],
+                     TimeSpan.FromMinutes(3))).Split('\n'))
+        {
+            var parts = line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || !double.TryParse(parts[0].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture, out double pct)) continue;
+            all += pct;
+            if (parts[1].StartsWith("[kernel", StringComparison.Ordinal)) kernel += pct;
+        }
+        return $"== samples in the kernel: {Stats.F(kernel, 1)}%, in user space: {Stats.F(all - kernel, 1)}% ==\n\n" +
+               $"== per shared object ==\n{Body(byDso)}\n\n== hottest symbols ==\n{Body(bySymbol)}\n";
     }
 }

@@ -21,6 +21,9 @@ public sealed record BenchOptions
     /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
     public int[]? Sizes { get; init; }
 
+    /// <summary>throughput: sample the gateway concentrator with perf during its 1-stream runs (summaries next to the results).</summary>
+    public bool Profile { get; init; }
+
     /// <summary>Configurations to run (suite-specific ids, default all).</summary>
     public string[]? Only { get; init; }
 
@@ -39,6 +42,7 @@ public static class Program
           throughput  iperf3 through the namespace testbed: concentrator, strongSwan, mixed, plain routing (root)
           handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
                       strongSwan comparison)
+          latency     added round-trip time p50/p99 through the testbed, idle and at 50% of the UDP max rate (root)
 
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
@@ -48,6 +52,7 @@ public static class Program
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
           --only A,B       run only these configuration ids (see the results file)
+          --profile        throughput: perf-sample the gateway concentrator (needs perf) and write profile-throughput-<id>.txt
         """;
 
     public static async Task<int> Main(string[] args)
@@ -85,6 +90,9 @@ public static class Program
             case "handshake":
                 report = await HandshakeSuite.RunAsync(options);
                 break;
+            case "latency":
+                report = await LatencySuite.RunAsync(options);
+                break;
             default:
                 Console.Error.WriteLine($"unknown suite '{options.Suite}'");
                 Console.Error.WriteLine(Usage);
@@ -101,7 +109,7 @@ public static class Program
     private static BenchOptions Parse(string[] args)
     {
         string suite = args[0];
-        bool quick = false;
+        bool quick = false, profile = false;
         string? outPath = null;
         int? seconds = null, repeats = null, peers = null;
         int[]? sizes = null;
@@ -121,6 +129,7 @@ public static class Program
             switch (a)
             {
                 case "--quick": quick = true; break;
+                case "--profile": profile = true; break;
                 case "--out": outPath = Value(); break;
                 case "--seconds": seconds = Int(1, 600); break;
                 case "--repeats": repeats = Int(1, 50); break;
@@ -138,7 +147,7 @@ public static class Program
         }
         return new BenchOptions
         {
-            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only,
+            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only, Profile = profile,
         };
     }
 }
