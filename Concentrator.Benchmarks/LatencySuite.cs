@@ -28,7 +28,7 @@ public static class LatencySuite
         int count = o.Quick ? 50 : 500;
         int repeats = o.Repeats ?? (o.Quick ? 1 : 3);
         int probeSeconds = o.Seconds ?? (o.Quick ? 1 : 2);
-        int probes = o.Quick ? 3 : 7;
+        int probes = o.Quick ? 4 : 7;
         const double startMbps = 1000;
         int loadSeconds = (int)Math.Ceiling(count * PingInterval + LoadLead.TotalSeconds + 2);
 
