@@ -39,7 +39,7 @@ public static class LatencySuite
         report.Conditions.Add($"RTT: `ping -i {PingInterval} -c {count} -I 10.99.10.1 10.99.2.2` in the peer namespace (the echo request and reply both " +
                               $"cross the tunnel and the gateway); per run p50/p99 (nearest rank) and max of the replies' times; {repeats} run(s) per row, " +
                               "the median of the runs' p50 and p99 and the largest max reported.");
-        report.Conditions.Add($"Loaded: iperf3 UDP (`-u -l {BenchTestbed.UdpPayload}`, {BenchTestbed.UdpInnerPacket}-byte inner packets) from the peer's inner " +
+        report.Conditions.Add($"Loaded: iperf3 UDP (`-u -l {BenchTestbed.UdpPayload}`, {BenchTestbed.UdpInnerPacket}-byte inner packets, `-w {BenchTestbed.UdpSocketBuffer}`) from the peer's inner " +
                               "address to the LAN host at 50% of the highest offered rate with < 1% loss found in the same testbed just before " +
                               $"(the throughput suite's bounded search: {probeSeconds} s per probe, at most {probes} probes from {startMbps} Mbit/s); " +
                               $"the pings start {LoadLead.TotalSeconds} s into a {loadSeconds} s load.");
@@ -120,7 +120,7 @@ public static class LatencySuite
 
             var max = await bed.MaxUdpRateAsync(startMbps, probeSeconds, probes);
             if (max.Best is null) throw new InvalidOperationException("no UDP rate with < 1% loss found: the load cannot be set");
-            double loadMbps = max.Best.OfferedMbps / 2;
+            double loadMbps = Math.Min(max.Best.OfferedMbps, max.Best.SentMbps) / 2;
 
             var loaded = new List<PingRun>();
             var loadLoss = new List<double>();

@@ -127,6 +127,71 @@ public static class NamespaceTools
             if (parts[1].StartsWith("[kernel", StringComparison.Ordinal)) kernel += pct;
         }
         return $"== samples in the kernel: {Stats.F(kernel, 1)}%, in user space: {Stats.F(all - kernel, 1)}% ==\n\n" +
+               $"== where the time goes (each sample's call chain, first matching category) ==\n{await PerfCategoriesAsync(dataFile)}\n" +
                $"== per shared object ==\n{Body(byDso)}\n\n== hottest symbols ==\n{Body(bySymbol)}\n";
+    }
+
+    /// <summary>
+    /// Categories of a profile's samples: the first rule that matches, over the whole call chain or (Leaf) only the
+    /// sampled frame. Syscalls come before code: a TUN write includes the kernel forwarding the packet (and the LAN
+    /// host's receive, which veth runs in the sender's softirq). libcrypto and the runtime have no frame pointers, so
+    /// with <c>-g</c> their callers are often not unwound and such samples fall to their leaf's category
+    /// (<c>--call-graph dwarf</c> reaches more managed callers).
+    /// </summary>
+    private static readonly (string Name, bool Leaf, string[] Any)[] Categories =
+    [
+        ("JIT compilation (libclrjit)", false, ["libclrjit"]),
+        ("sched_yield (spinning threads)", false, ["sched_yield"]),
+        ("waiting: poll/epoll/futex (incl. context switches)", false, ["do_sys_poll", "do_epoll_wait", "futex_wait", "__x64_sys_poll", "__x64_sys_ppoll"]),
+        ("TUN write (inner packet into the kernel, forwarded onward in the same call)", false, ["tun_chr_write_iter", "tun_get_user"]),
+        ("TUN read", false, ["tun_chr_read_iter", "tun_do_read"]),
+        ("socket receive (recvmmsg/recvmsg)", false, ["recvmmsg", "__sys_recvmsg", "recvfrom"]),
+        ("socket send (sendmmsg/sendmsg)", false, ["sendmmsg", "__sys_sendmsg", "sendto"]),
+        ("IKE: ECDH", false, ["KeyExchange", "DiffieHellman", "Ecdh", "CryptoNative_Ec", "EVP_PKEY_derive"]),
+        ("IKE: PRF / key derivation", false, ["KeyDerivation", "Prf", "Hmac", "HMAC"]),
+        ("IKE: SK payload AEAD", false, ["AeadCipher", "MessageProtector"]),
+        ("logging", false, ["Microsoft.Extensions.Logging", "Concentrator.Telemetry.Log"]),
+        ("libcrypto (AES-GCM / EC), caller not unwound", true, ["libcrypto"]),
+        ("runtime: GC, allocation, stubs (leaf in libcoreclr/malloc)", true, ["libcoreclr", "malloc", "_int_free", "cfree"]),
+        ("data plane, managed (ESP framing, SA lookup, worker loops)", false, ["Concentrator.DataPlane"]),
+        ("IKE protocol code (parse, state machine, proposals, payloads)", false, ["[Concentrator] Concentrator.Ike"]),
+        ("Akka (mailboxes, actor creation, dispatch)", false, ["[Akka]"]),
+        ("other Concentrator code (actors, hosting)", false, ["[Concentrator]"]),
+        ("kernel, other (softirq, interrupts, scheduler)", true, ["[kernel.kallsyms]"]),
+    ];
+
+    private static async Task<string> PerfCategoriesAsync(string dataFile)
+    {
+        var r = await Command.RunAsync("perf", ["script", "-i", dataFile, "-F", "ip,sym,dso"], TimeSpan.FromMinutes(3));
+        if (!r.Ok) return "perf script failed: " + r + "\n";
+        var counts = new int[Categories.Length + 1];
+        int samples = 0;
+        foreach (var block in r.Stdout.Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            samples++;
+            int newline = block.IndexOf('\n');
+            string leaf = newline < 0 ? block : block[..newline];
+            int category = Array.FindIndex(Categories, c => c.Any.Any(k => (c.Leaf ? leaf : block).Contains(k, StringComparison.Ordinal)));
+            counts[category < 0 ? Categories.Length : category]++;
+        }
+        if (samples == 0) return "no samples\n";
+        var sb = new System.Text.StringBuilder($"{samples} samples\n");
+        foreach (int i in Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).OrderByDescending(i => counts[i]))
+        {
+            sb.AppendLine($"  {Stats.F(100.0 * counts[i] / samples, 1),5}%  {(i < Categories.Length ? Categories[i].Name : "other")}");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>`perf-summary FILE`: the same summary for a perf.data recorded by hand (for example of the handshake suite's gateway).</summary>
+    public static async Task<int> PerfSummaryCommandAsync(string[] args)
+    {
+        if (args.Length != 1 || !File.Exists(args[0]))
+        {
+            Console.Error.WriteLine("usage: Concentrator.Benchmarks perf-summary PERF_DATA_FILE");
+            return 2;
+        }
+        Console.Write(await PerfSummaryAsync(args[0]));
+        return 0;
     }
 }

@@ -53,6 +53,8 @@ public static class Program
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
           --only A,B       run only these configuration ids (see the results file)
           --profile        throughput: perf-sample the gateway concentrator (needs perf) and write profile-throughput-<id>.txt
+
+        Concentrator.Benchmarks perf-summary PERF_DATA   the same summary for a perf.data recorded by hand
         """;
 
     public static async Task<int> Main(string[] args)
@@ -65,6 +67,9 @@ public static class Program
 
         // Internal: one peer-fleet round run inside a namespace by the handshake suite.
         if (args[0] == HandshakeSuite.FleetClientCommand) return await HandshakeSuite.FleetClientAsync(args[1..]);
+
+        // A recorded perf.data summarised like the throughput suite's --profile output.
+        if (args[0] == "perf-summary") return await NamespaceTools.PerfSummaryCommandAsync(args[1..]);
 
         BenchOptions options;
         try

@@ -14,6 +14,9 @@ public static class ThroughputSuite
 {
     private static readonly TunnelConfig[] Variants = [BenchTestbed.Ours, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain];
 
+    /// <summary>perf.data files of --profile: kept for `perf report` after the run, outside the repository (they are large).</summary>
+    private static readonly string ProfileDataDir = Path.Combine(Path.GetTempPath(), "concentrator-bench-profiles");
+
     private sealed record VariantResult(List<(int Streams, List<TcpRun> Runs)> Tcp, UdpMaxRate? Udp, string? Profile);
 
     public static async Task<Report> RunAsync(BenchOptions o)
@@ -29,7 +32,7 @@ public static class ThroughputSuite
         report.Conditions.Add($"iperf3 TCP client in the peer namespace (`-B 10.99.10.1`), server on the LAN host; upload direction (the gateway " +
                               $"decrypts the data and encrypts the ACKs); {seconds} s per run, {repeats} run(s) per row, median reported; 1 stream and 4 streams (`-P 4`).");
         report.Conditions.Add($"UDP max rate: iperf3 `-u -l {BenchTestbed.UdpPayload}` ({BenchTestbed.UdpInnerPacket}-byte inner IP packets, the tunnels' MTU, " +
-                              $"so nothing fragments), same direction; a bounded search on `-b` ({udpSeconds} s per probe, at most {udpProbes} probes, " +
+                              $"so nothing fragments; `-w {BenchTestbed.UdpSocketBuffer}` socket buffers), same direction; a bounded search on `-b` ({udpSeconds} s per probe, at most {udpProbes} probes, " +
                               "starting at the configuration's 1-stream TCP figure; doubling while a probe passes, after a failing probe 95% of what it " +
                               "delivered, then bisection to within 10%) for the highest offered rate with < 1% loss as counted by the iperf3 server. " +
                               "Reported: the received rate of the best passing probe (Gbit/s and kpps of inner packets) and its loss; one search per configuration.");
@@ -164,11 +167,13 @@ public static class ThroughputSuite
                 {
                     if (profile && p == 1 && r == repeats - 1 && bed.GatewayPid is int pid)
                     {
-                        string data = Path.Combine(bed.Bed.WorkDir, "perf.data");
+                        string data = Path.Combine(ProfileDataDir, $"throughput-{v.Id}.perf.data");
+                        Directory.CreateDirectory(ProfileDataDir);
                         var record = NamespaceTools.PerfRecordAsync(pid, seconds, data);
                         runs.Add(await bed.TcpAsync(p, seconds));
                         var rec = await record;
-                        summary = rec.Ok ? await NamespaceTools.PerfSummaryAsync(data) : "perf record failed: " + rec;
+                        summary = rec.Ok ? $"perf data: {data} (symbols of JIT code: /tmp/perf-{pid}.map)\n\n" + await NamespaceTools.PerfSummaryAsync(data)
+                            : "perf record failed: " + rec;
                     }
                     else
                     {
