@@ -9,7 +9,7 @@ public sealed record BenchOptions
     public bool Quick { get; init; }
     public string? Out { get; init; }
 
-    /// <summary>throughput: seconds per iperf3 run (default 10, quick 2).</summary>
+    /// <summary>throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP rate probe (2, quick 1).</summary>
     public int? Seconds { get; init; }
 
     /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 15 (quick 2).</summary>
@@ -47,7 +47,7 @@ public static class Program
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
           --out FILE       results file (default bench/results/<suite>.md)
-          --seconds N      throughput: seconds per iperf3 run (default 10, quick 2)
+          --seconds N      throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP probe (2, quick 1)
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
