@@ -98,7 +98,7 @@ public sealed partial class BenchTestbed : IAsyncDisposable
         catch (Exception ex)
         {
             await t.DisposeAsync();
-            throw new InvalidOperationException($"{ex.Message} (run files kept in {t.Bed.WorkDir})", ex);
+            throw t.Failure(ex);
         }
     }
 
