@@ -9,7 +9,7 @@ public sealed record BenchOptions
     public bool Quick { get; init; }
     public string? Out { get; init; }
 
-    /// <summary>throughput: seconds per iperf3 run (default 10, quick 2).</summary>
+    /// <summary>throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP rate probe (2, quick 1).</summary>
     public int? Seconds { get; init; }
 
     /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 15 (quick 2).</summary>
@@ -20,6 +20,9 @@ public sealed record BenchOptions
 
     /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
     public int[]? Sizes { get; init; }
+
+    /// <summary>throughput: sample the gateway concentrator with perf during its 1-stream runs (summaries next to the results).</summary>
+    public bool Profile { get; init; }
 
     /// <summary>Configurations to run (suite-specific ids, default all).</summary>
     public string[]? Only { get; init; }
@@ -39,15 +42,19 @@ public static class Program
           throughput  iperf3 through the namespace testbed: concentrator, strongSwan, mixed, plain routing (root)
           handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
                       strongSwan comparison)
+          latency     added round-trip time p50/p99 through the testbed, idle and at 50% of the UDP max rate (root)
 
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
           --out FILE       results file (default bench/results/<suite>.md)
-          --seconds N      throughput: seconds per iperf3 run (default 10, quick 2)
+          --seconds N      throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP probe (2, quick 1)
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
           --only A,B       run only these configuration ids (see the results file)
+          --profile        throughput: perf-sample the gateway concentrator (needs perf) and write profile-throughput-<id>.txt
+
+        Concentrator.Benchmarks perf-summary PERF_DATA   the same summary for a perf.data recorded by hand
         """;
 
     public static async Task<int> Main(string[] args)
@@ -60,6 +67,9 @@ public static class Program
 
         // Internal: one peer-fleet round run inside a namespace by the handshake suite.
         if (args[0] == HandshakeSuite.FleetClientCommand) return await HandshakeSuite.FleetClientAsync(args[1..]);
+
+        // A recorded perf.data summarised like the throughput suite's --profile output.
+        if (args[0] == "perf-summary") return await NamespaceTools.PerfSummaryCommandAsync(args[1..]);
 
         BenchOptions options;
         try
@@ -85,6 +95,9 @@ public static class Program
             case "handshake":
                 report = await HandshakeSuite.RunAsync(options);
                 break;
+            case "latency":
+                report = await LatencySuite.RunAsync(options);
+                break;
             default:
                 Console.Error.WriteLine($"unknown suite '{options.Suite}'");
                 Console.Error.WriteLine(Usage);
@@ -101,7 +114,7 @@ public static class Program
     private static BenchOptions Parse(string[] args)
     {
         string suite = args[0];
-        bool quick = false;
+        bool quick = false, profile = false;
         string? outPath = null;
         int? seconds = null, repeats = null, peers = null;
         int[]? sizes = null;
@@ -121,6 +134,7 @@ public static class Program
             switch (a)
             {
                 case "--quick": quick = true; break;
+                case "--profile": profile = true; break;
                 case "--out": outPath = Value(); break;
                 case "--seconds": seconds = Int(1, 600); break;
                 case "--repeats": repeats = Int(1, 50); break;
@@ -138,7 +152,7 @@ public static class Program
         }
         return new BenchOptions
         {
-            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only,
+            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only, Profile = profile,
         };
     }
 }

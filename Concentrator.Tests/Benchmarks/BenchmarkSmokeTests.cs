@@ -69,6 +69,21 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
             if (r["id"] != "plain")
                 Assert.True(BenchmarkRunner.Number(r["gateway CPU s/GB"]) > 0, $"{r["id"]} -P {r["streams"]}: CPU s/GB = {r["gateway CPU s/GB"]}");
         }
+
+        var udp = BenchmarkRunner.Parse(table.Markdown, "## UDP max rate");
+        Assert.Equal(ids, udp.Rows.Select(r => r["id"]).ToArray());
+        foreach (var r in udp.Rows)
+        {
+            Assert.NotEqual("", r["probes (offered Mbit/s: loss %)"]);
+            if (r["offered Mbit/s"] == "none < 1% loss") continue;
+            double gbps = BenchmarkRunner.Number(r["Gbit/s"]), kpps = BenchmarkRunner.Number(r["kpps"]);
+            Assert.True(gbps > 0 && kpps > 0, $"{r["id"]}: UDP {r["Gbit/s"]} Gbit/s, {r["kpps"]} kpps");
+            Assert.True(BenchmarkRunner.Number(r["loss %"]) < 1, $"{r["id"]}: best UDP rate lost {r["loss %"]}%");
+            // iperf3 counts 1372-byte payloads: the packet rate and the bit rate describe the same datagrams.
+            double expectedKpps = gbps * 1e9 / (1372 * 8) / 1000;
+            Assert.InRange(kpps, expectedKpps * 0.9, expectedKpps * 1.1);
+        }
+        Assert.NotEqual("none < 1% loss", udp.Rows.Single(r => r["id"] == "plain")["offered Mbit/s"]);
     }
 
     [Fact(Timeout = 300_000)]
@@ -90,7 +105,11 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
 /// <summary>Runs the built Concentrator.Benchmarks (same configuration as this test assembly) and reads its Results table.</summary>
 internal static class BenchmarkRunner
 {
-    public sealed record ResultTable(IReadOnlyList<IReadOnlyDictionary<string, string>> Rows);
+    public sealed record ResultTable(IReadOnlyList<IReadOnlyDictionary<string, string>> Rows)
+    {
+        /// <summary>The whole results file, for suites with more than one table.</summary>
+        public string Markdown { get; init; } = "";
+    }
 
     public static async Task<ResultTable> RunAsync(ITestOutputHelper output, string suite, string[] extra, TimeSpan timeout)
     {
@@ -109,7 +128,7 @@ internal static class BenchmarkRunner
             Assert.Contains("| CPU |", markdown);
             Assert.Contains("| kernel |", markdown);
             Assert.Contains("| .NET |", markdown);
-            return Parse(markdown);
+            return Parse(markdown) with { Markdown = markdown };
         }
         finally
         {
@@ -117,13 +136,13 @@ internal static class BenchmarkRunner
         }
     }
 
-    /// <summary>The first table under a "## Results" heading, as rows keyed by column header.</summary>
-    public static ResultTable Parse(string markdown)
+    /// <summary>The first table under a heading starting with <paramref name="heading"/>, as rows keyed by column header.</summary>
+    public static ResultTable Parse(string markdown, string heading = "## Results")
     {
         var lines = markdown.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        int heading = lines.FindIndex(l => l.StartsWith("## Results", StringComparison.Ordinal));
-        Assert.True(heading >= 0, "no Results table in:\n" + markdown);
-        var tableLines = lines.Skip(heading + 1).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToList();
+        int at = lines.FindIndex(l => l.StartsWith(heading, StringComparison.Ordinal));
+        Assert.True(at >= 0, $"no '{heading}' table in:\n" + markdown);
+        var tableLines = lines.Skip(at + 1).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToList();
         Assert.True(tableLines.Count >= 2, "Results table has no header:\n" + markdown);
         static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
         var header = Cells(tableLines[0]);

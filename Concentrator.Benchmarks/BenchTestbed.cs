@@ -1,0 +1,341 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Concentrator.Tests.Interop;
+
+namespace Concentrator.Benchmarks;
+
+/// <summary>
+/// One way of carrying the peer's inner address to the LAN host through the interop testbed. <c>Start</c>
+/// brings the tunnel up (processes it starts go into the list, disposed in reverse) and returns the gateway
+/// daemon's pid (null for plain routing).
+/// </summary>
+public sealed record TunnelConfig(string Id, string Name, bool Nat, string Transport,
+    Func<Testbed, TunnelStart, List<IAsyncDisposable>, Task<Func<int?>>> Start);
+
+/// <summary>Options of one tunnel start. <c>PerfMap</c>: the gateway concentrator writes /tmp/perf-PID.map for perf.</summary>
+public sealed record TunnelStart(bool PerfMap = false);
+
+/// <summary>One iperf3 TCP run: goodput, bytes received by the server, gateway CPU seconds during the run.</summary>
+public sealed record TcpRun(double Gbps, double Bytes, double CpuSeconds);
+
+/// <summary>One iperf3 UDP run at an offered rate: what the sender sent, what the server received, and the loss it counted.</summary>
+public sealed record UdpRun(double OfferedMbps, double SentMbps, double ReceivedMbps, double LossPercent, long Packets, double Seconds)
+{
+    public double ReceivedPps => Seconds > 0 ? Packets * (1 - LossPercent / 100) / Seconds : double.NaN;
+}
+
+/// <summary>The result of a bounded rate search: the best run under the loss bound (null when none was) and every probe.</summary>
+public sealed record UdpMaxRate(UdpRun? Best, IReadOnlyList<UdpRun> Probes, bool SenderBound);
+
+/// <summary>
+/// The namespace testbed with one <see cref="TunnelConfig"/> up and an iperf3 server on the LAN host: the
+/// shared setup of the throughput and latency suites. Every namespace and process is torn down on dispose;
+/// the run's files are kept unless <see cref="MarkPassed"/> was called.
+/// </summary>
+public sealed partial class BenchTestbed : IAsyncDisposable
+{
+    public const string Ike = "aes256gcm16-prfsha256-ecp256";
+    public const string Esp = "aes256gcm16";
+    public const int IperfPort = 5201;
+
+    /// <summary>
+    /// iperf3 UDP payload: 1372 bytes + 8 UDP + 20 IP = 1400-byte inner packets, the tunnels' MTU, so no
+    /// configuration fragments (a 1400-byte payload would be two fragments through a 1400-byte TUN).
+    /// </summary>
+    public const int UdpPayload = 1372;
+    public const int UdpInnerPacket = UdpPayload + 28;
+
+    /// <summary>
+    /// iperf3 UDP socket buffers (`-w`, both ends; the default 208 KiB overflows at the LAN host's socket in bursts that
+    /// plain routing delivers, which would measure the receiving iperf3, not the path).
+    /// </summary>
+    public const string UdpSocketBuffer = "4M";
+
+    /// <summary>The loss bound of the UDP rate search (issue 6: "the highest rate with &lt; 1% loss").</summary>
+    public const double MaxLossPercent = 1.0;
+
+    public static readonly TunnelConfig Ours = new("ours", "(a) concentrator ↔ concentrator", false, "plain ESP (IP proto 50)", StartOursAsync);
+    public static readonly TunnelConfig OursNat = new("ours-nat", "(a') concentrator ↔ concentrator through a NAT router", true,
+        "ESP-in-UDP 4500 (real NAT, one extra router hop)", StartOursAsync);
+    public static readonly TunnelConfig Swan = new("swan", "(b) strongSwan ↔ strongSwan", false, "ESP-in-UDP 4500 (libipsec, encap = yes)", StartSwanAsync);
+    public static readonly TunnelConfig SwanOurs = new("swan-ours", "(c) strongSwan peer ↔ concentrator gateway", false,
+        "ESP-in-UDP 4500 (charon's encap = yes)", StartSwanToOursAsync);
+    public static readonly TunnelConfig Plain = new("plain", "(d) plain routing, no IPsec (ceiling)", false, "none", StartPlainAsync);
+
+    private readonly List<IAsyncDisposable> _owned = new();
+    private bool _passed;
+
+    private BenchTestbed(TunnelConfig config, Testbed bed)
+    {
+        Config = config;
+        Bed = bed;
+    }
+
+    public TunnelConfig Config { get; }
+    public Testbed Bed { get; }
+
+    /// <summary>The gateway daemon (concentrator or charon); null for plain routing.</summary>
+    public int? GatewayPid { get; private set; }
+
+    public BackgroundProcess IperfServer { get; private set; } = null!;
+
+    /// <summary>Builds the testbed, brings <paramref name="config"/> up, checks the path and starts the iperf3 server.</summary>
+    public static async Task<BenchTestbed> StartAsync(TunnelConfig config, TunnelStart? start = null)
+    {
+        var t = new BenchTestbed(config, Testbed.Create(config.Nat));
+        try
+        {
+            var pid = await config.Start(t.Bed, start ?? new TunnelStart(), t._owned);
+            t.GatewayPid = pid();
+            await CheckPathAsync(t.Bed);
+            t.IperfServer = t.Bed.Lan.Start(["iperf3", "-s", "-B", Testbed.LanHost, "-p", IperfPort.ToString()],
+                Path.Combine(t.Bed.WorkDir, "iperf3-server.stdout"), Path.Combine(t.Bed.WorkDir, "iperf3-server.stderr"));
+            await Task.Delay(300);
+            return t;
+        }
+        catch (Exception ex)
+        {
+            await t.DisposeAsync();
+            throw t.Failure(ex);
+        }
+    }
+
+    /// <summary>The run succeeded: its files are deleted on dispose.</summary>
+    public void MarkPassed() => _passed = true;
+
+    /// <summary>Wraps a failure with where the run's files were kept.</summary>
+    public Exception Failure(Exception ex) => new InvalidOperationException($"{ex.Message} (run files kept in {Bed.WorkDir})", ex);
+
+    public async ValueTask DisposeAsync()
+    {
+        for (int i = _owned.Count - 1; i >= 0; i--)
+        {
+            try { await _owned[i].DisposeAsync(); } catch (Exception) { /* teardown continues */ }
+        }
+        _owned.Clear();
+        if (_passed) Bed.DeleteWorkDir();
+        await Bed.DisposeAsync();
+    }
+
+    // ---- traffic ----
+
+    /// <summary>iperf3 TCP upload (peer's inner address → LAN host) with the gateway's CPU seconds during the run.</summary>
+    public async Task<TcpRun> TcpAsync(int streams, int seconds)
+    {
+        double cpuBefore = NamespaceTools.CpuSeconds(GatewayPid);
+        var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20),
+            "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-p", IperfPort.ToString(), "-t", seconds.ToString(),
+            "-P", streams.ToString(), "-J", "--connect-timeout", "5000");
+        double cpuAfter = NamespaceTools.CpuSeconds(GatewayPid);
+        var received = IperfEnd(r).GetProperty("sum_received");
+        double bps = received.GetProperty("bits_per_second").GetDouble();
+        double bytes = received.GetProperty("bytes").GetDouble();
+        if (bps <= 0) throw new InvalidOperationException("iperf3 moved no data: " + r.Stdout[..Math.Min(2000, r.Stdout.Length)]);
+        return new TcpRun(bps / 1e9, bytes, cpuAfter - cpuBefore);
+    }
+
+    /// <summary>iperf3 UDP upload of <see cref="UdpInnerPacket"/>-byte inner packets offered at <paramref name="mbps"/>.</summary>
+    public async Task<UdpRun> UdpAsync(double mbps, int seconds)
+    {
+        var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20), UdpClientArgv(mbps, seconds));
+        return ParseUdp(mbps, r);
+    }
+
+    private string[] UdpClientArgv(double mbps, int seconds) =>
+    [
+        "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-p", IperfPort.ToString(), "-u", "-l", UdpPayload.ToString(), "-w", UdpSocketBuffer,
+        "-b", Math.Max(1, Math.Round(mbps)).ToString(CultureInfo.InvariantCulture) + "M", "-t", seconds.ToString(), "-J", "--connect-timeout", "5000",
+    ];
+
+    private UdpRun ParseUdp(double mbps, CommandResult r)
+    {
+        var end = IperfEnd(r);
+        var sent = end.GetProperty("sum_sent");
+        var received = end.GetProperty("sum_received");
+        long packets = received.GetProperty("packets").GetInt64();
+        if (packets <= 0) throw new InvalidOperationException("iperf3 UDP sent no datagrams: " + r.Stdout[..Math.Min(2000, r.Stdout.Length)]);
+        return new UdpRun(mbps, sent.GetProperty("bits_per_second").GetDouble() / 1e6, received.GetProperty("bits_per_second").GetDouble() / 1e6,
+            received.GetProperty("lost_percent").GetDouble(), packets, received.GetProperty("seconds").GetDouble());
+    }
+
+    private JsonElement IperfEnd(CommandResult r)
+    {
+        if (!r.Ok) throw new InvalidOperationException($"iperf3 failed: {r}\nserver: {IperfServer.ReadStderr()}");
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        if (root.TryGetProperty("error", out var error)) throw new InvalidOperationException("iperf3: " + error.GetString());
+        return root.GetProperty("end").Clone();
+    }
+
+    /// <summary>
+    /// The highest offered UDP rate with less than <see cref="MaxLossPercent"/> loss, in at most <paramref name="maxProbes"/>
+    /// runs of <paramref name="seconds"/>: from <paramref name="startMbps"/>, doubling while runs pass; once a run fails, the
+    /// next probe is 95% of what it delivered (a congested tunnel delivers about its capacity), then bisection between the
+    /// best passing and the lowest failing rate until they are within 10%. A passing run whose sender fell 10% short of
+    /// the offered rate ends the search: iperf3 itself is the bound (reported as sender-bound).
+    /// </summary>
+    public async Task<UdpMaxRate> MaxUdpRateAsync(double startMbps, int seconds, int maxProbes)
+    {
+        var probes = new List<UdpRun>();
+        UdpRun? best = null;
+        double lo = 0, hi = double.PositiveInfinity, target = Math.Max(10, startMbps);
+        bool senderBound = false;
+        for (int i = 0; i < maxProbes; i++)
+        {
+            var run = await UdpAsync(target, seconds);
+            probes.Add(run);
+            Console.WriteLine($"    UDP -b {Stats.F(target, 0)}M: sent {Stats.F(run.SentMbps, 0)}, received {Stats.F(run.ReceivedMbps, 0)} Mbit/s, loss {Stats.F(run.LossPercent, 2)}%");
+            if (run.LossPercent < MaxLossPercent)
+            {
+                if (best is null || run.ReceivedMbps > best.ReceivedMbps) best = run;
+                lo = Math.Max(lo, target);
+                if (run.SentMbps < 0.9 * target)
+                {
+                    senderBound = true;
+                    break;
+                }
+                target = double.IsPositiveInfinity(hi) ? target * 2 : (lo + hi) / 2;
+            }
+            else
+            {
+                hi = Math.Min(hi, target);
+                double guess = Math.Max(10, 0.95 * run.ReceivedMbps);
+                target = best is null && guess < hi ? guess : (lo + hi) / 2;
+            }
+            if (!double.IsPositiveInfinity(hi) && lo > 0 && (hi - lo) / hi < 0.1) break;
+        }
+        return new UdpMaxRate(best, probes, senderBound);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> echo requests every <paramref name="interval"/> s from the peer's inner address to the
+    /// LAN host; the round-trip times in ms of those answered and the number sent.
+    /// </summary>
+    public async Task<(double[] RttMs, int Sent)> PingAsync(int count, double interval)
+    {
+        var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(count * interval + 15), "ping", "-n", "-c", count.ToString(),
+            "-i", interval.ToString(CultureInfo.InvariantCulture), "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+        var rtts = new List<double>(count);
+        foreach (Match m in PingTime().Matches(r.Stdout)) rtts.Add(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        if (rtts.Count == 0) throw new InvalidOperationException("ping: no replies: " + r);
+        return (rtts.ToArray(), count);
+    }
+
+    [GeneratedRegex(@"time=([0-9]+(?:\.[0-9]+)?) ms")]
+    private static partial Regex PingTime();
+
+    /// <summary>A bounded ping from the peer's inner address to the LAN host: the path works before measuring.</summary>
+    private static async Task CheckPathAsync(Testbed bed)
+    {
+        CommandResult? last = null;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            last = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(8), "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            if (last.Ok) return;
+            await Task.Delay(300);
+        }
+        throw new InvalidOperationException("no path from the peer's inner address to the LAN host: " + last);
+    }
+
+    // ---- configurations ----
+
+    private static Task<Func<int?>> StartPlainAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    {
+        bed.Peer.AddRoute(Testbed.LanSubnet, Testbed.GatewayOuter);
+        bed.Gateway.AddRoute(Testbed.PeerInnerSubnet, bed.PeerOuter);
+        return Task.FromResult<Func<int?>>(() => null);
+    }
+
+    private static async Task<Func<int?>> StartOursAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    {
+        var gateway = await StartGatewayConcentratorAsync(bed, start);
+        owned.Add(gateway);
+        var peer = await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"), PeerYaml(bed.PeerOuter),
+            TimeSpan.FromSeconds(30), logLevel: "information");
+        owned.Add(peer);
+        if (!await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(20))
+            || !await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
+        {
+            throw new InvalidOperationException("the concentrators did not install the Child SA\n" + peer.Diagnostics(3000) + "\n" + gateway.Diagnostics(3000));
+        }
+        return GatewayConcentratorPid(bed);
+    }
+
+    private static async Task<Func<int?>> StartSwanAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    {
+        var gw = await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway");
+        owned.Add(gw);
+        var peer = await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer");
+        owned.Add(peer);
+        await NamespaceTools.QuietAsync(gw);
+        await NamespaceTools.QuietAsync(peer);
+        await gw.LoadAsync(SwanctlConf.Connection("peer", Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            Ike, "net", Testbed.LanSubnet, Testbed.PeerInnerSubnet, Esp));
+        await InitiateFromCharonAsync(bed, peer);
+        if (await gw.WaitInstalledAsync("peer", "net", TimeSpan.FromSeconds(10)) is null)
+            throw new InvalidOperationException("gateway charon: no INSTALLED child\n" + gw.Diagnostics(3000));
+        int? pid = NamespaceTools.FindPid(bed.Gateway, (comm, _) => comm == "charon");
+        return () => pid;
+    }
+
+    private static async Task<Func<int?>> StartSwanToOursAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    {
+        var peer = await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer");
+        owned.Add(peer);
+        await NamespaceTools.QuietAsync(peer);
+        var gateway = await StartGatewayConcentratorAsync(bed, start);
+        owned.Add(gateway);
+        await InitiateFromCharonAsync(bed, peer);
+        if (!await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
+            throw new InvalidOperationException("the concentrator did not install the Child SA\n" + gateway.Diagnostics(3000));
+        return GatewayConcentratorPid(bed);
+    }
+
+    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(Testbed bed, TunnelStart start) =>
+        NamespaceTools.WithEnvironmentAsync(start.PerfMap ? NamespaceTools.PerfMapEnvironment : null, () =>
+            ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"), ConcentratorInteropTests.ResponderYaml(Ike, Esp),
+                TimeSpan.FromSeconds(30), logLevel: "information"));
+
+    private static async Task InitiateFromCharonAsync(Testbed bed, StrongSwan peer)
+    {
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        if (!init.Ok) throw new InvalidOperationException("swanctl --initiate failed: " + init);
+        if (await peer.WaitInstalledAsync("gw", "net", TimeSpan.FromSeconds(10)) is null)
+            throw new InvalidOperationException("peer charon: no INSTALLED child\n" + peer.Diagnostics(3000));
+    }
+
+    private static Func<int?> GatewayConcentratorPid(Testbed bed)
+    {
+        int? pid = NamespaceTools.FindPid(bed.Gateway, (_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
+        return () => pid;
+    }
+
+    /// <summary>The peer-side concentrator: initiator at start, site-to-site for its inner /32 to the LAN.</summary>
+    public static string PeerYaml(string peerOuter) => $$"""
+        # generated by Concentrator.Benchmarks: the peer end of a site-to-site tunnel
+        listen: { addresses: [{{peerOuter}}], ike_port: 500, natt_port: 4500 }
+        http: { listen: "127.0.0.1:9400" }
+        tunnel: { type: tun, device: ipsec0, mtu: 1400 }
+        connections:
+          gw:
+            version: 2
+            local_addrs: [{{peerOuter}}]
+            remote_addrs: [{{Testbed.GatewayOuter}}]
+            proposals: [{{Ike}}]
+            local: { auth: psk, id: {{SwanctlConf.PeerId}} }
+            remote: { auth: psk, id: {{SwanctlConf.GatewayId}} }
+            children:
+              net:
+                local_ts: [{{Testbed.PeerInner}}/32]
+                remote_ts: [{{Testbed.LanSubnet}}]
+                esp_proposals: [{{Esp}}]
+                start_action: start
+        secrets:
+          ike-bench: { id: [{{SwanctlConf.PeerId}}, {{SwanctlConf.GatewayId}}], secret: "{{SwanctlConf.Psk}}" }
+        """;
+}
