@@ -58,8 +58,8 @@ public static class Program
             return args.Length == 0 ? 2 : 0;
         }
 
-        // Internal: one peer-fleet round run inside a namespace by the handshake suite.
-        if (args[0] == HandshakeSuite.FleetClientCommand) return await HandshakeSuite.FleetClientAsync(args[1..]);
+        // `Concentrator loadtest`, run inside a namespace by the handshake suite as its fleet client.
+        if (args[0] == HandshakeSuite.FleetClientCommand) return await Concentrator.Cli.CliApp.RunAsync(args);
 
         BenchOptions options;
         try
