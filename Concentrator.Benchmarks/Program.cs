@@ -21,6 +21,9 @@ public sealed record BenchOptions
     /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
     public int[]? Sizes { get; init; }
 
+    /// <summary>scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500).</summary>
+    public int[]? Tunnels { get; init; }
+
     /// <summary>Configurations to run (suite-specific ids, default all).</summary>
     public string[]? Only { get; init; }
 
@@ -39,6 +42,7 @@ public static class Program
           throughput  iperf3 through the namespace testbed: concentrator, strongSwan, mixed, plain routing (root)
           handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
                       strongSwan comparison)
+          scale       10k/50k/100k concurrent tunnels: gateway memory per tunnel, time to establish, ESP with N SAs vs 1 (no root)
 
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
@@ -47,6 +51,7 @@ public static class Program
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
+          --tunnels A,B    scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500)
           --only A,B       run only these configuration ids (see the results file)
         """;
 
@@ -85,6 +90,9 @@ public static class Program
             case "handshake":
                 report = await HandshakeSuite.RunAsync(options);
                 break;
+            case "scale":
+                report = await ScaleSuite.RunAsync(options);
+                break;
             default:
                 Console.Error.WriteLine($"unknown suite '{options.Suite}'");
                 Console.Error.WriteLine(Usage);
@@ -104,7 +112,7 @@ public static class Program
         bool quick = false;
         string? outPath = null;
         int? seconds = null, repeats = null, peers = null;
-        int[]? sizes = null;
+        int[]? sizes = null, tunnels = null;
         string[]? only = null;
         for (int i = 1; i < args.Length; i++)
         {
@@ -130,6 +138,11 @@ public static class Program
                         .Select(s => int.TryParse(s, out int n) && n is >= 28 and <= 9000 ? n : throw new FormatException($"--sizes: '{s}' is not in 28..9000"))
                         .ToArray();
                     break;
+                case "--tunnels":
+                    tunnels = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => int.TryParse(s, out int n) && n is >= 1 and <= 200_000 ? n : throw new FormatException($"--tunnels: '{s}' is not in 1..200000"))
+                        .ToArray();
+                    break;
                 case "--only":
                     only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     break;
@@ -138,7 +151,7 @@ public static class Program
         }
         return new BenchOptions
         {
-            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only,
+            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Tunnels = tunnels, Only = only,
         };
     }
 }
