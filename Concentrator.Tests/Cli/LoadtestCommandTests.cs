@@ -29,7 +29,7 @@ public sealed class LoadtestCommandTests
         var (code, output, _) = await Run("loadtest", "--help");
         Assert.Equal(0, code);
         Assert.Contains("Usage: Concentrator loadtest --target", output);
-        foreach (var option in new[] { "--peers", "--rate", "--timeout", "--psk", "--id-prefix", "--proposals", "--esp-proposals", "--json" })
+        foreach (var option in new[] { "--peers", "--rate", "--timeout", "--psk", "--id-prefix", "--proposals", "--esp-proposals", "--hold", "--json" })
             Assert.Contains(option, output);
 
         (code, output, _) = await Run("--help");

@@ -46,6 +46,8 @@ public static class LoadtestCommand
           --remote-ts CIDR       the responder's side of every tunnel (default 10.10.0.0/16)
           --bind ADDR            local address (default 127.0.0.1 for a loopback target, else the
                                  first address of the interface routing to the target)
+          --hold SECONDS         keep the last round's tunnels up this long before deleting them
+                                 (0-86400, default 0), e.g. to inspect the responder meanwhile
           --json                 print one JSON object instead of the table
         """;
 
@@ -67,6 +69,7 @@ public static class LoadtestCommand
         ["esp-proposals"] = true,
         ["remote-ts"] = true,
         ["bind"] = true,
+        ["hold"] = true,
         ["json"] = false,
     };
 
@@ -110,6 +113,8 @@ public static class LoadtestCommand
             Rounds = cl.GetInt("rounds", 1, 1, 100),
             Warmup = cl.GetInt("warmup", 10, 0, 1000),
         };
+        int hold = cl.GetInt("hold", 0, 0, 86_400);
+        options = options with { Keep = hold > 0 };
         bool json = cl.Has("json");
 
         await using var fleet = PeerFleet.Start(new FleetOptions
@@ -136,6 +141,12 @@ public static class LoadtestCommand
                 bar = null;
                 err.WriteLine("  " + line);
             }).ConfigureAwait(false);
+        if (hold > 0)
+        {
+            err.WriteLine($"  holding {rounds[^1].Established} tunnels for {hold} s");
+            await Task.Delay(TimeSpan.FromSeconds(hold)).ConfigureAwait(false);
+            await fleet.DeleteAllAsync(TimeSpan.FromSeconds(Math.Max(15, options.Peers / 500))).ConfigureAwait(false);
+        }
 
         if (json)
         {
