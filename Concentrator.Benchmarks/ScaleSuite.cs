@@ -117,7 +117,7 @@ public static partial class ScaleSuite
             table.Add(n.ToString(CultureInfo.InvariantCulture), s.Established.ToString(CultureInfo.InvariantCulture), Stats.F(s.Seconds, 1),
                 Stats.F(s.Established / s.Seconds, 0), $"{Stats.F(s.Heap0 / 1048576.0, 0)} / {Stats.F(s.HeapN / 1048576.0, 0)}",
                 $"{Stats.F(s.Rss0 / 1048576.0, 0)} / {Stats.F(s.RssN / 1048576.0, 0)}", Stats.F(managedPer / 1024, 2), Stats.F(rssPer / 1024, 2),
-                Stats.F(ratio), $"{(rssPer <= TargetBytesPerTunnel ? "memory met" : "memory missed")}, {(ratio >= TargetEspRatio ? "ESP met" : "ESP missed")}");
+                Stats.F(ratio), $"{(rssPer <= TargetBytesPerTunnel ? "memory met" : "memory missed")}, {(double.IsNaN(ratio) ? "ESP not measured" : ratio >= TargetEspRatio ? "ESP met" : "ESP missed")}");
             if (s.Established < n)
                 report.Notes.Add($"{n} tunnels: only {s.Established} came up ({s.Failures}); memory per tunnel is divided by the tunnels up.");
         }
