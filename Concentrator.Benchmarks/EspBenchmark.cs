@@ -249,7 +249,7 @@ public static partial class EspBenchmark
     }
 
     /// <summary>CPU time of the calling thread (Linux clock_gettime(CLOCK_THREAD_CPUTIME_ID)).</summary>
-    private static partial class ThreadCpu
+    internal static partial class ThreadCpu
     {
         private const int ClockThreadCpuTimeId = 3;
 

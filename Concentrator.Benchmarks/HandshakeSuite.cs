@@ -22,7 +22,8 @@ namespace Concentrator.Benchmarks;
 /// </summary>
 public static class HandshakeSuite
 {
-    public const string FleetClientCommand = "fleet-client";
+    /// <summary>The fleet client in the peer namespace is <c>Concentrator loadtest</c>, run through this program.</summary>
+    public const string FleetClientCommand = "loadtest";
 
     private const string GatewayId = "gw.demo.concentrator";
     private const string Secret = "bench-only-shared-key-not-for-production";
@@ -31,9 +32,6 @@ public static class HandshakeSuite
 
     /// <summary>One measured round of the fleet.</summary>
     public sealed record Round(int Requested, int Established, double SetupsPerSecond, double P50Ms, double P99Ms, string Failures, long Retransmits);
-
-    // A round in which no peer came up has NaN percentiles; the fleet client must still report it.
-    private static readonly JsonSerializerOptions RoundJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public static async Task<Report> RunAsync(BenchOptions o)
     {
@@ -173,23 +171,13 @@ public static class HandshakeSuite
 
     private static async Task<List<Round>> RoundsAsync(PeerFleet fleet, IPEndPoint target, int peers, int rounds, TimeSpan timeout)
     {
-        await fleet.EstablishAsync(target, Math.Min(10, peers), timeout);
-        await fleet.DeleteAllAsync(TimeSpan.FromSeconds(10));
-        var list = new List<Round>();
-        for (int i = 0; i < rounds; i++)
-        {
-            await Task.Delay(300); // the responder finishes its deletes
-            long retransmitsBefore = Concentrator.Telemetry.IkeStats.Retransmits;
-            var r = await fleet.EstablishAsync(target, peers, timeout);
-            var round = new Round(r.Requested, r.Established, r.HandshakesPerSecond, r.Percentile(50), r.Percentile(99),
-                string.Join(", ", r.Failures.Select(f => $"{f.Key}: {f.Value}")), Concentrator.Telemetry.IkeStats.Retransmits - retransmitsBefore);
-            Console.WriteLine($"  round {i + 1}: {round.Established}/{round.Requested} up, {Stats.F(round.SetupsPerSecond, 0)}/s, p50 {Stats.F(round.P50Ms, 1)} ms, p99 {Stats.F(round.P99Ms, 1)} ms, {round.Retransmits} retransmits {round.Failures}");
-            list.Add(round);
-            int left = await fleet.DeleteAllAsync(TimeSpan.FromSeconds(15));
-            if (left > 0) Console.WriteLine($"  {left} SAs left after delete");
-        }
-        return list;
+        var list = await LoadTest.RunAsync(fleet, target, new LoadTestOptions { Peers = peers, Rounds = rounds, Timeout = timeout },
+            log: line => Console.WriteLine("  " + line));
+        return list.Select(ToRound).ToList();
     }
+
+    private static Round ToRound(LoadRound r) => new(r.Requested, r.Established, r.SetupsPerSecond, r.P50Ms, r.P99Ms,
+        LoadTest.FormatFailures(r.Failures), r.Retransmits);
 
     // ---- (a') and (b): responder in the gateway namespace, fleet in the peer namespace ----
 
@@ -216,15 +204,18 @@ public static class HandshakeSuite
             string self = typeof(HandshakeSuite).Assembly.Location;
             int timeoutSeconds = Math.Max(30, peers / 10);
             Console.WriteLine($"handshake {(swan ? "strongSwan" : "concentrator")} in {bed.Gateway.Name}: {peers} peers x {rounds} rounds");
+            // `Concentrator loadtest --json`, run through this program (the same code; see Program.Main).
             var r = await bed.Peer.ExecAsync(TimeSpan.FromSeconds((timeoutSeconds + 30) * (rounds + 1) + 30),
                 "dotnet", self, FleetClientCommand, "--target", $"{Testbed.GatewayOuter}:500", "--bind", bed.PeerOuter,
-                "--peers", peers.ToString(), "--rounds", rounds.ToString(), "--timeout", timeoutSeconds.ToString());
+                "--peers", peers.ToString(), "--rounds", rounds.ToString(), "--timeout", timeoutSeconds.ToString(),
+                "--psk", Secret, "--gateway-id", GatewayId, "--proposals", Ike, "--esp-proposals", Esp, "--json");
             Console.Write(r.Stderr);
             string? json = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .LastOrDefault(l => l.StartsWith('['));
-            if (!r.Ok || json is null) throw new InvalidOperationException("fleet client failed: " + r);
-            foreach (var line in r.Stdout.Split('\n').Where(l => l.StartsWith("  round", StringComparison.Ordinal))) Console.WriteLine(line);
-            var list = JsonSerializer.Deserialize<List<Round>>(json, RoundJson)!;
+                .LastOrDefault(l => l.StartsWith('{'));
+            // Exit code 1 means some peer did not come up: still a measurement.
+            if (r.ExitCode is not (0 or 1) || json is null) throw new InvalidOperationException("fleet client failed: " + r);
+            var output = JsonSerializer.Deserialize<LoadtestCommand.Output>(json, LoadtestCommand.Json)!;
+            var list = output.Rounds.Select(ToRound).ToList();
             if (list.Count == 0) throw new InvalidOperationException("fleet client measured no round");
             bed.DeleteWorkDir();
             return list;
@@ -307,36 +298,4 @@ public static class HandshakeSuite
           }
         }
         """;
-
-    /// <summary>
-    /// <c>fleet-client --target IP:PORT --bind IP --peers N --rounds R --timeout S</c>: a warm-up of 10 peers, then R
-    /// rounds of N peers against the target; prints one JSON array of <see cref="Round"/> as the last line.
-    /// </summary>
-    public static async Task<int> FleetClientAsync(string[] args)
-    {
-        string? Arg(string name)
-        {
-            int i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        }
-
-        var target = IPEndPoint.Parse(Arg("--target") ?? throw new ArgumentException("--target"));
-        var bind = IPAddress.Parse(Arg("--bind") ?? "127.0.0.1");
-        int peers = int.Parse(Arg("--peers") ?? "100");
-        int rounds = int.Parse(Arg("--rounds") ?? "1");
-        int timeout = int.Parse(Arg("--timeout") ?? "60");
-        await using var fleet = PeerFleet.Start(new FleetOptions
-        {
-            Psk = Encoding.UTF8.GetBytes(Secret),
-            GatewayId = GatewayId,
-            BindAddress = bind,
-            IkeProposal = Ike,
-            EspProposal = Esp,
-        });
-        var clock = Stopwatch.StartNew();
-        var list = await RoundsAsync(fleet, target, peers, rounds, TimeSpan.FromSeconds(timeout));
-        Console.Error.WriteLine($"fleet client done in {clock.Elapsed.TotalSeconds:F1} s");
-        Console.WriteLine(JsonSerializer.Serialize(list, RoundJson));
-        return 0;
-    }
 }

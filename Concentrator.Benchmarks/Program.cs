@@ -23,6 +23,8 @@ public sealed record BenchOptions
 
     /// <summary>throughput: sample the gateway concentrator with perf during its 1-stream runs (summaries next to the results).</summary>
     public bool Profile { get; init; }
+    /// <summary>scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500).</summary>
+    public int[]? Tunnels { get; init; }
 
     /// <summary>Configurations to run (suite-specific ids, default all).</summary>
     public string[]? Only { get; init; }
@@ -43,6 +45,7 @@ public static class Program
           handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
                       strongSwan comparison)
           latency     added round-trip time p50/p99 through the testbed, idle and at 50% of the UDP max rate (root)
+          scale       10k/50k/100k concurrent tunnels: gateway memory per tunnel, time to establish, ESP with N SAs vs 1 (no root)
 
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
@@ -51,6 +54,7 @@ public static class Program
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
           --peers N        handshake: peers per round (default 500, quick 30)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
+          --tunnels A,B    scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500)
           --only A,B       run only these configuration ids (see the results file)
           --profile        throughput: perf-sample the gateway concentrator (needs perf) and write profile-throughput-<id>.txt
 
@@ -65,8 +69,8 @@ public static class Program
             return args.Length == 0 ? 2 : 0;
         }
 
-        // Internal: one peer-fleet round run inside a namespace by the handshake suite.
-        if (args[0] == HandshakeSuite.FleetClientCommand) return await HandshakeSuite.FleetClientAsync(args[1..]);
+        // `Concentrator loadtest`, run inside a namespace by the handshake suite as its fleet client.
+        if (args[0] == HandshakeSuite.FleetClientCommand) return await Concentrator.Cli.CliApp.RunAsync(args);
 
         // A recorded perf.data summarised like the throughput suite's --profile output.
         if (args[0] == "perf-summary") return await NamespaceTools.PerfSummaryCommandAsync(args[1..]);
@@ -98,6 +102,9 @@ public static class Program
             case "latency":
                 report = await LatencySuite.RunAsync(options);
                 break;
+            case "scale":
+                report = await ScaleSuite.RunAsync(options);
+                break;
             default:
                 Console.Error.WriteLine($"unknown suite '{options.Suite}'");
                 Console.Error.WriteLine(Usage);
@@ -117,7 +124,7 @@ public static class Program
         bool quick = false, profile = false;
         string? outPath = null;
         int? seconds = null, repeats = null, peers = null;
-        int[]? sizes = null;
+        int[]? sizes = null, tunnels = null;
         string[]? only = null;
         for (int i = 1; i < args.Length; i++)
         {
@@ -144,6 +151,11 @@ public static class Program
                         .Select(s => int.TryParse(s, out int n) && n is >= 28 and <= 9000 ? n : throw new FormatException($"--sizes: '{s}' is not in 28..9000"))
                         .ToArray();
                     break;
+                case "--tunnels":
+                    tunnels = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => int.TryParse(s, out int n) && n is >= 1 and <= 200_000 ? n : throw new FormatException($"--tunnels: '{s}' is not in 1..200000"))
+                        .ToArray();
+                    break;
                 case "--only":
                     only = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     break;
@@ -152,7 +164,8 @@ public static class Program
         }
         return new BenchOptions
         {
-            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Only = only, Profile = profile,
+            Suite = suite, Quick = quick, Out = outPath, Seconds = seconds, Repeats = repeats, Peers = peers, Sizes = sizes, Tunnels = tunnels, Only = only,
+            Profile = profile,
         };
     }
 }

@@ -40,6 +40,21 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         foreach (var column in new[] { "setups/s", "p50 ms", "p99 ms" })
             Assert.True(BenchmarkRunner.Number(row[column]) > 0, $"{column} = {row[column]}");
     }
+
+    [Fact(Timeout = 300_000)]
+    public async Task Scale_suite_quick_writes_a_row_per_tunnel_count()
+    {
+        var table = await BenchmarkRunner.RunAsync(output, "scale", ["--sizes", "64"], TimeSpan.FromMinutes(4));
+        Assert.Equal(["200", "500"], table.Rows.Select(r => r["tunnels"]).ToArray());
+        foreach (var r in table.Rows)
+        {
+            Assert.Equal(r["tunnels"], r["established"]);
+            foreach (var column in new[] { "time to establish s", "setups/s", "managed KiB/tunnel", "ESP N/1 (64 B, spread)" })
+                Assert.True(BenchmarkRunner.Number(r[column]) > 0, $"{r["tunnels"]}: {column} = {r[column]}");
+            // RSS may even shrink between the two readings (the GC decommits), so only its presence is checked.
+            Assert.False(double.IsNaN(BenchmarkRunner.Number(r["RSS KiB/tunnel"])), $"{r["tunnels"]}: RSS KiB/tunnel = {r["RSS KiB/tunnel"]}");
+        }
+    }
 }
 
 /// <summary>The suites that need root and namespaces: throughput (iperf3 through the testbed) and the namespace handshakes.</summary>

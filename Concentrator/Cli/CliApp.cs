@@ -12,6 +12,7 @@ public static class CliApp
 
         Commands:
           demo      Start a gateway and simulated peers on loopback and establish tunnels (no root, no config)
+          loadtest  Establish N simulated peers against any IKEv2 responder (--target ADDR) and report setups/s
           run       Run the gateway in the foreground from a config file
           sas       List the running gateway's IKE and Child SAs
           initiate  Negotiate a child (--child NAME) on the running gateway
@@ -29,6 +30,7 @@ public static class CliApp
             return command switch
             {
                 "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
+                "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
                 "sas" or "initiate" or "terminate" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),

@@ -95,7 +95,7 @@ public static class DemoCommand
         await WaitAsync(async () => await gateway.CountSasAsync() == 0, TimeSpan.FromSeconds(5));
         long cookiesBefore = IkeStats.CookiesSent, retransmitsBefore = IkeStats.Retransmits;
 
-        var bar = new ProgressBar(peers);
+        var bar = new FleetProgress(peers, Console.Out, !Console.IsOutputRedirected);
         var result = await fleet.EstablishAsync(gateway.IkeEndpoint, peers, TimeSpan.FromSeconds(timeout), rate, bar.Update);
         bar.Finish();
 
@@ -147,33 +147,5 @@ public static class DemoCommand
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout && !await condition()) await Task.Delay(50);
-    }
-
-    /// <summary>One-line progress on a terminal; a line every 10% when output is redirected.</summary>
-    private sealed class ProgressBar(int total)
-    {
-        private readonly bool _interactive = !Console.IsOutputRedirected;
-        private int _lastDecile = -1;
-
-        public void Update(int up, int failed, int _)
-        {
-            int done = up + failed;
-            if (_interactive)
-            {
-                int width = 40, filled = total == 0 ? width : done * width / total;
-                Console.Write($"\r  [{new string('#', filled)}{new string('.', width - filled)}] {up}/{total} up, {failed} failed ");
-                return;
-            }
-
-            int decile = total == 0 ? 10 : done * 10 / total;
-            if (decile == _lastDecile) return;
-            _lastDecile = decile;
-            Console.WriteLine($"  {up}/{total} up, {failed} failed");
-        }
-
-        public void Finish()
-        {
-            if (_interactive) Console.WriteLine();
-        }
     }
 }

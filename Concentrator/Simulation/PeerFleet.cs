@@ -11,7 +11,10 @@ using Concentrator.Ike.Proposals;
 
 namespace Concentrator.Simulation;
 
-/// <summary>How the simulated remote-access peers look. Peer i uses id "peer-i.fleet" and inner address 10.200.x.y.</summary>
+/// <summary>
+/// How the simulated remote-access peers look. Peer i uses id "{IdPrefix}i.fleet" and inner address 10.200.0.0 + i
+/// (10.200.x.y for the first 65536 peers; later ones continue into 10.201.0.0 and up).
+/// </summary>
 public sealed record FleetOptions
 {
     public string IkeProposal { get; init; } = "aes256gcm16-prfsha256-ecp256";
@@ -21,6 +24,10 @@ public sealed record FleetOptions
     public string RemoteTs { get; init; } = "10.10.0.0/16";
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
+    public string IdPrefix { get; init; } = "peer-";
+
+    /// <summary>First inner address; peer i gets this address + i as a /32.</summary>
+    public const uint InnerBase = 0x0AC8_0000; // 10.200.0.0
 }
 
 /// <summary>Outcome of establishing a fleet: counts, failures by reason and setup latencies.</summary>
@@ -28,6 +35,11 @@ public sealed record FleetResult(int Requested, int Established, IReadOnlyDictio
     TimeSpan Elapsed, IReadOnlyList<double> SetupMilliseconds)
 {
     public double HandshakesPerSecond => Elapsed.TotalSeconds > 0 ? Established / Elapsed.TotalSeconds : 0;
+
+    /// <summary>Peers neither up nor failed when the timeout passed.</summary>
+    public int Pending => Requested - Established - Failures.Values.Sum();
+
+    public double MaxMilliseconds => SetupMilliseconds.Count == 0 ? double.NaN : SetupMilliseconds.Max();
 
     public double Percentile(double p)
     {
@@ -93,7 +105,8 @@ public sealed class PeerFleet : IAsyncDisposable
     /// <summary>Connection of peer <paramref name="index"/>: its own identity and a /32 inner address.</summary>
     public ConnectionConfig PeerConnection(int index)
     {
-        string inner = $"10.200.{(index >> 8) & 0xFF}.{index & 0xFF}/32";
+        uint address = FleetOptions.InnerBase + (uint)index;
+        string inner = $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}/32";
         TrafficSelectorSpec.TryParse(inner, out var local, out _);
         TrafficSelectorSpec.TryParse(_options.RemoteTs, out var remote, out _);
         var child = new ChildConfig
@@ -107,7 +120,7 @@ public sealed class PeerFleet : IAsyncDisposable
         {
             Name = $"peer-{index}",
             Proposals = [_ike],
-            Local = new AuthConfig { Auth = "psk", Id = $"peer-{index}.fleet" },
+            Local = new AuthConfig { Auth = "psk", Id = $"{_options.IdPrefix}{index}.fleet" },
             Remote = new AuthConfig { Auth = "psk", Id = _options.GatewayId },
             Children = new Dictionary<string, ChildConfig> { ["lan"] = child },
         };
@@ -115,20 +128,35 @@ public sealed class PeerFleet : IAsyncDisposable
 
     /// <summary>
     /// Starts <paramref name="count"/> peers against <paramref name="target"/> (at most <paramref name="ratePerSecond"/>
-    /// new ones per second when given) and waits until every one is up or failed, or the timeout passes.
+    /// new ones per second, and at most <paramref name="maxPending"/> started but neither up nor failed, when given) and
+    /// waits until every one is up or failed, or the timeout passes. <paramref name="progress"/> gets (up, failed, count)
+    /// about every 50 ms.
     /// </summary>
     public async Task<FleetResult> EstablishAsync(IPEndPoint target, int count, TimeSpan timeout, int? ratePerSecond = null,
-        Action<int, int, int>? progress = null)
+        Action<int, int, int>? progress = null, int? maxPending = null)
     {
         int baseEstablished = Established, baseFailed = Failed, baseLatencies = _latencies.Count;
         var baseFailures = new Dictionary<CloseReason, int>(_failures);
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < count; i++)
+        var lastProgress = TimeSpan.Zero;
+        for (int i = 0; i < count && clock.Elapsed < timeout; i++)
         {
             if (ratePerSecond is { } rate && rate > 0)
             {
                 var due = TimeSpan.FromSeconds((double)i / rate);
                 if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed).ConfigureAwait(false);
+            }
+            // A window keeps the responder saturated without queueing more than it can answer before the
+            // initiator's first retransmission (which would only add work).
+            while (maxPending is { } window && i - (Established - baseEstablished) - (Failed - baseFailed) >= window
+                   && clock.Elapsed < timeout)
+            {
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+            if (progress is not null && clock.Elapsed - lastProgress > TimeSpan.FromMilliseconds(50))
+            {
+                lastProgress = clock.Elapsed;
+                progress(Established - baseEstablished, Failed - baseFailed, count);
             }
             Node.Initiate(PeerConnection(i), target);
         }

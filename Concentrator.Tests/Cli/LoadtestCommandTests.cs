@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Concentrator.Cli;
+using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
+
+namespace Concentrator.Tests.Cli;
+
+/// <summary><c>Concentrator loadtest</c> against an in-process gateway on loopback (no root).</summary>
+[Collection("console")]
+public sealed class LoadtestCommandTests
+{
+    private const string Psk = "test-shared-key-0123456789";
+
+    // Every simulated peer shares 127.0.0.1: the per-source half-open and IKE SA caps would refuse most of them.
+    private static readonly string GatewayYaml = TestGateway.ResponderYaml(psk: Psk) + "\ncharon: { block_threshold: 0, ikesa_limit_per_peer: 0 }\n";
+
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliTests.Run(args);
+
+    private static async Task<MetricsText> GatewayMetricsAsync(TestGateway gateway)
+    {
+        using var stream = new MemoryStream();
+        await gateway.Gateway.Metrics.Registry.CollectAndExportAsTextAsync(stream);
+        return new MetricsText(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    [Fact]
+    public async Task Help_lists_the_options()
+    {
+        var (code, output, _) = await Run("loadtest", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Usage: Concentrator loadtest --target", output);
+        foreach (var option in new[] { "--peers", "--rate", "--timeout", "--psk", "--id-prefix", "--proposals", "--esp-proposals", "--hold", "--json" })
+            Assert.Contains(option, output);
+
+        (code, output, _) = await Run("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("loadtest", output);
+    }
+
+    [Theory]
+    [InlineData("needs --target", "loadtest")]
+    [InlineData("--target: 'gw.example' is not ADDR", "loadtest", "--target", "gw.example")]
+    [InlineData("--proposals:", "loadtest", "--target", "127.0.0.1", "--proposals", "aes256gcm16-prfsha256-ecp999")]
+    [InlineData("--esp-proposals:", "loadtest", "--target", "127.0.0.1", "--esp-proposals", "rot13")]
+    [InlineData("--peers must be a number from 1 to 200000", "loadtest", "--target", "127.0.0.1", "--peers", "0")]
+    [InlineData("--bind: 'nowhere' is not an IP address", "loadtest", "--target", "127.0.0.1", "--bind", "nowhere")]
+    [InlineData("unknown option '--peer'", "loadtest", "--target", "127.0.0.1", "--peer", "3")]
+    public async Task Bad_options_are_usage_errors(string message, params string[] args)
+    {
+        var (code, _, err) = await Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Loadtest_establishes_peers_and_reports_what_the_gateway_saw()
+    {
+        await using var gateway = TestGateway.Start(GatewayYaml);
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "6", "--warmup", "0",
+            "--psk", Psk, "--gateway-id", "gw.test", "--id-prefix", "lt-", "--timeout", "60", "--json");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("6 peers x 1 round(s) against " + gateway.Endpoint, err);
+
+        var result = JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!;
+        var round = Assert.Single(result.Rounds);
+        Assert.Equal(6, round.Requested);
+        Assert.Equal(6, round.Established);
+        Assert.Equal(0, round.Failed);
+        Assert.Empty(round.Failures);
+        Assert.True(round.P50Ms > 0 && round.P50Ms <= round.P99Ms && round.P99Ms <= round.MaxMs, $"p50 {round.P50Ms} p99 {round.P99Ms} max {round.MaxMs}");
+        Assert.InRange(round.SetupsPerSecond, 6 / round.ElapsedSeconds * 0.99, 6 / round.ElapsedSeconds * 1.01);
+        Assert.True(round.MaxMs <= round.ElapsedSeconds * 1000, $"max {round.MaxMs} ms > elapsed {round.ElapsedSeconds} s");
+
+        // The gateway answered exactly these peers, each with one Child SA, and got every Delete at the end.
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(6, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_failed_total", ("role", "responder")));
+        Assert.Equal(6, m.Sum("concentrator_child_sas_created_total"));
+        await Eventually.TrueAsync(async () => await gateway.Gateway.CountSasAsync() == 0 && gateway.DataPlane.InstalledCount == 0,
+            "the loadtest deleted every SA with the gateway");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Wrong_psk_is_counted_as_failed_by_reason_and_exits_1()
+    {
+        await using var gateway = TestGateway.Start(GatewayYaml);
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "3", "--warmup", "0",
+            "--psk", "not-the-gateway-key", "--gateway-id", "gw.test", "--timeout", "30");
+        Assert.True(code == 1, $"exit {code}\n{output}\n{err}");
+
+        var row = output.Split('\n').Single(l => l.StartsWith("1 ", StringComparison.Ordinal));
+        Assert.Equal(["1", "3", "0", "3"], row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..4]);
+        Assert.Contains("Failed by reason: AuthFailed: 3", output);
+
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(3, m.Sum("concentrator_ike_negotiations_failed_total", ("role", "responder")));
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
+        Assert.Equal(0, gateway.DataPlane.InstalledCount);
+    }
+}
