@@ -45,6 +45,7 @@ public static class Program
           handshake   IKE setups/s and p50/p99 setup latency with the demo's peer fleet (loopback; root for the
                       strongSwan comparison)
           latency     added round-trip time p50/p99 through the testbed, idle and at 50% of the UDP max rate (root)
+          all         every suite in turn (root), each into bench/results/<suite>.md (--out DIR elsewhere)
           scale       10k/50k/100k concurrent tunnels: gateway memory per tunnel, time to establish, ESP with N SAs vs 1 (no root)
 
         Options:
@@ -87,6 +88,27 @@ public static class Program
             return 2;
         }
 
+        if (options.Suite == "all")
+        {
+            // Every suite in turn, each into its own results file; --out names a directory here.
+            int failed = 0;
+            foreach (var suite in AllSuites)
+            {
+                var one = options with { Suite = suite, Out = options.Out is null ? null : Path.Combine(options.Out, suite + ".md"), Only = null };
+                Console.WriteLine($"=== {suite}");
+                failed += await RunSuiteAsync(one) == 0 ? 0 : 1;
+            }
+            return failed == 0 ? 0 : 1;
+        }
+
+        return await RunSuiteAsync(options);
+    }
+
+    /// <summary>What `all` runs, cheapest first (throughput and latency need root and the namespace testbed).</summary>
+    public static readonly string[] AllSuites = ["esp", "handshake", "scale", "throughput", "latency"];
+
+    private static async Task<int> RunSuiteAsync(BenchOptions options)
+    {
         Report report;
         switch (options.Suite)
         {
