@@ -184,6 +184,25 @@ public class EspStatusTests
         Assert.Equal(EspStatus.SequenceExhausted, esn.A.Encapsulate(Pair.SpiA, Ipv4(20), buffer, out _));
         Assert.Equal(SaRekeyHint.Exhausted, esn.A.GetRekeyHint(Pair.SpiA));
     }
+
+    [Fact]
+    public void Sequence_ceiling_refuses_numbers_above_it_until_raised_and_never_reuses_one()
+    {
+        using var pair = new Pair(Gcm128);
+        var buffer = new byte[200];
+        Assert.True(pair.A.SetOutboundCeiling(Pair.SpiA, 2));
+        Assert.Equal(EspStatus.Ok, pair.A.Encapsulate(Pair.SpiA, Ipv4(20), buffer, out _));
+        Assert.Equal(EspStatus.Ok, pair.A.Encapsulate(Pair.SpiA, Ipv4(20), buffer, out _));
+        Assert.Equal("00000002", ToHex(buffer.AsSpan(4, 4)));
+        Assert.Equal(EspStatus.SequenceCeiling, pair.A.Encapsulate(Pair.SpiA, Ipv4(20), buffer, out int refused));
+        Assert.Equal(0, refused);
+        Assert.Equal(SaRekeyHint.None, pair.A.GetRekeyHint(Pair.SpiA)); // a ceiling is not exhaustion: no rekey
+
+        Assert.True(pair.A.SetOutboundCeiling(Pair.SpiA, 10));
+        Assert.Equal(EspStatus.Ok, pair.A.Encapsulate(Pair.SpiA, Ipv4(20), buffer, out _));
+        Assert.Equal("00000004", ToHex(buffer.AsSpan(4, 4))); // 3 was burnt by the refusal, never sent
+        Assert.False(pair.A.SetOutboundCeiling(0xdeadbeef, 10));
+    }
 }
 
 internal static class AlsoExtension

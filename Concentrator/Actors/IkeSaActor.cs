@@ -407,6 +407,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         _replication.Replica.Tell(new Cluster.SaReplicaActor.Put(_sa.OurSpi, _replication.Epoch, released, esp,
             Sa.IkeSaSnapshotCodec.Encode(snapshot)));
         _publishedVersion = _sa.StateVersion;
+        // An adopter starts above mark + margin, so this node must stay at or below it until the next snapshot.
+        foreach (var child in snapshot.Children)
+            _sa.Context.DataPlane.SetOutboundCeiling(child.InboundSpi, child.OutboundSequenceMark + IkeSaSupervisor.SequenceMargin);
     }
 
     private (ulong LastOutbound, ulong InboundTop) SequenceMarks(uint inboundSpi) =>

@@ -89,6 +89,12 @@ public interface IDataPlane
     }
 
     /// <summary>
+    /// Caps the SA's outbound sequence numbers (packets beyond are refused, counted as seq_ceiling) at what another node
+    /// adopting the SA would start above: the mark of the snapshot just replicated plus the adoption margin.
+    /// </summary>
+    bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => false;
+
+    /// <summary>
     /// Whether the SA's outbound sequence space asks for a rekey (RFC 4303 §3.3.3). Polled by the
     /// control plane; the packet path only raises the flag. Default for planes without ESP state.
     /// </summary>

@@ -102,6 +102,13 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
     public SaRekeyHint GetRekeyHint(uint inboundSpi)
         => _sas.TryGetValue(inboundSpi, out EspSa? sa) ? sa.RekeyHint : SaRekeyHint.None;
 
+    public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling)
+    {
+        if (!_sas.TryGetValue(inboundSpi, out EspSa? sa)) return false;
+        sa.SetOutboundCeiling(ceiling);
+        return true;
+    }
+
     /// <summary>The inbound top is read without the worker's ownership: a value at most one batch old, enough for replication.</summary>
     public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop)
     {

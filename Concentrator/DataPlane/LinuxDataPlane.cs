@@ -160,6 +160,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>
         _store.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
 
+    public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _store.SetOutboundCeiling(inboundSpi, ceiling);
+
     private UnknownSpiReporter? _unknownSpis;
 
     public void OnUnknownSpi(Action<uint> report) => _unknownSpis = new UnknownSpiReporter(report);

@@ -88,7 +88,11 @@ public sealed class Gateway : IAsyncDisposable
         if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
         {
             var ike = Supervisor;
-            unknown.OnUnknownSpi(spi => ike.Tell(new IkeSaSupervisor.EspMiss(spi)));
+            // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
+            unknown.OnUnknownSpi(spi =>
+            {
+                if (replicas.TryGetIkeSpiOfEsp(spi, out _)) ike.Tell(new IkeSaSupervisor.EspMiss(spi));
+            });
         }
         var metrics = Metrics;
         foreach (var address in options.Config.Listen.Addresses)

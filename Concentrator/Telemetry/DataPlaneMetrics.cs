@@ -17,11 +17,12 @@ public enum EspDropReason
     SeqExhausted,
     Dummy,
     NoBuffer,
+    SeqCeiling,
     Count,
 }
 
 /// <summary>Drops by <see cref="EspStatus"/> value, inline (no allocation, plain fields).</summary>
-[InlineArray(16)]
+[InlineArray(24)]
 public struct EspStatusCounts
 {
     private ulong _element0;
@@ -155,7 +156,7 @@ public sealed class DataPlaneMetrics
     private static EspDropReason?[] BuildReasonOfStatus()
     {
         var map = new EspDropReason?[Enum.GetValues<EspStatus>().Length];
-        if (map.Length > 16) throw new InvalidOperationException("EspStatusCounts holds 16 statuses");
+        if (map.Length > 24) throw new InvalidOperationException("EspStatusCounts holds 24 statuses");
         foreach (var s in Enum.GetValues<EspStatus>())
         {
             map[(int)s] = s switch
@@ -166,6 +167,7 @@ public sealed class DataPlaneMetrics
                 EspStatus.UnknownSpi or EspStatus.NoSa => EspDropReason.NoSa,
                 EspStatus.TsMismatch => EspDropReason.TsMismatch,
                 EspStatus.SequenceExhausted => EspDropReason.SeqExhausted,
+                EspStatus.SequenceCeiling => EspDropReason.SeqCeiling,
                 EspStatus.Dummy => EspDropReason.Dummy,
                 EspStatus.BufferTooSmall => EspDropReason.NoBuffer,
                 _ => EspDropReason.Malformed,

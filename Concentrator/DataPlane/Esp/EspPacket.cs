@@ -71,8 +71,9 @@ public static class EspPacket
             return EspStatus.BufferTooSmall;
 
         // Only now: a refused packet must not burn a sequence number.
-        if (!sa.TryNextSequence(out ulong seq))
-            return EspStatus.SequenceExhausted;
+        var sequence = sa.NextSequence(out ulong seq);
+        if (sequence != EspStatus.Ok)
+            return sequence;
 
         Span<byte> iv = stackalloc byte[16];
         iv = iv.Slice(0, geometry.IvLength);

@@ -55,6 +55,7 @@ public sealed class EspSa : IDisposable
     private readonly OutboundLane?[] _lanes;
     private readonly EspCipher[] _allOutboundCiphers;
     private long _lastSequence; // last outbound sequence number handed out (as ulong bits)
+    private long _ceiling = -1; // highest outbound sequence number allowed (as ulong bits; all ones: no ceiling)
     private int _rekeyHint;
     private int _refs = 1;
     private int _disposed;
@@ -161,21 +162,30 @@ public sealed class EspSa : IDisposable
     /// is refused (RFC 4303 §3.3.3) and the SA is flagged for the control plane; the counter keeps
     /// counting up, so every later call is refused too.
     /// </summary>
-    internal bool TryNextSequence(out ulong seq)
+    internal EspStatus NextSequence(out ulong seq)
     {
         seq = (ulong)Interlocked.Increment(ref _lastSequence);
+        // Numbers refused here are burnt (the counter went past them): gaps are harmless, a repeated IV is not.
+        if (seq > (ulong)Volatile.Read(ref _ceiling))
+            return EspStatus.SequenceCeiling;
         ulong soft = Esn ? SoftLimit64 : SoftLimit32;
         ulong hard = Esn ? HardLimit64 : HardLimit32;
         // seq == 0 only after 2^64 increments; HardLimit64 itself is kept unused so the check is uniform.
         if (seq == 0 || seq > hard || (Esn && seq == HardLimit64))
         {
             RaiseHint(SaRekeyHint.Exhausted);
-            return false;
+            return EspStatus.SequenceExhausted;
         }
         if (seq >= soft)
             RaiseHint(SaRekeyHint.Soft);
-        return true;
+        return EspStatus.Ok;
     }
+
+    /// <summary>
+    /// The highest outbound sequence number this node may use (cluster SA mobility: the last replicated mark plus the
+    /// margin an adopting node skips). Unlimited unless set; raised by the control plane with each replicated snapshot.
+    /// </summary>
+    public void SetOutboundCeiling(ulong ceiling) => Volatile.Write(ref _ceiling, (long)ceiling);
 
     private void RaiseHint(SaRekeyHint hint)
     {

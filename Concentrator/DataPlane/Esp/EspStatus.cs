@@ -37,4 +37,10 @@ public enum EspStatus : byte
     TsMismatch,
     /// <summary>Outbound: no SA (and no trap policy) covers the inner packet.</summary>
     NoSa,
+    /// <summary>
+    /// Outbound: the next sequence number would pass the ceiling this node may use before its SA snapshot with a newer
+    /// mark is replicated (cluster SA mobility). A node adopting the SA starts above the ceiling, so an AEAD IV (the
+    /// sequence number) is never used twice under one key; sending resumes once the next snapshot goes out.
+    /// </summary>
+    SequenceCeiling,
 }
