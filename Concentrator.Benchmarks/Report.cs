@@ -26,6 +26,15 @@ public sealed class Report(string suite, string title)
     /// <summary>Some configuration could not be measured because of an error (not a performance judgement).</summary>
     public bool Failed { get; set; }
 
+    /// <summary>A configuration that failed with an error: the report says so (and fails), the console gets the whole exception.</summary>
+    public void NotMeasured(string what, Exception ex)
+    {
+        Failed = true;
+        string msg = ex.Message.Length > 1500 ? ex.Message[..1500] + " ..." : ex.Message;
+        Notes.Add($"{what}: NOT MEASURED, {ex.GetType().Name}: {msg.Replace('\n', ' ')}");
+        Console.WriteLine($"{Suite} {what} failed: {ex}");
+    }
+
     public Table AddTable(string title, params string[] header)
     {
         var t = new Table(title, header);

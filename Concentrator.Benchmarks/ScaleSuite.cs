@@ -90,7 +90,7 @@ public static partial class ScaleSuite
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Fail(report, $"{n} tunnels", ex);
+                report.NotMeasured($"{n} tunnels", ex);
             }
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
 
@@ -128,13 +128,6 @@ public static partial class ScaleSuite
         return report;
     }
 
-    private static void Fail(Report report, string what, Exception ex)
-    {
-        report.Failed = true;
-        string msg = ex.Message.Length > 1500 ? ex.Message[..1500] + " ..." : ex.Message;
-        report.Notes.Add($"{what}: NOT MEASURED, {ex.GetType().Name}: {msg.Replace('\n', ' ')}");
-        Console.WriteLine($"scale {what} failed: {ex}");
-    }
 
     private sealed record Scale(int Established, string Failures, double Seconds, long Heap0, long HeapN, long Rss0, long RssN);
 

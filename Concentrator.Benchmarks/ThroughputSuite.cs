@@ -92,10 +92,7 @@ public static class ThroughputSuite
             }
             catch (Exception ex)
             {
-                report.Failed = true;
-                string msg = ex.Message.Length > 1500 ? ex.Message[..1500] + " ..." : ex.Message;
-                report.Notes.Add($"{v.Name}: NOT MEASURED, {ex.GetType().Name}: {msg.Replace('\n', ' ')}");
-                Console.WriteLine($"  failed: {ex}");
+                report.NotMeasured(v.Name, ex);
             }
         }
 
