@@ -25,8 +25,17 @@ public sealed record ChildLifetime(TimeSpan RekeyTime, TimeSpan LifeTime, TimeSp
 /// </summary>
 public sealed class ChildSaActor : ReceiveActor, IWithTimers
 {
-    /// <summary>How often the data plane's batched counters are pulled (tunable; never per packet).</summary>
+    /// <summary>How often the data plane's batched counters are pulled while the SA carries traffic (tunable; never per packet).</summary>
     public static readonly TimeSpan CounterInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Longest pull interval of an idle SA (no packet either way since the last pull): the interval doubles up to this
+    /// and drops back to <see cref="CounterInterval"/> at the first packet. Nothing an idle SA could cross (soft limits,
+    /// the sequence-number hint, the replicated sequence mark) moves while it is idle; an SA with a hard volume limit
+    /// (life_bytes, life_packets) is pulled every <see cref="CounterInterval"/> regardless. At 100k mostly idle tunnels
+    /// this is a timer message per 8 s per tunnel instead of one per second.
+    /// </summary>
+    public static readonly TimeSpan IdleCounterInterval = TimeSpan.FromSeconds(8);
 
     private const string CounterTimer = "counters";
     private const string RekeyTimer = "rekey";
@@ -53,6 +62,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private readonly ConcentratorMetrics _metrics;
     private ChildSaState _state = ChildSaState.Created;
     private SaCounters _counters;
+    private TimeSpan _pullInterval;
     // Cluster SA mobility: the parent replicates again once this many outbound sequence numbers were used (0: off).
     private readonly ulong _sequenceReportStep;
     // Time since the SA was negotiated: nonzero for one adopted from another node, whose lifetimes run on from there.
@@ -75,6 +85,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         Receive<PullCounters>(_ =>
         {
             if (!_dataPlane.TryGetCounters(_install.InboundSpi, out var c)) return;
+            bool moved = c.PacketsIn != _counters.PacketsIn || c.PacketsOut != _counters.PacketsOut;
+            ScheduleNextPull(moved);
             _counters = c;
             CheckVolumeLimits();
             if (_sequenceReportStep > 0 && _dataPlane.TryGetSequenceMarks(_install.InboundSpi, out ulong sent, out ulong _) &&
@@ -86,7 +98,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         });
         Receive<RekeyDue>(_ => RequestRekey());
         Receive<ExpireDue>(_ => Expire());
-        Receive<GetCounters>(_ => Sender.Tell(_counters));
+        Receive<GetCounters>(_ => Sender.Tell(_dataPlane.TryGetCounters(_install.InboundSpi, out var now) ? now : _counters));
         Receive<Activate>(_ => _dataPlane.ActivateOutbound(_install.InboundSpi));
         Receive<Retire>(_ =>
         {
@@ -114,7 +126,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     {
         if (!_preinstalled) _dataPlane.AddSa(_install);
         _state = ChildSaStateMachine.Move(_state, ChildSaState.Installed);
-        Timers.StartPeriodicTimer(CounterTimer, PullCounters.Instance, CounterInterval);
+        _pullInterval = CounterInterval;
+        Timers.StartSingleTimer(CounterTimer, PullCounters.Instance, _pullInterval);
         if (_lifetime.RekeyTime > TimeSpan.Zero)
         {
             // rand_time jitter keeps both ends from rekeying at once (fewer collisions, RFC 7296 §2.8.1).
@@ -137,6 +150,14 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
             _metrics.ChildSaRemoved(_install.Connection, _install.Child);
             Log.ChildSaRemoved(_log, _install.Connection, _install.Child, $"{_install.InboundSpi:x8}");
         }
+    }
+
+    private void ScheduleNextPull(bool moved)
+    {
+        bool hardLimit = _lifetime.LifeBytes > 0 || _lifetime.LifePackets > 0;
+        _pullInterval = moved || hardLimit ? CounterInterval
+            : TimeSpan.FromTicks(Math.Min(_pullInterval.Ticks * 2, IdleCounterInterval.Ticks));
+        Timers.StartSingleTimer(CounterTimer, PullCounters.Instance, _pullInterval);
     }
 
     /// <summary>What is left of a lifetime for an SA negotiated over a second ago (an adopted one); at least a second.</summary>

@@ -34,12 +34,13 @@ public sealed partial class IkeSaSupervisor
     public static readonly TimeSpan HalfOpenReleaseWait = TimeSpan.FromSeconds(3);
 
     /// <summary>
-    /// Outbound ESP sequence numbers an adopter skips past the replicated mark. Each Child SA actor has its SA
-    /// replicated again whenever half of this is used (checked every counter pull, 1 s), so up to ~2M packets/s per SA
-    /// the previous holder never got past mark + margin. 2^22 of 2^32 (no ESN) leaves about a thousand failovers
-    /// before the soft lifetime asks for a rekey anyway.
+    /// Outbound ESP sequence numbers an adopter skips past the replicated mark, and how far the holder may go past that
+    /// mark before its next snapshot (its data-plane ceiling, so an AEAD IV is never reused whatever the timing). Each
+    /// Child SA actor has its SA replicated again once half of this is used (checked at each counter pull: every second
+    /// under traffic, at most 8 s after an idle spell), so below ~1M packets/s per SA the ceiling is never reached.
+    /// 2^24 of 2^32 (no ESN) leaves about 250 moves per Child SA before its soft lifetime asks for a rekey anyway.
     /// </summary>
-    public const ulong SequenceMargin = 1UL << 22;
+    public const ulong SequenceMargin = 1UL << 24;
 
     /// <summary>Messages held per SA while it is acquired (a retransmitting peer fills it; more are dropped).</summary>
     private const int AcquireQueue = 8;
