@@ -140,6 +140,37 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_lone_node_replicates_nothing_until_a_second_member_comes_up_and_then_everything()
+    {
+        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort();
+        string seeds = $"[{ClusterTestNode.Seed(pa)}]";
+        var nodes = new List<ClusterTestNode> { await ClusterTestNode.StartAsync($"cluster: {{ port: {pa}, seed_nodes: {seeds} }}", "a") };
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var a = nodes[0];
+            await Eventually.TrueAsync(() => a.Gateway.Ready, "a is Up", 30);
+            peer.Initiate("site", a.Gateway.IkeEndpoint);
+            await Eventually.TrueAsync(() => peer.Events.Up.Count == 1 && Plane(a).InstalledCount == 1, "the tunnel is up on a", 15);
+            await Task.Delay(500);
+            Assert.True(a.Gateway.Replicas!.Alone);
+            Assert.Equal(0, a.Gateway.Replicas.Count); // alone: no snapshot taken, nothing written
+
+            nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {pb}, seed_nodes: {seeds} }}", "b"));
+            var b = nodes[1];
+            await Eventually.TrueAsync(() => b.Gateway.Replicas!.Count == 1, "b received the SA a took alone", 30);
+            Assert.False(a.Gateway.Replicas.Alone);
+            Assert.Equal(1, a.Gateway.Replicas.Count);
+            Assert.Equal(1.0, (await b.ScrapeAsync()).Sum("concentrator_cluster_replicated_sas"));
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public void Replica_entries_round_trip_and_malformed_ones_are_refused()
     {
         var entry = SaReplicaEntry.Create("akka.tcp://concentrator@10.0.0.1:4053", 7, released: true, [0x1000u, 0x2000u], [1, 2, 3, 4, 5]);

@@ -93,7 +93,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
                 sent - _reportedSequence >= _sequenceReportStep)
             {
                 _reportedSequence = sent;
-                Context.Parent.Tell(IkeSaActor.SequenceAdvanced.Instance);
+                Context.Parent.Tell(IkeSaActor.ReplicateNow.Instance);
             }
         });
         Receive<RekeyDue>(_ => RequestRekey());

@@ -148,7 +148,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             StopWithoutDelete(SaReleaseReason.HandOff);
         });
         Receive<StopSilently>(_ => StopWithoutDelete(SaReleaseReason.Fenced));
-        Receive<SequenceAdvanced>(_ =>
+        Receive<ReplicateNow>(_ =>
         {
             _publishedVersion = long.MinValue;
             Publish();
@@ -401,12 +401,19 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         if (_replication is null || _silent || _sa.State != Sa.IkeSaState.Established || !_sa.CanSnapshot) return;
         if (!released && _sa.StateVersion == _publishedVersion) return;
+        _publishedVersion = _sa.StateVersion;
+        if (_replication.Index.Alone && !released)
+        {
+            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated).
+            foreach (var child in _sa.Children)
+                _sa.Context.DataPlane.SetOutboundCeiling(child.InboundSpi, SequenceMarks(child.InboundSpi).LastOutbound + IkeSaSupervisor.SequenceMargin);
+            return;
+        }
         using var snapshot = _sa.Snapshot(SequenceMarks);
         var esp = new uint[snapshot.Children.Count];
         for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
         _replication.Replica.Tell(new Cluster.SaReplicaActor.Put(_sa.OurSpi, _replication.Epoch, released, esp,
             Sa.IkeSaSnapshotCodec.Encode(snapshot)));
-        _publishedVersion = _sa.StateVersion;
         // An adopter starts above mark + margin, so this node must stay at or below it until the next snapshot.
         foreach (var child in snapshot.Children)
             _sa.Context.DataPlane.SetOutboundCeiling(child.InboundSpi, child.OutboundSequenceMark + IkeSaSupervisor.SequenceMargin);
@@ -492,7 +499,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public sealed record CreateChildSa(Config.ChildConfig Child);
 
     /// <summary>Cluster SA mobility of one IKE SA actor: the node's replica and the SA's ownership epoch here.</summary>
-    public sealed record Replication(IActorRef Replica, long Epoch);
+    public sealed record Replication(IActorRef Replica, Cluster.SaReplicaIndex Index, long Epoch);
 
     /// <summary>Another node receives this SA's traffic: snapshot it to <paramref name="ReplyTo"/> and stop without a Delete.</summary>
     public sealed record Release(IActorRef ReplyTo);
@@ -509,10 +516,10 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly StopSilently Instance = new();
     }
 
-    /// <summary>From a Child SA actor: half the sequence margin is used since the last snapshot; replicate again.</summary>
-    public sealed record SequenceAdvanced
+    /// <summary>Replicate again now: a child used half the sequence margin since the last snapshot, or a second member came Up.</summary>
+    public sealed record ReplicateNow
     {
-        public static readonly SequenceAdvanced Instance = new();
+        public static readonly ReplicateNow Instance = new();
     }
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>

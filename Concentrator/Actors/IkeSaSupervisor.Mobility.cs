@@ -82,6 +82,10 @@ public sealed partial class IkeSaSupervisor
             // Another node adopted this SA under a newer epoch: ours must stop without telling the peer.
             if (_sas.TryGetValue(m.Spi, out var sa)) sa.Tell(IkeSaActor.StopSilently.Instance);
         });
+        Receive<ReplicateAll>(_ =>
+        {
+            foreach (var sa in _spiOf.Keys) sa.Tell(IkeSaActor.ReplicateNow.Instance);
+        });
         Receive<HandOffAll>(_ =>
         {
             Log.HandingOff(_log, _spiOf.Count);
@@ -91,7 +95,7 @@ public sealed partial class IkeSaSupervisor
 
     /// <summary>Replication for a new SA actor on this node: its epoch and where its snapshots go.</summary>
     private IkeSaActor.Replication? ReplicationFor(long epoch) =>
-        _replica is null ? null : new IkeSaActor.Replication(_replica, epoch);
+        _replica is null ? null : new IkeSaActor.Replication(_replica, _replicaIndex!, epoch);
 
     /// <summary>An IKE message or ESP for <paramref name="spi"/>, which this node does not hold.</summary>
     private void Acquire(ulong spi, IkeInbound? inbound, bool askHolder = true)
@@ -202,6 +206,12 @@ public sealed partial class IkeSaSupervisor
 
     /// <summary>Between nodes: the released SA's snapshot (key material: TLS remoting when configured) and its epoch.</summary>
     public sealed record SaReleased(ulong Spi, long Epoch, byte[] Snapshot);
+
+    /// <summary>From the replica: a second member came Up; every SA, not replicated while this node was alone, is now.</summary>
+    public sealed record ReplicateAll
+    {
+        public static readonly ReplicateAll Instance = new();
+    }
 
     /// <summary>Leaving the cluster: every SA is replicated as released and stopped without a Delete.</summary>
     public sealed record HandOffAll

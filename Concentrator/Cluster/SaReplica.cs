@@ -73,6 +73,14 @@ public sealed class SaReplicaIndex
 
     public int Count => _entries.Count;
 
+    /// <summary>
+    /// No other member is Up: nobody could adopt an SA, so IKE SA actors skip snapshots altogether (a one-node
+    /// deployment, the demo, pays nothing for replication); when a second member comes Up they all replicate at once.
+    /// </summary>
+    public bool Alone { get => Volatile.Read(ref _alone); internal set => Volatile.Write(ref _alone, value); }
+
+    private bool _alone = true;
+
     public bool TryGet(ulong ikeSpi, out SaReplicaEntry entry) => _entries.TryGetValue(ikeSpi, out entry!);
 
     public bool TryGetIkeSpiOfEsp(uint espSpi, out ulong ikeSpi) => _ikeOfEsp.TryGetValue(espSpi, out ikeSpi);
@@ -114,7 +122,9 @@ public sealed class SaReplicaIndex
 /// balancer moves a peer to holds the SA's latest state at once, not after a gossip round. The SAs are spread over
 /// <see cref="KeyCount"/> LWW dictionaries by the top bits of their IKE SPI, which keeps each replicated value (sent
 /// whole on a write) a few kilobytes for tens of thousands of SAs. Keeps <see cref="SaReplicaIndex"/> current and
-/// fences: when another node takes over an SA this node still runs, the supervisor stops its copy silently.
+/// fences: when another node takes over an SA this node still runs, the supervisor stops its copy silently. While no
+/// other member is Up (<see cref="SaReplicaIndex.Alone"/>) the SA actors take no snapshots; the first member to come Up
+/// makes every SA replicate.
 /// </summary>
 public sealed class SaReplicaActor : ReceiveActor
 {
@@ -138,10 +148,8 @@ public sealed class SaReplicaActor : ReceiveActor
     private readonly Dictionary<int, HashSet<ulong>> _seen = new();
     private readonly List<IActorRef> _idleWaiters = new();
     private int _pendingWrites;
-    // Other members Up: while there are none (a one-node deployment, the demo) snapshots stay in the index only and
-    // are written once a second member comes Up, so a lone node pays no replication writes per IKE exchange.
+    // Other members Up; none: SaReplicaIndex.Alone.
     private readonly HashSet<Address> _othersUp = new();
-    private readonly HashSet<ulong> _unflushed = new();
 
     public SaReplicaActor(SaReplicaIndex index, IActorRef supervisor, ILogger log)
     {
@@ -168,13 +176,15 @@ public sealed class SaReplicaActor : ReceiveActor
         Receive<ClusterEvent.MemberUp>(m =>
         {
             if (m.Member.Address.Equals(_cluster.SelfAddress)) return;
-            bool wasAlone = _othersUp.Count == 0;
             _othersUp.Add(m.Member.Address);
-            if (wasAlone) Flush();
+            if (!_index.Alone) return;
+            _index.Alone = false;
+            _supervisor.Tell(Actors.IkeSaSupervisor.ReplicateAll.Instance);
         });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
             _othersUp.Remove(m.Member.Address);
+            _index.Alone = _othersUp.Count == 0;
             AdoptOrphans(m.Member.Address.ToString());
         });
         Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
@@ -219,25 +229,9 @@ public sealed class SaReplicaActor : ReceiveActor
 
         var entry = SaReplicaEntry.Create(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
         _index.Set(put.Spi, entry);
-        if (_othersUp.Count == 0) _unflushed.Add(put.Spi);
-        else WriteEntry(put.Spi, entry);
-    }
-
-    private void WriteEntry(ulong spi, SaReplicaEntry entry)
-    {
         var bytes = entry.Raw;
-        string name = Name(spi);
-        Write(KeyOf(spi), d => d.SetItem(_cluster, name, bytes));
-    }
-
-    /// <summary>A second member came Up: what this node held alone is replicated now.</summary>
-    private void Flush()
-    {
-        foreach (var spi in _unflushed)
-        {
-            if (_index.TryGet(spi, out var entry) && entry.Owner == _self) WriteEntry(spi, entry);
-        }
-        _unflushed.Clear();
+        string name = Name(put.Spi);
+        Write(KeyOf(put.Spi), d => d.SetItem(_cluster, name, bytes));
     }
 
     private void OnRemove(Remove remove)
@@ -245,9 +239,8 @@ public sealed class SaReplicaActor : ReceiveActor
         // Only the holder removes: an SA another node adopted meanwhile stays replicated.
         if (_index.TryGet(remove.Spi, out var current) && current.Owner != _self) return;
         _index.Remove(remove.Spi);
-        _unflushed.Remove(remove.Spi);
         // Alone, only what an earlier write put into Distributed Data needs removing there.
-        if (_othersUp.Count == 0 && !(_seen.TryGetValue(KeyIndex(remove.Spi), out var seen) && seen.Contains(remove.Spi))) return;
+        if (_index.Alone && !(_seen.TryGetValue(KeyIndex(remove.Spi), out var seen) && seen.Contains(remove.Spi))) return;
         string name = Name(remove.Spi);
         Write(KeyOf(remove.Spi), d => d.Remove(_cluster, name));
     }
