@@ -196,8 +196,18 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         foreach (var old in _retiring) old.Dispose();
     }
 
-    /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit).</summary>
-    /// Counted from the SA's establishment, which for one adopted from another node lies in the past.
+    /// <summary>DPD, lifetimes and NAT-T keepalives of an SA that is established (negotiated here or adopted).</summary>
+    private void StartEstablishedTimers()
+    {
+        // Checked at half the delay so a probe goes out between dpd_delay and 1.5 x dpd_delay of silence.
+        if (_sa.Connection is { DpdDelay: var dpd } && dpd > TimeSpan.Zero) Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd / 2);
+        StartIkeLifetime();
+        // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
+        if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
+    }
+
+    /// <summary>IKE SA lifetimes (swanctl rekey_time with rand_time jitter, then over_time as the hard limit), counted from
+    /// the SA's establishment, which for one adopted from another node lies in the past.</summary>
     private void StartIkeLifetime()
     {
         var age = _sa.EstablishedUtc == default ? TimeSpan.Zero : DateTime.UtcNow - _sa.EstablishedUtc;
@@ -294,7 +304,6 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     // The successor carries the children now; the predecessor's entry would point their ESP at it.
                     _replication?.Replica.Tell(new Cluster.SaReplicaActor.Remove(sa.OurSpi));
                     _publishedVersion = long.MinValue; // the successor's StateVersion counts from its own start
-
                     Log.IkeSaRekeyed(_log, $"{sa.OurSpi:x16}", _spiText, _sa.Connection?.Name ?? "");
                     StartIkeLifetime();
                     Drain(_sa);
@@ -310,26 +319,17 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     Log.IkeSaEstablished(_log, _spiText, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
                         up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
                     Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi, up.Connection, up.RemoteId, _sa.InitialContact));
-                    if (_sa.Connection is { DpdDelay: var dpd } && dpd > TimeSpan.Zero)
-                    {
-                        // Checked at half the delay so a probe goes out between dpd_delay and 1.5 x dpd_delay of silence.
-                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd / 2);
-                    }
-                    StartIkeLifetime();
+                    StartEstablishedTimers();
                     if (_sa.IsInitiator && _sa.InitialChildrenPending) Timers.StartSingleTimer(ChildrenUpTimer, ChildrenUpDue.Instance, ChildrenUpBound);
-                    // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
-                    if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
                     Context.System.EventStream.Publish(new IkeSaUp(_sa.OurSpi, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary));
                     break;
                 case IkeSaRestored restored:
-                    // Adopted from another node: established already, so no negotiation is counted; timers start afresh here.
+                    // Adopted from another node: established already, so no negotiation is counted; its timers start
+                    // here, its lifetimes counted from when it was negotiated.
                     _established = true;
                     _childrenUpSent = true;
                     Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurSpi, restored.Connection, restored.RemoteId));
-                    if (_sa.Connection is { DpdDelay: var restoredDpd } && restoredDpd > TimeSpan.Zero)
-                        Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, restoredDpd / 2);
-                    StartIkeLifetime();
-                    if (_sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
+                    StartEstablishedTimers();
                     break;
                 case ChildSaEstablished child:
                     var lifetime = _sa.Connection is { } conn && conn.Children.TryGetValue(child.Install.Child, out var childConfig)
