@@ -1,9 +1,9 @@
+using Concentrator.Tests.Support;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
@@ -137,7 +137,7 @@ public static partial class ScaleSuite
     {
         string dir = Path.Combine(Path.GetTempPath(), $"concentrator-scale-{Environment.ProcessId}-{n}");
         Directory.CreateDirectory(dir);
-        int ike = FreeUdpPort(), natt = FreeUdpPort(), http = FreeTcpPort();
+        int ike = FreePorts.Udp(), natt = FreePorts.Udp(), http = FreePorts.Tcp();
         await using var gateway = await GatewayProcess.StartAsync(dir, ike, natt, http);
         var target = new IPEndPoint(IPAddress.Loopback, ike);
         Console.WriteLine($"scale {n}: gateway pid {gateway.Pid} on {target}, metrics on 127.0.0.1:{http}");
@@ -190,21 +190,7 @@ public static partial class ScaleSuite
         return sum;
     }
 
-    private static int FreeUdpPort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
 
-    private static int FreeTcpPort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     /// <summary>Progress on stdout, a line every 10% (the benchmark's output is usually a log).</summary>
     private sealed class FleetProgress(int total)

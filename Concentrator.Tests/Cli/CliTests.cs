@@ -119,7 +119,7 @@ public sealed class RunProcessTests
     [Fact]
     public async Task Run_serves_peers_and_sigterm_deletes_their_sas_before_exit()
     {
-        int ikePort = FreeUdpPort(), nattPort = FreeUdpPort(), httpPort = FreeTcpPort();
+        int ikePort = FreePorts.Udp(), nattPort = FreePorts.Udp(), httpPort = FreePorts.Tcp();
         string dir = Directory.CreateTempSubdirectory("conc-run-").FullName;
         string config = Path.Combine(dir, "gw.yaml");
         await File.WriteAllTextAsync(config, TestGateway.ResponderYaml()
@@ -169,21 +169,7 @@ public sealed class RunProcessTests
         }
     }
 
-    private static int FreeUdpPort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
 
-    private static int FreeTcpPort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 }
 
 /// <summary>sas / initiate / terminate against an in-process gateway's admin endpoint.</summary>

@@ -27,7 +27,7 @@ public sealed class ClusterFormationTests(ITestOutputHelper output)
     [Fact]
     public async Task Three_nodes_with_seed_nodes_form_one_cluster_and_readyz_follows_membership()
     {
-        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort(), pc = ClusterTestNode.FreePort();
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp(), pc = FreePorts.Tcp();
         string seeds = $"[{ClusterTestNode.Seed(pa)}, {ClusterTestNode.Seed(pb)}]";
         var nodes = new List<ClusterTestNode>();
         try

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
@@ -24,13 +23,6 @@ internal sealed class ClusterTestNode : IAsyncDisposable
     public HealthServer HttpServer { get; }
     public string BaseUrl { get; }
 
-    /// <summary>A TCP port free at the time of asking (the node binds it a moment later; loopback only).</summary>
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     public static string Seed(int port) => $"akka.tcp://concentrator@127.0.0.1:{port}";
 

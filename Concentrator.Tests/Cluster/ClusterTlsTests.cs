@@ -39,7 +39,7 @@ public sealed class ClusterTlsTests(ITestOutputHelper output) : IDisposable
     {
         var cluster = Certificate("concentrator-cluster");
         var stranger = Certificate("concentrator-cluster"); // same subject, different key: only the key proves membership
-        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort(), pc = ClusterTestNode.FreePort();
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp(), pc = FreePorts.Tcp();
         await using var a = await ClusterTestNode.StartAsync(Yaml(pa, pa, cluster), "a");
         await using var b = await ClusterTestNode.StartAsync(Yaml(pb, pa, cluster), "b");
         await Eventually.TrueAsync(() => a.Gateway.Ready && b.Gateway.Ready, "a and b are Up over TLS", 40);

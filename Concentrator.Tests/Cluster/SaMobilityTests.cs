@@ -142,7 +142,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     [Fact]
     public async Task A_lone_node_replicates_nothing_until_a_second_member_comes_up_and_then_everything()
     {
-        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort();
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp();
         string seeds = $"[{ClusterTestNode.Seed(pa)}]";
         var nodes = new List<ClusterTestNode> { await ClusterTestNode.StartAsync($"cluster: {{ port: {pa}, seed_nodes: {seeds} }}", "a") };
         await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
@@ -200,7 +200,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
 
     private async Task<List<ClusterTestNode>> StartClusterAsync()
     {
-        int pa = ClusterTestNode.FreePort(), pb = ClusterTestNode.FreePort(), pc = ClusterTestNode.FreePort();
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp(), pc = FreePorts.Tcp();
         string seeds = $"[{ClusterTestNode.Seed(pa)}]";
         var nodes = new List<ClusterTestNode>();
         foreach (var (port, name) in new[] { (pa, "a"), (pb, "b"), (pc, "c") })

@@ -1,6 +1,6 @@
+using Concentrator.Tests.Support;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
@@ -27,7 +27,7 @@ public sealed class DashboardTests(ITestOutputHelper output)
         node.PushEsp(50);
 
         var dir = Directory.CreateTempSubdirectory("concentrator-prom-");
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         string rules = Path.Combine(Tools.RepoRoot, "dashboards", "alerts", "concentrator-rules.yaml");
         File.WriteAllText(Path.Combine(dir.FullName, "prometheus.yml"), $"""
             global:
@@ -219,10 +219,4 @@ public sealed class DashboardTests(ITestOutputHelper output)
         }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }
