@@ -1,7 +1,7 @@
 using Akka.Actor;
-using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Configuration;
+using Akka.Hosting;
 using Akka.Management;
 using Akka.Management.Dsl;
 using Akka.Management.Cluster.Bootstrap;
@@ -30,17 +30,19 @@ public sealed class ClusterNode
         _log = log;
     }
 
-    /// <summary>A clustered ActorSystem: <paramref name="baseHocon"/> with the cluster settings over it. Akka's own log
-    /// events (remoting, membership, downing) go through <paramref name="loggers"/>, so <c>run</c>'s stdout stays JSON.</summary>
-    public static ActorSystem CreateSystem(string name, string baseHocon, ClusterConfig config, ILoggerFactory loggers)
+    /// <summary>What makes the ActorSystem an Akka.Hosting builder builds a cluster node: the cluster settings over the
+    /// gateway's own HOCON, the Kubernetes bootstrap defaults when discovery is on, and TLS remoting when configured.
+    /// Certificates are loaded here, so a bad one fails the gateway's start with its own message.</summary>
+    public static Action<AkkaConfigurationBuilder> Configure(ClusterConfig config)
     {
-        var hocon = ConfigurationFactory.ParseString(ClusterSettings.Hocon(config))
-            .WithFallback(ConfigurationFactory.ParseString(baseHocon));
+        var hocon = ConfigurationFactory.ParseString(ClusterSettings.Hocon(config));
         if (config.Discovery == "kubernetes") hocon = WithBootstrapDefaults(hocon);
-        Setup setup = BootstrapSetup.Create().WithConfig(hocon);
-        var actorSetup = ActorSystemSetup.Create(setup, new Akka.Hosting.Logging.LoggerFactorySetup(loggers));
-        if (config.TlsEnabled) actorSetup = actorSetup.And(ClusterTls.Load(config).Setup());
-        return ActorSystem.Create(name, actorSetup);
+        var tls = config.TlsEnabled ? ClusterTls.Load(config).Setup() : null;
+        return akka =>
+        {
+            akka.AddHocon(hocon, HoconAddMode.Prepend);
+            if (tls is not null) akka.AddSetup(tls);
+        };
     }
 
     /// <summary>Separate so that a node without discovery never loads the management and Kubernetes assemblies.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Hosting;
 using Concentrator.Actors;
 using Concentrator.Cluster;
 using Concentrator.Config;
@@ -9,6 +10,8 @@ using Concentrator.Ike.Wire;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Net;
 using Concentrator.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Hosting;
@@ -52,6 +55,7 @@ public sealed class Gateway : IAsyncDisposable
         """;
 
     private readonly List<UdpIkeTransport> _transports = new();
+    private readonly IHost _host;
     private readonly ILogger _log;
     private volatile bool _started;
     private volatile bool _disposed;
@@ -65,9 +69,6 @@ public sealed class Gateway : IAsyncDisposable
         Metrics.Limits.AttachLogger(options.Loggers.CreateLogger("Concentrator.Limits"));
         var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
-        System = options.Cluster is null
-            ? ActorSystem.Create(options.SystemName, ConfigurationFactory.ParseString(Hocon))
-            : ClusterNode.CreateSystem(options.SystemName, Hocon, options.Cluster, options.Loggers);
         var context = new IkeSaContext
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
@@ -83,8 +84,11 @@ public sealed class Gateway : IAsyncDisposable
         var gate = new InitGate(admission.InitJobLoad);
         // A cluster node replicates its SAs and adopts those whose peers' traffic moves here (IkeSaSupervisor.Mobility).
         var replicas = Replicas = options.Cluster is null ? null : new SaReplicaIndex();
-        Supervisor = System.ActorOf(IkeSaSupervisor.Props(context, sender, options.Loggers.CreateLogger("Concentrator.Ike"), admission, gate,
-            replicas), "ike");
+        var ikeLog = options.Loggers.CreateLogger("Concentrator.Ike");
+        _host = StartActorSystem(options, (system, registry) =>
+            registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate, replicas), "ike")));
+        System = _host.Services.GetRequiredService<ActorSystem>();
+        Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
         {
             var ike = Supervisor;
@@ -114,6 +118,46 @@ public sealed class Gateway : IAsyncDisposable
             Metrics.SetReady(Ready);
             if (Replicas is { } r) Metrics.SetReplicatedSas(r.Count);
         });
+    }
+
+    /// <summary>
+    /// The ActorSystem through Akka.Hosting, in a host of its own: HOCON, the cluster settings and TLS, Akka's logging
+    /// into <see cref="GatewayOptions.Loggers"/>, and the IKE SA supervisor in the actor registry. The host does not
+    /// listen for signals: <c>run</c> handles SIGTERM itself, because SAs are handed off before the node leaves.
+    /// </summary>
+    private static IHost StartActorSystem(GatewayOptions options, Action<ActorSystem, IActorRegistry> actors)
+    {
+        var clustered = options.Cluster is { } cluster ? ClusterNode.Configure(cluster) : null;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddLogging();
+        builder.Services.AddSingleton(options.Loggers);
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        builder.Services.AddAkka(options.SystemName, akka =>
+        {
+            akka.AddHocon(ConfigurationFactory.ParseString(Hocon), HoconAddMode.Append)
+                .ConfigureLoggers(l =>
+                {
+                    l.LogLevel = Akka.Event.LogLevel.WarningLevel;
+                    l.ClearLoggers();
+                    l.AddLoggerFactory(options.Loggers);
+                });
+            clustered?.Invoke(akka);
+            akka.WithActors(actors);
+        });
+        var host = builder.Build();
+        // Off the caller's synchronization context: constructors of gateways run inside test frameworks' contexts too.
+        Task.Run(() => host.StartAsync()).GetAwaiter().GetResult();
+        // Akka.Hosting logs a failed start and stops the host; resolving the system again throws the cause here.
+        host.Services.GetRequiredService<ActorSystem>();
+        return host;
+    }
+
+    /// <summary>The host's lifetime without the console lifetime's SIGTERM/SIGINT handlers.</summary>
+    private sealed class NoSignalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     public GatewayOptions Options { get; }
@@ -226,6 +270,8 @@ public sealed class Gateway : IAsyncDisposable
         _disposed = true;
         if (ClusterNode is { } cluster) await cluster.LeaveAsync(LeaveTimeout).ConfigureAwait(false);
         await System.Terminate().ConfigureAwait(false);
+        await _host.StopAsync().ConfigureAwait(false);
+        _host.Dispose();
         foreach (var t in _transports) t.Dispose();
     }
 

@@ -1,0 +1,70 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Concentrator.Actors;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
+using Concentrator.Tests.Security;
+using Concentrator.Tests.Support;
+using Microsoft.Extensions.Logging;
+using LogLevel = Microsoft.Extensions.Logging.LogLevel;
+
+namespace Concentrator.Tests.Hosting;
+
+/// <summary>The gateway's ActorSystem comes from Akka.Hosting: its actors are in the registry, Akka's own log events
+/// reach the gateway's loggers at warning level and above, and disposing the gateway ends the system.</summary>
+public sealed class GatewayHostingTests
+{
+    [Fact]
+    public async Task The_supervisor_is_in_the_actor_registry_and_akka_warnings_reach_the_gateways_loggers()
+    {
+        var sink = new CapturingLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(sink).SetMinimumLevel(LogLevel.Trace));
+        var gateway = Gateway.Start(new GatewayOptions
+        {
+            Config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<hosting>"),
+            DataPlane = new InMemoryDataPlane(),
+            Loggers = loggers,
+            SystemName = "hosting",
+        });
+        try
+        {
+            Assert.Same(gateway.Supervisor, ActorRegistry.For(gateway.System).Get<IkeSaSupervisor>());
+            Assert.Equal(0, await gateway.CountSasAsync());
+
+            gateway.System.Log.Info("hosting-probe-info");
+            gateway.System.Log.Warning("hosting-probe-warning {0}", 42);
+            await Eventually.TrueAsync(() => sink.Lines.Any(l => l.Message.Contains("hosting-probe-warning 42") && l.Level == LogLevel.Warning),
+                "Akka's warning reached the gateway's logger", 10);
+            Assert.DoesNotContain(sink.Lines, l => l.Message.Contains("hosting-probe-info"));
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+        Assert.True(gateway.System.WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public void An_unusable_cluster_certificate_fails_the_gateways_start_with_the_key_named()
+    {
+        // Akka.Hosting logs and swallows a failed start of its hosted service; the gateway must not start half-built.
+        var garbage = Path.Combine(Path.GetTempPath(), $"hosting-{Guid.NewGuid():N}.p12");
+        File.WriteAllText(garbage, "not a PKCS#12");
+        try
+        {
+            var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml() + $"\ncluster: {{ port: 0, tls: {{ certificate: {garbage} }} }}\n", "c.yaml");
+            var error = Assert.Throws<ConfigException>(() => Gateway.Start(new GatewayOptions
+            {
+                Config = config, DataPlane = new InMemoryDataPlane(), Cluster = config.Cluster, SystemName = "badtls",
+            }));
+            Assert.Equal("cluster.tls.certificate", error.KeyPath);
+            Assert.Equal("c.yaml", error.File);
+        }
+        finally
+        {
+            File.Delete(garbage);
+        }
+    }
+}
