@@ -123,7 +123,7 @@ public sealed class ConcentratorMetrics
         var malformed = f.CreateCounter("concentrator_ike_malformed_messages_total", "IKE messages that failed to parse, by parse status.", "reason");
         _malformed = Enum.GetValues<ParseStatus>().Select(s => s == ParseStatus.Ok ? null! : malformed.WithLabels(LabelValues.Snake(s.ToString()))).ToArray();
 
-        // Cluster families: a single node is one member Up owning every (zero) shard; the cluster work fills these later.
+        // Cluster families: until the cluster monitor reports, a node counts itself as the one member Up.
         _clusterMembers = f.CreateGauge("concentrator_cluster_members", "Akka cluster members by status, as seen by this node.", "status");
         foreach (var status in ClusterMemberStatuses)
         {
