@@ -160,13 +160,13 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
             var other = survivors[1 - (int)(ikeSpi % 2)];
             string adopterOwner = adopter.Gateway.ClusterNode!.SelfAddress.ToString();
 
-            var peerBefore = await PeerMetricsAsync(peer);
             // a is downed as a failure detector (or an operator) would down a crashed node: no HandOffAll, nothing
             // released; a finds itself Down and shuts its actor system down. From here on the peer sends nothing.
             var clock = System.Diagnostics.Stopwatch.StartNew();
             Akka.Cluster.Cluster.Get(b.Gateway.System).Down(a.Gateway.ClusterNode.SelfAddress);
             await Eventually.TrueAsync(() => a.Gateway.System.WhenTerminated.IsCompleted, "the downed node shut down", 15);
             output.WriteLine($"a terminated {clock.ElapsedMilliseconds} ms after the down");
+            var peerBefore = await PeerMetricsAsync(peer); // a's own DPD probes, if any, are counted in here
             // Its SA actors stopped without removing their replicas (its replicator stops with the cluster, before the
             // user actors): the entry outlives the node. Until a is removed it may still name a, then the adopter.
             Assert.True(other.Gateway.Replicas!.TryGet(ikeSpi, out var orphan) && (orphan.Owner == aOwner || orphan.Owner == adopterOwner),
