@@ -225,6 +225,44 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Two_nodes_adopting_the_same_sa_at_once_leave_exactly_one_holder()
+    {
+        var nodes = await StartClusterAsync();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+            // Survivors whose views of the Up members differ when a member is removed (another joins meanwhile) may both
+            // pick the same orphan: both restore it under epoch 2. The tie must leave one holder, not fence both.
+            b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+            c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+            await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced by epoch 2", 10);
+            await Task.Delay(2000); // replication settles (WriteAll, 100 ms notifications)
+            int holders = 0;
+            foreach (var n in nodes) holders += await n.Gateway.CountSasAsync();
+            output.WriteLine($"holders after a concurrent adoption: b {Plane(b).InstalledCount}, c {Plane(c).InstalledCount}");
+            Assert.Equal(1, holders);
+            Assert.Equal(1, Plane(b).InstalledCount + Plane(c).InstalledCount);
+            var holder = Plane(b).InstalledCount == 1 ? b : c;
+            string owner = holder.Gateway.ClusterNode!.SelfAddress.ToString();
+            foreach (var n in nodes)
+            {
+                Assert.True(n.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Owner == owner && e.Epoch == 2, "every member's replica names the holder");
+            }
+            Assert.Single(peer.Events.Up);
+            Assert.Empty(peer.Events.Down);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public async Task A_lone_node_replicates_nothing_until_a_second_member_comes_up_and_then_everything()
     {
         int pa = FreePorts.Tcp(), pb = FreePorts.Tcp();
