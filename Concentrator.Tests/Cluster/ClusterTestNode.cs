@@ -26,9 +26,10 @@ internal sealed class ClusterTestNode : IAsyncDisposable
 
     public static string Seed(int port) => $"akka.tcp://concentrator@127.0.0.1:{port}";
 
-    public static async Task<ClusterTestNode> StartAsync(string clusterYaml, string name)
+    /// <summary><paramref name="gatewayYaml"/>: everything but the <c>cluster:</c> section; <see cref="TestGateway.ResponderYaml"/> by default.</summary>
+    public static async Task<ClusterTestNode> StartAsync(string clusterYaml, string name, string? gatewayYaml = null)
     {
-        var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml() + "\n" + clusterYaml, $"<{name}>");
+        var config = ConcentratorConfig.Parse((gatewayYaml ?? TestGateway.ResponderYaml()) + "\n" + clusterYaml, $"<{name}>");
         var gateway = Gateway.Start(new GatewayOptions
         {
             Config = config,

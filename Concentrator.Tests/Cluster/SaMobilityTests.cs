@@ -6,6 +6,7 @@ using Concentrator.Cluster;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster;
@@ -140,6 +141,128 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task When_a_node_dies_without_a_hand_off_one_survivor_adopts_its_idle_sa_and_runs_its_dpd()
+    {
+        // dpd_delay on the gateways: the adopted SA's timers must run on its new node although its peer sends nothing.
+        var nodes = await StartClusterAsync(DpdDelay);
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+            string aOwner = a.Gateway.ClusterNode!.SelfAddress.ToString();
+            Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var before) && before.Owner == aOwner && before.Epoch == 1 && !before.Released);
+
+            // The survivors split a dead member's SAs by SPI modulo their count, in the ordinal order of their addresses.
+            var survivors = new[] { b, c }.OrderBy(n => n.Gateway.ClusterNode!.SelfAddress.ToString(), StringComparer.Ordinal).ToArray();
+            var adopter = survivors[(int)(ikeSpi % 2)];
+            var other = survivors[1 - (int)(ikeSpi % 2)];
+            string adopterOwner = adopter.Gateway.ClusterNode!.SelfAddress.ToString();
+
+            // a is downed as a failure detector (or an operator) would down a crashed node: no HandOffAll, nothing
+            // released; a finds itself Down and shuts its actor system down. From here on the peer sends nothing.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Akka.Cluster.Cluster.Get(b.Gateway.System).Down(a.Gateway.ClusterNode.SelfAddress);
+            await Eventually.TrueAsync(() => a.Gateway.System.WhenTerminated.IsCompleted, "the downed node shut down", 15);
+            output.WriteLine($"a terminated {clock.ElapsedMilliseconds} ms after the down");
+            var peerBefore = await PeerMetricsAsync(peer); // a's own DPD probes, if any, are counted in here
+            // Its SA actors stopped without removing their replicas (its replicator stops with the cluster, before the
+            // user actors): the entry outlives the node. Until a is removed it may still name a, then the adopter.
+            Assert.True(other.Gateway.Replicas!.TryGet(ikeSpi, out var orphan) && (orphan.Owner == aOwner || orphan.Owner == adopterOwner),
+                "the dead node's replica entry survives it");
+            await Eventually.TrueAsync(() => Plane(adopter).InstalledCount == 1, "the Child SA is installed on the adopter", 15);
+            output.WriteLine($"orphan adopted by {adopterOwner} {clock.ElapsedMilliseconds} ms after the down");
+            Assert.Equal(0, Plane(other).InstalledCount);
+
+            var ma = await adopter.ScrapeAsync();
+            var mo = await other.ScrapeAsync();
+            Assert.Equal(1, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+            Assert.Equal(0, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "failed")));
+            Assert.Equal(0, mo.Sum("concentrator_cluster_sa_adoptions_total"));
+            Assert.Equal(1, await adopter.Gateway.CountSasAsync());
+            Assert.Equal(0, await other.Gateway.CountSasAsync());
+            // Nothing from the peer reached either survivor: the adoption came from the membership change alone.
+            Assert.Equal(0, ma.Sum("concentrator_ike_messages_received_total") + mo.Sum("concentrator_ike_messages_received_total"));
+            Assert.Equal(0, ma.Sum("concentrator_esp_packets_total", ("direction", "in")) + mo.Sum("concentrator_esp_packets_total", ("direction", "in")));
+
+            // The adopter replicates it under the next epoch as its owner; the other survivor sees that.
+            Assert.True(adopter.Gateway.Replicas!.TryGet(ikeSpi, out var mine) && mine.Owner == adopterOwner && mine.Epoch == 2 && !mine.Released);
+            await Eventually.TrueAsync(() => other.Gateway.Replicas!.TryGet(ikeSpi, out var seen) && seen.Owner == adopterOwner && seen.Epoch == 2,
+                "the other survivor sees the adopter own the SA under epoch 2", 10);
+
+            // Its DPD runs on the adopter: an idle SA is probed between dpd_delay and 1.5 x dpd_delay after the restore.
+            await Eventually.TrueAsync(async () => (await adopter.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total") >= 1,
+                "the adopter sent a DPD probe", DpdDelay.TotalSeconds * 1.5 + 5);
+            output.WriteLine($"first DPD probe from the adopter {clock.ElapsedMilliseconds} ms after the down");
+            Assert.True((await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_sent_total", ("exchange", "informational")) >= 1);
+            Assert.Equal(0, (await other.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total"));
+            // The probe is a valid request of this IKE SA (the restored keys and message IDs continue a's): the peer
+            // accepts and answers it. It answers the address it negotiated with (a's; no NAT here, so it does not follow
+            // the request's source, RFC 7296 §2.23), so the adopter itself never sees the answer: behind the cluster's
+            // load balancer that address is the service's, which FailoverRootTests covers.
+            double Informational(MetricsText m, string family) => m.Sum(family, ("exchange", "informational"));
+            await Eventually.TrueAsync(async () =>
+            {
+                var mp = await PeerMetricsAsync(peer);
+                return Informational(mp, "concentrator_ike_messages_received_total") > Informational(peerBefore, "concentrator_ike_messages_received_total") &&
+                       Informational(mp, "concentrator_ike_messages_sent_total") > Informational(peerBefore, "concentrator_ike_messages_sent_total");
+            }, "the peer received and answered the adopter's DPD probe", 5);
+            var peerAfter = await PeerMetricsAsync(peer);
+            Assert.Equal(0, peerAfter.Sum("concentrator_ike_messages_dropped_total"));
+            Assert.Equal(0, peerAfter.Sum("concentrator_ike_malformed_messages_total"));
+
+            // No renegotiation and no teardown as the peer sees it.
+            Assert.Single(peer.Events.Up);
+            Assert.Empty(peer.Events.Down);
+            Assert.Equal(0, (await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init")));
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task Two_nodes_adopting_the_same_sa_at_once_leave_exactly_one_holder()
+    {
+        var nodes = await StartClusterAsync();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+            // Survivors whose views of the Up members differ when a member is removed (another joins meanwhile) may both
+            // pick the same orphan: both restore it under epoch 2. The tie must leave one holder, not fence both.
+            b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+            c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+            await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced by epoch 2", 10);
+            await Task.Delay(2000); // replication settles (WriteAll, 100 ms notifications)
+            int holders = 0;
+            foreach (var n in nodes) holders += await n.Gateway.CountSasAsync();
+            output.WriteLine($"holders after a concurrent adoption: b {Plane(b).InstalledCount}, c {Plane(c).InstalledCount}");
+            Assert.Equal(1, holders);
+            Assert.Equal(1, Plane(b).InstalledCount + Plane(c).InstalledCount);
+            var holder = Plane(b).InstalledCount == 1 ? b : c;
+            string owner = holder.Gateway.ClusterNode!.SelfAddress.ToString();
+            foreach (var n in nodes)
+            {
+                Assert.True(n.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Owner == owner && e.Epoch == 2, "every member's replica names the holder");
+            }
+            Assert.Single(peer.Events.Up);
+            Assert.Empty(peer.Events.Down);
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public async Task A_lone_node_replicates_nothing_until_a_second_member_comes_up_and_then_everything()
     {
         int pa = FreePorts.Tcp(), pb = FreePorts.Tcp();
@@ -196,16 +319,24 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         }
     }
 
+    private static async Task<MetricsText> PeerMetricsAsync(TestGateway peer) =>
+        new(await MetricsEndpointTests.ExportAsync(peer.Gateway.Metrics.Registry));
+
     private static InMemoryDataPlane Plane(ClusterTestNode node) => (InMemoryDataPlane)node.Gateway.Options.DataPlane;
 
-    private async Task<List<ClusterTestNode>> StartClusterAsync()
+    private static readonly TimeSpan DpdDelay = TimeSpan.FromSeconds(2);
+
+    private async Task<List<ClusterTestNode>> StartClusterAsync(TimeSpan? dpdDelay = null)
     {
+        string? gatewayYaml = dpdDelay is { } dpd
+            ? TestGateway.ResponderYaml().Replace("local: { auth: psk, id: gw.test }", $"dpd_delay: {dpd.TotalSeconds:0}s\n    local: {{ auth: psk, id: gw.test }}")
+            : null;
         int pa = FreePorts.Tcp(), pb = FreePorts.Tcp(), pc = FreePorts.Tcp();
         string seeds = $"[{ClusterTestNode.Seed(pa)}]";
         var nodes = new List<ClusterTestNode>();
         foreach (var (port, name) in new[] { (pa, "a"), (pb, "b"), (pc, "c") })
         {
-            nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {port}, seed_nodes: {seeds} }}", name));
+            nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {port}, seed_nodes: {seeds} }}", name, gatewayYaml));
         }
         foreach (var n in nodes)
         {
