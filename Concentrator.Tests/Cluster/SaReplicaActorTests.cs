@@ -42,7 +42,6 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
             akka.cluster.periodic-tasks-initial-delay = 0s
             akka.coordinated-shutdown.phases.cluster-leave.timeout = 2s
             akka.coordinated-shutdown.phases.cluster-exiting.timeout = 2s
-            akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 1s
             """).WithFallback(ConfigurationFactory.ParseString(
             ClusterSettings.Hocon(new ClusterConfig { Hostname = "127.0.0.1", Port = 0, SplitBrainResolver = "off" })));
 
