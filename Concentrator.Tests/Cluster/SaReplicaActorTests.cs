@@ -1,0 +1,357 @@
+using System.Globalization;
+using Akka.Actor;
+using MemberStatus = Akka.Cluster.MemberStatus;
+using Akka.Configuration;
+using Akka.DistributedData;
+using Akka.TestKit;
+using Concentrator.Actors;
+using Concentrator.Cluster;
+using Concentrator.Config;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Cluster;
+
+/// <summary>
+/// The actor-level multi-node tests of <see cref="SaReplicaActor"/>: two or three cluster nodes in this process (the
+/// TestKit's own ActorSystem is node a, the others are created and joined here) over real loopback remoting and real
+/// Distributed Data, configured by the production HOCON (<see cref="ClusterSettings.Hocon"/>). Each node's supervisor
+/// is a <see cref="TestProbe"/>, so what the replica actor tells it (ReplicateAll, Fence, AdoptOrphan) is asserted
+/// directly, without whole gateways (<see cref="SaMobilityTests"/> covers those). Akka.TestKit rather than the
+/// multi-node test adapter, which this package registry does not carry; every node runs in one process, so the
+/// tests need no root and no namespaces. Snapshots are opaque bytes to the replica (only the entry header is decoded).
+/// </summary>
+public sealed class SaReplicaActorTests(ITestOutputHelper output)
+    : Akka.TestKit.Xunit2.TestKit(NodeConfig(), ClusterConfig.SystemName, output)
+{
+    /// <summary>Generous: two cores shared with other builds; a pass normally takes a fraction of it.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a message that must not come is waited for.</summary>
+    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(1);
+
+    /// <summary>The production cluster HOCON (split-brain resolver off: the tests down members themselves), faster gossip
+    /// so membership settles in well under a second, and short shutdown phases so a node whose peers are already gone
+    /// does not wait out the default leave timeouts.</summary>
+    private static Akka.Configuration.Config NodeConfig() =>
+        ConfigurationFactory.ParseString("""
+            akka.loglevel = ERROR
+            akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
+            akka.cluster.gossip-interval = 200ms
+            akka.cluster.leader-actions-interval = 200ms
+            akka.cluster.periodic-tasks-initial-delay = 0s
+            akka.coordinated-shutdown.phases.cluster-leave.timeout = 2s
+            akka.coordinated-shutdown.phases.cluster-exiting.timeout = 2s
+            """).WithFallback(ConfigurationFactory.ParseString(
+            ClusterSettings.Hocon(new ClusterConfig { Hostname = "127.0.0.1", Port = 0, SplitBrainResolver = "off" })));
+
+    [Fact]
+    public async Task A_put_on_one_node_appears_in_the_other_nodes_index_is_replaced_by_the_next_put_and_leaves_it_on_remove()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 2);
+        var (a, b) = (cluster[0], cluster[1]);
+        const ulong spi = 0x8123_4567_89ab_cdefUL;
+        var snapshot = Bytes(96, 1);
+
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, false, [0xc000_0001, 0xc000_0002], snapshot));
+        await AwaitAssertAsync(() =>
+        {
+            Assert.True(b.Index.TryGet(spi, out var entry), "b holds a's entry");
+            Assert.Equal(a.Owner, entry.Owner);
+            Assert.Equal(7, entry.Epoch);
+            Assert.False(entry.Released);
+            Assert.Equal(snapshot, entry.Snapshot.ToArray());
+            Assert.True(b.Index.TryGetIkeSpiOfEsp(0xc000_0001, out var ike1) && ike1 == spi, "ESP SPI 1 leads to the IKE SA");
+            Assert.True(b.Index.TryGetIkeSpiOfEsp(0xc000_0002, out var ike2) && ike2 == spi, "ESP SPI 2 leads to the IKE SA");
+        }, Patience);
+        Assert.NotEqual(a.Owner, b.Owner);
+
+        // A newer snapshot of the same SA (released on leave, its children rekeyed) replaces the old one, ESP SPIs too.
+        var released = Bytes(80, 2);
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, true, [0xc000_0003], released));
+        await AwaitAssertAsync(() =>
+        {
+            Assert.True(b.Index.TryGet(spi, out var entry) && entry.Released, "b sees the SA released");
+            Assert.Equal(released, entry.Snapshot.ToArray());
+            Assert.True(b.Index.TryGetIkeSpiOfEsp(0xc000_0003, out var ike) && ike == spi, "the new ESP SPI leads to the IKE SA");
+            Assert.False(b.Index.TryGetIkeSpiOfEsp(0xc000_0001, out _), "the rekeyed-away ESP SPI leads nowhere");
+        }, Patience);
+
+        a.Replica.Tell(new SaReplicaActor.Remove(spi));
+        await AwaitAssertAsync(() =>
+        {
+            Assert.False(b.Index.TryGet(spi, out _), "b dropped the removed SA");
+            Assert.False(b.Index.TryGetIkeSpiOfEsp(0xc000_0003, out _), "its ESP SPI leads nowhere");
+        }, Patience);
+        Assert.False(a.Index.TryGet(spi, out _));
+        Assert.Equal(0, b.Index.Count);
+
+        await a.Supervisor.ExpectNoMsgAsync(Quiet);
+        await b.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task A_put_with_an_older_epoch_than_another_nodes_entry_fences_the_writer_and_leaves_that_entry_alone()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 2);
+        var (a, b) = (cluster[0], cluster[1]);
+        const ulong spi = 0x4000_0000_0000_1000UL;
+        // Same top bits, so the same LWW dictionary: a's writes to it reach b in order.
+        const ulong sentinel = spi + 1;
+        Assert.Equal(SaReplicaActor.KeyOf(spi), SaReplicaActor.KeyOf(sentinel));
+        var bSnapshot = Bytes(64, 3);
+
+        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xd000_0001], bSnapshot));
+        await AwaitAssertAsync(() => Assert.True(a.Index.TryGet(spi, out var e) && e.Owner == b.Owner && e.Epoch == 2, "a sees b's entry"), Patience);
+
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [0xd000_0002], Bytes(64, 4)));
+        Assert.Equal(spi, (await a.Supervisor.ExpectMsgAsync<IkeSaSupervisor.Fence>(Patience)).Spi);
+
+        // Had a written its stale copy, it would reach b before the sentinel (and b would be fenced in turn).
+        a.Replica.Tell(new SaReplicaActor.Put(sentinel, 1, false, [], Bytes(8, 5)));
+        await AwaitAssertAsync(() => Assert.True(b.Index.TryGet(sentinel, out _), "the sentinel reached b"), Patience);
+        foreach (var node in new[] { a, b })
+        {
+            Assert.True(node.Index.TryGet(spi, out var entry));
+            Assert.Equal(b.Owner, entry.Owner);
+            Assert.Equal(2, entry.Epoch);
+            Assert.Equal(bSnapshot, entry.Snapshot.ToArray());
+            Assert.True(node.Index.TryGetIkeSpiOfEsp(0xd000_0001, out _));
+            Assert.False(node.Index.TryGetIkeSpiOfEsp(0xd000_0002, out _), "a's stale ESP SPI is not indexed");
+        }
+        await b.Supervisor.ExpectNoMsgAsync(Quiet);
+        await a.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task A_put_with_a_newer_epoch_takes_the_sa_over_and_fences_the_node_that_held_it()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 2);
+        var (a, b) = (cluster[0], cluster[1]);
+        const ulong spi = 0x2000_0000_0000_2000UL;
+
+        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xe000_0001], Bytes(64, 6)));
+        await AwaitAssertAsync(() => Assert.True(a.Index.TryGet(spi, out var e) && e.Owner == b.Owner, "a sees b's entry"), Patience);
+
+        // a adopted the SA (b looked gone): epoch 3 wins, and b learns from the replica that its copy must stop.
+        var adopted = Bytes(64, 7);
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 3, false, [0xe000_0001], adopted));
+        Assert.Equal(spi, (await b.Supervisor.ExpectMsgAsync<IkeSaSupervisor.Fence>(Patience)).Spi);
+        Assert.True(b.Index.TryGet(spi, out var entry));
+        Assert.Equal(a.Owner, entry.Owner);
+        Assert.Equal(3, entry.Epoch);
+        Assert.Equal(adopted, entry.Snapshot.ToArray());
+        await a.Supervisor.ExpectNoMsgAsync(Quiet);
+        await b.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task When_a_member_is_downed_the_survivors_adopt_its_sas_split_disjointly_by_spi()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 3);
+        var (a, b, c) = (cluster[0], cluster[1], cluster[2]);
+        // 10 even and 10 odd SPIs over different keys: with two survivors, each adopts exactly one parity.
+        var spis = Enumerable.Range(0, 20)
+            .Select(i => ((ulong)(i * 37 % SaReplicaActor.KeyCount) << (64 - SaReplicaActor.KeyBits)) | (0x0123_4567_0000UL + (ulong)i))
+            .ToHashSet();
+        Assert.Equal(20, spis.Count);
+        uint esp = 0xf000_0000;
+        foreach (var spi in spis) b.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [esp++], Bytes(32, (int)spi)));
+        await AwaitAssertAsync(() =>
+        {
+            Assert.Equal(spis, a.Index.OwnedBy(b.Owner).ToHashSet());
+            Assert.Equal(spis, c.Index.OwnedBy(b.Owner).ToHashSet());
+        }, Patience);
+
+        Akka.Cluster.Cluster.Get(c.System).Down(b.Address);
+
+        var adoptedByA = await AdoptionsAsync(a.Supervisor, 10);
+        var adoptedByC = await AdoptionsAsync(c.Supervisor, 10);
+        await a.Supervisor.ExpectNoMsgAsync(Quiet);
+        await c.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+        Assert.Empty(adoptedByA.Intersect(adoptedByC));
+        Assert.Equal(spis, adoptedByA.Union(adoptedByC).ToHashSet());
+        Assert.Single(adoptedByA.Select(s => s % 2).Distinct());
+        Assert.False(a.Index.Alone);
+        Assert.False(c.Index.Alone);
+    }
+
+    [Fact]
+    public async Task A_lone_node_replicates_nothing_until_a_second_member_comes_up_then_asks_for_replication_once()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 1);
+        var a = cluster[0];
+        Assert.True(a.Index.Alone);
+        await a.Supervisor.ExpectNoMsgAsync(Quiet);
+
+        var b = await cluster.JoinAsync();
+        await a.Supervisor.ExpectMsgAsync<IkeSaSupervisor.ReplicateAll>(Patience);
+        await b.Supervisor.ExpectMsgAsync<IkeSaSupervisor.ReplicateAll>(Patience);
+        Assert.False(a.Index.Alone);
+        Assert.False(b.Index.Alone);
+
+        // A third member is no reason to replicate again.
+        var c = await cluster.JoinAsync();
+        await c.Supervisor.ExpectMsgAsync<IkeSaSupervisor.ReplicateAll>(Patience);
+        await a.Supervisor.ExpectNoMsgAsync(Quiet);
+        await b.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+
+        // Once the others have left, a is alone again.
+        foreach (var other in new[] { b, c }) Akka.Cluster.Cluster.Get(other.System).Leave(other.Address);
+        await AwaitAssertAsync(() => Assert.True(a.Index.Alone, "a is alone again"), Patience);
+    }
+
+    [Fact]
+    public async Task WaitIdle_answers_Idle_once_every_member_has_acknowledged_the_writes_sent_before_it()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 2);
+        var (a, b) = (cluster[0], cluster[1]);
+        var asker = CreateTestProbe(a.System);
+
+        a.Replica.Tell(SaReplicaActor.WaitIdle.Instance, asker.Ref);
+        await asker.ExpectMsgAsync<SaReplicaActor.Idle>(Quiet);
+
+        var spis = Enumerable.Range(0, 50).Select(i => ((ulong)i << (64 - SaReplicaActor.KeyBits)) | 0xabcdUL).ToHashSet();
+        foreach (var spi in spis) a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [], Bytes(256, (int)spi)));
+        a.Replica.Tell(SaReplicaActor.WaitIdle.Instance, asker.Ref);
+        await asker.ExpectMsgAsync<SaReplicaActor.Idle>(Patience);
+
+        // WriteAll: b's replicator holds every write already, before any change notification reaches b's index.
+        var replicator = DistributedData.Get(b.System).Replicator;
+        var atB = new HashSet<ulong>();
+        foreach (var key in spis.Select(SaReplicaActor.KeyOf).Distinct())
+        {
+            var response = await replicator.Ask<IGetResponse>(Dsl.Get(key, ReadLocal.Instance), Patience);
+            if (response is NotFound) continue;
+            foreach (var (name, bytes) in Assert.IsType<GetSuccess>(response).Get(key).Entries)
+            {
+                Assert.True(SaReplicaEntry.TryDecode(bytes, out var entry) && entry!.Owner == a.Owner, "a's entry");
+                atB.Add(ulong.Parse(name, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture));
+            }
+        }
+        Assert.Equal(spis, atB);
+
+        // Nothing is pending any more: the next WaitIdle is answered at once.
+        a.Replica.Tell(SaReplicaActor.WaitIdle.Instance, asker.Ref);
+        await asker.ExpectMsgAsync<SaReplicaActor.Idle>(Quiet);
+    }
+
+    private static async Task<HashSet<ulong>> AdoptionsAsync(TestProbe supervisor, int count)
+    {
+        var spis = new HashSet<ulong>();
+        for (int i = 0; i < count; i++) spis.Add((await supervisor.ExpectMsgAsync<IkeSaSupervisor.AdoptOrphan>(Patience)).Spi);
+        Assert.Equal(count, spis.Count);
+        return spis;
+    }
+
+    private static byte[] Bytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>One cluster member: its replica actor, that actor's index, and the probe standing in for its supervisor.</summary>
+    private sealed record ReplicaNode(ActorSystem System, SaReplicaIndex Index, TestProbe Supervisor, IActorRef Replica)
+    {
+        public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
+
+        public string Owner => SaReplicaActor.SelfOwner(System);
+    }
+
+    /// <summary>
+    /// Node 0 is the TestKit's ActorSystem (shut down by the TestKit); every other node's ActorSystem is created here and
+    /// terminated on dispose, whatever the test's outcome. A node counts as joined once every member sees every member
+    /// Up and every replicator counts every member (so WriteAll reaches them all).
+    /// </summary>
+    private sealed class ReplicaCluster : IAsyncDisposable
+    {
+        private readonly SaReplicaActorTests _kit;
+        private readonly List<ReplicaNode> _nodes = [];
+        private readonly List<ActorSystem> _created = [];
+
+        private ReplicaCluster(SaReplicaActorTests kit) => _kit = kit;
+
+        public ReplicaNode this[int i] => _nodes[i];
+
+        public static async Task<ReplicaCluster> FormAsync(SaReplicaActorTests kit, int members)
+        {
+            var cluster = new ReplicaCluster(kit);
+            try
+            {
+                var first = cluster.Start(kit.Sys);
+                Akka.Cluster.Cluster.Get(kit.Sys).Join(first.Address);
+                await cluster.SettledAsync();
+                for (int i = 1; i < members; i++)
+                {
+                    await cluster.JoinAsync();
+                }
+                // Each node's supervisor was asked to replicate once, when it stopped being alone; nothing else yet.
+                if (members > 1)
+                {
+                    foreach (var node in cluster._nodes) await node.Supervisor.ExpectMsgAsync<IkeSaSupervisor.ReplicateAll>(Patience);
+                }
+                return cluster;
+            }
+            catch
+            {
+                await cluster.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async Task<ReplicaNode> JoinAsync()
+        {
+            var system = ActorSystem.Create(ClusterConfig.SystemName, _kit.Sys.Settings.Config);
+            _created.Add(system);
+            var node = Start(system);
+            Akka.Cluster.Cluster.Get(system).Join(_nodes[0].Address);
+            await SettledAsync();
+            return node;
+        }
+
+        private ReplicaNode Start(ActorSystem system)
+        {
+            var index = new SaReplicaIndex();
+            var supervisor = _kit.CreateTestProbe(system);
+            var replica = system.ActorOf(SaReplicaActor.Props(index, supervisor.Ref, NullLogger.Instance), "replica");
+            var node = new ReplicaNode(system, index, supervisor, replica);
+            _nodes.Add(node);
+            return node;
+        }
+
+        private async Task SettledAsync()
+        {
+            int n = _nodes.Count;
+            await _kit.AwaitAssertAsync(() =>
+            {
+                foreach (var node in _nodes)
+                {
+                    var members = Akka.Cluster.Cluster.Get(node.System).State.Members;
+                    Assert.Equal(n, members.Count(m => m.Status == MemberStatus.Up));
+                }
+            }, Patience);
+            foreach (var node in _nodes)
+            {
+                var replicator = DistributedData.Get(node.System).Replicator;
+                await _kit.AwaitAssertAsync(async () =>
+                    Assert.Equal(n, (await replicator.Ask<ReplicaCount>(Dsl.GetReplicaCount, Patience)).N), Patience);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var system in _created)
+            {
+                try
+                {
+                    await system.Terminate().WaitAsync(TimeSpan.FromSeconds(15));
+                }
+                catch (TimeoutException)
+                {
+                    // A system that will not stop within the bound is left to the process exit; the test result stands.
+                }
+            }
+        }
+    }
+}
