@@ -9,6 +9,7 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Tests.Interop;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Benchmarks;
 
@@ -51,6 +52,9 @@ public static class HandshakeSuite
                               "(SAs installed in its userspace ESP), encap = yes; the concentrator process runs with tunnel type none (SAs in memory, " +
                               "like the fleet's side) and log level information.");
 
+        report.Conditions.Add("(a-c): as (a), but the responder is one of three cluster members in this process (Akka remoting on loopback); the " +
+                              "other two receive every SA's snapshot, so their work (decoding, indexing) runs on the same 2 cores: on separate " +
+                              "machines replication would cost the responder less than the ratio shows.");
         var table = report.AddTable("Results", "id", "responder", "where", "peers/round", "established", "setups/s", "p50 ms", "p99 ms", "vs strongSwan (b)",
             "rounds (setups/s)", "initiator retransmits per round");
         var rows = new List<(string Id, string Name, string Where, Round R)>();
@@ -68,6 +72,30 @@ public static class HandshakeSuite
             catch (Exception ex)
             {
                 report.NotMeasured("(a) loopback", ex);
+            }
+        }
+
+        if (o.Includes("cluster"))
+        {
+            try
+            {
+                var (list, replicated) = await ClusterAsync(peers, rounds);
+                allRounds["cluster"] = list;
+                var r = MedianRound(list);
+                rows.Add(("cluster", "(a-c) concentrator, in-process, member of a 3-node cluster",
+                    "127.0.0.1, same process as the fleet and the two other members", r));
+                report.Notes.Add($"(a-c): after each round the two other members held replicas of {string.Join(", ", replicated)} SAs " +
+                                 $"(every established SA is snapshotted and written to all members, WriteAll, before the next round starts).");
+                if (allRounds.TryGetValue("loopback", out var alone))
+                {
+                    var ratios = report.AddTable("Cost of replication (same process, same fleet, measured back to back)", "ratio", "value");
+                    ratios.Add("setups/s 3-node cluster member / alone: (a-c) / (a)", Stats.F(r.SetupsPerSecond / MedianRound(alone).SetupsPerSecond));
+                    ratios.Add("p50 latency (a-c) / (a)", Stats.F(r.P50Ms / MedianRound(alone).P50Ms));
+                }
+            }
+            catch (Exception ex)
+            {
+                report.NotMeasured("(a-c) cluster member", ex);
             }
         }
 
@@ -160,6 +188,61 @@ public static class HandshakeSuite
         Console.WriteLine($"handshake loopback: gateway {gateway.IkeEndpoint}, {peers} peers x {rounds} rounds");
         var result = await RoundsAsync(fleet, gateway.IkeEndpoint, peers, rounds, TimeSpan.FromSeconds(Math.Max(30, peers / 10)));
         return result;
+    }
+
+    // ---- (a-c) loopback, in-process, the responder one of three cluster members ----
+
+    /// <summary>
+    /// As (a), but the responder is a member of a three-node cluster whose other two members run in this process too: every
+    /// established SA is snapshotted and written to both (the replication of issue 7). The fleet targets the first member only.
+    /// Returns the rounds and, per round, the fewest SAs either other member held a replica of once the round ended.
+    /// </summary>
+    private static async Task<(IReadOnlyList<Round> Rounds, List<int> Replicated)> ClusterAsync(int peers, int rounds)
+    {
+        int seedPort = FreePorts.Tcp();
+        var members = new List<Gateway>();
+        try
+        {
+            foreach (int port in new[] { seedPort, FreePorts.Tcp(), FreePorts.Tcp() })
+            {
+                var config = ConcentratorConfig.Parse(DemoCommand.GatewayYaml.Replace(
+                    "cluster: { hostname: 127.0.0.1, port: 0 }",
+                    $"cluster: {{ hostname: 127.0.0.1, port: {port}, seed_nodes: [akka.tcp://concentrator@127.0.0.1:{seedPort}] }}"), "<cluster bench>");
+                members.Add(Gateway.Start(new GatewayOptions { Config = config, DataPlane = new InMemoryDataPlane(), Cluster = config.Cluster }));
+            }
+            var formed = Stopwatch.StartNew();
+            while (!members.All(m => m.Ready && m.ClusterNode!.OtherMembersUp == 2))
+            {
+                if (formed.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("the three members did not all see each other Up within 60 s");
+                await Task.Delay(200);
+            }
+            var responder = members[0];
+            await using var fleet = PeerFleet.Start(new FleetOptions { Psk = responder.Options.Config.FindSharedKey(GatewayId, "peer-0.fleet")! });
+            Console.WriteLine($"handshake cluster: member {responder.IkeEndpoint} of 3 (formed in {formed.ElapsedMilliseconds} ms), {peers} peers x {rounds} rounds");
+            var list = new List<Round>();
+            var replicated = new List<int>();
+            for (int i = 0; i < rounds; i++)
+            {
+                // Kept after the round, so the replicas can be counted, then deleted as LoadTest does between rounds.
+                var round = (await LoadTest.RunAsync(fleet, responder.IkeEndpoint, new LoadTestOptions
+                {
+                    Peers = peers, Rounds = 1, Timeout = TimeSpan.FromSeconds(Math.Max(30, peers / 10)), Keep = true,
+                    Warmup = i == 0 ? new LoadTestOptions().Warmup : 0,
+                }, log: line => Console.WriteLine("  " + line))).Single();
+                list.Add(ToRound(round));
+                var settle = Stopwatch.StartNew();
+                int Held() => Math.Min(members[1].Replicas!.Count, members[2].Replicas!.Count);
+                while (Held() < round.Established && settle.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(100);
+                replicated.Add(Held());
+                await fleet.DeleteAllAsync(TimeSpan.FromSeconds(Math.Max(15, peers / 500)));
+                await Task.Delay(300);
+            }
+            return (list, replicated);
+        }
+        finally
+        {
+            foreach (var m in members) await m.DisposeAsync();
+        }
     }
 
     private static async Task<List<Round>> RoundsAsync(PeerFleet fleet, IPEndPoint target, int peers, int rounds, TimeSpan timeout)
