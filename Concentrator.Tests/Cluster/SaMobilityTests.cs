@@ -24,242 +24,202 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     [Fact]
     public async Task Esp_arriving_at_another_node_moves_the_sa_there_and_traffic_continues_without_renegotiation()
     {
-        var nodes = await StartClusterAsync();
-        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
-        try
-        {
-            var (a, b) = (nodes[0], nodes[1]);
-            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
 
-            // The peer's ESP reaches b: the first packet finds no SA there and asks for it; a releases it to b.
-            var first = Seal(peer, peerSpi, 1);
-            Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(first, out _));
-            await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
-            Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+        // The peer's ESP reaches b: the first packet finds no SA there and asks for it; a releases it to b.
+        var first = Seal(peer, peerSpi, 1);
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(first, out _));
+        await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
+        Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
 
-            // b's outbound sequence numbers continue past everything a may have sent.
-            var reply = new byte[2048];
-            var inner = Packets.Ipv4Udp(LanHost, PeerInner, 100);
-            Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, inner, reply, out int written));
-            Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin, "sequence number jumped past the margin");
-            Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
+        // b's outbound sequence numbers continue past everything a may have sent.
+        var reply = new byte[2048];
+        var inner = Packets.Ipv4Udp(LanHost, PeerInner, 100);
+        Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, inner, reply, out int written));
+        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin, "sequence number jumped past the margin");
+        Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
 
-            var mb = await b.ScrapeAsync();
-            var ma = await a.ScrapeAsync();
-            Assert.Equal(1, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
-            Assert.Equal(1, ma.Sum("concentrator_cluster_sa_releases_total", ("reason", "moved")));
-            Assert.Equal(1, await b.Gateway.CountSasAsync());
-            Assert.Equal(0, await a.Gateway.CountSasAsync());
+        var mb = await b.ScrapeAsync();
+        var ma = await a.ScrapeAsync();
+        Assert.Equal(1, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+        Assert.Equal(1, ma.Sum("concentrator_cluster_sa_releases_total", ("reason", "moved")));
+        Assert.Equal(1, await b.Gateway.CountSasAsync());
+        Assert.Equal(0, await a.Gateway.CountSasAsync());
 
-            // Nobody negotiated anything new. (IKE from b is not exercised here: without a NAT the peer answers the
-            // address it negotiated with; FailoverRootTests moves a peer's whole 5-tuple through a real balancer.)
-            Assert.Single(peer.Events.Up);
-            Assert.Empty(peer.Events.Down);
-            double inits = 0;
-            foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init"));
-            Assert.Equal(1, inits);
-        }
-        finally
-        {
-            await peer.DisposeAsync();
-            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
-        }
+        // Nobody negotiated anything new. (IKE from b is not exercised here: without a NAT the peer answers the
+        // address it negotiated with; FailoverRootTests moves a peer's whole 5-tuple through a real balancer.)
+        Assert.Single(peer.Events.Up);
+        Assert.Empty(peer.Events.Down);
+        double inits = 0;
+        foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init"));
+        Assert.Equal(1, inits);
     }
 
     [Fact]
     public async Task A_node_that_leaves_hands_its_sas_off_and_the_node_the_peer_reaches_next_adopts_them_at_once()
     {
-        var nodes = await StartClusterAsync();
-        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
-        try
-        {
-            var (a, c) = (nodes[0], nodes[2]);
-            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
-            ulong ikeSpi = c.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var s) ? s : 0;
-            Assert.NotEqual(0UL, ikeSpi);
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, c) = (nodes[0], nodes[2]);
+        var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        ulong ikeSpi = c.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var s) ? s : 0;
+        Assert.NotEqual(0UL, ikeSpi);
 
-            // a leaves (SIGTERM in a rolling restart): no Delete reaches the peer, the replica marks the SA released.
-            await a.Gateway.ShutdownAsync(TimeSpan.FromSeconds(10));
-            await Eventually.TrueAsync(() => c.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Released, "c sees the SA released", 10);
-            Assert.Empty(peer.Events.Down);
+        // a leaves (SIGTERM in a rolling restart): no Delete reaches the peer, the replica marks the SA released.
+        await a.Gateway.ShutdownAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(() => c.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Released, "c sees the SA released", 10);
+        Assert.Empty(peer.Events.Down);
 
-            // The peer's ESP now reaches c, which adopts from the replica without asking anybody.
-            Assert.Equal(EspStatus.UnknownSpi, Plane(c).Decapsulate(Seal(peer, peerSpi, 1), out _));
-            await Eventually.TrueAsync(() => Plane(c).InstalledCount == 1, "c adopted the Child SA", 3);
-            Assert.Equal(EspStatus.Ok, Plane(c).Decapsulate(Seal(peer, peerSpi, 2), out _));
-            Assert.Equal(1, (await c.ScrapeAsync()).Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
-            Assert.True(c.Gateway.Replicas!.TryGet(ikeSpi, out var adopted) && !adopted.Released && adopted.Epoch == 2,
-                "the adopter replicated the SA under the next epoch");
-            Assert.Single(peer.Events.Up);
-        }
-        finally
-        {
-            await peer.DisposeAsync();
-            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
-        }
+        // The peer's ESP now reaches c, which adopts from the replica without asking anybody.
+        Assert.Equal(EspStatus.UnknownSpi, Plane(c).Decapsulate(Seal(peer, peerSpi, 1), out _));
+        await Eventually.TrueAsync(() => Plane(c).InstalledCount == 1, "c adopted the Child SA", 3);
+        Assert.Equal(EspStatus.Ok, Plane(c).Decapsulate(Seal(peer, peerSpi, 2), out _));
+        Assert.Equal(1, (await c.ScrapeAsync()).Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+        Assert.True(c.Gateway.Replicas!.TryGet(ikeSpi, out var adopted) && !adopted.Released && adopted.Epoch == 2,
+            "the adopter replicated the SA under the next epoch");
+        Assert.Single(peer.Events.Up);
     }
 
     [Fact]
     public async Task When_the_holder_does_not_answer_the_node_the_esp_reaches_restores_the_replica_and_the_old_holder_is_fenced()
     {
-        var nodes = await StartClusterAsync();
-        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
-        try
-        {
-            var (a, b) = (nodes[0], nodes[1]);
-            var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
-            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
-            Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var entry));
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+        Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var entry));
 
-            // As b sees it, the holder is a node that no longer answers (a crashed member): its release request goes
-            // nowhere, so b restores the SA from its replica after the release wait. a, alive after all, must stop its copy.
-            b.Gateway.Replicas.Set(ikeSpi, entry with { Owner = "akka.tcp://concentrator@127.0.0.1:9" });
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 1), out _));
-            await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1, "b restored the Child SA from its replica", 5);
-            output.WriteLine($"adopted from the replica {clock.ElapsedMilliseconds} ms after the first ESP packet");
-            Assert.True(clock.Elapsed >= IkeSaSupervisor.ReleaseWait, "b waited for the holder before using the replica");
-            Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+        // As b sees it, the holder is a node that no longer answers (a crashed member): its release request goes
+        // nowhere, so b restores the SA from its replica after the release wait. a, alive after all, must stop its copy.
+        b.Gateway.Replicas.Set(ikeSpi, entry with { Owner = "akka.tcp://concentrator@127.0.0.1:9" });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 1), out _));
+        await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1, "b restored the Child SA from its replica", 5);
+        output.WriteLine($"adopted from the replica {clock.ElapsedMilliseconds} ms after the first ESP packet");
+        Assert.True(clock.Elapsed >= IkeSaSupervisor.ReleaseWait, "b waited for the holder before using the replica");
+        Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
 
-            await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced off by b's newer epoch", 10);
-            Assert.Equal(1, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total", ("reason", "fenced")));
-            Assert.Equal(0, await a.Gateway.CountSasAsync());
-            Assert.True(a.Gateway.Replicas!.TryGet(ikeSpi, out var seenByA) && seenByA.Owner == b.Gateway.ClusterNode!.SelfAddress.ToString() && seenByA.Epoch == 2);
+        await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced off by b's newer epoch", 10);
+        Assert.Equal(1, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total", ("reason", "fenced")));
+        Assert.Equal(0, await a.Gateway.CountSasAsync());
+        Assert.True(a.Gateway.Replicas!.TryGet(ikeSpi, out var seenByA) && seenByA.Owner == b.Gateway.ClusterNode!.SelfAddress.ToString() && seenByA.Epoch == 2);
 
-            var reply = new byte[2048];
-            Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, Packets.Ipv4Udp(LanHost, PeerInner, 64), reply, out int written));
-            Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin);
-            Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
-            Assert.Single(peer.Events.Up);
-            Assert.Empty(peer.Events.Down);
-        }
-        finally
-        {
-            await peer.DisposeAsync();
-            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
-        }
+        var reply = new byte[2048];
+        Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, Packets.Ipv4Udp(LanHost, PeerInner, 64), reply, out int written));
+        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin);
+        Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
+        Assert.Single(peer.Events.Up);
+        Assert.Empty(peer.Events.Down);
     }
 
     [Fact]
     public async Task When_a_node_dies_without_a_hand_off_one_survivor_adopts_its_idle_sa_and_runs_its_dpd()
     {
         // dpd_delay on the gateways: the adopted SA's timers must run on its new node although its peer sends nothing.
-        var nodes = await StartClusterAsync(DpdDelay);
-        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
-        try
+        await using var cluster = await StartClusterWithPeerAsync(DpdDelay);
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+        string aOwner = a.Gateway.ClusterNode!.SelfAddress.ToString();
+        Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var before) && before.Owner == aOwner && before.Epoch == 1 && !before.Released);
+
+        // The survivors split a dead member's SAs by SPI modulo their count, in the ordinal order of their addresses.
+        var survivors = new[] { b, c }.OrderBy(n => n.Gateway.ClusterNode!.SelfAddress.ToString(), StringComparer.Ordinal).ToArray();
+        var adopter = survivors[(int)(ikeSpi % 2)];
+        var other = survivors[1 - (int)(ikeSpi % 2)];
+        string adopterOwner = adopter.Gateway.ClusterNode!.SelfAddress.ToString();
+
+        // a is downed as a failure detector (or an operator) would down a crashed node: no HandOffAll, nothing
+        // released; a finds itself Down and shuts its actor system down. From here on the peer sends nothing.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Akka.Cluster.Cluster.Get(b.Gateway.System).Down(a.Gateway.ClusterNode.SelfAddress);
+        await Eventually.TrueAsync(() => a.Gateway.System.WhenTerminated.IsCompleted, "the downed node shut down", 15);
+        output.WriteLine($"a terminated {clock.ElapsedMilliseconds} ms after the down");
+        var peerBefore = await PeerMetricsAsync(peer); // a's own DPD probes, if any, are counted in here
+        // Its SA actors stopped without removing their replicas (its replicator stops with the cluster, before the
+        // user actors): the entry outlives the node. Until a is removed it may still name a, then the adopter.
+        Assert.True(other.Gateway.Replicas!.TryGet(ikeSpi, out var orphan) && (orphan.Owner == aOwner || orphan.Owner == adopterOwner),
+            "the dead node's replica entry survives it");
+        await Eventually.TrueAsync(() => Plane(adopter).InstalledCount == 1, "the Child SA is installed on the adopter", 15);
+        output.WriteLine($"orphan adopted by {adopterOwner} {clock.ElapsedMilliseconds} ms after the down");
+        Assert.Equal(0, Plane(other).InstalledCount);
+
+        var ma = await adopter.ScrapeAsync();
+        var mo = await other.ScrapeAsync();
+        Assert.Equal(1, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+        Assert.Equal(0, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "failed")));
+        Assert.Equal(0, mo.Sum("concentrator_cluster_sa_adoptions_total"));
+        Assert.Equal(1, await adopter.Gateway.CountSasAsync());
+        Assert.Equal(0, await other.Gateway.CountSasAsync());
+        // Nothing from the peer reached either survivor: the adoption came from the membership change alone.
+        Assert.Equal(0, ma.Sum("concentrator_ike_messages_received_total") + mo.Sum("concentrator_ike_messages_received_total"));
+        Assert.Equal(0, ma.Sum("concentrator_esp_packets_total", ("direction", "in")) + mo.Sum("concentrator_esp_packets_total", ("direction", "in")));
+
+        // The adopter replicates it under the next epoch as its owner; the other survivor sees that.
+        Assert.True(adopter.Gateway.Replicas!.TryGet(ikeSpi, out var mine) && mine.Owner == adopterOwner && mine.Epoch == 2 && !mine.Released);
+        await Eventually.TrueAsync(() => other.Gateway.Replicas!.TryGet(ikeSpi, out var seen) && seen.Owner == adopterOwner && seen.Epoch == 2,
+            "the other survivor sees the adopter own the SA under epoch 2", 10);
+
+        // Its DPD runs on the adopter: an idle SA is probed between dpd_delay and 1.5 x dpd_delay after the restore.
+        await Eventually.TrueAsync(async () => (await adopter.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total") >= 1,
+            "the adopter sent a DPD probe", DpdDelay.TotalSeconds * 1.5 + 5);
+        output.WriteLine($"first DPD probe from the adopter {clock.ElapsedMilliseconds} ms after the down");
+        Assert.True((await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_sent_total", ("exchange", "informational")) >= 1);
+        Assert.Equal(0, (await other.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total"));
+        // The probe is a valid request of this IKE SA (the restored keys and message IDs continue a's): the peer
+        // accepts and answers it. It answers the address it negotiated with (a's; no NAT here, so it does not follow
+        // the request's source, RFC 7296 §2.23), so the adopter itself never sees the answer: behind the cluster's
+        // load balancer that address is the service's, which FailoverRootTests covers.
+        double Informational(MetricsText m, string family) => m.Sum(family, ("exchange", "informational"));
+        await Eventually.TrueAsync(async () =>
         {
-            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
-            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
-            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
-            string aOwner = a.Gateway.ClusterNode!.SelfAddress.ToString();
-            Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var before) && before.Owner == aOwner && before.Epoch == 1 && !before.Released);
+            var mp = await PeerMetricsAsync(peer);
+            return Informational(mp, "concentrator_ike_messages_received_total") > Informational(peerBefore, "concentrator_ike_messages_received_total") &&
+                   Informational(mp, "concentrator_ike_messages_sent_total") > Informational(peerBefore, "concentrator_ike_messages_sent_total");
+        }, "the peer received and answered the adopter's DPD probe", 5);
+        var peerAfter = await PeerMetricsAsync(peer);
+        Assert.Equal(0, peerAfter.Sum("concentrator_ike_messages_dropped_total"));
+        Assert.Equal(0, peerAfter.Sum("concentrator_ike_malformed_messages_total"));
 
-            // The survivors split a dead member's SAs by SPI modulo their count, in the ordinal order of their addresses.
-            var survivors = new[] { b, c }.OrderBy(n => n.Gateway.ClusterNode!.SelfAddress.ToString(), StringComparer.Ordinal).ToArray();
-            var adopter = survivors[(int)(ikeSpi % 2)];
-            var other = survivors[1 - (int)(ikeSpi % 2)];
-            string adopterOwner = adopter.Gateway.ClusterNode!.SelfAddress.ToString();
-
-            // a is downed as a failure detector (or an operator) would down a crashed node: no HandOffAll, nothing
-            // released; a finds itself Down and shuts its actor system down. From here on the peer sends nothing.
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            Akka.Cluster.Cluster.Get(b.Gateway.System).Down(a.Gateway.ClusterNode.SelfAddress);
-            await Eventually.TrueAsync(() => a.Gateway.System.WhenTerminated.IsCompleted, "the downed node shut down", 15);
-            output.WriteLine($"a terminated {clock.ElapsedMilliseconds} ms after the down");
-            var peerBefore = await PeerMetricsAsync(peer); // a's own DPD probes, if any, are counted in here
-            // Its SA actors stopped without removing their replicas (its replicator stops with the cluster, before the
-            // user actors): the entry outlives the node. Until a is removed it may still name a, then the adopter.
-            Assert.True(other.Gateway.Replicas!.TryGet(ikeSpi, out var orphan) && (orphan.Owner == aOwner || orphan.Owner == adopterOwner),
-                "the dead node's replica entry survives it");
-            await Eventually.TrueAsync(() => Plane(adopter).InstalledCount == 1, "the Child SA is installed on the adopter", 15);
-            output.WriteLine($"orphan adopted by {adopterOwner} {clock.ElapsedMilliseconds} ms after the down");
-            Assert.Equal(0, Plane(other).InstalledCount);
-
-            var ma = await adopter.ScrapeAsync();
-            var mo = await other.ScrapeAsync();
-            Assert.Equal(1, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
-            Assert.Equal(0, ma.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "failed")));
-            Assert.Equal(0, mo.Sum("concentrator_cluster_sa_adoptions_total"));
-            Assert.Equal(1, await adopter.Gateway.CountSasAsync());
-            Assert.Equal(0, await other.Gateway.CountSasAsync());
-            // Nothing from the peer reached either survivor: the adoption came from the membership change alone.
-            Assert.Equal(0, ma.Sum("concentrator_ike_messages_received_total") + mo.Sum("concentrator_ike_messages_received_total"));
-            Assert.Equal(0, ma.Sum("concentrator_esp_packets_total", ("direction", "in")) + mo.Sum("concentrator_esp_packets_total", ("direction", "in")));
-
-            // The adopter replicates it under the next epoch as its owner; the other survivor sees that.
-            Assert.True(adopter.Gateway.Replicas!.TryGet(ikeSpi, out var mine) && mine.Owner == adopterOwner && mine.Epoch == 2 && !mine.Released);
-            await Eventually.TrueAsync(() => other.Gateway.Replicas!.TryGet(ikeSpi, out var seen) && seen.Owner == adopterOwner && seen.Epoch == 2,
-                "the other survivor sees the adopter own the SA under epoch 2", 10);
-
-            // Its DPD runs on the adopter: an idle SA is probed between dpd_delay and 1.5 x dpd_delay after the restore.
-            await Eventually.TrueAsync(async () => (await adopter.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total") >= 1,
-                "the adopter sent a DPD probe", DpdDelay.TotalSeconds * 1.5 + 5);
-            output.WriteLine($"first DPD probe from the adopter {clock.ElapsedMilliseconds} ms after the down");
-            Assert.True((await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_sent_total", ("exchange", "informational")) >= 1);
-            Assert.Equal(0, (await other.ScrapeAsync()).Sum("concentrator_ike_dpd_probes_total"));
-            // The probe is a valid request of this IKE SA (the restored keys and message IDs continue a's): the peer
-            // accepts and answers it. It answers the address it negotiated with (a's; no NAT here, so it does not follow
-            // the request's source, RFC 7296 §2.23), so the adopter itself never sees the answer: behind the cluster's
-            // load balancer that address is the service's, which FailoverRootTests covers.
-            double Informational(MetricsText m, string family) => m.Sum(family, ("exchange", "informational"));
-            await Eventually.TrueAsync(async () =>
-            {
-                var mp = await PeerMetricsAsync(peer);
-                return Informational(mp, "concentrator_ike_messages_received_total") > Informational(peerBefore, "concentrator_ike_messages_received_total") &&
-                       Informational(mp, "concentrator_ike_messages_sent_total") > Informational(peerBefore, "concentrator_ike_messages_sent_total");
-            }, "the peer received and answered the adopter's DPD probe", 5);
-            var peerAfter = await PeerMetricsAsync(peer);
-            Assert.Equal(0, peerAfter.Sum("concentrator_ike_messages_dropped_total"));
-            Assert.Equal(0, peerAfter.Sum("concentrator_ike_malformed_messages_total"));
-
-            // No renegotiation and no teardown as the peer sees it.
-            Assert.Single(peer.Events.Up);
-            Assert.Empty(peer.Events.Down);
-            Assert.Equal(0, (await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init")));
-        }
-        finally
-        {
-            await peer.DisposeAsync();
-            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
-        }
+        // No renegotiation and no teardown as the peer sees it.
+        Assert.Single(peer.Events.Up);
+        Assert.Empty(peer.Events.Down);
+        Assert.Equal(0, (await adopter.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init")));
     }
 
     [Fact]
     public async Task Two_nodes_adopting_the_same_sa_at_once_leave_exactly_one_holder()
     {
-        var nodes = await StartClusterAsync();
-        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
-        try
-        {
-            var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
-            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
-            Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
 
-            // Survivors whose views of the Up members differ when a member is removed (another joins meanwhile) may both
-            // pick the same orphan: both restore it under epoch 2. The tie must leave one holder, not fence both.
-            b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
-            c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
-            await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced by epoch 2", 10);
-            await Task.Delay(2000); // replication settles (WriteAll, 100 ms notifications)
-            int holders = 0;
-            foreach (var n in nodes) holders += await n.Gateway.CountSasAsync();
-            output.WriteLine($"holders after a concurrent adoption: b {Plane(b).InstalledCount}, c {Plane(c).InstalledCount}");
-            Assert.Equal(1, holders);
-            Assert.Equal(1, Plane(b).InstalledCount + Plane(c).InstalledCount);
-            var holder = Plane(b).InstalledCount == 1 ? b : c;
-            string owner = holder.Gateway.ClusterNode!.SelfAddress.ToString();
-            foreach (var n in nodes)
-            {
-                Assert.True(n.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Owner == owner && e.Epoch == 2, "every member's replica names the holder");
-            }
-            Assert.Single(peer.Events.Up);
-            Assert.Empty(peer.Events.Down);
-        }
-        finally
+        // Survivors whose views of the Up members differ when a member is removed (another joins meanwhile) may both
+        // pick the same orphan: both restore it under epoch 2. The tie must leave one holder, not fence both.
+        b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced by epoch 2", 10);
+        await Task.Delay(2000); // replication settles (WriteAll, 100 ms notifications)
+        int holders = 0;
+        foreach (var n in nodes) holders += await n.Gateway.CountSasAsync();
+        output.WriteLine($"holders after a concurrent adoption: b {Plane(b).InstalledCount}, c {Plane(c).InstalledCount}");
+        Assert.Equal(1, holders);
+        Assert.Equal(1, Plane(b).InstalledCount + Plane(c).InstalledCount);
+        var holder = Plane(b).InstalledCount == 1 ? b : c;
+        string owner = holder.Gateway.ClusterNode!.SelfAddress.ToString();
+        foreach (var n in nodes)
         {
-            await peer.DisposeAsync();
-            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+            Assert.True(n.Gateway.Replicas!.TryGet(ikeSpi, out var e) && e.Owner == owner && e.Epoch == 2, "every member's replica names the holder");
         }
+        Assert.Single(peer.Events.Up);
+        Assert.Empty(peer.Events.Down);
     }
 
     [Fact]
@@ -325,6 +285,22 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     private static InMemoryDataPlane Plane(ClusterTestNode node) => (InMemoryDataPlane)node.Gateway.Options.DataPlane;
 
     private static readonly TimeSpan DpdDelay = TimeSpan.FromSeconds(2);
+
+    /// <summary>Three clustered nodes and a peer gateway; disposing stops the peer, then every node.</summary>
+    private sealed record ClusterWithPeer(List<ClusterTestNode> Nodes, TestGateway Peer) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Peer.DisposeAsync();
+            await Task.WhenAll(Nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    private async Task<ClusterWithPeer> StartClusterWithPeerAsync(TimeSpan? dpdDelay = null)
+    {
+        var nodes = await StartClusterAsync(dpdDelay);
+        return new ClusterWithPeer(nodes, TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer"));
+    }
 
     private async Task<List<ClusterTestNode>> StartClusterAsync(TimeSpan? dpdDelay = null)
     {
