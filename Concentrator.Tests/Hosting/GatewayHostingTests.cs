@@ -67,4 +67,26 @@ public sealed class GatewayHostingTests
             File.Delete(garbage);
         }
     }
+
+    [Fact]
+    public void A_listen_port_in_use_fails_the_start_and_leaves_no_actor_system_holding_the_cluster_port()
+    {
+        using var taken = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram,
+            System.Net.Sockets.ProtocolType.Udp);
+        taken.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int ikePort = ((System.Net.IPEndPoint)taken.LocalEndPoint!).Port, clusterPort = FreePorts.Tcp();
+        var yaml = TestGateway.ResponderYaml().Replace("ike_port: 0", $"ike_port: {ikePort}") +
+                   $"\ncluster: {{ hostname: 127.0.0.1, port: {clusterPort} }}\n";
+        var config = ConcentratorConfig.Parse(yaml, "<port in use>");
+
+        Assert.ThrowsAny<Exception>(() => Gateway.Start(new GatewayOptions
+        {
+            Config = config, DataPlane = new InMemoryDataPlane(), Cluster = config.Cluster, SystemName = "taken",
+        }));
+
+        // The cluster's remoting port was bound before the sockets failed; it must be free again.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, clusterPort);
+        listener.Start();
+        listener.Stop();
+    }
 }

@@ -89,28 +89,40 @@ public sealed class Gateway : IAsyncDisposable
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate, replicas), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
-        if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
+        try
         {
-            var ike = Supervisor;
-            // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
-            unknown.OnUnknownSpi(spi =>
+            if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
             {
-                if (replicas.TryGetIkeSpiOfEsp(spi, out _)) ike.Tell(new IkeSaSupervisor.EspMiss(spi));
-            });
-        }
-        var metrics = Metrics;
-        foreach (var address in options.Config.Listen.Addresses)
-        {
-            var supervisor = Supervisor;
-            var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                inbound =>
+                var ike = Supervisor;
+                // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
+                unknown.OnUnknownSpi(spi =>
                 {
-                    if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
-                    else metrics.CountDrop(IkeDropReason.InitQueueFull);
-                }, options.DataPlane as IEspIngress, Metrics,
-                _transports.Count == 0 ? options.DataPlane as INattChannel : null, limits.MaxPacket);
-            _transports.Add(transport);
-            Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
+                    if (replicas.TryGetIkeSpiOfEsp(spi, out _)) ike.Tell(new IkeSaSupervisor.EspMiss(spi));
+                });
+            }
+            var metrics = Metrics;
+            foreach (var address in options.Config.Listen.Addresses)
+            {
+                var supervisor = Supervisor;
+                var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
+                    inbound =>
+                    {
+                        if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
+                        else metrics.CountDrop(IkeDropReason.InitQueueFull);
+                    }, options.DataPlane as IEspIngress, Metrics,
+                    _transports.Count == 0 ? options.DataPlane as INattChannel : null, limits.MaxPacket);
+                _transports.Add(transport);
+                Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
+            }
+        }
+        catch
+        {
+            // A listen address that cannot be bound (the usual start failure) must not leave the system and its
+            // remoting port behind: a test, or a supervisor restarting the process in place, would find them taken.
+            foreach (var t in _transports) t.Dispose();
+            System.Terminate().Wait(TimeSpan.FromSeconds(10));
+            _host.Dispose();
+            throw;
         }
 
         Metrics.Registry.AddBeforeCollectCallback(() =>
@@ -145,11 +157,19 @@ public sealed class Gateway : IAsyncDisposable
             akka.WithActors(actors);
         });
         var host = builder.Build();
-        // Off the caller's synchronization context: constructors of gateways run inside test frameworks' contexts too.
-        Task.Run(() => host.StartAsync()).GetAwaiter().GetResult();
-        // Akka.Hosting logs a failed start and stops the host; resolving the system again throws the cause here.
-        host.Services.GetRequiredService<ActorSystem>();
-        return host;
+        try
+        {
+            // Off the caller's synchronization context: constructors of gateways run inside test frameworks' contexts too.
+            Task.Run(() => host.StartAsync()).GetAwaiter().GetResult();
+            // Akka.Hosting logs a failed start and stops the host; resolving the system again throws the cause here.
+            host.Services.GetRequiredService<ActorSystem>();
+            return host;
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The host's lifetime without the console lifetime's SIGTERM/SIGINT handlers.</summary>
