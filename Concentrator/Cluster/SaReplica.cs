@@ -85,13 +85,24 @@ public sealed class SaReplicaIndex
 
     public bool TryGetIkeSpiOfEsp(uint espSpi, out ulong ikeSpi) => _ikeOfEsp.TryGetValue(espSpi, out ikeSpi);
 
-    /// <summary>IKE SPIs whose entry names <paramref name="owner"/> (a member that left or died).</summary>
+    /// <summary>IKE SPIs whose entry names <paramref name="owner"/>.</summary>
     public List<ulong> OwnedBy(string owner)
     {
         var spis = new List<ulong>();
         foreach (var (spi, entry) in _entries)
         {
             if (entry.Owner == owner) spis.Add(spi);
+        }
+        return spis;
+    }
+
+    /// <summary>IKE SPIs whose entry names none of <paramref name="members"/>: their holders left or died.</summary>
+    public List<ulong> OwnedByNoneOf(IReadOnlySet<string> members)
+    {
+        var spis = new List<ulong>();
+        foreach (var (spi, entry) in _entries)
+        {
+            if (!members.Contains(entry.Owner)) spis.Add(spi);
         }
         return spis;
     }
@@ -289,19 +300,21 @@ public sealed class SaReplicaActor : ReceiveActor
     }
 
     /// <summary>
-    /// A member left the cluster for good (downed or gone): its SAs whose peers sent nothing since (idle tunnels)
-    /// are adopted now, spread over the remaining members by SPI, so their rekeys and DPD go on. An SA whose peer
-    /// sends first is adopted by the node the load balancer moved that peer to, wherever it is.
+    /// A member left the cluster for good (downed or gone): every SA whose holder is no longer a member and whose peer sent
+    /// nothing since (idle tunnels) is adopted now, spread over the members Up by SPI, so their rekeys and DPD go on. That
+    /// covers the removed member's SAs and those an earlier removal gave to a member that died before adopting them. An SA
+    /// whose peer sends first is adopted by the node the load balancer moved that peer to, wherever it is.
     /// </summary>
     private void AdoptOrphans(string removed)
     {
-        var members = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address.ToString() != removed)
+        var present = _cluster.State.Members.Select(m => m.Address.ToString()).Where(a => a != removed).ToHashSet(StringComparer.Ordinal);
+        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up && m.Address.ToString() != removed)
             .Select(m => m.Address.ToString()).OrderBy(a => a, StringComparer.Ordinal).ToList();
-        int me = members.IndexOf(_self);
+        int me = up.IndexOf(_self);
         if (me < 0) return;
-        foreach (var spi in _index.OwnedBy(removed))
+        foreach (var spi in _index.OwnedByNoneOf(present))
         {
-            if ((int)(spi % (ulong)members.Count) == me) _supervisor.Tell(new Actors.IkeSaSupervisor.AdoptOrphan(spi));
+            if ((int)(spi % (ulong)up.Count) == me) _supervisor.Tell(new Actors.IkeSaSupervisor.AdoptOrphan(spi));
         }
     }
 
