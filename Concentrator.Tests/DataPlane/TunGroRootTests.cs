@@ -49,6 +49,19 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         AssertIntact(up);
         AssertCoalesced("gateway (upload)", gwBefore, gwAfter);
 
+        // The first stream warmed the coalescing path up; a second one must not make the packet threads allocate.
+        long allocatedBefore = await PacketThreadAllocatedBytesAsync(bed.Gateway);
+        var again = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+            scope.Remaining(TimeSpan.FromSeconds(30)));
+        await Task.Delay(300); // every packet thread samples its allocation once per batch (or 100 ms idle poll)
+        long allocatedGrowth = await PacketThreadAllocatedBytesAsync(bed.Gateway) - allocatedBefore;
+        var gwAgain = await ReadGsoAsync(bed.Gateway);
+        scope.Log($"second peer -> LAN stream: GSO frames {gwAgain.Frames - gwAfter.Frames}; gateway packet threads allocated {allocatedGrowth} B");
+        AssertIntact(again);
+        AssertCoalesced("gateway (second upload)", gwAfter, gwAgain);
+        Assert.True(allocatedBefore > 0, "packetThreadAllocatedBytes is not sampled");
+        Assert.True(allocatedGrowth <= AllowedAllocationGrowth, $"the gateway's packet threads allocated {allocatedGrowth} bytes during a coalesced stream");
+
         var peerBefore = await ReadGsoAsync(bed.Peer);
         var down = await TcpTransfer.Sha256StreamAsync(bed.Peer, Testbed.PeerInner, bed.Lan, Testbed.LanHost, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
@@ -106,6 +119,16 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         const string Tunnel = "plain_esp: yes }";
         Assert.Contains(Tunnel, yaml);
         return yaml.Replace(Tunnel, "plain_esp: yes, gro: yes }", StringComparison.Ordinal);
+    }
+
+    /// <summary>As in DataPlaneAllocationRootTests: zero per packet, slack for one rare bounded event.</summary>
+    private const long AllowedAllocationGrowth = 1024;
+
+    private static async Task<long> PacketThreadAllocatedBytesAsync(Netns ns)
+    {
+        var r = await ns.ExecCheckedAsync(TimeSpan.FromSeconds(15), "curl", "-sS", "-f", "--max-time", "10", "http://127.0.0.1:9400/dataplane");
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("packetThreadAllocatedBytes").GetInt64();
     }
 
     private sealed record GsoReading(double Frames, double Segments);
