@@ -23,6 +23,7 @@ internal static class ConfigTestText
           workers: 0             # packet workers, 0 = one per core
           install_routes: yes    # route each remote_ts via the device
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
+          gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
 
         charon:                  # daemon-wide settings, named as in strongswan.conf's charon section
           retransmit_timeout: 4s # first IKE retransmission; then x retransmit_base, retransmit_tries times

@@ -21,7 +21,7 @@ internal sealed partial class ConfigLoader(string file)
     private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", "connections", "secrets", "include"];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
-    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp"];
+    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];
     private static readonly string[] CharonKeys =
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
@@ -150,6 +150,7 @@ internal sealed partial class ConfigLoader(string file)
             Workers = (int)(Int(m, "workers", 0, TunnelConfig.MaxWorkers) ?? d.Workers),
             InstallRoutes = Bool(m, "install_routes") ?? d.InstallRoutes,
             PlainEsp = Bool(m, "plain_esp") ?? d.PlainEsp,
+            Gro = Bool(m, "gro") ?? d.Gro,
         };
     }
 

@@ -3,7 +3,8 @@
 //               steers ESP by SPI with a reuseport BPF program: worker = SPI mod W, IKE's non-ESP
 //               marker to worker 0) --recvmmsg batch--> keepalive / IKE hand-off (copied, rare) /
 //               ESP: SA by SPI -> transport check -> replay check -> ICV verify + decrypt in place ->
-//               replay update -> inner traffic selector check -> TUN write.
+//               replay update -> inner traffic selector check -> after the batch: TUN write (consecutive
+//               TCP segments of one flow coalesced into GSO super-packets when tunnel.gro is on).
 //   raw-in      [one thread]: the IP protocol 50 socket, for SAs without NAT-T. A raw socket sees
 //               every ESP packet, so exactly one thread reads it and owns those SAs' replay windows.
 //   outbound w  [parallel]: TUN queue w --read batch--> most-specific selector lookup -> copy into the
@@ -44,6 +45,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private readonly int _workers;
     private readonly int _mtu;
     private readonly int _acquireQueue;
+    private readonly bool _gro;
     private volatile bool _stopping;
     private Action<IkeInbound>? _ike;
     private Action<string, string>? _acquire;
@@ -60,6 +62,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         var tunnel = config.Tunnel;
         _workers = Math.Min(tunnel.Workers > 0 ? tunnel.Workers : Environment.ProcessorCount, 31);
         _mtu = tunnel.Mtu;
+        _gro = tunnel.Gro;
         _acquireQueue = config.Charon.AcquireQueue;
         var listen = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any;
         if (listen.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) listen = IPAddress.Any;
@@ -222,6 +225,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private void InboundLoop(int worker)
     {
         using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        var sink = new TunQueueSink(_tun, worker);
         var counters = new WorkerBatchCounters();
         var socket = _udp[worker];
         while (!_stopping)
@@ -242,9 +247,10 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
                 var status = Decapsulate(packet, EspTransport.UdpEncapsulated, out var inner);
                 Count(ref counters, status, length);
-                if (status == EspStatus.Ok) _tun.Write(worker, packet[inner]);
+                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
             }
 
+            WriteTun(tunOut, ref sink, ref counters);
             Publish(worker, ref counters);
             Volatile.Write(ref _allocated[worker], GC.GetAllocatedBytesForCurrentThread());
         }
@@ -253,6 +259,8 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     private void RawInboundLoop()
     {
         using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        var sink = new TunQueueSink(_tun, 0);
         var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
@@ -264,12 +272,23 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
                 var packet = batch.Packet(i);
                 var status = Decapsulate(packet, EspTransport.RawEsp, out var inner);
                 Count(ref counters, status, packet.Length);
-                if (status == EspStatus.Ok) _tun.Write(0, packet[inner]);
+                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
             }
 
+            WriteTun(tunOut, ref sink, ref counters);
             Publish(_workers, ref counters);
             Volatile.Write(ref _allocated[2 * _workers], GC.GetAllocatedBytesForCurrentThread());
         }
+    }
+
+    /// <summary>The batch's decrypted packets go to the TUN after the whole batch is decrypted, so that
+    /// consecutive segments of a TCP flow can leave as one GSO super-packet (tunnel.gro).</summary>
+    private static void WriteTun(TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
+    {
+        tunOut.Flush(ref sink);
+        counters.TunGsoFrames += (ulong)tunOut.GsoFrames;
+        counters.TunGsoSegments += (ulong)tunOut.GsoSegments;
+        counters.QueueFull += (ulong)tunOut.WriteErrors;
     }
 
     private static void Count(ref WorkerBatchCounters counters, EspStatus status, int wireBytes)

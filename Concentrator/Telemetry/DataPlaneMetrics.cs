@@ -48,6 +48,10 @@ public struct WorkerBatchCounters
     /// <summary>Packets dropped because a worker or TUN queue was full.</summary>
     public ulong QueueFull;
 
+    /// <summary>GSO super-packets written to the TUN (tunnel.gro) and the decrypted segments they carried.</summary>
+    public ulong TunGsoFrames;
+    public ulong TunGsoSegments;
+
     /// <summary>Stopwatch ticks of one sampled decrypt (0 = no sample in this batch).</summary>
     public long DecryptSampleTicks;
 
@@ -75,6 +79,8 @@ public sealed class DataPlaneMetrics
     private readonly Counter _packets;
     private readonly Counter _bytes;
     private readonly Counter _dropped;
+    private readonly Counter _tunGsoFrames;
+    private readonly Counter _tunGsoSegments;
     private readonly Histogram.Child _decrypt;
     private readonly Histogram.Child _encrypt;
     private readonly WorkerSeries?[] _workers = new WorkerSeries?[MaxWorkers];
@@ -90,6 +96,10 @@ public sealed class DataPlaneMetrics
         _bytes = f.CreateCounter("concentrator_esp_bytes_total", "ESP bytes on the wire of processed packets, by direction and worker.",
             "direction", "worker");
         _dropped = f.CreateCounter("concentrator_esp_dropped_packets_total", "ESP packets dropped, by reason and worker.", "reason", "worker");
+        _tunGsoFrames = f.CreateCounter("concentrator_tun_gso_frames_total",
+            "GSO super-packets written to the TUN device (decrypted TCP segments of one flow coalesced, tunnel.gro), by worker.", "worker");
+        _tunGsoSegments = f.CreateCounter("concentrator_tun_gso_segments_total",
+            "Decrypted TCP segments written inside GSO super-packets, by worker (divided by frames: segments per write).", "worker");
         var crypto = f.CreateHistogram("concentrator_esp_crypto_duration_seconds",
             "Time to decrypt or encrypt one ESP packet (sampled, one packet per batch or 1 in 64).",
             new HistogramConfiguration
@@ -117,6 +127,8 @@ public sealed class DataPlaneMetrics
         }
         if (delta.TsMismatch != 0) w.Drops[(int)EspDropReason.TsMismatch].Inc(delta.TsMismatch);
         if (delta.QueueFull != 0) w.Drops[(int)EspDropReason.QueueFull].Inc(delta.QueueFull);
+        if (delta.TunGsoFrames != 0) w.TunGsoFrames.Inc(delta.TunGsoFrames);
+        if (delta.TunGsoSegments != 0) w.TunGsoSegments.Inc(delta.TunGsoSegments);
         if (delta.DecryptSampleTicks > 0) _decrypt.Observe(TicksToSeconds(delta.DecryptSampleTicks));
         if (delta.EncryptSampleTicks > 0) _encrypt.Observe(TicksToSeconds(delta.EncryptSampleTicks));
     }
@@ -178,7 +190,7 @@ public sealed class DataPlaneMetrics
 
     private sealed class WorkerSeries
     {
-        public readonly Counter.Child PacketsIn, BytesIn, PacketsOut, BytesOut;
+        public readonly Counter.Child PacketsIn, BytesIn, PacketsOut, BytesOut, TunGsoFrames, TunGsoSegments;
         public readonly Counter.Child[] Drops;
 
         public WorkerSeries(DataPlaneMetrics m, string worker)
@@ -187,6 +199,8 @@ public sealed class DataPlaneMetrics
             PacketsOut = m._packets.WithLabels("out", worker);
             BytesIn = m._bytes.WithLabels("in", worker);
             BytesOut = m._bytes.WithLabels("out", worker);
+            TunGsoFrames = m._tunGsoFrames.WithLabels(worker);
+            TunGsoSegments = m._tunGsoSegments.WithLabels(worker);
             Drops = Enumerable.Range(0, (int)EspDropReason.Count)
                 .Select(r => m._dropped.WithLabels(LabelValues.Snake(((EspDropReason)r).ToString()), worker)).ToArray();
         }

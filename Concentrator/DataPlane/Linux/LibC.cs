@@ -93,6 +93,17 @@ public static unsafe partial class LibC
     public const short IFF_MULTI_QUEUE = 0x0100;
     public const short IFF_ATTACH_QUEUE = 0x0200;
     public const short IFF_DETACH_QUEUE = 0x0400;
+    public const short IFF_VNET_HDR = 0x4000;
+    public const uint TUNSETOFFLOAD = 0x400454d0;
+    public const uint TUNGETIFF = 0x800454d2;
+    public const uint TUNSETVNETHDRSZ = 0x400454d8;
+
+    // <linux/virtio_net.h>: struct virtio_net_hdr (10 bytes, little-endian fields on a little-endian host)
+    public const int VirtioNetHdrLength = 10;
+    public const byte VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+    public const byte VIRTIO_NET_HDR_GSO_NONE = 0;
+    public const byte VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+    public const byte VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 
     // <sched.h>
     public const int CLONE_NEWNET = 0x40000000;
@@ -229,6 +240,12 @@ public static unsafe partial class LibC
 
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint write(int fd, void* buffer, nuint count);
+
+    [LibraryImport(Lib, EntryPoint = "readv", SetLastError = true)]
+    public static partial nint readv(int fd, IoVec* iov, int count);
+
+    [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint writev(int fd, IoVec* iov, int count);
 
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int close(int fd);
