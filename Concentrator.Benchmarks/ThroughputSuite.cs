@@ -12,7 +12,7 @@ namespace Concentrator.Benchmarks;
 /// </summary>
 public static class ThroughputSuite
 {
-    private static readonly TunnelConfig[] Variants = [BenchTestbed.Ours, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain];
+    private static readonly TunnelConfig[] Variants = [BenchTestbed.Ours, BenchTestbed.OursNoGro, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain];
 
     /// <summary>perf.data files of --profile: kept for `perf report` after the run, outside the repository (they are large).</summary>
     private static readonly string ProfileDataDir = Path.Combine(Path.GetTempPath(), "concentrator-bench-profiles");
@@ -121,12 +121,15 @@ public static class ThroughputSuite
         Ratio("strongSwan/ceiling: (b) / (d)", "swan", "plain");
         Ratio("mixed/strongSwan: (c) / (b) (same ESP-in-UDP, our gateway)", "swan-ours", "swan");
         Ratio("NAT-T/plain ESP: (a') / (a)", "ours-nat", "ours");
+        Ratio("tunnel.gro on/off: (a) / (a-)", "ours", "ours-nogro");
         double cpuOurs = results.TryGetValue(("ours", 1), out var co) ? co.CpuPerGb : double.NaN;
         double cpuSwan = results.TryGetValue(("swan", 1), out var cs) ? cs.CpuPerGb : double.NaN;
         double cpuMixed = results.TryGetValue(("swan-ours", 1), out var cm) ? cm.CpuPerGb : double.NaN;
         ratios.Add("gateway CPU per GB, ours/strongSwan: (a) / (b)", Stats.F(cpuOurs / cpuSwan),
             Stats.F((results.TryGetValue(("ours", 4), out var co4) ? co4.CpuPerGb : double.NaN)
                     / (results.TryGetValue(("swan", 4), out var cs4) ? cs4.CpuPerGb : double.NaN)));
+        double Cpu(string id, int p) => results.TryGetValue((id, p), out var r) ? r.CpuPerGb : double.NaN;
+        ratios.Add("gateway CPU per GB, tunnel.gro on/off: (a) / (a-)", Stats.F(Cpu("ours", 1) / Cpu("ours-nogro", 1)), Stats.F(Cpu("ours", 4) / Cpu("ours-nogro", 4)));
         ratios.Add("gateway CPU per GB, ours/strongSwan with the same peer: (c) / (b)", Stats.F(cpuMixed / cpuSwan),
             Stats.F((results.TryGetValue(("swan-ours", 4), out var cm4) ? cm4.CpuPerGb : double.NaN)
                     / (results.TryGetValue(("swan", 4), out var cs4b) ? cs4b.CpuPerGb : double.NaN)));

@@ -8,7 +8,7 @@ public sealed class TunnelConfigTests
     public void Tunnel_keys_parse_with_swanctl_style_values()
     {
         var c = ConcentratorConfig.Parse("""
-            tunnel: { type: none, device: vpn7, mtu: 1380, workers: 3, install_routes: no, plain_esp: false }
+            tunnel: { type: none, device: vpn7, mtu: 1380, workers: 3, install_routes: no, plain_esp: false, gro: no }
             """, "t.yaml");
         Assert.Equal("none", c.Tunnel.Type);
         Assert.Equal("vpn7", c.Tunnel.Device);
@@ -16,6 +16,7 @@ public sealed class TunnelConfigTests
         Assert.Equal(3, c.Tunnel.Workers);
         Assert.False(c.Tunnel.InstallRoutes);
         Assert.False(c.Tunnel.PlainEsp);
+        Assert.False(c.Tunnel.Gro);
     }
 
     [Fact]
@@ -26,12 +27,14 @@ public sealed class TunnelConfigTests
         Assert.Equal(0, c.Tunnel.Workers);
         Assert.True(c.Tunnel.InstallRoutes);
         Assert.True(c.Tunnel.PlainEsp);
+        Assert.True(c.Tunnel.Gro);
     }
 
     [Theory]
     [InlineData("tunnel: { type: xfrm }", "tunnel.type")]
     [InlineData("tunnel: { workers: 65 }", "tunnel.workers")]
     [InlineData("tunnel: { install_routes: maybe }", "tunnel.install_routes")]
+    [InlineData("tunnel: { gro: sometimes }", "tunnel.gro")]
     [InlineData("tunnel: { queues: 2 }", "tunnel.queues")]
     public void Bad_tunnel_values_name_the_key(string yaml, string key)
     {
