@@ -205,48 +205,8 @@ internal sealed class FailoverCluster
           svc: { secret: "{{Psk}}" }
         """;
 
-    private static string SwanctlConfOf(Peer p) => $$"""
-        connections {
-          svc {
-            version = 2
-            local_addrs = {{p.Outer}}
-            remote_addrs = {{ServiceAddress}}
-            proposals = aes256gcm16-prfsha256-ecp256
-            encap = yes
-            mobike = no
-            rekey_time = 0
-            reauth_time = 0
-            dpd_delay = 0
-            keyingtries = 1
-            local {
-              auth = psk
-              id = {{p.Id}}
-            }
-            remote {
-              auth = psk
-              id = {{GatewayId}}
-            }
-            children {
-              svc {
-                local_ts = {{p.Inner}}/32
-                remote_ts = {{ServiceInner}}/32
-                esp_proposals = aes256gcm16
-                rekey_time = 0
-                start_action = none
-                close_action = none
-                dpd_action = clear
-              }
-            }
-          }
-        }
-        secrets {
-          ike-svc {
-            id-1 = {{p.Id}}
-            id-2 = {{GatewayId}}
-            secret = "{{Psk}}"
-          }
-        }
-        """;
+    private static string SwanctlConfOf(Peer p) => SwanctlConf.Connection("svc", p.Outer, ServiceAddress, p.Id, GatewayId,
+        "aes256gcm16-prfsha256-ecp256", "svc", p.Inner + "/32", ServiceInner + "/32", "aes256gcm16", psk: Psk);
 
     public async Task StartNodeAsync(Node node)
     {

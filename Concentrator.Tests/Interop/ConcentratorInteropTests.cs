@@ -102,7 +102,7 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            charonIke, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16").Replace(SwanctlConf.Psk, charonPsk));
+            charonIke, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16", psk: charonPsk));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ResponderYaml(concentratorIke, "aes256gcm16"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());

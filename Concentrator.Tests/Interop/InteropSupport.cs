@@ -232,8 +232,9 @@ public static class SwanctlConf
     public const string PeerId = "peer.interop.test";
     public const string GatewayId = "gw.interop.test";
 
+    /// <summary>One connection with one child and its PSK (<see cref="Psk"/> unless given), keyed to the two identities.</summary>
     public static string Connection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId,
-        string proposals, string child, string localTs, string remoteTs, string espProposals, bool encap = true) => $$"""
+        string proposals, string child, string localTs, string remoteTs, string espProposals, bool encap = true, string psk = Psk) => $$"""
         connections {
           {{name}} {
             version = 2
@@ -268,10 +269,10 @@ public static class SwanctlConf
           }
         }
         secrets {
-          ike-interop {
-            id-1 = {{PeerId}}
-            id-2 = {{GatewayId}}
-            secret = "{{Psk}}"
+          ike-{{name}} {
+            id-1 = {{localId}}
+            id-2 = {{remoteId}}
+            secret = "{{psk}}"
           }
         }
         """;
