@@ -122,17 +122,12 @@ public static class ThroughputSuite
         Ratio("mixed/strongSwan: (c) / (b) (same ESP-in-UDP, our gateway)", "swan-ours", "swan");
         Ratio("NAT-T/plain ESP: (a') / (a)", "ours-nat", "ours");
         Ratio("tunnel.gro on/off: (a) / (a-)", "ours", "ours-nogro");
-        double cpuOurs = results.TryGetValue(("ours", 1), out var co) ? co.CpuPerGb : double.NaN;
-        double cpuSwan = results.TryGetValue(("swan", 1), out var cs) ? cs.CpuPerGb : double.NaN;
-        double cpuMixed = results.TryGetValue(("swan-ours", 1), out var cm) ? cm.CpuPerGb : double.NaN;
-        ratios.Add("gateway CPU per GB, ours/strongSwan: (a) / (b)", Stats.F(cpuOurs / cpuSwan),
-            Stats.F((results.TryGetValue(("ours", 4), out var co4) ? co4.CpuPerGb : double.NaN)
-                    / (results.TryGetValue(("swan", 4), out var cs4) ? cs4.CpuPerGb : double.NaN)));
         double Cpu(string id, int p) => results.TryGetValue((id, p), out var r) ? r.CpuPerGb : double.NaN;
-        ratios.Add("gateway CPU per GB, tunnel.gro on/off: (a) / (a-)", Stats.F(Cpu("ours", 1) / Cpu("ours-nogro", 1)), Stats.F(Cpu("ours", 4) / Cpu("ours-nogro", 4)));
-        ratios.Add("gateway CPU per GB, ours/strongSwan with the same peer: (c) / (b)", Stats.F(cpuMixed / cpuSwan),
-            Stats.F((results.TryGetValue(("swan-ours", 4), out var cm4) ? cm4.CpuPerGb : double.NaN)
-                    / (results.TryGetValue(("swan", 4), out var cs4b) ? cs4b.CpuPerGb : double.NaN)));
+        void CpuRatio(string name, string a, string b) =>
+            ratios.Add(name, Stats.F(Cpu(a, 1) / Cpu(b, 1)), Stats.F(Cpu(a, 4) / Cpu(b, 4)));
+        CpuRatio("gateway CPU per GB, ours/strongSwan: (a) / (b)", "ours", "swan");
+        CpuRatio("gateway CPU per GB, tunnel.gro on/off: (a) / (a-)", "ours", "ours-nogro");
+        CpuRatio("gateway CPU per GB, ours/strongSwan with the same peer: (c) / (b)", "swan-ours", "swan");
         return report;
     }
 
