@@ -4,9 +4,8 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using Concentrator.Simulation;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Benchmarks;
 

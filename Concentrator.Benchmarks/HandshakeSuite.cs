@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Concentrator.Cli;
 using Concentrator.Config;
 using Concentrator.DataPlane;

@@ -8,12 +8,11 @@ using System.Text;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using Concentrator.Simulation;
 using Concentrator.Tests.Interop;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Benchmarks;
 

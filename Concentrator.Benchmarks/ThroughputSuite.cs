@@ -1,4 +1,3 @@
-using System.Globalization;
 using Concentrator.Tests.Interop;
 
 namespace Concentrator.Benchmarks;

@@ -3,9 +3,9 @@ using System.Net;
 using System.Text;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Fuzz;
 

@@ -4,10 +4,11 @@ using System.Reflection;
 using System.Text;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Hosting;
 
 namespace Concentrator.Fuzz;
 

@@ -11,6 +11,7 @@ using Concentrator.Tests.Interop;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Actors;
 

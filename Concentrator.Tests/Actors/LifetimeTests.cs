@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;
 
@@ -97,10 +98,10 @@ public sealed class LifetimeTests
 
         // Each reauthentication is a new IKE_SA_INIT + IKE_AUTH (a new IkeSaUp) followed by the Delete of the old SA.
         await Eventually.TrueAsync(() => initiator.Events.Up.Count >= 3 && initiator.Events.Down.Count >= 2, "two reauthentications", seconds: 25);
-        Assert.All(initiator.Events.Down, d => Assert.Equal(Concentrator.Ike.Exchanges.CloseReason.Deleted, d.Reason));
-        Assert.All(responder.Events.Down, d => Assert.Equal(Concentrator.Ike.Exchanges.CloseReason.DeletedByPeer, d.Reason));
+        Assert.All(initiator.Events.Down, d => Assert.Equal(CloseReason.Deleted, d.Reason));
+        Assert.All(responder.Events.Down, d => Assert.Equal(CloseReason.DeletedByPeer, d.Reason));
         // No INITIAL_CONTACT on a reauthentication: the responder deleted old SAs by Delete only, never "replaced" them.
-        Assert.DoesNotContain(responder.Events.Down, d => d.Reason == Concentrator.Ike.Exchanges.CloseReason.Replaced);
+        Assert.DoesNotContain(responder.Events.Down, d => d.Reason == CloseReason.Replaced);
         await Eventually.TrueAsync(async () => await initiator.Gateway.CountSasAsync() == 1 && await responder.Gateway.CountSasAsync() == 1
             && initiator.DataPlane.InstalledCount == 1 && responder.DataPlane.InstalledCount == 1, "one IKE SA and one child again");
         LoopbackExchangeTests.AssertEspFlows(initiator.DataPlane, responder.DataPlane, IPAddress.Parse("10.200.1.3"), IPAddress.Parse("10.10.0.3"));

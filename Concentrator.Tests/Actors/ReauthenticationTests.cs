@@ -2,8 +2,9 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Actors;
 
@@ -89,7 +90,7 @@ public sealed class ReauthenticationTests
             Config = config,
             DataPlane = plane,
             Tunables = TestGateway.FastTunables,
-            Admission = new Concentrator.Actors.AdmissionOptions(),
+            Admission = new AdmissionOptions(),
             SystemName = name,
         });
         return (gateway, plane);

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;
 
@@ -33,7 +34,7 @@ public sealed class SupervisionTests
         for (int n = 0; n < survivors.Count; n++)
         {
             Assert.Equal(before[n].Spi, after[n].Spi);
-            Assert.Equal(Concentrator.Sa.IkeSaState.Established, after[n].State);
+            Assert.Equal(IkeSaState.Established, after[n].State);
             Assert.Equal(before[n].Children.Single().InboundSpi, after[n].Children.Single().InboundSpi);
         }
     }
@@ -64,7 +65,7 @@ public sealed class ChildSupervisionTests
             "the failed child is gone on both sides");
         Assert.Equal(survivor, initiator.DataPlane.InstalledSpis().Single());
         var after = await ike.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance);
-        Assert.Equal(Concentrator.Sa.IkeSaState.Established, after.State);
+        Assert.Equal(IkeSaState.Established, after.State);
         Assert.Equal(survivor, after.Children.Single().InboundSpi);
         Assert.Empty(initiator.Events.Down);
     }

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Concentrator.Cli;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Cli;
 

@@ -4,10 +4,10 @@ using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Cluster;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Cluster;
 

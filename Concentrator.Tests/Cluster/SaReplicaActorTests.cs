@@ -6,7 +6,6 @@ using Akka.DistributedData;
 using Akka.TestKit;
 using Concentrator.Actors;
 using Concentrator.Cluster;
-using Concentrator.Config;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 

@@ -1,3 +1,4 @@
+using Concentrator.Hosting;
 using Concentrator.Config;
 
 namespace Concentrator.Tests.Config;

@@ -1,4 +1,5 @@
 using Concentrator.Config;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Tests.Config;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using Concentrator.Config;
 using Concentrator.Ike.Proposals;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Config;
 

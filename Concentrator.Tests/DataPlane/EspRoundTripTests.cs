@@ -1,8 +1,6 @@
-using Concentrator.Ike.Wire;
 using System.Buffers.Binary;
-using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 
@@ -17,8 +15,8 @@ public class EspRoundTripTests
         var buffer = new byte[1600];
         int alignment = suite.Encryption switch
         {
-            Concentrator.Ike.Wire.EncrAlgorithm.AesCbc => 16,
-            Concentrator.Ike.Wire.EncrAlgorithm.TripleDes => 8, // RFC 2451 §2.3: 8-octet block and IV
+            EncrAlgorithm.AesCbc => 16,
+            EncrAlgorithm.TripleDes => 8, // RFC 2451 §2.3: 8-octet block and IV
             _ => 4,
         };
         ulong expectedSeq = 0;

@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
-using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 
@@ -42,8 +41,8 @@ public class EspStatusTests
         using var pair = new Pair(suite);
         int block = suite.Encryption switch
         {
-            Concentrator.Ike.Wire.EncrAlgorithm.AesCbc => 16,
-            Concentrator.Ike.Wire.EncrAlgorithm.TripleDes => 8,
+            EncrAlgorithm.AesCbc => 16,
+            EncrAlgorithm.TripleDes => 8,
             _ => 4,
         };
         byte[] inner = Ipv4(20 + block); // payload + 2 needs block-2 bytes of padding

@@ -2,8 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

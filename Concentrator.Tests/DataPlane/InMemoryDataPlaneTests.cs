@@ -1,9 +1,8 @@
 using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

@@ -1,5 +1,6 @@
 using Concentrator.DataPlane.Esp;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 
@@ -205,7 +206,7 @@ public class ReplayWindowTests
         Assert.Equal(0UL, pair.SaB.Window.Top);
     }
 
-    private const Concentrator.DataPlane.SaRekeyHint SaRekeyHintNone = Concentrator.DataPlane.SaRekeyHint.None;
+    private const SaRekeyHint SaRekeyHintNone = SaRekeyHint.None;
 
     private static void Accept(ReplayWindow w, ulong seq)
     {

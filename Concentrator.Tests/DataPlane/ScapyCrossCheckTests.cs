@@ -1,13 +1,11 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using Concentrator.Tests.Interop;
 using Xunit.Abstractions;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

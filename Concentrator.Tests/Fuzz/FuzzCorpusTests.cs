@@ -1,8 +1,8 @@
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Fuzz;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Fuzz;
 

@@ -1,14 +1,15 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Sa;
+using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
 using Xunit.Abstractions;
+using Concentrator.Ipsec;
+using Concentrator.Hosting;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Tests.Ike;
 

@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Sa;
+using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
+using Concentrator.Hosting;
 
 namespace Concentrator.Tests.Ike;
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Concentrator.Ike.Wire;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Interop;
 

@@ -7,6 +7,7 @@ using Concentrator.Ike.Wire;
 using Concentrator.Tests.Config;
 using Concentrator.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Security;
 

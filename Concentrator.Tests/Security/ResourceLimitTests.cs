@@ -4,11 +4,12 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Wire;
-using Concentrator.Net;
+using Concentrator.Transport;
 using Concentrator.Simulation;
 using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Security;
 

@@ -14,6 +14,7 @@ using Concentrator.Simulation;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Security;
 

@@ -3,6 +3,7 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Exchanges;
+using Concentrator.Hosting;
 
 namespace Concentrator.Tests.Support;
 

@@ -3,6 +3,7 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Support;
 
@@ -31,7 +32,7 @@ public sealed class TestGateway : IAsyncDisposable
         RetransmitTries = 3,
     };
 
-    public static TestGateway Start(string yaml, Concentrator.Actors.AdmissionOptions? admission = null, string name = "gw")
+    public static TestGateway Start(string yaml, AdmissionOptions? admission = null, string name = "gw")
     {
         var config = ConcentratorConfig.Parse(yaml, $"<{name}>");
         var plane = new InMemoryDataPlane();
@@ -40,7 +41,7 @@ public sealed class TestGateway : IAsyncDisposable
             Config = config,
             DataPlane = plane,
             Tunables = FastTunables,
-            Admission = admission ?? new Concentrator.Actors.AdmissionOptions(),
+            Admission = admission ?? new AdmissionOptions(),
             SystemName = name,
         });
         return new TestGateway(gateway, plane, config);

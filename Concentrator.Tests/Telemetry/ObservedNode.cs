@@ -1,11 +1,11 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
 using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Telemetry;
 

@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Concentrator.DataPlane;
-using Concentrator.Sa;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Actors;
 
@@ -12,7 +12,7 @@ public sealed record ChildLifetime(TimeSpan RekeyTime, TimeSpan LifeTime, TimeSp
 {
     public static readonly ChildLifetime None = new(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, 0, 0, 0, 0);
 
-    public static ChildLifetime From(Config.ChildConfig c) =>
+    public static ChildLifetime From(ChildConfig c) =>
         new(c.RekeyTime, c.LifeTime, c.RandTime, c.RekeyBytes, c.LifeBytes, c.RekeyPackets, c.LifePackets);
 }
 
@@ -199,7 +199,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         Context.Parent.Tell(new IkeSaActor.DeleteChildSa(_install.InboundSpi));
     }
 
-    private static string Format(Ike.Wire.TrafficSelector ts) =>
+    private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 
     public sealed record GetState;

@@ -1,9 +1,11 @@
 using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Exchanges;
-using Concentrator.Net;
+using Concentrator.Transport;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Actors;
 
@@ -61,7 +63,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         Receive<IkeInbound>(m =>
         {
             var target = _sa;
-            if (_retiring.Count > 0 && Ike.Wire.IkeHeader.TryParse(m.Datagram, out var header) == Ike.Wire.ParseStatus.Ok)
+            if (_retiring.Count > 0 && Ike.Wire.IkeHeader.TryParse(m.Datagram, out var header) == ParseStatus.Ok)
             {
                 ulong spi = IkeSaSupervisor.EntitySpi(header);
                 target = _retiring.Find(r => r.OurSpi == spi) ?? _sa;
@@ -90,9 +92,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<DeleteIkeSa>(_ =>
         {
-            bool wasEstablished = _sa.State == Sa.IkeSaState.Established;
+            bool wasEstablished = _sa.State == IkeSaState.Established;
             _sa.Delete();
-            if (wasEstablished && _sa.State == Sa.IkeSaState.Deleting)
+            if (wasEstablished && _sa.State == IkeSaState.Deleting)
                 Log.IkeSaDeleting(_log, _spiText, _sa.Connection?.Name ?? "", _sa.RemoteEndpoint);
             Drain();
         });
@@ -138,13 +140,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             if (_replication is null || !_sa.CanSnapshot) return; // the requester falls back to the replica
             using (var snapshot = _sa.Snapshot(SequenceMarks))
             {
-                m.ReplyTo.Tell(new IkeSaSupervisor.SaReleased(_sa.OurSpi, _replication.Epoch, Sa.IkeSaSnapshotCodec.Encode(snapshot)));
+                m.ReplyTo.Tell(new IkeSaSupervisor.SaReleased(_sa.OurSpi, _replication.Epoch, IkeSaSnapshotCodec.Encode(snapshot)));
             }
             StopWithoutDelete(SaReleaseReason.Moved);
         });
         Receive<HandOff>(_ =>
         {
-            if (_sa.State == Sa.IkeSaState.Established) Publish(released: true);
+            if (_sa.State == IkeSaState.Established) Publish(released: true);
             StopWithoutDelete(SaReleaseReason.HandOff);
         });
         Receive<StopSilently>(_ => StopWithoutDelete(SaReleaseReason.Fenced));
@@ -179,7 +181,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        if (_sa.IsInitiator && _sa.State == Sa.IkeSaState.Created)
+        if (_sa.IsInitiator && _sa.State == IkeSaState.Created)
         {
             Log.Initiating(_log, _sa.Connection!.Name, _sa.RemoteEndpoint);
             _sa.Initiate();
@@ -249,9 +251,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Reauthenticate()
     {
-        if (_sa.State != Sa.IkeSaState.Established || _sa.Connection is not { } conn) return;
+        if (_sa.State != IkeSaState.Established || _sa.Connection is not { } conn) return;
         var children = _sa.Children.Select(c => c.Child).Distinct()
-            .Select(name => conn.Children.TryGetValue(name, out var config) ? config : null).OfType<Config.ChildConfig>().ToList();
+            .Select(name => conn.Children.TryGetValue(name, out var config) ? config : null).OfType<ChildConfig>().ToList();
         // The peer's current IKE endpoint (port 4500 when NAT-T is in use: initiating there is allowed, RFC 3948).
         Context.Parent.Tell(new Initiate(conn, _sa.RemoteEndpoint, children, Replaces: _sa.OurSpi));
         Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, ReauthRetry);
@@ -274,7 +276,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// </summary>
     private void ReportChildrenUp(bool force = false)
     {
-        if (_childrenUpSent || !_established || !_sa.IsInitiator || _sa.State != Sa.IkeSaState.Established ||
+        if (_childrenUpSent || !_established || !_sa.IsInitiator || _sa.State != IkeSaState.Established ||
             (_sa.InitialChildrenPending && !force)) return;
         _childrenUpSent = true;
         Timers.Cancel(ChildrenUpTimer);
@@ -399,7 +401,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Publish(bool released = false)
     {
-        if (_replication is null || _silent || _sa.State != Sa.IkeSaState.Established || !_sa.CanSnapshot) return;
+        if (_replication is null || _silent || _sa.State != IkeSaState.Established || !_sa.CanSnapshot) return;
         if (!released && _sa.StateVersion == _publishedVersion) return;
         _publishedVersion = _sa.StateVersion;
         if (_replication.Index.Alone && !released)
@@ -413,7 +415,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         var esp = new uint[snapshot.Children.Count];
         for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
         _replication.Replica.Tell(new Cluster.SaReplicaActor.Put(_sa.OurSpi, _replication.Epoch, released, esp,
-            Sa.IkeSaSnapshotCodec.Encode(snapshot)));
+            IkeSaSnapshotCodec.Encode(snapshot)));
         // An adopter starts above mark + margin, so this node must stay at or below it until the next snapshot.
         foreach (var child in snapshot.Children)
             _sa.Context.DataPlane.SetOutboundCeiling(child.InboundSpi, child.OutboundSequenceMark + IkeSaSupervisor.SequenceMargin);
@@ -492,11 +494,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly GetInfo Instance = new();
     }
 
-    public sealed record Info(ulong Spi, Sa.IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
+    public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
-    public sealed record CreateChildSa(Config.ChildConfig Child);
+    public sealed record CreateChildSa(ChildConfig Child);
 
     /// <summary>Cluster SA mobility of one IKE SA actor: the node's replica and the SA's ownership epoch here.</summary>
     public sealed record Replication(IActorRef Replica, Cluster.SaReplicaIndex Index, long Epoch);

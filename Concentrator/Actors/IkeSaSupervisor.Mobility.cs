@@ -2,10 +2,10 @@ using Akka.Actor;
 using Akka.Cluster;
 using Concentrator.Cluster;
 using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Net;
-using Concentrator.Sa;
+using Concentrator.Transport;
+using Concentrator.Ike.Sa;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Actors;
 

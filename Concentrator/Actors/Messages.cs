@@ -1,6 +1,7 @@
 using System.Net;
-using Concentrator.Config;
 using Concentrator.Ike.Exchanges;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Actors;
 

@@ -3,7 +3,6 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cli;
 
@@ -65,7 +64,7 @@ public static class RunCommand
         {
             try
             {
-                dataPlane = new LinuxDataPlane(config, loggers.CreateLogger("Concentrator.DataPlane"));
+                dataPlane = new LinuxDataPlane(config.ToDataPlaneOptions(), loggers.CreateLogger("Concentrator.DataPlane"));
             }
             catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
             {

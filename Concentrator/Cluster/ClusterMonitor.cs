@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster;
 

@@ -2,12 +2,9 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
 using Akka.Hosting;
-using Akka.Management;
 using Akka.Management.Dsl;
 using Akka.Management.Cluster.Bootstrap;
-using Concentrator.Config;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster;
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
-using Concentrator.Config;
 
 namespace Concentrator.Cluster;
 
@@ -22,7 +21,7 @@ public sealed class ClusterTls
 
     public X509Certificate2 Certificate { get; }
 
-    /// <summary>Reads the PKCS#12; a missing, unreadable or keyless file is a <see cref="ConfigException"/> naming the key.</summary>
+    /// <summary>Reads the PKCS#12; a missing, unreadable or keyless file is a <see cref="ClusterTlsException"/> naming the key.</summary>
     public static ClusterTls Load(ClusterConfig c)
     {
         string? password = null;
@@ -34,7 +33,7 @@ public sealed class ClusterTls
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new ConfigException(c.Source, "cluster.tls.password_file", $"cannot read '{c.TlsPasswordFile}': {e.Message}");
+                throw new ClusterTlsException("cluster.tls.password_file", $"cannot read '{c.TlsPasswordFile}': {e.Message}");
             }
         }
         X509Certificate2Collection all;
@@ -44,10 +43,10 @@ public sealed class ClusterTls
         }
         catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException(c.Source, "cluster.tls.certificate", $"cannot read PKCS#12 '{c.TlsCertificate}': {e.Message}");
+            throw new ClusterTlsException("cluster.tls.certificate", $"cannot read PKCS#12 '{c.TlsCertificate}': {e.Message}");
         }
         var leaf = all.FirstOrDefault(x => x.HasPrivateKey)
-            ?? throw new ConfigException(c.Source, "cluster.tls.certificate", $"'{c.TlsCertificate}' holds no certificate with a private key");
+            ?? throw new ClusterTlsException("cluster.tls.certificate", $"'{c.TlsCertificate}' holds no certificate with a private key");
         var tls = new ClusterTls(leaf);
         foreach (var cert in all)
         {
@@ -55,7 +54,7 @@ public sealed class ClusterTls
         }
         if (tls._anchors.Count == 0)
         {
-            throw new ConfigException(c.Source, "cluster.tls.certificate",
+            throw new ClusterTlsException("cluster.tls.certificate",
                 $"'{c.TlsCertificate}' holds no self-signed certificate (the node certificate itself or its CA) to trust peers by");
         }
         return tls;
@@ -90,4 +89,10 @@ public sealed class ClusterTls
         log.Warning("Remoting TLS: rejected the certificate of {0} (not issued by this cluster's certificate)", remotePeer);
         return false;
     }
+}
+
+/// <summary>The <c>cluster.tls</c> material cannot be used: <see cref="KeyPath"/> names the configuration key at fault.</summary>
+public sealed class ClusterTlsException(string keyPath, string problem) : Exception(problem)
+{
+    public string KeyPath { get; } = keyPath;
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -7,14 +6,13 @@ using Akka.Cluster;
 using Akka.DistributedData;
 using Concentrator.Ike.Wire;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster;
 
 /// <summary>
 /// One replicated IKE SA: who holds it, its ownership epoch, the inbound ESP SPIs of its Child SAs (so a node that
 /// receives ESP for one of them finds the IKE SA without decoding the snapshot) and the encoded snapshot itself
-/// (<see cref="Sa.IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
+/// (<see cref="IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
 /// (rolling restart) and holds it no more; whoever receives the peer's traffic next adopts it without asking.
 /// <see cref="Raw"/> is the replicated value itself; <see cref="Snapshot"/> points into it (no copy per change).
 /// </summary>

@@ -1,5 +1,4 @@
-using Concentrator.Actors;
-using Concentrator.Ike.Exchanges;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Config;
 
@@ -78,34 +77,4 @@ public sealed class CharonConfig
 
     /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
     public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;
-
-    public ResourceLimits ToLimits() => new()
-    {
-        MaxPacket = MaxPacket,
-        MaxPayloads = MaxPayloads,
-        IkeSaLimit = IkeSaLimit == 0 ? int.MaxValue : IkeSaLimit,
-        IkeSaLimitPerPeer = IkeSaLimitPerPeer == 0 ? int.MaxValue : IkeSaLimitPerPeer,
-        ChildSaLimit = ChildSaLimit == 0 ? int.MaxValue : ChildSaLimit,
-        AcquireQueue = AcquireQueue,
-        AdminRate = AdminRate,
-    };
-
-    public IkeTunables ToTunables() => new()
-    {
-        RetransmitTimeout = RetransmitTimeout,
-        RetransmitBase = RetransmitBase,
-        RetransmitTries = RetransmitTries,
-    };
-
-    public AdmissionOptions ToAdmission() => new()
-    {
-        CookieThreshold = CookieThreshold == 0 ? int.MaxValue : CookieThreshold,
-        MaxHalfOpen = InitLimitHalfOpen == 0 ? int.MaxValue : InitLimitHalfOpen,
-        BlockThreshold = BlockThreshold == 0 ? int.MaxValue : BlockThreshold,
-        HalfOpenTimeout = HalfOpenTimeout,
-        InitJobLoad = InitLimitJobLoad == 0 ? int.MaxValue : InitLimitJobLoad,
-        InitRate = InitLimitRate,
-        AuthFailedThreshold = AuthFailedThreshold,
-        AuthFailedBackoff = AuthFailedBackoff,
-    };
 }

@@ -1,3 +1,6 @@
+using Concentrator.Cluster;
+using Concentrator.Ike.Connections;
+
 namespace Concentrator.Config;
 
 /// <summary>The whole configuration: YAML with swanctl.conf names (see example.yaml beside this file).</summary>

@@ -1,5 +1,4 @@
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Config;
 

@@ -1,6 +1,6 @@
 using Concentrator.Ike.Proposals;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
 

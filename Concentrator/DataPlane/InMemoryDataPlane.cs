@@ -4,6 +4,7 @@ using System.Net;
 using System.Security.Cryptography;
 using Concentrator.DataPlane.Esp;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane;
 

@@ -16,14 +16,12 @@
 // calls (AddSa/DeleteSa/...) come from actors and only touch concurrent maps, selector tables and routes.
 using System.Buffers.Binary;
 using System.Net;
-using Concentrator.Config;
 using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
-using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
-using Concentrator.Net;
+using Concentrator.Transport;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane;
 
@@ -56,23 +54,21 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
     private volatile DataPlaneMetrics? _metrics;
 
-    public LinuxDataPlane(ConcentratorConfig config, ILogger log)
+    public LinuxDataPlane(LinuxDataPlaneOptions options, ILogger log)
     {
         _log = log;
-        var tunnel = config.Tunnel;
-        _workers = Math.Min(tunnel.Workers > 0 ? tunnel.Workers : Environment.ProcessorCount, 31);
-        _mtu = tunnel.Mtu;
-        _gro = tunnel.Gro;
-        _acquireQueue = config.Charon.AcquireQueue;
-        var listen = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any;
-        if (listen.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) listen = IPAddress.Any;
+        _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
+        _mtu = options.Mtu;
+        _gro = options.Gro;
+        _acquireQueue = options.AcquireQueue;
+        var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
-        _tun = TunDevice.Create(tunnel.Device, queues: _workers, multiQueue: _workers > 1, mtu: tunnel.Mtu, up: true);
+        _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true);
         try
         {
-            _udp = UdpBatchSocket.OpenGroup(listen, config.Listen.NattPort, _workers, steerBySpi: true);
-            _raw = tunnel.PlainEsp ? new RawEspSocket(listen) : null;
-            _routes = tunnel.InstallRoutes ? new RouteManager(tunnel.Device) : null;
+            _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
+            _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
+            _routes = options.InstallRoutes ? new RouteManager(options.Device) : null;
         }
         catch
         {
@@ -81,7 +77,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
             throw;
         }
 
-        RegisterTraps(config);
+        RegisterTraps(options.Traps);
     }
 
     public string Device => _tun.Name;
@@ -239,9 +235,9 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
                 if (length == 0) continue;
                 var packet = batch.Packet(i);
                 if (length == 1 && packet[0] == 0xFF) continue; // NAT keepalive, RFC 3948 §2.3
-                if (length >= ProtocolConstants.NonEspMarkerLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == 0)
+                if (length >= UdpEncapsulation.NonEspMarkerLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == 0)
                 {
-                    HandOffIke(packet[ProtocolConstants.NonEspMarkerLength..], batch.Addresses[i], batch.Ports[i]);
+                    HandOffIke(packet[UdpEncapsulation.NonEspMarkerLength..], batch.Addresses[i], batch.Ports[i]);
                     continue;
                 }
 
@@ -432,26 +428,14 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
     // ---- Trap policies ("interesting traffic") ----
 
-    private void RegisterTraps(ConcentratorConfig config)
+    private void RegisterTraps(IReadOnlyList<TrapSpec> traps)
     {
-        foreach (var conn in config.Connections.Values)
+        foreach (var spec in traps)
         {
-            foreach (var child in conn.Children.Values)
-            {
-                if (child.StartAction != "trap") continue;
-                var trap = new TrapPolicy(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs), _acquireQueue);
-                _trapList.Add(trap);
-                _traps.Add(trap.LocalTs, trap.RemoteTs, trap);
-            }
+            var trap = new TrapPolicy(spec.Connection, spec.Child, spec.LocalTs, spec.RemoteTs, _acquireQueue);
+            _trapList.Add(trap);
+            _traps.Add(trap.LocalTs, trap.RemoteTs, trap);
         }
-    }
-
-    private static IReadOnlyList<TrafficSelector> ResolveForTrap(IReadOnlyList<TrafficSelectorSpec> specs)
-    {
-        // "dynamic" is unknown before negotiation; a trap then matches any address on that side.
-        var any = new TrafficSelector(TsType.Ipv4AddressRange, 0, 0, 65535, IPAddress.Any, IPAddress.Broadcast);
-        if (specs.Count == 0) return [any];
-        return specs.Select(s => s.Dynamic ? any : s.Resolve(IPAddress.Any)).ToList();
     }
 
     private void Trap(ReadOnlySpan<byte> packet)

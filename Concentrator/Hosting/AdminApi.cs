@@ -2,9 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
 using Concentrator.Actors;
-using Concentrator.DataPlane;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Hosting;
 
@@ -43,7 +41,7 @@ public static class AdminApi
         IResult? Throttled()
         {
             if (rate.TryTake()) return null;
-            limits.Hit(Telemetry.ResourceLimit.AdminRate, rate.PerSecond);
+            limits.Hit(ResourceLimit.AdminRate, rate.PerSecond);
             return Results.StatusCode(StatusCodes.Status429TooManyRequests);
         }
 
@@ -88,7 +86,7 @@ public static class AdminApi
             // Under an existing IKE SA of the connection: CREATE_CHILD_SA; otherwise a new IKE SA.
             foreach (var (actor, info) in await ActorsAsync(gateway))
             {
-                if (info.Connection != conn.Name || info.State != Sa.IkeSaState.Established) continue;
+                if (info.Connection != conn.Name || info.State != IkeSaState.Established) continue;
                 actor.Tell(new IkeSaActor.CreateChildSa(config));
                 return new AdminResult(true, $"creating child {child} under IKE SA {info.Spi:x16}");
             }
@@ -141,7 +139,7 @@ public static class AdminApi
         return result;
     }
 
-    private static string Format(Ike.Wire.TrafficSelector ts) =>
+    private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 }
 

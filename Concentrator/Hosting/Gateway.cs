@@ -6,13 +6,12 @@ using Concentrator.Actors;
 using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Wire;
 using Concentrator.Ike.Exchanges;
-using Concentrator.Net;
+using Concentrator.Transport;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Admission;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Hosting;
 
@@ -74,7 +73,7 @@ public sealed class Gateway : IAsyncDisposable
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
-            NattPort = options.Config.Listen.NattPort == 0 ? ProtocolConstants.NatTraversalPort : options.Config.Listen.NattPort,
+            NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,
             Metrics = Metrics,
             Limits = limits,
         };
@@ -139,7 +138,7 @@ public sealed class Gateway : IAsyncDisposable
     /// </summary>
     private static IHost StartActorSystem(GatewayOptions options, Action<ActorSystem, IActorRegistry> actors)
     {
-        var clustered = options.Cluster is { } cluster ? ClusterNode.Configure(cluster) : null;
+        var clustered = options.Cluster is { } cluster ? ConfigureCluster(cluster) : null;
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddLogging();
         builder.Services.AddSingleton(options.Loggers);
@@ -169,6 +168,19 @@ public sealed class Gateway : IAsyncDisposable
         {
             host.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Cluster settings and TLS material; TLS that cannot be used is a configuration error naming its key.</summary>
+    private static Action<AkkaConfigurationBuilder> ConfigureCluster(ClusterConfig cluster)
+    {
+        try
+        {
+            return ClusterNode.Configure(cluster);
+        }
+        catch (ClusterTlsException e)
+        {
+            throw new ConfigException(cluster.Source, e.KeyPath, e.Message);
         }
     }
 
@@ -241,7 +253,7 @@ public sealed class Gateway : IAsyncDisposable
     {
         foreach (var remote in conn.RemoteAddrs)
         {
-            if (IPAddress.TryParse(remote, out var address)) return new IPEndPoint(address, conn.RemotePort ?? ProtocolConstants.IkePort);
+            if (IPAddress.TryParse(remote, out var address)) return new IPEndPoint(address, conn.RemotePort ?? UdpEncapsulation.IkePort);
         }
         return null;
     }

@@ -25,7 +25,7 @@ public sealed record LoadTestOptions
 }
 
 /// <summary>
-/// One measured round. Failures are keyed by <see cref="Concentrator.Ike.Exchanges.CloseReason"/> name, plus
+/// One measured round. Failures are keyed by <see cref="CloseReason"/> name, plus
 /// <see cref="LoadTest.PendingReason"/> for peers still negotiating when the timeout passed. Retransmits counts every
 /// IKE retransmission of this process during the round (the initiator's, when no responder shares the process).
 /// </summary>

@@ -8,6 +8,8 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Proposals;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Simulation;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using Concentrator.DataPlane;
-using Concentrator.DataPlane.Esp;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Simulation;
 

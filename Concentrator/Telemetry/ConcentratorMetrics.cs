@@ -1,8 +1,5 @@
-using Concentrator.Config;
-using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Sa;
 using Prometheus;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
 
@@ -158,23 +155,20 @@ public sealed class ConcentratorMetrics
     public string Node { get; }
 
     /// <summary>
-    /// Declares the configured connections/children: only they become label values, and children with
-    /// start_action start or trap (site-to-site tunnels) get a <c>concentrator_tunnel_up</c> series, 0 until up.
+    /// Declares the configured connections/children: only they become label values, and children that are tunnels
+    /// (swanctl start_action start or trap: site-to-site) get a <c>concentrator_tunnel_up</c> series, 0 until up.
     /// </summary>
-    public void BindConfig(ConcentratorConfig config)
+    public void DeclareChildren(IEnumerable<(string Connection, string Child, bool Tunnel)> children)
     {
         lock (_tunnelLock)
         {
-            foreach (var conn in config.Connections.Values)
+            foreach (var (connection, child, tunnel) in children)
             {
-                foreach (var child in conn.Children.Values)
+                var key = (connection, child);
+                _configuredChildren.Add(key);
+                if (tunnel && _tunnelChildren.Add(key))
                 {
-                    var key = (conn.Name, child.Name);
-                    _configuredChildren.Add(key);
-                    if (child.StartAction is "start" or "trap" && _tunnelChildren.Add(key))
-                    {
-                        _tunnelUp.WithLabels(conn.Name, child.Name).Set(_installed.GetValueOrDefault(key) > 0 ? 1 : 0);
-                    }
+                    _tunnelUp.WithLabels(connection, child).Set(_installed.GetValueOrDefault(key) > 0 ? 1 : 0);
                 }
             }
         }
@@ -298,10 +292,3 @@ public sealed class ConcentratorMetrics
     public void CountSaRelease(SaReleaseReason reason) => _released[(int)reason].Inc();
 }
 
-/// <summary>Why a node stopped holding an IKE SA without deleting it with the peer (cluster SA mobility).</summary>
-public enum SaReleaseReason
-{
-    Moved = 0,
-    HandOff = 1,
-    Fenced = 2,
-}

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using Concentrator.DataPlane.Esp;
 using Prometheus;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
 

@@ -1,34 +1,6 @@
-using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
-
-/// <summary>Why an IKE datagram was dropped before or during processing. Values become metric label values.</summary>
-public enum IkeDropReason
-{
-    Malformed = 0,
-    UnknownSpi,
-    UnexpectedResponse,
-    InvalidMessageId,
-    IntegrityCheckFailed,
-    BadPayloadSequence,
-    NotAuthenticated,
-    CookieRequired,
-    HalfOpenLimit,
-    SendFailed,
-    EspWithoutDataPlane,
-    /// <summary>charon.block_threshold: the source already has that many half-open IKE SAs.</summary>
-    PerSourceLimit,
-    /// <summary>charon.init_limit_job_load: that many IKE_SA_INIT requests already wait for the supervisor.</summary>
-    InitQueueFull,
-    /// <summary>charon.init_limit_rate: the token bucket of new responder IKE SAs (their DH work) is empty.</summary>
-    InitRateLimit,
-    /// <summary>charon.auth_failed_threshold: the source is backing off after repeated AUTHENTICATION_FAILED.</summary>
-    AuthFailedBackoff,
-    /// <summary>A configured resource bound (charon.max_packet, max_payloads, ikesa_limit...), see LimitReporter.</summary>
-    ResourceLimit,
-    Count,
-}
 
 /// <summary>
 /// Process-wide IKE totals (every gateway of the process added up), read by the demo summary and

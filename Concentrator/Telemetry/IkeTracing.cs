@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Sa;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
 
@@ -45,7 +43,7 @@ public static class IkeTracing
 }
 
 /// <summary>
-/// Metrics and spans of one IKE SA, behind one small object so the protocol code (<see cref="IkeSa"/>)
+/// Metrics and spans of one IKE SA, behind one small object so the protocol code (<c>IkeSa</c>)
 /// calls a hook per event and stays free of Akka and of metric families. Not thread-safe (owned with the SA).
 /// </summary>
 public sealed class IkeSaTelemetry

@@ -1,6 +1,5 @@
 using System.Text;
-using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
 

@@ -1,19 +1,7 @@
-using Microsoft.Extensions.Logging;
 using Prometheus;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
-
-/// <summary>The configured resource bounds (<c>charon:</c> keys); the label value of each is its key.</summary>
-public enum ResourceLimit
-{
-    MaxPacket = 0,
-    MaxPayloads,
-    IkeSaLimit,
-    IkeSaLimitPerPeer,
-    ChildSaLimit,
-    AcquireQueue,
-    AdminRate,
-}
 
 /// <summary>
 /// The one way a hit resource bound is reported: counted in <c>concentrator_limit_hits_total{limit}</c>

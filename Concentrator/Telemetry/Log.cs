@@ -1,6 +1,5 @@
 using System.Net;
-using Concentrator.Ike.Exchanges;
-using Microsoft.Extensions.Logging;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Telemetry;
 

@@ -6,8 +6,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using Concentrator.DataPlane.Linux;
-using Concentrator.Ike.Wire;
 using Xunit.Abstractions;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane.Linux;
 

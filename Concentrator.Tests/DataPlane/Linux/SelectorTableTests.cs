@@ -1,7 +1,7 @@
 using System.Net;
 using Concentrator.DataPlane.Linux;
-using Concentrator.Ike.Wire;
 using static Concentrator.Tests.DataPlane.Linux.TestPackets;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane.Linux;
 

@@ -1,7 +1,6 @@
 // Root test: its own network namespace (unique name, deleted in Dispose) with a uniquely named TUN moved
 // into it; 10.98.x.y exists only there. The traffic is the namespace's own stack sending to an address
 // routed into the TUN. Loops are bounded in count and time.
-using System.Buffers.Binary;
 using System.Diagnostics;
 using Concentrator.DataPlane.Linux;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Crypto.Hex;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

@@ -1,6 +1,6 @@
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Crypto.Hex;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

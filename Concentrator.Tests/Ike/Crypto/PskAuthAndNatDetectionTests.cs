@@ -1,8 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Crypto.Hex;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

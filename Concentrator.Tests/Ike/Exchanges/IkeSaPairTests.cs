@@ -3,7 +3,8 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
-using Concentrator.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Hosting;
 
 namespace Concentrator.Tests.Ike.Exchanges;
 
@@ -354,8 +355,8 @@ public sealed class ChildRekeyPairTests
         var rekey = i.Drain().Single();
         r.Sa.HandleDatagram(rekey.Datagram, InitiatorEp, ResponderEp, false);
         var answer = r.Drain().Single();
-        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(answer.Datagram, out var opened));
-        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, i.Sa.Protector!.TryOpen(answer.Datagram, opened!));
+        Assert.Equal(ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(answer.Datagram, out var opened));
+        Assert.Equal(ParseStatus.Ok, i.Sa.Protector!.TryOpen(answer.Datagram, opened!));
         Assert.NotNull(opened!.GetNotify(Concentrator.Ike.Wire.NotifyType.ChildSaNotFound));
         i.Sa.HandleDatagram(answer.Datagram, ResponderEp, InitiatorEp, false);
         i.Drain();
@@ -423,8 +424,8 @@ public sealed class CollisionPairTests
 
     private static NotifyType? ErrorIn(RekeyHarness.Side reader, SendMessage m)
     {
-        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(m.Datagram, out var message));
-        Assert.Equal(Concentrator.Ike.Wire.ParseStatus.Ok, reader.Sa.Protector!.TryOpen(m.Datagram, message!));
+        Assert.Equal(ParseStatus.Ok, Concentrator.Ike.Wire.IkeCodec.TryDecode(m.Datagram, out var message));
+        Assert.Equal(ParseStatus.Ok, reader.Sa.Protector!.TryOpen(m.Datagram, message!));
         return message!.GetErrorNotify()?.NotifyType;
     }
 

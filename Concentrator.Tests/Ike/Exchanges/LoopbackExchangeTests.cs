@@ -3,6 +3,8 @@ using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Ike.Exchanges;
 
@@ -126,7 +128,7 @@ public sealed class LoopbackExchangeTests
     {
         long before = Concentrator.Telemetry.IkeStats.CookiesSent;
         await using var responder = TestGateway.Start(TestGateway.ResponderYaml(),
-            new Concentrator.Actors.AdmissionOptions { CookieThreshold = 0 }, name: "resp");
+            new AdmissionOptions { CookieThreshold = 0 }, name: "resp");
         await using var initiator = TestGateway.Start(TestGateway.InitiatorYaml(), name: "init");
 
         initiator.Initiate("site", responder.Endpoint);
@@ -184,8 +186,8 @@ public sealed class LoopbackExchangeTests
         var packet = Packets.Ipv4Udp(src, dst, 100);
         uint spi = from.InstalledSpis().Single();
         var wire = new byte[packet.Length + 128];
-        Assert.Equal(Concentrator.DataPlane.Esp.EspStatus.Ok, from.Encapsulate(spi, packet, wire, out int written));
-        Assert.Equal(Concentrator.DataPlane.Esp.EspStatus.Ok, to.Decapsulate(wire.AsSpan(0, written), out var inner));
+        Assert.Equal(EspStatus.Ok, from.Encapsulate(spi, packet, wire, out int written));
+        Assert.Equal(EspStatus.Ok, to.Decapsulate(wire.AsSpan(0, written), out var inner));
         Assert.Equal(packet, wire.AsSpan(0, written)[inner].ToArray());
     }
 }

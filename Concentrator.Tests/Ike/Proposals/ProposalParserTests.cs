@@ -1,5 +1,5 @@
 using Concentrator.Ike.Proposals;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Proposals;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using Concentrator.Ike.Proposals;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Proposals;
 

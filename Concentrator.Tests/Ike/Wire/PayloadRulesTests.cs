@@ -1,5 +1,6 @@
 using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Wire.WireSamples;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Wire.WireSamples;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Wire;
 

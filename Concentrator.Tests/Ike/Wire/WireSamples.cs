@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Concentrator.DataPlane.Native;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Esp;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Concentrator.DataPlane.Native;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Esp;
 

@@ -19,6 +19,7 @@
 // Control plane (actors) installs/deletes SAs through IDataPlane; it never sees a packet.
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Esp;
 

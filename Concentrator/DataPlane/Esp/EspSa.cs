@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Esp;
 

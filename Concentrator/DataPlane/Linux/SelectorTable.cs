@@ -12,7 +12,7 @@
 // remote protocol/port and one of whose local selectors (source address/protocol/port) match wins;
 // when none does, shorter prefixes are tried. An entry with no local selectors accepts any source.
 using System.Collections.Concurrent;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Linux;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Concentrator.Ike.Wire;
 using Org.BouncyCastle.Crypto.Agreement;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Crypto;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Crypto;
 

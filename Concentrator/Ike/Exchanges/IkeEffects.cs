@@ -1,5 +1,5 @@
 using System.Net;
-using Concentrator.DataPlane;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Exchanges;
 
@@ -50,25 +50,6 @@ public sealed record ChildSaRemoved(uint InboundSpi, bool Rekeyed = false) : Ike
 
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
-
-/// <summary>Why an IKE SA ended. Values are metric label values (snake_case names).</summary>
-public enum CloseReason
-{
-    Deleted = 0,
-    DeletedByPeer,
-    NoProposal,
-    AuthFailed,
-    TsUnacceptable,
-    InvalidKe,
-    Timeout,
-    InvalidSyntax,
-    NoConnection,
-    InternalError,
-    /// <summary>The peer restarted (INITIAL_CONTACT on a new IKE SA); this one was dropped silently.</summary>
-    Replaced,
-    /// <summary>The responder kept answering IKE_SA_INIT with a new COOKIE (RFC 7296 §2.6) after every retry.</summary>
-    CookieRejected,
-}
 
 /// <summary>Negotiated facts for logs, the demo summary and the admin view; never key material.</summary>
 public sealed record IkeSaSummary(string Proposal, TimeSpan SetupTime, bool NatDetected, int ChildCount);

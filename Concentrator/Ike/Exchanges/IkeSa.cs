@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
-using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Exchanges.Tasks;
 using Concentrator.Ike.Wire;
-using Concentrator.Sa;
+using Concentrator.Ike.Sa;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Admission;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Ike.Exchanges;
 
@@ -17,7 +19,7 @@ public sealed class IkeSaContext
     public required IConnectionResolver Resolver { get; init; }
     public required IDataPlane DataPlane { get; init; }
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
-    public int NattPort { get; init; } = ProtocolConstants.NatTraversalPort;
+    public int NattPort { get; init; } = UdpEncapsulation.NatTraversalPort;
 
     /// <summary>Where this node counts; the default is never scraped (protocol tests).</summary>
     public ConcentratorMetrics Metrics { get; init; } = ConcentratorMetrics.Detached;

@@ -1,4 +1,5 @@
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Proposals;
 

@@ -1,5 +1,5 @@
-using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Proposals;
 

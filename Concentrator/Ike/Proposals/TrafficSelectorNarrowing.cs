@@ -1,5 +1,5 @@
 using System.Net;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Proposals;
 

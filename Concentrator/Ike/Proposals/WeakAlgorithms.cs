@@ -1,4 +1,4 @@
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Proposals;
 

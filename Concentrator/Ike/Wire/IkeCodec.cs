@@ -1,3 +1,5 @@
+using Concentrator.Ipsec;
+
 namespace Concentrator.Ike.Wire;
 
 /// <summary>Decodes and encodes whole IKE messages and payload chains.</summary>

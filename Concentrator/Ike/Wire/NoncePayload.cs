@@ -1,3 +1,5 @@
+using Concentrator.Ipsec;
+
 namespace Concentrator.Ike.Wire;
 
 //                      1                   2                   3

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Wire;
 

@@ -13,17 +13,10 @@ public static class ProtocolConstants
     public const byte MajorVersion = 2;
     public const byte MinorVersion = 0;
 
-    /// <summary>Non-ESP marker length before IKE on UDP 4500, RFC 3948 §2.2.</summary>
-    public const int NonEspMarkerLength = 4;
-
     /// <summary>Nonce length bounds, RFC 7296 §3.9: at least 16 and at most 256 octets.</summary>
     public const int MinNonceLength = 16;
     public const int MaxNonceLength = 256;
 
     /// <summary>Critical bit in the generic payload header, RFC 7296 §3.2.</summary>
     public const byte CriticalFlag = 0x80;
-
-    /// <summary>IKEv2 UDP ports, RFC 7296 §2 and RFC 3948.</summary>
-    public const int IkePort = 500;
-    public const int NatTraversalPort = 4500;
 }

@@ -1,3 +1,5 @@
+using Concentrator.Ipsec;
+
 namespace Concentrator.Ike.Wire;
 
 // RFC 7296 §3.3: SA payload = one or more Proposal substructures (§3.3.1), each with Transforms

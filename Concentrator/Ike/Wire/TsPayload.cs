@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Concentrator.Ipsec;
 namespace Concentrator.Ike.Wire;
 
 //                      1                   2                   3
@@ -21,8 +22,6 @@ namespace Concentrator.Ike.Wire;
 // ~                         Ending Address*                       ~
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //                RFC 7296 §3.13.1, Traffic Selector (16 octets IPv4, 40 IPv6)
-
-public sealed record TrafficSelector(TsType Type, byte IpProtocol, ushort StartPort, ushort EndPort, IPAddress StartAddress, IPAddress EndAddress);
 
 public sealed class TsPayload : Payload
 {

@@ -1,12 +1,11 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
-using Concentrator.Config;
-using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
-using Concentrator.Telemetry;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 
@@ -55,7 +54,7 @@ public sealed class ChildCreateTask : IIkeTask
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
         _child = _initiatorChild!;
-        _inIkeAuth = sa.State != Sa.IkeSaState.Established;
+        _inIkeAuth = sa.State != IkeSaState.Established;
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
         bool pfs = !_inIkeAuth && FirstGroup(_child.EspProposals) is not DhGroup.None;
 

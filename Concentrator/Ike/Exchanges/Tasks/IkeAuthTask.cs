@@ -1,6 +1,7 @@
-using Concentrator.Config;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 

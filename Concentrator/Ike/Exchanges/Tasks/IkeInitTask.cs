@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 
@@ -102,7 +103,7 @@ public sealed class IkeInitTask : IIkeTask
         {
             // RFC 7296 §2.23: once a NAT is seen, the initiator moves IKE (and ESP) to port 4500.
             sa.NatT = true;
-            sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != ProtocolConstants.IkePort ? p : sa.Context.NattPort);
+            sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != UdpEncapsulation.IkePort ? p : sa.Context.NattPort);
             sa.LocalEndpoint = new IPEndPoint(sa.LocalEndpoint.Address, sa.Context.NattPort);
         }
 

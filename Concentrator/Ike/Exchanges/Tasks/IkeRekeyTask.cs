@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 
@@ -99,7 +100,7 @@ public sealed class IkeRekeyTask : IIkeTask
         // rekeyed or deleted); only our own IKE rekey on the wire is a collision answered as usual.
         bool collision = sa.IkeRekeyInFlight && !sa.HasPassiveIkeRekey;
         // An SA already replaced (it only awaits its Delete) is never rekeyed twice.
-        if (sa.State != Sa.IkeSaState.Established || sa.Successor is not null || (sa.HasExchangeInFlight && !collision) ||
+        if (sa.State != IkeSaState.Established || sa.Successor is not null || (sa.HasExchangeInFlight && !collision) ||
             (sa.RekeyingIke && !collision))
         {
             _error = NotifyType.TemporaryFailure;

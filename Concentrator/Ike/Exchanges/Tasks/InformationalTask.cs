@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Exchanges.Tasks;
 

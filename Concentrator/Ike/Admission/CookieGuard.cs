@@ -2,8 +2,9 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
-namespace Concentrator.Ike.Exchanges;
+namespace Concentrator.Ike.Admission;
 
 /// <summary>
 /// Stateless COOKIEs for IKE_SA_INIT (RFC 7296 §2.6): Cookie = VersionIDofSecret | SHA-256(Ni | IPi | SPIi | secret).

@@ -1,6 +1,6 @@
 using Concentrator.Ike.Wire;
 
-namespace Concentrator.Config;
+namespace Concentrator.Ike.Admission;
 
 /// <summary>
 /// Resource bounds of one node (from <c>charon:</c>, see <see cref="CharonConfig"/>); "unlimited" is

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
-using Concentrator.Ike.Wire;
 
-namespace Concentrator.Ike.Crypto;
+namespace Concentrator.Ipsec;
 
 /// <summary>
 /// Sizes of the negotiated transforms and which of them this implementation supports.

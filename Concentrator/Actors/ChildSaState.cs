@@ -1,4 +1,4 @@
-namespace Concentrator.Sa;
+namespace Concentrator.Actors;
 
 /// <summary>Life of a Child SA as seen by its actor.</summary>
 public enum ChildSaState

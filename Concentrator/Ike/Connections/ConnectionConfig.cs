@@ -1,6 +1,6 @@
 using Concentrator.Ike.Proposals;
 
-namespace Concentrator.Config;
+namespace Concentrator.Ike.Connections;
 
 /// <summary>
 /// An IKE connection (swanctl connections.&lt;conn&gt;). Defaults as swanctl.conf documents them;

@@ -1,4 +1,4 @@
-namespace Concentrator.Sa;
+namespace Concentrator.Ipsec;
 
 /// <summary>Life of an IKE SA. Transitions are checked by <see cref="IkeSaStateMachine"/>.</summary>
 public enum IkeSaState

@@ -1,4 +1,4 @@
-namespace Concentrator.Config;
+namespace Concentrator.Cluster;
 
 /// <summary>
 /// <c>cluster:</c> — Akka.Cluster membership of this node. With no seed nodes and <c>discovery: none</c> the node
@@ -61,24 +61,6 @@ public sealed class ClusterConfig
     /// <summary>static-quorum's quorum size: a majority of the expected members (the seed nodes, or the required
     /// contact points with discovery kubernetes); 1 for a node that forms a cluster alone.</summary>
     public int QuorumSize => Math.Max(1, (Discovery == "kubernetes" ? RequiredContactPoints : SeedNodes.Count) / 2 + 1);
-
-    /// <summary>The same section with <see cref="Hostname"/> from <see cref="HostnameEnvironmentVariable"/> when that is set.</summary>
-    public ClusterConfig WithEnvironment(Func<string, string?> getEnvironment)
-    {
-        var hostname = getEnvironment(HostnameEnvironmentVariable)?.Trim();
-        if (string.IsNullOrEmpty(hostname)) return this;
-        if (!ClusterAddresses.IsHostname(hostname))
-        {
-            throw new ConfigException(HostnameEnvironmentVariable, "cluster.hostname", $"'{hostname}' is not an IP address or DNS name");
-        }
-        return new ClusterConfig
-        {
-            Hostname = hostname, Port = Port, SeedNodes = SeedNodes, Discovery = Discovery, ManagementPort = ManagementPort,
-            PodLabelSelector = PodLabelSelector, RequiredContactPoints = RequiredContactPoints,
-            SplitBrainResolver = SplitBrainResolver, StableAfter = StableAfter,
-            TlsCertificate = TlsCertificate, TlsPasswordFile = TlsPasswordFile, Source = Source,
-        };
-    }
 }
 
 /// <summary>Syntax of cluster addresses, shared by the loader and the environment override.</summary>

@@ -1,20 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Concentrator.Config;
+using Concentrator.Ike.Connections;
 
-namespace Concentrator.Ike.Exchanges;
-
-/// <summary>What the protocol needs from configuration: candidate connections and shared keys.</summary>
-public interface IConnectionResolver
-{
-    /// <summary>Connections whose local_addrs/remote_addrs accept this address pair, in config order.</summary>
-    IReadOnlyList<ConnectionConfig> FindCandidates(IPEndPoint local, IPEndPoint remote);
-
-    byte[]? FindSharedKey(string localId, string remoteId);
-
-    /// <summary>The connection with this config name (an SA adopted from another node names its connection); null when unknown.</summary>
-    ConnectionConfig? FindConnection(string name) => null;
-}
+namespace Concentrator.Hosting;
 
 /// <summary>Resolves against a loaded <see cref="ConcentratorConfig"/> with strongSwan's address rules.</summary>
 public sealed class ConfigConnectionResolver(ConcentratorConfig config) : IConnectionResolver

@@ -1,8 +1,8 @@
 using System.Net;
-using Concentrator.Config;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
 
-namespace Concentrator.Actors;
+namespace Concentrator.Ike.Admission;
 
 /// <summary>
 /// charon.ikesa_limit and charon.ikesa_limit_per_peer: IKE SAs (every state, both roles) in total and per

@@ -1,4 +1,4 @@
-namespace Concentrator.Ike.Wire;
+namespace Concentrator.Ipsec;
 
 /// <summary>
 /// Outcome of decoding untrusted bytes. Parsing never throws; every non-Ok value is

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Concentrator.Ike.Wire;
 
-namespace Concentrator.Ike;
+namespace Concentrator.Ike.Connections;
 
 /// <summary>
 /// An IKE identity in strongSwan's notation: an IP address, "user@host" (RFC822), "keyid:..." (KEY_ID),

@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
-namespace Concentrator.Actors;
+namespace Concentrator.Ike.Admission;
 
 /// <summary>
 /// Bounds the initial IKE_SA_INIT requests waiting in the supervisor's mailbox (strongSwan's

@@ -1,4 +1,4 @@
-namespace Concentrator.Config;
+namespace Concentrator.Ike.Connections;
 
 /// <summary>One end's authentication round (swanctl local/remote section): psk, pubkey, eap or eap-&lt;method&gt;.</summary>
 public sealed class AuthConfig

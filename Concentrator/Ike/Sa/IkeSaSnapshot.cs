@@ -1,11 +1,10 @@
 using System.Net;
 using System.Security.Cryptography;
-using Concentrator.DataPlane;
-using Concentrator.Ike;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Connections;
 
-namespace Concentrator.Sa;
+namespace Concentrator.Ike.Sa;
 
 /// <summary>
 /// Everything another cluster node needs to continue one IKE SA and its Child SAs without renegotiation: the state after

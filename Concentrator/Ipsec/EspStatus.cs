@@ -1,4 +1,4 @@
-namespace Concentrator.DataPlane.Esp;
+namespace Concentrator.Ipsec;
 
 /// <summary>
 /// Outcome of one ESP packet operation. The packet path reports every failure through this enum,
@@ -9,7 +9,7 @@ public enum EspStatus : byte
     Ok = 0,
     /// <summary>Shorter than header + IV + minimal trailer + ICV (a runt).</summary>
     Truncated,
-    /// <summary>Longer than <see cref="EspPacket.MaxPacketLength"/>.</summary>
+    /// <summary>Longer than the largest ESP packet the data plane accepts.</summary>
     Oversize,
     /// <summary>Ciphertext not a multiple of the cipher's block / 4-byte alignment (RFC 4303 §2.4).</summary>
     BadLength,

@@ -1,6 +1,6 @@
 using Concentrator.Ike.Proposals;
 
-namespace Concentrator.Config;
+namespace Concentrator.Ike.Connections;
 
 /// <summary>
 /// A Child SA (swanctl connections.&lt;conn&gt;.children.&lt;child&gt;). When loaded from YAML:

@@ -3,8 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using Concentrator.Ike.Wire;
 using Concentrator.Telemetry;
+using Concentrator.Ipsec;
 
-namespace Concentrator.Net;
+namespace Concentrator.Transport;
 
 /// <summary>One IKE datagram as received, marker stripped. <c>Local</c> is the address it was sent to.</summary>
 public sealed record IkeInbound(byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT);
@@ -110,12 +111,12 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
                 return;
             }
 
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length + ProtocolConstants.NonEspMarkerLength);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(datagram.Length + UdpEncapsulation.NonEspMarkerLength);
             try
             {
-                buffer.AsSpan(0, ProtocolConstants.NonEspMarkerLength).Clear();
-                datagram.CopyTo(buffer, ProtocolConstants.NonEspMarkerLength);
-                var framed = buffer.AsSpan(0, datagram.Length + ProtocolConstants.NonEspMarkerLength);
+                buffer.AsSpan(0, UdpEncapsulation.NonEspMarkerLength).Clear();
+                datagram.CopyTo(buffer, UdpEncapsulation.NonEspMarkerLength);
+                var framed = buffer.AsSpan(0, datagram.Length + UdpEncapsulation.NonEspMarkerLength);
                 if (_nattChannel is not null) _nattChannel.SendFromNattPort(framed, remote);
                 else _natt!.SendTo(framed, SocketFlags.None, remote);
             }
@@ -224,9 +225,9 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         if (natt)
         {
             if (data.Length == 1 && data[0] == 0xFF) return; // NAT keepalive, RFC 3948 §2.3
-            if (data.Length >= ProtocolConstants.NonEspMarkerLength && data[..4].IndexOfAnyExcept((byte)0) < 0)
+            if (data.Length >= UdpEncapsulation.NonEspMarkerLength && data[..4].IndexOfAnyExcept((byte)0) < 0)
             {
-                data = data[ProtocolConstants.NonEspMarkerLength..];
+                data = data[UdpEncapsulation.NonEspMarkerLength..];
             }
             else
             {

@@ -1,0 +1,41 @@
+using System.Net;
+using Concentrator.Ipsec;
+
+namespace Concentrator.DataPlane.Linux;
+
+/// <summary>What the Linux data plane is built from (the composition root maps <c>tunnel:</c>, <c>listen:</c> and
+/// <c>charon:</c> onto it).</summary>
+public sealed record LinuxDataPlaneOptions
+{
+    /// <summary>The TUN device's name (IFNAMSIZ - 1 characters at most).</summary>
+    public string Device { get; init; } = "ipsec0";
+
+    public int Mtu { get; init; } = 1400;
+
+    /// <summary>Packet workers; 0 means one per core.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>Coalesce decrypted TCP segments into GSO super-packets on the TUN write.</summary>
+    public bool Gro { get; init; } = true;
+
+    /// <summary>Add (and remove) a route via the device for every remote traffic selector.</summary>
+    public bool InstallRoutes { get; init; } = true;
+
+    /// <summary>Also carry ESP as IP protocol 50 (raw socket) for peers that are not behind a NAT.</summary>
+    public bool PlainEsp { get; init; } = true;
+
+    /// <summary>The address the NAT-T and raw sockets bind (IPv4; anything else binds the wildcard).</summary>
+    public IPAddress ListenAddress { get; init; } = IPAddress.Any;
+
+    /// <summary>The NAT-T port the per-worker ESP-in-UDP sockets share; 0 binds an ephemeral port.</summary>
+    public int NattPort { get; init; } = UdpEncapsulation.NatTraversalPort;
+
+    /// <summary>Packets held per trap policy while its SA is negotiated (charon.acquire_queue).</summary>
+    public int AcquireQueue { get; init; } = 32;
+
+    /// <summary>The trap policies ("interesting traffic" that starts a negotiation).</summary>
+    public IReadOnlyList<TrapSpec> Traps { get; init; } = [];
+}
+
+/// <summary>A child with start_action trap: traffic between these selectors without an SA asks for a negotiation.</summary>
+public sealed record TrapSpec(string Connection, string Child, IReadOnlyList<TrafficSelector> LocalTs, IReadOnlyList<TrafficSelector> RemoteTs);

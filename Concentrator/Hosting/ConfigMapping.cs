@@ -1,0 +1,79 @@
+using System.Net;
+using Concentrator.Config;
+using Concentrator.DataPlane.Linux;
+using Concentrator.Ike.Proposals;
+using Concentrator.Ipsec;
+using Concentrator.Ike.Admission;
+using Concentrator.Ike.Exchanges;
+using Concentrator.Telemetry;
+
+namespace Concentrator.Hosting;
+
+/// <summary>
+/// Configuration records to the options of the components below the composition root: the only place that knows
+/// both. A component never reads the YAML's records itself.
+/// </summary>
+public static class ConfigMapping
+{
+    public static ResourceLimits ToLimits(this CharonConfig c) => new()
+    {
+        MaxPacket = c.MaxPacket,
+        MaxPayloads = c.MaxPayloads,
+        IkeSaLimit = c.IkeSaLimit == 0 ? int.MaxValue : c.IkeSaLimit,
+        IkeSaLimitPerPeer = c.IkeSaLimitPerPeer == 0 ? int.MaxValue : c.IkeSaLimitPerPeer,
+        ChildSaLimit = c.ChildSaLimit == 0 ? int.MaxValue : c.ChildSaLimit,
+        AcquireQueue = c.AcquireQueue,
+        AdminRate = c.AdminRate,
+    };
+
+    public static IkeTunables ToTunables(this CharonConfig c) => new()
+    {
+        RetransmitTimeout = c.RetransmitTimeout,
+        RetransmitBase = c.RetransmitBase,
+        RetransmitTries = c.RetransmitTries,
+    };
+
+    public static AdmissionOptions ToAdmission(this CharonConfig c) => new()
+    {
+        CookieThreshold = c.CookieThreshold == 0 ? int.MaxValue : c.CookieThreshold,
+        MaxHalfOpen = c.InitLimitHalfOpen == 0 ? int.MaxValue : c.InitLimitHalfOpen,
+        BlockThreshold = c.BlockThreshold == 0 ? int.MaxValue : c.BlockThreshold,
+        HalfOpenTimeout = c.HalfOpenTimeout,
+        InitJobLoad = c.InitLimitJobLoad == 0 ? int.MaxValue : c.InitLimitJobLoad,
+        InitRate = c.InitLimitRate,
+        AuthFailedThreshold = c.AuthFailedThreshold,
+        AuthFailedBackoff = c.AuthFailedBackoff,
+    };
+
+    /// <summary>Declares the configured children to the node's metrics (see <see cref="ConcentratorMetrics.DeclareChildren"/>).</summary>
+    public static void BindConfig(this ConcentratorMetrics metrics, ConcentratorConfig config) =>
+        metrics.DeclareChildren(config.Connections.Values.SelectMany(conn => conn.Children.Values,
+            (conn, child) => (conn.Name, child.Name, child.StartAction is "start" or "trap")));
+
+    /// <summary>The Linux data plane of this configuration: <c>tunnel:</c>, the first listen address, the NAT-T port, the
+    /// acquire queue and the trap policies of children with start_action trap.</summary>
+    public static LinuxDataPlaneOptions ToDataPlaneOptions(this ConcentratorConfig config) => new()
+    {
+        Device = config.Tunnel.Device,
+        Mtu = config.Tunnel.Mtu,
+        Workers = config.Tunnel.Workers,
+        Gro = config.Tunnel.Gro,
+        InstallRoutes = config.Tunnel.InstallRoutes,
+        PlainEsp = config.Tunnel.PlainEsp,
+        ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
+        NattPort = config.Listen.NattPort,
+        AcquireQueue = config.Charon.AcquireQueue,
+        Traps = config.Connections.Values
+            .SelectMany(conn => conn.Children.Values.Where(child => child.StartAction == "trap"),
+                (conn, child) => new TrapSpec(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs)))
+            .ToList(),
+    };
+
+    private static IReadOnlyList<TrafficSelector> ResolveForTrap(IReadOnlyList<TrafficSelectorSpec> specs)
+    {
+        // "dynamic" is unknown before negotiation; a trap then matches any address on that side.
+        var any = new TrafficSelector(TsType.Ipv4AddressRange, 0, 0, 65535, IPAddress.Any, IPAddress.Broadcast);
+        if (specs.Count == 0) return [any];
+        return specs.Select(s => s.Dynamic ? any : s.Resolve(IPAddress.Any)).ToList();
+    }
+}

@@ -1,0 +1,48 @@
+namespace Concentrator.Ipsec;
+
+/// <summary>Why an IKE datagram was dropped before or during processing. Values become metric label values.</summary>
+public enum IkeDropReason
+{
+    Malformed = 0,
+    UnknownSpi,
+    UnexpectedResponse,
+    InvalidMessageId,
+    IntegrityCheckFailed,
+    BadPayloadSequence,
+    NotAuthenticated,
+    CookieRequired,
+    HalfOpenLimit,
+    SendFailed,
+    EspWithoutDataPlane,
+    /// <summary>charon.block_threshold: the source already has that many half-open IKE SAs.</summary>
+    PerSourceLimit,
+    /// <summary>charon.init_limit_job_load: that many IKE_SA_INIT requests already wait for the supervisor.</summary>
+    InitQueueFull,
+    /// <summary>charon.init_limit_rate: the token bucket of new responder IKE SAs (their DH work) is empty.</summary>
+    InitRateLimit,
+    /// <summary>charon.auth_failed_threshold: the source is backing off after repeated AUTHENTICATION_FAILED.</summary>
+    AuthFailedBackoff,
+    /// <summary>A configured resource bound (charon.max_packet, max_payloads, ikesa_limit...), see LimitReporter.</summary>
+    ResourceLimit,
+    Count,
+}
+
+/// <summary>The configured resource bounds (<c>charon:</c> keys); the label value of each is its key.</summary>
+public enum ResourceLimit
+{
+    MaxPacket = 0,
+    MaxPayloads,
+    IkeSaLimit,
+    IkeSaLimitPerPeer,
+    ChildSaLimit,
+    AcquireQueue,
+    AdminRate,
+}
+
+/// <summary>Why a node stopped holding an IKE SA without deleting it with the peer (cluster SA mobility).</summary>
+public enum SaReleaseReason
+{
+    Moved = 0,
+    HandOff = 1,
+    Fenced = 2,
+}
