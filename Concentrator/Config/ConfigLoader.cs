@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using Concentrator.Ike.Proposals;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -116,8 +114,8 @@ internal sealed partial class ConfigLoader(string file)
         return new ListenConfig
         {
             Addresses = addresses.Count > 0 ? addresses : d.Addresses,
-            IkePort = (int)(Int(m, "ike_port", 0, 65535) ?? d.IkePort),
-            NattPort = (int)(Int(m, "natt_port", 0, 65535) ?? d.NattPort),
+            IkePort = Int(m, "ike_port", 0, 65535) ?? d.IkePort,
+            NattPort = Int(m, "natt_port", 0, 65535) ?? d.NattPort,
         };
     }
 
@@ -128,9 +126,9 @@ internal sealed partial class ConfigLoader(string file)
         {
             return new HttpConfig();
         }
-        if (!TrySplitHostPort(listen.Value.Value, out _, out _))
+        if (ConfigValues.TryHostPort(listen.Value.Value) is { } error)
         {
-            throw Fail(m.PathOf("listen"), $"'{listen.Value.Value}' is not host:port (e.g. 127.0.0.1:9400 or [::1]:9400)", listen.Value.Node);
+            throw Fail(m.PathOf("listen"), error, listen.Value.Node);
         }
         return new HttpConfig { Listen = listen.Value.Value };
     }
@@ -148,8 +146,8 @@ internal sealed partial class ConfigLoader(string file)
         {
             Type = Choice(m, "type", ["tun", "none"]) ?? d.Type,
             Device = device?.Value ?? d.Device,
-            Mtu = (int)(Int(m, "mtu", TunnelConfig.MinMtu, TunnelConfig.MaxMtu) ?? d.Mtu),
-            Workers = (int)(Int(m, "workers", 0, TunnelConfig.MaxWorkers) ?? d.Workers),
+            Mtu = Int(m, "mtu", TunnelConfig.MinMtu, TunnelConfig.MaxMtu) ?? d.Mtu,
+            Workers = Int(m, "workers", 0, TunnelConfig.MaxWorkers) ?? d.Workers,
             InstallRoutes = Bool(m, "install_routes") ?? d.InstallRoutes,
             PlainEsp = Bool(m, "plain_esp") ?? d.PlainEsp,
             Gro = Bool(m, "gro") ?? d.Gro,
@@ -162,8 +160,7 @@ internal sealed partial class ConfigLoader(string file)
     {
         var d = new CharonConfig();
         // strongswan.conf gives retransmit_timeout as fractional seconds (1.5); a duration (4s) is accepted too.
-        var timeout = Scalar(m, "retransmit_timeout") is { } t &&
-                      double.TryParse(t.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && double.IsFinite(seconds)
+        var timeout = Scalar(m, "retransmit_timeout") is { } t && ConfigValues.TryNumber(t.Value, out var seconds) is null
             ? TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 86400))
             : Duration(m, "retransmit_timeout") ?? d.RetransmitTimeout;
         if (timeout < TimeSpan.FromMilliseconds(100) || timeout > TimeSpan.FromMinutes(10))
@@ -174,22 +171,22 @@ internal sealed partial class ConfigLoader(string file)
         {
             RetransmitTimeout = timeout,
             RetransmitBase = Double(m, "retransmit_base", 1.0, 10.0) ?? d.RetransmitBase,
-            RetransmitTries = (int)(Int(m, "retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries),
-            CookieThreshold = (int)(Int(m, "cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold),
-            InitLimitHalfOpen = (int)(Int(m, "init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen),
-            BlockThreshold = (int)(Int(m, "block_threshold", 0, 1_000_000) ?? d.BlockThreshold),
+            RetransmitTries = Int(m, "retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries,
+            CookieThreshold = Int(m, "cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold,
+            InitLimitHalfOpen = Int(m, "init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen,
+            BlockThreshold = Int(m, "block_threshold", 0, 1_000_000) ?? d.BlockThreshold,
             HalfOpenTimeout = DurationIn(m, "half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,
-            InitLimitJobLoad = (int)(Int(m, "init_limit_job_load", 0, 1_000_000) ?? d.InitLimitJobLoad),
-            InitLimitRate = (int)(Int(m, "init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate),
-            AuthFailedThreshold = (int)(Int(m, "auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold),
+            InitLimitJobLoad = Int(m, "init_limit_job_load", 0, 1_000_000) ?? d.InitLimitJobLoad,
+            InitLimitRate = Int(m, "init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate,
+            AuthFailedThreshold = Int(m, "auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold,
             AuthFailedBackoff = DurationIn(m, "auth_failed_backoff", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? d.AuthFailedBackoff,
-            MaxPacket = (int)(Int(m, "max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket),
-            MaxPayloads = (int)(Int(m, "max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads),
-            IkeSaLimit = (int)(Int(m, "ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit),
-            IkeSaLimitPerPeer = (int)(Int(m, "ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer),
-            ChildSaLimit = (int)(Int(m, "child_sa_limit", 0, 100_000) ?? d.ChildSaLimit),
-            AcquireQueue = (int)(Int(m, "acquire_queue", 0, 100_000) ?? d.AcquireQueue),
-            AdminRate = (int)(Int(m, "admin_rate", 1, 100_000) ?? d.AdminRate),
+            MaxPacket = Int(m, "max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket,
+            MaxPayloads = Int(m, "max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads,
+            IkeSaLimit = Int(m, "ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit,
+            IkeSaLimitPerPeer = Int(m, "ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer,
+            ChildSaLimit = Int(m, "child_sa_limit", 0, 100_000) ?? d.ChildSaLimit,
+            AcquireQueue = Int(m, "acquire_queue", 0, 100_000) ?? d.AcquireQueue,
+            AdminRate = Int(m, "admin_rate", 1, 100_000) ?? d.AdminRate,
         };
     }
 
@@ -229,12 +226,12 @@ internal sealed partial class ConfigLoader(string file)
         return new ClusterConfig
         {
             Hostname = hostname?.Value.Trim() ?? d.Hostname,
-            Port = (int)(Int(m, "port", 0, 65535) ?? d.Port),
+            Port = Int(m, "port", 0, 65535) ?? d.Port,
             SeedNodes = seeds,
             Discovery = discovery,
-            ManagementPort = (int)(Int(m, "management_port", 1, 65535) ?? d.ManagementPort),
+            ManagementPort = Int(m, "management_port", 1, 65535) ?? d.ManagementPort,
             PodLabelSelector = selector?.Value.Trim() ?? d.PodLabelSelector,
-            RequiredContactPoints = (int)(Int(k8s, "required_contact_points", 1, 1000) ?? d.RequiredContactPoints),
+            RequiredContactPoints = Int(k8s, "required_contact_points", 1, 1000) ?? d.RequiredContactPoints,
             SplitBrainResolver = Choice(m, "split_brain_resolver", ClusterConfig.SplitBrainResolvers) ?? d.SplitBrainResolver,
             TlsCertificate = certificate,
             TlsPasswordFile = passwordFile,
@@ -329,8 +326,8 @@ internal sealed partial class ConfigLoader(string file)
             Version = 2,
             LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
             RemoteAddrs = Addrs(m, "remote_addrs") ?? d.RemoteAddrs,
-            LocalPort = (int?)Int(m, "local_port", 0, 65535),
-            RemotePort = (int?)Int(m, "remote_port", 0, 65535),
+            LocalPort = Int(m, "local_port", 0, 65535),
+            RemotePort = Int(m, "remote_port", 0, 65535),
             Proposals = proposals,
             Encap = Bool(m, "encap") ?? d.Encap,
             RekeyTime = rekey,
@@ -339,7 +336,7 @@ internal sealed partial class ConfigLoader(string file)
             RandTime = rand,
             DpdDelay = Duration(m, "dpd_delay") ?? d.DpdDelay,
             DpdTimeout = Duration(m, "dpd_timeout") ?? d.DpdTimeout,
-            KeyingTries = (int)(Int(m, "keyingtries", 0, int.MaxValue) ?? d.KeyingTries),
+            KeyingTries = Int(m, "keyingtries", 0, int.MaxValue) ?? d.KeyingTries,
             Unique = unique,
             SendCertReq = Bool(m, "send_certreq") ?? d.SendCertReq,
             Local = ReadAuth(Section(m.PathOf("local"), m.Get("local"), m.PathOf("local"), AuthKeys)),
@@ -456,7 +453,7 @@ internal sealed partial class ConfigLoader(string file)
             RekeyPackets = rekeyPackets,
             LifePackets = lifePackets,
             RandPackets = randPackets,
-            ReplayWindow = (int)(Int(m, "replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow),
+            ReplayWindow = Int(m, "replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow,
         };
     }
 
@@ -522,30 +519,12 @@ internal sealed partial class ConfigLoader(string file)
         }
         foreach (var item in items)
         {
-            if (!IsAddressSpec(item.Value))
+            if (ConfigValues.TryAddressSpec(item.Value) is { } error)
             {
-                throw Fail(item.Path, $"'{item.Value}' is not an address, subnet, range, DNS name or %any", item.Node);
+                throw Fail(item.Path, error, item.Node);
             }
         }
         return items.Select(i => i.Value).ToList();
-    }
-
-    /// <summary>swanctl local_addrs/remote_addrs entries: IP, CIDR, range, DNS name, %any, %any4, %any6.</summary>
-    private static bool IsAddressSpec(string v)
-    {
-        if (v is "%any" or "%any4" or "%any6")
-        {
-            return true;
-        }
-        if (v.Contains('/') || v.Contains('-') && v.Contains(':') || v.Count(c => c == '-') == 1 && IPAddress.TryParse(v.Split('-')[0], out _))
-        {
-            return TrafficSelectorSpec.TryParse(v, out _, out _);
-        }
-        if (IPAddress.TryParse(v, out _))
-        {
-            return true;
-        }
-        return Uri.CheckHostName(v) == UriHostNameType.Dns;
     }
 
     private List<SecretConfig> ReadSecrets(Map root)
@@ -667,7 +646,7 @@ internal sealed partial class ConfigLoader(string file)
         }
     }
 
-    private long? Int(Map m, string key, long min, long max)
+    private int? Int(Map m, string key, int min, int max)
     {
         if (Scalar(m, key) is not { } s)
         {
@@ -683,11 +662,8 @@ internal sealed partial class ConfigLoader(string file)
         {
             return null;
         }
-        if (!double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
-        {
-            throw Fail(m.PathOf(key), $"'{s.Value}' is not a number", s.Node);
-        }
-        return v >= min && v <= max ? v : throw Fail(m.PathOf(key), $"{v.ToString(CultureInfo.InvariantCulture)} is out of range {min}..{max}", s.Node);
+        var error = ConfigValues.TryNumber(s.Value, min, max, out var v);
+        return error is null ? v : throw Fail(m.PathOf(key), error, s.Node);
     }
 
     private bool? Bool(Map m, string key)
@@ -740,41 +716,6 @@ internal sealed partial class ConfigLoader(string file)
         YamlSequenceNode => "list",
         _ => "value",
     };
-
-    private static bool TrySplitHostPort(string s, out string host, out int port)
-    {
-        host = "";
-        port = 0;
-        int colon;
-        if (s.StartsWith('['))
-        {
-            var close = s.IndexOf(']');
-            if (close < 0 || close + 1 >= s.Length || s[close + 1] != ':')
-            {
-                return false;
-            }
-            host = s[1..close];
-            colon = close + 1;
-            if (!IPAddress.TryParse(host, out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
-            {
-                return false;
-            }
-        }
-        else
-        {
-            colon = s.LastIndexOf(':');
-            if (colon <= 0 || s.IndexOf(':') != colon)
-            {
-                return false;
-            }
-            host = s[..colon];
-            if (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) != UriHostNameType.Dns)
-            {
-                return false;
-            }
-        }
-        return int.TryParse(s.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= 65535;
-    }
 
     // ---- mappings ---------------------------------------------------------------------------
 
