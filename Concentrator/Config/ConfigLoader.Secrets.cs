@@ -3,9 +3,10 @@ using System.IO.Enumeration;
 namespace Concentrator.Config;
 
 /// <summary>
-/// swanctl.conf's <c>include</c>: a top-level list of files or patterns whose files hold only a
-/// <c>secrets:</c> section, merged into the including config. This lets PSKs live in a separately
-/// mounted file (a Kubernetes Secret) while the rest of the config is public (a ConfigMap).
+/// <c>secrets:</c>, swanctl's IKE shared secrets (<see cref="SecretConfig"/>), and swanctl.conf's <c>include</c>:
+/// a top-level list of files or patterns whose files hold only a <c>secrets:</c> section, merged into the
+/// including config. This lets PSKs live in a separately mounted file (a Kubernetes Secret) while the rest of
+/// the config is public (a ConfigMap).
 /// </summary>
 /// <remarks>
 /// Rules: a relative path is relative to the including file's directory (the current directory for
@@ -20,6 +21,27 @@ internal static partial class ConfigLoader
     private const string IncludeKey = "include";
     private const int MaxIncludedFileBytes = 1 << 20;
     private static readonly string[] IncludedRootKeys = ["secrets"];
+
+    private static List<SecretConfig> ReadSecrets(YamlSection root)
+    {
+        var result = new List<SecretConfig>();
+        // swanctl's id<suffix>: a secret has any number of owner id keys.
+        foreach (var (name, m) in root.Sections("secrets", k => k == "secret" || k.StartsWith("id", StringComparison.Ordinal)))
+        {
+            var ids = new List<string>();
+            foreach (var key in m.Keys.Where(k => k.StartsWith("id", StringComparison.Ordinal)))
+            {
+                ids.AddRange(m.UnsplitList(key, "identity must be a non-empty string"));
+            }
+            var secret = m.Scalar("secret") ?? throw m.Fail("secret", "missing (every secret needs 'secret')");
+            if (ConfigValues.TrySecret(secret, out var bytes) is { } error)
+            {
+                throw m.Fail("secret", error);
+            }
+            result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
+        }
+        return WithIncludedSecrets(result, root);
+    }
 
     private static List<SecretConfig> WithIncludedSecrets(List<SecretConfig> secrets, YamlSection root)
     {
