@@ -40,32 +40,7 @@ internal static partial class ConfigLoader
         }
 
         var weakAllowed = m.Bool(WeakAlgorithms.ConfigKey) ?? d.WeakAlgorithms;
-        var proposals = new List<IkeProposal>();
-        var proposalItems = m.List("proposals");
-        foreach (var item in proposalItems ?? [new YamlItem(ProposalParser.DefaultKeyword, m.PathOf("proposals"), null)])
-        {
-            if (!ProposalParser.TryExpandIke(item.Value, out var expanded, out var error))
-            {
-                throw m.Fail(item, error!);
-            }
-            foreach (var p in expanded)
-            {
-                if (!ReferenceEquals(expanded, ProposalParser.DefaultIke))
-                {
-                    if (WeakAlgorithms.FindBroken(p) is { } broken) throw m.Fail(item, WeakAlgorithms.BrokenRefusal(item.Value, broken));
-                    if (!weakAllowed && WeakAlgorithms.Find(p) is { } weak) throw m.Fail(item, WeakAlgorithms.Refusal(item.Value, weak));
-                }
-                if (!ProposalSelector.IsUsable(p))
-                {
-                    throw m.Fail(item, $"proposal '{item.Value}' contains no combination of algorithms this build implements");
-                }
-            }
-            proposals.AddRange(expanded);
-        }
-        if (proposalItems is { Count: 0 })
-        {
-            throw m.Fail("proposals", "needs at least one proposal (or 'default')");
-        }
+        var proposals = ReadProposals(m, "proposals", weakAllowed, IkeProposals);
 
         var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
         var reauth = m.Duration("reauth_time") ?? d.ReauthTime;
@@ -147,32 +122,7 @@ internal static partial class ConfigLoader
     {
         var d = new ChildConfig();
 
-        var esp = new List<EspProposal>();
-        var espItems = m.List("esp_proposals");
-        foreach (var item in espItems ?? [new YamlItem(ProposalParser.DefaultKeyword, m.PathOf("esp_proposals"), null)])
-        {
-            if (!ProposalParser.TryExpandEsp(item.Value, out var expanded, out var error))
-            {
-                throw m.Fail(item, error!);
-            }
-            foreach (var p in expanded)
-            {
-                if (!ReferenceEquals(expanded, ProposalParser.DefaultEsp))
-                {
-                    if (WeakAlgorithms.FindBroken(p) is { } broken) throw m.Fail(item, WeakAlgorithms.BrokenRefusal(item.Value, broken));
-                    if (!weakAllowed && WeakAlgorithms.Find(p) is { } weak) throw m.Fail(item, WeakAlgorithms.Refusal(item.Value, weak));
-                }
-                if (!ProposalSelector.IsUsable(p))
-                {
-                    throw m.Fail(item, $"proposal '{item.Value}' contains no combination of algorithms this build implements");
-                }
-            }
-            esp.AddRange(expanded);
-        }
-        if (espItems is { Count: 0 })
-        {
-            throw m.Fail("esp_proposals", "needs at least one proposal (or 'default')");
-        }
+        var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
 
         var mode = m.Choice("mode", ["tunnel", "transport"], ["beet", "pass", "drop"]) ?? d.Mode;
 
@@ -216,6 +166,54 @@ internal static partial class ConfigLoader
             RandPackets = randPackets,
             ReplayWindow = m.Int("replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow,
         };
+    }
+
+    private delegate bool ProposalExpander<T>(string text, out IReadOnlyList<T> proposals, out string? error);
+
+    /// <summary>How IKE and ESP proposals differ when they are read: the parser, the "default" list and the checks.</summary>
+    private sealed record ProposalKind<T>(
+        ProposalExpander<T> Expand, IReadOnlyList<T> Defaults, Func<T, string?> FindBroken, Func<T, string?> FindWeak, Func<T, bool> IsUsable);
+
+    private static readonly ProposalKind<IkeProposal> IkeProposals = new(
+        ProposalParser.TryExpandIke, ProposalParser.DefaultIke, WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    private static readonly ProposalKind<EspProposal> EspProposals = new(
+        ProposalParser.TryExpandEsp, ProposalParser.DefaultEsp, WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    /// <summary>
+    /// A proposals list ("default" when absent). A written proposal is refused when it holds a broken algorithm, or a
+    /// weak one without weak_algorithms; the default list is exempt (its weak algorithms are never offered). Every
+    /// proposal needs a combination this build implements.
+    /// </summary>
+    private static List<T> ReadProposals<T>(YamlSection m, string key, bool weakAllowed, ProposalKind<T> kind)
+    {
+        var result = new List<T>();
+        var items = m.List(key);
+        foreach (var item in items ?? [new YamlItem(ProposalParser.DefaultKeyword, m.PathOf(key), null)])
+        {
+            if (!kind.Expand(item.Value, out var expanded, out var error))
+            {
+                throw m.Fail(item, error!);
+            }
+            foreach (var p in expanded)
+            {
+                if (!ReferenceEquals(expanded, kind.Defaults))
+                {
+                    if (kind.FindBroken(p) is { } broken) throw m.Fail(item, WeakAlgorithms.BrokenRefusal(item.Value, broken));
+                    if (!weakAllowed && kind.FindWeak(p) is { } weak) throw m.Fail(item, WeakAlgorithms.Refusal(item.Value, weak));
+                }
+                if (!kind.IsUsable(p))
+                {
+                    throw m.Fail(item, $"proposal '{item.Value}' contains no combination of algorithms this build implements");
+                }
+            }
+            result.AddRange(expanded);
+        }
+        if (items is { Count: 0 })
+        {
+            throw m.Fail(key, "needs at least one proposal (or 'default')");
+        }
+        return result;
     }
 
     /// <summary>rekey_X / life_X / rand_X with swanctl defaults: life = rekey + 10%, rand = life - rekey.</summary>
