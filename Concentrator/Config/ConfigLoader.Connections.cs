@@ -3,7 +3,7 @@ using Concentrator.Ike.Proposals;
 
 namespace Concentrator.Config;
 
-/// <summary><c>connections:</c>, swanctl's connections section: IKE settings, the two auth rounds and the children.</summary>
+/// <summary><c>connections:</c>, swanctl's connections section: IKE settings, local and remote authentication, and the children.</summary>
 internal static partial class ConfigLoader
 {
     private static readonly string[] ConnectionKeys =

@@ -7,20 +7,19 @@ namespace Concentrator.Config;
 /// One YAML mapping of a config file at its key path ("connections.site-a.children.lan"; "" for the root). Its keys
 /// are checked when it is made: an unknown key is an error naming it. Typed reads return null for an absent key and
 /// throw a <see cref="ConfigException"/> naming the file, the key path and the problem, with the line of the node at
-/// fault. Value syntax is <see cref="ConfigValues"/>'; lists may be YAML sequences or comma-separated strings.
+/// fault. Values are parsed by <see cref="ConfigValues"/>; lists may be YAML sequences or comma-separated strings.
 /// </summary>
 internal sealed class YamlSection
 {
-    internal const string YamlKeyPath = "<yaml>";
-    internal const string RootKeyPath = "<root>";
+    private const string YamlKeyPath = "<yaml>";
+    private const string RootKeyPath = "<root>";
 
+    private readonly string _keyPath;
     private readonly Dictionary<string, YamlNode> _values = new(StringComparer.Ordinal);
     private readonly YamlNode? _node;
 
     /// <summary>The file (or source name) errors are reported against.</summary>
     public string Source { get; }
-
-    public string KeyPath { get; }
 
     public IEnumerable<string> Keys => _values.Keys;
 
@@ -28,7 +27,7 @@ internal sealed class YamlSection
     private YamlSection(string source, string keyPath, YamlNode? node, Func<string, bool> keyAllowed, string[]? expectedKeys)
     {
         Source = source;
-        KeyPath = keyPath;
+        _keyPath = keyPath;
         _node = node;
         if (node is null || node is YamlScalarNode { Value: null or "" })
         {
@@ -110,7 +109,7 @@ internal sealed class YamlSection
         }
     }
 
-    public string PathOf(string key) => KeyPath.Length == 0 ? key : $"{KeyPath}.{key}";
+    public string PathOf(string key) => _keyPath.Length == 0 ? key : $"{_keyPath}.{key}";
 
     /// <summary>A single value. A key written without a value is an error; an empty quoted string is a value.</summary>
     public string? Scalar(string key)
