@@ -323,7 +323,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
             var status = EspPacket.Decapsulate(sa, packet, out inner);
             if (status != EspStatus.Ok) return status;
             var ip = packet[inner];
-            if (!SelectorTable<EspSa>.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorTable<EspSa>.Matches(sa.LocalTs, ip, useSource: false))
+            if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
             {
                 return EspStatus.TsMismatch;
             }
