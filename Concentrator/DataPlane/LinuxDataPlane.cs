@@ -30,7 +30,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     /// <summary>How often one trap policy may ask for a negotiation (tunable).</summary>
     private static readonly TimeSpan AcquireInterval = TimeSpan.FromSeconds(2);
 
-    private readonly InMemoryDataPlane _store = new();
+    private readonly SaTable _sas = new();
     private readonly SelectorTable<EspSa> _outbound = new();
     private readonly SelectorTable<TrapPolicy> _traps = new();
     private readonly List<TrapPolicy> _trapList = new();
@@ -83,7 +83,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     public string Device => _tun.Name;
     public int Workers => _workers;
     public int NattPort => _udp[0].LocalPort;
-    public int InstalledCount => _store.InstalledCount;
+    public int InstalledCount => _sas.InstalledCount;
 
     /// <summary>Raised (rate-limited) when traffic matches a trap policy without an SA: (connection, child).</summary>
     public void AttachAcquireHandler(Action<string, string> handler) => _acquire = handler;
@@ -120,21 +120,20 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
 
     // ---- IDataPlane (control plane) ----
 
-    public uint AllocateSpi() => _store.AllocateSpi();
+    public uint AllocateSpi() => _sas.AllocateSpi();
 
-    public void ReleaseSpi(uint spi) => _store.ReleaseSpi(spi);
+    public void ReleaseSpi(uint spi) => _sas.ReleaseSpi(spi);
 
     public void AddSa(ChildSaInstall install)
     {
-        _store.AddSa(install);
-        if (!_store.TryGetSa(install.InboundSpi, out var sa)) return;
+        var sa = _sas.Add(install);
         AddRoutes(sa.RemoteTs);
         if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
     }
 
     public bool ActivateOutbound(uint inboundSpi)
     {
-        if (!_store.TryGetSa(inboundSpi, out var sa)) return false;
+        if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
         _outbound.Remove(sa);
         _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
@@ -142,28 +141,26 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         return true;
     }
 
-    public bool UpdateRemote(uint inboundSpi, IPEndPoint remote) => _store.UpdateRemote(inboundSpi, remote);
+    public bool UpdateRemote(uint inboundSpi, IPEndPoint remote) => _sas.UpdateRemote(inboundSpi, remote);
 
     public bool DeleteSa(uint inboundSpi)
     {
-        if (!_store.TryGetSa(inboundSpi, out var sa)) return false;
+        if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         _outbound.Remove(sa);
         RemoveRoutes(sa.RemoteTs);
-        return _store.DeleteSa(inboundSpi);
+        return _sas.Delete(inboundSpi);
     }
 
-    public bool TryGetCounters(uint inboundSpi, out SaCounters counters) => _store.TryGetCounters(inboundSpi, out counters);
+    public bool TryGetCounters(uint inboundSpi, out SaCounters counters) => _sas.TryGetCounters(inboundSpi, out counters);
 
-    public SaRekeyHint GetRekeyHint(uint inboundSpi) => _store.GetRekeyHint(inboundSpi);
+    public SaRekeyHint GetRekeyHint(uint inboundSpi) => _sas.GetRekeyHint(inboundSpi);
 
     public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>
-        _store.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
+        _sas.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
 
-    public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _store.SetOutboundCeiling(inboundSpi, ceiling);
+    public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _sas.SetOutboundCeiling(inboundSpi, ceiling);
 
-    private UnknownSpiReporter? _unknownSpis;
-
-    public void OnUnknownSpi(Action<uint> report) => _unknownSpis = new UnknownSpiReporter(report);
+    public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
 
     /// <summary>Bytes allocated so far by all packet threads together (sampled per batch).</summary>
     public long PacketThreadAllocatedBytes()
@@ -241,7 +238,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
                     continue;
                 }
 
-                var status = Decapsulate(packet, EspTransport.UdpEncapsulated, out var inner);
+                var status = EspPipeline.Open(_sas, packet, EspTransport.UdpEncapsulated, out var inner);
                 Count(ref counters, status, length);
                 if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
             }
@@ -266,7 +263,7 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
             {
                 if (batch.Lengths[i] == 0) continue;
                 var packet = batch.Packet(i);
-                var status = Decapsulate(packet, EspTransport.RawEsp, out var inner);
+                var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner);
                 Count(ref counters, status, packet.Length);
                 if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
             }
@@ -303,36 +300,6 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
     {
         _metrics?.Publish(worker, in counters);
         counters.Clear();
-    }
-
-    /// <summary>Stages I2-I7 plus the transport and inner-selector checks (RFC 4301 §5.2).</summary>
-    private EspStatus Decapsulate(Span<byte> packet, EspTransport transport, out Range inner)
-    {
-        inner = default;
-        if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
-        uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
-        if (!_store.TryGetSa(spi, out var sa))
-        {
-            _unknownSpis?.Report(spi);
-            return EspStatus.UnknownSpi;
-        }
-        if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
-        try
-        {
-            if (sa.Transport != transport) return EspStatus.WrongTransport;
-            var status = EspPacket.Decapsulate(sa, packet, out inner);
-            if (status != EspStatus.Ok) return status;
-            var ip = packet[inner];
-            if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
-            {
-                return EspStatus.TsMismatch;
-            }
-            return EspStatus.Ok;
-        }
-        finally
-        {
-            sa.Release();
-        }
     }
 
     private void HandOffIke(ReadOnlySpan<byte> datagram, uint address, ushort port)
@@ -403,27 +370,16 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         }
     }
 
+    /// <summary>Seals <paramref name="inner"/> into slot <paramref name="index"/> of <paramref name="target"/>, addressed to the SA's peer.</summary>
     private static EspStatus Seal(EspSa sa, ReadOnlySpan<byte> inner, PacketBatch target, int index)
     {
-        if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
-        try
-        {
-            var slot = target.Slot(index);
-            int headroom = sa.OutboundGeometry.HeaderLength;
-            if (headroom + inner.Length > slot.Length) return EspStatus.BufferTooSmall;
-            inner.CopyTo(slot[headroom..]);
-            var status = EspPacket.Encapsulate(sa, slot, inner.Length, out int written);
-            if (status != EspStatus.Ok) return status;
-            target.Offsets[index] = 0;
-            target.Lengths[index] = written;
-            target.Addresses[index] = sa.RemoteAddressV4;
-            target.Ports[index] = sa.RemotePort;
-            return EspStatus.Ok;
-        }
-        finally
-        {
-            sa.Release();
-        }
+        var status = EspPipeline.Seal(sa, inner, target.Slot(index), out int written);
+        if (status != EspStatus.Ok) return status;
+        target.Offsets[index] = 0;
+        target.Lengths[index] = written;
+        target.Addresses[index] = sa.RemoteAddressV4;
+        target.Ports[index] = sa.RemotePort;
+        return EspStatus.Ok;
     }
 
     // ---- Trap policies ("interesting traffic") ----
@@ -466,11 +422,11 @@ public sealed class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetrics
         _stopping = true;
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
         foreach (var trap in _trapList) RemoveRoutes(trap.RemoteTs);
-        foreach (uint spi in _store.InstalledSpis()) DeleteSa(spi);
+        foreach (uint spi in _sas.InstalledSpis()) DeleteSa(spi);
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
         _tun.Dispose();
-        _store.Dispose();
+        _sas.Dispose();
     }
 
     /// <summary>A child with start_action trap: its selectors and the packets waiting for its SA (at most
