@@ -43,7 +43,6 @@ public sealed class LayeringTests
     internal static readonly HashSet<(string From, string To)> KnownViolations =
     [
         ("Actors", "Cluster"),
-        ("DataPlane", "DataPlane/Linux"),
     ];
 
     /// <summary>Like <see cref="KnownViolations"/>, for names only the source scan sees (constants, <c>nameof</c>).</summary>

@@ -140,19 +140,6 @@ public sealed class ResourceLimitTests
     }
 
     [Fact]
-    public void Acquire_queue_holds_at_most_the_bound_per_trap_policy()
-    {
-        var trap = new LinuxDataPlane.TrapPolicy("c", "t", [], [], queueLimit: 3);
-        Assert.True(trap.Enqueue([1]));
-        Assert.True(trap.Enqueue([2]));
-        Assert.True(trap.Enqueue([3]));
-        Assert.False(trap.Enqueue([4]));
-        Assert.Equal(3, trap.Drain().Count);
-        Assert.True(trap.Enqueue([5])); // drained: room again
-        Assert.False(new LinuxDataPlane.TrapPolicy("c", "t", [], [], queueLimit: 0).Enqueue([1]));
-    }
-
-    [Fact]
     public void Admin_rate_is_a_token_bucket()
     {
         var time = new ManualTime();

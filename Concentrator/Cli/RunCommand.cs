@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.DataPlane.Linux;
 using Concentrator.Hosting;
 using Concentrator.Telemetry;
 
