@@ -46,9 +46,8 @@ public interface IIkeSender
 
 /// <summary>
 /// UDP sockets on the IKE port (500) and the NAT-T port (4500) for one listen address.
-/// Receive loops: one per socket, sequential. Port 500 carries only IKE; on port 4500 a zero
-/// non-ESP marker means IKE, a single 0xFF octet is a NAT keepalive, anything else is ESP
-/// (RFC 3948 §2.2-2.3) and goes straight to <see cref="IEspIngress"/>.
+/// Receive loops: one per socket, sequential. Port 500 carries only IKE; on port 4500
+/// <see cref="NattDemux"/> tells IKE from keepalives and ESP, which goes straight to <see cref="IEspIngress"/>.
 /// </summary>
 public sealed class UdpIkeTransport : IIkeSender, IDisposable
 {
@@ -224,17 +223,16 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     {
         if (natt)
         {
-            if (data.Length == 1 && data[0] == 0xFF) return; // NAT keepalive, RFC 3948 §2.3
-            if (data.Length >= UdpEncapsulation.NonEspMarkerLength && data[..4].IndexOfAnyExcept((byte)0) < 0)
+            switch (NattDemux.Classify(data, out var ike))
             {
-                data = data[UdpEncapsulation.NonEspMarkerLength..];
+                case NattDatagram.Keepalive:
+                    return;
+                case NattDatagram.Esp:
+                    if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                    else _esp.OnEspDatagram(data, remote, local);
+                    return;
             }
-            else
-            {
-                if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
-                else _esp.OnEspDatagram(data, remote, local);
-                return;
-            }
+            data = ike;
         }
 
         if (data.Length < ProtocolConstants.IkeHeaderLength)

@@ -12,13 +12,12 @@
 //
 // Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
 //   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen)
-//   R2 classify  NAT keepalive: dropped / non-ESP marker: IKE, copied and handed off (rare) / ESP
+//   R2 classify  NattDemux.Classify: keepalive dropped / IKE copied and handed off (rare) / ESP on
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
 //                in place -> replay update -> inner traffic selector check; status counted per worker
 //   R4 TUN write after the whole batch: consecutive TCP segments of one flow coalesced into GSO
 //                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
 //   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
-using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
 using Concentrator.Transport;
@@ -45,11 +44,13 @@ public sealed partial class LinuxDataPlane
                 int length = batch.Lengths[i];
                 if (length == 0) continue;
                 var packet = batch.Packet(i);
-                if (length == 1 && packet[0] == 0xFF) continue; // NAT keepalive, RFC 3948 §2.3
-                if (length >= UdpEncapsulation.NonEspMarkerLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == 0)
+                switch (NattDemux.Classify(packet, out var ike))
                 {
-                    HandOffIke(packet[UdpEncapsulation.NonEspMarkerLength..], batch.Addresses[i], batch.Ports[i]);
-                    continue;
+                    case NattDatagram.Keepalive:
+                        continue;
+                    case NattDatagram.Ike:
+                        HandOffIke(ike, batch.Addresses[i], batch.Ports[i]);
+                        continue;
                 }
 
                 var status = EspPipeline.Open(_sas, packet, EspTransport.UdpEncapsulated, out var inner);
