@@ -108,7 +108,7 @@ public sealed class Gateway : IAsyncDisposable
                     {
                         if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
                         else metrics.CountDrop(IkeDropReason.InitQueueFull);
-                    }, options.DataPlane as IEspIngress, Metrics,
+                    }, Metrics,
                     _transports.Count == 0 ? options.DataPlane as INattChannel : null, limits.MaxPacket);
                 _transports.Add(transport);
                 Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));

@@ -10,13 +10,6 @@ namespace Concentrator.Transport;
 /// <summary>One IKE datagram as received, marker stripped. <c>Local</c> is the address it was sent to.</summary>
 public sealed record IkeInbound(byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT);
 
-/// <summary>Where ESP-in-UDP datagrams from port 4500 go (RFC 3948): the data plane, never an actor.</summary>
-public interface IEspIngress
-{
-    /// <summary>Called on the receive loop's thread; the buffer is reused after return.</summary>
-    void OnEspDatagram(ReadOnlySpan<byte> espPacket, IPEndPoint remote, IPEndPoint local);
-}
-
 /// <summary>
 /// A data plane that owns the NAT-T port itself (its per-worker ESP-in-UDP sockets on 4500): IKE
 /// messages arriving there with the non-ESP marker are handed to the receiver attached here, and IKE
@@ -47,7 +40,8 @@ public interface IIkeSender
 /// <summary>
 /// UDP sockets on the IKE port (500) and the NAT-T port (4500) for one listen address.
 /// Receive loops: one per socket, sequential. Port 500 carries only IKE; on port 4500
-/// <see cref="NattDemux"/> tells IKE from keepalives and ESP, which goes straight to <see cref="IEspIngress"/>.
+/// <see cref="NattDemux"/> tells IKE from keepalives and ESP. ESP reaches this socket only when no data plane owns
+/// the NAT-T port: it is counted (esp_without_data_plane) and dropped.
 /// </summary>
 public sealed class UdpIkeTransport : IIkeSender, IDisposable
 {
@@ -58,7 +52,6 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     private readonly Socket? _natt;
     private readonly INattChannel? _nattChannel;
     private readonly Action<IkeInbound> _onIke;
-    private readonly IEspIngress? _esp;
     private readonly ConcentratorMetrics _metrics;
     private readonly int _maxPacket;
     private readonly CancellationTokenSource _stop = new();
@@ -66,13 +59,12 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
 
     /// <param name="nattChannel">When given, port 4500 belongs to the data plane and this transport binds only the IKE port.</param>
     /// <param name="maxPacket">charon.max_packet: larger IKE messages (marker excluded) are dropped and counted.</param>
-    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
+    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke,
         ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null, int maxPacket = MaxDatagram)
     {
         _metrics = metrics ?? ConcentratorMetrics.Detached;
         _maxPacket = maxPacket;
         _onIke = onIke;
-        _esp = esp;
         _nattChannel = nattChannel;
         _ike = Bind(address, ikePort);
         Address = address;
@@ -228,8 +220,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
                 case NattDatagram.Keepalive:
                     return;
                 case NattDatagram.Esp:
-                    if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
-                    else _esp.OnEspDatagram(data, remote, local);
+                    _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
                     return;
             }
             data = ike;
