@@ -1,6 +1,8 @@
 // The route-based ESP data plane on Linux (after wireguard-go): a multi-queue TUN device, one UDP 4500
 // socket per worker (ESP-in-UDP, RFC 3948), the raw IP protocol 50 socket (plain ESP) and routes via the
-// device for every remote traffic selector. This file: lifecycle, wiring and the IDataPlane control API.
+// device for every remote traffic selector. The NAT-T port is the plane's: IKE arriving there goes to the
+// IIkeDatagramSink given to Start, and the IKE transport sends on it through INattPortSender.
+// This file: lifecycle, wiring and the IDataPlane control API.
 // The packet threads are in Receive.cs (TUN <- peers) and Send.cs (TUN -> peers), each with its stages and
 // what each thread owns; trap policies ("interesting traffic") in TrapPolicies.cs.
 // Ownership: each packet thread owns its PacketBatches and counters. Control-plane calls (AddSa, DeleteSa,
@@ -14,7 +16,7 @@ using Concentrator.Ipsec;
 
 namespace Concentrator.DataPlane.Linux;
 
-public sealed partial class LinuxDataPlane : IDataPlane, INattChannel, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
+public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
 {
     private readonly SaTable _sas = new();
     private readonly SelectorTable<EspSa> _outbound = new();
@@ -28,7 +30,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattChannel, IDataPlan
     private readonly int _workers;
     private readonly bool _gro;
     private volatile bool _stopping;
-    private Action<IkeInbound>? _ike;
+    private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
 
     // Bytes allocated by each packet thread (GC.GetAllocatedBytesForCurrentThread), sampled once per batch by the
     // thread itself: proof that the packet path does not allocate. Slots: esp-in-w at w, esp-out-w at W + w,
@@ -69,16 +71,16 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattChannel, IDataPlan
     /// <summary>Raised (rate-limited) when traffic matches a trap policy without an SA: (connection, child).</summary>
     public void AttachAcquireHandler(Action<string, string> handler) => _traps.AttachAcquireHandler(handler);
 
-    public void AttachIkeReceiver(Action<IkeInbound> receiver) => _ike = receiver;
-
     public void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote)
     {
         var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
         _udp[0].SendTo(datagram, PacketBatch.ToUInt32(address), (ushort)remote.Port);
     }
 
-    public void Start()
+    /// <summary>Starts the packet threads; IKE arriving on the NAT-T sockets goes to <paramref name="ike"/>.</summary>
+    public void Start(IIkeDatagramSink ike)
     {
+        _ike = ike ?? throw new ArgumentNullException(nameof(ike));
         for (int w = 0; w < _workers; w++)
         {
             int worker = w;

@@ -12,14 +12,13 @@
 //
 // Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
 //   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen)
-//   R2 classify  NattDemux.Classify: keepalive dropped / IKE copied and handed off (rare) / ESP on
+//   R2 classify  NattDemux.Classify: keepalive dropped / IKE to the IKE sink (rare) / ESP on
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
 //                in place -> replay update -> inner traffic selector check; status counted per worker
 //   R4 TUN write after the whole batch: consecutive TCP segments of one flow coalesced into GSO
 //                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
 //   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using System.Net;
-using Concentrator.Ike.Wire;
 using Concentrator.Transport;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
@@ -109,19 +108,11 @@ public sealed partial class LinuxDataPlane
         counters.BytesIn += (ulong)wireBytes;
     }
 
+    /// <summary>IKE is rare on this path (after NAT-T floated): allocating the endpoints here is fine.</summary>
     private void HandOffIke(ReadOnlySpan<byte> datagram, uint address, ushort port)
     {
-        var receiver = _ike;
-        if (receiver is null || datagram.Length < ProtocolConstants.IkeHeaderLength)
-        {
-            IkeStats.CountMalformed(ParseStatus.Truncated);
-            return;
-        }
-
-        // IKE is rare on this path (after NAT-T floated); allocating here is fine.
         var remote = new IPEndPoint(PacketBatch.ToIPAddress(address), port);
-        var local = LocalFor(remote);
-        receiver(new IkeInbound(datagram.ToArray(), remote, local, ViaNatT: true));
+        _ike!.Deliver(datagram, remote, LocalFor(remote), viaNatT: true);
     }
 
     private IPEndPoint LocalFor(IPEndPoint remote)
