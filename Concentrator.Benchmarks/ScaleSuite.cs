@@ -66,7 +66,7 @@ public static partial class ScaleSuite
         report.Conditions.Add($"ESP with N SAs: two `InMemoryDataPlane`s (gateway and peers) with N Child SAs each, AES-GCM-256, and the outbound " +
                               "`SelectorTable` of `LinuxDataPlane` holding each SA under its peer's /32. One thread, per packet: write the " +
                               "destination of the chosen peer into the inner packet, selector lookup (most specific prefix) -> EspSa, seal " +
-                              "(`EspPacket.Encapsulate`), then `Decapsulate` on the other plane (SPI lookup among N, replay window, ICV, " +
+                              "(`EspPipeline.Seal`), then `Decapsulate` on the other plane (SPI lookup among N, replay window, ICV, " +
                               "trailer). Configurations: `1 SA` (one SA installed), `N SAs, one hot` (N installed, every packet to the same " +
                               "SA), `N SAs, spread` (N installed, consecutive packets to SAs a large prime stride apart, so every packet " +
                               "touches another SA's state, cold in cache at 100k). Packets per CPU-second of the thread " +
@@ -466,16 +466,13 @@ public static partial class ScaleSuite
             for (int i = 0; i < 64; i++)
             {
                 BinaryPrimitives.WriteUInt32BigEndian(inner.AsSpan(16), planes.Destination[c]);
-                if (!planes.Outbound.TryLookup(inner, out EspSa? sa) || !sa.TryAcquire())
+                if (!planes.Outbound.TryLookup(inner, out EspSa? sa))
                 {
                     failures++;
                 }
                 else
                 {
-                    int headroom = sa.OutboundGeometry.HeaderLength;
-                    inner.CopyTo(wire.AsSpan(headroom));
-                    EspStatus status = EspPacket.Encapsulate(sa, wire, inner.Length, out int written);
-                    sa.Release();
+                    EspStatus status = EspPipeline.Seal(sa, inner, wire, out int written);
                     if (status != EspStatus.Ok || planes.Peers.Decapsulate(wire.AsSpan(0, written), out _) != EspStatus.Ok)
                         failures++;
                 }

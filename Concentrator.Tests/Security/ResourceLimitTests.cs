@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
+using Concentrator.Ike.Admission;
 using Concentrator.Ike.Wire;
 using Concentrator.Transport;
 using Concentrator.Simulation;
@@ -86,15 +87,16 @@ public sealed class ResourceLimitTests
     public async Task Max_packet_drops_larger_ike_datagrams_before_they_reach_the_control_plane()
     {
         var metrics = new ConcentratorMetrics();
-        var received = new System.Collections.Concurrent.ConcurrentQueue<int>();
-        using var transport = new UdpIkeTransport(IPAddress.Loopback, 0, 0, m => received.Enqueue(m.Datagram.Length), metrics: metrics, maxPacket: 1500);
+        var supervisor = new TellRecorder();
+        var ingress = new IkeIngress(supervisor, new InitGate(100), metrics, maxPacket: 1500);
+        using var transport = new UdpIkeTransport(IPAddress.Loopback, 0, 0, ingress, metrics);
         transport.Start();
         using var client = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         await client.SendAsync(new byte[1501], transport.IkeEndpoint);
         await client.SendAsync(new byte[1500], transport.IkeEndpoint);
-        await Eventually.TrueAsync(() => !received.IsEmpty, "the datagram within the bound arrived");
+        await Eventually.TrueAsync(() => !supervisor.Messages.IsEmpty, "the datagram within the bound arrived");
         await Task.Delay(100);
-        Assert.Equal([1500], received.ToArray());
+        Assert.Equal([1500], supervisor.Of<IkeInbound>().Select(m => m.Datagram.Length));
         Assert.Equal(1, metrics.Limits.Count(ResourceLimit.MaxPacket));
     }
 
@@ -137,19 +139,6 @@ public sealed class ResourceLimitTests
         Assert.Equal(1, responder.DataPlane.InstalledCount);
         Assert.Equal(1, initiator.DataPlane.InstalledCount);
         Assert.Equal(1, await responder.Gateway.CountSasAsync()); // the IKE SA survives the refusal
-    }
-
-    [Fact]
-    public void Acquire_queue_holds_at_most_the_bound_per_trap_policy()
-    {
-        var trap = new LinuxDataPlane.TrapPolicy("c", "t", [], [], queueLimit: 3);
-        Assert.True(trap.Enqueue([1]));
-        Assert.True(trap.Enqueue([2]));
-        Assert.True(trap.Enqueue([3]));
-        Assert.False(trap.Enqueue([4]));
-        Assert.Equal(3, trap.Drain().Count);
-        Assert.True(trap.Enqueue([5])); // drained: room again
-        Assert.False(new LinuxDataPlane.TrapPolicy("c", "t", [], [], queueLimit: 0).Enqueue([1]));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.DataPlane.Linux;
 using Concentrator.Hosting;
 using Concentrator.Telemetry;
 
@@ -87,7 +88,7 @@ public static class RunCommand
         if (dataPlane is LinuxDataPlane linux)
         {
             linux.AttachAcquireHandler(gateway.Acquire);
-            linux.Start();
+            linux.Start(gateway.Ingress);
         }
         await using var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers).ConfigureAwait(false);
         gateway.StartConfiguredConnections();

@@ -88,6 +88,7 @@ public sealed class Gateway : IAsyncDisposable
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate, replicas), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
+        Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
         {
             if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
@@ -99,17 +100,12 @@ public sealed class Gateway : IAsyncDisposable
                     if (replicas.TryGetIkeSpiOfEsp(spi, out _)) ike.Tell(new IkeSaSupervisor.EspMiss(spi));
                 });
             }
-            var metrics = Metrics;
             foreach (var address in options.Config.Listen.Addresses)
             {
-                var supervisor = Supervisor;
-                var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort,
-                    inbound =>
-                    {
-                        if (gate.TryEnter(inbound.Datagram)) supervisor.Tell(inbound);
-                        else metrics.CountDrop(IkeDropReason.InitQueueFull);
-                    }, options.DataPlane as IEspIngress, Metrics,
-                    _transports.Count == 0 ? options.DataPlane as INattChannel : null, limits.MaxPacket);
+                // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address; the IKE it
+                // receives there reaches Ingress from the plane itself, never through a transport.
+                var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort, Ingress, Metrics,
+                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null);
                 _transports.Add(transport);
                 Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
             }
@@ -197,6 +193,9 @@ public sealed class Gateway : IAsyncDisposable
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
+
+    /// <summary>Where every receive loop of this node puts its IKE datagrams: the transports' and the data plane's.</summary>
+    public IkeIngress Ingress { get; }
 
     /// <summary>What this node knows of every replicated SA in the cluster; null without a cluster.</summary>
     public SaReplicaIndex? Replicas { get; }

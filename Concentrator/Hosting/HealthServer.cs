@@ -46,7 +46,7 @@ public sealed class HealthServer : IAsyncDisposable
         var sb = new System.Text.StringBuilder();
         sb.Append("{\"installed\":").Append(plane.InstalledCount);
         sb.Append(",\"espCrypto\":\"").Append(System.Text.Encodings.Web.JavaScriptEncoder.Default.Encode(DataPlane.Esp.EspCrypto.Description)).Append('"');
-        if (plane is DataPlane.LinuxDataPlane linux)
+        if (plane is DataPlane.Linux.LinuxDataPlane linux)
         {
             sb.Append(",\"device\":\"").Append(linux.Device).Append("\",\"workers\":").Append(linux.Workers);
             sb.Append(",\"packetThreadAllocatedBytes\":").Append(linux.PacketThreadAllocatedBytes());

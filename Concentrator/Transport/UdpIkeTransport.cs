@@ -1,92 +1,50 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using Concentrator.Ike.Wire;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Transport;
 
-/// <summary>One IKE datagram as received, marker stripped. <c>Local</c> is the address it was sent to.</summary>
-public sealed record IkeInbound(byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT);
-
-/// <summary>Where ESP-in-UDP datagrams from port 4500 go (RFC 3948): the data plane, never an actor.</summary>
-public interface IEspIngress
-{
-    /// <summary>Called on the receive loop's thread; the buffer is reused after return.</summary>
-    void OnEspDatagram(ReadOnlySpan<byte> espPacket, IPEndPoint remote, IPEndPoint local);
-}
-
 /// <summary>
-/// A data plane that owns the NAT-T port itself (its per-worker ESP-in-UDP sockets on 4500): IKE
-/// messages arriving there with the non-ESP marker are handed to the receiver attached here, and IKE
-/// on 4500 is sent through it.
-/// </summary>
-public interface INattChannel
-{
-    int NattPort { get; }
-
-    void AttachIkeReceiver(Action<IkeInbound> receiver);
-
-    /// <summary>Sends one datagram (marker included) from the NAT-T port. Thread-safe.</summary>
-    void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote);
-}
-
-/// <summary>Sends IKE messages for the control plane.</summary>
-public interface IIkeSender
-{
-    void Send(byte[] datagram, IPEndPoint remote, bool natT);
-
-    /// <summary>A NAT-T keepalive (one 0xFF octet, RFC 3948 §2.3) from our NAT-T port.</summary>
-    void SendNatKeepalive(IPEndPoint remote);
-
-    /// <summary>The address and port our packets to <paramref name="remote"/> leave from.</summary>
-    IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT);
-}
-
-/// <summary>
-/// UDP sockets on the IKE port (500) and the NAT-T port (4500) for one listen address.
-/// Receive loops: one per socket, sequential. Port 500 carries only IKE; on port 4500 a zero
-/// non-ESP marker means IKE, a single 0xFF octet is a NAT keepalive, anything else is ESP
-/// (RFC 3948 §2.2-2.3) and goes straight to <see cref="IEspIngress"/>.
+/// UDP sockets on the IKE port (500) and the NAT-T port (4500) for one listen address. Receive loops: one per
+/// socket, sequential, each handing its IKE datagrams to the <see cref="IIkeDatagramSink"/>. Port 500 carries only IKE;
+/// on port 4500 <see cref="NattDemux"/> tells IKE from keepalives and ESP. ESP reaches this socket only when no data
+/// plane owns the NAT-T port: it is counted (esp_without_data_plane) and dropped. Failed sends are counted too (send_failed).
 /// </summary>
 public sealed class UdpIkeTransport : IIkeSender, IDisposable
 {
-    /// <summary>Largest datagram we accept; IKE messages beyond this are dropped (tunable).</summary>
+    /// <summary>The receive buffer: the largest UDP payload. Smaller bounds on IKE (charon.max_packet) are the sink's.</summary>
     public const int MaxDatagram = 65535;
 
     private readonly Socket _ike;
     private readonly Socket? _natt;
-    private readonly INattChannel? _nattChannel;
-    private readonly Action<IkeInbound> _onIke;
-    private readonly IEspIngress? _esp;
+    private readonly INattPortSender? _nattPort;
+    private readonly IIkeDatagramSink _sink;
     private readonly ConcentratorMetrics _metrics;
-    private readonly int _maxPacket;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
-    /// <param name="nattChannel">When given, port 4500 belongs to the data plane and this transport binds only the IKE port.</param>
-    /// <param name="maxPacket">charon.max_packet: larger IKE messages (marker excluded) are dropped and counted.</param>
-    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, Action<IkeInbound> onIke, IEspIngress? esp = null,
-        ConcentratorMetrics? metrics = null, INattChannel? nattChannel = null, int maxPacket = MaxDatagram)
+    /// <param name="sink">Where the IKE datagrams of both sockets go.</param>
+    /// <param name="metrics">Counts what the transport itself drops: ESP it has no data plane for, failed sends.</param>
+    /// <param name="nattPortOwner">When given, port 4500 belongs to it (the data plane) and this transport binds only the IKE port.</param>
+    public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, IIkeDatagramSink sink,
+        ConcentratorMetrics? metrics = null, INattPortSender? nattPortOwner = null)
     {
         _metrics = metrics ?? ConcentratorMetrics.Detached;
-        _maxPacket = maxPacket;
-        _onIke = onIke;
-        _esp = esp;
-        _nattChannel = nattChannel;
+        _sink = sink;
+        _nattPort = nattPortOwner;
         _ike = Bind(address, ikePort);
         Address = address;
         IkePort = ((IPEndPoint)_ike.LocalEndPoint!).Port;
-        if (nattChannel is null)
+        if (nattPortOwner is null)
         {
             _natt = Bind(address, nattPort);
             NattPort = ((IPEndPoint)_natt.LocalEndPoint!).Port;
         }
         else
         {
-            nattChannel.AttachIkeReceiver(FromNattChannel);
-            NattPort = nattChannel.NattPort;
+            NattPort = nattPortOwner.NattPort;
         }
     }
 
@@ -117,7 +75,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
                 buffer.AsSpan(0, UdpEncapsulation.NonEspMarkerLength).Clear();
                 datagram.CopyTo(buffer, UdpEncapsulation.NonEspMarkerLength);
                 var framed = buffer.AsSpan(0, datagram.Length + UdpEncapsulation.NonEspMarkerLength);
-                if (_nattChannel is not null) _nattChannel.SendFromNattPort(framed, remote);
+                if (_nattPort is not null) _nattPort.SendFromNattPort(framed, remote);
                 else _natt!.SendTo(framed, SocketFlags.None, remote);
             }
             finally
@@ -140,7 +98,7 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
         ReadOnlySpan<byte> keepalive = [0xFF];
         try
         {
-            if (_nattChannel is not null) _nattChannel.SendFromNattPort(keepalive, remote);
+            if (_nattPort is not null) _nattPort.SendFromNattPort(keepalive, remote);
             else _natt!.SendTo(keepalive, SocketFlags.None, remote);
         }
         catch (SocketException)
@@ -224,44 +182,18 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     {
         if (natt)
         {
-            if (data.Length == 1 && data[0] == 0xFF) return; // NAT keepalive, RFC 3948 §2.3
-            if (data.Length >= UdpEncapsulation.NonEspMarkerLength && data[..4].IndexOfAnyExcept((byte)0) < 0)
+            switch (NattDemux.Classify(data, out var ike))
             {
-                data = data[UdpEncapsulation.NonEspMarkerLength..];
+                case NattDatagram.Keepalive:
+                    return;
+                case NattDatagram.Esp:
+                    _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
+                    return;
             }
-            else
-            {
-                if (_esp is null) _metrics.CountDrop(IkeDropReason.EspWithoutDataPlane);
-                else _esp.OnEspDatagram(data, remote, local);
-                return;
-            }
+            data = ike;
         }
 
-        if (data.Length < ProtocolConstants.IkeHeaderLength)
-        {
-            _metrics.CountMalformed(ParseStatus.Truncated);
-            return;
-        }
-
-        if (data.Length > _maxPacket)
-        {
-            _metrics.CountLimitDrop(ResourceLimit.MaxPacket, _maxPacket);
-            return;
-        }
-
-        _onIke(new IkeInbound(data.ToArray(), remote, local, natt));
-    }
-
-    /// <summary>IKE from the data plane's NAT-T sockets: the same size bound as our own sockets.</summary>
-    private void FromNattChannel(IkeInbound inbound)
-    {
-        if (inbound.Datagram.Length > _maxPacket)
-        {
-            _metrics.CountLimitDrop(ResourceLimit.MaxPacket, _maxPacket);
-            return;
-        }
-
-        _onIke(inbound);
+        _sink.Deliver(data, remote, local, natt);
     }
 
     public void Dispose()

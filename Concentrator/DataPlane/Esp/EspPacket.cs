@@ -2,7 +2,7 @@
 // no allocation, LINQ, closures, locks or exceptions per packet.
 //
 // Outbound (any number of sender threads per SA, stages run sequentially within one packet):
-//   O1 lookup     SA by inbound SPI: lock-free map read + SA reference (InMemoryDataPlane)   [parallel]
+//   O1 lookup     SA by selectors or SPI + SA reference (the plane, EspPipeline.Seal)         [parallel]
 //   O2 frame      inner packet already sits after `HeaderLength` bytes of headroom; size checks  [parallel]
 //   O3 sequence   Interlocked.Increment of the SA's 64-bit counter, refuse past 2^32-1 w/o ESN  [shared, atomic]
 //   O4 seal       rent one of the SA's outbound lanes (Interlocked.Exchange, owned exclusively
@@ -10,7 +10,7 @@
 //                 ICV in place, count into the lane, return the lane                          [parallel, per lane]
 // Inbound (ONE worker owns an inbound SPI: cipher, replay window and inbound counters are its own):
 //   I1 length     runts / oversize / misalignment                                               [owner]
-//   I2 lookup     SA by the SPI in the packet                                                   [owner]
+//   I2 lookup     SA by the SPI in the packet (SaTable, EspPipeline.Open)                       [owner]
 //   I3 replay     infer ESN high bits, Check the window BEFORE decryption (cheap reject)        [owner]
 //   I4 open       verify ICV (constant time) and decrypt in place                               [owner]
 //   I5 window     Update the window only now that the ICV verified                              [owner]

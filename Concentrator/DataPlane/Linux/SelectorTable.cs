@@ -228,10 +228,6 @@ public sealed class SelectorTable<T> where T : class
         return false;
     }
 
-    /// <summary>RFC 4301 §5.2 inbound check of a decrypted packet against one SA's selectors (allocation-free).</summary>
-    public static bool Matches(IReadOnlyList<TrafficSelector> ts, ReadOnlySpan<byte> packet, bool useSource)
-        => SelectorMatch.Matches(ts, packet, useSource);
-
     /// <summary>Lower = more specific: protocol set, then narrower port range, then narrower local range.</summary>
     private static UInt128 Rank(CompiledSelector remote, UInt128 narrowestLocal)
     {

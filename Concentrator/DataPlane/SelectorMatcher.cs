@@ -13,7 +13,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Concentrator.Ipsec;
 
-namespace Concentrator.DataPlane.Linux;
+namespace Concentrator.DataPlane;
 
 /// <summary>The selector-relevant fields of one IP packet. IPv4 addresses are stored as their 32-bit value.</summary>
 public struct PacketFields

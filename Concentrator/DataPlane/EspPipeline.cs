@@ -1,0 +1,83 @@
+// ESP open and seal for every plane: the stages of Esp/EspPacket.cs around the SA's lifetime reference.
+// Hot path: no allocation, LINQ, closures, locks or exceptions per packet; decryption is in place.
+//   Open  [the worker owning the packet's inbound SPI]: runt check -> SA by SPI (a miss is reported to
+//         SaTable's unknown-SPI hook) -> SA reference -> transport check -> replay check, ICV verify +
+//         decrypt in place, replay update, trailer (EspPacket I1, I3-I7) -> inner traffic selector check
+//         (RFC 4301 §5.2) -> reference released. The transport and selector checks apply when the plane
+//         says which transport the packet came on (the Linux plane); the in-memory plane has no transports.
+//   Seal  [any thread]: SA reference -> inner packet copied behind the SA's header room -> sequence
+//         number (atomic) + encrypt in place (EspPacket O2-O4) -> reference released.
+using System.Buffers.Binary;
+using Concentrator.DataPlane.Esp;
+using Concentrator.Ipsec;
+
+namespace Concentrator.DataPlane;
+
+public static class EspPipeline
+{
+    /// <summary>
+    /// Decrypts an ESP packet in place (RFC 4303 only), its SA looked up by the packet's SPI. On <see cref="EspStatus.Ok"/>
+    /// <paramref name="inner"/> locates the inner IP packet in <paramref name="packet"/>. Call for one inbound SPI from one
+    /// worker at a time.
+    /// </summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, out Range inner) =>
+        Open(sas, packet, checkPolicy: false, default, out inner);
+
+    /// <summary>
+    /// As <see cref="Open(SaTable, Span{byte}, out Range)"/>, plus RFC 4301 §5.2: the SA must be one that receives on
+    /// <paramref name="arrivedOn"/> (<see cref="EspStatus.WrongTransport"/>: its replay window belongs to another thread),
+    /// and the decrypted packet's source must lie in its remote selectors and its destination in its local ones
+    /// (<see cref="EspStatus.TsMismatch"/>).
+    /// </summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner) =>
+        Open(sas, packet, checkPolicy: true, arrivedOn, out inner);
+
+    private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, out Range inner)
+    {
+        inner = default;
+        if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
+        uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
+        if (!sas.TryGetInbound(spi, out var sa)) return EspStatus.UnknownSpi;
+        if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
+        try
+        {
+            if (checkPolicy && sa.Transport != arrivedOn) return EspStatus.WrongTransport;
+            var status = EspPacket.Decapsulate(sa, packet, out inner);
+            if (status != EspStatus.Ok || !checkPolicy) return status;
+            var ip = packet[inner];
+            if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
+            {
+                return EspStatus.TsMismatch;
+            }
+            return EspStatus.Ok;
+        }
+        finally
+        {
+            sa.Release();
+        }
+    }
+
+    /// <summary>
+    /// Encrypts <paramref name="innerPacket"/> for <paramref name="sa"/> into <paramref name="destination"/>, the ESP packet
+    /// written from offset 0. The inner packet is copied to the SA's header room first (memmove: passing
+    /// destination[headroom..] as the inner packet makes this fully in place). <see cref="EspStatus.UnknownSpi"/> when the
+    /// SA is being deleted.
+    /// </summary>
+    public static EspStatus Seal(EspSa sa, ReadOnlySpan<byte> innerPacket, Span<byte> destination, out int written)
+    {
+        written = 0;
+        if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
+        try
+        {
+            int headroom = sa.OutboundGeometry.HeaderLength;
+            if (innerPacket.IsEmpty) return EspStatus.BadInnerPacket;
+            if (destination.Length < headroom + innerPacket.Length) return EspStatus.BufferTooSmall;
+            innerPacket.CopyTo(destination[headroom..]);
+            return EspPacket.Encapsulate(sa, destination, innerPacket.Length, out written);
+        }
+        finally
+        {
+            sa.Release();
+        }
+    }
+}

@@ -1,0 +1,222 @@
+// The route-based ESP data plane on Linux (after wireguard-go): a multi-queue TUN device, one UDP 4500
+// socket per worker (ESP-in-UDP, RFC 3948), the raw IP protocol 50 socket (plain ESP) and routes via the
+// device for every remote traffic selector. The NAT-T port is the plane's: IKE arriving there goes to the
+// IIkeDatagramSink given to Start, and the IKE transport sends on it through INattPortSender.
+// This file: lifecycle, wiring and the IDataPlane control API.
+// The packet threads are in Receive.cs (TUN <- peers) and Send.cs (TUN -> peers), each with its stages and
+// what each thread owns; trap policies ("interesting traffic") in TrapPolicies.cs.
+// Ownership: each packet thread owns its PacketBatches and counters. Control-plane calls (AddSa, DeleteSa,
+// ActivateOutbound, ...) come from actors and only touch the SaTable, the selector tables and routes, all
+// safe beside the packet threads (lock-free reads, see SaTable and SelectorTable).
+using System.Net;
+using Concentrator.DataPlane.Esp;
+using Concentrator.Transport;
+using Concentrator.Telemetry;
+using Concentrator.Ipsec;
+
+namespace Concentrator.DataPlane.Linux;
+
+public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
+{
+    private readonly SaTable _sas = new();
+    private readonly SelectorTable<EspSa> _outbound = new();
+    private readonly TrapPolicies _traps;
+    private readonly RouteManager? _routes;
+    private readonly TunDevice _tun;
+    private readonly UdpBatchSocket[] _udp;
+    private readonly RawEspSocket? _raw;
+    private readonly List<Thread> _threads = new();
+    private readonly ILogger _log;
+    private readonly int _workers;
+    private readonly bool _gro;
+    private volatile bool _stopping;
+    private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
+
+    // Bytes allocated by each packet thread (GC.GetAllocatedBytesForCurrentThread), sampled once per batch by the
+    // thread itself: proof that the packet path does not allocate. Slots: esp-in-w at w, esp-out-w at W + w,
+    // esp-raw-in at 2W (W <= 31).
+    private readonly long[] _allocated = new long[64];
+
+    private volatile DataPlaneMetrics? _metrics;
+
+    public LinuxDataPlane(LinuxDataPlaneOptions options, ILogger log)
+    {
+        _log = log;
+        _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
+        _gro = options.Gro;
+        var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
+
+        _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true);
+        try
+        {
+            _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
+            _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
+            _routes = options.InstallRoutes ? new RouteManager(options.Device) : null;
+        }
+        catch
+        {
+            _tun.Dispose();
+            foreach (var s in _udp ?? []) s.Dispose();
+            throw;
+        }
+
+        _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
+    }
+
+    public string Device => _tun.Name;
+    public int Workers => _workers;
+    public int NattPort => _udp[0].LocalPort;
+    public int InstalledCount => _sas.InstalledCount;
+
+    /// <summary>Raised (rate-limited) when traffic matches a trap policy without an SA: (connection, child).</summary>
+    public void AttachAcquireHandler(Action<string, string> handler) => _traps.AttachAcquireHandler(handler);
+
+    public void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote)
+    {
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        _udp[0].SendTo(datagram, PacketBatch.ToUInt32(address), (ushort)remote.Port);
+    }
+
+    /// <summary>Starts the packet threads; IKE arriving on the NAT-T sockets goes to <paramref name="ike"/>.</summary>
+    public void Start(IIkeDatagramSink ike)
+    {
+        _ike = ike ?? throw new ArgumentNullException(nameof(ike));
+        for (int w = 0; w < _workers; w++)
+        {
+            int worker = w;
+            StartThread($"esp-in-{w}", () => InboundLoop(worker));
+            StartThread($"esp-out-{w}", () => OutboundLoop(worker));
+        }
+
+        if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
+        Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
+        Log.EspCryptoSelected(_log, EspCrypto.Description);
+        foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs);
+    }
+
+    private void StartThread(string name, ThreadStart body)
+    {
+        var t = new Thread(body) { IsBackground = true, Name = name };
+        _threads.Add(t);
+        t.Start();
+    }
+
+    // ---- IDataPlane (control plane) ----
+
+    public uint AllocateSpi() => _sas.AllocateSpi();
+
+    public void ReleaseSpi(uint spi) => _sas.ReleaseSpi(spi);
+
+    public void AddSa(ChildSaInstall install)
+    {
+        var sa = _sas.Add(install);
+        AddRoutes(sa.RemoteTs);
+        if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
+    }
+
+    public bool ActivateOutbound(uint inboundSpi)
+    {
+        if (!_sas.TryGet(inboundSpi, out var sa)) return false;
+        // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
+        _outbound.Remove(sa);
+        _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
+        _traps.Flush(_outbound, _udp[0], _raw);
+        return true;
+    }
+
+    public bool UpdateRemote(uint inboundSpi, IPEndPoint remote) => _sas.UpdateRemote(inboundSpi, remote);
+
+    public bool DeleteSa(uint inboundSpi)
+    {
+        if (!_sas.TryGet(inboundSpi, out var sa)) return false;
+        _outbound.Remove(sa);
+        RemoveRoutes(sa.RemoteTs);
+        return _sas.Delete(inboundSpi);
+    }
+
+    public bool TryGetCounters(uint inboundSpi, out SaCounters counters) => _sas.TryGetCounters(inboundSpi, out counters);
+
+    public SaRekeyHint GetRekeyHint(uint inboundSpi) => _sas.GetRekeyHint(inboundSpi);
+
+    public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>
+        _sas.TryGetSequenceMarks(inboundSpi, out lastOutbound, out inboundTop);
+
+    public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _sas.SetOutboundCeiling(inboundSpi, ceiling);
+
+    public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
+
+    // ---- Metrics ----
+
+    /// <summary>Bytes allocated so far by all packet threads together (sampled per batch).</summary>
+    public long PacketThreadAllocatedBytes()
+    {
+        long sum = 0;
+        for (int i = 0; i < _allocated.Length; i++) sum += Volatile.Read(ref _allocated[i]);
+        return sum;
+    }
+
+    /// <summary>ESP counters go to these metrics once per batch per worker (label worker = w; plain ESP = W).</summary>
+    public void AttachMetrics(DataPlaneMetrics metrics) => _metrics = metrics;
+
+    /// <summary>End of a packet thread's batch: its counters to the metrics, its allocated bytes to its slot.</summary>
+    private void EndBatch(int worker, int allocationSlot, ref WorkerBatchCounters counters)
+    {
+        _metrics?.Publish(worker, in counters);
+        counters.Clear();
+        Volatile.Write(ref _allocated[allocationSlot], GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    // ---- Routes ----
+
+    private void AddRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    {
+        if (_routes is null) return;
+        foreach (var prefix in RoutePrefixes(remoteTs))
+        {
+            var result = _routes.Add(prefix);
+            if (!result.Ok) Log.RouteFailed(_log, prefix, _tun.Name, result.Error ?? "");
+        }
+    }
+
+    private void RemoveRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    {
+        if (_routes is null) return;
+        foreach (var prefix in RoutePrefixes(remoteTs)) _routes.Remove(prefix);
+    }
+
+    /// <summary>Traffic selector address ranges as CIDR prefixes ("10.1.0.0/16"), for the routing table.</summary>
+    internal static IEnumerable<string> RoutePrefixes(IReadOnlyList<TrafficSelector> selectors)
+    {
+        foreach (var ts in selectors)
+        {
+            bool v6 = ts.Type == TsType.Ipv6AddressRange;
+            int bits = v6 ? 128 : 32;
+            foreach (var (block, length) in SelectorTable<EspSa>.Decompose(ToUInt128(ts.StartAddress), ToUInt128(ts.EndAddress), bits))
+            {
+                var bytes = new byte[v6 ? 16 : 4];
+                var value = block;
+                for (int i = bytes.Length - 1; i >= 0; i--, value >>= 8) bytes[i] = (byte)value;
+                yield return $"{new IPAddress(bytes)}/{length}";
+            }
+        }
+    }
+
+    private static UInt128 ToUInt128(IPAddress address)
+    {
+        UInt128 value = 0;
+        foreach (byte b in address.GetAddressBytes()) value = (value << 8) | b;
+        return value;
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
+        foreach (var trap in _traps.All) RemoveRoutes(trap.RemoteTs);
+        foreach (uint spi in _sas.InstalledSpis()) DeleteSa(spi);
+        foreach (var s in _udp) s.Dispose();
+        _raw?.Dispose();
+        _tun.Dispose();
+        _sas.Dispose();
+    }
+}

@@ -1,0 +1,123 @@
+// Inbound: ESP from the peers, decrypted onto the TUN device (after wireguard-go's device/receive.go).
+//
+// Threads and what each owns:
+//   esp-in-w    (w = 0..W-1) [parallel across workers, sequential within one]: UDP 4500 socket w for
+//               receiving, its PacketBatch and TcpCoalescer, and the inbound state (replay window, inbound
+//               counters) of every UDP-encapsulated SA whose SPI the kernel steers to socket w (a reuseport
+//               BPF program: worker = SPI mod W; IKE's non-ESP marker goes to worker 0). Writes TUN queue w.
+//   esp-raw-in  [one thread]: the IP protocol 50 socket, for SAs without NAT-T. A raw socket sees every ESP
+//               packet, so exactly one thread reads it and owns those SAs' inbound state. Writes TUN queue 0.
+// An SA's inbound state belongs to the one thread its transport routes it to: an ESP packet that arrives on
+// the other transport is dropped (wrong_transport), so no replay window ever has two writers.
+//
+// Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
+//   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen)
+//   R2 classify  NattDemux.Classify: keepalive dropped / IKE to the IKE sink (rare) / ESP on
+//   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
+//                in place -> replay update -> inner traffic selector check; status counted per worker
+//   R4 TUN write after the whole batch: consecutive TCP segments of one flow coalesced into GSO
+//                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
+//   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
+using System.Net;
+using Concentrator.Transport;
+using Concentrator.Telemetry;
+using Concentrator.Ipsec;
+
+namespace Concentrator.DataPlane.Linux;
+
+public sealed partial class LinuxDataPlane
+{
+    private void InboundLoop(int worker)
+    {
+        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        var sink = new TunQueueSink(_tun, worker);
+        var counters = new WorkerBatchCounters();
+        var socket = _udp[worker];
+        while (!_stopping)
+        {
+            int n = socket.ReceiveBatch(batch, 100);
+            if (n <= 0) continue;
+            for (int i = 0; i < n; i++)
+            {
+                int length = batch.Lengths[i];
+                if (length == 0) continue;
+                var packet = batch.Packet(i);
+                switch (NattDemux.Classify(packet, out var ike))
+                {
+                    case NattDatagram.Keepalive:
+                        continue;
+                    case NattDatagram.Ike:
+                        HandOffIke(ike, batch.Addresses[i], batch.Ports[i]);
+                        continue;
+                }
+
+                var status = EspPipeline.Open(_sas, packet, EspTransport.UdpEncapsulated, out var inner);
+                Count(ref counters, status, length);
+                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+            }
+
+            WriteTun(tunOut, ref sink, ref counters);
+            EndBatch(worker, worker, ref counters);
+        }
+    }
+
+    private void RawInboundLoop()
+    {
+        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        var sink = new TunQueueSink(_tun, 0);
+        var counters = new WorkerBatchCounters();
+        while (!_stopping)
+        {
+            int n = _raw!.ReceiveBatch(batch, 100);
+            if (n <= 0) continue;
+            for (int i = 0; i < n; i++)
+            {
+                if (batch.Lengths[i] == 0) continue;
+                var packet = batch.Packet(i);
+                var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner);
+                Count(ref counters, status, packet.Length);
+                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+            }
+
+            WriteTun(tunOut, ref sink, ref counters);
+            EndBatch(_workers, 2 * _workers, ref counters);
+        }
+    }
+
+    /// <summary>The batch's decrypted packets go to the TUN after the whole batch is decrypted, so that
+    /// consecutive segments of a TCP flow can leave as one GSO super-packet (tunnel.gro).</summary>
+    private static void WriteTun(TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
+    {
+        tunOut.Flush(ref sink);
+        counters.TunGsoFrames += (ulong)tunOut.GsoFrames;
+        counters.TunGsoSegments += (ulong)tunOut.GsoSegments;
+        counters.QueueFull += (ulong)tunOut.WriteErrors;
+    }
+
+    private static void Count(ref WorkerBatchCounters counters, EspStatus status, int wireBytes)
+    {
+        if (status != EspStatus.Ok)
+        {
+            counters.CountDrop(status);
+            return;
+        }
+
+        counters.PacketsIn++;
+        counters.BytesIn += (ulong)wireBytes;
+    }
+
+    /// <summary>IKE is rare on this path (after NAT-T floated): allocating the endpoints here is fine.</summary>
+    private void HandOffIke(ReadOnlySpan<byte> datagram, uint address, ushort port)
+    {
+        var remote = new IPEndPoint(PacketBatch.ToIPAddress(address), port);
+        _ike!.Deliver(datagram, remote, LocalFor(remote), viaNatT: true);
+    }
+
+    private IPEndPoint LocalFor(IPEndPoint remote)
+    {
+        var bound = _udp[0].LocalEndPoint;
+        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote);
+    }
+}

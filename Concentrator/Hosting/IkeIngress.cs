@@ -1,0 +1,43 @@
+using System.Net;
+using Akka.Actor;
+using Concentrator.Ike.Admission;
+using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
+
+namespace Concentrator.Hosting;
+
+/// <summary>
+/// The one way in for IKE datagrams, whichever socket received them (each <see cref="UdpIkeTransport"/>, the Linux
+/// data plane's NAT-T sockets), so that they are all bounded and counted alike in the node's metrics. In order: shorter
+/// than an IKE header is malformed (truncated); longer than charon.max_packet is refused as a resource limit; a new
+/// IKE_SA_INIT request must pass the <see cref="InitGate"/> (charon.init_limit_job_load, left by the supervisor);
+/// the rest is copied into an <see cref="IkeInbound"/> for the IKE SA supervisor. Refusals allocate nothing.
+/// Thread-safe: every receive loop calls it, several at once.
+/// </summary>
+public sealed class IkeIngress(ICanTell supervisor, InitGate gate, ConcentratorMetrics metrics, int maxPacket) : IIkeDatagramSink
+{
+    public void Deliver(ReadOnlySpan<byte> datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        if (datagram.Length < ProtocolConstants.IkeHeaderLength)
+        {
+            metrics.CountMalformed(ParseStatus.Truncated);
+            return;
+        }
+
+        if (datagram.Length > maxPacket)
+        {
+            metrics.CountLimitDrop(ResourceLimit.MaxPacket, maxPacket);
+            return;
+        }
+
+        if (!gate.TryEnter(datagram))
+        {
+            metrics.CountDrop(IkeDropReason.InitQueueFull);
+            return;
+        }
+
+        supervisor.Tell(new IkeInbound(datagram.ToArray(), remote, local, viaNatT), ActorRefs.NoSender);
+    }
+}
