@@ -8,6 +8,7 @@ using Concentrator.Tests.Config;
 using Concentrator.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Tasks;
 
 namespace Concentrator.Tests.Security;
 

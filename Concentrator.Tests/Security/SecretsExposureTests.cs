@@ -9,12 +9,12 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Security;
 

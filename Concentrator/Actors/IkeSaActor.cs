@@ -1,6 +1,5 @@
 using System.Net;
 using Akka.Actor;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Transport;
 using Concentrator.Telemetry;
 using Concentrator.Ike.Sa;
@@ -65,7 +64,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             var target = _sa;
             if (_retiring.Count > 0 && Ike.Wire.IkeHeader.TryParse(m.Datagram, out var header) == ParseStatus.Ok)
             {
-                ulong spi = IkeSaSupervisor.EntitySpi(header);
+                ulong spi = IkeSaLineage.RecipientSpi(header);
                 target = _retiring.Find(r => r.OurSpi == spi) ?? _sa;
             }
             target.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
@@ -137,8 +136,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
         Receive<Release>(m =>
         {
-            if (_replication is null || !_sa.CanSnapshot) return; // the requester falls back to the replica
-            using (var snapshot = _sa.Snapshot(SequenceMarks))
+            if (_replication is null || !IkeSaSnapshotter.CanSnapshot(_sa)) return; // the requester falls back to the replica
+            using (var snapshot = IkeSaSnapshotter.Snapshot(_sa, SequenceMarks))
             {
                 m.ReplyTo.Tell(new IkeSaSupervisor.SaReleased(_sa.OurSpi, _replication.Epoch, IkeSaSnapshotCodec.Encode(snapshot)));
             }
@@ -401,7 +400,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Publish(bool released = false)
     {
-        if (_replication is null || _silent || _sa.State != IkeSaState.Established || !_sa.CanSnapshot) return;
+        if (_replication is null || _silent || _sa.State != IkeSaState.Established || !IkeSaSnapshotter.CanSnapshot(_sa)) return;
         if (!released && _sa.StateVersion == _publishedVersion) return;
         _publishedVersion = _sa.StateVersion;
         if (_replication.Index.Alone && !released)
@@ -411,7 +410,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                 _sa.Context.DataPlane.SetOutboundCeiling(child.InboundSpi, SequenceMarks(child.InboundSpi).LastOutbound + IkeSaSupervisor.SequenceMargin);
             return;
         }
-        using var snapshot = _sa.Snapshot(SequenceMarks);
+        using var snapshot = IkeSaSnapshotter.Snapshot(_sa, SequenceMarks);
         var esp = new uint[snapshot.Children.Count];
         for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
         _replication.Replica.Tell(new Cluster.SaReplicaActor.Put(_sa.OurSpi, _replication.Epoch, released, esp,

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Concentrator.Cluster;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Transport;
 using Concentrator.Ike.Sa;
 using Concentrator.Telemetry;
@@ -159,7 +158,7 @@ public sealed partial class IkeSaSupervisor
         IkeSa? sa;
         using (snapshot)
         {
-            sa = IkeSa.Restore(_context, snapshot, SequenceMargin);
+            sa = IkeSaSnapshotter.Restore(_context, snapshot, SequenceMargin);
         }
         if (sa is null)
         {

@@ -1,11 +1,11 @@
 using System.Net;
 using Akka.Actor;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
 using Concentrator.Transport;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Actors;
 
@@ -150,9 +150,6 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
             return Directive.Stop;
         });
 
-    /// <summary>Routing key: the SPI this node chose for the IKE SA the message belongs to.</summary>
-    public static ulong EntitySpi(in IkeHeader header) => header.FromInitiator ? header.ResponderSpi : header.InitiatorSpi;
-
     private void Route(IkeInbound inbound)
     {
         if (_gate is not null && InitGate.IsInitialInitRequest(inbound.Datagram)) _gate.Leave();
@@ -171,7 +168,7 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        ulong spi = EntitySpi(header);
+        ulong spi = IkeSaLineage.RecipientSpi(header);
         if (_sas.TryGetValue(spi, out var sa))
         {
             sa.Forward(inbound);

@@ -6,12 +6,12 @@ using Concentrator.Actors;
 using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Transport;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Hosting;
 

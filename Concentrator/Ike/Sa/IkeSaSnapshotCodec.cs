@@ -133,7 +133,7 @@ public static class IkeSaSnapshotCodec
 
         if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat)) != 0) return ParseStatus.InvalidSyntax;
         if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
-        // Only a responder is snapshot half-open (IkeSa.CanSnapshot).
+        // Only a responder is snapshot half-open (IkeSaSnapshotter.CanSnapshot).
         if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
 
         ParseStatus st;
