@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
 using Concentrator.Ike.Connections;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Ike;
 

@@ -9,6 +9,7 @@ using Concentrator.Tests.Telemetry;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Ike;
 

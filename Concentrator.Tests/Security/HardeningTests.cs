@@ -166,7 +166,7 @@ public sealed class HardeningTests
         string[] secretComparers =
         [
             "Ike/Crypto/PskAuth.cs", "Ike/Crypto/Integrity.cs", "Ike/Crypto/IkeMessageProtector.cs", "Ike/Crypto/AeadCipher.cs",
-            "Ike/Exchanges/CookieGuard.cs", "Ike/Exchanges/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminApi.cs",
+            "Ike/Admission/CookieGuard.cs", "Ike/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminApi.cs",
         ];
         foreach (var file in secretComparers)
         {
@@ -176,7 +176,7 @@ public sealed class HardeningTests
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Crypto/PskAuth.cs")));
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Crypto/Integrity.cs")));
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "DataPlane/Esp/EspCipher.cs")));
-        Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Exchanges/CookieGuard.cs")));
+        Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Admission/CookieGuard.cs")));
     }
 
     [Fact]

@@ -4,8 +4,8 @@ using System.Net.Sockets;
 using Concentrator.Ike.Proposals;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
-using Concentrator.Cluster;
 using Concentrator.Ike.Connections;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Config;
 

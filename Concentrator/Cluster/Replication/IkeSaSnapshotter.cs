@@ -2,8 +2,9 @@ using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Tasks;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Sa;
+namespace Concentrator.Cluster.Replication;
 
 /// <summary>
 /// An IKE SA to and from its <see cref="IkeSaSnapshot"/> (cluster failover: another node adopts the SA without a new
