@@ -34,7 +34,7 @@ public sealed class ConcentratorConfig
     }
 
     /// <summary>Parses and validates YAML text; <paramref name="sourceName"/> is used in errors and as <see cref="Source"/>.</summary>
-    public static ConcentratorConfig Parse(string yaml, string sourceName) => new ConfigLoader(sourceName).Parse(yaml);
+    public static ConcentratorConfig Parse(string yaml, string sourceName) => ConfigLoader.Parse(yaml, sourceName);
 
     /// <summary>strongSwan's shared-key lookup: best match of both identities ("%any" and empty id lists match anything).</summary>
     /// <returns>A copy of the secret (the caller may zero it), or null when no secret matches either identity.</returns>

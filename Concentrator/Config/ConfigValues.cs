@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
+using Concentrator.Ike.Proposals;
 
 namespace Concentrator.Config;
 
@@ -76,8 +79,9 @@ internal static class ConfigValues
     }
 
     /// <summary>Decimal or 0x-prefixed hexadecimal integer within [min, max].</summary>
-    public static string? TryInt(string text, long min, long max, out long value)
+    public static string? TryInt(string text, int min, int max, out int value)
     {
+        value = 0;
         var s = text.Trim();
         var negative = s.StartsWith('-');
         if (negative)
@@ -86,11 +90,31 @@ internal static class ConfigValues
         }
         if (!TryUnsigned(s, out var u) || u > long.MaxValue)
         {
-            value = 0;
             return $"'{text}' is not an integer";
         }
-        value = negative ? -(long)u : (long)u;
-        return value < min || value > max ? $"{value} is out of range {min}..{max}" : null;
+        var n = negative ? -(long)u : (long)u;
+        if (n < min || n > max)
+        {
+            return $"{n} is out of range {min}..{max}";
+        }
+        value = (int)n;
+        return null;
+    }
+
+    /// <summary>A finite decimal number ("1.5", "2e3").</summary>
+    public static string? TryNumber(string text, out double value) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value)
+            ? null
+            : $"'{text}' is not a number";
+
+    /// <summary>A finite decimal number within [min, max].</summary>
+    public static string? TryNumber(string text, double min, double max, out double value)
+    {
+        if (TryNumber(text, out value) is { } error)
+        {
+            return error;
+        }
+        return value >= min && value <= max ? null : $"{value.ToString(CultureInfo.InvariantCulture)} is out of range {min}..{max}";
     }
 
     private static bool TryUnsigned(string s, out ulong value)
@@ -100,6 +124,63 @@ internal static class ConfigValues
             return ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && s.Length > 2;
         }
         return ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>"host:port" or "[v6]:port"; the host an IP address or DNS name.</summary>
+    public static string? TryHostPort(string text) =>
+        IsHostPort(text) ? null : $"'{text}' is not host:port (e.g. 127.0.0.1:9400 or [::1]:9400)";
+
+    private static bool IsHostPort(string s)
+    {
+        int colon;
+        if (s.StartsWith('['))
+        {
+            var close = s.IndexOf(']');
+            if (close < 0 || close + 1 >= s.Length || s[close + 1] != ':')
+            {
+                return false;
+            }
+            colon = close + 1;
+            if (!IPAddress.TryParse(s[1..close], out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            colon = s.LastIndexOf(':');
+            if (colon <= 0 || s.IndexOf(':') != colon)
+            {
+                return false;
+            }
+            var host = s[..colon];
+            if (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) != UriHostNameType.Dns)
+            {
+                return false;
+            }
+        }
+        return int.TryParse(s.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535;
+    }
+
+    /// <summary>A swanctl local_addrs/remote_addrs entry: IP, CIDR, range, DNS name, %any, %any4, %any6.</summary>
+    public static string? TryAddressSpec(string text) =>
+        IsAddressSpec(text) ? null : $"'{text}' is not an address, subnet, range, DNS name or %any";
+
+    private static bool IsAddressSpec(string v)
+    {
+        if (v is "%any" or "%any4" or "%any6")
+        {
+            return true;
+        }
+        if (v.Contains('/') || v.Contains('-') && v.Contains(':') || v.Count(c => c == '-') == 1 && IPAddress.TryParse(v.Split('-')[0], out _))
+        {
+            return TrafficSelectorSpec.TryParse(v, out _, out _);
+        }
+        if (IPAddress.TryParse(v, out _))
+        {
+            return true;
+        }
+        return Uri.CheckHostName(v) == UriHostNameType.Dns;
     }
 
     /// <summary>swanctl secret encodings: "0x..." hex, "0s..." base64, anything else is the literal text (UTF-8).</summary>

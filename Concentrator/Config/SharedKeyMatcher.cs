@@ -10,10 +10,10 @@ namespace Concentrator.Config;
 /// </summary>
 internal static class SharedKeyMatcher
 {
-    internal const int MatchNone = 0;
-    internal const int MatchAny = 1;
-    internal const int MatchMaxWildcards = 2;
-    internal const int MatchPerfect = 20;
+    private const int MatchNone = 0;
+    private const int MatchAny = 1;
+    private const int MatchMaxWildcards = 2;
+    private const int MatchPerfect = 20;
 
     public static SecretConfig? FindBest(IReadOnlyList<SecretConfig> secrets, string localId, string remoteId)
     {
@@ -38,7 +38,7 @@ internal static class SharedKeyMatcher
     }
 
     /// <summary>Best match of any owner id against the queried identity.</summary>
-    internal static int OwnerMatch(IReadOnlyList<string> owners, string id)
+    private static int OwnerMatch(IReadOnlyList<string> owners, string id)
     {
         if (owners.Count == 0)
         {
@@ -53,7 +53,7 @@ internal static class SharedKeyMatcher
     }
 
     /// <summary>How well owner id <paramref name="owner"/> matches identity <paramref name="id"/>.</summary>
-    internal static int Match(string owner, string id)
+    private static int Match(string owner, string id)
     {
         owner = owner.Trim();
         id = id.Trim();

@@ -1,5 +1,6 @@
 using Prometheus;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Telemetry;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Telemetry;
 

@@ -3,9 +3,10 @@ using System.IO.Enumeration;
 namespace Concentrator.Config;
 
 /// <summary>
-/// swanctl.conf's <c>include</c>: a top-level list of files or patterns whose files hold only a
-/// <c>secrets:</c> section, merged into the including config. This lets PSKs live in a separately
-/// mounted file (a Kubernetes Secret) while the rest of the config is public (a ConfigMap).
+/// <c>secrets:</c>, swanctl's IKE shared secrets (<see cref="SecretConfig"/>), and swanctl.conf's <c>include</c>:
+/// a top-level list of files or patterns whose files hold only a <c>secrets:</c> section, merged into the
+/// including config. This lets PSKs live in a separately mounted file (a Kubernetes Secret) while the rest of
+/// the config is public (a ConfigMap).
 /// </summary>
 /// <remarks>
 /// Rules: a relative path is relative to the including file's directory (the current directory for
@@ -15,15 +16,36 @@ namespace Concentrator.Config;
 /// <c>..data</c> beside the mounted keys). Matches are read in ordinal name order. An included file
 /// cannot include further files, and a secret name defined twice is an error naming both files.
 /// </remarks>
-internal sealed partial class ConfigLoader
+internal static partial class ConfigLoader
 {
-    internal const string IncludeKey = "include";
-    internal const int MaxIncludedFileBytes = 1 << 20;
+    private const string IncludeKey = "include";
+    private const int MaxIncludedFileBytes = 1 << 20;
     private static readonly string[] IncludedRootKeys = ["secrets"];
 
-    private List<SecretConfig> WithIncludedSecrets(List<SecretConfig> secrets, Map root)
+    private static List<SecretConfig> ReadSecrets(YamlSection root)
     {
-        var items = List(root, IncludeKey);
+        var result = new List<SecretConfig>();
+        // swanctl's id<suffix>: a secret has any number of owner id keys.
+        foreach (var (name, m) in root.Sections("secrets", k => k == "secret" || k.StartsWith("id", StringComparison.Ordinal)))
+        {
+            var ids = new List<string>();
+            foreach (var key in m.Keys.Where(k => k.StartsWith("id", StringComparison.Ordinal)))
+            {
+                ids.AddRange(m.UnsplitList(key, "identity must be a non-empty string"));
+            }
+            var secret = m.Scalar("secret") ?? throw m.Fail("secret", "missing (every secret needs 'secret')");
+            if (ConfigValues.TrySecret(secret, out var bytes) is { } error)
+            {
+                throw m.Fail("secret", error);
+            }
+            result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
+        }
+        return WithIncludedSecrets(result, root);
+    }
+
+    private static List<SecretConfig> WithIncludedSecrets(List<SecretConfig> secrets, YamlSection root)
+    {
+        var items = root.List(IncludeKey);
         if (items is null)
         {
             return secrets;
@@ -31,13 +53,13 @@ internal sealed partial class ConfigLoader
         var definedIn = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var s in secrets)
         {
-            definedIn[s.Name] = file;
+            definedIn[s.Name] = root.Source;
         }
         foreach (var item in items)
         {
-            foreach (var path in ResolveInclude(item))
+            foreach (var path in ResolveInclude(root, item))
             {
-                foreach (var s in new ConfigLoader(path).ReadIncludedFile())
+                foreach (var s in ReadIncludedFile(path))
                 {
                     if (definedIn.TryGetValue(s.Name, out var first))
                     {
@@ -51,32 +73,32 @@ internal sealed partial class ConfigLoader
         return secrets;
     }
 
-    private List<string> ResolveInclude(Item item)
+    private static List<string> ResolveInclude(YamlSection root, YamlItem item)
     {
         string full;
         try
         {
-            full = Path.GetFullPath(item.Value, IncludeBaseDirectory());
+            full = Path.GetFullPath(item.Value, DirectoryOf(root.Source));
         }
         catch (ArgumentException)
         {
-            throw Fail(item.Path, $"'{item.Value}' is not a valid path", item.Node);
+            throw root.Fail(item, $"'{item.Value}' is not a valid path");
         }
         var directory = Path.GetDirectoryName(full) ?? "/";
         var pattern = Path.GetFileName(full);
         if (directory.AsSpan().IndexOfAny('*', '?') >= 0)
         {
-            throw Fail(item.Path, $"'{item.Value}': wildcards are allowed only in the file name", item.Node);
+            throw root.Fail(item, $"'{item.Value}': wildcards are allowed only in the file name");
         }
         if (pattern.Length == 0)
         {
-            throw Fail(item.Path, $"'{item.Value}' names a directory, not a file or pattern", item.Node);
+            throw root.Fail(item, $"'{item.Value}' names a directory, not a file or pattern");
         }
         if (pattern.AsSpan().IndexOfAny('*', '?') < 0)
         {
             return File.Exists(full)
                 ? [full]
-                : throw Fail(item.Path, $"'{full}' not found (only a pattern with * or ? may match nothing)", item.Node);
+                : throw root.Fail(item, $"'{full}' not found (only a pattern with * or ? may match nothing)");
         }
         if (!Directory.Exists(directory))
         {
@@ -95,7 +117,8 @@ internal sealed partial class ConfigLoader
         return matches;
     }
 
-    private string IncludeBaseDirectory()
+    /// <summary>The directory holding <paramref name="file"/>; the current directory when it has none or is no valid path.</summary>
+    private static string DirectoryOf(string file)
     {
         try
         {
@@ -107,8 +130,8 @@ internal sealed partial class ConfigLoader
         }
     }
 
-    /// <summary>Reads this loader's file as an included file: only <c>secrets:</c>, errors naming this file.</summary>
-    private List<SecretConfig> ReadIncludedFile()
+    /// <summary>Reads an included file: only <c>secrets:</c>, errors naming that file.</summary>
+    private static List<SecretConfig> ReadIncludedFile(string file)
     {
         string text;
         try
@@ -127,7 +150,6 @@ internal sealed partial class ConfigLoader
         {
             throw new ConfigException(file, FileKeyPath, $"cannot read included file: {e.Message}");
         }
-        var root = Section("", LoadRootNode(text), RootKeyPath, IncludedRootKeys);
-        return ReadSecrets(root);
+        return ReadSecrets(YamlSection.Root(file, text, IncludedRootKeys));
     }
 }

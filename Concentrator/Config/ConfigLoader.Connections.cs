@@ -1,0 +1,279 @@
+using Concentrator.Ike.Connections;
+using Concentrator.Ike.Proposals;
+
+namespace Concentrator.Config;
+
+/// <summary><c>connections:</c>, swanctl's connections section: IKE settings, local and remote authentication, and the children.</summary>
+internal static partial class ConfigLoader
+{
+    private static readonly string[] ConnectionKeys =
+    [
+        "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
+        "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
+        "unique", "send_certreq", "local", "remote", "children", WeakAlgorithms.ConfigKey,
+    ];
+    private static readonly string[] AuthKeys = ["auth", "id"];
+    private static readonly string[] ChildKeys =
+    [
+        "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "dpd_action", "close_action",
+        "rekey_time", "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes",
+        "rekey_packets", "life_packets", "rand_packets", "replay_window",
+    ];
+
+    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root)
+    {
+        var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
+        foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
+        {
+            result[name] = ReadConnection(name, m);
+        }
+        return result;
+    }
+
+    private static ConnectionConfig ReadConnection(string name, YamlSection m)
+    {
+        var d = new ConnectionConfig();
+        if (m.Int("version", 0, 255) is { } version && version != 2)
+        {
+            var why = version == 1 ? "IKEv1 not supported yet" : $"{version} is not supported; use 2 (IKEv2)";
+            throw m.Fail("version", why);
+        }
+
+        var weakAllowed = m.Bool(WeakAlgorithms.ConfigKey) ?? d.WeakAlgorithms;
+        var proposals = ReadProposals(m, "proposals", weakAllowed, IkeProposals);
+
+        var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
+        var reauth = m.Duration("reauth_time") ?? d.ReauthTime;
+        var over = m.Duration("over_time") ?? TimeSpan.FromTicks(Math.Max(rekey.Ticks, reauth.Ticks) / 10);
+        // rand_time is subtracted from rekey_time and reauth_time; above either it would wrap
+        // strongSwan's unsigned arithmetic. An explicit value that large is an error, the default
+        // (over_time) is capped at the smaller limit.
+        var limits = new[] { ("rekey_time", rekey), ("reauth_time", reauth) }.Where(l => l.Item2 > TimeSpan.Zero).ToList();
+        var randGiven = m.Duration("rand_time");
+        foreach (var (key, limit) in limits)
+        {
+            if (randGiven > limit)
+            {
+                throw m.Fail("rand_time", $"rand_time {Fmt(randGiven.Value)} must not exceed {key} {Fmt(limit)}");
+            }
+        }
+        var rand = randGiven ?? (limits.Count == 0 ? over : TimeSpan.FromTicks(Math.Min(over.Ticks, limits.Min(l => l.Item2.Ticks))));
+
+        var unique = m.Choice("unique", ["no", "never", "keep", "replace"]) ?? d.Unique;
+
+        return new ConnectionConfig
+        {
+            Name = name,
+            Version = 2,
+            LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
+            RemoteAddrs = Addrs(m, "remote_addrs") ?? d.RemoteAddrs,
+            LocalPort = m.Int("local_port", 0, 65535),
+            RemotePort = m.Int("remote_port", 0, 65535),
+            Proposals = proposals,
+            Encap = m.Bool("encap") ?? d.Encap,
+            RekeyTime = rekey,
+            ReauthTime = reauth,
+            OverTime = over,
+            RandTime = rand,
+            DpdDelay = m.Duration("dpd_delay") ?? d.DpdDelay,
+            DpdTimeout = m.Duration("dpd_timeout") ?? d.DpdTimeout,
+            KeyingTries = m.Int("keyingtries", 0, int.MaxValue) ?? d.KeyingTries,
+            Unique = unique,
+            SendCertReq = m.Bool("send_certreq") ?? d.SendCertReq,
+            Local = ReadAuth(m.Section("local", AuthKeys)),
+            Remote = ReadAuth(m.Section("remote", AuthKeys)),
+            WeakAlgorithms = weakAllowed,
+            Children = ReadChildren(m, weakAllowed),
+        };
+    }
+
+    private static AuthConfig ReadAuth(YamlSection m)
+    {
+        var d = new AuthConfig();
+        var auth = m.Scalar("auth");
+        var method = auth?.ToLowerInvariant();
+        if (method is not null && !(method is "psk" or "pubkey" or "eap" || (method.StartsWith("eap-", StringComparison.Ordinal) && method.Length > 4)))
+        {
+            throw m.Fail("auth", $"'{auth}' is not an auth method (psk, pubkey, eap or eap-<method>)");
+        }
+        var id = m.Scalar("id");
+        if (id is not null && id.Trim().Length == 0)
+        {
+            throw m.Fail("id", "identity is empty (use %any to accept any)");
+        }
+        return new AuthConfig
+        {
+            Auth = method ?? d.Auth,
+            Id = id?.Trim() ?? d.Id,
+        };
+    }
+
+    private static Dictionary<string, ChildConfig> ReadChildren(YamlSection connection, bool weakAllowed)
+    {
+        var result = new Dictionary<string, ChildConfig>(StringComparer.Ordinal);
+        foreach (var (name, m) in connection.Sections("children", ChildKeys))
+        {
+            result[name] = ReadChild(name, m, weakAllowed);
+        }
+        return result;
+    }
+
+    private static ChildConfig ReadChild(string name, YamlSection m, bool weakAllowed)
+    {
+        var d = new ChildConfig();
+
+        var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
+
+        var mode = m.Choice("mode", ["tunnel", "transport"], ["beet", "pass", "drop"]) ?? d.Mode;
+
+        var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
+        var lifeGiven = m.Duration("life_time");
+        if (lifeGiven is { } lg && lg > TimeSpan.Zero && rekey > TimeSpan.Zero && lg < rekey)
+        {
+            throw m.Fail("life_time", $"life_time {Fmt(lg)} is shorter than rekey_time {Fmt(rekey)}");
+        }
+        var life = lifeGiven ?? TimeSpan.FromTicks(rekey.Ticks / 100 * 110);
+        // As for IKE: rand_time above rekey_time would wrap; explicit is an error, the default is capped.
+        var randGiven = m.Duration("rand_time");
+        if (randGiven is { } rg && rekey > TimeSpan.Zero && rg > rekey)
+        {
+            throw m.Fail("rand_time", $"rand_time {Fmt(rg)} must not exceed rekey_time {Fmt(rekey)}");
+        }
+        var randDefault = life > rekey ? life - rekey : TimeSpan.Zero;
+        var rand = randGiven ?? (rekey > TimeSpan.Zero && randDefault > rekey ? rekey : randDefault);
+
+        var (rekeyBytes, lifeBytes, randBytes) = Volume(m, "bytes", m.Bytes);
+        var (rekeyPackets, lifePackets, randPackets) = Volume(m, "packets", m.Packets);
+
+        return new ChildConfig
+        {
+            Name = name,
+            LocalTs = Selectors(m, "local_ts"),
+            RemoteTs = Selectors(m, "remote_ts"),
+            EspProposals = esp,
+            Mode = mode,
+            StartAction = m.Choice("start_action", ["none", "trap", "start"]) ?? d.StartAction,
+            DpdAction = m.Choice("dpd_action", ["clear", "trap", "restart"]) ?? d.DpdAction,
+            CloseAction = m.Choice("close_action", ["none", "trap", "start"]) ?? d.CloseAction,
+            RekeyTime = rekey,
+            LifeTime = life,
+            RandTime = rand,
+            RekeyBytes = rekeyBytes,
+            LifeBytes = lifeBytes,
+            RandBytes = randBytes,
+            RekeyPackets = rekeyPackets,
+            LifePackets = lifePackets,
+            RandPackets = randPackets,
+            ReplayWindow = m.Int("replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow,
+        };
+    }
+
+    private delegate bool ProposalExpander<T>(string text, out IReadOnlyList<T> proposals, out string? error);
+
+    /// <summary>How IKE and ESP proposals differ when they are read: the parser, the "default" list and the checks.</summary>
+    private sealed record ProposalKind<T>(
+        ProposalExpander<T> Expand, IReadOnlyList<T> Defaults, Func<T, string?> FindBroken, Func<T, string?> FindWeak, Func<T, bool> IsUsable);
+
+    private static readonly ProposalKind<IkeProposal> IkeProposals = new(
+        ProposalParser.TryExpandIke, ProposalParser.DefaultIke, WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    private static readonly ProposalKind<EspProposal> EspProposals = new(
+        ProposalParser.TryExpandEsp, ProposalParser.DefaultEsp, WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    /// <summary>
+    /// A proposals list ("default" when absent). A written proposal is refused when it holds a broken algorithm, or a
+    /// weak one without weak_algorithms; the default list is exempt (its weak algorithms are never offered). Every
+    /// proposal needs a combination this build implements.
+    /// </summary>
+    private static List<T> ReadProposals<T>(YamlSection m, string key, bool weakAllowed, ProposalKind<T> kind)
+    {
+        var result = new List<T>();
+        var items = m.List(key);
+        foreach (var item in items ?? [new YamlItem(ProposalParser.DefaultKeyword, m.PathOf(key), null)])
+        {
+            if (!kind.Expand(item.Value, out var expanded, out var error))
+            {
+                throw m.Fail(item, error!);
+            }
+            foreach (var p in expanded)
+            {
+                if (!ReferenceEquals(expanded, kind.Defaults))
+                {
+                    if (kind.FindBroken(p) is { } broken) throw m.Fail(item, WeakAlgorithms.BrokenRefusal(item.Value, broken));
+                    if (!weakAllowed && kind.FindWeak(p) is { } weak) throw m.Fail(item, WeakAlgorithms.Refusal(item.Value, weak));
+                }
+                if (!kind.IsUsable(p))
+                {
+                    throw m.Fail(item, $"proposal '{item.Value}' contains no combination of algorithms this build implements");
+                }
+            }
+            result.AddRange(expanded);
+        }
+        if (items is { Count: 0 })
+        {
+            throw m.Fail(key, "needs at least one proposal (or 'default')");
+        }
+        return result;
+    }
+
+    /// <summary>rekey_X / life_X / rand_X with swanctl defaults: life = rekey + 10%, rand = life - rekey.</summary>
+    private static (ulong Rekey, ulong Life, ulong Rand) Volume(YamlSection m, string unit, Func<string, ulong?> read)
+    {
+        var rekey = read($"rekey_{unit}") ?? 0;
+        var lifeGiven = read($"life_{unit}");
+        if (lifeGiven is { } lg && lg > 0 && rekey > 0 && lg < rekey)
+        {
+            throw m.Fail($"life_{unit}", $"life_{unit} {lg} is below rekey_{unit} {rekey}");
+        }
+        var life = lifeGiven ?? (rekey > ulong.MaxValue / 110 ? rekey : rekey * 110 / 100);
+        var rand = read($"rand_{unit}") ?? (life > rekey ? life - rekey : 0);
+        return (rekey, life, rand);
+    }
+
+    private static List<TrafficSelectorSpec> Selectors(YamlSection m, string key)
+    {
+        var items = m.List(key);
+        if (items is null)
+        {
+            TrafficSelectorSpec.TryParse(TrafficSelectorSpec.DynamicKeyword, out var dynamic, out _);
+            return [dynamic!];
+        }
+        if (items.Count == 0)
+        {
+            throw m.Fail(key, "needs at least one traffic selector (or 'dynamic')");
+        }
+        var result = new List<TrafficSelectorSpec>();
+        foreach (var item in items)
+        {
+            if (!TrafficSelectorSpec.TryParse(item.Value, out var spec, out var error))
+            {
+                throw m.Fail(item, error!);
+            }
+            result.Add(spec!);
+        }
+        return result;
+    }
+
+    private static List<string>? Addrs(YamlSection m, string key)
+    {
+        var items = m.List(key);
+        if (items is null)
+        {
+            return null;
+        }
+        if (items.Count == 0)
+        {
+            throw m.Fail(key, "needs at least one address (or %any)");
+        }
+        foreach (var item in items)
+        {
+            if (ConfigValues.TryAddressSpec(item.Value) is { } error)
+            {
+                throw m.Fail(item, error);
+            }
+        }
+        return items.Select(i => i.Value).ToList();
+    }
+
+    private static string Fmt(TimeSpan t) => $"{(long)t.TotalSeconds}s";
+}
