@@ -1,6 +1,5 @@
 using Prometheus;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Telemetry;
 

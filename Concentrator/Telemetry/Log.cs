@@ -1,6 +1,5 @@
 using System.Net;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Telemetry;
 
