@@ -8,6 +8,7 @@ using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Tests.Interop;
 using Concentrator.Tests.Support;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Benchmarks;
 

@@ -5,10 +5,10 @@ using System.Text;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Fuzz;
 

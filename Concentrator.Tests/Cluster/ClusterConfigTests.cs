@@ -1,5 +1,5 @@
-using Concentrator.Cluster;
 using Concentrator.Config;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Tests.Cluster;
 

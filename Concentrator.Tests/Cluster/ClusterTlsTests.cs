@@ -1,10 +1,10 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.Tests.Support;
 using Xunit.Abstractions;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Tests.Cluster;
 

@@ -2,12 +2,12 @@ using System.Buffers.Binary;
 using System.Net;
 using Akka.Actor;
 using Concentrator.Actors;
-using Concentrator.Cluster;
 using Concentrator.DataPlane;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Cluster;
 
@@ -39,7 +39,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         var reply = new byte[2048];
         var inner = Packets.Ipv4Udp(LanHost, PeerInner, 100);
         Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, inner, reply, out int written));
-        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin, "sequence number jumped past the margin");
+        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > ClusterMobility.SequenceMargin, "sequence number jumped past the margin");
         Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
 
         var mb = await b.ScrapeAsync();
@@ -100,7 +100,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 1), out _));
         await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1, "b restored the Child SA from its replica", 5);
         output.WriteLine($"adopted from the replica {clock.ElapsedMilliseconds} ms after the first ESP packet");
-        Assert.True(clock.Elapsed >= IkeSaSupervisor.ReleaseWait, "b waited for the holder before using the replica");
+        Assert.True(clock.Elapsed >= SaMobilityActor.ReleaseWait, "b waited for the holder before using the replica");
         Assert.Equal(EspStatus.Ok, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
 
         await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced off by b's newer epoch", 10);
@@ -110,7 +110,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
 
         var reply = new byte[2048];
         Assert.Equal(EspStatus.Ok, Plane(b).Encapsulate(gatewaySpi, Packets.Ipv4Udp(LanHost, PeerInner, 64), reply, out int written));
-        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > IkeSaSupervisor.SequenceMargin);
+        Assert.True(BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) > ClusterMobility.SequenceMargin);
         Assert.Equal(EspStatus.Ok, peer.DataPlane.Decapsulate(reply.AsSpan(0, written), out _));
         Assert.Single(peer.Events.Up);
         Assert.Empty(peer.Events.Down);

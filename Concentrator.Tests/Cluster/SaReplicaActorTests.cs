@@ -5,9 +5,10 @@ using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.TestKit;
 using Concentrator.Actors;
-using Concentrator.Cluster;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
+using Concentrator.Cluster.Membership;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Cluster;
 

@@ -2,7 +2,6 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
@@ -10,6 +9,7 @@ using Xunit.Abstractions;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
 using Concentrator.Ike.Connections;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Ike;
 
@@ -37,7 +37,7 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
         RekeyHarness.Pump(i, r);
         foreach (var side in new[] { i, r })
         {
-            using var snapshot = side.Sa.Snapshot(_ => (41, 7));
+            using var snapshot = IkeSaSnapshotter.Snapshot(side.Sa, _ => (41, 7));
             var encoded = IkeSaSnapshotCodec.Encode(snapshot);
             Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(encoded, out var decoded));
             using (decoded) AssertSame(snapshot, decoded!);
@@ -48,7 +48,7 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
         }
 
         var (hi, hr) = NewHalfOpen();
-        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        using var halfOpen = IkeSaSnapshotter.Snapshot(hr.Sa, _ => (0, 0));
         Assert.Equal(IkeSaState.Connecting, halfOpen.State);
         Assert.NotEmpty(halfOpen.NonceI);
         Assert.NotEmpty(halfOpen.InitResponse);
@@ -64,7 +64,7 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
     {
         using var original = Synthetic();
         var (_, hr) = NewHalfOpen();
-        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        using var halfOpen = IkeSaSnapshotter.Snapshot(hr.Sa, _ => (0, 0));
         foreach (var encoded in new[] { IkeSaSnapshotCodec.Encode(original), IkeSaSnapshotCodec.Encode(halfOpen) })
         {
             for (int length = 0; length < encoded.Length; length++)
@@ -97,9 +97,9 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
     {
         using var synthetic = Synthetic();
         var (_, r) = RekeyHarness.Established();
-        using var real = r.Sa.Snapshot(_ => (3, 4));
+        using var real = IkeSaSnapshotter.Snapshot(r.Sa, _ => (3, 4));
         var (_, hr) = NewHalfOpen();
-        using var halfOpen = hr.Sa.Snapshot(_ => (0, 0));
+        using var halfOpen = IkeSaSnapshotter.Snapshot(hr.Sa, _ => (0, 0));
         byte[][] seeds = [IkeSaSnapshotCodec.Encode(synthetic), IkeSaSnapshotCodec.Encode(real), IkeSaSnapshotCodec.Encode(halfOpen)];
         var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<node-b>");
         var random = new Random(20261127);
@@ -142,7 +142,7 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
             {
                 IkeSaSnapshotCodec.Encode(snapshot!);
                 var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = new InMemoryDataPlane() };
-                var sa = IkeSa.Restore(context, snapshot!, 1000);
+                var sa = IkeSaSnapshotter.Restore(context, snapshot!, 1000);
                 if (sa is null) continue;
                 restored++;
                 sa.DrainEffects();

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
@@ -10,6 +9,7 @@ using Concentrator.Tests.Telemetry;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Ike;
 
@@ -154,15 +154,15 @@ public sealed class IkeSaSnapshotTests
     public void A_half_open_responder_moved_after_ike_sa_init_completes_ike_auth_on_the_new_node()
     {
         var (i, r) = NewPair();
-        Assert.False(r.Sa.CanSnapshot, "nothing to continue before IKE_SA_INIT");
+        Assert.False(IkeSaSnapshotter.CanSnapshot(r.Sa), "nothing to continue before IKE_SA_INIT");
         i.Sa.Initiate();
         r.Receive(i.Drain().Single().Datagram, i.Self);
         var initResponse = r.Drain().Single();
         Assert.Equal(IkeSaState.Connecting, r.Sa.State);
-        Assert.False(i.Sa.CanSnapshot, "an initiator before establishment is not snapshot");
-        Assert.True(r.Sa.CanSnapshot);
+        Assert.False(IkeSaSnapshotter.CanSnapshot(i.Sa), "an initiator before establishment is not snapshot");
+        Assert.True(IkeSaSnapshotter.CanSnapshot(r.Sa));
 
-        var snapshot = r.Sa.Snapshot(_ => (0, 0));
+        var snapshot = IkeSaSnapshotter.Snapshot(r.Sa, _ => (0, 0));
         Assert.Equal("", snapshot.Connection);
         Assert.Equal(["rw"], snapshot.Candidates);
         Assert.NotEmpty(snapshot.InitRequest);
@@ -193,7 +193,7 @@ public sealed class IkeSaSnapshotTests
     public void Snapshot_dispose_zeroes_its_keys_and_a_restored_sa_zeroes_a_deleted_childs_key_copy()
     {
         var (i, r) = RekeyHarness.Established();
-        var snapshot = r.Sa.Snapshot(_ => (0, 0));
+        var snapshot = IkeSaSnapshotter.Snapshot(r.Sa, _ => (0, 0));
         var k = snapshot.Keys;
         var c = snapshot.Children.Single();
         byte[][] arrays = [k.SkD, k.SkAi, k.SkAr, k.SkEi, k.SkEr, k.SkPi, k.SkPr,
@@ -327,12 +327,12 @@ public sealed class IkeSaSnapshotTests
     public void Restore_returns_null_when_the_connection_no_longer_exists()
     {
         var (_, r) = RekeyHarness.Established();
-        using var snapshot = r.Sa.Snapshot(_ => (0, 0));
+        using var snapshot = IkeSaSnapshotter.Snapshot(r.Sa, _ => (0, 0));
         var other = ConcentratorConfig.Parse(TestGateway.ResponderYaml().Replace("  rw:", "  renamed:"), "<b>");
         var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(other), DataPlane = new InMemoryDataPlane() };
-        Assert.Null(IkeSa.Restore(context, snapshot, Margin));
+        Assert.Null(IkeSaSnapshotter.Restore(context, snapshot, Margin));
         var same = new IkeSaContext { Resolver = new ConfigConnectionResolver(ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<b>")), DataPlane = new InMemoryDataPlane() };
-        Assert.NotNull(IkeSa.Restore(same, snapshot, Margin));
+        Assert.NotNull(IkeSaSnapshotter.Restore(same, snapshot, Margin));
     }
 
     // ---- Helpers ----
@@ -343,9 +343,9 @@ public sealed class IkeSaSnapshotTests
     /// </summary>
     internal static RekeyHarness.Side MoveToNodeB(RekeyHarness.Side nodeA, bool initiatorSide, int expectedSends = 0)
     {
-        Assert.True(nodeA.Sa.CanSnapshot);
+        Assert.True(IkeSaSnapshotter.CanSnapshot(nodeA.Sa));
         byte[] encoded;
-        using (var snapshot = nodeA.Sa.Snapshot(spi => nodeA.Plane.TryGetSequenceMarks(spi, out var o, out var t) ? (o, t) : (0, 0)))
+        using (var snapshot = IkeSaSnapshotter.Snapshot(nodeA.Sa, spi => nodeA.Plane.TryGetSequenceMarks(spi, out var o, out var t) ? (o, t) : (0, 0)))
         {
             encoded = IkeSaSnapshotCodec.Encode(snapshot);
         }
@@ -357,7 +357,7 @@ public sealed class IkeSaSnapshotTests
         IkeSa? restored;
         using (decoded)
         {
-            restored = IkeSa.Restore(context, decoded!, Margin);
+            restored = IkeSaSnapshotter.Restore(context, decoded!, Margin);
         }
 
         Assert.NotNull(restored);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Interop;
 

@@ -8,6 +8,7 @@ using Concentrator.Tests.Config;
 using Concentrator.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Tasks;
 
 namespace Concentrator.Tests.Security;
 
@@ -165,7 +166,7 @@ public sealed class HardeningTests
         string[] secretComparers =
         [
             "Ike/Crypto/PskAuth.cs", "Ike/Crypto/Integrity.cs", "Ike/Crypto/IkeMessageProtector.cs", "Ike/Crypto/AeadCipher.cs",
-            "Ike/Admission/CookieGuard.cs", "Ike/Exchanges/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminApi.cs",
+            "Ike/Admission/CookieGuard.cs", "Ike/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminApi.cs",
         ];
         foreach (var file in secretComparers)
         {

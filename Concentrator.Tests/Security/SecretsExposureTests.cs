@@ -9,12 +9,12 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Security;
 
@@ -148,13 +148,13 @@ public sealed class SecretsExposureTests
     /// <summary>The IKE keys of every IKE SA the gateway hosts, read from its actors (test-only internal access).</summary>
     private static async Task<List<IkeKeys>> LiveIkeKeys(Gateway gateway)
     {
-        var field = typeof(IkeSaActor).GetField("_sa", BindingFlags.Instance | BindingFlags.NonPublic)!;
+        var field = typeof(IkeSaActor).GetField("_lineage", BindingFlags.Instance | BindingFlags.NonPublic)!;
         var result = new List<IkeKeys>();
         foreach (var actor in await gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5)))
         {
             var cell = (ActorCell)((ActorRefWithCell)actor).Underlying;
             var instance = typeof(ActorCell).GetProperty("Actor", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!.GetValue(cell);
-            var sa = (IkeSa)field.GetValue(instance)!;
+            var sa = ((IkeSaLineage)field.GetValue(instance)!).Current;
             if (sa.Keys is { } keys) result.Add(keys);
         }
         return result;

@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Hosting;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Support;
 

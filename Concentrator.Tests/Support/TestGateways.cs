@@ -2,8 +2,8 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Support;
 

@@ -1,88 +1,69 @@
-using System.Net;
 using Akka.Actor;
-using Concentrator.Ike.Exchanges;
-using Concentrator.Ike.Wire;
-using Concentrator.Transport;
-using Concentrator.Telemetry;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Sa;
+using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
+using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Actors;
 
 /// <summary>
-/// Parent of every IKE SA actor. Routes each IKE datagram by the SPI we chose (the message extractor:
-/// responder SPI for messages from the original initiator, initiator SPI otherwise), admits new
-/// IKE_SA_INIT requests and stops, never restarts, an SA actor that throws: its children and data-plane
-/// state go with it, every other SA is untouched.
-/// Admission, cheapest check first, each refusal counted by reason: AUTHENTICATION_FAILED back-off of the
-/// source, the global half-open cap, the per-source half-open cap (block_threshold), a COOKIE above
-/// cookie_threshold (stateless, so spoofed sources cost a hash and a reply, never state), and the rate of new
-/// responder SAs, which bounds their DH work. Messages of existing SAs bypass all of it; the
-/// <see cref="InitGate"/> in front of the mailbox bounds how many new IKE_SA_INIT requests can wait ahead of them.
-/// A half-open SA lives at most half_open_timeout, so a flood's state drains by itself.
+/// Parent of every IKE SA actor. Routes each IKE datagram by the SPI we chose (<see cref="IkeSaLineage.RecipientSpi"/>),
+/// admits new IKE_SA_INIT requests through the <see cref="AdmissionPolicy"/>, spawns initiators, and stops, never
+/// restarts, an SA actor that throws: its children and data-plane state go with it, every other SA is untouched. Its
+/// books are the <see cref="SaDirectory"/>. Messages of existing SAs bypass admission; the <see cref="InitGate"/> in
+/// front of the mailbox bounds how many new IKE_SA_INIT requests can wait ahead of them. A half-open SA lives at most
+/// half_open_timeout, so a flood's state drains by itself. On a cluster node the mobility actor (a child, from
+/// <see cref="IClusterMobility"/>) acquires SAs whose traffic arrives here while another node holds them.
 /// </summary>
-public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
+public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 {
-    private const string SweepTimer = "admission-sweep";
+    private const string SweepTimer = "sweep";
 
-    /// <summary>How often half-open SAs are checked for expiry and how often a back-off is reported at most.</summary>
+    /// <summary>How often half-open SAs are checked against half_open_timeout, and how often an auth-failure back-off is reported at most.</summary>
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
     private readonly IkeSaContext _context;
     private readonly IIkeSender _sender;
     private readonly ILogger _log;
-    private readonly AdmissionOptions _admission;
-    private readonly CookieGuard _cookies = new();
+    private readonly AdmissionPolicy _admission;
     private readonly InitGate? _gate;
-    private readonly InitRateLimiter? _rate;
-    private readonly SourceAdmission _sources;
+    private readonly IClusterMobility? _cluster;
+    private readonly SaDirectory _directory = new();
+    private IActorRef? _mobility;
     private long? _lastBackoffReport;
     private int _unreportedBackoffs;
-    private readonly IkeSaQuota _quota;
-    private readonly Dictionary<ulong, IActorRef> _sas = new();
-    private readonly Dictionary<IActorRef, HashSet<ulong>> _spiOf = new();
-    private readonly Dictionary<(IPEndPoint Peer, ulong SpiI), ulong> _halfOpenByPeer = new();
-    private readonly Dictionary<ulong, (IPEndPoint Peer, ulong SpiI, long Since)> _halfOpen = new();
-    private readonly Dictionary<ulong, string> _acquiring = new();
-    // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once established.
-    private readonly Dictionary<ulong, ulong> _replacing = new();
-    private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
-    private readonly Cluster.SaReplicaIndex? _replicaIndex;
 
-    /// <param name="replicaIndex">Set on a cluster node: SAs are replicated and move between nodes (IkeSaSupervisor.Mobility.cs).</param>
+    /// <param name="cluster">Set on a cluster node: SAs are replicated and move between nodes.</param>
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
-        Cluster.SaReplicaIndex? replicaIndex = null)
+        IClusterMobility? cluster = null)
     {
-        _replicaIndex = replicaIndex;
         _context = context;
         _sender = sender;
         _log = log;
-        _admission = admission;
         _gate = gate;
-        _rate = admission.InitRate > 0 ? new InitRateLimiter(admission.InitRate, Environment.TickCount64) : null;
-        _sources = new SourceAdmission(admission);
-        _quota = new IkeSaQuota(context.Limits, context.Metrics);
+        _cluster = cluster;
+        _admission = new AdmissionPolicy(admission, context.Limits, context.Metrics);
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
         Receive<Established>(m =>
         {
             RemoveHalfOpen(m.Spi);
-            _acquiring.Remove(m.Spi);
             if (m.InitialContact)
             {
                 // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange.
-                foreach (var (spi, who) in _established)
-                {
-                    if (who == (m.Connection, m.RemoteId) && _sas.TryGetValue(spi, out var stale)) stale.Tell(IkeSaActor.Replace.Instance);
-                }
+                foreach (var stale in _directory.EstablishedWith(m.Connection, m.RemoteId)) stale.Tell(IkeSaActor.Replace.Instance);
             }
-            _established[m.Spi] = (m.Connection, m.RemoteId);
+            _directory.Established(m.Spi, m.Connection, m.RemoteId);
         });
         Receive<ChildrenUp>(m =>
         {
-            if (_replacing.Remove(m.Spi, out var replaced) && _sas.TryGetValue(replaced, out var old))
+            ulong replaced = _directory.TakeReplaced(m.Spi);
+            if (replaced != 0 && _directory.TryGet(replaced, out var old))
             {
                 // Make-before-break: the new IKE SA and all its children are up, so the old one can go (with a Delete).
                 old.Tell(IkeSaActor.DeleteIkeSa.Instance);
@@ -91,47 +72,28 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(m =>
         {
-            _quota.Remove(m.ActorRef);
-            if (!_spiOf.Remove(m.ActorRef, out var spis)) return;
-            foreach (var spi in spis)
-            {
-                _sas.Remove(spi);
-                RemoveHalfOpen(spi);
-                _acquiring.Remove(spi);
-                _established.Remove(spi);
-                if (_replacing.Remove(spi)) _context.Metrics.CountReauth(success: false);
-            }
+            _admission.Quota.Remove(m.ActorRef);
+            for (int failed = _directory.Remove(m.ActorRef, HalfOpenRemoved); failed > 0; failed--) _context.Metrics.CountReauth(success: false);
         });
-        Receive<Rekeyed>(m =>
-        {
-            // The same actor now also owns the successor's SPI (RFC 7296 §2.18).
-            _sas[m.NewSpi] = Sender;
-            if (_spiOf.TryGetValue(Sender, out var spis)) spis.Add(m.NewSpi);
-        });
-        Receive<Retired>(m =>
-        {
-            if (_sas.Remove(m.Spi) && _spiOf.TryGetValue(Sender, out var spis)) spis.Remove(m.Spi);
-            if (_established.Remove(m.Spi, out var who) && _spiOf.TryGetValue(Sender, out var left) && left.Count > 0)
-            {
-                foreach (var spi in left) _established[spi] = who;
-            }
-        });
+        // The same actor now also owns the successor's SPI (RFC 7296 §2.18).
+        Receive<Rekeyed>(m => _directory.AddSpi(Sender, m.NewSpi));
+        Receive<Retired>(m => _directory.RetireSpi(Sender, m.Spi));
         Receive<DeleteAll>(_ =>
         {
-            Log.ShuttingDown(_log, _sas.Count);
-            foreach (var sa in _spiOf.Keys) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
+            Log.ShuttingDown(_log, _directory.SpiCount);
+            foreach (var sa in _directory.Actors) sa.Tell(IkeSaActor.DeleteIkeSa.Instance);
         });
         Receive<IkeSaDown>(OnIkeSaDown);
         Receive<Sweep>(_ => ExpireHalfOpen());
-        Receive<GetSaCount>(_ => Sender.Tell(_spiOf.Count));
-        Receive<GetHalfOpenCount>(_ => Sender.Tell(_halfOpen.Count));
-        Receive<GetSas>(_ => Sender.Tell(_spiOf.Keys.ToList()));
-        StartMobility();
+        Receive<GetSaCount>(_ => Sender.Tell(_directory.ActorCount));
+        Receive<GetHalfOpenCount>(_ => Sender.Tell(_directory.HalfOpenCount));
+        Receive<GetSas>(_ => Sender.Tell(_directory.Actors.ToList()));
+        ReceiveMobility();
     }
 
     public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
-        Cluster.SaReplicaIndex? replicaIndex = null) =>
-        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission, gate, replicaIndex));
+        IClusterMobility? cluster = null) =>
+        Akka.Actor.Props.Create(() => new IkeSaSupervisor(context, sender, log, admission, gate, cluster));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -139,6 +101,7 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
     {
         Context.System.EventStream.Subscribe(Self, typeof(IkeSaDown));
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, SweepInterval);
+        if (_cluster is not null) _mobility = Context.ActorOf(_cluster.MobilityProps(Self), "mobility");
     }
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
@@ -149,9 +112,6 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
             Log.IkeSaActorFailed(_log, ex, "?");
             return Directive.Stop;
         });
-
-    /// <summary>Routing key: the SPI this node chose for the IKE SA the message belongs to.</summary>
-    public static ulong EntitySpi(in IkeHeader header) => header.FromInitiator ? header.ResponderSpi : header.InitiatorSpi;
 
     private void Route(IkeInbound inbound)
     {
@@ -171,15 +131,20 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
             return;
         }
 
-        ulong spi = EntitySpi(header);
-        if (_sas.TryGetValue(spi, out var sa))
+        RouteToHolder(inbound, header);
+    }
+
+    private void RouteToHolder(IkeInbound inbound, in IkeHeader header)
+    {
+        ulong spi = IkeSaLineage.RecipientSpi(header);
+        if (_directory.TryGet(spi, out var sa))
         {
             sa.Forward(inbound);
         }
-        else if (Replicated && spi != 0 && (_replicaIndex!.TryGet(spi, out _) || IsFirstAuthRequest(header)))
+        else if (_mobility is not null && spi != 0)
         {
-            // Another node holds (or held) this SA; it moves here, where its peer's traffic now arrives.
-            Acquire(spi, inbound);
+            // Another node may hold (or have held) this SA; it moves here, where its peer's traffic now arrives.
+            _mobility.Tell(new AcquireSa(spi, inbound, IsFirstAuthRequest(header)));
         }
         else
         {
@@ -188,132 +153,88 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The IKE_AUTH request that follows IKE_SA_INIT: its half-open SA may be on another node (not replicated).</summary>
-    private bool IsFirstAuthRequest(in IkeHeader header) =>
-        header.Exchange == ExchangeType.IkeAuth && header.FromInitiator && !header.IsResponse && header.MessageId == 1 &&
-        _acquiringSas.Count < MaxAcquiring;
-
-    /// <summary>Concurrent acquisitions (each holds a few messages and a timer): bounds what forged SPIs can cost.</summary>
-    private const int MaxAcquiring = 1000;
+    private static bool IsFirstAuthRequest(in IkeHeader header) =>
+        header.Exchange == ExchangeType.IkeAuth && header.FromInitiator && !header.IsResponse && header.MessageId == 1;
 
     private void AdmitInit(IkeInbound inbound, IkeHeader header)
     {
-        if (_halfOpenByPeer.TryGetValue((inbound.Remote, header.InitiatorSpi), out var existing) && _sas.TryGetValue(existing, out var sa))
+        if (_directory.TryGetHalfOpenOf(inbound.Remote, header.InitiatorSpi, out var existing) && _directory.TryGet(existing, out var sa))
         {
             sa.Forward(inbound); // retransmitted IKE_SA_INIT: the SA answers from its response cache
             return;
         }
 
-        var source = inbound.Remote.Address;
         long now = Environment.TickCount64;
-        if (_sources.IsBlocked(source, now))
+        var decision = _admission.Decide(header, inbound.Datagram, inbound.Remote, _directory.HalfOpenCount, now);
+        if (decision.Verdict == AdmissionVerdict.Challenge)
         {
-            _context.Metrics.CountDrop(IkeDropReason.AuthFailedBackoff);
-            return;
+            _sender.Send(decision.CookieResponse!, inbound.Remote, inbound.ViaNatT);
+            _context.Metrics.CountSent(decision.CookieResponse);
         }
-
-        if (_halfOpen.Count >= _admission.MaxHalfOpen)
-        {
-            _context.Metrics.CountDrop(IkeDropReason.HalfOpenLimit);
-            return;
-        }
-
-        if (_sources.AtBlockThreshold(source))
-        {
-            _context.Metrics.CountDrop(IkeDropReason.PerSourceLimit);
-            return;
-        }
-
-        if (_halfOpen.Count >= _admission.CookieThreshold && !HasValidCookie(inbound, header))
-        {
-            return;
-        }
-
-        if (!_quota.TryAdmit(inbound.Remote.Address)) return;
-
-        // Last, so that only requests that would otherwise become an SA spend a token.
-        if (_rate is not null && !_rate.TryTake(now))
-        {
-            _context.Metrics.CountDrop(IkeDropReason.InitRateLimit);
-            return;
-        }
+        if (decision.Verdict != AdmissionVerdict.Admit) return;
 
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
-        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log, ReplicationFor(1)), IkeSaActor.NameFor(spi));
-        Register(spi, actor);
-        _halfOpen[spi] = (inbound.Remote, header.InitiatorSpi, now);
-        _sources.AddHalfOpen(source);
-        _quota.Add(actor, inbound.Remote.Address);
-        _halfOpenByPeer[(inbound.Remote, header.InitiatorSpi)] = spi;
-        _context.Metrics.SetHalfOpen(_halfOpen.Count);
+        var actor = Spawn(spi, ikeSa, epoch: 1);
+        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
 
-    /// <summary>Stateless check; sends the COOKIE challenge and returns false when the request lacks a valid one.</summary>
-    private bool HasValidCookie(IkeInbound inbound, IkeHeader header)
-    {
-        if (IkeCodec.TryDecode(inbound.Datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
-        {
-            _context.Metrics.CountMalformed(ParseStatus.InvalidSyntax);
-            return false;
-        }
-
-        if (message.GetNotify(NotifyType.Cookie) is { } cookie &&
-            _cookies.Verify(cookie.Data, nonce.Data, inbound.Remote.Address, header.InitiatorSpi))
-        {
-            return true;
-        }
-
-        _context.Metrics.CountDrop(IkeDropReason.CookieRequired);
-        _context.Metrics.CountCookieSent();
-        var response = CookieGuard.BuildResponse(header, _cookies.Compute(nonce.Data, inbound.Remote.Address, header.InitiatorSpi));
-        _sender.Send(response, inbound.Remote, inbound.ViaNatT);
-        _context.Metrics.CountSent(response);
-        return false;
-    }
-
     private void StartInitiator(Initiate m)
     {
-        if (m.Acquire && _acquiring.ContainsValue(m.Connection.Name)) return;
+        if (m.Acquire && _directory.IsAcquiring(m.Connection.Name)) return;
         ulong spi = NewSpi();
-        if (m.Acquire) _acquiring[spi] = m.Connection.Name;
+        if (m.Acquire) _directory.TryStartAcquire(spi, m.Connection.Name);
         bool natT = m.Remote.Port == _context.NattPort;
         var local = _sender.LocalEndpointFor(m.Remote, natT);
         var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children, initialContact: m.Replaces == 0);
-        if (m.Replaces != 0) _replacing[spi] = m.Replaces;
-        var actor = Context.ActorOf(IkeSaActor.Props(ikeSa, _sender, _log, ReplicationFor(1)), IkeSaActor.NameFor(spi));
-        Register(spi, actor);
-        _quota.Add(actor, m.Remote.Address);
+        if (m.Replaces != 0) _directory.Replacing(spi, m.Replaces);
+        Spawn(spi, ikeSa, epoch: 1);
     }
 
-    private void Register(ulong spi, IActorRef actor)
+    /// <summary>Starts the actor of a new (or adopted) SA under our SPI, watched and counted against the quota.</summary>
+    private IActorRef Spawn(ulong spi, IkeSa sa, long epoch)
     {
-        _sas[spi] = actor;
-        _spiOf[actor] = [spi];
+        var replication = _mobility is null ? null : _cluster!.For(_mobility, epoch);
+        var actor = Context.ActorOf(IkeSaActor.Props(sa, _sender, _log, replication, _cluster?.SequenceMargin ?? 0), IkeSaActor.NameFor(spi));
+        _directory.Register(spi, actor);
         Context.Watch(actor);
+        _admission.Quota.Add(actor, sa.RemoteEndpoint.Address);
+        return actor;
+    }
+
+    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now)
+    {
+        _directory.AddHalfOpen(spi, peer, spiI, now);
+        _admission.Sources.AddHalfOpen(peer.Address);
+        _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
     private void RemoveHalfOpen(ulong spi)
     {
-        if (!_halfOpen.Remove(spi, out var entry)) return;
-        _halfOpenByPeer.Remove((entry.Peer, entry.SpiI));
-        _sources.RemoveHalfOpen(entry.Peer.Address);
-        _context.Metrics.SetHalfOpen(_halfOpen.Count);
+        if (_directory.RemoveHalfOpen(spi) is { } entry) HalfOpenRemoved(entry);
+    }
+
+    private void HalfOpenRemoved(SaDirectory.HalfOpenSa entry)
+    {
+        _admission.Sources.RemoveHalfOpen(entry.Peer.Address);
+        _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
     /// <summary>A responder that failed to authenticate its peer counts against the peer's source address.</summary>
     private void OnIkeSaDown(IkeSaDown down)
     {
-        if (down.Initiator || down.Reason != CloseReason.AuthFailed || !_halfOpen.TryGetValue(down.Spi, out var entry)) return;
+        if (down.Initiator || down.Reason != CloseReason.AuthFailed || !_directory.TryGetHalfOpen(down.Spi, out var entry)) return;
         long now = Environment.TickCount64;
-        if (!_sources.CountAuthFailure(entry.Peer.Address, now)) return;
+        if (!_admission.Sources.CountAuthFailure(entry.Peer.Address, now)) return;
         if (now - _lastBackoffReport < ReportInterval.TotalMilliseconds) // null (never reported) compares false
         {
             _unreportedBackoffs++;
             return;
         }
-        Log.AuthFailedBackoff(_log, entry.Peer.Address, _admission.AuthFailedBackoff.TotalSeconds, _admission.AuthFailedThreshold, _unreportedBackoffs);
+        Log.AuthFailedBackoff(_log, entry.Peer.Address, _admission.Options.AuthFailedBackoff.TotalSeconds, _admission.Options.AuthFailedThreshold,
+            _unreportedBackoffs);
         _lastBackoffReport = now;
         _unreportedBackoffs = 0;
     }
@@ -322,21 +243,16 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
     private void ExpireHalfOpen()
     {
         long now = Environment.TickCount64;
-        _sources.Sweep(now);
-        long limit = (long)_admission.HalfOpenTimeout.TotalMilliseconds;
-        List<ulong>? expired = null;
-        foreach (var (spi, entry) in _halfOpen)
-        {
-            if (now - entry.Since >= limit) (expired ??= new()).Add(spi);
-        }
+        _admission.Sources.Sweep(now);
+        var expired = _directory.ExpiredHalfOpen(now, (long)_admission.Options.HalfOpenTimeout.TotalMilliseconds);
         if (expired is null) return;
         foreach (var spi in expired)
         {
             // Removed from the books now, so the cap frees at once; Terminated finds nothing more to remove.
-            if (_sas.TryGetValue(spi, out var actor)) Context.Stop(actor);
+            if (_directory.TryGet(spi, out var actor)) Context.Stop(actor);
             RemoveHalfOpen(spi);
         }
-        Log.HalfOpenExpired(_log, expired.Count, _admission.HalfOpenTimeout.TotalSeconds);
+        Log.HalfOpenExpired(_log, expired.Count, _admission.Options.HalfOpenTimeout.TotalSeconds);
     }
 
     private ulong NewSpi()
@@ -344,8 +260,68 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
         while (true)
         {
             ulong spi = IkeSa.RandomIkeSpi();
-            if (!_sas.ContainsKey(spi)) return spi;
+            if (!_directory.Holds(spi)) return spi;
         }
+    }
+
+    // ---- Cluster SA mobility: what the mobility actor (Cluster/Replication) and other nodes ask of this node's books ----
+
+    private void ReceiveMobility()
+    {
+        Receive<EspMiss>(m =>
+        {
+            if (_mobility is not null && !_directory.Holds(m.IkeSpi)) _mobility.Tell(new AcquireSa(m.IkeSpi, null, FirstAuth: false));
+        });
+        Receive<AdoptOrphan>(m =>
+        {
+            if (_mobility is not null && !_directory.Holds(m.Spi)) _mobility.Tell(new AcquireSa(m.Spi, null, FirstAuth: false, AskHolder: false));
+        });
+        Receive<ReleaseSa>(m =>
+        {
+            // Another node receives this SA's traffic now; the actor answers the requester itself.
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.ReplyTo));
+        });
+        Receive<SaReleased>(m => _mobility?.Forward(m));
+        Receive<AdoptSa>(Adopt);
+        Receive<Redeliver>(m =>
+        {
+            if (IkeHeader.TryParse(m.Inbound.Datagram, out var header) == ParseStatus.Ok) RouteToHolder(m.Inbound, header);
+        });
+        Receive<Fence>(m =>
+        {
+            // Another node adopted this SA under a newer epoch: ours must stop without telling the peer.
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(IkeSaActor.StopSilently.Instance);
+        });
+        Receive<ReplicateAll>(_ =>
+        {
+            foreach (var sa in _directory.Actors) sa.Tell(IkeSaActor.ReplicateNow.Instance);
+        });
+        Receive<HandOffAll>(_ =>
+        {
+            Log.HandingOff(_log, _directory.ActorCount);
+            foreach (var sa in _directory.Actors) sa.Tell(IkeSaActor.HandOff.Instance);
+        });
+    }
+
+    /// <summary>The mobility actor restored an SA: it runs here from now on, unless this node already holds it.</summary>
+    private void Adopt(AdoptSa m)
+    {
+        var sa = m.Sa;
+        ulong spi = sa.OurSpi;
+        // Acknowledged first: messages for this SPI that reach the mobility actor after the acknowledgement are new.
+        Sender.Tell(new SaAdopted(spi));
+        if (_directory.Holds(spi))
+        {
+            sa.Dispose();
+            return;
+        }
+
+        sa.LocalEndpoint = _sender.LocalEndpointFor(sa.RemoteEndpoint, sa.NatT);
+        var actor = Spawn(spi, sa, m.Epoch);
+        if (sa.State != IkeSaState.Established) AddHalfOpen(spi, sa.RemoteEndpoint, sa.SpiI, Environment.TickCount64);
+        _context.Metrics.CountSaAdoption(adopted: true);
+        Log.SaAdopted(_log, $"{spi:x16}", m.Epoch, sa.Children.Count);
+        foreach (var message in m.Pending) actor.Tell(message);
     }
 
     /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.</summary>
@@ -375,4 +351,45 @@ public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
     {
         public static readonly Sweep Instance = new();
     }
+
+    /// <summary>From the data plane (rate-limited per SPI): ESP arrived for a replicated IKE SA this node does not hold.</summary>
+    public sealed record EspMiss(ulong IkeSpi);
+
+    /// <summary>From the replica: a member holding <paramref name="Spi"/> left; this node was picked to adopt it.</summary>
+    public sealed record AdoptOrphan(ulong Spi);
+
+    /// <summary>From the replica: another node holds <paramref name="Spi"/> under a newer epoch; stop ours silently.</summary>
+    public sealed record Fence(ulong Spi);
+
+    /// <summary>Between nodes: hand the SA over to <paramref name="ReplyTo"/> (answered with <see cref="SaReleased"/>).</summary>
+    public sealed record ReleaseSa(ulong Spi, IActorRef ReplyTo);
+
+    /// <summary>Between nodes: the released SA's snapshot (key material: TLS remoting when configured) and its epoch.</summary>
+    public sealed record SaReleased(ulong Spi, long Epoch, byte[] Snapshot);
+
+    /// <summary>From the replica: a second member came Up; every SA, not replicated while this node was alone, is now.</summary>
+    public sealed record ReplicateAll
+    {
+        public static readonly ReplicateAll Instance = new();
+    }
+
+    /// <summary>Leaving the cluster: every SA is replicated as released and stopped without a Delete.</summary>
+    public sealed record HandOffAll
+    {
+        public static readonly HandOffAll Instance = new();
+    }
+
+    /// <summary>To the mobility actor: traffic (or an orphan) for <paramref name="Spi"/>, which this node does not hold.
+    /// <paramref name="FirstAuth"/>: the IKE_AUTH after IKE_SA_INIT, whose half-open SA is not replicated;
+    /// <paramref name="AskHolder"/>: false when the replica is to be restored without asking its holder.</summary>
+    public sealed record AcquireSa(ulong Spi, IkeInbound? Inbound, bool FirstAuth, bool AskHolder = true);
+
+    /// <summary>From the mobility actor: run this restored SA (epoch: its ownership here) and deliver what waited for it.</summary>
+    public sealed record AdoptSa(IkeSa Sa, long Epoch, IReadOnlyList<IkeInbound> Pending);
+
+    /// <summary>To the mobility actor: the adoption of <paramref name="Spi"/> was handled (spawned, or it was held already).</summary>
+    public sealed record SaAdopted(ulong Spi);
+
+    /// <summary>From the mobility actor: a message that arrived while its SA's adoption was on the way here.</summary>
+    public sealed record Redeliver(IkeInbound Inbound);
 }

@@ -1,7 +1,7 @@
 using System.Net;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Actors;
 

@@ -1,4 +1,4 @@
-using Concentrator.Cluster;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Config;
 

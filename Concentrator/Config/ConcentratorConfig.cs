@@ -1,5 +1,5 @@
-using Concentrator.Cluster;
 using Concentrator.Ike.Connections;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Config;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Concentrator.Cluster;
+using Concentrator.Cluster.Membership;
 
 namespace Concentrator.Config;
 

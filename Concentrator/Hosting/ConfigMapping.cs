@@ -4,8 +4,8 @@ using Concentrator.DataPlane.Linux;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Telemetry;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Hosting;
 

@@ -3,15 +3,16 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using Concentrator.Actors;
-using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Transport;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
+using Concentrator.Cluster.Membership;
+using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Hosting;
 
@@ -81,11 +82,12 @@ public sealed class Gateway : IAsyncDisposable
         var sender = new TransportSet(_transports);
         var admission = options.Admission ?? options.Config.Charon.ToAdmission();
         var gate = new InitGate(admission.InitJobLoad);
-        // A cluster node replicates its SAs and adopts those whose peers' traffic moves here (IkeSaSupervisor.Mobility).
+        // A cluster node replicates its SAs and adopts those whose peers' traffic moves here (Cluster/Replication/SaMobilityActor).
         var replicas = Replicas = options.Cluster is null ? null : new SaReplicaIndex();
         var ikeLog = options.Loggers.CreateLogger("Concentrator.Ike");
         _host = StartActorSystem(options, (system, registry) =>
-            registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate, replicas), "ike")));
+            registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate,
+                replicas is null ? null : new ClusterMobility(replicas, context, ikeLog)), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
@@ -97,7 +99,7 @@ public sealed class Gateway : IAsyncDisposable
                 // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
                 unknown.OnUnknownSpi(spi =>
                 {
-                    if (replicas.TryGetIkeSpiOfEsp(spi, out _)) ike.Tell(new IkeSaSupervisor.EspMiss(spi));
+                    if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi));
                 });
             }
             foreach (var address in options.Config.Listen.Addresses)
@@ -283,7 +285,7 @@ public sealed class Gateway : IAsyncDisposable
                 // The released snapshots must reach the other members before this node goes.
                 var left = deadline - DateTime.UtcNow;
                 if (left > TimeSpan.Zero)
-                    await System.ActorSelection("/user/ike/replica").Ask<SaReplicaActor.Idle>(SaReplicaActor.WaitIdle.Instance, left).ConfigureAwait(false);
+                    await System.ActorSelection("/user/ike/mobility/replica").Ask<SaReplicaActor.Idle>(SaReplicaActor.WaitIdle.Instance, left).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is AskTimeoutException or TaskCanceledException)

@@ -1,10 +1,10 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Exchanges;
 
@@ -349,7 +349,7 @@ public sealed class ChildRekeyPairTests
         var (i, r) = Established();
         var child = i.Sa.Children.Single();
         // The responder already lost the SA without the initiator hearing of it (e.g. its Delete was lost).
-        r.Sa.RemoveChild(r.Sa.Children.Single().InboundSpi);
+        r.Sa.ChildTable.Remove(r.Sa.Children.Single().InboundSpi);
         r.Drain();
         Assert.True(i.Sa.RekeyChild(child.InboundSpi));
         var rekey = i.Drain().Single();
@@ -713,8 +713,9 @@ internal static class RekeyHarness
     /// <summary>One end: the current IKE SA plus rekeyed predecessors still finishing their Delete (as the actor hosts them).</summary>
     public sealed class Side(IkeSa sa, InMemoryDataPlane plane, IPEndPoint self)
     {
-        public IkeSa Sa { get; private set; } = sa;
-        public List<IkeSa> Retiring { get; } = new();
+        public IkeSaLineage Lineage { get; } = new(sa);
+        public IkeSa Sa => Lineage.Current;
+        public IReadOnlyList<IkeSa> Retiring => Lineage.Retiring;
         public InMemoryDataPlane Plane { get; } = plane;
         public IPEndPoint Self { get; } = self;
         public List<IkeEffect> Seen { get; } = new();
@@ -729,7 +730,7 @@ internal static class RekeyHarness
             for (bool progress = true; progress;)
             {
                 progress = false;
-                foreach (var sa in Retiring.Append(Sa).ToList())
+                foreach (var sa in Lineage.All.ToList())
                 {
                     var effects = sa.DrainEffects();
                     progress |= effects.Count > 0;
@@ -756,14 +757,13 @@ internal static class RekeyHarness
                     OutboundActive.Remove(r.InboundSpi);
                     break;
                 case IkeSaRekeyed k:
-                    Retiring.Add(sa);
-                    Sa = k.Successor;
+                    Lineage.Rekeyed(sa, k.Successor);
                     break;
                 case IkeSaRedundant d:
-                    Retiring.Add(d.Sa);
+                    Lineage.AddRedundant(d.Sa);
                     break;
-                case IkeSaClosed when sa != Sa:
-                    Retiring.Remove(sa);
+                case IkeSaClosed:
+                    Lineage.Retire(sa);
                     break;
                 case SendMessage m:
                     sends.Add(m);
@@ -787,9 +787,7 @@ internal static class RekeyHarness
         public void Receive(byte[] datagram, IPEndPoint from)
         {
             Concentrator.Ike.Wire.IkeHeader.TryParse(datagram, out var h);
-            ulong spi = Concentrator.Actors.IkeSaSupervisor.EntitySpi(h);
-            var target = Retiring.Find(r => r.OurSpi == spi) ?? Sa;
-            target.HandleDatagram(datagram, from, Self, false);
+            Lineage.Route(IkeSaLineage.RecipientSpi(h)).HandleDatagram(datagram, from, Self, false);
         }
     }
 

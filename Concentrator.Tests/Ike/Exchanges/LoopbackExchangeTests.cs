@@ -1,10 +1,10 @@
 using Akka.Actor;
 using System.Net;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Exchanges;
 using Concentrator.Tests.Support;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Exchanges;
 

@@ -1,6 +1,7 @@
 using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Wire.WireSamples;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -2,6 +2,7 @@ using System.Net;
 using Concentrator.Ike.Wire;
 using static Concentrator.Tests.Ike.Wire.WireSamples;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Wire;
 

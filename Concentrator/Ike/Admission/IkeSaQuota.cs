@@ -9,7 +9,7 @@ namespace Concentrator.Ike.Admission;
 /// remote address. Only new responder SAs are refused; SAs we initiate from configuration are counted but
 /// never refused. Owned by the supervisor actor (single-threaded).
 /// </summary>
-internal sealed class IkeSaQuota(ResourceLimits limits, ConcentratorMetrics metrics)
+public sealed class IkeSaQuota(ResourceLimits limits, ConcentratorMetrics metrics)
 {
     private readonly Dictionary<object, IPAddress> _peerOf = new();
     private readonly Dictionary<IPAddress, int> _perPeer = new();

@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
 
-namespace Concentrator.Cluster;
+namespace Concentrator.Cluster.Membership;
 
 /// <summary>
 /// Remoting TLS with mutual authentication: both ends present the certificate of <c>tls.certificate</c> and accept a

@@ -1,9 +1,10 @@
 using Concentrator.Ike.Wire;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Exchanges;
+namespace Concentrator.Ike.Tasks;
 
 /// <summary>Outcome of processing one side of an exchange in a task.</summary>
-public enum TaskStatus
+public enum TaskOutcome
 {
     /// <summary>The task has done its part of the exchange.</summary>
     Done = 0,
@@ -21,7 +22,7 @@ public enum TaskStatus
 public interface IIkeTask
 {
     void BuildRequest(IkeSa sa, List<Payload> payloads);
-    TaskStatus ProcessResponse(IkeSa sa, IkeMessage response);
-    TaskStatus ProcessRequest(IkeSa sa, IkeMessage request);
+    TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response);
+    TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request);
     void BuildResponse(IkeSa sa, List<Payload> payloads);
 }

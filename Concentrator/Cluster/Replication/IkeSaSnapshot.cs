@@ -3,8 +3,9 @@ using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Sa;
+namespace Concentrator.Cluster.Replication;
 
 /// <summary>
 /// Everything another cluster node needs to continue one IKE SA and its Child SAs without renegotiation: the state after

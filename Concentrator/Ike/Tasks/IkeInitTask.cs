@@ -5,8 +5,9 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Exchanges.Tasks;
+namespace Concentrator.Ike.Tasks;
 
 /// <summary>
 /// IKE_SA_INIT (RFC 7296 §1.2): SA, KE, Nonce and NAT detection (§2.23) for both roles; COOKIE (§2.6)
@@ -45,13 +46,13 @@ public sealed class IkeInitTask : IIkeTask
         AddNatDetection(sa, payloads, spiR: 0);
     }
 
-    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
         if (response.GetNotify(NotifyType.Cookie) is { } cookie)
         {
             if (++_retries > MaxRetries) return sa.Fail(CloseReason.CookieRejected);
             _cookie = cookie.Data;
-            return TaskStatus.Retry;
+            return TaskOutcome.Retry;
         }
 
         if (response.GetNotify(NotifyType.InvalidKePayload) is { } invalidKe)
@@ -60,7 +61,7 @@ public sealed class IkeInitTask : IIkeTask
             var wanted = (DhGroup)BinaryPrimitives.ReadUInt16BigEndian(invalidKe.Data);
             if (wanted == _group || !Offers(sa.Connection!.Proposals, wanted)) return sa.Fail(CloseReason.InvalidKe);
             _group = wanted;
-            return TaskStatus.Retry;
+            return TaskOutcome.Retry;
         }
 
         if (response.GetErrorNotify() is { } error)
@@ -108,12 +109,12 @@ public sealed class IkeInitTask : IIkeTask
         }
 
         Dispose();
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
 
     // ---- Responder ----
 
-    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
         sa.InitRequest = sa.CurrentDatagram;
         var saPayload = request.Get<SaPayload>()!;
@@ -158,7 +159,7 @@ public sealed class IkeInitTask : IIkeTask
         sa.NonceR = sa.NewNonce();
         DeriveKeys(sa, suite, secret);
         CheckNat(sa, request);
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)

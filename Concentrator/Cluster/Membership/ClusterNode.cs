@@ -6,7 +6,7 @@ using Akka.Management.Dsl;
 using Akka.Management.Cluster.Bootstrap;
 using Concentrator.Telemetry;
 
-namespace Concentrator.Cluster;
+namespace Concentrator.Cluster.Membership;
 
 /// <summary>
 /// Akka.Cluster membership of one gateway node: creates the clustered ActorSystem, joins (itself, the seed nodes, or

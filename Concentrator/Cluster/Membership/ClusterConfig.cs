@@ -1,4 +1,4 @@
-namespace Concentrator.Cluster;
+namespace Concentrator.Cluster.Membership;
 
 /// <summary>
 /// <c>cluster:</c> — Akka.Cluster membership of this node. With no seed nodes and <c>discovery: none</c> the node

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Concentrator.Cluster;
+namespace Concentrator.Cluster.Membership;
 
 /// <summary>
 /// The HOCON of a clustered node, from the <c>cluster:</c> section. HOCON rather than Akka.Hosting's builder because

@@ -5,8 +5,9 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Sa;
+namespace Concentrator.Cluster.Replication;
 
 // Version 1, big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
@@ -133,7 +134,7 @@ public static class IkeSaSnapshotCodec
 
         if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat)) != 0) return ParseStatus.InvalidSyntax;
         if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
-        // Only a responder is snapshot half-open (IkeSa.CanSnapshot).
+        // Only a responder is snapshot half-open (IkeSaSnapshotter.CanSnapshot).
         if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
 
         ParseStatus st;

@@ -1,129 +1,12 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
-using Concentrator.Ike.Wire;
+using Concentrator.Actors;
 using Concentrator.Telemetry;
+using Microsoft.Extensions.Logging;
 
-namespace Concentrator.Cluster;
-
-/// <summary>
-/// One replicated IKE SA: who holds it, its ownership epoch, the inbound ESP SPIs of its Child SAs (so a node that
-/// receives ESP for one of them finds the IKE SA without decoding the snapshot) and the encoded snapshot itself
-/// (<see cref="IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
-/// (rolling restart) and holds it no more; whoever receives the peer's traffic next adopts it without asking.
-/// <see cref="Raw"/> is the replicated value itself; <see cref="Snapshot"/> points into it (no copy per change).
-/// </summary>
-public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uint[] EspSpis, ReadOnlyMemory<byte> Snapshot, byte[] Raw)
-{
-    private const byte Version = 1;
-
-    //  version(1) | flags(1) | epoch(8) | owner length(2) | owner (UTF-8) | ESP SPI count(2) | SPIs(4 each) | snapshot
-    public static SaReplicaEntry Create(string owner, long epoch, bool released, uint[] espSpis, byte[] snapshot)
-    {
-        int ownerBytes = Encoding.UTF8.GetByteCount(owner);
-        int header = 1 + 1 + 8 + 2 + ownerBytes + 2 + 4 * espSpis.Length;
-        var buffer = new byte[header + snapshot.Length];
-        var w = new SpanWriter(buffer);
-        w.WriteUInt8(Version);
-        w.WriteUInt8(released ? (byte)1 : (byte)0);
-        w.WriteUInt64((ulong)epoch);
-        w.WriteUInt16((ushort)ownerBytes);
-        Encoding.UTF8.GetBytes(owner, buffer.AsSpan(w.Reserve(ownerBytes), ownerBytes));
-        w.WriteUInt16((ushort)espSpis.Length);
-        foreach (var spi in espSpis) w.WriteUInt32(spi);
-        w.WriteBytes(snapshot);
-        return new SaReplicaEntry(owner, epoch, released, espSpis, buffer.AsMemory(header), buffer);
-    }
-
-    /// <summary>Replicated bytes come from other cluster members; a malformed entry is refused, never thrown.</summary>
-    public static bool TryDecode(byte[] data, out SaReplicaEntry? entry)
-    {
-        entry = null;
-        var r = new SpanReader(data);
-        if (!r.TryReadUInt8(out var version) || version != Version || !r.TryReadUInt8(out var flags) ||
-            !r.TryReadUInt64(out var epoch) || !r.TryReadUInt16(out var ownerLength) || !r.TryReadBytes(ownerLength, out var owner) ||
-            !r.TryReadUInt16(out var count))
-        {
-            return false;
-        }
-        var spis = new uint[count];
-        for (int i = 0; i < count; i++)
-        {
-            if (!r.TryReadUInt32(out spis[i])) return false;
-        }
-        entry = new SaReplicaEntry(Encoding.UTF8.GetString(owner), (long)epoch, (flags & 1) != 0, spis, data.AsMemory(r.Position), data);
-        return true;
-    }
-}
-
-/// <summary>
-/// This node's view of every replicated IKE SA in the cluster, rebuilt from Distributed Data change notifications by
-/// <see cref="SaReplicaActor"/> (its only writer) and read by the supervisor and the data plane's unknown-SPI path.
-/// Holds key material (in the snapshots): memory only, never logged, never written to disk.
-/// </summary>
-public sealed class SaReplicaIndex
-{
-    private readonly ConcurrentDictionary<ulong, SaReplicaEntry> _entries = new();
-    private readonly ConcurrentDictionary<uint, ulong> _ikeOfEsp = new();
-
-    public int Count => _entries.Count;
-
-    /// <summary>
-    /// No other member is Up: nobody could adopt an SA, so IKE SA actors skip snapshots altogether (a one-node
-    /// deployment, the demo, pays nothing for replication); when a second member comes Up they all replicate at once.
-    /// </summary>
-    public bool Alone { get => Volatile.Read(ref _alone); internal set => Volatile.Write(ref _alone, value); }
-
-    private bool _alone = true;
-
-    public bool TryGet(ulong ikeSpi, out SaReplicaEntry entry) => _entries.TryGetValue(ikeSpi, out entry!);
-
-    public bool TryGetIkeSpiOfEsp(uint espSpi, out ulong ikeSpi) => _ikeOfEsp.TryGetValue(espSpi, out ikeSpi);
-
-    /// <summary>IKE SPIs whose entry names <paramref name="owner"/>.</summary>
-    public List<ulong> OwnedBy(string owner)
-    {
-        var spis = new List<ulong>();
-        foreach (var (spi, entry) in _entries)
-        {
-            if (entry.Owner == owner) spis.Add(spi);
-        }
-        return spis;
-    }
-
-    /// <summary>IKE SPIs whose entry names none of <paramref name="members"/>: their holders left or died.</summary>
-    public List<ulong> OwnedByNoneOf(IReadOnlySet<string> members)
-    {
-        var spis = new List<ulong>();
-        foreach (var (spi, entry) in _entries)
-        {
-            if (!members.Contains(entry.Owner)) spis.Add(spi);
-        }
-        return spis;
-    }
-
-    /// <summary>Sets or replaces one entry; returns the one it replaced.</summary>
-    internal SaReplicaEntry? Set(ulong ikeSpi, SaReplicaEntry entry)
-    {
-        SaReplicaEntry? old = _entries.TryGetValue(ikeSpi, out var previous) ? previous : null;
-        _entries[ikeSpi] = entry;
-        if (old is not null)
-        {
-            foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
-        }
-        foreach (var spi in entry.EspSpis) _ikeOfEsp[spi] = ikeSpi;
-        return old;
-    }
-
-    internal void Remove(ulong ikeSpi)
-    {
-        if (!_entries.TryRemove(ikeSpi, out var old)) return;
-        foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
-    }
-}
+namespace Concentrator.Cluster.Replication;
 
 /// <summary>
 /// Replicates IKE SA snapshots through Akka.DistributedData, in memory only (no durable keys, so nothing reaches
@@ -188,7 +71,7 @@ public sealed class SaReplicaActor : ReceiveActor
             _othersUp.Add(m.Member.Address);
             if (!_index.Alone) return;
             _index.Alone = false;
-            _supervisor.Tell(Actors.IkeSaSupervisor.ReplicateAll.Instance);
+            _supervisor.Tell(IkeSaSupervisor.ReplicateAll.Instance);
         });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
@@ -232,7 +115,7 @@ public sealed class SaReplicaActor : ReceiveActor
         // Fencing: a newer owner took this SA over (it saw our node as gone); our copy must stop, not overwrite theirs.
         if (_index.TryGet(put.Spi, out var current) && current.Owner != _self && current.Epoch > put.Epoch)
         {
-            _supervisor.Tell(new Actors.IkeSaSupervisor.Fence(put.Spi));
+            _supervisor.Tell(new IkeSaSupervisor.Fence(put.Spi));
             return;
         }
 
@@ -284,7 +167,7 @@ public sealed class SaReplicaActor : ReceiveActor
             // This node's own SAs: its index is always at least as new as what comes back from Distributed Data.
             if (known is not null && known.Owner == _self && entry!.Owner == _self) continue;
             var old = _index.Set(spi, entry!);
-            if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new Actors.IkeSaSupervisor.Fence(spi));
+            if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
         }
 
         if (_seen.TryGetValue(shard, out var before))
@@ -312,7 +195,7 @@ public sealed class SaReplicaActor : ReceiveActor
         if (me < 0) return;
         foreach (var spi in _index.OwnedByNoneOf(present))
         {
-            if ((int)(spi % (ulong)up.Count) == me) _supervisor.Tell(new Actors.IkeSaSupervisor.AdoptOrphan(spi));
+            if ((int)(spi % (ulong)up.Count) == me) _supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(spi));
         }
     }
 

@@ -2,8 +2,9 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Exchanges.Tasks;
+namespace Concentrator.Ike.Tasks;
 
 /// <summary>
 /// IKE_AUTH identities and PSK authentication (RFC 7296 §1.2, §2.15). The first Child SA rides in the
@@ -35,7 +36,7 @@ public sealed class IkeAuthTask : IIkeTask
         if (sa.SendInitialContact) payloads.Add(new NotifyPayload(NotifyType.InitialContact));
     }
 
-    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
         var idr = response.Get<IdPayload>(PayloadType.IdResponder);
         var auth = response.Get<AuthPayload>();
@@ -55,12 +56,12 @@ public sealed class IkeAuthTask : IIkeTask
 
         sa.RemoteId = peer;
         sa.MarkEstablished();
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
 
     // ---- Responder ----
 
-    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
         var idi = request.Get<IdPayload>(PayloadType.IdInitiator)!;
         var auth = request.Get<AuthPayload>()!;
@@ -88,7 +89,7 @@ public sealed class IkeAuthTask : IIkeTask
             sa.LocalId = local;
             sa.RemoteId = peer;
             _psk = psk;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Concentrator.Telemetry;
 
-namespace Concentrator.Cluster;
+namespace Concentrator.Cluster.Membership;
 
 /// <summary>
 /// Follows member and reachability events: logs them, keeps <c>concentrator_cluster_members{status}</c> and

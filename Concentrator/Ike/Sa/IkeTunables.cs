@@ -1,4 +1,4 @@
-namespace Concentrator.Ike.Exchanges;
+namespace Concentrator.Ike.Sa;
 
 /// <summary>
 /// Operational knobs of the IKE state machine (not protocol facts). Defaults follow strongSwan's

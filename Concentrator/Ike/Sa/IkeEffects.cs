@@ -1,7 +1,7 @@
 using System.Net;
 using Concentrator.Ipsec;
 
-namespace Concentrator.Ike.Exchanges;
+namespace Concentrator.Ike.Sa;
 
 /// <summary>
 /// What the protocol asks its host to do. <see cref="IkeSa"/> never performs I/O or starts timers itself;

@@ -3,25 +3,25 @@ using System.Net;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
 
-namespace Concentrator.Ike.Exchanges.Tasks;
+namespace Concentrator.Ike.Tasks;
 
 /// <summary>
 /// Creates one Child SA: inside IKE_AUTH (SA, TSi, TSr; RFC 7296 §1.2) or with CREATE_CHILD_SA
 /// (plus Nonce and an optional KE for PFS; §1.3.1). Narrows traffic selectors (§2.9) and derives
-/// KEYMAT (§2.17). A failed child inside IKE_AUTH does not fail the IKE SA (§1.2). With a
-/// REKEY_SA notify it rekeys an existing child (§1.3.3, §2.8): the initiator switches outbound when
-/// the response arrives and then deletes the old SA; the responder installs the new SA inbound-only
-/// and starts sending on it once the old SA is deleted, so no packet meets a missing inbound SA.
+/// KEYMAT (§2.17). A failed child inside IKE_AUTH does not fail the IKE SA (§1.2). The inbound SA is
+/// installed before the response leaves (effects run in order). <see cref="ChildRekeyTask"/> wraps this
+/// task for a rekey (REKEY_SA, §1.3.3, §2.8) and decides, with the collision rules, whether the new SA
+/// may send at once.
 /// </summary>
 public sealed class ChildCreateTask : IIkeTask
 {
     private readonly ChildConfig? _initiatorChild;
-    private readonly ChildSaRecord? _rekeyOf;
-    private ChildSaRecord? _rekeyedByPeer;
+    private readonly ChildSaRecord? _replacing;
     private ChildConfig? _child;
     private uint _ourSpi;
     private byte[] _nonceI = [];
@@ -37,17 +37,23 @@ public sealed class ChildCreateTask : IIkeTask
     private readonly bool _initial;
 
     /// <param name="child">The child to create as initiator; null for the responder role.</param>
-    /// <param name="rekeyOf">Initiator: the existing Child SA this one replaces.</param>
     /// <param name="initial">Initiator: one of the children of <see cref="IkeSa.Initiate"/> (counted until answered).</param>
-    public ChildCreateTask(ChildConfig? child, ChildSaRecord? rekeyOf = null, bool initial = false)
+    /// <param name="replacing">Initiator of a rekey: the Child SA the new one replaces (its narrowed selectors are kept).</param>
+    public ChildCreateTask(ChildConfig? child, bool initial = false, ChildSaRecord? replacing = null)
     {
         _initiatorChild = child;
-        _rekeyOf = rekeyOf;
         _initial = initial;
+        _replacing = replacing;
     }
 
-    /// <summary>Initiator: the Child SA this task rekeys, if it is a rekey.</summary>
-    internal ChildSaRecord? RekeyOf => _rekeyOf;
+    /// <summary>Our inbound SPI of the new SA (0 before one is allocated).</summary>
+    internal uint OurSpi => _ourSpi;
+
+    /// <summary>The lower of this exchange's two nonces (the lowest-nonce rule of §2.8.1).</summary>
+    internal byte[] LowerNonce => IkeSa.LowerNonce(_nonceI, _nonceR);
+
+    /// <summary>Responder: the child was negotiated and installed.</summary>
+    internal bool Installed { get; private set; }
 
     // ---- Initiator ----
 
@@ -57,11 +63,6 @@ public sealed class ChildCreateTask : IIkeTask
         _inIkeAuth = sa.State != IkeSaState.Established;
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
         bool pfs = !_inIkeAuth && FirstGroup(_child.EspProposals) is not DhGroup.None;
-
-        if (_rekeyOf is not null)
-        {
-            payloads.Add(new NotifyPayload(NotifyType.RekeySa, null, ProtocolId.Esp, IkeSa.SpiBytes(_rekeyOf.InboundSpi)));
-        }
 
         payloads.Add(new SaPayload(ProposalSelector.ToWire(_child.EspProposals, IkeSa.SpiBytes(_ourSpi), includeGroups: pfs)));
         if (!_inIkeAuth)
@@ -76,14 +77,24 @@ public sealed class ChildCreateTask : IIkeTask
         }
 
         // A rekey keeps the narrowed selectors of the SA it replaces.
-        _tsi = _rekeyOf?.LocalTs ?? Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
-        _tsr = _rekeyOf?.RemoteTs ?? Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
+        _tsi = _replacing?.LocalTs ?? Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
+        _tsr = _replacing?.RemoteTs ?? Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
         payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
         payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
     }
 
-    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
+        if (!TryAccept(sa, response, out var accepted)) return Abandon(sa);
+        Install(sa, accepted, outboundActive: true);
+        return TaskOutcome.Done;
+    }
+
+    /// <summary>The response as the peer's answer to our proposal and selectors: its SPI and the DH secret (empty without
+    /// PFS). False when it refuses or does not fit what we asked; the caller then abandons the child.</summary>
+    internal bool TryAccept(IkeSa sa, IkeMessage response, out Accepted accepted)
+    {
+        accepted = default;
         if (_initial) sa.InitialChildDone();
         var saPayload = response.Get<SaPayload>();
         var tsi = response.Get<TsPayload>(PayloadType.TsInitiator);
@@ -93,137 +104,105 @@ public sealed class ChildCreateTask : IIkeTask
             !ProposalSelector.TryAcceptEsp(_child!.EspProposals, saPayload.Proposals[0], includedGroups: _dh is not null, out _suite) ||
             !TrafficSelectorNarrowing.IsSubset(tsi.Selectors, _tsi) || !TrafficSelectorNarrowing.IsSubset(tsr.Selectors, _tsr))
         {
-            return Abandon(sa);
+            return false;
         }
 
         byte[] secret = [];
         if (!_inIkeAuth)
         {
             var nonce = response.Get<NoncePayload>();
-            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf)) return Abandon(sa);
+            if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf)) return false;
             _nonceR = nonce.Data;
             if (_dh is not null)
             {
                 var ke = response.Get<KePayload>();
-                if (ke is null || ke.Group != _dh.Group || !_dh.TryDeriveSharedSecret(ke.Data, out secret)) return Abandon(sa);
+                if (ke is null || ke.Group != _dh.Group || !_dh.TryDeriveSharedSecret(ke.Data, out secret)) return false;
             }
         }
 
-        uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(saPayload.Proposals[0].Spi);
-        if (_rekeyOf is null)
-        {
-            Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: true);
-            return TaskStatus.Done;
-        }
-
-        uint old = _rekeyOf.InboundSpi;
-        sa.RekeyDone(old);
-        // Simultaneous rekey (§2.8.1): the peer's rekey of the same child, answered by us while ours was in flight,
-        // created a second successor. The SA whose exchange had the lowest of the four nonces is redundant and is
-        // deleted by the side that initiated it; the other side's initiator deletes the old SA. strongSwan's
-        // child_rekey compares the lower nonce of each exchange the same way, so both ends agree.
-        var passive = sa.TakePassiveChildRekey(old);
-        bool lost = passive is not null &&
-                    IkeSa.CompareNonces(IkeSa.LowerNonce(_nonceI, _nonceR), passive.LowerNonce) < 0;
-        // A lost successor never sends: the peer deletes the old SA and our side of its successor takes over.
-        Install(sa, peerSpi, tsi.Selectors, tsr.Selectors, secret, weInitiated: true, outboundActive: !lost);
-        if (lost)
-        {
-            sa.CollisionLost(_ourSpi);
-            return TaskStatus.Done;
-        }
-
-        // Make-before-break: the new SA carries outbound from now on; the old one goes once the peer
-        // confirms its deletion (in-flight packets on it are still accepted until then).
-        if (passive is not null) sa.CollisionWon(old, passive.Successor);
-        if (sa.FindChild(old) is not null)
-        {
-            sa.Rekeyed(old);
-            sa.DeleteChild(old);
-        }
-        else
-        {
-            // The peer deleted the old SA before our response arrived (reordered): the rekey still counts.
-            sa.Context.Metrics.CountRekey("child", success: true);
-        }
-        return TaskStatus.Done;
+        accepted = new Accepted(BinaryPrimitives.ReadUInt32BigEndian(saPayload.Proposals[0].Spi), tsi.Selectors, tsr.Selectors, secret);
+        return true;
     }
 
-    private TaskStatus Abandon(IkeSa sa)
+    /// <summary>Installs the child the peer accepted (see <see cref="TryAccept"/>).</summary>
+    internal void Install(IkeSa sa, Accepted accepted, bool outboundActive) =>
+        Install(sa, accepted.PeerSpi, accepted.Tsi, accepted.Tsr, accepted.Secret, weInitiated: true, outboundActive);
+
+    /// <summary>Gives the child up: the IKE SA stays up (RFC 7296 §1.2 for IKE_AUTH), the SPI goes back.</summary>
+    internal TaskOutcome Abandon(IkeSa sa)
     {
-        // The IKE SA stays up; only this child is given up (RFC 7296 §1.2 for IKE_AUTH). A failed rekey
-        // (e.g. TEMPORARY_FAILURE in a collision, §2.25) keeps the old SA; the lifetime timer retries.
         sa.Context.DataPlane.ReleaseSpi(_ourSpi);
         _dh?.Dispose();
-        if (_rekeyOf is not null)
-        {
-            sa.RekeyDone(_rekeyOf.InboundSpi);
-            // Refused in a collision the peer settled (TEMPORARY_FAILURE because it was already deleting the old SA,
-            // §2.25.1, or CHILD_SA_NOT_FOUND because it had): its successor, which we answered, carries on.
-            bool settledByPeer = sa.TakePassiveChildRekey(_rekeyOf.InboundSpi) is not null || sa.FindChild(_rekeyOf.InboundSpi) is null;
-            if (!settledByPeer) sa.Context.Metrics.CountRekey("child", success: false);
-        }
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
+
+    /// <summary>What the peer's response gave us: its inbound SPI, the selectors it narrowed to, the PFS secret.</summary>
+    internal readonly record struct Accepted(uint PeerSpi, IReadOnlyList<TrafficSelector> Tsi, IReadOnlyList<TrafficSelector> Tsr, byte[] Secret);
 
     // ---- Responder ----
 
-    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
+    {
+        if (!Precheck(request)) return TaskOutcome.Done;
+        if (!_inIkeAuth && sa.ChildTable.Count >= sa.Context.Limits.ChildSaLimit)
+        {
+            // charon.child_sa_limit; a rekey replaces a child and is never refused by it (RFC 7296 §3.10.1).
+            sa.Context.Metrics.Limits.Hit(ResourceLimit.ChildSaLimit, sa.Context.Limits.ChildSaLimit);
+            return Refuse(NotifyType.NoAdditionalSas);
+        }
+
+        Negotiate(sa, request, sa.Connection!.Children.Values, outboundActive: true);
+        return TaskOutcome.Done;
+    }
+
+    /// <summary>
+    /// The request's shape: false when there is nothing more to do, either a childless IKE_AUTH (RFC 6023, fine) or an
+    /// error already chosen for the response.
+    /// </summary>
+    internal bool Precheck(IkeMessage request)
     {
         _inIkeAuth = request.Header.Exchange == ExchangeType.IkeAuth;
         var saPayload = request.Get<SaPayload>();
-        var tsi = request.Get<TsPayload>(PayloadType.TsInitiator);
-        var tsr = request.Get<TsPayload>(PayloadType.TsResponder);
         if (saPayload is null)
         {
             // IKE_AUTH without a child (RFC 6023 childless) is fine; CREATE_CHILD_SA needs one.
             if (!_inIkeAuth) _error = NotifyType.InvalidSyntax;
-            return TaskStatus.Done;
+            return false;
         }
 
-        if (tsi is null || tsr is null)
+        if (request.Get<TsPayload>(PayloadType.TsInitiator) is null || request.Get<TsPayload>(PayloadType.TsResponder) is null)
         {
             _error = NotifyType.InvalidSyntax;
-            return TaskStatus.Done;
+            return false;
         }
 
         if (!_inIkeAuth && saPayload.Proposals.Count > 0 && saPayload.Proposals[0].Protocol == ProtocolId.Ike)
         {
             // IKE SA rekeying belongs to the lifecycle work; refusing keeps the existing SA intact (§2.25).
             _error = NotifyType.NoProposalChosen;
-            return TaskStatus.Done;
+            return false;
         }
 
+        return true;
+    }
+
+    /// <summary>Answers the request with this error notify alone.</summary>
+    internal TaskOutcome Refuse(NotifyType error)
+    {
+        _error = error;
+        return TaskOutcome.Done;
+    }
+
+    /// <summary>
+    /// Picks the first of <paramref name="candidates"/> whose ESP proposals and selectors fit the request, derives its
+    /// keys and installs it (inbound at once; outbound when <paramref name="outboundActive"/>), or chooses the error.
+    /// </summary>
+    internal void Negotiate(IkeSa sa, IkeMessage request, IEnumerable<ChildConfig> candidates, bool outboundActive)
+    {
+        var saPayload = request.Get<SaPayload>()!;
+        var tsi = request.Get<TsPayload>(PayloadType.TsInitiator)!;
+        var tsr = request.Get<TsPayload>(PayloadType.TsResponder)!;
         var ke = _inIkeAuth ? null : request.Get<KePayload>();
-        IEnumerable<ChildConfig> candidates = sa.Connection!.Children.Values;
-        if (!_inIkeAuth && request.GetNotify(NotifyType.RekeySa) is { } rekey)
-        {
-            // The notify names the peer's inbound SPI of the SA being rekeyed: our outbound SPI (§3.10.1).
-            _rekeyedByPeer = rekey.Spi.Length == 4 ? sa.FindChildByOutbound(BinaryPrimitives.ReadUInt32BigEndian(rekey.Spi)) : null;
-            if (_rekeyedByPeer is null || !sa.Connection.Children.TryGetValue(_rekeyedByPeer.Child, out var rekeyedConfig))
-            {
-                _error = NotifyType.ChildSaNotFound;
-                return TaskStatus.Done;
-            }
-
-            if (sa.IsDeleting(_rekeyedByPeer.InboundSpi))
-            {
-                // We are deleting this SA (our own rekey of it completed, or it expired): §2.25.1 wants
-                // TEMPORARY_FAILURE; our Delete settles it for the peer.
-                _error = NotifyType.TemporaryFailure;
-                return TaskStatus.Done;
-            }
-
-            candidates = [rekeyedConfig];
-        }
-        else if (!_inIkeAuth && sa.Children.Count >= sa.Context.Limits.ChildSaLimit)
-        {
-            // charon.child_sa_limit; a rekey replaces a child and is never refused by it (RFC 7296 §3.10.1).
-            sa.Context.Metrics.Limits.Hit(ResourceLimit.ChildSaLimit, sa.Context.Limits.ChildSaLimit);
-            _error = NotifyType.NoAdditionalSas;
-            return TaskStatus.Done;
-        }
-
         bool anyProposal = false;
         foreach (var child in candidates)
         {
@@ -248,13 +227,13 @@ public sealed class ChildCreateTask : IIkeTask
         if (_child is null)
         {
             _error = anyProposal ? NotifyType.TsUnacceptable : NotifyType.NoProposalChosen;
-            return TaskStatus.Done;
+            return;
         }
 
         if (_chosen!.Spi.Length != 4)
         {
             _error = NotifyType.InvalidSyntax;
-            return TaskStatus.Done;
+            return;
         }
 
         byte[] secret = [];
@@ -264,7 +243,7 @@ public sealed class ChildCreateTask : IIkeTask
             if (nonce is null || !NonceRules.IsLongEnough(nonce.Data, sa.Suite.Prf))
             {
                 _error = NotifyType.InvalidSyntax;
-                return TaskStatus.Done;
+                return;
             }
 
             _nonceI = nonce.Data;
@@ -274,33 +253,22 @@ public sealed class ChildCreateTask : IIkeTask
                 if (ke.Group != _suite.Group)
                 {
                     _error = NotifyType.InvalidKePayload;
-                    return TaskStatus.Done;
+                    return;
                 }
 
                 _dh = KeyExchangeFactory.Create(_suite.Group);
                 if (!_dh.TryDeriveSharedSecret(ke.Data, out secret))
                 {
                     _error = NotifyType.InvalidSyntax;
-                    return TaskStatus.Done;
+                    return;
                 }
             }
         }
 
         uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(_chosen.Spi);
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
-        // The inbound SA is installed before the response leaves (effects run in order). A rekeyed SA
-        // sends only once the initiator deleted the old one: it has our new inbound SA by then.
-        Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive: _rekeyedByPeer is null);
-        if (_rekeyedByPeer is not null)
-        {
-            uint old = _rekeyedByPeer.InboundSpi;
-            sa.ActivateWhenDeleted(old, _ourSpi);
-            sa.Context.Metrics.CountRekey("child", success: true);
-            // Our own rekey of the same child is on the wire (§2.8.1): answered as usual, settled by the nonces
-            // when our response arrives.
-            if (sa.RekeyInFlight(old)) sa.PassiveChildRekey(old, _ourSpi, IkeSa.LowerNonce(_nonceI, _nonceR));
-        }
-        return TaskStatus.Done;
+        Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive);
+        Installed = true;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)

@@ -4,8 +4,9 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Ike.Sa;
 
-namespace Concentrator.Ike.Exchanges.Tasks;
+namespace Concentrator.Ike.Tasks;
 
 /// <summary>
 /// Rekeys the IKE SA (RFC 7296 §1.3.2): CREATE_CHILD_SA {SA(IKE, new SPI), Ni, KEi} -> {SA, Nr, KEr}.
@@ -37,7 +38,7 @@ public sealed class IkeRekeyTask : IIkeTask
         payloads.Add(new KePayload(_dh.Group, _dh.PublicValue));
     }
 
-    public TaskStatus ProcessResponse(IkeSa sa, IkeMessage response)
+    public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
         sa.RekeyingIke = false;
         var passive = sa.TakePassiveIkeRekey();
@@ -55,12 +56,12 @@ public sealed class IkeRekeyTask : IIkeTask
                 // Refused in a collision (TEMPORARY_FAILURE: the peer had finished its rekey and deletes the old SA):
                 // the peer's new SA, which we answered, carries on.
                 sa.HandOver(passive.Sa);
-                return TaskStatus.Done;
+                return TaskOutcome.Done;
             }
 
             // The old SA stays; the lifetime timer tries again.
             sa.Context.Metrics.CountRekey("ike", success: false);
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         ulong peerSpi = BinaryPrimitives.ReadUInt64BigEndian(answer.Spi);
@@ -72,7 +73,7 @@ public sealed class IkeRekeyTask : IIkeTask
             sa.HandOver(passive.Sa);
             sa.Redundant(ours);
             ours.Delete();
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         sa.HandOver(ours);
@@ -80,12 +81,12 @@ public sealed class IkeRekeyTask : IIkeTask
         if (passive is not null) sa.Redundant(passive.Sa);
         sa.Context.Metrics.CountRekey("ike", success: true);
         sa.Delete();
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
 
     // ---- Responder ----
 
-    public TaskStatus ProcessRequest(IkeSa sa, IkeMessage request)
+    public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
         var saPayload = request.Get<SaPayload>()!;
         var nonce = request.Get<NoncePayload>();
@@ -93,7 +94,7 @@ public sealed class IkeRekeyTask : IIkeTask
         if (nonce is null || ke is null)
         {
             _error = NotifyType.InvalidSyntax;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         // §2.25.2: TEMPORARY_FAILURE while we delete this SA or run another exchange on it (a Child SA being created,
@@ -104,27 +105,27 @@ public sealed class IkeRekeyTask : IIkeTask
             (sa.RekeyingIke && !collision))
         {
             _error = NotifyType.TemporaryFailure;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         if (!ProposalSelector.TrySelectIke(sa.Connection!.Proposals, saPayload.Proposals, ke.Group, out _chosen, out _suite) ||
             _chosen!.Spi.Length != 8)
         {
             _error = NotifyType.NoProposalChosen;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         if (ke.Group != _suite.Group)
         {
             _error = NotifyType.InvalidKePayload;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         _dh = KeyExchangeFactory.Create(_suite.Group);
         if (!_dh.TryDeriveSharedSecret(ke.Data, out var secret))
         {
             _error = NotifyType.InvalidSyntax;
-            return TaskStatus.Done;
+            return TaskOutcome.Done;
         }
 
         _ourSpi = IkeSa.RandomIkeSpi();
@@ -141,7 +142,7 @@ public sealed class IkeRekeyTask : IIkeTask
         {
             sa.HandOver(created);
         }
-        return TaskStatus.Done;
+        return TaskOutcome.Done;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)

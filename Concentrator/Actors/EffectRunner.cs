@@ -1,0 +1,230 @@
+using Akka.Actor;
+using Concentrator.DataPlane;
+using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Actors;
+
+/// <summary>
+/// Carries out the effects of one tunnel's IKE SAs inside their <see cref="IkeSaActor"/>, one method per effect, in the
+/// order the SA emitted them. It is the one owner of the tunnel's Child SAs in the data plane: it adds each when its
+/// <see cref="ChildSaEstablished"/> is handled (synchronously, so the SA is installed before the response that lets the
+/// peer use it leaves), activates successors, and removes each when the SA removes it, when its
+/// <see cref="ChildSaActor"/> stops (the rekeyed SA's inbound grace ended, or the actor failed) and when the IKE SA
+/// actor stops. Runs on the actor's thread only.
+/// </summary>
+internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeSender sender, ILogger log, ISaReplication? replication)
+{
+    // The tunnel's installed Child SAs by inbound SPI, with the actor that keeps their lifetimes.
+    private readonly Dictionary<uint, InstalledChild> _installed = new();
+    private readonly Dictionary<IActorRef, uint> _spiOfChild = new();
+    private long _publishedVersion = long.MinValue;
+
+    /// <summary>The current SA was established (negotiated here or adopted).</summary>
+    public bool Established { get; private set; }
+
+    /// <summary>Stopped without a Delete (released, handed off or fenced): the replica entry is no longer ours to remove.</summary>
+    public bool Silent { get; set; }
+
+    private IkeSa Current => lineage.Current;
+    private IUntypedActorContext Context => actor.ActorContext;
+    private IDataPlane DataPlane => Current.Context.DataPlane;
+
+    /// <summary>Carries out every effect <paramref name="sa"/> produced, then replicates the current SA if it changed.</summary>
+    public void Drain(IkeSa sa)
+    {
+        foreach (var effect in sa.DrainEffects())
+        {
+            switch (effect)
+            {
+                case SendMessage send: sender.Send(send.Datagram, send.Remote, send.NatT); break;
+                case ScheduleRetransmit schedule: actor.ScheduleRetransmit(sa, schedule.Delay); break;
+                case CancelRetransmit: actor.CancelRetransmit(sa); break;
+                case IkeSaRekeyed rekeyed: OnRekeyed(sa, rekeyed.Successor); break;
+                case IkeSaRedundant redundant: OnRedundant(redundant.Sa); break;
+                case IkeSaEstablished up: OnEstablished(up); break;
+                case IkeSaRestored restored: OnRestored(restored); break;
+                case ChildSaEstablished child: Install(child.Install); break;
+                case ChildSaActivated activated: DataPlane.ActivateOutbound(activated.InboundSpi); break;
+                case ChildSaRemoved removed: OnChildRemoved(removed); break;
+                case IkeSaClosed closed: OnClosed(sa, closed); break;
+            }
+        }
+
+        if (sa == Current)
+        {
+            actor.ReportChildrenUp();
+            Publish();
+        }
+    }
+
+    private void OnRekeyed(IkeSa predecessor, IkeSa successor)
+    {
+        lineage.Rekeyed(predecessor, successor);
+        Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(successor.OurSpi));
+        // The successor carries the children now; the predecessor's entry would point their ESP at it.
+        replication?.Remove(predecessor.OurSpi);
+        _publishedVersion = long.MinValue; // the successor's StateVersion counts from its own start
+        Log.IkeSaRekeyed(log, $"{predecessor.OurSpi:x16}", $"{successor.OurSpi:x16}", successor.Connection?.Name ?? "");
+        actor.StartIkeLifetime();
+        Drain(successor);
+    }
+
+    /// <summary>The loser of a simultaneous IKE rekey: routed here until its Delete completes, then retired.</summary>
+    private void OnRedundant(IkeSa redundant)
+    {
+        lineage.AddRedundant(redundant);
+        Context.Parent.Tell(new IkeSaSupervisor.Rekeyed(redundant.OurSpi));
+        Drain(redundant);
+    }
+
+    private void OnEstablished(IkeSaEstablished up)
+    {
+        var sa = Current;
+        Established = true;
+        Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
+            up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+        Context.Parent.Tell(new IkeSaSupervisor.Established(sa.OurSpi, up.Connection, up.RemoteId, sa.InitialContact));
+        actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
+        Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary));
+    }
+
+    /// <summary>Adopted from another node: established already, so no negotiation is counted; its timers start here, its
+    /// lifetimes counted from when it was negotiated.</summary>
+    private void OnRestored(IkeSaRestored restored)
+    {
+        Established = true;
+        actor.ChildrenUpSent = true;
+        Context.Parent.Tell(new IkeSaSupervisor.Established(Current.OurSpi, restored.Connection, restored.RemoteId));
+        actor.StartEstablishedTimers(waitForChildren: false);
+    }
+
+    /// <summary>
+    /// Installs a negotiated (or adopted) Child SA in the data plane and starts the actor of its lifetimes. An adopted SA's
+    /// children keep the peer's view of them; only our end of the ESP flow is this node's.
+    /// </summary>
+    private void Install(ChildSaInstall negotiated)
+    {
+        var sa = Current;
+        var install = negotiated.LocalEndpoint.Equals(sa.LocalEndpoint) ? negotiated : negotiated with { LocalEndpoint = sa.LocalEndpoint };
+        try
+        {
+            DataPlane.AddSa(install);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+        {
+            Log.IkeSaActorFailed(log, ex, $"{sa.OurSpi:x16}");
+            sa.DeleteChild(install.InboundSpi);
+            return;
+        }
+
+        var lifetime = sa.Connection is { } conn && conn.Children.TryGetValue(install.Child, out var childConfig)
+            ? ChildLifetime.From(childConfig)
+            : ChildLifetime.None;
+        var child = Context.ActorOf(ChildSaActor.Props(install, DataPlane, lifetime,
+            sequenceReportStep: replication is null ? 0 : actor.SequenceMargin / 2,
+            age: DateTime.UtcNow - sa.ChildCreatedUtc(install.InboundSpi)), ChildSaActor.NameFor(install.InboundSpi));
+        Context.Watch(child);
+        _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child);
+        _spiOfChild[child] = install.InboundSpi;
+        sa.Context.Metrics.ChildSaInstalled(install.Connection, install.Child);
+        Log.ChildSaInstalled(log, install.Connection, install.Child, $"{install.InboundSpi:x8}", $"{install.OutboundSpi:x8}",
+            $"{install.Suite.Encryption}-{install.Suite.KeyBits}", string.Join(',', install.LocalTs.Select(Format)),
+            string.Join(',', install.RemoteTs.Select(Format)));
+    }
+
+    /// <summary>
+    /// A rekeyed SA lingers for a short grace (its successor is newer and wins the outbound lookup), like strongSwan's
+    /// delete_rekeyed_delay, so ESP the peer sent on it just before the switch is not dropped; any other SA goes now.
+    /// </summary>
+    private void OnChildRemoved(ChildSaRemoved removed)
+    {
+        if (!_installed.TryGetValue(removed.InboundSpi, out var child)) return;
+        if (removed.Rekeyed)
+        {
+            child.Actor.Tell(ChildSaActor.Retire.Instance);
+            return;
+        }
+        Uninstall(removed.InboundSpi);
+        Context.Stop(child.Actor);
+    }
+
+    private void OnClosed(IkeSa sa, IkeSaClosed closed)
+    {
+        if (lineage.Retire(sa))
+        {
+            // A rekeyed predecessor finished its Delete; the tunnel lives on in the successor.
+            Context.Parent.Tell(new IkeSaSupervisor.Retired(sa.OurSpi));
+            sa.Dispose();
+            return;
+        }
+
+        var current = Current;
+        Log.IkeSaClosed(log, $"{current.OurSpi:x16}", current.Connection?.Name ?? "", current.RemoteEndpoint, closed.Reason,
+            Established ? "established" : "connecting");
+        Context.System.EventStream.Publish(new IkeSaDown(current.OurSpi, current.IsInitiator, current.Connection?.Name ?? "", closed.Reason,
+            Established));
+        if (closed.Reason == CloseReason.Timeout && Established) actor.DeadPeerAction();
+        Context.Stop(Context.Self);
+    }
+
+    /// <summary>
+    /// A child's actor stopped: its SA leaves the data plane if it is still there (its grace ended, or the actor failed).
+    /// If the IKE SA still lists the child (the actor failed), the peer is told with a Delete so both ends agree;
+    /// siblings are untouched.
+    /// </summary>
+    public void OnChildTerminated(IActorRef child)
+    {
+        if (!_spiOfChild.Remove(child, out uint spi)) return;
+        Uninstall(spi);
+        if (Current.ChildTable.Find(spi) is null) return;
+        Current.DeleteChild(spi);
+        Drain(Current);
+    }
+
+    /// <summary>The IKE SA actor stops: every Child SA still installed leaves the data plane (keys zeroed there).</summary>
+    public void UninstallAll()
+    {
+        foreach (var spi in _installed.Keys.ToList()) Uninstall(spi);
+    }
+
+    private void Uninstall(uint spi)
+    {
+        if (!_installed.Remove(spi, out var child)) return;
+        DataPlane.DeleteSa(spi);
+        Current.Context.Metrics.ChildSaRemoved(child.Connection, child.Child);
+        Log.ChildSaRemoved(log, child.Connection, child.Child, $"{spi:x8}");
+    }
+
+    /// <summary>
+    /// Replicates the established SA whenever anything a snapshot holds changed (an exchange completed, a child came or
+    /// went, a rekey) or a child used half the sequence margin; half-open SAs are not replicated (a flood of
+    /// IKE_SA_INIT must not become cluster writes), they move only by a direct release.
+    /// </summary>
+    public void Publish(bool released = false)
+    {
+        var sa = Current;
+        if (replication is null || Silent || sa.State != IkeSaState.Established) return;
+        if (!released && sa.StateVersion == _publishedVersion) return;
+        var marks = replication.Publish(sa, released);
+        if (marks is null) return;
+        _publishedVersion = sa.StateVersion;
+        // An adopter starts above mark + margin, so this node must stay at or below it until the next snapshot.
+        foreach (var (spi, mark) in marks) DataPlane.SetOutboundCeiling(spi, mark + actor.SequenceMargin);
+    }
+
+    /// <summary>Forgets publication so the next <see cref="Publish"/> writes (a second member came Up).</summary>
+    public void Republish()
+    {
+        _publishedVersion = long.MinValue;
+        Publish();
+    }
+
+    private static string Format(TrafficSelector ts) =>
+        ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
+
+    private sealed record InstalledChild(IActorRef Actor, string Connection, string Child);
+}

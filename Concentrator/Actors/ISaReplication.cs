@@ -1,0 +1,43 @@
+using Akka.Actor;
+using Concentrator.Ike.Sa;
+
+namespace Concentrator.Actors;
+
+/// <summary>
+/// How one IKE SA actor's SA reaches the other cluster members (Cluster/Replication implements it; a node without a
+/// cluster has none). The actor decides when: after every change a snapshot holds, on hand-off, on a release request;
+/// the implementation snapshots, encodes and writes under the SA's ownership epoch on this node.
+/// </summary>
+public interface ISaReplication
+{
+    /// <summary>
+    /// Replicates <paramref name="sa"/> (<paramref name="released"/>: handed off, any member may adopt it at once) and
+    /// returns each child's outbound sequence mark as replicated, which this node must not pass by more than the
+    /// adoption margin. While no other member is Up nothing is written (nobody could adopt it) and the marks are the
+    /// current ones. Null when the SA cannot be snapshot now.
+    /// </summary>
+    IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released);
+
+    /// <summary>Another node receives the SA's traffic: answers <paramref name="requester"/> with a snapshot. False when the
+    /// SA cannot be snapshot now (the requester falls back to the replica).</summary>
+    bool Release(IkeSa sa, IActorRef requester);
+
+    /// <summary>The SA with our SPI <paramref name="spi"/> is gone (deleted, or replaced by its IKE rekey successor).</summary>
+    void Remove(ulong spi);
+}
+
+/// <summary>
+/// The cluster side of a node's IKE SA supervisor: the mobility actor it runs as its child (SAs follow their peers'
+/// traffic between nodes) and the replication of each SA actor under its ownership epoch.
+/// </summary>
+public interface IClusterMobility
+{
+    /// <summary>The adoption margin: outbound ESP sequence numbers an adopter skips past the replicated mark.</summary>
+    ulong SequenceMargin { get; }
+
+    /// <summary>Props of the mobility actor, a child of <paramref name="supervisor"/>.</summary>
+    Props MobilityProps(IActorRef supervisor);
+
+    /// <summary>Replication of one SA actor whose SA this node holds under <paramref name="epoch"/>.</summary>
+    ISaReplication For(IActorRef mobility, long epoch);
+}

@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Concentrator.Actors;
+using Concentrator.Ike.Sa;
+using Microsoft.Extensions.Logging;
+
+namespace Concentrator.Cluster.Replication;
+
+/// <summary>
+/// The cluster side of a node's IKE SA supervisor (<see cref="IClusterMobility"/>): its <see cref="SaMobilityActor"/>
+/// and the replication of each SA actor (<see cref="SaReplication"/>).
+/// </summary>
+public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, ILogger log) : IClusterMobility
+{
+    /// <summary>
+    /// Outbound ESP sequence numbers an adopter skips past the replicated mark, and how far the holder may go past that
+    /// mark before its next snapshot (its data-plane ceiling, so an AEAD IV is never reused whatever the timing). Each
+    /// Child SA actor has its SA replicated again once half of this is used (checked at each counter pull: every second
+    /// under traffic, at most 8 s after an idle spell), so below ~1M packets/s per SA the ceiling is never reached.
+    /// 2^24 of 2^32 (no ESN) leaves about 250 moves per Child SA before its soft lifetime asks for a rekey anyway.
+    /// </summary>
+    public const ulong SequenceMargin = 1UL << 24;
+
+    ulong IClusterMobility.SequenceMargin => SequenceMargin;
+
+    public SaReplicaIndex Index => index;
+
+    public Props MobilityProps(IActorRef supervisor) => SaMobilityActor.Props(index, supervisor, context, log);
+
+    public ISaReplication For(IActorRef mobility, long epoch) => new SaReplication(mobility, index, epoch);
+}
+
+/// <summary>
+/// Replication of one IKE SA actor's SA on this node under its ownership <paramref name="epoch"/>: snapshots encoded
+/// and written through the mobility actor to the replica (<see cref="SaReplicaActor"/>), releases answered directly to
+/// the requesting node. Called on the SA actor's thread.
+/// </summary>
+internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, long epoch) : ISaReplication
+{
+    public IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released)
+    {
+        if (!IkeSaSnapshotter.CanSnapshot(sa)) return null;
+        if (index.Alone && !released)
+        {
+            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated).
+            return sa.Children.Select(c => (c.InboundSpi, Marks(sa, c.InboundSpi).LastOutbound)).ToList();
+        }
+
+        using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
+        var esp = new uint[snapshot.Children.Count];
+        for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
+        mobility.Tell(new SaReplicaActor.Put(sa.OurSpi, epoch, released, esp, IkeSaSnapshotCodec.Encode(snapshot)));
+        return snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
+    }
+
+    public bool Release(IkeSa sa, IActorRef requester)
+    {
+        if (!IkeSaSnapshotter.CanSnapshot(sa)) return false;
+        using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
+        requester.Tell(new IkeSaSupervisor.SaReleased(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
+        return true;
+    }
+
+    public void Remove(ulong spi) => mobility.Tell(new SaReplicaActor.Remove(spi));
+
+    private static (ulong LastOutbound, ulong InboundTop) Marks(IkeSa sa, uint inboundSpi) =>
+        sa.Context.DataPlane.TryGetSequenceMarks(inboundSpi, out var outbound, out var inbound) ? (outbound, inbound) : (0, 0);
+}

@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+
+namespace Concentrator.Cluster.Replication;
+
+/// <summary>
+/// This node's view of every replicated IKE SA in the cluster, rebuilt from Distributed Data change notifications by
+/// <see cref="SaReplicaActor"/> (its only writer) and read by the supervisor and the data plane's unknown-SPI path.
+/// Holds key material (in the snapshots): memory only, never logged, never written to disk.
+/// </summary>
+public sealed class SaReplicaIndex
+{
+    private readonly ConcurrentDictionary<ulong, SaReplicaEntry> _entries = new();
+    private readonly ConcurrentDictionary<uint, ulong> _ikeOfEsp = new();
+
+    public int Count => _entries.Count;
+
+    /// <summary>
+    /// No other member is Up: nobody could adopt an SA, so IKE SA actors skip snapshots altogether (a one-node
+    /// deployment, the demo, pays nothing for replication); when a second member comes Up they all replicate at once.
+    /// </summary>
+    public bool Alone { get => Volatile.Read(ref _alone); internal set => Volatile.Write(ref _alone, value); }
+
+    private bool _alone = true;
+
+    public bool TryGet(ulong ikeSpi, out SaReplicaEntry entry) => _entries.TryGetValue(ikeSpi, out entry!);
+
+    public bool TryGetIkeSpiOfEsp(uint espSpi, out ulong ikeSpi) => _ikeOfEsp.TryGetValue(espSpi, out ikeSpi);
+
+    /// <summary>IKE SPIs whose entry names <paramref name="owner"/>.</summary>
+    public List<ulong> OwnedBy(string owner)
+    {
+        var spis = new List<ulong>();
+        foreach (var (spi, entry) in _entries)
+        {
+            if (entry.Owner == owner) spis.Add(spi);
+        }
+        return spis;
+    }
+
+    /// <summary>IKE SPIs whose entry names none of <paramref name="members"/>: their holders left or died.</summary>
+    public List<ulong> OwnedByNoneOf(IReadOnlySet<string> members)
+    {
+        var spis = new List<ulong>();
+        foreach (var (spi, entry) in _entries)
+        {
+            if (!members.Contains(entry.Owner)) spis.Add(spi);
+        }
+        return spis;
+    }
+
+    /// <summary>Sets or replaces one entry; returns the one it replaced.</summary>
+    internal SaReplicaEntry? Set(ulong ikeSpi, SaReplicaEntry entry)
+    {
+        SaReplicaEntry? old = _entries.TryGetValue(ikeSpi, out var previous) ? previous : null;
+        _entries[ikeSpi] = entry;
+        if (old is not null)
+        {
+            foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+        }
+        foreach (var spi in entry.EspSpis) _ikeOfEsp[spi] = ikeSpi;
+        return old;
+    }
+
+    internal void Remove(ulong ikeSpi)
+    {
+        if (!_entries.TryRemove(ikeSpi, out var old)) return;
+        foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+    }
+}

@@ -1,0 +1,336 @@
+using System.Net;
+using Concentrator.Ike.Tasks;
+using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+
+namespace Concentrator.Ike.Sa;
+
+/// <summary>
+/// The exchanges of one IKE SA (after strongSwan's task_manager): our requests queued and sent one at a time (window
+/// size 1, RFC 7296 §2.3) with their message IDs and retransmissions (back-off, the retransmission budget, and
+/// dpd_timeout for a probe), and the peer's requests answered in order with the last response cached for its
+/// retransmissions (§2.1). An exchange is a list of tasks whose payloads share one message. No I/O and no timers:
+/// everything goes out as effects of the owning <see cref="IkeSa"/>. Not thread-safe; owned by the SA's host.
+/// </summary>
+public sealed class TaskManager
+{
+    private readonly IkeSa _sa;
+    private readonly Queue<PendingExchange> _queue = new();
+
+    private PendingExchange? _active;
+    private uint _activeMessageId;
+    private int _attempt;
+    // The dpd_timeout deadline (Clock ms) of the probe on the wire; null for any other exchange.
+    private long? _activeDeadline;
+
+    internal TaskManager(IkeSa sa) => _sa = sa;
+
+    /// <summary>The message ID our next request gets.</summary>
+    public uint NextRequestId { get; internal set; }
+
+    /// <summary>The message ID the peer's next request must carry.</summary>
+    public uint PeerNextRequestId { get; internal set; }
+
+    /// <summary>Our response to the peer's last request, for its retransmissions.</summary>
+    internal CachedResponse? LastResponse { get; set; }
+
+    /// <summary>True while a request of ours awaits its response.</summary>
+    public bool RequestInFlight => _active is not null;
+
+    /// <summary>The tasks of our request on the wire, if any.</summary>
+    internal IReadOnlyList<IIkeTask>? ActiveTasks => _active?.Tasks;
+
+    /// <summary>Bytes of our request in flight, as last sent.</summary>
+    internal byte[] ActiveRequest { get; private set; } = [];
+
+    /// <summary>Raw bytes of the message being processed (request or response).</summary>
+    internal byte[] CurrentDatagram { get; private set; } = [];
+
+    /// <summary>Responder: an error that replaces the whole response (RFC 7296 §2.21).</summary>
+    internal NotifyPayload? FatalResponseNotify { get; set; }
+
+    /// <summary>Responder: close with this reason once the response is sent.</summary>
+    internal CloseReason? CloseAfterResponse { get; set; }
+
+    /// <summary>Queues an exchange of ours and starts it if nothing else is in flight.</summary>
+    internal void Enqueue(ExchangeType exchange, params IIkeTask[] tasks)
+    {
+        if (_sa.State == IkeSaState.Destroyed) return;
+        _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
+        StartNext();
+    }
+
+    /// <summary>Drops every queued exchange of ours and, when <paramref name="keepActive"/> is false, the one in flight.</summary>
+    internal void Clear(bool keepActive)
+    {
+        _queue.Clear();
+        if (!keepActive) _active = null;
+    }
+
+    /// <summary>Queues an exchange behind the one in flight without starting anything (the Delete of a busy SA).</summary>
+    internal void EnqueueAfterActive(ExchangeType exchange, params IIkeTask[] tasks) =>
+        _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
+
+    internal void StartNext()
+    {
+        if (_active is not null || _sa.State == IkeSaState.Destroyed) return;
+        // A queued rekey of a child that the peer rekeyed (or deleted) meanwhile has nothing left to do.
+        while (_queue.Count > 0 && _queue.Peek().Tasks is [ChildRekeyTask { Old: var stale }] &&
+               _sa.ChildTable.Find(stale.InboundSpi) is not { IsRekeyable: true })
+        {
+            _queue.Dequeue();
+            _sa.ChildTable.RekeyDone(stale.InboundSpi);
+        }
+        if (_queue.Count == 0) return;
+        var next = _queue.Peek();
+        if (next.Exchange != ExchangeType.IkeSaInit && _sa.Protector is null) return;
+        _active = _queue.Dequeue();
+        _activeMessageId = NextRequestId;
+        _sa.Telemetry.ExchangeStarted(_active.Exchange, weRequest: true, _sa.Connection?.Name, _sa.ProposalText);
+        SendActive();
+    }
+
+    /// <summary>(Re)builds and sends the request in flight: first send, or a COOKIE / INVALID_KE_PAYLOAD retry.</summary>
+    private void SendActive()
+    {
+        var exchange = _active!;
+        var payloads = new List<Payload>();
+        foreach (var task in exchange.Tasks)
+        {
+            task.BuildRequest(_sa, payloads);
+            if (_sa.State == IkeSaState.Destroyed) return;
+        }
+
+        var header = new IkeHeader(_sa.SpiI, _sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+            exchange.Exchange, _sa.IsInitiator ? IkeFlags.Initiator : IkeFlags.None, _activeMessageId, 0);
+        ActiveRequest = exchange.Exchange == ExchangeType.IkeSaInit
+            ? IkeCodec.Encode(header, payloads)
+            : _sa.Protector!.Seal(header, payloads);
+        _attempt = 0;
+        long now = _sa.Context.Clock();
+        // dpd_timeout (IKEv2 here too): an unanswered probe declares the peer dead when it or the retransmission
+        // budget runs out, whichever is first.
+        _activeDeadline = exchange.Tasks is [DpdTask] && _sa.Connection is { DpdTimeout: var dpdTimeout } && dpdTimeout > TimeSpan.Zero
+            ? now + (long)dpdTimeout.TotalMilliseconds
+            : null;
+        _sa.Emit(new SendMessage(ActiveRequest, _sa.RemoteEndpoint, _sa.NatT));
+        _sa.Emit(new ScheduleRetransmit(NextRetransmit(now)));
+    }
+
+    internal void OnRetransmitTimer()
+    {
+        if (_active is null || _sa.State == IkeSaState.Destroyed) return;
+        _attempt++;
+        long now = _sa.Context.Clock();
+        if (_attempt > _sa.Context.Tunables.RetransmitTries || now >= _activeDeadline)
+        {
+            _sa.Close(CloseReason.Timeout);
+            return;
+        }
+
+        _sa.Telemetry.Retransmit(_active.Exchange);
+        _sa.Emit(new SendMessage(ActiveRequest, _sa.RemoteEndpoint, _sa.NatT));
+        _sa.Emit(new ScheduleRetransmit(NextRetransmit(now)));
+    }
+
+    /// <summary>The back-off delay of the current attempt, cut short at the exchange's deadline (dpd_timeout).</summary>
+    private TimeSpan NextRetransmit(long now)
+    {
+        var delay = _sa.Context.Tunables.RetransmitDelay(_attempt);
+        if (_activeDeadline is not { } deadline) return delay;
+        var left = TimeSpan.FromMilliseconds(Math.Max(0, deadline - now));
+        return left < delay ? left : delay;
+    }
+
+    /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to the SA.</summary>
+    internal void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        if (_sa.State == IkeSaState.Destroyed) return;
+        var context = _sa.Context;
+        var status = IkeCodec.TryDecode(datagram, out var message, out _, context.Limits.MaxPayloads);
+        if (status != ParseStatus.Ok || message is null)
+        {
+            context.Metrics.CountMalformed(status);
+            if (status == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
+            return;
+        }
+
+        CurrentDatagram = datagram;
+        if (message.Header.IsResponse)
+        {
+            HandleResponse(message, remote, local, viaNatT);
+        }
+        else
+        {
+            HandleRequest(message, remote, local, viaNatT);
+        }
+        CurrentDatagram = [];
+    }
+
+    private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var header = message.Header;
+        if (_active is null || header.MessageId != _activeMessageId || header.Exchange != _active.Exchange ||
+            header.FromInitiator == _sa.IsInitiator)
+        {
+            _sa.Context.Metrics.CountDrop(IkeDropReason.UnexpectedResponse);
+            return;
+        }
+
+        if (!OpenAndCheck(message, isResponse: true)) return;
+        _sa.LastInbound = Environment.TickCount64;
+        if (header.Exchange != ExchangeType.IkeSaInit) _sa.FollowPeer(remote, local, viaNatT);
+
+        _sa.Emit(new CancelRetransmit());
+        var exchange = _active;
+        bool retry = false;
+        foreach (var task in exchange.Tasks)
+        {
+            var status = task.ProcessResponse(_sa, message);
+            if (status == TaskOutcome.Failed || _sa.State == IkeSaState.Destroyed) return;
+            retry |= status == TaskOutcome.Retry;
+        }
+
+        if (retry)
+        {
+            SendActive();
+            return;
+        }
+
+        _active = null;
+        _sa.Telemetry.ExchangeEnded("ok", error: false, _sa.ProposalText);
+        NextRequestId++;
+        _sa.Touch();
+        StartNext();
+    }
+
+    private void HandleRequest(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var header = message.Header;
+        var metrics = _sa.Context.Metrics;
+        if (header.FromInitiator == _sa.IsInitiator)
+        {
+            metrics.CountDrop(IkeDropReason.UnexpectedResponse);
+            return;
+        }
+
+        if (LastResponse is { } cached && header.MessageId == cached.MessageId)
+        {
+            // RFC 7296 §2.1: a retransmitted request gets the same response, not a new exchange.
+            if (cached.Request.AsSpan().SequenceEqual(CurrentDatagram))
+            {
+                _sa.Emit(new SendMessage(cached.Response, remote, viaNatT));
+            }
+            return;
+        }
+
+        if (header.MessageId != PeerNextRequestId)
+        {
+            metrics.CountDrop(IkeDropReason.InvalidMessageId);
+            return;
+        }
+
+        if (header.Exchange == ExchangeType.IkeSaInit ? _sa.State != IkeSaState.Created : _sa.Protector is null)
+        {
+            metrics.CountDrop(IkeDropReason.NotAuthenticated);
+            return;
+        }
+
+        if (!OpenAndCheck(message, isResponse: false)) return;
+        _sa.LastInbound = Environment.TickCount64;
+        if (header.Exchange == ExchangeType.IkeAuth && message.GetNotify(NotifyType.InitialContact) is not null) _sa.InitialContact = true;
+        if (header.Exchange == ExchangeType.IkeSaInit)
+        {
+            _sa.Move(IkeSaState.Connecting);
+            _sa.RemoteEndpoint = remote;
+            _sa.LocalEndpoint = local;
+            _sa.Telemetry.NegotiationStarted(null, remote);
+        }
+        else
+        {
+            _sa.FollowPeer(remote, local, viaNatT);
+        }
+
+        _sa.Telemetry.ExchangeStarted(header.Exchange, weRequest: false, _sa.Connection?.Name, _sa.ProposalText);
+
+        FatalResponseNotify = null;
+        CloseAfterResponse = null;
+        var tasks = ResponderTasks.For(header.Exchange, message);
+        foreach (var task in tasks)
+        {
+            if (task.ProcessRequest(_sa, message) == TaskOutcome.Failed || FatalResponseNotify is not null) break;
+        }
+
+        var payloads = new List<Payload>();
+        if (FatalResponseNotify is not null)
+        {
+            payloads.Add(FatalResponseNotify);
+        }
+        else
+        {
+            foreach (var task in tasks) task.BuildResponse(_sa, payloads);
+        }
+
+        bool initError = header.Exchange == ExchangeType.IkeSaInit && FatalResponseNotify is not null;
+        var responseHeader = new IkeHeader(_sa.SpiI, initError ? 0 : _sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion,
+            ProtocolConstants.MinorVersion, header.Exchange,
+            IkeFlags.Response | (_sa.IsInitiator ? IkeFlags.Initiator : IkeFlags.None), header.MessageId, 0);
+        byte[] response = header.Exchange == ExchangeType.IkeSaInit
+            ? IkeCodec.Encode(responseHeader, payloads)
+            : _sa.Protector!.Seal(responseHeader, payloads);
+        if (header.Exchange == ExchangeType.IkeSaInit) _sa.InitResponse = response;
+
+        LastResponse = new CachedResponse(header.MessageId, CurrentDatagram, response);
+        PeerNextRequestId++;
+        _sa.Touch();
+        _sa.Emit(new SendMessage(response, remote, viaNatT));
+        _sa.Telemetry.ExchangeEnded(FatalResponseNotify is null ? "ok" : FatalResponseNotify.NotifyType.ToString(),
+            error: FatalResponseNotify is not null, _sa.ProposalText);
+
+        if (CloseAfterResponse is { } reason)
+        {
+            _sa.Close(reason);
+        }
+        else if (header.Exchange == ExchangeType.IkeAuth && _sa.State == IkeSaState.Established)
+        {
+            StartNext();
+        }
+    }
+
+    /// <summary>Opens the SK payload (all exchanges but IKE_SA_INIT) and applies the per-exchange payload table.</summary>
+    private bool OpenAndCheck(IkeMessage message, bool isResponse)
+    {
+        var context = _sa.Context;
+        if (message.Header.Exchange != ExchangeType.IkeSaInit)
+        {
+            if (_sa.Protector is null)
+            {
+                context.Metrics.CountDrop(IkeDropReason.NotAuthenticated);
+                return false;
+            }
+
+            var opened = _sa.Protector.TryOpen(CurrentDatagram, message, context.Limits.MaxPayloads);
+            if (opened != ParseStatus.Ok)
+            {
+                if (opened == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
+                context.Metrics.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
+                if (opened != ParseStatus.IntegrityCheckFailed) context.Metrics.CountMalformed(opened);
+                return false;
+            }
+        }
+
+        var rules = PayloadRules.Check(message.Header.Exchange, isResponse, message.Payloads);
+        if (rules != ParseStatus.Ok)
+        {
+            context.Metrics.CountDrop(IkeDropReason.BadPayloadSequence);
+            return false;
+        }
+
+        return true;
+    }
+
+    private sealed record PendingExchange(ExchangeType Exchange, List<IIkeTask> Tasks);
+}
+
+/// <summary>Our response to the peer's request with <paramref name="MessageId"/>, and the request it answered.</summary>
+public sealed record CachedResponse(uint MessageId, byte[] Request, byte[] Response);

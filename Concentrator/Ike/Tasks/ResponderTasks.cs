@@ -1,0 +1,36 @@
+using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+
+namespace Concentrator.Ike.Tasks;
+
+/// <summary>The tasks that answer one request of the peer, by exchange and content (strongSwan's task_manager
+/// process_request); they share one response, built in this order.</summary>
+public static class ResponderTasks
+{
+    public static List<IIkeTask> For(ExchangeType exchange, IkeMessage request) => exchange switch
+    {
+        ExchangeType.IkeSaInit => [new IkeInitTask()],
+        ExchangeType.IkeAuth => [new IkeAuthTask(), new ChildCreateTask(null)],
+        // CREATE_CHILD_SA rekeys the IKE SA when its SA payload proposes protocol IKE (§1.3.2).
+        ExchangeType.CreateChildSa when request.Get<SaPayload>() is { Proposals: [{ Protocol: ProtocolId.Ike }, ..] } => [new IkeRekeyTask()],
+        ExchangeType.CreateChildSa when request.GetNotify(NotifyType.RekeySa) is not null => [new ChildRekeyTask()],
+        ExchangeType.CreateChildSa => [new ChildCreateTask(null)],
+        _ => Informational(request),
+    };
+
+    /// <summary>
+    /// Deletes in the order their protocols first appear (a D(IKE) first hands the children of a rekey collision's
+    /// winner over before any D(ESP) is looked at); an INFORMATIONAL without Delete payloads is a liveness check.
+    /// </summary>
+    private static List<IIkeTask> Informational(IkeMessage request)
+    {
+        var tasks = new List<IIkeTask>();
+        foreach (var delete in request.GetAll<DeletePayload>())
+        {
+            if (delete.Protocol == ProtocolId.Ike && !tasks.Any(t => t is IkeDeleteTask)) tasks.Add(new IkeDeleteTask());
+            else if (delete.Protocol == ProtocolId.Esp && !tasks.Any(t => t is ChildDeleteTask)) tasks.Add(new ChildDeleteTask());
+        }
+        if (tasks.Count == 0) tasks.Add(new DpdTask());
+        return tasks;
+    }
+}
