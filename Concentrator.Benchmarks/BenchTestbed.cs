@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Concentrator.Testbed.Interop;
 using Concentrator.Tests.Interop;
 
 namespace Concentrator.Benchmarks;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// One way of carrying the peer's inner address to the LAN host through the interop testbed. <c>Start</c>

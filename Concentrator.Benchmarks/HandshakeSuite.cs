@@ -7,9 +7,12 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Tests.Interop;
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
 
 namespace Concentrator.Benchmarks;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// IKE setups per second at saturation (every peer of a round started at once) and p50/p99 setup latency,

@@ -1,4 +1,4 @@
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 

@@ -1,4 +1,5 @@
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
@@ -9,7 +10,7 @@ using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
 using Concentrator.Simulation;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
 using Concentrator.Ipsec;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Benchmarks;

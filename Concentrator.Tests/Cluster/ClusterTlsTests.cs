@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Concentrator.Cluster;
 using Concentrator.Config;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster;

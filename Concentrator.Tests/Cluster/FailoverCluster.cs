@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Cluster;
 

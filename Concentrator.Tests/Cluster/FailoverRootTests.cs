@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster;

@@ -5,6 +5,7 @@ using Concentrator.Actors;
 using Concentrator.Cluster;
 using Concentrator.DataPlane;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;

@@ -5,7 +5,7 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;

@@ -6,6 +6,7 @@ using Concentrator.Ike.Exchanges;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Traffic through the concentrator's TUN data plane beyond ping: a fixed-size TCP transfer, the

@@ -12,6 +12,7 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;

@@ -3,6 +3,7 @@ using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// One network namespace created by this harness: links, addresses, routes, sysctls, commands run

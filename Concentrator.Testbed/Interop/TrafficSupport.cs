@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>Concentrator YAML for the traffic tests: one connection with one child, any role.</summary>
 public static class ConcentratorYaml

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>One line of the concentrator's JSON console log.</summary>
 public sealed record LogEvent(int EventId, string Level, string Category, string Message, string Raw);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// One charon in one namespace, kept apart from every other charon by its own /run (tmpfs in a
