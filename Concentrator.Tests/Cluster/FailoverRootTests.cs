@@ -3,6 +3,7 @@ using System.Text;
 using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Cluster;
 
 namespace Concentrator.Tests.Cluster;
 

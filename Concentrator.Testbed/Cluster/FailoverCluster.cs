@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Testbed.Cluster;
 
 /// <summary>
 /// Three clustered <c>Concentrator run</c> nodes behind a <see cref="ClusterLoadBalancer"/>, with stock strongSwan peers and our
@@ -19,7 +18,7 @@ namespace Concentrator.Tests.Cluster;
 /// Peers differ in source address and (strongSwan's port_nat_t) source port, so the hash spreads their UDP 4500 flows;
 /// <see cref="CalibrateAsync"/> picks a hash seed that puts tunnels on every node before anything runs.
 /// </summary>
-internal sealed class FailoverCluster
+public sealed class FailoverCluster
 {
     public const string ServiceAddress = "10.95.0.100";
     public const string ServiceInner = "10.96.0.1";
