@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Concentrator.Testbed.Interop;
-using Concentrator.Tests.Interop;
 
 namespace Concentrator.Benchmarks;
 
@@ -305,7 +304,7 @@ public sealed partial class BenchTestbed : IAsyncDisposable
     private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(Testbed bed, TunnelStart start, bool gro = true) =>
         NamespaceTools.WithEnvironmentAsync(start.PerfMap ? NamespaceTools.PerfMapEnvironment : null, () =>
             ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-                ConcentratorInteropTests.ResponderYaml(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
+                ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
                 TimeSpan.FromSeconds(30), logLevel: "information"));
 
     private static async Task InitiateFromCharonAsync(Testbed bed, StrongSwan peer)

@@ -36,7 +36,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
             Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorInteropTests.ResponderYaml(Ike, Esp), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Responder(Ike, Esp), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         EspCounters.Install(bed.Gateway, bed.WorkDir);
 
