@@ -268,14 +268,13 @@ public sealed class FailoverCluster
     /// <summary>SIGKILL to a node's process (found by its id inside the node's namespace, which only this harness uses).</summary>
     public async Task KillNodeAsync(Node node)
     {
-        var pids = await Command.RunAsync("ip", ["netns", "pids", node.Ns.Name], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         int killed = 0;
-        foreach (var pid in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (int pid in await Netns.PidsAsync(node.Ns.Name).ConfigureAwait(false))
         {
             string cmdline;
             try { cmdline = File.ReadAllText($"/proc/{pid}/cmdline"); } catch (IOException) { continue; }
             if (!cmdline.Contains(Path.GetFileName(ConcentratorProcess.AssemblyPath), StringComparison.Ordinal)) continue;
-            await Command.RunAsync("kill", ["-KILL", pid], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Command.RunAsync("kill", ["-KILL", pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             killed++;
         }
         if (killed != 1) throw new InvalidOperationException($"expected one concentrator process in {node.Ns.Name}, killed {killed}");
