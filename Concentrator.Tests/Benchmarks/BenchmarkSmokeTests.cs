@@ -1,5 +1,6 @@
 using System.Globalization;
 using Concentrator.Tests.Interop;
+using Concentrator.Tests.Support;
 using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
@@ -182,10 +183,7 @@ internal static class BenchmarkRunner
         var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         string framework = baseDir.Name;                 // net10.0
         string configuration = baseDir.Parent!.Name;     // Release / Debug
-        var root = baseDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Concentrator.sln"))) root = root.Parent;
-        Assert.True(root is not null, "repository root (Concentrator.sln) not found above " + AppContext.BaseDirectory);
-        string project = Path.Combine(root!.FullName, "Concentrator.Benchmarks");
+        string project = Path.Combine(Repository.Root, "Concentrator.Benchmarks");
         string dll = Path.Combine(project, "bin", configuration, framework, "Concentrator.Benchmarks.dll");
         if (!File.Exists(dll))
         {
