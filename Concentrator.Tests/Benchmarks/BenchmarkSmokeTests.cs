@@ -7,8 +7,8 @@ using Xunit.Abstractions;
 namespace Concentrator.Tests.Benchmarks;
 
 /// <summary>
-/// Smoke runs of the benchmark suites (Concentrator.Benchmarks, run as a process: that project references
-/// this one for the namespace harness). Each suite runs with --quick and tiny sizes; the tests assert that
+/// Smoke runs of the benchmark suites (Concentrator.Benchmarks, run as a process; it shares the namespace
+/// harness, Concentrator.Testbed, with these tests). Each suite runs with --quick and tiny sizes; the tests assert that
 /// the results file was written with one row per configuration and sane (positive) numbers. They never
 /// assert a performance threshold: the machine is shared and the numbers are noisy.
 /// </summary>
