@@ -1,18 +1,19 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
+
 /// <summary>
 /// One way of carrying the peer's inner address to the LAN host through the interop testbed. <c>Start</c>
-/// brings the tunnel up (processes it starts go into the list, disposed in reverse) and returns the gateway
+/// brings the tunnel up (processes it starts are owned by the scope, disposed in reverse) and returns the gateway
 /// daemon's pid (null for plain routing).
 /// </summary>
 public sealed record TunnelConfig(string Id, string Name, bool Nat, string Transport,
-    Func<Testbed, TunnelStart, List<IAsyncDisposable>, Task<Func<int?>>> Start);
+    Func<InteropScope, TunnelStart, Task<Func<int?>>> Start);
 
 /// <summary>Options of one tunnel start. <c>PerfMap</c>: the gateway concentrator writes /tmp/perf-PID.map for perf.</summary>
 public sealed record TunnelStart(bool PerfMap = false);
@@ -31,10 +32,10 @@ public sealed record UdpMaxRate(UdpRun? Best, IReadOnlyList<UdpRun> Probes, bool
 
 /// <summary>
 /// The namespace testbed with one <see cref="TunnelConfig"/> up and an iperf3 server on the LAN host: the
-/// shared setup of the throughput and latency suites. Every namespace and process is torn down on dispose;
-/// the run's files are kept unless <see cref="MarkPassed"/> was called.
+/// shared setup of the throughput and latency suites, in an <see cref="InteropScope"/> (logging to the console).
+/// Every namespace and process is torn down on dispose; the run's files are kept unless <see cref="MarkPassed"/> was called.
 /// </summary>
-public sealed partial class BenchTestbed : IAsyncDisposable
+public sealed class BenchTestbed : IAsyncDisposable
 {
     public const string Ike = "aes256gcm16-prfsha256-ecp256";
     public const string Esp = "aes256gcm16";
@@ -58,7 +59,7 @@ public sealed partial class BenchTestbed : IAsyncDisposable
 
     public static readonly TunnelConfig Ours = new("ours", "(a) concentrator ↔ concentrator", false, "plain ESP (IP proto 50)", StartOursAsync);
     public static readonly TunnelConfig OursNoGro = new("ours-nogro", "(a-) as (a), tunnel.gro off on both ends", false, "plain ESP (IP proto 50)",
-        (bed, start, owned) => StartOursAsync(bed, start, owned, gro: false));
+        (scope, start) => StartOursAsync(scope, start, gro: false));
     public static readonly TunnelConfig OursNat = new("ours-nat", "(a') concentrator ↔ concentrator through a NAT router", true,
         "ESP-in-UDP 4500 (real NAT, one extra router hop)", StartOursAsync);
     public static readonly TunnelConfig Swan = new("swan", "(b) strongSwan ↔ strongSwan", false, "ESP-in-UDP 4500 (libipsec, encap = yes)", StartSwanAsync);
@@ -66,17 +67,16 @@ public sealed partial class BenchTestbed : IAsyncDisposable
         "ESP-in-UDP 4500 (charon's encap = yes)", StartSwanToOursAsync);
     public static readonly TunnelConfig Plain = new("plain", "(d) plain routing, no IPsec (ceiling)", false, "none", StartPlainAsync);
 
-    private readonly List<IAsyncDisposable> _owned = new();
-    private bool _passed;
+    private readonly InteropScope _scope;
 
-    private BenchTestbed(TunnelConfig config, Testbed bed)
+    private BenchTestbed(TunnelConfig config, InteropScope scope)
     {
         Config = config;
-        Bed = bed;
+        _scope = scope;
     }
 
     public TunnelConfig Config { get; }
-    public Testbed Bed { get; }
+    public Testbed Bed => _scope.Bed;
 
     /// <summary>The gateway daemon (concentrator or charon); null for plain routing.</summary>
     public int? GatewayPid { get; private set; }
@@ -86,10 +86,10 @@ public sealed partial class BenchTestbed : IAsyncDisposable
     /// <summary>Builds the testbed, brings <paramref name="config"/> up, checks the path and starts the iperf3 server.</summary>
     public static async Task<BenchTestbed> StartAsync(TunnelConfig config, TunnelStart? start = null)
     {
-        var t = new BenchTestbed(config, Testbed.Create(config.Nat));
+        var t = new BenchTestbed(config, InteropScope.Create(Console.WriteLine, config.Nat));
         try
         {
-            var pid = await config.Start(t.Bed, start ?? new TunnelStart(), t._owned);
+            var pid = await config.Start(t._scope, start ?? new TunnelStart());
             t.GatewayPid = pid();
             await CheckPathAsync(t.Bed);
             t.IperfServer = t.Bed.Lan.Start(["iperf3", "-s", "-B", Testbed.LanHost, "-p", IperfPort.ToString()],
@@ -105,32 +105,23 @@ public sealed partial class BenchTestbed : IAsyncDisposable
     }
 
     /// <summary>The run succeeded: its files are deleted on dispose.</summary>
-    public void MarkPassed() => _passed = true;
+    public void MarkPassed() => _scope.Passed();
 
     /// <summary>Wraps a failure with where the run's files were kept.</summary>
     public Exception Failure(Exception ex) => new InvalidOperationException($"{ex.Message} (run files kept in {Bed.WorkDir})", ex);
 
-    public async ValueTask DisposeAsync()
-    {
-        for (int i = _owned.Count - 1; i >= 0; i--)
-        {
-            try { await _owned[i].DisposeAsync(); } catch (Exception) { /* teardown continues */ }
-        }
-        _owned.Clear();
-        if (_passed) Bed.DeleteWorkDir();
-        await Bed.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _scope.DisposeAsync();
 
     // ---- traffic ----
 
     /// <summary>iperf3 TCP upload (peer's inner address → LAN host) with the gateway's CPU seconds during the run.</summary>
     public async Task<TcpRun> TcpAsync(int streams, int seconds)
     {
-        double cpuBefore = NamespaceTools.CpuSeconds(GatewayPid);
+        double cpuBefore = Profiling.CpuSeconds(GatewayPid);
         var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20),
             "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-p", IperfPort.ToString(), "-t", seconds.ToString(),
             "-P", streams.ToString(), "-J", "--connect-timeout", "5000");
-        double cpuAfter = NamespaceTools.CpuSeconds(GatewayPid);
+        double cpuAfter = Profiling.CpuSeconds(GatewayPid);
         var received = IperfEnd(r).GetProperty("sum_received");
         double bps = received.GetProperty("bits_per_second").GetDouble();
         double bytes = received.GetProperty("bytes").GetDouble();
@@ -219,14 +210,10 @@ public sealed partial class BenchTestbed : IAsyncDisposable
     {
         var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(count * interval + 15), "ping", "-n", "-c", count.ToString(),
             "-i", interval.ToString(CultureInfo.InvariantCulture), "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
-        var rtts = new List<double>(count);
-        foreach (Match m in PingTime().Matches(r.Stdout)) rtts.Add(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-        if (rtts.Count == 0) throw new InvalidOperationException("ping: no replies: " + r);
-        return (rtts.ToArray(), count);
+        var rtts = PingOutput.RoundTripsMs(r);
+        if (rtts.Length == 0) throw new InvalidOperationException("ping: no replies: " + r);
+        return (rtts, count);
     }
-
-    [GeneratedRegex(@"time=([0-9]+(?:\.[0-9]+)?) ms")]
-    private static partial Regex PingTime();
 
     /// <summary>A bounded ping from the peer's inner address to the LAN host: the path works before measuring.</summary>
     private static async Task CheckPathAsync(Testbed bed)
@@ -244,23 +231,22 @@ public sealed partial class BenchTestbed : IAsyncDisposable
 
     // ---- configurations ----
 
-    private static Task<Func<int?>> StartPlainAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    private static Task<Func<int?>> StartPlainAsync(InteropScope scope, TunnelStart start)
     {
+        var bed = scope.Bed;
         bed.Peer.AddRoute(Testbed.LanSubnet, Testbed.GatewayOuter);
         bed.Gateway.AddRoute(Testbed.PeerInnerSubnet, bed.PeerOuter);
         return Task.FromResult<Func<int?>>(() => null);
     }
 
-    private static Task<Func<int?>> StartOursAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned) =>
-        StartOursAsync(bed, start, owned, gro: true);
+    private static Task<Func<int?>> StartOursAsync(InteropScope scope, TunnelStart start) => StartOursAsync(scope, start, gro: true);
 
-    private static async Task<Func<int?>> StartOursAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned, bool gro)
+    private static async Task<Func<int?>> StartOursAsync(InteropScope scope, TunnelStart start, bool gro)
     {
-        var gateway = await StartGatewayConcentratorAsync(bed, start, gro);
-        owned.Add(gateway);
-        var peer = await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"), PeerYaml(bed.PeerOuter, gro),
-            TimeSpan.FromSeconds(30), logLevel: "information");
-        owned.Add(peer);
+        var bed = scope.Bed;
+        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, gro));
+        var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"), PeerYaml(bed.PeerOuter, gro),
+            TimeSpan.FromSeconds(30), logLevel: "information"));
         if (!await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(20))
             || !await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
         {
@@ -269,30 +255,28 @@ public sealed partial class BenchTestbed : IAsyncDisposable
         return GatewayConcentratorPid(bed);
     }
 
-    private static async Task<Func<int?>> StartSwanAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    private static async Task<Func<int?>> StartSwanAsync(InteropScope scope, TunnelStart start)
     {
-        var gw = await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway");
-        owned.Add(gw);
-        var peer = await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer");
-        owned.Add(peer);
-        await NamespaceTools.QuietAsync(gw);
-        await NamespaceTools.QuietAsync(peer);
+        var bed = scope.Bed;
+        var gw = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway"));
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        await gw.QuietAsync();
+        await peer.QuietAsync();
         await gw.LoadAsync(SwanctlConf.Connection("peer", Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
             Ike, "net", Testbed.LanSubnet, Testbed.PeerInnerSubnet, Esp));
         await InitiateFromCharonAsync(bed, peer);
         if (await gw.WaitInstalledAsync("peer", "net", TimeSpan.FromSeconds(10)) is null)
             throw new InvalidOperationException("gateway charon: no INSTALLED child\n" + gw.Diagnostics(3000));
-        int? pid = NamespaceTools.FindPid(bed.Gateway, (comm, _) => comm == "charon");
+        int? pid = bed.Gateway.FindPid((comm, _) => comm == "charon");
         return () => pid;
     }
 
-    private static async Task<Func<int?>> StartSwanToOursAsync(Testbed bed, TunnelStart start, List<IAsyncDisposable> owned)
+    private static async Task<Func<int?>> StartSwanToOursAsync(InteropScope scope, TunnelStart start)
     {
-        var peer = await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer");
-        owned.Add(peer);
-        await NamespaceTools.QuietAsync(peer);
-        var gateway = await StartGatewayConcentratorAsync(bed, start);
-        owned.Add(gateway);
+        var bed = scope.Bed;
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        await peer.QuietAsync();
+        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start));
         await InitiateFromCharonAsync(bed, peer);
         if (!await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
             throw new InvalidOperationException("the concentrator did not install the Child SA\n" + gateway.Diagnostics(3000));
@@ -300,10 +284,9 @@ public sealed partial class BenchTestbed : IAsyncDisposable
     }
 
     private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(Testbed bed, TunnelStart start, bool gro = true) =>
-        NamespaceTools.WithEnvironmentAsync(start.PerfMap ? NamespaceTools.PerfMapEnvironment : null, () =>
-            ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-                ConcentratorInteropTests.ResponderYaml(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
-                TimeSpan.FromSeconds(30), logLevel: "information"));
+        ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
+            ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
+            TimeSpan.FromSeconds(30), logLevel: "information", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
 
     private static async Task InitiateFromCharonAsync(Testbed bed, StrongSwan peer)
     {
@@ -317,31 +300,12 @@ public sealed partial class BenchTestbed : IAsyncDisposable
 
     private static Func<int?> GatewayConcentratorPid(Testbed bed)
     {
-        int? pid = NamespaceTools.FindPid(bed.Gateway, (_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
+        int? pid = bed.Gateway.FindPid((_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
         return () => pid;
     }
 
     /// <summary>The peer-side concentrator: initiator at start, site-to-site for its inner /32 to the LAN.</summary>
-    public static string PeerYaml(string peerOuter, bool gro = true) => $$"""
-        # generated by Concentrator.Benchmarks: the peer end of a site-to-site tunnel
-        listen: { addresses: [{{peerOuter}}], ike_port: 500, natt_port: 4500 }
-        http: { listen: "127.0.0.1:9400" }
-        tunnel: { type: tun, device: ipsec0, mtu: 1400, gro: {{(gro ? "yes" : "no")}} }
-        connections:
-          gw:
-            version: 2
-            local_addrs: [{{peerOuter}}]
-            remote_addrs: [{{Testbed.GatewayOuter}}]
-            proposals: [{{Ike}}]
-            local: { auth: psk, id: {{SwanctlConf.PeerId}} }
-            remote: { auth: psk, id: {{SwanctlConf.GatewayId}} }
-            children:
-              net:
-                local_ts: [{{Testbed.PeerInner}}/32]
-                remote_ts: [{{Testbed.LanSubnet}}]
-                esp_proposals: [{{Esp}}]
-                start_action: start
-        secrets:
-          ike-bench: { id: [{{SwanctlConf.PeerId}}, {{SwanctlConf.GatewayId}}], secret: "{{SwanctlConf.Psk}}" }
-        """;
+    private static string PeerYaml(string peerOuter, bool gro) =>
+        ConcentratorYaml.Connection(peerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+            Testbed.PeerInner + "/32", Testbed.LanSubnet, startAction: "start", name: "gw", child: "net", gro: gro);
 }

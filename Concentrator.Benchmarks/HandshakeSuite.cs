@@ -6,11 +6,13 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
-using Concentrator.Tests.Interop;
-using Concentrator.Tests.Support;
 using Concentrator.Ike.Sa;
+using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
 
 namespace Concentrator.Benchmarks;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// IKE setups per second at saturation (every peer of a round started at once) and p50/p99 setup latency,
@@ -258,21 +260,22 @@ public static class HandshakeSuite
 
     private static async Task<IReadOnlyList<Round>> InNamespaceAsync(int peers, int rounds, bool swan)
     {
-        var bed = Testbed.Create();
-        var owned = new List<IAsyncDisposable>();
+        await using var scope = InteropScope.Create(Console.WriteLine);
+        var bed = scope.Bed;
+        StrongSwan? charon = null;
+        ConcentratorProcess? gateway = null;
         try
         {
             if (swan)
             {
-                var charon = await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway",
-                    extraSettings: "block_threshold = 1000000\ncookie_threshold = 0");
-                owned.Add(charon);
-                await NamespaceTools.QuietAsync(charon);
+                charon = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway",
+                    extraSettings: "block_threshold = 1000000\ncookie_threshold = 0"));
+                await charon.QuietAsync();
                 await charon.LoadAsync(CharonResponderConf());
             }
             else
             {
-                owned.Add(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"), ResponderYaml(),
+                gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"), ResponderYaml(),
                     TimeSpan.FromSeconds(30), logLevel: "information"));
             }
 
@@ -292,26 +295,13 @@ public static class HandshakeSuite
             var output = JsonSerializer.Deserialize<LoadtestCommand.Output>(json, LoadtestCommand.Json)!;
             var list = output.Rounds.Select(ToRound).ToList();
             if (list.Count == 0) throw new InvalidOperationException("fleet client measured no round");
-            bed.DeleteWorkDir();
+            scope.Passed();
             return list;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            string diag = string.Join("\n", owned.Select(d => d switch
-            {
-                StrongSwan s => s.Diagnostics(3000),
-                ConcentratorProcess c => c.Diagnostics(3000),
-                _ => "",
-            }));
+            string diag = charon?.Diagnostics(3000) ?? gateway?.Diagnostics(3000) ?? "";
             throw new InvalidOperationException($"{ex.Message}\n{diag}\n(run files kept in {bed.WorkDir})", ex);
-        }
-        finally
-        {
-            for (int i = owned.Count - 1; i >= 0; i--)
-            {
-                try { await owned[i].DisposeAsync(); } catch (Exception) { /* teardown continues */ }
-            }
-            await bed.DisposeAsync();
         }
     }
 

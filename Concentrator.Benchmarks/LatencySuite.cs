@@ -1,4 +1,4 @@
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 
@@ -33,7 +33,7 @@ public static class LatencySuite
         int loadSeconds = (int)Math.Ceiling(count * PingInterval + LoadLead.TotalSeconds + 2);
 
         var report = new Report("latency", "Round-trip time through the namespace testbed (ping, idle and under load)");
-        report.Conditions.Add("Topology (Concentrator.Tests/Interop/Testbed.cs), tunnels and ciphers as in the throughput suite (BenchTestbed): peer " +
+        report.Conditions.Add("Topology (Concentrator.Testbed/Interop/Testbed.cs), tunnels and ciphers as in the throughput suite (BenchTestbed): peer " +
                               "(10.99.1.2, inner 10.99.10.1) ─veth─ gateway ─veth─ LAN host 10.99.2.2; IKE " + BenchTestbed.Ike + ", ESP " +
                               BenchTestbed.Esp + "; every namespace created and torn down by this run.");
         report.Conditions.Add($"RTT: `ping -i {PingInterval} -c {count} -I 10.99.10.1 10.99.2.2` in the peer namespace (the echo request and reply both " +

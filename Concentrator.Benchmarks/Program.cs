@@ -74,7 +74,7 @@ public static class Program
         if (args[0] == HandshakeSuite.FleetClientCommand) return await Concentrator.Cli.CliApp.RunAsync(args);
 
         // A recorded perf.data summarised like the throughput suite's --profile output.
-        if (args[0] == "perf-summary") return await NamespaceTools.PerfSummaryCommandAsync(args[1..]);
+        if (args[0] == "perf-summary") return await Profiling.PerfSummaryCommandAsync(args[1..]);
 
         BenchOptions options;
         try

@@ -1,4 +1,3 @@
-using Concentrator.Tests.Support;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
@@ -9,7 +8,8 @@ using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
 using Concentrator.Simulation;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
 using Concentrator.Ipsec;
@@ -160,8 +160,8 @@ public static partial class ScaleSuite
             new FleetProgress(n).Update, line => Console.WriteLine($"scale {n}: {line}"));
         var round = rounds[0];
         var metrics = await gateway.ScrapeAsync();
-        int gatewayChildren = (int)Sum(metrics, "concentrator_child_sas");
-        int gatewayEstablished = (int)Sum(metrics, "concentrator_ike_sas", "state=\"established\"");
+        int gatewayChildren = (int)GatewayMetrics.Sum(metrics, "concentrator_child_sas");
+        int gatewayEstablished = (int)GatewayMetrics.Sum(metrics, "concentrator_ike_sas", "state=\"established\"");
         Console.WriteLine($"scale {n}: gateway has {gatewayEstablished} IKE SAs established, {gatewayChildren} Child SAs installed");
         if (gatewayChildren != round.Established || gatewayEstablished != round.Established)
             report.Notes.Add($"{n} tunnels: the fleet counted {round.Established} up, the gateway {gatewayEstablished} IKE SAs and {gatewayChildren} Child SAs.");
@@ -174,22 +174,6 @@ public static partial class ScaleSuite
         return new Scale(Math.Min(gatewayChildren, round.Established), LoadTest.FormatFailures(round.Failures), round.ElapsedSeconds,
             zero.Heap, full.Heap, zero.Rss, full.Rss);
     }
-
-    private static double Sum(string metrics, string name, string? label = null)
-    {
-        double sum = 0;
-        foreach (var line in metrics.Split('\n'))
-        {
-            if (!line.StartsWith(name, StringComparison.Ordinal)) continue;
-            var rest = line.AsSpan(name.Length);
-            if (rest.Length == 0 || (rest[0] != ' ' && rest[0] != '{')) continue;
-            if (label is not null && !line.Contains(label, StringComparison.Ordinal)) continue;
-            sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
-        }
-        return sum;
-    }
-
-
 
     /// <summary>Progress on stdout, a line every 10% (the benchmark's output is usually a log).</summary>
     private sealed class FleetProgress(int total)

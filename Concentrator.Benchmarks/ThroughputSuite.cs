@@ -1,4 +1,4 @@
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 
@@ -26,7 +26,7 @@ public static class ThroughputSuite
         int udpProbes = o.Quick ? 3 : 8;
         int[] streams = [1, 4];
         var report = new Report("throughput", "IPsec throughput through the namespace testbed (iperf3 TCP and UDP)");
-        report.Conditions.Add("Topology (Concentrator.Tests/Interop/Testbed.cs): peer (10.99.1.2, inner 10.99.10.1) ─veth─ gateway (10.99.1.1 | 10.99.2.1) " +
+        report.Conditions.Add("Topology (Concentrator.Testbed/Interop/Testbed.cs): peer (10.99.1.2, inner 10.99.10.1) ─veth─ gateway (10.99.1.1 | 10.99.2.1) " +
                               "─veth─ LAN host 10.99.2.2; every namespace created and torn down by this run.");
         report.Conditions.Add($"iperf3 TCP client in the peer namespace (`-B 10.99.10.1`), server on the LAN host; upload direction (the gateway " +
                               $"decrypts the data and encrypts the ACKs); {seconds} s per run, {repeats} run(s) per row, median reported; 1 stream and 4 streams (`-P 4`).");
@@ -163,10 +163,10 @@ public static class ThroughputSuite
                     {
                         string data = Path.Combine(ProfileDataDir, $"throughput-{v.Id}.perf.data");
                         Directory.CreateDirectory(ProfileDataDir);
-                        var record = NamespaceTools.PerfRecordAsync(pid, seconds, data);
+                        var record = Profiling.PerfRecordAsync(pid, seconds, data);
                         runs.Add(await bed.TcpAsync(p, seconds));
                         var rec = await record;
-                        summary = rec.Ok ? $"perf data: {data} (symbols of JIT code: /tmp/perf-{pid}.map)\n\n" + await NamespaceTools.PerfSummaryAsync(data)
+                        summary = rec.Ok ? $"perf data: {data} (symbols of JIT code: /tmp/perf-{pid}.map)\n\n" + await Profiling.PerfSummaryAsync(data)
                             : "perf record failed: " + rec;
                     }
                     else

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;

@@ -3,6 +3,7 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 

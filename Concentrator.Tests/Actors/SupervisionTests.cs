@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;

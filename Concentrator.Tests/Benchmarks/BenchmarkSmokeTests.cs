@@ -1,12 +1,14 @@
 using System.Globalization;
 using Concentrator.Tests.Interop;
+using Concentrator.Tests.Support;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Benchmarks;
 
 /// <summary>
-/// Smoke runs of the benchmark suites (Concentrator.Benchmarks, run as a process: that project references
-/// this one for the namespace harness). Each suite runs with --quick and tiny sizes; the tests assert that
+/// Smoke runs of the benchmark suites (Concentrator.Benchmarks, run as a process; it shares the namespace
+/// harness, Concentrator.Testbed, with these tests). Each suite runs with --quick and tiny sizes; the tests assert that
 /// the results file was written with one row per configuration and sane (positive) numbers. They never
 /// assert a performance threshold: the machine is shared and the numbers are noisy.
 /// </summary>
@@ -181,10 +183,7 @@ internal static class BenchmarkRunner
         var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         string framework = baseDir.Name;                 // net10.0
         string configuration = baseDir.Parent!.Name;     // Release / Debug
-        var root = baseDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Concentrator.sln"))) root = root.Parent;
-        Assert.True(root is not null, "repository root (Concentrator.sln) not found above " + AppContext.BaseDirectory);
-        string project = Path.Combine(root!.FullName, "Concentrator.Benchmarks");
+        string project = Path.Combine(Repository.Root, "Concentrator.Benchmarks");
         string dll = Path.Combine(project, "bin", configuration, framework, "Concentrator.Benchmarks.dll");
         if (!File.Exists(dll))
         {

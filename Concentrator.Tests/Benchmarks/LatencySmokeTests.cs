@@ -1,4 +1,5 @@
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Benchmarks;

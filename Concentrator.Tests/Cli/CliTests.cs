@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Concentrator.Cli;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Cli;
@@ -147,7 +148,7 @@ public sealed class RunProcessTests
             Assert.Equal("ready", (await http.GetStringAsync($"http://127.0.0.1:{httpPort}/readyz")).Trim());
 
             await using var fleet = PeerFleet.Start(new FleetOptions { Psk = "test-shared-key-0123456789"u8.ToArray(), GatewayId = "gw.test" });
-            var events = Support.EventLog.Attach(fleet.Node.System);
+            var events = Testbed.Support.EventLog.Attach(fleet.Node.System);
             var result = await fleet.EstablishAsync(new IPEndPoint(IPAddress.Loopback, ikePort), 3, TimeSpan.FromSeconds(20));
             Assert.Equal(3, result.Established);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster;

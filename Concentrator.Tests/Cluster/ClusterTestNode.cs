@@ -2,7 +2,7 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Concentrator.Tests.Cluster;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Concentrator.Config;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using Concentrator.Cluster.Membership;
 

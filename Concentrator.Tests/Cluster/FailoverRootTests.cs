@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text;
 using Concentrator.Tests.Interop;
+using Concentrator.Tests.Support;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Cluster;
 
 namespace Concentrator.Tests.Cluster;
 
@@ -328,14 +331,13 @@ public sealed class FailoverRootTests(ITestOutputHelper output)
     /// <summary>Replaces this test's section of <c>bench/results/failover.md</c> (the other test's section is kept).</summary>
     private void WriteResults(string section, string markdown)
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Concentrator.sln"))) root = root.Parent;
+        var root = Repository.TryFindRoot();
         if (root is null)
         {
             output.WriteLine("repository root not found; results not written");
             return;
         }
-        string path = Path.Combine(root.FullName, "bench", "results", "failover.md");
+        string path = Path.Combine(root, "bench", "results", "failover.md");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string text = File.Exists(path) ? File.ReadAllText(path) : """
             # Cluster failover and rolling restart

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.DataPlane;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;

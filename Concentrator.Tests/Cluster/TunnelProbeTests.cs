@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Concentrator.Testbed.Cluster;
 
 namespace Concentrator.Tests.Cluster;
 

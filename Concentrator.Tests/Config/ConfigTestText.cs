@@ -1,3 +1,5 @@
+using Concentrator.Tests.Support;
+
 namespace Concentrator.Tests.Config;
 
 /// <summary>Same text as Concentrator/Config/example.yaml (a test keeps them identical).</summary>
@@ -116,14 +118,5 @@ internal static class ConfigTestText
         """;
 
     /// <summary>Path of a file in the source tree, found by walking up to the solution file.</summary>
-    public static string SourcePath(params string[] parts)
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Concentrator.sln")))
-        {
-            dir = dir.Parent;
-        }
-        Assert.NotNull(dir);
-        return Path.Combine([dir!.FullName, .. parts]);
-    }
+    public static string SourcePath(params string[] parts) => Path.Combine([Repository.Root, .. parts]);
 }

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
 using Concentrator.Ipsec;

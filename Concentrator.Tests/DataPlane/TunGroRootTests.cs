@@ -1,7 +1,10 @@
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.DataPlane;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// TCP coalescing on the TUN write path (tunnel.gro) with real streams through the namespace testbed:

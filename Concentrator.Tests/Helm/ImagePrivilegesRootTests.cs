@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Helm;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The privilege model of the Dockerfile and the chart, on the real binary: the apphost carries

@@ -6,6 +6,7 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Tests.Security;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 

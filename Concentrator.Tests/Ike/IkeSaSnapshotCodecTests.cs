@@ -4,7 +4,7 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;
 using Concentrator.Hosting;

@@ -5,6 +5,7 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Sa;
 using Concentrator.Tests.Ike.Exchanges;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Concentrator.Telemetry;
 using Concentrator.Ipsec;

@@ -3,8 +3,11 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The Linux data plane's packet threads do not allocate per packet (DEVELOPERS.md: hot path without

@@ -3,8 +3,11 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Issue 8 item 5: ESP abuse costs an established tunnel nothing measurable and allocates nothing per packet.

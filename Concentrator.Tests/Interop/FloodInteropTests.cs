@@ -3,8 +3,11 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Issue 8's flood test: an IKE_SA_INIT flood from thousands of spoofed addresses (a /16 routed inside the

@@ -1,4 +1,8 @@
+using Concentrator.Testbed.Interop;
+
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The setup shared by the hostile-input Root tests: a strongSwan initiator in the peer namespace and a concentrator

@@ -1,3 +1,5 @@
+using Concentrator.Testbed.Interop;
+
 namespace Concentrator.Tests.Interop;
 
 /// <summary>The harness's parsers, without root: vici raw text, SPIs, the concentrator's JSON log lines.</summary>

@@ -4,8 +4,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// SA lifecycle against strongSwan (peer namespace, libipsec, encap = yes) with the built concentrator in

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Issue 8's malformed-input storm: with a strongSwan tunnel up and a ping running through it, the peer

@@ -1,6 +1,9 @@
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// strongSwan against strongSwan on the testbed: proves the harness (namespaces, charon per namespace,

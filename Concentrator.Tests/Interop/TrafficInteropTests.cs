@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
+
+using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Traffic through the concentrator's TUN data plane beyond ping: a fixed-size TCP transfer, the
@@ -33,7 +36,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
             Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorInteropTests.ResponderYaml(Ike, Esp), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Responder(Ike, Esp), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         EspCounters.Install(bed.Gateway, bed.WorkDir);
 

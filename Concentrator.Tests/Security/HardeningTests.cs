@@ -6,6 +6,7 @@ using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
 using Concentrator.Tests.Config;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Tasks;

@@ -9,6 +9,7 @@ using Concentrator.Transport;
 using Concentrator.Simulation;
 using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
 

@@ -11,6 +11,7 @@ using Concentrator.Hosting;
 using Concentrator.Ike.Crypto;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;

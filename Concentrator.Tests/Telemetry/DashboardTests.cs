@@ -1,4 +1,4 @@
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;

@@ -4,6 +4,7 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
 

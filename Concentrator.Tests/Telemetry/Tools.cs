@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Concentrator.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Telemetry;
@@ -10,7 +11,7 @@ namespace Concentrator.Tests.Telemetry;
 /// </summary>
 internal static class Tools
 {
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => Repository.Root;
 
     public static string? Require(string tool, ITestOutputHelper output)
     {
@@ -50,12 +51,5 @@ internal static class Tools
             throw new TimeoutException($"{file} did not finish within {timeoutSeconds} s");
         }
         return (p.ExitCode, (await stdout) + (await stderr));
-    }
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Concentrator.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root (Concentrator.sln) not found");
     }
 }

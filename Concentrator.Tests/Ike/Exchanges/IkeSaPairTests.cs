@@ -38,8 +38,8 @@ public sealed class IkeSaPairTests
 
     private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "")
     {
-        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml()
+        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml()
             .Replace("    remote_addrs: [127.0.0.1]\n", "    remote_addrs: [127.0.0.1]\n" + initiatorConnectionExtra), "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
@@ -807,8 +807,8 @@ internal static class RekeyHarness
 
     public static (Side I, Side R) Established()
     {
-        var rConfig = ConcentratorConfig.Parse(Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Support.TestGateway.InitiatorYaml(), "<i>");
+        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml(), "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
         var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },

@@ -2,6 +2,7 @@ using Akka.Actor;
 using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Concentrator.Ike.Wire;
 using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Exchanges;

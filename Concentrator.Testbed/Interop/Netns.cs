@@ -1,6 +1,7 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// One network namespace created by this harness: links, addresses, routes, sysctls, commands run
@@ -105,12 +106,45 @@ public sealed partial class Netns : IAsyncDisposable
     /// <summary>Kills whatever still runs inside the namespace (started by this harness), then deletes it.</summary>
     internal static async Task DeleteAsync(string name)
     {
-        var pids = await Command.RunAsync("ip", ["netns", "pids", name], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        foreach (var pid in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (int pid in await PidsAsync(name).ConfigureAwait(false))
         {
-            if (int.TryParse(pid, out _)) await Command.RunAsync("kill", ["-KILL", pid], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Command.RunAsync("kill", ["-KILL", pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         await Command.RunAsync("ip", ["netns", "del", name], TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+    }
+
+    /// <summary>Ids of the processes inside namespace <paramref name="name"/> (<c>ip netns pids</c>, bounded).</summary>
+    public static async Task<IReadOnlyList<int>> PidsAsync(string name)
+    {
+        var r = await Command.RunAsync("ip", ["netns", "pids", name], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        var pids = new List<int>();
+        foreach (var line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) pids.Add(pid);
+        }
+        return pids;
+    }
+
+    /// <summary>
+    /// The first process inside this namespace whose command name (<c>/proc/PID/comm</c>) and command line (arguments
+    /// separated by spaces) match; null when none does.
+    /// </summary>
+    public int? FindPid(Func<string, string, bool> match)
+    {
+        foreach (int pid in PidsAsync(Name).GetAwaiter().GetResult())
+        {
+            try
+            {
+                string comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                string cmdline = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+                if (match(comm, cmdline)) return pid;
+            }
+            catch (IOException)
+            {
+                // Gone since it was listed.
+            }
+        }
+        return null;
     }
 
     /// <summary>Names of every namespace on the machine.</summary>

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Concentrator.Ike.Sa;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>One line of the concentrator's JSON console log.</summary>
 public sealed record LogEvent(int EventId, string Level, string Category, string Message, string Raw);
@@ -37,12 +37,13 @@ public sealed class ConcentratorProcess : IAsyncDisposable
     public string StdoutPath => Path.Combine(Dir, "concentrator.stdout.jsonl");
     public string StderrPath => Path.Combine(Dir, "concentrator.stderr");
 
-    /// <summary>The Concentrator.dll next to the tests (the project reference copies it to the test output).</summary>
+    /// <summary>The Concentrator.dll next to the running tests or benchmarks (their project reference copies it to their output).</summary>
     public static string AssemblyPath => typeof(Concentrator.Hosting.Gateway).Assembly.Location;
 
     /// <summary>Starts the concentrator with <paramref name="yaml"/> and waits (bounded) for its Listening event.</summary>
+    /// <param name="environment">Variables set for the process on top of the harness's (e.g. the benchmarks' perf map switches).</param>
     public static async Task<ConcentratorProcess> StartAsync(Netns ns, string dir, string yaml, TimeSpan? readyTimeout = null,
-        string logLevel = "debug", int shutdownTimeoutSeconds = 3)
+        string logLevel = "debug", int shutdownTimeoutSeconds = 3, IReadOnlyDictionary<string, string>? environment = null)
     {
         var c = new ConcentratorProcess(ns, dir);
         Directory.CreateDirectory(dir);
@@ -53,6 +54,10 @@ public sealed class ConcentratorProcess : IAsyncDisposable
             ["DOTNET_NOLOGO"] = "1",
             ["DOTNET_gcServer"] = "0",
         };
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment) env[k] = v;
+        }
         c._process = ns.Start(
             ["dotnet", AssemblyPath, "run", "--config", c.ConfigPath, "--log-level", logLevel,
              "--shutdown-timeout", shutdownTimeoutSeconds.ToString()],

@@ -1,19 +1,11 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 
-namespace Concentrator.Tests.Interop;
-
-/// <summary>Interop tests run one at a time: they are CPU-heavy and bounded in wall time.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class InteropCollection
-{
-    public const string Name = "Interop";
-}
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
-/// What root interop tests need. Missing pieces fail the test under CI=true; elsewhere the test
-/// writes the reason and returns (xunit 2 has no runtime skip without extra packages).
+/// What root interop tests (and the namespace benchmarks) need. The tests' policy on a missing piece (fail under
+/// CI=true, elsewhere write the reason and return) is <c>InteropPrerequisites.Check</c> in Concentrator.Tests/Interop/InteropXunit.cs.
 /// </summary>
 public static class InteropPrerequisites
 {
@@ -39,35 +31,25 @@ public static class InteropPrerequisites
         if (needDotnet && !Command.Exists("dotnet")) missing.Add("dotnet");
         return missing;
     }
-
-    /// <summary>True when the test can run; otherwise fails (CI) or reports and returns false.</summary>
-    public static bool Check(ITestOutputHelper output, bool needDotnet = false)
-    {
-        var missing = Missing(needDotnet);
-        if (missing.Count == 0) return true;
-        string reason = $"interop prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
-        if (InCi) Assert.Fail(reason);
-        output.WriteLine("NOT RUN: " + reason);
-        return false;
-    }
 }
 
 /// <summary>
 /// One test's world: the testbed, what runs in it, a time budget, and diagnostics. Dispose stops
 /// everything in reverse order and tears the namespaces down; a failing test prints every component's
-/// diagnostics and keeps the run directory, a passing one deletes it.
+/// diagnostics and keeps the run directory, a passing one deletes it. Lines go to the log the scope was
+/// created with (a test's output: <c>InteropScope.Create(ITestOutputHelper, ...)</c> in Concentrator.Tests).
 /// </summary>
 public sealed class InteropScope : IAsyncDisposable
 {
-    private readonly ITestOutputHelper _output;
+    private readonly Action<string> _log;
     private readonly List<IAsyncDisposable> _owned = new();
     private readonly List<(string Name, Func<string> Read)> _diagnostics = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _passed;
 
-    private InteropScope(ITestOutputHelper output, Testbed bed, TimeSpan budget)
+    private InteropScope(Action<string> log, Testbed bed, TimeSpan budget)
     {
-        _output = output;
+        _log = log;
         Bed = bed;
         Budget = budget;
     }
@@ -83,11 +65,11 @@ public sealed class InteropScope : IAsyncDisposable
         return left < cap ? left : cap;
     }
 
-    public static InteropScope Create(ITestOutputHelper output, bool withNatRouter = false, double budgetSeconds = 50)
+    public static InteropScope Create(Action<string> log, bool withNatRouter = false, double budgetSeconds = 50)
     {
         var bed = Testbed.Create(withNatRouter);
-        output.WriteLine($"testbed {bed.Id} in {bed.WorkDir}");
-        return new InteropScope(output, bed, TimeSpan.FromSeconds(budgetSeconds));
+        log($"testbed {bed.Id} in {bed.WorkDir}");
+        return new InteropScope(log, bed, TimeSpan.FromSeconds(budgetSeconds));
     }
 
     public T Own<T>(T item) where T : IAsyncDisposable
@@ -98,7 +80,7 @@ public sealed class InteropScope : IAsyncDisposable
 
     public void AddDiagnostics(string name, Func<string> read) => _diagnostics.Add((name, read));
 
-    public void Log(string line) => _output.WriteLine($"[{_clock.Elapsed.TotalSeconds,6:F1}s] {line}");
+    public void Log(string line) => _log($"[{_clock.Elapsed.TotalSeconds,6:F1}s] {line}");
 
     /// <summary>Marks the test as passed: its run directory is deleted on dispose.</summary>
     public void Passed() => _passed = true;
@@ -109,20 +91,20 @@ public sealed class InteropScope : IAsyncDisposable
         {
             foreach (var (name, read) in _diagnostics)
             {
-                try { _output.WriteLine($"##### {name}\n{read()}"); } catch (Exception ex) { _output.WriteLine($"##### {name}: {ex.Message}"); }
+                try { _log($"##### {name}\n{read()}"); } catch (Exception ex) { _log($"##### {name}: {ex.Message}"); }
             }
-            _output.WriteLine($"run files kept in {Bed.WorkDir}");
+            _log($"run files kept in {Bed.WorkDir}");
         }
 
         for (int i = _owned.Count - 1; i >= 0; i--)
         {
-            try { await _owned[i].DisposeAsync().ConfigureAwait(false); } catch (Exception ex) { _output.WriteLine($"teardown: {ex.Message}"); }
+            try { await _owned[i].DisposeAsync().ConfigureAwait(false); } catch (Exception ex) { _log($"teardown: {ex.Message}"); }
         }
         await Bed.DisposeAsync().ConfigureAwait(false);
         // INTEROP_KEEP=1 keeps the configs and logs of passing runs too.
         if (_passed && Environment.GetEnvironmentVariable("INTEROP_KEEP") != "1") Bed.DeleteWorkDir();
-        else if (_passed) _output.WriteLine($"run files kept in {Bed.WorkDir} (INTEROP_KEEP=1)");
-        _output.WriteLine($"torn down after {_clock.Elapsed.TotalSeconds:F1} s");
+        else if (_passed) _log($"run files kept in {Bed.WorkDir} (INTEROP_KEEP=1)");
+        _log($"torn down after {_clock.Elapsed.TotalSeconds:F1} s");
     }
 }
 

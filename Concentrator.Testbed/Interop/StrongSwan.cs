@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// One charon in one namespace, kept apart from every other charon by its own /run (tmpfs in a
@@ -21,6 +22,7 @@ public sealed class StrongSwan : IAsyncDisposable
 
     private readonly Netns _ns;
     private BackgroundProcess? _charon;
+    private bool _quiet;
 
     private StrongSwan(Netns ns, string dir, string name, string extraSettings)
     {
@@ -86,13 +88,13 @@ public sealed class StrongSwan : IAsyncDisposable
               ike_name = yes
               append = no
               flush_line = yes
-              default = 1
-              ike = 2
-              cfg = 2
-              enc = 1
-              knl = 2
-              esp = 2
-              net = 1
+              default = {{Level(1)}}
+              ike = {{Level(2)}}
+              cfg = {{Level(2)}}
+              enc = {{Level(1)}}
+              knl = {{Level(2)}}
+              esp = {{Level(2)}}
+              net = {{Level(1)}}
             }
           }
           syslog {
@@ -111,6 +113,22 @@ public sealed class StrongSwan : IAsyncDisposable
         {{ExtraSettings}}
         }
         """;
+
+    /// <summary>A file log level: the harness's (for diagnosis), or 0 once <see cref="QuietAsync"/> was called.</summary>
+    private string Level(int diagnostic) => _quiet ? "0" : diagnostic.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Lowers every level of the file log to 0 and reloads charon's settings over vici: the loggers are rebuilt, nothing
+    /// else changes. The harness logs IKE, config, kernel and ESP at level 2 flushed per line, which is good for
+    /// diagnosing tests and a real cost when measuring (the benchmarks call this).
+    /// </summary>
+    public async Task QuietAsync()
+    {
+        _quiet = true;
+        await File.WriteAllTextAsync(ConfPath, StrongSwanConf()).ConfigureAwait(false);
+        var r = await SwanctlAsync(["--reload-settings"]).ConfigureAwait(false);
+        if (!r.Ok) throw new InvalidOperationException($"swanctl --reload-settings failed for {Name}: {r}");
+    }
 
     private async Task WaitReadyAsync(TimeSpan timeout)
     {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>Outcome of one finished (or timed-out and killed) command.</summary>
 public sealed record CommandResult(string CommandLine, int ExitCode, string Stdout, string Stderr, bool TimedOut)

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Testbed.Cluster;
 
 /// <summary>
 /// A UDP load balancer in its own namespace, the way kube-proxy builds one for a Service without IPVS: nftables DNAT of the
@@ -12,7 +12,7 @@ namespace Concentrator.Tests.Cluster;
 /// Conntrack pins a flow to the node its first packet chose; changing the map moves only new flows, so removing a node
 /// also deletes the conntrack entries whose DNAT target was that node (kube-proxy's <c>conntrack -D</c> for UDP), and no other.
 /// </summary>
-internal sealed partial class ClusterLoadBalancer
+public sealed partial class ClusterLoadBalancer
 {
     private const string Table = "cit_lb";
     private readonly Netns _ns;

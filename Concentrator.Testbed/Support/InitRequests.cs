@@ -5,7 +5,7 @@ using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Sa;
 
-namespace Concentrator.Tests.Support;
+namespace Concentrator.Testbed.Support;
 
 /// <summary>
 /// Valid IKE_SA_INIT requests for floods: one real request of our initiator (SA, KE, Ni, NAT-D) whose initiator SPI

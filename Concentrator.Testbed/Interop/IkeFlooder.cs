@@ -4,10 +4,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Concentrator.Ike.Wire;
-using Concentrator.Tests.Support;
+using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// An IKE_SA_INIT flood from inside a namespace of the testbed: valid requests (<see cref="InitRequests"/>) with

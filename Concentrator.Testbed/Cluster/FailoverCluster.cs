@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Testbed.Cluster;
 
 /// <summary>
 /// Three clustered <c>Concentrator run</c> nodes behind a <see cref="ClusterLoadBalancer"/>, with stock strongSwan peers and our
@@ -18,7 +18,7 @@ namespace Concentrator.Tests.Cluster;
 /// Peers differ in source address and (strongSwan's port_nat_t) source port, so the hash spreads their UDP 4500 flows;
 /// <see cref="CalibrateAsync"/> picks a hash seed that puts tunnels on every node before anything runs.
 /// </summary>
-internal sealed class FailoverCluster
+public sealed class FailoverCluster
 {
     public const string ServiceAddress = "10.95.0.100";
     public const string ServiceInner = "10.96.0.1";
@@ -268,14 +268,13 @@ internal sealed class FailoverCluster
     /// <summary>SIGKILL to a node's process (found by its id inside the node's namespace, which only this harness uses).</summary>
     public async Task KillNodeAsync(Node node)
     {
-        var pids = await Command.RunAsync("ip", ["netns", "pids", node.Ns.Name], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         int killed = 0;
-        foreach (var pid in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (int pid in await Netns.PidsAsync(node.Ns.Name).ConfigureAwait(false))
         {
             string cmdline;
             try { cmdline = File.ReadAllText($"/proc/{pid}/cmdline"); } catch (IOException) { continue; }
             if (!cmdline.Contains(Path.GetFileName(ConcentratorProcess.AssemblyPath), StringComparison.Ordinal)) continue;
-            await Command.RunAsync("kill", ["-KILL", pid], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Command.RunAsync("kill", ["-KILL", pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             killed++;
         }
         if (killed != 1) throw new InvalidOperationException($"expected one concentrator process in {node.Ns.Name}, killed {killed}");

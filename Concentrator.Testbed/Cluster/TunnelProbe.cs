@@ -1,15 +1,15 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Testbed.Cluster;
 
 /// <summary>
 /// Continuous ICMP echo through one tunnel: <c>ping -D -i INTERVAL</c> from the tunnel's inner address to the service address
 /// every node owns, its replies (sequence number, receive time) parsed from a line-buffered log. Bounded by ping's own deadline
 /// and stopped with the namespace. A probe can be stopped and started again; each run is kept.
 /// </summary>
-internal sealed partial class TunnelProbe
+public sealed partial class TunnelProbe
 {
     private readonly Netns _ns;
     private readonly string _dir;

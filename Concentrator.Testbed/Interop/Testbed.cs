@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Concentrator.Tests.Interop;
+namespace Concentrator.Testbed.Interop;
 
 /// <summary>
 /// The interop topology, all inside namespaces this harness owns (10.99.0.0/16 never leaves them):

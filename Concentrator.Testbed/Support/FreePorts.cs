@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Concentrator.Tests.Support;
+namespace Concentrator.Testbed.Support;
 
 /// <summary>Loopback ports free at the time of asking (the caller binds them a moment later; loopback only).</summary>
 public static class FreePorts

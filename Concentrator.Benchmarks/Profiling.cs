@@ -1,35 +1,15 @@
-using Concentrator.Tests.Interop;
+using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 
-/// <summary>Small helpers on top of the interop harness: process lookup in a namespace, CPU time, quiet charon logs, perf profiles.</summary>
-public static class NamespaceTools
+/// <summary>What the benchmarks measure about a process beyond the harness: CPU time, and perf profiles.</summary>
+public static class Profiling
 {
     private static readonly Lazy<double> ClockTicks = new(() =>
     {
         var r = Command.Run("getconf", "CLK_TCK");
         return r.Ok && double.TryParse(r.Stdout.Trim(), out double t) && t > 0 ? t : 100;
     });
-
-    /// <summary>The first process inside <paramref name="ns"/> whose command line matches (null when none).</summary>
-    public static int? FindPid(Netns ns, Func<string, string, bool> match)
-    {
-        var pids = Command.Run("ip", "netns", "pids", ns.Name);
-        foreach (var line in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!int.TryParse(line, out int pid)) continue;
-            try
-            {
-                string comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
-                string cmdline = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
-                if (match(comm, cmdline)) return pid;
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return null;
-    }
 
     /// <summary>utime + stime of a process in seconds (NaN once it is gone).</summary>
     public static double CpuSeconds(int? pid)
@@ -49,24 +29,6 @@ public static class NamespaceTools
     }
 
     /// <summary>
-    /// The harness's charon logs IKE, config, kernel and ESP at level 2 to a file flushed per line (good for
-    /// diagnosing interop tests, a real cost when measuring). Rewrites its strongswan.conf with level 0 and
-    /// reloads it over vici: the loggers are rebuilt, nothing else of the harness changes.
-    /// </summary>
-    public static async Task QuietAsync(StrongSwan charon)
-    {
-        string conf = await File.ReadAllTextAsync(charon.ConfPath);
-        foreach (var area in new[] { "ike", "cfg", "knl", "esp", "enc", "net" })
-        {
-            conf = conf.Replace($"{area} = 2", $"{area} = 0").Replace($"{area} = 1", $"{area} = 0");
-        }
-        conf = conf.Replace("default = 1", "default = 0");
-        await File.WriteAllTextAsync(charon.ConfPath, conf);
-        var r = await charon.SwanctlAsync(["--reload-settings"]);
-        if (!r.Ok) throw new InvalidOperationException("swanctl --reload-settings failed: " + r);
-    }
-
-    /// <summary>
     /// .NET writes /tmp/perf-PID.map (JIT-compiled code's symbols for perf); W^X off, because with it the code runs from
     /// a memfd double mapping that perf attributes to "memfd:doublemapper" without consulting the map.
     /// </summary>
@@ -75,25 +37,6 @@ public static class NamespaceTools
         ["DOTNET_PerfMapEnabled"] = "1",
         ["DOTNET_EnableWriteXorExecute"] = "0",
     };
-
-    /// <summary>
-    /// Runs <paramref name="start"/> with <paramref name="variables"/> set in this process's environment, which the
-    /// harness's child processes inherit, and restores the previous values after it (suites run one start at a time).
-    /// </summary>
-    public static async Task<T> WithEnvironmentAsync<T>(IReadOnlyDictionary<string, string>? variables, Func<Task<T>> start)
-    {
-        if (variables is null) return await start();
-        var previous = variables.Keys.ToDictionary(k => k, Environment.GetEnvironmentVariable);
-        foreach (var (k, v) in variables) Environment.SetEnvironmentVariable(k, v);
-        try
-        {
-            return await start();
-        }
-        finally
-        {
-            foreach (var (k, v) in previous) Environment.SetEnvironmentVariable(k, v);
-        }
-    }
 
     /// <summary>
     /// Samples <paramref name="pid"/> with call graphs for <paramref name="seconds"/> (<c>perf record -g -p</c>, bounded by

@@ -5,7 +5,7 @@ using Concentrator.Hosting;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;
 
-namespace Concentrator.Tests.Support;
+namespace Concentrator.Testbed.Support;
 
 /// <summary>A gateway on 127.0.0.1 with ephemeral ports, its data plane and its event log.</summary>
 public sealed class TestGateway : IAsyncDisposable

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using Concentrator.Actors;
 
-namespace Concentrator.Tests.Support;
+namespace Concentrator.Testbed.Support;
 
 /// <summary>Records IkeSaUp/IkeSaDown events of one ActorSystem for assertions.</summary>
 public sealed class EventLog

@@ -1,0 +1,43 @@
+using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Interop;
+
+/// <summary>Interop tests run one at a time: they are CPU-heavy and bounded in wall time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class InteropCollection
+{
+    public const string Name = "Interop";
+}
+
+/// <summary>
+/// The xunit side of the namespace harness (Concentrator.Testbed has no xunit): static extension members, so tests
+/// keep calling <c>InteropPrerequisites.Check(output)</c> and <c>InteropScope.Create(output)</c> with their
+/// <see cref="ITestOutputHelper"/>.
+/// </summary>
+public static class InteropXunit
+{
+    extension(InteropPrerequisites)
+    {
+        /// <summary>
+        /// True when the test can run; otherwise fails (CI=true) or writes the reason and returns false (xunit 2 has no
+        /// runtime skip without extra packages).
+        /// </summary>
+        public static bool Check(ITestOutputHelper output, bool needDotnet = false)
+        {
+            var missing = InteropPrerequisites.Missing(needDotnet);
+            if (missing.Count == 0) return true;
+            string reason = $"interop prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
+            if (InteropPrerequisites.InCi) Assert.Fail(reason);
+            output.WriteLine("NOT RUN: " + reason);
+            return false;
+        }
+    }
+
+    extension(InteropScope)
+    {
+        /// <summary>A scope whose log is the test's output.</summary>
+        public static InteropScope Create(ITestOutputHelper output, bool withNatRouter = false, double budgetSeconds = 50) =>
+            InteropScope.Create(output.WriteLine, withNatRouter, budgetSeconds);
+    }
+}
