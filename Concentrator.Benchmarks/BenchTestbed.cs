@@ -5,7 +5,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// One way of carrying the peer's inner address to the LAN host through the interop testbed. <c>Start</c>
@@ -76,7 +75,7 @@ public sealed class BenchTestbed : IAsyncDisposable
     }
 
     public TunnelConfig Config { get; }
-    public Testbed Bed => _scope.Bed;
+    public NamespaceTestbed Bed => _scope.Bed;
 
     /// <summary>The gateway daemon (concentrator or charon); null for plain routing.</summary>
     public int? GatewayPid { get; private set; }
@@ -92,7 +91,7 @@ public sealed class BenchTestbed : IAsyncDisposable
             var pid = await config.Start(t._scope, start ?? new TunnelStart());
             t.GatewayPid = pid();
             await CheckPathAsync(t.Bed);
-            t.IperfServer = t.Bed.Lan.Start(["iperf3", "-s", "-B", Testbed.LanHost, "-p", IperfPort.ToString()],
+            t.IperfServer = t.Bed.Lan.Start(["iperf3", "-s", "-B", NamespaceTestbed.LanHost, "-p", IperfPort.ToString()],
                 Path.Combine(t.Bed.WorkDir, "iperf3-server.stdout"), Path.Combine(t.Bed.WorkDir, "iperf3-server.stderr"));
             await Task.Delay(300);
             return t;
@@ -119,7 +118,7 @@ public sealed class BenchTestbed : IAsyncDisposable
     {
         double cpuBefore = Profiling.CpuSeconds(GatewayPid);
         var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20),
-            "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-p", IperfPort.ToString(), "-t", seconds.ToString(),
+            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-p", IperfPort.ToString(), "-t", seconds.ToString(),
             "-P", streams.ToString(), "-J", "--connect-timeout", "5000");
         double cpuAfter = Profiling.CpuSeconds(GatewayPid);
         var received = IperfEnd(r).GetProperty("sum_received");
@@ -138,7 +137,7 @@ public sealed class BenchTestbed : IAsyncDisposable
 
     private string[] UdpClientArgv(double mbps, int seconds) =>
     [
-        "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-p", IperfPort.ToString(), "-u", "-l", UdpPayload.ToString(), "-w", UdpSocketBuffer,
+        "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-p", IperfPort.ToString(), "-u", "-l", UdpPayload.ToString(), "-w", UdpSocketBuffer,
         "-b", Math.Max(1, Math.Round(mbps)).ToString(CultureInfo.InvariantCulture) + "M", "-t", seconds.ToString(), "-J", "--connect-timeout", "5000",
     ];
 
@@ -209,20 +208,20 @@ public sealed class BenchTestbed : IAsyncDisposable
     public async Task<(double[] RttMs, int Sent)> PingAsync(int count, double interval)
     {
         var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(count * interval + 15), "ping", "-n", "-c", count.ToString(),
-            "-i", interval.ToString(CultureInfo.InvariantCulture), "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "-i", interval.ToString(CultureInfo.InvariantCulture), "-W", "1", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         var rtts = PingOutput.RoundTripsMs(r);
         if (rtts.Length == 0) throw new InvalidOperationException("ping: no replies: " + r);
         return (rtts, count);
     }
 
     /// <summary>A bounded ping from the peer's inner address to the LAN host: the path works before measuring.</summary>
-    private static async Task CheckPathAsync(Testbed bed)
+    private static async Task CheckPathAsync(NamespaceTestbed bed)
     {
         CommandResult? last = null;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(10))
         {
-            last = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(8), "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            last = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(8), "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
             if (last.Ok) return;
             await Task.Delay(300);
         }
@@ -234,8 +233,8 @@ public sealed class BenchTestbed : IAsyncDisposable
     private static Task<Func<int?>> StartPlainAsync(InteropScope scope, TunnelStart start)
     {
         var bed = scope.Bed;
-        bed.Peer.AddRoute(Testbed.LanSubnet, Testbed.GatewayOuter);
-        bed.Gateway.AddRoute(Testbed.PeerInnerSubnet, bed.PeerOuter);
+        bed.Peer.AddRoute(NamespaceTestbed.LanSubnet, NamespaceTestbed.GatewayOuter);
+        bed.Gateway.AddRoute(NamespaceTestbed.PeerInnerSubnet, bed.PeerOuter);
         return Task.FromResult<Func<int?>>(() => null);
     }
 
@@ -262,8 +261,8 @@ public sealed class BenchTestbed : IAsyncDisposable
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         await gw.QuietAsync();
         await peer.QuietAsync();
-        await gw.LoadAsync(SwanctlConf.Connection("peer", Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            Ike, "net", Testbed.LanSubnet, Testbed.PeerInnerSubnet, Esp));
+        await gw.LoadAsync(SwanctlConf.Connection("peer", NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            Ike, "net", NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, Esp));
         await InitiateFromCharonAsync(bed, peer);
         if (await gw.WaitInstalledAsync("peer", "net", TimeSpan.FromSeconds(10)) is null)
             throw new InvalidOperationException("gateway charon: no INSTALLED child\n" + gw.Diagnostics(3000));
@@ -283,22 +282,22 @@ public sealed class BenchTestbed : IAsyncDisposable
         return GatewayConcentratorPid(bed);
     }
 
-    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(Testbed bed, TunnelStart start, bool gro = true) =>
+    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, bool gro = true) =>
         ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
             ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
             TimeSpan.FromSeconds(30), logLevel: "information", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
 
-    private static async Task InitiateFromCharonAsync(Testbed bed, StrongSwan peer)
+    private static async Task InitiateFromCharonAsync(NamespaceTestbed bed, StrongSwan peer)
     {
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp));
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         if (!init.Ok) throw new InvalidOperationException("swanctl --initiate failed: " + init);
         if (await peer.WaitInstalledAsync("gw", "net", TimeSpan.FromSeconds(10)) is null)
             throw new InvalidOperationException("peer charon: no INSTALLED child\n" + peer.Diagnostics(3000));
     }
 
-    private static Func<int?> GatewayConcentratorPid(Testbed bed)
+    private static Func<int?> GatewayConcentratorPid(NamespaceTestbed bed)
     {
         int? pid = bed.Gateway.FindPid((_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
         return () => pid;
@@ -306,6 +305,6 @@ public sealed class BenchTestbed : IAsyncDisposable
 
     /// <summary>The peer-side concentrator: initiator at start, site-to-site for its inner /32 to the LAN.</summary>
     private static string PeerYaml(string peerOuter, bool gro) =>
-        ConcentratorYaml.Connection(peerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-            Testbed.PeerInner + "/32", Testbed.LanSubnet, startAction: "start", name: "gw", child: "net", gro: gro);
+        ConcentratorYaml.Connection(peerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+            NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", child: "net", gro: gro);
 }

@@ -47,14 +47,14 @@ public sealed class InteropScope : IAsyncDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private bool _passed;
 
-    private InteropScope(Action<string> log, Testbed bed, TimeSpan budget)
+    private InteropScope(Action<string> log, NamespaceTestbed bed, TimeSpan budget)
     {
         _log = log;
         Bed = bed;
         Budget = budget;
     }
 
-    public Testbed Bed { get; }
+    public NamespaceTestbed Bed { get; }
     public TimeSpan Budget { get; }
 
     /// <summary>What is left of the budget, never less than one second (each wait stays bounded).</summary>
@@ -67,7 +67,7 @@ public sealed class InteropScope : IAsyncDisposable
 
     public static InteropScope Create(Action<string> log, bool withNatRouter = false, double budgetSeconds = 50)
     {
-        var bed = Testbed.Create(withNatRouter);
+        var bed = NamespaceTestbed.Create(withNatRouter);
         log($"testbed {bed.Id} in {bed.WorkDir}");
         return new InteropScope(log, bed, TimeSpan.FromSeconds(budgetSeconds));
     }

@@ -4,7 +4,6 @@ using Xunit.Abstractions;
 
 namespace Concentrator.Tests.DataPlane;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// TCP coalescing on the TUN write path (tunnel.gro) with real streams through the namespace testbed:
@@ -30,12 +29,12 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 100);
         var bed = scope.Bed;
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            WithGro(ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                Testbed.LanSubnet, Testbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
+            WithGro(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
-            WithGro(ConcentratorYaml.Connection(bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-                Testbed.PeerInnerSubnet, Testbed.LanSubnet, startAction: "start", name: "gw")), scope.Remaining(TimeSpan.FromSeconds(25))));
+            WithGro(ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw")), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         Assert.True(await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(20))),
             "the initiating concentrator did not log Child SA installed (1003)");
@@ -44,7 +43,7 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         Assert.EndsWith("NAT False", Assert.Single(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished)).Message);
 
         var gwBefore = await ReadGsoAsync(bed.Gateway);
-        var up = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+        var up = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
         var gwAfter = await ReadGsoAsync(bed.Gateway);
         scope.Log($"peer -> LAN: sent {up.Sent} B, received {up.Received} B; gateway GSO frames {gwAfter.Frames - gwBefore.Frames}, " +
@@ -54,7 +53,7 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
 
         // The first stream warmed the coalescing path up; a second one must not make the packet threads allocate.
         long allocatedBefore = await PacketThreadAllocatedBytesAsync(bed.Gateway);
-        var again = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+        var again = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
         await Task.Delay(300); // every packet thread samples its allocation once per batch (or 100 ms idle poll)
         long allocatedGrowth = await PacketThreadAllocatedBytesAsync(bed.Gateway) - allocatedBefore;
@@ -66,7 +65,7 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         Assert.True(allocatedGrowth <= AllowedAllocationGrowth, $"the gateway's packet threads allocated {allocatedGrowth} bytes during a coalesced stream");
 
         var peerBefore = await ReadGsoAsync(bed.Peer);
-        var down = await TcpTransfer.Sha256StreamAsync(bed.Peer, Testbed.PeerInner, bed.Lan, Testbed.LanHost, ShaBytes, bed.WorkDir,
+        var down = await TcpTransfer.Sha256StreamAsync(bed.Peer, NamespaceTestbed.PeerInner, bed.Lan, NamespaceTestbed.LanHost, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
         var peerAfter = await ReadGsoAsync(bed.Peer);
         scope.Log($"LAN -> peer: sent {down.Sent} B, received {down.Received} B; peer GSO frames {peerAfter.Frames - peerBefore.Frames}, " +
@@ -87,11 +86,11 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         var bed = scope.Bed;
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            WithGro(ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                Testbed.LanSubnet, Testbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
+            WithGro(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
@@ -102,7 +101,7 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
 
         var before = await ReadGsoAsync(bed.Gateway);
         double udpBefore = await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_esp_packets_total", "direction=\"in\"");
-        var up = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+        var up = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(40)));
         var after = await ReadGsoAsync(bed.Gateway);
         double udpAfter = await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_esp_packets_total", "direction=\"in\"");

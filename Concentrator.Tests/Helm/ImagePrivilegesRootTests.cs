@@ -6,7 +6,6 @@ using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Helm;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The privilege model of the Dockerfile and the chart, on the real binary: the apphost carries
@@ -67,7 +66,7 @@ public sealed class ImagePrivilegesRootTests(ITestOutputHelper output)
     {
         if (!Prerequisites()) return;
         var dir = Directory.CreateTempSubdirectory("concentrator-caps-").FullName;
-        var id = $"{Testbed.Prefix}{Environment.ProcessId}x{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
+        var id = $"{NamespaceTestbed.Prefix}{Environment.ProcessId}x{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
         await using var ns = Netns.Create($"{id}-cap");
         try
         {

@@ -3,7 +3,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// strongSwan (peer namespace, libipsec, encap = yes) initiates to the built concentrator running as a
@@ -104,8 +103,8 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            charonIke, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16", psk: charonPsk));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            charonIke, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16", psk: charonPsk));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ConcentratorYaml.Responder(concentratorIke, "aes256gcm16"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -132,8 +131,8 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
         // charon first: scope disposal runs in reverse, so the concentrator's SIGTERM deletes reach a live peer.
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            charonIke, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, charonEsp));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            charonIke, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, charonEsp));
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ConcentratorYaml.Responder(concentratorIke, concentratorEsp, weakAlgorithms), scope.Remaining(TimeSpan.FromSeconds(25))));
@@ -173,8 +172,8 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
             Assert.Contains(" curve25519", plugins);
         }
         Assert.Equal("yes", child.Get("encap"));
-        Assert.Equal(Testbed.PeerInner + "/32", Assert.Single(child.LocalTs));
-        Assert.Equal(Testbed.LanSubnet, Assert.Single(child.RemoteTs));
+        Assert.Equal(NamespaceTestbed.PeerInner + "/32", Assert.Single(child.LocalTs));
+        Assert.Equal(NamespaceTestbed.LanSubnet, Assert.Single(child.RemoteTs));
 
         Assert.True(await gateway.WaitForEventAsync(ConcentratorProcess.IkeSaEstablished, scope.Remaining(TimeSpan.FromSeconds(5))),
             "the concentrator did not log IKE SA established (1001)");
@@ -195,10 +194,10 @@ public sealed class ConcentratorInteropTests(ITestOutputHelper output)
         // ---- TRAFFIC through the concentrator's TUN data plane (tunnel.type tun, the default of `run`):
         // ping from the peer's inner address to the LAN host, ESP-in-UDP both ways on the underlay with
         // exactly the negotiated SPIs, and charon's child counting the packets.
-        await using (var capture = await Underlay.Capture.StartAsync(bed.Gateway, Testbed.GatewayOuterDevice, bed.WorkDir, seconds: 10, maxPackets: 6))
+        await using (var capture = await Underlay.Capture.StartAsync(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir, seconds: 10, maxPackets: 6))
         {
             var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
-                "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+                "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
             scope.Log("ping: " + ping.Stdout.Split('\n').FirstOrDefault(l => l.Contains("received")));
             var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(2)));
             foreach (var l in lines) scope.Log("capture: " + l);

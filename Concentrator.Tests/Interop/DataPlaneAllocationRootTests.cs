@@ -7,7 +7,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The Linux data plane's packet threads do not allocate per packet (DEVELOPERS.md: hot path without
@@ -44,11 +43,11 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
         bed.Peer.Sysctl("net.ipv4.conf.default.rp_filter", "0");
 
         var gw = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            SiteYaml(Testbed.GatewayOuter, "\"%any\"", SwanctlConf.GatewayId, SwanctlConf.PeerId, Testbed.LanSubnet, Testbed.PeerInnerSubnet, "none"),
+            SiteYaml(NamespaceTestbed.GatewayOuter, "\"%any\"", SwanctlConf.GatewayId, SwanctlConf.PeerId, NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, "none"),
             scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "information"));
         scope.AddDiagnostics("concentrator gw", () => gw.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
-            SiteYaml(bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Testbed.PeerInner + "/32", Testbed.LanSubnet, "start"),
+            SiteYaml(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "start"),
             scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "information"));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         scope.Log("both concentrators listening");
@@ -60,7 +59,7 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
         scope.Log("Child SA installed on both: " + gw.EventsWithId(ConcentratorProcess.ChildSaInstalled)[0].Message);
 
         InstallEspCounter(bed.Gateway, bed.WorkDir);
-        var iperfServer = bed.Lan.Start(["iperf3", "-s", "-B", Testbed.LanHost], Path.Combine(bed.WorkDir, "iperf3-server.txt"),
+        var iperfServer = bed.Lan.Start(["iperf3", "-s", "-B", NamespaceTestbed.LanHost], Path.Combine(bed.WorkDir, "iperf3-server.txt"),
             Path.Combine(bed.WorkDir, "iperf3-server.stderr"));
         scope.AddDiagnostics("iperf3 server", () => iperfServer.ReadStdout() + iperfServer.ReadStderr());
 
@@ -155,11 +154,11 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
 
     private sealed record PingResult(int Received, string Summary);
 
-    private static async Task<PingResult> Ping(Testbed bed, int count, InteropScope scope)
+    private static async Task<PingResult> Ping(NamespaceTestbed bed, int count, InteropScope scope)
     {
         var r = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(25)),
             "ping", "-n", "-q", "-f", "-c", count.ToString(CultureInfo.InvariantCulture), "-w", "20", "-W", "1",
-            "-I", Testbed.PeerInner, Testbed.LanHost);
+            "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         string summary = string.Join(" | ", r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains("received") || l.Contains("rtt")));
         var m = ReceivedPattern().Match(r.Stdout);
         int received = m.Success ? int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture) : 0;
@@ -167,10 +166,10 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
         return new PingResult(received, summary.Length > 0 ? summary : r.ToString());
     }
 
-    private static async Task<string> Iperf(Testbed bed, int seconds, InteropScope scope)
+    private static async Task<string> Iperf(NamespaceTestbed bed, int seconds, InteropScope scope)
     {
         var r = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(seconds + 10)),
-            "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-u", "-b", "30M", "-l", "1200",
+            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-u", "-b", "30M", "-l", "1200",
             "-t", seconds.ToString(CultureInfo.InvariantCulture), "--connect-timeout", "3000");
         Assert.True(r.Ok, "iperf3 UDP through the tunnel failed: " + r);
         string summary = string.Join(" | ", r.Stdout.Split('\n').Where(l => l.Contains("receiver") || l.Contains("sender")).Select(l => Regex.Replace(l.Trim(), @"\s+", " ")));

@@ -7,7 +7,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Issue 8 item 5: ESP abuse costs an established tunnel nothing measurable and allocates nothing per packet.
@@ -75,15 +74,15 @@ public sealed partial class EspAbuseRootTests(ITestOutputHelper output)
         scope.Passed();
     }
 
-    private static Task<CommandResult> Ping(Testbed bed, int count) =>
+    private static Task<CommandResult> Ping(NamespaceTestbed bed, int count) =>
         bed.Peer.ExecAsync(TimeSpan.FromSeconds(30), "ping", "-n", "-q", "-c", count.ToString(CultureInfo.InvariantCulture), "-i", "0.01",
-            "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "-W", "1", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
 
-    private static Task<CommandResult> Flood(Testbed bed, int perKind) =>
-        bed.Peer.ExecAsync(TimeSpan.FromSeconds(40), "/usr/bin/python3", HostileInputTunnel.StormScript, Testbed.GatewayOuter,
-            perKind.ToString(CultureInfo.InvariantCulture), "5", Testbed.PeerDevice, "esp");
+    private static Task<CommandResult> Flood(NamespaceTestbed bed, int perKind) =>
+        bed.Peer.ExecAsync(TimeSpan.FromSeconds(40), "/usr/bin/python3", HostileInputTunnel.StormScript, NamespaceTestbed.GatewayOuter,
+            perKind.ToString(CultureInfo.InvariantCulture), "5", NamespaceTestbed.PeerDevice, "esp");
 
-    private static async Task<long> PacketThreadAllocatedBytes(Testbed bed)
+    private static async Task<long> PacketThreadAllocatedBytes(NamespaceTestbed bed)
     {
         var r = await bed.Gateway.ExecCheckedAsync(TimeSpan.FromSeconds(10), "curl", "-sS", "-f", "--max-time", "5", "http://127.0.0.1:9400/dataplane");
         using var doc = JsonDocument.Parse(r.Stdout);

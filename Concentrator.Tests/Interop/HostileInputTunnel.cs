@@ -2,7 +2,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// The setup shared by the hostile-input Root tests: a strongSwan initiator in the peer namespace and a concentrator
@@ -18,10 +17,10 @@ internal static class HostileInputTunnel
         var bed = scope.Bed;
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
-        var yaml = adjustYaml(ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            "aes256gcm16-prfsha256-ecp256", "aes256gcm16", Testbed.LanSubnet, Testbed.PeerInnerSubnet));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16"));
+        var yaml = adjustYaml(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256gcm16-prfsha256-ecp256", "aes256gcm16", NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), yaml,
             scope.Remaining(TimeSpan.FromSeconds(25)), logLevel: "information"));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());

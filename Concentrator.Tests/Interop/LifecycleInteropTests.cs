@@ -8,7 +8,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// SA lifecycle against strongSwan (peer namespace, libipsec, encap = yes) with the built concentrator in
@@ -64,10 +63,10 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics(30000));
         await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "40s",
-            new PeerChild("net", Testbed.LanSubnet, "aes256gcm16-ecp256", RekeyTime: "12s", RandTime: "1s", LifeTime: "30s")));
+            new PeerChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16-ecp256", RekeyTime: "12s", RandTime: "1s", LifeTime: "30s")));
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16-ecp256", "rekey_time: 10s, rand_time: 1s, life_time: 20s")],
+            GatewayYaml(children: [new GwChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16-ecp256", "rekey_time: 10s, rand_time: 1s, life_time: 20s")],
                 connectionExtra: "rekey_time: 25s, rand_time: 1s"),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics(30000));
@@ -79,15 +78,15 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         string firstIkeSpi = first!.Value.Ike.Get("initiator-spi") + first.Value.Ike.Get("responder-spi");
         scope.Log("established: " + first.Value.Ike);
 
-        await using var iperfServer = await IperfServer.StartAsync(bed.Lan, Testbed.LanHost, bed.WorkDir);
+        await using var iperfServer = await IperfServer.StartAsync(bed.Lan, NamespaceTestbed.LanHost, bed.WorkDir);
         // Drops before the soak (e.g. IPv6 router solicitations the kernel sends on the TUN device) are not the rekeys' fault.
         double noSaBefore = MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_esp_dropped_packets_total", ("reason", "no_sa"));
         // Bounded by time (-w), not count: on two shared cores ping -i 0.01 manages 60-100 packets a second.
         var clock = Stopwatch.StartNew();
         var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
-            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         var iperf = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 30),
-            "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-t", (soak - 5).ToString(), "-b", "10M", "-J", "--connect-timeout", "3000");
+            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-t", (soak - 5).ToString(), "-b", "10M", "-J", "--connect-timeout", "3000");
 
         // Watch SPIs once a second and trigger strongSwan's rekeys on schedule.
         var spisSeen = new List<string>();
@@ -216,7 +215,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
             .Select(e => Regex.Match(e.Message, @"SPI in (\w+)").Groups[1].Value).ToHashSet();
         Assert.Single(installedSpis.Where(spi => !removedSpis.Contains(spi)));
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
-        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping after the soak failed");
+        Assert.True((await Ping(bed, NamespaceTestbed.LanHost, 3)).Ok, "ping after the soak failed");
         scope.Passed();
     }
 
@@ -234,9 +233,9 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h", new PeerChild("net", Testbed.LanSubnet, "aes256gcm16")));
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h", new PeerChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16")));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "rekey_time: 0, rekey_bytes: 5M, life_bytes: 50M")]),
+            GatewayYaml(children: [new GwChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16", "rekey_time: 0, rekey_bytes: 5M, life_bytes: 50M")]),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
 
@@ -246,10 +245,10 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.True(before is not null, "peer: no INSTALLED child");
         string firstSpi = before!.Value.Child.SpiIn;
 
-        await using var iperfServer = await IperfServer.StartAsync(bed.Lan, Testbed.LanHost, bed.WorkDir);
+        await using var iperfServer = await IperfServer.StartAsync(bed.Lan, NamespaceTestbed.LanHost, bed.WorkDir);
         // 40 Mbit/s: 30 MiB take about 6 s, so the 1 s counter pulls see several 5M crossings.
         var iperf = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(60)),
-            "iperf3", "-c", Testbed.LanHost, "-B", Testbed.PeerInner, "-n", "30M", "-b", "40M", "-J", "--connect-timeout", "3000");
+            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-n", "30M", "-b", "40M", "-J", "--connect-timeout", "3000");
         long sent = IperfBytes(iperf.Stdout, "sum_sent");
         long received = await iperfServer.ReceivedBytesAsync();
         scope.Log($"iperf3 -n 30M: exit {iperf.ExitCode}, {sent} bytes sent by the peer, {received} bytes received by the LAN host (server's count)");
@@ -287,15 +286,15 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 70);
         var bed = scope.Bed;
         // A second LAN subnet behind the gateway: an extra address on the LAN host.
-        bed.Lan.AddAddress(Testbed.LanDevice, LanHost2 + "/24");
-        bed.Gateway.AddRoute(LanSubnet2, Testbed.LanHost);
+        bed.Lan.AddAddress(NamespaceTestbed.LanDevice, LanHost2 + "/24");
+        bed.Gateway.AddRoute(LanSubnet2, NamespaceTestbed.LanHost);
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h",
-            new PeerChild("net1", Testbed.LanSubnet, "aes256gcm16"), new PeerChild("net2", LanSubnet2, "aes256gcm16")));
+            new PeerChild("net1", NamespaceTestbed.LanSubnet, "aes256gcm16"), new PeerChild("net2", LanSubnet2, "aes256gcm16")));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net1", Testbed.LanSubnet, "aes256gcm16"), new GwChild("net2", LanSubnet2, "aes256gcm16")]),
+            GatewayYaml(children: [new GwChild("net1", NamespaceTestbed.LanSubnet, "aes256gcm16"), new GwChild("net2", LanSubnet2, "aes256gcm16")]),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
 
@@ -311,7 +310,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.Equal(2, ike.Children.Count(c => c.State == "INSTALLED"));
         Assert.Equal(2, await InstalledAsync(bed.Gateway));
 
-        var p1 = await Ping(bed, Testbed.LanHost, 5);
+        var p1 = await Ping(bed, NamespaceTestbed.LanHost, 5);
         var p2 = await Ping(bed, LanHost2, 5);
         scope.Log($"ping via net1: exit {p1.ExitCode}; via net2: exit {p2.ExitCode}");
         Assert.True(p1.Ok, "ping through child net1 failed: " + p1);
@@ -342,7 +341,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         Assert.Equal("net1", left.Name);
         Assert.Single(gateway.EventsWithId(ConcentratorProcess.ChildSaRemoved));
 
-        var again = await Ping(bed, Testbed.LanHost, 5);
+        var again = await Ping(bed, NamespaceTestbed.LanHost, 5);
         Assert.True(again.Ok, "ping through net1 failed after net2 was terminated: " + again);
         var gone = await Ping(bed, LanHost2, 2);
         Assert.False(gone.Ok, "ping to the net2 subnet still passes after net2 was terminated");
@@ -369,9 +368,9 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h", new PeerChild("net", Testbed.LanSubnet, "aes256gcm16")));
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, ikeRekey: "4h", new PeerChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16")));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "dpd_action: clear")],
+            GatewayYaml(children: [new GwChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16", "dpd_action: clear")],
                 connectionExtra: "dpd_delay: 2s, dpd_timeout: 5s", charon: ShortRetransmit),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -380,7 +379,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate failed: " + init);
         Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
-        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping through the tunnel failed");
+        Assert.True((await Ping(bed, NamespaceTestbed.LanHost, 3)).Ok, "ping through the tunnel failed");
 
         // Idle tunnel, live peer: probes every dpd_delay, each answered (no retransmission).
         await Task.Delay(5000);
@@ -443,7 +442,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         string responderConf = ResponderConf();
         await peer.LoadAsync(responderConf);
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml(children: [new GwChild("net", Testbed.LanSubnet, "aes256gcm16", "dpd_action: restart, start_action: start")],
+            GatewayYaml(children: [new GwChild("net", NamespaceTestbed.LanSubnet, "aes256gcm16", "dpd_action: restart, start_action: start")],
                 connectionExtra: "dpd_delay: 2s, encap: yes", remote: bed.PeerOuter, charon: ShortRetransmit),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -452,7 +451,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
             "the concentrator did not bring up its start_action start child");
         Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(5))));
         Assert.Contains("initiator", gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished).Single().Message);
-        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping through the concentrator-initiated tunnel failed");
+        Assert.True((await Ping(bed, NamespaceTestbed.LanHost, 3)).Ok, "ping through the concentrator-initiated tunnel failed");
 
         await Task.Delay(3000);
         double probes0 = MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_ike_dpd_probes_total");
@@ -496,7 +495,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
             $"the tunnel came back only after {killed.Elapsed.TotalSeconds:F1} s");
         Assert.Equal(1, MetricValue(await ScrapeAsync(bed.Gateway, "metrics"), "concentrator_ike_dead_peers_total"));
         Assert.NotNull(await peer2.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
-        Assert.True((await Ping(bed, Testbed.LanHost, 3)).Ok, "ping through the restarted tunnel failed");
+        Assert.True((await Ping(bed, NamespaceTestbed.LanHost, 3)).Ok, "ping through the restarted tunnel failed");
         Assert.Equal(1, await InstalledAsync(bed.Gateway));
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
@@ -506,7 +505,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
               gw {
                 version = 2
                 local_addrs = {{bed.PeerOuter}}
-                remote_addrs = {{Testbed.GatewayOuter}}
+                remote_addrs = {{NamespaceTestbed.GatewayOuter}}
                 proposals = aes256gcm16-prfsha256-ecp256
                 encap = yes
                 mobike = no
@@ -519,8 +518,8 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
                   id = {{SwanctlConf.GatewayId}} }
                 children {
                   net {
-                    local_ts = {{Testbed.PeerInner}}/32
-                    remote_ts = {{Testbed.LanSubnet}}
+                    local_ts = {{NamespaceTestbed.PeerInner}}/32
+                    remote_ts = {{NamespaceTestbed.LanSubnet}}
                     esp_proposals = aes256gcm16
                     rekey_time = 0
                     start_action = none
@@ -555,7 +554,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         {
             sb.Append($$"""
                       {{c.Name}} {
-                        local_ts = {{Testbed.PeerInner}}/32
+                        local_ts = {{NamespaceTestbed.PeerInner}}/32
                         remote_ts = {{c.RemoteTs}}
                         esp_proposals = {{c.Esp}}
                         rekey_time = {{c.RekeyTime}}
@@ -574,7 +573,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
               gw {
                 version = 2
                 local_addrs = {{peerOuter}}
-                remote_addrs = {{Testbed.GatewayOuter}}
+                remote_addrs = {{NamespaceTestbed.GatewayOuter}}
                 proposals = aes256gcm16-prfsha256-ecp256
                 encap = yes
                 mobike = no
@@ -611,18 +610,18 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         var sb = new StringBuilder();
         foreach (var c in children)
         {
-            sb.Append($"      {c.Name}: {{ local_ts: [{c.LocalTs}], remote_ts: [{Testbed.PeerInnerSubnet}], esp_proposals: [{c.Esp}]")
+            sb.Append($"      {c.Name}: {{ local_ts: [{c.LocalTs}], remote_ts: [{NamespaceTestbed.PeerInnerSubnet}], esp_proposals: [{c.Esp}]")
               .Append(c.Extra.Length > 0 ? ", " + c.Extra : "").Append(" }\n");
         }
         string extra = connectionExtra.Length == 0 ? "" : string.Join("\n", connectionExtra.Split(", ").Select(kv => "    " + kv)) + "\n";
         return $$"""
             # generated by the Concentrator lifecycle interop tests
-            listen: { addresses: [{{Testbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
+            listen: { addresses: [{{NamespaceTestbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
             http: { listen: "127.0.0.1:9400" }
             {{(charon is null ? "" : "charon: " + charon + "\n")}}connections:
               peer:
                 version: 2
-                local_addrs: [{{Testbed.GatewayOuter}}]
+                local_addrs: [{{NamespaceTestbed.GatewayOuter}}]
                 remote_addrs: ["{{remote ?? "%any"}}"]
                 proposals: [aes256gcm16-prfsha256-ecp256]
                 local: { auth: psk, id: {{SwanctlConf.GatewayId}} }
@@ -642,9 +641,9 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
         return false;
     }
 
-    private static Task<CommandResult> Ping(Testbed bed, string target, int count) =>
+    private static Task<CommandResult> Ping(NamespaceTestbed bed, string target, int count) =>
         bed.Peer.ExecAsync(TimeSpan.FromSeconds(count + 10),
-            "ping", "-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", "-I", Testbed.PeerInner, target);
+            "ping", "-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", "-I", NamespaceTestbed.PeerInner, target);
 
     /// <summary>GET http://127.0.0.1:9400/{path} inside the gateway namespace (the concentrator's http.listen).</summary>
     private static async Task<string> ScrapeAsync(Netns gw, string path)

@@ -4,7 +4,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Issue 8's malformed-input storm: with a strongSwan tunnel up and a ping running through it, the peer
@@ -40,9 +39,9 @@ public sealed class MalformedStormInteropTests(ITestOutputHelper output)
 
         // The ping gives the storm an ESP packet to capture and replay; the storm runs while it does.
         var clock = Stopwatch.StartNew();
-        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(30), "ping", "-n", "-c", "40", "-i", "0.2", "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(30), "ping", "-n", "-c", "40", "-i", "0.2", "-W", "1", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         var storm = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(45)),
-            "/usr/bin/python3", HostileInputTunnel.StormScript, Testbed.GatewayOuter, PerKind.ToString(), "8", Testbed.PeerDevice);
+            "/usr/bin/python3", HostileInputTunnel.StormScript, NamespaceTestbed.GatewayOuter, PerKind.ToString(), "8", NamespaceTestbed.PeerDevice);
         scope.Log($"storm ({clock.Elapsed.TotalSeconds:F1} s): {storm.Stdout.Trim()}");
         Assert.True(storm.Ok, "storm generator failed: " + storm);
         var sent = storm.Stdout.Trim().Split(' ').Select(kv => kv.Split('=')).Where(p => p.Length == 2)
@@ -82,7 +81,7 @@ public sealed class MalformedStormInteropTests(ITestOutputHelper output)
         scope.Log("terminate: " + terminate.ExitCode);
         Assert.True((await peer.InitiateAsync("gw", "net", timeoutSeconds: 20)).Ok, "strongSwan could not set up a tunnel after the storm");
         Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
-        var after = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+        var after = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping after the storm: " + PingOutput.Summary(after));
         Assert.True(after.Ok, "ping through the new tunnel failed: " + after);
         Assert.False(gateway.HasExited, "the concentrator is alive at the end");

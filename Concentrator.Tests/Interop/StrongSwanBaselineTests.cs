@@ -3,7 +3,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// strongSwan against strongSwan on the testbed: proves the harness (namespaces, charon per namespace,
@@ -27,10 +26,10 @@ public sealed class StrongSwanBaselineTests(ITestOutputHelper output)
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         scope.Log("both charons answer on vici");
 
-        await gw.LoadAsync(SwanctlConf.Connection("peer", Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.LanSubnet, Testbed.PeerInnerSubnet, "aes256gcm16"));
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
+        await gw.LoadAsync(SwanctlConf.Connection("peer", NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, "aes256gcm16"));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16"));
         Underlay.InstallEspCounters(bed.Gateway, bed.WorkDir);
 
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
@@ -51,9 +50,9 @@ public sealed class StrongSwanBaselineTests(ITestOutputHelper output)
         Assert.Equal(onPeer.Value.Child.SpiIn, onGw.Value.Child.SpiOut);
 
         // Ping from the peer's inner address to the LAN host: only the tunnel routes between them.
-        await using var capture = await Underlay.Capture.StartAsync(bed.Gateway, Testbed.GatewayOuterDevice, bed.WorkDir, seconds: 10, maxPackets: 6);
+        await using var capture = await Underlay.Capture.StartAsync(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir, seconds: 10, maxPackets: 6);
         var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping: " + ping.Stdout.Split('\n').FirstOrDefault(l => l.Contains("received")));
         Assert.True(ping.Ok, "ping through the tunnel failed: " + ping);
 
@@ -89,10 +88,10 @@ public sealed class StrongSwanBaselineTests(ITestOutputHelper output)
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
 
-        await gw.LoadAsync(SwanctlConf.Connection("peer", Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.LanSubnet, Testbed.PeerInnerSubnet, "aes256gcm16"));
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, "aes256gcm16"));
+        await gw.LoadAsync(SwanctlConf.Connection("peer", NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, "aes256gcm16"));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16"));
 
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate failed: " + init);
@@ -103,7 +102,7 @@ public sealed class StrongSwanBaselineTests(ITestOutputHelper output)
         Assert.Equal("yes", onGw.Value.Ike.Get("nat-remote"));
 
         var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         Assert.True(ping.Ok, "ping through the NATed tunnel failed: " + ping);
         scope.Passed();
     }

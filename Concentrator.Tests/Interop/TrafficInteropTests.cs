@@ -4,7 +4,6 @@ using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Tests.Interop;
 
-using Testbed = Concentrator.Testbed.Interop.Testbed; // the class, not the namespace Concentrator.Testbed
 
 /// <summary>
 /// Traffic through the concentrator's TUN data plane beyond ping: a fixed-size TCP transfer, the
@@ -33,8 +32,8 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            Ike, "net", Testbed.PeerInner + "/32", Testbed.LanSubnet, Esp));
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ConcentratorYaml.Responder(Ike, Esp), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -52,7 +51,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         double inBefore = await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_esp_packets_total", "direction=\"in\"");
 
         // iperf3: 20 MiB from the peer's inner address to the LAN host (peer -> concentrator direction).
-        var iperf = await TcpTransfer.IperfAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, "20M", bed.WorkDir,
+        var iperf = await TcpTransfer.IperfAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, "20M", bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(45)));
         scope.Log($"iperf3: sent {iperf.BytesSent} B, received {iperf.BytesReceived} B in {iperf.SecondsReceived:F2} s, " +
                   $"{iperf.BitsPerSecond / 1e6:F1} Mbit/s, {iperf.Retransmits} retransmits");
@@ -63,13 +62,13 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         Assert.InRange(iperf.BytesReceived, TransferBytes / 2, iperf.BytesSent);
 
         // SHA-256-verified streams both ways (peer -> LAN: the concentrator decrypts; LAN -> peer: it encrypts).
-        var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+        var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
         scope.Log($"sha256 stream peer -> LAN: sent {shaUp.Sent} B {shaUp.SentHash[..16]}..., received {shaUp.Received} B {shaUp.ReceivedHash[..16]}...");
         Assert.Equal(ShaBytes, shaUp.Sent);
         Assert.Equal(ShaBytes, shaUp.Received);
         Assert.Equal(shaUp.SentHash, shaUp.ReceivedHash);
-        var sha = await TcpTransfer.Sha256StreamAsync(bed.Peer, Testbed.PeerInner, bed.Lan, Testbed.LanHost, ShaBytes, bed.WorkDir,
+        var sha = await TcpTransfer.Sha256StreamAsync(bed.Peer, NamespaceTestbed.PeerInner, bed.Lan, NamespaceTestbed.LanHost, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(30)));
         scope.Log($"sha256 stream LAN -> peer: sent {sha.Sent} B {sha.SentHash[..16]}..., received {sha.Received} B {sha.ReceivedHash[..16]}...");
         Assert.Equal(ShaBytes, sha.Sent);
@@ -126,12 +125,12 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, "%any", SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            Ike, "net", Testbed.PeerInnerSubnet, Testbed.LanSubnet, Esp));
+            Ike, "net", NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, Esp));
         EspCounters.Install(bed.Gateway, bed.WorkDir);
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorYaml.Connection(Testbed.GatewayOuter, bed.PeerOuter, SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                Testbed.LanSubnet, Testbed.PeerInnerSubnet, startAction: trap ? "trap" : "start", name: "site"),
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, bed.PeerOuter, SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, startAction: trap ? "trap" : "start", name: "site"),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         scope.Log("concentrator listening");
@@ -144,13 +143,13 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
             Assert.Empty(await peer.ListSasAsync());
             Assert.Empty(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished));
             Assert.Equal(0, EspCounters.Read(bed.Gateway)["udp4500_out"].Packets);
-            var routes = bed.Gateway.Exec("ip", "route", "show", Testbed.PeerInnerSubnet).Stdout;
+            var routes = bed.Gateway.Exec("ip", "route", "show", NamespaceTestbed.PeerInnerSubnet).Stdout;
             scope.Log("gateway route before traffic: " + routes.Trim());
             Assert.Contains("dev ipsec0", routes);
 
             // The first echo requests hit the trap: queued while the SA is negotiated, then sent.
             trapPing = await bed.Lan.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(20)),
-                "ping", "-n", "-c", "5", "-i", "0.5", "-W", "5", Testbed.PeerInner);
+                "ping", "-n", "-c", "5", "-i", "0.5", "-W", "5", NamespaceTestbed.PeerInner);
             scope.Log("trap ping: " + PingOutput.Summary(trapPing) + " answered seq " + string.Join(",", PingOutput.AnsweredSequences(trapPing)));
         }
 
@@ -160,8 +159,8 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         scope.Log("peer: " + ike);
         Assert.NotEqual("yes", ike.Get("initiator"));
         Assert.Equal("AES_GCM_16", child.Get("encr-alg"));
-        Assert.Equal(Testbed.PeerInnerSubnet, Assert.Single(child.LocalTs));
-        Assert.Equal(Testbed.LanSubnet, Assert.Single(child.RemoteTs));
+        Assert.Equal(NamespaceTestbed.PeerInnerSubnet, Assert.Single(child.LocalTs));
+        Assert.Equal(NamespaceTestbed.LanSubnet, Assert.Single(child.RemoteTs));
 
         Assert.True(await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(5))),
             "the concentrator did not log Child SA installed (1003)");
@@ -182,12 +181,12 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
             Assert.True(PingOutput.Received(trapPing) >= 4, "fewer than 4 of 5 echo requests answered after the trap: " + trapPing);
         }
 
-        var route = bed.Gateway.Exec("ip", "route", "show", Testbed.PeerInnerSubnet).Stdout;
+        var route = bed.Gateway.Exec("ip", "route", "show", NamespaceTestbed.PeerInnerSubnet).Stdout;
         scope.Log("gateway route: " + route.Trim());
         Assert.Contains("dev ipsec0", route);
 
         var ping = await bed.Lan.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", Testbed.PeerInner);
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", NamespaceTestbed.PeerInner);
         scope.Log("ping LAN -> peer inner: " + PingOutput.Summary(ping));
         Assert.True(ping.Ok, "ping from the LAN host to the peer's inner address failed: " + ping);
 
@@ -212,12 +211,12 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
     {
         var bed = scope.Bed;
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            ConcentratorYaml.Connection(Testbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                Testbed.LanSubnet, Testbed.PeerInnerSubnet), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
-            ConcentratorYaml.Connection(bed.PeerOuter, Testbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-                Testbed.PeerInnerSubnet, Testbed.LanSubnet, startAction: "start", name: "gw"), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         scope.Log("both concentrators listening");
 
@@ -236,7 +235,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 75);
         var bed = scope.Bed;
         EspCounters.Install(bed.Gateway, bed.WorkDir);
-        await using var capture = await PacketCapture.StartAsync(bed.Gateway, Testbed.GatewayOuterDevice, bed.WorkDir,
+        await using var capture = await PacketCapture.StartAsync(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir,
             "esp or udp port 4500", seconds: 40, maxPackets: 12);
 
         var (gateway, peer) = await StartPairAsync(scope);
@@ -253,7 +252,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         Assert.Equal(gwOut, peerIn);
 
         var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
         var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
         foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
@@ -261,22 +260,22 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
 
         // Protocol 50 with exactly the logged SPIs, in both directions; nothing on UDP 4500.
         var esp = lines.Where(f => f.Length == PacketCapture.EspFields.Length && f[0] == "50").ToList();
-        Assert.Contains(esp, f => f[1] == bed.PeerOuter && f[2] == Testbed.GatewayOuter && Underlay.NormalizeSpi(f[5]) == gwIn);
-        Assert.Contains(esp, f => f[1] == Testbed.GatewayOuter && f[2] == bed.PeerOuter && Underlay.NormalizeSpi(f[5]) == gwOut);
+        Assert.Contains(esp, f => f[1] == bed.PeerOuter && f[2] == NamespaceTestbed.GatewayOuter && Underlay.NormalizeSpi(f[5]) == gwIn);
+        Assert.Contains(esp, f => f[1] == NamespaceTestbed.GatewayOuter && f[2] == bed.PeerOuter && Underlay.NormalizeSpi(f[5]) == gwOut);
         Assert.All(esp, f => Assert.Contains(Underlay.NormalizeSpi(f[5]), new[] { gwIn, gwOut }));
         Assert.DoesNotContain(lines, f => f.Length > 4 && (f[3] == "4500" || f[4] == "4500"));
 
-        var iperf = await TcpTransfer.IperfAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, "20M", bed.WorkDir,
+        var iperf = await TcpTransfer.IperfAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, "20M", bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(40)));
         scope.Log($"iperf3 peer -> LAN: {iperf.BytesReceived} B in {iperf.SecondsReceived:F2} s, {iperf.BitsPerSecond / 1e6:F1} Mbit/s, " +
                   $"{iperf.Retransmits} retransmits");
         Assert.InRange(iperf.BytesReceived, TransferBytes / 2, iperf.BytesSent);
-        var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, Testbed.LanHost, bed.Peer, Testbed.PeerInner, ShaBytes, bed.WorkDir,
+        var shaUp = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(25)));
         scope.Log($"sha256 stream peer -> LAN: {shaUp.Received} B, hashes {(shaUp.SentHash == shaUp.ReceivedHash ? "equal" : "DIFFER")}");
         Assert.Equal(ShaBytes, shaUp.Received);
         Assert.Equal(shaUp.SentHash, shaUp.ReceivedHash);
-        var sha = await TcpTransfer.Sha256StreamAsync(bed.Peer, Testbed.PeerInner, bed.Lan, Testbed.LanHost, ShaBytes, bed.WorkDir,
+        var sha = await TcpTransfer.Sha256StreamAsync(bed.Peer, NamespaceTestbed.PeerInner, bed.Lan, NamespaceTestbed.LanHost, ShaBytes, bed.WorkDir,
             scope.Remaining(TimeSpan.FromSeconds(25)));
         scope.Log($"sha256 stream LAN -> peer: {sha.Received} B, hashes {(sha.SentHash == sha.ReceivedHash ? "equal" : "DIFFER")}");
         Assert.Equal(ShaBytes, sha.Received);
@@ -310,7 +309,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         var (gwIn, _) = ConcentratorYaml.SpisOf(Assert.Single(gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled)).Message);
 
         var warm = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "2", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "2", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         Assert.True(warm.Ok, "ping through the tunnel failed before the injection: " + warm);
 
         // Hold back the peer's ESP at the gateway (AF_PACKET still sees it) and capture two packets.
@@ -329,7 +328,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         string sniffScript = $$"""
             from scapy.all import sniff, raw
             import sys
-            pkts = sniff(iface="{{Testbed.GatewayOuterDevice}}", filter="ip proto 50 and src host {{bed.PeerOuter}}", count=2, timeout=20,
+            pkts = sniff(iface="{{NamespaceTestbed.GatewayOuterDevice}}", filter="ip proto 50 and src host {{bed.PeerOuter}}", count=2, timeout=20,
                          started_callback=lambda: print("ready", flush=True))
             with open(sys.argv[1], "w") as f:
                 for p in pkts: f.write(raw(p["IP"]).hex() + "\n")
@@ -345,7 +344,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         Assert.True(sniffer.ReadStdout().Contains("ready"), "scapy sniff did not start: " + sniffer.ReadStdout() + sniffer.ReadStderr());
         await Task.Delay(300);
         var held = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(10)),
-            "ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping while the gateway drops ESP: " + PingOutput.Summary(held));
         Assert.True(await sniffer.WaitForExitAsync(scope.Remaining(TimeSpan.FromSeconds(20))), "scapy sniff did not finish");
         scope.Log("sniff: " + sniffer.ReadStdout().Trim().Replace('\n', ' ') + " " + sniffer.ReadStderr().Trim());
@@ -393,7 +392,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         Assert.True(inbound - in0 >= 1, "the intact held-back packet was not accepted after its forged copy");
 
         var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", Testbed.PeerInner, Testbed.LanHost);
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping after the injection: " + PingOutput.Summary(ping));
         Assert.True(ping.Ok, "ping through the tunnel failed after the injected packets: " + ping);
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));

@@ -17,7 +17,7 @@ namespace Concentrator.Testbed.Interop;
 /// Names are <c>cit{pid}x{random}-{role}</c>: unique per instance, and a namespace whose creating
 /// process is gone is stale and removed by <see cref="CleanupStale"/>.
 /// </summary>
-public sealed class Testbed : IAsyncDisposable
+public sealed class NamespaceTestbed : IAsyncDisposable
 {
     public const string Prefix = "cit";
 
@@ -37,7 +37,7 @@ public sealed class Testbed : IAsyncDisposable
     private readonly List<Netns> _namespaces = new();
     private bool _disposed;
 
-    private Testbed(string id, bool nat)
+    private NamespaceTestbed(string id, bool nat)
     {
         Id = id;
         WithNat = nat;
@@ -62,11 +62,11 @@ public sealed class Testbed : IAsyncDisposable
     /// <summary>The address the gateway sees the peer's packets come from (the router's, behind NAT).</summary>
     public string PeerSeenByGateway => "10.99.1.2";
 
-    public static Testbed Create(bool withNatRouter = false)
+    public static NamespaceTestbed Create(bool withNatRouter = false)
     {
         CleanupStale();
         string id = $"{Prefix}{Environment.ProcessId}x{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
-        var bed = new Testbed(id, withNatRouter);
+        var bed = new NamespaceTestbed(id, withNatRouter);
         try
         {
             bed.Build();
