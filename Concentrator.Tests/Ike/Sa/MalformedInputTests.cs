@@ -6,7 +6,7 @@ using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
 using Concentrator.Ipsec;
 
-namespace Concentrator.Tests.Ike.Exchanges;
+namespace Concentrator.Tests.Ike.Sa;
 
 /// <summary>Garbage on the IKE port is counted and dropped; the gateway keeps serving real peers.</summary>
 public sealed class MalformedInputTests
