@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
+using Concentrator.Ike.Wire;
 using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
@@ -13,6 +14,7 @@ using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
 using Concentrator.Ike.Admission;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;
 
@@ -57,16 +59,25 @@ public sealed class AdmissionUnitTests
     [Fact]
     public void The_gate_bounds_queued_new_init_requests_and_lets_everything_else_through()
     {
+        static IkeHeader Header(byte[] datagram)
+        {
+            Assert.Equal(ParseStatus.Ok, IkeHeader.TryParse(datagram, out var header));
+            return header;
+        }
+
         var requests = new InitRequests();
-        var init = requests.Next(42);
+        var initBytes = requests.Next(42);
+        var init = Header(initBytes);
         Assert.True(InitGate.IsInitialInitRequest(init));
-        var auth = init.ToArray();
-        auth[8] = 1; // responder SPI set: a message of an existing SA
+        var authBytes = initBytes.ToArray();
+        authBytes[8] = 1; // responder SPI set: a message of an existing SA
+        var auth = Header(authBytes);
         Assert.False(InitGate.IsInitialInitRequest(auth));
-        var response = init.ToArray();
+        var response = initBytes.ToArray();
         response[19] = 0x20;
-        Assert.False(InitGate.IsInitialInitRequest(response));
-        Assert.False(InitGate.IsInitialInitRequest(init.AsSpan(0, 27)));
+        Assert.False(InitGate.IsInitialInitRequest(Header(response)));
+        // A truncated datagram has no header: the ingress counts it malformed before the gate.
+        Assert.NotEqual(ParseStatus.Ok, IkeHeader.TryParse(initBytes.AsSpan(0, 27), out _));
 
         var gate = new InitGate(3);
         for (int i = 0; i < 3; i++) Assert.True(gate.TryEnter(init));

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using System.Net;
 using System.Text.RegularExpressions;
-using Concentrator.Tests.Ike.Exchanges;
+using Concentrator.Tests.Ike.Sa;
 using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;

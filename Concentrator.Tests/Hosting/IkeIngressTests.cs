@@ -11,8 +11,8 @@ using Concentrator.Transport;
 namespace Concentrator.Tests.Hosting;
 
 /// <summary>
-/// The one IKE ingress every receive loop feeds: the header-length check, charon.max_packet and the InitGate, each
-/// counted in the node's metrics, and what reaches the supervisor.
+/// The one IKE ingress every receive loop feeds: the header-length check, charon.max_packet, the header parsed once and
+/// the InitGate, each refusal counted in the node's metrics, and what reaches the supervisor.
 /// </summary>
 public sealed class IkeIngressTests
 {
@@ -36,16 +36,31 @@ public sealed class IkeIngressTests
         Assert.Equal(1, m.Sum("concentrator_ike_malformed_messages_total", ("reason", "truncated")));
         Assert.Equal(1, m.Sum("concentrator_ike_messages_dropped_total", ("reason", "malformed")));
 
-        ingress.Deliver(new byte[ProtocolConstants.IkeHeaderLength], Remote, Local, viaNatT: false);
+        ingress.Deliver(Packets.IkeOfLength(ProtocolConstants.IkeHeaderLength), Remote, Local, viaNatT: false);
         Assert.Single(_supervisor.Of<IkeInbound>());
+    }
+
+    [Fact]
+    public async Task A_header_that_does_not_parse_is_counted_malformed_by_reason_and_goes_no_further()
+    {
+        var ingress = Ingress();
+        var badVersion = Packets.IkeOfLength(40);
+        badVersion[17] = 0x10;
+        ingress.Deliver(badVersion, Remote, Local, viaNatT: false);
+        var badLength = Packets.IkeOfLength(40);
+        ingress.Deliver(badLength.AsSpan(0, 36), Remote, Local, viaNatT: false);
+        Assert.Empty(_supervisor.Messages);
+        var m = await Scrape();
+        Assert.Equal(1, m.Sum("concentrator_ike_malformed_messages_total", ("reason", "bad_version")));
+        Assert.Equal(1, m.Sum("concentrator_ike_malformed_messages_total", ("reason", "bad_length")));
     }
 
     [Fact]
     public async Task Max_packet_refuses_larger_datagrams_as_a_resource_limit()
     {
         var ingress = Ingress(maxPacket: 1500);
-        ingress.Deliver(new byte[1501], Remote, Local, viaNatT: false);
-        ingress.Deliver(new byte[1500], Remote, Local, viaNatT: false);
+        ingress.Deliver(Packets.IkeOfLength(1501), Remote, Local, viaNatT: false);
+        ingress.Deliver(Packets.IkeOfLength(1500), Remote, Local, viaNatT: false);
         Assert.Equal([1500], _supervisor.Of<IkeInbound>().Select(m => m.Datagram.Length));
         Assert.Equal(1, _metrics.Limits.Count(ResourceLimit.MaxPacket));
         Assert.Equal(1, (await Scrape()).Sum("concentrator_ike_messages_dropped_total", ("reason", "resource_limit")));
@@ -70,14 +85,15 @@ public sealed class IkeIngressTests
     [Fact]
     public void The_supervisor_gets_a_copy_with_both_endpoints_and_the_path()
     {
-        byte[] buffer = new byte[40];
-        buffer[0] = 0x5A;
+        byte[] buffer = Packets.IkeOfLength(40);
+        buffer[39] = 0x5A;
         Ingress().Deliver(buffer, Remote, Local, viaNatT: true);
-        buffer[0] = 0; // the receive loop reuses its buffer
+        buffer[39] = 0; // the receive loop reuses its buffer
 
         var inbound = Assert.Single(_supervisor.Of<IkeInbound>());
-        Assert.Equal(0x5A, inbound.Datagram[0]);
+        Assert.Equal(0x5A, inbound.Datagram[39]);
         Assert.Equal(40, inbound.Datagram.Length);
+        Assert.Equal((0x1122334455667788UL, ExchangeType.Informational, 1u), (inbound.Header.InitiatorSpi, inbound.Header.Exchange, inbound.Header.MessageId));
         Assert.Equal((Remote, Local, true), (inbound.Remote, inbound.Local, inbound.ViaNatT));
     }
 }

@@ -93,8 +93,8 @@ public sealed class ResourceLimitTests
         using var transport = new UdpIkeTransport(IPAddress.Loopback, 0, 0, ingress, metrics);
         transport.Start();
         using var client = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        await client.SendAsync(new byte[1501], transport.IkeEndpoint);
-        await client.SendAsync(new byte[1500], transport.IkeEndpoint);
+        await client.SendAsync(Packets.IkeOfLength(1501), transport.IkeEndpoint);
+        await client.SendAsync(Packets.IkeOfLength(1500), transport.IkeEndpoint);
         await Eventually.TrueAsync(() => !supervisor.Messages.IsEmpty, "the datagram within the bound arrived");
         await Task.Delay(100);
         Assert.Equal([1500], supervisor.Of<IkeInbound>().Select(m => m.Datagram.Length));

@@ -1,10 +1,21 @@
 using System.Buffers.Binary;
 using System.Net;
+using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Support;
 
 public static class Packets
 {
+    /// <summary>An INFORMATIONAL request of <paramref name="length"/> bytes whose IKE header parses (the rest is padding).</summary>
+    public static byte[] IkeOfLength(int length)
+    {
+        var datagram = new byte[length];
+        new IkeHeader(0x1122334455667788, 0x99AABBCCDDEEFF00, PayloadType.None, 2, 0, ExchangeType.Informational, IkeFlags.Initiator, 1,
+            (uint)length).Write(datagram);
+        return datagram;
+    }
+
     /// <summary>A minimal IPv4/UDP packet from <paramref name="src"/> to <paramref name="dst"/> with a patterned payload.</summary>
     public static byte[] Ipv4Udp(IPAddress src, IPAddress dst, int payloadLength, byte seed = 1)
     {

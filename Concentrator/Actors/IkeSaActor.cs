@@ -56,12 +56,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
         Receive<IkeInbound>(m =>
         {
-            var target = _lineage.Current;
-            if (_lineage.Retiring.Count > 0 && IkeHeader.TryParse(m.Datagram, out var header) == ParseStatus.Ok)
-            {
-                target = _lineage.Route(IkeSaLineage.RecipientSpi(header));
-            }
-            target.HandleDatagram(m.Datagram, m.Remote, m.Local, m.ViaNatT);
+            var target = _lineage.Route(IkeSaLineage.RecipientSpi(m.Header));
+            target.HandleDatagram(m);
             _runner.Drain(target);
         });
         Receive<RetransmitTick>(m =>

@@ -115,27 +115,16 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     private void Route(IkeInbound inbound)
     {
-        if (_gate is not null && InitGate.IsInitialInitRequest(inbound.Datagram)) _gate.Leave();
-        var status = IkeHeader.TryParse(inbound.Datagram, out var header);
-        if (status != ParseStatus.Ok)
-        {
-            _context.Metrics.CountMalformed(status);
-            return;
-        }
-
-        _context.Metrics.CountReceived(header.Exchange);
-        if (header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
-            header.ResponderSpi == 0 && header.MessageId == 0)
-        {
-            AdmitInit(inbound, header);
-            return;
-        }
-
-        RouteToHolder(inbound, header);
+        bool initial = InitGate.IsInitialInitRequest(inbound.Header);
+        if (initial) _gate?.Leave();
+        _context.Metrics.CountReceived(inbound.Header.Exchange);
+        if (initial) AdmitInit(inbound);
+        else RouteToHolder(inbound);
     }
 
-    private void RouteToHolder(IkeInbound inbound, in IkeHeader header)
+    private void RouteToHolder(IkeInbound inbound)
     {
+        var header = inbound.Header;
         ulong spi = IkeSaLineage.RecipientSpi(header);
         if (_directory.TryGet(spi, out var sa))
         {
@@ -156,8 +145,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private static bool IsFirstAuthRequest(in IkeHeader header) =>
         header.Exchange == ExchangeType.IkeAuth && header.FromInitiator && !header.IsResponse && header.MessageId == 1;
 
-    private void AdmitInit(IkeInbound inbound, IkeHeader header)
+    private void AdmitInit(IkeInbound inbound)
     {
+        var header = inbound.Header;
         if (_directory.TryGetHalfOpenOf(inbound.Remote, header.InitiatorSpi, out var existing) && _directory.TryGet(existing, out var sa))
         {
             sa.Forward(inbound); // retransmitted IKE_SA_INIT: the SA answers from its response cache
@@ -283,10 +273,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         });
         Receive<SaReleased>(m => _mobility?.Forward(m));
         Receive<AdoptSa>(Adopt);
-        Receive<Redeliver>(m =>
-        {
-            if (IkeHeader.TryParse(m.Inbound.Datagram, out var header) == ParseStatus.Ok) RouteToHolder(m.Inbound, header);
-        });
+        Receive<Redeliver>(m => RouteToHolder(m.Inbound));
         Receive<Fence>(m =>
         {
             // Another node adopted this SA under a newer epoch: ours must stop without telling the peer.

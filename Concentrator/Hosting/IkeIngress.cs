@@ -11,9 +11,10 @@ namespace Concentrator.Hosting;
 /// <summary>
 /// The one way in for IKE datagrams, whichever socket received them (each <see cref="UdpIkeTransport"/>, the Linux
 /// data plane's NAT-T sockets), so that they are all bounded and counted alike in the node's metrics. In order: shorter
-/// than an IKE header is malformed (truncated); longer than charon.max_packet is refused as a resource limit; a new
-/// IKE_SA_INIT request must pass the <see cref="InitGate"/> (charon.init_limit_job_load, left by the supervisor);
-/// the rest is copied into an <see cref="IkeInbound"/> for the IKE SA supervisor. Refusals allocate nothing.
+/// than an IKE header is malformed (truncated); longer than charon.max_packet is refused as a resource limit; a header
+/// that does not parse is malformed; a new IKE_SA_INIT request must pass the <see cref="InitGate"/>
+/// (charon.init_limit_job_load, left by the supervisor); the rest is copied, with the header parsed here once, into an
+/// <see cref="IkeInbound"/> for the IKE SA supervisor. Refusals allocate nothing.
 /// Thread-safe: every receive loop calls it, several at once.
 /// </summary>
 public sealed class IkeIngress(ICanTell supervisor, InitGate gate, ConcentratorMetrics metrics, int maxPacket) : IIkeDatagramSink
@@ -32,12 +33,19 @@ public sealed class IkeIngress(ICanTell supervisor, InitGate gate, ConcentratorM
             return;
         }
 
-        if (!gate.TryEnter(datagram))
+        var status = IkeHeader.TryParse(datagram, out var header);
+        if (status != ParseStatus.Ok)
+        {
+            metrics.CountMalformed(status);
+            return;
+        }
+
+        if (!gate.TryEnter(header))
         {
             metrics.CountDrop(IkeDropReason.InitQueueFull);
             return;
         }
 
-        supervisor.Tell(new IkeInbound(datagram.ToArray(), remote, local, viaNatT), ActorRefs.NoSender);
+        supervisor.Tell(new IkeInbound(datagram.ToArray(), header, remote, local, viaNatT), ActorRefs.NoSender);
     }
 }

@@ -2,9 +2,6 @@ using System.Net;
 
 namespace Concentrator.Transport;
 
-/// <summary>One IKE datagram as received, marker stripped. <c>Local</c> is the address it was sent to.</summary>
-public sealed record IkeInbound(byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT);
-
 /// <summary>
 /// Where every receive loop puts the IKE datagrams it reads (port 500, and port 4500 after <see cref="NattDemux"/>
 /// stripped the marker): one sink for all of them, whichever component owns the socket. The transport hands over

@@ -12,7 +12,7 @@ namespace Concentrator.DataPlane.Linux;
 /// <summary>The trap policies of one plane: their selector table, acquire rate limiting and the held packets' flush.</summary>
 internal sealed class TrapPolicies
 {
-    /// <summary>How often one trap policy may ask for a negotiation (tunable).</summary>
+    /// <summary>How often one trap policy may ask for a negotiation: bounds acquires while the first is still negotiating.</summary>
     private static readonly TimeSpan AcquireInterval = TimeSpan.FromSeconds(2);
 
     private readonly SelectorTable<TrapPolicy> _table = new();

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -18,17 +17,14 @@ public sealed class InitGate(int limit)
     public int Pending => Volatile.Read(ref _pending);
 
     /// <summary>A new IKE_SA_INIT request (RFC 7296 §3.1: responder SPI zero, initiator flag, not a response, message ID zero).</summary>
-    public static bool IsInitialInitRequest(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= ProtocolConstants.IkeHeaderLength &&
-        datagram[18] == (byte)ExchangeType.IkeSaInit &&
-        (datagram[19] & ((byte)IkeFlags.Initiator | (byte)IkeFlags.Response)) == (byte)IkeFlags.Initiator &&
-        BinaryPrimitives.ReadUInt64BigEndian(datagram[8..]) == 0 &&
-        BinaryPrimitives.ReadUInt32BigEndian(datagram[20..]) == 0;
+    public static bool IsInitialInitRequest(in IkeHeader header) =>
+        header.Exchange == ExchangeType.IkeSaInit && header.FromInitiator && !header.IsResponse &&
+        header.ResponderSpi == 0 && header.MessageId == 0;
 
     /// <summary>False when the datagram is a new IKE_SA_INIT and <c>limit</c> of them are already queued.</summary>
-    public bool TryEnter(ReadOnlySpan<byte> datagram)
+    public bool TryEnter(in IkeHeader header)
     {
-        if (!IsInitialInitRequest(datagram)) return true;
+        if (!IsInitialInitRequest(header)) return true;
         if (Interlocked.Increment(ref _pending) <= limit) return true;
         Interlocked.Decrement(ref _pending);
         return false;

@@ -71,7 +71,7 @@ public sealed class AdmissionPolicy
     /// drop of a request without a nonce).</summary>
     private AdmissionDecision? CheckCookie(in IkeHeader header, byte[] datagram, IPAddress source)
     {
-        if (IkeCodec.TryDecode(datagram, out var message) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
+        if (IkeCodec.TryDecode(datagram, header, out var message, out _) != ParseStatus.Ok || message!.Get<NoncePayload>() is not { } nonce)
         {
             _metrics.CountMalformed(ParseStatus.InvalidSyntax);
             return AdmissionDecision.Dropped;

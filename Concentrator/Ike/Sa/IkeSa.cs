@@ -171,9 +171,21 @@ public sealed class IkeSa : IDisposable
         return copy;
     }
 
-    /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to this SA.</summary>
-    public void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT) =>
-        TaskManager.HandleDatagram(datagram, remote, local, viaNatT);
+    /// <summary>Processes one IKE datagram routed to this SA, its header parsed where it entered the node.</summary>
+    public void HandleDatagram(IkeInbound inbound) =>
+        TaskManager.HandleDatagram(inbound.Datagram, inbound.Header, inbound.Remote, inbound.Local, inbound.ViaNatT);
+
+    /// <summary>Processes raw IKE bytes (without the non-ESP marker) routed to this SA: protocol tests drive an SA this way.</summary>
+    public void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var status = IkeHeader.TryParse(datagram, out var header);
+        if (status != ParseStatus.Ok)
+        {
+            Context.Metrics.CountMalformed(status);
+            return;
+        }
+        TaskManager.HandleDatagram(datagram, header, remote, local, viaNatT);
+    }
 
     public void OnRetransmitTimer() => TaskManager.OnRetransmitTimer();
 

@@ -142,12 +142,12 @@ public sealed class TaskManager
         return left < delay ? left : delay;
     }
 
-    /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to the SA.</summary>
-    internal void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    /// <summary>Processes one IKE datagram (without the non-ESP marker) routed to the SA; <paramref name="header"/> was parsed from it.</summary>
+    internal void HandleDatagram(byte[] datagram, in IkeHeader header, IPEndPoint remote, IPEndPoint local, bool viaNatT)
     {
         if (_sa.State == IkeSaState.Destroyed) return;
         var context = _sa.Context;
-        var status = IkeCodec.TryDecode(datagram, out var message, out _, context.Limits.MaxPayloads);
+        var status = IkeCodec.TryDecode(datagram, header, out var message, out _, context.Limits.MaxPayloads);
         if (status != ParseStatus.Ok || message is null)
         {
             context.Metrics.CountMalformed(status);

@@ -31,10 +31,20 @@ public static class IkeCodec
         message = null;
         offendingType = PayloadType.None;
         var status = IkeHeader.TryParse(datagram, out var header);
-        if (status != ParseStatus.Ok) return status;
+        return status != ParseStatus.Ok ? status : TryDecode(datagram, header, out message, out offendingType, maxPayloads);
+    }
 
+    /// <summary>
+    /// As <see cref="TryDecode(ReadOnlySpan{byte}, out IkeMessage?, out PayloadType, int)"/> for a datagram whose
+    /// <paramref name="header"/> was already parsed (and checked) by <see cref="IkeHeader.TryParse"/>: the header is
+    /// parsed once per datagram, where it enters the node.
+    /// </summary>
+    public static ParseStatus TryDecode(ReadOnlySpan<byte> datagram, in IkeHeader header, out IkeMessage? message, out PayloadType offendingType,
+        int maxPayloads = WireLimits.MaxPayloadsPerMessage)
+    {
+        message = null;
         var payloads = new List<Payload>();
-        status = DecodeChain(header.NextPayload, datagram[ProtocolConstants.IkeHeaderLength..],
+        var status = DecodeChain(header.NextPayload, datagram[ProtocolConstants.IkeHeaderLength..],
             ProtocolConstants.IkeHeaderLength, allowEncrypted: true, payloads, maxPayloads, out offendingType);
         if (status != ParseStatus.Ok) return status;
         message = new IkeMessage(header, payloads);

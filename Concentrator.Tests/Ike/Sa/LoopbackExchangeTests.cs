@@ -7,7 +7,7 @@ using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;
 
-namespace Concentrator.Tests.Ike.Exchanges;
+namespace Concentrator.Tests.Ike.Sa;
 
 /// <summary>
 /// Our initiator against our responder, two ActorSystems in one process talking IKEv2 over loopback UDP.

@@ -3,7 +3,7 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
-using Concentrator.Tests.Ike.Exchanges;
+using Concentrator.Tests.Ike.Sa;
 using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using Concentrator.Ipsec;
@@ -11,7 +11,7 @@ using Concentrator.Hosting;
 using Concentrator.Ike.Connections;
 using Concentrator.Cluster.Replication;
 
-namespace Concentrator.Tests.Ike;
+namespace Concentrator.Tests.Cluster.Replication;
 
 /// <summary><see cref="IkeSaSnapshotCodec"/>: exact round trips, and untrusted bytes never throw.</summary>
 public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)

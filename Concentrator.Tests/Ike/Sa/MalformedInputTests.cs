@@ -7,7 +7,7 @@ using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
 
-namespace Concentrator.Tests.Ike.Exchanges;
+namespace Concentrator.Tests.Ike.Sa;
 
 /// <summary>Garbage on the IKE port is counted and dropped; the gateway keeps serving real peers.</summary>
 public sealed class MalformedInputTests

@@ -3,7 +3,7 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Sa;
-using Concentrator.Tests.Ike.Exchanges;
+using Concentrator.Tests.Ike.Sa;
 using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
@@ -12,7 +12,7 @@ using Concentrator.Ipsec;
 using Concentrator.Hosting;
 using Concentrator.Cluster.Replication;
 
-namespace Concentrator.Tests.Ike;
+namespace Concentrator.Tests.Cluster.Replication;
 
 /// <summary>
 /// Cluster failover without renegotiation (issue 7), protocol side: an IKE SA taken from "node A" as a snapshot, sent
