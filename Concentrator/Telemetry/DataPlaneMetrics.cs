@@ -113,6 +113,15 @@ public sealed class DataPlaneMetrics
     }
 
     /// <summary>Publishes one worker's batch. Thread-safe; call once per batch per worker, then clear the batch.</summary>
+    /// <summary>
+    /// Creates the series of workers 0..<paramref name="count"/>-1 now (label children, a few kilobytes each), so that a
+    /// packet thread's first <see cref="Publish"/> does not allocate them on the packet path.
+    /// </summary>
+    public void Prepare(int count)
+    {
+        for (int worker = 0; worker < count; worker++) Series(worker);
+    }
+
     public void Publish(int worker, in WorkerBatchCounters delta)
     {
         var w = Series(worker);

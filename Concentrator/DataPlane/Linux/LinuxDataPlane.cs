@@ -156,7 +156,12 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     }
 
     /// <summary>ESP counters go to these metrics once per batch per worker (label worker = w; plain ESP = W).</summary>
-    public void AttachMetrics(DataPlaneMetrics metrics) => _metrics = metrics;
+    public void AttachMetrics(DataPlaneMetrics metrics)
+    {
+        // Every packet thread's series exists before it publishes: UDP workers 0..W-1 (outbound shares them), raw ESP W.
+        metrics.Prepare(_workers + 1);
+        _metrics = metrics;
+    }
 
     /// <summary>End of a packet thread's batch: its counters to the metrics, its allocated bytes to its slot.</summary>
     private void EndBatch(int worker, int allocationSlot, ref WorkerBatchCounters counters)
