@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 using Concentrator.Cluster.Membership;
 using Concentrator.Cluster.Replication;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Tests.Cluster.Replication;
 
 /// <summary>
 /// The actor-level multi-node tests of <see cref="SaReplicaActor"/>: two or three cluster nodes in this process (the

@@ -1,7 +1,7 @@
 using Concentrator.Config;
 using Concentrator.Cluster.Membership;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Tests.Cluster.Membership;
 
 public sealed class ClusterConfigTests
 {

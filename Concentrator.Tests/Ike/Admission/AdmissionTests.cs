@@ -16,7 +16,7 @@ using Xunit.Abstractions;
 using Concentrator.Ike.Admission;
 using Concentrator.Ipsec;
 
-namespace Concentrator.Tests.Actors;
+namespace Concentrator.Tests.Ike.Admission;
 
 public sealed class AdmissionUnitTests
 {

@@ -4,7 +4,9 @@ using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 
-namespace Concentrator.Tests.Cluster;
+using Concentrator.Tests.Cluster;
+
+namespace Concentrator.Tests.Cluster.Membership;
 
 public sealed class ClusterFormationTests(ITestOutputHelper output)
 {

@@ -3,7 +3,7 @@ using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
-namespace Concentrator.Tests.Cluster;
+namespace Concentrator.Tests.Cluster.Membership;
 
 /// <summary>
 /// Three <c>Concentrator run</c> processes in three namespaces on one bridge form a cluster; nftables then cuts one

@@ -7,7 +7,9 @@ using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using Concentrator.Cluster.Membership;
 
-namespace Concentrator.Tests.Cluster;
+using Concentrator.Tests.Cluster;
+
+namespace Concentrator.Tests.Cluster.Membership;
 
 public sealed class ClusterTlsTests(ITestOutputHelper output) : IDisposable
 {

@@ -10,7 +10,9 @@ using Xunit.Abstractions;
 using Concentrator.Ipsec;
 using Concentrator.Cluster.Replication;
 
-namespace Concentrator.Tests.Cluster;
+using Concentrator.Tests.Cluster;
+
+namespace Concentrator.Tests.Cluster.Replication;
 
 /// <summary>
 /// Three clustered gateways in this process (real Akka remoting and Distributed Data on loopback, in-memory data
