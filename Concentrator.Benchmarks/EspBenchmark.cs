@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Simulation;
 using Concentrator.Ipsec;
+using Concentrator.Simulation;
 
 namespace Concentrator.Benchmarks;
 

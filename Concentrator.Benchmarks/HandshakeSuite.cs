@@ -6,7 +6,6 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
-using Concentrator.Ike.Sa;
 using Concentrator.Testbed.Interop;
 using Concentrator.Testbed.Support;
 

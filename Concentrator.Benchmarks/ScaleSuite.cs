@@ -7,12 +7,12 @@ using System.Text;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
+using Concentrator.Ipsec;
 using Concentrator.Simulation;
 using Concentrator.Testbed.Interop;
 using Concentrator.Testbed.Support;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Benchmarks;
 

@@ -4,11 +4,11 @@ using System.Reflection;
 using System.Text;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.Hosting;
 using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Hosting;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Fuzz;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Testbed.Interop;
 

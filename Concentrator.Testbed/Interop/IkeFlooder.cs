@@ -4,8 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Concentrator.Ike.Wire;
-using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
 
 namespace Concentrator.Testbed.Interop;
 

@@ -1,10 +1,10 @@
-using Akka.Actor;
 using System.Net;
 using System.Text.RegularExpressions;
+using Akka.Actor;
+using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Ike.Sa;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Actors;
 

@@ -2,10 +2,10 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
+using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Actors;
 

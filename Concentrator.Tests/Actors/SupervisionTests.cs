@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Concentrator.Actors;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Actors;
 

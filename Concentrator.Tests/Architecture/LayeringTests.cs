@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Concentrator.Hosting;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Architecture;
 
@@ -104,6 +103,20 @@ public sealed class LayeringTests
             }
         }
         AssertNone(Violations(edges, Layers));
+    }
+
+    /// <summary>A file past this has grown into a god object again (the house redesign split four of them).</summary>
+    private const int MaxLinesPerFile = 600;
+
+    [Fact]
+    public void No_production_file_is_longer_than_600_lines()
+    {
+        var tooLong = SourceFiles()
+            .Select(f => (File: Path.GetRelativePath(SourceRoot, f), Lines: File.ReadLines(f).Count()))
+            .Where(f => f.Lines > MaxLinesPerFile)
+            .Select(f => $"{f.File}: {f.Lines} lines")
+            .ToList();
+        Assert.True(tooLong.Count == 0, $"split by responsibility (limit {MaxLinesPerFile}):\n" + string.Join("\n", tooLong));
     }
 
     [Fact]

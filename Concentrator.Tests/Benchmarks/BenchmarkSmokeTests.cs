@@ -1,7 +1,7 @@
 using System.Globalization;
+using Concentrator.Testbed.Interop;
 using Concentrator.Tests.Interop;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Benchmarks;

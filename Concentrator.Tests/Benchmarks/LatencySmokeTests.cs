@@ -1,5 +1,5 @@
-using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
+using Concentrator.Tests.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Benchmarks;

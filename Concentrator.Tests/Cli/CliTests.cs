@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Concentrator.Cli;
-using Concentrator.Simulation;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
+using Concentrator.Simulation;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Cli;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Concentrator.Cli;
-using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 
 namespace Concentrator.Tests.Cli;

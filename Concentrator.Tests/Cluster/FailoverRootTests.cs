@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
+using Concentrator.Testbed.Cluster;
+using Concentrator.Testbed.Interop;
 using Concentrator.Tests.Interop;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
-using Concentrator.Testbed.Cluster;
 
 namespace Concentrator.Tests.Cluster;
 

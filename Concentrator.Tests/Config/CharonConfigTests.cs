@@ -1,5 +1,5 @@
-using Concentrator.Hosting;
 using Concentrator.Config;
+using Concentrator.Hosting;
 
 namespace Concentrator.Tests.Config;
 

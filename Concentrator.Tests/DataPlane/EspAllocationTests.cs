@@ -1,7 +1,7 @@
 using Concentrator.DataPlane.Esp;
+using Concentrator.Ipsec;
 using Xunit.Abstractions;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using Concentrator.DataPlane.Esp;
+using Concentrator.Ipsec;
 using Xunit.Abstractions;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

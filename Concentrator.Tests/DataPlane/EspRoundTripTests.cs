@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using static Concentrator.Tests.DataPlane.EspTestSupport;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.DataPlane.EspTestSupport;
 
 namespace Concentrator.Tests.DataPlane;
 

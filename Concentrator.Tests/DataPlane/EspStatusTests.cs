@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Concentrator.DataPlane.Esp;
-using static Concentrator.Tests.DataPlane.EspTestSupport;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.DataPlane.EspTestSupport;
 
 namespace Concentrator.Tests.DataPlane;
 

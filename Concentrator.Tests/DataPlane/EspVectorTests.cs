@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Concentrator.DataPlane.Esp;
-using static Concentrator.Tests.DataPlane.EspTestSupport;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.DataPlane.EspTestSupport;
 
 namespace Concentrator.Tests.DataPlane;
 

@@ -1,6 +1,6 @@
 using Concentrator.DataPlane.Esp;
-using static Concentrator.Tests.DataPlane.EspTestSupport;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.DataPlane.EspTestSupport;
 
 namespace Concentrator.Tests.DataPlane;
 

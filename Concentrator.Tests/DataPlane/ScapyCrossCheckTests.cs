@@ -2,10 +2,10 @@ using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
+using Concentrator.Ipsec;
 using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.DataPlane;
 

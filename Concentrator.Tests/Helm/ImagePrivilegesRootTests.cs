@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
+using Concentrator.Tests.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Helm;

@@ -4,9 +4,9 @@ using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Security;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
 using LogLevel = Microsoft.Extensions.Logging.LogLevel;
 

@@ -6,7 +6,6 @@ using Concentrator.Ipsec;
 using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
-using Concentrator.Transport;
 
 namespace Concentrator.Tests.Hosting;
 

@@ -1,5 +1,5 @@
-using Xunit.Abstractions;
 using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Interop;
 

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Interop;
 

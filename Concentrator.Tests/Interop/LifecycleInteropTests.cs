@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Interop;
 

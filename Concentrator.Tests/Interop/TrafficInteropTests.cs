@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Xunit.Abstractions;
 using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Interop;
 

@@ -1,15 +1,14 @@
 using System.Text.RegularExpressions;
 using Concentrator.Config;
-using Concentrator.Hosting;
 using Concentrator.DataPlane;
+using Concentrator.Hosting;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Wire;
+using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Config;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Microsoft.Extensions.Logging;
-using Concentrator.Ipsec;
-using Concentrator.Ike.Tasks;
 
 namespace Concentrator.Tests.Security;
 

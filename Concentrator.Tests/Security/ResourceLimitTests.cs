@@ -1,17 +1,16 @@
 using System.Net;
 using System.Net.Sockets;
 using Concentrator.Config;
-using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Wire;
-using Concentrator.Transport;
+using Concentrator.Ipsec;
 using Concentrator.Simulation;
 using Concentrator.Telemetry;
-using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
+using Concentrator.Transport;
 using Microsoft.Extensions.Logging;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Security;
 

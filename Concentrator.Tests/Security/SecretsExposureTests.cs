@@ -9,13 +9,13 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
 using Concentrator.Simulation;
-using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Microsoft.Extensions.Logging;
-using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Security;
 

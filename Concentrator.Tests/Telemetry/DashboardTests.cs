@@ -1,8 +1,8 @@
-using Concentrator.Testbed.Support;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Concentrator.Testbed.Support;
 using Xunit.Abstractions;
 using YamlDotNet.RepresentationModel;
 

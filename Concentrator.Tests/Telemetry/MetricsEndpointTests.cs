@@ -1,7 +1,7 @@
 using System.Net;
+using Concentrator.Ipsec;
 using Concentrator.Tests.Support;
 using Xunit.Abstractions;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Telemetry;
 

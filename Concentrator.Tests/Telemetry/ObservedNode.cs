@@ -2,11 +2,11 @@ using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Simulation;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Microsoft.Extensions.Logging;
 using Concentrator.Ipsec;
+using Concentrator.Simulation;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
+using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Tests.Telemetry;
 

@@ -4,7 +4,6 @@ using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
 using Concentrator.Telemetry;
 using Concentrator.Transport;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Actors;
 

@@ -6,7 +6,6 @@ using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Telemetry;
 using Concentrator.Transport;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Actors;
 

@@ -1,7 +1,7 @@
 using System.Net;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Actors;
 

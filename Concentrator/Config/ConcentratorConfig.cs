@@ -1,5 +1,5 @@
-using Concentrator.Ike.Connections;
 using Concentrator.Cluster.Membership;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
 

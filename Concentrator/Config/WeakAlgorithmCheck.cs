@@ -1,6 +1,6 @@
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 using Concentrator.Telemetry;
-using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
 

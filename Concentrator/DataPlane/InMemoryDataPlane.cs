@@ -1,7 +1,7 @@
 using System.Net;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.DataPlane;
 

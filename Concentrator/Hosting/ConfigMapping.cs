@@ -1,11 +1,11 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane.Linux;
-using Concentrator.Ike.Proposals;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
-using Concentrator.Telemetry;
+using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Hosting;
 

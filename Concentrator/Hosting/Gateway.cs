@@ -3,16 +3,16 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using Concentrator.Actors;
+using Concentrator.Cluster.Membership;
+using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Transport;
-using Concentrator.Telemetry;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
-using Concentrator.Cluster.Membership;
-using Concentrator.Cluster.Replication;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
 
 namespace Concentrator.Hosting;
 

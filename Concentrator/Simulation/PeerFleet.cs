@@ -6,10 +6,10 @@ using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Concentrator.Ike.Proposals;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Simulation;
 

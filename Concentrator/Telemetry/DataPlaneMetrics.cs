@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using Prometheus;
 using Concentrator.Ipsec;
+using Prometheus;
 
 namespace Concentrator.Telemetry;
 

@@ -1,5 +1,5 @@
-using Prometheus;
 using Concentrator.Ipsec;
+using Prometheus;
 
 namespace Concentrator.Telemetry;
 

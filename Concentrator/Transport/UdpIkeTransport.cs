@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Transport;
 

@@ -1,5 +1,5 @@
-using Concentrator.Config;
 using Concentrator.Cluster.Membership;
+using Concentrator.Config;
 
 namespace Concentrator.Tests.Cluster.Membership;
 

@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Net;
-using Concentrator.Tests.Support;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 using Xunit.Abstractions;
 
-using Concentrator.Tests.Cluster;
 
 namespace Concentrator.Tests.Cluster.Membership;
 

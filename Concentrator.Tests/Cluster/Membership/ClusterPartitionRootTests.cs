@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Concentrator.Tests.Interop;
 using Concentrator.Testbed.Interop;
+using Concentrator.Tests.Interop;
 using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster.Membership;

@@ -1,13 +1,11 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Concentrator.Config;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Xunit.Abstractions;
 using Concentrator.Cluster.Membership;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
+using Xunit.Abstractions;
 
-using Concentrator.Tests.Cluster;
 
 namespace Concentrator.Tests.Cluster.Membership;
 

@@ -1,15 +1,15 @@
 using System.Net;
+using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Crypto;
-using Concentrator.Ike.Sa;
-using Concentrator.Tests.Ike.Sa;
-using Concentrator.Testbed.Support;
-using Xunit.Abstractions;
-using Concentrator.Ipsec;
 using Concentrator.Hosting;
 using Concentrator.Ike.Connections;
-using Concentrator.Cluster.Replication;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Ike.Sa;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Cluster.Replication;
 

@@ -1,16 +1,16 @@
 using System.Buffers.Binary;
 using System.Net;
+using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.Hosting;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Ike.Sa;
 using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Concentrator.Tests.Telemetry;
-using Concentrator.Telemetry;
-using Concentrator.Ipsec;
-using Concentrator.Hosting;
-using Concentrator.Cluster.Replication;
 
 namespace Concentrator.Tests.Cluster.Replication;
 

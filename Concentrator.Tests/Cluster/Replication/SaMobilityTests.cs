@@ -2,15 +2,14 @@ using System.Buffers.Binary;
 using System.Net;
 using Akka.Actor;
 using Concentrator.Actors;
+using Concentrator.Cluster.Replication;
 using Concentrator.DataPlane;
-using Concentrator.Tests.Support;
+using Concentrator.Ipsec;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
 using Xunit.Abstractions;
-using Concentrator.Ipsec;
-using Concentrator.Cluster.Replication;
 
-using Concentrator.Tests.Cluster;
 
 namespace Concentrator.Tests.Cluster.Replication;
 

@@ -1,14 +1,14 @@
 using System.Globalization;
 using Akka.Actor;
-using MemberStatus = Akka.Cluster.MemberStatus;
 using Akka.Configuration;
 using Akka.DistributedData;
 using Akka.TestKit;
 using Concentrator.Actors;
-using Microsoft.Extensions.Logging.Abstractions;
-using Xunit.Abstractions;
 using Concentrator.Cluster.Membership;
 using Concentrator.Cluster.Replication;
+using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
+using MemberStatus = Akka.Cluster.MemberStatus;
 
 namespace Concentrator.Tests.Cluster.Replication;
 

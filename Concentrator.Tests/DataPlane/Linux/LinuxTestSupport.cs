@@ -6,8 +6,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using Concentrator.DataPlane.Linux;
-using Xunit.Abstractions;
 using Concentrator.Ipsec;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.DataPlane.Linux;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Linux;
-using static Concentrator.Tests.DataPlane.Linux.TestPackets;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.DataPlane.Linux.TestPackets;
 
 namespace Concentrator.Tests.DataPlane.Linux;
 

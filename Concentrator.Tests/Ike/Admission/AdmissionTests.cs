@@ -2,19 +2,19 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Concentrator.Ike.Wire;
 using Concentrator.Actors;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
-using Microsoft.Extensions.Logging;
-using Concentrator.Testbed.Interop;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Concentrator.Tests.Telemetry;
-using Xunit.Abstractions;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
 
 namespace Concentrator.Tests.Ike.Admission;
 

@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
-using static Concentrator.Tests.Ike.Crypto.Hex;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Crypto.Hex;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

@@ -1,7 +1,7 @@
 using System.Numerics;
 using Concentrator.Ike.Crypto;
-using static Concentrator.Tests.Ike.Crypto.Hex;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Crypto.Hex;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

@@ -1,6 +1,6 @@
 using Concentrator.Ike.Crypto;
-using static Concentrator.Tests.Ike.Crypto.Hex;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Crypto.Hex;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

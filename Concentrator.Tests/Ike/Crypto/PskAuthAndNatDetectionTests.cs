@@ -1,8 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
-using static Concentrator.Tests.Ike.Crypto.Hex;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Crypto.Hex;
 
 namespace Concentrator.Tests.Ike.Crypto;
 

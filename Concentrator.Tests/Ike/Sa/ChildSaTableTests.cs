@@ -1,6 +1,4 @@
 using Concentrator.Ike.Sa;
-using Concentrator.Ike.Wire;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Sa;
 

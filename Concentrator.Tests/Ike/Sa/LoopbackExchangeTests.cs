@@ -1,11 +1,11 @@
-using Akka.Actor;
 using System.Net;
+using Akka.Actor;
 using Concentrator.DataPlane;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
-using Concentrator.Ipsec;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Ike.Sa;
 

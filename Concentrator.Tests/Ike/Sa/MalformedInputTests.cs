@@ -2,10 +2,10 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Concentrator.Ike.Wire;
-using Concentrator.Telemetry;
-using Concentrator.Tests.Support;
-using Concentrator.Testbed.Support;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Ike.Sa;
 

@@ -1,10 +1,9 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.DataPlane;
-using Concentrator.Ike.Wire;
-using Concentrator.Ipsec;
 using Concentrator.Hosting;
 using Concentrator.Ike.Sa;
+using Concentrator.Ipsec;
 
 namespace Concentrator.Tests.Ike.Sa;
 

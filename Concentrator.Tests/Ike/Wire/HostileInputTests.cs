@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Concentrator.Ike.Wire;
-using static Concentrator.Tests.Ike.Wire.WireSamples;
 using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Wire.WireSamples;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -1,8 +1,7 @@
 using System.Net;
 using Concentrator.Ike.Wire;
-using static Concentrator.Tests.Ike.Wire.WireSamples;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
+using static Concentrator.Tests.Ike.Wire.WireSamples;
 
 namespace Concentrator.Tests.Ike.Wire;
 

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Tests.Ike.Wire;
 

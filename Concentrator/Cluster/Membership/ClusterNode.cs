@@ -2,8 +2,8 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
 using Akka.Hosting;
-using Akka.Management.Dsl;
 using Akka.Management.Cluster.Bootstrap;
+using Akka.Management.Dsl;
 using Concentrator.Telemetry;
 
 namespace Concentrator.Cluster.Membership;

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Concentrator.Actors;
 using Concentrator.Ike.Sa;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster.Replication;
 

@@ -1,9 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Connections;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Cluster.Replication;
 

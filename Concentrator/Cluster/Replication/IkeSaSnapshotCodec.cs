@@ -1,11 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Connections;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Cluster.Replication;
 

@@ -1,8 +1,8 @@
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Tasks;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Cluster.Replication;
 

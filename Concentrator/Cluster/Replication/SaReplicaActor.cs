@@ -4,7 +4,6 @@ using Akka.Cluster;
 using Akka.DistributedData;
 using Concentrator.Actors;
 using Concentrator.Telemetry;
-using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Cluster.Replication;
 

@@ -10,9 +10,9 @@
 // safe beside the packet threads (lock-free reads, see SaTable and SelectorTable).
 using System.Net;
 using Concentrator.DataPlane.Esp;
-using Concentrator.Transport;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
 
 namespace Concentrator.DataPlane.Linux;
 

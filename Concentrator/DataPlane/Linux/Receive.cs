@@ -19,9 +19,9 @@
 //                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
 //   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using System.Net;
-using Concentrator.Transport;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
+using Concentrator.Transport;
 
 namespace Concentrator.DataPlane.Linux;
 

@@ -18,8 +18,8 @@
 //   S4 send      sendmmsg on UDP socket w (ESP-in-UDP) or the raw socket (plain ESP)
 //   S5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using Concentrator.DataPlane.Esp;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.DataPlane.Linux;
 

@@ -4,8 +4,8 @@
 // outbound workers. Packets are held per trap in a bounded queue (charon.acquire_queue) under a lock: the
 // path runs only while no SA exists, copies each packet, and is bounded by the queue.
 using Concentrator.DataPlane.Esp;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.DataPlane.Linux;
 

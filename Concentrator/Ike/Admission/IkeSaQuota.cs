@@ -1,6 +1,6 @@
 using System.Net;
-using Concentrator.Telemetry;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Admission;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Org.BouncyCastle.Crypto.Agreement;
 using Concentrator.Ipsec;
+using Org.BouncyCastle.Crypto.Agreement;
 
 namespace Concentrator.Ike.Crypto;
 

@@ -1,10 +1,10 @@
+using Concentrator.Ipsec;
 using Org.BouncyCastle.Crypto.Agreement;
 using Org.BouncyCastle.Crypto.Generators;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Math;
 using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Utilities;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Crypto;
 

@@ -1,6 +1,6 @@
+using Concentrator.Ipsec;
 using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Security;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Crypto;
 

@@ -1,12 +1,12 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Connections;
 
 namespace Concentrator.Ike.Tasks;
 

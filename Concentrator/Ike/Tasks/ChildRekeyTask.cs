@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
-using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Tasks;
 

@@ -1,5 +1,5 @@
-using Concentrator.Ike.Wire;
 using Concentrator.Ike.Sa;
+using Concentrator.Ike.Wire;
 
 namespace Concentrator.Ike.Tasks;
 

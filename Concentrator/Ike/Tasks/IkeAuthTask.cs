@@ -1,8 +1,8 @@
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Connections;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Ike.Tasks;
 

@@ -3,9 +3,9 @@ using System.Net;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Ike.Tasks;
 

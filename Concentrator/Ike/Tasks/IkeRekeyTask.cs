@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
-using Concentrator.Ike.Sa;
 
 namespace Concentrator.Ike.Tasks;
 
