@@ -19,6 +19,10 @@ public sealed class ConnectionConfig
     public AuthConfig Local { get; init; } = new();
     public AuthConfig Remote { get; init; } = new();
     public IReadOnlyDictionary<string, ChildConfig> Children { get; init; } = new Dictionary<string, ChildConfig>();
+    /// <summary>
+    /// swanctl encap: force UDP encapsulation (RFC 3948) without a NAT. Our NAT_DETECTION_SOURCE_IP hashes a made-up
+    /// address, so the peer sees a NAT and both ends use UDP 4500 for IKE and ESP (strongSwan's behaviour, either role).
+    /// </summary>
     public bool Encap { get; init; }
     public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(4);
     public TimeSpan ReauthTime { get; init; } = TimeSpan.Zero;
