@@ -16,7 +16,7 @@ internal static class ConfigTestText
           natt_port: 4500
 
         http:
-          listen: "127.0.0.1:9400"
+          listen: "127.0.0.1:9400"   # /healthz, /readyz, /metrics; the admin API answers loopback clients only
 
         tunnel:
           type: tun              # tun: route-based ESP on a TUN device; none: IKE only (testing)
@@ -46,7 +46,7 @@ internal static class ConfigTestText
           ikesa_limit_per_peer: 1000  # IKE SAs per remote address (0: unlimited)
           child_sa_limit: 64     # Child SAs per IKE SA; CREATE_CHILD_SA beyond gets NO_ADDITIONAL_SAS (0: unlimited)
           acquire_queue: 32      # packets held per trap policy while its SA is negotiated
-          admin_rate: 20         # admin API requests per second (burst the same); more get HTTP 429
+          admin_rate: 20         # admin API requests per second per client, token holders and others counted apart; more get HTTP 429
 
         cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
           hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)

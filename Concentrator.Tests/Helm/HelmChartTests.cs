@@ -198,6 +198,10 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         }
 
         var parsed = ConcentratorConfig.Load(config);
+        // run checks the admin token against http.listen before anything starts: the chart's 0.0.0.0 listen must
+        // never come with a token in the environment (it would cross the network in clear text, and run refuses).
+        var envNames = Seq(container, "env").Cast<YamlMappingNode>().Select(e => Str(e, "name")).ToHashSet(StringComparer.Ordinal);
+        Assert.Null(parsed.Http.AdminToken(name => envNames.Contains(name) ? "placeholder-token" : null, config));
 
         Assert.Equal("0.0.0.0:9400", parsed.Http.Listen);
         Assert.Equal("tun", parsed.Tunnel.Type);
