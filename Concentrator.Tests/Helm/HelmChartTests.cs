@@ -299,7 +299,19 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         var podSpec = Map(Map(Map(sts, "spec"), "template"), "spec");
         Assert.Equal(name, Str(podSpec, "serviceAccountName"));
         var c = Container(sts);
-        Assert.Contains("NET_ADMIN", Seq(Map(Map(c, "securityContext"), "capabilities"), "add").Select(n => ((YamlScalarNode)n).Value));
+        // Least privilege (issue 14, finding 12): no privilege escalation (no_new_privs), a read-only root file
+        // system, and NET_ADMIN (TUN device, routes) and NET_RAW (ESP socket) as the only capabilities. Kubernetes
+        // hands capabilities to uid 0 only (file capabilities need privilege escalation), so the process is uid 0
+        // with nothing else: no CAP_DAC_OVERRIDE, CAP_SETUID, CAP_SYS_ADMIN...
+        var security = Map(c, "securityContext");
+        Assert.Equal("false", Str(security, "allowPrivilegeEscalation"));
+        Assert.Equal("true", Str(security, "readOnlyRootFilesystem"));
+        Assert.Equal(["ALL"], Seq(Map(security, "capabilities"), "drop").Select(n => ((YamlScalarNode)n).Value));
+        Assert.Equal(["NET_ADMIN", "NET_RAW"], Seq(Map(security, "capabilities"), "add").Select(n => ((YamlScalarNode)n).Value).Order(StringComparer.Ordinal));
+        Assert.False(security.Children.ContainsKey("privileged") && Str(security, "privileged") == "true");
+        var podSecurity = Map(podSpec, "securityContext");
+        Assert.Equal("0", Str(podSecurity, "runAsUser"));
+        Assert.Equal("RuntimeDefault", Str(Map(podSecurity, "seccompProfile"), "type"));
         var tun = Seq(podSpec, "volumes").Cast<YamlMappingNode>().Single(v => Str(v, "name") == "tun");
         Assert.Equal("/dev/net/tun", Str(Map(tun, "hostPath"), "path"));
         Assert.Equal("CharDevice", Str(Map(tun, "hostPath"), "type"));
