@@ -45,7 +45,10 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>The tools directory, or null (test returns) when they cannot be installed outside CI.</summary>
-    private async Task<string?> RequireToolsAsync()
+    private Task<string?> RequireToolsAsync() => RequireToolsAsync(output);
+
+    /// <inheritdoc cref="RequireToolsAsync()"/>
+    internal static async Task<string?> RequireToolsAsync(ITestOutputHelper output)
     {
         var (dir, log) = await ToolsDir.Value;
         if (dir is not null) return dir;
