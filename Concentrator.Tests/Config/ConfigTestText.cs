@@ -16,7 +16,7 @@ internal static class ConfigTestText
           natt_port: 4500
 
         http:
-          listen: "127.0.0.1:9400"
+          listen: "127.0.0.1:9400"   # /healthz, /readyz, /metrics; the admin API answers loopback clients only
 
         tunnel:
           type: tun              # tun: route-based ESP on a TUN device; none: IKE only (testing)
@@ -46,7 +46,7 @@ internal static class ConfigTestText
           ikesa_limit_per_peer: 1000  # IKE SAs per remote address (0: unlimited)
           child_sa_limit: 64     # Child SAs per IKE SA; CREATE_CHILD_SA beyond gets NO_ADDITIONAL_SAS (0: unlimited)
           acquire_queue: 32      # packets held per trap policy while its SA is negotiated
-          admin_rate: 20         # admin API requests per second (burst the same); more get HTTP 429
+          admin_rate: 20         # admin API requests per second per client, token holders and others counted apart; more get HTTP 429
 
         cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
           hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)
@@ -65,14 +65,14 @@ internal static class ConfigTestText
             remote_addrs: ["%any"]
             proposals: [aes256gcm16-prfsha256-ecp256, aes256-sha256-modp2048]
             weak_algorithms: no   # yes admits 3des, sha1, prfsha1, modp1024 in proposals/esp_proposals (legacy peers; warned at start)
-            encap: no
+            encap: no             # yes: UDP-encapsulated ESP (port 4500) even without a NAT, e.g. where ESP is filtered
             rekey_time: 4h
             reauth_time: 0
             dpd_delay: 30s
-            keyingtries: 1
-            unique: no
+            keyingtries: 1        # one initiation attempt (other values: not supported yet)
+            unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: not supported yet)
             local:
-              auth: psk
+              auth: psk           # pre-shared key (pubkey, eap: not supported yet)
               id: gw.example.net
             remote:
               auth: psk
@@ -82,13 +82,13 @@ internal static class ConfigTestText
                 local_ts: [10.10.0.0/24]
                 remote_ts: [10.20.0.0/24]
                 esp_proposals: [aes256gcm16, aes128gcm16]
-                mode: tunnel
+                mode: tunnel        # transport: not supported yet
                 start_action: none
                 dpd_action: clear
-                close_action: none
+                close_action: none  # trap, start: not supported yet
                 rekey_time: 1h
                 rekey_bytes: 1G
-                replay_window: 128
+                replay_window: 128  # packets; 0 disables replay protection, 1..31 count as 32
               dns:
                 local_ts: "10.10.0.53[udp/53], 10.10.0.53[tcp/53]"
                 remote_ts: dynamic

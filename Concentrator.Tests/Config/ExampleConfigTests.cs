@@ -52,7 +52,7 @@ public class ExampleConfigTests
         Assert.Equal(TimeSpan.Zero, a.DpdTimeout);
         Assert.Equal(1, a.KeyingTries);
         Assert.Equal("no", a.Unique);
-        Assert.True(a.SendCertReq);
+        Assert.False(a.SendCertReq);
         Assert.Equal("psk", a.Local.Auth);
         Assert.Equal("gw.example.net", a.Local.Id);
         Assert.Equal("%any", a.Remote.Id);

@@ -32,13 +32,14 @@ internal static partial class ConfigLoader
     public static ConcentratorConfig Parse(string yaml, string file)
     {
         var root = YamlSection.Root(file, yaml, RootKeys);
+        var listen = ReadListen(root.Section("listen", ListenKeys));
         return new ConcentratorConfig
         {
-            Listen = ReadListen(root.Section("listen", ListenKeys)),
+            Listen = listen,
             Http = ReadHttp(root.Section("http", HttpKeys)),
             Tunnel = ReadTunnel(root.Section("tunnel", TunnelKeys)),
             Charon = ReadCharon(root.Section("charon", CharonKeys)),
-            Connections = ReadConnections(root),
+            Connections = ReadConnections(root, listen),
             Secrets = ReadSecrets(root),
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,

@@ -83,8 +83,9 @@ public sealed class EspSa : IDisposable
         Child = install.Child;
         _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
 
-        // Values below the minimum (strongSwan's replay_window default is 32) are raised to it.
-        Window = new ReplayWindow(Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
+        // 0 turns the replay check off (swanctl replay_window = 0); other values below the minimum (strongSwan's
+        // default, 32) are raised to it.
+        Window = new ReplayWindow(install.ReplayWindow == 0 ? 0 : Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
         if (install.InboundSequenceFloor > 0) Window.Update(install.InboundSequenceFloor);
         _lastSequence = (long)install.OutboundSequenceStart;
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);

@@ -1,6 +1,7 @@
 namespace Concentrator.Ike.Connections;
 
-/// <summary>One end's authentication round (swanctl local/remote section): psk, pubkey, eap or eap-&lt;method&gt;.</summary>
+/// <summary>One end's authentication round (swanctl local/remote section): psk (pubkey, eap and eap-&lt;method&gt; are
+/// refused by the loader until they are built).</summary>
 public sealed class AuthConfig
 {
     public string Auth { get; init; } = "psk";
