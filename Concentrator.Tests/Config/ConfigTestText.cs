@@ -107,6 +107,11 @@ internal static class ConfigTestText
                 local_ts: [0.0.0.0/0, "::/0"]
                 esp_proposals: [aes256gcm16-esn-noesn, chacha20poly1305]
 
+        # Identities (local/remote id, secret ids) use strongSwan's notation: gw.example.net (FQDN), user@example.net (e-mail),
+        # "C=CH, O=Example, CN=gw" (a DN, sent as ID_DER_ASN1_DN), 192.0.2.1, @#hex or keyid:..., or a typed prefix: fqdn:, email:,
+        # asn1dn:, keyid:, ipv4:, ipv6:. A remote id or secret id may be a pattern: %any, a leading '*' ("*@example.net",
+        # "*.example.net"), a DN with "*" values. The connection and the secret are the best match for the peer's identity
+        # (strongSwan's ranking: the peer's id first), not the first match; bob@example.net gets ike-roadwarriors' key.
         secrets:
           ike-site-a:
             id: [client.example.net, gw.example.net]

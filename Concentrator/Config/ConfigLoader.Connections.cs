@@ -125,12 +125,21 @@ internal static partial class ConfigLoader
         {
             throw m.Fail("id", "identity is empty (use %any to accept any)");
         }
+        id = id?.Trim();
+        if (id is not null)
+        {
+            ReadIdentity(m, "id", id);
+        }
         return new AuthConfig
         {
             Auth = method ?? d.Auth,
-            Id = id?.Trim() ?? d.Id,
+            Id = id ?? d.Id,
         };
     }
+
+    /// <summary>An identity in strongSwan's notation (<see cref="Identity.TryParse"/>), refused at load with its key path.</summary>
+    private static Identity ReadIdentity(YamlSection m, string key, string text) =>
+        Identity.TryParse(text, out var identity, out var error) ? identity! : throw m.Fail(key, $"'{text}': {error}");
 
     private static Dictionary<string, ChildConfig> ReadChildren(YamlSection connection, bool weakAllowed)
     {
