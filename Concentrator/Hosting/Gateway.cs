@@ -107,7 +107,8 @@ public sealed class Gateway : IAsyncDisposable
                 // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address; the IKE it
                 // receives there reaches Ingress from the plane itself, never through a transport.
                 var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort, Ingress, Metrics,
-                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null);
+                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null,
+                    (options.DataPlane as INattPortSender)?.SocketMark ?? 0);
                 _transports.Add(transport);
                 Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
             }

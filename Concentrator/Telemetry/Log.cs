@@ -61,6 +61,24 @@ public static partial class Log
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
     public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
 
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Tunnel route not removed: {Error}")]
+    public static partial void RouteRemoveFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Error,
+        Message = "Routing rule not installed, so traffic does not reach the tunnel routes in table {Table}: {Error}")]
+    public static partial void RoutingRuleFailed(ILogger logger, uint table, string error);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
+        Message = "Route {Prefix} via {Device} not installed: it is the peer's own address {Peer} (its IKE and ESP must not enter the tunnel)")]
+    public static partial void RouteRefusedPeerAddress(ILogger logger, string prefix, string device, string peer);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
+        Message = "Tunnel routes in table {Table}, looked up by the rules {Rules}; the IKE and ESP sockets carry fwmark {Mark}")]
+    public static partial void RoutingTable(ILogger logger, uint table, string rules, string mark);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Peer address {Peer} not excluded from the tunnel routes: {Error}")]
+    public static partial void RouteExclusionFailed(ILogger logger, string peer, string error);
+
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Data plane on {Device}: {Workers} workers, NAT-T port {Port}, plain ESP {PlainEsp}")]
     public static partial void DataPlaneStarted(ILogger logger, string device, int workers, int port, bool plainEsp);
 

@@ -118,6 +118,6 @@ public sealed partial class LinuxDataPlane
     private IPEndPoint LocalFor(IPEndPoint remote)
     {
         var bound = _udp[0].LocalEndPoint;
-        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote);
+        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote, SocketMark);
     }
 }
