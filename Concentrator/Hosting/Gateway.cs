@@ -102,6 +102,12 @@ public sealed class Gateway : IAsyncDisposable
                     if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi));
                 });
             }
+            if (options.DataPlane is IPeerMovedSource moved)
+            {
+                var ike = Supervisor;
+                // Rate-limited by the plane; only ESP that authenticated and advanced its replay window gets here.
+                moved.OnPeerMoved((spi, from) => ike.Tell(new IkeSaSupervisor.EspPeerMoved(spi, from)));
+            }
             foreach (var address in options.Config.Listen.Addresses)
             {
                 // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address; the IKE it

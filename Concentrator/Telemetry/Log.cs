@@ -41,6 +41,10 @@ public static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "IKE SA {OldSpi} {Connection} rekeyed to {NewSpi}")]
     public static partial void IkeSaRekeyed(ILogger logger, string oldSpi, string newSpi, string connection);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information,
+        Message = "IKE SA {Spi}: peer moved from {From} to {To} (authenticated {Trigger}); {Children} Child SAs follow")]
+    public static partial void PeerMoved(ILogger logger, string spi, System.Net.IPEndPoint from, System.Net.IPEndPoint to, string trigger, int children);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 

@@ -16,7 +16,8 @@ using Concentrator.Transport;
 
 namespace Concentrator.DataPlane.Linux;
 
-public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
+public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IPeerMovedSource,
+    IDisposable
 {
     private readonly SaTable _sas = new();
     private readonly SelectorTable<EspSa> _outbound = new();
@@ -175,6 +176,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _sas.SetOutboundCeiling(inboundSpi, ceiling);
 
     public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
+
+    public void OnPeerMoved(Action<uint, IPEndPoint> report) => _sas.OnPeerMoved(report);
 
     // ---- Metrics ----
 
