@@ -23,7 +23,7 @@ internal static class ConfigTestText
           device: ipsec0
           mtu: 1400
           workers: 0             # packet workers, 0 = one per core
-          install_routes: yes    # route each remote_ts via the device
+          install_routes: yes    # route each remote_ts via the device, in charon.routing_table (never the main table)
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
           gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
 
@@ -47,6 +47,10 @@ internal static class ConfigTestText
           child_sa_limit: 64     # Child SAs per IKE SA; CREATE_CHILD_SA beyond gets NO_ADDITIONAL_SAS (0: unlimited)
           acquire_queue: 32      # packets held per trap policy while its SA is negotiated
           admin_rate: 20         # admin API requests per second per client, token holders and others counted apart; more get HTTP 429
+          # Tunnel routes (tunnel.install_routes) live in a table of their own, looked up by three rules from
+          # routing_table_prio on; the IKE and ESP sockets carry fwmark = routing_table and skip them.
+          routing_table: 220     # never 0, 253, 254 (main) or 255 (strongSwan's name and default)
+          routing_table_prio: 220  # rules at 220, 221 and 222; at most 32763 (strongSwan's name and default)
 
         cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
           hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)

@@ -1,3 +1,4 @@
+using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;
@@ -77,6 +78,13 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         // The same actor now also owns the successor's SPI (RFC 7296 §2.18).
         Receive<Rekeyed>(m => _directory.AddSpi(Sender, m.NewSpi));
         Receive<Retired>(m => _directory.RetireSpi(Sender, m.Spi));
+        Receive<ChildInstalled>(m => _directory.AddChild(m.InboundSpi, Sender));
+        Receive<ChildUninstalled>(m => _directory.RemoveChild(m.InboundSpi, Sender));
+        // Authenticated, new ESP from another address (the data plane checked it): the owning IKE SA decides whether to follow.
+        Receive<EspPeerMoved>(m =>
+        {
+            if (_directory.TryGetChildOwner(m.InboundSpi, out var owner)) owner.Tell(new IkeSaActor.EspFromNewAddress(m.InboundSpi, m.From));
+        });
         Receive<DeleteAll>(_ =>
         {
             Log.ShuttingDown(_log, _directory.SpiCount);
@@ -321,6 +329,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>From an IKE SA actor: its rekeyed predecessor with <paramref name="Spi"/> is gone.</summary>
     public sealed record Retired(ulong Spi);
+
+    /// <summary>From an IKE SA actor: it installed the Child SA with this inbound SPI in the data plane.</summary>
+    public sealed record ChildInstalled(uint InboundSpi);
+
+    /// <summary>From an IKE SA actor: the Child SA left the data plane.</summary>
+    public sealed record ChildUninstalled(uint InboundSpi);
+
+    /// <summary>From the data plane (<c>IPeerMovedSource</c>): authenticated, new ESP of the Child SA came from <paramref name="From"/>.</summary>
+    public sealed record EspPeerMoved(uint InboundSpi, IPEndPoint From);
 
     public sealed record GetSas
     {

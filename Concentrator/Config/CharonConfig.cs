@@ -75,6 +75,14 @@ public sealed class CharonConfig
     /// <summary><c>acquire_queue</c>: packets held per trap policy while its SA is negotiated; more are dropped.</summary>
     public int AcquireQueue { get; init; } = ResourceLimits.Default.AcquireQueue;
 
+    /// <summary><c>routing_table</c>: the routing table the TUN data plane installs tunnel routes into (strongSwan's name and
+    /// default); also the fwmark of the gateway's IKE and ESP sockets, which the table's rules skip. Never the main table.</summary>
+    public uint RoutingTable { get; init; } = 220;
+
+    /// <summary><c>routing_table_prio</c>: priority of the first of the three rules that look the table up (strongSwan's
+    /// name and default; the others take the next two).</summary>
+    public uint RoutingTablePrio { get; init; } = 220;
+
     /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
     public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;
 }

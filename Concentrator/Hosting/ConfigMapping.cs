@@ -59,6 +59,8 @@ public static class ConfigMapping
         Workers = config.Tunnel.Workers,
         Gro = config.Tunnel.Gro,
         InstallRoutes = config.Tunnel.InstallRoutes,
+        RoutingTable = config.Charon.RoutingTable,
+        RoutingTablePriority = config.Charon.RoutingTablePrio,
         PlainEsp = config.Tunnel.PlainEsp,
         ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
         NattPort = config.Listen.NattPort,

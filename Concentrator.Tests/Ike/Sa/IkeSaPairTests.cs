@@ -259,6 +259,82 @@ public sealed class IkeSaPairTests
     }
 
     [Fact]
+    public void Behind_a_nat_that_rebinds_a_new_authenticated_request_or_new_esp_moves_the_sa_and_the_host_is_told()
+    {
+        var (i, r) = Create();
+        var natted = new IPEndPoint(IPAddress.Parse("198.51.100.7"), 61000);
+        var mapped = new IPEndPoint(natted.Address, 61001);
+        var responderNatt = new IPEndPoint(ResponderEp.Address, 4500);
+        var initiatorNatt = new IPEndPoint(InitiatorEp.Address, 4500);
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), natted, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        r.Sa.HandleDatagram(i.Drain().Single().Datagram, mapped, responderNatt, viaNatT: true);
+        i.Sa.HandleDatagram(r.Drain().Single().Datagram, responderNatt, initiatorNatt, viaNatT: true);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Empty(r.Seen.OfType<PeerMoved>()); // floating to port 4500 while negotiating is not a move
+        long version = r.Sa.StateVersion;
+
+        // The NAT forgets the mapping; the initiator's next request (a DPD) arrives from a new one.
+        var rebound = new IPEndPoint(natted.Address, 61002);
+        i.Sa.SendDpd();
+        var dpd = i.Drain().Single();
+        r.Sa.HandleDatagram(dpd.Datagram, rebound, responderNatt, viaNatT: true);
+        Assert.Equal(rebound, r.Drain().Single().Remote);
+        var moved = Assert.Single(r.Seen.OfType<PeerMoved>());
+        Assert.Equal((mapped, rebound, PeerMoveTrigger.Ike), (moved.From, moved.Remote, moved.Trigger));
+        Assert.Equal(rebound, r.Sa.RemoteEndpoint);
+        Assert.True(r.Sa.StateVersion > version, "the move must be replicated");
+
+        // The same request again from the old mapping (delayed or replayed): answered from the cache, never followed.
+        r.Sa.HandleDatagram(dpd.Datagram, mapped, responderNatt, viaNatT: true);
+        Assert.Equal(mapped, r.Drain().Single().Remote);
+        Assert.Equal(rebound, r.Sa.RemoteEndpoint);
+        Assert.Single(r.Seen.OfType<PeerMoved>());
+
+        // ESP the data plane authenticated: another SA's SPI moves nothing, this SA's child's does.
+        var espFrom = new IPEndPoint(natted.Address, 61003);
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi ^ 0x5A5A5A5A, espFrom);
+        Assert.Empty(r.Drain());
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi, espFrom);
+        r.Drain();
+        Assert.Equal(espFrom, r.Sa.RemoteEndpoint);
+        var byEsp = r.Seen.OfType<PeerMoved>().Last();
+        Assert.Equal((rebound, espFrom, PeerMoveTrigger.Esp), (byEsp.From, byEsp.Remote, byEsp.Trigger));
+        // The next request we send goes to the new mapping.
+        r.Sa.SendDpd();
+        Assert.Equal(espFrom, r.Drain().Single().Remote);
+
+        // The initiator is behind the NAT itself: it does not follow ESP from elsewhere (RFC 7296 §2.23, strongSwan alike).
+        var initiatorRemote = i.Sa.RemoteEndpoint;
+        i.Sa.FollowEsp(i.Sa.Children.Single().InboundSpi, new IPEndPoint(IPAddress.Parse("203.0.113.1"), 4500));
+        Assert.Equal(initiatorRemote, i.Sa.RemoteEndpoint);
+        Assert.Empty(i.Seen.OfType<PeerMoved>());
+    }
+
+    [Fact]
+    public void Without_a_nat_neither_ike_nor_esp_from_another_address_moves_the_sa()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+
+        var elsewhere = new IPEndPoint(IPAddress.Parse("192.0.2.99"), 500);
+        i.Sa.SendDpd();
+        Deliver(r, i.Drain().Single(), elsewhere, ResponderEp);
+        r.Drain();
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi, elsewhere);
+        r.Drain();
+        Assert.Equal(InitiatorEp, r.Sa.RemoteEndpoint);
+        Assert.Empty(r.Seen.OfType<PeerMoved>());
+    }
+
+    [Fact]
     public void Without_a_nat_ike_stays_on_port_500_and_esp_is_plain()
     {
         var (i, r) = Create();
