@@ -105,12 +105,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(ex =>
-        {
-            Log.IkeSaActorFailed(_log, ex, "?");
-            return Directive.Stop;
-        });
+    protected override SupervisorStrategy SupervisorStrategy() => new StopAndLogOnce(_log);
+
+    /// <summary>Stops a failed SA actor and logs the failure once, under our event ID and with the actor's name (its SPI);
+    /// Akka's own failure log would repeat the same stack trace under another category.</summary>
+    private sealed class StopAndLogOnce(ILogger log) : OneForOneStrategy(_ => Directive.Stop)
+    {
+        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive) =>
+            Log.IkeSaActorFailed(log, cause, child.Path.Name);
+    }
 
     private void Route(IkeInbound inbound)
     {
