@@ -168,7 +168,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Spawn(spi, ikeSa, epoch: 1);
-        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now);
+        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now, decision.Proven);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
@@ -196,10 +196,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         return actor;
     }
 
-    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now)
+    /// <param name="proven">Admitted with a valid COOKIE; an adopted SA's peer has its IKE_SA_INIT response, so it is too.</param>
+    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now, bool proven = true)
     {
-        _directory.AddHalfOpen(spi, peer, spiI, now);
-        _admission.Sources.AddHalfOpen(peer.Address);
+        _directory.AddHalfOpen(spi, peer, spiI, now, proven);
+        _admission.Sources.AddHalfOpen(peer.Address, proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
@@ -210,7 +211,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     private void HalfOpenRemoved(SaDirectory.HalfOpenSa entry)
     {
-        _admission.Sources.RemoveHalfOpen(entry.Peer.Address);
+        _admission.Sources.RemoveHalfOpen(entry.Peer.Address, entry.Proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 

@@ -221,6 +221,19 @@ public sealed class PeerInputSweepTests
         Assert.Equal(CloseReason.AuthFailed, pair.I.DrainEffects().OfType<IkeSaClosed>().Single().Reason);
     }
 
+    [Fact]
+    public void Ike_sa_init_carrying_only_an_error_notify_is_dropped_and_leaves_no_sa()
+    {
+        var pair = Pair.At(Stage.InitSent);
+        var request = Message(pair.I, ExchangeType.IkeSaInit, false, 0, [Error(NotifyType.NoProposalChosen)], 0);
+
+        pair.R.HandleDatagram(request, InitiatorEp, ResponderEp, false);
+
+        var effects = pair.R.DrainEffects();
+        Assert.Empty(effects.OfType<SendMessage>());
+        Assert.Equal(IkeSaState.Destroyed, pair.R.State);
+    }
+
     // ---- the sweeps ----
 
     private static IReadOnlyList<(string, Payload)> InitRequestPool(Pair p)
@@ -242,11 +255,13 @@ public sealed class PeerInputSweepTests
     }
 
     [Fact]
-    public void Every_subset_of_an_ike_sa_init_request_is_answered_by_the_table()
+    public void Every_subset_of_an_ike_sa_init_request_is_answered_or_dropped_without_state()
     {
         var outcomes = Sweep(Stage.InitSent, p => p.R, InitRequestPool,
             (p, payloads) => Message(p.I, ExchangeType.IkeSaInit, false, 0, payloads, 0));
         AnswersFitTheTable(outcomes, ExchangeType.IkeSaInit);
+        // A request that is not answered leaves nothing behind (the host removes a destroyed SA).
+        Assert.All(outcomes, o => Assert.True(o.Sent.Count == 1 || o.After == IkeSaState.Destroyed, $"{o.Subset}: unanswered, SA left {o.After}"));
         Assert.Contains(outcomes, o => o.After == IkeSaState.Connecting); // the real request still works
     }
 

@@ -152,6 +152,7 @@ public sealed class TaskManager
         {
             context.Metrics.CountMalformed(status);
             if (status == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
+            CloseIfUnanswered();
             return;
         }
 
@@ -165,6 +166,18 @@ public sealed class TaskManager
             HandleRequest(message, remote, local, viaNatT);
         }
         CurrentDatagram = [];
+        CloseIfUnanswered();
+    }
+
+    /// <summary>
+    /// A new responder SA exists for its first IKE_SA_INIT alone: when that request could not be answered (malformed,
+    /// or refused by the payload table) the SA ends at once instead of holding a half-open slot of its source until
+    /// half_open_timeout (strongSwan destroys an SA still in IKE_CREATED the same way). Admission drops such requests
+    /// before an SA is made; this holds the same for any path to a new SA.
+    /// </summary>
+    private void CloseIfUnanswered()
+    {
+        if (!_sa.IsInitiator && _sa.State == IkeSaState.Created) _sa.Close(CloseReason.InvalidSyntax);
     }
 
     private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
