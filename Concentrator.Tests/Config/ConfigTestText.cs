@@ -32,8 +32,9 @@ internal static class ConfigTestText
           retransmit_base: 1.8
           retransmit_tries: 5    # about 165 s in all; DPD declares a peer dead when they run out
           cookie_threshold: 10   # half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (0: never)
+          cookie_threshold_ip: 3 # ... or this many from its source address (0: never per address)
           init_limit_half_open: 5000  # half-open IKE SAs from which new IKE_SA_INIT is dropped (0: unlimited)
-          block_threshold: 5      # half-open IKE SAs per source address; more IKE_SA_INIT from it are dropped (0: unlimited)
+          block_threshold: 5      # half-open IKE SAs per source address, with and without a returned COOKIE each (0: unlimited)
           half_open_timeout: 30s  # a responder IKE SA not established by then is removed
           init_limit_job_load: 1000   # new IKE_SA_INIT requests that may wait for processing (0: unlimited)
           init_limit_rate: 0      # new responder IKE SAs (DH computations) per second (0: unlimited; Concentrator's key)

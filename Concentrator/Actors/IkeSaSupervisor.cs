@@ -113,12 +113,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(ex =>
-        {
-            Log.IkeSaActorFailed(_log, ex, "?");
-            return Directive.Stop;
-        });
+    protected override SupervisorStrategy SupervisorStrategy() => new StopAndLogOnce(_log);
+
+    /// <summary>Stops a failed SA actor and logs the failure once, under our event ID and with the actor's name (its SPI);
+    /// Akka's own failure log would repeat the same stack trace under another category.</summary>
+    private sealed class StopAndLogOnce(ILogger log) : OneForOneStrategy(_ => Directive.Stop)
+    {
+        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive) =>
+            Log.IkeSaActorFailed(log, cause, child.Path.Name);
+    }
 
     private void Route(IkeInbound inbound)
     {
@@ -173,7 +176,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Spawn(spi, ikeSa, epoch: 1);
-        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now);
+        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now, decision.Proven);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
@@ -201,10 +204,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         return actor;
     }
 
-    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now)
+    /// <param name="proven">Admitted with a valid COOKIE; an adopted SA's peer has its IKE_SA_INIT response, so it is too.</param>
+    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now, bool proven = true)
     {
-        _directory.AddHalfOpen(spi, peer, spiI, now);
-        _admission.Sources.AddHalfOpen(peer.Address);
+        _directory.AddHalfOpen(spi, peer, spiI, now, proven);
+        _admission.Sources.AddHalfOpen(peer.Address, proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
@@ -215,7 +219,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     private void HalfOpenRemoved(SaDirectory.HalfOpenSa entry)
     {
-        _admission.Sources.RemoveHalfOpen(entry.Peer.Address);
+        _admission.Sources.RemoveHalfOpen(entry.Peer.Address, entry.Proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 

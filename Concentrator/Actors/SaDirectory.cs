@@ -108,9 +108,9 @@ internal sealed class SaDirectory
 
     // ---- Half-open responder SAs ----
 
-    public void AddHalfOpen(ulong spi, IPEndPoint peer, ulong spiI, long since)
+    public void AddHalfOpen(ulong spi, IPEndPoint peer, ulong spiI, long since, bool proven)
     {
-        _halfOpen[spi] = new HalfOpenSa(peer, spiI, since);
+        _halfOpen[spi] = new HalfOpenSa(peer, spiI, since, proven);
         _halfOpenByPeer[(peer, spiI)] = spi;
     }
 
@@ -171,5 +171,6 @@ internal sealed class SaDirectory
         }
     }
 
-    public sealed record HalfOpenSa(IPEndPoint Peer, ulong SpiI, long Since);
+    /// <param name="Proven">Admitted with a valid COOKIE (see <c>SourceAdmission</c>): counted in that class.</param>
+    public sealed record HalfOpenSa(IPEndPoint Peer, ulong SpiI, long Since, bool Proven);
 }

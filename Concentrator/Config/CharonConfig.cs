@@ -28,11 +28,16 @@ public sealed class CharonConfig
     /// <summary><c>cookie_threshold</c>: half-open IKE SAs from which IKE_SA_INIT must carry a COOKIE; 0 disables cookies.</summary>
     public int CookieThreshold { get; init; } = 10;
 
+    /// <summary><c>cookie_threshold_ip</c>: half-open IKE SAs from one source address from which its IKE_SA_INIT must carry
+    /// a COOKIE; 0: never per address.</summary>
+    public int CookieThresholdIp { get; init; } = 3;
+
     /// <summary><c>init_limit_half_open</c>: half-open IKE SAs from which new IKE_SA_INIT requests are dropped
     /// (strongSwan's default is 0, unlimited; ours bounds memory).</summary>
     public int InitLimitHalfOpen { get; init; } = 5000;
 
-    /// <summary><c>block_threshold</c>: half-open IKE SAs one source address may have; 0: unlimited.</summary>
+    /// <summary><c>block_threshold</c>: half-open IKE SAs one source address may have, counted apart for requests that
+    /// returned a COOKIE and those that did not; 0: unlimited.</summary>
     public int BlockThreshold { get; init; } = 5;
 
     /// <summary><c>half_open_timeout</c>: a responder IKE SA not established by then is removed.</summary>

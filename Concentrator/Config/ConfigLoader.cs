@@ -18,7 +18,7 @@ internal static partial class ConfigLoader
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];
     private static readonly string[] CharonKeys =
     [
-        "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
+        "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
         "routing_table", "routing_table_prio",
@@ -134,6 +134,7 @@ internal static partial class ConfigLoader
             RetransmitBase = m.Number("retransmit_base", 1.0, 10.0) ?? d.RetransmitBase,
             RetransmitTries = m.Int("retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries,
             CookieThreshold = m.Int("cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold,
+            CookieThresholdIp = m.Int("cookie_threshold_ip", 0, 1_000_000) ?? d.CookieThresholdIp,
             InitLimitHalfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen,
             BlockThreshold = m.Int("block_threshold", 0, 1_000_000) ?? d.BlockThreshold,
             HalfOpenTimeout = m.Duration("half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,

@@ -36,6 +36,7 @@ public static class ConfigMapping
     public static AdmissionOptions ToAdmission(this CharonConfig c) => new()
     {
         CookieThreshold = c.CookieThreshold == 0 ? int.MaxValue : c.CookieThreshold,
+        CookieThresholdIp = c.CookieThresholdIp == 0 ? int.MaxValue : c.CookieThresholdIp,
         MaxHalfOpen = c.InitLimitHalfOpen == 0 ? int.MaxValue : c.InitLimitHalfOpen,
         BlockThreshold = c.BlockThreshold == 0 ? int.MaxValue : c.BlockThreshold,
         HalfOpenTimeout = c.HalfOpenTimeout,

@@ -70,8 +70,14 @@ public sealed class IkeAuthTask : IIkeTask
 
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
-        var idi = request.Get<IdPayload>(PayloadType.IdInitiator)!;
-        var auth = request.Get<AuthPayload>()!;
+        // The table admits the EAP shapes of RFC 7296 §2.16 (IDi without AUTH, as Windows and iOS send when set up for
+        // EAP; EAP alone; AUTH alone). No connection here authenticates a peer by EAP, so, as strongSwan does when no
+        // config allows the peer's method, they are answered AUTHENTICATION_FAILED and the SA closes.
+        if (request.Get<IdPayload>(PayloadType.IdInitiator) is not { } idi || request.Get<AuthPayload>() is not { } auth)
+        {
+            return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        }
+
         var idr = request.Get<IdPayload>(PayloadType.IdResponder);
         var peer = Identity.FromPayload(idi);
         var wantedLocal = idr is null ? null : Identity.FromPayload(idr);
