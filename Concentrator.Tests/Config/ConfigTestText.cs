@@ -76,8 +76,10 @@ internal static class ConfigTestText
             dpd_delay: 30s
             keyingtries: 1        # one initiation attempt (other values: not supported yet)
             unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: not supported yet)
+            send_certreq: yes     # a pubkey remote round's CAs go out in a CERTREQ (swanctl's default)
+            send_cert: ifasked    # our certificate and intermediates with a signature AUTH: ifasked (the peer sent a CERTREQ), always, never
             local:
-              auth: psk           # pre-shared key (pubkey, eap: not supported yet)
+              auth: psk           # psk: pre-shared key; pubkey: certificate (rsa/pss: RSA with RSASSA-PSS); eap: not supported yet
               id: gw.example.net
             remote:
               auth: psk
@@ -112,6 +114,22 @@ internal static class ConfigTestText
                 local_ts: [0.0.0.0/0, "::/0"]
                 esp_proposals: [aes256gcm16-esn-noesn, chacha20poly1305]
 
+          # Remote access with certificates (README, "Remote access", shows how to make them); uncomment with real files,
+          # paths relative to this file. local.certs: our certificate, and the intermediate CAs sent with it; a private key in
+          # secrets matches it. remote.cacerts: the root CA (self-signed) and intermediates to build chains with; remote.certs:
+          # peer certificates to pin (with or without cacerts); remote.id: a pattern the certificate must name (subjectAltName,
+          # or the subject DN: "C=CH, O=Example, CN=*"); remote.revocation: relaxed (a listed certificate fails, a missing CRL
+          # does not), strict (every issuer in the chain needs a current CRL), ifuri (strict where the certificate names a CRL
+          # distribution point).
+          # rw-certs:
+          #   local:  { auth: pubkey, certs: [gw-cert.pem, intermediate.pem], id: gw.example.net }
+          #   remote: { auth: pubkey, cacerts: [ca.pem], id: "%any", revocation: relaxed }
+          #   children:
+          #     rw: { local_ts: [10.10.0.0/16] }
+
+        # CRL files (PEM or DER) for every pubkey remote round; each applies to the certificates its issuer signed.
+        # crls: [ca.crl, intermediate.crl]
+
         # Identities (local/remote id, secret ids) use strongSwan's notation: gw.example.net (FQDN), user@example.net (e-mail),
         # "C=CH, O=Example, CN=gw" (a DN, sent as ID_DER_ASN1_DN), 192.0.2.1, @#hex or keyid:..., or a typed prefix: fqdn:, email:,
         # asn1dn:, keyid:, ipv4:, ipv6:. A remote id or secret id may be a pattern: %any, a leading '*' ("*@example.net",
@@ -124,6 +142,10 @@ internal static class ConfigTestText
           ike-roadwarriors:
             id: "*@example.net"
             secret: 0x6368616e67652d6d652d746f6f
+          # A private key (names starting private, rsa, ecdsa or pkcs8): PKCS#1, SEC1, PKCS#8 or encrypted PKCS#8, PEM or DER.
+          # private-gw:
+          #   file: gw-key.pem
+          #   secret: "passphrase"   # encrypted PKCS#8 only
 
         """;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Concentrator.Config;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ipsec;
 
@@ -52,7 +53,8 @@ public class ExampleConfigTests
         Assert.Equal(TimeSpan.Zero, a.DpdTimeout);
         Assert.Equal(1, a.KeyingTries);
         Assert.Equal("no", a.Unique);
-        Assert.False(a.SendCertReq);
+        Assert.True(a.SendCertReq);
+        Assert.Equal(SendCertPolicy.IfAsked, a.SendCert);
         Assert.Equal("psk", a.Local.Auth);
         Assert.Equal("gw.example.net", a.Local.Id);
         Assert.Equal("%any", a.Remote.Id);

@@ -50,6 +50,9 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                 case ChildSaActivated activated: DataPlane.ActivateOutbound(activated.InboundSpi); break;
                 case ChildSaRemoved removed: OnChildRemoved(removed); break;
                 case PeerMoved moved: OnPeerMoved(moved); break;
+                case PeerAuthFailed failed:
+                    Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
+                    break;
                 case IkeSaClosed closed: OnClosed(sa, closed); break;
             }
         }

@@ -34,6 +34,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter _dpdProbes;
     private readonly Counter _deadPeers;
     private readonly Counter.Child[] _peerMoves;
+    private readonly Counter.Child[,] _authFailures;
     private readonly Counter.Child[] _retransmits;
     private readonly Counter _cookiesSent;
     private readonly Counter.Child[] _received;
@@ -111,6 +112,15 @@ public sealed class ConcentratorMetrics
             "Established IKE SAs (with all their Child SAs) that followed their peer to a new address or port (its NAT's mapping " +
             "changed), by what showed it: an authenticated IKE message or authenticated, new ESP.", "trigger");
         _peerMoves = [moves.WithLabels("ike"), moves.WithLabels("esp")];
+        var authFailures = f.CreateCounter("concentrator_ike_auth_failures_total",
+            "Peers not authenticated in IKE_AUTH (answered AUTHENTICATION_FAILED, or the SA closed as initiator), by our role and reason.",
+            "role", "reason");
+        var authReasons = LabelValues.SnakeNames<AuthFailure>();
+        _authFailures = new Counter.Child[2, authReasons.Length];
+        for (int r = 0; r < 2; r++)
+        {
+            for (int i = 0; i < authReasons.Length; i++) _authFailures[r, i] = authFailures.WithLabels(LabelValues.Role(r == 0), authReasons[i]);
+        }
         var retransmits = f.CreateCounter("concentrator_ike_retransmissions_total", "IKE requests retransmitted, by exchange.", "exchange");
         _retransmits = LabelValues.Exchanges.Select(e => retransmits.WithLabels(e)).ToArray();
         _cookiesSent = f.CreateCounter("concentrator_ike_cookies_sent_total", "COOKIE challenges sent to IKE_SA_INIT requests (RFC 7296 §2.6).");
@@ -219,6 +229,8 @@ public sealed class ConcentratorMetrics
     public void CountReauth(bool success) => _reauths.WithLabels(success ? "success" : "failure").Inc();
 
     public void CountDpdProbe() => _dpdProbes.Inc();
+
+    public void CountAuthFailure(bool initiator, AuthFailure reason) => _authFailures[initiator ? 0 : 1, (int)reason].Inc();
 
     public void CountPeerMove(bool byEsp) => _peerMoves[byEsp ? 1 : 0].Inc();
 

@@ -36,8 +36,12 @@ public sealed class ConnectionConfig
     public TimeSpan DpdTimeout { get; init; } = TimeSpan.Zero;
     /// <summary>1: an initiation is tried once (the loader refuses other values until retries are built).</summary>
     public int KeyingTries { get; init; } = 1;
-    /// <summary>False: PSK only, no CERTREQ is ever sent (the loader refuses yes until certificates are built).</summary>
-    public bool SendCertReq { get; init; }
+    /// <summary>swanctl send_certreq: a CERTREQ naming the remote round's CAs goes out (IKE_SA_INIT response as responder,
+    /// IKE_AUTH request as initiator) when the remote round is pubkey with cacerts.</summary>
+    public bool SendCertReq { get; init; } = true;
+
+    /// <summary>swanctl send_cert: when our certificate and intermediates go out with a signature AUTH.</summary>
+    public SendCertPolicy SendCert { get; init; } = SendCertPolicy.IfAsked;
 
     /// <summary>
     /// weak_algorithms: the weak algorithms (3des, sha1, prfsha1, modp1024) may appear in this connection's

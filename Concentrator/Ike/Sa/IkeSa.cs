@@ -70,6 +70,7 @@ public sealed class IkeSa : IDisposable
             Candidates = old.Candidates,
             LocalId = old.LocalId,
             RemoteId = old.RemoteId,
+            PeerCertificateSubject = old.PeerCertificateSubject,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             Suite = suite,
@@ -104,6 +105,9 @@ public sealed class IkeSa : IDisposable
     public bool BehindNat { get; internal set; }
     public Identity? LocalId { get; internal set; }
     public Identity? RemoteId { get; internal set; }
+
+    /// <summary>The subject of the certificate the peer authenticated with (strongSwan's notation); null for a PSK peer.</summary>
+    public string? PeerCertificateSubject { get; internal set; }
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
@@ -151,6 +155,12 @@ public sealed class IkeSa : IDisposable
     internal byte[] NonceR { get; set; } = [];
     internal byte[] InitRequest { get; set; } = [];
     internal byte[] InitResponse { get; set; } = [];
+
+    /// <summary>The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) from IKE_SA_INIT; empty: it signs and verifies the classic methods only.</summary>
+    internal IReadOnlyList<SignatureHash> PeerSignatureHashes { get; set; } = [];
+
+    /// <summary>The peer sent a CERTREQ for X.509 certificates (send_cert ifasked then sends ours).</summary>
+    internal bool PeerRequestedCertificate { get; set; }
     internal IkeKeys? Keys { get; set; }
     internal IkeMessageProtector? Protector { get; set; }
     internal IkeSaTelemetry Telemetry { get; }
@@ -195,7 +205,7 @@ public sealed class IkeSa : IDisposable
         if (!IsInitiator || State != IkeSaState.Created) throw new InvalidOperationException("Initiate is for a new initiator SA");
         Move(IkeSaState.Connecting);
         Telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
-        TaskManager.Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
+        TaskManager.Enqueue(ExchangeType.IkeSaInit, new IkeInitTask(), new IkeCertPreTask());
         var auth = new List<IIkeTask> { new IkeAuthTask() };
         _initialChildrenLeft = InitialChildren.Count;
         if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
@@ -430,6 +440,17 @@ public sealed class IkeSa : IDisposable
         TaskManager.FatalResponseNotify = new NotifyPayload(notify, data);
         TaskManager.CloseAfterResponse = reason;
         return TaskOutcome.Failed;
+    }
+
+    /// <summary>
+    /// The peer was not authenticated: counted by reason, logged with <paramref name="detail"/>, then answered
+    /// AUTHENTICATION_FAILED (responder) or closed (initiator).
+    /// </summary>
+    internal TaskOutcome AuthFailed(AuthFailure reason, Identity? peer, string detail)
+    {
+        Context.Metrics.CountAuthFailure(IsInitiator, reason);
+        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
+        return IsInitiator ? Fail(CloseReason.AuthFailed) : RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
     }
 
     /// <summary>When the child was negotiated (on whichever node): its lifetimes count from then, also after a move.</summary>
