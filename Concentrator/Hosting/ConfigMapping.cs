@@ -66,6 +66,7 @@ public static class ConfigMapping
         ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
         NattPort = config.Listen.NattPort,
         AcquireQueue = config.Charon.AcquireQueue,
+        MaxIkePacket = config.Charon.MaxPacket,
         Traps = config.Connections.Values
             .SelectMany(conn => conn.Children.Values.Where(child => child.StartAction == "trap"),
                 (conn, child) => new TrapSpec(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs)))

@@ -30,6 +30,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly ILogger _log;
     private readonly int _workers;
     private readonly bool _gro;
+    private readonly int _ikeSlot;
     private volatile bool _stopping;
     private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
 
@@ -45,6 +46,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _log = log;
         _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
         _gro = options.Gro;
+        _ikeSlot = Math.Max(PacketBatch.DefaultBufferSize, options.MaxIkePacket + UdpEncapsulation.NonEspMarkerLength);
         var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
         _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true);

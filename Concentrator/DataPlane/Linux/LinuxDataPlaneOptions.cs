@@ -36,6 +36,12 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>The NAT-T port the per-worker ESP-in-UDP sockets share; 0 binds an ephemeral port.</summary>
     public int NattPort { get; init; } = UdpEncapsulation.NatTraversalPort;
 
+    /// <summary>
+    /// The largest IKE message taken from the NAT-T port (charon.max_packet, strongSwan's default 10000): IKE_AUTH with
+    /// certificates does not fit a packet slot when the peer does not fragment.
+    /// </summary>
+    public int MaxIkePacket { get; init; } = 10000;
+
     /// <summary>Packets held per trap policy while its SA is negotiated (charon.acquire_queue).</summary>
     public int AcquireQueue { get; init; } = 32;
 
