@@ -97,6 +97,12 @@ public sealed class CertificateInteropTests(ITestOutputHelper output)
         scope.Log("concentrator: " + established.Message);
         Assert.Contains($"({SwanctlConf.PeerId})", established.Message);
 
+        // The operator's view names the certificate the peer authenticated with (a PSK peer has none).
+        var sas = await bed.Gateway.ExecCheckedAsync(TimeSpan.FromSeconds(30), "dotnet", ConcentratorProcess.AssemblyPath, "sas",
+            "--admin", "http://127.0.0.1:9400/");
+        scope.Log("concentrator sas:\n" + sas.Stdout);
+        Assert.Contains($"  remote certificate \"C=CH, O=Interop, CN=peer\" (subjectAltName {SwanctlConf.PeerId})", sas.Stdout);
+
         var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
             "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping: " + PingOutput.Summary(ping));

@@ -121,6 +121,7 @@ public static class AdminCommands
             sb.AppendLine($"{sa.Connection}: #{sa.Spi}, {sa.State}, IKEv2, {sa.Role}");
             sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]");
             sb.AppendLine($"  {sa.Proposal}");
+            if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");
             sb.AppendLine($"  established {sa.AgeSeconds:F0}s ago");
             foreach (var c in sa.Children)
             {
