@@ -46,6 +46,9 @@ public sealed class LoadtestCommandTests
     [InlineData("--peers must be a number from 1 to 200000", "loadtest", "--target", "127.0.0.1", "--peers", "0")]
     [InlineData("--bind: 'nowhere' is not an IP address", "loadtest", "--target", "127.0.0.1", "--bind", "nowhere")]
     [InlineData("unknown option '--peer'", "loadtest", "--target", "127.0.0.1", "--peer", "3")]
+    [InlineData("--ca, --issuer, --issuer-key and --peer-key go together", "loadtest", "--target", "127.0.0.1", "--ca", "root.pem")]
+    [InlineData("--ca: /nonexistent/root.pem:", "loadtest", "--target", "127.0.0.1", "--ca", "/nonexistent/root.pem", "--issuer",
+        "/nonexistent/root.pem", "--issuer-key", "/nonexistent/root.key", "--peer-key", "/nonexistent/peer.key")]
     public async Task Bad_options_are_usage_errors(string message, params string[] args)
     {
         var (code, _, err) = await Run(args);
@@ -79,6 +82,36 @@ public sealed class LoadtestCommandTests
         Assert.Equal(6, m.Sum("concentrator_child_sas_created_total"));
         await Eventually.TrueAsync(async () => await gateway.Gateway.CountSasAsync() == 0 && gateway.DataPlane.InstalledCount == 0,
             "the loadtest deleted every SA with the gateway");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task Loadtest_authenticates_with_certificates_it_issues_for_each_peer()
+    {
+        using var pki = new TestPki();
+        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
+        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
+        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
+        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
+        await using var gateway = TestGateway.Start($$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+            connections:
+              rw:
+                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
+                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [10.200.0.0/16], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
+            """);
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "4", "--warmup", "0",
+            "--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey, "--timeout", "60", "--json");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("certificates issued by \"C=CH, O=Load, CN=Load Root CA\"", err);
+        var round = Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds);
+        Assert.Equal(4, round.Established);
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(4, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
     }
 
     [Fact(Timeout = 120_000)]

@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 using Concentrator.Simulation;
 
@@ -20,7 +23,9 @@ public static class LoadtestCommand
 
         Starts N simulated remote-access peers (the initiator behind 'demo') from one UDP socket pair
         and establishes one IKE SA with one Child SA per peer against the responder at ADDR (port 500
-        unless given), PSK authentication. A warm-up round (established and deleted) comes first so
+        unless given), PSK authentication, or certificates with --ca, --issuer, --issuer-key and
+        --peer-key: each peer gets a certificate for its identity (subjectAltName) issued by the
+        issuer, over the one peer key, and checks the responder's against the CA. A warm-up round (established and deleted) comes first so
         the figures do not include JIT compilation; every SA is deleted with the responder at the end.
         Progress goes to stderr (a bar on a terminal, a line per 10% otherwise); the final table to
         stdout: established, failed by reason, setups/s, p50/p99/max setup latency per round.
@@ -39,6 +44,12 @@ public static class LoadtestCommand
           --rounds N             measured rounds, SAs deleted between them (1-100, default 1)
           --warmup N             warm-up peers (0-1000, default 10)
           --psk SECRET           pre-shared key (default: the demo's)
+          --ca FILE              certificates instead of the PSK: the CA (PEM) the responder's
+                                 certificate must chain to
+          --issuer FILE          the CA certificate (PEM) that issues the peers' certificates; sent
+                                 with them unless it is the --ca root
+          --issuer-key FILE      its private key (PEM: PKCS#1, SEC1 or PKCS#8)
+          --peer-key FILE        the private key (PEM, RSA or ECDSA) every peer signs with
           --id-prefix P          peer identity prefix (default 'peer-')
           --gateway-id ID        the responder's identity to expect (default gw.demo.concentrator)
           --proposals P          IKE proposal, swanctl keywords (default aes256gcm16-prfsha256-ecp256)
@@ -63,6 +74,10 @@ public static class LoadtestCommand
         ["rounds"] = true,
         ["warmup"] = true,
         ["psk"] = true,
+        ["ca"] = true,
+        ["issuer"] = true,
+        ["issuer-key"] = true,
+        ["peer-key"] = true,
         ["id-prefix"] = true,
         ["gateway-id"] = true,
         ["proposals"] = true,
@@ -116,10 +131,12 @@ public static class LoadtestCommand
         int hold = cl.GetInt("hold", 0, 0, 86_400);
         options = options with { Keep = hold > 0 };
         bool json = cl.Has("json");
+        var certificates = Certificates(cl);
 
         await using var fleet = PeerFleet.Start(new FleetOptions
         {
             Psk = Encoding.UTF8.GetBytes(cl.Get("psk") ?? DemoSecret),
+            Certificates = certificates,
             IdPrefix = cl.Get("id-prefix") ?? "peer-",
             GatewayId = cl.Get("gateway-id") ?? "gw.demo.concentrator",
             IkeProposal = ike,
@@ -132,6 +149,12 @@ public static class LoadtestCommand
         bool interactive = !Console.IsErrorRedirected;
         err.WriteLine($"Concentrator loadtest: {options.Peers} peers x {options.Rounds} round(s) against {target} from {fleet.Node.IkeEndpoint}" +
                       $"{(options.Rate is { } r ? $", at most {r}/s" : "")}{(options.Window is { } w ? $", window {w}" : "")}; IKE {ike}, ESP {esp}");
+        if (certificates is not null)
+        {
+            fleet.PrepareCertificates(Math.Max(options.Peers, options.Warmup));
+            err.WriteLine($"  certificates issued by \"{Identity.FromDistinguishedName(certificates.Issuer.SubjectName.RawData)?.Text}\" " +
+                          $"for {Math.Max(options.Peers, options.Warmup)} peers");
+        }
         FleetProgress? bar = null;
         var rounds = await LoadTest.RunAsync(fleet, target, options,
             (up, failed, total) => (bar ??= new FleetProgress(total, err, interactive)).Update(up, failed, total),
@@ -158,6 +181,60 @@ public static class LoadtestCommand
             Console.Write(Table(rounds));
         }
         return rounds.All(x => x.Established == x.Requested) ? 0 : 1;
+    }
+
+    /// <summary>The fleet's certificates from --ca, --issuer, --issuer-key and --peer-key (all or none); null for the PSK.</summary>
+    private static FleetCertificates? Certificates(CommandLine cl)
+    {
+        string[] names = ["ca", "issuer", "issuer-key", "peer-key"];
+        int given = names.Count(cl.Has);
+        if (given == 0) return null;
+        if (given < names.Length) throw new CliException("--ca, --issuer, --issuer-key and --peer-key go together");
+        X509Certificate2 ca, issuer;
+        try
+        {
+            ca = X509CertificateLoader.LoadCertificateFromFile(cl.Get("ca")!);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new CliException($"--ca: {cl.Get("ca")}: {ex.Message}");
+        }
+        try
+        {
+            issuer = X509Certificate2.CreateFromPemFile(cl.Get("issuer")!, cl.Get("issuer-key"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new CliException($"--issuer, --issuer-key: {ex.Message}");
+        }
+        return new FleetCertificates(issuer, ReadKey(cl.Get("peer-key")!), [ca]);
+    }
+
+    /// <summary>An RSA or ECDSA private key in PEM (PKCS#1, SEC1 or PKCS#8).</summary>
+    private static AsymmetricAlgorithm ReadKey(string path)
+    {
+        string pem;
+        try
+        {
+            pem = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--peer-key: {path}: {ex.Message}");
+        }
+        foreach (AsymmetricAlgorithm key in new AsymmetricAlgorithm[] { RSA.Create(), ECDsa.Create() })
+        {
+            try
+            {
+                key.ImportFromPem(pem);
+                return key;
+            }
+            catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+            {
+                key.Dispose();
+            }
+        }
+        throw new CliException($"--peer-key: {path}: no RSA or ECDSA private key in PEM");
     }
 
     /// <summary>The final table: one row per round, then failures by reason.</summary>

@@ -22,7 +22,11 @@ public sealed record FleetOptions
     public string IkeProposal { get; init; } = "aes256gcm16-prfsha256-ecp256";
     public string EspProposal { get; init; } = "aes256gcm16";
     public string GatewayId { get; init; } = "gw.demo.concentrator";
-    public required byte[] Psk { get; init; }
+    /// <summary>The PSK every peer and the responder share (auth psk); unused with <see cref="Certificates"/>.</summary>
+    public byte[] Psk { get; init; } = [];
+
+    /// <summary>When set, the peers and the responder authenticate with certificates (auth pubkey both ways) instead of the PSK.</summary>
+    public FleetCertificates? Certificates { get; init; }
     public string RemoteTs { get; init; } = "10.10.0.0/16";
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
@@ -104,6 +108,15 @@ public sealed class PeerFleet : IAsyncDisposable
         return new PeerFleet(options, node, dataPlane);
     }
 
+    private string IdOf(int index) => $"{_options.IdPrefix}{index}.fleet";
+
+    /// <summary>With certificates: issues those of peers [0, count) ahead, so that no measured round spends time signing them.</summary>
+    public void PrepareCertificates(int count)
+    {
+        if (_options.Certificates is not { } certificates) return;
+        for (int i = 0; i < count; i++) certificates.For(IdOf(i));
+    }
+
     /// <summary>Connection of peer <paramref name="index"/>: its own identity and a /32 inner address.</summary>
     public ConnectionConfig PeerConnection(int index)
     {
@@ -118,12 +131,18 @@ public sealed class PeerFleet : IAsyncDisposable
             RemoteTs = [remote!],
             EspProposals = [_esp],
         };
+        string id = IdOf(index);
+        var certificates = _options.Certificates;
         return new ConnectionConfig
         {
             Name = $"peer-{index}",
             Proposals = [_ike],
-            Local = new AuthConfig { Auth = "psk", Id = $"{_options.IdPrefix}{index}.fleet" },
-            Remote = new AuthConfig { Auth = "psk", Id = _options.GatewayId },
+            Local = certificates is null
+                ? new AuthConfig { Auth = AuthConfig.Psk, Id = id }
+                : new AuthConfig { Auth = AuthConfig.PubKey, Id = id, Certificate = certificates.For(id) },
+            Remote = certificates is null
+                ? new AuthConfig { Auth = AuthConfig.Psk, Id = _options.GatewayId }
+                : new AuthConfig { Auth = AuthConfig.PubKey, Id = _options.GatewayId, Trust = certificates.Trust },
             Children = new Dictionary<string, ChildConfig> { ["lan"] = child },
         };
     }
