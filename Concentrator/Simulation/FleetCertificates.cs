@@ -53,9 +53,13 @@ public sealed class FleetCertificates
         var serial = new byte[16];
         RandomNumberGenerator.Fill(serial);
         serial[0] &= 0x7F;
+        // Within the issuer's validity (a CA made a moment ago, as strongSwan's pki makes them, starts now).
         var now = DateTimeOffset.UtcNow;
-        var notAfter = now.AddDays(30) < Issuer.NotAfter ? now.AddDays(30) : new DateTimeOffset(Issuer.NotAfter.ToUniversalTime());
-        using var certificate = request.Create(Issuer, now.AddMinutes(-5), notAfter, serial);
+        var issuerFrom = new DateTimeOffset(Issuer.NotBefore.ToUniversalTime());
+        var issuerTo = new DateTimeOffset(Issuer.NotAfter.ToUniversalTime());
+        var notBefore = now.AddMinutes(-5) > issuerFrom ? now.AddMinutes(-5) : issuerFrom;
+        var notAfter = now.AddDays(30) < issuerTo ? now.AddDays(30) : issuerTo;
+        using var certificate = request.Create(Issuer, notBefore, notAfter, serial);
         bool issuerIsTrustedRoot = Trust.CaCertificates.Any(c => c.RawData.AsSpan().SequenceEqual(Issuer.RawData));
         return new LocalCertificate(X509CertificateLoader.LoadCertificate(certificate.RawData), issuerIsTrustedRoot ? [] : [_issuerSent], _peerKey);
     }
