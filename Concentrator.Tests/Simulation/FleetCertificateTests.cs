@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Concentrator.Hosting;
 using Concentrator.Simulation;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
 
 namespace Concentrator.Tests.Simulation;
 
@@ -73,5 +74,7 @@ public sealed class FleetCertificateTests : IDisposable
         var result = await fleet.EstablishAsync(gateway.Endpoint, 1, TimeSpan.FromSeconds(10));
         Assert.Equal(0, result.Established);
         Assert.Equal(1, Assert.Contains(Concentrator.Ipsec.CloseReason.AuthFailed, result.Failures));
+        // The fleet told the gateway, which had established, and the gateway dropped its SA.
+        await Eventually.TrueAsync(async () => await gateway.Gateway.CountSasAsync() == 0, "the gateway dropped the SA the fleet refused");
     }
 }

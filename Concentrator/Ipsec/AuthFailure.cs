@@ -32,6 +32,9 @@ public enum AuthFailure
     RevocationUnknown,
     /// <summary>The end entity's key usage or extended key usage does not allow IKE authentication, or a CA in the chain may not sign certificates.</summary>
     KeyUsage,
-    /// <summary>Initiator: the responder answered AUTHENTICATION_FAILED.</summary>
+    /// <summary>
+    /// Initiator: the responder answered AUTHENTICATION_FAILED. Responder: the initiator refused our IKE_AUTH response
+    /// (our certificate or AUTH) in an INFORMATIONAL with AUTHENTICATION_FAILED.
+    /// </summary>
     RefusedByPeer,
 }

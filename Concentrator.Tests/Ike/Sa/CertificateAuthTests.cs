@@ -376,6 +376,37 @@ public sealed class CertificateAuthTests(CertificateAuthTests.Pki pki) : IClassF
             new AuthPayload(AuthMethod.DigitalSignature, [12, .. Convert.FromHexString("300a06082a8648ce3d040302"), 1, 2]), octets).Failure);
     }
 
+    /// <summary>
+    /// The client refuses the gateway's certificate after the gateway authenticated it and established: as strongSwan's
+    /// initiator, it says so in an INFORMATIONAL with AUTHENTICATION_FAILED (message ID of the IKE_AUTH plus one, sent once),
+    /// and the gateway drops the SA and its Child SA at once (strongSwan's responder deletes it too) instead of holding
+    /// them until liveness checks fail; both count it.
+    /// </summary>
+    [Fact]
+    public void A_client_that_refuses_the_gateways_certificate_tells_it_and_the_gateway_drops_the_sa()
+    {
+        var client = $$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            connections:
+              site:
+                remote_addrs: [127.0.0.1]
+                local: { auth: pubkey, certs: [{{pki.Cert("alice")}}, {{pki.Cert("im")}}], id: alice.test }
+                remote: { auth: pubkey, cacerts: [{{pki.Cert("root")}}], certs: [{{pki.Cert("gw-ec")}}], id: "*.test" }
+                children:
+                  net: { local_ts: [10.200.1.0/24], remote_ts: [10.10.0.0/16], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-me: { file: {{pki.Key("alice")}} }
+            """;
+        var run = Handshake(Gateway(), client);
+        Assert.Equal(CloseReason.AuthFailed, run.I.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(1, Scrape(run.Initiator).Sum("concentrator_ike_auth_failures_total", ("role", "initiator"), ("reason", "untrusted")));
+        Assert.Equal(IkeSaState.Destroyed, run.R.Sa.State);
+        Assert.Equal(CloseReason.AuthFailed, run.R.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(0, run.R.Plane.InstalledCount);
+        Assert.Equal(1, Scrape(run.Responder).Sum("concentrator_ike_auth_failures_total", ("role", "responder"), ("reason", "refused_by_peer")));
+        Assert.Equal(1, Failures(run.Responder));
+    }
+
     /// <summary>A PSK client is not taken by a pubkey connection (the remote round's method must be the peer's).</summary>
     [Fact]
     public void A_psk_peer_does_not_reach_a_pubkey_connection()

@@ -444,13 +444,29 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>
     /// The peer was not authenticated: counted by reason, logged with <paramref name="detail"/>, then answered
-    /// AUTHENTICATION_FAILED (responder) or closed (initiator).
+    /// AUTHENTICATION_FAILED (responder) or, as initiator (the IKE_AUTH response did not authenticate the responder), told
+    /// so in one INFORMATIONAL and closed.
     /// </summary>
     internal TaskOutcome AuthFailed(AuthFailure reason, Identity? peer, string detail)
     {
         Context.Metrics.CountAuthFailure(IsInitiator, reason);
         Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
-        return IsInitiator ? Fail(CloseReason.AuthFailed) : RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        if (!IsInitiator) return RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        TellResponderAuthFailed();
+        return Fail(CloseReason.AuthFailed);
+    }
+
+    /// <summary>
+    /// The responder established when it sent its IKE_AUTH response; without word from us it would hold the SA and its
+    /// Child SAs until its liveness checks fail. As strongSwan's send_auth_failed_informational (RFC 7296 §2.21.2): one
+    /// INFORMATIONAL request with AUTHENTICATION_FAILED and the IKE_AUTH's message ID plus one, never retransmitted.
+    /// </summary>
+    private void TellResponderAuthFailed()
+    {
+        if (Protector is null) return;
+        var header = new IkeHeader(SpiI, SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+            ExchangeType.Informational, IkeFlags.Initiator, TaskManager.NextRequestId + 1, 0);
+        Emit(new SendMessage(Protector.Seal(header, [new NotifyPayload(NotifyType.AuthenticationFailed)]), RemoteEndpoint, NatT));
     }
 
     /// <summary>When the child was negotiated (on whichever node): its lifetimes count from then, also after a move.</summary>
