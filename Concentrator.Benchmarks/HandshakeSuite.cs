@@ -111,8 +111,8 @@ public static class HandshakeSuite
         }
 
         report.Conditions.Add("Rows with -rsa3072 and -ecdsa256: as (a') and (b), but both ends authenticate with certificates (auth pubkey, " +
-                              "send_certreq yes, send_cert ifasked) instead of the PSK. One PKI made by strongSwan's pki per row, the same " +
-                              "for both responders: a self-signed root CA, the responder's certificate (subjectAltName " + GatewayId + ", " +
+                              "send_certreq yes, send_cert ifasked) instead of the PSK. One PKI per key type made by strongSwan's pki, used " +
+                              "by both responders' rows: a self-signed root CA, the responder's certificate (subjectAltName " + GatewayId + ", " +
                               "serverAuth) issued by it, all keys RSA-3072 or ECDSA P-256; the fleet (loadtest --ca --issuer --issuer-key " +
                               "--peer-key) issues each peer a certificate for its identity from the root, over one shared key of the same " +
                               "type, before the rounds. Per setup each responder verifies one chain and one AUTH signature and makes one; " +
@@ -121,28 +121,39 @@ public static class HandshakeSuite
         foreach (var auth in Auth.All)
         {
             var missing = InteropPrerequisites.Missing(needDotnet: true, needPki: auth.Certificates);
-            foreach (bool swan in new[] { false, true })
+            // One PKI per key type, used by both responders' rows: the same certificates and keys for each.
+            string pkiDir = Path.Combine(Path.GetTempPath(), $"concentrator-bench-pki-{Guid.NewGuid():N}"[..40]);
+            SwanPki? pki = null;
+            try
             {
-                string id = (swan ? "ns-swan" : "ns-ours") + auth.Suffix;
-                if (!o.Includes(id)) continue;
-                string name = (swan ? "(b) strongSwan charon 5.9" : "(a') concentrator process") + (auth.Certificates ? ", " + auth.Label : "");
-                if (missing.Count > 0)
+                foreach (bool swan in new[] { false, true })
                 {
-                    report.Notes.Add($"{id} NOT MEASURED: prerequisites missing: " + string.Join(", ", missing) +
-                                     " (root, network namespaces, strongswan-charon and strongswan-pki are needed; run scripts/install-deps.sh as root).");
-                    report.Failed = true;
-                    continue;
+                    string id = (swan ? "ns-swan" : "ns-ours") + auth.Suffix;
+                    if (!o.Includes(id)) continue;
+                    string name = (swan ? "(b) strongSwan charon 5.9" : "(a') concentrator process") + (auth.Certificates ? ", " + auth.Label : "");
+                    if (missing.Count > 0)
+                    {
+                        report.Notes.Add($"{id} NOT MEASURED: prerequisites missing: " + string.Join(", ", missing) +
+                                         " (root, network namespaces, strongswan-charon and strongswan-pki are needed; run scripts/install-deps.sh as root).");
+                        report.Failed = true;
+                        continue;
+                    }
+                    try
+                    {
+                        if (auth.Certificates) pki ??= await MakePkiAsync(pkiDir, auth);
+                        var list = await InNamespaceAsync(peers, rounds, swan, pki);
+                        allRounds[id] = list;
+                        rows.Add((id, name, "gateway namespace, fleet in the peer namespace", MedianRound(list)));
+                    }
+                    catch (Exception ex)
+                    {
+                        report.NotMeasured(name, ex);
+                    }
                 }
-                try
-                {
-                    var list = await InNamespaceAsync(peers, rounds, swan, auth);
-                    allRounds[id] = list;
-                    rows.Add((id, name, "gateway namespace, fleet in the peer namespace", MedianRound(list)));
-                }
-                catch (Exception ex)
-                {
-                    report.NotMeasured(name, ex);
-                }
+            }
+            finally
+            {
+                if (Directory.Exists(pkiDir)) Directory.Delete(pkiDir, recursive: true);
             }
         }
 
@@ -270,7 +281,19 @@ public static class HandshakeSuite
 
     // ---- (a') and (b): responder in the gateway namespace, fleet in the peer namespace ----
 
-    private static async Task<IReadOnlyList<Round>> InNamespaceAsync(int peers, int rounds, bool swan, Auth auth)
+    /// <summary>The root CA, the responder's certificate and the peers' key, all of <paramref name="auth"/>'s type, made by pki.</summary>
+    private static async Task<SwanPki> MakePkiAsync(string dir, Auth auth)
+    {
+        var pki = new SwanPki(dir);
+        Directory.CreateDirectory(pki.Dir);
+        await pki.RootAsync("root", "C=CH, O=Bench, CN=Bench Root CA", auth.Type!, auth.Bits);
+        await pki.IssueAsync("gw", "root", $"C=CH, O=Bench, CN={GatewayId}", auth.Type!, auth.Bits, san: [GatewayId], flags: ["serverAuth"]);
+        await pki.KeyAsync("peer", auth.Type!, auth.Bits);
+        return pki;
+    }
+
+    /// <summary>One responder in the gateway namespace against the fleet in the peer namespace; certificates from <paramref name="pki"/>, else the PSK.</summary>
+    private static async Task<IReadOnlyList<Round>> InNamespaceAsync(int peers, int rounds, bool swan, SwanPki? pki)
     {
         await using var scope = InteropScope.Create(Console.WriteLine);
         var bed = scope.Bed;
@@ -278,15 +301,6 @@ public static class HandshakeSuite
         ConcentratorProcess? gateway = null;
         try
         {
-            SwanPki? pki = null;
-            if (auth.Certificates)
-            {
-                pki = new SwanPki(bed.Dir("pki"));
-                Directory.CreateDirectory(pki.Dir);
-                await pki.RootAsync("root", "C=CH, O=Bench, CN=Bench Root CA", auth.Type!, auth.Bits);
-                await pki.IssueAsync("gw", "root", $"C=CH, O=Bench, CN={GatewayId}", auth.Type!, auth.Bits, san: [GatewayId], flags: ["serverAuth"]);
-                await pki.KeyAsync("peer", auth.Type!, auth.Bits);
-            }
             if (swan)
             {
                 charon = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway",
@@ -303,7 +317,8 @@ public static class HandshakeSuite
 
             string self = typeof(HandshakeSuite).Assembly.Location;
             int timeoutSeconds = Math.Max(30, peers / 10);
-            Console.WriteLine($"handshake {(swan ? "strongSwan" : "concentrator")} with {auth.Label} in {bed.Gateway.Name}: {peers} peers x {rounds} rounds");
+            Console.WriteLine($"handshake {(swan ? "strongSwan" : "concentrator")} with {(pki is null ? "the PSK" : "certificates")} in {bed.Gateway.Name}: " +
+                              $"{peers} peers x {rounds} rounds");
             string[] credentials = pki is null
                 ? ["--psk", Secret]
                 : ["--ca", pki.Path("root"), "--issuer", pki.Path("root"), "--issuer-key", pki.Path("root", ".key"), "--peer-key", pki.Path("peer", ".key")];
