@@ -85,7 +85,7 @@ public sealed class EspSa : IDisposable
 
         // Values below the minimum (strongSwan's replay_window default is 32) are raised to it.
         Window = new ReplayWindow(Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
-        if (install.InboundSequenceFloor > 0) Window.Update(install.InboundSequenceFloor);
+        Window.Restore(install.InboundSequenceFloor);
         _lastSequence = (long)install.OutboundSequenceStart;
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
         InboundLane = new CounterLane();
