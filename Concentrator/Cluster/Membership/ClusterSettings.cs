@@ -16,9 +16,10 @@ public static class ClusterSettings
         var sb = new StringBuilder();
         sb.AppendLine("akka.actor.provider = cluster");
         sb.AppendLine("akka.loggers = [\"Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting\"]");
-        // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly.
-        sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.Hostname)}");
-        sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.Hostname)}");
+        // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly; loopback for
+        // a lone node (ClusterConfig.TrustProblem).
+        sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.BindHostname)}");
+        sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.BindHostname)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.port = {c.Port.ToString(CultureInfo.InvariantCulture)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.enable-ssl = {(c.TlsEnabled ? "on" : "off")}");
         // The run command owns SIGTERM (it deletes SAs first, then leaves); the CLR hook would race it.
@@ -45,7 +46,7 @@ public static class ClusterSettings
         {
             sb.AppendLine("akka.discovery.method = kubernetes-api");
             sb.AppendLine($"akka.discovery.kubernetes-api.pod-label-selector = {Quote(c.PodLabelSelector)}");
-            sb.AppendLine($"akka.management.http.hostname = {Quote(c.Hostname)}");
+            sb.AppendLine($"akka.management.http.hostname = {Quote(c.BindHostname)}");
             sb.AppendLine($"akka.management.http.port = {c.ManagementPort.ToString(CultureInfo.InvariantCulture)}");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.service-name = {Quote(ClusterConfig.SystemName)}");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.port-name = {Quote(ClusterConfig.ManagementPortName)}");
