@@ -267,10 +267,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         });
         Receive<ReleaseSa>(m =>
         {
-            // Another node receives this SA's traffic now; the actor answers the requester itself.
-            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.ReplyTo));
+            // Another node receives this SA's traffic now (the mobility actor checked it is a member); the SA's actor
+            // answers the requester itself, and a node that does not hold it says so.
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.Requester, m.Proof, m.EspProof));
+            else _cluster?.RefuseRelease(m.Requester, m.Spi);
         });
-        Receive<SaReleased>(m => _mobility?.Forward(m));
         Receive<AdoptSa>(Adopt);
         Receive<Redeliver>(m => RouteToHolder(m.Inbound));
         Receive<Fence>(m =>
@@ -305,7 +306,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         sa.LocalEndpoint = _sender.LocalEndpointFor(sa.RemoteEndpoint, sa.NatT);
         var actor = Spawn(spi, sa, m.Epoch);
         if (sa.State != IkeSaState.Established) AddHalfOpen(spi, sa.RemoteEndpoint, sa.SpiI, Environment.TickCount64);
-        _context.Metrics.CountSaAdoption(adopted: true);
+        _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Adopted);
         Log.SaAdopted(_log, $"{spi:x16}", m.Epoch, sa.Children.Count);
         foreach (var message in m.Pending) actor.Tell(message);
     }
@@ -347,11 +348,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     /// <summary>From the replica: another node holds <paramref name="Spi"/> under a newer epoch; stop ours silently.</summary>
     public sealed record Fence(ulong Spi);
 
-    /// <summary>Between nodes: hand the SA over to <paramref name="ReplyTo"/> (answered with <see cref="SaReleased"/>).</summary>
-    public sealed record ReleaseSa(ulong Spi, IActorRef ReplyTo);
-
-    /// <summary>Between nodes: the released SA's snapshot (key material: TLS remoting when configured) and its epoch.</summary>
-    public sealed record SaReleased(ulong Spi, long Epoch, byte[] Snapshot);
+    /// <summary>From the mobility actor: a member asks for the SA (its peer's traffic reaches that node now) with the
+    /// peer's message as <paramref name="Proof"/>; the SA's actor answers <paramref name="Requester"/>.</summary>
+    public sealed record ReleaseSa(ulong Spi, IActorRef Requester, byte[] Proof, bool EspProof);
 
     /// <summary>From the replica: a second member came Up; every SA, not replicated while this node was alone, is now.</summary>
     public sealed record ReplicateAll

@@ -169,12 +169,19 @@ public sealed class Gateway : IAsyncDisposable
         }
     }
 
-    /// <summary>Cluster settings and TLS material; TLS that cannot be used is a configuration error naming its key.</summary>
+    /// <summary>Cluster settings, TLS material and the serializer of the messages that cross remoting; TLS that cannot be
+    /// used is a configuration error naming its key.</summary>
     private static Action<AkkaConfigurationBuilder> ConfigureCluster(ClusterConfig cluster)
     {
         try
         {
-            return ClusterNode.Configure(cluster);
+            var node = ClusterNode.Configure(cluster);
+            var messages = ConfigurationFactory.ParseString(ClusterMessageSerializer.Hocon);
+            return akka =>
+            {
+                node(akka);
+                akka.AddHocon(messages, HoconAddMode.Prepend);
+            };
         }
         catch (ClusterTlsException e)
         {

@@ -22,6 +22,8 @@ public static class ClusterSettings
         sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.BindHostname)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.port = {c.Port.ToString(CultureInfo.InvariantCulture)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.enable-ssl = {(c.TlsEnabled ? "on" : "off")}");
+        // Only Akka's own protocol and the replication layer's declared cluster messages cross remoting.
+        sb.AppendLine($"akka.actor.serializers.json = {Quote(TypeName(typeof(RefusingObjectSerializer)))}");
         // The run command owns SIGTERM (it deletes SAs first, then leaves); the CLR hook would race it.
         sb.AppendLine("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off");
         sb.AppendLine("akka.coordinated-shutdown.exit-clr = off");
@@ -55,6 +57,9 @@ public static class ClusterSettings
         }
         return sb.ToString();
     }
+
+    /// <summary>"Namespace.Type, Assembly": how HOCON names a serializer class.</summary>
+    public static string TypeName(Type t) => $"{t.FullName}, {t.Assembly.GetName().Name}";
 
     private static string Seconds(TimeSpan t) => $"{Math.Max(1, (int)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}ms";
 

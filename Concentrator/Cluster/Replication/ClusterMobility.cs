@@ -26,6 +26,8 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
     public Props MobilityProps(IActorRef supervisor) => SaMobilityActor.Props(index, supervisor, context, log);
 
     public ISaReplication For(IActorRef mobility, long epoch) => new SaReplication(mobility, index, epoch);
+
+    public void RefuseRelease(IActorRef requester, ulong spi) => requester.Tell(new ReleaseRefused(spi));
 }
 
 /// <summary>
@@ -51,11 +53,15 @@ internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, lo
         return snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
     }
 
-    public bool Release(IkeSa sa, IActorRef requester)
+    public bool Release(IkeSa sa, IActorRef requester, byte[] proof, bool espProof)
     {
-        if (!IkeSaSnapshotter.CanSnapshot(sa)) return false;
+        if (!IkeSaSnapshotter.CanSnapshot(sa))
+        {
+            requester.Tell(new ReleaseRefused(sa.OurSpi));
+            return false;
+        }
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
-        requester.Tell(new IkeSaSupervisor.SaReleased(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
+        requester.Tell(new Released(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
         return true;
     }
 

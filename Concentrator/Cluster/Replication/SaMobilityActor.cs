@@ -27,6 +27,12 @@ namespace Concentrator.Cluster.Replication;
 /// Messages for an SA being acquired wait (a few, bounded) and go with it. Until the supervisor acknowledges an
 /// adoption, messages it forwards for that SA are sent back to it (<see cref="IkeSaSupervisor.Redeliver"/>): by then the
 /// SA runs there. Also the parent of this node's <see cref="SaReplicaActor"/>; writes from SA actors pass through here.
+/// <para>
+/// It is this node's one door for the <see cref="IClusterMessage"/>s of other nodes: a release request is passed on only
+/// from a member Up other than this node, and an answer (released, refused) is taken only from a node it asked, for an
+/// SA it asked about, within <see cref="LateReleaseWindow"/>. Everything else is dropped, counted
+/// (<c>concentrator_cluster_messages_dropped_total{reason}</c>) and logged at most every <see cref="DropReportInterval"/>.
+/// </para>
 /// </summary>
 public sealed class SaMobilityActor : ReceiveActor, IWithTimers
 {
@@ -42,6 +48,12 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     /// <summary>Concurrent acquisitions of half-open SAs (each holds a few messages and a timer): bounds what forged SPIs can cost.</summary>
     private const int MaxAcquiring = 1000;
 
+    /// <summary>How long after asking a holder its release is still taken: it stopped its copy, nobody else runs the SA.</summary>
+    public static readonly TimeSpan LateReleaseWindow = TimeSpan.FromSeconds(30);
+
+    /// <summary>Dropped cluster messages are logged at most this often (anyone who reaches the port can send them).</summary>
+    public static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
+
     private readonly SaReplicaIndex _index;
     private readonly IActorRef _supervisor;
     private readonly IkeSaContext _context;
@@ -51,6 +63,11 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     private readonly HashSet<ulong> _handedOver = new();
     private readonly IActorRef _replica;
     private readonly string _self;
+    private readonly Akka.Cluster.Cluster _cluster;
+    // Releases asked for: the nodes asked that have not refused, and until when (Environment.TickCount64) an answer counts.
+    private readonly Dictionary<ulong, Asked> _asked = new();
+    private long _lastDropReport;
+    private int _unreportedDrops;
 
     public SaMobilityActor(SaReplicaIndex index, IActorRef supervisor, IkeSaContext context, ILogger log)
     {
@@ -58,12 +75,15 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         _supervisor = supervisor;
         _context = context;
         _log = log;
-        _self = SaReplicaActor.SelfOwner(Context.System);
+        _cluster = Akka.Cluster.Cluster.Get(Context.System);
+        _self = _cluster.SelfAddress.ToString();
         _replica = Context.ActorOf(SaReplicaActor.Props(index, supervisor, log), "replica");
 
         Receive<IkeSaSupervisor.AcquireSa>(OnAcquire);
-        // A release that comes after the wait ended is still taken: its holder has let go, nobody else has the SA.
-        Receive<IkeSaSupervisor.SaReleased>(m => Complete(m.Spi, m.Epoch, m.Snapshot, late: true));
+        Receive<ReleaseRequest>(OnReleaseRequest);
+        Receive<Released>(OnReleased);
+        Receive<ReleaseRefused>(OnRefused);
+        Receive<PruneAsked>(_ => PruneExpiredAsks());
         Receive<AcquireTimedOut>(m =>
         {
             if (!_acquiring.ContainsKey(m.Spi)) return;
@@ -80,6 +100,8 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new SaMobilityActor(index, supervisor, context, log));
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("prune-asked", PruneAsked.Instance, LateReleaseWindow);
 
     private void OnAcquire(IkeSaSupervisor.AcquireSa m)
     {
@@ -115,28 +137,116 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var release = new IkeSaSupervisor.ReleaseSa(spi, Self);
+        var release = new ReleaseRequest(spi, inbound is null, inbound?.Datagram ?? []);
+        var asked = new HashSet<Address>();
         if (known)
         {
-            Context.ActorSelection(entry.Owner + "/user/ike").Tell(release);
+            if (ActorPath.TryParseAddress(entry.Owner, out var owner)) asked.Add(owner);
         }
         else
         {
-            // Half-open SAs are not replicated: whichever member holds it answers, the others ignore the request.
-            int asked = 0;
-            foreach (var member in Akka.Cluster.Cluster.Get(Context.System).State.Members)
+            // Half-open SAs are not replicated: whichever member holds it answers, the others refuse.
+            foreach (var member in _cluster.State.Members)
             {
-                if (member.Status != MemberStatus.Up || member.Address.ToString() == _self) continue;
-                Context.ActorSelection(member.Address + "/user/ike").Tell(release);
-                asked++;
+                if (member.Status == MemberStatus.Up && !member.Address.Equals(_cluster.SelfAddress)) asked.Add(member.Address);
             }
-            if (asked == 0)
+            if (asked.Count == 0)
             {
                 Abandon(spi); // alone: nobody else can hold it
                 return;
             }
         }
+        foreach (var node in asked) Context.ActorSelection(node + "/user/ike/mobility").Tell(release);
+        _asked[spi] = new Asked(asked, Environment.TickCount64 + (long)LateReleaseWindow.TotalMilliseconds);
         Timers.StartSingleTimer(AcquireKey(spi), new AcquireTimedOut(spi), known ? ReleaseWait : HalfOpenReleaseWait);
+    }
+
+    /// <summary>Another node receives the peer's traffic of an SA that may be ours: the supervisor has its actor answer.</summary>
+    private void OnReleaseRequest(ReleaseRequest m)
+    {
+        if (!FromOtherMember(out var from))
+        {
+            Drop(ClusterMessageDrop.NotMember, "release request", from);
+            return;
+        }
+        _supervisor.Tell(new IkeSaSupervisor.ReleaseSa(m.Spi, Sender, m.Proof, m.EspProof));
+    }
+
+    /// <summary>A node this one asked released the SA (a late answer too: its holder has let go, nobody else runs it).</summary>
+    private void OnReleased(Released m)
+    {
+        if (!IsAnswer(m.Spi, "release", out _)) return;
+        _asked.Remove(m.Spi);
+        Complete(m.Spi, m.Epoch, m.Snapshot, late: true);
+    }
+
+    /// <summary>A node this one asked does not hold the SA, or did not authenticate the proof: once every node asked
+    /// refused, the acquisition ends (the SA stays where it is; the peer's next message asks again).</summary>
+    private void OnRefused(ReleaseRefused m)
+    {
+        if (!IsAnswer(m.Spi, "release refusal", out var from)) return;
+        var asked = _asked[m.Spi];
+        asked.Nodes.Remove(from);
+        if (asked.Nodes.Count > 0) return;
+        _asked.Remove(m.Spi);
+        if (!_acquiring.ContainsKey(m.Spi)) return;
+        Timers.Cancel(AcquireKey(m.Spi));
+        _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Refused);
+        Abandon(m.Spi);
+    }
+
+    /// <summary>The sender is a member Up and not this node. Remote senders are what the association (authenticated by
+    /// TLS beyond loopback) claims; a message without a sender has this node's dead letters as one, never a member.</summary>
+    private bool FromOtherMember(out Address from)
+    {
+        from = Sender.Path.Address;
+        if (from.Equals(_cluster.SelfAddress)) return false;
+        foreach (var member in _cluster.State.Members)
+        {
+            if (member.Address.Equals(from)) return member.Status == MemberStatus.Up;
+        }
+        return false;
+    }
+
+    /// <summary>An answer from a member this node asked about <paramref name="spi"/>, in time; anything else is dropped.</summary>
+    private bool IsAnswer(ulong spi, string what, out Address from)
+    {
+        if (!FromOtherMember(out from))
+        {
+            Drop(ClusterMessageDrop.NotMember, what, from);
+            return false;
+        }
+        if (!_asked.TryGetValue(spi, out var asked) || asked.Until < Environment.TickCount64 || !asked.Nodes.Contains(from))
+        {
+            Drop(ClusterMessageDrop.Unrequested, what, from);
+            return false;
+        }
+        return true;
+    }
+
+    private void Drop(ClusterMessageDrop reason, string what, Address from)
+    {
+        _context.Metrics.CountClusterMessageDropped(reason);
+        long now = Environment.TickCount64;
+        if (_lastDropReport != 0 && now - _lastDropReport < DropReportInterval.TotalMilliseconds)
+        {
+            _unreportedDrops++;
+            return;
+        }
+        Log.ClusterMessageDropped(_log, what, from.ToString(), ConcentratorMetrics.ClusterDropReasons[(int)reason], _unreportedDrops);
+        _lastDropReport = now;
+        _unreportedDrops = 0;
+    }
+
+    private void PruneExpiredAsks()
+    {
+        long now = Environment.TickCount64;
+        List<ulong>? expired = null;
+        foreach (var (spi, asked) in _asked)
+        {
+            if (asked.Until < now) (expired ??= []).Add(spi);
+        }
+        foreach (var spi in expired ?? []) _asked.Remove(spi);
     }
 
     private void Complete(ulong spi, long epoch, ReadOnlyMemory<byte> encoded, bool late = false)
@@ -148,10 +258,11 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         }
         Timers.Cancel(AcquireKey(spi));
         var status = IkeSaSnapshotCodec.TryDecode(encoded.Span, out var snapshot);
-        if (status != ParseStatus.Ok || snapshot is null)
+        if (status != ParseStatus.Ok || snapshot is null || snapshot.OurSpi != spi)
         {
-            _context.Metrics.CountSaAdoption(adopted: false);
-            Log.SaAdoptionFailed(_log, $"{spi:x16}", $"snapshot does not decode ({status})");
+            snapshot?.Dispose();
+            _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Failed);
+            Log.SaAdoptionFailed(_log, $"{spi:x16}", status == ParseStatus.Ok ? "the snapshot names another SA" : $"snapshot does not decode ({status})");
             return;
         }
 
@@ -163,7 +274,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         if (sa is null)
         {
             // Its connection or algorithms are not this node's: the peer will have to negotiate again.
-            _context.Metrics.CountSaAdoption(adopted: false);
+            _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Failed);
             Log.SaAdoptionFailed(_log, $"{spi:x16}", "its connection or algorithms are not in this node's configuration");
             return;
         }
@@ -180,4 +291,12 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     private static string AcquireKey(ulong spi) => $"acquire-{spi:x16}";
 
     private sealed record AcquireTimedOut(ulong Spi);
+
+    private sealed record PruneAsked
+    {
+        public static readonly PruneAsked Instance = new();
+    }
+
+    /// <summary>The nodes asked for a release that have not refused it, and until when their answer is taken.</summary>
+    private sealed record Asked(HashSet<Address> Nodes, long Until);
 }
