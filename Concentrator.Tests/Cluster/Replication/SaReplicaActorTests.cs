@@ -53,7 +53,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
         const ulong spi = 0x8123_4567_89ab_cdefUL;
         var snapshot = Bytes(96, 1);
 
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, false, [0xc000_0001, 0xc000_0002], snapshot));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, false, [0xc000_0001, 0xc000_0002], snapshot.ToArray())); // the replica zeroes what it is given
         await AwaitAssertAsync(() =>
         {
             Assert.True(b.Index.TryGet(spi, out var entry), "b holds a's entry");
@@ -68,7 +68,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
 
         // A newer snapshot of the same SA (released on leave, its children rekeyed) replaces the old one, ESP SPIs too.
         var released = Bytes(80, 2);
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, true, [0xc000_0003], released));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, true, [0xc000_0003], released.ToArray()));
         await AwaitAssertAsync(() =>
         {
             Assert.True(b.Index.TryGet(spi, out var entry) && entry.Released, "b sees the SA released");
@@ -101,7 +101,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
         Assert.Equal(SaReplicaActor.KeyOf(spi), SaReplicaActor.KeyOf(sentinel));
         var bSnapshot = Bytes(64, 3);
 
-        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xd000_0001], bSnapshot));
+        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xd000_0001], bSnapshot.ToArray()));
         await AwaitAssertAsync(() => Assert.True(a.Index.TryGet(spi, out var e) && e.Owner == b.Owner && e.Epoch == 2, "a sees b's entry"), Patience);
 
         a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [0xd000_0002], Bytes(64, 4)));
@@ -135,7 +135,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
 
         // a adopted the SA (b looked gone): epoch 3 wins, and b learns from the replica that its copy must stop.
         var adopted = Bytes(64, 7);
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 3, false, [0xe000_0001], adopted));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 3, false, [0xe000_0001], adopted.ToArray()));
         Assert.Equal(spi, (await b.Supervisor.ExpectMsgAsync<IkeSaSupervisor.Fence>(Patience)).Spi);
         Assert.True(b.Index.TryGet(spi, out var entry));
         Assert.Equal(a.Owner, entry.Owner);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Cluster;
 using Concentrator.Actors;
@@ -87,7 +88,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         Receive<AcquireTimedOut>(m =>
         {
             if (!_acquiring.ContainsKey(m.Spi)) return;
-            if (_index.TryGet(m.Spi, out var entry)) Complete(m.Spi, entry.Epoch, entry.Snapshot);
+            if (_index.TryGet(m.Spi, out var entry) && entry.TryCopySnapshot(out var encoded)) Complete(m.Spi, entry.Epoch, encoded);
             else Abandon(m.Spi);
         });
         Receive<IkeSaSupervisor.SaAdopted>(m => _handedOver.Remove(m.Spi));
@@ -133,7 +134,8 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         _acquiring[spi] = inbound is null ? [] : [inbound];
         if (known && (entry.Released || entry.Owner == _self || !askHolder))
         {
-            Complete(spi, entry.Epoch, entry.Snapshot);
+            if (entry.TryCopySnapshot(out var encoded)) Complete(spi, entry.Epoch, encoded);
+            else Abandon(spi);
             return;
         }
 
@@ -249,7 +251,21 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         foreach (var spi in expired ?? []) _asked.Remove(spi);
     }
 
-    private void Complete(ulong spi, long epoch, ReadOnlyMemory<byte> encoded, bool late = false)
+    /// <summary>Restores the SA from <paramref name="encoded"/> (a copy of this actor's: zeroed here, as is the decoded
+    /// snapshot) and hands it to the supervisor.</summary>
+    private void Complete(ulong spi, long epoch, byte[] encoded, bool late = false)
+    {
+        try
+        {
+            Restore(spi, epoch, encoded, late);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(encoded);
+        }
+    }
+
+    private void Restore(ulong spi, long epoch, byte[] encoded, bool late)
     {
         if (!_acquiring.Remove(spi, out var pending))
         {
@@ -257,7 +273,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             pending = [];
         }
         Timers.Cancel(AcquireKey(spi));
-        var status = IkeSaSnapshotCodec.TryDecode(encoded.Span, out var snapshot);
+        var status = IkeSaSnapshotCodec.TryDecode(encoded, out var snapshot);
         if (status != ParseStatus.Ok || snapshot is null || snapshot.OurSpi != spi)
         {
             snapshot?.Dispose();

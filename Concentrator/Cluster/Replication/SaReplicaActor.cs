@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -114,11 +115,14 @@ public sealed class SaReplicaActor : ReceiveActor
         // Fencing: a newer owner took this SA over (it saw our node as gone); our copy must stop, not overwrite theirs.
         if (_index.TryGet(put.Spi, out var current) && current.Owner != _self && current.Epoch > put.Epoch)
         {
+            CryptographicOperations.ZeroMemory(put.Snapshot);
             _supervisor.Tell(new IkeSaSupervisor.Fence(put.Spi));
             return;
         }
 
+        // The entry's bytes go to Distributed Data, the index keeps a copy of its own; the encoding is spent.
         var entry = SaReplicaEntry.Create(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
+        CryptographicOperations.ZeroMemory(put.Snapshot);
         _index.Set(put.Spi, entry);
         var bytes = entry.Raw;
         string name = Name(put.Spi);
@@ -166,7 +170,7 @@ public sealed class SaReplicaActor : ReceiveActor
             // This node's own SAs: its index is always at least as new as what comes back from Distributed Data.
             if (known is not null && known.Owner == _self && entry!.Owner == _self) continue;
             var old = _index.Set(spi, entry!);
-            if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
+            if (old is { } previous && previous.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
         }
 
         if (_seen.TryGetValue(shard, out var before))
@@ -204,7 +208,7 @@ public sealed class SaReplicaActor : ReceiveActor
         _idleWaiters.Clear();
     }
 
-    /// <summary>From an IKE SA actor: its current snapshot (encoded), replacing the previous one.</summary>
+    /// <summary>From an IKE SA actor: its current snapshot (encoded, zeroed here once stored), replacing the previous one.</summary>
     public sealed record Put(ulong Spi, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot);
 
     /// <summary>From an IKE SA actor: the SA is gone (deleted, expired, replaced by a rekey).</summary>
