@@ -259,7 +259,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     {
         Receive<EspMiss>(m =>
         {
-            if (_mobility is not null && !_directory.Holds(m.IkeSpi)) _mobility.Tell(new AcquireSa(m.IkeSpi, null, FirstAuth: false));
+            if (_mobility is not null && !_directory.Holds(m.IkeSpi)) _mobility.Tell(new AcquireSa(m.IkeSpi, null, FirstAuth: false, EspPacket: m.Packet));
         });
         Receive<AdoptOrphan>(m =>
         {
@@ -339,8 +339,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
-    /// <summary>From the data plane (rate-limited per SPI): ESP arrived for a replicated IKE SA this node does not hold.</summary>
-    public sealed record EspMiss(ulong IkeSpi);
+    /// <summary>From the data plane (rate-limited per SPI): ESP arrived for a replicated IKE SA this node does not hold;
+    /// <paramref name="Packet"/> is a copy of it from its SPI on (what must authenticate before the SA moves).</summary>
+    public sealed record EspMiss(ulong IkeSpi, byte[] Packet);
 
     /// <summary>From the replica: a member holding <paramref name="Spi"/> left; this node was picked to adopt it.</summary>
     public sealed record AdoptOrphan(ulong Spi);
@@ -364,10 +365,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         public static readonly HandOffAll Instance = new();
     }
 
-    /// <summary>To the mobility actor: traffic (or an orphan) for <paramref name="Spi"/>, which this node does not hold.
+    /// <summary>To the mobility actor: traffic (or an orphan) for <paramref name="Spi"/>, which this node does not hold: an
+    /// IKE message (<paramref name="Inbound"/>) or an ESP packet (<paramref name="EspPacket"/>), or neither for an orphan.
     /// <paramref name="FirstAuth"/>: the IKE_AUTH after IKE_SA_INIT, whose half-open SA is not replicated;
     /// <paramref name="AskHolder"/>: false when the replica is to be restored without asking its holder.</summary>
-    public sealed record AcquireSa(ulong Spi, IkeInbound? Inbound, bool FirstAuth, bool AskHolder = true);
+    public sealed record AcquireSa(ulong Spi, IkeInbound? Inbound, bool FirstAuth, bool AskHolder = true, byte[]? EspPacket = null);
 
     /// <summary>From the mobility actor: run this restored SA (epoch: its ownership here) and deliver what waited for it.</summary>
     public sealed record AdoptSa(IkeSa Sa, long Epoch, IReadOnlyList<IkeInbound> Pending);

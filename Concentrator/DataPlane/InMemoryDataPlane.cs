@@ -86,7 +86,7 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
         return status;
     }
 
-    public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
+    public void OnUnknownSpi(UnknownSpiHandler report) => _sas.OnUnknownSpi(report);
 
     internal bool TryGetSa(uint inboundSpi, out EspSa sa) => _sas.TryGet(inboundSpi, out sa);
 

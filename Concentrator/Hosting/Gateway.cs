@@ -96,10 +96,12 @@ public sealed class Gateway : IAsyncDisposable
             if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
             {
                 var ike = Supervisor;
-                // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
-                unknown.OnUnknownSpi(spi =>
+                var limiter = new UnknownSpiLimiter();
+                // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor
+                // nor spend the limiter's budget. The copy (a few a second per SPI) is what must authenticate before a move.
+                unknown.OnUnknownSpi((spi, packet) =>
                 {
-                    if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi));
+                    if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi) && limiter.TryReport(spi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi, packet.ToArray()));
                 });
             }
             foreach (var address in options.Config.Listen.Addresses)

@@ -66,4 +66,9 @@ public enum SaAdoptionOutcome
     Failed = 1,
     /// <summary>The holder refused the release, or holds no such SA.</summary>
     Refused = 2,
+    /// <summary>The message that would have moved it did not authenticate as its peer's new traffic (forged, replayed, or a
+    /// retransmission while its holder lives): nothing was asked.</summary>
+    Unauthenticated = 3,
+    /// <summary>More such messages than the node checks a second (<c>SaMobilityActor.MaxProofChecksPerSecond</c>).</summary>
+    Throttled = 4,
 }

@@ -61,6 +61,97 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Esp_that_does_not_authenticate_with_the_sas_keys_moves_nothing()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+        // a receives the peer's first packet and replicates its SA again: the replica's inbound mark is now 1.
+        var seen = Seal(peer, peerSpi, 1);
+        Assert.Equal(EspStatus.Ok, Plane(a).Decapsulate(seen.ToArray(), out _));
+        (await SaActorAsync(a)).Tell(IkeSaActor.ReplicateNow.Instance);
+        await Eventually.TrueAsync(() => b.Gateway.Replicas.TryGet(ikeSpi, out var e) && e.TryCopySnapshot(out var bytes) && FloorOf(bytes, gatewaySpi) == 1,
+            "b's replica records the mark a reached", 10);
+
+        // Forged: the SA's SPI with bytes nobody keyed. Replayed: a packet the holder already took. Neither authenticates.
+        var forged = (byte[])seen.Clone();
+        forged.AsSpan(8).Fill(0x5a);
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(forged, out _));
+        await Task.Delay(UnknownSpiLimiter.Interval + TimeSpan.FromMilliseconds(50)); // the data plane reports an SPI at most this often
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(seen.ToArray(), out _));
+        await Task.Delay(SaMobilityActor.ReleaseWait * 3);
+        Assert.Equal(1, Plane(a).InstalledCount);
+        Assert.Equal(0, Plane(b).InstalledCount);
+        Assert.Equal(0, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total"));
+        var mb = await b.ScrapeAsync();
+        Assert.Equal(0, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+        Assert.Equal(2, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "unauthenticated")));
+
+        // The peer's next genuine packet moves it.
+        await Task.Delay(UnknownSpiLimiter.Interval + TimeSpan.FromMilliseconds(50));
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+        await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
+        // Restored with every number up to the mark seen: the packet a took cannot be replayed to b.
+        Assert.Equal(EspStatus.Replay, Plane(b).Decapsulate(seen.ToArray(), out _));
+        Assert.Single(peer.Events.Up);
+    }
+
+    [Fact]
+    public async Task An_ike_message_that_does_not_authenticate_with_the_sas_keys_moves_nothing()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var spiR));
+        ulong spiI = (await (await SaActorAsync(peer)).Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance, TimeSpan.FromSeconds(5))).Spi;
+
+        // An INFORMATIONAL request of the peer's as far as the header goes (both SPIs are on the wire), its SK payload junk.
+        var datagram = new byte[28 + 4 + 16 + 32 + 16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(datagram, spiI);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(datagram.AsSpan(8), spiR);
+        datagram[16] = 46; // SK
+        datagram[17] = 0x20;
+        datagram[18] = 37; // INFORMATIONAL
+        datagram[19] = 0x08; // initiator, request
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(datagram.AsSpan(20), 7);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(datagram.AsSpan(24), (uint)datagram.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(30), (ushort)(datagram.Length - 28));
+        new Random(3).NextBytes(datagram.AsSpan(32));
+        using var udp = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        for (int i = 0; i < 3; i++) await udp.SendAsync(datagram, b.Gateway.IkeEndpoint);
+
+        await Task.Delay(SaMobilityActor.ReleaseWait * 3);
+        Assert.Equal(1, Plane(a).InstalledCount);
+        Assert.Equal(0, Plane(b).InstalledCount);
+        Assert.Equal(1, await a.Gateway.CountSasAsync());
+        Assert.Equal(0, await b.Gateway.CountSasAsync());
+        Assert.Equal(0, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total"));
+        Assert.True((await b.ScrapeAsync()).Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "unauthenticated")) >= 1);
+        Assert.Empty(peer.Events.Down);
+    }
+
+    private static async Task<IActorRef> SaActorAsync(ClusterTestNode node) => await SaActorAsync(node.Gateway);
+
+    private static async Task<IActorRef> SaActorAsync(TestGateway peer) => await SaActorAsync(peer.Gateway);
+
+    private static async Task<IActorRef> SaActorAsync(Concentrator.Hosting.Gateway gateway) =>
+        (await gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+
+    /// <summary>The inbound sequence mark of child <paramref name="inboundSpi"/> in an encoded snapshot (-1: none).</summary>
+    private static long FloorOf(byte[] encoded, uint inboundSpi)
+    {
+        if (IkeSaSnapshotCodec.TryDecode(encoded, out var snapshot) != ParseStatus.Ok) return -1;
+        using (snapshot)
+        {
+            return snapshot!.Children.FirstOrDefault(c => c.InboundSpi == inboundSpi) is { } child ? (long)child.InboundSequenceFloor : -1;
+        }
+    }
+
+    [Fact]
     public async Task A_node_that_leaves_hands_its_sas_off_and_the_node_the_peer_reaches_next_adopts_them_at_once()
     {
         await using var cluster = await StartClusterWithPeerAsync();

@@ -61,6 +61,12 @@ internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, lo
             return false;
         }
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
+        // Checked against the live state: a retransmission (or replay) of a message this node already took is no reason.
+        if (MoveProof.Check(snapshot, proof, espProof, sa.Context.Limits.MaxPayloads) != MoveProof.Verdict.Fresh)
+        {
+            requester.Tell(new ReleaseRefused(sa.OurSpi));
+            return false;
+        }
         requester.Tell(new Released(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
         return true;
     }

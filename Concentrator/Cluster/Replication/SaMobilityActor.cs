@@ -55,6 +55,10 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     /// <summary>Dropped cluster messages are logged at most this often (anyone who reaches the port can send them).</summary>
     public static readonly TimeSpan DropReportInterval = TimeSpan.FromSeconds(10);
 
+    /// <summary>Messages checked against a replica's keys a second at most (<see cref="MoveProof"/>: a snapshot decoded and
+    /// one decryption each): what a flood of forged traffic for known SPIs can cost this node.</summary>
+    public const int MaxProofChecksPerSecond = 500;
+
     private readonly SaReplicaIndex _index;
     private readonly IActorRef _supervisor;
     private readonly IkeSaContext _context;
@@ -69,6 +73,8 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     private readonly Dictionary<ulong, Asked> _asked = new();
     private long _lastDropReport;
     private int _unreportedDrops;
+    private long _checkWindowStart;
+    private int _checksInWindow;
 
     public SaMobilityActor(SaReplicaIndex index, IActorRef supervisor, IkeSaContext context, ILogger log)
     {
@@ -112,22 +118,82 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             return;
         }
 
-        if (m.Inbound is not null && !_index.TryGet(m.Spi, out _) && !(m.FirstAuth && _acquiring.Count < MaxAcquiring))
+        bool known = _index.TryGet(m.Spi, out var entry);
+        if (m.Inbound is not null && !known && !(m.FirstAuth && _acquiring.Count < MaxAcquiring))
         {
             _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
             return;
         }
-        Acquire(m.Spi, m.Inbound, m.AskHolder);
-    }
-
-    /// <summary>An IKE message or ESP for <paramref name="spi"/>, which this node does not hold.</summary>
-    private void Acquire(ulong spi, IkeInbound? inbound, bool askHolder)
-    {
-        if (_acquiring.TryGetValue(spi, out var waiting))
+        if (_acquiring.TryGetValue(m.Spi, out var waiting))
         {
-            if (inbound is not null && waiting.Count < AcquireQueue) waiting.Add(inbound);
+            // Under way already: no second check; what waits is the SA's to authenticate once it runs here.
+            if (m.Inbound is not null && waiting.Count < AcquireQueue) waiting.Add(m.Inbound);
             return;
         }
+
+        byte[] proof = m.Inbound?.Datagram ?? m.EspPacket ?? [];
+        bool esp = m.Inbound is null;
+        // Traffic moves a replicated SA only once it authenticates with the replica's keys (an orphan, with no traffic,
+        // is adopted on the membership change alone). A half-open SA is not replicated: its holder checks the proof.
+        if (known && (m.Inbound is not null || m.EspPacket is not null) && !Authenticated(entry, proof, esp)) return;
+        Acquire(m.Spi, m.Inbound, m.AskHolder, proof, esp);
+    }
+
+    /// <summary><see cref="MoveProof"/> against the replica, within <see cref="MaxProofChecksPerSecond"/>; counted when not.</summary>
+    private bool Authenticated(SaReplicaEntry entry, byte[] proof, bool esp)
+    {
+        long now = Environment.TickCount64;
+        if (now - _checkWindowStart >= 1000)
+        {
+            _checkWindowStart = now;
+            _checksInWindow = 0;
+        }
+        if (++_checksInWindow > MaxProofChecksPerSecond)
+        {
+            _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Throttled);
+            return false;
+        }
+        var verdict = MoveProof.Verdict.Refused;
+        if (entry.TryCopySnapshot(out var encoded))
+        {
+            try
+            {
+                if (IkeSaSnapshotCodec.TryDecode(encoded, out var snapshot) == ParseStatus.Ok)
+                {
+                    using (snapshot) verdict = MoveProof.Check(snapshot!, proof, esp, _context.Limits.MaxPayloads);
+                }
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(encoded);
+            }
+        }
+        // A retransmission of the peer's last request moves the SA only away from a holder that cannot answer it.
+        if (verdict == MoveProof.Verdict.Fresh || (verdict == MoveProof.Verdict.Retransmission && !HolderAnswers(entry))) return true;
+        _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Unauthenticated);
+        return false;
+    }
+
+    /// <summary>The entry's owner is another member, Up and reachable: it took the peer's traffic until now.</summary>
+    private bool HolderAnswers(SaReplicaEntry entry)
+    {
+        if (entry.Released || entry.Owner == _self || !ActorPath.TryParseAddress(entry.Owner, out var owner)) return false;
+        var state = _cluster.State;
+        foreach (var member in state.Unreachable)
+        {
+            if (member.Address.Equals(owner)) return false;
+        }
+        foreach (var member in state.Members)
+        {
+            if (member.Address.Equals(owner)) return member.Status == MemberStatus.Up;
+        }
+        return false;
+    }
+
+    /// <summary>An IKE message or ESP for <paramref name="spi"/>, which this node does not hold; <paramref name="proof"/> goes
+    /// with the release request (the holder authenticates it too).</summary>
+    private void Acquire(ulong spi, IkeInbound? inbound, bool askHolder, byte[] proof, bool esp)
+    {
 
         bool known = _index.TryGet(spi, out var entry);
         if (!known && inbound is null) return;
@@ -139,7 +205,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var release = new ReleaseRequest(spi, inbound is null, inbound?.Datagram ?? []);
+        var release = new ReleaseRequest(spi, esp, proof);
         var asked = new HashSet<Address>();
         if (known)
         {
