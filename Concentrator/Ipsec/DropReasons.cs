@@ -71,4 +71,6 @@ public enum SaAdoptionOutcome
     Unauthenticated = 3,
     /// <summary>More such messages than the node checks a second (<c>SaMobilityActor.MaxProofChecksPerSecond</c>).</summary>
     Throttled = 4,
+    /// <summary>Another node claimed the SA under the same or a later epoch first (<c>SaClaimActor</c>): this one never ran it.</summary>
+    Contended = 5,
 }

@@ -287,7 +287,7 @@ public sealed class ConcentratorMetrics
     public void SetReplicatedSas(int count) => _replicatedSas.Set(count);
 
     /// <summary>Label values of <c>concentrator_cluster_sa_adoptions_total</c>, indexed by <see cref="SaAdoptionOutcome"/>.</summary>
-    public static readonly string[] AdoptionOutcomes = ["adopted", "failed", "refused", "unauthenticated", "throttled"];
+    public static readonly string[] AdoptionOutcomes = ["adopted", "failed", "refused", "unauthenticated", "throttled", "contended"];
 
     public void CountSaAdoption(SaAdoptionOutcome outcome) => _adoptions[(int)outcome].Inc();
 

@@ -5,6 +5,7 @@ using Concentrator.Actors;
 using Concentrator.Cluster.Replication;
 using Concentrator.DataPlane;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
@@ -313,6 +314,63 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         }
         Assert.Single(peer.Events.Up);
         Assert.Empty(peer.Events.Down);
+    }
+
+    [Fact]
+    public async Task Two_nodes_adopting_the_same_sa_at_once_never_seal_one_sequence_number_twice_under_its_key()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+        // Every node seals outbound ESP of the SA (same key everywhere) as fast as it can while b and c both take the SA
+        // over from the same replica at the same moment (as survivors with different views of a removed member would).
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(6));
+        var sealers = nodes.Select(n => Task.Run(() => SealWhileRunning(Plane(n), gatewaySpi, stop.Token))).ToArray();
+        await Task.Delay(200);
+        b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        var sealedBy = await Task.WhenAll(sealers);
+
+        var names = new[] { "a", "b", "c" };
+        for (int x = 0; x < 3; x++)
+        {
+            output.WriteLine($"{names[x]} sealed {sealedBy[x].Count} packets" + (sealedBy[x].Count > 0 ? $", sequence numbers {sealedBy[x].Min()}..{sealedBy[x].Max()}" : ""));
+        }
+        for (int x = 0; x < 3; x++)
+        {
+            for (int y = x + 1; y < 3; y++)
+            {
+                var both = sealedBy[x].Intersect(sealedBy[y]).ToList();
+                Assert.True(both.Count == 0, $"{names[x]} and {names[y]} both sealed sequence number {both.FirstOrDefault()} (and {both.Count - 1} more) under the SA's key");
+            }
+        }
+        foreach (var (n, name) in new[] { (b, "b"), (c, "c") })
+        {
+            var m = await n.ScrapeAsync();
+            output.WriteLine($"{name}: " + string.Join(", ", ConcentratorMetrics.AdoptionOutcomes.Select(o => $"{o} {m.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", o))}")));
+        }
+        Assert.NotEmpty(sealedBy[0]);
+        Assert.True(sealedBy[1].Count + sealedBy[2].Count > 0, "an adopter took the SA over and sent");
+        await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced", 10);
+    }
+
+    /// <summary>Seals outbound packets of <paramref name="spi"/>'s SA on <paramref name="plane"/> until cancelled; the
+    /// sequence numbers of those sealed (none while the node does not hold the SA).</summary>
+    private static HashSet<uint> SealWhileRunning(InMemoryDataPlane plane, uint spi, CancellationToken stop)
+    {
+        var sealedNumbers = new HashSet<uint>();
+        var wire = new byte[2048];
+        var inner = Packets.Ipv4Udp(LanHost, PeerInner, 64);
+        while (!stop.IsCancellationRequested)
+        {
+            if (plane.Encapsulate(spi, inner, wire, out _) == EspStatus.Ok) sealedNumbers.Add(BinaryPrimitives.ReadUInt32BigEndian(wire.AsSpan(4)));
+            else Thread.Sleep(1);
+            Thread.SpinWait(2000);
+        }
+        return sealedNumbers;
     }
 
     [Fact]

@@ -23,12 +23,13 @@ public sealed record ReleaseRequest(ulong Spi, bool EspProof, byte[] Proof) : IC
 /// <summary>The holder's answer: it stopped the SA without a Delete; its snapshot (key material: TLS beyond loopback).</summary>
 public sealed record Released(ulong Spi, long Epoch, byte[] Snapshot) : IClusterMessage;
 
-/// <summary>The asked node's answer: it does not hold the SA, or the proof did not authenticate; the SA stays where it is.</summary>
-public sealed record ReleaseRefused(ulong Spi) : IClusterMessage;
+/// <summary>The asked node's answer: it holds the SA but the proof did not authenticate (<paramref name="Held"/>; the SA
+/// stays where it is), or it does not hold the SA (any more).</summary>
+public sealed record ReleaseRefused(ulong Spi, bool Held) : IClusterMessage;
 
 /// <summary>
 /// Binary form of the <see cref="IClusterMessage"/>s: u64 SPI, then a release request's u8 flags and u32-length proof,
-/// a release's i64 epoch and u32-length snapshot. Bytes from the wire are untrusted: anything else is refused.
+/// a release's i64 epoch and u32-length snapshot, a refusal's u8 held. Bytes from the wire are untrusted: anything else is refused.
 /// </summary>
 public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -82,8 +83,10 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             }
             case ReleaseRefused n:
             {
-                var buffer = new byte[8];
-                new SpanWriter(buffer).WriteUInt64(n.Spi);
+                var buffer = new byte[8 + 1];
+                var w = new SpanWriter(buffer);
+                w.WriteUInt64(n.Spi);
+                w.WriteUInt8(n.Held ? (byte)1 : (byte)0);
                 return buffer;
             }
             default:
@@ -107,7 +110,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
                 message = new Released(spi, (long)epoch, snapshot);
                 break;
             case RefusedManifest:
-                message = new ReleaseRefused(spi);
+                if (!r.TryReadUInt8(out var held) || held > 1) throw Refused(manifest);
+                message = new ReleaseRefused(spi, held == 1);
                 break;
             default:
                 throw Refused(manifest);

@@ -27,7 +27,7 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
 
     public ISaReplication For(IActorRef mobility, long epoch) => new SaReplication(mobility, index, epoch);
 
-    public void RefuseRelease(IActorRef requester, ulong spi) => requester.Tell(new ReleaseRefused(spi));
+    public void RefuseRelease(IActorRef requester, ulong spi) => requester.Tell(new ReleaseRefused(spi, Held: false));
 }
 
 /// <summary>
@@ -57,14 +57,14 @@ internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, lo
     {
         if (!IkeSaSnapshotter.CanSnapshot(sa))
         {
-            requester.Tell(new ReleaseRefused(sa.OurSpi));
+            requester.Tell(new ReleaseRefused(sa.OurSpi, Held: true));
             return false;
         }
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
         // Checked against the live state: a retransmission (or replay) of a message this node already took is no reason.
         if (MoveProof.Check(snapshot, proof, espProof, sa.Context.Limits.MaxPayloads) != MoveProof.Verdict.Fresh)
         {
-            requester.Tell(new ReleaseRefused(sa.OurSpi));
+            requester.Tell(new ReleaseRefused(sa.OurSpi, Held: true));
             return false;
         }
         requester.Tell(new Released(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));

@@ -20,10 +20,12 @@ namespace Concentrator.Cluster.Replication;
 /// replicated) to release it: the holder snapshots it, stops it without a Delete, and answers with the snapshot;</item>
 /// <item>with no answer within <see cref="ReleaseWait"/> (the holder died), or when the entry is marked released
 /// (handed off on leave) or names this node (it restarted), it restores the SA from the replica;</item>
-/// <item>either way the restored SA goes to the supervisor (<see cref="IkeSaSupervisor.AdoptSa"/>), installs its Child
-/// SAs here with the outbound sequence numbers moved past anything the previous holder may have sent
-/// (<see cref="ClusterMobility.SequenceMargin"/>) and replicates itself under a higher epoch, which fences a holder that
-/// was only slow.</item>
+/// <item>either way the restored SA is claimed under the next epoch (<see cref="SaClaimActor"/>): only when no other node
+/// claimed it at that epoch or later does it go to the supervisor (<see cref="IkeSaSupervisor.AdoptSa"/>), so two nodes
+/// restoring it at once never both seal with its keys; it installs its Child SAs here with the outbound sequence numbers
+/// moved past anything the previous holder may have sent (<see cref="ClusterMobility.SequenceMargin"/>) and replicates
+/// itself under that epoch, which fences a holder that was only slow. A lost claim of an orphan is tried again, a few
+/// times, after a random pause, unless an entry under that epoch (its winner's) has arrived by then.</item>
 /// </list>
 /// Messages for an SA being acquired wait (a few, bounded) and go with it. Until the supervisor acknowledges an
 /// adoption, messages it forwards for that SA are sent back to it (<see cref="IkeSaSupervisor.Redeliver"/>): by then the
@@ -63,7 +65,16 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     private readonly IActorRef _supervisor;
     private readonly IkeSaContext _context;
     private readonly ILogger _log;
+    /// <summary>Attempts at an orphan whose claim was lost to a concurrent one (both may lose).</summary>
+    private const int OrphanAttempts = 3;
+
     private readonly Dictionary<ulong, List<IkeInbound>> _acquiring = new();
+    // Restored and claimed, not yet won: nothing of them runs anywhere on this node.
+    private readonly Dictionary<ulong, Claiming> _claiming = new();
+    // Acquisitions of orphans (no traffic asked for them), and how often each was tried after a lost claim.
+    private readonly HashSet<ulong> _orphans = new();
+    private readonly Dictionary<ulong, int> _orphanAttempts = new();
+    private readonly IActorRef _claims;
     // Handed to the supervisor, not yet acknowledged: what arrives for these goes back to it.
     private readonly HashSet<ulong> _handedOver = new();
     private readonly IActorRef _replica;
@@ -85,6 +96,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         _cluster = Akka.Cluster.Cluster.Get(Context.System);
         _self = _cluster.SelfAddress.ToString();
         _replica = Context.ActorOf(SaReplicaActor.Props(index, supervisor, log), "replica");
+        _claims = Context.ActorOf(SaClaimActor.Props(), "claims");
 
         Receive<IkeSaSupervisor.AcquireSa>(OnAcquire);
         Receive<ReleaseRequest>(OnReleaseRequest);
@@ -99,7 +111,17 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         });
         Receive<IkeSaSupervisor.SaAdopted>(m => _handedOver.Remove(m.Spi));
         Receive<SaReplicaActor.Put>(m => _replica.Forward(m));
-        Receive<SaReplicaActor.Remove>(m => _replica.Forward(m));
+        Receive<SaReplicaActor.Remove>(m =>
+        {
+            _replica.Forward(m);
+            _claims.Tell(new SaClaimActor.Forget(m.Spi));
+        });
+        Receive<SaClaimActor.ClaimResult>(OnClaimResult);
+        Receive<RetryOrphan>(m =>
+        {
+            // Nobody won it meanwhile (no entry under the epoch claimed, or later, has arrived): this node tries again.
+            if (_index.TryGet(m.Spi, out var entry) && entry.Epoch < m.Epoch) _supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(m.Spi));
+        });
         Receive<SaReplicaActor.WaitIdle>(m => _replica.Forward(m));
     }
 
@@ -124,12 +146,14 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
             return;
         }
-        if (_acquiring.TryGetValue(m.Spi, out var waiting))
+        var waiting = _acquiring.GetValueOrDefault(m.Spi) ?? _claiming.GetValueOrDefault(m.Spi)?.Pending;
+        if (waiting is not null)
         {
             // Under way already: no second check; what waits is the SA's to authenticate once it runs here.
             if (m.Inbound is not null && waiting.Count < AcquireQueue) waiting.Add(m.Inbound);
             return;
         }
+        if (!m.AskHolder && m.Inbound is null && m.EspPacket is null) _orphans.Add(m.Spi);
 
         byte[] proof = m.Inbound?.Datagram ?? m.EspPacket ?? [];
         bool esp = m.Inbound is null;
@@ -259,6 +283,13 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         _asked.Remove(m.Spi);
         if (!_acquiring.ContainsKey(m.Spi)) return;
         Timers.Cancel(AcquireKey(m.Spi));
+        // The holder the replica names let it go (to another node, or that node died since): the replica is restored,
+        // and the claim settles it against whoever else runs it.
+        if (!m.Held && _index.TryGet(m.Spi, out var entry) && entry.Owner == from.ToString() && entry.TryCopySnapshot(out var encoded))
+        {
+            Complete(m.Spi, entry.Epoch, encoded);
+            return;
+        }
         _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Refused);
         Abandon(m.Spi);
     }
@@ -333,6 +364,7 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
 
     private void Restore(ulong spi, long epoch, byte[] encoded, bool late)
     {
+        if (_claiming.ContainsKey(spi)) return; // restored already, its claim under way
         if (!_acquiring.Remove(spi, out var pending))
         {
             if (!late) return;
@@ -360,12 +392,41 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
             Log.SaAdoptionFailed(_log, $"{spi:x16}", "its connection or algorithms are not in this node's configuration");
             return;
         }
-        _handedOver.Add(spi);
-        _supervisor.Tell(new IkeSaSupervisor.AdoptSa(sa, epoch + 1, pending));
+        // Nothing of it runs until the claim is won: no Child SA installed, no packet sealed, no IKE message sent.
+        _claiming[spi] = new Claiming(sa, epoch + 1, pending, _orphans.Remove(spi));
+        _claims.Tell(new SaClaimActor.Claim(spi, epoch + 1));
     }
+
+    private void OnClaimResult(SaClaimActor.ClaimResult m)
+    {
+        if (!_claiming.TryGetValue(m.Spi, out var c) || c.Epoch != m.Epoch) return;
+        _claiming.Remove(m.Spi);
+        if (m.Won)
+        {
+            _orphanAttempts.Remove(m.Spi);
+            _handedOver.Add(m.Spi);
+            _supervisor.Tell(new IkeSaSupervisor.AdoptSa(c.Sa, c.Epoch, c.Pending));
+            return;
+        }
+        c.Sa.Dispose();
+        _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Contended);
+        Log.SaAdoptionFailed(_log, $"{m.Spi:x16}", $"another node claimed it under epoch {m.Epoch} or later");
+        if (c.Pending.Count > 0) _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
+        int attempts = _orphanAttempts.GetValueOrDefault(m.Spi);
+        if (!c.Orphan || attempts >= OrphanAttempts)
+        {
+            _orphanAttempts.Remove(m.Spi);
+            return;
+        }
+        _orphanAttempts[m.Spi] = attempts + 1;
+        // Two losers of one round try again at different moments: one of them usually finds the SA unclaimed.
+        Timers.StartSingleTimer($"orphan-{m.Spi:x16}", new RetryOrphan(m.Spi, m.Epoch), TimeSpan.FromMilliseconds(Random.Shared.Next(100, 600)));
+    }
+
 
     private void Abandon(ulong spi)
     {
+        _orphans.Remove(spi);
         if (!_acquiring.Remove(spi, out var pending)) return;
         if (pending.Count > 0) _context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
     }
@@ -373,6 +434,11 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
     private static string AcquireKey(ulong spi) => $"acquire-{spi:x16}";
 
     private sealed record AcquireTimedOut(ulong Spi);
+
+    private sealed record RetryOrphan(ulong Spi, long Epoch);
+
+    /// <summary>A restored SA waiting for its claim under <paramref name="Epoch"/>, with the messages that arrived for it.</summary>
+    private sealed record Claiming(IkeSa Sa, long Epoch, List<IkeInbound> Pending, bool Orphan);
 
     private sealed record PruneAsked
     {
