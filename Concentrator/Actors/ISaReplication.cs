@@ -11,12 +11,13 @@ namespace Concentrator.Actors;
 public interface ISaReplication
 {
     /// <summary>
-    /// Replicates <paramref name="sa"/> (<paramref name="released"/>: handed off, any member may adopt it at once) and
-    /// returns each child's outbound sequence mark as replicated, which this node must not pass by more than the
-    /// adoption margin. While no other member is Up nothing is written (nobody could adopt it) and the marks are the
-    /// current ones. Null when the SA cannot be snapshot now.
+    /// Replicates <paramref name="sa"/> (<paramref name="released"/>: handed off, any member may adopt it at once); false
+    /// when the SA cannot be snapshot now. Once every member acknowledged the write, <paramref name="holder"/> (the SA's
+    /// actor) is told each child's outbound sequence mark as replicated (<see cref="IkeSaActor.MarksReplicated"/>): only
+    /// then may it pass that mark plus the adoption margin. While no other member is Up nothing is written (nobody could
+    /// adopt it) and the marks, the current ones, are told at once.
     /// </summary>
-    IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released);
+    bool Publish(IkeSa sa, bool released, IActorRef holder);
 
     /// <summary>
     /// Another node receives the SA's traffic: answers <paramref name="requester"/> with a snapshot, true (the caller

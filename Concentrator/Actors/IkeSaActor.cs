@@ -135,6 +135,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<StopSilently>(_ => StopWithoutDelete(SaReleaseReason.Fenced));
         Receive<ReplicateNow>(_ => _runner.Republish());
+        Receive<MarksReplicated>(m => _runner.RaiseCeilings(m.Marks));
         Receive<Terminated>(m => _runner.OnChildTerminated(m.ActorRef));
     }
 
@@ -356,6 +357,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         public static readonly ReplicateNow Instance = new();
     }
+
+    /// <summary>From the replication: every member holds these outbound sequence marks of the SA's children.</summary>
+    public sealed record MarksReplicated(IReadOnlyList<(uint InboundSpi, ulong OutboundMark)> Marks);
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
     public sealed record InjectFault(string Reason);

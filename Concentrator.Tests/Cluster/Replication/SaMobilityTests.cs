@@ -405,6 +405,48 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_holder_sends_past_a_mark_only_once_every_member_has_that_mark()
+    {
+        // An adopter starts above the mark it holds plus the margin: the holder may go beyond its own mark plus the margin
+        // only once the write that carries the mark reached every member, or an adopter holding an older mark would seal
+        // the numbers the holder is sealing.
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp();
+        string seeds = $"[{ClusterTestNode.Seed(pa)}]";
+        var nodes = new List<ClusterTestNode>();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            foreach (var (port, name) in new[] { (pa, "a"), (pb, "b") })
+            {
+                nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {port}, seed_nodes: {seeds}, split_brain_resolver: off }}", name));
+            }
+            var (a, b) = (nodes[0], nodes[1]);
+            await Eventually.TrueAsync(() => a.Gateway.Ready && b.Gateway.Ready, "a and b are Up", 40);
+            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+
+            // b stays a member Up but stops acknowledging replica writes (its replicator is gone).
+            Akka.DistributedData.DistributedData.Get(b.Gateway.System).Replicator.Tell(PoisonPill.Instance);
+            Assert.True(Plane(a).TryGetSa(gatewaySpi, out var sa));
+            const ulong below = ClusterMobility.SequenceMargin - 10;
+            sa.SetLastOutboundSequenceForTest(below);
+            (await SaActorAsync(a)).Tell(IkeSaActor.ReplicateNow.Instance);
+            await Task.Delay(TimeSpan.FromSeconds(3)); // the write to every member times out after 2 s
+
+            var wire = new byte[2048];
+            var inner = Packets.Ipv4Udp(LanHost, PeerInner, 64);
+            var statuses = Enumerable.Range(0, 20).Select(_ => Plane(a).Encapsulate(gatewaySpi, inner, wire, out int _)).ToList();
+            output.WriteLine(string.Join(",", statuses));
+            Assert.All(statuses.Take(10), s => Assert.Equal(EspStatus.Ok, s));
+            Assert.All(statuses.Skip(10), s => Assert.Equal(EspStatus.SequenceCeiling, s));
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public void Replica_entries_round_trip_and_malformed_ones_are_refused()
     {
         var entry = SaReplicaEntry.Create("akka.tcp://concentrator@10.0.0.1:4053", 7, released: true, [0x1000u, 0x2000u], [1, 2, 3, 4, 5]);

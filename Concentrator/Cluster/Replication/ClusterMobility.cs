@@ -37,20 +37,22 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
 /// </summary>
 internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, long epoch) : ISaReplication
 {
-    public IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released)
+    public bool Publish(IkeSa sa, bool released, IActorRef holder)
     {
-        if (!IkeSaSnapshotter.CanSnapshot(sa)) return null;
+        if (!IkeSaSnapshotter.CanSnapshot(sa)) return false;
         if (index.Alone && !released)
         {
-            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated).
-            return sa.Children.Select(c => (c.InboundSpi, Marks(sa, c.InboundSpi).LastOutbound)).ToList();
+            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated everywhere).
+            holder.Tell(new IkeSaActor.MarksReplicated(sa.Children.Select(c => (c.InboundSpi, Marks(sa, c.InboundSpi).LastOutbound)).ToList()));
+            return true;
         }
 
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
         var esp = new uint[snapshot.Children.Count];
         for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
-        mobility.Tell(new SaReplicaActor.Put(sa.OurSpi, epoch, released, esp, IkeSaSnapshotCodec.Encode(snapshot)));
-        return snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
+        var marks = snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
+        mobility.Tell(new SaReplicaActor.Put(sa.OurSpi, epoch, released, esp, IkeSaSnapshotCodec.Encode(snapshot), holder, marks));
+        return true;
     }
 
     public bool Release(IkeSa sa, IActorRef requester, byte[] proof, bool espProof)
