@@ -15,18 +15,18 @@ RUN dotnet publish Concentrator/Concentrator.csproj -c Release --no-restore -o /
 # ASP.NET Core runtime: the project is Sdk.Web (/healthz, /readyz, /metrics, admin API).
 FROM mcr.microsoft.com/dotnet/aspnetcore:10.0 AS runtime
 COPY --from=build /app /app
-# Non-root where the capabilities allow. The data plane needs CAP_NET_ADMIN (TUN device, routes) and
-# CAP_NET_RAW (ESP as IP protocol 50). Kubernetes cannot hand capabilities to a non-root process
-# (no ambient capabilities), so they are file capabilities of the apphost: the process runs as the
-# image's unprivileged user `app` (uid 1654) and holds exactly these two. The price: file
-# capabilities work only without no_new_privs, i.e. with allowPrivilegeEscalation: true, and the pod
-# must add both capabilities to its bounding set (exec fails with EPERM otherwise). The alternative,
-# root with only these capabilities added and allowPrivilegeEscalation false, trades a root uid for
-# no_new_privs; helm/concentrator/README.md ("Privileges") shows both. UDP 500 below 1024 is bound
-# through the pod's net.ipv4.ip_unprivileged_port_start=0, not a third capability.
-# Concentrator.Tests/Helm/ImagePrivilegesRootTests checks this on the built apphost: as an unprivileged
-# uid with bounding set {net_admin, net_raw} it creates the TUN device, binds 500/4500 and opens the ESP
-# socket; under no_new_privs TUNSETIFF fails with EPERM, and without NET_ADMIN in the bounding set exec fails.
+# Two ways to hold exactly CAP_NET_ADMIN (TUN device, routes) and CAP_NET_RAW (ESP as IP protocol 50):
+# - helm/concentrator (Kubernetes): uid 0 with only these two capabilities added, every other one dropped,
+#   allowPrivilegeEscalation: false (no_new_privs) and a read-only root file system. Kubernetes hands added
+#   capabilities to uid 0 only, and file capabilities are ignored under no_new_privs.
+# - a plain `docker run --cap-add NET_ADMIN --cap-add NET_RAW`: the image's unprivileged user `app` (uid 1654)
+#   gets both from the apphost's file capabilities below (Docker sets no no_new_privs by default; the
+#   bounding set must hold both, or exec fails with EPERM).
+# UDP 500 below 1024 is bound through net.ipv4.ip_unprivileged_port_start=0 (the chart's pod sysctl; Docker
+# sets it in a container's network namespace by default), not a third capability.
+# Concentrator.Tests/Helm/ImagePrivilegesRootTests checks both on the built apphost: it creates the TUN device,
+# binds 500/4500 and opens the ESP socket holding just these two capabilities; as non-root under no_new_privs
+# TUNSETIFF fails with EPERM, and without NET_ADMIN in the bounding set exec fails.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
  && setcap cap_net_admin,cap_net_raw+ep /app/Concentrator \

@@ -43,7 +43,7 @@ public static class HandshakeSuite
                               $"inner /32s, every SA deleted between rounds; a warm-up round of 10 peers first; {rounds} measured round(s), median reported.");
         report.Conditions.Add("setups/s = established / time from the first initiation to the last outcome; latency = per-peer time from " +
                               "initiation to IKE SA up (the fleet's SetupTime); p50/p99 are medians over rounds.");
-        report.Conditions.Add("Admission: cookies off on both responders (cookie_threshold = 0), the concentrator's half-open cap at its default 5000; charon " +
+        report.Conditions.Add("Admission: cookies off on both responders (cookie_threshold = 0, cookie_threshold_ip = 0), the concentrator's half-open cap at its default 5000; charon " +
                               "has them off because charon 5.9's cookie check underflows when its random secret offset lands within " +
                               "10 s of the uptime, and then rejects every cookie until restart (seen on freshly booted CI machines); " +
                               "block_threshold (5 half-open SAs per source IP, default) is raised, because every " +
@@ -267,7 +267,7 @@ public static class HandshakeSuite
             if (swan)
             {
                 charon = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway",
-                    extraSettings: "block_threshold = 1000000\ncookie_threshold = 0"));
+                    extraSettings: "block_threshold = 1000000\ncookie_threshold = 0\ncookie_threshold_ip = 0"));
                 await charon.QuietAsync();
                 await charon.LoadAsync(CharonResponderConf());
             }
@@ -308,7 +308,7 @@ public static class HandshakeSuite
         listen: { addresses: [{{NamespaceTestbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
         http: { listen: "127.0.0.1:9400" }
         tunnel: { type: none }
-        charon: { cookie_threshold: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit_per_peer: 0 }
+        charon: { cookie_threshold: 0, cookie_threshold_ip: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit_per_peer: 0 }
         connections:
           demo:
             proposals: [{{Ike}}]

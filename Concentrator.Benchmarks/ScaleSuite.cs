@@ -51,7 +51,7 @@ public static partial class ScaleSuite
                               $"two OpenSSL EVP contexts per Child SA), listening on 127.0.0.1, one connection: IKE {Ike}, ESP {Esp}, PSK, " +
                               "remote_ts 10.192.0.0/10. A fresh gateway process per size.");
         report.Conditions.Add("Admission raised for the run because every simulated peer shares the source address 127.0.0.1: " +
-                              "`charon: { cookie_threshold: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit: 0, ikesa_limit_per_peer: 0 }` " +
+                              "`charon: { cookie_threshold: 0, cookie_threshold_ip: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit: 0, ikesa_limit_per_peer: 0 }` " +
                               "(cookies off, no per-source half-open cap, no queue cap, no total or per-address IKE SA cap; the defaults are " +
                               "5 half-open per source, 1000 IKE SAs per address and 100000 in total).");
         report.Conditions.Add($"Peers: the demo's `PeerFleet` through `LoadTest` (the code of `Concentrator loadtest`) in the benchmark process, " +
@@ -215,7 +215,7 @@ public static partial class ScaleSuite
                 http: { listen: "127.0.0.1:{{http}}" }
                 tunnel: { type: none }
                 cluster: { hostname: 127.0.0.1, port: 0 }
-                charon: { cookie_threshold: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit: 0, ikesa_limit_per_peer: 0 }
+                charon: { cookie_threshold: 0, cookie_threshold_ip: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit: 0, ikesa_limit_per_peer: 0 }
                 connections:
                   scale:
                     proposals: [{{Ike}}]

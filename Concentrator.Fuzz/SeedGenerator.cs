@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Reflection;
 using System.Text;
 using Concentrator.Config;
 using Concentrator.DataPlane;
@@ -15,18 +14,13 @@ namespace Concentrator.Fuzz;
 /// <summary>
 /// Writes seed corpora made by the project's own code: a loopback exchange between two <see cref="IkeSa"/>
 /// objects (IKE_SA_INIT, IKE_AUTH, DPD, CREATE_CHILD_SA rekey, Child SA delete; AEAD and CBC suites),
-/// ESP packets from <see cref="InMemoryDataPlane"/>, and configuration files.
+/// ESP packets from <see cref="InMemoryDataPlane"/>, configuration files, and the seeds of the state machine, ESP past
+/// its ICV and the replica (<see cref="StateSeeds"/>).
 /// </summary>
 public static class SeedGenerator
 {
     private static readonly IPEndPoint InitiatorEp = new(IPAddress.Parse("192.0.2.1"), 500);
     private static readonly IPEndPoint ResponderEp = new(IPAddress.Parse("192.0.2.2"), 500);
-
-    // Protector is internal to the product; the generator is offline tooling and reads it by reflection
-    // to recover the inner payload chains of the encrypted exchanges.
-    private static readonly PropertyInfo ProtectorProperty =
-        typeof(IkeSa).GetProperty("Protector", BindingFlags.Instance | BindingFlags.NonPublic)
-        ?? throw new InvalidOperationException("IkeSa.Protector not found");
 
     public static string ResponderYaml(string proposals, string esp) => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
@@ -107,6 +101,10 @@ public static class SeedGenerator
             }
         }
 
+        seeds[FuzzTargets.IkeStateMachine].AddRange(StateSeeds.IkeSa());
+        seeds[FuzzTargets.EspOpen].AddRange(StateSeeds.EspOpen());
+        seeds[FuzzTargets.Replica].AddRange(StateSeeds.Replica());
+
         var configs = seeds[FuzzTargets.Config];
         configs.Add(("responder.yaml", Encoding.UTF8.GetBytes(ResponderYaml("aes256gcm16-prfsha256-ecp256", "aes256gcm16"))));
         configs.Add(("initiator.yaml", Encoding.UTF8.GetBytes(InitiatorYaml("aes256-sha256-modp2048", "aes128-sha256"))));
@@ -167,7 +165,7 @@ public static class SeedGenerator
     }
 
     /// <summary>Datagrams of a loopback run, with the opened inner payloads of encrypted ones.</summary>
-    private static List<(string Name, byte[] Datagram, List<Payload>? Inner)> Exchange(string ike, string esp)
+    internal static List<(string Name, byte[] Datagram, List<Payload>? Inner)> Exchange(string ike, string esp)
     {
         var rConfig = ConcentratorConfig.Parse(ResponderYaml(ike, esp), "<r>");
         var iConfig = ConcentratorConfig.Parse(InitiatorYaml(ike, esp), "<i>");
@@ -223,7 +221,7 @@ public static class SeedGenerator
     {
         if (IkeCodec.TryDecode(datagram, out var message) != ParseStatus.Ok || message is null) return null;
         if (!message.Payloads.Exists(p => p is EncryptedPayload)) return null;
-        if (ProtectorProperty.GetValue(receiver) is not IkeMessageProtector protector) return null;
+        if (receiver.Protector is not { } protector) return null;
         return protector.TryOpen(datagram, message) == ParseStatus.Ok ? message.Payloads : null;
     }
 

@@ -14,7 +14,9 @@ namespace Concentrator.Testbed.Interop;
 /// source addresses spoofed from a /16 through a raw socket (IP_HDRINCL), paced to a rate and bounded in time.
 /// The replies to the spoofed sources are routed back into the flooder's namespace and dropped there. A second,
 /// smaller stream comes from the namespace's own address through an ordinary socket and answers every COOKIE,
-/// as an attacker with a real address would; it is what block_threshold stops.
+/// as an attacker with a real address would; it is what block_threshold stops. A third stream, when asked for, claims
+/// one given address (a host that exists elsewhere, e.g. a NAT with real users behind it): spoofed like the first, so
+/// the replies go to that host, never to the flooder.
 /// The sockets are made on a thread switched into the namespace with setns(2), which affects only the calling
 /// thread; a socket keeps the namespace it was made in, so the rest of the test process stays where it was.
 /// </summary>
@@ -33,7 +35,7 @@ public sealed class IkeFlooder : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _sender = Task.CompletedTask;
     private Task _receiver = Task.CompletedTask;
-    private long _spoofedSent, _realSent, _cookiesAnswered, _admitted;
+    private long _spoofedSent, _realSent, _claimedSent, _cookiesAnswered, _admitted;
 
     private IkeFlooder(Socket raw, Socket real, IPEndPoint target, IPAddress sourceBase, int sources)
     {
@@ -46,6 +48,9 @@ public sealed class IkeFlooder : IAsyncDisposable
 
     public long SpoofedSent => Interlocked.Read(ref _spoofedSent);
     public long RealSent => Interlocked.Read(ref _realSent);
+
+    /// <summary>Requests sent with the claimed address as their source.</summary>
+    public long ClaimedSent => Interlocked.Read(ref _claimedSent);
     public long CookiesAnswered => Interlocked.Read(ref _cookiesAnswered);
 
     /// <summary>IKE_SA_INIT responses with a responder SPI (a half-open SA made for us) seen by the real-address stream.</summary>
@@ -84,30 +89,36 @@ public sealed class IkeFlooder : IAsyncDisposable
         return new IkeFlooder(s.Raw, s.Real, target, sourceBase, sources);
     }
 
-    /// <summary>Floods for <paramref name="duration"/>: <paramref name="spoofedPerSecond"/> spoofed, <paramref name="realPerSecond"/> real.</summary>
-    public void Start(int spoofedPerSecond, int realPerSecond, TimeSpan duration)
+    /// <summary>Floods for <paramref name="duration"/>: <paramref name="claimedPerSecond"/> spoofed from <paramref name="claimed"/>
+    /// from the start, and after <paramref name="claimedLead"/> also <paramref name="spoofedPerSecond"/> spoofed from the /16 and
+    /// <paramref name="realPerSecond"/> from the real address.</summary>
+    public void Start(int spoofedPerSecond, int realPerSecond, TimeSpan duration, IPAddress? claimed = null, int claimedPerSecond = 0,
+        TimeSpan claimedLead = default)
     {
         _stop.CancelAfter(duration);
-        _sender = Task.Factory.StartNew(() => SendLoop(spoofedPerSecond, realPerSecond), TaskCreationOptions.LongRunning);
+        uint claimedSource = claimed is null ? 0 : BinaryPrimitives.ReadUInt32BigEndian(claimed.GetAddressBytes());
+        _sender = Task.Factory.StartNew(() => SendLoop(spoofedPerSecond, realPerSecond, claimedSource, claimed is null ? 0 : claimedPerSecond,
+            claimedLead.TotalSeconds), TaskCreationOptions.LongRunning);
         _receiver = Task.Factory.StartNew(ReceiveLoop, TaskCreationOptions.LongRunning);
     }
 
     public Task Completion => Task.WhenAll(_sender, _receiver);
 
-    private void SendLoop(int spoofedPerSecond, int realPerSecond)
+    private void SendLoop(int spoofedPerSecond, int realPerSecond, uint claimedSource, int claimedPerSecond, double lead)
     {
         var packet = new byte[IpHeaderLength + UdpHeaderLength + _requests.Length];
         var payload = new byte[_requests.Length];
         var rawTarget = new IPEndPoint(_target.Address, 0);
         var clock = Stopwatch.StartNew();
         ulong spi = (ulong)Random.Shared.NextInt64() & 0x7fff_ffff_0000_0000;
-        long spoofed = 0, real = 0;
+        long spoofed = 0, real = 0, claimed = 0;
         int source = 0;
         while (!_stop.IsCancellationRequested)
         {
             double elapsed = clock.Elapsed.TotalSeconds;
+            double broad = Math.Max(0, elapsed - lead);
             // Paced by what is due so far, so a late wake-up catches up instead of lowering the rate.
-            for (; spoofed < spoofedPerSecond * elapsed; spoofed++)
+            for (; spoofed < spoofedPerSecond * broad; spoofed++)
             {
                 uint src = _sourceBase + 1 + (uint)(source++ % _sources);
                 _requests.Write(packet.AsSpan(IpHeaderLength + UdpHeaderLength), ++spi);
@@ -115,7 +126,14 @@ public sealed class IkeFlooder : IAsyncDisposable
                 try { _raw.SendTo(packet, rawTarget); } catch (SocketException) { break; }
                 Interlocked.Increment(ref _spoofedSent);
             }
-            for (; real < realPerSecond * elapsed; real++)
+            for (; claimed < claimedPerSecond * elapsed; claimed++)
+            {
+                _requests.Write(packet.AsSpan(IpHeaderLength + UdpHeaderLength), ++spi);
+                WriteHeaders(packet, claimedSource, _target);
+                try { _raw.SendTo(packet, rawTarget); } catch (SocketException) { break; }
+                Interlocked.Increment(ref _claimedSent);
+            }
+            for (; real < realPerSecond * broad; real++)
             {
                 _requests.Write(payload, ++spi);
                 try { _real.SendTo(payload, _target); } catch (SocketException) { break; }

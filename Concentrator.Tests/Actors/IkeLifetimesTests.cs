@@ -53,4 +53,39 @@ public sealed class IkeLifetimesTests
         Assert.Equal(TimeSpan.FromMinutes(36), adopted.Expire);
         Assert.Equal(new IkeLifetimes.ChildSchedule(null, null), IkeLifetimes.ForChild(ChildLifetime.None, TimeSpan.Zero, new Random(3)));
     }
+
+    /// <summary>
+    /// rand_bytes / rand_packets (swanctl; they were read and ignored): the soft volume limits are rekey_bytes and
+    /// rekey_packets less a random part of them, as strongSwan's child_cfg applies its jitter (at most the limit itself).
+    /// </summary>
+    [Fact]
+    public void Child_volume_rekey_is_jittered_by_rand_bytes_and_rand_packets()
+    {
+        var lifetime = new ChildLifetime(Hour, TimeSpan.Zero, TimeSpan.Zero, RekeyBytes: 1_000_000, LifeBytes: 1_100_000, RekeyPackets: 5000,
+            LifePackets: 5500, RandBytes: 100_000, RandPackets: 500);
+        var draws = Enumerable.Range(0, 50).Select(seed => IkeLifetimes.SoftVolume(lifetime, new Random(seed))).ToList();
+        Assert.All(draws, d =>
+        {
+            Assert.InRange(d.Bytes, 900_000UL, 1_000_000UL);
+            Assert.InRange(d.Packets, 4500UL, 5000UL);
+        });
+        Assert.True(draws.Select(d => d.Bytes).Distinct().Count() > 40, "rand_bytes spreads the byte limit");
+        Assert.True(draws.Select(d => d.Packets).Distinct().Count() > 30, "rand_packets spreads the packet limit");
+
+        // No rand: the limits as configured; no limit: nothing to spread; a rand larger than the limit spreads all of it.
+        Assert.Equal((1_000_000UL, 5000UL), IkeLifetimes.SoftVolume(lifetime with { RandBytes = 0, RandPackets = 0 }, new Random(1)));
+        Assert.Equal((0UL, 0UL), IkeLifetimes.SoftVolume(ChildLifetime.None with { RandBytes = 10, RandPackets = 10 }, new Random(1)));
+        var wide = Enumerable.Range(0, 50).Select(seed => IkeLifetimes.SoftVolume(lifetime with { RandBytes = 5_000_000 }, new Random(seed)).Bytes).ToList();
+        Assert.All(wide, b => Assert.InRange(b, 1UL, 1_000_000UL));
+        Assert.Contains(wide, b => b < 500_000);
+    }
+
+    [Fact]
+    public void Child_lifetime_carries_the_configured_rand_bytes_and_rand_packets()
+    {
+        var child = new ChildConfig { RekeyBytes = 1000, LifeBytes = 1100, RandBytes = 100, RekeyPackets = 10, LifePackets = 11, RandPackets = 1 };
+        var lifetime = ChildLifetime.From(child);
+        Assert.Equal(100UL, lifetime.RandBytes);
+        Assert.Equal(1UL, lifetime.RandPackets);
+    }
 }

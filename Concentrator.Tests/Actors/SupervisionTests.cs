@@ -1,8 +1,13 @@
+using System.Collections.Concurrent;
 using Akka.Actor;
 using Concentrator.Actors;
+using Concentrator.Config;
+using Concentrator.DataPlane;
+using Concentrator.Hosting;
 using Concentrator.Ipsec;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
+using Microsoft.Extensions.Logging;
 
 namespace Concentrator.Tests.Actors;
 
@@ -37,6 +42,61 @@ public sealed class SupervisionTests
             Assert.Equal(before[n].Spi, after[n].Spi);
             Assert.Equal(IkeSaState.Established, after[n].State);
             Assert.Equal(before[n].Children.Single().InboundSpi, after[n].Children.Single().InboundSpi);
+        }
+    }
+}
+
+public sealed class SupervisionLoggingTests
+{
+    [Fact]
+    public async Task A_failed_ike_sa_actor_is_logged_once_with_its_spi()
+    {
+        var sink = new ExceptionLog();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(sink));
+        await using var responder = Gateway.Start(new GatewayOptions
+        {
+            Config = ConcentratorConfig.Parse(TestGateway.ResponderYaml(), "<resp>"),
+            DataPlane = new InMemoryDataPlane(),
+            Tunables = TestGateway.FastTunables,
+            SystemName = "logresp",
+            Loggers = loggers,
+        });
+        await using var initiator = TestGateway.Start(TestGateway.InitiatorYaml(), name: "loginit");
+        initiator.Initiate("site", responder.IkeEndpoint);
+        await Eventually.TrueAsync(async () => await responder.CountSasAsync() == 1 && initiator.DataPlane.InstalledCount == 1, "tunnel up");
+        var victim = (await responder.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance)).Single();
+
+        victim.Tell(new IkeSaActor.InjectFault("injected by test"));
+
+        await Eventually.TrueAsync(async () => await responder.CountSasAsync() == 0, "the faulty SA is gone");
+        await Task.Delay(300); // a second report of the same failure would be logged by now
+        var entry = Assert.Single(sink.WithException);
+        Assert.Equal(2001, entry.EventId);
+        Assert.Contains(victim.Path.Name, entry.Message);
+    }
+
+    private sealed class ExceptionLog : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<(int EventId, string Message)> _entries = new();
+
+        public IReadOnlyList<(int EventId, string Message)> WithException => _entries.ToList();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(_entries);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<(int, string)> entries) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (exception is not null) entries.Enqueue((eventId.Id, formatter(state, exception)));
+            }
         }
     }
 }

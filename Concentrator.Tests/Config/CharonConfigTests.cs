@@ -30,6 +30,17 @@ public sealed class CharonConfigTests
         Assert.Equal(10, c.Charon.ToAdmission().CookieThreshold);
     }
 
+    [Fact]
+    public void Routing_table_and_its_rules_priority_reach_the_data_plane_with_strongswans_defaults()
+    {
+        var defaults = ConcentratorConfig.Parse("connections: {}", "t.yaml").ToDataPlaneOptions();
+        Assert.Equal(220u, defaults.RoutingTable);
+        Assert.Equal(220u, defaults.RoutingTablePriority);
+        var set = ConcentratorConfig.Parse("charon: { routing_table: 1000, routing_table_prio: 32763 }", "t.yaml").ToDataPlaneOptions();
+        Assert.Equal(1000u, set.RoutingTable);
+        Assert.Equal(32763u, set.RoutingTablePriority);
+    }
+
     [Theory]
     [InlineData("charon: { retransmit_base: fast }", "charon.retransmit_base", "not a number")]
     [InlineData("charon: { retransmit_base: 0.5 }", "charon.retransmit_base", "out of range")]
@@ -37,6 +48,12 @@ public sealed class CharonConfigTests
     [InlineData("charon: { retransmit_timeout: 0 }", "charon.retransmit_timeout", "out of range")]
     [InlineData("charon: { cookie_threshold: -1 }", "charon.cookie_threshold", "out of range")]
     [InlineData("charon: { block_everything: yes }", "charon.block_everything", "")]
+    [InlineData("charon: { routing_table: 254 }", "charon.routing_table", "main table")]
+    [InlineData("charon: { routing_table: 0 }", "charon.routing_table", "a table of their own")]
+    [InlineData("charon: { routing_table: 255 }", "charon.routing_table", "local table")]
+    [InlineData("charon: { routing_table: -3 }", "charon.routing_table", "out of range")]
+    [InlineData("charon: { routing_table_prio: 32764 }", "charon.routing_table_prio", "out of range")]
+    [InlineData("charon: { routing_table_prio: 0 }", "charon.routing_table_prio", "out of range")]
     public void Bad_charon_values_name_the_key(string yaml, string key, string problem)
     {
         var ex = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(yaml, "t.yaml"));

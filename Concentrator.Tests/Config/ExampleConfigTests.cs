@@ -52,7 +52,7 @@ public class ExampleConfigTests
         Assert.Equal(TimeSpan.Zero, a.DpdTimeout);
         Assert.Equal(1, a.KeyingTries);
         Assert.Equal("no", a.Unique);
-        Assert.True(a.SendCertReq);
+        Assert.False(a.SendCertReq);
         Assert.Equal("psk", a.Local.Auth);
         Assert.Equal("gw.example.net", a.Local.Id);
         Assert.Equal("%any", a.Remote.Id);
@@ -90,9 +90,9 @@ public class ExampleConfigTests
 
         Assert.Equal(2, c.Secrets.Count);
         Assert.Equal("ike-site-a", c.Secrets[0].Name);
-        Assert.Equal(["client.example.net", "gw.example.net"], c.Secrets[0].Ids);
+        Assert.Equal(["client.example.net", "gw.example.net"], c.Secrets[0].Ids.Select(i => i.Text));
         Assert.Equal("secret-for-site-a-change-me", Encoding.UTF8.GetString(c.Secrets[0].Secret));
-        Assert.Equal(["*@example.net"], c.Secrets[1].Ids);
+        Assert.Equal(["*@example.net"], c.Secrets[1].Ids.Select(i => i.Text));
         Assert.Equal("change-me-too", Encoding.UTF8.GetString(c.Secrets[1].Secret));
     }
 

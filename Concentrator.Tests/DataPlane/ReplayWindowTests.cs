@@ -20,7 +20,8 @@ public class ReplayWindowTests
 
     [Theory]
     [InlineData(31)]
-    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(-1)]
     [InlineData(65537)]
     public void SizeOutOfRangeIsRefused(int size)
         => Assert.Throws<ArgumentOutOfRangeException>(() => new ReplayWindow(size));
@@ -260,6 +261,64 @@ public class ReplayWindowTests
         pair.SaA.SetLastOutboundSequenceForTest(mark + 2);
         Assert.Equal(EspStatus.Replay, adopter.Decapsulate(pair.Send(Ipv4(60)), out _));
         Assert.Equal(mark + 5, adopter.TryGetSequenceMarks(Pair.SpiB, out _, out var top) ? top : 0);
+    }
+
+    /// <summary>
+    /// replay_window 0 (swanctl, as strongSwan hands it to the kernel): no replay check on that SA. Every authentic
+    /// packet is accepted however often and late it comes; sequence number 0 is still invalid (RFC 4303 §3.3.3), a
+    /// forgery still fails its ICV, and the top still moves (ESN inference and the replicated mark need it).
+    /// </summary>
+    [Fact]
+    public void Sa_ReplayWindowZeroDisablesTheCheck()
+    {
+        using var pair = new Pair(Gcm128, replayWindow: 0);
+        Assert.Equal(0, pair.SaB.Window.Size);
+        var packets = new byte[200][];
+        for (int i = 0; i < packets.Length; i++)
+            packets[i] = pair.Send(Ipv4(40));
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packets[^1].Clone(), out _));
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packets[^1].Clone(), out _)); // duplicate
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packets[0].Clone(), out _)); // 199 behind the top
+        Assert.Equal(200UL, pair.SaB.Window.Top);
+
+        byte[] forged = (byte[])packets[5].Clone();
+        forged[^1] ^= 0x80;
+        Assert.Equal(EspStatus.AuthFailed, pair.B.Decapsulate(forged, out _));
+        Assert.False(pair.SaB.Window.Check(0));
+
+        // The same traffic with the default window: the duplicate and the old packet are replays.
+        using var guarded = new Pair(Gcm128);
+        var again = new byte[200][];
+        for (int i = 0; i < again.Length; i++)
+            again[i] = guarded.Send(Ipv4(40));
+        Assert.Equal(EspStatus.Ok, guarded.B.Decapsulate((byte[])again[^1].Clone(), out _));
+        Assert.Equal(EspStatus.Replay, guarded.B.Decapsulate((byte[])again[^1].Clone(), out _));
+        Assert.Equal(EspStatus.Replay, guarded.B.Decapsulate((byte[])again[0].Clone(), out _));
+    }
+
+    [Fact]
+    public void Sa_ReplayWindowZeroWithEsnStillInfersTheHighHalf()
+    {
+        using var pair = new Pair(ChaCha with { Esn = true }, replayWindow: 0);
+        const ulong start = (1UL << 32) - 2;
+        pair.SaA.SetLastOutboundSequenceForTest(start);
+        pair.SaB.Window.Update(start);
+        var packets = new byte[4][];
+        for (int i = 0; i < packets.Length; i++)
+            packets[i] = pair.Send(Ipv4(50));
+        foreach (int i in new[] { 3, 0, 2, 1, 3 })
+            Assert.Equal(EspStatus.Ok, pair.B.Decapsulate((byte[])packets[i].Clone(), out _));
+        Assert.Equal((1UL << 32) + 2, pair.SaB.Window.Top);
+    }
+
+    [Theory]
+    [InlineData(1, 32)]
+    [InlineData(31, 32)]
+    [InlineData(32, 32)]
+    public void Sa_SmallReplayWindowsAreRaisedToTheMinimum(int configured, int minimum)
+    {
+        using var pair = new Pair(Gcm128, replayWindow: configured);
+        Assert.True(pair.SaB.Window.Size >= minimum);
     }
 
     private const SaRekeyHint SaRekeyHintNone = SaRekeyHint.None;

@@ -138,12 +138,13 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
         CommandResult? trapPing = null;
         if (trap)
         {
-            // No tunnel until interesting traffic: nothing negotiated after a while, but the trap route exists.
+            // No tunnel until interesting traffic: nothing negotiated after a while, but the trap route exists (in the
+            // tunnel routes' own table, charon.routing_table).
             await Task.Delay(2500);
             Assert.Empty(await peer.ListSasAsync());
             Assert.Empty(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished));
             Assert.Equal(0, EspCounters.Read(bed.Gateway)["udp4500_out"].Packets);
-            var routes = bed.Gateway.Exec("ip", "route", "show", NamespaceTestbed.PeerInnerSubnet).Stdout;
+            var routes = bed.Gateway.Exec("ip", "route", "show", "table", "220", NamespaceTestbed.PeerInnerSubnet).Stdout;
             scope.Log("gateway route before traffic: " + routes.Trim());
             Assert.Contains("dev ipsec0", routes);
 
@@ -181,7 +182,7 @@ public sealed class TrafficInteropTests(ITestOutputHelper output)
             Assert.True(PingOutput.Received(trapPing) >= 4, "fewer than 4 of 5 echo requests answered after the trap: " + trapPing);
         }
 
-        var route = bed.Gateway.Exec("ip", "route", "show", NamespaceTestbed.PeerInnerSubnet).Stdout;
+        var route = bed.Gateway.Exec("ip", "route", "show", "table", "220", NamespaceTestbed.PeerInnerSubnet).Stdout;
         scope.Log("gateway route: " + route.Trim());
         Assert.Contains("dev ipsec0", route);
 

@@ -166,7 +166,7 @@ public sealed class HardeningTests
         string[] secretComparers =
         [
             "Ike/Crypto/PskAuth.cs", "Ike/Crypto/Integrity.cs", "Ike/Crypto/IkeMessageProtector.cs", "Ike/Crypto/AeadCipher.cs",
-            "Ike/Admission/CookieGuard.cs", "Ike/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminApi.cs",
+            "Ike/Admission/CookieGuard.cs", "Ike/Tasks/IkeAuthTask.cs", "DataPlane/Esp/EspCipher.cs", "Hosting/AdminGate.cs",
         ];
         foreach (var file in secretComparers)
         {
@@ -177,6 +177,7 @@ public sealed class HardeningTests
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Crypto/Integrity.cs")));
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "DataPlane/Esp/EspCipher.cs")));
         Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Ike/Admission/CookieGuard.cs")));
+        Assert.Contains("FixedTimeEquals", File.ReadAllText(Path.Combine(root, "Hosting/AdminGate.cs")));
     }
 
     [Fact]

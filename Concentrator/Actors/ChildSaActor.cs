@@ -42,6 +42,9 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
 
     private readonly uint _inboundSpi;
     private readonly ChildLifetime _lifetime;
+    // rekey_bytes / rekey_packets less their rand_ part, drawn once (IkeLifetimes.SoftVolume); 0: none.
+    private readonly ulong _softBytes;
+    private readonly ulong _softPackets;
     private readonly IDataPlane _dataPlane;
     // Cluster SA mobility: the parent replicates again once this many outbound sequence numbers were used (0: off).
     private readonly ulong _sequenceReportStep;
@@ -61,6 +64,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         _sequenceReportStep = sequenceReportStep;
         _reportedSequence = install.OutboundSequenceStart;
         _lifetime = lifetime ?? ChildLifetime.None;
+        (_softBytes, _softPackets) = IkeLifetimes.SoftVolume(_lifetime, Random.Shared);
         _dataPlane = dataPlane;
         Receive<PullCounters>(_ =>
         {
@@ -124,7 +128,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
         {
             Expire();
         }
-        else if (_lifetime.RekeyBytes > 0 && bytes >= _lifetime.RekeyBytes || _lifetime.RekeyPackets > 0 && packets >= _lifetime.RekeyPackets ||
+        else if (_softBytes > 0 && bytes >= _softBytes || _softPackets > 0 && packets >= _softPackets ||
                  _dataPlane.GetRekeyHint(_inboundSpi) != SaRekeyHint.None)
         {
             RequestRekey();

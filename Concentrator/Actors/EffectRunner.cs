@@ -49,6 +49,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                 case ChildSaEstablished child: Install(child.Install); break;
                 case ChildSaActivated activated: DataPlane.ActivateOutbound(activated.InboundSpi); break;
                 case ChildSaRemoved removed: OnChildRemoved(removed); break;
+                case PeerMoved moved: OnPeerMoved(moved); break;
                 case IkeSaClosed closed: OnClosed(sa, closed); break;
             }
         }
@@ -131,11 +132,23 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
             age: DateTime.UtcNow - sa.ChildCreatedUtc(install.InboundSpi)), ChildSaActor.NameFor(install.InboundSpi));
         Context.Watch(child);
         _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child);
+        // The supervisor routes the data plane's reports about this SPI (its peer's ESP from a new address) here.
+        Context.Parent.Tell(new IkeSaSupervisor.ChildInstalled(install.InboundSpi));
         _spiOfChild[child] = install.InboundSpi;
         sa.Context.Metrics.ChildSaInstalled(install.Connection, install.Child);
         Log.ChildSaInstalled(log, install.Connection, install.Child, $"{install.InboundSpi:x8}", $"{install.OutboundSpi:x8}",
             $"{install.Suite.Encryption}-{install.Suite.KeyBits}", string.Join(',', install.LocalTs.Select(Format)),
             string.Join(',', install.RemoteTs.Select(Format)));
+    }
+
+    /// <summary>
+    /// The peer moved (RFC 7296 §2.23): every Child SA of the tunnel in the data plane sends there from now on, those
+    /// lingering after a rekey included (the IKE SA replicates the new endpoint with its next snapshot).
+    /// </summary>
+    private void OnPeerMoved(PeerMoved moved)
+    {
+        foreach (var spi in _installed.Keys) DataPlane.UpdateRemote(spi, moved.Remote);
+        Log.PeerMoved(log, $"{Current.OurSpi:x16}", moved.From, moved.Remote, moved.Trigger == PeerMoveTrigger.Esp ? "ESP" : "IKE", _installed.Count);
     }
 
     /// <summary>
@@ -197,6 +210,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     {
         if (!_installed.Remove(spi, out var child)) return;
         DataPlane.DeleteSa(spi);
+        Context.Parent.Tell(new IkeSaSupervisor.ChildUninstalled(spi));
         Current.Context.Metrics.ChildSaRemoved(child.Connection, child.Child);
         Log.ChildSaRemoved(log, child.Connection, child.Child, $"{spi:x8}");
     }

@@ -2,14 +2,15 @@ using Concentrator.Ike.Connections;
 
 namespace Concentrator.Actors;
 
-/// <summary>Lifetimes of one Child SA (swanctl child: rekey_time, life_time, rand_time, rekey_/life_bytes/packets); 0 = none.</summary>
+/// <summary>Lifetimes of one Child SA (swanctl child: rekey_time, life_time, rand_time, rekey_/life_/rand_bytes and
+/// _packets); 0 = none.</summary>
 public sealed record ChildLifetime(TimeSpan RekeyTime, TimeSpan LifeTime, TimeSpan RandTime,
-    ulong RekeyBytes, ulong LifeBytes, ulong RekeyPackets, ulong LifePackets)
+    ulong RekeyBytes, ulong LifeBytes, ulong RekeyPackets, ulong LifePackets, ulong RandBytes = 0, ulong RandPackets = 0)
 {
     public static readonly ChildLifetime None = new(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, 0, 0, 0, 0);
 
     public static ChildLifetime From(ChildConfig c) =>
-        new(c.RekeyTime, c.LifeTime, c.RandTime, c.RekeyBytes, c.LifeBytes, c.RekeyPackets, c.LifePackets);
+        new(c.RekeyTime, c.LifeTime, c.RandTime, c.RekeyBytes, c.LifeBytes, c.RekeyPackets, c.LifePackets, c.RandBytes, c.RandPackets);
 }
 
 /// <summary>
@@ -64,6 +65,21 @@ public static class IkeLifetimes
         }
         if (lifetime.LifeTime > TimeSpan.Zero) expire = Remaining(lifetime.LifeTime, age);
         return new ChildSchedule(rekey, expire);
+    }
+
+    /// <summary>
+    /// The soft volume limits: rekey_bytes and rekey_packets less a random part of rand_bytes and rand_packets, at most
+    /// the whole limit (strongSwan's child_cfg jitter), drawn once per SA so that peers rekeying by volume spread out.
+    /// 0 stays 0 (no limit).
+    /// </summary>
+    public static (ulong Bytes, ulong Packets) SoftVolume(ChildLifetime lifetime, Random random) =>
+        (Jitter(lifetime.RekeyBytes, lifetime.RandBytes, random), Jitter(lifetime.RekeyPackets, lifetime.RandPackets, random));
+
+    private static ulong Jitter(ulong rekey, ulong rand, Random random)
+    {
+        if (rekey == 0 || rand == 0) return rekey;
+        ulong span = Math.Min(rand == ulong.MaxValue ? rand : rand + 1, rekey);
+        return rekey - (ulong)(span * random.NextDouble());
     }
 
     /// <summary>A random part of <paramref name="rand"/> when it is shorter than <paramref name="lifetime"/>, else zero.</summary>

@@ -114,6 +114,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Sa.SendDpd();
             Drain();
         });
+        Receive<EspFromNewAddress>(m =>
+        {
+            Sa.FollowEsp(m.InboundSpi, m.From);
+            Drain();
+        });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age)));
         Receive<CreateChildSa>(m =>
@@ -324,6 +329,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         public static readonly SendDpd Instance = new();
     }
+
+    /// <summary>Authenticated, new ESP of our Child SA <paramref name="InboundSpi"/> came from <paramref name="From"/> (the data plane saw it).</summary>
+    public sealed record EspFromNewAddress(uint InboundSpi, IPEndPoint From);
 
     public sealed record GetInfo
     {

@@ -1,3 +1,4 @@
+using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Sa;
@@ -77,6 +78,13 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         // The same actor now also owns the successor's SPI (RFC 7296 §2.18).
         Receive<Rekeyed>(m => _directory.AddSpi(Sender, m.NewSpi));
         Receive<Retired>(m => _directory.RetireSpi(Sender, m.Spi));
+        Receive<ChildInstalled>(m => _directory.AddChild(m.InboundSpi, Sender));
+        Receive<ChildUninstalled>(m => _directory.RemoveChild(m.InboundSpi, Sender));
+        // Authenticated, new ESP from another address (the data plane checked it): the owning IKE SA decides whether to follow.
+        Receive<EspPeerMoved>(m =>
+        {
+            if (_directory.TryGetChildOwner(m.InboundSpi, out var owner)) owner.Tell(new IkeSaActor.EspFromNewAddress(m.InboundSpi, m.From));
+        });
         Receive<DeleteAll>(_ =>
         {
             Log.ShuttingDown(_log, _directory.SpiCount);
@@ -105,12 +113,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(ex =>
-        {
-            Log.IkeSaActorFailed(_log, ex, "?");
-            return Directive.Stop;
-        });
+    protected override SupervisorStrategy SupervisorStrategy() => new StopAndLogOnce(_log);
+
+    /// <summary>Stops a failed SA actor and logs the failure once, under our event ID and with the actor's name (its SPI);
+    /// Akka's own failure log would repeat the same stack trace under another category.</summary>
+    private sealed class StopAndLogOnce(ILogger log) : OneForOneStrategy(_ => Directive.Stop)
+    {
+        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive) =>
+            Log.IkeSaActorFailed(log, cause, child.Path.Name);
+    }
 
     private void Route(IkeInbound inbound)
     {
@@ -165,7 +176,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         ulong spi = NewSpi();
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Spawn(spi, ikeSa, epoch: 1);
-        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now);
+        AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now, decision.Proven);
         Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
@@ -193,10 +204,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         return actor;
     }
 
-    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now)
+    /// <param name="proven">Admitted with a valid COOKIE; an adopted SA's peer has its IKE_SA_INIT response, so it is too.</param>
+    private void AddHalfOpen(ulong spi, System.Net.IPEndPoint peer, ulong spiI, long now, bool proven = true)
     {
-        _directory.AddHalfOpen(spi, peer, spiI, now);
-        _admission.Sources.AddHalfOpen(peer.Address);
+        _directory.AddHalfOpen(spi, peer, spiI, now, proven);
+        _admission.Sources.AddHalfOpen(peer.Address, proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
@@ -207,7 +219,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     private void HalfOpenRemoved(SaDirectory.HalfOpenSa entry)
     {
-        _admission.Sources.RemoveHalfOpen(entry.Peer.Address);
+        _admission.Sources.RemoveHalfOpen(entry.Peer.Address, entry.Proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
 
@@ -322,6 +334,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>From an IKE SA actor: its rekeyed predecessor with <paramref name="Spi"/> is gone.</summary>
     public sealed record Retired(ulong Spi);
+
+    /// <summary>From an IKE SA actor: it installed the Child SA with this inbound SPI in the data plane.</summary>
+    public sealed record ChildInstalled(uint InboundSpi);
+
+    /// <summary>From an IKE SA actor: the Child SA left the data plane.</summary>
+    public sealed record ChildUninstalled(uint InboundSpi);
+
+    /// <summary>From the data plane (<c>IPeerMovedSource</c>): authenticated, new ESP of the Child SA came from <paramref name="From"/>.</summary>
+    public sealed record EspPeerMoved(uint InboundSpi, IPEndPoint From);
 
     public sealed record GetSas
     {

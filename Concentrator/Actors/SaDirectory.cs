@@ -7,7 +7,8 @@ namespace Concentrator.Actors;
 /// The supervisor's books in one place: which actor holds which of our IKE SPIs (an actor holds several while an IKE
 /// rekey's predecessors finish), the half-open responder SAs (by SPI and by the initiator's SPI and address, for
 /// retransmitted IKE_SA_INIT), the trap acquisitions in progress, the reauthentications waiting for their new SA, and
-/// the established SAs by (connection, remote identity) for INITIAL_CONTACT. Single-threaded (the supervisor's).
+/// the established SAs by (connection, remote identity) for INITIAL_CONTACT, and which actor owns each installed Child SA
+/// (by inbound SPI, for the data plane's reports). Single-threaded (the supervisor's).
 /// </summary>
 internal sealed class SaDirectory
 {
@@ -20,6 +21,8 @@ internal sealed class SaDirectory
     // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once its children are up.
     private readonly Dictionary<ulong, ulong> _replacing = new();
     private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
+    private readonly Dictionary<uint, IActorRef> _childOwner = new();
+    private readonly Dictionary<IActorRef, HashSet<uint>> _childrenOf = new();
 
     /// <summary>Live IKE SA actors.</summary>
     public int ActorCount => _spisOf.Count;
@@ -67,6 +70,10 @@ internal sealed class SaDirectory
     /// </summary>
     public int Remove(IActorRef actor, Action<HalfOpenSa> halfOpenRemoved)
     {
+        if (_childrenOf.Remove(actor, out var children))
+        {
+            foreach (var child in children) _childOwner.Remove(child);
+        }
         if (!_spisOf.Remove(actor, out var spis)) return 0;
         int failedReauths = 0;
         foreach (var spi in spis)
@@ -80,11 +87,30 @@ internal sealed class SaDirectory
         return failedReauths;
     }
 
+    // ---- Installed Child SAs ----
+
+    /// <summary>The actor installed the Child SA with inbound SPI <paramref name="spi"/> in the data plane.</summary>
+    public void AddChild(uint spi, IActorRef actor)
+    {
+        _childOwner[spi] = actor;
+        if (!_childrenOf.TryGetValue(actor, out var children)) _childrenOf[actor] = children = [];
+        children.Add(spi);
+    }
+
+    /// <summary>The actor removed the Child SA from the data plane.</summary>
+    public void RemoveChild(uint spi, IActorRef actor)
+    {
+        if (_childOwner.TryGetValue(spi, out var owner) && owner.Equals(actor)) _childOwner.Remove(spi);
+        if (_childrenOf.TryGetValue(actor, out var children) && children.Remove(spi) && children.Count == 0) _childrenOf.Remove(actor);
+    }
+
+    public bool TryGetChildOwner(uint spi, out IActorRef actor) => _childOwner.TryGetValue(spi, out actor!);
+
     // ---- Half-open responder SAs ----
 
-    public void AddHalfOpen(ulong spi, IPEndPoint peer, ulong spiI, long since)
+    public void AddHalfOpen(ulong spi, IPEndPoint peer, ulong spiI, long since, bool proven)
     {
-        _halfOpen[spi] = new HalfOpenSa(peer, spiI, since);
+        _halfOpen[spi] = new HalfOpenSa(peer, spiI, since, proven);
         _halfOpenByPeer[(peer, spiI)] = spi;
     }
 
@@ -145,5 +171,6 @@ internal sealed class SaDirectory
         }
     }
 
-    public sealed record HalfOpenSa(IPEndPoint Peer, ulong SpiI, long Since);
+    /// <param name="Proven">Admitted with a valid COOKIE (see <c>SourceAdmission</c>): counted in that class.</param>
+    public sealed record HalfOpenSa(IPEndPoint Peer, ulong SpiI, long Since, bool Proven);
 }

@@ -58,7 +58,7 @@ public static class AdminCommands
         }
 
         using var http = new HttpClient { BaseAddress = new Uri(Endpoint(cl)), Timeout = TimeSpan.FromSeconds(15) };
-        if (Environment.GetEnvironmentVariable(AdminApi.TokenVariable) is { Length: > 0 } token)
+        if (Environment.GetEnvironmentVariable(HttpConfig.AdminTokenVariable) is { Length: > 0 } token)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }

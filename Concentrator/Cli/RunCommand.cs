@@ -47,6 +47,7 @@ public static class RunCommand
         var level = ParseLevel(cl.Get("log-level") ?? "information");
         int shutdownSeconds = cl.GetInt("shutdown-timeout", 10, 1, 120);
         var config = ConcentratorConfig.Load(path);
+        var adminToken = config.Http.AdminToken(Environment.GetEnvironmentVariable, config.Source);
 
         using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(level).AddJsonConsole(o =>
         {
@@ -90,7 +91,7 @@ public static class RunCommand
             linux.AttachAcquireHandler(gateway.Acquire);
             linux.Start(gateway.Ingress);
         }
-        await using var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers).ConfigureAwait(false);
+        await using var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers, adminToken).ConfigureAwait(false);
         gateway.StartConfiguredConnections();
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

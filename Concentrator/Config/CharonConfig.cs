@@ -28,11 +28,16 @@ public sealed class CharonConfig
     /// <summary><c>cookie_threshold</c>: half-open IKE SAs from which IKE_SA_INIT must carry a COOKIE; 0 disables cookies.</summary>
     public int CookieThreshold { get; init; } = 10;
 
+    /// <summary><c>cookie_threshold_ip</c>: half-open IKE SAs from one source address from which its IKE_SA_INIT must carry
+    /// a COOKIE; 0: never per address.</summary>
+    public int CookieThresholdIp { get; init; } = 3;
+
     /// <summary><c>init_limit_half_open</c>: half-open IKE SAs from which new IKE_SA_INIT requests are dropped
     /// (strongSwan's default is 0, unlimited; ours bounds memory).</summary>
     public int InitLimitHalfOpen { get; init; } = 5000;
 
-    /// <summary><c>block_threshold</c>: half-open IKE SAs one source address may have; 0: unlimited.</summary>
+    /// <summary><c>block_threshold</c>: half-open IKE SAs one source address may have, counted apart for requests that
+    /// returned a COOKIE and those that did not; 0: unlimited.</summary>
     public int BlockThreshold { get; init; } = 5;
 
     /// <summary><c>half_open_timeout</c>: a responder IKE SA not established by then is removed.</summary>
@@ -74,6 +79,14 @@ public sealed class CharonConfig
 
     /// <summary><c>acquire_queue</c>: packets held per trap policy while its SA is negotiated; more are dropped.</summary>
     public int AcquireQueue { get; init; } = ResourceLimits.Default.AcquireQueue;
+
+    /// <summary><c>routing_table</c>: the routing table the TUN data plane installs tunnel routes into (strongSwan's name and
+    /// default); also the fwmark of the gateway's IKE and ESP sockets, which the table's rules skip. Never the main table.</summary>
+    public uint RoutingTable { get; init; } = 220;
+
+    /// <summary><c>routing_table_prio</c>: priority of the first of the three rules that look the table up (strongSwan's
+    /// name and default; the others take the next two).</summary>
+    public uint RoutingTablePrio { get; init; } = 220;
 
     /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
     public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;

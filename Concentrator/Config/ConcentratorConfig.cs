@@ -36,11 +36,14 @@ public sealed class ConcentratorConfig
     /// <summary>Parses and validates YAML text; <paramref name="sourceName"/> is used in errors and as <see cref="Source"/>.</summary>
     public static ConcentratorConfig Parse(string yaml, string sourceName) => ConfigLoader.Parse(yaml, sourceName);
 
-    /// <summary>strongSwan's shared-key lookup: best match of both identities ("%any" and empty id lists match anything).</summary>
-    /// <returns>A copy of the secret (the caller may zero it), or null when no secret matches either identity.</returns>
-    public byte[]? FindSharedKey(string localId, string remoteId)
+    /// <summary>strongSwan's shared-key lookup (<see cref="SharedKeyMatcher"/>): the peer's identity ranks first, ours breaks a tie.</summary>
+    /// <returns>A copy of the secret (the caller may zero it), or null when no secret's owners match either identity.</returns>
+    public byte[]? FindSharedKey(Identity local, Identity remote)
     {
-        var best = SharedKeyMatcher.FindBest(Secrets, localId, remoteId);
+        var best = SharedKeyMatcher.FindBest(Secrets, local, remote);
         return best?.Secret.ToArray();
     }
+
+    /// <summary>As above with both identities in strongSwan's notation ("%any" then means the configured wildcard).</summary>
+    public byte[]? FindSharedKey(string localId, string remoteId) => FindSharedKey(Identity.Parse(localId), Identity.Parse(remoteId));
 }

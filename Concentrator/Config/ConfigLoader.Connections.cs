@@ -20,17 +20,22 @@ internal static partial class ConfigLoader
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root)
+    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen)
     {
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
         foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
         {
-            result[name] = ReadConnection(name, m);
+            result[name] = ReadConnection(name, m, listen);
         }
         return result;
     }
 
-    private static ConnectionConfig ReadConnection(string name, YamlSection m)
+    /// <remarks>
+    /// swanctl keys whose behaviour is not built yet accept only the value we behave like (unique no, keyingtries 1,
+    /// send_certreq no, local_port = listen.ike_port, auth psk; in children mode tunnel, close_action none); any other
+    /// value is an error naming the key, never a value that is read and ignored.
+    /// </remarks>
+    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen)
     {
         var d = new ConnectionConfig();
         if (m.Int("version", 0, 255) is { } version && version != 2)
@@ -59,7 +64,22 @@ internal static partial class ConfigLoader
         }
         var rand = randGiven ?? (limits.Count == 0 ? over : TimeSpan.FromTicks(Math.Min(over.Ticks, limits.Min(l => l.Item2.Ticks))));
 
-        var unique = m.Choice("unique", ["no", "never", "keep", "replace"]) ?? d.Unique;
+        // "no": INITIAL_CONTACT replaces the peer's older IKE SAs (RFC 7296 §2.4), as strongSwan's unique=no does.
+        var unique = m.Choice("unique", ["no"], ["never", "keep", "replace"]) ?? d.Unique;
+        var keyingTries = m.Int("keyingtries", 0, int.MaxValue) ?? d.KeyingTries;
+        if (keyingTries != 1)
+        {
+            throw m.Fail("keyingtries", $"{keyingTries} is not supported yet (an initiation is tried once: use 1)");
+        }
+        if (m.Bool("send_certreq") == true)
+        {
+            throw m.Fail("send_certreq", "yes is not supported yet (no certificate authentication, so no CERTREQ: use no)");
+        }
+        var localPort = m.Int("local_port", 0, 65535);
+        if (localPort is { } lp && lp != listen.IkePort)
+        {
+            throw m.Fail("local_port", $"{lp} is not supported yet (every connection uses listen.ike_port, {listen.IkePort})");
+        }
 
         return new ConnectionConfig
         {
@@ -67,7 +87,7 @@ internal static partial class ConfigLoader
             Version = 2,
             LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
             RemoteAddrs = Addrs(m, "remote_addrs") ?? d.RemoteAddrs,
-            LocalPort = m.Int("local_port", 0, 65535),
+            LocalPort = localPort,
             RemotePort = m.Int("remote_port", 0, 65535),
             Proposals = proposals,
             Encap = m.Bool("encap") ?? d.Encap,
@@ -77,9 +97,9 @@ internal static partial class ConfigLoader
             RandTime = rand,
             DpdDelay = m.Duration("dpd_delay") ?? d.DpdDelay,
             DpdTimeout = m.Duration("dpd_timeout") ?? d.DpdTimeout,
-            KeyingTries = m.Int("keyingtries", 0, int.MaxValue) ?? d.KeyingTries,
+            KeyingTries = keyingTries,
             Unique = unique,
-            SendCertReq = m.Bool("send_certreq") ?? d.SendCertReq,
+            SendCertReq = false,
             Local = ReadAuth(m.Section("local", AuthKeys)),
             Remote = ReadAuth(m.Section("remote", AuthKeys)),
             WeakAlgorithms = weakAllowed,
@@ -96,17 +116,30 @@ internal static partial class ConfigLoader
         {
             throw m.Fail("auth", $"'{auth}' is not an auth method (psk, pubkey, eap or eap-<method>)");
         }
+        if (method is not null and not "psk")
+        {
+            throw m.Fail("auth", $"'{auth}' is not supported yet (use psk)");
+        }
         var id = m.Scalar("id");
         if (id is not null && id.Trim().Length == 0)
         {
             throw m.Fail("id", "identity is empty (use %any to accept any)");
         }
+        id = id?.Trim();
+        if (id is not null)
+        {
+            ReadIdentity(m, "id", id);
+        }
         return new AuthConfig
         {
             Auth = method ?? d.Auth,
-            Id = id?.Trim() ?? d.Id,
+            Id = id ?? d.Id,
         };
     }
+
+    /// <summary>An identity in strongSwan's notation (<see cref="Identity.TryParse"/>), refused at load with its key path.</summary>
+    private static Identity ReadIdentity(YamlSection m, string key, string text) =>
+        Identity.TryParse(text, out var identity, out var error) ? identity! : throw m.Fail(key, $"'{text}': {error}");
 
     private static Dictionary<string, ChildConfig> ReadChildren(YamlSection connection, bool weakAllowed)
     {
@@ -124,7 +157,7 @@ internal static partial class ConfigLoader
 
         var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
 
-        var mode = m.Choice("mode", ["tunnel", "transport"], ["beet", "pass", "drop"]) ?? d.Mode;
+        var mode = m.Choice("mode", ["tunnel"], ["transport", "beet", "pass", "drop"]) ?? d.Mode;
 
         var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
         var lifeGiven = m.Duration("life_time");
@@ -154,7 +187,7 @@ internal static partial class ConfigLoader
             Mode = mode,
             StartAction = m.Choice("start_action", ["none", "trap", "start"]) ?? d.StartAction,
             DpdAction = m.Choice("dpd_action", ["clear", "trap", "restart"]) ?? d.DpdAction,
-            CloseAction = m.Choice("close_action", ["none", "trap", "start"]) ?? d.CloseAction,
+            CloseAction = m.Choice("close_action", ["none"], ["trap", "start"]) ?? d.CloseAction,
             RekeyTime = rekey,
             LifeTime = life,
             RandTime = rand,

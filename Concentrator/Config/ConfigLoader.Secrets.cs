@@ -1,4 +1,5 @@
 using System.IO.Enumeration;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
 
@@ -28,10 +29,13 @@ internal static partial class ConfigLoader
         // swanctl's id<suffix>: a secret has any number of owner id keys.
         foreach (var (name, m) in root.Sections("secrets", k => k == "secret" || k.StartsWith("id", StringComparison.Ordinal)))
         {
-            var ids = new List<string>();
+            var ids = new List<Identity>();
             foreach (var key in m.Keys.Where(k => k.StartsWith("id", StringComparison.Ordinal)))
             {
-                ids.AddRange(m.UnsplitList(key, "identity must be a non-empty string"));
+                foreach (var text in m.UnsplitList(key, "identity must be a non-empty string"))
+                {
+                    ids.Add(ReadIdentity(m, key, text));
+                }
             }
             var secret = m.Scalar("secret") ?? throw m.Fail("secret", "missing (every secret needs 'secret')");
             if (ConfigValues.TrySecret(secret, out var bytes) is { } error)

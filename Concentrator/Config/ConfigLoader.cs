@@ -18,9 +18,10 @@ internal static partial class ConfigLoader
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];
     private static readonly string[] CharonKeys =
     [
-        "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "init_limit_half_open",
+        "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
+        "routing_table", "routing_table_prio",
     ];
     private static readonly string[] ClusterKeys =
     [
@@ -32,13 +33,14 @@ internal static partial class ConfigLoader
     public static ConcentratorConfig Parse(string yaml, string file)
     {
         var root = YamlSection.Root(file, yaml, RootKeys);
+        var listen = ReadListen(root.Section("listen", ListenKeys));
         return new ConcentratorConfig
         {
-            Listen = ReadListen(root.Section("listen", ListenKeys)),
+            Listen = listen,
             Http = ReadHttp(root.Section("http", HttpKeys)),
             Tunnel = ReadTunnel(root.Section("tunnel", TunnelKeys)),
             Charon = ReadCharon(root.Section("charon", CharonKeys)),
-            Connections = ReadConnections(root),
+            Connections = ReadConnections(root, listen),
             Secrets = ReadSecrets(root),
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
@@ -117,12 +119,22 @@ internal static partial class ConfigLoader
         {
             throw m.Fail("retransmit_timeout", $"{timeout.TotalSeconds:0.###}s is out of range 0.1s..600s");
         }
+        var table = m.Int("routing_table", 0, int.MaxValue);
+        if (table is 0 or (>= 253 and <= 255))
+        {
+            throw m.Fail("routing_table", $"{table} is the kernel's {(table == 0 ? "unspecified" : table == 253 ? "default" : table == 254 ? "main" : "local")} " +
+                                          "table; tunnel routes go into a table of their own (220 when not set)");
+        }
         return new CharonConfig
         {
+            RoutingTable = (uint?)table ?? d.RoutingTable,
+            // The three rules must all come before the main table's rule at 32766.
+            RoutingTablePrio = (uint?)m.Int("routing_table_prio", 1, 32763) ?? d.RoutingTablePrio,
             RetransmitTimeout = timeout,
             RetransmitBase = m.Number("retransmit_base", 1.0, 10.0) ?? d.RetransmitBase,
             RetransmitTries = m.Int("retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries,
             CookieThreshold = m.Int("cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold,
+            CookieThresholdIp = m.Int("cookie_threshold_ip", 0, 1_000_000) ?? d.CookieThresholdIp,
             InitLimitHalfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen,
             BlockThreshold = m.Int("block_threshold", 0, 1_000_000) ?? d.BlockThreshold,
             HalfOpenTimeout = m.Duration("half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,

@@ -1,114 +1,58 @@
-using System.Net;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
 
 /// <summary>
-/// strongSwan's shared-key selection (mem_cred shared_filter + credential_manager get_shared):
-/// each secret scores how well its owner ids match our id and the peer's id (perfect &gt; wildcard
-/// &gt; %any); a secret without ids matches both as "any"; a secret matching neither id is skipped;
-/// the highest sum wins, the earlier secret on a tie.
+/// strongSwan's shared-key selection (mem_cred shared_filter, credential_manager get_shared): each secret's owners are
+/// patterns (<see cref="Identity.Match"/>) scored against the peer's identity and against ours; a secret whose owners
+/// match neither is skipped; a secret without ids has the single owner %any. The best match of the peer's identity
+/// wins, ours only breaks a tie, and on a full tie the secret loaded last wins (strongSwan's credential set enumerates
+/// the newest first). The identities queried are concrete (received or our own): a received "%any" is a name, not a
+/// wildcard, and matches only a %any owner.
 /// </summary>
+/// <remarks>
+/// The responder verifies a peer's AUTH with this one key. strongSwan's psk_authenticator instead tries every key whose
+/// owners match either identity, so there a key naming only the gateway authenticates any peer identity, even one
+/// that has a secret of its own; here a peer is authenticated with the key its identity selects.
+/// </remarks>
 internal static class SharedKeyMatcher
 {
-    private const int MatchNone = 0;
-    private const int MatchAny = 1;
-    private const int MatchMaxWildcards = 2;
-    private const int MatchPerfect = 20;
-
-    public static SecretConfig? FindBest(IReadOnlyList<SecretConfig> secrets, string localId, string remoteId)
+    public static SecretConfig? FindBest(IReadOnlyList<SecretConfig> secrets, Identity local, Identity remote)
     {
         SecretConfig? best = null;
-        var bestScore = MatchNone;
-        foreach (var s in secrets)
+        IdMatch bestLocal = IdMatch.None, bestRemote = IdMatch.None;
+        for (int n = secrets.Count - 1; n >= 0; n--)
         {
-            var me = OwnerMatch(s.Ids, localId);
-            var other = OwnerMatch(s.Ids, remoteId);
-            if (me == MatchNone && other == MatchNone)
+            var s = secrets[n];
+            var me = OwnerMatch(s.Ids, local);
+            var other = OwnerMatch(s.Ids, remote);
+            if (me == IdMatch.None && other == IdMatch.None)
             {
                 continue;
             }
-            var score = me + other;
-            if (score > bestScore)
+            if (other > bestRemote || (other == bestRemote && me > bestLocal))
             {
                 best = s;
-                bestScore = score;
+                bestLocal = me;
+                bestRemote = other;
             }
         }
         return best;
     }
 
-    /// <summary>Best match of any owner id against the queried identity.</summary>
-    private static int OwnerMatch(IReadOnlyList<string> owners, string id)
+    /// <summary>The best match of any owner against the queried identity (strongSwan's has_owner).</summary>
+    private static IdMatch OwnerMatch(IReadOnlyList<Identity> owners, Identity id)
     {
         if (owners.Count == 0)
         {
-            return MatchAny;
+            return Identity.AnyIdentity.Match(id);
         }
-        var best = MatchNone;
+        var best = IdMatch.None;
         foreach (var owner in owners)
         {
-            best = Math.Max(best, Match(owner, id));
+            var match = owner.Match(id);
+            if (match > best) best = match;
         }
         return best;
-    }
-
-    /// <summary>How well owner id <paramref name="owner"/> matches identity <paramref name="id"/>.</summary>
-    private static int Match(string owner, string id)
-    {
-        owner = owner.Trim();
-        id = id.Trim();
-        if (IsAny(id) || IsAny(owner))
-        {
-            return MatchAny;
-        }
-        if (IPAddress.TryParse(owner, out var a) && IPAddress.TryParse(id, out var b))
-        {
-            return a.Equals(b) ? MatchPerfect : MatchNone;
-        }
-        if (string.Equals(owner, id, StringComparison.OrdinalIgnoreCase))
-        {
-            return MatchPerfect;
-        }
-        var wildcards = owner.Count(c => c == '*');
-        if (wildcards > 0 && Glob(owner, id))
-        {
-            return Math.Max(MatchMaxWildcards, MatchPerfect - wildcards);
-        }
-        return MatchNone;
-    }
-
-    private static bool IsAny(string id) => id.Length == 0 || id == "%any" || id == "%any6";
-
-    /// <summary>'*' matches any run of characters, case-insensitive (strongSwan's FQDN/email wildcards).</summary>
-    private static bool Glob(string pattern, string text)
-    {
-        int p = 0, t = 0, star = -1, mark = 0;
-        while (t < text.Length)
-        {
-            if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = t;
-            }
-            else if (p < pattern.Length && char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(text[t]))
-            {
-                p++;
-                t++;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                t = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-        return p == pattern.Length;
     }
 }

@@ -226,7 +226,7 @@ internal sealed class YamlSection
     public ulong? Packets(string key) => Parsed<ulong>(key, ConfigValues.TryPackets);
 
     /// <summary>One of <paramref name="allowed"/>, case-insensitive, returned in lower case. A value in
-    /// <paramref name="knownButUnsupported"/> (swanctl has it, we do not) is refused as "not supported".</summary>
+    /// <paramref name="knownButUnsupported"/> (swanctl has it, we do not yet) is refused as "not supported yet".</summary>
     public string? Choice(string key, string[] allowed, string[]? knownButUnsupported = null)
     {
         if (Scalar(key) is not { } text)
@@ -239,7 +239,7 @@ internal sealed class YamlSection
             return v;
         }
         var why = knownButUnsupported?.Contains(v) == true
-            ? $"'{text}' is not supported (use {string.Join(" or ", allowed)})"
+            ? $"'{text}' is not supported yet (use {string.Join(" or ", allowed)})"
             : $"'{text}' is not one of {string.Join(", ", allowed)}";
         throw Fail(key, why);
     }

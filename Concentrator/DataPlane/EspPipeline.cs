@@ -3,7 +3,8 @@
 //   Open  [the worker owning the packet's inbound SPI]: runt check -> SA by SPI (a miss is reported to
 //         SaTable's unknown-SPI hook) -> SA reference -> transport check -> replay check, ICV verify +
 //         decrypt in place, replay update, trailer (EspPacket I1, I3-I7) -> inner traffic selector check
-//         (RFC 4301 §5.2) -> reference released. The transport and selector checks apply when the plane
+//         (RFC 4301 §5.2) -> a new packet from another endpoint than the SA's reported (the peer's NAT moved)
+//         -> reference released. The transport and selector checks apply when the plane
 //         says which transport the packet came on (the Linux plane); the in-memory plane has no transports.
 //   Seal  [any thread]: SA reference -> inner packet copied behind the SA's header room -> sequence
 //         number (atomic) + encrypt in place (EspPacket O2-O4) -> reference released.
@@ -21,7 +22,7 @@ public static class EspPipeline
     /// worker at a time.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, default, out inner);
+        Open(sas, packet, checkPolicy: false, default, 0, 0, out inner);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/>, plus RFC 4301 §5.2: the SA must be one that receives on
@@ -30,9 +31,26 @@ public static class EspPipeline
     /// (<see cref="EspStatus.TsMismatch"/>).
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, arrivedOn, out inner);
+        Open(sas, packet, checkPolicy: true, arrivedOn, 0, 0, out inner);
 
-    private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, out Range inner)
+    /// <summary>
+    /// As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/> for ESP-in-UDP that came from
+    /// <paramref name="sourceAddress"/>:<paramref name="sourcePort"/> (IPv4, host order). A packet that passes every
+    /// check, advances the replay window (newer than any before it, RFC 7296 §2.23: never an old or replayed one) and
+    /// comes from elsewhere than the SA sends to is reported to the table's peer-moved hook: the peer's NAT mapping changed.
+    /// </summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+
+    /// <summary>
+    /// As <see cref="Open(SaTable, Span{byte}, out Range)"/> (no transport or selector check: the in-memory plane) with the
+    /// peer-moved report of <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for a UDP-encapsulated SA.
+    /// </summary>
+    public static EspStatus OpenFrom(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+
+    private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, uint sourceAddress,
+        ushort sourcePort, out Range inner)
     {
         inner = default;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
@@ -42,12 +60,21 @@ public static class EspPipeline
         try
         {
             if (checkPolicy && sa.Transport != arrivedOn) return EspStatus.WrongTransport;
+            ulong top = sa.Window.Top;
             var status = EspPacket.Decapsulate(sa, packet, out inner);
-            if (status != EspStatus.Ok || !checkPolicy) return status;
-            var ip = packet[inner];
-            if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
+            if (status != EspStatus.Ok) return status;
+            if (checkPolicy)
             {
-                return EspStatus.TsMismatch;
+                var ip = packet[inner];
+                if (!SelectorMatch.Matches(sa.RemoteTs, ip, useSource: true) || !SelectorMatch.Matches(sa.LocalTs, ip, useSource: false))
+                {
+                    return EspStatus.TsMismatch;
+                }
+            }
+            if (sourcePort != 0 && sa.Transport == EspTransport.UdpEncapsulated && sa.Window.Top > top &&
+                (sa.RemotePort != sourcePort || sa.RemoteAddressV4 != sourceAddress))
+            {
+                sas.ReportPeerMoved(sa.InboundSpi, sourceAddress, sourcePort);
             }
             return EspStatus.Ok;
         }

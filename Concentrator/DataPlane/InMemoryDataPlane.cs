@@ -12,7 +12,7 @@ namespace Concentrator.DataPlane;
 /// from any thread; Decapsulate for one inbound SPI from one worker at a time. No transports, so no transport or
 /// inner-selector check on the way in.
 /// </summary>
-public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
+public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUnknownSpiSource, IPeerMovedSource, IDisposable
 {
     private readonly SaTable _sas = new();
 
@@ -86,7 +86,27 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
         return status;
     }
 
+    /// <summary>
+    /// As <see cref="Decapsulate(Span{byte}, out Range)"/> for ESP-in-UDP that arrived from <paramref name="from"/> (IPv4):
+    /// a new, authenticated packet of a UDP-encapsulated SA from another endpoint is reported to <see cref="OnPeerMoved"/>,
+    /// as the Linux plane reports it (<see cref="EspPipeline.OpenFrom"/>).
+    /// </summary>
+    public EspStatus Decapsulate(Span<byte> espPacket, IPEndPoint from, out Range inner)
+    {
+        var address = from.Address.IsIPv4MappedToIPv6 ? from.Address.MapToIPv4() : from.Address;
+        Span<byte> bytes = stackalloc byte[4];
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !address.TryWriteBytes(bytes, out _))
+            return Decapsulate(espPacket, out inner);
+        long sample = _counters?.SampleStart() ?? 0;
+        EspStatus status = EspPipeline.OpenFrom(_sas, espPacket, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes),
+            (ushort)from.Port, out inner);
+        _counters?.Inbound(status, espPacket.Length, sample);
+        return status;
+    }
+
     public void OnUnknownSpi(UnknownSpiHandler report) => _sas.OnUnknownSpi(report);
+
+    public void OnPeerMoved(Action<uint, IPEndPoint> report) => _sas.OnPeerMoved(report);
 
     internal bool TryGetSa(uint inboundSpi, out EspSa sa) => _sas.TryGet(inboundSpi, out sa);
 

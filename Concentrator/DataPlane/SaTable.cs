@@ -23,6 +23,7 @@ public sealed class SaTable : IDisposable
     // SPIs handed out by AllocateSpi and not yet installed or released.
     private readonly ConcurrentDictionary<uint, byte> _allocated = new();
     private UnknownSpiHandler? _unknownSpis;
+    private PeerMovedReporter? _peerMoved;
 
     public int InstalledCount => _sas.Count;
 
@@ -141,6 +142,15 @@ public sealed class SaTable : IDisposable
     /// replaces an earlier handler.
     /// </summary>
     public void OnUnknownSpi(UnknownSpiHandler report) => _unknownSpis = report;
+
+    /// <summary>
+    /// Authenticated, new ESP from another address than its SA sends to is handed to <paramref name="report"/> (see
+    /// <see cref="IPeerMovedSource"/>); replaces an earlier handler.
+    /// </summary>
+    public void OnPeerMoved(Action<uint, IPEndPoint> report) => _peerMoved = new PeerMovedReporter(report);
+
+    /// <summary>Packet path (<see cref="EspPipeline"/>): the SA's peer sent authenticated, new ESP from another endpoint.</summary>
+    internal void ReportPeerMoved(uint spi, uint address, ushort port) => _peerMoved?.Report(spi, address, port);
 
     /// <summary>Control-plane lookup by inbound SPI.</summary>
     public bool TryGet(uint inboundSpi, out EspSa sa)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Akka.Actor;
 using Concentrator.Actors;
+using Concentrator.Config;
 using Concentrator.Ipsec;
 
 namespace Concentrator.Hosting;
@@ -21,41 +22,23 @@ public sealed partial class AdminJson : JsonSerializerContext;
 public sealed record AdminResult(bool Ok, string Message);
 
 /// <summary>
-/// The local admin endpoint behind <c>Concentrator sas|initiate|terminate</c>, on the http.listen
-/// address. Loopback only by default; when CONCENTRATOR_ADMIN_TOKEN is set every admin request must
-/// carry it as a bearer token, and only then is the API served on a non-loopback address.
+/// The local admin endpoint behind <c>Concentrator sas|initiate|terminate</c>, on the http.listen address. It answers
+/// loopback clients only, whatever address http.listen binds (in a pod: <c>kubectl exec</c>); with
+/// CONCENTRATOR_ADMIN_TOKEN set (allowed with a loopback http.listen only, <see cref="HttpConfig.AdminToken"/>) every
+/// request must also carry the token as a bearer token. <see cref="AdminGate"/> checks both before a handler runs.
 /// </summary>
 public static class AdminApi
 {
-    public const string TokenVariable = "CONCENTRATOR_ADMIN_TOKEN";
-
-    public static void Map(WebApplication app, Gateway gateway, bool loopback)
+    public static void Map(WebApplication app, Gateway gateway, string? token)
     {
-        string? token = Environment.GetEnvironmentVariable(TokenVariable);
-        if (!loopback && string.IsNullOrEmpty(token)) return;
-        var rate = new AdminRateLimiter(gateway.Options.Config.Charon.AdminRate);
-        var limits = gateway.Metrics.Limits;
+        var gate = new AdminGate(token, gateway.Options.Config.Charon.AdminRate, gateway.Metrics.Limits);
+        app.Lifetime.ApplicationStopped.Register(gate.Dispose);
 
-        // charon.admin_rate, checked before the token so guessing tokens is throttled too; each admin request
-        // asks every IKE SA actor, so an unbounded client could keep the actor system busy.
-        IResult? Throttled()
-        {
-            if (rate.TryTake()) return null;
-            limits.Hit(ResourceLimit.AdminRate, rate.PerSecond);
-            return Results.StatusCode(StatusCodes.Status429TooManyRequests);
-        }
-
-        bool Authorized(HttpContext http) => string.IsNullOrEmpty(token) ||
-            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-                System.Text.Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString()),
-                System.Text.Encoding.UTF8.GetBytes("Bearer " + token));
-
-        app.MapGet("/admin/sas", async (HttpContext http) => Throttled() ??
-            (!Authorized(http) ? Results.Unauthorized() : Results.Text(JsonSerializer.Serialize(await ListAsync(gateway), AdminJson.Default.ListSaView), "application/json")));
-        app.MapPost("/admin/initiate", async (HttpContext http, string child) => Throttled() ??
-            (!Authorized(http) ? Results.Unauthorized() : Reply(await InitiateAsync(gateway, child))));
-        app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) => Throttled() ??
-            (!Authorized(http) ? Results.Unauthorized() : Reply(await TerminateAsync(gateway, ike, child))));
+        app.MapGet("/admin/sas", async (HttpContext http) => gate.Admit(http) ??
+            Results.Text(JsonSerializer.Serialize(await ListAsync(gateway), AdminJson.Default.ListSaView), "application/json"));
+        app.MapPost("/admin/initiate", async (HttpContext http, string child) => gate.Admit(http) ?? Reply(await InitiateAsync(gateway, child)));
+        app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) =>
+            gate.Admit(http) ?? Reply(await TerminateAsync(gateway, ike, child)));
     }
 
     private static IResult Reply(AdminResult r) =>
@@ -141,28 +124,4 @@ public static class AdminApi
 
     private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
-}
-
-/// <summary>Token bucket for charon.admin_rate: <see cref="PerSecond"/> requests per second, bursts of the same size.</summary>
-public sealed class AdminRateLimiter(int perSecond, TimeProvider? time = null)
-{
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly object _lock = new();
-    private double _tokens = perSecond;
-    private long _last = (time ?? TimeProvider.System).GetTimestamp();
-
-    public int PerSecond { get; } = perSecond;
-
-    public bool TryTake()
-    {
-        lock (_lock)
-        {
-            long now = _time.GetTimestamp();
-            _tokens = Math.Min(PerSecond, _tokens + _time.GetElapsedTime(_last, now).TotalSeconds * PerSecond);
-            _last = now;
-            if (_tokens < 1) return false;
-            _tokens--;
-            return true;
-        }
-    }
 }

@@ -36,6 +36,7 @@ public static class ConfigMapping
     public static AdmissionOptions ToAdmission(this CharonConfig c) => new()
     {
         CookieThreshold = c.CookieThreshold == 0 ? int.MaxValue : c.CookieThreshold,
+        CookieThresholdIp = c.CookieThresholdIp == 0 ? int.MaxValue : c.CookieThresholdIp,
         MaxHalfOpen = c.InitLimitHalfOpen == 0 ? int.MaxValue : c.InitLimitHalfOpen,
         BlockThreshold = c.BlockThreshold == 0 ? int.MaxValue : c.BlockThreshold,
         HalfOpenTimeout = c.HalfOpenTimeout,
@@ -59,6 +60,8 @@ public static class ConfigMapping
         Workers = config.Tunnel.Workers,
         Gro = config.Tunnel.Gro,
         InstallRoutes = config.Tunnel.InstallRoutes,
+        RoutingTable = config.Charon.RoutingTable,
+        RoutingTablePriority = config.Charon.RoutingTablePrio,
         PlainEsp = config.Tunnel.PlainEsp,
         ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
         NattPort = config.Listen.NattPort,

@@ -96,7 +96,7 @@ public sealed class Gateway : IAsyncDisposable
             if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
             {
                 var ike = Supervisor;
-                var limiter = new UnknownSpiLimiter();
+                var limiter = new SpiReportLimiter();
                 // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor
                 // nor spend the limiter's budget. The copy (a few a second per SPI) is what must authenticate before a move.
                 unknown.OnUnknownSpi((spi, packet) =>
@@ -104,12 +104,19 @@ public sealed class Gateway : IAsyncDisposable
                     if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi) && limiter.TryReport(spi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi, packet.ToArray()));
                 });
             }
+            if (options.DataPlane is IPeerMovedSource moved)
+            {
+                var ike = Supervisor;
+                // Rate-limited by the plane; only ESP that authenticated and advanced its replay window gets here.
+                moved.OnPeerMoved((spi, from) => ike.Tell(new IkeSaSupervisor.EspPeerMoved(spi, from)));
+            }
             foreach (var address in options.Config.Listen.Addresses)
             {
                 // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address; the IKE it
                 // receives there reaches Ingress from the plane itself, never through a transport.
                 var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort, Ingress, Metrics,
-                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null);
+                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null,
+                    (options.DataPlane as INattPortSender)?.SocketMark ?? 0);
                 _transports.Add(transport);
                 Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));
             }

@@ -16,8 +16,14 @@ public sealed class HealthServer : IAsyncDisposable
     /// <summary>The bound address(es), e.g. "http://127.0.0.1:9400" (the real port when listening on port 0).</summary>
     public IReadOnlyCollection<string> Urls => _app.Urls.ToList();
 
-    public static async Task<HealthServer> StartAsync(string listen, Gateway gateway, ILoggerFactory loggers)
+    /// <param name="adminToken">The admin API's token (<see cref="Config.HttpConfig.AdminToken"/>, which allows one with a
+    /// loopback <paramref name="listen"/> only); null: loopback clients need none.</param>
+    public static async Task<HealthServer> StartAsync(string listen, Gateway gateway, ILoggerFactory loggers, string? adminToken = null)
     {
+        if (adminToken is not null && !new Config.HttpConfig { Listen = listen }.IsLoopback)
+        {
+            throw new ArgumentException($"an admin token is only served on a loopback address, not {listen}", nameof(adminToken));
+        }
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://{listen}");
@@ -26,17 +32,10 @@ public sealed class HealthServer : IAsyncDisposable
         app.MapGet("/readyz", () => gateway.Ready ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
         app.MapGet("/dataplane", () => Results.Text(DataPlaneStatus(gateway), "application/json"));
         app.MapMetrics("/metrics", gateway.Metrics.Registry);
-        AdminApi.Map(app, gateway, IsLoopback(listen));
+        AdminApi.Map(app, gateway, adminToken);
         await app.StartAsync().ConfigureAwait(false);
         Telemetry.Log.HttpListening(loggers.CreateLogger("Concentrator.Http"), listen);
         return new HealthServer(app);
-    }
-
-    private static bool IsLoopback(string listen)
-    {
-        int colon = listen.LastIndexOf(':');
-        string host = (colon > 0 ? listen[..colon] : listen).Trim('[', ']');
-        return host == "localhost" || System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip);
     }
 
     /// <summary>Data-plane facts for operators and tests: installed SAs, drops by status, packet-thread allocations.</summary>

@@ -24,6 +24,9 @@ public enum IkeDropReason
     AuthFailedBackoff,
     /// <summary>A configured resource bound (charon.max_packet, max_payloads, ikesa_limit...), see LimitReporter.</summary>
     ResourceLimit,
+    /// <summary>A request of an exchange the IKE SA does not take in its state: anything but IKE_AUTH before the peer is
+    /// authenticated, IKE_AUTH after it is (RFC 7296 §1.2: IKE_SA_INIT and IKE_AUTH come first, once).</summary>
+    UnexpectedExchange,
     Count,
 }
 

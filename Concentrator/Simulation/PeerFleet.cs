@@ -217,6 +217,6 @@ public sealed class PeerFleet : IAsyncDisposable
     private sealed class FixedPskResolver(byte[] psk) : IConnectionResolver
     {
         public IReadOnlyList<ConnectionConfig> FindCandidates(IPEndPoint local, IPEndPoint remote) => [];
-        public byte[]? FindSharedKey(string localId, string remoteId) => psk;
+        public byte[]? FindSharedKey(Identity local, Identity remote) => psk.ToArray();
     }
 }

@@ -33,6 +33,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter _reauths;
     private readonly Counter _dpdProbes;
     private readonly Counter _deadPeers;
+    private readonly Counter.Child[] _peerMoves;
     private readonly Counter.Child[] _retransmits;
     private readonly Counter _cookiesSent;
     private readonly Counter.Child[] _received;
@@ -106,6 +107,10 @@ public sealed class ConcentratorMetrics
 
         _dpdProbes = f.CreateCounter("concentrator_ike_dpd_probes_total", "Dead peer detection probes (empty INFORMATIONAL requests) sent.");
         _deadPeers = f.CreateCounter("concentrator_ike_dead_peers_total", "Established IKE SAs closed because the peer stopped answering.");
+        var moves = f.CreateCounter("concentrator_ike_peer_moves_total",
+            "Established IKE SAs (with all their Child SAs) that followed their peer to a new address or port (its NAT's mapping " +
+            "changed), by what showed it: an authenticated IKE message or authenticated, new ESP.", "trigger");
+        _peerMoves = [moves.WithLabels("ike"), moves.WithLabels("esp")];
         var retransmits = f.CreateCounter("concentrator_ike_retransmissions_total", "IKE requests retransmitted, by exchange.", "exchange");
         _retransmits = LabelValues.Exchanges.Select(e => retransmits.WithLabels(e)).ToArray();
         _cookiesSent = f.CreateCounter("concentrator_ike_cookies_sent_total", "COOKIE challenges sent to IKE_SA_INIT requests (RFC 7296 §2.6).");
@@ -216,6 +221,8 @@ public sealed class ConcentratorMetrics
     public void CountReauth(bool success) => _reauths.WithLabels(success ? "success" : "failure").Inc();
 
     public void CountDpdProbe() => _dpdProbes.Inc();
+
+    public void CountPeerMove(bool byEsp) => _peerMoves[byEsp ? 1 : 0].Inc();
 
     public void CountRetransmit(ExchangeType exchange)
     {

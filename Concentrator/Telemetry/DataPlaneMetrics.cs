@@ -81,6 +81,7 @@ public sealed class DataPlaneMetrics
     private readonly Counter _dropped;
     private readonly Counter _tunGsoFrames;
     private readonly Counter _tunGsoSegments;
+    private readonly Counter _routeFailures;
     private readonly Histogram.Child _decrypt;
     private readonly Histogram.Child _encrypt;
     private readonly WorkerSeries?[] _workers = new WorkerSeries?[MaxWorkers];
@@ -100,6 +101,9 @@ public sealed class DataPlaneMetrics
             "GSO super-packets written to the TUN device (decrypted TCP segments of one flow coalesced, tunnel.gro), by worker.", "worker");
         _tunGsoSegments = f.CreateCounter("concentrator_tun_gso_segments_total",
             "Decrypted TCP segments written inside GSO super-packets, by worker (divided by frames: segments per write).", "worker");
+        _routeFailures = f.CreateCounter("concentrator_route_failures_total",
+            "Tunnel routes, exclusions of peer addresses and routing rules the data plane could not install or remove, and routes " +
+            "it refused because they were a peer's own address; by operation (add, remove, rule, peer_address).", "operation");
         var crypto = f.CreateHistogram("concentrator_esp_crypto_duration_seconds",
             "Time to decrypt or encrypt one ESP packet (sampled, one packet per batch or 1 in 64).",
             new HistogramConfiguration
@@ -141,6 +145,9 @@ public sealed class DataPlaneMetrics
         if (delta.DecryptSampleTicks > 0) _decrypt.Observe(TicksToSeconds(delta.DecryptSampleTicks));
         if (delta.EncryptSampleTicks > 0) _encrypt.Observe(TicksToSeconds(delta.EncryptSampleTicks));
     }
+
+    /// <summary>Publishes the data plane's running count of route failures of one operation (before a scrape).</summary>
+    public void SetRouteFailures(string operation, long total) => _routeFailures.WithLabels(operation).IncTo(total);
 
     /// <summary>Registers an action run before every scrape (for planes that accumulate between scrapes).</summary>
     public void AddFlush(Action flush)

@@ -41,6 +41,10 @@ public static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "IKE SA {OldSpi} {Connection} rekeyed to {NewSpi}")]
     public static partial void IkeSaRekeyed(ILogger logger, string oldSpi, string newSpi, string connection);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information,
+        Message = "IKE SA {Spi}: peer moved from {From} to {To} (authenticated {Trigger}); {Children} Child SAs follow")]
+    public static partial void PeerMoved(ILogger logger, string spi, System.Net.IPEndPoint from, System.Net.IPEndPoint to, string trigger, int children);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 
@@ -60,6 +64,24 @@ public static partial class Log
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Route {Prefix} via {Device} not installed: {Error}")]
     public static partial void RouteFailed(ILogger logger, string prefix, string device, string error);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Tunnel route not removed: {Error}")]
+    public static partial void RouteRemoveFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Error,
+        Message = "Routing rule not installed, so traffic does not reach the tunnel routes in table {Table}: {Error}")]
+    public static partial void RoutingRuleFailed(ILogger logger, uint table, string error);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning,
+        Message = "Route {Prefix} via {Device} not installed: it is the peer's own address {Peer} (its IKE and ESP must not enter the tunnel)")]
+    public static partial void RouteRefusedPeerAddress(ILogger logger, string prefix, string device, string peer);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information,
+        Message = "Tunnel routes in table {Table}, looked up by the rules {Rules}; the IKE and ESP sockets carry fwmark {Mark}")]
+    public static partial void RoutingTable(ILogger logger, uint table, string rules, string mark);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Peer address {Peer} not excluded from the tunnel routes: {Error}")]
+    public static partial void RouteExclusionFailed(ILogger logger, string peer, string error);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Data plane on {Device}: {Workers} workers, NAT-T port {Port}, plain ESP {PlainEsp}")]
     public static partial void DataPlaneStarted(ILogger logger, string device, int workers, int port, bool plainEsp);

@@ -24,6 +24,12 @@ public interface INattPortSender
 
     /// <summary>Sends one datagram (marker included) from the NAT-T port. Thread-safe.</summary>
     void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote);
+
+    /// <summary>
+    /// The fwmark (SO_MARK) the owner's sockets carry so that routing rules keep the gateway's own IKE and ESP out of the
+    /// tunnel's routes; every other socket sending IKE to peers carries it too. 0: none.
+    /// </summary>
+    uint SocketMark => 0;
 }
 
 /// <summary>Sends IKE messages for the control plane.</summary>

@@ -22,24 +22,27 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     private readonly INattPortSender? _nattPort;
     private readonly IIkeDatagramSink _sink;
     private readonly ConcentratorMetrics _metrics;
+    private readonly uint _mark;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
 
     /// <param name="sink">Where the IKE datagrams of both sockets go.</param>
     /// <param name="metrics">Counts what the transport itself drops: ESP it has no data plane for, failed sends.</param>
     /// <param name="nattPortOwner">When given, port 4500 belongs to it (the data plane) and this transport binds only the IKE port.</param>
+    /// <param name="socketMark">SO_MARK of the sockets (<see cref="INattPortSender.SocketMark"/>; needs CAP_NET_ADMIN); 0: none.</param>
     public UdpIkeTransport(IPAddress address, int ikePort, int nattPort, IIkeDatagramSink sink,
-        ConcentratorMetrics? metrics = null, INattPortSender? nattPortOwner = null)
+        ConcentratorMetrics? metrics = null, INattPortSender? nattPortOwner = null, uint socketMark = 0)
     {
         _metrics = metrics ?? ConcentratorMetrics.Detached;
         _sink = sink;
         _nattPort = nattPortOwner;
-        _ike = Bind(address, ikePort);
+        _mark = socketMark;
+        _ike = Bind(address, ikePort, socketMark);
         Address = address;
         IkePort = ((IPEndPoint)_ike.LocalEndPoint!).Port;
         if (nattPortOwner is null)
         {
-            _natt = Bind(address, nattPort);
+            _natt = Bind(address, nattPort, socketMark);
             NattPort = ((IPEndPoint)_natt.LocalEndPoint!).Port;
         }
         else
@@ -112,24 +115,33 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     public IPEndPoint LocalEndpointFor(IPEndPoint remote, bool natT)
     {
         int port = natT ? NattPort : IkePort;
-        return LocalEndpointFor(Address, port, remote);
+        return LocalEndpointFor(Address, port, remote, _mark);
     }
 
     /// <summary>
     /// The endpoint our packets to <paramref name="remote"/> leave from for a socket bound to
-    /// <paramref name="bound"/>:<paramref name="port"/>; for the wildcard, the routing table picks the source address.
+    /// <paramref name="bound"/>:<paramref name="port"/>; for the wildcard, the routing table picks the source address
+    /// (with the sockets' <paramref name="mark"/>, so the route is the one their packets take, not a tunnel's).
     /// </summary>
-    public static IPEndPoint LocalEndpointFor(IPAddress bound, int port, IPEndPoint remote)
+    public static IPEndPoint LocalEndpointFor(IPAddress bound, int port, IPEndPoint remote, uint mark = 0)
     {
         if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any)) return new IPEndPoint(bound, port);
         using var probe = new Socket(remote.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        SetMark(probe, mark);
         probe.Connect(remote);
         return new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, port);
     }
 
-    private static Socket Bind(IPAddress address, int port)
+    /// <summary>SO_MARK (SOL_SOCKET 36, Linux): the routing rules of the data plane skip packets carrying it.</summary>
+    private static void SetMark(Socket socket, uint mark)
+    {
+        if (mark != 0) socket.SetRawSocketOption(1, 36, BitConverter.GetBytes(mark));
+    }
+
+    private static Socket Bind(IPAddress address, int port, uint mark)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        SetMark(socket, mark);
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
             socket.DualMode = false;

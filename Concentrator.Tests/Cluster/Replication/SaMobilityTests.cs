@@ -81,7 +81,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         var forged = (byte[])seen.Clone();
         forged.AsSpan(8).Fill(0x5a);
         Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(forged, out _));
-        await Task.Delay(UnknownSpiLimiter.Interval + TimeSpan.FromMilliseconds(50)); // the data plane reports an SPI at most this often
+        await Task.Delay(SpiReportLimiter.Interval + TimeSpan.FromMilliseconds(50)); // the data plane reports an SPI at most this often
         Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(seen.ToArray(), out _));
         await Task.Delay(SaMobilityActor.ReleaseWait * 3);
         Assert.Equal(1, Plane(a).InstalledCount);
@@ -92,7 +92,7 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         Assert.Equal(2, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "unauthenticated")));
 
         // The peer's next genuine packet moves it.
-        await Task.Delay(UnknownSpiLimiter.Interval + TimeSpan.FromMilliseconds(50));
+        await Task.Delay(SpiReportLimiter.Interval + TimeSpan.FromMilliseconds(50));
         Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
         await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
         // Restored with every number up to the mark seen: the packet a took cannot be replayed to b.
@@ -371,6 +371,56 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
             Thread.SpinWait(2000);
         }
         return sealedNumbers;
+    }
+
+    [Fact]
+    public async Task An_sa_restored_from_its_replica_after_the_peers_nat_rebound_sends_to_the_new_mapping()
+    {
+        var nodes = await StartClusterAsync();
+        var (a, b) = (nodes[0], nodes[1]);
+        // The peer sits behind a NAT in front of node a; its NAT-T socket's mapping is the SA's remote endpoint.
+        var nat = UdpNat.Start(a.Gateway.IkeEndpoint, new IPEndPoint(IPAddress.Loopback, a.Gateway.Transports[0].NattPort));
+        var peer = TestGateway.Start(TestGateway.InitiatorYaml().Replace("    remote_addrs: [127.0.0.1]\n",
+            $"    remote_addrs: [127.0.0.1]\n    remote_port: {nat.Endpoint.Port}\n"), name: "peer");
+        await using var cluster = new ClusterWithPeer(nodes, peer);
+        await using var natScope = nat;
+        var peerNatt = new IPEndPoint(IPAddress.Loopback, peer.Gateway.Transports[0].NattPort);
+        peer.Initiate("site", nat.Endpoint);
+        await Eventually.TrueAsync(() => peer.Events.Up.Count == 1 && Plane(a).InstalledCount == 1, "the tunnel is up on a through the NAT", 15);
+        var peerSa = (await peer.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+        var child = (await peerSa.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance, TimeSpan.FromSeconds(5))).Children.Single();
+        var (peerSpi, gatewaySpi) = (child.InboundSpi, child.OutboundSpi);
+        await Eventually.TrueAsync(() => b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out _), "b holds the replica", 10);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+        var before = nat.MappingOf(peerNatt)!;
+        Assert.Equal(before, RemoteOf(Plane(a), gatewaySpi));
+
+        // The NAT rebinds; the peer's next request (a DPD) arrives from the new mapping: a's SA and its child follow, and
+        // the replica records it.
+        nat.Rebind();
+        peerSa.Tell(IkeSaActor.SendDpd.Instance);
+        await Eventually.TrueAsync(() => nat.MappingOf(peerNatt) is { } m && !m.Equals(before), "the DPD left through a new mapping", 5);
+        var after = nat.MappingOf(peerNatt)!;
+        await Eventually.TrueAsync(() => after.Equals(RemoteOf(Plane(a), gatewaySpi)), "a's Child SA sends to the new mapping", 5);
+        await Eventually.TrueAsync(() => ReplicatedRemote(b, ikeSpi) is { } r && r.Equals(after), "b's replica holds the new mapping", 10);
+
+        // a stops answering (as b sees it): the peer's ESP reaches b, which restores the SA from its replica.
+        Assert.True(b.Gateway.Replicas.TryGet(ikeSpi, out var entry));
+        b.Gateway.Replicas.Set(ikeSpi, entry with { Owner = "akka.tcp://concentrator@127.0.0.1:9" });
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 1), out _));
+        await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1, "b restored the Child SA from its replica", 5);
+        Assert.Equal(after, RemoteOf(Plane(b), gatewaySpi));
+        Assert.Single(peer.Events.Up);
+        Assert.Empty(peer.Events.Down);
+    }
+
+    private static IPEndPoint? RemoteOf(InMemoryDataPlane plane, uint spi) => plane.TryGetSa(spi, out var sa) ? sa.RemoteEndpoint : null;
+
+    private static IPEndPoint? ReplicatedRemote(ClusterTestNode node, ulong ikeSpi)
+    {
+        if (!node.Gateway.Replicas!.TryGet(ikeSpi, out var entry)) return null;
+        if (IkeSaSnapshotCodec.TryDecode(entry.Snapshot.Span, out var snapshot) != ParseStatus.Ok) return null;
+        using (snapshot) return snapshot!.Remote;
     }
 
     [Fact]

@@ -7,8 +7,10 @@ using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 using Concentrator.Testbed.Interop;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
@@ -24,10 +26,11 @@ public sealed class AdmissionUnitTests
     public void Charon_admission_keys_parse_and_map_zero_to_unlimited()
     {
         var c = ConcentratorConfig.Parse("""
-            charon: { block_threshold: 0, half_open_timeout: 7, init_limit_job_load: 0, init_limit_rate: 40, auth_failed_threshold: 3, auth_failed_backoff: 2m }
+            charon: { block_threshold: 0, cookie_threshold_ip: 0, half_open_timeout: 7, init_limit_job_load: 0, init_limit_rate: 40, auth_failed_threshold: 3, auth_failed_backoff: 2m }
             """, "t.yaml");
         var a = c.Charon.ToAdmission();
         Assert.Equal(int.MaxValue, a.BlockThreshold);
+        Assert.Equal(int.MaxValue, a.CookieThresholdIp);
         Assert.Equal(TimeSpan.FromSeconds(7), a.HalfOpenTimeout);
         Assert.Equal(int.MaxValue, a.InitJobLoad);
         Assert.Equal(40, a.InitRate);
@@ -36,6 +39,7 @@ public sealed class AdmissionUnitTests
 
         var d = ConcentratorConfig.Parse("connections: {}", "t.yaml").Charon.ToAdmission();
         Assert.Equal(5, d.BlockThreshold);               // strongSwan's charon.block_threshold
+        Assert.Equal(3, d.CookieThresholdIp);            // strongSwan's charon.cookie_threshold_ip
         Assert.Equal(TimeSpan.FromSeconds(30), d.HalfOpenTimeout); // charon.half_open_timeout
         Assert.Equal(1000, d.InitJobLoad);
         Assert.Equal(0, d.InitRate);
@@ -128,20 +132,129 @@ public sealed class AdmissionUnitTests
         Assert.Equal(0, s.TrackedFailureSources);
     }
 
+    private static readonly IPEndPoint Nat = new(IPAddress.Parse("198.51.100.7"), 4500);
+
+    private static (IkeHeader Header, byte[] Datagram) Request(InitRequests requests, ulong spi, byte[]? cookie = null)
+    {
+        var datagram = requests.Next(spi);
+        Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(datagram, out var message));
+        if (cookie is not null)
+        {
+            // RFC 7296 §2.6: the COOKIE notify first, the rest of the request unchanged.
+            message!.Payloads.Insert(0, new NotifyPayload(NotifyType.Cookie, cookie));
+            datagram = IkeCodec.Encode(message.Header with { NextPayload = PayloadType.None, Length = 0 }, message.Payloads);
+        }
+        Assert.Equal(ParseStatus.Ok, IkeHeader.TryParse(datagram, out var header));
+        return (header, datagram);
+    }
+
+    /// <summary>The COOKIE the policy hands out for a request: the challenge's only payload.</summary>
+    private static byte[] CookieOf(AdmissionDecision challenge)
+    {
+        Assert.Equal(AdmissionVerdict.Challenge, challenge.Verdict);
+        Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(challenge.CookieResponse!, out var reply));
+        return Assert.IsType<NotifyPayload>(Assert.Single(reply!.Payloads)).Data;
+    }
+
+    [Fact]
+    public void A_source_that_returns_its_cookie_passes_while_spoofed_requests_hold_its_address()
+    {
+        // strongSwan's order: the COOKIE before the per-source cap. Spoofed requests claiming the address get state only
+        // until cookie_threshold_ip; from then on they are challenged and never return the cookie.
+        var policy = new AdmissionPolicy(new AdmissionOptions(), ResourceLimits.Default, new ConcentratorMetrics());
+        var requests = new InitRequests();
+        int halfOpen = 0;
+        ulong spi = 0x1000;
+        for (; spi < 0x1000 + 50; spi++)
+        {
+            var (h, d) = Request(requests, spi);
+            var decision = policy.Decide(h, d, Nat, halfOpen, nowMs: 1000);
+            if (decision.Verdict != AdmissionVerdict.Admit) continue;
+            Assert.False(decision.Proven);
+            policy.Sources.AddHalfOpen(Nat.Address, proven: false);
+            halfOpen++;
+        }
+        Assert.Equal(new AdmissionOptions().CookieThresholdIp, halfOpen);
+
+        // Users behind that address (one NAT) return their cookies: each is admitted, up to block_threshold at once.
+        for (int user = 0; user < new AdmissionOptions().BlockThreshold; user++, spi++)
+        {
+            var (h, d) = Request(requests, spi);
+            var cookie = CookieOf(policy.Decide(h, d, Nat, halfOpen, nowMs: 1000));
+            (h, d) = Request(requests, spi, cookie);
+            var admitted = policy.Decide(h, d, Nat, halfOpen, nowMs: 1000);
+            Assert.Equal(AdmissionVerdict.Admit, admitted.Verdict);
+            Assert.True(admitted.Proven);
+            policy.Sources.AddHalfOpen(Nat.Address, proven: true);
+            halfOpen++;
+        }
+
+        // ...and the next one waits for one of them (a real address is held to block_threshold), while a spoofed request
+        // is still only challenged.
+        var (h2, d2) = Request(requests, ++spi);
+        var cookie2 = CookieOf(policy.Decide(h2, d2, Nat, halfOpen, nowMs: 1000));
+        (h2, d2) = Request(requests, spi, cookie2);
+        Assert.Equal(AdmissionVerdict.Drop, policy.Decide(h2, d2, Nat, halfOpen, nowMs: 1000).Verdict);
+        policy.Sources.RemoveHalfOpen(Nat.Address, proven: true);
+        Assert.Equal(AdmissionVerdict.Admit, policy.Decide(h2, d2, Nat, halfOpen - 1, nowMs: 1000).Verdict);
+    }
+
+    [Fact]
+    public void A_request_that_cannot_be_answered_is_dropped_before_any_state()
+    {
+        var metrics = new ConcentratorMetrics();
+        var policy = new AdmissionPolicy(new AdmissionOptions(), ResourceLimits.Default, metrics);
+        var (header, datagram) = Request(new InitRequests(), 0x2000);
+        IkeCodec.TryDecode(datagram, out var message);
+        var withoutKe = IkeCodec.Encode(header with { NextPayload = PayloadType.None, Length = 0 },
+            message!.Payloads.Where(p => p.Type != PayloadType.KeyExchange).ToList());
+        var errorOnly = IkeCodec.Encode(header with { NextPayload = PayloadType.None, Length = 0 }, [new NotifyPayload(NotifyType.NoProposalChosen)]);
+        var lying = datagram.ToArray();
+        lying[ProtocolConstants.IkeHeaderLength + 3] = 5; // the first payload's length lies
+
+        foreach (var bad in new[] { withoutKe, errorOnly, lying })
+        {
+            Assert.Equal(ParseStatus.Ok, IkeHeader.TryParse(bad, out var h));
+            Assert.Equal(AdmissionVerdict.Drop, policy.Decide(h, bad, Nat, halfOpen: 0, nowMs: 0).Verdict);
+        }
+        Assert.Equal(AdmissionVerdict.Admit, policy.Decide(header, datagram, Nat, halfOpen: 0, nowMs: 0).Verdict);
+    }
+
+    [Fact]
+    public void Cookies_stay_on_for_ten_seconds_after_the_threshold_was_last_reached()
+    {
+        // strongSwan's COOKIE_CALMDOWN_DELAY: an initiator's retransmissions are not answered once with, once without.
+        var policy = new AdmissionPolicy(new AdmissionOptions(), ResourceLimits.Default, new ConcentratorMetrics());
+        var requests = new InitRequests();
+        var (h, d) = Request(requests, 0x3000);
+        Assert.Equal(AdmissionVerdict.Challenge, policy.Decide(h, d, Nat, halfOpen: 10, nowMs: 1000).Verdict);
+        Assert.Equal(AdmissionVerdict.Challenge, policy.Decide(h, d, Nat, halfOpen: 0, nowMs: 10_999).Verdict);
+        Assert.Equal(AdmissionVerdict.Admit, policy.Decide(h, d, Nat, halfOpen: 0, nowMs: 11_000).Verdict);
+    }
+
     [Fact]
     public void Half_open_counts_per_source_follow_adds_and_removes()
     {
         var s = new SourceAdmission(new AdmissionOptions { BlockThreshold = 2 });
         var a = IPAddress.Parse("192.0.2.1");
-        s.AddHalfOpen(a);
-        Assert.False(s.AtBlockThreshold(a));
-        s.AddHalfOpen(a);
-        Assert.True(s.AtBlockThreshold(a));
-        Assert.False(s.AtBlockThreshold(IPAddress.Parse("192.0.2.2")));
-        s.RemoveHalfOpen(a);
-        Assert.False(s.AtBlockThreshold(a));
-        s.RemoveHalfOpen(a);
-        s.RemoveHalfOpen(a);
+        s.AddHalfOpen(a, proven: false);
+        Assert.False(s.AtBlockThreshold(a, proven: false));
+        s.AddHalfOpen(a, proven: false);
+        Assert.True(s.AtBlockThreshold(a, proven: false));
+        // Requests that returned a cookie are counted apart: spoofed ones cannot use up their share.
+        Assert.False(s.AtBlockThreshold(a, proven: true));
+        s.AddHalfOpen(a, proven: true);
+        s.AddHalfOpen(a, proven: true);
+        Assert.True(s.AtBlockThreshold(a, proven: true));
+        Assert.Equal(4, s.HalfOpenFrom(a));
+        Assert.False(s.AtBlockThreshold(IPAddress.Parse("192.0.2.2"), proven: false));
+        s.RemoveHalfOpen(a, proven: false);
+        Assert.False(s.AtBlockThreshold(a, proven: false));
+        Assert.True(s.AtBlockThreshold(a, proven: true));
+        s.RemoveHalfOpen(a, proven: false);
+        s.RemoveHalfOpen(a, proven: false);
+        s.RemoveHalfOpen(a, proven: true);
+        s.RemoveHalfOpen(a, proven: true);
         Assert.Equal(0, s.HalfOpenFrom(a));
     }
 }
@@ -163,6 +276,7 @@ public sealed class AdmissionTests(ITestOutputHelper output)
     private static readonly AdmissionOptions Open = new()
     {
         CookieThreshold = int.MaxValue,
+        CookieThresholdIp = int.MaxValue,
         BlockThreshold = int.MaxValue,
         MaxHalfOpen = int.MaxValue,
         InitJobLoad = int.MaxValue,
@@ -190,6 +304,103 @@ public sealed class AdmissionTests(ITestOutputHelper output)
         await Eventually.TrueAsync(async () => await DroppedAsync(gw, "per_source_limit") == 7, "seven requests over the threshold counted");
         Assert.Equal(3, await HalfOpenAsync(gw));
         Assert.Equal(3, await gw.Gateway.CountSasAsync());
+    }
+
+    [Fact]
+    public async Task Malformed_init_requests_leave_no_state_and_never_lock_their_source_out()
+    {
+        // Defaults: block_threshold 5, cookie_threshold 10, cookie_threshold_ip 3, half_open_timeout 30 s.
+        await using var gw = TestGateway.Start(TestGateway.ResponderYaml(), new AdmissionOptions(), name: "malformed");
+        var requests = new InitRequests();
+        using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        int sent = 0;
+        for (ulong i = 1; i <= 40; i++)
+        {
+            foreach (var bad in MalformedInits(requests, 0x9100_0000 + i * 8))
+            {
+                await udp.SendAsync(bad, gw.Endpoint);
+                sent++;
+            }
+        }
+
+        // Two of the four kinds do not decode, two decode but lack what IKE_SA_INIT needs.
+        await Eventually.TrueAsync(async () => await DroppedAsync(gw, "bad_payload_sequence") >= sent / 2 && await DroppedAsync(gw, "malformed") >= sent / 2,
+            $"the {sent} malformed requests were counted");
+        Assert.Equal(0, await HalfOpenAsync(gw));
+        Assert.Equal(0, await gw.Gateway.CountSasAsync());
+        Assert.Equal(0, await DroppedAsync(gw, "per_source_limit"));
+
+        // The same address at once: no half-open SA of the stream stands in its way (strongSwan's behaviour).
+        await using var honest = TestGateway.Start(TestGateway.InitiatorYaml(), name: "honest");
+        var clock = Stopwatch.StartNew();
+        honest.Initiate("site", gw.Endpoint);
+        await Eventually.TrueAsync(() => honest.DataPlane.InstalledCount == 1, "the honest peer from the same address got its tunnel", 5);
+        output.WriteLine($"{sent} malformed IKE_SA_INIT from 127.0.0.1, then a tunnel from the same address in {clock.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>Four IKE_SA_INIT requests no responder can answer: a lying payload length, more payloads than
+    /// max_payloads, an error notify alone, and SA and Ni without KE.</summary>
+    private static IEnumerable<byte[]> MalformedInits(InitRequests requests, ulong spi)
+    {
+        var lying = requests.Next(spi);
+        lying[ProtocolConstants.IkeHeaderLength + 3] = 5;
+        yield return lying;
+        var real = requests.Next(spi + 1);
+        IkeCodec.TryDecode(real, out var message);
+        var header = message!.Header with { NextPayload = PayloadType.None, Length = 0 };
+        yield return IkeCodec.Encode(header with { InitiatorSpi = spi + 2 },
+            [.. message.Payloads, .. Enumerable.Range(0, 100).Select(_ => new VendorIdPayload([1, 2, 3, 4]))]);
+        yield return IkeCodec.Encode(header with { InitiatorSpi = spi + 3 }, [new NotifyPayload(NotifyType.NoProposalChosen)]);
+        yield return IkeCodec.Encode(header with { InitiatorSpi = spi + 4 }, message.Payloads.Where(p => p.Type != PayloadType.KeyExchange).ToList());
+    }
+
+    [Fact]
+    public async Task Users_behind_one_address_keep_connecting_while_a_spoofed_flood_claims_it()
+    {
+        const int users = 1000;
+        const string ike = "aes256gcm16-prfsha256-x25519";
+        // One NAT address for a thousand users needs more IKE SAs per address than the default 1000 (the flood holds a few).
+        await using var gw = TestGateway.Start(TestGateway.ResponderYaml(proposals: ike) + "\ncharon: { ikesa_limit_per_peer: 0 }\n",
+            new AdmissionOptions(), name: "nat");
+        await using var fleet = Concentrator.Simulation.PeerFleet.Start(new Concentrator.Simulation.FleetOptions
+        {
+            Psk = "test-shared-key-0123456789"u8.ToArray(),
+            GatewayId = "gw.test",
+            IkeProposal = ike,
+            Tunables = new IkeTunables { RetransmitTimeout = TimeSpan.FromMilliseconds(500), RetransmitBase = 1.0, RetransmitTries = 60 },
+        });
+
+        // The flood: valid requests from 127.0.0.1, as a spoofer claiming the address sends them (it never sees the replies).
+        var flood = new InitRequests(ike);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        long floodSent = 0;
+        var flooding = Task.Run(async () =>
+        {
+            using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+            var buffer = new byte[flood.Length];
+            ulong spi = 0xA000_0000;
+            while (!cts.IsCancellationRequested)
+            {
+                flood.Write(buffer, ++spi);
+                try { await udp.SendAsync(buffer, gw.Endpoint, cts.Token); }
+                catch (OperationCanceledException) { break; }
+                if (++floodSent % 20 == 0) await Task.Delay(10); // about 2000/s
+            }
+        });
+        await Eventually.TrueAsync(async () => await DroppedAsync(gw, "cookie_required") > 100, "the flood is challenged");
+        int floodHalfOpen = await HalfOpenAsync(gw);
+
+        var result = await fleet.EstablishAsync(gw.Endpoint, users, TimeSpan.FromSeconds(75), maxPending: 20);
+        await cts.CancelAsync();
+        await flooding;
+
+        double challenged = await DroppedAsync(gw, "cookie_required"), perSource = await DroppedAsync(gw, "per_source_limit");
+        output.WriteLine($"{result.Established}/{users} users behind 127.0.0.1 up in {result.Elapsed.TotalSeconds:0.0} s " +
+                         $"(p50 {result.Percentile(50):0} ms, max {result.MaxMilliseconds:0} ms) while {floodSent} spoofed requests claimed the address; " +
+                         $"half-open of the flood {floodHalfOpen}; cookie_required {challenged}, per_source_limit {perSource}");
+        Assert.Equal(users, result.Established);
+        Assert.InRange(floodHalfOpen, 1, new AdmissionOptions().CookieThresholdIp);
+        Assert.True(challenged > floodSent / 2, $"only {challenged} of {floodSent} spoofed requests were challenged");
     }
 
     [Fact]

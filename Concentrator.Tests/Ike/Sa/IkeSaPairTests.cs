@@ -36,9 +36,10 @@ public sealed class IkeSaPairTests
         }
     }
 
-    private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "")
+    private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "", string responderConnectionExtra = "")
     {
-        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(), "<r>");
+        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml()
+            .Replace("  rw:\n", "  rw:\n" + responderConnectionExtra), "<r>");
         var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml()
             .Replace("    remote_addrs: [127.0.0.1]\n", "    remote_addrs: [127.0.0.1]\n" + initiatorConnectionExtra), "<i>");
         var rPlane = new InMemoryDataPlane();
@@ -258,6 +259,82 @@ public sealed class IkeSaPairTests
     }
 
     [Fact]
+    public void Behind_a_nat_that_rebinds_a_new_authenticated_request_or_new_esp_moves_the_sa_and_the_host_is_told()
+    {
+        var (i, r) = Create();
+        var natted = new IPEndPoint(IPAddress.Parse("198.51.100.7"), 61000);
+        var mapped = new IPEndPoint(natted.Address, 61001);
+        var responderNatt = new IPEndPoint(ResponderEp.Address, 4500);
+        var initiatorNatt = new IPEndPoint(InitiatorEp.Address, 4500);
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), natted, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        r.Sa.HandleDatagram(i.Drain().Single().Datagram, mapped, responderNatt, viaNatT: true);
+        i.Sa.HandleDatagram(r.Drain().Single().Datagram, responderNatt, initiatorNatt, viaNatT: true);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Empty(r.Seen.OfType<PeerMoved>()); // floating to port 4500 while negotiating is not a move
+        long version = r.Sa.StateVersion;
+
+        // The NAT forgets the mapping; the initiator's next request (a DPD) arrives from a new one.
+        var rebound = new IPEndPoint(natted.Address, 61002);
+        i.Sa.SendDpd();
+        var dpd = i.Drain().Single();
+        r.Sa.HandleDatagram(dpd.Datagram, rebound, responderNatt, viaNatT: true);
+        Assert.Equal(rebound, r.Drain().Single().Remote);
+        var moved = Assert.Single(r.Seen.OfType<PeerMoved>());
+        Assert.Equal((mapped, rebound, PeerMoveTrigger.Ike), (moved.From, moved.Remote, moved.Trigger));
+        Assert.Equal(rebound, r.Sa.RemoteEndpoint);
+        Assert.True(r.Sa.StateVersion > version, "the move must be replicated");
+
+        // The same request again from the old mapping (delayed or replayed): answered from the cache, never followed.
+        r.Sa.HandleDatagram(dpd.Datagram, mapped, responderNatt, viaNatT: true);
+        Assert.Equal(mapped, r.Drain().Single().Remote);
+        Assert.Equal(rebound, r.Sa.RemoteEndpoint);
+        Assert.Single(r.Seen.OfType<PeerMoved>());
+
+        // ESP the data plane authenticated: another SA's SPI moves nothing, this SA's child's does.
+        var espFrom = new IPEndPoint(natted.Address, 61003);
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi ^ 0x5A5A5A5A, espFrom);
+        Assert.Empty(r.Drain());
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi, espFrom);
+        r.Drain();
+        Assert.Equal(espFrom, r.Sa.RemoteEndpoint);
+        var byEsp = r.Seen.OfType<PeerMoved>().Last();
+        Assert.Equal((rebound, espFrom, PeerMoveTrigger.Esp), (byEsp.From, byEsp.Remote, byEsp.Trigger));
+        // The next request we send goes to the new mapping.
+        r.Sa.SendDpd();
+        Assert.Equal(espFrom, r.Drain().Single().Remote);
+
+        // The initiator is behind the NAT itself: it does not follow ESP from elsewhere (RFC 7296 §2.23, strongSwan alike).
+        var initiatorRemote = i.Sa.RemoteEndpoint;
+        i.Sa.FollowEsp(i.Sa.Children.Single().InboundSpi, new IPEndPoint(IPAddress.Parse("203.0.113.1"), 4500));
+        Assert.Equal(initiatorRemote, i.Sa.RemoteEndpoint);
+        Assert.Empty(i.Seen.OfType<PeerMoved>());
+    }
+
+    [Fact]
+    public void Without_a_nat_neither_ike_nor_esp_from_another_address_moves_the_sa()
+    {
+        var (i, r) = Create();
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+
+        var elsewhere = new IPEndPoint(IPAddress.Parse("192.0.2.99"), 500);
+        i.Sa.SendDpd();
+        Deliver(r, i.Drain().Single(), elsewhere, ResponderEp);
+        r.Drain();
+        r.Sa.FollowEsp(r.Sa.Children.Single().InboundSpi, elsewhere);
+        r.Drain();
+        Assert.Equal(InitiatorEp, r.Sa.RemoteEndpoint);
+        Assert.Empty(r.Seen.OfType<PeerMoved>());
+    }
+
+    [Fact]
     public void Without_a_nat_ike_stays_on_port_500_and_esp_is_plain()
     {
         var (i, r) = Create();
@@ -272,6 +349,83 @@ public sealed class IkeSaPairTests
         r.Drain();
         Assert.Equal(EspTransport.RawEsp, r.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
     }
+
+    /// <summary>
+    /// encap: yes (strongSwan's forced UDP encapsulation, RFC 3948): with no NAT between the peers, the initiator
+    /// hashes a made-up address into NAT_DETECTION_SOURCE_IP, so the responder sees a NAT, and moves IKE to 4500
+    /// itself; both ends then install UDP-encapsulated ESP.
+    /// </summary>
+    [Fact]
+    public void Encap_yes_on_the_initiator_forces_udp_encapsulation_without_a_nat()
+    {
+        var (i, r) = Create(initiatorConnectionExtra: "    encap: yes\n");
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Assert.True(r.Sa.NatDetected, "the responder sees the faked source hash as a NAT");
+        Assert.False(r.Sa.BehindNat, "the destination hash still matches the responder's address");
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Assert.False(i.Sa.NatDetected, "the responder's hashes match: there is no NAT");
+        Assert.False(i.Sa.BehindNat, "no keepalives without a real NAT");
+        var auth = i.Drain().Single();
+        Assert.True(auth.NatT, "IKE_AUTH goes out with the non-ESP marker");
+        Assert.Equal(new IPEndPoint(ResponderEp.Address, 4500), auth.Remote);
+
+        var responderNatt = new IPEndPoint(ResponderEp.Address, 4500);
+        var initiatorNatt = new IPEndPoint(InitiatorEp.Address, 4500);
+        r.Sa.HandleDatagram(auth.Datagram, initiatorNatt, responderNatt, viaNatT: true);
+        var authResponse = r.Drain().Single();
+        Assert.True(authResponse.NatT);
+        Assert.Equal(initiatorNatt, authResponse.Remote);
+        Assert.Equal(EspTransport.UdpEncapsulated, r.Seen.OfType<ChildSaEstablished>().Single().Install.Transport);
+
+        i.Sa.HandleDatagram(authResponse.Datagram, responderNatt, initiatorNatt, viaNatT: true);
+        i.Drain();
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        var install = i.Seen.OfType<ChildSaEstablished>().Single().Install;
+        Assert.Equal(EspTransport.UdpEncapsulated, install.Transport);
+        Assert.Equal(responderNatt, install.RemoteEndpoint);
+    }
+
+    /// <summary>encap: yes on the responder (strongSwan fakes its source hash in either role): the initiator sees a NAT
+    /// in front of the responder and floats to 4500, though none is there.</summary>
+    [Fact]
+    public void Encap_yes_on_the_responder_makes_the_initiator_float_without_a_nat()
+    {
+        var (i, r) = Create(responderConnectionExtra: "    encap: yes\n");
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Assert.False(r.Sa.NatDetected, "the initiator's hashes match");
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Assert.True(i.Sa.NatDetected, "the responder's faked source hash reads as a NAT in front of it");
+        Assert.False(i.Sa.BehindNat);
+        var auth = i.Drain().Single();
+        Assert.True(auth.NatT);
+        Assert.Equal(4500, auth.Remote.Port);
+    }
+
+    /// <summary>The faked hash is not the hash of any endpoint the peers use, and differs from the real one.</summary>
+    [Fact]
+    public void Encap_yes_fakes_only_the_source_hash()
+    {
+        var (i, _) = Create(initiatorConnectionExtra: "    encap: yes\n");
+        var (plain, _) = Create();
+        i.Sa.Initiate();
+        plain.Sa.Initiate();
+        var forced = IkeMessageOf(i.Drain().Single());
+        var normal = IkeMessageOf(plain.Drain().Single());
+        Assert.NotEqual(Convert.ToHexString(NotifyData(normal, NotifyType.NatDetectionSourceIp)),
+            Convert.ToHexString(NotifyData(forced, NotifyType.NatDetectionSourceIp)));
+        Assert.Equal(Convert.ToHexString(NotifyData(normal, NotifyType.NatDetectionDestinationIp)),
+            Convert.ToHexString(NotifyData(forced, NotifyType.NatDetectionDestinationIp)));
+    }
+
+    private static IkeMessage IkeMessageOf(SendMessage m)
+    {
+        Assert.Equal(ParseStatus.Ok, IkeCodec.TryDecode(m.Datagram, out var message));
+        return message!;
+    }
+
+    private static byte[] NotifyData(IkeMessage m, NotifyType type) => m.GetNotify(type)!.Data;
 }
 
 /// <summary>Child SA rekeying (RFC 7296 §1.3.3, §2.8) between two directly wired IKE SAs, step by step.</summary>

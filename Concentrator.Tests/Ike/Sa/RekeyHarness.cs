@@ -108,10 +108,12 @@ internal static class RekeyHarness
         Assert.Fail("the exchange did not settle within 20 rounds");
     }
 
-    public static (Side I, Side R) Established()
+    /// <param name="initiatorEsp">The initiator's esp_proposals (default: the test gateways').</param>
+    /// <param name="responderEsp">The responder's esp_proposals.</param>
+    public static (Side I, Side R) Established(string initiatorEsp = "aes256gcm16", string responderEsp = "aes256gcm16")
     {
-        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml(), "<i>");
+        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(esp: responderEsp), "<r>");
+        var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml(esp: initiatorEsp), "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
         var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },

@@ -69,6 +69,17 @@ public class PayloadRulesTests
         Assert.Equal(ParseStatus.BadPayloadSequence, Check(ExchangeType.IkeAuth, false));
     }
 
+    [Theory]
+    [InlineData(ExchangeType.IkeSaInit)]
+    [InlineData(ExchangeType.IkeAuth)]
+    [InlineData(ExchangeType.CreateChildSa)]
+    public void An_error_notify_stands_in_for_the_payloads_of_a_response_never_of_a_request(ExchangeType exchange)
+    {
+        // strongSwan marks Notify sufficient in responses only: the tasks may rely on a request's required payloads.
+        Assert.Equal(ParseStatus.Ok, Check(exchange, true, N(NotifyType.NoProposalChosen)));
+        Assert.Equal(ParseStatus.BadPayloadSequence, Check(exchange, false, N(NotifyType.NoProposalChosen)));
+    }
+
     [Fact]
     public void IkeAuth_Response()
     {

@@ -2,7 +2,7 @@
 """Malformed-input storm against a concentrator (run in the peer namespace of the interop testbed).
 
 argv: gateway_address per_kind seed [device [esp]]
-Sends per_kind datagrams of each hostile kind to UDP 500 / 4500 of gateway_address, bounded in count and
+Sends per_kind datagrams of each hostile kind (14 without the ESP ones) to UDP 500 / 4500 of gateway_address, bounded in count and
 paced in bursts so the kernel's socket buffers see a storm, not a loss test. With a device, first sniffs
 one outgoing ESP-in-UDP packet (the test pings through the tunnel meanwhile) and replays it per_kind times
 verbatim, and as many times with a fresh sequence number (ICV no longer matches: the authentication path).
@@ -128,6 +128,9 @@ blast("lying_payload_length", s500, 500, lying_payload_length)
 blast("payload_chain_flood", s500, 500,
       lambda: message(rnd.getrandbits(64) | 1, 0, 34, [(43, rbytes(4))] * rnd.randrange(65, 300)))
 blast("invalid_dh", s500, 500, init_with_bad_ke)
+# IKE_SA_INIT shapes no responder can answer: an error notify alone (NO_PROPOSAL_CHOSEN), and SA and Ni without KE.
+blast("init_error_only", s500, 500, lambda: message(rnd.getrandbits(64) | 1, 0, 34, [(41, struct.pack("!BBH", 0, 0, 14))]))
+blast("init_without_ke", s500, 500, lambda: message(rnd.getrandbits(64) | 1, 0, 34, [(33, sa_payload()), (40, rbytes(32))]))
 blast("sk_unknown_spi_500", s500, 500,
       lambda: message(rnd.getrandbits(64) | 1, rnd.getrandbits(64) | 1, 35, [(46, rbytes(rnd.randrange(32, 400)))], msg_id=1))
 blast("sk_unknown_spi_4500", s4500, 4500,

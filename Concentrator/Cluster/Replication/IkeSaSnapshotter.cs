@@ -1,3 +1,4 @@
+using Concentrator.DataPlane.Esp;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
@@ -107,6 +108,7 @@ public static class IkeSaSnapshotter
         }
         if (candidates.Count == 0) return null;
         if (!halfOpen) connection = candidates[0];
+        if (!s.Children.All(Installable)) return null;
 
         var keys = CopyKeys(s.Keys);
         IkeMessageProtector protector;
@@ -188,6 +190,26 @@ public static class IkeSaSnapshotter
         sa.StateVersion = s.StateVersion;
         foreach (var spi in ourDeletes) sa.DeleteChild(spi);
         return sa;
+    }
+
+    /// <summary>
+    /// Whether this node's data plane can run the child as replicated: the bytes come from another member, and a suite
+    /// the ESP transform refuses (an AEAD cipher with an integrity algorithm, a key of the wrong length, an algorithm
+    /// this build lacks) would otherwise fail the adopting actor when it installs the child. Not adoptable then, as
+    /// for an IKE suite this node cannot run.
+    /// </summary>
+    private static bool Installable(ChildSaSnapshot c)
+    {
+        try
+        {
+            EspCipher.Create(c.Suite, c.InboundEncryptionKey, c.InboundIntegrityKey).Dispose();
+            EspCipher.Create(c.Suite, c.OutboundEncryptionKey, c.OutboundIntegrityKey).Dispose();
+            return true;
+        }
+        catch (Exception e) when (e is NotSupportedException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            return false;
+        }
     }
 
     private static IkeKeys CopyKeys(IkeKeys k) => new()

@@ -83,8 +83,9 @@ public sealed class EspSa : IDisposable
         Child = install.Child;
         _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
 
-        // Values below the minimum (strongSwan's replay_window default is 32) are raised to it.
-        Window = new ReplayWindow(Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
+        // 0 turns the replay check off (swanctl replay_window = 0); other values below the minimum (strongSwan's
+        // default, 32) are raised to it. An adopted SA counts everything up to its replicated mark as seen.
+        Window = new ReplayWindow(install.ReplayWindow == 0 ? 0 : Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
         Window.Restore(install.InboundSequenceFloor);
         _lastSequence = (long)install.OutboundSequenceStart;
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);

@@ -10,6 +10,9 @@ namespace Concentrator.DataPlane.Esp;
 /// (RFC 4303 Appendix A2.2) by <see cref="TryInfer"/>.
 /// Two-phase use: <see cref="Check"/> before decryption (cheap reject), <see cref="Update"/> only
 /// after the ICV verified, so a forged packet never moves the window.
+/// Size 0 (swanctl replay_window = 0) turns the replay check off, as strongSwan does: any authentic nonzero
+/// sequence number is accepted, while the top still follows the traffic over a <see cref="MinSize"/> span (ESN
+/// inference and the replicated inbound mark use it).
 /// Not thread-safe; owned by the worker that owns the inbound SPI.
 /// </summary>
 public sealed class ReplayWindow
@@ -20,20 +23,27 @@ public sealed class ReplayWindow
 
     private readonly ulong[] _blocks;
     private readonly int _blockMask;
+    private readonly int _span; // packets below the top that ESN inference places in the current sub-space
+    private readonly bool _checks;
     private ulong _top; // highest authenticated sequence number, 0 before the first packet
 
-    /// <param name="size">Requested window in packets, MinSize..MaxSize; rounded up to a multiple of 64.</param>
+    /// <param name="size">Requested window in packets, MinSize..MaxSize, rounded up to a multiple of 64; 0 for no replay check.</param>
     public ReplayWindow(int size)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(size, MinSize);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, MaxSize);
-        Size = (size + BlockBits - 1) / BlockBits * BlockBits;
-        int blocks = (int)BitOperations.RoundUpToPowerOf2((uint)(Size / BlockBits + 1));
+        if (size != 0)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(size, MinSize);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(size, MaxSize);
+        }
+        _checks = size != 0;
+        _span = (Math.Max(size, MinSize) + BlockBits - 1) / BlockBits * BlockBits;
+        Size = _checks ? _span : 0;
+        int blocks = (int)BitOperations.RoundUpToPowerOf2((uint)(_span / BlockBits + 1));
         _blocks = new ulong[blocks];
         _blockMask = blocks - 1;
     }
 
-    /// <summary>Effective window in packets (the requested size rounded up to a multiple of 64).</summary>
+    /// <summary>Effective window in packets (the requested size rounded up to a multiple of 64); 0: no replay check.</summary>
     public int Size { get; }
 
     /// <summary>Highest sequence number accepted so far (0 when none).</summary>
@@ -49,7 +59,7 @@ public sealed class ReplayWindow
     {
         uint tl = (uint)_top;
         uint th = (uint)(_top >> 32);
-        uint w = (uint)Size;
+        uint w = (uint)_span;
         uint bottom = unchecked(tl - w + 1); // Tl - W + 1 modulo 2^32
         uint sh;
         if (tl >= w - 1)
@@ -88,9 +98,9 @@ public sealed class ReplayWindow
     {
         if (seq == 0)
             return false; // the first packet carries 1 (RFC 4303 §3.3.3)
-        if (seq > _top)
+        if (seq > _top || !_checks)
             return true;
-        if (_top - seq >= (ulong)Size)
+        if (_top - seq >= (ulong)_span)
             return false;
         return (_blocks[(int)(seq / BlockBits) & _blockMask] & (1UL << (int)(seq % BlockBits))) == 0;
     }

@@ -15,6 +15,7 @@ public static unsafe partial class LibC
     // <bits/socket.h>, <netinet/in.h>
     public const int AF_INET = 2;
     public const int AF_INET6 = 10;
+    public const int AF_NETLINK = 16;
     public const int SOCK_DGRAM = 2;
     public const int SOCK_RAW = 3;
     public const int SOCK_NONBLOCK = 0x800;
@@ -34,6 +35,7 @@ public static unsafe partial class LibC
     public const int SO_REUSEPORT = 15;
     public const int SO_SNDBUFFORCE = 32;
     public const int SO_RCVBUFFORCE = 33;
+    public const int SO_MARK = 36;
     public const int SO_ATTACH_REUSEPORT_CBPF = 51;
 
     // <bits/socket.h> message flags
@@ -57,6 +59,7 @@ public static unsafe partial class LibC
     // <asm-generic/errno-base.h>, <asm-generic/errno.h>
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int EBADF = 9;
     public const int EAGAIN = 11;
@@ -66,10 +69,13 @@ public static unsafe partial class LibC
     public const int EACCES = 13;
     public const int EBUSY = 16;
     public const int EEXIST = 17;
+    public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int ENOTSOCK = 88;
     public const int EMSGSIZE = 90;
+    public const int EAFNOSUPPORT = 97;
     public const int ENOBUFS = 105;
+    public const int ETIMEDOUT = 110;
     public const int ECONNREFUSED = 111;
     public const int EHOSTUNREACH = 113;
 
@@ -269,6 +275,12 @@ public static unsafe partial class LibC
 
     /// <summary>strerror-like text for control-plane messages (allocates: never on the packet path).</summary>
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+
+    /// <summary>
+    /// SO_MARK (needs CAP_NET_ADMIN): every packet the socket sends carries <paramref name="mark"/>, which routing rules
+    /// can match (fwmark). Returns 0 or the errno.
+    /// </summary>
+    public static int SetMark(int fd, uint mark) => setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(uint)) == 0 ? 0 : Errno();
 
     /// <summary>open(2) for control-plane use: the path is marshalled on the stack.</summary>
     public static int Open(string path, int flags)

@@ -16,7 +16,8 @@ using Concentrator.Transport;
 
 namespace Concentrator.DataPlane.Linux;
 
-public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IDisposable
+public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataPlaneMetricsSource, IUnknownSpiSource, IPeerMovedSource,
+    IDisposable
 {
     private readonly SaTable _sas = new();
     private readonly SelectorTable<EspSa> _outbound = new();
@@ -51,16 +52,35 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         {
             _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
-            _routes = options.InstallRoutes ? new RouteManager(options.Device) : null;
+            if (options.InstallRoutes)
+            {
+                _routes = new RouteManager(_tun.Name, options.RoutingTable, options.RoutingTablePriority);
+                // The rules skip packets with this mark: ESP the plane sends to a peer never loops back into the tunnel.
+                foreach (var s in _udp) MarkOrThrow(s.Handle, _routes.Mark);
+                if (_raw is not null) MarkOrThrow(_raw.Handle, _routes.Mark);
+                foreach (var failure in _routes.InstallRules()) Log.RoutingRuleFailed(_log, _routes.Table, failure.Error ?? "");
+                Log.RoutingTable(_log, _routes.Table, _routes.DescribeRules(), $"0x{_routes.Mark:x}");
+            }
         }
         catch
         {
+            _routes?.Dispose();
             _tun.Dispose();
             foreach (var s in _udp ?? []) s.Dispose();
+            _raw?.Dispose();
             throw;
         }
 
         _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
+    }
+
+    /// <summary>The fwmark of the plane's sockets when it installs routes (the IKE sockets must carry it too); 0 otherwise.</summary>
+    public uint SocketMark => _routes?.Mark ?? 0;
+
+    private static void MarkOrThrow(int fd, uint mark)
+    {
+        int errno = LibC.SetMark(fd, mark);
+        if (errno != 0) throw new InvalidOperationException($"SO_MARK {mark:x} on the ESP sockets: {LibC.Describe(errno)}");
     }
 
     public string Device => _tun.Name;
@@ -91,7 +111,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
-        foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs);
+        foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
     }
 
     private void StartThread(string name, ThreadStart body)
@@ -110,7 +130,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public void AddSa(ChildSaInstall install)
     {
         var sa = _sas.Add(install);
-        AddRoutes(sa.RemoteTs);
+        AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
     }
 
@@ -124,13 +144,25 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         return true;
     }
 
-    public bool UpdateRemote(uint inboundSpi, IPEndPoint remote) => _sas.UpdateRemote(inboundSpi, remote);
+    public bool UpdateRemote(uint inboundSpi, IPEndPoint remote)
+    {
+        if (!_sas.TryGet(inboundSpi, out var sa)) return false;
+        var before = sa.RemoteEndpoint.Address;
+        if (!_sas.UpdateRemote(inboundSpi, remote)) return false;
+        if (_routes is not null && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
+        {
+            // The peer's new outer address leaves the tunnel before its old one may enter it again.
+            Exclude(remote.Address);
+            Include(before);
+        }
+        return true;
+    }
 
     public bool DeleteSa(uint inboundSpi)
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         _outbound.Remove(sa);
-        RemoveRoutes(sa.RemoteTs);
+        RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         return _sas.Delete(inboundSpi);
     }
 
@@ -144,6 +176,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _sas.SetOutboundCeiling(inboundSpi, ceiling);
 
     public void OnUnknownSpi(UnknownSpiHandler report) => _sas.OnUnknownSpi(report);
+
+    public void OnPeerMoved(Action<uint, IPEndPoint> report) => _sas.OnPeerMoved(report);
 
     // ---- Metrics ----
 
@@ -160,6 +194,14 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     {
         // Every packet thread's series exists before it publishes: UDP workers 0..W-1 (outbound shares them), raw ESP W.
         metrics.Prepare(_workers + 1);
+        if (_routes is { } routes)
+        {
+            metrics.AddFlush(() =>
+            {
+                for (var op = RouteOperation.Add; op < RouteOperation.Count; op++)
+                    metrics.SetRouteFailures(LabelValues.Snake(op.ToString()), routes.Failures(op));
+            });
+        }
         _metrics = metrics;
     }
 
@@ -173,20 +215,53 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     // ---- Routes ----
 
-    private void AddRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    /// <summary>
+    /// Routes via the device for <paramref name="remoteTs"/>, and the exclusion of the <paramref name="peer"/>'s outer
+    /// address (first, so no moment exists in which the peer's own address routes into the tunnel). A selector that is
+    /// exactly the peer's address gets no route (strongSwan's kernel-libipsec refuses it likewise, allow_peer_ts = no).
+    /// Every failure is logged and counted.
+    /// </summary>
+    private void AddRoutes(IReadOnlyList<TrafficSelector> remoteTs, IPAddress? peer)
     {
         if (_routes is null) return;
+        if (peer is not null) Exclude(peer);
         foreach (var prefix in RoutePrefixes(remoteTs))
         {
+            if (peer is not null && RouteManager.IsHostRouteOf(prefix, peer))
+            {
+                _routes.CountRefused();
+                Log.RouteRefusedPeerAddress(_log, prefix, _tun.Name, peer.ToString());
+                continue;
+            }
             var result = _routes.Add(prefix);
             if (!result.Ok) Log.RouteFailed(_log, prefix, _tun.Name, result.Error ?? "");
         }
     }
 
-    private void RemoveRoutes(IReadOnlyList<TrafficSelector> remoteTs)
+    private void RemoveRoutes(IReadOnlyList<TrafficSelector> remoteTs, IPAddress? peer)
     {
         if (_routes is null) return;
-        foreach (var prefix in RoutePrefixes(remoteTs)) _routes.Remove(prefix);
+        foreach (var prefix in RoutePrefixes(remoteTs))
+        {
+            if (peer is not null && RouteManager.IsHostRouteOf(prefix, peer)) continue;
+            var result = _routes.Remove(prefix);
+            if (!result.Ok && result.Error is { } error && !error.EndsWith("not added by this manager", StringComparison.Ordinal))
+                Log.RouteRemoveFailed(_log, error);
+        }
+        if (peer is not null) Include(peer);
+    }
+
+    private void Exclude(IPAddress peer)
+    {
+        var result = _routes!.Exclude(peer);
+        if (!result.Ok) Log.RouteExclusionFailed(_log, peer.ToString(), result.Error ?? "");
+    }
+
+    private void Include(IPAddress peer)
+    {
+        var result = _routes!.Include(peer);
+        if (!result.Ok && result.Error is { } error && !error.EndsWith("not added by this manager", StringComparison.Ordinal))
+            Log.RouteRemoveFailed(_log, error);
     }
 
     /// <summary>Traffic selector address ranges as CIDR prefixes ("10.1.0.0/16"), for the routing table.</summary>
@@ -217,8 +292,13 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     {
         _stopping = true;
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
-        foreach (var trap in _traps.All) RemoveRoutes(trap.RemoteTs);
+        foreach (var trap in _traps.All) RemoveRoutes(trap.RemoteTs, peer: null);
         foreach (uint spi in _sas.InstalledSpis()) DeleteSa(spi);
+        if (_routes is not null)
+        {
+            foreach (var failure in _routes.RemoveAll()) Log.RouteRemoveFailed(_log, failure.Error ?? "");
+            _routes.Dispose();
+        }
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
         _tun.Dispose();

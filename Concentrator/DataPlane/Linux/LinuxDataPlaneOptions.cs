@@ -21,6 +21,12 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>Add (and remove) a route via the device for every remote traffic selector.</summary>
     public bool InstallRoutes { get; init; } = true;
 
+    /// <summary>The table tunnel routes go into (charon.routing_table); never main. Also the fwmark of the plane's sockets.</summary>
+    public uint RoutingTable { get; init; } = RouteManager.DefaultTable;
+
+    /// <summary>Priority of the first of the rules that look the table up (charon.routing_table_prio).</summary>
+    public uint RoutingTablePriority { get; init; } = RouteManager.DefaultPriority;
+
     /// <summary>Also carry ESP as IP protocol 50 (raw socket) for peers that are not behind a NAT.</summary>
     public bool PlainEsp { get; init; } = true;
 

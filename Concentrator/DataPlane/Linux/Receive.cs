@@ -14,7 +14,8 @@
 //   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen)
 //   R2 classify  NattDemux.Classify: keepalive dropped / IKE to the IKE sink (rare) / ESP on
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
-//                in place -> replay update -> inner traffic selector check; status counted per worker
+//                in place -> replay update -> inner traffic selector check -> a new packet from another
+//                source than the SA's peer is reported (its NAT moved; rare); status counted per worker
 //   R4 TUN write after the whole batch: consecutive TCP segments of one flow coalesced into GSO
 //                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
 //   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
@@ -52,7 +53,7 @@ public sealed partial class LinuxDataPlane
                         continue;
                 }
 
-                var status = EspPipeline.Open(_sas, packet, EspTransport.UdpEncapsulated, out var inner);
+                var status = EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out var inner);
                 Count(ref counters, status, length);
                 if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
             }
@@ -118,6 +119,6 @@ public sealed partial class LinuxDataPlane
     private IPEndPoint LocalFor(IPEndPoint remote)
     {
         var bound = _udp[0].LocalEndPoint;
-        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote);
+        return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote, SocketMark);
     }
 }

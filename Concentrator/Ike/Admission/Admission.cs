@@ -69,30 +69,42 @@ public sealed class InitRateLimiter
 /// Single-threaded (the supervisor's). The failure table is bounded: when full, new sources are not tracked
 /// (their half-open count is still bounded by block_threshold and the global caps).
 /// </summary>
+/// <remarks>
+/// Half-open SAs admitted with a valid COOKIE (proven: the initiator receives at that address) and those admitted
+/// without one are counted apart, each class held to block_threshold. Spoofed requests claiming an address can only
+/// ever hold its unproven share (and only up to cookie_threshold_ip, from where the address must return cookies), so
+/// they never use up what the real hosts behind it (one NAT, many users) need; strongSwan counts both together.
+/// </remarks>
 public sealed class SourceAdmission(AdmissionOptions options)
 {
     /// <summary>Sources tracked for authentication failures at once; a bound on memory, not a tunable a peer can grow.</summary>
     public const int MaxTrackedSources = 16384;
 
-    private readonly Dictionary<IPAddress, int> _halfOpen = new();
+    private readonly Dictionary<IPAddress, (int Unproven, int Proven)> _halfOpen = new();
     private readonly Dictionary<IPAddress, Failures> _failures = new();
 
     public int TrackedFailureSources => _failures.Count;
 
-    public bool AtBlockThreshold(IPAddress source) =>
-        _halfOpen.TryGetValue(source, out int n) && n >= options.BlockThreshold;
+    /// <summary>The source has block_threshold half-open SAs of the class a request of it would join.</summary>
+    public bool AtBlockThreshold(IPAddress source, bool proven) =>
+        _halfOpen.TryGetValue(source, out var n) && (proven ? n.Proven : n.Unproven) >= options.BlockThreshold;
 
-    public void AddHalfOpen(IPAddress source) =>
-        _halfOpen[source] = _halfOpen.TryGetValue(source, out int n) ? n + 1 : 1;
-
-    public void RemoveHalfOpen(IPAddress source)
+    public void AddHalfOpen(IPAddress source, bool proven)
     {
-        if (!_halfOpen.TryGetValue(source, out int n)) return;
-        if (n <= 1) _halfOpen.Remove(source);
-        else _halfOpen[source] = n - 1;
+        var n = _halfOpen.GetValueOrDefault(source);
+        _halfOpen[source] = proven ? n with { Proven = n.Proven + 1 } : n with { Unproven = n.Unproven + 1 };
     }
 
-    public int HalfOpenFrom(IPAddress source) => _halfOpen.TryGetValue(source, out int n) ? n : 0;
+    public void RemoveHalfOpen(IPAddress source, bool proven)
+    {
+        if (!_halfOpen.TryGetValue(source, out var n)) return;
+        n = proven ? n with { Proven = Math.Max(0, n.Proven - 1) } : n with { Unproven = Math.Max(0, n.Unproven - 1) };
+        if (n is (0, 0)) _halfOpen.Remove(source);
+        else _halfOpen[source] = n;
+    }
+
+    /// <summary>Half-open SAs from <paramref name="source"/>, both classes.</summary>
+    public int HalfOpenFrom(IPAddress source) => _halfOpen.TryGetValue(source, out var n) ? n.Unproven + n.Proven : 0;
 
     /// <summary>True while <paramref name="source"/> is backing off after too many authentication failures.</summary>
     public bool IsBlocked(IPAddress source, long nowMs) =>

@@ -6,10 +6,14 @@ public sealed record AdmissionOptions
     /// <summary>Half-open IKE SAs above which IKE_SA_INIT must carry a valid COOKIE (RFC 7296 §2.6).</summary>
     public int CookieThreshold { get; init; } = 10;
 
+    /// <summary>charon.cookie_threshold_ip: half-open IKE SAs from one source address from which its IKE_SA_INIT must carry a COOKIE.</summary>
+    public int CookieThresholdIp { get; init; } = 3;
+
     /// <summary>Half-open IKE SAs above which new IKE_SA_INIT requests are dropped outright.</summary>
     public int MaxHalfOpen { get; init; } = 5000;
 
-    /// <summary>charon.block_threshold: half-open IKE SAs one source address may have; more IKE_SA_INIT from it are dropped.</summary>
+    /// <summary>charon.block_threshold: half-open IKE SAs one source address may have, of those admitted with a valid COOKIE and
+    /// of those without one each (see <see cref="SourceAdmission"/>); more IKE_SA_INIT of a full class are dropped.</summary>
     public int BlockThreshold { get; init; } = 5;
 
     /// <summary>charon.half_open_timeout: a responder IKE SA not established by then is removed.</summary>

@@ -10,20 +10,20 @@ namespace Concentrator.Ike.Connections;
 /// </summary>
 public sealed class ChildConfig
 {
-    /// <summary>Largest accepted replay_window (packets). 0 disables replay protection.</summary>
+    /// <summary>Largest accepted replay_window (packets). 0 disables replay protection; 1..31 are raised to 32.</summary>
     public const int MaxReplayWindow = 65536;
 
     public string Name { get; init; } = "";
     public IReadOnlyList<TrafficSelectorSpec> LocalTs { get; init; } = [];
     public IReadOnlyList<TrafficSelectorSpec> RemoteTs { get; init; } = [];
     public IReadOnlyList<EspProposal> EspProposals { get; init; } = [];
-    /// <summary>tunnel | transport.</summary>
+    /// <summary>tunnel (transport is refused by the loader until it is built).</summary>
     public string Mode { get; init; } = "tunnel";
     /// <summary>none | trap | start.</summary>
     public string StartAction { get; init; } = "none";
     /// <summary>clear | trap | restart.</summary>
     public string DpdAction { get; init; } = "clear";
-    /// <summary>none | trap | start.</summary>
+    /// <summary>none (trap and start are refused by the loader until they are built).</summary>
     public string CloseAction { get; init; } = "none";
     public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(1);
     public TimeSpan LifeTime { get; init; } = TimeSpan.Zero;

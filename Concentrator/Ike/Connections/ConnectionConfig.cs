@@ -13,12 +13,17 @@ public sealed class ConnectionConfig
     public int Version { get; init; } = 2;
     public IReadOnlyList<string> LocalAddrs { get; init; } = ["%any"];
     public IReadOnlyList<string> RemoteAddrs { get; init; } = ["%any"];
+    /// <summary>Only listen.ike_port is accepted (the loader refuses another): a connection has no socket of its own.</summary>
     public int? LocalPort { get; init; }
     public int? RemotePort { get; init; }
     public IReadOnlyList<IkeProposal> Proposals { get; init; } = [];
     public AuthConfig Local { get; init; } = new();
     public AuthConfig Remote { get; init; } = new();
     public IReadOnlyDictionary<string, ChildConfig> Children { get; init; } = new Dictionary<string, ChildConfig>();
+    /// <summary>
+    /// swanctl encap: force UDP encapsulation (RFC 3948) without a NAT. Our NAT_DETECTION_SOURCE_IP hashes a made-up
+    /// address, so the peer sees a NAT and both ends use UDP 4500 for IKE and ESP (strongSwan's behaviour, either role).
+    /// </summary>
     public bool Encap { get; init; }
     public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(4);
     public TimeSpan ReauthTime { get; init; } = TimeSpan.Zero;
@@ -29,9 +34,10 @@ public sealed class ConnectionConfig
     /// retransmission budget (charon retransmit_*) ends it earlier if it is shorter. 0 = the budget alone (swanctl's
     /// dpd_timeout is IKEv1 only; here it applies to IKEv2 too).</summary>
     public TimeSpan DpdTimeout { get; init; } = TimeSpan.Zero;
-    /// <summary>0 = retry forever (swanctl).</summary>
+    /// <summary>1: an initiation is tried once (the loader refuses other values until retries are built).</summary>
     public int KeyingTries { get; init; } = 1;
-    public bool SendCertReq { get; init; } = true;
+    /// <summary>False: PSK only, no CERTREQ is ever sent (the loader refuses yes until certificates are built).</summary>
+    public bool SendCertReq { get; init; }
 
     /// <summary>
     /// weak_algorithms: the weak algorithms (3des, sha1, prfsha1, modp1024) may appear in this connection's
@@ -39,6 +45,7 @@ public sealed class ConnectionConfig
     /// swanctl.conf key (strongSwan has no such gate). DES, MD5 and MODP-768 stay refused.
     /// </summary>
     public bool WeakAlgorithms { get; init; }
-    /// <summary>no | never | keep | replace.</summary>
+    /// <summary>no: INITIAL_CONTACT replaces the peer's older IKE SAs (strongSwan's default). never, keep and replace are
+    /// refused by the loader until per-peer state exists (DEVELOPERS.md, PeerActor).</summary>
     public string Unique { get; init; } = "no";
 }

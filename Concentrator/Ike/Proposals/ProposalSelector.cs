@@ -169,6 +169,26 @@ public static class ProposalSelector
         return true;
     }
 
+    /// <summary>
+    /// True when one of <paramref name="configured"/> would accept exactly <paramref name="suite"/> (strongSwan's
+    /// ike_cfg has_proposal): a connection may only take over an IKE SA whose algorithms it allows.
+    /// </summary>
+    public static bool Allows(IReadOnlyList<IkeProposal> configured, IkeSuite suite)
+    {
+        List<Transform> transforms =
+        [
+            new EncryptionChoice(suite.Encryption, suite.KeyBits).ToWire(),
+            new(TransformType.Prf, (ushort)suite.Prf),
+            new(TransformType.DiffieHellman, (ushort)suite.Group),
+        ];
+        if (suite.Integrity != IntegAlgorithm.None) transforms.Add(new(TransformType.Integrity, (ushort)suite.Integrity));
+        foreach (var set in UsableIke(configured))
+        {
+            if (TryAcceptSingle(set, transforms, groupsOptional: false, out _)) return true;
+        }
+        return false;
+    }
+
     /// <summary>True when the proposal keeps at least one implemented algorithm of every type it needs
     /// (DH groups included), i.e. it can ever be offered or selected.</summary>
     public static bool IsUsable(IkeProposal proposal) => UsableIke([proposal]).Count == 1;

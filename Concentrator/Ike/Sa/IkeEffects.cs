@@ -38,6 +38,19 @@ public sealed record IkeSaRekeyed(IkeSa Successor) : IkeEffect;
 /// </summary>
 public sealed record IkeSaRedundant(IkeSa Sa) : IkeEffect;
 
+/// <summary>What showed that the peer moved: an authenticated IKE message, or authenticated ESP of one of its Child SAs.</summary>
+public enum PeerMoveTrigger
+{
+    Ike = 0,
+    Esp = 1,
+}
+
+/// <summary>
+/// The established SA follows the peer to <paramref name="Remote"/> (RFC 7296 §2.23: its NAT's mapping changed, shown by
+/// an authenticated message newer than any before it): the host points every Child SA's outbound ESP there.
+/// </summary>
+public sealed record PeerMoved(IPEndPoint From, IPEndPoint Remote, PeerMoveTrigger Trigger) : IkeEffect;
+
 /// <summary>A rekeyed Child SA installed without outbound may now send (its predecessor is gone).</summary>
 public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
 

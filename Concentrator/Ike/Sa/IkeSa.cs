@@ -351,14 +351,38 @@ public sealed class IkeSa : IDisposable
         _effects.Add(effect);
     }
 
-    /// <summary>RFC 7296 §2.23: behind a NAT, follow the peer's address from authenticated messages.</summary>
-    internal void FollowPeer(IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    /// <summary>
+    /// RFC 7296 §2.23: behind a NAT, follow the peer's address from authenticated messages (the task manager calls this
+    /// only for a new request or the response to ours, never a retransmission). Once established, the Child SAs follow
+    /// too (<see cref="PeerMoved"/>), and the change is replicated with the next snapshot (<see cref="StateVersion"/>).
+    /// </summary>
+    internal void FollowPeer(IPEndPoint remote, IPEndPoint local, bool viaNatT, PeerMoveTrigger trigger = PeerMoveTrigger.Ike)
     {
         if (!NatDetected && !viaNatT) return;
+        var before = RemoteEndpoint;
         if (!remote.Equals(RemoteEndpoint) || !local.Equals(LocalEndpoint) || NatT != viaNatT) Touch();
         RemoteEndpoint = remote;
         LocalEndpoint = local;
         NatT = viaNatT;
+        if (State == IkeSaState.Established && !remote.Equals(before))
+        {
+            Context.Metrics.CountPeerMove(trigger == PeerMoveTrigger.Esp);
+            Emit(new PeerMoved(before, remote, trigger));
+        }
+    }
+
+    /// <summary>
+    /// The data plane saw ESP of our Child SA <paramref name="inboundSpi"/> arrive from <paramref name="remote"/>, another
+    /// endpoint than the SA's, after it passed its ICV and replay checks and advanced the replay window (a new packet,
+    /// never a replayed or reordered one). Followed like an IKE message (strongSwan follows the kernel's NAT mapping
+    /// events the same way) when the peer is behind a NAT and ESP is UDP-encapsulated; not when we initiated from behind
+    /// a NAT ourselves (RFC 7296 §2.23: such a host SHOULD NOT update; strongSwan's rule too).
+    /// </summary>
+    public void FollowEsp(uint inboundSpi, IPEndPoint remote)
+    {
+        if (State != IkeSaState.Established || !NatT || !NatDetected || (BehindNat && IsInitiator)) return;
+        if (ChildTable.Find(inboundSpi) is null) return;
+        FollowPeer(remote, LocalEndpoint, viaNatT: true, PeerMoveTrigger.Esp);
     }
 
     internal void MarkEstablished()

@@ -152,6 +152,7 @@ public sealed class TaskManager
         {
             context.Metrics.CountMalformed(status);
             if (status == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
+            CloseIfUnanswered();
             return;
         }
 
@@ -165,6 +166,18 @@ public sealed class TaskManager
             HandleRequest(message, remote, local, viaNatT);
         }
         CurrentDatagram = [];
+        CloseIfUnanswered();
+    }
+
+    /// <summary>
+    /// A new responder SA exists for its first IKE_SA_INIT alone: when that request could not be answered (malformed,
+    /// or refused by the payload table) the SA ends at once instead of holding a half-open slot of its source until
+    /// half_open_timeout (strongSwan destroys an SA still in IKE_CREATED the same way). Admission drops such requests
+    /// before an SA is made; this holds the same for any path to a new SA.
+    /// </summary>
+    private void CloseIfUnanswered()
+    {
+        if (!_sa.IsInitiator && _sa.State == IkeSaState.Created) _sa.Close(CloseReason.InvalidSyntax);
     }
 
     private void HandleResponse(IkeMessage message, IPEndPoint remote, IPEndPoint local, bool viaNatT)
@@ -230,9 +243,9 @@ public sealed class TaskManager
             return;
         }
 
-        if (header.Exchange == ExchangeType.IkeSaInit ? _sa.State != IkeSaState.Created : _sa.Protector is null)
+        if (!Takes(header.Exchange))
         {
-            metrics.CountDrop(IkeDropReason.NotAuthenticated);
+            metrics.CountDrop(IkeDropReason.UnexpectedExchange);
             return;
         }
 
@@ -296,6 +309,19 @@ public sealed class TaskManager
             StartNext();
         }
     }
+
+    /// <summary>
+    /// Whether a request of <paramref name="exchange"/> is taken in the SA's state (RFC 7296 §1.2): IKE_SA_INIT by a new
+    /// responder, IKE_AUTH by a responder between the two, everything else once the peer is authenticated. A
+    /// CREATE_CHILD_SA right after IKE_SA_INIT comes from a peer that has done a DH exchange and nothing more: no Child SA
+    /// may come of it (strongSwan: "received CREATE_CHILD_SA request for unestablished IKE_SA, rejected").
+    /// </summary>
+    private bool Takes(ExchangeType exchange) => exchange switch
+    {
+        ExchangeType.IkeSaInit => !_sa.IsInitiator && _sa.State == IkeSaState.Created,
+        ExchangeType.IkeAuth => !_sa.IsInitiator && _sa.State == IkeSaState.Connecting && _sa.Protector is not null,
+        _ => _sa.State is IkeSaState.Established or IkeSaState.Deleting && _sa.Protector is not null,
+    };
 
     /// <summary>Opens the SK payload (all exchanges but IKE_SA_INIT) and applies the per-exchange payload table.</summary>
     private bool OpenAndCheck(IkeMessage message, bool isResponse)

@@ -206,7 +206,9 @@ public sealed class ChildCreateTask : IIkeTask
         bool anyProposal = false;
         foreach (var child in candidates)
         {
-            if (!ProposalSelector.TrySelectEsp(child.EspProposals, saPayload.Proposals, requireGroup: ke is not null, out var chosen, out var suite))
+            // CREATE_CHILD_SA negotiates the DH group whether or not a KE payload came (strongSwan never skips KE
+            // transforms there): a child whose esp_proposals require PFS matches no proposal without its group.
+            if (!ProposalSelector.TrySelectEsp(child.EspProposals, saPayload.Proposals, requireGroup: !_inIkeAuth, out var chosen, out var suite))
             {
                 continue;
             }
@@ -248,9 +250,11 @@ public sealed class ChildCreateTask : IIkeTask
 
             _nonceI = nonce.Data;
             _nonceR = sa.NewNonce();
-            if (ke is not null)
+            // A KE payload next to a proposal agreed without PFS is ignored (RFC 7296 §1.3.1 makes it optional).
+            if (_suite.Group != DhGroup.None)
             {
-                if (ke.Group != _suite.Group)
+                // The agreed group, asked for when the KE payload is missing or of another group (§1.3, §3.10.1).
+                if (ke is null || ke.Group != _suite.Group)
                 {
                     _error = NotifyType.InvalidKePayload;
                     return;

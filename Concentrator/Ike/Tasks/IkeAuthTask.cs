@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
@@ -19,9 +20,10 @@ public sealed class IkeAuthTask : IIkeTask
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
         var conn = sa.Connection!;
-        sa.LocalId = LocalIdentity(conn, sa);
-        var remoteId = Identity.Parse(conn.Remote.Id);
-        _psk = sa.Context.Resolver.FindSharedKey(sa.LocalId.Text, remoteId.Text);
+        // strongSwan: %any is no IDi, our address stands in; a remote pattern is not proposed as IDr.
+        sa.LocalId = conn.Local.Identity.IsAny ? Identity.FromAddress(sa.LocalEndpoint.Address) : conn.Local.Identity;
+        var remoteId = conn.Remote.Identity;
+        _psk = sa.Context.Resolver.FindSharedKey(sa.LocalId, remoteId);
         if (_psk is null || conn.Local.Auth != "psk")
         {
             sa.Fail(CloseReason.AuthFailed);
@@ -30,7 +32,7 @@ public sealed class IkeAuthTask : IIkeTask
 
         var idi = sa.LocalId.ToPayload(PayloadType.IdInitiator);
         payloads.Add(idi);
-        if (!remoteId.IsAny) payloads.Add(remoteId.ToPayload(PayloadType.IdResponder));
+        if (!remoteId.ContainsWildcards) payloads.Add(remoteId.ToPayload(PayloadType.IdResponder));
         payloads.Add(new AuthPayload(AuthMethod.SharedKeyMic,
             PskAuth.Compute(sa.Suite.Prf, _psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody())));
         if (sa.SendInitialContact) payloads.Add(new NotifyPayload(NotifyType.InitialContact));
@@ -47,9 +49,14 @@ public sealed class IkeAuthTask : IIkeTask
             return sa.Fail(response.GetNotify(NotifyType.AuthenticationFailed) is not null ? CloseReason.AuthFailed : CloseReason.InvalidSyntax);
         }
 
+        // The responder is verified with the key its identity selects, which is the one we signed with unless our remote
+        // id is a pattern that several secrets serve.
         var peer = Identity.FromPayload(idr);
-        if (!Identity.Parse(sa.Connection!.Remote.Id).Matches(peer) || auth.Method != AuthMethod.SharedKeyMic ||
-            !PskAuth.Verify(sa.Suite.Prf, _psk!, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody(), auth.Data))
+        var psk = sa.Connection!.Remote.Identity.Match(peer) == IdMatch.None ? null : sa.Context.Resolver.FindSharedKey(sa.LocalId!, peer);
+        bool verified = psk is not null && auth.Method == AuthMethod.SharedKeyMic &&
+            PskAuth.Verify(sa.Suite.Prf, psk, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody(), auth.Data);
+        ZeroKeys(psk);
+        if (!verified)
         {
             return sa.Fail(CloseReason.AuthFailed);
         }
@@ -63,36 +70,36 @@ public sealed class IkeAuthTask : IIkeTask
 
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
-        var idi = request.Get<IdPayload>(PayloadType.IdInitiator)!;
-        var auth = request.Get<AuthPayload>()!;
+        // The table admits the EAP shapes of RFC 7296 §2.16 (IDi without AUTH, as Windows and iOS send when set up for
+        // EAP; EAP alone; AUTH alone). No connection here authenticates a peer by EAP, so, as strongSwan does when no
+        // config allows the peer's method, they are answered AUTHENTICATION_FAILED and the SA closes.
+        if (request.Get<IdPayload>(PayloadType.IdInitiator) is not { } idi || request.Get<AuthPayload>() is not { } auth)
+        {
+            return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        }
+
         var idr = request.Get<IdPayload>(PayloadType.IdResponder);
         var peer = Identity.FromPayload(idi);
         var wantedLocal = idr is null ? null : Identity.FromPayload(idr);
 
-        // strongSwan picks the connection by identities at this point; the IKE proposal was already
-        // chosen in IKE_SA_INIT from the same address-matched candidates.
-        foreach (var conn in sa.Candidates)
+        // strongSwan picks the connection by identities at this point, best match first, among the address-matched
+        // candidates whose proposals contain the IKE proposal IKE_SA_INIT chose. Its one PSK verifies the peer.
+        var conn = ConnectionMatch.ForAuth(sa.Candidates, sa.LocalEndpoint.Address, sa.RemoteEndpoint.Address, sa.Suite, peer, wantedLocal);
+        if (conn is null) return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        var local = ResponderIdentity(conn, sa, wantedLocal);
+        var psk = sa.Context.Resolver.FindSharedKey(local, peer);
+        if (psk is null || auth.Method != AuthMethod.SharedKeyMic ||
+            !PskAuth.Verify(sa.Suite.Prf, psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody(), auth.Data))
         {
-            if (conn.Remote.Auth != "psk" || !Identity.Parse(conn.Remote.Id).Matches(peer)) continue;
-            var local = LocalIdentity(conn, sa);
-            if (wantedLocal is not null && !wantedLocal.Equals(local)) continue;
-
-            var psk = sa.Context.Resolver.FindSharedKey(local.Text, peer.Text);
-            if (psk is null) continue;
-            if (auth.Method != AuthMethod.SharedKeyMic ||
-                !PskAuth.Verify(sa.Suite.Prf, psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody(), auth.Data))
-            {
-                return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
-            }
-
-            sa.Connection = conn;
-            sa.LocalId = local;
-            sa.RemoteId = peer;
-            _psk = psk;
-            return TaskOutcome.Done;
+            ZeroKeys(psk);
+            return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
         }
 
-        return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        sa.Connection = conn;
+        sa.LocalId = local;
+        sa.RemoteId = peer;
+        _psk = psk;
+        return TaskOutcome.Done;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)
@@ -101,10 +108,22 @@ public sealed class IkeAuthTask : IIkeTask
         payloads.Insert(0, idr);
         payloads.Insert(1, new AuthPayload(AuthMethod.SharedKeyMic,
             PskAuth.Compute(sa.Suite.Prf, _psk!, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody())));
+        ZeroKeys(null);
         sa.MarkEstablished();
     }
 
-    /// <summary>The configured local id, or (as strongSwan does) our IP address when none is set.</summary>
-    private static Identity LocalIdentity(ConnectionConfig conn, IkeSa sa) =>
-        conn.Local.Id is "" or Identity.Any ? Identity.FromAddress(sa.LocalEndpoint.Address) : Identity.Parse(conn.Local.Id);
+    /// <summary>The resolver hands out copies of a PSK; each is zeroed once its AUTH payload is computed or checked.</summary>
+    private void ZeroKeys(byte[]? copy)
+    {
+        if (copy is not null) CryptographicOperations.ZeroMemory(copy);
+        if (_psk is not null) CryptographicOperations.ZeroMemory(_psk);
+        _psk = null;
+    }
+
+    /// <summary>
+    /// strongSwan's ike_auth build_r: the IDr the peer asked for (it matched our configured id), else the configured id,
+    /// else, when that is %any or a pattern, our IP address.
+    /// </summary>
+    private static Identity ResponderIdentity(ConnectionConfig conn, IkeSa sa, Identity? requested) =>
+        requested ?? (conn.Local.Identity.ContainsWildcards ? Identity.FromAddress(sa.LocalEndpoint.Address) : conn.Local.Identity);
 }

@@ -18,6 +18,9 @@ public sealed class IkeInitTask : IIkeTask
     /// <summary>Bound on COOKIE/INVALID_KE round trips before giving up (a peer could loop us forever).</summary>
     private const int MaxRetries = 3;
 
+    /// <summary>A random IPv4 address, port 0, chosen once per process: no real endpoint hashes like it.</summary>
+    private static readonly IPEndPoint FakeSource = new(new IPAddress(RandomNumberGenerator.GetBytes(4)), 0);
+
     private IKeyExchange? _dh;
     private DhGroup _group;
     private int _retries;
@@ -100,9 +103,9 @@ public sealed class IkeInitTask : IIkeTask
         DeriveKeys(sa, suite, secret);
         CheckNat(sa, response);
 
-        if (sa.NatDetected && !sa.NatT)
+        if ((sa.NatDetected || sa.Connection.Encap) && !sa.NatT)
         {
-            // RFC 7296 §2.23: once a NAT is seen, the initiator moves IKE (and ESP) to port 4500.
+            // RFC 7296 §2.23: once a NAT is seen (or encap forces it), the initiator moves IKE (and ESP) to port 4500.
             sa.NatT = true;
             sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != UdpEncapsulation.IkePort ? p : sa.Context.NattPort);
             sa.LocalEndpoint = new IPEndPoint(sa.LocalEndpoint.Address, sa.Context.NattPort);
@@ -188,9 +191,15 @@ public sealed class IkeInitTask : IIkeTask
         }
     }
 
+    /// <summary>
+    /// With encap (forced UDP encapsulation) NAT_DETECTION_SOURCE_IP hashes <see cref="FakeSource"/> instead of our
+    /// address, in either role, so the peer believes we are behind a NAT and keeps IKE and ESP on UDP 4500 (strongSwan's
+    /// ike_natd does the same). The destination hash stays true.
+    /// </summary>
     private static void AddNatDetection(IkeSa sa, List<Payload> payloads, ulong spiR)
     {
-        payloads.Add(new NotifyPayload(NotifyType.NatDetectionSourceIp, NatDetection.Hash(sa.SpiI, spiR, sa.LocalEndpoint)));
+        var source = sa.Connection is { Encap: true } ? FakeSource : sa.LocalEndpoint;
+        payloads.Add(new NotifyPayload(NotifyType.NatDetectionSourceIp, NatDetection.Hash(sa.SpiI, spiR, source)));
         payloads.Add(new NotifyPayload(NotifyType.NatDetectionDestinationIp, NatDetection.Hash(sa.SpiI, spiR, sa.RemoteEndpoint)));
     }
 

@@ -32,8 +32,10 @@ public sealed record MessageShape(
 /// The rules are data: <see cref="Table"/> maps (exchange, isResponse) to the acceptable shapes; a message
 /// passes when it fits any one of them. Lenient where RFC 7296 lets a peer be:
 /// <list type="bullet">
-/// <item>A message with an error Notify (type &lt; 16384) needs nothing else: minimum counts are waived
-/// (maximum counts, allowed types and all-or-none groups still apply).</item>
+/// <item>A response with an error Notify (type &lt; 16384) needs nothing else: minimum counts are waived
+/// (maximum counts, allowed types and all-or-none groups still apply). A request never is: an error notify answers a
+/// request, so a request carrying one still needs its payloads (strongSwan's rules mark Notify sufficient in responses
+/// only), and the tasks may rely on a request's required payloads being there.</item>
 /// <item>An IKE_SA_INIT response with a COOKIE notify needs nothing else (§2.6).</item>
 /// <item>Notify and Vendor ID payloads are allowed everywhere; unknown non-critical payloads are ignored (§2.5).</item>
 /// <item>IKE_AUTH also admits the EAP round trips of §2.16 (IDi without AUTH, EAP only, final AUTH).</item>
@@ -134,7 +136,7 @@ public static class PayloadRules
             counts[(int)p.Type]++;
             if (p is NotifyPayload n)
             {
-                hasError |= n.IsError;
+                hasError |= n.IsError && isResponse;
                 notifies.Add(n.NotifyType);
             }
         }
