@@ -53,15 +53,22 @@ internal static class ConfigTestText
           routing_table: 220     # never 0, 253, 254 (main) or 255 (strongSwan's name and default)
           routing_table_prio: 220  # rules at 220, 221 and 222; at most 32763 (strongSwan's name and default)
 
-        cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
-          hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)
+        cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster, remoting on loopback
+          hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP);
+                                 # a one-node cluster accepts loopback only, and any other address needs tls (remoting carries SA keys)
           port: 4053             # remoting TCP port (0: any free port)
           seed_nodes: []         # e.g. [akka.tcp://concentrator@10.0.0.1:4053, akka.tcp://concentrator@10.0.0.2:4053]
           discovery: none        # none | kubernetes (Akka.Management Cluster Bootstrap + Akka.Discovery.KubernetesApi)
           management_port: 8558  # Akka.Management HTTP with discovery kubernetes (container port named "management")
           kubernetes: { pod_label_selector: "app.kubernetes.io/name=concentrator", required_contact_points: 2 }
           split_brain_resolver: keep-majority  # keep-majority | static-quorum (majority of seeds) | keep-oldest | down-all | off
-          tls: { certificate: "", password_file: "" }  # PKCS#12 for remoting TLS with mutual authentication; empty: plain TCP
+          tls:                   # remoting over mutual TLS; all empty: plain TCP (loopback only)
+            certificate: ""      # PKCS#12: this node's certificate, its key (and intermediate CAs); nothing in it is trusted
+            password_file: ""    # file holding the PKCS#12 password (trailing newline ignored)
+            cacerts: []          # swanctl remote.cacerts: PEM/DER files of the CAs that issue node certificates, the only trust anchors
+            remote_id: ""        # swanctl remote.id: the name every other node's certificate carries: an FQDN matched against its DNS
+                                 # subjectAltNames ("*.vpn-cluster.vpn.svc.cluster.local": a leading * matches any prefix), a DN
+                                 # matched against its subject ("CN=*, O=Example": * is any one value), or an IP address
 
         connections:
           site-a:

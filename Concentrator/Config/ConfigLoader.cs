@@ -28,7 +28,7 @@ internal static partial class ConfigLoader
         "hostname", "port", "seed_nodes", "discovery", "management_port", "kubernetes", "split_brain_resolver", "tls",
     ];
     private static readonly string[] ClusterKubernetesKeys = ["pod_label_selector", "required_contact_points"];
-    private static readonly string[] ClusterTlsKeys = ["certificate", "password_file"];
+    private static readonly string[] ClusterTlsKeys = ["certificate", "password_file", "cacerts", "remote_id"];
     /// <param name="file">Named in errors and kept as <see cref="ConcentratorConfig.Source"/>.</param>
     public static ConcentratorConfig Parse(string yaml, string file)
     {
@@ -183,11 +183,25 @@ internal static partial class ConfigLoader
         var tls = m.Section("tls", ClusterTlsKeys);
         var certificate = tls.ExistingFile("certificate");
         var passwordFile = tls.ExistingFile("password_file");
-        if (passwordFile.Length > 0 && certificate.Length == 0)
+        var caCerts = tls.ExistingFiles("cacerts");
+        var remoteId = tls.Scalar("remote_id")?.Trim() ?? "";
+        foreach (var (key, set) in new[] { ("password_file", passwordFile.Length > 0), ("cacerts", caCerts.Count > 0), ("remote_id", remoteId.Length > 0) })
         {
-            throw tls.Fail("password_file", "is set but tls.certificate is empty");
+            if (set && certificate.Length == 0) throw tls.Fail(key, "is set but tls.certificate is empty");
         }
-        return new ClusterConfig
+        if (certificate.Length > 0)
+        {
+            if (caCerts.Count == 0)
+            {
+                throw tls.Fail("cacerts", "needs the CA certificates that issue the nodes' certificates (the only certificates trusted)");
+            }
+            if (remoteId.Length == 0)
+            {
+                throw tls.Fail("remote_id", "needs the name every node's certificate carries (e.g. *.concentrator-cluster.vpn.svc.cluster.local)");
+            }
+            if (ClusterPeerName.TryParse(remoteId, out var error) is null) throw tls.Fail("remote_id", error);
+        }
+        var cluster = new ClusterConfig
         {
             Hostname = hostname?.Trim() ?? d.Hostname,
             Port = m.Int("port", 0, 65535) ?? d.Port,
@@ -199,7 +213,10 @@ internal static partial class ConfigLoader
             SplitBrainResolver = m.Choice("split_brain_resolver", ClusterConfig.SplitBrainResolvers) ?? d.SplitBrainResolver,
             TlsCertificate = certificate,
             TlsPasswordFile = passwordFile,
+            TlsCaCerts = caCerts,
+            TlsRemoteId = remoteId,
             Source = m.Source,
         };
+        return cluster.TrustProblem() is { } trust ? throw m.Fail(trust.Key, trust.Problem) : cluster;
     }
 }

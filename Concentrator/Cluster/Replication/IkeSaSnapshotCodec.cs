@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
@@ -121,6 +122,18 @@ public static class IkeSaSnapshotCodec
     /// </summary>
     public static ParseStatus TryDecode(ReadOnlySpan<byte> data, out IkeSaSnapshot? snapshot)
     {
+        // Keys and nonces read before a later field fails are zeroed: bytes from another node never linger half-decoded.
+        var secrets = new List<byte[]>();
+        var status = Decode(data, secrets, out snapshot);
+        if (status != ParseStatus.Ok)
+        {
+            foreach (var secret in secrets) CryptographicOperations.ZeroMemory(secret);
+        }
+        return status;
+    }
+
+    private static ParseStatus Decode(ReadOnlySpan<byte> data, List<byte[]> secrets, out IkeSaSnapshot? snapshot)
+    {
         snapshot = null;
         var r = new SpanReader(data);
         if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
@@ -160,10 +173,11 @@ public static class IkeSaSnapshotCodec
         for (int i = 0; i < keys.Length; i++)
         {
             if ((st = ReadBytes(ref r, out keys[i])) != ParseStatus.Ok) return st;
+            secrets.Add(keys[i]);
         }
 
-        if ((st = ReadBytes(ref r, out var nonceI)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var nonceR)) != ParseStatus.Ok ||
+        if ((st = ReadBytes(ref r, out var nonceI)) != ParseStatus.Ok || Secret(secrets, nonceI) ||
+            (st = ReadBytes(ref r, out var nonceR)) != ParseStatus.Ok || Secret(secrets, nonceR) ||
             (st = ReadBytes(ref r, out var initRequest)) != ParseStatus.Ok ||
             (st = ReadBytes(ref r, out var initResponse)) != ParseStatus.Ok)
         {
@@ -198,11 +212,7 @@ public static class IkeSaSnapshotCodec
         var children = new List<ChildSaSnapshot>(Math.Min((int)childCount, 64));
         for (int i = 0; i < childCount; i++)
         {
-            if ((st = ReadChild(ref r, out var child)) != ParseStatus.Ok)
-            {
-                foreach (var c in children) c.ZeroKeys();
-                return st;
-            }
+            if ((st = ReadChild(ref r, secrets, out var child)) != ParseStatus.Ok) return st;
             children.Add(child!);
         }
 
@@ -239,7 +249,14 @@ public static class IkeSaSnapshotCodec
         return ParseStatus.Ok;
     }
 
-    private static ParseStatus ReadChild(ref SpanReader r, out ChildSaSnapshot? child)
+    /// <summary>Registers a secret read for zeroing on failure; false, so it chains into a condition of reads.</summary>
+    private static bool Secret(List<byte[]> secrets, byte[] secret)
+    {
+        secrets.Add(secret);
+        return false;
+    }
+
+    private static ParseStatus ReadChild(ref SpanReader r, List<byte[]> secrets, out ChildSaSnapshot? child)
     {
         child = null;
         ParseStatus st;
@@ -252,10 +269,10 @@ public static class IkeSaSnapshotCodec
         }
 
         if (esn > 1) return ParseStatus.InvalidSyntax;
-        if ((st = ReadBytes(ref r, out var inEncr)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var inInteg)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var outEncr)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var outInteg)) != ParseStatus.Ok ||
+        if ((st = ReadBytes(ref r, out var inEncr)) != ParseStatus.Ok || Secret(secrets, inEncr) ||
+            (st = ReadBytes(ref r, out var inInteg)) != ParseStatus.Ok || Secret(secrets, inInteg) ||
+            (st = ReadBytes(ref r, out var outEncr)) != ParseStatus.Ok || Secret(secrets, outEncr) ||
+            (st = ReadBytes(ref r, out var outInteg)) != ParseStatus.Ok || Secret(secrets, outInteg) ||
             (st = ReadSelectors(ref r, PayloadType.TsInitiator, out var localTs)) != ParseStatus.Ok ||
             (st = ReadSelectors(ref r, PayloadType.TsResponder, out var remoteTs)) != ParseStatus.Ok)
         {
