@@ -21,7 +21,7 @@ internal static partial class ConfigLoader
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
-        "routing_table", "routing_table_prio",
+        "routing_table", "routing_table_prio", "fragment_size", "fragment_size_v4", "fragment_size_v6", "fragment_memory",
     ];
     private static readonly string[] ClusterKeys =
     [
@@ -149,7 +149,33 @@ internal static partial class ConfigLoader
             ChildSaLimit = m.Int("child_sa_limit", 0, 100_000) ?? d.ChildSaLimit,
             AcquireQueue = m.Int("acquire_queue", 0, 100_000) ?? d.AcquireQueue,
             AdminRate = m.Int("admin_rate", 1, 100_000) ?? d.AdminRate,
+            FragmentSize = FragmentSize(m, "fragment_size") ?? d.FragmentSize,
+            FragmentSizeV4 = FragmentSize(m, "fragment_size_v4") ?? d.FragmentSizeV4,
+            FragmentSizeV6 = FragmentSize(m, "fragment_size_v6") ?? d.FragmentSizeV6,
+            FragmentMemory = FragmentMemory(m) ?? d.FragmentMemory,
         };
+    }
+
+    /// <summary>0 (strongSwan: the address family's default) or a datagram size an IPv4 host must accept and UDP can carry.</summary>
+    private static int? FragmentSize(YamlSection m, string key)
+    {
+        var size = m.Int(key, 0, UdpMaxPayload);
+        if (size is > 0 and < CharonConfig.MinFragmentSize)
+        {
+            throw m.Fail(key, $"{size} is below {CharonConfig.MinFragmentSize} (the datagram every IPv4 host accepts, RFC 791); use 0 for the address family's default");
+        }
+        return size;
+    }
+
+    private static long? FragmentMemory(YamlSection m)
+    {
+        var bytes = m.Bytes("fragment_memory");
+        if (bytes is { } b && (b < CharonConfig.MinFragmentMemory || b > CharonConfig.MaxFragmentMemory))
+        {
+            throw m.Fail("fragment_memory", $"{b} is out of range {CharonConfig.MinFragmentMemory}..{CharonConfig.MaxFragmentMemory} bytes " +
+                                            "(at least one reassembly of max_packet)");
+        }
+        return (long?)bytes;
     }
 
     private static ClusterConfig ReadCluster(YamlSection m)

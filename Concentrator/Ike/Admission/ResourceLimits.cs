@@ -28,5 +28,12 @@ public sealed record ResourceLimits
 
     public int AdminRate { get; init; } = 20;
 
+    /// <summary>
+    /// Octets of IKE fragments (RFC 7383) all SAs of the node may hold while reassembling. Each reassembly is bounded by
+    /// <see cref="MaxPacket"/> and an SA has at most two (the peer's request, the response to ours); fragments arrive
+    /// back to back, so real peers hold a few kB at a time, and this caps what half-open SAs that never finish can pin.
+    /// </summary>
+    public long FragmentMemory { get; init; } = 64L << 20;
+
     public static ResourceLimits Default { get; } = new();
 }

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Concentrator.Testbed.Interop;
+using Xunit.Abstractions;
+
+namespace Concentrator.Tests.Interop;
+
+/// <summary>
+/// IKE fragmentation (RFC 7383) against stock strongSwan on a path that drops IP fragments, as the middleboxes do that make
+/// Windows report error 809: an nft filter at each end's ingress (<see cref="FragmentFilter"/>) drops every IPv4 fragment.
+/// IKE_AUTH is made larger than the 1500-octet path honestly: one side's child is a dual-stack site announcing 40 IPv6
+/// prefixes besides its IPv4 subnet (40 octets per selector; a TS payload holds at most 64 selectors here), so both
+/// the request's and the narrowed response's traffic selectors run to well over 1500 octets. It gets through only as SKF fragments, both ways in each test: strongSwan's to us and ours to strongSwan.
+/// </summary>
+[Collection(InteropCollection.Name)]
+[Trait("Category", "Root")]
+public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
+{
+    private const string Esp = "aes256gcm16";
+
+    /// <summary>Largest IKE message that crosses the 1500-octet IPv4 path in one datagram on UDP 4500 (20 IP, 8 UDP, 4 marker).</summary>
+    private const int LargestUnfragmented = 1500 - 20 - 8 - 4;
+
+    /// <summary>The many prefixes, 2001:db8:100:1::/64 to 2001:db8:100:28::/64; quoted for YAML, bare for swanctl.conf.</summary>
+    private static string ManyPrefixes(bool yaml) =>
+        string.Join(", ", Enumerable.Range(1, 40).Select(i => yaml ? $"\"2001:db8:100:{i:x}::/64\"" : $"2001:db8:100:{i:x}::/64"));
+
+    /// <summary>A prefix covering <see cref="ManyPrefixes"/>.</summary>
+    private static string CoveringPrefix(bool yaml) => yaml ? "\"2001:db8:100::/48\"" : "2001:db8:100::/48";
+
+    /// <summary>strongSwan initiates (AES-GCM): its IKE_AUTH request is split into SKF fragments to us, our response into fragments to it.</summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task StrongSwan_initiator_and_Concentrator_responder_exchange_a_large_IKE_AUTH_in_fragments_over_a_path_dropping_IP_fragments_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
+        var bed = scope.Bed;
+        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
+        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", $"{NamespaceTestbed.PeerInner}/32, {ManyPrefixes(yaml: false)}", NamespaceTestbed.LanSubnet, Esp));
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+                "aes256gcm16-prfsha256-ecp256", Esp, NamespaceTestbed.LanSubnet, $"{NamespaceTestbed.PeerInnerSubnet}, {CoveringPrefix(yaml: true)}"),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
+        var onPeer = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
+        Assert.True(onPeer is not null, "peer: no ESTABLISHED IKE SA with an INSTALLED child");
+
+        await AssertFragmentedBothWaysAsync(scope, bed, peer, gateway);
+        var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
+        scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
+        Assert.True(ping.Ok, "ping through the tunnel failed: " + ping);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    /// <summary>We initiate (AES-CBC with HMAC, padded per fragment): our IKE_AUTH request goes as fragments, strongSwan answers in fragments.</summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task Concentrator_initiator_and_StrongSwan_responder_exchange_a_large_IKE_AUTH_in_fragments_over_a_path_dropping_IP_fragments_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
+        var bed = scope.Bed;
+        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
+        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, "%any", SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256-sha256-modp2048", "net", NamespaceTestbed.PeerInnerSubnet, $"{NamespaceTestbed.LanSubnet}, {CoveringPrefix(yaml: false)}", "aes256-sha256"));
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, bed.PeerOuter, SwanctlConf.GatewayId, SwanctlConf.PeerId,
+                "aes256-sha256-modp2048", "aes256-sha256", $"{NamespaceTestbed.LanSubnet}, {ManyPrefixes(yaml: true)}", NamespaceTestbed.PeerInnerSubnet,
+                startAction: "start", name: "site"),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        var onPeer = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(25)));
+        Assert.True(onPeer is not null, "peer (responder): no ESTABLISHED IKE SA with an INSTALLED child");
+        Assert.True(await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(5))),
+            "the concentrator did not log Child SA installed (1003)");
+
+        await AssertFragmentedBothWaysAsync(scope, bed, peer, gateway);
+        var ping = await bed.Lan.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", NamespaceTestbed.PeerInner);
+        scope.Log("ping LAN -> peer inner: " + PingOutput.Summary(ping));
+        Assert.True(ping.Ok, "ping through the tunnel failed: " + ping);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    /// <summary>
+    /// strongSwan split a message of more than <see cref="LargestUnfragmented"/> octets and reassembled ours; we sent and
+    /// reassembled fragments (metrics); and not one IP fragment reached either filter, so nothing got through any other way.
+    /// </summary>
+    private static async Task AssertFragmentedBothWaysAsync(InteropScope scope, NamespaceTestbed bed, StrongSwan peer, ConcentratorProcess gateway)
+    {
+        string log = peer.Log();
+        var splits = Splitting().Matches(log).Select(m => int.Parse(m.Groups["bytes"].Value, CultureInfo.InvariantCulture)).ToList();
+        scope.Log($"strongSwan split messages of {string.Join(", ", splits)} octets; reassembled: {Reassembled().Matches(log).Count}");
+        Assert.Contains(splits, s => s > LargestUnfragmented);
+        Assert.True(Reassembled().IsMatch(log), "strongSwan did not reassemble a fragmented message of ours");
+
+        string metrics = await GatewayMetrics.ScrapeAsync(bed.Gateway);
+        double sent = GatewayMetrics.Sum(metrics, "concentrator_ike_fragments_sent_total");
+        double received = GatewayMetrics.Sum(metrics, "concentrator_ike_fragments_received_total");
+        double reassembled = GatewayMetrics.Sum(metrics, "concentrator_ike_messages_reassembled_total");
+        scope.Log($"concentrator: {sent} fragments sent, {received} received, {reassembled} messages reassembled");
+        Assert.True(sent >= 2, "the concentrator sent no fragmented message");
+        Assert.True(received >= 2 && reassembled >= 1, "the concentrator reassembled no fragmented message");
+
+        long droppedAtPeer = FragmentFilter.Dropped(bed.Peer, NamespaceTestbed.PeerDevice);
+        long droppedAtGateway = FragmentFilter.Dropped(bed.Gateway, NamespaceTestbed.GatewayOuterDevice);
+        scope.Log($"IP fragments dropped: {droppedAtPeer} at the peer, {droppedAtGateway} at the gateway");
+        Assert.Equal(0, droppedAtPeer);
+        Assert.Equal(0, droppedAtGateway);
+    }
+
+    [GeneratedRegex(@"splitting IKE message \((?<bytes>\d+) bytes\) into \d+ fragments")]
+    private static partial Regex Splitting();
+
+    [GeneratedRegex(@"reassembled fragmented IKE message")]
+    private static partial Regex Reassembled();
+}
