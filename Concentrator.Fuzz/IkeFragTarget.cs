@@ -23,7 +23,8 @@ namespace Concentrator.Fuzz;
 ///   1 u8 k        deliver the responder's k-th datagram sent to the initiator
 ///   2 u8 k, u16 offset, u8 xor   the same as 0 with one octet changed
 ///   3 u16 number, u16 total, u8 first, u8 flags, u8 length, piece   one SKF fragment sealed by an end with its keys
-///     (flags bit 0: by the responder, as a response, else by the initiator; bit 1: message ID + 1; bit 2: INFORMATIONAL)
+///     (flags bit 0: by the responder, as a response, else by the initiator; bit 1: message ID + 1; bit 2: INFORMATIONAL;
+///     bit 3: padded by 255 octets, the most a peer may)
 ///   4             the initiator's retransmission timer (its fragments are sent again)
 ///   5             deliver everything sent, both ways, in order
 /// </code>
@@ -140,7 +141,7 @@ public static class IkeFragTarget
                         var exchange = (flags & 4) != 0 ? ExchangeType.Informational : ExchangeType.IkeAuth;
                         var header = new IkeHeader(by.Sa.SpiI, by.Sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion,
                             ProtocolConstants.MinorVersion, exchange, by == r ? IkeFlags.Response : IkeFlags.Initiator, 1u + (uint)((flags >> 1) & 1), 0);
-                        Deliver(to, protector.SealFragment(header, first, piece, number, total), ref mostHeld);
+                        Deliver(to, protector.SealFragment(header, first, piece, number, total, (flags & 8) != 0 ? 255 : 0), ref mostHeld);
                         deliveries++;
                         break;
                     }
@@ -192,9 +193,8 @@ public static class IkeFragTarget
         var sa = to.Sa;
         int held = sa.TaskManager.FragmentBytesHeld;
         var context = sa.Context;
-        // Two reassemblies, each within max_packet of content plus its pieces' padding (at most 256 octets per fragment of
-        // the bound) and the first fragment kept whole.
-        int bound = 2 * (context.Limits.MaxPacket + WireLimits.MaxFragments * 256 + ushort.MaxValue);
+        // Two reassemblies, each within max_packet of content (padding is not kept) and the first fragment kept whole.
+        int bound = 2 * (context.Limits.MaxPacket + ushort.MaxValue);
         if (held > bound) throw new InvalidOperationException($"an SA holds {held} fragment octets, more than its bound {bound}");
         if (context.Reassembly.Held != held) throw new InvalidOperationException($"the node's budget says {context.Reassembly.Held}, its one SA {held}");
         if (held > context.Limits.FragmentMemory) throw new InvalidOperationException($"{held} octets held, fragment_memory is {context.Limits.FragmentMemory}");

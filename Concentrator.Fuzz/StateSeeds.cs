@@ -67,7 +67,8 @@ public static class StateSeeds
     /// <summary>
     /// Scripts of <see cref="IkeFragTarget"/> for both suites at fragment sizes 576 and 1280: in order, reversed, duplicated,
     /// a changed octet, more fragments than the bound, a larger Total Fragments that makes the genuine ones stale, forged
-    /// response fragments, a retransmission, max_packet and fragment_memory too small, and a fragmented INFORMATIONAL.
+    /// response fragments, a retransmission, max_packet and fragment_memory too small, a fragmented INFORMATIONAL, and authentic fragments padded
+    /// by 255 octets.
     /// </summary>
     public static IEnumerable<(string Name, byte[] Data)> IkeFrag()
     {
@@ -86,6 +87,7 @@ public static class StateSeeds
             yield return ($"{tag}-max-packet", [(byte)(setup | 8), 5]);
             yield return ($"{tag}-memory", [(byte)(setup | 16), 5]);
             yield return ($"{tag}-informational", [setup, 5, 3, 0, 1, 0, 2, 0, 6, 0, 3, 0, 2, 0, 2, 0, 6, 0, 5]);
+            yield return ($"{tag}-padded", [setup, 3, 0, 1, 0, 255, 0, 8, 0, 3, 0, 2, 0, 255, 0, 8, 0, 5]);
         }
     }
 

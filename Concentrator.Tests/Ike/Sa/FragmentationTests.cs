@@ -295,6 +295,25 @@ public sealed class FragmentationTests
         Assert.Equal(IkeSaState.Connecting, r.Sa.State);
     }
 
+    [Theory]
+    [InlineData(Gcm)]
+    [InlineData(Cbc)]
+    public void Padding_never_lets_a_peer_hold_more_than_max_packet_and_its_first_fragment(string proposals)
+    {
+        var (i, r) = Create(proposals: proposals, responderLimits: ResourceLimits.Default with { MaxPacket = 1500 });
+        ThroughInit(i, r);
+        // Authentic fragments, as any peer past IKE_SA_INIT can seal them: no content and the most padding, 254 of 255.
+        var header = new IkeHeader(i.Sa.SpiI, i.Sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+            ExchangeType.IkeAuth, IkeFlags.Initiator, 1, 0);
+        var fragments = Enumerable.Range(1, WireLimits.MaxFragments - 1)
+            .Select(n => i.Sa.Protector!.SealFragment(header, PayloadType.None, [], (ushort)n, WireLimits.MaxFragments, padLength: 255))
+            .ToList();
+        Assert.Empty(Deliver(r, fragments));
+        Assert.Equal(fragments.Count, r.Scrape().Sum("concentrator_ike_fragments_received_total"));
+        Assert.InRange(r.Sa.TaskManager.FragmentBytesHeld, 1, 1500 + fragments[0].Length);
+        Assert.Equal(r.Sa.TaskManager.FragmentBytesHeld, r.Sa.Context.Reassembly.Held);
+    }
+
     [Fact]
     public void Node_wide_fragment_memory_bounds_what_is_held_and_is_given_back_when_the_SA_ends()
     {

@@ -184,12 +184,14 @@ public sealed class IkeMessageProtector : IDisposable
 
     /// <summary>
     /// One SKF fragment with any numbers and piece, as <see cref="SealFragments"/> would protect it: tests and the fuzz
-    /// targets make fragments no sender of ours would (more than the bound, inconsistent totals) with real keys.
+    /// targets make fragments no sender of ours would (more than the bound, inconsistent totals, up to 255 octets of
+    /// padding with <paramref name="padLength"/>, rounded up to the CBC block) with real keys.
     /// </summary>
-    internal byte[] SealFragment(IkeHeader header, PayloadType first, ReadOnlySpan<byte> piece, ushort number, ushort total)
+    internal byte[] SealFragment(IkeHeader header, PayloadType first, ReadOnlySpan<byte> piece, ushort number, ushort total, int padLength = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var plaintext = new byte[PaddedLength(piece.Length)];
+        int padded = PaddedLength(piece.Length + Math.Clamp(padLength, 0, byte.MaxValue - _cbcBlockSize));
+        var plaintext = new byte[padded];
         piece.CopyTo(plaintext);
         plaintext[^1] = (byte)(plaintext.Length - 1 - piece.Length);
         return SealChain(header, first, plaintext, (number, total));

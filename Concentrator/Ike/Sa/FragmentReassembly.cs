@@ -31,7 +31,8 @@ internal sealed record ReassembledMessage(PayloadType First, byte[] Chain, byte[
 /// direction per SA, for the one message ID the task manager takes in that direction. Only fragments that passed their
 /// integrity check are added (<see cref="Check"/> runs before and changes nothing, so unauthenticated input never alters it).
 /// A fragment of another message, or one with more Total Fragments (the peer re-fragmented, §2.5.3), starts over. Bounds:
-/// <see cref="WireLimits.MaxFragments"/> fragments, charon.max_packet octets of content, and the node's
+/// <see cref="WireLimits.MaxFragments"/> fragments, charon.max_packet octets of content (padding is not kept) plus the
+/// first fragment's datagram, and the node's
 /// <see cref="ReassemblyBudget"/>; every octet held is counted there and given back by <see cref="Take"/> or
 /// <see cref="Clear"/>, which zero the plaintext. Not thread-safe; owned by the SA's task manager.
 /// </summary>
@@ -64,7 +65,7 @@ internal sealed class FragmentReassembly(ReassemblyBudget budget)
 
     /// <summary>
     /// Adds a verified fragment: <paramref name="content"/> (its first <paramref name="contentLength"/> octets are the piece)
-    /// is owned by the reassembly from here on, kept or zeroed. <paramref name="datagram"/> and <paramref name="outer"/> are
+    /// is owned by the reassembly from here on and zeroed; the piece alone is kept. <paramref name="datagram"/> and <paramref name="outer"/> are
     /// kept from the first fragment only.
     /// </summary>
     public FragmentResult Add(uint messageId, ExchangeType exchange, ushort number, ushort total, PayloadType first,
@@ -80,10 +81,13 @@ internal sealed class FragmentReassembly(ReassemblyBudget budget)
             return Discard(content, FragmentResult.TooLarge);
         }
 
-        int cost = content.Length + (number == 1 ? datagram.Length : 0);
+        // Only the piece is kept, never its padding: a peer may pad each fragment by 255 octets, which would let 255
+        // fragments hold 64 kB past max_packet. So an SA holds at most max_packet and the first datagram per direction.
+        int cost = contentLength + (number == 1 ? datagram.Length : 0);
         if (!budget.TryTake(cost)) return Discard(content, FragmentResult.NoMemory);
         HeldBytes += cost;
-        _parts[number - 1] = content;
+        _parts[number - 1] = content.AsSpan(0, contentLength).ToArray();
+        CryptographicOperations.ZeroMemory(content);
         _lengths[number - 1] = contentLength;
         _contentBytes += contentLength;
         if (number == 1)
