@@ -1,6 +1,7 @@
 using System.Net;
 using Concentrator.Config;
 using Concentrator.Hosting;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Config;
 
@@ -65,11 +66,18 @@ public sealed class CharonConfigTests
     }
 
     [Fact]
-    public void Fragment_memory_bounds_the_nodes_reassembly_with_a_default_of_64_MiB()
+    public void Fragment_memory_bounds_the_nodes_reassembly_and_defaults_to_what_half_open_SAs_may_hold()
     {
-        Assert.Equal(64L << 20, ConcentratorConfig.Parse("connections: {}", "t.yaml").Charon.ToLimits().FragmentMemory);
-        Assert.Equal(3L << 20, ConcentratorConfig.Parse("charon: { fragment_memory: 3m }", "t.yaml").Charon.ToLimits().FragmentMemory);
-        Assert.Equal(100_000, ConcentratorConfig.Parse("charon: { fragment_memory: 100000 }", "t.yaml").Charon.ToLimits().FragmentMemory);
+        static long Memory(string yaml) => ConcentratorConfig.Parse(yaml, "t.yaml").Charon.ToLimits().FragmentMemory;
+        // init_limit_half_open x 2 x max_packet: 5000 x 2 x 10000 at the defaults.
+        Assert.Equal(100_000_000, Memory("connections: {}"));
+        Assert.Equal(ResourceLimits.Default.FragmentMemory, Memory("connections: {}"));
+        Assert.Equal(30 * 2 * 1500, Memory("charon: { init_limit_half_open: 30, max_packet: 1500 }"));
+        Assert.Equal(CharonConfig.MinFragmentMemory, Memory("charon: { init_limit_half_open: 1 }"));
+        Assert.Equal(20 * 2 * 10000, Memory("charon: { init_limit_half_open: 0, ikesa_limit: 20 }"));
+        Assert.Equal(CharonConfig.MaxFragmentMemory, Memory("charon: { init_limit_half_open: 0, ikesa_limit: 0 }"));
+        Assert.Equal(3L << 20, Memory("charon: { fragment_memory: 3m, init_limit_half_open: 100 }"));
+        Assert.Equal(160_000, Memory("charon: { fragment_memory: 160000, init_limit_half_open: 8 }"));
     }
 
     [Theory]
@@ -80,6 +88,9 @@ public sealed class CharonConfigTests
     [InlineData("charon: { fragment_memory: 1k }", "charon.fragment_memory", "out of range")]
     [InlineData("charon: { fragment_memory: 5g }", "charon.fragment_memory", "out of range")]
     [InlineData("charon: { fragment_memory: lots }", "charon.fragment_memory", "'lots'")]
+    [InlineData("charon: { fragment_memory: 64k, init_limit_half_open: 8 }", "charon.fragment_memory", "below 160000")]
+    [InlineData("charon: { fragment_memory: 64m }", "charon.fragment_memory", "below 100000000")]
+    [InlineData("charon: { fragment_memory: 1m, init_limit_half_open: 0, ikesa_limit: 100 }", "charon.fragment_memory", "below 2000000")]
     [InlineData("charon: { retransmit_base: fast }", "charon.retransmit_base", "not a number")]
     [InlineData("charon: { retransmit_base: 0.5 }", "charon.retransmit_base", "out of range")]
     [InlineData("charon: { retransmit_tries: 99 }", "charon.retransmit_tries", "out of range")]

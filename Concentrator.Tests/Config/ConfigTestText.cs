@@ -56,7 +56,7 @@ internal static class ConfigTestText
           fragment_size: 1280    # largest IP datagram of a fragment we send, headers included (0: 576 IPv4, 1280 IPv6; strongSwan's)
           fragment_size_v4: 0    # for IPv4 peers alone (0: fragment_size; strongSwan's)
           fragment_size_v6: 0    # for IPv6 peers alone (0: fragment_size; strongSwan's)
-          fragment_memory: 64m   # fragments all SAs may hold while reassembling, each message within max_packet (Concentrator's)
+          fragment_memory: 100m  # fragments all SAs may hold while reassembling; at least, and by default, init_limit_half_open x 2 x max_packet (Concentrator's)
 
         cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
           hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)

@@ -47,7 +47,7 @@ public class ExampleConfigTests
         Assert.False(a.Encap);
         Assert.Equal(Fragmentation.Yes, a.Fragmentation);
         Assert.Equal(1280, c.Charon.FragmentSize);
-        Assert.Equal(64L << 20, c.Charon.FragmentMemory);
+        Assert.Equal(100L << 20, c.Charon.FragmentMemory);
         Assert.Equal(TimeSpan.FromHours(4), a.RekeyTime);
         Assert.Equal(TimeSpan.Zero, a.ReauthTime);
         Assert.Equal(TimeSpan.FromMinutes(24), a.OverTime);  // 10% of rekey_time

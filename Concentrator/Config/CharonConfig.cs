@@ -110,6 +110,19 @@ public sealed class CharonConfig
     public int FragmentSizeV6 { get; init; }
 
     /// <summary><c>fragment_memory</c> (Concentrator's, no strongSwan twin): octets of IKE fragments all SAs of the node
-    /// may hold while reassembling; a fragment beyond it is dropped. Each reassembly is bounded by max_packet.</summary>
+    /// may hold while reassembling; a fragment beyond it is dropped. Each reassembly is bounded by max_packet. Never less
+    /// than <see cref="HalfOpenFragmentMemory"/>, which is also the default (100 MB at the other keys' defaults).</summary>
     public long FragmentMemory { get; init; } = ResourceLimits.Default.FragmentMemory;
+
+    /// <summary>
+    /// The most IKE fragments half-open SAs can hold together: each takes one message in reassembly (the peer's IKE_AUTH
+    /// request; a responder sends no request of its own before it is established) of at most max_packet octets of content
+    /// plus its first datagram, itself at most max_packet. Their number is bounded by init_limit_half_open, or by
+    /// ikesa_limit when that is 0 (unlimited); null when both are.
+    /// </summary>
+    public static long? HalfOpenFragmentMemory(int initLimitHalfOpen, int ikeSaLimit, int maxPacket)
+    {
+        int halfOpen = initLimitHalfOpen != 0 ? initLimitHalfOpen : ikeSaLimit;
+        return halfOpen == 0 ? null : 2L * maxPacket * halfOpen;
+    }
 }

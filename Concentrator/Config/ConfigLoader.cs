@@ -125,6 +125,10 @@ internal static partial class ConfigLoader
             throw m.Fail("routing_table", $"{table} is the kernel's {(table == 0 ? "unspecified" : table == 253 ? "default" : table == 254 ? "main" : "local")} " +
                                           "table; tunnel routes go into a table of their own (220 when not set)");
         }
+        int halfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen;
+        int maxPacket = m.Int("max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket;
+        int ikeSaLimit = m.Int("ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit;
+        var halfOpenFragments = CharonConfig.HalfOpenFragmentMemory(halfOpen, ikeSaLimit, maxPacket);
         return new CharonConfig
         {
             RoutingTable = (uint?)table ?? d.RoutingTable,
@@ -135,16 +139,16 @@ internal static partial class ConfigLoader
             RetransmitTries = m.Int("retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries,
             CookieThreshold = m.Int("cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold,
             CookieThresholdIp = m.Int("cookie_threshold_ip", 0, 1_000_000) ?? d.CookieThresholdIp,
-            InitLimitHalfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen,
+            InitLimitHalfOpen = halfOpen,
             BlockThreshold = m.Int("block_threshold", 0, 1_000_000) ?? d.BlockThreshold,
             HalfOpenTimeout = m.Duration("half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,
             InitLimitJobLoad = m.Int("init_limit_job_load", 0, 1_000_000) ?? d.InitLimitJobLoad,
             InitLimitRate = m.Int("init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate,
             AuthFailedThreshold = m.Int("auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold,
             AuthFailedBackoff = m.Duration("auth_failed_backoff", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? d.AuthFailedBackoff,
-            MaxPacket = m.Int("max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket,
+            MaxPacket = maxPacket,
             MaxPayloads = m.Int("max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads,
-            IkeSaLimit = m.Int("ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit,
+            IkeSaLimit = ikeSaLimit,
             IkeSaLimitPerPeer = m.Int("ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer,
             ChildSaLimit = m.Int("child_sa_limit", 0, 100_000) ?? d.ChildSaLimit,
             AcquireQueue = m.Int("acquire_queue", 0, 100_000) ?? d.AcquireQueue,
@@ -152,7 +156,7 @@ internal static partial class ConfigLoader
             FragmentSize = FragmentSize(m, "fragment_size") ?? d.FragmentSize,
             FragmentSizeV4 = FragmentSize(m, "fragment_size_v4") ?? d.FragmentSizeV4,
             FragmentSizeV6 = FragmentSize(m, "fragment_size_v6") ?? d.FragmentSizeV6,
-            FragmentMemory = FragmentMemory(m) ?? d.FragmentMemory,
+            FragmentMemory = FragmentMemory(m, halfOpenFragments),
         };
     }
 
@@ -167,15 +171,26 @@ internal static partial class ConfigLoader
         return size;
     }
 
-    private static long? FragmentMemory(YamlSection m)
+    /// <summary>
+    /// fragment_memory, at least what the half-open SAs may hold (<paramref name="halfOpen"/>, null when nothing bounds
+    /// them), so that peers that never finish IKE_AUTH cannot refuse every other peer's fragments; that is the default too.
+    /// </summary>
+    private static long FragmentMemory(YamlSection m, long? halfOpen)
     {
         var bytes = m.Bytes("fragment_memory");
-        if (bytes is { } b && (b < CharonConfig.MinFragmentMemory || b > CharonConfig.MaxFragmentMemory))
+        if (bytes is not { } b) return Math.Max(CharonConfig.MinFragmentMemory, halfOpen ?? CharonConfig.MaxFragmentMemory);
+        if (b < CharonConfig.MinFragmentMemory || b > CharonConfig.MaxFragmentMemory)
         {
             throw m.Fail("fragment_memory", $"{b} is out of range {CharonConfig.MinFragmentMemory}..{CharonConfig.MaxFragmentMemory} bytes " +
                                             "(at least one reassembly of max_packet)");
         }
-        return (long?)bytes;
+        if (halfOpen is { } floor && (long)b < floor)
+        {
+            throw m.Fail("fragment_memory", $"{b} is below {floor}, what half-open IKE SAs may hold (init_limit_half_open, or ikesa_limit when " +
+                                            "that is 0, x 2 x max_packet): peers that never finish IKE_AUTH could refuse every other peer's " +
+                                            "fragments; raise it or lower those");
+        }
+        return (long)b;
     }
 
     private static ClusterConfig ReadCluster(YamlSection m)

@@ -60,7 +60,7 @@ public sealed class FragmentationTests
     }
 
     private static (Side I, Side R) Create(string initiator = "yes", string responder = "yes", string proposals = Gcm,
-        ResourceLimits? responderLimits = null, IkeTunables? tunables = null, int prefixes = 24)
+        ResourceLimits? responderLimits = null, IkeTunables? tunables = null, int prefixes = 24, IkeSaContext? responderContext = null)
     {
         var rConfig = ConcentratorConfig.Parse(TestGateway.ResponderYaml(proposals, remoteTs: "10.200.0.0/16, \"2001:db8:1::/48\"")
             .Replace("  rw:\n", $"  rw:\n    fragmentation: {responder}\n"), "<r>");
@@ -70,7 +70,7 @@ public sealed class FragmentationTests
         var iMetrics = new ConcentratorMetrics();
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
-        var rContext = new IkeSaContext
+        var rContext = responderContext ?? new IkeSaContext
         {
             Resolver = new ConfigConnectionResolver(rConfig), DataPlane = rPlane, Tunables = tunables ?? Small, Metrics = rMetrics,
             Limits = responderLimits ?? ResourceLimits.Default,
@@ -81,7 +81,8 @@ public sealed class FragmentationTests
         };
         var initiatorSa = IkeSa.CreateInitiator(iContext, iConfig.Connections["site"], 0x1111_2222_3333_4444, InitiatorEp, ResponderEp);
         var responderSa = IkeSa.CreateResponder(rContext, 0x1111_2222_3333_4444, 0x5555_6666_7777_8888, ResponderEp, InitiatorEp, natT: false);
-        return (new Side { Sa = initiatorSa, Plane = iPlane, Metrics = iMetrics }, new Side { Sa = responderSa, Plane = rPlane, Metrics = rMetrics });
+        return (new Side { Sa = initiatorSa, Plane = iPlane, Metrics = iMetrics },
+            new Side { Sa = responderSa, Plane = (InMemoryDataPlane)rContext.DataPlane, Metrics = rContext.Metrics });
     }
 
     private static List<byte[]> Deliver(Side to, IEnumerable<byte[]> datagrams)
@@ -312,6 +313,40 @@ public sealed class FragmentationTests
         Assert.Equal(fragments.Count, r.Scrape().Sum("concentrator_ike_fragments_received_total"));
         Assert.InRange(r.Sa.TaskManager.FragmentBytesHeld, 1, 1500 + fragments[0].Length);
         Assert.Equal(r.Sa.TaskManager.FragmentBytesHeld, r.Sa.Context.Reassembly.Held);
+    }
+
+    /// <summary>
+    /// Peers that finish IKE_SA_INIT and then hold as many fragments as they may without ever completing IKE_AUTH (half-open
+    /// SAs, at most init_limit_half_open of them) must not use up charon.fragment_memory: the next peer's fragmented IKE_AUTH
+    /// still gets through.
+    /// </summary>
+    [Fact]
+    public void Half_open_SAs_holding_all_they_may_leave_fragment_memory_for_the_next_peer()
+    {
+        // The smallest fragment_memory the loader takes with 8 half-open SAs (64k passed before; it is refused now).
+        const string Charon = "charon: { init_limit_half_open: 8, fragment_memory: 160000 }";
+        var limits = ConcentratorConfig.Parse(Charon, "t.yaml").Charon.ToLimits();
+        var attackers = new List<(Side I, Side R)> { Create(responderLimits: limits) };
+        var shared = attackers[0].R.Sa.Context;
+        while (attackers.Count < 7) attackers.Add(Create(responderContext: shared));
+        foreach (var (i, r) in attackers)
+        {
+            ThroughInit(i, r);
+            // Authentic pieces of 255 octets up to max_packet, of a message of 255 fragments that never completes.
+            var header = new IkeHeader(i.Sa.SpiI, i.Sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+                ExchangeType.IkeAuth, IkeFlags.Initiator, 1, 0);
+            var fragments = Enumerable.Range(1, limits.MaxPacket / 255)
+                .Select(k => i.Sa.Protector!.SealFragment(header, PayloadType.None, new byte[255], (ushort)k, WireLimits.MaxFragments))
+                .ToList();
+            Assert.Empty(Deliver(r, fragments));
+            Assert.True(r.Sa.TaskManager.FragmentBytesHeld > 0);
+        }
+
+        var (ni, nr) = Create(responderContext: shared);
+        Deliver(ni, Deliver(nr, ThroughInit(ni, nr)));
+        Assert.True(nr.Sa.State == IkeSaState.Established, $"the next peer's IKE_AUTH was not reassembled: {shared.Reassembly.Held} of " +
+            $"{limits.FragmentMemory} octets held by 7 half-open SAs, {shared.Metrics.Limits.Count(ResourceLimit.FragmentMemory)} fragments refused");
+        Assert.Equal(IkeSaState.Established, ni.Sa.State);
     }
 
     [Fact]
