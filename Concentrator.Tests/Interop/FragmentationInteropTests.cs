@@ -11,6 +11,7 @@ namespace Concentrator.Tests.Interop;
 /// IKE_AUTH is made larger than the 1500-octet path honestly: one side's child is a dual-stack site announcing 40 IPv6
 /// prefixes besides its IPv4 subnet (40 octets per selector; a TS payload holds at most 64 selectors here), so both
 /// the request's and the narrowed response's traffic selectors run to well over 1500 octets. It gets through only as SKF fragments, both ways in each test: strongSwan's to us and ours to strongSwan.
+/// With <c>fragmentation: no</c> on our side the same setup fails in either role, which shows the filter bites.
 /// </summary>
 [Collection(InteropCollection.Name)]
 [Trait("Category", "Root")]
@@ -36,18 +37,7 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
         await using var scope = InteropScope.Create(output, budgetSeconds: 80);
         var bed = scope.Bed;
-        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
-        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
-
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", $"{NamespaceTestbed.PeerInner}/32, {ManyPrefixes(yaml: false)}", NamespaceTestbed.LanSubnet, Esp));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-                "aes256gcm16-prfsha256-ecp256", Esp, NamespaceTestbed.LanSubnet, $"{NamespaceTestbed.PeerInnerSubnet}, {CoveringPrefix(yaml: true)}"),
-            scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        var (peer, gateway) = await StartStrongSwanInitiatorCaseAsync(scope, fragmentation: "yes");
 
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
@@ -63,6 +53,60 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         scope.Passed();
     }
 
+    /// <summary>
+    /// The same path and messages with <c>fragmentation: no</c> on our side: we do not announce support, so strongSwan sends
+    /// its IKE_AUTH whole, the kernel splits it into IP fragments, the filter drops them, and no SA comes up. This proves the
+    /// filter bites: the tests above get through by RFC 7383 alone.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task Without_IKE_fragmentation_the_large_IKE_AUTH_does_not_cross_the_path_dropping_IP_fragments_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
+        var bed = scope.Bed;
+        var (peer, gateway) = await StartStrongSwanInitiatorCaseAsync(scope, fragmentation: "no");
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 12);
+        scope.Log("swanctl --initiate: " + init);
+        Assert.False(init.Ok, "the IKE SA came up although IKE fragmentation was off: the filter let IP fragments through");
+        string log = peer.Log();
+        // Sent whole: a datagram larger than the path, never split into SKF fragments.
+        var sent = SendingPacket().Matches(log).Select(m => int.Parse(m.Groups["bytes"].Value, CultureInfo.InvariantCulture)).ToList();
+        scope.Log($"strongSwan sent datagrams of {string.Join(", ", sent)} octets");
+        Assert.Contains(sent, s => s > LargestUnfragmented);
+        Assert.DoesNotMatch(Splitting(), log);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished));
+        long droppedAtGateway = FragmentFilter.Dropped(bed.Gateway, NamespaceTestbed.GatewayOuterDevice);
+        string metrics = await GatewayMetrics.ScrapeAsync(bed.Gateway);
+        double received = GatewayMetrics.Sum(metrics, "concentrator_ike_fragments_received_total");
+        scope.Log($"IP fragments dropped at the gateway: {droppedAtGateway}; IKE fragments received: {received}");
+        Assert.True(droppedAtGateway >= 2, $"{droppedAtGateway} IP fragments dropped at the gateway: strongSwan's IKE_AUTH did not arrive as IP fragments");
+        Assert.Equal(0, received);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    /// <summary>strongSwan (AES-GCM) as initiator announcing 40 IPv6 prefixes, we as responder with <paramref name="fragmentation"/>,
+    /// both ends behind the fragment filter.</summary>
+    private static async Task<(StrongSwan Peer, ConcentratorProcess Gateway)> StartStrongSwanInitiatorCaseAsync(InteropScope scope, string fragmentation)
+    {
+        var bed = scope.Bed;
+        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
+        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256gcm16-prfsha256-ecp256", "net", $"{NamespaceTestbed.PeerInner}/32, {ManyPrefixes(yaml: false)}", NamespaceTestbed.LanSubnet, Esp));
+        string yaml = ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256gcm16-prfsha256-ecp256", Esp, NamespaceTestbed.LanSubnet, $"{NamespaceTestbed.PeerInnerSubnet}, {CoveringPrefix(yaml: true)}");
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), WithFragmentation(yaml, fragmentation),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        return (peer, gateway);
+    }
+
     /// <summary>We initiate (AES-CBC with HMAC, padded per fragment): our IKE_AUTH request goes as fragments, strongSwan answers in fragments.</summary>
     [Fact(Timeout = 120_000)]
     [Trait("Category", "Root")]
@@ -71,19 +115,7 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
         await using var scope = InteropScope.Create(output, budgetSeconds: 80);
         var bed = scope.Bed;
-        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
-        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
-
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, "%any", SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256-sha256-modp2048", "net", NamespaceTestbed.PeerInnerSubnet, $"{NamespaceTestbed.LanSubnet}, {CoveringPrefix(yaml: false)}", "aes256-sha256"));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, bed.PeerOuter, SwanctlConf.GatewayId, SwanctlConf.PeerId,
-                "aes256-sha256-modp2048", "aes256-sha256", $"{NamespaceTestbed.LanSubnet}, {ManyPrefixes(yaml: true)}", NamespaceTestbed.PeerInnerSubnet,
-                startAction: "start", name: "site"),
-            scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        var (peer, gateway) = await StartConcentratorInitiatorCaseAsync(scope, fragmentation: "yes");
 
         var onPeer = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(25)));
         Assert.True(onPeer is not null, "peer (responder): no ESTABLISHED IKE SA with an INSTALLED child");
@@ -99,6 +131,61 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         scope.Passed();
     }
 
+    /// <summary>As <see cref="Without_IKE_fragmentation_the_large_IKE_AUTH_does_not_cross_the_path_dropping_IP_fragments_Root"/>
+    /// with us initiating: our IKE_AUTH leaves whole, as IP fragments the filter at strongSwan's end drops.</summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task Without_IKE_fragmentation_our_large_IKE_AUTH_does_not_cross_the_path_dropping_IP_fragments_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
+        var bed = scope.Bed;
+        var (peer, gateway) = await StartConcentratorInitiatorCaseAsync(scope, fragmentation: "no");
+
+        var onPeer = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
+        Assert.True(onPeer is null, "the SA came up although IKE fragmentation was off: the filter let IP fragments through");
+        long droppedAtPeer = FragmentFilter.Dropped(bed.Peer, NamespaceTestbed.PeerDevice);
+        string metrics = await GatewayMetrics.ScrapeAsync(bed.Gateway);
+        double sent = GatewayMetrics.Sum(metrics, "concentrator_ike_fragments_sent_total");
+        scope.Log($"IP fragments dropped at the peer: {droppedAtPeer}; IKE fragments sent: {sent}");
+        Assert.True(droppedAtPeer >= 2, $"{droppedAtPeer} IP fragments dropped at the peer: our IKE_AUTH did not leave as IP fragments");
+        Assert.Equal(0, sent);
+        Assert.Contains("IKE_SA_INIT", peer.Log());
+        Assert.DoesNotMatch(Received(), peer.Log());
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    /// <summary>We (AES-CBC with HMAC) initiate a site connection announcing 40 IPv6 prefixes with <paramref name="fragmentation"/>
+    /// to strongSwan as responder, both ends behind the fragment filter.</summary>
+    private static async Task<(StrongSwan Peer, ConcentratorProcess Gateway)> StartConcentratorInitiatorCaseAsync(InteropScope scope, string fragmentation)
+    {
+        var bed = scope.Bed;
+        FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
+        FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, "%any", SwanctlConf.PeerId, SwanctlConf.GatewayId,
+            "aes256-sha256-modp2048", "net", NamespaceTestbed.PeerInnerSubnet, $"{NamespaceTestbed.LanSubnet}, {CoveringPrefix(yaml: false)}", "aes256-sha256"));
+        string yaml = ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, bed.PeerOuter, SwanctlConf.GatewayId, SwanctlConf.PeerId,
+            "aes256-sha256-modp2048", "aes256-sha256", $"{NamespaceTestbed.LanSubnet}, {ManyPrefixes(yaml: true)}", NamespaceTestbed.PeerInnerSubnet,
+            startAction: "start", name: "site");
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), WithFragmentation(yaml, fragmentation),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        return (peer, gateway);
+    }
+
+    /// <summary>The harness's connection with swanctl's <c>fragmentation</c> set (the harness writes <c>encap: no</c>, after which it goes).</summary>
+    private static string WithFragmentation(string yaml, string fragmentation)
+    {
+        const string Encap = "    encap: no\n";
+        Assert.Contains(Encap, yaml);
+        return yaml.Replace(Encap, Encap + $"    fragmentation: {fragmentation}\n");
+    }
+
     /// <summary>
     /// strongSwan split a message of more than <see cref="LargestUnfragmented"/> octets and reassembled ours; we sent and
     /// reassembled fragments (metrics); and not one IP fragment reached either filter, so nothing got through any other way.
@@ -109,6 +196,7 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         var splits = Splitting().Matches(log).Select(m => int.Parse(m.Groups["bytes"].Value, CultureInfo.InvariantCulture)).ToList();
         scope.Log($"strongSwan split messages of {string.Join(", ", splits)} octets; reassembled: {Reassembled().Matches(log).Count}");
         Assert.Contains(splits, s => s > LargestUnfragmented);
+        Assert.Matches(Received(), log);
         Assert.True(Reassembled().IsMatch(log), "strongSwan did not reassemble a fragmented message of ours");
 
         string metrics = await GatewayMetrics.ScrapeAsync(bed.Gateway);
@@ -128,6 +216,12 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"splitting IKE message \((?<bytes>\d+) bytes\) into \d+ fragments")]
     private static partial Regex Splitting();
+
+    [GeneratedRegex(@"sending packet: from \S+ to \S+ \((?<bytes>\d+) bytes\)")]
+    private static partial Regex SendingPacket();
+
+    [GeneratedRegex(@"received fragment #\d+ of \d+")]
+    private static partial Regex Received();
 
     [GeneratedRegex(@"reassembled fragmented IKE message")]
     private static partial Regex Reassembled();
