@@ -54,6 +54,32 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// As a road warrior behind NAT talks to us: with <c>encap: yes</c> on our side strongSwan sees a NAT and moves to UDP 4500
+    /// after IKE_SA_INIT, so every fragment both ways carries the non-ESP marker, which our fragment size makes room for.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task StrongSwan_initiator_and_Concentrator_responder_exchange_fragments_on_UDP_4500_over_a_path_dropping_IP_fragments_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 80);
+        var bed = scope.Bed;
+        var (peer, gateway) = await StartStrongSwanInitiatorCaseAsync(scope, fragmentation: "yes", encap: true);
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
+        var onPeer = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
+        Assert.True(onPeer is not null, "peer: no ESTABLISHED IKE SA with an INSTALLED child");
+        var (ike, _) = onPeer!.Value;
+        Assert.Equal("yes", ike.Get("nat-remote"));
+        Assert.Matches(@"sending packet: from \S+\[4500\] to \S+\[4500\]", peer.Log());
+
+        await AssertFragmentedBothWaysAsync(scope, bed, peer, gateway);
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    /// <summary>
     /// The same path and messages with <c>fragmentation: no</c> on our side: we do not announce support, so strongSwan sends
     /// its IKE_AUTH whole, the kernel splits it into IP fragments, the filter drops them, and no SA comes up. This proves the
     /// filter bites: the tests above get through by RFC 7383 alone.
@@ -89,7 +115,8 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
 
     /// <summary>strongSwan (AES-GCM) as initiator announcing 40 IPv6 prefixes, we as responder with <paramref name="fragmentation"/>,
     /// both ends behind the fragment filter.</summary>
-    private static async Task<(StrongSwan Peer, ConcentratorProcess Gateway)> StartStrongSwanInitiatorCaseAsync(InteropScope scope, string fragmentation)
+    private static async Task<(StrongSwan Peer, ConcentratorProcess Gateway)> StartStrongSwanInitiatorCaseAsync(InteropScope scope, string fragmentation,
+        bool encap = false)
     {
         var bed = scope.Bed;
         FragmentFilter.Install(bed.Peer, NamespaceTestbed.PeerDevice, bed.WorkDir);
@@ -100,7 +127,8 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
             "aes256gcm16-prfsha256-ecp256", "net", $"{NamespaceTestbed.PeerInner}/32, {ManyPrefixes(yaml: false)}", NamespaceTestbed.LanSubnet, Esp));
         string yaml = ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
-            "aes256gcm16-prfsha256-ecp256", Esp, NamespaceTestbed.LanSubnet, $"{NamespaceTestbed.PeerInnerSubnet}, {CoveringPrefix(yaml: true)}");
+            "aes256gcm16-prfsha256-ecp256", Esp, NamespaceTestbed.LanSubnet, $"{NamespaceTestbed.PeerInnerSubnet}, {CoveringPrefix(yaml: true)}",
+            encap: encap);
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), WithFragmentation(yaml, fragmentation),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -178,12 +206,12 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
         return (peer, gateway);
     }
 
-    /// <summary>The harness's connection with swanctl's <c>fragmentation</c> set (the harness writes <c>encap: no</c>, after which it goes).</summary>
+    /// <summary>The harness's connection with swanctl's <c>fragmentation</c> set (after the harness's <c>encap</c> line).</summary>
     private static string WithFragmentation(string yaml, string fragmentation)
     {
-        const string Encap = "    encap: no\n";
-        Assert.Contains(Encap, yaml);
-        return yaml.Replace(Encap, Encap + $"    fragmentation: {fragmentation}\n");
+        string encap = yaml.Contains("    encap: yes\n", StringComparison.Ordinal) ? "    encap: yes\n" : "    encap: no\n";
+        Assert.Contains(encap, yaml);
+        return yaml.Replace(encap, encap + $"    fragmentation: {fragmentation}\n");
     }
 
     /// <summary>
@@ -209,9 +237,15 @@ public sealed partial class FragmentationInteropTests(ITestOutputHelper output)
 
         long droppedAtPeer = FragmentFilter.Dropped(bed.Peer, NamespaceTestbed.PeerDevice);
         long droppedAtGateway = FragmentFilter.Dropped(bed.Gateway, NamespaceTestbed.GatewayOuterDevice);
-        scope.Log($"IP fragments dropped: {droppedAtPeer} at the peer, {droppedAtGateway} at the gateway");
+        long oversizeAtPeer = FragmentFilter.Oversized(bed.Peer, NamespaceTestbed.PeerDevice);
+        long oversizeAtGateway = FragmentFilter.Oversized(bed.Gateway, NamespaceTestbed.GatewayOuterDevice);
+        scope.Log($"IP fragments dropped: {droppedAtPeer} at the peer, {droppedAtGateway} at the gateway; IKE datagrams over " +
+                  $"{FragmentFilter.FragmentSize} octets: {oversizeAtPeer} from us, {oversizeAtGateway} from strongSwan");
         Assert.Equal(0, droppedAtPeer);
         Assert.Equal(0, droppedAtGateway);
+        // Each side's fragments fit charon.fragment_size (1280, both defaults) as whole IP datagrams, the non-ESP marker counted on 4500.
+        Assert.Equal(0, oversizeAtPeer);
+        Assert.Equal(0, oversizeAtGateway);
     }
 
     [GeneratedRegex(@"splitting IKE message \((?<bytes>\d+) bytes\) into \d+ fragments")]
