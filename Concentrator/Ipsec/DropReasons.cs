@@ -27,6 +27,12 @@ public enum IkeDropReason
     /// <summary>A request of an exchange the IKE SA does not take in its state: anything but IKE_AUTH before the peer is
     /// authenticated, IKE_AUTH after it is (RFC 7296 §1.2: IKE_SA_INIT and IKE_AUTH come first, once).</summary>
     UnexpectedExchange,
+    /// <summary>An IKE fragment (RFC 7383) whose number the reassembly already holds (a retransmission).</summary>
+    FragmentDuplicate,
+    /// <summary>An IKE fragment with fewer Total Fragments than the reassembly in progress (RFC 7383 §2.6: discarded).</summary>
+    FragmentStale,
+    /// <summary>An IKE fragment whose Total Fragments exceeds the bound (255, strongSwan's MAX_FRAGMENTS).</summary>
+    TooManyFragments,
     Count,
 }
 
@@ -40,6 +46,7 @@ public enum ResourceLimit
     ChildSaLimit,
     AcquireQueue,
     AdminRate,
+    FragmentMemory,
 }
 
 /// <summary>Why a node stopped holding an IKE SA without deleting it with the peer (cluster SA mobility).</summary>

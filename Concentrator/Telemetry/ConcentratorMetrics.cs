@@ -40,6 +40,10 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _sent;
     private readonly Counter.Child[] _dropped;
     private readonly Counter.Child[] _malformed;
+    private readonly Counter _fragmentsSent;
+    private readonly Counter _fragmentsReceived;
+    private readonly Counter _reassembled;
+    private readonly Gauge _reassemblyBytes;
     private readonly Gauge _clusterMembers;
     private readonly Gauge _replicatedSas;
     private readonly Counter.Child[] _adoptions;
@@ -124,6 +128,13 @@ public sealed class ConcentratorMetrics
             .Select(i => dropped.WithLabels(LabelValues.Snake(((IkeDropReason)i).ToString()))).ToArray();
         var malformed = f.CreateCounter("concentrator_ike_malformed_messages_total", "IKE messages that failed to parse, by parse status.", "reason");
         _malformed = Enum.GetValues<ParseStatus>().Select(s => s == ParseStatus.Ok ? null! : malformed.WithLabels(LabelValues.Snake(s.ToString()))).ToArray();
+        _fragmentsSent = f.CreateCounter("concentrator_ike_fragments_sent_total",
+            "IKE fragments (SKF, RFC 7383) sent, retransmissions included.");
+        _fragmentsReceived = f.CreateCounter("concentrator_ike_fragments_received_total",
+            "IKE fragments (SKF, RFC 7383) received that passed their integrity check.");
+        _reassembled = f.CreateCounter("concentrator_ike_messages_reassembled_total", "IKE messages reassembled from fragments.");
+        _reassemblyBytes = f.CreateGauge("concentrator_ike_fragment_reassembly_bytes",
+            "Octets of IKE fragments held while their messages are reassembled (bounded by charon.fragment_memory).");
 
         // Cluster families: until the cluster monitor reports, a node counts itself as the one member Up.
         _clusterMembers = f.CreateGauge("concentrator_cluster_members", "Akka cluster members by status, as seen by this node.", "status");
@@ -246,6 +257,19 @@ public sealed class ConcentratorMetrics
         _malformed[(int)status].Inc();
         _dropped[(int)IkeDropReason.Malformed].Inc();
         IkeStats.CountMalformed(status);
+    }
+
+    public void CountFragmentSent() => _fragmentsSent.Inc();
+
+    public void CountFragmentReceived() => _fragmentsReceived.Inc();
+
+    public void CountReassembled() => _reassembled.Inc();
+
+    /// <summary>Octets taken (positive) or given back (negative) by fragment reassembly.</summary>
+    public void AddReassemblyBytes(long delta)
+    {
+        if (delta >= 0) _reassemblyBytes.Inc(delta);
+        else _reassemblyBytes.Dec(-delta);
     }
 
     public void CountDrop(IkeDropReason reason)

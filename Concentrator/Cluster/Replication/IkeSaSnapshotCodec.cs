@@ -13,7 +13,7 @@ namespace Concentrator.Cluster.Replication;
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
 // "time" = i64 UTC ticks.
 //
-//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT) | u8 state | u64 SPIi | u64 SPIr
+//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT, peer fragments) | u8 state | u64 SPIi | u64 SPIr
 //   i64 state version | time established | string connection | u8 n, n x string candidate | endpoint local, remote
 //   identity local, remote | u16 encr, u16 key bits, u16 prf, u16 integ, u16 group | 7 x bytes SK_d ai ar ei er pi pr
 //   bytes Ni, Nr, IKE_SA_INIT request, response | u32 our next request ID | u32 peer's next request ID
@@ -31,7 +31,7 @@ public static class IkeSaSnapshotCodec
 {
     public const byte Version = 1;
 
-    private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8;
+    private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8, FlagPeerFragments = 16;
     private const byte CachedNone = 0, CachedInline = 1, CachedInitExchange = 2;
 
     public static byte[] Encode(IkeSaSnapshot snapshot)
@@ -41,7 +41,8 @@ public static class IkeSaSnapshotCodec
         var w = new SpanWriter(buffer);
         w.WriteUInt8(Version);
         w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
-                            (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0)));
+                            (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0) |
+                            (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0)));
         w.WriteUInt8((byte)snapshot.State);
         w.WriteUInt64(snapshot.SpiI);
         w.WriteUInt64(snapshot.SpiR);
@@ -144,7 +145,7 @@ public static class IkeSaSnapshotCodec
             return ParseStatus.Truncated;
         }
 
-        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat)) != 0) return ParseStatus.InvalidSyntax;
+        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat | FlagPeerFragments)) != 0) return ParseStatus.InvalidSyntax;
         if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
         // Only a responder is snapshot half-open (IkeSaSnapshotter.CanSnapshot).
         if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
@@ -231,6 +232,7 @@ public static class IkeSaSnapshotCodec
             NatT = (flags & FlagNatT) != 0,
             NatDetected = (flags & FlagNatDetected) != 0,
             BehindNat = (flags & FlagBehindNat) != 0,
+            PeerSupportsFragmentation = (flags & FlagPeerFragments) != 0,
             StateVersion = (long)stateVersion,
             EstablishedUtc = established,
             LocalId = localId,
