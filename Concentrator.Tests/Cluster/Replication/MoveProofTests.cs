@@ -1,5 +1,6 @@
 using System.Net;
 using Concentrator.Cluster.Replication;
+using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
 using Concentrator.Tests.Ike.Sa;
 using Concentrator.Tests.Support;
@@ -58,6 +59,29 @@ public sealed class MoveProofTests
         RekeyHarness.Pump(i, r);
         using var later = IkeSaSnapshotter.Snapshot(r.Sa, _ => (0, 0));
         Assert.Equal(Verdict.Refused, Check(later, request, esp: false, MaxPayloads));
+    }
+
+    [Fact]
+    public void Each_ike_fragment_of_a_new_peer_request_proves_a_move_on_its_own()
+    {
+        // RFC 7383: every SKF fragment is authenticated on its own, and the first datagram of a peer's large message
+        // to reach another node may be any of them.
+        var (i, r) = RekeyHarness.Established();
+        ulong spiI, spiR;
+        uint next;
+        using (var own = IkeSaSnapshotter.Snapshot(i.Sa, _ => (0, 0))) (spiI, spiR, next) = (own.SpiI, own.SpiR, own.NextRequestId);
+        var header = new IkeHeader(spiI, spiR, PayloadType.None, 2, 0, ExchangeType.Informational, IkeFlags.Initiator, next, 0);
+        var fragments = i.Sa.Protector!.SealFragments(header, [new VendorIdPayload(new byte[600])], 300);
+        Assert.True(fragments.Length >= 3, $"{fragments.Length} fragments");
+
+        using var snapshot = IkeSaSnapshotter.Snapshot(r.Sa, _ => (0, 0));
+        foreach (var fragment in fragments) Assert.Equal(Verdict.Fresh, Check(snapshot, fragment, esp: false, MaxPayloads));
+        var tampered = (byte[])fragments[1].Clone();
+        tampered[^1] ^= 1;
+        Assert.Equal(Verdict.Refused, Check(snapshot, tampered, esp: false, MaxPayloads));
+        // Sealed with the responder's own keys: not the peer's.
+        var ours = r.Sa.Protector!.SealFragments(header with { Flags = IkeFlags.None }, [new VendorIdPayload(new byte[600])], 300);
+        Assert.Equal(Verdict.Refused, Check(snapshot, ours[0], esp: false, MaxPayloads));
     }
 
     [Fact]

@@ -15,7 +15,8 @@ namespace Concentrator.Cluster.Replication;
 /// <list type="bullet">
 /// <item>ESP: the ICV verifies with the child's inbound keys and the sequence number lies above the SA's inbound mark
 /// (every number up to the mark counts as seen, <see cref="EspPipeline.Authenticates"/>).</item>
-/// <item>IKE: the header names the SA's SPIs and comes from the peer's side; the SK payload opens with the SA's keys; a
+/// <item>IKE: the header names the SA's SPIs and comes from the peer's side; the SK payload (or one SKF fragment of a
+/// message, RFC 7383: every fragment is authenticated on its own) opens with the SA's keys; a
 /// request carries at least the message ID the peer's next request must carry, a response at least the ID of our
 /// next (or in-flight) request. The peer's last request once more (a retransmission) is <see cref="Verdict.Retransmission"/>:
 /// it moves an SA only away from a holder that is gone (which never answered it), or a replay of it could bounce the
@@ -82,10 +83,20 @@ public static class MoveProof
         }
         using (protector)
         {
-            if (protector.TryOpen(datagram, message, maxPayloads) != ParseStatus.Ok) return Verdict.Refused;
+            var status = message.Payloads is [EncryptedPayload { IsFragment: true } fragment]
+                ? OpenFragment(protector, datagram, fragment)
+                : protector.TryOpen(datagram, message, maxPayloads);
+            if (status != ParseStatus.Ok) return Verdict.Refused;
         }
         if (header.IsResponse) return header.MessageId >= sa.NextRequestId ? Verdict.Fresh : Verdict.Refused;
         if (header.MessageId >= sa.PeerNextRequestId) return Verdict.Fresh;
         return header.MessageId + 1 == sa.PeerNextRequestId ? Verdict.Retransmission : Verdict.Refused;
+    }
+
+    private static ParseStatus OpenFragment(IkeMessageProtector protector, byte[] datagram, EncryptedPayload fragment)
+    {
+        var status = protector.TryOpenFragment(datagram, fragment, out _, out var content, out _);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(content);
+        return status;
     }
 }
