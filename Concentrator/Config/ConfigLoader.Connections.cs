@@ -1,3 +1,4 @@
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 
@@ -10,7 +11,7 @@ internal static partial class ConfigLoader
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "local", "remote", "children", WeakAlgorithms.ConfigKey,
+        "unique", "send_certreq", "local", "remote", "children", WeakAlgorithms.ConfigKey, "pools", "vips",
     ];
     private static readonly string[] AuthKeys = ["auth", "id"];
     private static readonly string[] ChildKeys =
@@ -20,12 +21,13 @@ internal static partial class ConfigLoader
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen)
+    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen,
+        IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
         foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
         {
-            result[name] = ReadConnection(name, m, listen);
+            result[name] = ReadConnection(name, m, listen, pools);
         }
         return result;
     }
@@ -35,7 +37,7 @@ internal static partial class ConfigLoader
     /// send_certreq no, local_port = listen.ike_port, auth psk; in children mode tunnel, close_action none); any other
     /// value is an error naming the key, never a value that is read and ignored.
     /// </remarks>
-    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen)
+    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen, IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var d = new ConnectionConfig();
         if (m.Int("version", 0, 255) is { } version && version != 2)
@@ -104,6 +106,8 @@ internal static partial class ConfigLoader
             Remote = ReadAuth(m.Section("remote", AuthKeys)),
             WeakAlgorithms = weakAllowed,
             Children = ReadChildren(m, weakAllowed),
+            Pools = ReadPoolNames(m, pools),
+            Vips = ReadVips(m),
         };
     }
 
