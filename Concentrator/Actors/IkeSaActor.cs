@@ -120,7 +120,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
-            Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age)));
+            Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -337,8 +337,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly GetInfo Instance = new();
     }
 
+    /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
-        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default);
+        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, IReadOnlyList<string>? VirtualIps = null);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);
