@@ -23,7 +23,7 @@ public sealed class VirtualIpTests
 
         """;
 
-    private static string Responder(string pools, string remoteTs = "dynamic") => Pools + $$"""
+    internal static string Responder(string pools, string remoteTs = "dynamic") => Pools + $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         connections:
           rw:
@@ -37,7 +37,7 @@ public sealed class VirtualIpTests
           rw: { secret: "test-shared-key-0123456789" }
         """;
 
-    private static string Initiator(string id, string vips) => $$"""
+    internal static string Initiator(string id, string vips) => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         connections:
           site:
@@ -52,7 +52,7 @@ public sealed class VirtualIpTests
           site: { secret: "test-shared-key-0123456789" }
         """;
 
-    private sealed class Responders(string yaml)
+    internal sealed class Responders(string yaml)
     {
         public ConcentratorConfig Config { get; } = ConcentratorConfig.Parse(yaml, "<r>");
         public AddressPools PoolSet { get; } = new(ConcentratorConfig.Parse(yaml, "<r>").Pools.Values, TimeSpan.FromMinutes(5));
@@ -63,7 +63,7 @@ public sealed class VirtualIpTests
             0x0A0B_0C0D_0E0F_1011, ++_spi, RekeyHarness.ResponderEp, peer, natT: false), new InMemoryDataPlane(), RekeyHarness.ResponderEp);
     }
 
-    private static (RekeyHarness.Side I, RekeyHarness.Side R) Connect(Responders responders, string id, string vips = "0.0.0.0", IPEndPoint? from = null)
+    internal static (RekeyHarness.Side I, RekeyHarness.Side R) Connect(Responders responders, string id, string vips = "0.0.0.0", IPEndPoint? from = null)
     {
         var peer = from ?? RekeyHarness.InitiatorEp;
         var iConfig = ConcentratorConfig.Parse(Initiator(id, vips), "<i>");
