@@ -41,6 +41,10 @@ public sealed record GatewayOptions
     /// <summary>How long an offline lease is kept for its identity before another may get it; null: the default
     /// (<see cref="AddressPools.DefaultReuseDelay"/>). Tests shorten it.</summary>
     public TimeSpan? LeaseReuseDelay { get; init; }
+
+    /// <summary>In a cluster, how long addresses a membership change gave this node wait before it leases them fresh;
+    /// null: <see cref="ClusterLeases.DefaultSettleTime"/>. Tests shorten it.</summary>
+    public TimeSpan? LeaseSettleTime { get; init; }
 }
 
 /// <summary>
@@ -96,6 +100,12 @@ public sealed class Gateway : IAsyncDisposable
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate,
                 replicas is null ? null : new ClusterMobility(replicas, context, ikeLog)), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
+        // Leases unique across the cluster: this node's share of each pool, and the leases of other nodes' SAs. A one-node
+        // cluster by configuration (no seed nodes, no discovery) never has another member and leases from its whole pools.
+        if (replicas is not null && options.Cluster is { } clustered && (clustered.SeedNodes.Count > 0 || clustered.Discovery != "none"))
+        {
+            Pools.Coordinator = ClusterLeases.ForNode(System, replicas, options.LeaseSettleTime);
+        }
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
