@@ -92,4 +92,19 @@ public class PoolConfigTests
         Assert.Equal("Welcome"u8.ToArray(), pool.Attributes.Single(a => (ushort)a.Type == 28674).Value);
         Assert.Equal(new byte[] { 10, 9, 9, 9 }, pool.Attributes.Single(a => a.Type == ConfigAttributeType.ApplicationVersion).Value);
     }
+
+    [Fact]
+    public void The_example_configuration_documents_both_pools_and_the_roadwarriors_use_them()
+    {
+        var c = ConcentratorConfig.Parse(ConfigTestText.Example, "example.yaml");
+        var rw = c.Pools["rw-pool"];
+        Assert.Equal(("10.30.0.1", 254u), (rw.First.ToString(), rw.Size));
+        Assert.Equal([ConfigAttributeType.InternalIp4Dns, ConfigAttributeType.InternalIp4Dns, ConfigAttributeType.InternalIp4Nbns,
+            ConfigAttributeType.InternalIp4Subnet, ConfigAttributeType.InternalDnsDomain], rw.Attributes.Select(a => a.Type));
+        var six = c.Pools["rw-pool6"];
+        Assert.Equal(("fd00:30::1", 254u), (six.First.ToString(), six.Size));
+        Assert.Equal([ConfigAttributeType.InternalIp6Dns], six.Attributes.Select(a => a.Type));
+        Assert.Equal(["rw-pool", "rw-pool6"], c.Connections["roadwarriors"].Pools);
+        Assert.Empty(c.Connections["site-a"].Pools);
+    }
 }
