@@ -204,6 +204,31 @@ public sealed class VirtualIpTests
         Assert.Equal((0, 1), (usage.InUse, usage.Offline));
     }
 
+    [Fact]
+    public void Our_initiator_takes_one_address_of_each_family_it_asked_for_whatever_the_reply_lists()
+    {
+        // A hub (authenticated, but not trusted to size our selectors) answers an IPv4 request with 300 addresses, an IPv6
+        // address nobody asked for, malformed ones and 300 DNS servers.
+        var config = ConcentratorConfig.Parse(Initiator("one.branch.test", "0.0.0.0"), "<i>");
+        var sa = IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(config), DataPlane = new InMemoryDataPlane() },
+            config.Connections["site"], 0x0A0B_0C0D_0E0F_1011, RekeyHarness.InitiatorEp, RekeyHarness.ResponderEp);
+        var attributes = new List<ConfigAttribute> { new(ConfigAttributeType.InternalIp4Address, [10, 30, 0, 7, 1]) };
+        for (int n = 0; n < 300; n++)
+        {
+            attributes.Add(new ConfigAttribute(ConfigAttributeType.InternalIp4Address, [10, 30, (byte)(n >> 8), (byte)(n + 1)]));
+            attributes.Add(new ConfigAttribute(ConfigAttributeType.InternalIp4Dns, [10, 10, (byte)(n >> 8), (byte)n]));
+        }
+        attributes.Add(new ConfigAttribute(ConfigAttributeType.InternalIp6Address, [.. IPAddress.Parse("fd00:30::5").GetAddressBytes(), 64]));
+        var header = new IkeHeader(0x0A0B_0C0D_0E0F_1011, 1, PayloadType.None, 2, 0, ExchangeType.IkeAuth, IkeFlags.Response, 1, 0);
+        var reply = new IkeMessage(header, [new ConfigPayload(ConfigType.Reply, attributes)]);
+
+        var task = new Concentrator.Ike.Tasks.IkeConfigTask();
+        task.BuildRequest(sa, []);
+        task.ProcessResponse(sa, reply);
+        Assert.Equal([new VirtualIp("", IPAddress.Parse("10.30.0.1"))], sa.VirtualIps.All);
+        Assert.True(sa.VirtualIps.DnsServers.Count <= 8, $"{sa.VirtualIps.DnsServers.Count} DNS servers kept");
+    }
+
     private static IReadOnlyList<ConfigAttribute> ReplyAttributes(RekeyHarness.Side responder)
     {
         var cp = AuthResponse(responder).Get<ConfigPayload>();

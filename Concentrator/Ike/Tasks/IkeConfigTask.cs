@@ -20,6 +20,9 @@ public sealed class IkeConfigTask : IIkeTask
     /// <summary>Prefix length sent with an INTERNAL_IP6_ADDRESS (strongSwan's; RFC 7296 leaves it to the responder).</summary>
     private const byte Ip6PrefixLength = 64;
 
+    /// <summary>DNS servers kept from a CFG_REPLY (a resolver uses the first three: glibc's MAXNS).</summary>
+    private const int MaxDnsServers = 8;
+
     private readonly HashSet<ConfigAttributeType> _requested = [];
     private NotifyType? _failure;
 
@@ -47,22 +50,29 @@ public sealed class IkeConfigTask : IIkeTask
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
-        if (sa.Connection!.Vips.Count == 0 || response.Get<ConfigPayload>() is not { ConfigType: ConfigType.Reply } cp) return TaskOutcome.Done;
+        var vips = sa.Connection!.Vips;
+        if (vips.Count == 0 || response.Get<ConfigPayload>() is not { ConfigType: ConfigType.Reply } cp) return TaskOutcome.Done;
+        // The reply sizes our selectors and what we install: one address of each family we asked for, a few DNS servers.
         var dns = new List<IPAddress>();
         foreach (var a in cp.Attributes)
         {
-            switch (a.Type)
+            IPAddress? address = a.Type switch
             {
-                case ConfigAttributeType.InternalIp4Address when a.Value.Length == 4:
-                    sa.VirtualIps.Add(new VirtualIp("", new IPAddress(a.Value)), sa.RemoteEndpoint);
-                    break;
-                case ConfigAttributeType.InternalIp6Address when a.Value.Length == 17:
-                    sa.VirtualIps.Add(new VirtualIp("", new IPAddress(a.Value.AsSpan(0, 16))), sa.RemoteEndpoint);
-                    break;
-                case ConfigAttributeType.InternalIp4Dns when a.Value.Length == 4:
-                case ConfigAttributeType.InternalIp6Dns when a.Value.Length == 16:
-                    dns.Add(new IPAddress(a.Value));
-                    break;
+                ConfigAttributeType.InternalIp4Address when a.Value.Length == 4 => new IPAddress(a.Value),
+                ConfigAttributeType.InternalIp6Address when a.Value.Length == 17 => new IPAddress(a.Value.AsSpan(0, 16)),
+                _ => null,
+            };
+            if (address is not null)
+            {
+                if (vips.Any(v => v.AddressFamily == address.AddressFamily) && sa.VirtualIps.All.All(v => v.Address.AddressFamily != address.AddressFamily))
+                {
+                    sa.VirtualIps.Add(new VirtualIp("", address), sa.RemoteEndpoint);
+                }
+            }
+            else if (((a.Type == ConfigAttributeType.InternalIp4Dns && a.Value.Length == 4) ||
+                      (a.Type == ConfigAttributeType.InternalIp6Dns && a.Value.Length == 16)) && dns.Count < MaxDnsServers)
+            {
+                dns.Add(new IPAddress(a.Value));
             }
         }
         sa.VirtualIps.DnsServers = dns;
