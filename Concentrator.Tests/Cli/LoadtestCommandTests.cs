@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Concentrator.Cli;
+using Concentrator.Config;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
@@ -130,5 +131,50 @@ public sealed class LoadtestCommandTests
         Assert.Equal(3, m.Sum("concentrator_ike_negotiations_failed_total", ("role", "responder")));
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
         Assert.Equal(0, gateway.DataPlane.InstalledCount);
+    }
+
+    /// <summary>
+    /// 500 simulated remote-access clients request a virtual IP (CFG_REQUEST, vips = 0.0.0.0) and get 500 distinct addresses
+    /// of the pool; every SA is deleted, the same 500 identities reconnect and each gets its own address back; a newcomer then
+    /// gets none of theirs.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task Loadtest_with_vips_gives_500_clients_500_addresses_and_each_its_own_again_when_it_reconnects()
+    {
+        string yaml = GatewayYaml.Replace("connections:\n  rw:\n",
+                "pools:\n  rw-pool: { addrs: 10.30.0.0/23, dns: 10.10.0.53 }\nconnections:\n  rw:\n    pools: [rw-pool]\n")
+            .Replace("remote_ts: [10.200.0.0/16]", "remote_ts: [dynamic]");
+        // 500 clients behind one address: the charon section's admission (no per-source cap), not the test default.
+        await using var gateway = TestGateway.Start(yaml, Concentrator.Hosting.ConfigMapping.ToAdmission(ConcentratorConfig.Parse(yaml, "<gw>").Charon));
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "500", "--rounds", "2",
+            "--warmup", "0", "--window", "64", "--vips", "--psk", Psk, "--gateway-id", "gw.test", "--id-prefix", "rw-", "--timeout", "120", "--json");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+
+        var rounds = JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds;
+        Assert.Equal(2, rounds.Count);
+        Assert.All(rounds, r => Assert.Equal((500, 500, 500), (r.Established, r.VirtualIps, r.DistinctVirtualIps)));
+        Assert.Equal(0, rounds[0].SameVirtualIps);
+        Assert.Equal(500, rounds[1].SameVirtualIps);
+
+        // Every lease is offline now (kept for its identity): 10.30.0.0/23 leases 10.30.0.1-10.30.1.254.
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(510, m.Sum("concentrator_pool_addresses", ("pool", "rw-pool")));
+        await Eventually.TrueAsync(async () =>
+        {
+            var now = await GatewayMetricsAsync(gateway);
+            return now.Sum("concentrator_pool_leases_in_use", ("pool", "rw-pool")) == 0 && now.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool")) == 500;
+        }, "every lease went offline when its SA was deleted");
+        Assert.Equal(10, (await GatewayMetricsAsync(gateway)).Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")));
+
+        // A newcomer gets one of the 10 never-leased addresses, none of the 500 kept for their identities.
+        var (code2, output2, err2) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "1", "--warmup", "0", "--vips",
+            "--psk", Psk, "--gateway-id", "gw.test", "--id-prefix", "newcomer-", "--timeout", "30", "--hold", "1", "--json");
+        Assert.True(code2 == 0, $"exit {code2}\n{output2}\n{err2}");
+        Assert.Equal(1, Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output2.Trim(), LoadtestCommand.Json)!.Rounds).DistinctVirtualIps);
+        await Eventually.TrueAsync(async () =>
+        {
+            var now = await GatewayMetricsAsync(gateway);
+            return now.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool")) == 501 && now.Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")) == 9;
+        }, "the newcomer's lease was a never-leased address, now offline beside the 500");
     }
 }

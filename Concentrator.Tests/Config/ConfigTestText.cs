@@ -27,6 +27,22 @@ internal static class ConfigTestText
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
           gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
 
+        pools:                   # virtual IP pools (swanctl pools), leased in IKE_AUTH to peers that ask (CFG_REQUEST)
+          rw-pool:
+            addrs: 10.30.0.0/24  # a subnet (its network and broadcast addresses are not leased) or a range 10.30.0.10-10.30.0.99
+            dns: [10.10.0.53, 10.10.0.54]   # INTERNAL_IP4_DNS (an IPv6 server: INTERNAL_IP6_DNS)
+            nbns: 10.10.0.55     # INTERNAL_IP4_NBNS (WINS)
+            subnet: [10.10.0.0/16]          # INTERNAL_IP4_SUBNET: the networks behind the gateway
+            25: corp.example.net # a numbered attribute (swanctl's form): 25 = INTERNAL_DNS_DOMAIN, sent to peers that ask (RFC 8598)
+          rw-pool6:
+            addrs: "fd00:30::/120"
+            dns: "fd00:10::53"
+          # A lease is the peer identity's: the same user gets the same address back, another only when the pool has no
+          # never-leased address left and 5 minutes after its last SA ended. Each pool's addresses are routed into the TUN
+          # (tunnel.install_routes). split_include, split_exclude (Cisco Unity, IKEv1), dhcp, netmask, server, p_cscf: not
+          # supported (an error at load). Our own initiator asks for an address with a connection's vips: [0.0.0.0] and uses
+          # it as its side of children whose local_ts is dynamic (a branch gateway behind a hub).
+
         charon:                  # daemon-wide settings, named as in strongswan.conf's charon section
           retransmit_timeout: 4s # first IKE retransmission; then x retransmit_base, retransmit_tries times
           retransmit_base: 1.8
@@ -116,6 +132,7 @@ internal static class ConfigTestText
 
           roadwarriors:
             remote_addrs: ["%any"]
+            pools: [rw-pool, rw-pool6]   # an address of each family the peer asks for; a peer that asks for none: FAILED_CP_REQUIRED
             local:
               auth: psk
               id: gw.example.net

@@ -30,7 +30,10 @@ public static class LoadtestCommand
         Progress goes to stderr (a bar on a terminal, a line per 10% otherwise); the final table to
         stdout: established, failed by reason, setups/s, p50/p99/max setup latency per round.
         Peer i authenticates as '<id-prefix>i.fleet' and asks for the inner address 10.200.0.0 + i
-        (/32) as its traffic selector, the responder's side as --remote-ts. The responder must accept
+        (/32) as its traffic selector, the responder's side as --remote-ts; with --vips it requests a
+        virtual IP instead (swanctl vips = 0.0.0.0, the address it gets becomes its selector) and the
+        table counts distinct addresses and the peers that got last round's address back (each round
+        reconnects the same identities; the first round compares with the warm-up). The responder must accept
         many IKE SAs from one source address (strongSwan: block_threshold, cookie_threshold;
         Concentrator: charon.block_threshold, ikesa_limit_per_peer).
         Exit code 0 only when every peer of every round got its tunnel.
@@ -57,6 +60,7 @@ public static class LoadtestCommand
           --remote-ts CIDR       the responder's side of every tunnel (default 10.10.0.0/16)
           --bind ADDR            local address (default 127.0.0.1 for a loopback target, else the
                                  first address of the interface routing to the target)
+          --vips                 request a virtual IP per peer (the responder's connection needs pools)
           --hold SECONDS         keep the last round's tunnels up this long before deleting them
                                  (0-86400, default 0), e.g. to inspect the responder meanwhile
           --json                 print one JSON object instead of the table
@@ -85,6 +89,7 @@ public static class LoadtestCommand
         ["remote-ts"] = true,
         ["bind"] = true,
         ["hold"] = true,
+        ["vips"] = false,
         ["json"] = false,
     };
 
@@ -143,6 +148,7 @@ public static class LoadtestCommand
             EspProposal = esp,
             RemoteTs = remoteTs,
             BindAddress = bind,
+            VirtualIp = cl.Has("vips"),
         });
 
         var err = Console.Error;
@@ -180,7 +186,8 @@ public static class LoadtestCommand
         {
             Console.Write(Table(rounds));
         }
-        return rounds.All(x => x.Established == x.Requested) ? 0 : 1;
+        // With --vips every peer must also have its own address.
+        return rounds.All(x => x.Established == x.Requested && (!cl.Has("vips") || x.DistinctVirtualIps == x.Requested)) ? 0 : 1;
     }
 
     /// <summary>The fleet's certificates from --ca, --issuer, --issuer-key and --peer-key (all or none); null for the PSK.</summary>
@@ -252,6 +259,12 @@ public static class LoadtestCommand
         }
         var failures = rounds.SelectMany(r => r.Failures).GroupBy(f => f.Key).ToDictionary(g => g.Key, g => g.Sum(f => f.Value));
         sb.AppendLine(failures.Count == 0 ? "Failed by reason: none" : "Failed by reason: " + LoadTest.FormatFailures(failures));
+        for (int i = 0; i < rounds.Count; i++)
+        {
+            if (rounds[i].VirtualIps == 0) continue;
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Virtual IPs, round {i + 1}: {rounds[i].DistinctVirtualIps} distinct for {rounds[i].VirtualIps} peers, {rounds[i].SameVirtualIps} got last round's address back"));
+        }
         return sb.ToString();
     }
 

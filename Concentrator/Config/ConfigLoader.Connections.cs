@@ -1,3 +1,4 @@
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 
@@ -10,7 +11,7 @@ internal static partial class ConfigLoader
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey,
+        "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
     ];
     private static readonly string[] ChildKeys =
     [
@@ -19,13 +20,14 @@ internal static partial class ConfigLoader
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys)
+    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys,
+        IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var credentials = new Credentials(keys, ReadCrls(root));
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
         foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
         {
-            result[name] = ReadConnection(name, m, listen, credentials);
+            result[name] = ReadConnection(name, m, listen, credentials, pools);
         }
         CheckCrlIssuers(root, credentials.Crls, result.Values);
         return result;
@@ -36,7 +38,8 @@ internal static partial class ConfigLoader
     /// local_port = listen.ike_port, auth psk or pubkey; in children mode tunnel, close_action none); any other
     /// value is an error naming the key, never a value that is read and ignored.
     /// </remarks>
-    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen, Credentials credentials)
+    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen, Credentials credentials,
+        IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var d = new ConnectionConfig();
         if (m.Int("version", 0, 255) is { } version && version != 2)
@@ -114,6 +117,8 @@ internal static partial class ConfigLoader
                 _ => d.Fragmentation,
             },
             Children = ReadChildren(m, weakAllowed),
+            Pools = ReadPoolNames(m, pools),
+            Vips = ReadVips(m),
         };
     }
 

@@ -32,14 +32,21 @@ public sealed record FleetOptions
     public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
     public string IdPrefix { get; init; } = "peer-";
 
+    /// <summary>Each peer requests a virtual IP (swanctl vips = 0.0.0.0) and uses it as its inner address (its local_ts is
+    /// dynamic); the responder's connection needs pools. Otherwise peer i's inner address is <see cref="InnerBase"/> + i.</summary>
+    public bool VirtualIp { get; init; }
+
     /// <summary>First inner address; peer i gets this address + i as a /32.</summary>
     public const uint InnerBase = 0x0AC8_0000; // 10.200.0.0
 }
 
-/// <summary>Outcome of establishing a fleet: counts, failures by reason and setup latencies.</summary>
+/// <summary>Outcome of establishing a fleet: counts, failures by reason, setup latencies, and the virtual IP each peer got
+/// (by peer index; only with <see cref="FleetOptions.VirtualIp"/>).</summary>
 public sealed record FleetResult(int Requested, int Established, IReadOnlyDictionary<CloseReason, int> Failures,
     TimeSpan Elapsed, IReadOnlyList<double> SetupMilliseconds)
 {
+    public IReadOnlyDictionary<int, IPAddress> VirtualIps { get; init; } = new Dictionary<int, IPAddress>();
+
     public double HandshakesPerSecond => Elapsed.TotalSeconds > 0 ? Established / Elapsed.TotalSeconds : 0;
 
     /// <summary>Peers neither up nor failed when the timeout passed.</summary>
@@ -67,6 +74,8 @@ public sealed class PeerFleet : IAsyncDisposable
     private readonly EspProposal _esp;
     private readonly ConcurrentQueue<double> _latencies = new();
     private readonly ConcurrentDictionary<CloseReason, int> _failures = new();
+    // The virtual IP each peer (by index) got in the current EstablishAsync.
+    private readonly ConcurrentDictionary<int, IPAddress> _virtualIps = new();
     private int _established;
     private int _failed;
 
@@ -122,7 +131,7 @@ public sealed class PeerFleet : IAsyncDisposable
     {
         uint address = FleetOptions.InnerBase + (uint)index;
         string inner = $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}/32";
-        TrafficSelectorSpec.TryParse(inner, out var local, out _);
+        TrafficSelectorSpec.TryParse(_options.VirtualIp ? TrafficSelectorSpec.DynamicKeyword : inner, out var local, out _);
         TrafficSelectorSpec.TryParse(_options.RemoteTs, out var remote, out _);
         var child = new ChildConfig
         {
@@ -144,6 +153,7 @@ public sealed class PeerFleet : IAsyncDisposable
                 ? new AuthConfig { Auth = AuthConfig.Psk, Id = _options.GatewayId }
                 : new AuthConfig { Auth = AuthConfig.PubKey, Id = _options.GatewayId, Trust = certificates.Trust },
             Children = new Dictionary<string, ChildConfig> { ["lan"] = child },
+            Vips = _options.VirtualIp ? [IPAddress.Any] : [],
         };
     }
 
@@ -158,6 +168,7 @@ public sealed class PeerFleet : IAsyncDisposable
     {
         int baseEstablished = Established, baseFailed = Failed, baseLatencies = _latencies.Count;
         var baseFailures = new Dictionary<CloseReason, int>(_failures);
+        _virtualIps.Clear();
         var clock = Stopwatch.StartNew();
         var lastProgress = TimeSpan.Zero;
         for (int i = 0; i < count && clock.Elapsed < timeout; i++)
@@ -195,7 +206,10 @@ public sealed class PeerFleet : IAsyncDisposable
         progress?.Invoke(established, Failed - baseFailed, count);
         var failures = _failures.ToDictionary(f => f.Key, f => f.Value - baseFailures.GetValueOrDefault(f.Key));
         foreach (var zero in failures.Where(f => f.Value == 0).Select(f => f.Key).ToList()) failures.Remove(zero);
-        return new FleetResult(count, established, failures, elapsed, _latencies.Skip(baseLatencies).ToArray());
+        return new FleetResult(count, established, failures, elapsed, _latencies.Skip(baseLatencies).ToArray())
+        {
+            VirtualIps = new Dictionary<int, IPAddress>(_virtualIps),
+        };
     }
 
     /// <summary>Deletes every peer's IKE SA with the gateway (INFORMATIONAL Delete), bounded in time.</summary>
@@ -221,6 +235,11 @@ public sealed class PeerFleet : IAsyncDisposable
             {
                 if (!m.Initiator) return;
                 fleet._latencies.Enqueue(m.Summary.SetupTime.TotalMilliseconds);
+                if (m.VirtualIps is [var vip, ..] && m.Connection.StartsWith("peer-", StringComparison.Ordinal) &&
+                    int.TryParse(m.Connection.AsSpan("peer-".Length), out int index))
+                {
+                    fleet._virtualIps[index] = vip;
+                }
                 Interlocked.Increment(ref fleet._established);
             });
             Receive<IkeSaDown>(m =>

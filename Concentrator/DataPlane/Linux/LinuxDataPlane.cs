@@ -23,6 +23,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly SelectorTable<EspSa> _outbound = new();
     private readonly TrapPolicies _traps;
     private readonly RouteManager? _routes;
+    private readonly IReadOnlyList<TrafficSelector> _poolRoutes;
     private readonly TunDevice _tun;
     private readonly UdpBatchSocket[] _udp;
     private readonly RawEspSocket? _raw;
@@ -74,6 +75,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
+        _poolRoutes = options.PoolRoutes;
     }
 
     /// <summary>The fwmark of the plane's sockets when it installs routes (the IKE sockets must carry it too); 0 otherwise.</summary>
@@ -114,6 +116,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
+        AddRoutes(_poolRoutes, peer: null);
     }
 
     private void StartThread(string name, ThreadStart body)
@@ -295,6 +298,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _stopping = true;
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
         foreach (var trap in _traps.All) RemoveRoutes(trap.RemoteTs, peer: null);
+        RemoveRoutes(_poolRoutes, peer: null);
         foreach (uint spi in _sas.InstalledSpis()) DeleteSa(spi);
         if (_routes is not null)
         {

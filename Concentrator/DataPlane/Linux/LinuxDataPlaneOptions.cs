@@ -47,6 +47,13 @@ public sealed record LinuxDataPlaneOptions
 
     /// <summary>The trap policies ("interesting traffic" that starts a negotiation).</summary>
     public IReadOnlyList<TrapSpec> Traps { get; init; } = [];
+
+    /// <summary>
+    /// The virtual IP pools' addresses (swanctl pools), routed via the device while the plane runs (with
+    /// <see cref="InstallRoutes"/>): traffic for a pool address enters the tunnel whichever address is leased, and
+    /// for an address no Child SA covers it is dropped there instead of leaving by the default route.
+    /// </summary>
+    public IReadOnlyList<TrafficSelector> PoolRoutes { get; init; } = [];
 }
 
 /// <summary>A child with start_action trap: traffic between these selectors without an SA asks for a negotiation.</summary>

@@ -53,6 +53,13 @@ public sealed class ConnectionConfig
     /// refused by the loader until per-peer state exists (DEVELOPERS.md, PeerActor).</summary>
     public string Unique { get; init; } = "no";
 
+    /// <summary>swanctl pools: the pools (top-level <c>pools:</c>, by name) a peer's CFG_REQUEST is answered from, in
+    /// order; a peer that asks for no address is then refused a Child SA (FAILED_CP_REQUIRED), as in strongSwan.</summary>
+    public IReadOnlyList<string> Pools { get; init; } = [];
+
+    /// <summary>swanctl vips: virtual IPs we request as initiator (0.0.0.0 or :: for any address of that family).</summary>
+    public IReadOnlyList<System.Net.IPAddress> Vips { get; init; } = [];
+
     /// <summary>swanctl fragmentation: IKE fragmentation (RFC 7383) announced and used as strongSwan does.</summary>
     public Fragmentation Fragmentation { get; init; } = Fragmentation.Yes;
 }

@@ -79,6 +79,8 @@ public sealed class IkeSa : IDisposable
             Keys = keys,
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
+        // The new SA holds the tunnel's leases too (each SA releases its own hold when it ends).
+        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
         return sa;
@@ -115,6 +117,9 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
+
+    /// <summary>Virtual IPs: leased to the peer from our pools (responder), or assigned to us (initiator, <c>vips</c>).</summary>
+    public VirtualIps VirtualIps { get; } = new();
 
     /// <summary>Our requests and the peer's, one exchange in flight each way.</summary>
     public TaskManager TaskManager { get; }
@@ -210,7 +215,7 @@ public sealed class IkeSa : IDisposable
         Move(IkeSaState.Connecting);
         Telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
         TaskManager.Enqueue(ExchangeType.IkeSaInit, new IkeInitTask(), new IkeCertPreTask());
-        var auth = new List<IIkeTask> { new IkeAuthTask() };
+        var auth = new List<IIkeTask> { new IkeAuthTask(), new IkeConfigTask() };
         _initialChildrenLeft = InitialChildren.Count;
         if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
         TaskManager.Enqueue(ExchangeType.IkeAuth, auth.ToArray());
@@ -528,6 +533,7 @@ public sealed class IkeSa : IDisposable
 
     public void Dispose()
     {
+        VirtualIps.Release(Context.Pools, RemoteId);
         Telemetry.Disposed();
         TaskManager.ReleaseFragments();
         Protector?.Dispose();

@@ -10,7 +10,7 @@ public static class ResponderTasks
     public static List<IIkeTask> For(ExchangeType exchange, IkeMessage request) => exchange switch
     {
         ExchangeType.IkeSaInit => [new IkeInitTask(), new IkeCertPreTask()],
-        ExchangeType.IkeAuth => [new IkeAuthTask(), new ChildCreateTask(null)],
+        ExchangeType.IkeAuth => [new IkeAuthTask(), new IkeConfigTask(), new ChildCreateTask(null)],
         // CREATE_CHILD_SA rekeys the IKE SA when its SA payload proposes protocol IKE (§1.3.2).
         ExchangeType.CreateChildSa when request.Get<SaPayload>() is { Proposals: [{ Protocol: ProtocolId.Ike }, ..] } => [new IkeRekeyTask()],
         ExchangeType.CreateChildSa when request.GetNotify(NotifyType.RekeySa) is not null => [new ChildRekeyTask()],
