@@ -11,7 +11,8 @@ namespace Concentrator.Tests.Interop;
 /// <list type="bullet">
 /// <item>Windows 10 and 11 (Agile VPN): <c>3des-aes128-aes192-aes256-sha1-sha256-sha384-modp1024</c>, Windows 11 also
 /// AES-GCM with the same PRFs and MODP-1024; ESP <c>aes256-aes128-3des-des-null-sha1</c> (strongSwan's "Windows
-/// Clients"); Windows identifies with its certificate's subject DN.</item>
+/// Clients"); Windows identifies with its certificate's subject DN. Also Windows as the README configures it with
+/// Set-VpnConnectionIPsecConfiguration (nothing weak).</item>
 /// <item>iOS (16.5): AES-CBC-256/SHA2-256 with MODP-2048, ECP-256, MODP-1536, then AES-CBC-128/SHA-1 and 3DES/SHA-1 with
 /// MODP-1024; ESP AES-CBC-256/SHA2-256, AES-CBC-128/SHA-1, 3DES/SHA-1. macOS the same without the ECP-256 and MODP-1536
 /// proposals ("only iOS sends a proposal with ecp256"; strongSwan's "iOS and macOS").</item>
@@ -43,6 +44,9 @@ public sealed partial class NativeClientInteropTests(ITestOutputHelper output)
             "aes128gcm16-aes256gcm16-prfsha1-prfsha256-prfsha384-modp1024, 3des-aes128-aes192-aes256-sha1-sha256-sha384-modp1024",
             "aes256-aes128-3des-des-null-sha1",
             "AES_GCM_16-256/PRF_HMAC_SHA2_384/MODP_1024", "AES_CBC-256/HMAC_SHA1_96"),
+        // Windows after Set-VpnConnectionIPsecConfiguration as the README gives it (GCMAES256, SHA384, ECP384, no PFS).
+        new("windows-configured", ClientDn, "aes256gcm16-prfsha384-ecp384", "aes256gcm16",
+            "AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384", "AES_GCM_16-256"),
         new("ios", ClientId,
             "aes256-sha256-modp2048, aes256-sha256-ecp256, aes256-sha256-modp1536, aes128-sha1-modp1024, 3des-sha1-modp1024",
             "aes256-sha256, aes128-sha1, 3des-sha1",
