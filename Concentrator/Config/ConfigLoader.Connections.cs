@@ -11,7 +11,7 @@ internal static partial class ConfigLoader
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "local", "remote", "children", WeakAlgorithms.ConfigKey, "pools", "vips",
+        "unique", "send_certreq", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
     ];
     private static readonly string[] AuthKeys = ["auth", "id"];
     private static readonly string[] ChildKeys =
@@ -105,6 +105,13 @@ internal static partial class ConfigLoader
             Local = ReadAuth(m.Section("local", AuthKeys)),
             Remote = ReadAuth(m.Section("remote", AuthKeys)),
             WeakAlgorithms = weakAllowed,
+            Fragmentation = m.Choice("fragmentation", ["yes", "accept", "force", "no"]) switch
+            {
+                "accept" => Fragmentation.Accept,
+                "force" => Fragmentation.Force,
+                "no" => Fragmentation.No,
+                _ => d.Fragmentation,
+            },
             Children = ReadChildren(m, weakAllowed),
             Pools = ReadPoolNames(m, pools),
             Vips = ReadVips(m),

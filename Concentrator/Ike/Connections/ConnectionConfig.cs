@@ -55,4 +55,22 @@ public sealed class ConnectionConfig
 
     /// <summary>swanctl vips: virtual IPs we request as initiator (0.0.0.0 or :: for any address of that family).</summary>
     public IReadOnlyList<System.Net.IPAddress> Vips { get; init; } = [];
+
+    /// <summary>swanctl fragmentation: IKE fragmentation (RFC 7383) announced and used as strongSwan does.</summary>
+    public Fragmentation Fragmentation { get; init; } = Fragmentation.Yes;
+}
+
+/// <summary>
+/// swanctl's fragmentation values, as strongSwan's ike_cfg behaves with IKEv2: IKEV2_FRAGMENTATION_SUPPORTED is announced in
+/// IKE_SA_INIT unless <see cref="No"/> (a responder announces it only to an initiator that did); messages too large for
+/// charon.fragment_size go as SKF fragments with <see cref="Yes"/> when the peer announced support and with
+/// <see cref="Force"/> in any case; <see cref="Accept"/> announces but never fragments. Fragments a peer sends are
+/// reassembled whatever the value (strongSwan: "always accepted ... even when set to no").
+/// </summary>
+public enum Fragmentation
+{
+    Yes = 0,
+    Accept,
+    Force,
+    No,
 }

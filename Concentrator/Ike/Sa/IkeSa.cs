@@ -72,6 +72,7 @@ public sealed class IkeSa : IDisposable
             RemoteId = old.RemoteId,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
+            PeerSupportsFragmentation = old.PeerSupportsFragmentation,
             Suite = suite,
             ProposalText = IkeInitTask.Describe(suite),
             Keys = keys,
@@ -104,6 +105,9 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Our own address is translated (the peer's NAT_DETECTION_DESTINATION_IP did not match): we send NAT-T keepalives.</summary>
     public bool BehindNat { get; internal set; }
+
+    /// <summary>The peer announced IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT (RFC 7383 §2.3); kept across IKE rekeys.</summary>
+    public bool PeerSupportsFragmentation { get; internal set; }
     public Identity? LocalId { get; internal set; }
     public Identity? RemoteId { get; internal set; }
 
@@ -494,6 +498,7 @@ public sealed class IkeSa : IDisposable
     {
         VirtualIps.Release(Context.Pools, RemoteId);
         Telemetry.Disposed();
+        TaskManager.ReleaseFragments();
         Protector?.Dispose();
         Protector = null;
         Keys?.Dispose();
