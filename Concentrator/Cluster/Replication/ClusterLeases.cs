@@ -40,8 +40,9 @@ public sealed class ClusterLeases : ILeaseCoordinator
     private long _changedAt = long.MinValue;
     private long _generation;
     private long _refreshedAt = long.MinValue;
-    // Per replicated SA of another node: the entry it was read from (its raw bytes) and the leases in it.
-    private readonly Dictionary<ulong, (byte[] Raw, VirtualIp[] Leases)> _foreign = new();
+    // Per replicated SA of another node: the entry it was read from (the index replaces, never changes, an entry) and the
+    // leases in it.
+    private readonly Dictionary<ulong, (SaReplicaEntry Entry, VirtualIp[] Leases)> _foreign = new();
     private Dictionary<string, HashSet<IPAddress>> _heldElsewhere = new(StringComparer.Ordinal);
 
     /// <param name="self">This node's owner name in replica entries (<see cref="SaReplicaActor.SelfOwner"/>).</param>
@@ -182,8 +183,8 @@ public sealed class ClusterLeases : ILeaseCoordinator
         {
             if (!_index.TryGet(spi, out var entry)) continue;
             present.Add(spi);
-            if (_foreign.TryGetValue(spi, out var known) && ReferenceEquals(known.Raw, entry.Raw)) continue;
-            _foreign[spi] = (entry.Raw, LeasesOf(entry));
+            if (_foreign.TryGetValue(spi, out var known) && ReferenceEquals(known.Entry, entry)) continue;
+            _foreign[spi] = (entry, LeasesOf(entry));
         }
         foreach (ulong gone in _foreign.Keys.Where(k => !present.Contains(k)).ToList()) _foreign.Remove(gone);
 
@@ -202,15 +203,23 @@ public sealed class ClusterLeases : ILeaseCoordinator
     }
 
     /// <summary>The leases in one replica (from another member: a malformed one holds none). Only a version-2 snapshot
-    /// has any, so the others are never decoded (nor their keys copied).</summary>
+    /// has any, so the others are never copied or decoded (nor their keys); a copy taken is zeroed when read.</summary>
     private static VirtualIp[] LeasesOf(SaReplicaEntry entry)
     {
-        var bytes = entry.Snapshot.Span;
-        if (bytes.Length == 0 || bytes[0] != IkeSaSnapshotCodec.VersionWithVirtualIps) return [];
-        if (IkeSaSnapshotCodec.TryDecode(bytes, out var snapshot) != ParseStatus.Ok) return [];
-        using (snapshot)
+        // The version byte, read without the entry's lock: an entry zeroed meanwhile was replaced and is read again.
+        var peek = entry.Snapshot.Span;
+        if (peek.Length == 0 || peek[0] != IkeSaSnapshotCodec.VersionWithVirtualIps || !entry.TryCopySnapshot(out var bytes)) return [];
+        try
         {
-            return snapshot!.VirtualIps.Where(v => v.IsLease).ToArray();
+            if (IkeSaSnapshotCodec.TryDecode(bytes, out var snapshot) != ParseStatus.Ok) return [];
+            using (snapshot)
+            {
+                return snapshot!.VirtualIps.Where(v => v.IsLease).ToArray();
+            }
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
         }
     }
 }

@@ -235,11 +235,7 @@ public static class IkeSaSnapshotCodec
         }
 
         var vips = new List<VirtualIp>();
-        if (version == VersionWithVirtualIps && (st = ReadVirtualIps(ref r, vips)) != ParseStatus.Ok)
-        {
-            foreach (var c in children) c.ZeroKeys();
-            return st;
-        }
+        if (version == VersionWithVirtualIps && (st = ReadVirtualIps(ref r, vips)) != ParseStatus.Ok) return st;
 
         if (r.Remaining != 0) return ParseStatus.BadLength;
 

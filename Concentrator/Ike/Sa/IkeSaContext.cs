@@ -22,14 +22,14 @@ public sealed class IkeSaContext
     /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
     public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
 
+    /// <summary>The virtual IP pools (swanctl pools) responders lease from; none by default.</summary>
+    public AddressPools Pools { get; init; } = AddressPools.None;
+
     private ReassemblyBudget? _reassembly;
 
     /// <summary>charon.fragment_memory, shared by every SA of this context (made on first use, from <see cref="Limits"/>).</summary>
     public ReassemblyBudget Reassembly =>
         LazyInitializer.EnsureInitialized(ref _reassembly, () => new ReassemblyBudget(Limits.FragmentMemory, Metrics));
-
-    /// <summary>The virtual IP pools (swanctl pools) responders lease from; none by default.</summary>
-    public AddressPools Pools { get; init; } = AddressPools.None;
 
     /// <summary>Source of every nonce we send (length in bytes). Tests replace it to decide the lowest-nonce rule
     /// of a rekey collision (RFC 7296 §2.8.1, §2.8.2); production uses the CSPRNG.</summary>
