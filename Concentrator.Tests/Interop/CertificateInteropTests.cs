@@ -171,4 +171,48 @@ public sealed class CertificateInteropTests(ITestOutputHelper output)
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
     }
+    /// <summary>
+    /// The road warrior does not trust the gateway's CA: charon refuses the gateway's certificate after the gateway
+    /// established, and says so in an INFORMATIONAL with AUTHENTICATION_FAILED; the gateway deletes the SA (and its Child
+    /// SA) at once and counts refused_by_peer, as strongSwan's responder deletes it.
+    /// </summary>
+    [Fact(Timeout = 150_000)]
+    [Trait("Category", "Root")]
+    public async Task A_road_warrior_that_does_not_trust_the_gateway_tells_it_and_the_gateway_drops_the_sa_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true, needPki: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 120);
+        var bed = scope.Bed;
+        var pki = await MakePkiAsync(scope, "ecdsa");
+        await pki.RootAsync("other", "C=CH, O=Elsewhere, CN=Other Root CA", "ecdsa", 256);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        peer.AddCredentials([pki.Path("root"), pki.Path("im"), pki.Path("other")], [pki.Path("peer")], [pki.Path("peer", ".key")]);
+        await peer.LoadAsync(SwanctlConf.Connections(SwanctlConf.CertConnection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter,
+            SwanctlConf.PeerId, GatewayId, "peer.pem", "other.pem", Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp)));
+
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), GatewayYaml(pki),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 15);
+        scope.Log($"initiate: exit {init.ExitCode}");
+        Assert.False(init.Ok, "charon accepted a gateway certificate of a CA it does not trust");
+        var log = peer.Log();
+        Assert.Contains("constraint check failed: peer not authenticated by CA 'C=CH, O=Elsewhere, CN=Other Root CA'", log);
+        Assert.Contains("generating INFORMATIONAL request 2 [ N(AUTH_FAILED) ]", log);
+
+        Assert.Equal(1, await GatewayMetrics.WaitAtLeastAsync(bed.Gateway, 1, TimeSpan.FromSeconds(5), "concentrator_ike_auth_failures_total",
+            "role=\"responder\"", "reason=\"refused_by_peer\""));
+        Assert.True(await gateway.WaitForEventAsync(ConcentratorProcess.IkeSaClosed, scope.Remaining(TimeSpan.FromSeconds(5))),
+            "the gateway kept the SA the road warrior refused");
+        var closed = Assert.Single(gateway.EventsWithId(ConcentratorProcess.IkeSaClosed));
+        scope.Log("concentrator: " + closed.Message);
+        Assert.Contains("closed: AuthFailed (state was established)", closed.Message);
+        Assert.Single(gateway.EventsWithId(ConcentratorProcess.ChildSaRemoved));
+        Assert.Equal(1, await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_ike_auth_failures_total"));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
 }
