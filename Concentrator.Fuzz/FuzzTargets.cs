@@ -12,8 +12,8 @@ namespace Concentrator.Fuzz;
 /// <summary>
 /// The fuzz targets, shared by the AFL/libFuzzer entry point (<see cref="Program"/>) and the in-process
 /// regression tests (Concentrator.Tests/Fuzz). The parsers' targets are here; the state machine (<see cref="IkeSaTarget"/>),
-/// ESP past its ICV (<see cref="EspOpenTarget"/>) and the replicated snapshots (<see cref="ReplicaTarget"/>) have files of
-/// their own. A target returns normally for every input whose outcome is
+/// ESP past its ICV (<see cref="EspOpenTarget"/>), the replicated snapshots (<see cref="ReplicaTarget"/>) and fragment
+/// reassembly (<see cref="IkeFragTarget"/>) have files of their own. A target returns normally for every input whose outcome is
 /// documented (a non-Ok <see cref="ParseStatus"/>/<see cref="EspStatus"/>, or <see cref="ConfigException"/>
 /// for config); any exception escaping <see cref="Run"/> is a crash.
 /// </summary>
@@ -27,8 +27,9 @@ public static class FuzzTargets
     public const string IkeStateMachine = "ike-sa";
     public const string EspOpen = "esp-open";
     public const string Replica = "replica";
+    public const string IkeFrag = "ike-frag";
 
-    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica];
+    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag];
 
     /// <summary>Runs one input through a target; throws only on a crash (an undocumented exception).</summary>
     public static void Run(string target, ReadOnlySpan<byte> input)
@@ -43,6 +44,7 @@ public static class FuzzTargets
             case IkeStateMachine: IkeSaTarget.Run(input); break;
             case EspOpen: EspOpenTarget.Run(input); break;
             case Replica: ReplicaTarget.Run(input); break;
+            case IkeFrag: IkeFragTarget.Run(input); break;
             default: throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", All)})", nameof(target));
         }
     }

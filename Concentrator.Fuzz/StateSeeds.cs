@@ -12,7 +12,8 @@ namespace Concentrator.Fuzz;
 /// Seeds of the targets beyond the parsers, made by the project's own code: scripts of <see cref="IkeSaTarget"/> (a
 /// handshake, a whole lifecycle, injected and replaced messages with real payload chains, the IKE_AUTH shapes without
 /// AUTH), plaintexts of <see cref="EspOpenTarget"/> for every suite with and without ESN, and replica entries of
-/// <see cref="ReplicaTarget"/> from real SAs (established both ends, half-open, several and rekeyed children).
+/// <see cref="ReplicaTarget"/> from real SAs (established both ends, half-open, several and rekeyed children), and scripts of
+/// <see cref="IkeFragTarget"/>.
 /// </summary>
 public static class StateSeeds
 {
@@ -62,6 +63,33 @@ public static class StateSeeds
     }
 
     private static List<(string Name, byte[] Datagram, List<Payload>? Inner)> Chains(string ike, string esp) => SeedGenerator.Exchange(ike, esp);
+
+    /// <summary>
+    /// Scripts of <see cref="IkeFragTarget"/> for both suites at fragment sizes 576 and 1280: in order, reversed, duplicated,
+    /// a changed octet, more fragments than the bound, a larger Total Fragments that makes the genuine ones stale, forged
+    /// response fragments, a retransmission, max_packet and fragment_memory too small, a fragmented INFORMATIONAL, and authentic fragments padded
+    /// by 255 octets.
+    /// </summary>
+    public static IEnumerable<(string Name, byte[] Data)> IkeFrag()
+    {
+        foreach (byte setup in new byte[] { 0, 1, 6, 7 })
+        {
+            string tag = $"{((setup & 1) == 0 ? "gcm" : "cbc")}{((setup & 6) == 6 ? 1280 : 576)}";
+            yield return ($"{tag}-in-order", [setup, 5]);
+            yield return ($"{tag}-reversed", [setup, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 5]);
+            yield return ($"{tag}-duplicates", [setup, 0, 1, 0, 1, 0, 2, 0, 2, 0, 3, 0, 1, 5, 1, 1, 1, 1]);
+            yield return ($"{tag}-flipped", [setup, 2, 1, 0, 60, 0x40, 2, 2, 0, 40, 0x01, 5]);
+            yield return ($"{tag}-too-many", [setup, 3, 0, 1, 1, 0, 35, 0, 4, 1, 2, 3, 4, 5]);
+            yield return ($"{tag}-refragmented", [setup, 0, 1, 3, 0, 1, 0, 9, 35, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 5]);
+            yield return ($"{tag}-response-forged",
+                [setup, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 3, 0, 1, 0, 2, 39, 1, 4, 9, 9, 9, 9, 1, 1, 1, 2, 1, 3, 5]);
+            yield return ($"{tag}-retransmit", [setup, 0, 1, 4, 5]);
+            yield return ($"{tag}-max-packet", [(byte)(setup | 8), 5]);
+            yield return ($"{tag}-memory", [(byte)(setup | 16), 5]);
+            yield return ($"{tag}-informational", [setup, 5, 3, 0, 1, 0, 2, 0, 6, 0, 3, 0, 2, 0, 2, 0, 6, 0, 5]);
+            yield return ($"{tag}-padded", [setup, 3, 0, 1, 0, 255, 0, 8, 0, 3, 0, 2, 0, 255, 0, 8, 0, 5]);
+        }
+    }
 
     public static IEnumerable<(string Name, byte[] Data)> EspOpen()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
 
 namespace Concentrator.Testbed.Cluster;
 
@@ -31,6 +32,9 @@ public sealed class FailoverCluster
     /// alone, which keeps each peer's port 500 and 4500 flows on one node: the harness then runs without SA adoption.</summary>
     public static readonly bool HashSourcePort = Environment.GetEnvironmentVariable("CONCENTRATOR_LB_HASH") != "address";
 
+    /// <summary>The name pattern of the nodes' certificates (n1.cluster.failover.test, ...).</summary>
+    public const string NodeNames = "*.cluster.failover.test";
+
     private readonly InteropScope _scope;
     private readonly string _nodeYamlExtra;
 
@@ -38,10 +42,13 @@ public sealed class FailoverCluster
     {
         _scope = scope;
         _nodeYamlExtra = nodeYamlExtra;
+        // The nodes talk over the bridge, beyond loopback: mutual TLS with a CA made for this run.
+        Certificates = new ClusterCertificates(scope.Bed.Dir("cluster-tls"));
         Lb = new ClusterLoadBalancer(lb, ServiceAddress, scope.Bed.WorkDir, HashSourcePort, seed: 1);
     }
 
     public ClusterLoadBalancer Lb { get; }
+    public ClusterCertificates Certificates { get; }
     public Node[] Nodes { get; } = new Node[NodeCount];
     public List<Peer> Peers { get; } = new();
 
@@ -174,7 +181,12 @@ public sealed class FailoverCluster
         http: { listen: "127.0.0.1:{{MetricsPort}}" }
         tunnel: { type: tun, device: ipsec0, mtu: 1400, workers: 1, install_routes: yes, plain_esp: no }
         charon: { retransmit_timeout: 1s, retransmit_base: 1.4, retransmit_tries: 3 }
-        cluster: { hostname: {{node.Address}}, port: 4053, seed_nodes: {{Seeds}}, split_brain_resolver: keep-majority }
+        cluster:
+          hostname: {{node.Address}}
+          port: 4053
+          seed_nodes: {{Seeds}}
+          split_brain_resolver: keep-majority
+          tls: {{Certificates.TlsYaml(Certificates.Node($"{node.Name}.cluster.failover.test"), NodeNames)}}
         connections:
           rw:
             remote_addrs: ["%any"]

@@ -1,5 +1,7 @@
+using System.Net;
 using Concentrator.Config;
 using Concentrator.Hosting;
+using Concentrator.Ike.Admission;
 
 namespace Concentrator.Tests.Config;
 
@@ -41,7 +43,54 @@ public sealed class CharonConfigTests
         Assert.Equal(32763u, set.RoutingTablePriority);
     }
 
+    [Fact]
+    public void Fragment_sizes_resolve_as_strongswan_determines_them_per_address_family()
+    {
+        static (int V4, int V6) Sizes(string charon)
+        {
+            var t = ConcentratorConfig.Parse(charon, "t.yaml").Charon.ToTunables();
+            return (t.FragmentSizeV4, t.FragmentSizeV6);
+        }
+
+        Assert.Equal((1280, 1280), Sizes("connections: {}"));
+        Assert.Equal((576, 1280), Sizes("charon: { fragment_size: 0 }"));
+        Assert.Equal((1400, 1400), Sizes("charon: { fragment_size: 1400 }"));
+        Assert.Equal((1200, 1500), Sizes("charon: { fragment_size: 1400, fragment_size_v4: 1200, fragment_size_v6: 1500 }"));
+        Assert.Equal((576, 9000), Sizes("charon: { fragment_size: 0, fragment_size_v6: 9000 }"));
+
+        // IKE octets per datagram: less IP (20 / 40), UDP (8) and on 4500 the non-ESP marker (4).
+        var tunables = ConcentratorConfig.Parse("charon: { fragment_size_v6: 1500 }", "t.yaml").Charon.ToTunables();
+        Assert.Equal(1280 - 28, tunables.FragmentMessageLength(IPAddress.Parse("192.0.2.1"), natT: false));
+        Assert.Equal(1280 - 32, tunables.FragmentMessageLength(IPAddress.Parse("192.0.2.1").MapToIPv6(), natT: true));
+        Assert.Equal(1500 - 48, tunables.FragmentMessageLength(IPAddress.Parse("2001:db8::1"), natT: false));
+    }
+
+    [Fact]
+    public void Fragment_memory_bounds_the_nodes_reassembly_and_defaults_to_what_half_open_SAs_may_hold()
+    {
+        static long Memory(string yaml) => ConcentratorConfig.Parse(yaml, "t.yaml").Charon.ToLimits().FragmentMemory;
+        // init_limit_half_open x 2 x max_packet: 5000 x 2 x 10000 at the defaults.
+        Assert.Equal(100_000_000, Memory("connections: {}"));
+        Assert.Equal(ResourceLimits.Default.FragmentMemory, Memory("connections: {}"));
+        Assert.Equal(30 * 2 * 1500, Memory("charon: { init_limit_half_open: 30, max_packet: 1500 }"));
+        Assert.Equal(CharonConfig.MinFragmentMemory, Memory("charon: { init_limit_half_open: 1 }"));
+        Assert.Equal(20 * 2 * 10000, Memory("charon: { init_limit_half_open: 0, ikesa_limit: 20 }"));
+        Assert.Equal(CharonConfig.MaxFragmentMemory, Memory("charon: { init_limit_half_open: 0, ikesa_limit: 0 }"));
+        Assert.Equal(3L << 20, Memory("charon: { fragment_memory: 3m, init_limit_half_open: 100 }"));
+        Assert.Equal(160_000, Memory("charon: { fragment_memory: 160000, init_limit_half_open: 8 }"));
+    }
+
     [Theory]
+    [InlineData("charon: { fragment_size: 575 }", "charon.fragment_size", "below 576")]
+    [InlineData("charon: { fragment_size_v4: 100 }", "charon.fragment_size_v4", "below 576")]
+    [InlineData("charon: { fragment_size_v6: 65536 }", "charon.fragment_size_v6", "out of range")]
+    [InlineData("charon: { fragment_size: -1 }", "charon.fragment_size", "out of range")]
+    [InlineData("charon: { fragment_memory: 1k }", "charon.fragment_memory", "out of range")]
+    [InlineData("charon: { fragment_memory: 5g }", "charon.fragment_memory", "out of range")]
+    [InlineData("charon: { fragment_memory: lots }", "charon.fragment_memory", "'lots'")]
+    [InlineData("charon: { fragment_memory: 64k, init_limit_half_open: 8 }", "charon.fragment_memory", "below 160000")]
+    [InlineData("charon: { fragment_memory: 64m }", "charon.fragment_memory", "below 100000000")]
+    [InlineData("charon: { fragment_memory: 1m, init_limit_half_open: 0, ikesa_limit: 100 }", "charon.fragment_memory", "below 2000000")]
     [InlineData("charon: { retransmit_base: fast }", "charon.retransmit_base", "not a number")]
     [InlineData("charon: { retransmit_base: 0.5 }", "charon.retransmit_base", "out of range")]
     [InlineData("charon: { retransmit_tries: 99 }", "charon.retransmit_tries", "out of range")]

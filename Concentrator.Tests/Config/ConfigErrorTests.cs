@@ -1,4 +1,5 @@
 using Concentrator.Config;
+using Concentrator.Ike.Connections;
 
 namespace Concentrator.Tests.Config;
 
@@ -154,6 +155,16 @@ public class ConfigErrorTests
         Assert.Contains(problem, e.Problem);
     }
 
+    [Theory]
+    [InlineData("", Fragmentation.Yes)]
+    [InlineData("fragmentation: yes", Fragmentation.Yes)]
+    [InlineData("fragmentation: accept", Fragmentation.Accept)]
+    [InlineData("fragmentation: force", Fragmentation.Force)]
+    [InlineData("fragmentation: no", Fragmentation.No)]
+    [InlineData("fragmentation: \"no\"", Fragmentation.No)]
+    public void Fragmentation_takes_swanctls_values_with_its_default(string line, Fragmentation expected) =>
+        Assert.Equal(expected, ConcentratorConfig.Parse(Conn(line), File).Connections["site-a"].Fragmentation);
+
     [Fact]
     public void Values_that_match_what_is_built_are_accepted()
     {
@@ -180,6 +191,7 @@ public class ConfigErrorTests
     [InlineData("remote_port: -1", "connections.site-a.remote_port", "-1")]
     [InlineData("remote_port: http", "connections.site-a.remote_port", "'http'")]
     [InlineData("encap: maybe", "connections.site-a.encap", "'maybe'")]
+    [InlineData("fragmentation: sometimes", "connections.site-a.fragmentation", "'sometimes'")]
     [InlineData("rekey_time: 4w", "connections.site-a.rekey_time", "'4w'")]
     [InlineData("rekey_time: 1.5h", "connections.site-a.rekey_time", "'1.5h'")]
     [InlineData("dpd_delay: -30s", "connections.site-a.dpd_delay", "'-30s'")]

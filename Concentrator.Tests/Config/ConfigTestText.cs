@@ -52,16 +52,28 @@ internal static class ConfigTestText
           # routing_table_prio on; the IKE and ESP sockets carry fwmark = routing_table and skip them.
           routing_table: 220     # never 0, 253, 254 (main) or 255 (strongSwan's name and default)
           routing_table_prio: 220  # rules at 220, 221 and 222; at most 32763 (strongSwan's name and default)
+          # IKE fragmentation (RFC 7383, connection fragmentation): a larger message leaves as SKF fragments.
+          fragment_size: 1280    # largest IP datagram of a fragment we send, headers included (0: 576 IPv4, 1280 IPv6; strongSwan's)
+          fragment_size_v4: 0    # for IPv4 peers alone (0: fragment_size; strongSwan's)
+          fragment_size_v6: 0    # for IPv6 peers alone (0: fragment_size; strongSwan's)
+          fragment_memory: 100m  # fragments all SAs may hold while reassembling; at least, and by default, init_limit_half_open x 2 x max_packet (Concentrator's)
 
-        cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster
-          hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP)
+        cluster:                 # Akka.Cluster membership; no seed_nodes and discovery none: a one-node cluster, remoting on loopback
+          hostname: 127.0.0.1    # remoting bind/advertise address; env CONCENTRATOR_CLUSTER_HOSTNAME overrides it (Kubernetes: the pod IP);
+                                 # a one-node cluster accepts loopback only, and any other address needs tls (remoting carries SA keys)
           port: 4053             # remoting TCP port (0: any free port)
           seed_nodes: []         # e.g. [akka.tcp://concentrator@10.0.0.1:4053, akka.tcp://concentrator@10.0.0.2:4053]
           discovery: none        # none | kubernetes (Akka.Management Cluster Bootstrap + Akka.Discovery.KubernetesApi)
           management_port: 8558  # Akka.Management HTTP with discovery kubernetes (container port named "management")
           kubernetes: { pod_label_selector: "app.kubernetes.io/name=concentrator", required_contact_points: 2 }
           split_brain_resolver: keep-majority  # keep-majority | static-quorum (majority of seeds) | keep-oldest | down-all | off
-          tls: { certificate: "", password_file: "" }  # PKCS#12 for remoting TLS with mutual authentication; empty: plain TCP
+          tls:                   # remoting over mutual TLS; all empty: plain TCP (loopback only)
+            certificate: ""      # PKCS#12: this node's certificate, its key (and intermediate CAs); nothing in it is trusted
+            password_file: ""    # file holding the PKCS#12 password (trailing newline ignored)
+            cacerts: []          # swanctl remote.cacerts: PEM/DER files of the CAs that issue node certificates, the only trust anchors
+            remote_id: ""        # swanctl remote.id: the name every other node's certificate carries: an FQDN matched against its DNS
+                                 # subjectAltNames ("*.vpn-cluster.vpn.svc.cluster.local": a leading * matches any prefix), a DN
+                                 # matched against its subject ("CN=*, O=Example": * is any one value), or an IP address
 
         connections:
           site-a:
@@ -71,6 +83,7 @@ internal static class ConfigTestText
             proposals: [aes256gcm16-prfsha256-ecp256, aes256-sha256-modp2048]
             weak_algorithms: no   # yes admits 3des, sha1, prfsha1, modp1024 in proposals/esp_proposals (legacy peers; warned at start)
             encap: no             # yes: UDP-encapsulated ESP (port 4500) even without a NAT, e.g. where ESP is filtered
+            fragmentation: yes    # RFC 7383: announced; we fragment if the peer announced too (accept: never; force: always; no: not announced)
             rekey_time: 4h
             reauth_time: 0
             dpd_delay: 30s

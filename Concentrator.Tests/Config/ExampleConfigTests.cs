@@ -45,6 +45,9 @@ public class ExampleConfigTests
         Assert.Null(a.LocalPort);
         Assert.Equal(["aes256gcm16-prfsha256-ecp256", "aes256-sha256-prfsha256-modp2048"], a.Proposals.Select(p => p.ToString()));
         Assert.False(a.Encap);
+        Assert.Equal(Fragmentation.Yes, a.Fragmentation);
+        Assert.Equal(1280, c.Charon.FragmentSize);
+        Assert.Equal(100L << 20, c.Charon.FragmentMemory);
         Assert.Equal(TimeSpan.FromHours(4), a.RekeyTime);
         Assert.Equal(TimeSpan.Zero, a.ReauthTime);
         Assert.Equal(TimeSpan.FromMinutes(24), a.OverTime);  // 10% of rekey_time

@@ -86,12 +86,18 @@ public sealed class EspPipelineTests : IDisposable
     public void Unknown_spis_are_reported_and_runts_are_not_looked_up()
     {
         var reported = new List<uint>();
-        _receiver.OnUnknownSpi(reported.Add);
+        var packets = new List<byte[]>();
+        _receiver.OnUnknownSpi((spi, packet) =>
+        {
+            reported.Add(spi);
+            packets.Add(packet.ToArray());
+        });
         byte[] wire = Seal(Ipv4(100));
         wire[3] ^= 0xFF;
         Assert.Equal(EspStatus.UnknownSpi, EspPipeline.Open(_receiver, wire, EspTransport.UdpEncapsulated, out _));
         Assert.Equal(EspStatus.Truncated, EspPipeline.Open(_receiver, wire.AsSpan(0, EspPacket.HeaderLength - 1), EspTransport.UdpEncapsulated, out _));
         Assert.Equal([ReceiverSpi ^ 0xFF], reported);
+        Assert.Equal(wire, Assert.Single(packets)); // the whole packet, from its SPI on: the cluster authenticates it before moving an SA
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.Ipsec;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
@@ -205,6 +206,61 @@ public class ReplayWindowTests
         byte[] packet = pair.Send(Ipv4(50)); // receiver still in sub-space 0 -> infers 0x0000000a
         Assert.Equal(EspStatus.AuthFailed, pair.B.Decapsulate(packet, out _));
         Assert.Equal(0UL, pair.SaB.Window.Top);
+    }
+
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(63UL)]
+    [InlineData(64UL)]
+    [InlineData(1023UL)]
+    [InlineData(1UL << 40)]
+    public void Restore_marks_everything_up_to_the_mark_and_nothing_above(ulong mark)
+    {
+        var w = new ReplayWindow(128);
+        w.Restore(mark);
+        Assert.Equal(mark, w.Top);
+        for (ulong back = 0; back < (ulong)w.Size && back < mark; back++) Assert.False(w.Check(mark - back), $"{mark - back} counts as seen");
+        Accept(w, mark + 3);
+        Accept(w, mark + 1);
+        Accept(w, mark + 2);
+        Accept(w, mark + 200); // slides whole blocks past the restored ones
+        Accept(w, mark + 200 - 100);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Sa_restored_at_a_mark_refuses_every_sequence_number_up_to_it(bool esn)
+    {
+        // An SA adopted from another cluster node knows only the highest sequence number that node accepted (the mark),
+        // not which ones below it arrived: all of them count as seen, or the last W-1 packets could be replayed.
+        var suite = Gcm256 with { Esn = esn };
+        using var pair = new Pair(suite, replayWindow: 64);
+        const ulong mark = 1000;
+        using var adopter = new InMemoryDataPlane();
+        adopter.AddSa(Install(suite, Pair.SpiB, Pair.SpiA, (byte[])pair.KeyAtoB.Clone(), (byte[])pair.IntegAtoB.Clone(),
+            (byte[])pair.KeyBtoA.Clone(), (byte[])pair.IntegBtoA.Clone(), replayWindow: 64) with { InboundSequenceFloor = mark });
+
+        foreach (ulong seq in new ulong[] { mark, mark - 1, mark - 2, mark - 31, mark - 63 })
+        {
+            pair.SaA.SetLastOutboundSequenceForTest(seq - 1);
+            Assert.Equal(EspStatus.Replay, adopter.Decapsulate(pair.Send(Ipv4(60)), out _));
+        }
+        // Below the window: too old (with ESN inferred in the next sub-space, where the ICV fails).
+        foreach (ulong seq in new ulong[] { mark - 64, mark - 200, 1 })
+        {
+            pair.SaA.SetLastOutboundSequenceForTest(seq - 1);
+            Assert.Equal(esn ? EspStatus.AuthFailed : EspStatus.Replay, adopter.Decapsulate(pair.Send(Ipv4(60)), out _));
+        }
+        // Above the mark nothing is seen yet, reordered arrivals included.
+        foreach (ulong seq in new ulong[] { mark + 5, mark + 3, mark + 1 })
+        {
+            pair.SaA.SetLastOutboundSequenceForTest(seq - 1);
+            Assert.Equal(EspStatus.Ok, adopter.Decapsulate(pair.Send(Ipv4(60)), out _));
+        }
+        pair.SaA.SetLastOutboundSequenceForTest(mark + 2);
+        Assert.Equal(EspStatus.Replay, adopter.Decapsulate(pair.Send(Ipv4(60)), out _));
+        Assert.Equal(mark + 5, adopter.TryGetSequenceMarks(Pair.SpiB, out _, out var top) ? top : 0);
     }
 
     /// <summary>

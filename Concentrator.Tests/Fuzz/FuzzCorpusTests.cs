@@ -146,6 +146,36 @@ public sealed class FuzzCorpusTests
     }
 
     [Fact]
+    public void Fuzz_ike_frag_seeds_reassemble_and_reach_their_bounds()
+    {
+        var seeds = Files("corpus", FuzzTargets.IkeFrag).ToDictionary(f => Path.GetFileName(f.Path), f => f.Data);
+        foreach (var tag in new[] { "gcm576", "cbc576", "gcm1280", "cbc1280" })
+        {
+            var up = IkeFragTarget.Run(seeds[$"{tag}-in-order"]);
+            Assert.Equal((IkeSaState.Established, IkeSaState.Established), (up.Initiator, up.Responder));
+            // IKE_SA_INIT and the IKE_AUTH fragments: at least two of them.
+            Assert.True(up.InitiatorSent >= 3, $"{tag}: {up.InitiatorSent} datagrams");
+            Assert.True(up.MostHeld > 0, $"{tag}: the responder never held a fragment");
+            foreach (var name in new[] { "reversed", "duplicates", "flipped", "too-many", "response-forged", "retransmit", "informational" })
+            {
+                var run = IkeFragTarget.Run(seeds[$"{tag}-{name}"]);
+                Assert.True(run.Responder == IkeSaState.Established && run.Initiator == IkeSaState.Established, $"{tag}-{name}: {run}");
+            }
+
+            // A larger Total Fragments, authentic, makes the genuine ones stale; max_packet 1500 and fragment_memory 2000
+            // are too small for the 2 kB IKE_AUTH.
+            Assert.Equal(IkeSaState.Connecting, IkeFragTarget.Run(seeds[$"{tag}-refragmented"]).Responder);
+            Assert.Equal(IkeSaState.Connecting, IkeFragTarget.Run(seeds[$"{tag}-max-packet"]).Responder);
+            var memory = IkeFragTarget.Run(seeds[$"{tag}-memory"]);
+            Assert.Equal(IkeSaState.Connecting, memory.Responder);
+            Assert.InRange(memory.MostHeld, 0, 2000);
+            // Two authentic, empty fragments padded by 255 octets each of a 255-fragment message: the padding is not kept
+            // (the first datagram, about 340 octets, is).
+            Assert.InRange(IkeFragTarget.Run(seeds[$"{tag}-padded"]).MostHeld, 1, 400);
+        }
+    }
+
+    [Fact]
     public void Fuzz_esp_open_seeds_open_past_the_icv()
     {
         var seeds = Files("corpus", FuzzTargets.EspOpen);

@@ -89,8 +89,8 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(ValuesSet.Default, new[] { "ConfigMap", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet" })]
-    [InlineData(ValuesSet.Production, new[] { "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet" })]
+    [InlineData(ValuesSet.Default, new[] { "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet" })]
+    [InlineData(ValuesSet.Production, new[] { "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet" })]
     public async Task Every_rendered_object_validates_against_the_api_schemas(ValuesSet set, string[] kinds)
     {
         var tools = await RequireToolsAsync();
@@ -198,12 +198,13 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
             Directory.CreateDirectory(root + tlsMount);
             File.WriteAllText(Path.Combine(root + tlsMount, "cluster.p12"), "placeholder");
             File.WriteAllText(Path.Combine(root + tlsMount, "password"), "placeholder");
+            File.WriteAllText(Path.Combine(root + tlsMount, "ca.crt"), "placeholder");
         }
 
         var parsed = ConcentratorConfig.Load(config);
         // run checks the admin token against http.listen before anything starts: the chart's 0.0.0.0 listen must
         // never come with a token in the environment (it would cross the network in clear text, and run refuses).
-        var envNames = Seq(container, "env").Cast<YamlMappingNode>().Select(e => Str(e, "name")).ToHashSet(StringComparer.Ordinal);
+        var envNames = (container.Children.ContainsKey("env") ? Seq(container, "env") : new YamlSequenceNode()).Cast<YamlMappingNode>().Select(e => Str(e, "name")).ToHashSet(StringComparer.Ordinal);
         Assert.Null(parsed.Http.AdminToken(name => envNames.Contains(name) ? "placeholder-token" : null, config));
 
         Assert.Equal("0.0.0.0:9400", parsed.Http.Listen);
@@ -244,6 +245,10 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
             Assert.Equal("../cluster-tls/password", Str(tls, "password_file"));
             Assert.Equal(Path.GetFullPath(root + mounts["cluster-tls"] + "/cluster.p12"), Path.GetFullPath(parsed.Cluster.TlsCertificate));
             Assert.Equal(Path.GetFullPath(root + mounts["cluster-tls"] + "/password"), Path.GetFullPath(parsed.Cluster.TlsPasswordFile));
+            Assert.Equal(["../cluster-tls/ca.crt"], Seq(tls, "cacerts").Select(n => ((YamlScalarNode)n).Value));
+            Assert.Equal([Path.GetFullPath(root + mounts["cluster-tls"] + "/ca.crt")], parsed.Cluster.TlsCaCerts.Select(Path.GetFullPath));
+            // The headless Service's pod names: what the README tells operators to put into the node certificates.
+            Assert.Equal("*.vpn-concentrator-cluster.vpn.svc.cluster.local", parsed.Cluster.TlsRemoteId);
             Assert.True(parsed.Cluster.TlsEnabled);
         }
         else
@@ -322,8 +327,18 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("/healthz", Str(Map(Map(c, "livenessProbe"), "httpGet"), "path"));
         Assert.Equal("http", Str(Map(Map(c, "livenessProbe"), "httpGet"), "port"));
         Assert.Equal("/readyz", Str(Map(Map(c, "readinessProbe"), "httpGet"), "path"));
-        var hostEnv = Seq(c, "env").Cast<YamlMappingNode>().Single(e => Str(e, "name") == "CONCENTRATOR_CLUSTER_HOSTNAME");
-        Assert.Equal("status.podIP", Str(Map(Map(hostEnv, "valueFrom"), "fieldRef"), "fieldPath"));
+        // The pod IP for remoting only where other pods must reach it; a one-node cluster keeps it on loopback.
+        var hostEnv = c.Children.ContainsKey("env")
+            ? Seq(c, "env").Cast<YamlMappingNode>().SingleOrDefault(e => Str(e, "name") == "CONCENTRATOR_CLUSTER_HOSTNAME")
+            : null;
+        if (set == ValuesSet.Production)
+        {
+            Assert.Equal("status.podIP", Str(Map(Map(hostEnv!, "valueFrom"), "fieldRef"), "fieldPath"));
+        }
+        else
+        {
+            Assert.Null(hostEnv);
+        }
         Assert.NotEmpty(Map(Map(c, "resources"), "requests").Children);
 
         var secretVolume = Seq(podSpec, "volumes").Cast<YamlMappingNode>().Single(v => Str(v, "name") == "secrets");
@@ -369,8 +384,40 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("cluster", Str(Map(Map(monitor, "selector"), "matchLabels"), "app.kubernetes.io/component"));
     }
 
+    [Theory]
+    [InlineData(ValuesSet.Default)]
+    [InlineData(ValuesSet.Production)]
+    public async Task The_network_policy_opens_remoting_and_management_to_the_releases_own_pods_only(ValuesSet set)
+    {
+        var objects = await RenderAsync(set);
+        if (objects is null) return;
+        var name = $"{ReleaseName(set)}-concentrator";
+        var spec = Map(Single(objects, "NetworkPolicy", name), "spec");
+        var own = Map(Map(Map(Single(objects, "StatefulSet", name), "spec"), "selector"), "matchLabels");
+        Assert.Equal(Canonical(own), Canonical(Map(Map(spec, "podSelector"), "matchLabels")));
+        Assert.Equal(["Ingress"], Seq(spec, "policyTypes").Select(n => ((YamlScalarNode)n).Value));
+
+        var rules = Seq(spec, "ingress").Cast<YamlMappingNode>().ToList();
+        string PortsOf(YamlMappingNode rule) => string.Join(",", Seq(rule, "ports").Cast<YamlMappingNode>().Select(p => $"{Str(p, "port")}/{Str(p, "protocol")}"));
+        var cluster = Assert.Single(rules, r => PortsOf(r).Contains("remoting", StringComparison.Ordinal));
+        Assert.Equal("remoting/TCP,management/TCP", PortsOf(cluster));
+        var from = Assert.Single(Seq(cluster, "from").Cast<YamlMappingNode>());
+        Assert.Equal(["podSelector"], from.Children.Keys.Select(k => ((YamlScalarNode)k).Value));
+        Assert.Equal(Canonical(own), Canonical(Map(Map(from, "podSelector"), "matchLabels")));
+        // Nothing else opens the cluster's ports, and the peers and scrapers keep theirs.
+        Assert.Single(rules, r => PortsOf(r).Contains("remoting", StringComparison.Ordinal) || PortsOf(r).Contains("management", StringComparison.Ordinal));
+        Assert.Single(rules, r => PortsOf(r) == "ike/UDP,ike-natt/UDP" && !r.Children.ContainsKey("from"));
+        Assert.Single(rules, r => PortsOf(r) == "http/TCP" && !r.Children.ContainsKey("from"));
+        // The ports named exist on the container.
+        var containerPorts = Seq(Container(Single(objects, "StatefulSet", name)), "ports").Cast<YamlMappingNode>().Select(p => Str(p, "name")).ToList();
+        Assert.All(rules.SelectMany(r => Seq(r, "ports").Cast<YamlMappingNode>()), p => Assert.Contains(Str(p, "port"), containerPorts));
+    }
+
+    private static string Canonical(YamlMappingNode map) =>
+        string.Join(",", map.Children.Select(kv => $"{((YamlScalarNode)kv.Key).Value}={((YamlScalarNode)kv.Value).Value}").Order(StringComparer.Ordinal));
+
     [Fact]
-    public async Task Notes_tell_how_to_read_a_generated_psk_and_warn_about_plain_remoting()
+    public async Task Notes_tell_how_to_read_a_generated_psk_and_that_several_nodes_run_mutual_tls()
     {
         var tools = await RequireToolsAsync();
         if (tools is null) return;
@@ -381,12 +428,18 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("kubectl -n vpn get secret gw-concentrator-secrets -o jsonpath='{.data.generated-psk}'", notes);
         Assert.DoesNotContain("WARNING", notes);
 
-        (exit, text) = await Tools.RunAsync(helm, ["install", "vpn", Chart, "--namespace", "vpn", "--dry-run=client", .. ValuesArgs(ValuesSet.Production), "--set", "cluster.tls.enabled=false"]);
+        (exit, text) = await Tools.RunAsync(helm, ["install", "vpn", Chart, "--namespace", "vpn", "--dry-run=client", .. ValuesArgs(ValuesSet.Production)]);
         Assert.True(exit == 0, text);
         notes = text[text.IndexOf("NOTES:", StringComparison.Ordinal)..];
         Assert.Contains("3 nodes, cluster discovery kubernetes", notes);
-        Assert.Contains("WARNING: 3 nodes without cluster.tls", notes);
+        Assert.Contains("Cluster remoting runs mutual TLS", notes);
+        Assert.Contains("*.vpn-concentrator-cluster.vpn.svc.cluster.local", notes);
         Assert.DoesNotContain("generated-psk", notes);
+
+        // Several nodes without TLS are not rendered at all.
+        (exit, text) = await Tools.RunAsync(helm, ["install", "vpn", Chart, "--namespace", "vpn", "--dry-run=client", .. ValuesArgs(ValuesSet.Production), "--set", "cluster.tls.enabled=false"]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("needs cluster.tls.enabled", text);
     }
 
     [Fact]
@@ -447,6 +500,9 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     [InlineData("config.http.listen=0.0.0.0:1", "additional properties 'http' not allowed")]
     [InlineData("cluster.splitBrainResolver=majority", "splitBrainResolver")]
     [InlineData("cluster.tls.enabled=true", "cluster.tls.enabled needs cluster.tls.existingSecret")]
+    [InlineData("replicaCount=3", "replicaCount > 1 (a cluster of several nodes) needs cluster.tls.enabled")]
+    [InlineData("cluster.discovery=kubernetes", "needs cluster.tls.enabled")]
+    [InlineData("cluster.seedNodes[0]=akka.tcp://concentrator@10.0.0.1:4053", "needs cluster.tls.enabled")]
     [InlineData("secrets.create=false", "secrets.existingSecret is required")]
     public async Task Bad_values_are_refused_with_the_key(string setting, string expected)
     {

@@ -52,9 +52,12 @@ public sealed class GatewayHostingTests
         // Akka.Hosting logs and swallows a failed start of its hosted service; the gateway must not start half-built.
         var garbage = Path.Combine(Path.GetTempPath(), $"hosting-{Guid.NewGuid():N}.p12");
         File.WriteAllText(garbage, "not a PKCS#12");
+        var ca = garbage + ".ca.pem";
+        File.WriteAllText(ca, "not a certificate either, but only read once the PKCS#12 was");
         try
         {
-            var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml() + $"\ncluster: {{ port: 0, tls: {{ certificate: {garbage} }} }}\n", "c.yaml");
+            var config = ConcentratorConfig.Parse(TestGateway.ResponderYaml() +
+                $"\ncluster: {{ port: 0, tls: {{ certificate: {garbage}, cacerts: [{ca}], remote_id: \"*.cluster.test\" }} }}\n", "c.yaml");
             var error = Assert.Throws<ConfigException>(() => Gateway.Start(new GatewayOptions
             {
                 Config = config, DataPlane = new InMemoryDataPlane(), Cluster = config.Cluster, SystemName = "badtls",
@@ -65,6 +68,7 @@ public sealed class GatewayHostingTests
         finally
         {
             File.Delete(garbage);
+            File.Delete(ca);
         }
     }
 

@@ -116,6 +116,9 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         try
         {
             DataPlane.AddSa(install);
+            // In a cluster, replicas of this SA may hold its starting mark (0, or the mark it was adopted at): until a later
+            // mark is everywhere, this node stays within the margin an adopter skips (RaiseCeilings).
+            if (replication is not null) DataPlane.SetOutboundCeiling(install.InboundSpi, Past(install.OutboundSequenceStart, actor.SequenceMargin));
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
         {
@@ -225,12 +228,22 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         var sa = Current;
         if (replication is null || Silent || sa.State != IkeSaState.Established) return;
         if (!released && sa.StateVersion == _publishedVersion) return;
-        var marks = replication.Publish(sa, released);
-        if (marks is null) return;
-        _publishedVersion = sa.StateVersion;
-        // An adopter starts above mark + margin, so this node must stay at or below it until the next snapshot.
-        foreach (var (spi, mark) in marks) DataPlane.SetOutboundCeiling(spi, mark + actor.SequenceMargin);
+        if (replication.Publish(sa, released, Context.Self)) _publishedVersion = sa.StateVersion;
     }
+
+    /// <summary>
+    /// Every member holds these marks now: an adopter starts above mark + margin, so this node may go up to it, and no
+    /// further, until the next snapshot is everywhere.
+    /// </summary>
+    public void RaiseCeilings(IReadOnlyList<(uint InboundSpi, ulong OutboundMark)> marks)
+    {
+        foreach (var (spi, mark) in marks)
+        {
+            if (_installed.ContainsKey(spi)) DataPlane.SetOutboundCeiling(spi, Past(mark, actor.SequenceMargin));
+        }
+    }
+
+    private static ulong Past(ulong mark, ulong margin) => mark > ulong.MaxValue - margin ? ulong.MaxValue : mark + margin;
 
     /// <summary>Forgets publication so the next <see cref="Publish"/> writes (a second member came Up).</summary>
     public void Republish()

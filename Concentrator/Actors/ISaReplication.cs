@@ -11,16 +11,20 @@ namespace Concentrator.Actors;
 public interface ISaReplication
 {
     /// <summary>
-    /// Replicates <paramref name="sa"/> (<paramref name="released"/>: handed off, any member may adopt it at once) and
-    /// returns each child's outbound sequence mark as replicated, which this node must not pass by more than the
-    /// adoption margin. While no other member is Up nothing is written (nobody could adopt it) and the marks are the
-    /// current ones. Null when the SA cannot be snapshot now.
+    /// Replicates <paramref name="sa"/> (<paramref name="released"/>: handed off, any member may adopt it at once); false
+    /// when the SA cannot be snapshot now. Once every member acknowledged the write, <paramref name="holder"/> (the SA's
+    /// actor) is told each child's outbound sequence mark as replicated (<see cref="IkeSaActor.MarksReplicated"/>): only
+    /// then may it pass that mark plus the adoption margin. While no other member is Up nothing is written (nobody could
+    /// adopt it) and the marks, the current ones, are told at once.
     /// </summary>
-    IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released);
+    bool Publish(IkeSa sa, bool released, IActorRef holder);
 
-    /// <summary>Another node receives the SA's traffic: answers <paramref name="requester"/> with a snapshot. False when the
-    /// SA cannot be snapshot now (the requester falls back to the replica).</summary>
-    bool Release(IkeSa sa, IActorRef requester);
+    /// <summary>
+    /// Another node receives the SA's traffic: answers <paramref name="requester"/> with a snapshot, true (the caller
+    /// stops the SA), or with a refusal, false: the SA cannot be snapshot now, or <paramref name="proof"/> (the peer's
+    /// IKE message, or ESP packet with <paramref name="espProof"/>) does not authenticate with the SA's keys.
+    /// </summary>
+    bool Release(IkeSa sa, IActorRef requester, byte[] proof, bool espProof);
 
     /// <summary>The SA with our SPI <paramref name="spi"/> is gone (deleted, or replaced by its IKE rekey successor).</summary>
     void Remove(ulong spi);
@@ -40,4 +44,7 @@ public interface IClusterMobility
 
     /// <summary>Replication of one SA actor whose SA this node holds under <paramref name="epoch"/>.</summary>
     ISaReplication For(IActorRef mobility, long epoch);
+
+    /// <summary>Tells a node that asked for SA <paramref name="spi"/> that this node does not hold it.</summary>
+    void RefuseRelease(IActorRef requester, ulong spi);
 }

@@ -129,8 +129,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         Receive<InjectFault>(m => throw new InvalidOperationException(m.Reason));
         Receive<Release>(m =>
         {
-            // Without a snapshot the requester falls back to the replica.
-            if (_replication is null || !_replication.Release(Sa, m.ReplyTo)) return;
+            // The replication answers the requester either way; the SA moves only on a proof it authenticates.
+            if (_replication is null || !_replication.Release(Sa, m.Requester, m.Proof, m.EspProof)) return;
             StopWithoutDelete(SaReleaseReason.Moved);
         });
         Receive<HandOff>(_ =>
@@ -140,6 +140,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<StopSilently>(_ => StopWithoutDelete(SaReleaseReason.Fenced));
         Receive<ReplicateNow>(_ => _runner.Republish());
+        Receive<MarksReplicated>(m => _runner.RaiseCeilings(m.Marks));
         Receive<Terminated>(m => _runner.OnChildTerminated(m.ActorRef));
     }
 
@@ -344,8 +345,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);
 
-    /// <summary>Another node receives this SA's traffic: snapshot it to <paramref name="ReplyTo"/> and stop without a Delete.</summary>
-    public sealed record Release(IActorRef ReplyTo);
+    /// <summary>Another node receives this SA's traffic (<paramref name="Proof"/>: the peer's message that reached it):
+    /// snapshot it to <paramref name="Requester"/> and stop without a Delete.</summary>
+    public sealed record Release(IActorRef Requester, byte[] Proof, bool EspProof);
 
     /// <summary>The node leaves the cluster: replicate as released and stop without a Delete.</summary>
     public sealed record HandOff
@@ -364,6 +366,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         public static readonly ReplicateNow Instance = new();
     }
+
+    /// <summary>From the replication: every member holds these outbound sequence marks of the SA's children.</summary>
+    public sealed record MarksReplicated(IReadOnlyList<(uint InboundSpi, ulong OutboundMark)> Marks);
 
     /// <summary>Makes the actor throw: for supervision tests and chaos drills only.</summary>
     public sealed record InjectFault(string Reason);

@@ -271,7 +271,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     {
         Receive<EspMiss>(m =>
         {
-            if (_mobility is not null && !_directory.Holds(m.IkeSpi)) _mobility.Tell(new AcquireSa(m.IkeSpi, null, FirstAuth: false));
+            if (_mobility is not null && !_directory.Holds(m.IkeSpi)) _mobility.Tell(new AcquireSa(m.IkeSpi, null, FirstAuth: false, EspPacket: m.Packet));
         });
         Receive<AdoptOrphan>(m =>
         {
@@ -279,10 +279,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         });
         Receive<ReleaseSa>(m =>
         {
-            // Another node receives this SA's traffic now; the actor answers the requester itself.
-            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.ReplyTo));
+            // Another node receives this SA's traffic now (the mobility actor checked it is a member); the SA's actor
+            // answers the requester itself, and a node that does not hold it says so.
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(new IkeSaActor.Release(m.Requester, m.Proof, m.EspProof));
+            else _cluster?.RefuseRelease(m.Requester, m.Spi);
         });
-        Receive<SaReleased>(m => _mobility?.Forward(m));
         Receive<AdoptSa>(Adopt);
         Receive<Redeliver>(m => RouteToHolder(m.Inbound));
         Receive<Fence>(m =>
@@ -317,7 +318,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         sa.LocalEndpoint = _sender.LocalEndpointFor(sa.RemoteEndpoint, sa.NatT);
         var actor = Spawn(spi, sa, m.Epoch);
         if (sa.State != IkeSaState.Established) AddHalfOpen(spi, sa.RemoteEndpoint, sa.SpiI, Environment.TickCount64);
-        _context.Metrics.CountSaAdoption(adopted: true);
+        _context.Metrics.CountSaAdoption(SaAdoptionOutcome.Adopted);
         Log.SaAdopted(_log, $"{spi:x16}", m.Epoch, sa.Children.Count);
         foreach (var message in m.Pending) actor.Tell(message);
     }
@@ -359,8 +360,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
-    /// <summary>From the data plane (rate-limited per SPI): ESP arrived for a replicated IKE SA this node does not hold.</summary>
-    public sealed record EspMiss(ulong IkeSpi);
+    /// <summary>From the data plane (rate-limited per SPI): ESP arrived for a replicated IKE SA this node does not hold;
+    /// <paramref name="Packet"/> is a copy of it from its SPI on (what must authenticate before the SA moves).</summary>
+    public sealed record EspMiss(ulong IkeSpi, byte[] Packet);
 
     /// <summary>From the replica: a member holding <paramref name="Spi"/> left; this node was picked to adopt it.</summary>
     public sealed record AdoptOrphan(ulong Spi);
@@ -368,11 +370,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     /// <summary>From the replica: another node holds <paramref name="Spi"/> under a newer epoch; stop ours silently.</summary>
     public sealed record Fence(ulong Spi);
 
-    /// <summary>Between nodes: hand the SA over to <paramref name="ReplyTo"/> (answered with <see cref="SaReleased"/>).</summary>
-    public sealed record ReleaseSa(ulong Spi, IActorRef ReplyTo);
-
-    /// <summary>Between nodes: the released SA's snapshot (key material: TLS remoting when configured) and its epoch.</summary>
-    public sealed record SaReleased(ulong Spi, long Epoch, byte[] Snapshot);
+    /// <summary>From the mobility actor: a member asks for the SA (its peer's traffic reaches that node now) with the
+    /// peer's message as <paramref name="Proof"/>; the SA's actor answers <paramref name="Requester"/>.</summary>
+    public sealed record ReleaseSa(ulong Spi, IActorRef Requester, byte[] Proof, bool EspProof);
 
     /// <summary>From the replica: a second member came Up; every SA, not replicated while this node was alone, is now.</summary>
     public sealed record ReplicateAll
@@ -386,10 +386,11 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         public static readonly HandOffAll Instance = new();
     }
 
-    /// <summary>To the mobility actor: traffic (or an orphan) for <paramref name="Spi"/>, which this node does not hold.
+    /// <summary>To the mobility actor: traffic (or an orphan) for <paramref name="Spi"/>, which this node does not hold: an
+    /// IKE message (<paramref name="Inbound"/>) or an ESP packet (<paramref name="EspPacket"/>), or neither for an orphan.
     /// <paramref name="FirstAuth"/>: the IKE_AUTH after IKE_SA_INIT, whose half-open SA is not replicated;
     /// <paramref name="AskHolder"/>: false when the replica is to be restored without asking its holder.</summary>
-    public sealed record AcquireSa(ulong Spi, IkeInbound? Inbound, bool FirstAuth, bool AskHolder = true);
+    public sealed record AcquireSa(ulong Spi, IkeInbound? Inbound, bool FirstAuth, bool AskHolder = true, byte[]? EspPacket = null);
 
     /// <summary>From the mobility actor: run this restored SA (epoch: its ownership here) and deliver what waited for it.</summary>
     public sealed record AdoptSa(IkeSa Sa, long Epoch, IReadOnlyList<IkeInbound> Pending);

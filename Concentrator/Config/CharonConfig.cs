@@ -16,6 +16,12 @@ public sealed class CharonConfig
     /// <summary>Smallest accepted max_payloads: an IKE_AUTH request carries about a dozen.</summary>
     public const int MinMaxPayloads = 16;
 
+    /// <summary>Smallest accepted fragment_size(_v4/_v6) other than 0: the datagram every IPv4 host must accept (RFC 791).</summary>
+    public const int MinFragmentSize = 576;
+
+    /// <summary>Bounds of fragment_memory: one reassembly of the largest max_packet, and 4 GiB.</summary>
+    public const long MinFragmentMemory = 65535, MaxFragmentMemory = 4L << 30;
+
     /// <summary><c>retransmit_timeout</c>: first retransmission delay.</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(4);
 
@@ -90,4 +96,33 @@ public sealed class CharonConfig
 
     /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
     public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;
+
+    // ---- IKE fragmentation (RFC 7383) ----
+
+    /// <summary><c>fragment_size</c>: the largest IP datagram (IP and UDP headers included) of an IKE fragment we send
+    /// (strongSwan's name and default); 0: the address family's default, 576 for IPv4 and 1280 for IPv6.</summary>
+    public int FragmentSize { get; init; } = 1280;
+
+    /// <summary><c>fragment_size_v4</c>: the same for IPv4 peers alone; 0 (the default): fragment_size.</summary>
+    public int FragmentSizeV4 { get; init; }
+
+    /// <summary><c>fragment_size_v6</c>: the same for IPv6 peers alone; 0 (the default): fragment_size.</summary>
+    public int FragmentSizeV6 { get; init; }
+
+    /// <summary><c>fragment_memory</c> (Concentrator's, no strongSwan twin): octets of IKE fragments all SAs of the node
+    /// may hold while reassembling; a fragment beyond it is dropped. Each reassembly is bounded by max_packet. Never less
+    /// than <see cref="HalfOpenFragmentMemory"/>, which is also the default (100 MB at the other keys' defaults).</summary>
+    public long FragmentMemory { get; init; } = ResourceLimits.Default.FragmentMemory;
+
+    /// <summary>
+    /// The most IKE fragments half-open SAs can hold together: each takes one message in reassembly (the peer's IKE_AUTH
+    /// request; a responder sends no request of its own before it is established) of at most max_packet octets of content
+    /// plus its first datagram, itself at most max_packet. Their number is bounded by init_limit_half_open, or by
+    /// ikesa_limit when that is 0 (unlimited); null when both are.
+    /// </summary>
+    public static long? HalfOpenFragmentMemory(int initLimitHalfOpen, int ikeSaLimit, int maxPacket)
+    {
+        int halfOpen = initLimitHalfOpen != 0 ? initLimitHalfOpen : ikeSaLimit;
+        return halfOpen == 0 ? null : 2L * maxPacket * halfOpen;
+    }
 }

@@ -5,7 +5,8 @@ namespace Concentrator.Config;
 /// <summary>Environment overrides of the <c>cluster:</c> section, checked like the section itself.</summary>
 public static class ClusterEnvironment
 {
-    /// <summary>The same section with <see cref="ClusterConfig.Hostname"/> from <see cref="ClusterConfig.HostnameEnvironmentVariable"/> when that is set.</summary>
+    /// <summary>The same section with <see cref="ClusterConfig.Hostname"/> from <see cref="ClusterConfig.HostnameEnvironmentVariable"/>
+    /// when that is set, held to the same rules of trust as the file's (<see cref="ClusterConfig.TrustProblem"/>).</summary>
     public static ClusterConfig WithEnvironment(this ClusterConfig c, Func<string, string?> getEnvironment)
     {
         var hostname = getEnvironment(ClusterConfig.HostnameEnvironmentVariable)?.Trim();
@@ -14,12 +15,9 @@ public static class ClusterEnvironment
         {
             throw new ConfigException(ClusterConfig.HostnameEnvironmentVariable, "cluster.hostname", $"'{hostname}' is not an IP address or DNS name");
         }
-        return new ClusterConfig
-        {
-            Hostname = hostname, Port = c.Port, SeedNodes = c.SeedNodes, Discovery = c.Discovery, ManagementPort = c.ManagementPort,
-            PodLabelSelector = c.PodLabelSelector, RequiredContactPoints = c.RequiredContactPoints,
-            SplitBrainResolver = c.SplitBrainResolver, StableAfter = c.StableAfter,
-            TlsCertificate = c.TlsCertificate, TlsPasswordFile = c.TlsPasswordFile, Source = c.Source,
-        };
+        var overridden = c with { Hostname = hostname };
+        return overridden.TrustProblem() is { } trust
+            ? throw new ConfigException(ClusterConfig.HostnameEnvironmentVariable, "cluster." + trust.Key, trust.Problem)
+            : overridden;
     }
 }

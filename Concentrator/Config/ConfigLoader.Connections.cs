@@ -10,7 +10,7 @@ internal static partial class ConfigLoader
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "send_cert", "local", "remote", "children", WeakAlgorithms.ConfigKey,
+        "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey,
     ];
     private static readonly string[] ChildKeys =
     [
@@ -106,6 +106,13 @@ internal static partial class ConfigLoader
             Local = ReadAuth(m.Section("local", LocalAuthKeys), local: true, credentials),
             Remote = ReadAuth(m.Section("remote", RemoteAuthKeys), local: false, credentials),
             WeakAlgorithms = weakAllowed,
+            Fragmentation = m.Choice("fragmentation", ["yes", "accept", "force", "no"]) switch
+            {
+                "accept" => Fragmentation.Accept,
+                "force" => Fragmentation.Force,
+                "no" => Fragmentation.No,
+                _ => d.Fragmentation,
+            },
             Children = ReadChildren(m, weakAllowed),
         };
     }

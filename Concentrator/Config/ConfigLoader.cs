@@ -21,14 +21,14 @@ internal static partial class ConfigLoader
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
-        "routing_table", "routing_table_prio",
+        "routing_table", "routing_table_prio", "fragment_size", "fragment_size_v4", "fragment_size_v6", "fragment_memory",
     ];
     private static readonly string[] ClusterKeys =
     [
         "hostname", "port", "seed_nodes", "discovery", "management_port", "kubernetes", "split_brain_resolver", "tls",
     ];
     private static readonly string[] ClusterKubernetesKeys = ["pod_label_selector", "required_contact_points"];
-    private static readonly string[] ClusterTlsKeys = ["certificate", "password_file"];
+    private static readonly string[] ClusterTlsKeys = ["certificate", "password_file", "cacerts", "remote_id"];
     /// <param name="file">Named in errors and kept as <see cref="ConcentratorConfig.Source"/>.</param>
     public static ConcentratorConfig Parse(string yaml, string file)
     {
@@ -126,6 +126,10 @@ internal static partial class ConfigLoader
             throw m.Fail("routing_table", $"{table} is the kernel's {(table == 0 ? "unspecified" : table == 253 ? "default" : table == 254 ? "main" : "local")} " +
                                           "table; tunnel routes go into a table of their own (220 when not set)");
         }
+        int halfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen;
+        int maxPacket = m.Int("max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket;
+        int ikeSaLimit = m.Int("ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit;
+        var halfOpenFragments = CharonConfig.HalfOpenFragmentMemory(halfOpen, ikeSaLimit, maxPacket);
         return new CharonConfig
         {
             RoutingTable = (uint?)table ?? d.RoutingTable,
@@ -136,21 +140,58 @@ internal static partial class ConfigLoader
             RetransmitTries = m.Int("retransmit_tries", 0, CharonConfig.MaxRetransmitTries) ?? d.RetransmitTries,
             CookieThreshold = m.Int("cookie_threshold", 0, 1_000_000) ?? d.CookieThreshold,
             CookieThresholdIp = m.Int("cookie_threshold_ip", 0, 1_000_000) ?? d.CookieThresholdIp,
-            InitLimitHalfOpen = m.Int("init_limit_half_open", 0, 1_000_000) ?? d.InitLimitHalfOpen,
+            InitLimitHalfOpen = halfOpen,
             BlockThreshold = m.Int("block_threshold", 0, 1_000_000) ?? d.BlockThreshold,
             HalfOpenTimeout = m.Duration("half_open_timeout", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)) ?? d.HalfOpenTimeout,
             InitLimitJobLoad = m.Int("init_limit_job_load", 0, 1_000_000) ?? d.InitLimitJobLoad,
             InitLimitRate = m.Int("init_limit_rate", 0, 1_000_000) ?? d.InitLimitRate,
             AuthFailedThreshold = m.Int("auth_failed_threshold", 0, 1_000_000) ?? d.AuthFailedThreshold,
             AuthFailedBackoff = m.Duration("auth_failed_backoff", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? d.AuthFailedBackoff,
-            MaxPacket = m.Int("max_packet", CharonConfig.MinMaxPacket, UdpMaxPayload) ?? d.MaxPacket,
+            MaxPacket = maxPacket,
             MaxPayloads = m.Int("max_payloads", CharonConfig.MinMaxPayloads, 1024) ?? d.MaxPayloads,
-            IkeSaLimit = m.Int("ikesa_limit", 0, 10_000_000) ?? d.IkeSaLimit,
+            IkeSaLimit = ikeSaLimit,
             IkeSaLimitPerPeer = m.Int("ikesa_limit_per_peer", 0, 10_000_000) ?? d.IkeSaLimitPerPeer,
             ChildSaLimit = m.Int("child_sa_limit", 0, 100_000) ?? d.ChildSaLimit,
             AcquireQueue = m.Int("acquire_queue", 0, 100_000) ?? d.AcquireQueue,
             AdminRate = m.Int("admin_rate", 1, 100_000) ?? d.AdminRate,
+            FragmentSize = FragmentSize(m, "fragment_size") ?? d.FragmentSize,
+            FragmentSizeV4 = FragmentSize(m, "fragment_size_v4") ?? d.FragmentSizeV4,
+            FragmentSizeV6 = FragmentSize(m, "fragment_size_v6") ?? d.FragmentSizeV6,
+            FragmentMemory = FragmentMemory(m, halfOpenFragments),
         };
+    }
+
+    /// <summary>0 (strongSwan: the address family's default) or a datagram size an IPv4 host must accept and UDP can carry.</summary>
+    private static int? FragmentSize(YamlSection m, string key)
+    {
+        var size = m.Int(key, 0, UdpMaxPayload);
+        if (size is > 0 and < CharonConfig.MinFragmentSize)
+        {
+            throw m.Fail(key, $"{size} is below {CharonConfig.MinFragmentSize} (the datagram every IPv4 host accepts, RFC 791); use 0 for the address family's default");
+        }
+        return size;
+    }
+
+    /// <summary>
+    /// fragment_memory, at least what the half-open SAs may hold (<paramref name="halfOpen"/>, null when nothing bounds
+    /// them), so that peers that never finish IKE_AUTH cannot refuse every other peer's fragments; that is the default too.
+    /// </summary>
+    private static long FragmentMemory(YamlSection m, long? halfOpen)
+    {
+        var bytes = m.Bytes("fragment_memory");
+        if (bytes is not { } b) return Math.Max(CharonConfig.MinFragmentMemory, halfOpen ?? CharonConfig.MaxFragmentMemory);
+        if (b < CharonConfig.MinFragmentMemory || b > CharonConfig.MaxFragmentMemory)
+        {
+            throw m.Fail("fragment_memory", $"{b} is out of range {CharonConfig.MinFragmentMemory}..{CharonConfig.MaxFragmentMemory} bytes " +
+                                            "(at least one reassembly of max_packet)");
+        }
+        if (halfOpen is { } floor && (long)b < floor)
+        {
+            throw m.Fail("fragment_memory", $"{b} is below {floor}, what half-open IKE SAs may hold (init_limit_half_open, or ikesa_limit when " +
+                                            "that is 0, x 2 x max_packet): peers that never finish IKE_AUTH could refuse every other peer's " +
+                                            "fragments; raise it or lower those");
+        }
+        return (long)b;
     }
 
     private static ClusterConfig ReadCluster(YamlSection m)
@@ -184,11 +225,25 @@ internal static partial class ConfigLoader
         var tls = m.Section("tls", ClusterTlsKeys);
         var certificate = tls.ExistingFile("certificate");
         var passwordFile = tls.ExistingFile("password_file");
-        if (passwordFile.Length > 0 && certificate.Length == 0)
+        var caCerts = tls.ExistingFiles("cacerts");
+        var remoteId = tls.Scalar("remote_id")?.Trim() ?? "";
+        foreach (var (key, set) in new[] { ("password_file", passwordFile.Length > 0), ("cacerts", caCerts.Count > 0), ("remote_id", remoteId.Length > 0) })
         {
-            throw tls.Fail("password_file", "is set but tls.certificate is empty");
+            if (set && certificate.Length == 0) throw tls.Fail(key, "is set but tls.certificate is empty");
         }
-        return new ClusterConfig
+        if (certificate.Length > 0)
+        {
+            if (caCerts.Count == 0)
+            {
+                throw tls.Fail("cacerts", "needs the CA certificates that issue the nodes' certificates (the only certificates trusted)");
+            }
+            if (remoteId.Length == 0)
+            {
+                throw tls.Fail("remote_id", "needs the name every node's certificate carries (e.g. *.concentrator-cluster.vpn.svc.cluster.local)");
+            }
+            if (ClusterPeerName.TryParse(remoteId, out var error) is null) throw tls.Fail("remote_id", error);
+        }
+        var cluster = new ClusterConfig
         {
             Hostname = hostname?.Trim() ?? d.Hostname,
             Port = m.Int("port", 0, 65535) ?? d.Port,
@@ -200,7 +255,10 @@ internal static partial class ConfigLoader
             SplitBrainResolver = m.Choice("split_brain_resolver", ClusterConfig.SplitBrainResolvers) ?? d.SplitBrainResolver,
             TlsCertificate = certificate,
             TlsPasswordFile = passwordFile,
+            TlsCaCerts = caCerts,
+            TlsRemoteId = remoteId,
             Source = m.Source,
         };
+        return cluster.TrustProblem() is { } trust ? throw m.Fail(trust.Key, trust.Problem) : cluster;
     }
 }

@@ -252,13 +252,25 @@ internal sealed class YamlSection
         {
             return "";
         }
-        var path = text.Trim();
-        if (!Path.IsPathRooted(path) && Path.GetDirectoryName(Path.GetFullPath(Source)) is { } dir && File.Exists(Source))
-        {
-            path = Path.Combine(dir, path);
-        }
+        var path = Resolve(text.Trim());
         return File.Exists(path) ? path : throw Fail(key, $"file '{text}' not found");
     }
+
+    /// <summary><see cref="ExistingFile"/> for each item of a list; empty when the key is absent.</summary>
+    public List<string> ExistingFiles(string key)
+    {
+        var files = new List<string>();
+        foreach (var item in List(key) ?? [])
+        {
+            var path = Resolve(item.Value);
+            files.Add(File.Exists(path) ? path : throw Fail(item, $"file '{item.Value}' not found"));
+        }
+        return files;
+    }
+
+    /// <summary>A relative path is relative to the config file's directory when that file exists.</summary>
+    private string Resolve(string path) =>
+        !Path.IsPathRooted(path) && Path.GetDirectoryName(Path.GetFullPath(Source)) is { } dir && File.Exists(Source) ? Path.Combine(dir, path) : path;
 
     /// <summary>An error at <paramref name="key"/>, with the line of its value, or of this section when the key is absent.</summary>
     public ConfigException Fail(string key, string problem) => FailAt(PathOf(key), problem, Get(key) ?? _node);

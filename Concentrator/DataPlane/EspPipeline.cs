@@ -55,7 +55,7 @@ public static class EspPipeline
         inner = default;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
         uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
-        if (!sas.TryGetInbound(spi, out var sa)) return EspStatus.UnknownSpi;
+        if (!sas.TryGetInbound(spi, packet, out var sa)) return EspStatus.UnknownSpi;
         if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {
@@ -82,6 +82,20 @@ public static class EspPipeline
         {
             sa.Release();
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="packet"/> (ESP from its SPI on) authenticates with the inbound half of
+    /// <paramref name="install"/>, not installed anywhere: its ICV verifies with the SA's keys and its sequence number lies
+    /// above the SA's <see cref="ChildSaInstall.InboundSequenceFloor"/>, every number up to which counts as seen. Control
+    /// plane only (builds and disposes the SA, zeroing the install's keys); decrypts <paramref name="packet"/> in place.
+    /// A cluster node asks this before it moves an SA on ESP it received for it.
+    /// </summary>
+    public static bool Authenticates(ChildSaInstall install, Span<byte> packet)
+    {
+        using var sa = new EspSa(install, outboundLanes: 1);
+        return packet.Length >= EspPacket.HeaderLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == install.InboundSpi &&
+               EspPacket.Decapsulate(sa, packet, out _) == EspStatus.Ok;
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
         return status;
     }
 
-    public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
+    public void OnUnknownSpi(UnknownSpiHandler report) => _sas.OnUnknownSpi(report);
 
     public void OnPeerMoved(Action<uint, IPEndPoint> report) => _sas.OnPeerMoved(report);
 

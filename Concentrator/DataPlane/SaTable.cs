@@ -22,7 +22,7 @@ public sealed class SaTable : IDisposable
     private readonly ConcurrentDictionary<uint, EspSa> _sas = new();
     // SPIs handed out by AllocateSpi and not yet installed or released.
     private readonly ConcurrentDictionary<uint, byte> _allocated = new();
-    private UnknownSpiReporter? _unknownSpis;
+    private UnknownSpiHandler? _unknownSpis;
     private PeerMovedReporter? _peerMoved;
 
     public int InstalledCount => _sas.Count;
@@ -141,7 +141,7 @@ public sealed class SaTable : IDisposable
     /// ESP for inbound SPIs not installed here is handed to <paramref name="report"/> (see <see cref="IUnknownSpiSource"/>);
     /// replaces an earlier handler.
     /// </summary>
-    public void OnUnknownSpi(Action<uint> report) => _unknownSpis = new UnknownSpiReporter(report);
+    public void OnUnknownSpi(UnknownSpiHandler report) => _unknownSpis = report;
 
     /// <summary>
     /// Authenticated, new ESP from another address than its SA sends to is handed to <paramref name="report"/> (see
@@ -160,15 +160,15 @@ public sealed class SaTable : IDisposable
         return found;
     }
 
-    /// <summary>Packet-path lookup of an arriving SPI: a miss is reported, rate-limited, to the <see cref="OnUnknownSpi"/> handler.</summary>
-    public bool TryGetInbound(uint spi, out EspSa sa)
+    /// <summary>Packet-path lookup of an arriving <paramref name="packet"/>'s SPI: a miss goes to the <see cref="OnUnknownSpi"/> handler.</summary>
+    public bool TryGetInbound(uint spi, ReadOnlySpan<byte> packet, out EspSa sa)
     {
         if (_sas.TryGetValue(spi, out EspSa? value))
         {
             sa = value;
             return true;
         }
-        _unknownSpis?.Report(spi);
+        _unknownSpis?.Invoke(spi, packet);
         sa = null!;
         return false;
     }

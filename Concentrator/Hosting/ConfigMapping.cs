@@ -24,6 +24,7 @@ public static class ConfigMapping
         ChildSaLimit = c.ChildSaLimit == 0 ? int.MaxValue : c.ChildSaLimit,
         AcquireQueue = c.AcquireQueue,
         AdminRate = c.AdminRate,
+        FragmentMemory = c.FragmentMemory,
     };
 
     public static IkeTunables ToTunables(this CharonConfig c) => new()
@@ -31,7 +32,13 @@ public static class ConfigMapping
         RetransmitTimeout = c.RetransmitTimeout,
         RetransmitBase = c.RetransmitBase,
         RetransmitTries = c.RetransmitTries,
+        FragmentSizeV4 = FragmentSize(c.FragmentSizeV4, c.FragmentSize, 576),
+        FragmentSizeV6 = FragmentSize(c.FragmentSizeV6, c.FragmentSize, 1280),
     };
+
+    /// <summary>strongSwan's determine_fragment_size: the family's own key, else fragment_size, else the family's default
+    /// (576 for IPv4, 1280 for IPv6, the minimum datagrams each must carry).</summary>
+    private static int FragmentSize(int family, int common, int fallback) => family != 0 ? family : common != 0 ? common : fallback;
 
     public static AdmissionOptions ToAdmission(this CharonConfig c) => new()
     {

@@ -96,10 +96,12 @@ public sealed class Gateway : IAsyncDisposable
             if (replicas is not null && options.DataPlane is IUnknownSpiSource unknown)
             {
                 var ike = Supervisor;
-                // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor.
-                unknown.OnUnknownSpi(spi =>
+                var limiter = new SpiReportLimiter();
+                // Looked up on the packet thread (no allocation): forged SPIs, which no replica knows, never reach an actor
+                // nor spend the limiter's budget. The copy (a few a second per SPI) is what must authenticate before a move.
+                unknown.OnUnknownSpi((spi, packet) =>
                 {
-                    if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi));
+                    if (replicas.TryGetIkeSpiOfEsp(spi, out var ikeSpi) && limiter.TryReport(spi)) ike.Tell(new IkeSaSupervisor.EspMiss(ikeSpi, packet.ToArray()));
                 });
             }
             if (options.DataPlane is IPeerMovedSource moved)
@@ -176,12 +178,19 @@ public sealed class Gateway : IAsyncDisposable
         }
     }
 
-    /// <summary>Cluster settings and TLS material; TLS that cannot be used is a configuration error naming its key.</summary>
+    /// <summary>Cluster settings, TLS material and the serializer of the messages that cross remoting; TLS that cannot be
+    /// used is a configuration error naming its key.</summary>
     private static Action<AkkaConfigurationBuilder> ConfigureCluster(ClusterConfig cluster)
     {
         try
         {
-            return ClusterNode.Configure(cluster);
+            var node = ClusterNode.Configure(cluster);
+            var messages = ConfigurationFactory.ParseString(ClusterMessageSerializer.Hocon);
+            return akka =>
+            {
+                node(akka);
+                akka.AddHocon(messages, HoconAddMode.Prepend);
+            };
         }
         catch (ClusterTlsException e)
         {

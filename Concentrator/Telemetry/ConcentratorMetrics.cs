@@ -41,10 +41,14 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _sent;
     private readonly Counter.Child[] _dropped;
     private readonly Counter.Child[] _malformed;
+    private readonly Counter _fragmentsSent;
+    private readonly Counter _fragmentsReceived;
+    private readonly Counter _reassembled;
+    private readonly Gauge _reassemblyBytes;
     private readonly Gauge _clusterMembers;
     private readonly Gauge _replicatedSas;
-    private readonly Counter.Child _adopted;
-    private readonly Counter.Child _adoptFailed;
+    private readonly Counter.Child[] _adoptions;
+    private readonly Counter.Child[] _clusterDrops;
     private readonly Counter.Child[] _released;
     private readonly Gauge _clusterUnreachable;
     private readonly Gauge _ready;
@@ -134,6 +138,13 @@ public sealed class ConcentratorMetrics
             .Select(i => dropped.WithLabels(LabelValues.Snake(((IkeDropReason)i).ToString()))).ToArray();
         var malformed = f.CreateCounter("concentrator_ike_malformed_messages_total", "IKE messages that failed to parse, by parse status.", "reason");
         _malformed = Enum.GetValues<ParseStatus>().Select(s => s == ParseStatus.Ok ? null! : malformed.WithLabels(LabelValues.Snake(s.ToString()))).ToArray();
+        _fragmentsSent = f.CreateCounter("concentrator_ike_fragments_sent_total",
+            "IKE fragments (SKF, RFC 7383) sent, retransmissions included.");
+        _fragmentsReceived = f.CreateCounter("concentrator_ike_fragments_received_total",
+            "IKE fragments (SKF, RFC 7383) received that passed their integrity check.");
+        _reassembled = f.CreateCounter("concentrator_ike_messages_reassembled_total", "IKE messages reassembled from fragments.");
+        _reassemblyBytes = f.CreateGauge("concentrator_ike_fragment_reassembly_bytes",
+            "Octets of IKE fragments held while their messages are reassembled (bounded by charon.fragment_memory).");
 
         // Cluster families: until the cluster monitor reports, a node counts itself as the one member Up.
         _clusterMembers = f.CreateGauge("concentrator_cluster_members", "Akka cluster members by status, as seen by this node.", "status");
@@ -146,9 +157,11 @@ public sealed class ConcentratorMetrics
         _replicatedSas = f.CreateGauge("concentrator_cluster_replicated_sas",
             "IKE SAs of the whole cluster whose state this node holds a replica of (0 without a cluster).");
         var adoptions = f.CreateCounter("concentrator_cluster_sa_adoptions_total",
-            "IKE SAs this node took over from another member (its peer's traffic moved here, or the member left), by outcome.", "outcome");
-        _adopted = adoptions.WithLabels("adopted");
-        _adoptFailed = adoptions.WithLabels("failed");
+            "Attempts of this node to take over an IKE SA from another member (its peer's traffic moved here, or the member left), by outcome.", "outcome");
+        _adoptions = AdoptionOutcomes.Select(o => adoptions.WithLabels(o)).ToArray();
+        var clusterDrops = f.CreateCounter("concentrator_cluster_messages_dropped_total",
+            "Messages from other cluster nodes this node dropped, by reason: not_member (the sender is not a member Up), unrequested (an answer to a release it did not ask for), malformed.", "reason");
+        _clusterDrops = ClusterDropReasons.Select(r => clusterDrops.WithLabels(r)).ToArray();
         var released = f.CreateCounter("concentrator_cluster_sa_releases_total",
             "IKE SAs this node stopped holding without a Delete, by reason: moved (released to the node the peer's traffic reaches), handoff (leaving), fenced (another node adopted it).", "reason");
         _released = ReleaseReasons.Select(r => released.WithLabels(r)).ToArray();
@@ -258,6 +271,19 @@ public sealed class ConcentratorMetrics
         IkeStats.CountMalformed(status);
     }
 
+    public void CountFragmentSent() => _fragmentsSent.Inc();
+
+    public void CountFragmentReceived() => _fragmentsReceived.Inc();
+
+    public void CountReassembled() => _reassembled.Inc();
+
+    /// <summary>Octets taken (positive) or given back (negative) by fragment reassembly.</summary>
+    public void AddReassemblyBytes(long delta)
+    {
+        if (delta >= 0) _reassemblyBytes.Inc(delta);
+        else _reassemblyBytes.Dec(-delta);
+    }
+
     public void CountDrop(IkeDropReason reason)
     {
         _dropped[(int)reason].Inc();
@@ -303,7 +329,15 @@ public sealed class ConcentratorMetrics
 
     public void SetReplicatedSas(int count) => _replicatedSas.Set(count);
 
-    public void CountSaAdoption(bool adopted) => (adopted ? _adopted : _adoptFailed).Inc();
+    /// <summary>Label values of <c>concentrator_cluster_sa_adoptions_total</c>, indexed by <see cref="SaAdoptionOutcome"/>.</summary>
+    public static readonly string[] AdoptionOutcomes = ["adopted", "failed", "refused", "unauthenticated", "throttled", "contended"];
+
+    public void CountSaAdoption(SaAdoptionOutcome outcome) => _adoptions[(int)outcome].Inc();
+
+    /// <summary>Label values of <c>concentrator_cluster_messages_dropped_total</c>, indexed by <see cref="ClusterMessageDrop"/>.</summary>
+    public static readonly string[] ClusterDropReasons = ["not_member", "unrequested", "malformed"];
+
+    public void CountClusterMessageDropped(ClusterMessageDrop reason) => _clusterDrops[(int)reason].Inc();
 
     /// <summary>Label values of <c>concentrator_cluster_sa_releases_total</c>, indexed by <see cref="SaReleaseReason"/>.</summary>
     public static readonly string[] ReleaseReasons = ["moved", "handoff", "fenced"];

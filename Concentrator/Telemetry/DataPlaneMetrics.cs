@@ -239,7 +239,8 @@ public sealed class SharedWorkerCounters
     private const int SampleMask = 63;
 
     private readonly DataPlaneMetrics _metrics;
-    private readonly long[] _drops = new long[16];
+    // One slot per EspStatus value (SequenceCeiling, 18, overflowed the 16 it had).
+    private readonly long[] _drops = new long[Enum.GetValues<EspStatus>().Length];
     private long _packetsIn, _bytesIn, _packetsOut, _bytesOut, _sampleSequence, _decryptSample, _encryptSample;
 
     public SharedWorkerCounters(DataPlaneMetrics metrics, int worker)

@@ -12,7 +12,7 @@ namespace Concentrator.Telemetry;
 public sealed class LimitReporter
 {
     public static readonly string[] Keys =
-        ["max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate"];
+        ["max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate", "fragment_memory"];
 
     private readonly Counter.Child[] _hits;
     private readonly long[] _lastLogged = new long[Keys.Length];

@@ -158,4 +158,8 @@ public static partial class Log
 
     [LoggerMessage(EventId = 5014, Level = LogLevel.Warning, Message = "Could not adopt IKE SA {Spi}: {Reason}")]
     public static partial void SaAdoptionFailed(ILogger logger, string spi, string reason);
+
+    [LoggerMessage(EventId = 5020, Level = LogLevel.Warning,
+        Message = "Dropped a {Message} from {Sender}: {Reason} ({Suppressed} more dropped since the last report)")]
+    public static partial void ClusterMessageDropped(ILogger logger, string message, string sender, string reason, int suppressed);
 }

@@ -1,10 +1,25 @@
 using Concentrator.Cluster.Membership;
 using Concentrator.Config;
+using Concentrator.Testbed.Support;
 
 namespace Concentrator.Tests.Cluster.Membership;
 
-public sealed class ClusterConfigTests
+public sealed class ClusterConfigTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("conc-cluster-config-").FullName;
+    private readonly Lazy<ClusterCertificates> _ca;
+
+    public ClusterConfigTests() => _ca = new(() => new ClusterCertificates(_dir));
+
+    public void Dispose()
+    {
+        if (_ca.IsValueCreated) _ca.Value.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>A complete <c>tls:</c> value with real files (the loader checks that they exist).</summary>
+    private string Tls(string remoteId = "*.cluster.test") => _ca.Value.TlsYaml(_ca.Value.Node("n1.cluster.test"), remoteId);
+
     [Fact]
     public void Defaults_are_a_one_node_cluster_on_loopback_with_keep_majority_and_plain_tcp()
     {
@@ -31,7 +46,7 @@ public sealed class ClusterConfigTests
     [Fact]
     public void Every_key_of_the_section_is_read_as_the_helm_chart_renders_it()
     {
-        var c = ConcentratorConfig.Parse("""
+        var c = ConcentratorConfig.Parse($$"""
             cluster:
               hostname: 10.1.2.3
               port: 0
@@ -39,8 +54,13 @@ public sealed class ClusterConfigTests
               management_port: 9558
               kubernetes: { pod_label_selector: "app=x,tier=vpn", required_contact_points: 3 }
               split_brain_resolver: static-quorum
-              tls: { certificate: "", password_file: "" }
+              tls: {{Tls("*.vpn-cluster.vpn.svc.cluster.local")}}
             """, "t.yaml").Cluster;
+        Assert.True(c.TlsEnabled);
+        Assert.Equal([_ca.Value.CaFile], c.TlsCaCerts);
+        Assert.Equal("*.vpn-cluster.vpn.svc.cluster.local", c.TlsRemoteId);
+        Assert.Contains("akka.remote.dot-netty.tcp.hostname = \"10.1.2.3\"", ClusterSettings.Hocon(c));
+        Assert.Contains("enable-ssl = on", ClusterSettings.Hocon(c));
         Assert.Equal("10.1.2.3", c.Hostname);
         Assert.Equal(0, c.Port);
         Assert.Equal(["akka.tcp://concentrator@10.1.2.3:4053", "akka.tcp://concentrator@node-b.svc:4053"], c.SeedNodes);
@@ -80,7 +100,7 @@ public sealed class ClusterConfigTests
     [Fact]
     public void Hostname_environment_variable_overrides_the_file()
     {
-        var c = ConcentratorConfig.Parse("cluster: { hostname: 127.0.0.1, port: 4100 }", "t.yaml").Cluster;
+        var c = ConcentratorConfig.Parse($"cluster: {{ hostname: 127.0.0.1, port: 4100, discovery: kubernetes, tls: {Tls()} }}", "t.yaml").Cluster;
         var env = c.WithEnvironment(name => name == ClusterConfig.HostnameEnvironmentVariable ? "10.244.1.7" : null);
         Assert.Equal("10.244.1.7", env.Hostname);
         Assert.Equal(4100, env.Port);
@@ -88,6 +108,48 @@ public sealed class ClusterConfigTests
         var ex = Assert.Throws<ConfigException>(() => c.WithEnvironment(_ => "not a host!"));
         Assert.Contains(ClusterConfig.HostnameEnvironmentVariable, ex.Message);
         Assert.Contains("cluster.hostname", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("cluster: { hostname: 10.1.2.3, seed_nodes: [akka.tcp://concentrator@10.1.2.4:4053] }")]
+    [InlineData("cluster: { hostname: node-a.example.net, seed_nodes: [akka.tcp://concentrator@node-b.example.net:4053] }")]
+    [InlineData("cluster: { hostname: 10.1.2.3, discovery: kubernetes }")]
+    public void Remoting_beyond_loopback_needs_mutual_tls(string yaml)
+    {
+        // SA keys cross remoting, and remoting carries commands (release an SA, adopt one): off this host only over TLS.
+        var ex = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(yaml, "t.yaml"));
+        Assert.Contains("cluster.tls", ex.Message);
+        Assert.Contains("mutual TLS", ex.Message);
+
+        // Nodes that all run on one host (tests, a lab) may talk over loopback without it.
+        var local = ConcentratorConfig.Parse("cluster: { hostname: 127.0.0.1, seed_nodes: [akka.tcp://concentrator@127.0.0.1:4053] }", "t.yaml").Cluster;
+        Assert.False(local.TlsEnabled);
+
+        // The pod IP arrives through the environment: checked there the same way.
+        var k8s = ConcentratorConfig.Parse("cluster: { discovery: kubernetes }", "t.yaml").Cluster;
+        ex = Assert.Throws<ConfigException>(() => k8s.WithEnvironment(name => name == ClusterConfig.HostnameEnvironmentVariable ? "10.244.1.7" : null));
+        Assert.Contains(ClusterConfig.HostnameEnvironmentVariable, ex.Message);
+        Assert.Contains("mutual TLS", ex.Message);
+    }
+
+    [Fact]
+    public void A_one_node_cluster_binds_remoting_to_loopback()
+    {
+        // Nobody can join a node that names no seeds and no discovery: its remoting port serves no one off this host.
+        var ex = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse("cluster: { hostname: 10.1.2.3 }", "t.yaml"));
+        Assert.Contains("cluster.hostname", ex.Message);
+        Assert.Contains("loopback", ex.Message);
+        var lone = ConcentratorConfig.Parse("cluster: { port: 4100 }", "t.yaml").Cluster;
+        ex = Assert.Throws<ConfigException>(() => lone.WithEnvironment(name => name == ClusterConfig.HostnameEnvironmentVariable ? "10.244.1.7" : null));
+        Assert.Contains(ClusterConfig.HostnameEnvironmentVariable, ex.Message);
+        Assert.Contains("loopback", ex.Message);
+
+        // Whatever a caller puts into the record, the HOCON of a lone node binds and advertises loopback only.
+        var hocon = ClusterSettings.Hocon(new ClusterConfig { Hostname = "192.0.2.10", Port = 4100 });
+        Assert.Contains("akka.remote.dot-netty.tcp.hostname = \"127.0.0.1\"", hocon);
+        Assert.Contains("akka.remote.dot-netty.tcp.public-hostname = \"127.0.0.1\"", hocon);
+        Assert.DoesNotContain("192.0.2.10", hocon);
+        Assert.Contains("akka.remote.dot-netty.tcp.hostname = \"::1\"", ClusterSettings.Hocon(new ClusterConfig { Hostname = "::1" }));
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
 using Concentrator.Tests.Interop;
 using Xunit.Abstractions;
 
@@ -26,11 +27,17 @@ public sealed class ClusterPartitionRootTests(ITestOutputHelper output)
 
     private static string Seeds => "[" + string.Join(", ", Enumerable.Range(0, NodeCount).Select(i => $"akka.tcp://concentrator@{NodeAddress(i)}:4053")) + "]";
 
-    private static string NodeYaml(int i) => $$"""
+    /// <summary>Beyond loopback the nodes need mutual TLS: certificates of a CA made for this run, one name per node.</summary>
+    private static string NodeYaml(int i, ClusterCertificates ca) => $$"""
         listen: { addresses: [{{NodeAddress(i)}}], ike_port: 500, natt_port: 4500 }
         http: { listen: "127.0.0.1:9400" }
         tunnel: { type: none }
-        cluster: { hostname: {{NodeAddress(i)}}, port: 4053, seed_nodes: {{Seeds}}, split_brain_resolver: keep-majority }
+        cluster:
+          hostname: {{NodeAddress(i)}}
+          port: 4053
+          seed_nodes: {{Seeds}}
+          split_brain_resolver: keep-majority
+          tls: {{ca.TlsYaml(ca.Node($"n{i + 1}.cluster.test"), "*.cluster.test")}}
         connections:
           rw:
             proposals: [aes256gcm16-prfsha256-ecp256]
@@ -81,8 +88,9 @@ public sealed class ClusterPartitionRootTests(ITestOutputHelper output)
         sw.Ip("link", "set", "sp", "master", "br0");
         bed.Peer.AddAddress("c0", PeerAddress + "/24");
 
+        using var ca = new ClusterCertificates(bed.Dir("cluster-tls"));
         var procs = await Task.WhenAll(Enumerable.Range(0, NodeCount).Select(i =>
-            ConcentratorProcess.StartAsync(nodes[i], bed.Dir($"n{i + 1}"), NodeYaml(i), TimeSpan.FromSeconds(40), "information")));
+            ConcentratorProcess.StartAsync(nodes[i], bed.Dir($"n{i + 1}"), NodeYaml(i, ca), TimeSpan.FromSeconds(40), "information")));
         for (int i = 0; i < NodeCount; i++)
         {
             var p = scope.Own(procs[i]);

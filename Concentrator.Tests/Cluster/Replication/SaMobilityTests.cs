@@ -5,6 +5,7 @@ using Concentrator.Actors;
 using Concentrator.Cluster.Replication;
 using Concentrator.DataPlane;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
@@ -58,6 +59,97 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
         double inits = 0;
         foreach (var n in nodes) inits += (await n.ScrapeAsync()).Sum("concentrator_ike_messages_received_total", ("exchange", "ike_sa_init"));
         Assert.Equal(1, inits);
+    }
+
+    [Fact]
+    public async Task Esp_that_does_not_authenticate_with_the_sas_keys_moves_nothing()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (peerSpi, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+        // a receives the peer's first packet and replicates its SA again: the replica's inbound mark is now 1.
+        var seen = Seal(peer, peerSpi, 1);
+        Assert.Equal(EspStatus.Ok, Plane(a).Decapsulate(seen.ToArray(), out _));
+        (await SaActorAsync(a)).Tell(IkeSaActor.ReplicateNow.Instance);
+        await Eventually.TrueAsync(() => b.Gateway.Replicas.TryGet(ikeSpi, out var e) && e.TryCopySnapshot(out var bytes) && FloorOf(bytes, gatewaySpi) == 1,
+            "b's replica records the mark a reached", 10);
+
+        // Forged: the SA's SPI with bytes nobody keyed. Replayed: a packet the holder already took. Neither authenticates.
+        var forged = (byte[])seen.Clone();
+        forged.AsSpan(8).Fill(0x5a);
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(forged, out _));
+        await Task.Delay(SpiReportLimiter.Interval + TimeSpan.FromMilliseconds(50)); // the data plane reports an SPI at most this often
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(seen.ToArray(), out _));
+        await Task.Delay(SaMobilityActor.ReleaseWait * 3);
+        Assert.Equal(1, Plane(a).InstalledCount);
+        Assert.Equal(0, Plane(b).InstalledCount);
+        Assert.Equal(0, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total"));
+        var mb = await b.ScrapeAsync();
+        Assert.Equal(0, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "adopted")));
+        Assert.Equal(2, mb.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "unauthenticated")));
+
+        // The peer's next genuine packet moves it.
+        await Task.Delay(SpiReportLimiter.Interval + TimeSpan.FromMilliseconds(50));
+        Assert.Equal(EspStatus.UnknownSpi, Plane(b).Decapsulate(Seal(peer, peerSpi, 2), out _));
+        await Eventually.TrueAsync(() => Plane(b).InstalledCount == 1 && Plane(a).InstalledCount == 0, "the Child SA moved from a to b", 10);
+        // Restored with every number up to the mark seen: the packet a took cannot be replayed to b.
+        Assert.Equal(EspStatus.Replay, Plane(b).Decapsulate(seen.ToArray(), out _));
+        Assert.Single(peer.Events.Up);
+    }
+
+    [Fact]
+    public async Task An_ike_message_that_does_not_authenticate_with_the_sas_keys_moves_nothing()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b) = (nodes[0], nodes[1]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var spiR));
+        ulong spiI = (await (await SaActorAsync(peer)).Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance, TimeSpan.FromSeconds(5))).Spi;
+
+        // An INFORMATIONAL request of the peer's as far as the header goes (both SPIs are on the wire), its SK payload junk.
+        var datagram = new byte[28 + 4 + 16 + 32 + 16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(datagram, spiI);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(datagram.AsSpan(8), spiR);
+        datagram[16] = 46; // SK
+        datagram[17] = 0x20;
+        datagram[18] = 37; // INFORMATIONAL
+        datagram[19] = 0x08; // initiator, request
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(datagram.AsSpan(20), 7);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(datagram.AsSpan(24), (uint)datagram.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(datagram.AsSpan(30), (ushort)(datagram.Length - 28));
+        new Random(3).NextBytes(datagram.AsSpan(32));
+        using var udp = new System.Net.Sockets.UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        for (int i = 0; i < 3; i++) await udp.SendAsync(datagram, b.Gateway.IkeEndpoint);
+
+        await Task.Delay(SaMobilityActor.ReleaseWait * 3);
+        Assert.Equal(1, Plane(a).InstalledCount);
+        Assert.Equal(0, Plane(b).InstalledCount);
+        Assert.Equal(1, await a.Gateway.CountSasAsync());
+        Assert.Equal(0, await b.Gateway.CountSasAsync());
+        Assert.Equal(0, (await a.ScrapeAsync()).Sum("concentrator_cluster_sa_releases_total"));
+        Assert.True((await b.ScrapeAsync()).Sum("concentrator_cluster_sa_adoptions_total", ("outcome", "unauthenticated")) >= 1);
+        Assert.Empty(peer.Events.Down);
+    }
+
+    private static async Task<IActorRef> SaActorAsync(ClusterTestNode node) => await SaActorAsync(node.Gateway);
+
+    private static async Task<IActorRef> SaActorAsync(TestGateway peer) => await SaActorAsync(peer.Gateway);
+
+    private static async Task<IActorRef> SaActorAsync(Concentrator.Hosting.Gateway gateway) =>
+        (await gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+
+    /// <summary>The inbound sequence mark of child <paramref name="inboundSpi"/> in an encoded snapshot (-1: none).</summary>
+    private static long FloorOf(byte[] encoded, uint inboundSpi)
+    {
+        if (IkeSaSnapshotCodec.TryDecode(encoded, out var snapshot) != ParseStatus.Ok) return -1;
+        using (snapshot)
+        {
+            return snapshot!.Children.FirstOrDefault(c => c.InboundSpi == inboundSpi) is { } child ? (long)child.InboundSequenceFloor : -1;
+        }
     }
 
     [Fact]
@@ -225,6 +317,63 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Two_nodes_adopting_the_same_sa_at_once_never_seal_one_sequence_number_twice_under_its_key()
+    {
+        await using var cluster = await StartClusterWithPeerAsync();
+        var (nodes, peer) = (cluster.Nodes, cluster.Peer);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
+        var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+        Assert.True(b.Gateway.Replicas!.TryGetIkeSpiOfEsp(gatewaySpi, out var ikeSpi));
+
+        // Every node seals outbound ESP of the SA (same key everywhere) as fast as it can while b and c both take the SA
+        // over from the same replica at the same moment (as survivors with different views of a removed member would).
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(6));
+        var sealers = nodes.Select(n => Task.Run(() => SealWhileRunning(Plane(n), gatewaySpi, stop.Token))).ToArray();
+        await Task.Delay(200);
+        b.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        c.Gateway.Supervisor.Tell(new IkeSaSupervisor.AdoptOrphan(ikeSpi));
+        var sealedBy = await Task.WhenAll(sealers);
+
+        var names = new[] { "a", "b", "c" };
+        for (int x = 0; x < 3; x++)
+        {
+            output.WriteLine($"{names[x]} sealed {sealedBy[x].Count} packets" + (sealedBy[x].Count > 0 ? $", sequence numbers {sealedBy[x].Min()}..{sealedBy[x].Max()}" : ""));
+        }
+        for (int x = 0; x < 3; x++)
+        {
+            for (int y = x + 1; y < 3; y++)
+            {
+                var both = sealedBy[x].Intersect(sealedBy[y]).ToList();
+                Assert.True(both.Count == 0, $"{names[x]} and {names[y]} both sealed sequence number {both.FirstOrDefault()} (and {both.Count - 1} more) under the SA's key");
+            }
+        }
+        foreach (var (n, name) in new[] { (b, "b"), (c, "c") })
+        {
+            var m = await n.ScrapeAsync();
+            output.WriteLine($"{name}: " + string.Join(", ", ConcentratorMetrics.AdoptionOutcomes.Select(o => $"{o} {m.Sum("concentrator_cluster_sa_adoptions_total", ("outcome", o))}")));
+        }
+        Assert.NotEmpty(sealedBy[0]);
+        Assert.True(sealedBy[1].Count + sealedBy[2].Count > 0, "an adopter took the SA over and sent");
+        await Eventually.TrueAsync(() => Plane(a).InstalledCount == 0, "a's copy was fenced", 10);
+    }
+
+    /// <summary>Seals outbound packets of <paramref name="spi"/>'s SA on <paramref name="plane"/> until cancelled; the
+    /// sequence numbers of those sealed (none while the node does not hold the SA).</summary>
+    private static HashSet<uint> SealWhileRunning(InMemoryDataPlane plane, uint spi, CancellationToken stop)
+    {
+        var sealedNumbers = new HashSet<uint>();
+        var wire = new byte[2048];
+        var inner = Packets.Ipv4Udp(LanHost, PeerInner, 64);
+        while (!stop.IsCancellationRequested)
+        {
+            if (plane.Encapsulate(spi, inner, wire, out _) == EspStatus.Ok) sealedNumbers.Add(BinaryPrimitives.ReadUInt32BigEndian(wire.AsSpan(4)));
+            else Thread.Sleep(1);
+            Thread.SpinWait(2000);
+        }
+        return sealedNumbers;
+    }
+
+    [Fact]
     public async Task An_sa_restored_from_its_replica_after_the_peers_nat_rebound_sends_to_the_new_mapping()
     {
         var nodes = await StartClusterAsync();
@@ -297,6 +446,48 @@ public sealed class SaMobilityTests(ITestOutputHelper output)
             Assert.False(a.Gateway.Replicas.Alone);
             Assert.Equal(1, a.Gateway.Replicas.Count);
             Assert.Equal(1.0, (await b.ScrapeAsync()).Sum("concentrator_cluster_replicated_sas"));
+        }
+        finally
+        {
+            await peer.DisposeAsync();
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task A_holder_sends_past_a_mark_only_once_every_member_has_that_mark()
+    {
+        // An adopter starts above the mark it holds plus the margin: the holder may go beyond its own mark plus the margin
+        // only once the write that carries the mark reached every member, or an adopter holding an older mark would seal
+        // the numbers the holder is sealing.
+        int pa = FreePorts.Tcp(), pb = FreePorts.Tcp();
+        string seeds = $"[{ClusterTestNode.Seed(pa)}]";
+        var nodes = new List<ClusterTestNode>();
+        await using var peer = TestGateway.Start(TestGateway.InitiatorYaml(), name: "peer");
+        try
+        {
+            foreach (var (port, name) in new[] { (pa, "a"), (pb, "b") })
+            {
+                nodes.Add(await ClusterTestNode.StartAsync($"cluster: {{ port: {port}, seed_nodes: {seeds}, split_brain_resolver: off }}", name));
+            }
+            var (a, b) = (nodes[0], nodes[1]);
+            await Eventually.TrueAsync(() => a.Gateway.Ready && b.Gateway.Ready, "a and b are Up", 40);
+            var (_, gatewaySpi) = await EstablishAsync(peer, a, nodes);
+
+            // b stays a member Up but stops acknowledging replica writes (its replicator is gone).
+            Akka.DistributedData.DistributedData.Get(b.Gateway.System).Replicator.Tell(PoisonPill.Instance);
+            Assert.True(Plane(a).TryGetSa(gatewaySpi, out var sa));
+            const ulong below = ClusterMobility.SequenceMargin - 10;
+            sa.SetLastOutboundSequenceForTest(below);
+            (await SaActorAsync(a)).Tell(IkeSaActor.ReplicateNow.Instance);
+            await Task.Delay(TimeSpan.FromSeconds(3)); // the write to every member times out after 2 s
+
+            var wire = new byte[2048];
+            var inner = Packets.Ipv4Udp(LanHost, PeerInner, 64);
+            var statuses = Enumerable.Range(0, 20).Select(_ => Plane(a).Encapsulate(gatewaySpi, inner, wire, out int _)).ToList();
+            output.WriteLine(string.Join(",", statuses));
+            Assert.All(statuses.Take(10), s => Assert.Equal(EspStatus.Ok, s));
+            Assert.All(statuses.Skip(10), s => Assert.Equal(EspStatus.SequenceCeiling, s));
         }
         finally
         {

@@ -53,7 +53,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
         const ulong spi = 0x8123_4567_89ab_cdefUL;
         var snapshot = Bytes(96, 1);
 
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, false, [0xc000_0001, 0xc000_0002], snapshot));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, false, [0xc000_0001, 0xc000_0002], snapshot.ToArray())); // the replica zeroes what it is given
         await AwaitAssertAsync(() =>
         {
             Assert.True(b.Index.TryGet(spi, out var entry), "b holds a's entry");
@@ -68,7 +68,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
 
         // A newer snapshot of the same SA (released on leave, its children rekeyed) replaces the old one, ESP SPIs too.
         var released = Bytes(80, 2);
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, true, [0xc000_0003], released));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 7, true, [0xc000_0003], released.ToArray()));
         await AwaitAssertAsync(() =>
         {
             Assert.True(b.Index.TryGet(spi, out var entry) && entry.Released, "b sees the SA released");
@@ -101,7 +101,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
         Assert.Equal(SaReplicaActor.KeyOf(spi), SaReplicaActor.KeyOf(sentinel));
         var bSnapshot = Bytes(64, 3);
 
-        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xd000_0001], bSnapshot));
+        b.Replica.Tell(new SaReplicaActor.Put(spi, 2, false, [0xd000_0001], bSnapshot.ToArray()));
         await AwaitAssertAsync(() => Assert.True(a.Index.TryGet(spi, out var e) && e.Owner == b.Owner && e.Epoch == 2, "a sees b's entry"), Patience);
 
         a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [0xd000_0002], Bytes(64, 4)));
@@ -135,7 +135,7 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
 
         // a adopted the SA (b looked gone): epoch 3 wins, and b learns from the replica that its copy must stop.
         var adopted = Bytes(64, 7);
-        a.Replica.Tell(new SaReplicaActor.Put(spi, 3, false, [0xe000_0001], adopted));
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 3, false, [0xe000_0001], adopted.ToArray()));
         Assert.Equal(spi, (await b.Supervisor.ExpectMsgAsync<IkeSaSupervisor.Fence>(Patience)).Spi);
         Assert.True(b.Index.TryGet(spi, out var entry));
         Assert.Equal(a.Owner, entry.Owner);
@@ -274,6 +274,61 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
     /// terminated on dispose, whatever the test's outcome. A node counts as joined once every member sees every member
     /// Up and every replicator counts every member (so WriteAll reaches them all).
     /// </summary>
+    [Fact]
+    public async Task Of_claims_under_one_epoch_at_most_one_wins_and_a_later_epoch_wins_over_an_earlier_one()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 3);
+        var nodes = Enumerable.Range(0, 3).Select(i => cluster[i]).ToArray();
+        var claims = nodes.Select(n => n.System.ActorOf(SaClaimActor.Props(), "claims")).ToArray();
+        var probes = nodes.Select(n => CreateTestProbe(n.System)).ToArray();
+
+        // Concurrent: b and c claim the same SAs under the same epoch at the same moment.
+        var spis = Enumerable.Range(0, 24).Select(i => 0x9000_0000_0000_0000UL + ((ulong)i << 52) + (ulong)i).ToList();
+        foreach (var spi in spis)
+        {
+            claims[1].Tell(new SaClaimActor.Claim(spi, 2), probes[1].Ref);
+            claims[2].Tell(new SaClaimActor.Claim(spi, 2), probes[2].Ref);
+        }
+        var won = new Dictionary<ulong, int>();
+        foreach (var probe in new[] { probes[1], probes[2] })
+        {
+            foreach (var _ in spis)
+            {
+                var result = await probe.ExpectMsgAsync<SaClaimActor.ClaimResult>(Patience);
+                Assert.Equal(2, result.Epoch);
+                if (result.Won) won[result.Spi] = won.GetValueOrDefault(result.Spi) + 1;
+            }
+        }
+        output.WriteLine($"{spis.Count} contested SAs: {won.Count} won by one node, {spis.Count - won.Count} by neither");
+        Assert.All(won.Values, count => Assert.Equal(1, count));
+
+        // In turn: the first claim wins, a second under the same epoch loses, a later epoch wins, an earlier one then
+        // loses. Twenty SAs of one claim set, so that the set's merges between the nodes are exercised, not just one element.
+        for (int k = 0; k < 20; k++)
+        {
+            ulong sa = 0x7000_0000_0000_0000UL + (ulong)k;
+            async Task<bool> ClaimAsync(int node, long epoch)
+            {
+                claims[node].Tell(new SaClaimActor.Claim(sa, epoch), probes[node].Ref);
+                return (await probes[node].ExpectMsgAsync<SaClaimActor.ClaimResult>(Patience)).Won;
+            }
+            Assert.True(await ClaimAsync(0, 2), $"SA {k}: a claims epoch 2 first");
+            Assert.False(await ClaimAsync(1, 2), $"SA {k}: b claims epoch 2 after a");
+            Assert.True(await ClaimAsync(1, 3), $"SA {k}: b claims epoch 3");
+            Assert.False(await ClaimAsync(0, 3), $"SA {k}: a claims epoch 3 after b");
+            Assert.False(await ClaimAsync(2, 2), $"SA {k}: c claims epoch 2 after b's 3");
+        }
+
+        // Once the SA is forgotten (deleted), nothing stands in the way of a claim under any epoch.
+        const ulong x = 0x7000_0000_0000_0000UL;
+        claims[1].Tell(new SaClaimActor.Forget(x));
+        await AwaitAssertAsync(async () =>
+        {
+            claims[2].Tell(new SaClaimActor.Claim(x, 2), probes[2].Ref);
+            Assert.True((await probes[2].ExpectMsgAsync<SaClaimActor.ClaimResult>(Patience)).Won);
+        }, Patience);
+    }
+
     private sealed class ReplicaCluster : IAsyncDisposable
     {
         private readonly SaReplicaActorTests _kit;

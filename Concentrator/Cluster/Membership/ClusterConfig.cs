@@ -3,8 +3,11 @@ namespace Concentrator.Cluster.Membership;
 /// <summary>
 /// <c>cluster:</c> — Akka.Cluster membership of this node. With no seed nodes and <c>discovery: none</c> the node
 /// joins itself and is a one-node cluster. The Helm chart renders exactly these keys.
+/// Remoting carries SA keys and acts on what it receives (release an SA, adopt one), so <see cref="TrustProblem"/> holds
+/// every node to two rules: a one-node cluster binds to loopback, and remoting that reaches beyond this host runs
+/// mutual TLS with a CA and a peer name.
 /// </summary>
-public sealed class ClusterConfig
+public sealed record ClusterConfig
 {
     /// <summary>Overrides <see cref="Hostname"/> (Kubernetes: the pod IP from the downward API).</summary>
     public const string HostnameEnvironmentVariable = "CONCENTRATOR_CLUSTER_HOSTNAME";
@@ -46,9 +49,17 @@ public sealed class ClusterConfig
     /// shorter here because a minority node keeps answering IKE for peers it can no longer serve until downed).</summary>
     public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(7);
 
-    /// <summary><c>tls.certificate</c>: PKCS#12 with this node's certificate and key (and the CA that signs the
-    /// other nodes' certificates, if not self-signed); empty: plain TCP remoting.</summary>
+    /// <summary><c>tls.certificate</c>: PKCS#12 with this node's certificate and key (and intermediate CA certificates,
+    /// if any); empty: plain TCP remoting. Nothing in it is trusted: <see cref="TlsCaCerts"/> is.</summary>
     public string TlsCertificate { get; init; } = "";
+
+    /// <summary><c>tls.cacerts</c> (swanctl's remote.cacerts): PEM or DER files of the CAs whose certificates other nodes
+    /// must present; the only trust anchors (the system store is never consulted).</summary>
+    public IReadOnlyList<string> TlsCaCerts { get; init; } = [];
+
+    /// <summary><c>tls.remote_id</c> (swanctl's remote.id): the name other nodes' certificates must carry
+    /// (<see cref="ClusterPeerName"/>).</summary>
+    public string TlsRemoteId { get; init; } = "";
 
     /// <summary><c>tls.password_file</c>: file holding the PKCS#12 password (trailing newline ignored); empty: no password.</summary>
     public string TlsPasswordFile { get; init; } = "";
@@ -57,6 +68,37 @@ public sealed class ClusterConfig
     public string Source { get; init; } = "<memory>";
 
     public bool TlsEnabled => TlsCertificate.Length > 0;
+
+    /// <summary>No seed nodes and no discovery: a one-node cluster that nobody can join.</summary>
+    public bool Lone => SeedNodes.Count == 0 && Discovery == "none";
+
+    /// <summary>Where remoting binds and what it advertises: <see cref="Hostname"/>, or loopback for a lone node whatever a
+    /// caller put into the record (the loader refuses anything else for one).</summary>
+    public string BindHostname => Lone && !IsLoopback(Hostname) ? "127.0.0.1" : Hostname;
+
+    public static bool IsLoopback(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) ||
+        (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
+
+    /// <summary>
+    /// The rule of trust this section breaks, as (key under <c>cluster.</c>, problem), or null: a lone node must name a
+    /// loopback hostname; a node that names seeds or discovery and a hostname beyond loopback needs TLS. Checked by the
+    /// loader and again after <see cref="HostnameEnvironmentVariable"/> replaced the hostname.
+    /// </summary>
+    public (string Key, string Problem)? TrustProblem()
+    {
+        if (Lone && !IsLoopback(Hostname))
+        {
+            return ("hostname", $"'{Hostname}' is not a loopback address: a one-node cluster (no seed_nodes, discovery none) binds remoting " +
+                "to loopback, where no other host reaches it (name seed_nodes or discovery to form a cluster of several nodes)");
+        }
+        if (!IsLoopback(Hostname) && !TlsEnabled)
+        {
+            return ("tls", $"remoting on '{Hostname}' reaches other hosts and carries SA keys and commands: a cluster of several nodes " +
+                "needs mutual TLS (tls.certificate, tls.cacerts, tls.remote_id)");
+        }
+        return null;
+    }
 
     /// <summary>static-quorum's quorum size: a majority of the expected members (the seed nodes, or the required
     /// contact points with discovery kubernetes); 1 for a node that forms a cluster alone.</summary>

@@ -16,11 +16,14 @@ public static class ClusterSettings
         var sb = new StringBuilder();
         sb.AppendLine("akka.actor.provider = cluster");
         sb.AppendLine("akka.loggers = [\"Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting\"]");
-        // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly.
-        sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.Hostname)}");
-        sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.Hostname)}");
+        // Bound and advertised on the same address: in Kubernetes the pod IP, which other pods reach directly; loopback for
+        // a lone node (ClusterConfig.TrustProblem).
+        sb.AppendLine($"akka.remote.dot-netty.tcp.hostname = {Quote(c.BindHostname)}");
+        sb.AppendLine($"akka.remote.dot-netty.tcp.public-hostname = {Quote(c.BindHostname)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.port = {c.Port.ToString(CultureInfo.InvariantCulture)}");
         sb.AppendLine($"akka.remote.dot-netty.tcp.enable-ssl = {(c.TlsEnabled ? "on" : "off")}");
+        // Only Akka's own protocol and the replication layer's declared cluster messages cross remoting.
+        sb.AppendLine($"akka.actor.serializers.json = {Quote(TypeName(typeof(RefusingObjectSerializer)))}");
         // The run command owns SIGTERM (it deletes SAs first, then leaves); the CLR hook would race it.
         sb.AppendLine("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off");
         sb.AppendLine("akka.coordinated-shutdown.exit-clr = off");
@@ -45,7 +48,7 @@ public static class ClusterSettings
         {
             sb.AppendLine("akka.discovery.method = kubernetes-api");
             sb.AppendLine($"akka.discovery.kubernetes-api.pod-label-selector = {Quote(c.PodLabelSelector)}");
-            sb.AppendLine($"akka.management.http.hostname = {Quote(c.Hostname)}");
+            sb.AppendLine($"akka.management.http.hostname = {Quote(c.BindHostname)}");
             sb.AppendLine($"akka.management.http.port = {c.ManagementPort.ToString(CultureInfo.InvariantCulture)}");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.service-name = {Quote(ClusterConfig.SystemName)}");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.port-name = {Quote(ClusterConfig.ManagementPortName)}");
@@ -54,6 +57,9 @@ public static class ClusterSettings
         }
         return sb.ToString();
     }
+
+    /// <summary>"Namespace.Type, Assembly": how HOCON names a serializer class.</summary>
+    public static string TypeName(Type t) => $"{t.FullName}, {t.Assembly.GetName().Name}";
 
     private static string Seconds(TimeSpan t) => $"{Math.Max(1, (int)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}ms";
 

@@ -26,6 +26,8 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
     public Props MobilityProps(IActorRef supervisor) => SaMobilityActor.Props(index, supervisor, context, log);
 
     public ISaReplication For(IActorRef mobility, long epoch) => new SaReplication(mobility, index, epoch);
+
+    public void RefuseRelease(IActorRef requester, ulong spi) => requester.Tell(new ReleaseRefused(spi, Held: false));
 }
 
 /// <summary>
@@ -35,27 +37,39 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
 /// </summary>
 internal sealed class SaReplication(IActorRef mobility, SaReplicaIndex index, long epoch) : ISaReplication
 {
-    public IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Publish(IkeSa sa, bool released)
+    public bool Publish(IkeSa sa, bool released, IActorRef holder)
     {
-        if (!IkeSaSnapshotter.CanSnapshot(sa)) return null;
+        if (!IkeSaSnapshotter.CanSnapshot(sa)) return false;
         if (index.Alone && !released)
         {
-            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated).
-            return sa.Children.Select(c => (c.InboundSpi, Marks(sa, c.InboundSpi).LastOutbound)).ToList();
+            // Nobody could adopt it: no snapshot, only the ceilings move on (as if one had been replicated everywhere).
+            holder.Tell(new IkeSaActor.MarksReplicated(sa.Children.Select(c => (c.InboundSpi, Marks(sa, c.InboundSpi).LastOutbound)).ToList()));
+            return true;
         }
 
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
         var esp = new uint[snapshot.Children.Count];
         for (int i = 0; i < esp.Length; i++) esp[i] = snapshot.Children[i].InboundSpi;
-        mobility.Tell(new SaReplicaActor.Put(sa.OurSpi, epoch, released, esp, IkeSaSnapshotCodec.Encode(snapshot)));
-        return snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
+        var marks = snapshot.Children.Select(c => (c.InboundSpi, c.OutboundSequenceMark)).ToList();
+        mobility.Tell(new SaReplicaActor.Put(sa.OurSpi, epoch, released, esp, IkeSaSnapshotCodec.Encode(snapshot), holder, marks));
+        return true;
     }
 
-    public bool Release(IkeSa sa, IActorRef requester)
+    public bool Release(IkeSa sa, IActorRef requester, byte[] proof, bool espProof)
     {
-        if (!IkeSaSnapshotter.CanSnapshot(sa)) return false;
+        if (!IkeSaSnapshotter.CanSnapshot(sa))
+        {
+            requester.Tell(new ReleaseRefused(sa.OurSpi, Held: true));
+            return false;
+        }
         using var snapshot = IkeSaSnapshotter.Snapshot(sa, spi => Marks(sa, spi));
-        requester.Tell(new IkeSaSupervisor.SaReleased(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
+        // Checked against the live state: a retransmission (or replay) of a message this node already took is no reason.
+        if (MoveProof.Check(snapshot, proof, espProof, sa.Context.Limits.MaxPayloads) != MoveProof.Verdict.Fresh)
+        {
+            requester.Tell(new ReleaseRefused(sa.OurSpi, Held: true));
+            return false;
+        }
+        requester.Tell(new Released(sa.OurSpi, epoch, IkeSaSnapshotCodec.Encode(snapshot)));
         return true;
     }
 

@@ -34,6 +34,9 @@ public sealed class IkeSaSnapshot : IDisposable
     public bool NatDetected { get; init; }
     public bool BehindNat { get; init; }
 
+    /// <summary>The peer announced IKE fragmentation (RFC 7383): large messages keep going as fragments after a move.</summary>
+    public bool PeerSupportsFragmentation { get; init; }
+
     /// <summary><c>IkeSa.StateVersion</c> when taken: a replica keeps the snapshot with the highest version.</summary>
     public long StateVersion { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
@@ -12,7 +13,7 @@ namespace Concentrator.Cluster.Replication;
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
 // "time" = i64 UTC ticks.
 //
-//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT) | u8 state | u64 SPIi | u64 SPIr
+//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT, peer fragments) | u8 state | u64 SPIi | u64 SPIr
 //   i64 state version | time established | string connection | u8 n, n x string candidate | endpoint local, remote
 //   identity local, remote | u16 encr, u16 key bits, u16 prf, u16 integ, u16 group | 7 x bytes SK_d ai ar ei er pi pr
 //   bytes Ni, Nr, IKE_SA_INIT request, response | u32 our next request ID | u32 peer's next request ID
@@ -30,7 +31,7 @@ public static class IkeSaSnapshotCodec
 {
     public const byte Version = 1;
 
-    private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8;
+    private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8, FlagPeerFragments = 16;
     private const byte CachedNone = 0, CachedInline = 1, CachedInitExchange = 2;
 
     public static byte[] Encode(IkeSaSnapshot snapshot)
@@ -40,7 +41,8 @@ public static class IkeSaSnapshotCodec
         var w = new SpanWriter(buffer);
         w.WriteUInt8(Version);
         w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
-                            (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0)));
+                            (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0) |
+                            (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0)));
         w.WriteUInt8((byte)snapshot.State);
         w.WriteUInt64(snapshot.SpiI);
         w.WriteUInt64(snapshot.SpiR);
@@ -121,6 +123,18 @@ public static class IkeSaSnapshotCodec
     /// </summary>
     public static ParseStatus TryDecode(ReadOnlySpan<byte> data, out IkeSaSnapshot? snapshot)
     {
+        // Keys and nonces read before a later field fails are zeroed: bytes from another node never linger half-decoded.
+        var secrets = new List<byte[]>();
+        var status = Decode(data, secrets, out snapshot);
+        if (status != ParseStatus.Ok)
+        {
+            foreach (var secret in secrets) CryptographicOperations.ZeroMemory(secret);
+        }
+        return status;
+    }
+
+    private static ParseStatus Decode(ReadOnlySpan<byte> data, List<byte[]> secrets, out IkeSaSnapshot? snapshot)
+    {
         snapshot = null;
         var r = new SpanReader(data);
         if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
@@ -131,7 +145,7 @@ public static class IkeSaSnapshotCodec
             return ParseStatus.Truncated;
         }
 
-        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat)) != 0) return ParseStatus.InvalidSyntax;
+        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat | FlagPeerFragments)) != 0) return ParseStatus.InvalidSyntax;
         if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
         // Only a responder is snapshot half-open (IkeSaSnapshotter.CanSnapshot).
         if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
@@ -160,10 +174,11 @@ public static class IkeSaSnapshotCodec
         for (int i = 0; i < keys.Length; i++)
         {
             if ((st = ReadBytes(ref r, out keys[i])) != ParseStatus.Ok) return st;
+            secrets.Add(keys[i]);
         }
 
-        if ((st = ReadBytes(ref r, out var nonceI)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var nonceR)) != ParseStatus.Ok ||
+        if ((st = ReadBytes(ref r, out var nonceI)) != ParseStatus.Ok || Secret(secrets, nonceI) ||
+            (st = ReadBytes(ref r, out var nonceR)) != ParseStatus.Ok || Secret(secrets, nonceR) ||
             (st = ReadBytes(ref r, out var initRequest)) != ParseStatus.Ok ||
             (st = ReadBytes(ref r, out var initResponse)) != ParseStatus.Ok)
         {
@@ -198,11 +213,7 @@ public static class IkeSaSnapshotCodec
         var children = new List<ChildSaSnapshot>(Math.Min((int)childCount, 64));
         for (int i = 0; i < childCount; i++)
         {
-            if ((st = ReadChild(ref r, out var child)) != ParseStatus.Ok)
-            {
-                foreach (var c in children) c.ZeroKeys();
-                return st;
-            }
+            if ((st = ReadChild(ref r, secrets, out var child)) != ParseStatus.Ok) return st;
             children.Add(child!);
         }
 
@@ -221,6 +232,7 @@ public static class IkeSaSnapshotCodec
             NatT = (flags & FlagNatT) != 0,
             NatDetected = (flags & FlagNatDetected) != 0,
             BehindNat = (flags & FlagBehindNat) != 0,
+            PeerSupportsFragmentation = (flags & FlagPeerFragments) != 0,
             StateVersion = (long)stateVersion,
             EstablishedUtc = established,
             LocalId = localId,
@@ -239,7 +251,14 @@ public static class IkeSaSnapshotCodec
         return ParseStatus.Ok;
     }
 
-    private static ParseStatus ReadChild(ref SpanReader r, out ChildSaSnapshot? child)
+    /// <summary>Registers a secret read for zeroing on failure; false, so it chains into a condition of reads.</summary>
+    private static bool Secret(List<byte[]> secrets, byte[] secret)
+    {
+        secrets.Add(secret);
+        return false;
+    }
+
+    private static ParseStatus ReadChild(ref SpanReader r, List<byte[]> secrets, out ChildSaSnapshot? child)
     {
         child = null;
         ParseStatus st;
@@ -252,10 +271,10 @@ public static class IkeSaSnapshotCodec
         }
 
         if (esn > 1) return ParseStatus.InvalidSyntax;
-        if ((st = ReadBytes(ref r, out var inEncr)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var inInteg)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var outEncr)) != ParseStatus.Ok ||
-            (st = ReadBytes(ref r, out var outInteg)) != ParseStatus.Ok ||
+        if ((st = ReadBytes(ref r, out var inEncr)) != ParseStatus.Ok || Secret(secrets, inEncr) ||
+            (st = ReadBytes(ref r, out var inInteg)) != ParseStatus.Ok || Secret(secrets, inInteg) ||
+            (st = ReadBytes(ref r, out var outEncr)) != ParseStatus.Ok || Secret(secrets, outEncr) ||
+            (st = ReadBytes(ref r, out var outInteg)) != ParseStatus.Ok || Secret(secrets, outInteg) ||
             (st = ReadSelectors(ref r, PayloadType.TsInitiator, out var localTs)) != ParseStatus.Ok ||
             (st = ReadSelectors(ref r, PayloadType.TsResponder, out var remoteTs)) != ParseStatus.Ok)
         {

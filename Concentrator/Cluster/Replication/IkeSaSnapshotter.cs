@@ -63,6 +63,7 @@ public static class IkeSaSnapshotter
             NatT = sa.NatT,
             NatDetected = sa.NatDetected,
             BehindNat = sa.BehindNat,
+            PeerSupportsFragmentation = sa.PeerSupportsFragmentation,
             StateVersion = sa.StateVersion,
             EstablishedUtc = sa.EstablishedUtc,
             LocalId = sa.LocalId,
@@ -130,6 +131,7 @@ public static class IkeSaSnapshotter
         sa.RemoteId = s.RemoteId;
         sa.NatDetected = s.NatDetected;
         sa.BehindNat = s.BehindNat;
+        sa.PeerSupportsFragmentation = s.PeerSupportsFragmentation;
         sa.Suite = s.Suite;
         sa.ProposalText = IkeInitTask.Describe(s.Suite);
         sa.Keys = keys;

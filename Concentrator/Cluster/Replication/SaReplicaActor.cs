@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
@@ -57,6 +58,8 @@ public sealed class SaReplicaActor : ReceiveActor
         Receive<IUpdateResponse>(r =>
         {
             if (r is not UpdateSuccess) Log.ReplicaWriteIncomplete(_log, r.GetType().Name);
+            // Every member has the marks now: an adopter would start above them, so the holder may go that far.
+            else if (r.Request is MarksWritten written) written.Holder.Tell(new IkeSaActor.MarksReplicated(written.Marks));
             if (--_pendingWrites == 0) ReleaseIdleWaiters();
         });
         Receive<WaitIdle>(_ =>
@@ -114,15 +117,18 @@ public sealed class SaReplicaActor : ReceiveActor
         // Fencing: a newer owner took this SA over (it saw our node as gone); our copy must stop, not overwrite theirs.
         if (_index.TryGet(put.Spi, out var current) && current.Owner != _self && current.Epoch > put.Epoch)
         {
+            CryptographicOperations.ZeroMemory(put.Snapshot);
             _supervisor.Tell(new IkeSaSupervisor.Fence(put.Spi));
             return;
         }
 
+        // The entry's bytes go to Distributed Data, the index keeps a copy of its own; the encoding is spent.
         var entry = SaReplicaEntry.Create(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
+        CryptographicOperations.ZeroMemory(put.Snapshot);
         _index.Set(put.Spi, entry);
         var bytes = entry.Raw;
         string name = Name(put.Spi);
-        Write(KeyOf(put.Spi), d => d.SetItem(_cluster, name, bytes));
+        Write(KeyOf(put.Spi), d => d.SetItem(_cluster, name, bytes), put.Holder is { } holder ? new MarksWritten(holder, put.Marks ?? []) : null);
     }
 
     private void OnRemove(Remove remove)
@@ -136,11 +142,14 @@ public sealed class SaReplicaActor : ReceiveActor
         Write(KeyOf(remove.Spi), d => d.Remove(_cluster, name));
     }
 
-    private void Write(LWWDictionaryKey<string, byte[]> key, Func<LWWDictionary<string, byte[]>, LWWDictionary<string, byte[]>> modify)
+    private void Write(LWWDictionaryKey<string, byte[]> key, Func<LWWDictionary<string, byte[]>, LWWDictionary<string, byte[]>> modify,
+        MarksWritten? request = null)
     {
         _pendingWrites++;
-        _replicator.Tell(Dsl.Update(key, LWWDictionary<string, byte[]>.Empty, _write, modify));
+        _replicator.Tell(Dsl.Update(key, LWWDictionary<string, byte[]>.Empty, _write, request, modify));
     }
+
+    private sealed record MarksWritten(IActorRef Holder, IReadOnlyList<(uint InboundSpi, ulong OutboundMark)> Marks);
 
     private void OnChanged(Changed changed)
     {
@@ -166,7 +175,7 @@ public sealed class SaReplicaActor : ReceiveActor
             // This node's own SAs: its index is always at least as new as what comes back from Distributed Data.
             if (known is not null && known.Owner == _self && entry!.Owner == _self) continue;
             var old = _index.Set(spi, entry!);
-            if (old is not null && old.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
+            if (old is { } previous && previous.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
         }
 
         if (_seen.TryGetValue(shard, out var before))
@@ -204,8 +213,10 @@ public sealed class SaReplicaActor : ReceiveActor
         _idleWaiters.Clear();
     }
 
-    /// <summary>From an IKE SA actor: its current snapshot (encoded), replacing the previous one.</summary>
-    public sealed record Put(ulong Spi, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot);
+    /// <summary>From an IKE SA actor: its current snapshot (encoded, zeroed here once stored), replacing the previous one.
+    /// Once every member acknowledged it, <paramref name="Holder"/> (when set) is told the <paramref name="Marks"/>.</summary>
+    public sealed record Put(ulong Spi, long Epoch, bool Released, uint[] EspSpis, byte[] Snapshot, IActorRef? Holder = null,
+        IReadOnlyList<(uint InboundSpi, ulong OutboundMark)>? Marks = null);
 
     /// <summary>From an IKE SA actor: the SA is gone (deleted, expired, replaced by a rekey).</summary>
     public sealed record Remove(ulong Spi);

@@ -8,11 +8,44 @@ namespace Concentrator.Cluster.Replication;
 /// receives ESP for one of them finds the IKE SA without decoding the snapshot) and the encoded snapshot itself
 /// (<see cref="IkeSaSnapshotCodec"/>, key material included). <see cref="Released"/>: the owner handed it off
 /// (rolling restart) and holds it no more; whoever receives the peer's traffic next adopts it without asking.
-/// <see cref="Raw"/> is the replicated value itself; <see cref="Snapshot"/> points into it (no copy per change).
+/// <see cref="Raw"/> is the replicated value; <see cref="Snapshot"/> points into it. The <see cref="SaReplicaIndex"/>
+/// keeps its own copy (<see cref="Owned"/>) and zeroes it when the entry is replaced or removed; readers on other threads
+/// take the snapshot with <see cref="TryCopySnapshot"/>, never a torn or zeroed one.
 /// </summary>
 public sealed record SaReplicaEntry(string Owner, long Epoch, bool Released, uint[] EspSpis, ReadOnlyMemory<byte> Snapshot, byte[] Raw)
 {
     private const byte Version = 1;
+
+    // Guards Raw against zeroing while a reader copies it; a record copy (with) shares it with its original.
+    private readonly object _gate = new();
+    private bool _zeroed;
+
+    /// <summary>A copy of the encoded snapshot (the caller zeroes it when done); false once the entry was zeroed.</summary>
+    public bool TryCopySnapshot(out byte[] snapshot)
+    {
+        lock (_gate)
+        {
+            snapshot = _zeroed ? [] : Snapshot.ToArray();
+            return !_zeroed;
+        }
+    }
+
+    /// <summary>The same entry over a copy of its bytes that the caller owns (and zeroes).</summary>
+    internal SaReplicaEntry Owned()
+    {
+        var raw = Raw.ToArray();
+        return this with { Raw = raw, Snapshot = raw.AsMemory(Raw.Length - Snapshot.Length) };
+    }
+
+    /// <summary>Zeroes the bytes (key material) for good; later <see cref="TryCopySnapshot"/> calls fail.</summary>
+    internal void Zero()
+    {
+        lock (_gate)
+        {
+            _zeroed = true;
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(Raw);
+        }
+    }
 
     //  version(1) | flags(1) | epoch(8) | owner length(2) | owner (UTF-8) | ESP SPI count(2) | SPIs(4 each) | snapshot
     public static SaReplicaEntry Create(string owner, long epoch, bool released, uint[] espSpis, byte[] snapshot)

@@ -5,7 +5,8 @@ namespace Concentrator.Cluster.Replication;
 /// <summary>
 /// This node's view of every replicated IKE SA in the cluster, rebuilt from Distributed Data change notifications by
 /// <see cref="SaReplicaActor"/> (its only writer) and read by the supervisor and the data plane's unknown-SPI path.
-/// Holds key material (in the snapshots): memory only, never logged, never written to disk.
+/// Holds key material (in the snapshots): memory only, never logged, never written to disk, in copies of its own that it
+/// zeroes when an entry is replaced or removed (what Distributed Data keeps of the values is Akka's and the collector's).
 /// </summary>
 public sealed class SaReplicaIndex
 {
@@ -48,22 +49,26 @@ public sealed class SaReplicaIndex
         return spis;
     }
 
-    /// <summary>Sets or replaces one entry; returns the one it replaced.</summary>
-    internal SaReplicaEntry? Set(ulong ikeSpi, SaReplicaEntry entry)
+    /// <summary>Sets or replaces one entry with a copy of it (zeroing the one replaced); returns who and which epoch held
+    /// it before. One writer (<see cref="SaReplicaActor"/>).</summary>
+    internal (string Owner, long Epoch)? Set(ulong ikeSpi, SaReplicaEntry entry)
     {
+        var owned = entry.Owned();
         SaReplicaEntry? old = _entries.TryGetValue(ikeSpi, out var previous) ? previous : null;
-        _entries[ikeSpi] = entry;
+        _entries[ikeSpi] = owned;
         if (old is not null)
         {
             foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+            old.Zero();
         }
-        foreach (var spi in entry.EspSpis) _ikeOfEsp[spi] = ikeSpi;
-        return old;
+        foreach (var spi in owned.EspSpis) _ikeOfEsp[spi] = ikeSpi;
+        return old is null ? null : (old.Owner, old.Epoch);
     }
 
     internal void Remove(ulong ikeSpi)
     {
         if (!_entries.TryRemove(ikeSpi, out var old)) return;
         foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
+        old.Zero();
     }
 }

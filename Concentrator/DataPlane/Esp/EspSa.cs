@@ -84,9 +84,9 @@ public sealed class EspSa : IDisposable
         _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
 
         // 0 turns the replay check off (swanctl replay_window = 0); other values below the minimum (strongSwan's
-        // default, 32) are raised to it.
+        // default, 32) are raised to it. An adopted SA counts everything up to its replicated mark as seen.
         Window = new ReplayWindow(install.ReplayWindow == 0 ? 0 : Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
-        if (install.InboundSequenceFloor > 0) Window.Update(install.InboundSequenceFloor);
+        Window.Restore(install.InboundSequenceFloor);
         _lastSequence = (long)install.OutboundSequenceStart;
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
         InboundLane = new CounterLane();

@@ -105,6 +105,21 @@ public sealed class ReplayWindow
         return (_blocks[(int)(seq / BlockBits) & _blockMask] & (1UL << (int)(seq % BlockBits))) == 0;
     }
 
+    /// <summary>
+    /// Starts the window at <paramref name="mark"/> as if every sequence number up to and including it had been received
+    /// (an SA adopted from another node knows only the highest number that node accepted, not which ones below it
+    /// arrived; marking only the top would let the W-1 packets below it be replayed once more). Numbers above the
+    /// mark stay unseen. Call before the first packet.
+    /// </summary>
+    public void Restore(ulong mark)
+    {
+        _top = mark;
+        if (mark == 0) return;
+        Array.Fill(_blocks, ulong.MaxValue);
+        int bit = (int)(mark % BlockBits);
+        _blocks[(int)(mark / BlockBits) & _blockMask] = bit == BlockBits - 1 ? ulong.MaxValue : (1UL << (bit + 1)) - 1;
+    }
+
     /// <summary>Marks <paramref name="seq"/> as received. Call only after its ICV verified and <see cref="Check"/> passed.</summary>
     public void Update(ulong seq)
     {

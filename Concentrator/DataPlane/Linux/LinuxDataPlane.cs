@@ -177,7 +177,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     public bool SetOutboundCeiling(uint inboundSpi, ulong ceiling) => _sas.SetOutboundCeiling(inboundSpi, ceiling);
 
-    public void OnUnknownSpi(Action<uint> report) => _sas.OnUnknownSpi(report);
+    public void OnUnknownSpi(UnknownSpiHandler report) => _sas.OnUnknownSpi(report);
 
     public void OnPeerMoved(Action<uint, IPEndPoint> report) => _sas.OnPeerMoved(report);
 

@@ -28,5 +28,13 @@ public sealed record ResourceLimits
 
     public int AdminRate { get; init; } = 20;
 
+    /// <summary>
+    /// Octets of IKE fragments (RFC 7383) all SAs of the node may hold while reassembling. Each reassembly is bounded by
+    /// <see cref="MaxPacket"/> (and its first datagram) and an SA has at most two (the peer's request, the response to
+    /// ours); fragments arrive back to back, so real peers hold a few kB at a time. The default is what 5000 half-open SAs
+    /// (init_limit_half_open) can hold at 2 x 10000 octets each, so that they never refuse another peer's fragments.
+    /// </summary>
+    public long FragmentMemory { get; init; } = 100_000_000;
+
     public static ResourceLimits Default { get; } = new();
 }

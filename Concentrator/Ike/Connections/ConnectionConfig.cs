@@ -52,4 +52,22 @@ public sealed class ConnectionConfig
     /// <summary>no: INITIAL_CONTACT replaces the peer's older IKE SAs (strongSwan's default). never, keep and replace are
     /// refused by the loader until per-peer state exists (DEVELOPERS.md, PeerActor).</summary>
     public string Unique { get; init; } = "no";
+
+    /// <summary>swanctl fragmentation: IKE fragmentation (RFC 7383) announced and used as strongSwan does.</summary>
+    public Fragmentation Fragmentation { get; init; } = Fragmentation.Yes;
+}
+
+/// <summary>
+/// swanctl's fragmentation values, as strongSwan's ike_cfg behaves with IKEv2: IKEV2_FRAGMENTATION_SUPPORTED is announced in
+/// IKE_SA_INIT unless <see cref="No"/> (a responder announces it only to an initiator that did); messages too large for
+/// charon.fragment_size go as SKF fragments with <see cref="Yes"/> when the peer announced support and with
+/// <see cref="Force"/> in any case; <see cref="Accept"/> announces but never fragments. Fragments a peer sends are
+/// reassembled whatever the value (strongSwan: "always accepted ... even when set to no").
+/// </summary>
+public enum Fragmentation
+{
+    Yes = 0,
+    Accept,
+    Force,
+    No,
 }

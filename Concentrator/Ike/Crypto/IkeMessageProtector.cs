@@ -28,6 +28,7 @@ namespace Concentrator.Ike.Crypto;
 /// CBC: random IV of one block (16 octets for AES, 8 for 3DES, RFC 2451 §2.3), ICV = truncated HMAC over the message from the IKE header through the
 /// Pad Length. AEAD: 8-octet explicit IV from a counter that starts at a random value (it must never
 /// repeat under one key, RFC 5282 §3), AAD = IKE header through the SK generic header (RFC 5282 §5.1).
+/// SKF fragments (RFC 7383) are protected the same way, each on its own, with the fragment numbers in the AAD / ICV.
 /// </summary>
 public sealed class IkeMessageProtector : IDisposable
 {
@@ -119,6 +120,100 @@ public sealed class IkeMessageProtector : IDisposable
         set => Interlocked.Exchange(ref _nextIv, unchecked((long)value));
     }
 
+    /// <summary>
+    /// Octets of inner payload chain one SKF fragment carries when no datagram may hold more than
+    /// <paramref name="maxMessageLength"/> octets of IKE message (RFC 7383 §2.5.1): the IKE header, the SKF header with
+    /// its fragment numbers, IV and ICV come off, the rest is rounded down to the cipher's block with the Pad Length
+    /// octet inside it (strongSwan's arithmetic); at least 1.
+    /// </summary>
+    public int FragmentContentLength(int maxMessageLength)
+    {
+        int room = maxMessageLength - ProtocolConstants.IkeHeaderLength - ProtocolConstants.GenericPayloadHeaderLength -
+                   EncryptedPayload.FragmentHeaderLength - _ivLength - _icvLength;
+        if (!_aead) room = room / _cbcBlockSize * _cbcBlockSize;
+        return Math.Max(1, room - 1);
+    }
+
+    /// <summary>
+    /// Builds the message as one datagram (header | SK{inner}) when it fits <paramref name="maxMessageLength"/> octets,
+    /// otherwise as SKF fragments (RFC 7383 §2.5): the inner chain cut into pieces of
+    /// <see cref="FragmentContentLength"/> octets, each protected on its own under the message's header (same exchange,
+    /// flags and message ID) with Fragment Number and Total Fragments in its AAD / ICV; only the first names the first
+    /// inner payload. One entry when not fragmented.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The message needs more fragments than a Total Fragments field holds.</exception>
+    public byte[][] SealFragments(IkeHeader header, IReadOnlyList<Payload> inner, int maxMessageLength)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        int chainLength = IkeCodec.GetChainLength(inner);
+        if (ProtocolConstants.IkeHeaderLength + GetOverhead(chainLength) + chainLength <= maxMessageLength) return [Seal(header, inner)];
+
+        int content = FragmentContentLength(maxMessageLength);
+        int count = (chainLength + content - 1) / content;
+        if (count > ushort.MaxValue) throw new InvalidOperationException($"{chainLength} octets need {count} fragments of {content}");
+        var chain = new byte[chainLength];
+        var plaintext = new byte[PaddedLength(content)];
+        try
+        {
+            IkeCodec.WriteChain(inner, chain);
+            var packets = new byte[count][];
+            for (int i = 0; i < count; i++)
+            {
+                int offset = i * content;
+                int length = Math.Min(content, chainLength - offset);
+                int padded = PaddedLength(length);
+                var piece = plaintext.AsSpan(0, padded);
+                piece.Clear();
+                chain.AsSpan(offset, length).CopyTo(piece);
+                piece[^1] = (byte)(padded - 1 - length);
+                // RFC 7383 §2.5: only the first fragment names the first inner payload; the others carry 0.
+                var first = i == 0 && inner.Count > 0 ? inner[0].Type : PayloadType.None;
+                packets[i] = SealChain(header, first, piece, ((ushort)(i + 1), (ushort)count));
+            }
+
+            return packets;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(chain);
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <summary>
+    /// One SKF fragment with any numbers and piece, as <see cref="SealFragments"/> would protect it: tests and the fuzz
+    /// targets make fragments no sender of ours would (more than the bound, inconsistent totals, up to 255 octets of
+    /// padding with <paramref name="padLength"/>, rounded up to the CBC block) with real keys.
+    /// </summary>
+    internal byte[] SealFragment(IkeHeader header, PayloadType first, ReadOnlySpan<byte> piece, ushort number, ushort total, int padLength = 0)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int padded = PaddedLength(piece.Length + Math.Clamp(padLength, 0, byte.MaxValue - _cbcBlockSize));
+        var plaintext = new byte[padded];
+        piece.CopyTo(plaintext);
+        plaintext[^1] = (byte)(plaintext.Length - 1 - piece.Length);
+        return SealChain(header, first, plaintext, (number, total));
+    }
+
+    /// <summary>
+    /// Verifies and decrypts one SKF fragment (RFC 7383 §2.6: each fragment is checked before it is kept): on success
+    /// <paramref name="content"/> starts with <paramref name="contentLength"/> octets of the inner chain's piece (the
+    /// caller zeroes it) and <paramref name="first"/> is the fragment's Next Payload (meaningful in the first only).
+    /// </summary>
+    public ParseStatus TryOpenFragment(ReadOnlySpan<byte> datagram, EncryptedPayload fragment, out PayloadType first, out byte[] content,
+        out int contentLength)
+    {
+        ArgumentNullException.ThrowIfNull(fragment);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        first = PayloadType.None;
+        content = [];
+        contentLength = 0;
+        if (!fragment.IsFragment || fragment.Offset < 0) return ParseStatus.InvalidSyntax;
+        return TryOpenChain(datagram, fragment.Offset, out first, out content, out contentLength, isFragment: true);
+    }
+
     /// <summary>Builds header | SK{inner}; header.NextPayload and Length are computed here.</summary>
     /// <exception cref="InvalidOperationException">The message would not fit the 16-bit SK payload length.</exception>
     public byte[] Seal(IkeHeader header, IReadOnlyList<Payload> inner)
@@ -133,7 +228,7 @@ public sealed class IkeMessageProtector : IDisposable
             IkeCodec.WriteChain(inner, plaintext);
             // Padding octets are zero (RFC 7296 §3.14 allows any value); the last octet is the Pad Length.
             plaintext[^1] = (byte)(plaintext.Length - 1 - chainLength);
-            return SealChain(header, inner.Count > 0 ? inner[0].Type : PayloadType.None, plaintext);
+            return SealChain(header, inner.Count > 0 ? inner[0].Type : PayloadType.None, plaintext, fragment: null);
         }
         finally
         {
@@ -182,7 +277,8 @@ public sealed class IkeMessageProtector : IDisposable
     /// Lengths are taken from the datagram's end, so that every header octet is covered by the ICV before
     /// any length field is believed.
     /// </summary>
-    internal ParseStatus TryOpenChain(ReadOnlySpan<byte> datagram, int skOffset, out PayloadType first, out byte[] plaintext, out int chainLength)
+    internal ParseStatus TryOpenChain(ReadOnlySpan<byte> datagram, int skOffset, out PayloadType first, out byte[] plaintext, out int chainLength,
+        bool isFragment = false)
     {
         first = PayloadType.None;
         plaintext = [];
@@ -191,7 +287,9 @@ public sealed class IkeMessageProtector : IDisposable
         if (skOffset < ProtocolConstants.IkeHeaderLength) return ParseStatus.InvalidSyntax;
         if (datagram.Length < skOffset + ProtocolConstants.GenericPayloadHeaderLength) return ParseStatus.Truncated;
 
-        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength;
+        // An SKF's Fragment Number and Total Fragments precede the IV and are covered by the AAD / ICV (RFC 7383 §2.5).
+        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength + (isFragment ? EncryptedPayload.FragmentHeaderLength : 0);
+        if (datagram.Length < ivStart) return ParseStatus.Truncated;
         int cipherStart = ivStart + _ivLength;
         int cipherLength = datagram.Length - cipherStart - _icvLength;
         if (cipherLength < (_aead ? 1 : _cbcBlockSize)) return ParseStatus.Truncated;
@@ -236,10 +334,11 @@ public sealed class IkeMessageProtector : IDisposable
         return ParseStatus.Ok;
     }
 
-    /// <summary>Encrypts a ready plaintext (chain | padding | pad length) into header | SK.</summary>
-    private byte[] SealChain(IkeHeader header, PayloadType first, ReadOnlySpan<byte> plaintext)
+    /// <summary>Encrypts a ready plaintext (chain | padding | pad length) into header | SK, or header | SKF with <paramref name="fragment"/>.</summary>
+    private byte[] SealChain(IkeHeader header, PayloadType first, ReadOnlySpan<byte> plaintext, (ushort Number, ushort Total)? fragment)
     {
-        int skLength = ProtocolConstants.GenericPayloadHeaderLength + _ivLength + plaintext.Length + _icvLength;
+        int fragmentHeader = fragment is null ? 0 : EncryptedPayload.FragmentHeaderLength;
+        int skLength = ProtocolConstants.GenericPayloadHeaderLength + fragmentHeader + _ivLength + plaintext.Length + _icvLength;
         if (skLength > ushort.MaxValue)
         {
             throw new InvalidOperationException($"SK payload of {skLength} octets exceeds the 16-bit payload length");
@@ -247,14 +346,20 @@ public sealed class IkeMessageProtector : IDisposable
 
         int total = ProtocolConstants.IkeHeaderLength + skLength;
         var message = new byte[total];
-        (header with { NextPayload = PayloadType.Encrypted, Length = (uint)total }).Write(message);
+        var type = fragment is null ? PayloadType.Encrypted : PayloadType.EncryptedFragment;
+        (header with { NextPayload = type, Length = (uint)total }).Write(message);
 
         int skOffset = ProtocolConstants.IkeHeaderLength;
         message[skOffset] = (byte)first;
         message[skOffset + 1] = 0;
         BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(skOffset + 2), (ushort)skLength);
+        if (fragment is { } f)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(skOffset + ProtocolConstants.GenericPayloadHeaderLength), f.Number);
+            BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(skOffset + ProtocolConstants.GenericPayloadHeaderLength + 2), f.Total);
+        }
 
-        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength;
+        int ivStart = skOffset + ProtocolConstants.GenericPayloadHeaderLength + fragmentHeader;
         int cipherStart = ivStart + _ivLength;
         var iv = message.AsSpan(ivStart, _ivLength);
         var ciphertext = message.AsSpan(cipherStart, plaintext.Length);

@@ -73,6 +73,7 @@ public sealed class IkeSa : IDisposable
             PeerCertificateSubject = old.PeerCertificateSubject,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
+            PeerSupportsFragmentation = old.PeerSupportsFragmentation,
             Suite = suite,
             ProposalText = IkeInitTask.Describe(suite),
             Keys = keys,
@@ -103,6 +104,9 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Our own address is translated (the peer's NAT_DETECTION_DESTINATION_IP did not match): we send NAT-T keepalives.</summary>
     public bool BehindNat { get; internal set; }
+
+    /// <summary>The peer announced IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT (RFC 7383 §2.3); kept across IKE rekeys.</summary>
+    public bool PeerSupportsFragmentation { get; internal set; }
     public Identity? LocalId { get; internal set; }
     public Identity? RemoteId { get; internal set; }
 
@@ -525,6 +529,7 @@ public sealed class IkeSa : IDisposable
     public void Dispose()
     {
         Telemetry.Disposed();
+        TaskManager.ReleaseFragments();
         Protector?.Dispose();
         Protector = null;
         Keys?.Dispose();

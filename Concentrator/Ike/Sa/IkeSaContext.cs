@@ -21,6 +21,12 @@ public sealed class IkeSaContext
     /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
     public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
 
+    private ReassemblyBudget? _reassembly;
+
+    /// <summary>charon.fragment_memory, shared by every SA of this context (made on first use, from <see cref="Limits"/>).</summary>
+    public ReassemblyBudget Reassembly =>
+        LazyInitializer.EnsureInitialized(ref _reassembly, () => new ReassemblyBudget(Limits.FragmentMemory, Metrics));
+
     /// <summary>Source of every nonce we send (length in bytes). Tests replace it to decide the lowest-nonce rule
     /// of a rekey collision (RFC 7296 §2.8.1, §2.8.2); production uses the CSPRNG.</summary>
     internal Func<int, byte[]> NonceSource { get; set; } = RandomNumberGenerator.GetBytes;

@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
+using Concentrator.Ipsec;
+
 namespace Concentrator.Ike.Sa;
 
 /// <summary>
@@ -12,6 +16,23 @@ public sealed record IkeTunables
 
     /// <summary>Nonce length we send; RFC 7296 §2.10 wants at least half the PRF key size, 32 covers SHA-512.</summary>
     public int NonceLength { get; init; } = 32;
+
+    /// <summary>charon.fragment_size(_v4): the largest IPv4 datagram (IP and UDP headers included) of a fragment we send.</summary>
+    public int FragmentSizeV4 { get; init; } = 1280;
+
+    /// <summary>charon.fragment_size(_v6): the same for IPv6.</summary>
+    public int FragmentSizeV6 { get; init; } = 1280;
+
+    /// <summary>
+    /// Octets of IKE message (header included) one datagram to <paramref name="remote"/> may carry when we fragment
+    /// (RFC 7383 §2.5.1): the fragment size less the IP header (20 or 40, no options), UDP (8) and the non-ESP marker
+    /// (4) on UDP 4500, as strongSwan counts them.
+    /// </summary>
+    public int FragmentMessageLength(IPAddress remote, bool natT)
+    {
+        bool v4 = remote.AddressFamily == AddressFamily.InterNetwork || remote.IsIPv4MappedToIPv6;
+        return (v4 ? FragmentSizeV4 - 20 : FragmentSizeV6 - 40) - 8 - (natT ? UdpEncapsulation.NonEspMarkerLength : 0);
+    }
 
     /// <summary>Retransmission delay for attempt <paramref name="attempt"/> (0 = first send).</summary>
     public TimeSpan RetransmitDelay(int attempt) =>

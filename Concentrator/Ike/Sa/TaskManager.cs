@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Tasks;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -9,21 +11,33 @@ namespace Concentrator.Ike.Sa;
 /// The exchanges of one IKE SA (after strongSwan's task_manager): our requests queued and sent one at a time (window
 /// size 1, RFC 7296 §2.3) with their message IDs and retransmissions (back-off, the retransmission budget, and
 /// dpd_timeout for a probe), and the peer's requests answered in order with the last response cached for its
-/// retransmissions (§2.1). An exchange is a list of tasks whose payloads share one message. No I/O and no timers:
-/// everything goes out as effects of the owning <see cref="IkeSa"/>. Not thread-safe; owned by the SA's host.
+/// retransmissions (§2.1). An exchange is a list of tasks whose payloads share one message. A message may travel as
+/// SKF fragments (RFC 7383): each is verified on arrival and reassembled per direction, and a retransmission sends the
+/// same fragments again. No I/O and no timers: everything goes out as effects of the owning <see cref="IkeSa"/>. Not
+/// thread-safe; owned by the SA's host.
 /// </summary>
 public sealed class TaskManager
 {
     private readonly IkeSa _sa;
     private readonly Queue<PendingExchange> _queue = new();
+    // The peer's request, and the response to ours, each with the one message ID taken in its direction.
+    private readonly FragmentReassembly _requestFragments;
+    private readonly FragmentReassembly _responseFragments;
 
     private PendingExchange? _active;
     private uint _activeMessageId;
     private int _attempt;
     // The dpd_timeout deadline (Clock ms) of the probe on the wire; null for any other exchange.
     private long? _activeDeadline;
+    // Our request in flight as sent: one datagram, or its fragments.
+    private byte[][] _activePackets = [];
 
-    internal TaskManager(IkeSa sa) => _sa = sa;
+    internal TaskManager(IkeSa sa)
+    {
+        _sa = sa;
+        _requestFragments = new FragmentReassembly(sa.Context.Reassembly);
+        _responseFragments = new FragmentReassembly(sa.Context.Reassembly);
+    }
 
     /// <summary>The message ID our next request gets.</summary>
     public uint NextRequestId { get; internal set; }
@@ -40,11 +54,21 @@ public sealed class TaskManager
     /// <summary>The tasks of our request on the wire, if any.</summary>
     internal IReadOnlyList<IIkeTask>? ActiveTasks => _active?.Tasks;
 
-    /// <summary>Bytes of our request in flight, as last sent.</summary>
+    /// <summary>Bytes of our request in flight, as last sent (its first fragment when fragmented; IKE_SA_INIT never is).</summary>
     internal byte[] ActiveRequest { get; private set; } = [];
 
-    /// <summary>Raw bytes of the message being processed (request or response).</summary>
+    /// <summary>Raw bytes of the message being processed (request or response); of a reassembled message, its first fragment.</summary>
     internal byte[] CurrentDatagram { get; private set; } = [];
+
+    /// <summary>Octets of fragments held for reassembly by this SA (both directions).</summary>
+    internal int FragmentBytesHeld => _requestFragments.HeldBytes + _responseFragments.HeldBytes;
+
+    /// <summary>Gives back every fragment held (the SA is gone).</summary>
+    internal void ReleaseFragments()
+    {
+        _requestFragments.Clear();
+        _responseFragments.Clear();
+    }
 
     /// <summary>Responder: an error that replaces the whole response (RFC 7296 §2.21).</summary>
     internal NotifyPayload? FatalResponseNotify { get; set; }
@@ -64,7 +88,9 @@ public sealed class TaskManager
     internal void Clear(bool keepActive)
     {
         _queue.Clear();
-        if (!keepActive) _active = null;
+        if (keepActive) return;
+        _active = null;
+        _responseFragments.Clear();
     }
 
     /// <summary>Queues an exchange behind the one in flight without starting anything (the Delete of a busy SA).</summary>
@@ -86,6 +112,7 @@ public sealed class TaskManager
         if (next.Exchange != ExchangeType.IkeSaInit && _sa.Protector is null) return;
         _active = _queue.Dequeue();
         _activeMessageId = NextRequestId;
+        _responseFragments.Clear();
         _sa.Telemetry.ExchangeStarted(_active.Exchange, weRequest: true, _sa.Connection?.Name, _sa.ProposalText);
         SendActive();
     }
@@ -103,9 +130,10 @@ public sealed class TaskManager
 
         var header = new IkeHeader(_sa.SpiI, _sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
             exchange.Exchange, _sa.IsInitiator ? IkeFlags.Initiator : IkeFlags.None, _activeMessageId, 0);
-        ActiveRequest = exchange.Exchange == ExchangeType.IkeSaInit
-            ? IkeCodec.Encode(header, payloads)
-            : _sa.Protector!.Seal(header, payloads);
+        _activePackets = exchange.Exchange == ExchangeType.IkeSaInit
+            ? [IkeCodec.Encode(header, payloads)]
+            : Seal(header, payloads, _sa.RemoteEndpoint, _sa.NatT);
+        ActiveRequest = _activePackets[0];
         _attempt = 0;
         long now = _sa.Context.Clock();
         // dpd_timeout (IKEv2 here too): an unanswered probe declares the peer dead when it or the retransmission
@@ -113,7 +141,7 @@ public sealed class TaskManager
         _activeDeadline = exchange.Tasks is [DpdTask] && _sa.Connection is { DpdTimeout: var dpdTimeout } && dpdTimeout > TimeSpan.Zero
             ? now + (long)dpdTimeout.TotalMilliseconds
             : null;
-        _sa.Emit(new SendMessage(ActiveRequest, _sa.RemoteEndpoint, _sa.NatT));
+        Send(_activePackets, _sa.RemoteEndpoint, _sa.NatT);
         _sa.Emit(new ScheduleRetransmit(NextRetransmit(now)));
     }
 
@@ -128,8 +156,9 @@ public sealed class TaskManager
             return;
         }
 
+        // RFC 7383 §2.6.1: every fragment again, as first sent.
         _sa.Telemetry.Retransmit(_active.Exchange);
-        _sa.Emit(new SendMessage(ActiveRequest, _sa.RemoteEndpoint, _sa.NatT));
+        Send(_activePackets, _sa.RemoteEndpoint, _sa.NatT);
         _sa.Emit(new ScheduleRetransmit(NextRetransmit(now)));
     }
 
@@ -190,7 +219,7 @@ public sealed class TaskManager
             return;
         }
 
-        if (!OpenAndCheck(message, isResponse: true)) return;
+        if (!OpenAndCheck(ref message, isResponse: true)) return;
         _sa.LastInbound = Environment.TickCount64;
         if (header.Exchange != ExchangeType.IkeSaInit) _sa.FollowPeer(remote, local, viaNatT);
 
@@ -211,6 +240,7 @@ public sealed class TaskManager
         }
 
         _active = null;
+        _responseFragments.Clear();
         _sa.Telemetry.ExchangeEnded("ok", error: false, _sa.ProposalText);
         NextRequestId++;
         _sa.Touch();
@@ -229,10 +259,12 @@ public sealed class TaskManager
 
         if (LastResponse is { } cached && header.MessageId == cached.MessageId)
         {
-            // RFC 7296 §2.1: a retransmitted request gets the same response, not a new exchange.
+            // RFC 7296 §2.1: a retransmitted request gets the same response, not a new exchange. A fragmented request was
+            // cached by its first fragment, so only that one is answered, with every fragment of the response
+            // (RFC 7383 §2.6.1); its other fragments match nothing and are ignored.
             if (cached.Request.AsSpan().SequenceEqual(CurrentDatagram))
             {
-                _sa.Emit(new SendMessage(cached.Response, remote, viaNatT));
+                Send(cached.Packets(), remote, viaNatT);
             }
             return;
         }
@@ -249,7 +281,7 @@ public sealed class TaskManager
             return;
         }
 
-        if (!OpenAndCheck(message, isResponse: false)) return;
+        if (!OpenAndCheck(ref message, isResponse: false)) return;
         _sa.LastInbound = Environment.TickCount64;
         if (header.Exchange == ExchangeType.IkeAuth && message.GetNotify(NotifyType.InitialContact) is not null) _sa.InitialContact = true;
         if (header.Exchange == ExchangeType.IkeSaInit)
@@ -288,15 +320,15 @@ public sealed class TaskManager
         var responseHeader = new IkeHeader(_sa.SpiI, initError ? 0 : _sa.SpiR, PayloadType.None, ProtocolConstants.MajorVersion,
             ProtocolConstants.MinorVersion, header.Exchange,
             IkeFlags.Response | (_sa.IsInitiator ? IkeFlags.Initiator : IkeFlags.None), header.MessageId, 0);
-        byte[] response = header.Exchange == ExchangeType.IkeSaInit
-            ? IkeCodec.Encode(responseHeader, payloads)
-            : _sa.Protector!.Seal(responseHeader, payloads);
-        if (header.Exchange == ExchangeType.IkeSaInit) _sa.InitResponse = response;
+        byte[][] response = header.Exchange == ExchangeType.IkeSaInit
+            ? [IkeCodec.Encode(responseHeader, payloads)]
+            : Seal(responseHeader, payloads, remote, viaNatT);
+        if (header.Exchange == ExchangeType.IkeSaInit) _sa.InitResponse = response[0];
 
-        LastResponse = new CachedResponse(header.MessageId, CurrentDatagram, response);
+        LastResponse = new CachedResponse(header.MessageId, CurrentDatagram, CachedResponse.Join(response));
         PeerNextRequestId++;
         _sa.Touch();
-        _sa.Emit(new SendMessage(response, remote, viaNatT));
+        Send(response, remote, viaNatT);
         _sa.Telemetry.ExchangeEnded(FatalResponseNotify is null ? "ok" : FatalResponseNotify.NotifyType.ToString(),
             error: FatalResponseNotify is not null, _sa.ProposalText);
 
@@ -323,8 +355,11 @@ public sealed class TaskManager
         _ => _sa.State is IkeSaState.Established or IkeSaState.Deleting && _sa.Protector is not null,
     };
 
-    /// <summary>Opens the SK payload (all exchanges but IKE_SA_INIT) and applies the per-exchange payload table.</summary>
-    private bool OpenAndCheck(IkeMessage message, bool isResponse)
+    /// <summary>
+    /// Opens the SK payload (all exchanges but IKE_SA_INIT) and applies the per-exchange payload table. An SKF fragment is
+    /// verified and kept (false until the last one arrives); the message it completes replaces <paramref name="message"/>.
+    /// </summary>
+    private bool OpenAndCheck(ref IkeMessage message, bool isResponse)
     {
         var context = _sa.Context;
         if (message.Header.Exchange != ExchangeType.IkeSaInit)
@@ -335,13 +370,19 @@ public sealed class TaskManager
                 return false;
             }
 
-            var opened = _sa.Protector.TryOpen(CurrentDatagram, message, context.Limits.MaxPayloads);
-            if (opened != ParseStatus.Ok)
+            if (message.Payloads is [.., EncryptedPayload { IsFragment: true } fragment])
             {
-                if (opened == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
-                context.Metrics.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
-                if (opened != ParseStatus.IntegrityCheckFailed) context.Metrics.CountMalformed(opened);
-                return false;
+                if (Reassemble(message, fragment, isResponse ? _responseFragments : _requestFragments) is not { } whole) return false;
+                message = whole;
+            }
+            else
+            {
+                var opened = _sa.Protector.TryOpen(CurrentDatagram, message, context.Limits.MaxPayloads);
+                if (opened != ParseStatus.Ok)
+                {
+                    CountOpenFailure(opened);
+                    return false;
+                }
             }
         }
 
@@ -355,8 +396,116 @@ public sealed class TaskManager
         return true;
     }
 
+    private void CountOpenFailure(ParseStatus opened)
+    {
+        var context = _sa.Context;
+        if (opened == ParseStatus.TooManyPayloads) context.Metrics.Limits.Hit(ResourceLimit.MaxPayloads, context.Limits.MaxPayloads);
+        context.Metrics.CountDrop(opened == ParseStatus.IntegrityCheckFailed ? IkeDropReason.IntegrityCheckFailed : IkeDropReason.Malformed);
+        if (opened != ParseStatus.IntegrityCheckFailed) context.Metrics.CountMalformed(opened);
+    }
+
+    /// <summary>
+    /// One SKF fragment of the message ID this direction takes (RFC 7383 §2.6): what cannot be kept is dropped before any
+    /// cryptography (too many fragments, a duplicate, fewer Total Fragments than the reassembly's); the rest is verified
+    /// (a forgery is dropped and counted, nothing kept) and added. The fragment that completes the message yields it,
+    /// opened: the first fragment's clear payloads and header, the inner payloads decoded from the joined pieces.
+    /// </summary>
+    private IkeMessage? Reassemble(IkeMessage message, EncryptedPayload fragment, FragmentReassembly reassembly)
+    {
+        var context = _sa.Context;
+        var metrics = context.Metrics;
+        var header = message.Header;
+        ushort number = fragment.FragmentNumber, total = fragment.TotalFragments;
+        switch (reassembly.Check(header.MessageId, header.Exchange, number, total))
+        {
+            case FragmentResult.TooMany:
+                metrics.CountDrop(IkeDropReason.TooManyFragments);
+                return null;
+            case FragmentResult.Duplicate:
+                metrics.CountDrop(IkeDropReason.FragmentDuplicate);
+                return null;
+            case FragmentResult.Stale:
+                metrics.CountDrop(IkeDropReason.FragmentStale);
+                return null;
+        }
+
+        var opened = _sa.Protector!.TryOpenFragment(CurrentDatagram, fragment, out var first, out var content, out int contentLength);
+        if (opened != ParseStatus.Ok)
+        {
+            CountOpenFailure(opened);
+            return null;
+        }
+
+        metrics.CountFragmentReceived();
+        // Authenticated: the peer is alive even while its message is incomplete (strongSwan updates its inbound time too).
+        _sa.LastInbound = Environment.TickCount64;
+        var outer = message.Payloads.GetRange(0, message.Payloads.Count - 1);
+        switch (reassembly.Add(header.MessageId, header.Exchange, number, total, first, content, contentLength, CurrentDatagram, outer,
+                    context.Limits.MaxPacket))
+        {
+            case FragmentResult.TooLarge:
+                metrics.CountLimitDrop(ResourceLimit.MaxPacket, context.Limits.MaxPacket);
+                return null;
+            case FragmentResult.NoMemory:
+                metrics.CountLimitDrop(ResourceLimit.FragmentMemory, context.Limits.FragmentMemory);
+                return null;
+            case FragmentResult.Complete:
+                break;
+            default:
+                return null;
+        }
+
+        var whole = reassembly.Take();
+        try
+        {
+            var payloads = whole.Outer;
+            var status = whole.Chain.Length == 0 && whole.First == PayloadType.None
+                ? ParseStatus.Ok
+                : IkeCodec.TryDecodeChain(whole.First, whole.Chain, payloads, out _, context.Limits.MaxPayloads);
+            if (status != ParseStatus.Ok)
+            {
+                CountOpenFailure(status);
+                return null;
+            }
+
+            metrics.CountReassembled();
+            CurrentDatagram = whole.FirstDatagram;
+            return new IkeMessage(header, payloads);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(whole.Chain);
+        }
+    }
+
+    /// <summary>
+    /// Protects a message for the peer at <paramref name="remote"/>: as SKF fragments when it is larger than
+    /// charon.fragment_size allows and the connection's fragmentation says so (yes: the peer announced support; force:
+    /// always), otherwise as one datagram.
+    /// </summary>
+    private byte[][] Seal(IkeHeader header, List<Payload> payloads, IPEndPoint remote, bool natT)
+    {
+        var protector = _sa.Protector!;
+        bool fragment = _sa.Connection?.Fragmentation switch
+        {
+            Fragmentation.Force => true,
+            Fragmentation.Yes => _sa.PeerSupportsFragmentation,
+            _ => false,
+        };
+        return fragment
+            ? protector.SealFragments(header, payloads, _sa.Context.Tunables.FragmentMessageLength(remote.Address, natT))
+            : [protector.Seal(header, payloads)];
+    }
+
+    /// <summary>Sends a message as it was built, one datagram per fragment.</summary>
+    private void Send(byte[][] packets, IPEndPoint remote, bool natT)
+    {
+        foreach (var packet in packets)
+        {
+            if (packets.Length > 1) _sa.Context.Metrics.CountFragmentSent();
+            _sa.Emit(new SendMessage(packet, remote, natT));
+        }
+    }
+
     private sealed record PendingExchange(ExchangeType Exchange, List<IIkeTask> Tasks);
 }
-
-/// <summary>Our response to the peer's request with <paramref name="MessageId"/>, and the request it answered.</summary>
-public sealed record CachedResponse(uint MessageId, byte[] Request, byte[] Response);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Proposals;
 using Concentrator.Ike.Sa;
@@ -47,6 +48,7 @@ public sealed class IkeInitTask : IIkeTask
         payloads.Add(new KePayload(_group, _dh.PublicValue));
         payloads.Add(new NoncePayload(sa.NonceI));
         AddNatDetection(sa, payloads, spiR: 0);
+        if (sa.Connection.Fragmentation != Fragmentation.No) payloads.Add(new NotifyPayload(NotifyType.IkeFragmentationSupported));
     }
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
@@ -98,6 +100,7 @@ public sealed class IkeInitTask : IIkeTask
 
         sa.SpiR = response.Header.ResponderSpi;
         sa.NonceR = nonce.Data;
+        sa.PeerSupportsFragmentation = response.GetNotify(NotifyType.IkeFragmentationSupported) is not null;
         sa.InitRequest = sa.ActiveRequest;
         sa.InitResponse = sa.CurrentDatagram;
         DeriveKeys(sa, suite, secret);
@@ -160,6 +163,7 @@ public sealed class IkeInitTask : IIkeTask
 
         sa.NonceI = nonce.Data;
         sa.NonceR = sa.NewNonce();
+        sa.PeerSupportsFragmentation = request.GetNotify(NotifyType.IkeFragmentationSupported) is not null;
         DeriveKeys(sa, suite, secret);
         CheckNat(sa, request);
         return TaskOutcome.Done;
@@ -171,6 +175,11 @@ public sealed class IkeInitTask : IIkeTask
         payloads.Add(new KePayload(_group, _dh!.PublicValue));
         payloads.Add(new NoncePayload(sa.NonceR));
         AddNatDetection(sa, payloads, sa.SpiR);
+        // RFC 7383 §2.3: a responder announces support only to an initiator that did (strongSwan's too).
+        if (sa.PeerSupportsFragmentation && sa.Connection!.Fragmentation != Fragmentation.No)
+        {
+            payloads.Add(new NotifyPayload(NotifyType.IkeFragmentationSupported));
+        }
         Dispose();
     }
 

@@ -23,4 +23,8 @@ public static class WireLimits
 
     /// <summary>Attributes in one CP payload.</summary>
     public const int MaxConfigAttributes = 64;
+
+    /// <summary>Total Fragments of one fragmented message (RFC 7383; the field allows 65535): strongSwan's MAX_FRAGMENTS.
+    /// The reassembled size is bounded apart, by charon.max_packet.</summary>
+    public const int MaxFragments = 255;
 }

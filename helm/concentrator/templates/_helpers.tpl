@@ -60,6 +60,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* "true" when the nodes form a cluster of several (Kubernetes discovery or seed nodes); "" for a one-node cluster,
+whose remoting binds to loopback. */}}
+{{- define "concentrator.multiNode" -}}
+{{- if or (eq (include "concentrator.discovery" .) "kubernetes") .Values.cluster.seedNodes }}true{{ end }}
+{{- end }}
+
+{{/* The name every node's certificate carries: the headless Service's pod names unless cluster.tls.remoteId says. */}}
+{{- define "concentrator.remoteId" -}}
+{{- default (printf "*.%s.%s.svc.cluster.local" (include "concentrator.headlessName" .) .Release.Namespace) .Values.cluster.tls.remoteId }}
+{{- end }}
+
 {{/* Paths inside the pod; the config includes the Secret's files relative to its own directory. */}}
 {{- define "concentrator.configDir" -}}/etc/concentrator/config{{- end }}
 {{- define "concentrator.secretsDir" -}}/etc/concentrator/secrets{{- end }}
@@ -77,7 +88,7 @@ The config file as the application reads it: .Values.config plus the keys the ch
 {{- if .Values.cluster.tls.enabled }}
 {{- /* Relative to the config file's folder, like the include below: the mounts are siblings under /etc/concentrator. */}}
 {{- $tlsRel := printf "../%s" (base (include "concentrator.tlsDir" .)) }}
-{{- $tls = dict "certificate" (printf "%s/%s" $tlsRel .Values.cluster.tls.certificateKey) "password_file" (printf "%s/%s" $tlsRel .Values.cluster.tls.passwordKey) }}
+{{- $tls = dict "certificate" (printf "%s/%s" $tlsRel .Values.cluster.tls.certificateKey) "password_file" (printf "%s/%s" $tlsRel .Values.cluster.tls.passwordKey) "cacerts" (list (printf "%s/%s" $tlsRel .Values.cluster.tls.caKey)) "remote_id" (include "concentrator.remoteId" .) }}
 {{- end }}
 {{- $selector := printf "app.kubernetes.io/name=%s,app.kubernetes.io/instance=%s" (include "concentrator.name" .) .Release.Name }}
 {{- $contacts := min (int .Values.cluster.requiredContactPoints) (int .Values.replicaCount) }}
