@@ -25,8 +25,9 @@ public static class LoadtestCommand
         and establishes one IKE SA with one Child SA per peer against the responder at ADDR (port 500
         unless given), PSK authentication, or certificates with --ca, --issuer, --issuer-key and
         --peer-key: each peer gets a certificate for its identity (subjectAltName) issued by the
-        issuer, over the one peer key, and checks the responder's against the CA. A warm-up round (established and deleted) comes first so
-        the figures do not include JIT compilation; every SA is deleted with the responder at the end.
+        issuer, over the one peer key, and checks the responder's against the CA. A warm-up round
+        (established and deleted) comes first so the figures do not include JIT compilation; every
+        SA is deleted with the responder at the end.
         Progress goes to stderr (a bar on a terminal, a line per 10% otherwise); the final table to
         stdout: established, failed by reason, setups/s, p50/p99/max setup latency per round.
         Peer i authenticates as '<id-prefix>i.fleet' and asks for the inner address 10.200.0.0 + i
