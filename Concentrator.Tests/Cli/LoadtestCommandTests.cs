@@ -134,25 +134,44 @@ public sealed class LoadtestCommandTests
     }
 
     /// <summary>
-    /// 500 simulated remote-access clients request a virtual IP (CFG_REQUEST, vips = 0.0.0.0) and get 500 distinct addresses
-    /// of the pool; every SA is deleted, the same 500 identities reconnect and each gets its own address back; a newcomer then
-    /// gets none of theirs.
+    /// 500 simulated remote-access clients, each with a certificate of its own identity, request a virtual IP (CFG_REQUEST,
+    /// vips = 0.0.0.0) and get 500 distinct addresses of the pool; every SA is deleted, the same 500 identities reconnect
+    /// and each gets its own address back; a newcomer then gets none of theirs.
     /// </summary>
     [Fact(Timeout = 300_000)]
-    public async Task Loadtest_with_vips_gives_500_clients_500_addresses_and_each_its_own_again_when_it_reconnects()
+    public async Task Loadtest_with_certificates_and_vips_gives_500_clients_500_addresses_and_each_its_own_again_when_it_reconnects()
     {
-        string yaml = GatewayYaml.Replace("connections:\n  rw:\n",
-                "pools:\n  rw-pool: { addrs: 10.30.0.0/23, dns: 10.10.0.53 }\nconnections:\n  rw:\n    pools: [rw-pool]\n")
-            .Replace("remote_ts: [10.200.0.0/16]", "remote_ts: [dynamic]");
+        using var pki = new TestPki();
+        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
+        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
+        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
+        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
+        string yaml = $$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+            pools:
+              rw-pool: { addrs: 10.30.0.0/23, dns: 10.10.0.53 }
+            connections:
+              rw:
+                pools: [rw-pool]
+                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
+                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [dynamic], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
+            """;
+        string[] certificates = ["--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey];
         // 500 clients behind one address: the charon section's admission (no per-source cap), not the test default.
         await using var gateway = TestGateway.Start(yaml, Concentrator.Hosting.ConfigMapping.ToAdmission(ConcentratorConfig.Parse(yaml, "<gw>").Charon));
-        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "500", "--rounds", "2",
-            "--warmup", "0", "--window", "64", "--vips", "--psk", Psk, "--gateway-id", "gw.test", "--id-prefix", "rw-", "--timeout", "120", "--json");
+        var (code, output, err) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "500", "--rounds", "2",
+            "--warmup", "0", "--window", "64", "--vips", .. certificates, "--id-prefix", "rw-", "--timeout", "120", "--json"]);
         Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
 
         var rounds = JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds;
         Assert.Equal(2, rounds.Count);
         Assert.All(rounds, r => Assert.Equal((500, 500, 500), (r.Established, r.VirtualIps, r.DistinctVirtualIps)));
+        Assert.Contains("certificates issued by \"C=CH, O=Load, CN=Load Root CA\"", err);
         Assert.Equal(0, rounds[0].SameVirtualIps);
         Assert.Equal(500, rounds[1].SameVirtualIps);
 
@@ -167,8 +186,8 @@ public sealed class LoadtestCommandTests
         Assert.Equal(10, (await GatewayMetricsAsync(gateway)).Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")));
 
         // A newcomer gets one of the 10 never-leased addresses, none of the 500 kept for their identities.
-        var (code2, output2, err2) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "1", "--warmup", "0", "--vips",
-            "--psk", Psk, "--gateway-id", "gw.test", "--id-prefix", "newcomer-", "--timeout", "30", "--hold", "1", "--json");
+        var (code2, output2, err2) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "1", "--warmup", "0", "--vips",
+            .. certificates, "--id-prefix", "newcomer-", "--timeout", "30", "--hold", "1", "--json"]);
         Assert.True(code2 == 0, $"exit {code2}\n{output2}\n{err2}");
         Assert.Equal(1, Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output2.Trim(), LoadtestCommand.Json)!.Rounds).DistinctVirtualIps);
         await Eventually.TrueAsync(async () =>
