@@ -22,7 +22,7 @@ public sealed partial class RoadWarriorInteropTests(ITestOutputHelper output)
     [Theory(Timeout = 180_000)]
     [Trait("Category", "Root")]
     [InlineData("rsa", 3072, "RSA_EMSA_PKCS1_SHA2_256")]
-    [InlineData("ecdsa", 256, "ECDSA_WITH_SHA256_DER")]
+    [InlineData("ecdsa", 384, "ECDSA_WITH_SHA384_DER")]
     public async Task A_strongswan_road_warrior_with_certificates_gets_an_address_and_dns_across_a_path_that_drops_ip_fragments_Root(
         string type, int bits, string scheme)
     {
