@@ -18,7 +18,8 @@ namespace Concentrator.Benchmarks;
 /// PSK, ECP-256) against (a) the concentrator in-process on loopback, like `demo`; (a') the concentrator
 /// process in the gateway namespace; (b) a strongSwan charon responder in the gateway namespace. For (a')
 /// and (b) the fleet runs as a child process of this program inside the peer namespace, so both are
-/// measured over the same veth with the same client.
+/// measured over the same veth with the same client. (a') and (b) are measured with certificates too (RSA-3072 and
+/// ECDSA-256, auth pubkey both ways), with the same PKI for both responders.
 /// </summary>
 public static class HandshakeSuite
 {
@@ -29,6 +30,17 @@ public static class HandshakeSuite
     private const string Secret = "bench-only-shared-key-not-for-production";
     private const string Ike = "aes256gcm16-prfsha256-ecp256";
     private const string Esp = "aes256gcm16";
+
+    /// <summary>
+    /// Authentication of a namespace row: the PSK (<see cref="Suffix"/> empty), or certificates of one key type for the
+    /// root CA, the responder and the peers (<c>pki --gen --type Type --size Bits</c>).
+    /// </summary>
+    private sealed record Auth(string Suffix, string Label, string? Type, int Bits)
+    {
+        public static readonly Auth Psk = new("", "PSK", null, 0);
+        public static readonly Auth[] All = [Psk, new("-rsa3072", "RSA-3072 certificates", "rsa", 3072), new("-ecdsa256", "ECDSA-256 certificates", "ecdsa", 256)];
+        public bool Certificates => Type is not null;
+    }
 
     /// <summary>One measured round of the fleet.</summary>
     public sealed record Round(int Requested, int Established, double SetupsPerSecond, double P50Ms, double P99Ms, string Failures, long Retransmits);
@@ -98,63 +110,76 @@ public static class HandshakeSuite
             }
         }
 
-        var missing = InteropPrerequisites.Missing(needDotnet: true);
-        if (missing.Count > 0)
+        report.Conditions.Add("Rows with -rsa3072 and -ecdsa256: as (a') and (b), but both ends authenticate with certificates (auth pubkey, " +
+                              "send_certreq yes, send_cert ifasked) instead of the PSK. One PKI per key type made by strongSwan's pki, used " +
+                              "by both responders' rows: a self-signed root CA, the responder's certificate (subjectAltName " + GatewayId + ", " +
+                              "serverAuth) issued by it, all keys RSA-3072 or ECDSA P-256; the fleet (loadtest --ca --issuer --issuer-key " +
+                              "--peer-key) issues each peer a certificate for its identity from the root, over one shared key of the same " +
+                              "type, before the rounds. Per setup each responder verifies one chain and one AUTH signature and makes one; " +
+                              "RSA signatures are RFC 7427 PKCS#1 v1.5 with SHA-256 on both responders. Ratios compare rows of the same " +
+                              "authentication.");
+        foreach (var auth in Auth.All)
         {
-            report.Notes.Add("(a') and (b) NOT MEASURED: prerequisites missing: " + string.Join(", ", missing) +
-                             " (root, network namespaces and strongswan-charon are needed; run scripts/install-deps.sh as root).");
-            if (o.Includes("ns-ours") || o.Includes("ns-swan")) report.Failed = true;
-        }
-        else
-        {
-            if (o.Includes("ns-ours"))
+            var missing = InteropPrerequisites.Missing(needDotnet: true, needPki: auth.Certificates);
+            // One PKI per key type, used by both responders' rows: the same certificates and keys for each.
+            string pkiDir = Path.Combine(Path.GetTempPath(), $"concentrator-bench-pki-{Guid.NewGuid():N}"[..40]);
+            SwanPki? pki = null;
+            try
             {
-                try
+                foreach (bool swan in new[] { false, true })
                 {
-                    var list = await InNamespaceAsync(peers, rounds, swan: false);
-                    allRounds["ns-ours"] = list;
-                    var r = MedianRound(list);
-                    rows.Add(("ns-ours", "(a') concentrator process", "gateway namespace, fleet in the peer namespace", r));
-                }
-                catch (Exception ex)
-                {
-                    report.NotMeasured("(a') concentrator in a namespace", ex);
+                    string id = (swan ? "ns-swan" : "ns-ours") + auth.Suffix;
+                    if (!o.Includes(id)) continue;
+                    string name = (swan ? "(b) strongSwan charon 5.9" : "(a') concentrator process") + (auth.Certificates ? ", " + auth.Label : "");
+                    if (missing.Count > 0)
+                    {
+                        report.Notes.Add($"{id} NOT MEASURED: prerequisites missing: " + string.Join(", ", missing) +
+                                         " (root, network namespaces, strongswan-charon and strongswan-pki are needed; run scripts/install-deps.sh as root).");
+                        report.Failed = true;
+                        continue;
+                    }
+                    try
+                    {
+                        if (auth.Certificates) pki ??= await MakePkiAsync(pkiDir, auth);
+                        var list = await InNamespaceAsync(peers, rounds, swan, pki);
+                        allRounds[id] = list;
+                        rows.Add((id, name, "gateway namespace, fleet in the peer namespace", MedianRound(list)));
+                    }
+                    catch (Exception ex)
+                    {
+                        report.NotMeasured(name, ex);
+                    }
                 }
             }
-            if (o.Includes("ns-swan"))
+            finally
             {
-                try
-                {
-                    var list = await InNamespaceAsync(peers, rounds, swan: true);
-                    allRounds["ns-swan"] = list;
-                    var r = MedianRound(list);
-                    rows.Add(("ns-swan", "(b) strongSwan charon 5.9", "gateway namespace, fleet in the peer namespace", r));
-                }
-                catch (Exception ex)
-                {
-                    report.NotMeasured("(b) strongSwan responder", ex);
-                }
+                if (Directory.Exists(pkiDir)) Directory.Delete(pkiDir, recursive: true);
             }
         }
 
-        double swanRate = rows.FirstOrDefault(r => r.Id == "ns-swan").R?.SetupsPerSecond ?? double.NaN;
         foreach (var (id, name, where, r) in rows)
         {
             var each = allRounds.TryGetValue(id, out var l) ? l : [r];
+            // Namespace rows against strongSwan with the same authentication; the in-process rows against its PSK row.
+            string swanId = id.StartsWith("ns-", StringComparison.Ordinal) ? "ns-swan" + id["ns-ours".Length..] : "ns-swan";
+            double swanRate = rows.FirstOrDefault(x => x.Id == swanId).R?.SetupsPerSecond ?? double.NaN;
             table.Add(id, name, where, r.Requested.ToString(), r.Established.ToString(), Stats.F(r.SetupsPerSecond, 0), Stats.F(r.P50Ms, 1),
-                Stats.F(r.P99Ms, 1), id == "ns-swan" ? "1.00" : Stats.F(r.SetupsPerSecond / swanRate),
+                Stats.F(r.P99Ms, 1), id == swanId ? "1.00" : Stats.F(r.SetupsPerSecond / swanRate),
                 string.Join(", ", each.Select(x => Stats.F(x.SetupsPerSecond, 0))), string.Join(", ", each.Select(x => x.Retransmits)));
             if (r.Established < r.Requested)
                 report.Notes.Add($"{name}: {r.Requested - r.Established} of {r.Requested} peers per round did not come up (median round){(r.Failures.Length > 0 ? ": " + r.Failures : "")}.");
         }
-        if (rows.Any(r => r.Id == "ns-ours") && rows.Any(r => r.Id == "ns-swan"))
+        Table? pairRatios = null;
+        foreach (var auth in Auth.All)
         {
-            var ours = rows.First(r => r.Id == "ns-ours").R;
-            var swan = rows.First(r => r.Id == "ns-swan").R;
-            var ratios = report.AddTable("Ratios (same client, same link)", "ratio", "value");
-            ratios.Add("setups/s ours/strongSwan: (a') / (b)", Stats.F(ours.SetupsPerSecond / swan.SetupsPerSecond));
-            ratios.Add("p50 latency ours/strongSwan", Stats.F(ours.P50Ms / swan.P50Ms));
-            ratios.Add("p99 latency ours/strongSwan", Stats.F(ours.P99Ms / swan.P99Ms));
+            if (!rows.Any(r => r.Id == "ns-ours" + auth.Suffix) || !rows.Any(r => r.Id == "ns-swan" + auth.Suffix)) continue;
+            var ours = rows.First(r => r.Id == "ns-ours" + auth.Suffix).R;
+            var swan = rows.First(r => r.Id == "ns-swan" + auth.Suffix).R;
+            pairRatios ??= report.AddTable("Ratios (same client, same link)", "ratio", "value");
+            string with = auth.Certificates ? $", {auth.Label}" : "";
+            pairRatios.Add($"setups/s ours/strongSwan: (a') / (b){with}", Stats.F(ours.SetupsPerSecond / swan.SetupsPerSecond));
+            pairRatios.Add($"p50 latency ours/strongSwan{with}", Stats.F(ours.P50Ms / swan.P50Ms));
+            pairRatios.Add($"p99 latency ours/strongSwan{with}", Stats.F(ours.P99Ms / swan.P99Ms));
         }
         report.Notes.Add("setups/s is bounded by the slowest peer of a round: a few peers whose IKE_SA_INIT or IKE_AUTH was lost or " +
                          "dropped wait for the initiator's retransmission (the first after 4 s, IkeTunables.RetransmitTimeout), which shows as a " +
@@ -256,7 +281,19 @@ public static class HandshakeSuite
 
     // ---- (a') and (b): responder in the gateway namespace, fleet in the peer namespace ----
 
-    private static async Task<IReadOnlyList<Round>> InNamespaceAsync(int peers, int rounds, bool swan)
+    /// <summary>The root CA, the responder's certificate and the peers' key, all of <paramref name="auth"/>'s type, made by pki.</summary>
+    private static async Task<SwanPki> MakePkiAsync(string dir, Auth auth)
+    {
+        var pki = new SwanPki(dir);
+        Directory.CreateDirectory(pki.Dir);
+        await pki.RootAsync("root", "C=CH, O=Bench, CN=Bench Root CA", auth.Type!, auth.Bits);
+        await pki.IssueAsync("gw", "root", $"C=CH, O=Bench, CN={GatewayId}", auth.Type!, auth.Bits, san: [GatewayId], flags: ["serverAuth"]);
+        await pki.KeyAsync("peer", auth.Type!, auth.Bits);
+        return pki;
+    }
+
+    /// <summary>One responder in the gateway namespace against the fleet in the peer namespace; certificates from <paramref name="pki"/>, else the PSK.</summary>
+    private static async Task<IReadOnlyList<Round>> InNamespaceAsync(int peers, int rounds, bool swan, SwanPki? pki)
     {
         await using var scope = InteropScope.Create(Console.WriteLine);
         var bed = scope.Bed;
@@ -269,22 +306,27 @@ public static class HandshakeSuite
                 charon = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway",
                     extraSettings: "block_threshold = 1000000\ncookie_threshold = 0\ncookie_threshold_ip = 0"));
                 await charon.QuietAsync();
-                await charon.LoadAsync(CharonResponderConf());
+                if (pki is not null) charon.AddCredentials([pki.Path("root")], [pki.Path("gw")], [pki.Path("gw", ".key")]);
+                await charon.LoadAsync(CharonResponderConf(pki is not null));
             }
             else
             {
-                gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"), ResponderYaml(),
+                gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"), ResponderYaml(pki),
                     TimeSpan.FromSeconds(30), logLevel: "information"));
             }
 
             string self = typeof(HandshakeSuite).Assembly.Location;
             int timeoutSeconds = Math.Max(30, peers / 10);
-            Console.WriteLine($"handshake {(swan ? "strongSwan" : "concentrator")} in {bed.Gateway.Name}: {peers} peers x {rounds} rounds");
+            Console.WriteLine($"handshake {(swan ? "strongSwan" : "concentrator")} with {(pki is null ? "the PSK" : "certificates")} in {bed.Gateway.Name}: " +
+                              $"{peers} peers x {rounds} rounds");
+            string[] credentials = pki is null
+                ? ["--psk", Secret]
+                : ["--ca", pki.Path("root"), "--issuer", pki.Path("root"), "--issuer-key", pki.Path("root", ".key"), "--peer-key", pki.Path("peer", ".key")];
             // `Concentrator loadtest --json`, run through this program (the same code; see Program.Main).
             var r = await bed.Peer.ExecAsync(TimeSpan.FromSeconds((timeoutSeconds + 30) * (rounds + 1) + 30),
-                "dotnet", self, FleetClientCommand, "--target", $"{NamespaceTestbed.GatewayOuter}:500", "--bind", bed.PeerOuter,
+                ["dotnet", self, FleetClientCommand, "--target", $"{NamespaceTestbed.GatewayOuter}:500", "--bind", bed.PeerOuter,
                 "--peers", peers.ToString(), "--rounds", rounds.ToString(), "--timeout", timeoutSeconds.ToString(),
-                "--psk", Secret, "--gateway-id", GatewayId, "--proposals", Ike, "--esp-proposals", Esp, "--json");
+                .. credentials, "--gateway-id", GatewayId, "--proposals", Ike, "--esp-proposals", Esp, "--json"]);
             Console.Write(r.Stderr);
             string? json = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .LastOrDefault(l => l.StartsWith('{'));
@@ -303,7 +345,7 @@ public static class HandshakeSuite
         }
     }
 
-    private static string ResponderYaml() => $$"""
+    private static string ResponderYaml(SwanPki? pki) => $$"""
         # generated by Concentrator.Benchmarks (handshake): the demo's gateway on the testbed, IKE only
         listen: { addresses: [{{NamespaceTestbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
         http: { listen: "127.0.0.1:9400" }
@@ -312,18 +354,19 @@ public static class HandshakeSuite
         connections:
           demo:
             proposals: [{{Ike}}]
-            local: { auth: psk, id: {{GatewayId}} }
-            remote: { auth: psk, id: "%any" }
+            {{(pki is null
+                ? $"local: {{ auth: psk, id: {GatewayId} }}\n    remote: {{ auth: psk, id: \"%any\" }}"
+                : $"local: {{ auth: pubkey, certs: [{pki.Path("gw")}], id: {GatewayId} }}\n    remote: {{ auth: pubkey, cacerts: [{pki.Path("root")}], id: \"%any\" }}")}}
             children:
               lan:
                 local_ts: [10.10.0.0/16]
                 remote_ts: [10.200.0.0/16]
                 esp_proposals: [{{Esp}}]
         secrets:
-          bench: { secret: "{{Secret}}" }
+          {{(pki is null ? $"bench: {{ secret: \"{Secret}\" }}" : $"private-gw: {{ file: {pki.Path("gw", ".key")} }}")}}
         """;
 
-    private static string CharonResponderConf() => $$"""
+    private static string CharonResponderConf(bool certificates) => $$"""
         connections {
           fleet {
             version = 2
@@ -336,11 +379,11 @@ public static class HandshakeSuite
             reauth_time = 0
             dpd_delay = 0
             local {
-              auth = psk
+              auth = {{(certificates ? "pubkey\n          certs = gw.pem" : "psk")}}
               id = {{GatewayId}}
             }
             remote {
-              auth = psk
+              auth = {{(certificates ? "pubkey\n          cacerts = root.pem" : "psk")}}
               id = %any
             }
             children {

@@ -3,6 +3,7 @@ using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
 
@@ -20,9 +21,12 @@ public static class ReplicaTarget
     /// <summary>The connections a snapshot may name: the seed generator's responder ("rw") and initiator ("site") on one node.</summary>
     public static readonly ConcentratorConfig Node = ConcentratorConfig.Parse("""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        pools:
+          rw-pool: { addrs: 10.200.0.0/24 }
         connections:
           rw:
             proposals: [aes256gcm16-prfsha256-x25519, chacha20poly1305-prfsha256-x25519]
+            pools: [rw-pool]
             local: { auth: psk, id: gw.test }
             remote: { auth: psk, id: "%any" }
             children:
@@ -44,7 +48,8 @@ public static class ReplicaTarget
         if (!SaReplicaEntry.TryDecode(input.ToArray(), out var entry)) return false;
         if (IkeSaSnapshotCodec.TryDecode(entry!.Snapshot.Span, out var snapshot) != ParseStatus.Ok) return false;
         using var plane = new InMemoryDataPlane();
-        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(Node), DataPlane = plane };
+        // A lease in the snapshot is taken in this node's pools, as an adopter takes it.
+        var context = new IkeSaContext { Resolver = new ConfigConnectionResolver(Node), DataPlane = plane, Pools = new AddressPools(Node.Pools.Values) };
         IkeSa? sa;
         using (snapshot)
         {

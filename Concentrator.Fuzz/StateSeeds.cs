@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Concentrator.Cluster.Replication;
 using Concentrator.DataPlane;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -12,7 +13,7 @@ namespace Concentrator.Fuzz;
 /// Seeds of the targets beyond the parsers, made by the project's own code: scripts of <see cref="IkeSaTarget"/> (a
 /// handshake, a whole lifecycle, injected and replaced messages with real payload chains, the IKE_AUTH shapes without
 /// AUTH), plaintexts of <see cref="EspOpenTarget"/> for every suite with and without ESN, and replica entries of
-/// <see cref="ReplicaTarget"/> from real SAs (established both ends, half-open, several and rekeyed children), and scripts of
+/// <see cref="ReplicaTarget"/> from real SAs (established both ends, half-open, a leased virtual IP, several and rekeyed children), and scripts of
 /// <see cref="IkeFragTarget"/>.
 /// </summary>
 public static class StateSeeds
@@ -166,6 +167,14 @@ public static class StateSeeds
                 Pump(i, r, queue);
                 yield return ($"{tag}-established-initiator", Entry(i, released: false));
                 yield return ($"{tag}-established-responder-released", Entry(r, released: true));
+                if (suite == 0)
+                {
+                    // A responder that leased the peer a virtual IP: the snapshot's version 2, the lease after the children.
+                    var rw = r.Lineage.Current;
+                    rw.VirtualIps.Add(new VirtualIp("rw-pool", IPAddress.Parse("10.200.0.9")), rw.RemoteEndpoint);
+                    yield return ($"{tag}-established-responder-virtual-ip", Entry(r, released: false));
+                    rw.VirtualIps.Release(AddressPools.None, rw.RemoteId); // the seeds after this one stay version 1
+                }
                 i.Lineage.Current.CreateChild(i.Lineage.Current.Connection!.Children.Values.First());
                 Pump(i, r, queue);
                 i.Lineage.Current.RekeyChild(i.Lineage.Current.Children.First().InboundSpi);

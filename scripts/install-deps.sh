@@ -20,6 +20,8 @@ packages=(
   libstrongswan-standard-plugins  # openssl plugin: AES-GCM, ECP, MODP, x25519, chacha20poly1305
   libstrongswan-extra-plugins     # curve25519, chapoly (native implementations)
   libcharon-extra-plugins         # kernel-libipsec: userspace ESP on a TUN (the kernel has no ESP)
+  strongswan-pki                  # pki: the certificate interop tests make their PKI with strongSwan's own tool
+  openssl                         # openssl dgst: an independent check of our signatures (SignatureAuthVectorTests)
 )
 
 missing=()

@@ -14,7 +14,8 @@ public static class InteropPrerequisites
 
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
-    public static IReadOnlyList<string> Missing(bool needDotnet)
+    /// <param name="needPki">strongSwan's pki tool (strongswan-pki), for tests that make certificates with it.</param>
+    public static IReadOnlyList<string> Missing(bool needDotnet, bool needPki = false)
     {
         var missing = new List<string>();
         if (!Environment.IsPrivilegedProcess) missing.Add("root (network namespaces)");
@@ -29,6 +30,7 @@ public static class InteropPrerequisites
         }
         if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun (kernel-libipsec)");
         if (needDotnet && !Command.Exists("dotnet")) missing.Add("dotnet");
+        if (needPki && !Command.Exists(SwanPki.Tool)) missing.Add("pki (strongswan-pki)");
         return missing;
     }
 }
@@ -257,5 +259,51 @@ public static class SwanctlConf
             secret = "{{psk}}"
           }
         }
+        """;
+
+    /// <summary>A swanctl.conf connections section holding <paramref name="connections"/> (from <see cref="CertConnection"/>).</summary>
+    public static string Connections(params string[] connections) => "connections {\n" + string.Join("\n", connections) + "\n}\n";
+
+    /// <summary>
+    /// One connection (for <see cref="Connections"/>) authenticated by certificates both ways: ours is
+    /// <paramref name="certificate"/> (in x509/, its key in private/, see <see cref="StrongSwan.AddCredentials"/>), the
+    /// peer's must chain to <paramref name="caCertificate"/> (in x509ca/).
+    /// </summary>
+    public static string CertConnection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId, string certificate,
+        string caCertificate, string proposals, string child, string localTs, string remoteTs, string espProposals) => $$"""
+          {{name}} {
+            version = 2
+            local_addrs = {{localAddrs}}
+            remote_addrs = {{remoteAddrs}}
+            proposals = {{proposals}}
+            encap = yes
+            mobike = no
+            rekey_time = 0
+            reauth_time = 0
+            dpd_delay = 0
+            keyingtries = 1
+            send_certreq = yes
+            local {
+              auth = pubkey
+              certs = {{certificate}}
+              id = {{localId}}
+            }
+            remote {
+              auth = pubkey
+              cacerts = {{caCertificate}}
+              id = {{remoteId}}
+            }
+            children {
+              {{child}} {
+                local_ts = {{localTs}}
+                remote_ts = {{remoteTs}}
+                esp_proposals = {{espProposals}}
+                rekey_time = 0
+                start_action = none
+                close_action = none
+                dpd_action = clear
+              }
+            }
+          }
         """;
 }

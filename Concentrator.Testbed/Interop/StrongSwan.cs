@@ -156,6 +156,20 @@ public sealed class StrongSwan : IAsyncDisposable
         Command.RunAsync("swanctl", [.. args, "--uri", Uri], timeout ?? TimeSpan.FromSeconds(15),
             new Dictionary<string, string> { ["SWANCTL_DIR"] = SwanctlDir });
 
+    /// <summary>
+    /// Puts CA certificates, our certificates and private keys where <c>swanctl --load-all</c> finds them (x509ca, x509,
+    /// private under <see cref="SwanctlDir"/>); swanctl.conf names them by file name (local.certs, remote.cacerts).
+    /// </summary>
+    public void AddCredentials(IEnumerable<string> caCertificates, IEnumerable<string> certificates, IEnumerable<string> privateKeys)
+    {
+        foreach (var (folder, files) in new[] { ("x509ca", caCertificates), ("x509", certificates), ("private", privateKeys) })
+        {
+            var target = Path.Combine(SwanctlDir, folder);
+            Directory.CreateDirectory(target);
+            foreach (var file in files) File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        }
+    }
+
     /// <summary>Writes swanctl.conf and loads connections and secrets; throws with swanctl's output on failure.</summary>
     public async Task LoadAsync(string swanctlConf)
     {

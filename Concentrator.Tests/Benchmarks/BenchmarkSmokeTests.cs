@@ -117,6 +117,25 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
             Assert.True(BenchmarkRunner.Number(r["p99 ms"]) > 0, $"{r["id"]}: p99 = {r["p99 ms"]}");
         }
     }
+
+    [Fact(Timeout = 420_000)]
+    [Trait("Category", "Root")]
+    public async Task Handshake_suite_quick_certificate_rows_measure_both_responders_with_the_same_pki_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true, needPki: true)) return;
+        string[] ids = ["ns-ours-rsa3072", "ns-swan-rsa3072", "ns-ours-ecdsa256", "ns-swan-ecdsa256"];
+        var table = await BenchmarkRunner.RunAsync(output, "handshake", ["--only", string.Join(',', ids), "--peers", "10"], TimeSpan.FromMinutes(6));
+        Assert.Equal(ids, table.Rows.Select(r => r["id"]).ToArray());
+        foreach (var r in table.Rows)
+        {
+            Assert.Equal("10", r["established"]);
+            Assert.True(BenchmarkRunner.Number(r["setups/s"]) > 0, $"{r["id"]}: setups/s = {r["setups/s"]}");
+            Assert.Contains("certificates", r["responder"]);
+        }
+        var ratios = BenchmarkRunner.Parse(table.Markdown, "## Ratios (same client, same link)");
+        Assert.Contains(ratios.Rows, r => r["ratio"] == "setups/s ours/strongSwan: (a') / (b), RSA-3072 certificates" && BenchmarkRunner.Number(r["value"]) > 0);
+        Assert.Contains(ratios.Rows, r => r["ratio"] == "setups/s ours/strongSwan: (a') / (b), ECDSA-256 certificates" && BenchmarkRunner.Number(r["value"]) > 0);
+    }
 }
 
 /// <summary>Runs the built Concentrator.Benchmarks (same configuration as this test assembly) and reads its Results table.</summary>

@@ -108,6 +108,7 @@ public sealed class CliTests
         Assert.Equal(0, code);
         Assert.Contains("IKE SAs established      25/25", output);
         Assert.Contains("Gateway Child SAs        25 installed", output);
+        Assert.Contains("Virtual IPs              25 distinct for 25 peers from 10.200.0.0/16", output);
         Assert.Contains("Handshakes per second", output);
         Assert.Contains("Setup latency p99", output);
         Assert.Contains("Deleted on shutdown      all", output);

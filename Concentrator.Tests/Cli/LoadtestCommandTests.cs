@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Concentrator.Cli;
+using Concentrator.Config;
 using Concentrator.Testbed.Support;
 using Concentrator.Tests.Support;
 using Concentrator.Tests.Telemetry;
@@ -46,6 +47,9 @@ public sealed class LoadtestCommandTests
     [InlineData("--peers must be a number from 1 to 200000", "loadtest", "--target", "127.0.0.1", "--peers", "0")]
     [InlineData("--bind: 'nowhere' is not an IP address", "loadtest", "--target", "127.0.0.1", "--bind", "nowhere")]
     [InlineData("unknown option '--peer'", "loadtest", "--target", "127.0.0.1", "--peer", "3")]
+    [InlineData("--ca, --issuer, --issuer-key and --peer-key go together", "loadtest", "--target", "127.0.0.1", "--ca", "root.pem")]
+    [InlineData("--ca: /nonexistent/root.pem:", "loadtest", "--target", "127.0.0.1", "--ca", "/nonexistent/root.pem", "--issuer",
+        "/nonexistent/root.pem", "--issuer-key", "/nonexistent/root.key", "--peer-key", "/nonexistent/peer.key")]
     public async Task Bad_options_are_usage_errors(string message, params string[] args)
     {
         var (code, _, err) = await Run(args);
@@ -82,6 +86,36 @@ public sealed class LoadtestCommandTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task Loadtest_authenticates_with_certificates_it_issues_for_each_peer()
+    {
+        using var pki = new TestPki();
+        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
+        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
+        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
+        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
+        await using var gateway = TestGateway.Start($$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+            connections:
+              rw:
+                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
+                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [10.200.0.0/16], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
+            """);
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "4", "--warmup", "0",
+            "--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey, "--timeout", "60", "--json");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        Assert.Contains("certificates issued by \"C=CH, O=Load, CN=Load Root CA\"", err);
+        var round = Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds);
+        Assert.Equal(4, round.Established);
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(4, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Wrong_psk_is_counted_as_failed_by_reason_and_exits_1()
     {
         await using var gateway = TestGateway.Start(GatewayYaml);
@@ -97,5 +131,69 @@ public sealed class LoadtestCommandTests
         Assert.Equal(3, m.Sum("concentrator_ike_negotiations_failed_total", ("role", "responder")));
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder")));
         Assert.Equal(0, gateway.DataPlane.InstalledCount);
+    }
+
+    /// <summary>
+    /// 500 simulated remote-access clients, each with a certificate of its own identity, request a virtual IP (CFG_REQUEST,
+    /// vips = 0.0.0.0) and get 500 distinct addresses of the pool; every SA is deleted, the same 500 identities reconnect
+    /// and each gets its own address back; a newcomer then gets none of theirs.
+    /// </summary>
+    [Fact(Timeout = 300_000)]
+    public async Task Loadtest_with_certificates_and_vips_gives_500_clients_500_addresses_and_each_its_own_again_when_it_reconnects()
+    {
+        using var pki = new TestPki();
+        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
+        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
+        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
+        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
+        string yaml = $$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+            pools:
+              rw-pool: { addrs: 10.30.0.0/23, dns: 10.10.0.53 }
+            connections:
+              rw:
+                pools: [rw-pool]
+                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
+                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [dynamic], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
+            """;
+        string[] certificates = ["--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey];
+        // 500 clients behind one address: the charon section's admission (no per-source cap), not the test default.
+        await using var gateway = TestGateway.Start(yaml, Concentrator.Hosting.ConfigMapping.ToAdmission(ConcentratorConfig.Parse(yaml, "<gw>").Charon));
+        var (code, output, err) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "500", "--rounds", "2",
+            "--warmup", "0", "--window", "64", "--vips", .. certificates, "--id-prefix", "rw-", "--timeout", "120", "--json"]);
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+
+        var rounds = JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds;
+        Assert.Equal(2, rounds.Count);
+        Assert.All(rounds, r => Assert.Equal((500, 500, 500), (r.Established, r.VirtualIps, r.DistinctVirtualIps)));
+        Assert.Contains("certificates issued by \"C=CH, O=Load, CN=Load Root CA\"", err);
+        Assert.Equal(0, rounds[0].SameVirtualIps);
+        Assert.Equal(500, rounds[1].SameVirtualIps);
+
+        // Every lease is offline now (kept for its identity): 10.30.0.0/23 leases 10.30.0.1-10.30.1.254.
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(510, m.Sum("concentrator_pool_addresses", ("pool", "rw-pool")));
+        await Eventually.TrueAsync(async () =>
+        {
+            var now = await GatewayMetricsAsync(gateway);
+            return now.Sum("concentrator_pool_leases_in_use", ("pool", "rw-pool")) == 0 && now.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool")) == 500;
+        }, "every lease went offline when its SA was deleted");
+        Assert.Equal(10, (await GatewayMetricsAsync(gateway)).Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")));
+
+        // A newcomer gets one of the 10 never-leased addresses, none of the 500 kept for their identities.
+        var (code2, output2, err2) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "1", "--warmup", "0", "--vips",
+            .. certificates, "--id-prefix", "newcomer-", "--timeout", "30", "--hold", "1", "--json"]);
+        Assert.True(code2 == 0, $"exit {code2}\n{output2}\n{err2}");
+        Assert.Equal(1, Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output2.Trim(), LoadtestCommand.Json)!.Rounds).DistinctVirtualIps);
+        await Eventually.TrueAsync(async () =>
+        {
+            var now = await GatewayMetricsAsync(gateway);
+            return now.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool")) == 501 && now.Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")) == 9;
+        }, "the newcomer's lease was a never-leased address, now offline beside the 500");
     }
 }

@@ -27,7 +27,8 @@ internal sealed class ClusterTestNode : IAsyncDisposable
     public static string Seed(int port) => $"akka.tcp://concentrator@127.0.0.1:{port}";
 
     /// <summary><paramref name="gatewayYaml"/>: everything but the <c>cluster:</c> section; <see cref="TestGateway.ResponderYaml"/> by default.</summary>
-    public static async Task<ClusterTestNode> StartAsync(string clusterYaml, string name, string? gatewayYaml = null)
+    /// <param name="leaseSettleTime">GatewayOptions.LeaseSettleTime (virtual IP shares after a membership change).</param>
+    public static async Task<ClusterTestNode> StartAsync(string clusterYaml, string name, string? gatewayYaml = null, TimeSpan? leaseSettleTime = null)
     {
         var config = ConcentratorConfig.Parse((gatewayYaml ?? TestGateway.ResponderYaml()) + "\n" + clusterYaml, $"<{name}>");
         var gateway = Gateway.Start(new GatewayOptions
@@ -36,6 +37,7 @@ internal sealed class ClusterTestNode : IAsyncDisposable
             DataPlane = new InMemoryDataPlane(),
             Tunables = TestGateway.FastTunables,
             Cluster = config.Cluster,
+            LeaseSettleTime = leaseSettleTime,
         });
         var http = await HealthServer.StartAsync("127.0.0.1:0", gateway, NullLoggerFactory.Instance);
         return new ClusterTestNode(gateway, http);

@@ -63,9 +63,12 @@ public class ConfigErrorTests
     [InlineData("bogus: 1\n", "bogus", "unknown key 'bogus'")]
     [InlineData("listen: { ike_port: 500, bogus: 1 }\n", "listen.bogus", "unknown key 'bogus'")]
     [InlineData("connections:\n  a:\n    mobike: yes\n", "connections.a.mobike", "unknown key 'mobike'")]
-    [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "unknown key 'certs'")]
+    [InlineData("connections:\n  a:\n    local: { auth: psk, cacerts: x.pem }\n", "connections.a.local.cacerts", "unknown key 'cacerts'")]
+    [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "only with auth pubkey")]
+    [InlineData("connections:\n  a:\n    remote: { auth: psk, revocation: strict }\n", "connections.a.remote.revocation", "only with auth pubkey")]
     [InlineData("connections:\n  a:\n    children:\n      c:\n        updown: /bin/true\n", "connections.a.children.c.updown", "unknown key 'updown'")]
-    [InlineData("secrets:\n  ike-x:\n    secret: abc\n    file: x\n", "secrets.ike-x.file", "unknown key 'file'")]
+    [InlineData("secrets:\n  ike-x:\n    secret: abc\n    file: x\n", "secrets.ike-x.file", "only a private key secret")]
+    [InlineData("secrets:\n  private-x:\n    id: x\n    file: x\n", "secrets.private-x.id", "takes only file and secret")]
     public void Unknown_keys_are_rejected(string yaml, string keyPath, string problem)
     {
         var e = Fails(yaml);
@@ -136,9 +139,10 @@ public class ConfigErrorTests
     [InlineData("unique: replace", "connections.site-a.unique", "'replace' is not supported yet")]
     [InlineData("keyingtries: 0", "connections.site-a.keyingtries", "not supported yet")]
     [InlineData("keyingtries: 3", "connections.site-a.keyingtries", "not supported yet")]
-    [InlineData("send_certreq: yes", "connections.site-a.send_certreq", "not supported yet")]
     [InlineData("local_port: 4500", "connections.site-a.local_port", "not supported yet")]
-    [InlineData("local: { auth: pubkey }", "connections.site-a.local.auth", "'pubkey' is not supported yet")]
+    [InlineData("local: { auth: pubkey-sha256 }", "connections.site-a.local.auth", "'pubkey-sha256' is not supported yet")]
+    [InlineData("remote: { auth: rsa/pss }", "connections.site-a.remote.auth", "'rsa/pss' is not supported yet")]
+    [InlineData("remote: { auth: rsa-2048 }", "connections.site-a.remote.auth", "'rsa-2048' is not supported yet")]
     [InlineData("remote: { auth: eap-mschapv2 }", "connections.site-a.remote.auth", "'eap-mschapv2' is not supported yet")]
     [InlineData("remote: { auth: eap }", "connections.site-a.remote.auth", "'eap' is not supported yet")]
     [InlineData("children: { lan: { mode: transport } }", "connections.site-a.children.lan.mode", "'transport' is not supported yet")]

@@ -27,6 +27,22 @@ internal static class ConfigTestText
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
           gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
 
+        pools:                   # virtual IP pools (swanctl pools), leased in IKE_AUTH to peers that ask (CFG_REQUEST)
+          rw-pool:
+            addrs: 10.30.0.0/24  # a subnet (its network and broadcast addresses are not leased) or a range 10.30.0.10-10.30.0.99
+            dns: [10.10.0.53, 10.10.0.54]   # INTERNAL_IP4_DNS (an IPv6 server: INTERNAL_IP6_DNS)
+            nbns: 10.10.0.55     # INTERNAL_IP4_NBNS (WINS)
+            subnet: [10.10.0.0/16]          # INTERNAL_IP4_SUBNET: the networks behind the gateway
+            25: corp.example.net # a numbered attribute (swanctl's form): 25 = INTERNAL_DNS_DOMAIN, sent to peers that ask (RFC 8598)
+          rw-pool6:
+            addrs: "fd00:30::/120"
+            dns: "fd00:10::53"
+          # A lease is the peer identity's: the same user gets the same address back, another only when the pool has no
+          # never-leased address left and 5 minutes after its last SA ended. Each pool's addresses are routed into the TUN
+          # (tunnel.install_routes). split_include, split_exclude (Cisco Unity, IKEv1), dhcp, netmask, server, p_cscf: not
+          # supported (an error at load). Our own initiator asks for an address with a connection's vips: [0.0.0.0] and uses
+          # it as its side of children whose local_ts is dynamic (a branch gateway behind a hub).
+
         charon:                  # daemon-wide settings, named as in strongswan.conf's charon section
           retransmit_timeout: 4s # first IKE retransmission; then x retransmit_base, retransmit_tries times
           retransmit_base: 1.8
@@ -89,8 +105,10 @@ internal static class ConfigTestText
             dpd_delay: 30s
             keyingtries: 1        # one initiation attempt (other values: not supported yet)
             unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: not supported yet)
+            send_certreq: yes     # a pubkey remote round's CAs go out in a CERTREQ (swanctl's default)
+            send_cert: ifasked    # our certificate and intermediates with a signature AUTH: ifasked (the peer sent a CERTREQ), always, never
             local:
-              auth: psk           # pre-shared key (pubkey, eap: not supported yet)
+              auth: psk           # psk: pre-shared key; pubkey: certificate (rsa/pss: RSA with RSASSA-PSS); eap: not supported yet
               id: gw.example.net
             remote:
               auth: psk
@@ -114,6 +132,7 @@ internal static class ConfigTestText
 
           roadwarriors:
             remote_addrs: ["%any"]
+            pools: [rw-pool, rw-pool6]   # an address of each family the peer asks for; a peer that asks for none: FAILED_CP_REQUIRED
             local:
               auth: psk
               id: gw.example.net
@@ -124,6 +143,22 @@ internal static class ConfigTestText
               rw:
                 local_ts: [0.0.0.0/0, "::/0"]
                 esp_proposals: [aes256gcm16-esn-noesn, chacha20poly1305]
+
+          # Remote access with certificates (README, "Remote access", shows how to make them); uncomment with real files,
+          # paths relative to this file. local.certs: our certificate, and the intermediate CAs sent with it; a private key in
+          # secrets matches it. remote.cacerts: the root CA (self-signed) and intermediates to build chains with; remote.certs:
+          # peer certificates to pin (with or without cacerts); remote.id: a pattern the certificate must name (subjectAltName,
+          # or the subject DN: "C=CH, O=Example, CN=*"); remote.revocation: relaxed (a listed certificate fails, a missing CRL
+          # does not), strict (every issuer in the chain needs a current CRL), ifuri (strict where the certificate names a CRL
+          # distribution point).
+          # rw-certs:
+          #   local:  { auth: pubkey, certs: [gw-cert.pem, intermediate.pem], id: gw.example.net }
+          #   remote: { auth: pubkey, cacerts: [ca.pem], id: "%any", revocation: relaxed }
+          #   children:
+          #     rw: { local_ts: [10.10.0.0/16] }
+
+        # CRL files (PEM or DER) for every pubkey remote round; each applies to the certificates its issuer signed.
+        # crls: [ca.crl, intermediate.crl]
 
         # Identities (local/remote id, secret ids) use strongSwan's notation: gw.example.net (FQDN), user@example.net (e-mail),
         # "C=CH, O=Example, CN=gw" (a DN, sent as ID_DER_ASN1_DN), 192.0.2.1, @#hex or keyid:..., or a typed prefix: fqdn:, email:,
@@ -137,6 +172,10 @@ internal static class ConfigTestText
           ike-roadwarriors:
             id: "*@example.net"
             secret: 0x6368616e67652d6d652d746f6f
+          # A private key (names starting private, rsa, ecdsa or pkcs8): PKCS#1, SEC1, PKCS#8 or encrypted PKCS#8, PEM or DER.
+          # private-gw:
+          #   file: gw-key.pem
+          #   secret: "passphrase"   # encrypted PKCS#8 only
 
         """;
 

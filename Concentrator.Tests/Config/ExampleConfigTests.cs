@@ -56,7 +56,8 @@ public class ExampleConfigTests
         Assert.Equal(TimeSpan.Zero, a.DpdTimeout);
         Assert.Equal(1, a.KeyingTries);
         Assert.Equal("no", a.Unique);
-        Assert.False(a.SendCertReq);
+        Assert.True(a.SendCertReq);
+        Assert.Equal(SendCertPolicy.IfAsked, a.SendCert);
         Assert.Equal("psk", a.Local.Auth);
         Assert.Equal("gw.example.net", a.Local.Id);
         Assert.Equal("%any", a.Remote.Id);

@@ -23,9 +23,9 @@ public static class InteropXunit
         /// True when the test can run; otherwise fails (CI=true) or writes the reason and returns false (xunit 2 has no
         /// runtime skip without extra packages).
         /// </summary>
-        public static bool Check(ITestOutputHelper output, bool needDotnet = false)
+        public static bool Check(ITestOutputHelper output, bool needDotnet = false, bool needPki = false)
         {
-            var missing = InteropPrerequisites.Missing(needDotnet);
+            var missing = InteropPrerequisites.Missing(needDotnet, needPki);
             if (missing.Count == 0) return true;
             string reason = $"interop prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
             if (InteropPrerequisites.InCi) Assert.Fail(reason);

@@ -58,7 +58,7 @@ public sealed class SecretsExposureTests
         });
         var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers);
         string baseUrl = http.Urls.First().TrimEnd('/');
-        var fleet = PeerFleet.Start(new FleetOptions { Psk = Encoding.UTF8.GetBytes(ObservedNode.Psk), GatewayId = "gw.obs" });
+        var fleet = PeerFleet.Start(new FleetOptions { Psk = Encoding.UTF8.GetBytes(ObservedNode.Psk), GatewayId = "gw.obs", VirtualIp = true });
         var exported = new StringBuilder();
         var ikeKeys = new List<IkeKeys>();
         var secrets = new List<(string What, byte[] Value)> { ("psk", Encoding.UTF8.GetBytes(ObservedNode.Psk)) };

@@ -31,7 +31,7 @@ public sealed class DashboardFileTests(ITestOutputHelper output)
         var spec = (YamlMappingNode)manifest["spec"];
         Assert.Equal(Canonical(plain["groups"]), Canonical(spec["groups"]));
         var alerts = DashboardTests.AlertRules(Rules).Select(r => r.Alert).ToList();
-        foreach (var wanted in new[] { "ConcentratorTunnelDown", "ConcentratorNegotiationFailureRatio", "ConcentratorEspReplayDrops", "ConcentratorNodeNotReady" })
+        foreach (var wanted in new[] { "ConcentratorTunnelDown", "ConcentratorNegotiationFailureRatio", "ConcentratorEspReplayDrops", "ConcentratorVirtualIpPoolNearlyFull", "ConcentratorNodeNotReady" })
         {
             Assert.Contains(wanted, alerts);
         }

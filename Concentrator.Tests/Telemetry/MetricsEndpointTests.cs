@@ -52,6 +52,10 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_failed_total"));
         Assert.Equal(tunnels, m.Sum("concentrator_ike_sa_setup_duration_seconds_count", ("role", "responder")));
         Assert.Equal(tunnels, m.Sum("concentrator_child_sas", ("connection", "rw"), ("child", "lan")));
+        // Each fleet peer holds a lease of rw-pool (10.200.0.0/16: 65534 addresses, as strongSwan leases a subnet).
+        Assert.Equal(65534, m.Sum("concentrator_pool_addresses", ("pool", "rw-pool")));
+        Assert.Equal(tunnels, m.Sum("concentrator_pool_leases_in_use", ("pool", "rw-pool")));
+        Assert.Equal(65534 - tunnels, m.Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")));
         Assert.Equal(1, m.Sum("concentrator_child_sas", ("connection", "obs-site"), ("child", "net")));
         Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "obs-site"), ("child", "net")));
         Assert.Empty(m.Series("concentrator_tunnel_up", ("connection", "rw"))); // remote access: not a site tunnel
@@ -79,6 +83,8 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", "established")));
         Assert.Equal(tunnels, m.Sum("concentrator_ike_sas_closed_total", ("reason", "deleted_by_peer")));
         Assert.Equal(0, m.Sum("concentrator_child_sas", ("connection", "rw")));
+        Assert.Equal(0, m.Sum("concentrator_pool_leases_in_use", ("pool", "rw-pool")));
+        Assert.Equal(tunnels, m.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool"))); // kept for each identity
         Assert.Equal(1, m.Sum("concentrator_tunnel_up", ("connection", "obs-site"), ("child", "net")));
 
         // No label anywhere carries a peer address or an SPI.

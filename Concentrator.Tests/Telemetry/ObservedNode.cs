@@ -12,7 +12,7 @@ namespace Concentrator.Tests.Telemetry;
 
 /// <summary>
 /// A concentrator as an operator runs it: gateway with its HTTP endpoint (/metrics, /healthz, /readyz)
-/// on an ephemeral port, a simulated remote-access fleet, and optionally a second gateway that the
+/// on an ephemeral port, a simulated remote-access fleet (each peer with a virtual IP from the gateway's pool), and optionally a second gateway that the
 /// first one reaches with a configured site-to-site child (start_action start).
 /// </summary>
 internal sealed class ObservedNode : IAsyncDisposable
@@ -44,15 +44,18 @@ internal sealed class ObservedNode : IAsyncDisposable
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         http: { listen: "127.0.0.1:0" }
         charon: { block_threshold: 0 }  # the fleet's peers share one source address
+        pools:
+          rw-pool: { addrs: 10.200.0.0/16, dns: [10.10.0.53] }
         connections:
           rw:
             proposals: [aes256gcm16-prfsha256-ecp256]
+            pools: [rw-pool]
             local: { auth: psk, id: gw.obs }
             remote: { auth: psk, id: "%any" }
             children:
               lan:
                 local_ts: [10.10.0.0/16]
-                remote_ts: [10.200.0.0/16]
+                remote_ts: [dynamic]
                 esp_proposals: [aes256gcm16]
         {{(sitePort is { } port ? $$"""
           obs-site:
@@ -114,7 +117,7 @@ internal sealed class ObservedNode : IAsyncDisposable
             Loggers = loggers ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
         });
         var http = await HealthServer.StartAsync(config.Http.Listen, gateway, gateway.Options.Loggers);
-        var fleet = PeerFleet.Start(new FleetOptions { Psk = System.Text.Encoding.UTF8.GetBytes(Psk), GatewayId = "gw.obs" });
+        var fleet = PeerFleet.Start(new FleetOptions { Psk = System.Text.Encoding.UTF8.GetBytes(Psk), GatewayId = "gw.obs", VirtualIp = true });
         gateway.StartConfiguredConnections();
         return new ObservedNode(gateway, plane, http, fleet, site);
     }
@@ -143,8 +146,11 @@ internal sealed class ObservedNode : IAsyncDisposable
         for (int i = 0; i < packets; i++)
         {
             int n = Interlocked.Increment(ref _nextPacket);
-            var inner = Packets.Ipv4Udp(IPAddress.Parse("10.200.0.1"), IPAddress.Parse("10.10.0.1"), 64 + n % 200, (byte)n);
-            var status = Fleet.DataPlane.Encapsulate(spis[n % spis.Length], inner, wire, out int written);
+            uint spi = spis[n % spis.Length];
+            Assert.True(Fleet.DataPlane.TryGetSa(spi, out var sa));
+            // The peer's side of its child is its virtual IP.
+            var inner = Packets.Ipv4Udp(sa.LocalTs[0].StartAddress, IPAddress.Parse("10.10.0.1"), 64 + n % 200, (byte)n);
+            var status = Fleet.DataPlane.Encapsulate(spi, inner, wire, out int written);
             Assert.Equal(EspStatus.Ok, status);
             keepWire?.Invoke(wire.AsSpan(0, written).ToArray());
             Assert.Equal(EspStatus.Ok, Plane.Decapsulate(wire.AsSpan(0, written), out _));

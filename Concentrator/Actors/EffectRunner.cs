@@ -50,6 +50,9 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                 case ChildSaActivated activated: DataPlane.ActivateOutbound(activated.InboundSpi); break;
                 case ChildSaRemoved removed: OnChildRemoved(removed); break;
                 case PeerMoved moved: OnPeerMoved(moved); break;
+                case PeerAuthFailed failed:
+                    Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
+                    break;
                 case IkeSaClosed closed: OnClosed(sa, closed); break;
             }
         }
@@ -89,7 +92,27 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
             up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
         Context.Parent.Tell(new IkeSaSupervisor.Established(sa.OurSpi, up.Connection, up.RemoteId, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
-        Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary));
+        var vips = sa.VirtualIps.All.Select(v => v.Address).ToList();
+        LogVirtualIps(sa, up);
+        Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary, vips));
+    }
+
+    /// <summary>What the configuration payload gave (or could not give) the tunnel.</summary>
+    private void LogVirtualIps(IkeSa sa, IkeSaEstablished up)
+    {
+        var v = sa.VirtualIps;
+        if (v.Failed)
+        {
+            var pools = sa.Connection?.Pools ?? [];
+            Log.VirtualIpFailed(log, $"{sa.OurSpi:x16}", up.Connection, up.RemoteId, pools.Count == 0 ? "none" : string.Join(',', pools),
+                pools.Count == 0 ? "the peer asked for an address, INTERNAL_ADDRESS_FAILURE" : "exhausted or not asked for");
+            return;
+        }
+        if (v.All.Count == 0) return;
+        string source = sa.IsInitiator
+            ? "assigned by the peer" + (v.DnsServers.Count > 0 ? ", DNS " + string.Join(',', v.DnsServers) : "")
+            : "leased from " + string.Join(',', v.All.Select(x => x.Pool).Distinct());
+        Log.VirtualIps(log, $"{sa.OurSpi:x16}", up.Connection, string.Join(',', v.All), up.RemoteId, source);
     }
 
     /// <summary>Adopted from another node: established already, so no negotiation is counted; its timers start here, its

@@ -120,7 +120,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
-            Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age)));
+            Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
+            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -338,8 +339,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         public static readonly GetInfo Instance = new();
     }
 
+    /// <param name="RemoteCertificate">The subject (and subjectAltNames) of the certificate the peer authenticated with; null for a PSK peer.</param>
+    /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
-        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default);
+        bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
+        IReadOnlyList<string>? VirtualIps = null);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

@@ -24,6 +24,8 @@ public sealed record DeleteAll;
 /// <summary>Reply: number of live IKE SA actors.</summary>
 public sealed record GetSaCount;
 
-public sealed record IkeSaUp(ulong Spi, bool Initiator, string Connection, IPEndPoint Peer, IkeSaSummary Summary);
+/// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator); empty without a configuration payload.</param>
+public sealed record IkeSaUp(ulong Spi, bool Initiator, string Connection, IPEndPoint Peer, IkeSaSummary Summary,
+    IReadOnlyList<IPAddress>? VirtualIps = null);
 
 public sealed record IkeSaDown(ulong Spi, bool Initiator, string Connection, CloseReason Reason, bool WasEstablished);

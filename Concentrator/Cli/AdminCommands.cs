@@ -15,8 +15,8 @@ public static class AdminCommands
     public const string SasHelp = """
         Usage: Concentrator sas [--json] [--admin URL | --config FILE]
 
-        Lists the IKE SAs of the running gateway with their Child SAs: state, role, peer,
-        algorithms, SPIs, traffic selectors and byte/packet counters.
+        Lists the IKE SAs of the running gateway with their Child SAs: state, role, peer, virtual
+        IPs, algorithms, SPIs, traffic selectors and byte/packet counters.
 
         Options:
           --json          machine-readable output
@@ -120,7 +120,9 @@ public static class AdminCommands
         {
             sb.AppendLine($"{sa.Connection}: #{sa.Spi}, {sa.State}, IKEv2, {sa.Role}");
             sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]");
+            if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
+            if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");
             sb.AppendLine($"  established {sa.AgeSeconds:F0}s ago");
             foreach (var c in sa.Children)
             {

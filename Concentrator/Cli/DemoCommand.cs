@@ -20,7 +20,9 @@ public static class DemoCommand
 
         Starts a single-node concentrator on 127.0.0.1 (ephemeral ports) with the embedded
         configuration below, starts N simulated remote peers, establishes one IKE SA and one
-        Child SA per peer, and prints established/failed counts, handshakes per second and
+        Child SA per peer, each with a virtual IP from the pool (CFG_REQUEST in IKE_AUTH, the
+        address is the peer's side of its tunnel), and prints established/failed counts, distinct
+        virtual IPs, handshakes per second and
         p50/p99 setup latency. A warm-up round of 10 peers (established and deleted) comes first
         so the figures do not include JIT compilation. Then it pushes ESP through every tunnel in
         both directions between the peers' and the gateway's in-memory data planes (no TUN, no
@@ -42,15 +44,18 @@ public static class DemoCommand
         # every simulated peer shares 127.0.0.1 and all start at once: no per-source, per-address or queued-request cap
         charon: { block_threshold: 0, init_limit_job_load: 0, ikesa_limit_per_peer: 0 }
         cluster: { hostname: 127.0.0.1, port: 0 }   # a one-node cluster; the peer fleet is not a member
+        pools:
+          demo-pool: { addrs: 10.200.0.0/16, dns: [10.10.0.53] }
         connections:
           demo:
             proposals: [aes256gcm16-prfsha256-ecp256]
+            pools: [demo-pool]              # every peer asks for a virtual IP (vips = 0.0.0.0)
             local: { auth: psk, id: gw.demo.concentrator }
             remote: { auth: psk, id: "%any" }
             children:
               lan:
                 local_ts: [10.10.0.0/16]
-                remote_ts: [10.200.0.0/16]
+                remote_ts: [dynamic]        # the peer's virtual IP
                 esp_proposals: [aes256gcm16]
         secrets:
           demo: { secret: "demo-only-shared-key-not-for-production" }
@@ -85,6 +90,7 @@ public static class DemoCommand
         await using var fleet = PeerFleet.Start(new FleetOptions
         {
             Psk = config.FindSharedKey("gw.demo.concentrator", "peer-0.fleet")!,
+            VirtualIp = true,
         });
 
         Console.WriteLine($"Concentrator demo: gateway on {gateway.IkeEndpoint}, {peers} simulated peers on {fleet.Node.IkeEndpoint}");
@@ -121,6 +127,8 @@ public static class DemoCommand
         sb.AppendLine($"  Failed                   {result.Requested - result.Established}{FormatFailures(result)}");
         sb.AppendLine($"  Gateway IKE SAs up       {gatewaySas}");
         sb.AppendLine($"  Gateway Child SAs        {gatewayChildren} installed in the data plane");
+        int distinct = result.VirtualIps.Values.Distinct().Count();
+        sb.AppendLine($"  Virtual IPs              {distinct} distinct for {result.VirtualIps.Count} peers from {config.Pools["demo-pool"].Addrs}");
         sb.AppendLine($"  Elapsed                  {result.Elapsed.TotalSeconds:F2} s");
         sb.AppendLine($"  Handshakes per second    {result.HandshakesPerSecond:F0}");
         sb.AppendLine($"  Setup latency p50        {result.Percentile(50):F1} ms");
@@ -135,7 +143,8 @@ public static class DemoCommand
         sb.AppendLine($"  Deleted on shutdown      {(left == 0 && gatewayAfter == 0 ? "all" : $"{left} peer / {gatewayAfter} gateway SAs left")} in {deleteTime.TotalMilliseconds:F0} ms");
         sb.AppendLine($"  Machine                  {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         Console.Write(sb.ToString());
-        return result.Established == result.Requested && gatewayChildren == result.Requested && traffic is not { Failures: > 0 } ? 0 : 1;
+        return result.Established == result.Requested && gatewayChildren == result.Requested && distinct == result.Requested &&
+               traffic is not { Failures: > 0 } ? 0 : 1;
     }
 
     private static string FormatFailures(FleetResult r) =>

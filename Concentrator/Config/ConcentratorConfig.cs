@@ -1,4 +1,5 @@
 using Concentrator.Cluster.Membership;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
@@ -10,6 +11,9 @@ public sealed class ConcentratorConfig
     public HttpConfig Http { get; init; } = new();
     public TunnelConfig Tunnel { get; init; } = new();
     public CharonConfig Charon { get; init; } = new();
+
+    /// <summary>Virtual IP pools by name (swanctl <c>pools</c>), in file order.</summary>
+    public IReadOnlyDictionary<string, PoolConfig> Pools { get; init; } = new Dictionary<string, PoolConfig>();
     public IReadOnlyDictionary<string, ConnectionConfig> Connections { get; init; } = new Dictionary<string, ConnectionConfig>();
     public IReadOnlyList<SecretConfig> Secrets { get; init; } = [];
     public ClusterConfig Cluster { get; init; } = new();

@@ -1,3 +1,4 @@
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Proposals;
 
@@ -10,9 +11,8 @@ internal static partial class ConfigLoader
     [
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
-        "unique", "send_certreq", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey,
+        "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
     ];
-    private static readonly string[] AuthKeys = ["auth", "id"];
     private static readonly string[] ChildKeys =
     [
         "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "dpd_action", "close_action",
@@ -20,22 +20,26 @@ internal static partial class ConfigLoader
         "rekey_packets", "life_packets", "rand_packets", "replay_window",
     ];
 
-    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen)
+    private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys,
+        IReadOnlyDictionary<string, PoolConfig> pools)
     {
+        var credentials = new Credentials(keys, ReadCrls(root));
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
         foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
         {
-            result[name] = ReadConnection(name, m, listen);
+            result[name] = ReadConnection(name, m, listen, credentials, pools);
         }
+        CheckCrlIssuers(root, credentials.Crls, result.Values);
         return result;
     }
 
     /// <remarks>
     /// swanctl keys whose behaviour is not built yet accept only the value we behave like (unique no, keyingtries 1,
-    /// send_certreq no, local_port = listen.ike_port, auth psk; in children mode tunnel, close_action none); any other
+    /// local_port = listen.ike_port, auth psk or pubkey; in children mode tunnel, close_action none); any other
     /// value is an error naming the key, never a value that is read and ignored.
     /// </remarks>
-    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen)
+    private static ConnectionConfig ReadConnection(string name, YamlSection m, ListenConfig listen, Credentials credentials,
+        IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var d = new ConnectionConfig();
         if (m.Int("version", 0, 255) is { } version && version != 2)
@@ -71,10 +75,6 @@ internal static partial class ConfigLoader
         {
             throw m.Fail("keyingtries", $"{keyingTries} is not supported yet (an initiation is tried once: use 1)");
         }
-        if (m.Bool("send_certreq") == true)
-        {
-            throw m.Fail("send_certreq", "yes is not supported yet (no certificate authentication, so no CERTREQ: use no)");
-        }
         var localPort = m.Int("local_port", 0, 65535);
         if (localPort is { } lp && lp != listen.IkePort)
         {
@@ -99,9 +99,15 @@ internal static partial class ConfigLoader
             DpdTimeout = m.Duration("dpd_timeout") ?? d.DpdTimeout,
             KeyingTries = keyingTries,
             Unique = unique,
-            SendCertReq = false,
-            Local = ReadAuth(m.Section("local", AuthKeys)),
-            Remote = ReadAuth(m.Section("remote", AuthKeys)),
+            SendCertReq = m.Bool("send_certreq") ?? d.SendCertReq,
+            SendCert = m.Choice("send_cert", ["ifasked", "always", "never"]) switch
+            {
+                "always" => SendCertPolicy.Always,
+                "never" => SendCertPolicy.Never,
+                _ => d.SendCert,
+            },
+            Local = ReadAuth(m.Section("local", LocalAuthKeys), local: true, credentials),
+            Remote = ReadAuth(m.Section("remote", RemoteAuthKeys), local: false, credentials),
             WeakAlgorithms = weakAllowed,
             Fragmentation = m.Choice("fragmentation", ["yes", "accept", "force", "no"]) switch
             {
@@ -111,21 +117,30 @@ internal static partial class ConfigLoader
                 _ => d.Fragmentation,
             },
             Children = ReadChildren(m, weakAllowed),
+            Pools = ReadPoolNames(m, pools),
+            Vips = ReadVips(m),
         };
     }
 
-    private static AuthConfig ReadAuth(YamlSection m)
+    /// <summary>
+    /// A local or remote round: psk, or pubkey with its certificates (local: also rsa/pss, RSASSA-PSS signatures).
+    /// swanctl's eap methods and pubkey constraints (rsa-2048, pubkey-sha256, ...) are refused as not supported yet.
+    /// </summary>
+    private static AuthConfig ReadAuth(YamlSection m, bool local, Credentials credentials)
     {
         var d = new AuthConfig();
         var auth = m.Scalar("auth");
         var method = auth?.ToLowerInvariant();
-        if (method is not null && !(method is "psk" or "pubkey" or "eap" || (method.StartsWith("eap-", StringComparison.Ordinal) && method.Length > 4)))
+        bool constraint = method is not null && (method.StartsWith("pubkey-", StringComparison.Ordinal) || method.StartsWith("rsa", StringComparison.Ordinal) ||
+                                                 method.StartsWith("ecdsa", StringComparison.Ordinal) || method.StartsWith("ed25519", StringComparison.Ordinal));
+        if (method is not null && !(method is "psk" or "pubkey" or "eap" || constraint || (method.StartsWith("eap-", StringComparison.Ordinal) && method.Length > 4)))
         {
             throw m.Fail("auth", $"'{auth}' is not an auth method (psk, pubkey, eap or eap-<method>)");
         }
-        if (method is not null and not "psk")
+        bool rsaPss = local && method == "rsa/pss";
+        if (method is not null and not ("psk" or "pubkey") && !rsaPss)
         {
-            throw m.Fail("auth", $"'{auth}' is not supported yet (use psk)");
+            throw m.Fail("auth", $"'{auth}' is not supported yet (use psk or pubkey{(local ? ", or rsa/pss" : "")})");
         }
         var id = m.Scalar("id");
         if (id is not null && id.Trim().Length == 0)
@@ -136,6 +151,14 @@ internal static partial class ConfigLoader
         if (id is not null)
         {
             ReadIdentity(m, "id", id);
+        }
+        if (method is "pubkey" || rsaPss)
+        {
+            return local ? ReadLocalPubKey(m, id ?? d.Id, rsaPss, credentials) : ReadRemotePubKey(m, id ?? d.Id, credentials);
+        }
+        foreach (var key in new[] { "certs", "cacerts", "revocation" }.Where(m.Keys.Contains))
+        {
+            throw m.Fail(key, "only with auth pubkey");
         }
         return new AuthConfig
         {

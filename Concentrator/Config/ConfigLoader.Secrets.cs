@@ -23,12 +23,22 @@ internal static partial class ConfigLoader
     private const int MaxIncludedFileBytes = 1 << 20;
     private static readonly string[] IncludedRootKeys = ["secrets"];
 
-    private static List<SecretConfig> ReadSecrets(YamlSection root)
+    /// <summary>The IKE secrets (PSKs) and the private keys of <c>secrets:</c>, included files' too.</summary>
+    private sealed record SecretsRead(List<SecretConfig> Ike, List<PrivateKeyEntry> Keys);
+
+    private static SecretsRead ReadSecrets(YamlSection root)
     {
         var result = new List<SecretConfig>();
-        // swanctl's id<suffix>: a secret has any number of owner id keys.
-        foreach (var (name, m) in root.Sections("secrets", k => k == "secret" || k.StartsWith("id", StringComparison.Ordinal)))
+        var keys = new List<PrivateKeyEntry>();
+        // swanctl's id<suffix>: a secret has any number of owner id keys; a private key secret has file and secret.
+        foreach (var (name, m) in root.Sections("secrets", k => k is "secret" or "file" || k.StartsWith("id", StringComparison.Ordinal)))
         {
+            if (IsPrivateKeySecret(name))
+            {
+                keys.Add(ReadPrivateKey(name, m));
+                continue;
+            }
+            if (m.Keys.Contains("file")) throw m.Fail("file", $"only a private key secret ({string.Join(", ", PrivateKeyPrefixes)}<suffix>) names a file");
             var ids = new List<Identity>();
             foreach (var key in m.Keys.Where(k => k.StartsWith("id", StringComparison.Ordinal)))
             {
@@ -44,10 +54,10 @@ internal static partial class ConfigLoader
             }
             result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
         }
-        return WithIncludedSecrets(result, root);
+        return WithIncludedSecrets(new SecretsRead(result, keys), root);
     }
 
-    private static List<SecretConfig> WithIncludedSecrets(List<SecretConfig> secrets, YamlSection root)
+    private static SecretsRead WithIncludedSecrets(SecretsRead secrets, YamlSection root)
     {
         var items = root.List(IncludeKey);
         if (items is null)
@@ -55,23 +65,25 @@ internal static partial class ConfigLoader
             return secrets;
         }
         var definedIn = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var s in secrets)
+        foreach (var name in secrets.Ike.Select(s => s.Name).Concat(secrets.Keys.Select(k => k.Name)))
         {
-            definedIn[s.Name] = root.Source;
+            definedIn[name] = root.Source;
         }
         foreach (var item in items)
         {
             foreach (var path in ResolveInclude(root, item))
             {
-                foreach (var s in ReadIncludedFile(path))
+                var included = ReadIncludedFile(path);
+                foreach (var name in included.Ike.Select(s => s.Name).Concat(included.Keys.Select(k => k.Name)))
                 {
-                    if (definedIn.TryGetValue(s.Name, out var first))
+                    if (definedIn.TryGetValue(name, out var first))
                     {
-                        throw new ConfigException(path, $"secrets.{s.Name}", $"already defined in {first}");
+                        throw new ConfigException(path, $"secrets.{name}", $"already defined in {first}");
                     }
-                    definedIn[s.Name] = path;
-                    secrets.Add(s);
+                    definedIn[name] = path;
                 }
+                secrets.Ike.AddRange(included.Ike);
+                secrets.Keys.AddRange(included.Keys);
             }
         }
         return secrets;
@@ -135,7 +147,7 @@ internal static partial class ConfigLoader
     }
 
     /// <summary>Reads an included file: only <c>secrets:</c>, errors naming that file.</summary>
-    private static List<SecretConfig> ReadIncludedFile(string file)
+    private static SecretsRead ReadIncludedFile(string file)
     {
         string text;
         try

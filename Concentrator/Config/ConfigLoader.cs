@@ -12,7 +12,7 @@ internal static partial class ConfigLoader
 {
     internal const string FileKeyPath = "<file>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", "connections", "secrets", IncludeKey];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", PoolsKey, "connections", "secrets", IncludeKey, CrlsKey];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];
@@ -34,14 +34,17 @@ internal static partial class ConfigLoader
     {
         var root = YamlSection.Root(file, yaml, RootKeys);
         var listen = ReadListen(root.Section("listen", ListenKeys));
+        var secrets = ReadSecrets(root);
+        var pools = ReadPools(root);
         return new ConcentratorConfig
         {
             Listen = listen,
             Http = ReadHttp(root.Section("http", HttpKeys)),
             Tunnel = ReadTunnel(root.Section("tunnel", TunnelKeys)),
             Charon = ReadCharon(root.Section("charon", CharonKeys)),
-            Connections = ReadConnections(root, listen),
-            Secrets = ReadSecrets(root),
+            Pools = pools,
+            Connections = ReadConnections(root, listen, secrets.Keys, pools),
+            Secrets = secrets.Ike,
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
         };

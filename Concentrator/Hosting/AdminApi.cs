@@ -8,8 +8,10 @@ using Concentrator.Ipsec;
 namespace Concentrator.Hosting;
 
 /// <summary>One IKE SA as the operator commands show it (never key material).</summary>
+/// <param name="RemoteCertificate">The subject of the peer's certificate (pubkey authentication); null for a PSK peer.</param>
+/// <param name="VirtualIps">Leased to the peer (we are the responder) or assigned to us (initiator).</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
-    double AgeSeconds, IReadOnlyList<ChildView> Children);
+    double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null);
 
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
     IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut);
@@ -56,7 +58,8 @@ public static class AdminApi
                     c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut);
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
-                info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children));
+                info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
+                    info.VirtualIps ?? []));
         }
         return result;
     }

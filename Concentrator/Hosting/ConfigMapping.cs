@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Concentrator.Config;
 using Concentrator.DataPlane.Linux;
 using Concentrator.Ike.Admission;
@@ -59,7 +60,7 @@ public static class ConfigMapping
             (conn, child) => (conn.Name, child.Name, child.StartAction is "start" or "trap")));
 
     /// <summary>The Linux data plane of this configuration: <c>tunnel:</c>, the first listen address, the NAT-T port, the
-    /// acquire queue and the trap policies of children with start_action trap.</summary>
+    /// acquire queue, the trap policies of children with start_action trap and the virtual IP pools to route.</summary>
     public static LinuxDataPlaneOptions ToDataPlaneOptions(this ConcentratorConfig config) => new()
     {
         Device = config.Tunnel.Device,
@@ -73,9 +74,14 @@ public static class ConfigMapping
         ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
         NattPort = config.Listen.NattPort,
         AcquireQueue = config.Charon.AcquireQueue,
+        MaxIkePacket = config.Charon.MaxPacket,
         Traps = config.Connections.Values
             .SelectMany(conn => conn.Children.Values.Where(child => child.StartAction == "trap"),
                 (conn, child) => new TrapSpec(conn.Name, child.Name, ResolveForTrap(child.LocalTs), ResolveForTrap(child.RemoteTs)))
+            .ToList(),
+        PoolRoutes = config.Pools.Values
+            .Select(pool => new TrafficSelector(pool.Family == AddressFamily.InterNetwork ? TsType.Ipv4AddressRange : TsType.Ipv6AddressRange,
+                0, 0, 65535, pool.First, pool.Last))
             .ToList(),
     };
 

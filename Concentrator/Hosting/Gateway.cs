@@ -8,6 +8,7 @@ using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
@@ -36,6 +37,14 @@ public sealed record GatewayOptions
     /// <summary>Null: a local actor system without remoting (in-process tests, the simulated peer fleet), ready as soon
     /// as its sockets are bound. Set: this node joins an Akka cluster (<c>run</c>, <c>demo</c>) and is ready once Up.</summary>
     public ClusterConfig? Cluster { get; init; }
+
+    /// <summary>How long an offline lease is kept for its identity before another may get it; null: the default
+    /// (<see cref="AddressPools.DefaultReuseDelay"/>). Tests shorten it.</summary>
+    public TimeSpan? LeaseReuseDelay { get; init; }
+
+    /// <summary>In a cluster, how long addresses a membership change gave this node wait before it leases them fresh;
+    /// null: <see cref="ClusterLeases.DefaultSettleTime"/>. Tests shorten it.</summary>
+    public TimeSpan? LeaseSettleTime { get; init; }
 }
 
 /// <summary>
@@ -69,6 +78,7 @@ public sealed class Gateway : IAsyncDisposable
         Metrics.Limits.AttachLogger(options.Loggers.CreateLogger("Concentrator.Limits"));
         var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
+        Pools = new AddressPools(options.Config.Pools.Values, options.LeaseReuseDelay);
         var context = new IkeSaContext
         {
             Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
@@ -77,6 +87,7 @@ public sealed class Gateway : IAsyncDisposable
             NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,
             Metrics = Metrics,
             Limits = limits,
+            Pools = Pools,
         };
 
         var sender = new TransportSet(_transports);
@@ -89,6 +100,12 @@ public sealed class Gateway : IAsyncDisposable
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate,
                 replicas is null ? null : new ClusterMobility(replicas, context, ikeLog)), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
+        // Leases unique across the cluster: this node's share of each pool, and the leases of other nodes' SAs. A one-node
+        // cluster by configuration (no seed nodes, no discovery) never has another member and leases from its whole pools.
+        if (replicas is not null && options.Cluster is { } clustered && (clustered.SeedNodes.Count > 0 || clustered.Discovery != "none"))
+        {
+            Pools.Coordinator = ClusterLeases.ForNode(System, replicas, options.LeaseSettleTime);
+        }
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
@@ -135,6 +152,7 @@ public sealed class Gateway : IAsyncDisposable
         {
             Metrics.SetReady(Ready);
             if (Replicas is { } r) Metrics.SetReplicatedSas(r.Count);
+            foreach (var u in Pools.Usage()) Metrics.SetPoolUsage(u.Pool, u.Size, u.InUse, u.Offline, u.Free);
         });
     }
 
@@ -211,6 +229,9 @@ public sealed class Gateway : IAsyncDisposable
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
+
+    /// <summary>This node's virtual IP pools and their leases (swanctl pools).</summary>
+    public AddressPools Pools { get; }
 
     /// <summary>Where every receive loop of this node puts its IKE datagrams: the transports' and the data plane's.</summary>
     public IkeIngress Ingress { get; }

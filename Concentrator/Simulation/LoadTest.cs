@@ -28,9 +28,17 @@ public sealed record LoadTestOptions
 /// One measured round. Failures are keyed by <see cref="CloseReason"/> name, plus
 /// <see cref="LoadTest.PendingReason"/> for peers still negotiating when the timeout passed. Retransmits counts every
 /// IKE retransmission of this process during the round (the initiator's, when no responder shares the process).
+/// With virtual IPs: <see cref="VirtualIps"/> peers got one, <see cref="DistinctVirtualIps"/> distinct addresses among
+/// them, and <see cref="SameVirtualIps"/> peers got the address they had in the round before (the same identities
+/// reconnect each round; the first round compares with the warm-up).
 /// </summary>
 public sealed record LoadRound(int Requested, int Established, int Failed, IReadOnlyDictionary<string, int> Failures,
-    double ElapsedSeconds, double SetupsPerSecond, double P50Ms, double P99Ms, double MaxMs, long Retransmits);
+    double ElapsedSeconds, double SetupsPerSecond, double P50Ms, double P99Ms, double MaxMs, long Retransmits)
+{
+    public int VirtualIps { get; init; }
+    public int DistinctVirtualIps { get; init; }
+    public int SameVirtualIps { get; init; }
+}
 
 /// <summary>
 /// The one way of running a <see cref="PeerFleet"/> against a responder: used by <c>Concentrator loadtest</c> and the
@@ -46,9 +54,10 @@ public static class LoadTest
     public static async Task<IReadOnlyList<LoadRound>> RunAsync(PeerFleet fleet, IPEndPoint target, LoadTestOptions o,
         Action<int, int, int>? progress = null, Action<string>? log = null)
     {
+        IReadOnlyDictionary<int, System.Net.IPAddress> previous = new Dictionary<int, System.Net.IPAddress>();
         if (o.Warmup > 0)
         {
-            await fleet.EstablishAsync(target, Math.Min(o.Warmup, o.Peers), o.Timeout, maxPending: o.Window).ConfigureAwait(false);
+            previous = (await fleet.EstablishAsync(target, Math.Min(o.Warmup, o.Peers), o.Timeout, maxPending: o.Window).ConfigureAwait(false)).VirtualIps;
             await fleet.DeleteAllAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
 
@@ -61,9 +70,17 @@ public static class LoadTest
             var failures = r.Failures.ToDictionary(f => f.Key.ToString(), f => f.Value);
             if (r.Pending > 0) failures[PendingReason] = r.Pending;
             var round = new LoadRound(r.Requested, r.Established, r.Requested - r.Established, failures, r.Elapsed.TotalSeconds,
-                r.HandshakesPerSecond, r.Percentile(50), r.Percentile(99), r.MaxMilliseconds, IkeStats.Retransmits - retransmitsBefore);
+                r.HandshakesPerSecond, r.Percentile(50), r.Percentile(99), r.MaxMilliseconds, IkeStats.Retransmits - retransmitsBefore)
+            {
+                VirtualIps = r.VirtualIps.Count,
+                DistinctVirtualIps = r.VirtualIps.Values.Distinct().Count(),
+                SameVirtualIps = r.VirtualIps.Count(v => previous.TryGetValue(v.Key, out var before) && before.Equals(v.Value)),
+            };
+            previous = r.VirtualIps;
             log?.Invoke($"round {i + 1}: {round.Established}/{round.Requested} up, {round.SetupsPerSecond:F0}/s, p50 {round.P50Ms:F1} ms, " +
-                        $"p99 {round.P99Ms:F1} ms, max {round.MaxMs:F1} ms, {round.Retransmits} retransmits {FormatFailures(round.Failures)}");
+                        $"p99 {round.P99Ms:F1} ms, max {round.MaxMs:F1} ms, {round.Retransmits} retransmits" +
+                        (round.VirtualIps > 0 ? $", {round.DistinctVirtualIps} distinct virtual IPs, {round.SameVirtualIps} kept their address " : " ") +
+                        FormatFailures(round.Failures));
             rounds.Add(round);
             if (i < o.Rounds - 1 || !o.Keep)
             {

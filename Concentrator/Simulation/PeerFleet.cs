@@ -22,20 +22,31 @@ public sealed record FleetOptions
     public string IkeProposal { get; init; } = "aes256gcm16-prfsha256-ecp256";
     public string EspProposal { get; init; } = "aes256gcm16";
     public string GatewayId { get; init; } = "gw.demo.concentrator";
-    public required byte[] Psk { get; init; }
+    /// <summary>The PSK every peer and the responder share (auth psk); unused with <see cref="Certificates"/>.</summary>
+    public byte[] Psk { get; init; } = [];
+
+    /// <summary>When set, the peers and the responder authenticate with certificates (auth pubkey both ways) instead of the PSK.</summary>
+    public FleetCertificates? Certificates { get; init; }
     public string RemoteTs { get; init; } = "10.10.0.0/16";
     public IkeTunables Tunables { get; init; } = IkeTunables.Default;
     public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
     public string IdPrefix { get; init; } = "peer-";
 
+    /// <summary>Each peer requests a virtual IP (swanctl vips = 0.0.0.0) and uses it as its inner address (its local_ts is
+    /// dynamic); the responder's connection needs pools. Otherwise peer i's inner address is <see cref="InnerBase"/> + i.</summary>
+    public bool VirtualIp { get; init; }
+
     /// <summary>First inner address; peer i gets this address + i as a /32.</summary>
     public const uint InnerBase = 0x0AC8_0000; // 10.200.0.0
 }
 
-/// <summary>Outcome of establishing a fleet: counts, failures by reason and setup latencies.</summary>
+/// <summary>Outcome of establishing a fleet: counts, failures by reason, setup latencies, and the virtual IP each peer got
+/// (by peer index; only with <see cref="FleetOptions.VirtualIp"/>).</summary>
 public sealed record FleetResult(int Requested, int Established, IReadOnlyDictionary<CloseReason, int> Failures,
     TimeSpan Elapsed, IReadOnlyList<double> SetupMilliseconds)
 {
+    public IReadOnlyDictionary<int, IPAddress> VirtualIps { get; init; } = new Dictionary<int, IPAddress>();
+
     public double HandshakesPerSecond => Elapsed.TotalSeconds > 0 ? Established / Elapsed.TotalSeconds : 0;
 
     /// <summary>Peers neither up nor failed when the timeout passed.</summary>
@@ -63,6 +74,8 @@ public sealed class PeerFleet : IAsyncDisposable
     private readonly EspProposal _esp;
     private readonly ConcurrentQueue<double> _latencies = new();
     private readonly ConcurrentDictionary<CloseReason, int> _failures = new();
+    // The virtual IP each peer (by index) got in the current EstablishAsync.
+    private readonly ConcurrentDictionary<int, IPAddress> _virtualIps = new();
     private int _established;
     private int _failed;
 
@@ -104,12 +117,21 @@ public sealed class PeerFleet : IAsyncDisposable
         return new PeerFleet(options, node, dataPlane);
     }
 
+    private string IdOf(int index) => $"{_options.IdPrefix}{index}.fleet";
+
+    /// <summary>With certificates: issues those of peers [0, count) ahead, so that no measured round spends time signing them.</summary>
+    public void PrepareCertificates(int count)
+    {
+        if (_options.Certificates is not { } certificates) return;
+        for (int i = 0; i < count; i++) certificates.For(IdOf(i));
+    }
+
     /// <summary>Connection of peer <paramref name="index"/>: its own identity and a /32 inner address.</summary>
     public ConnectionConfig PeerConnection(int index)
     {
         uint address = FleetOptions.InnerBase + (uint)index;
         string inner = $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}/32";
-        TrafficSelectorSpec.TryParse(inner, out var local, out _);
+        TrafficSelectorSpec.TryParse(_options.VirtualIp ? TrafficSelectorSpec.DynamicKeyword : inner, out var local, out _);
         TrafficSelectorSpec.TryParse(_options.RemoteTs, out var remote, out _);
         var child = new ChildConfig
         {
@@ -118,13 +140,20 @@ public sealed class PeerFleet : IAsyncDisposable
             RemoteTs = [remote!],
             EspProposals = [_esp],
         };
+        string id = IdOf(index);
+        var certificates = _options.Certificates;
         return new ConnectionConfig
         {
             Name = $"peer-{index}",
             Proposals = [_ike],
-            Local = new AuthConfig { Auth = "psk", Id = $"{_options.IdPrefix}{index}.fleet" },
-            Remote = new AuthConfig { Auth = "psk", Id = _options.GatewayId },
+            Local = certificates is null
+                ? new AuthConfig { Auth = AuthConfig.Psk, Id = id }
+                : new AuthConfig { Auth = AuthConfig.PubKey, Id = id, Certificate = certificates.For(id) },
+            Remote = certificates is null
+                ? new AuthConfig { Auth = AuthConfig.Psk, Id = _options.GatewayId }
+                : new AuthConfig { Auth = AuthConfig.PubKey, Id = _options.GatewayId, Trust = certificates.Trust },
             Children = new Dictionary<string, ChildConfig> { ["lan"] = child },
+            Vips = _options.VirtualIp ? [IPAddress.Any] : [],
         };
     }
 
@@ -139,6 +168,7 @@ public sealed class PeerFleet : IAsyncDisposable
     {
         int baseEstablished = Established, baseFailed = Failed, baseLatencies = _latencies.Count;
         var baseFailures = new Dictionary<CloseReason, int>(_failures);
+        _virtualIps.Clear();
         var clock = Stopwatch.StartNew();
         var lastProgress = TimeSpan.Zero;
         for (int i = 0; i < count && clock.Elapsed < timeout; i++)
@@ -176,7 +206,10 @@ public sealed class PeerFleet : IAsyncDisposable
         progress?.Invoke(established, Failed - baseFailed, count);
         var failures = _failures.ToDictionary(f => f.Key, f => f.Value - baseFailures.GetValueOrDefault(f.Key));
         foreach (var zero in failures.Where(f => f.Value == 0).Select(f => f.Key).ToList()) failures.Remove(zero);
-        return new FleetResult(count, established, failures, elapsed, _latencies.Skip(baseLatencies).ToArray());
+        return new FleetResult(count, established, failures, elapsed, _latencies.Skip(baseLatencies).ToArray())
+        {
+            VirtualIps = new Dictionary<int, IPAddress>(_virtualIps),
+        };
     }
 
     /// <summary>Deletes every peer's IKE SA with the gateway (INFORMATIONAL Delete), bounded in time.</summary>
@@ -202,6 +235,11 @@ public sealed class PeerFleet : IAsyncDisposable
             {
                 if (!m.Initiator) return;
                 fleet._latencies.Enqueue(m.Summary.SetupTime.TotalMilliseconds);
+                if (m.VirtualIps is [var vip, ..] && m.Connection.StartsWith("peer-", StringComparison.Ordinal) &&
+                    int.TryParse(m.Connection.AsSpan("peer-".Length), out int index))
+                {
+                    fleet._virtualIps[index] = vip;
+                }
                 Interlocked.Increment(ref fleet._established);
             });
             Receive<IkeSaDown>(m =>

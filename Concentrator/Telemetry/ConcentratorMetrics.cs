@@ -34,6 +34,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter _dpdProbes;
     private readonly Counter _deadPeers;
     private readonly Counter.Child[] _peerMoves;
+    private readonly Counter.Child[,] _authFailures;
     private readonly Counter.Child[] _retransmits;
     private readonly Counter _cookiesSent;
     private readonly Counter.Child[] _received;
@@ -51,6 +52,10 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _released;
     private readonly Gauge _clusterUnreachable;
     private readonly Gauge _ready;
+    private readonly Gauge _poolSize;
+    private readonly Gauge _poolInUse;
+    private readonly Gauge _poolOffline;
+    private readonly Gauge _poolFree;
 
     private readonly object _tunnelLock = new();
     private readonly HashSet<(string Connection, string Child)> _configuredChildren = new();
@@ -115,6 +120,15 @@ public sealed class ConcentratorMetrics
             "Established IKE SAs (with all their Child SAs) that followed their peer to a new address or port (its NAT's mapping " +
             "changed), by what showed it: an authenticated IKE message or authenticated, new ESP.", "trigger");
         _peerMoves = [moves.WithLabels("ike"), moves.WithLabels("esp")];
+        var authFailures = f.CreateCounter("concentrator_ike_auth_failures_total",
+            "Peers not authenticated in IKE_AUTH (answered AUTHENTICATION_FAILED, or the SA closed as initiator), by our role and reason.",
+            "role", "reason");
+        var authReasons = LabelValues.SnakeNames<AuthFailure>();
+        _authFailures = new Counter.Child[2, authReasons.Length];
+        for (int r = 0; r < 2; r++)
+        {
+            for (int i = 0; i < authReasons.Length; i++) _authFailures[r, i] = authFailures.WithLabels(LabelValues.Role(r == 0), authReasons[i]);
+        }
         var retransmits = f.CreateCounter("concentrator_ike_retransmissions_total", "IKE requests retransmitted, by exchange.", "exchange");
         _retransmits = LabelValues.Exchanges.Select(e => retransmits.WithLabels(e)).ToArray();
         _cookiesSent = f.CreateCounter("concentrator_ike_cookies_sent_total", "COOKIE challenges sent to IKE_SA_INIT requests (RFC 7296 §2.6).");
@@ -155,6 +169,14 @@ public sealed class ConcentratorMetrics
         var released = f.CreateCounter("concentrator_cluster_sa_releases_total",
             "IKE SAs this node stopped holding without a Delete, by reason: moved (released to the node the peer's traffic reaches), handoff (leaving), fenced (another node adopted it).", "reason");
         _released = ReleaseReasons.Select(r => released.WithLabels(r)).ToArray();
+        _poolSize = f.CreateGauge("concentrator_pool_addresses", "Addresses of each virtual IP pool (swanctl pools).", "pool");
+        _poolInUse = f.CreateGauge("concentrator_pool_leases_in_use",
+            "Virtual IP leases held by this node's IKE SAs, by pool; summed over nodes: the pool's use.", "pool");
+        _poolOffline = f.CreateGauge("concentrator_pool_leases_offline",
+            "Virtual IP leases kept for identities whose last IKE SA on this node is gone (they get the address back), by pool.", "pool");
+        _poolFree = f.CreateGauge("concentrator_pool_addresses_free",
+            "Addresses of each pool no IKE SA and no returning identity holds, as this node knows them (in a cluster every node " +
+            "reports the whole pool's count: take the minimum, not the sum).", "pool");
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
 
         DataPlane = new DataPlaneMetrics(f, Registry);
@@ -233,6 +255,8 @@ public sealed class ConcentratorMetrics
 
     public void CountDpdProbe() => _dpdProbes.Inc();
 
+    public void CountAuthFailure(bool initiator, AuthFailure reason) => _authFailures[initiator ? 0 : 1, (int)reason].Inc();
+
     public void CountPeerMove(bool byEsp) => _peerMoves[byEsp ? 1 : 0].Inc();
 
     public void CountRetransmit(ExchangeType exchange)
@@ -307,6 +331,15 @@ public sealed class ConcentratorMetrics
     // ---- Node ----
 
     public void SetReady(bool ready) => _ready.Set(ready ? 1 : 0);
+
+    /// <summary>One virtual IP pool's counts (labels: the configured pool name only).</summary>
+    public void SetPoolUsage(string pool, long size, int inUse, int offline, long free)
+    {
+        _poolSize.WithLabels(pool).Set(size);
+        _poolInUse.WithLabels(pool).Set(inUse);
+        _poolOffline.WithLabels(pool).Set(offline);
+        _poolFree.WithLabels(pool).Set(free);
+    }
 
     public void SetClusterMembers(string status, int count) => _clusterMembers.WithLabels(status).Set(count);
 

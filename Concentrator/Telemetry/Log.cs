@@ -41,9 +41,20 @@ public static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "IKE SA {OldSpi} {Connection} rekeyed to {NewSpi}")]
     public static partial void IkeSaRekeyed(ILogger logger, string oldSpi, string newSpi, string connection);
 
+    [LoggerMessage(EventId = 1030, Level = LogLevel.Information, Message = "IKE SA {Spi} {Connection}: virtual IP {Addresses} for {RemoteId}, {Source}")]
+    public static partial void VirtualIps(ILogger logger, string spi, string connection, string addresses, string remoteId, string source);
+
+    [LoggerMessage(EventId = 1031, Level = LogLevel.Warning,
+        Message = "IKE SA {Spi} {Connection}: no virtual IP for {RemoteId} from pools {Pools} ({Why}); IKE_AUTH built no Child SA")]
+    public static partial void VirtualIpFailed(ILogger logger, string spi, string connection, string remoteId, string pools, string why);
+
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information,
         Message = "IKE SA {Spi}: peer moved from {From} to {To} (authenticated {Trigger}); {Children} Child SAs follow")]
     public static partial void PeerMoved(ILogger logger, string spi, System.Net.IPEndPoint from, System.Net.IPEndPoint to, string trigger, int children);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning,
+        Message = "IKE SA {Spi} with {Peer}: peer '{RemoteId}' not authenticated: {Reason} ({Detail})")]
+    public static partial void PeerAuthFailed(ILogger logger, string spi, IPEndPoint peer, string remoteId, AuthFailure reason, string detail);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ipsec;
@@ -77,6 +78,10 @@ public sealed class IkeSaSnapshot : IDisposable
     public CachedIkeResponse? LastResponse { get; init; }
 
     public IReadOnlyList<ChildSaSnapshot> Children { get; init; } = [];
+
+    /// <summary>The SA's virtual IPs: leased to the peer from a pool (the adopter holds the lease in its own pools), or, with
+    /// pool "", assigned to us by the peer.</summary>
+    public IReadOnlyList<VirtualIp> VirtualIps { get; init; } = [];
 
     public void Dispose()
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Wire;
@@ -9,7 +10,7 @@ using Concentrator.Ipsec;
 
 namespace Concentrator.Cluster.Replication;
 
-// Version 1, big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
+// Version 1, or 2 when the SA has virtual IPs (version 1 followed by them), big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
 // "time" = i64 UTC ticks.
 //
@@ -22,6 +23,7 @@ namespace Concentrator.Cluster.Replication;
 //     string child | u32 inbound SPI | u32 outbound SPI | u16 encr, u16 key bits, u16 integ, u16 group, u8 ESN
 //     4 x bytes keys (in encr, in integ, out encr, out integ) | selectors local, remote | u8 transport | i32 replay window
 //     time created | u64 outbound mark | u64 inbound floor | u8 replaced | u32 successor
+//   version 2 only: u8 n virtual IPs (1..255), each: string pool ("" = assigned to us by the peer) | u8 4|6, address
 
 /// <summary>
 /// Binary form of <see cref="IkeSaSnapshot"/> for replication between cluster nodes (in memory and over remoting only).
@@ -31,6 +33,11 @@ public static class IkeSaSnapshotCodec
 {
     public const byte Version = 1;
 
+    /// <summary>Version 1 followed by the SA's virtual IPs; written only for an SA that has some, so every other snapshot
+    /// stays readable by nodes that know version 1 only (a node that does not know version 2 refuses the SA rather than
+    /// adopting it without its address).</summary>
+    public const byte VersionWithVirtualIps = 2;
+
     private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8, FlagPeerFragments = 16;
     private const byte CachedNone = 0, CachedInline = 1, CachedInitExchange = 2;
 
@@ -39,7 +46,7 @@ public static class IkeSaSnapshotCodec
         ArgumentNullException.ThrowIfNull(snapshot);
         var buffer = new byte[EncodedLength(snapshot)];
         var w = new SpanWriter(buffer);
-        w.WriteUInt8(Version);
+        w.WriteUInt8(snapshot.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version);
         w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
                             (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0) |
                             (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0)));
@@ -112,12 +119,22 @@ public static class IkeSaSnapshotCodec
             w.WriteUInt32(c.Successor);
         }
 
+        if (snapshot.VirtualIps.Count > 0)
+        {
+            w.WriteUInt8(checked((byte)snapshot.VirtualIps.Count));
+            foreach (var vip in snapshot.VirtualIps)
+            {
+                WriteString(ref w, vip.Pool);
+                WriteAddress(ref w, vip.Address);
+            }
+        }
+
         if (w.Position != buffer.Length) throw new InvalidOperationException("snapshot length mismatch");
         return buffer;
     }
 
     /// <summary>
-    /// Decodes a snapshot. Ok only for a buffer of exactly one well-formed version-1 snapshot of an Established or
+    /// Decodes a snapshot. Ok only for a buffer of exactly one well-formed version-1 or version-2 snapshot of an Established or
     /// Connecting SA; <see cref="ParseStatus.BadVersion"/> for another version byte. The caller owns (and disposes) the
     /// result.
     /// </summary>
@@ -138,7 +155,7 @@ public static class IkeSaSnapshotCodec
         snapshot = null;
         var r = new SpanReader(data);
         if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
-        if (version != Version) return ParseStatus.BadVersion;
+        if (version is not (Version or VersionWithVirtualIps)) return ParseStatus.BadVersion;
         if (!r.TryReadUInt8(out byte flags) || !r.TryReadUInt8(out byte state) || !r.TryReadUInt64(out ulong spiI) ||
             !r.TryReadUInt64(out ulong spiR) || !r.TryReadUInt64(out ulong stateVersion))
         {
@@ -217,6 +234,9 @@ public static class IkeSaSnapshotCodec
             children.Add(child!);
         }
 
+        var vips = new List<VirtualIp>();
+        if (version == VersionWithVirtualIps && (st = ReadVirtualIps(ref r, vips)) != ParseStatus.Ok) return st;
+
         if (r.Remaining != 0) return ParseStatus.BadLength;
 
         snapshot = new IkeSaSnapshot
@@ -247,7 +267,21 @@ public static class IkeSaSnapshotCodec
             PeerNextRequestId = peerNextRequestId,
             LastResponse = lastResponse,
             Children = children,
+            VirtualIps = vips,
         };
+        return ParseStatus.Ok;
+    }
+
+    private static ParseStatus ReadVirtualIps(ref SpanReader r, List<VirtualIp> vips)
+    {
+        if (!r.TryReadUInt8(out byte count)) return ParseStatus.Truncated;
+        if (count == 0) return ParseStatus.InvalidSyntax; // version 2 means at least one
+        for (int i = 0; i < count; i++)
+        {
+            ParseStatus st;
+            if ((st = ReadString(ref r, out var pool)) != ParseStatus.Ok || (st = ReadAddress(ref r, out var address)) != ParseStatus.Ok) return st;
+            vips.Add(new VirtualIp(pool, address!));
+        }
         return ParseStatus.Ok;
     }
 
@@ -331,6 +365,11 @@ public static class IkeSaSnapshotCodec
             n += SelectorsLength(c.LocalTs) + SelectorsLength(c.RemoteTs);
             n += 1 + 4 + 8 + 8 + 8 + 1 + 4;
         }
+        if (s.VirtualIps.Count > 0)
+        {
+            n += 1;
+            foreach (var vip in s.VirtualIps) n += StringLength(vip.Pool) + 1 + (vip.Address.AddressFamily == AddressFamily.InterNetworkV6 ? 16 : 4);
+        }
         return n;
     }
 
@@ -401,6 +440,22 @@ public static class IkeSaSnapshotCodec
         if (family is not (4 or 6)) return ParseStatus.InvalidSyntax;
         if (!r.TryReadBytes(family == 4 ? 4 : 16, out var address) || !r.TryReadUInt16(out ushort port)) return ParseStatus.Truncated;
         ep = new IPEndPoint(new IPAddress(address), port);
+        return ParseStatus.Ok;
+    }
+
+    private static void WriteAddress(ref SpanWriter w, IPAddress address)
+    {
+        w.WriteUInt8(address.AddressFamily == AddressFamily.InterNetworkV6 ? (byte)6 : (byte)4);
+        w.WriteBytes(address.GetAddressBytes());
+    }
+
+    private static ParseStatus ReadAddress(ref SpanReader r, out IPAddress? address)
+    {
+        address = null;
+        if (!r.TryReadUInt8(out byte family)) return ParseStatus.Truncated;
+        if (family is not (4 or 6)) return ParseStatus.InvalidSyntax;
+        if (!r.TryReadBytes(family == 4 ? 4 : 16, out var bytes)) return ParseStatus.Truncated;
+        address = new IPAddress(bytes);
         return ParseStatus.Ok;
     }
 

@@ -79,6 +79,7 @@ public static class IkeSaSnapshotter
             PeerNextRequestId = sa.TaskManager.PeerNextRequestId,
             LastResponse = sa.TaskManager.LastResponse is { } r ? new CachedIkeResponse(r.MessageId, r.Request.ToArray(), r.Response.ToArray()) : null,
             Children = children,
+            VirtualIps = sa.VirtualIps.All.ToList(),
         };
     }
 
@@ -89,7 +90,8 @@ public static class IkeSaSnapshotter
     /// floor (the host installs them as it does new children); a child our completed rekey replaced gets its Delete
     /// queued again (it may have been lost with the old node). Half-open responder: no effect; the next IKE_AUTH is
     /// processed normally. Connection names resolve through <see cref="IConnectionResolver.FindConnection"/>; a name that
-    /// no longer exists, or a suite this node cannot run, makes it return null. Not counted as a new negotiation.
+    /// no longer exists, a suite this node cannot run, or a virtual IP lease this node's pools cannot take (another
+    /// identity holds the address here) makes it return null. Not counted as a new negotiation.
     /// The snapshot stays the caller's (every array is copied).
     /// </summary>
     public static IkeSa? Restore(IkeSaContext context, IkeSaSnapshot snapshot, ulong outboundSequenceMargin)
@@ -146,6 +148,13 @@ public static class IkeSaSnapshotter
         if (s.LastResponse is { } cached)
         {
             sa.TaskManager.LastResponse = new CachedResponse(cached.MessageId, cached.Request.ToArray(), cached.Response.ToArray());
+        }
+        // The adopter holds the leases in its own pools; one another identity holds online here would give two tunnels
+        // one address, so such an SA is not adopted (its peer renegotiates and gets an address of its own).
+        if (!sa.VirtualIps.TakeOver(s.VirtualIps, context.Pools, s.RemoteId, s.Remote))
+        {
+            sa.Dispose();
+            return null;
         }
         sa.Move(s.State);
         sa.LastInbound = Environment.TickCount64;

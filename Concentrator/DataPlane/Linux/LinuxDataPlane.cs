@@ -23,6 +23,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly SelectorTable<EspSa> _outbound = new();
     private readonly TrapPolicies _traps;
     private readonly RouteManager? _routes;
+    private readonly IReadOnlyList<TrafficSelector> _poolRoutes;
     private readonly TunDevice _tun;
     private readonly UdpBatchSocket[] _udp;
     private readonly RawEspSocket? _raw;
@@ -30,6 +31,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly ILogger _log;
     private readonly int _workers;
     private readonly bool _gro;
+    private readonly int _ikeSlot;
     private volatile bool _stopping;
     private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
 
@@ -45,6 +47,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _log = log;
         _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
         _gro = options.Gro;
+        _ikeSlot = Math.Max(PacketBatch.DefaultBufferSize, options.MaxIkePacket + UdpEncapsulation.NonEspMarkerLength);
         var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
         _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true);
@@ -72,6 +75,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
+        _poolRoutes = options.PoolRoutes;
     }
 
     /// <summary>The fwmark of the plane's sockets when it installs routes (the IKE sockets must carry it too); 0 otherwise.</summary>
@@ -112,6 +116,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
+        AddRoutes(_poolRoutes, peer: null);
     }
 
     private void StartThread(string name, ThreadStart body)
@@ -293,6 +298,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _stopping = true;
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(2));
         foreach (var trap in _traps.All) RemoveRoutes(trap.RemoteTs, peer: null);
+        RemoveRoutes(_poolRoutes, peer: null);
         foreach (uint spi in _sas.InstalledSpis()) DeleteSa(spi);
         if (_routes is not null)
         {

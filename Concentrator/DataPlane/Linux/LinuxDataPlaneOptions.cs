@@ -36,11 +36,24 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>The NAT-T port the per-worker ESP-in-UDP sockets share; 0 binds an ephemeral port.</summary>
     public int NattPort { get; init; } = UdpEncapsulation.NatTraversalPort;
 
+    /// <summary>
+    /// The largest IKE message taken from the NAT-T port (charon.max_packet, strongSwan's default 10000): IKE_AUTH with
+    /// certificates does not fit a packet slot when the peer does not fragment.
+    /// </summary>
+    public int MaxIkePacket { get; init; } = 10000;
+
     /// <summary>Packets held per trap policy while its SA is negotiated (charon.acquire_queue).</summary>
     public int AcquireQueue { get; init; } = 32;
 
     /// <summary>The trap policies ("interesting traffic" that starts a negotiation).</summary>
     public IReadOnlyList<TrapSpec> Traps { get; init; } = [];
+
+    /// <summary>
+    /// The virtual IP pools' addresses (swanctl pools), routed via the device while the plane runs (with
+    /// <see cref="InstallRoutes"/>): traffic for a pool address enters the tunnel whichever address is leased, and
+    /// for an address no Child SA covers it is dropped there instead of leaving by the default route.
+    /// </summary>
+    public IReadOnlyList<TrafficSelector> PoolRoutes { get; init; } = [];
 }
 
 /// <summary>A child with start_action trap: traffic between these selectors without an SA asks for a negotiation.</summary>

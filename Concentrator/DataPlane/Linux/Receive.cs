@@ -11,7 +11,9 @@
 // the other transport is dropped (wrong_transport), so no replay window ever has two writers.
 //
 // Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
-//   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen)
+//   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen); a datagram longer than its slot
+//                is dropped (oversize): slots hold an MTU's ESP, and worker 0's, where the steering program sends
+//                every IKE datagram (non-ESP marker, SPI 0), also the largest IKE message (charon.max_packet)
 //   R2 classify  NattDemux.Classify: keepalive dropped / IKE to the IKE sink (rare) / ESP on
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
 //                in place -> replay update -> inner traffic selector check -> a new packet from another
@@ -30,7 +32,7 @@ public sealed partial class LinuxDataPlane
 {
     private void InboundLoop(int worker)
     {
-        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, worker == 0 ? _ikeSlot : PacketBatch.DefaultBufferSize, 0);
         using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
         var sink = new TunQueueSink(_tun, worker);
         var counters = new WorkerBatchCounters();
@@ -39,6 +41,7 @@ public sealed partial class LinuxDataPlane
         {
             int n = socket.ReceiveBatch(batch, 100);
             if (n <= 0) continue;
+            counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
             for (int i = 0; i < n; i++)
             {
                 int length = batch.Lengths[i];
@@ -73,6 +76,7 @@ public sealed partial class LinuxDataPlane
         {
             int n = _raw!.ReceiveBatch(batch, 100);
             if (n <= 0) continue;
+            counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
             for (int i = 0; i < n; i++)
             {
                 if (batch.Lengths[i] == 0) continue;

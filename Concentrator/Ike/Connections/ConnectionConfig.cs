@@ -36,8 +36,12 @@ public sealed class ConnectionConfig
     public TimeSpan DpdTimeout { get; init; } = TimeSpan.Zero;
     /// <summary>1: an initiation is tried once (the loader refuses other values until retries are built).</summary>
     public int KeyingTries { get; init; } = 1;
-    /// <summary>False: PSK only, no CERTREQ is ever sent (the loader refuses yes until certificates are built).</summary>
-    public bool SendCertReq { get; init; }
+    /// <summary>swanctl send_certreq: a CERTREQ naming the remote round's CAs goes out (IKE_SA_INIT response as responder,
+    /// IKE_AUTH request as initiator) when the remote round is pubkey with cacerts.</summary>
+    public bool SendCertReq { get; init; } = true;
+
+    /// <summary>swanctl send_cert: when our certificate and intermediates go out with a signature AUTH.</summary>
+    public SendCertPolicy SendCert { get; init; } = SendCertPolicy.IfAsked;
 
     /// <summary>
     /// weak_algorithms: the weak algorithms (3des, sha1, prfsha1, modp1024) may appear in this connection's
@@ -48,6 +52,13 @@ public sealed class ConnectionConfig
     /// <summary>no: INITIAL_CONTACT replaces the peer's older IKE SAs (strongSwan's default). never, keep and replace are
     /// refused by the loader until per-peer state exists (DEVELOPERS.md, PeerActor).</summary>
     public string Unique { get; init; } = "no";
+
+    /// <summary>swanctl pools: the pools (top-level <c>pools:</c>, by name) a peer's CFG_REQUEST is answered from, in
+    /// order; a peer that asks for no address is then refused a Child SA (FAILED_CP_REQUIRED), as in strongSwan.</summary>
+    public IReadOnlyList<string> Pools { get; init; } = [];
+
+    /// <summary>swanctl vips: virtual IPs we request as initiator (0.0.0.0 or :: for any address of that family).</summary>
+    public IReadOnlyList<System.Net.IPAddress> Vips { get; init; } = [];
 
     /// <summary>swanctl fragmentation: IKE fragmentation (RFC 7383) announced and used as strongSwan does.</summary>
     public Fragmentation Fragmentation { get; init; } = Fragmentation.Yes;

@@ -34,39 +34,42 @@ public static class ConnectionMatch
     }
 
     /// <summary>
-    /// The connection IKE_AUTH continues with, or null when none accepts the peer (AUTHENTICATION_FAILED). A candidate
-    /// needs addresses that still fit, an IKE proposal that contains <paramref name="suite"/> (so IKE_AUTH never moves an
-    /// SA to a connection whose proposals refuse the algorithms IKE_SA_INIT chose), a remote id that matches
-    /// <paramref name="peer"/> and, when the peer asked for one, a local id that matches <paramref name="requestedLocal"/>;
-    /// and PSK, the one method verified here. The received identities are only ever matched against, never used as patterns
-    /// (strongSwan also tries the reverse for the IDr, then refuses the same IDr in ike_auth build_r).
+    /// The connection IKE_AUTH continues with, or null when none accepts the peer (AUTHENTICATION_FAILED): the first of
+    /// <see cref="RankForAuth"/>.
     /// </summary>
     public static ConnectionConfig? ForAuth(IReadOnlyList<ConnectionConfig> candidates, IPAddress local, IPAddress remote,
-        IkeSuite suite, Identity peer, Identity? requestedLocal)
+        IkeSuite suite, Identity peer, Identity? requestedLocal, string remoteAuth = AuthConfig.Psk) =>
+        RankForAuth(candidates, local, remote, suite, peer, requestedLocal, remoteAuth) is [var best, ..] ? best : null;
+
+    /// <summary>
+    /// The connections that may authenticate the peer in IKE_AUTH, best first. A candidate needs addresses that still
+    /// fit, an IKE proposal that contains <paramref name="suite"/> (so IKE_AUTH never moves an SA to a connection whose
+    /// proposals refuse the algorithms IKE_SA_INIT chose), a remote id that matches <paramref name="peer"/>, when the peer
+    /// asked for one a local id that matches <paramref name="requestedLocal"/>, and a remote round of the peer's AUTH
+    /// method (<paramref name="remoteAuth"/>: psk or pubkey). The received identities are only ever matched against,
+    /// never used as patterns (strongSwan also tries the reverse for the IDr, then refuses the same IDr in ike_auth
+    /// build_r). Ranked as strongSwan's insert_sorted: a candidate goes ahead of the first one it beats in one ranking
+    /// (addresses, identities) while no worse in the other; equals keep config order. A pubkey peer is tried against
+    /// each in turn until one trusts its certificate (strongSwan's constraint check moving to the next candidate).
+    /// </summary>
+    public static List<ConnectionConfig> RankForAuth(IReadOnlyList<ConnectionConfig> candidates, IPAddress local, IPAddress remote,
+        IkeSuite suite, Identity peer, Identity? requestedLocal, string remoteAuth)
     {
-        ConnectionConfig? best = null;
-        int bestIke = 0;
-        int bestPeer = 0;
+        var ranked = new List<(ConnectionConfig Connection, int Ike, int Peer)>();
         foreach (var connection in candidates)
         {
-            if (connection.Remote.Auth != "psk") continue;
+            if (connection.Remote.Auth != remoteAuth) continue;
             int ike = Addresses(connection, local, remote);
             if (ike == 0 || !ProposalSelector.Allows(connection.Proposals, suite)) continue;
             var me = requestedLocal is null ? IdMatch.Any : connection.Local.Identity.Match(requestedLocal);
             if (me == IdMatch.None) continue;
             var other = connection.Remote.Identity.Match(peer);
             if (other == IdMatch.None) continue;
-            // strongSwan's insert_sorted keeps the first of equals; a later candidate is placed ahead only when it is
-            // better in one ranking and no worse in the other.
             int matchPeer = (int)me + (int)other;
-            if (best is null || (ike > bestIke && matchPeer >= bestPeer) || (ike >= bestIke && matchPeer > bestPeer))
-            {
-                best = connection;
-                bestIke = ike;
-                bestPeer = matchPeer;
-            }
+            int at = ranked.FindIndex(r => (ike > r.Ike && matchPeer >= r.Peer) || (ike >= r.Ike && matchPeer > r.Peer));
+            ranked.Insert(at < 0 ? ranked.Count : at, (connection, ike, matchPeer));
         }
-        return best;
+        return ranked.ConvertAll(r => r.Connection);
     }
 
     /// <summary>"%any", an empty list, 0.0.0.0 or :: match any address; otherwise an address, a CIDR prefix or an a-b range.</summary>

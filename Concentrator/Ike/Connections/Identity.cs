@@ -158,6 +158,9 @@ public sealed class Identity : IEquatable<Identity>
         _ => Binary(payload.IdType, payload.Data),
     };
 
+    /// <summary>The ID_DER_ASN1_DN identity of a DER distinguished name (a certificate's subject); null when it is not one.</summary>
+    public static Identity? FromDistinguishedName(byte[] der) => FromDer(der);
+
     public IdPayload ToPayload(PayloadType type) =>
         IsAny ? throw new InvalidOperationException("%any is a pattern, not an identity to send") : new(type, Type, Data);
 

@@ -13,11 +13,7 @@ public static class PskAuth
     public static byte[] Compute(PrfAlgorithm prf, ReadOnlySpan<byte> psk, ReadOnlySpan<byte> signedMessage, ReadOnlySpan<byte> peerNonce, ReadOnlySpan<byte> skP, ReadOnlySpan<byte> idBody)
     {
         var p = Prf.Create(prf);
-        int outLen = p.OutputLength;
-        var signedOctets = new byte[signedMessage.Length + peerNonce.Length + outLen];
-        signedMessage.CopyTo(signedOctets);
-        peerNonce.CopyTo(signedOctets.AsSpan(signedMessage.Length));
-        p.Compute(skP, idBody, signedOctets.AsSpan(signedMessage.Length + peerNonce.Length));
+        var signedOctets = AuthOctets.Build(prf, signedMessage, peerNonce, skP, idBody);
 
         var padKey = p.Compute(psk, KeyPad);
         try

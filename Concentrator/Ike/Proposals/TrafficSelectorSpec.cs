@@ -67,16 +67,24 @@ public sealed record TrafficSelectorSpec(bool Dynamic, TrafficSelector? Selector
         return true;
     }
 
-    /// <summary>Concrete selector; "dynamic" becomes the host address given.</summary>
-    public TrafficSelector Resolve(IPAddress dynamicAddress)
+    /// <summary>Concrete selector; "dynamic" becomes the host address given, and the unspecified address (0.0.0.0, ::)
+    /// every address of its family, as strongSwan's traffic_selector set_address does (an initiator requesting a virtual
+    /// IP proposes 0.0.0.0/0 for it).</summary>
+    public TrafficSelector Resolve(IPAddress dynamicAddress) => Dynamic ? ForHost(dynamicAddress, IpProtocol, StartPort, EndPort) : Selector!;
+
+    /// <summary>A selector for one host (all addresses of the family for 0.0.0.0 or ::).</summary>
+    public static TrafficSelector ForHost(IPAddress host, byte protocol = 0, ushort startPort = 0, ushort endPort = ushort.MaxValue)
     {
-        if (!Dynamic)
+        var a = host.IsIPv4MappedToIPv6 ? host.MapToIPv4() : host;
+        bool v4 = a.AddressFamily == AddressFamily.InterNetwork;
+        var type = v4 ? TsType.Ipv4AddressRange : TsType.Ipv6AddressRange;
+        if (a.Equals(IPAddress.Any) || a.Equals(IPAddress.IPv6Any))
         {
-            return Selector!;
+            var all = new byte[v4 ? 4 : 16];
+            Array.Fill(all, (byte)0xFF);
+            return new TrafficSelector(type, protocol, startPort, endPort, a, new IPAddress(all));
         }
-        var a = dynamicAddress.IsIPv4MappedToIPv6 ? dynamicAddress.MapToIPv4() : dynamicAddress;
-        var type = a.AddressFamily == AddressFamily.InterNetwork ? TsType.Ipv4AddressRange : TsType.Ipv6AddressRange;
-        return new TrafficSelector(type, IpProtocol, StartPort, EndPort, a, a);
+        return new TrafficSelector(type, protocol, startPort, endPort, a, a);
     }
 
     public override string ToString()

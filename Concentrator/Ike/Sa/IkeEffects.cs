@@ -61,6 +61,12 @@ public sealed record ChildSaActivated(uint InboundSpi) : IkeEffect;
 /// </summary>
 public sealed record ChildSaRemoved(uint InboundSpi, bool Rekeyed = false) : IkeEffect;
 
+/// <summary>
+/// The peer was not authenticated in IKE_AUTH (counted already); the host logs it. <paramref name="PeerId"/> and
+/// <paramref name="Detail"/> are peer-chosen text (identity, certificate names), never key material.
+/// </summary>
+public sealed record PeerAuthFailed(AuthFailure Reason, string PeerId, string Detail) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

@@ -70,6 +70,7 @@ public sealed class IkeSa : IDisposable
             Candidates = old.Candidates,
             LocalId = old.LocalId,
             RemoteId = old.RemoteId,
+            PeerCertificateSubject = old.PeerCertificateSubject,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             PeerSupportsFragmentation = old.PeerSupportsFragmentation,
@@ -78,6 +79,8 @@ public sealed class IkeSa : IDisposable
             Keys = keys,
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
+        // The new SA holds the tunnel's leases too (each SA releases its own hold when it ends).
+        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
         return sa;
@@ -109,8 +112,14 @@ public sealed class IkeSa : IDisposable
     public Identity? LocalId { get; internal set; }
     public Identity? RemoteId { get; internal set; }
 
+    /// <summary>The subject of the certificate the peer authenticated with (strongSwan's notation); null for a PSK peer.</summary>
+    public string? PeerCertificateSubject { get; internal set; }
+
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
+
+    /// <summary>Virtual IPs: leased to the peer from our pools (responder), or assigned to us (initiator, <c>vips</c>).</summary>
+    public VirtualIps VirtualIps { get; } = new();
 
     /// <summary>Our requests and the peer's, one exchange in flight each way.</summary>
     public TaskManager TaskManager { get; }
@@ -155,6 +164,12 @@ public sealed class IkeSa : IDisposable
     internal byte[] NonceR { get; set; } = [];
     internal byte[] InitRequest { get; set; } = [];
     internal byte[] InitResponse { get; set; } = [];
+
+    /// <summary>The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) from IKE_SA_INIT; empty: it signs and verifies the classic methods only.</summary>
+    internal IReadOnlyList<SignatureHash> PeerSignatureHashes { get; set; } = [];
+
+    /// <summary>The peer sent a CERTREQ for X.509 certificates (send_cert ifasked then sends ours).</summary>
+    internal bool PeerRequestedCertificate { get; set; }
     internal IkeKeys? Keys { get; set; }
     internal IkeMessageProtector? Protector { get; set; }
     internal IkeSaTelemetry Telemetry { get; }
@@ -199,8 +214,8 @@ public sealed class IkeSa : IDisposable
         if (!IsInitiator || State != IkeSaState.Created) throw new InvalidOperationException("Initiate is for a new initiator SA");
         Move(IkeSaState.Connecting);
         Telemetry.NegotiationStarted(Connection?.Name, RemoteEndpoint);
-        TaskManager.Enqueue(ExchangeType.IkeSaInit, new IkeInitTask());
-        var auth = new List<IIkeTask> { new IkeAuthTask() };
+        TaskManager.Enqueue(ExchangeType.IkeSaInit, new IkeInitTask(), new IkeCertPreTask());
+        var auth = new List<IIkeTask> { new IkeAuthTask(), new IkeConfigTask() };
         _initialChildrenLeft = InitialChildren.Count;
         if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
         TaskManager.Enqueue(ExchangeType.IkeAuth, auth.ToArray());
@@ -436,6 +451,33 @@ public sealed class IkeSa : IDisposable
         return TaskOutcome.Failed;
     }
 
+    /// <summary>
+    /// The peer was not authenticated: counted by reason, logged with <paramref name="detail"/>, then answered
+    /// AUTHENTICATION_FAILED (responder) or, as initiator (the IKE_AUTH response did not authenticate the responder), told
+    /// so in one INFORMATIONAL and closed.
+    /// </summary>
+    internal TaskOutcome AuthFailed(AuthFailure reason, Identity? peer, string detail)
+    {
+        Context.Metrics.CountAuthFailure(IsInitiator, reason);
+        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
+        if (!IsInitiator) return RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+        TellResponderAuthFailed();
+        return Fail(CloseReason.AuthFailed);
+    }
+
+    /// <summary>
+    /// The responder established when it sent its IKE_AUTH response; without word from us it would hold the SA and its
+    /// Child SAs until its liveness checks fail. As strongSwan's send_auth_failed_informational (RFC 7296 §2.21.2): one
+    /// INFORMATIONAL request with AUTHENTICATION_FAILED and the IKE_AUTH's message ID plus one, never retransmitted.
+    /// </summary>
+    private void TellResponderAuthFailed()
+    {
+        if (Protector is null) return;
+        var header = new IkeHeader(SpiI, SpiR, PayloadType.None, ProtocolConstants.MajorVersion, ProtocolConstants.MinorVersion,
+            ExchangeType.Informational, IkeFlags.Initiator, TaskManager.NextRequestId + 1, 0);
+        Emit(new SendMessage(Protector.Seal(header, [new NotifyPayload(NotifyType.AuthenticationFailed)]), RemoteEndpoint, NatT));
+    }
+
     /// <summary>When the child was negotiated (on whichever node): its lifetimes count from then, also after a move.</summary>
     public DateTime ChildCreatedUtc(uint inboundSpi) => ChildTable.Find(inboundSpi)?.Keys.CreatedUtc ?? DateTime.UtcNow;
 
@@ -491,6 +533,7 @@ public sealed class IkeSa : IDisposable
 
     public void Dispose()
     {
+        VirtualIps.Release(Context.Pools, RemoteId);
         Telemetry.Disposed();
         TaskManager.ReleaseFragments();
         Protector?.Dispose();

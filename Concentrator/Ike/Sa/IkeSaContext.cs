@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Concentrator.DataPlane;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
 using Concentrator.Ipsec;
 using Concentrator.Telemetry;
@@ -20,6 +21,9 @@ public sealed class IkeSaContext
 
     /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
     public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
+
+    /// <summary>The virtual IP pools (swanctl pools) responders lease from; none by default.</summary>
+    public AddressPools Pools { get; init; } = AddressPools.None;
 
     private ReassemblyBudget? _reassembly;
 

@@ -77,8 +77,8 @@ public sealed class ChildCreateTask : IIkeTask
         }
 
         // A rekey keeps the narrowed selectors of the SA it replaces.
-        _tsi = _replacing?.LocalTs ?? Resolve(_child.LocalTs, sa.LocalEndpoint.Address);
-        _tsr = _replacing?.RemoteTs ?? Resolve(_child.RemoteTs, sa.RemoteEndpoint.Address);
+        _tsi = _replacing?.LocalTs ?? Resolve(_child.LocalTs, VirtualIps.DynamicHosts(sa, local: true, assigned: false));
+        _tsr = _replacing?.RemoteTs ?? Resolve(_child.RemoteTs, VirtualIps.DynamicHosts(sa, local: false));
         payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
         payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
     }
@@ -144,6 +144,8 @@ public sealed class ChildCreateTask : IIkeTask
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
         if (!Precheck(request)) return TaskOutcome.Done;
+        // The configuration payload's failure notify answers IKE_AUTH; no Child SA comes of it (strongSwan's child_create).
+        if (_inIkeAuth && sa.VirtualIps.Failed) return TaskOutcome.Done;
         if (!_inIkeAuth && sa.ChildTable.Count >= sa.Context.Limits.ChildSaLimit)
         {
             // charon.child_sa_limit; a rekey replaces a child and is never refused by it (RFC 7296 §3.10.1).
@@ -214,8 +216,8 @@ public sealed class ChildCreateTask : IIkeTask
             }
 
             anyProposal = true;
-            var narrowedI = TrafficSelectorNarrowing.Narrow(tsi.Selectors, Resolve(child.RemoteTs, sa.RemoteEndpoint.Address));
-            var narrowedR = TrafficSelectorNarrowing.Narrow(tsr.Selectors, Resolve(child.LocalTs, sa.LocalEndpoint.Address));
+            var narrowedI = TrafficSelectorNarrowing.Narrow(tsi.Selectors, Resolve(child.RemoteTs, VirtualIps.DynamicHosts(sa, local: false)));
+            var narrowedR = TrafficSelectorNarrowing.Narrow(tsr.Selectors, Resolve(child.LocalTs, VirtualIps.DynamicHosts(sa, local: true)));
             if (narrowedI.Count == 0 || narrowedR.Count == 0) continue;
 
             _child = child;
@@ -329,18 +331,27 @@ public sealed class ChildCreateTask : IIkeTask
         sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs), install);
     }
 
-    internal static IReadOnlyList<TrafficSelector> Resolve(IReadOnlyList<TrafficSelectorSpec> specs, IPAddress dynamicAddress)
+    /// <summary>Concrete selectors: "dynamic" (and no selector at all) stands for each of <paramref name="dynamicHosts"/>
+    /// (<see cref="VirtualIps.DynamicHosts"/>); none of them, none for it.</summary>
+    internal static IReadOnlyList<TrafficSelector> Resolve(IReadOnlyList<TrafficSelectorSpec> specs, IReadOnlyList<IPAddress> dynamicHosts)
     {
-        if (dynamicAddress.IsIPv4MappedToIPv6) dynamicAddress = dynamicAddress.MapToIPv4();
-        if (specs.Count == 0) return [Host(dynamicAddress)];
-        var list = new List<TrafficSelector>(specs.Count);
-        foreach (var s in specs) list.Add(s.Resolve(dynamicAddress));
+        var list = new List<TrafficSelector>(Math.Max(specs.Count, 1));
+        if (specs.Count == 0)
+        {
+            foreach (var host in dynamicHosts) list.Add(TrafficSelectorSpec.ForHost(host));
+            return list;
+        }
+        foreach (var s in specs)
+        {
+            if (!s.Dynamic)
+            {
+                list.Add(s.Selector!);
+                continue;
+            }
+            foreach (var host in dynamicHosts) list.Add(s.Resolve(host));
+        }
         return list;
     }
-
-    private static TrafficSelector Host(IPAddress a) =>
-        new(a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? TsType.Ipv6AddressRange : TsType.Ipv4AddressRange,
-            0, 0, 65535, a, a);
 
     private static DhGroup FirstGroup(IReadOnlyList<EspProposal> proposals)
     {

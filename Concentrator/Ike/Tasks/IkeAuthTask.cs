@@ -8,12 +8,15 @@ using Concentrator.Ipsec;
 namespace Concentrator.Ike.Tasks;
 
 /// <summary>
-/// IKE_AUTH identities and PSK authentication (RFC 7296 §1.2, §2.15). The first Child SA rides in the
-/// same exchange as a separate <see cref="ChildCreateTask"/>.
+/// IKE_AUTH identities and authentication (RFC 7296 §1.2, §2.15): each direction by its connection round, a PSK or a
+/// signature with a certificate (RFC 7427, <see cref="CertificateAuth"/>), CERT and CERTREQ payloads. The first Child SA
+/// rides in the same exchange as a separate <see cref="ChildCreateTask"/>. A peer that is not authenticated is counted by
+/// reason (<see cref="IkeSa.AuthFailed"/>) and gets AUTHENTICATION_FAILED.
 /// </summary>
 public sealed class IkeAuthTask : IIkeTask
 {
-    private byte[]? _psk;
+    private AuthPayload? _auth;
+    private List<CertPayload> _certs = [];
 
     // ---- Initiator ----
 
@@ -23,18 +26,20 @@ public sealed class IkeAuthTask : IIkeTask
         // strongSwan: %any is no IDi, our address stands in; a remote pattern is not proposed as IDr.
         sa.LocalId = conn.Local.Identity.IsAny ? Identity.FromAddress(sa.LocalEndpoint.Address) : conn.Local.Identity;
         var remoteId = conn.Remote.Identity;
-        _psk = sa.Context.Resolver.FindSharedKey(sa.LocalId, remoteId);
-        if (_psk is null || conn.Local.Auth != "psk")
+        var idi = sa.LocalId.ToPayload(PayloadType.IdInitiator);
+        var auth = OwnAuth(sa, conn, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi, remoteId);
+        if (auth is null)
         {
             sa.Fail(CloseReason.AuthFailed);
             return;
         }
 
-        var idi = sa.LocalId.ToPayload(PayloadType.IdInitiator);
         payloads.Add(idi);
+        if (auth.Method != AuthMethod.SharedKeyMic) payloads.AddRange(CertificateAuth.Certificates(sa, conn));
+        // strongSwan's initiator sends its CERTREQ in IKE_AUTH, for the CAs its remote round trusts.
+        if (CertificateAuth.Request([conn]) is { } request) payloads.Add(request);
         if (!remoteId.ContainsWildcards) payloads.Add(remoteId.ToPayload(PayloadType.IdResponder));
-        payloads.Add(new AuthPayload(AuthMethod.SharedKeyMic,
-            PskAuth.Compute(sa.Suite.Prf, _psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody())));
+        payloads.Add(auth);
         if (sa.SendInitialContact) payloads.Add(new NotifyPayload(NotifyType.InitialContact));
     }
 
@@ -46,19 +51,34 @@ public sealed class IkeAuthTask : IIkeTask
         {
             // Without IDr and AUTH the IKE SA itself was refused; with them, an error notify concerns
             // only the Child SA (RFC 7296 §1.2) and is the child task's business.
-            return sa.Fail(response.GetNotify(NotifyType.AuthenticationFailed) is not null ? CloseReason.AuthFailed : CloseReason.InvalidSyntax);
+            if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
+            sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
+            return sa.Fail(CloseReason.AuthFailed);
         }
 
-        // The responder is verified with the key its identity selects, which is the one we signed with unless our remote
-        // id is a pattern that several secrets serve.
         var peer = Identity.FromPayload(idr);
-        var psk = sa.Connection!.Remote.Identity.Match(peer) == IdMatch.None ? null : sa.Context.Resolver.FindSharedKey(sa.LocalId!, peer);
-        bool verified = psk is not null && auth.Method == AuthMethod.SharedKeyMic &&
-            PskAuth.Verify(sa.Suite.Prf, psk, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody(), auth.Data);
-        ZeroKeys(psk);
-        if (!verified)
+        var conn = sa.Connection!;
+        if (conn.Remote.Identity.Match(peer) == IdMatch.None)
         {
-            return sa.Fail(CloseReason.AuthFailed);
+            return sa.AuthFailed(AuthFailure.IdentityMismatch, peer, $"not remote.id {conn.Remote.Identity}");
+        }
+        var octets = AuthOctets.Build(sa.Suite.Prf, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody());
+        if (conn.Remote.IsPubKey)
+        {
+            if (!CertificateAuth.IsSignature(auth.Method)) return sa.AuthFailed(AuthFailure.UnsupportedMethod, peer, $"{auth.Method}, remote auth is pubkey");
+            var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets);
+            if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            sa.PeerCertificateSubject = verdict.Subject;
+        }
+        else
+        {
+            // The responder is verified with the key its identity selects, which is the one we signed with unless our
+            // remote id is a pattern that several secrets serve.
+            var psk = sa.Context.Resolver.FindSharedKey(sa.LocalId!, peer);
+            bool verified = psk is not null && auth.Method == AuthMethod.SharedKeyMic &&
+                PskAuth.Verify(sa.Suite.Prf, psk, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody(), auth.Data);
+            if (psk is not null) CryptographicOperations.ZeroMemory(psk);
+            if (!verified) return sa.AuthFailed(AuthFailure.PskMismatch, peer, psk is null ? "no PSK for the identities" : $"{auth.Method} does not verify");
         }
 
         sa.RemoteId = peer;
@@ -73,51 +93,81 @@ public sealed class IkeAuthTask : IIkeTask
         // The table admits the EAP shapes of RFC 7296 §2.16 (IDi without AUTH, as Windows and iOS send when set up for
         // EAP; EAP alone; AUTH alone). No connection here authenticates a peer by EAP, so, as strongSwan does when no
         // config allows the peer's method, they are answered AUTHENTICATION_FAILED and the SA closes.
-        if (request.Get<IdPayload>(PayloadType.IdInitiator) is not { } idi || request.Get<AuthPayload>() is not { } auth)
+        var idi = request.Get<IdPayload>(PayloadType.IdInitiator);
+        if (idi is null || request.Get<AuthPayload>() is not { } auth)
         {
-            return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+            return sa.AuthFailed(AuthFailure.EapNotSupported, idi is null ? null : Identity.FromPayload(idi), "IKE_AUTH without AUTH (EAP)");
         }
 
         var idr = request.Get<IdPayload>(PayloadType.IdResponder);
         var peer = Identity.FromPayload(idi);
         var wantedLocal = idr is null ? null : Identity.FromPayload(idr);
+        bool signature = CertificateAuth.IsSignature(auth.Method);
+        if (!signature && auth.Method != AuthMethod.SharedKeyMic) return sa.AuthFailed(AuthFailure.UnsupportedMethod, peer, $"AUTH method {auth.Method}");
 
         // strongSwan picks the connection by identities at this point, best match first, among the address-matched
-        // candidates whose proposals contain the IKE proposal IKE_SA_INIT chose. Its one PSK verifies the peer.
-        var conn = ConnectionMatch.ForAuth(sa.Candidates, sa.LocalEndpoint.Address, sa.RemoteEndpoint.Address, sa.Suite, peer, wantedLocal);
-        if (conn is null) return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
-        var local = ResponderIdentity(conn, sa, wantedLocal);
-        var psk = sa.Context.Resolver.FindSharedKey(local, peer);
-        if (psk is null || auth.Method != AuthMethod.SharedKeyMic ||
-            !PskAuth.Verify(sa.Suite.Prf, psk, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody(), auth.Data))
+        // candidates whose proposals contain the IKE proposal IKE_SA_INIT chose and whose remote round takes the peer's
+        // method. A PSK peer is verified with the best one's PSK; a certificate with each in turn until one trusts it.
+        var ranked = ConnectionMatch.RankForAuth(sa.Candidates, sa.LocalEndpoint.Address, sa.RemoteEndpoint.Address, sa.Suite, peer, wantedLocal,
+            signature ? AuthConfig.PubKey : AuthConfig.Psk);
+        if (ranked.Count == 0) return sa.AuthFailed(AuthFailure.NoConnection, peer, signature ? "no pubkey connection for the identities" : "no psk connection for the identities");
+        var octets = AuthOctets.Build(sa.Suite.Prf, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi.GetBody());
+        ConnectionConfig conn;
+        if (signature)
         {
-            ZeroKeys(psk);
-            return sa.RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
+            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets);
+            if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            conn = verdict.Connection;
+            sa.PeerCertificateSubject = verdict.Subject;
+        }
+        else
+        {
+            conn = ranked[0];
+            var psk = sa.Context.Resolver.FindSharedKey(ResponderIdentity(conn, sa, wantedLocal), peer);
+            bool verified = psk is not null && PskAuth.Verify(sa.Suite.Prf, psk, sa.InitRequest, sa.NonceR, sa.Keys.SkPi, idi.GetBody(), auth.Data);
+            if (psk is not null) CryptographicOperations.ZeroMemory(psk);
+            if (!verified) return sa.AuthFailed(AuthFailure.PskMismatch, peer, psk is null ? "no PSK for the identities" : "PSK AUTH does not verify");
         }
 
         sa.Connection = conn;
-        sa.LocalId = local;
+        sa.LocalId = ResponderIdentity(conn, sa, wantedLocal);
         sa.RemoteId = peer;
-        _psk = psk;
+        sa.PeerRequestedCertificate |= CertificateAuth.Requests(request);
+
+        // Our AUTH is made now, so a round that cannot answer (no PSK for a mixed round) refuses instead of failing later.
+        var ownId = sa.LocalId.ToPayload(PayloadType.IdResponder);
+        _auth = OwnAuth(sa, conn, sa.InitResponse, sa.NonceI, sa.Keys.SkPr, ownId, peer);
+        if (_auth is null) return sa.AuthFailed(AuthFailure.PskMismatch, peer, "no PSK of ours for the identities");
+        _certs = _auth.Method == AuthMethod.SharedKeyMic ? [] : CertificateAuth.Certificates(sa, conn).ToList();
         return TaskOutcome.Done;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)
     {
-        var idr = sa.LocalId!.ToPayload(PayloadType.IdResponder);
-        payloads.Insert(0, idr);
-        payloads.Insert(1, new AuthPayload(AuthMethod.SharedKeyMic,
-            PskAuth.Compute(sa.Suite.Prf, _psk!, sa.InitResponse, sa.NonceI, sa.Keys!.SkPr, idr.GetBody())));
-        ZeroKeys(null);
+        // SK {IDr, [CERT,] AUTH, ...} in RFC 7296 §1.2's order.
+        payloads.Insert(0, sa.LocalId!.ToPayload(PayloadType.IdResponder));
+        payloads.InsertRange(1, _certs);
+        payloads.Insert(1 + _certs.Count, _auth!);
         sa.MarkEstablished();
     }
 
-    /// <summary>The resolver hands out copies of a PSK; each is zeroed once its AUTH payload is computed or checked.</summary>
-    private void ZeroKeys(byte[]? copy)
+    /// <summary>
+    /// Our AUTH payload: a signature with the local round's certificate (pubkey), or the PSK MIC with the secret of our
+    /// identity and <paramref name="peer"/> (a fresh copy from the resolver, zeroed here). Null when we have neither.
+    /// </summary>
+    private static AuthPayload? OwnAuth(IkeSa sa, ConnectionConfig conn, byte[] message, byte[] peerNonce, byte[] skP, IdPayload ownId, Identity peer)
     {
-        if (copy is not null) CryptographicOperations.ZeroMemory(copy);
-        if (_psk is not null) CryptographicOperations.ZeroMemory(_psk);
-        _psk = null;
+        if (conn.Local.IsPubKey) return CertificateAuth.Sign(sa, conn.Local, AuthOctets.Build(sa.Suite.Prf, message, peerNonce, skP, ownId.GetBody()));
+        var psk = sa.Context.Resolver.FindSharedKey(sa.LocalId!, peer);
+        if (psk is null) return null;
+        try
+        {
+            return new AuthPayload(AuthMethod.SharedKeyMic, PskAuth.Compute(sa.Suite.Prf, psk, message, peerNonce, skP, ownId.GetBody()));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(psk);
+        }
     }
 
     /// <summary>

@@ -20,8 +20,19 @@ public sealed class IkeDeleteTask : IIkeTask
         return TaskOutcome.Failed;
     }
 
+    /// <summary>An INFORMATIONAL request in which the initiator refuses our IKE_AUTH response (RFC 7296 §2.21.2).</summary>
+    public static bool RefusedUs(IkeMessage request) =>
+        request.GetNotify(NotifyType.AuthenticationFailed) is not null || request.GetNotify(NotifyType.InvalidSyntax) is not null;
+
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
+        if (RefusedUs(request))
+        {
+            bool authentication = request.GetNotify(NotifyType.AuthenticationFailed) is not null;
+            if (authentication) sa.Context.Metrics.CountAuthFailure(initiator: false, AuthFailure.RefusedByPeer);
+            sa.TaskManager.CloseAfterResponse = authentication ? CloseReason.AuthFailed : CloseReason.InvalidSyntax;
+            return TaskOutcome.Done;
+        }
         foreach (var delete in request.GetAll<DeletePayload>())
         {
             if (delete.Protocol != ProtocolId.Ike) continue;

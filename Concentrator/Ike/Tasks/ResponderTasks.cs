@@ -9,8 +9,8 @@ public static class ResponderTasks
 {
     public static List<IIkeTask> For(ExchangeType exchange, IkeMessage request) => exchange switch
     {
-        ExchangeType.IkeSaInit => [new IkeInitTask()],
-        ExchangeType.IkeAuth => [new IkeAuthTask(), new ChildCreateTask(null)],
+        ExchangeType.IkeSaInit => [new IkeInitTask(), new IkeCertPreTask()],
+        ExchangeType.IkeAuth => [new IkeAuthTask(), new IkeConfigTask(), new ChildCreateTask(null)],
         // CREATE_CHILD_SA rekeys the IKE SA when its SA payload proposes protocol IKE (§1.3.2).
         ExchangeType.CreateChildSa when request.Get<SaPayload>() is { Proposals: [{ Protocol: ProtocolId.Ike }, ..] } => [new IkeRekeyTask()],
         ExchangeType.CreateChildSa when request.GetNotify(NotifyType.RekeySa) is not null => [new ChildRekeyTask()],
@@ -20,11 +20,14 @@ public static class ResponderTasks
 
     /// <summary>
     /// Deletes in the order their protocols first appear (a D(IKE) first hands the children of a rekey collision's
-    /// winner over before any D(ESP) is looked at); an INFORMATIONAL without Delete payloads is a liveness check.
+    /// winner over before any D(ESP) is looked at); AUTHENTICATION_FAILED or INVALID_SYNTAX (the initiator refused our
+    /// IKE_AUTH response) deletes the IKE SA as strongSwan's task manager does; an INFORMATIONAL with none of these is a
+    /// liveness check.
     /// </summary>
     private static List<IIkeTask> Informational(IkeMessage request)
     {
         var tasks = new List<IIkeTask>();
+        if (IkeDeleteTask.RefusedUs(request)) tasks.Add(new IkeDeleteTask());
         foreach (var delete in request.GetAll<DeletePayload>())
         {
             if (delete.Protocol == ProtocolId.Ike && !tasks.Any(t => t is IkeDeleteTask)) tasks.Add(new IkeDeleteTask());

@@ -151,6 +151,8 @@ public enum ConfigAttributeType : ushort
     InternalIp4Subnet = 13,
     SupportedAttributes = 14,
     InternalIp6Subnet = 15,
+    /// <summary>RFC 8598 Split DNS: a domain the initiator resolves through the tunnel's DNS servers.</summary>
+    InternalDnsDomain = 25,
 }
 
 /// <summary>Certificate encodings, RFC 7296 §3.6.</summary>
