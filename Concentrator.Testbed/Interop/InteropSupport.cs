@@ -218,8 +218,42 @@ public static class SwanctlConf
 
     /// <summary>One connection with one child and its PSK (<see cref="Psk"/> unless given), keyed to the two identities.</summary>
     public static string Connection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId,
-        string proposals, string child, string localTs, string remoteTs, string espProposals, bool encap = true, string psk = Psk) => $$"""
-        connections {
+        string proposals, string child, string localTs, string remoteTs, string espProposals, bool encap = true, string psk = Psk) =>
+        Connections(ConnectionBlock(name, localAddrs, remoteAddrs, proposals, $"auth = psk\nid = {localId}", $"auth = psk\nid = {remoteId}",
+            child, localTs, remoteTs, espProposals, encap)) + PskSecret(name, localId, remoteId, psk);
+
+    /// <summary>The secrets section holding <paramref name="psk"/> for the two identities.</summary>
+    public static string PskSecret(string name, string localId, string remoteId, string psk = Psk) => $$"""
+        secrets {
+          ike-{{name}} {
+            id-1 = {{localId}}
+            id-2 = {{remoteId}}
+            secret = "{{psk}}"
+          }
+        }
+        """;
+
+    /// <summary>A swanctl.conf connections section holding <paramref name="connections"/> (from <see cref="ConnectionBlock"/>).</summary>
+    public static string Connections(params string[] connections) => "connections {\n" + string.Join("\n", connections) + "\n}\n";
+
+    /// <summary>
+    /// One connection (for <see cref="Connections"/>) authenticated by certificates both ways: ours is
+    /// <paramref name="certificate"/> (in x509/, its key in private/, see <see cref="StrongSwan.AddCredentials"/>), the
+    /// peer's must chain to <paramref name="caCertificate"/> (in x509ca/).
+    /// </summary>
+    public static string CertConnection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId, string certificate,
+        string caCertificate, string proposals, string child, string localTs, string remoteTs, string espProposals) =>
+        ConnectionBlock(name, localAddrs, remoteAddrs, proposals, $"auth = pubkey\ncerts = {certificate}\nid = {localId}",
+            $"auth = pubkey\ncacerts = {caCertificate}\nid = {remoteId}", child, localTs, remoteTs, espProposals, extra: "send_certreq = yes");
+
+    /// <summary>
+    /// One connection block with one child, for <see cref="Connections"/>: no rekeying, reauthentication, DPD or MOBIKE, one
+    /// keying try; <paramref name="local"/> and <paramref name="remote"/> are the lines of its local and remote sections,
+    /// <paramref name="extra"/> more connection lines (e.g. vips = 0.0.0.0). A null <paramref name="localTs"/> leaves the
+    /// child's side dynamic (a virtual IP when the connection asks for one).
+    /// </summary>
+    public static string ConnectionBlock(string name, string localAddrs, string remoteAddrs, string proposals, string local, string remote,
+        string child, string? localTs, string remoteTs, string espProposals, bool encap = true, string extra = "") => $$"""
           {{name}} {
             version = 2
             local_addrs = {{localAddrs}}
@@ -231,71 +265,16 @@ public static class SwanctlConf
             reauth_time = 0
             dpd_delay = 0
             keyingtries = 1
+            {{extra}}
             local {
-              auth = psk
-              id = {{localId}}
+              {{local}}
             }
             remote {
-              auth = psk
-              id = {{remoteId}}
+              {{remote}}
             }
             children {
               {{child}} {
-                local_ts = {{localTs}}
-                remote_ts = {{remoteTs}}
-                esp_proposals = {{espProposals}}
-                rekey_time = 0
-                start_action = none
-                close_action = none
-                dpd_action = clear
-              }
-            }
-          }
-        }
-        secrets {
-          ike-{{name}} {
-            id-1 = {{localId}}
-            id-2 = {{remoteId}}
-            secret = "{{psk}}"
-          }
-        }
-        """;
-
-    /// <summary>A swanctl.conf connections section holding <paramref name="connections"/> (from <see cref="CertConnection"/>).</summary>
-    public static string Connections(params string[] connections) => "connections {\n" + string.Join("\n", connections) + "\n}\n";
-
-    /// <summary>
-    /// One connection (for <see cref="Connections"/>) authenticated by certificates both ways: ours is
-    /// <paramref name="certificate"/> (in x509/, its key in private/, see <see cref="StrongSwan.AddCredentials"/>), the
-    /// peer's must chain to <paramref name="caCertificate"/> (in x509ca/).
-    /// </summary>
-    public static string CertConnection(string name, string localAddrs, string remoteAddrs, string localId, string remoteId, string certificate,
-        string caCertificate, string proposals, string child, string localTs, string remoteTs, string espProposals) => $$"""
-          {{name}} {
-            version = 2
-            local_addrs = {{localAddrs}}
-            remote_addrs = {{remoteAddrs}}
-            proposals = {{proposals}}
-            encap = yes
-            mobike = no
-            rekey_time = 0
-            reauth_time = 0
-            dpd_delay = 0
-            keyingtries = 1
-            send_certreq = yes
-            local {
-              auth = pubkey
-              certs = {{certificate}}
-              id = {{localId}}
-            }
-            remote {
-              auth = pubkey
-              cacerts = {{caCertificate}}
-              id = {{remoteId}}
-            }
-            children {
-              {{child}} {
-                local_ts = {{localTs}}
+                {{(localTs is null ? "" : "local_ts = " + localTs)}}
                 remote_ts = {{remoteTs}}
                 esp_proposals = {{espProposals}}
                 rekey_time = 0

@@ -44,6 +44,19 @@ public sealed class StrongSwan : IAsyncDisposable
     public string Uri => "unix://" + ViciSocket;
     public string LogPath => Path.Combine(Dir, "charon.log");
 
+    /// <summary>
+    /// strongswan.conf settings (for <see cref="StartAsync"/>'s extraSettings) that load the resolve plugin writing the DNS
+    /// servers charon is given to <paramref name="file"/>, a file of the run, never the host's resolv.conf.
+    /// </summary>
+    public static string ResolveSettings(string file) => $$"""
+          load = {{Plugins}} resolve
+          plugins {
+            resolve {
+              file = {{file}}
+            }
+          }
+        """;
+
     /// <summary>Starts charon in <paramref name="ns"/> and waits (bounded) until its vici socket answers.</summary>
     public static async Task<StrongSwan> StartAsync(Netns ns, string dir, string name = "charon", TimeSpan? readyTimeout = null,
         string extraSettings = "")

@@ -88,25 +88,10 @@ public sealed class LoadtestCommandTests
     [Fact(Timeout = 120_000)]
     public async Task Loadtest_authenticates_with_certificates_it_issues_for_each_peer()
     {
-        using var pki = new TestPki();
-        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
-        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
-        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
-        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
-        await using var gateway = TestGateway.Start($$"""
-            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
-            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
-            connections:
-              rw:
-                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
-                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
-                children:
-                  lan: { local_ts: [10.10.0.0/16], remote_ts: [10.200.0.0/16], esp_proposals: [aes256gcm16] }
-            secrets:
-              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
-            """);
-        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "4", "--warmup", "0",
-            "--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey, "--timeout", "60", "--json");
+        using var pki = new LoadPki();
+        await using var gateway = TestGateway.Start(pki.GatewayYaml("", "10.200.0.0/16"));
+        var (code, output, err) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "4", "--warmup", "0",
+            .. pki.Options, "--timeout", "60", "--json"]);
         Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
         Assert.Contains("certificates issued by \"C=CH, O=Load, CN=Load Root CA\"", err);
         var round = Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds);
@@ -141,27 +126,12 @@ public sealed class LoadtestCommandTests
     [Fact(Timeout = 300_000)]
     public async Task Loadtest_with_certificates_and_vips_gives_500_clients_500_addresses_and_each_its_own_again_when_it_reconnects()
     {
-        using var pki = new TestPki();
-        var root = pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
-        var gw = pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
-        var peer = pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
-        string rootPem = pki.WriteCert("root.pem", root), rootKey = pki.WriteKey("root.key", root), peerKey = pki.WriteKey("peer.key", peer);
-        string yaml = $$"""
-            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
-            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+        using var pki = new LoadPki();
+        string yaml = pki.GatewayYaml("""
             pools:
               rw-pool: { addrs: 10.30.0.0/23, dns: 10.10.0.53 }
-            connections:
-              rw:
-                pools: [rw-pool]
-                local: { auth: pubkey, certs: [{{pki.WriteCert("gw.pem", gw)}}], id: gw.test }
-                remote: { auth: pubkey, cacerts: [{{rootPem}}] }
-                children:
-                  lan: { local_ts: [10.10.0.0/16], remote_ts: [dynamic], esp_proposals: [aes256gcm16] }
-            secrets:
-              private-gw: { file: {{pki.WriteKey("gw.key", gw)}} }
-            """;
-        string[] certificates = ["--gateway-id", "gw.test", "--ca", rootPem, "--issuer", rootPem, "--issuer-key", rootKey, "--peer-key", peerKey];
+            """, "dynamic", "    pools: [rw-pool]\n");
+        string[] certificates = pki.Options;
         // 500 clients behind one address: the charon section's admission (no per-source cap), not the test default.
         await using var gateway = TestGateway.Start(yaml, Concentrator.Hosting.ConfigMapping.ToAdmission(ConcentratorConfig.Parse(yaml, "<gw>").Charon));
         var (code, output, err) = await Run(["loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "500", "--rounds", "2",
@@ -195,5 +165,48 @@ public sealed class LoadtestCommandTests
             var now = await GatewayMetricsAsync(gateway);
             return now.Sum("concentrator_pool_leases_offline", ("pool", "rw-pool")) == 501 && now.Sum("concentrator_pool_addresses_free", ("pool", "rw-pool")) == 9;
         }, "the newcomer's lease was a never-leased address, now offline beside the 500");
+    }
+
+    /// <summary>
+    /// A CA, the gateway's certificate (gw.test) and one key every simulated peer's certificate is issued over, as files for
+    /// the gateway's config and loadtest's certificate options.
+    /// </summary>
+    private sealed class LoadPki : IDisposable
+    {
+        private readonly TestPki _pki = new();
+        private readonly string _gwCert, _gwKey, _rootPem;
+
+        public LoadPki()
+        {
+            var root = _pki.Ca("C=CH, O=Load, CN=Load Root CA", TestKey.EcdsaP256);
+            var gw = _pki.EndEntity("C=CH, O=Load, CN=gw.test", TestKey.EcdsaP256, root, dns: ["gw.test"]);
+            var peer = _pki.EndEntity("C=CH, O=Load, CN=unused", TestKey.EcdsaP256, root); // only its key is used
+            _rootPem = _pki.WriteCert("root.pem", root);
+            _gwCert = _pki.WriteCert("gw.pem", gw);
+            _gwKey = _pki.WriteKey("gw.key", gw);
+            Options = ["--gateway-id", "gw.test", "--ca", _rootPem, "--issuer", _rootPem, "--issuer-key", _pki.WriteKey("root.key", root),
+                "--peer-key", _pki.WriteKey("peer.key", peer)];
+        }
+
+        /// <summary>loadtest's options for these certificates.</summary>
+        public string[] Options { get; }
+
+        /// <summary>A gateway authenticating with certificates both ways; <paramref name="top"/> goes before its connections,
+        /// <paramref name="connectionExtra"/> into the connection.</summary>
+        public string GatewayYaml(string top, string remoteTs, string connectionExtra = "") => $$"""
+            listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+            charon: { block_threshold: 0, ikesa_limit_per_peer: 0 }
+            {{top}}
+            connections:
+              rw:
+            {{connectionExtra}}    local: { auth: pubkey, certs: [{{_gwCert}}], id: gw.test }
+                remote: { auth: pubkey, cacerts: [{{_rootPem}}] }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [{{remoteTs}}], esp_proposals: [aes256gcm16] }
+            secrets:
+              private-gw: { file: {{_gwKey}} }
+            """;
+
+        public void Dispose() => _pki.Dispose();
     }
 }

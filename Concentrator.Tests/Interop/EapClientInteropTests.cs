@@ -23,11 +23,11 @@ public sealed class EapClientInteropTests(ITestOutputHelper output)
         var bed = scope.Bed;
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        var psk = SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            "aes256gcm16-prfsha256-ecp256", "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16");
-        const string pskLocal = "local {\n      auth = psk\n";
-        Assert.Contains(pskLocal, psk);
-        await peer.LoadAsync(psk.Replace(pskLocal, "local {\n      auth = eap-mschapv2\n      eap_id = user\n", StringComparison.Ordinal));
+        // IDi and no AUTH in IKE_AUTH: charon's EAP client round (eap-mschapv2), as Windows and iOS start.
+        await peer.LoadAsync(SwanctlConf.Connections(SwanctlConf.ConnectionBlock("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter,
+                "aes256gcm16-prfsha256-ecp256", $"auth = eap-mschapv2\neap_id = user\nid = {SwanctlConf.PeerId}",
+                $"auth = psk\nid = {SwanctlConf.GatewayId}", "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "aes256gcm16"))
+            + SwanctlConf.PskSecret("gw", SwanctlConf.PeerId, SwanctlConf.GatewayId));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId,
                 "aes256gcm16-prfsha256-ecp256", "aes256gcm16", NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet),

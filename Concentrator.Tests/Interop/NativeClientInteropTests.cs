@@ -80,29 +80,15 @@ public sealed partial class NativeClientInteropTests(ITestOutputHelper output)
         await pki.IssueAsync("client", "intermediate", ClientDn, "ecdsa", 256, san: [ClientId], flags: ["clientAuth"]);
 
         string gatewayDir = bed.Dir("concentrator");
-        Directory.CreateDirectory(gatewayDir);
-        foreach (var (from, to) in new[] { ("ca.pem", "ca.pem"), ("intermediate.pem", "intermediate.pem"), ("gw.pem", "gw-cert.pem"), ("gw.key", "gw-key.pem") })
-        {
-            File.Copy(Path.Combine(pki.Dir, from), Path.Combine(gatewayDir, to));
-        }
-        string example = File.ReadAllText(Concentrator.Tests.Config.ConfigTestText.SourcePath("examples", "remote-access.yaml"));
-        string yaml = example.Replace("addresses: [\"0.0.0.0\"]", $"addresses: [{NamespaceTestbed.GatewayOuter}]", StringComparison.Ordinal)
-            + "\nhttp: { listen: \"127.0.0.1:9400\" }\n";
-        Assert.NotEqual(example + "\nhttp: { listen: \"127.0.0.1:9400\" }\n", yaml);
+        RemoteAccessExample.CopyCredentials(pki, gatewayDir);
+        string yaml = RemoteAccessExample.Yaml();
 
         string peerDir = bed.Dir("charon-peer");
         string resolvConf = Path.Combine(peerDir, "resolv.conf");
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: $$"""
-              load = {{StrongSwan.Plugins}} resolve
-              plugins {
-                resolve {
-                  file = {{resolvConf}}
-                }
-              }
-            """));
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: StrongSwan.ResolveSettings(resolvConf)));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         peer.AddCredentials([pki.Path("ca"), pki.Path("intermediate")], [pki.Path("client")], [pki.Path("client", ".key")]);
-        await peer.LoadAsync("connections {\n" + string.Join("\n", Clients.Select(c => ClientConf(c, bed.PeerOuter))) + "\n}\n");
+        await peer.LoadAsync(SwanctlConf.Connections([.. Clients.Select(c => ClientConf(c, bed.PeerOuter))]));
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, gatewayDir, yaml, scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
@@ -140,41 +126,9 @@ public sealed partial class NativeClientInteropTests(ITestOutputHelper output)
     private static string Suite(string encr, string keySize, string integ, string prf, string dh) =>
         string.Join("/", new[] { keySize.Length > 0 ? $"{encr}-{keySize}" : encr, integ, prf, dh }.Where(s => s.Length > 0));
 
-    private static string ClientConf(Client c, string peerOuter) => $$"""
-          {{c.Name}} {
-            version = 2
-            local_addrs = {{peerOuter}}
-            remote_addrs = {{NamespaceTestbed.GatewayOuter}}
-            proposals = {{c.Ike}}
-            vips = 0.0.0.0
-            encap = yes
-            mobike = no
-            rekey_time = 0
-            reauth_time = 0
-            dpd_delay = 0
-            keyingtries = 1
-            send_certreq = no
-            local {
-              auth = pubkey
-              certs = client.pem
-              id = "{{c.LocalId}}"
-            }
-            remote {
-              auth = pubkey
-              id = {{GatewayId}}
-            }
-            children {
-              rw {
-                remote_ts = {{NamespaceTestbed.LanSubnet}}
-                esp_proposals = {{c.Esp}}
-                rekey_time = 0
-                start_action = none
-                close_action = none
-                dpd_action = clear
-              }
-            }
-          }
-        """;
+    private static string ClientConf(Client c, string peerOuter) =>
+        SwanctlConf.ConnectionBlock(c.Name, peerOuter, NamespaceTestbed.GatewayOuter, c.Ike, $"auth = pubkey\ncerts = client.pem\nid = \"{c.LocalId}\"",
+            $"auth = pubkey\nid = {GatewayId}", "rw", null, NamespaceTestbed.LanSubnet, c.Esp, extra: "vips = 0.0.0.0\nsend_certreq = no");
 
     [GeneratedRegex(@"installing new virtual IP (?<ip>\d+\.\d+\.\d+\.\d+)")]
     private static partial Regex VirtualIp();

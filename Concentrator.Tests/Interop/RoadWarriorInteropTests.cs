@@ -38,14 +38,8 @@ public sealed partial class RoadWarriorInteropTests(ITestOutputHelper output)
         await pki.IssueAsync("alice", "intermediate", "C=CH, O=Interop, CN=alice", type, bits, san: [ClientId], flags: ["clientAuth"]);
 
         string gatewayDir = bed.Dir("concentrator");
-        Directory.CreateDirectory(gatewayDir);
-        foreach (var (from, to) in new[] { ("ca.pem", "ca.pem"), ("intermediate.pem", "intermediate.pem"), ("gw.pem", "gw-cert.pem"), ("gw.key", "gw-key.pem") })
-        {
-            File.Copy(Path.Combine(pki.Dir, from), Path.Combine(gatewayDir, to));
-        }
-        string yaml = File.ReadAllText(Concentrator.Tests.Config.ConfigTestText.SourcePath("examples", "remote-access.yaml"))
-            .Replace("addresses: [\"0.0.0.0\"]", $"addresses: [{NamespaceTestbed.GatewayOuter}]", StringComparison.Ordinal)
-            + "\nhttp: { listen: \"127.0.0.1:9400\" }\n";
+        RemoteAccessExample.CopyCredentials(pki, gatewayDir);
+        string yaml = RemoteAccessExample.Yaml();
 
         // Neither end receives an IP fragment: a whole IKE_AUTH with a certificate chain (over 1280 octets) never arrives.
         FragmentFilter.Install(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir);
@@ -53,48 +47,12 @@ public sealed partial class RoadWarriorInteropTests(ITestOutputHelper output)
 
         string peerDir = bed.Dir("charon-peer");
         string resolvConf = Path.Combine(peerDir, "resolv.conf");
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: $$"""
-              load = {{StrongSwan.Plugins}} resolve
-              plugins {
-                resolve {
-                  file = {{resolvConf}}
-                }
-              }
-            """));
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: StrongSwan.ResolveSettings(resolvConf)));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         peer.AddCredentials([pki.Path("ca"), pki.Path("intermediate")], [pki.Path("alice")], [pki.Path("alice", ".key")]);
-        await peer.LoadAsync($$"""
-            connections {
-              gw {
-                version = 2
-                local_addrs = {{bed.PeerOuter}}
-                remote_addrs = {{NamespaceTestbed.GatewayOuter}}
-                vips = 0.0.0.0
-                mobike = no
-                rekey_time = 0
-                reauth_time = 0
-                dpd_delay = 0
-                keyingtries = 1
-                local {
-                  auth = pubkey
-                  certs = alice.pem
-                  id = {{ClientId}}
-                }
-                remote {
-                  auth = pubkey
-                  id = {{GatewayId}}
-                }
-                children {
-                  net {
-                    remote_ts = {{NamespaceTestbed.LanSubnet}}
-                    rekey_time = 0
-                    start_action = none
-                    close_action = none
-                  }
-                }
-              }
-            }
-            """);
+        await peer.LoadAsync(SwanctlConf.Connections(SwanctlConf.ConnectionBlock("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, "default",
+            $"auth = pubkey\ncerts = alice.pem\nid = {ClientId}", $"auth = pubkey\nid = {GatewayId}", "net", null, NamespaceTestbed.LanSubnet,
+            "default", extra: "vips = 0.0.0.0")));
 
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, gatewayDir, yaml, scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());

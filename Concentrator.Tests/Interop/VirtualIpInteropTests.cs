@@ -47,48 +47,11 @@ public sealed partial class VirtualIpInteropTests(ITestOutputHelper output)
         """;
 
     /// <summary>The road warrior: asks for any IPv4 address; its side of the child is whatever it is given (dynamic).</summary>
-    private static string PeerConf(string peerOuter) => $$"""
-        connections {
-          gw {
-            version = 2
-            local_addrs = {{peerOuter}}
-            remote_addrs = {{NamespaceTestbed.GatewayOuter}}
-            proposals = {{Ike}}
-            encap = yes
-            mobike = no
-            rekey_time = 0
-            reauth_time = 0
-            dpd_delay = 0
-            keyingtries = 1
-            vips = 0.0.0.0
-            local {
-              auth = psk
-              id = {{SwanctlConf.PeerId}}
-            }
-            remote {
-              auth = psk
-              id = {{SwanctlConf.GatewayId}}
-            }
-            children {
-              net {
-                remote_ts = {{NamespaceTestbed.LanSubnet}}
-                esp_proposals = {{Esp}}
-                rekey_time = 0
-                start_action = none
-                close_action = none
-                dpd_action = clear
-              }
-            }
-          }
-        }
-        secrets {
-          ike-gw {
-            id-1 = {{SwanctlConf.PeerId}}
-            id-2 = {{SwanctlConf.GatewayId}}
-            secret = "{{SwanctlConf.Psk}}"
-          }
-        }
-        """;
+    private static string PeerConf(string peerOuter) =>
+        SwanctlConf.Connections(SwanctlConf.ConnectionBlock("gw", peerOuter, NamespaceTestbed.GatewayOuter, Ike,
+            $"auth = psk\nid = {SwanctlConf.PeerId}", $"auth = psk\nid = {SwanctlConf.GatewayId}", "net", null, NamespaceTestbed.LanSubnet, Esp,
+            extra: "vips = 0.0.0.0"))
+        + SwanctlConf.PskSecret("gw", SwanctlConf.PeerId, SwanctlConf.GatewayId);
 
     [Fact(Timeout = 150_000)]
     [Trait("Category", "Root")]
@@ -103,14 +66,7 @@ public sealed partial class VirtualIpInteropTests(ITestOutputHelper output)
         // charon's resolve plugin writes the DNS servers it is given to a file of this run (never the host's resolv.conf).
         string peerDir = bed.Dir("charon-peer");
         string resolvConf = Path.Combine(peerDir, "resolv.conf");
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: $$"""
-              load = {{StrongSwan.Plugins}} resolve
-              plugins {
-                resolve {
-                  file = {{resolvConf}}
-                }
-              }
-            """));
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, peerDir, "peer", extraSettings: StrongSwan.ResolveSettings(resolvConf)));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(PeerConf(bed.PeerOuter));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), GatewayYaml,
