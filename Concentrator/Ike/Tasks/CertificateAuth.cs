@@ -5,6 +5,7 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Tasks;
 
@@ -74,7 +75,8 @@ internal static class CertificateAuth
     /// <paramref name="octets"/>, and the candidate's <see cref="PeerTrust"/> must accept it. The first candidate that
     /// trusts it wins; otherwise the first candidate's reason is reported. Peer bytes never throw out of here.
     /// </summary>
-    public static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IkeMessage message, Identity peer, AuthPayload auth, byte[] octets)
+    public static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IkeMessage message, Identity peer, AuthPayload auth, byte[] octets,
+        ConcentratorMetrics? metrics = null)
     {
         var received = new List<X509Certificate2>();
         try
@@ -96,7 +98,7 @@ internal static class CertificateAuth
                     return new(null, AuthFailure.MalformedCertificate, $"CERT payload {count} is not an X.509 certificate", null);
                 }
             }
-            return VerifyWith(candidates, received, peer, auth, octets);
+            return VerifyWith(candidates, received, peer, auth, octets, metrics);
         }
         finally
         {
@@ -105,7 +107,7 @@ internal static class CertificateAuth
     }
 
     private static Verdict VerifyWith(IReadOnlyList<ConnectionConfig> candidates, List<X509Certificate2> received, Identity peer,
-        AuthPayload auth, byte[] octets)
+        AuthPayload auth, byte[] octets, ConcentratorMetrics? metrics)
     {
         Verdict? first = null;
         var checkedSignatures = new Dictionary<X509Certificate2, SignatureCheck>(ReferenceEqualityComparer.Instance);
@@ -139,7 +141,7 @@ internal static class CertificateAuth
                 }
                 else
                 {
-                    var result = trust.Check(endEntity, received, now);
+                    var result = trust.Check(endEntity, received, now, metrics);
                     if (result.Trusted) return new(candidate, default, result.Detail, subject);
                     verdict = new(null, result.Failure!.Value, $"{subject}: {result.Detail}", subject);
                 }

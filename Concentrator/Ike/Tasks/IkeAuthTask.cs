@@ -66,7 +66,7 @@ public sealed class IkeAuthTask : IIkeTask
         if (conn.Remote.IsPubKey)
         {
             if (!CertificateAuth.IsSignature(auth.Method)) return sa.AuthFailed(AuthFailure.UnsupportedMethod, peer, $"{auth.Method}, remote auth is pubkey");
-            var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets);
+            var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets, sa.Context.Metrics);
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
             sa.PeerCertificateSubject = verdict.Subject;
         }
@@ -115,7 +115,7 @@ public sealed class IkeAuthTask : IIkeTask
         ConnectionConfig conn;
         if (signature)
         {
-            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets);
+            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets, sa.Context.Metrics);
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
             conn = verdict.Connection;
             sa.PeerCertificateSubject = verdict.Subject;

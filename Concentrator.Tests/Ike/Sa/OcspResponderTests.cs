@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
+using Concentrator.Config;
+using Concentrator.Ike.Connections;
+using Concentrator.Testbed.Interop;
+using Concentrator.Testbed.Support;
+using static Concentrator.Tests.Ike.Sa.CertificateAuthTests;
+
+namespace Concentrator.Tests.Ike.Sa;
+
+/// <summary>
+/// OCSP in IKE_AUTH against a real responder: Debian's <c>openssl ocsp</c> on loopback (an index with a good and a revoked
+/// client, a delegated responder certificate with id-kp-OCSPSigning), an IKE SA pair in process with the gateway's
+/// <c>authorities</c> pointing at it; and loopback sockets that refuse or never answer, for remote.revocation.
+/// </summary>
+public sealed class OcspResponderTests(OcspResponderTests.Responder responder) : IClassFixture<OcspResponderTests.Responder>
+{
+    /// <summary>The PKI (root, intermediate, gateway, clients, the responder's certificate) and one openssl ocsp for the class.</summary>
+    public sealed class Responder : IAsyncLifetime
+    {
+        public TestPki Files { get; } = new();
+        public Issued Root { get; private set; } = null!;
+        public Issued Intermediate { get; private set; } = null!;
+        public Uri Url { get; private set; } = null!;
+        private BackgroundProcess? _openssl;
+
+        public string Cert(string name) => Path.Combine(Files.Dir, name + ".pem");
+        public string Key(string name) => Path.Combine(Files.Dir, name + ".key");
+
+        public async Task InitializeAsync()
+        {
+            Assert.True(Command.Exists("openssl"), "openssl is missing (scripts/install-deps.sh)");
+            Root = Files.Ca("C=CH, O=Test, CN=OCSP Test Root", TestKey.Rsa2048);
+            Intermediate = Files.Ca("C=CH, O=Test, CN=OCSP Test Intermediate", TestKey.Rsa2048, Root);
+            Write("root", Root);
+            Write("im", Intermediate);
+            Write("gw", Files.EndEntity("C=CH, O=Test, CN=gw.test", TestKey.Rsa2048, Intermediate, dns: ["gw.test"]));
+            Write("ocsp", Files.EndEntity("C=CH, O=Test, CN=OCSP Responder", TestKey.Rsa2048, Intermediate, eku: ["1.3.6.1.5.5.7.3.9"]));
+            var carol = Write("carol", Files.EndEntity("C=CH, O=Test, CN=carol", TestKey.EcdsaP256, Intermediate, dns: ["carol.test"]));
+            var gone = Write("gone", Files.EndEntity("C=CH, O=Test, CN=gone", TestKey.EcdsaP256, Intermediate, dns: ["gone.test"]));
+            var stranger = Write("stranger", Files.EndEntity("C=CH, O=Test, CN=stranger", TestKey.EcdsaP256, Intermediate, dns: ["stranger.test"]));
+            _ = stranger; // issued by the intermediate but not in the index: openssl answers unknown
+
+            var index = Path.Combine(Files.Dir, "index.txt");
+            await File.WriteAllTextAsync(index, IndexLine('V', carol, null) + IndexLine('R', gone, DateTime.UtcNow.AddHours(-3)));
+            var port = new TaskCompletionSource<int>();
+            _openssl = BackgroundProcess.Start("openssl",
+                ["ocsp", "-index", index, "-port", "0", "-rsigner", Cert("ocsp"), "-rkey", Key("ocsp"), "-CA", Cert("im"), "-nmin", "60"],
+                Path.Combine(Files.Dir, "ocsp.out"), Path.Combine(Files.Dir, "ocsp.err"));
+            var deadline = Stopwatch.StartNew();
+            while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                var match = Regex.Match(_openssl.ReadStdout() + _openssl.ReadStderr(), @"ACCEPT \S*:(\d+)");
+                if (match.Success)
+                {
+                    Url = new Uri($"http://127.0.0.1:{match.Groups[1].Value}/");
+                    return;
+                }
+                Assert.False(_openssl.HasExited, $"openssl ocsp exited: {_openssl.ReadStderr()}");
+                await Task.Delay(50);
+            }
+            Assert.Fail($"openssl ocsp did not listen: {_openssl.ReadStdout()} {_openssl.ReadStderr()}");
+        }
+
+        /// <summary>What openssl ocsp's index holds: status, expiry, revocation date, serial as BN_bn2hex writes it, file, subject.</summary>
+        private static string IndexLine(char status, Issued issued, DateTime? revoked)
+        {
+            var serial = issued.Certificate.SerialNumberBytes.ToArray().SkipWhile(b => b == 0).ToArray();
+            return string.Join('\t', status.ToString(), issued.Certificate.NotAfter.ToUniversalTime().ToString("yyMMddHHmmss") + "Z",
+                revoked is { } at ? at.ToString("yyMMddHHmmss") + "Z,keyCompromise" : "", Convert.ToHexString(serial), "unknown",
+                "/C=CH/O=Test/CN=" + issued.Subject.Split("CN=")[1]) + "\n";
+        }
+
+        private Issued Write(string name, Issued issued)
+        {
+            Files.WriteCert(name + ".pem", issued);
+            Files.WriteKey(name + ".key", issued);
+            return issued;
+        }
+
+        public async Task DisposeAsync()
+        {
+            if (_openssl is not null) await _openssl.DisposeAsync();
+            Files.Dispose();
+        }
+    }
+
+    private string Gateway(Uri? ocsp, string revocation = "relaxed") => $$"""
+        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        {{(ocsp is null ? "" : $"authorities:\n  im:\n    cacert: {responder.Cert("im")}\n    ocsp_uris: [\"{ocsp}\"]")}}
+        connections:
+          rw:
+            local: { auth: pubkey, certs: [{{responder.Cert("gw")}}, {{responder.Cert("im")}}], id: gw.test }
+            remote: { auth: pubkey, cacerts: [{{responder.Cert("root")}}], revocation: {{revocation}} }
+            children:
+              lan: { local_ts: [10.10.0.0/16], remote_ts: [10.200.0.0/16], esp_proposals: [aes256gcm16] }
+        secrets:
+          private-gw: { file: {{responder.Key("gw")}} }
+        """;
+
+    private string Client(string name) => $$"""
+        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        connections:
+          site:
+            remote_addrs: [127.0.0.1]
+            local: { auth: pubkey, certs: [{{responder.Cert(name)}}, {{responder.Cert("im")}}], id: "{{name}}.test" }
+            remote: { auth: pubkey, cacerts: [{{responder.Cert("root")}}], id: gw.test }
+            children:
+              net: { local_ts: [10.200.1.0/24], remote_ts: [10.10.0.0/16], esp_proposals: [aes256gcm16] }
+        secrets:
+          private-me: { file: {{responder.Key(name)}} }
+        """;
+
+    private static ConcentratorConfig Parse(string yaml) => ConcentratorConfig.Parse(yaml, "<r>");
+
+    private static Run Connect(ConcentratorConfig gateway, string client) => Handshake(gateway, ConcentratorConfig.Parse(client, "<i>"));
+
+    private static double Requests(Run run, string outcome) =>
+        Scrape(run.Responder).Sum("concentrator_ocsp_requests_total", ("outcome", outcome));
+
+    [Fact]
+    public void Openssl_ocsp_says_revoked_and_the_client_is_refused_and_a_good_client_is_accepted()
+    {
+        var gateway = Parse(Gateway(responder.Url));
+        var gone = Connect(gateway, Client("gone"));
+        AssertRefused(gone, "revoked");
+        Assert.Equal(1, Requests(gone, "revoked"));
+        var carol = Connect(gateway, Client("carol"));
+        AssertEstablished(carol);
+        Assert.Equal(1, Requests(carol, "good"));
+        // The same revoked client without the authority: nothing else knows it is revoked.
+        AssertEstablished(Connect(Parse(Gateway(null)), Client("gone")));
+    }
+
+    [Fact]
+    public void Good_and_revoked_answers_are_cached_until_next_update()
+    {
+        var gateway = Parse(Gateway(responder.Url));
+        Assert.Equal(1, Requests(Connect(gateway, Client("carol")), "good"));
+        Assert.Equal(1, Requests(Connect(gateway, Client("gone")), "revoked"));
+        var again = Connect(gateway, Client("carol"));
+        AssertEstablished(again);
+        Assert.Equal(0, Scrape(again.Responder).Sum("concentrator_ocsp_requests_total"));
+        Assert.Equal(1, Scrape(again.Responder).Sum("concentrator_ocsp_cache_hits_total"));
+        var goneAgain = Connect(gateway, Client("gone"));
+        AssertRefused(goneAgain, "revoked");
+        Assert.Equal(1, Scrape(goneAgain.Responder).Sum("concentrator_ocsp_cache_hits_total"));
+    }
+
+    [Fact]
+    public void An_unknown_certificate_follows_remote_revocation()
+    {
+        var relaxed = Connect(Parse(Gateway(responder.Url)), Client("stranger"));
+        AssertEstablished(relaxed);
+        Assert.Equal(1, Requests(relaxed, "unknown"));
+        var ifuri = Connect(Parse(Gateway(responder.Url, "ifuri")), Client("stranger"));
+        AssertRefused(ifuri, "revocation_unknown");
+        Assert.Equal(1, Requests(ifuri, "unknown"));
+    }
+
+    [Fact]
+    public void A_refused_connection_is_unreachable_and_follows_remote_revocation()
+    {
+        var closed = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");
+        var relaxed = Connect(Parse(Gateway(closed)), Client("carol"));
+        AssertEstablished(relaxed);
+        Assert.Equal(1, Requests(relaxed, "unreachable"));
+        AssertRefused(Connect(Parse(Gateway(closed, "ifuri")), Client("carol")), "revocation_unknown");
+        AssertRefused(Connect(Parse(Gateway(closed, "strict")), Client("carol")), "revocation_unknown");
+    }
+
+    [Fact]
+    public void A_responder_that_never_answers_costs_the_timeout_and_no_more()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new List<Socket>();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true) held.Add(await silent.AcceptSocketAsync());
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        });
+        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/");
+        var gateway = Parse(Gateway(url, "ifuri"));
+        var clock = Stopwatch.StartNew();
+        var run = Connect(gateway, Client("carol"));
+        clock.Stop();
+        AssertRefused(run, "revocation_unknown");
+        Assert.Equal(1, Requests(run, "unreachable"));
+        Assert.InRange(clock.Elapsed, OcspChecker.DefaultTimeout, OcspChecker.DefaultTimeout + TimeSpan.FromSeconds(1.5));
+        silent.Stop();
+        foreach (var s in held) s.Dispose();
+    }
+
+    [Fact]
+    public void A_certificates_aia_responder_is_asked_only_under_strict_or_ifuri()
+    {
+        var aia = new X509AuthorityInformationAccessExtension([responder.Url.ToString()], null);
+        var issued = responder.Files.EndEntity("C=CH, O=Test, CN=aia", TestKey.EcdsaP256, responder.Intermediate, dns: ["aia.test"], extensions: [aia]);
+        responder.Files.WriteCert("aia.pem", issued);
+        responder.Files.WriteKey("aia.key", issued);
+        // Not in openssl's index: unknown. Under relaxed the AIA is not contacted at all.
+        var relaxed = Connect(Parse(Gateway(null)), Client("aia"));
+        AssertEstablished(relaxed);
+        Assert.Equal(0, Scrape(relaxed.Responder).Sum("concentrator_ocsp_requests_total"));
+        var ifuri = Connect(Parse(Gateway(null, "ifuri")), Client("aia"));
+        AssertRefused(ifuri, "revocation_unknown");
+        Assert.Equal(1, Requests(ifuri, "unknown"));
+    }
+}
