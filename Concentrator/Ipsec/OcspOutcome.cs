@@ -1,7 +1,7 @@
 namespace Concentrator.Ipsec;
 
 /// <summary>
-/// What one OCSP request for a certificate came to (RFC 6960), the closed label set of
+/// What one OCSP check of a certificate with one responder came to (RFC 6960), the closed label set of
 /// concentrator_ocsp_requests_total{outcome} (answers from the cache are counted apart). Only good and revoked decide; the rest leave the certificate's status unknown
 /// and remote.revocation decides.
 /// </summary>
@@ -25,4 +25,6 @@ public enum OcspOutcome
     Stale,
     /// <summary>The response carries a nonce that is not the one we sent.</summary>
     NonceMismatch,
+    /// <summary>Not asked: the responder was unreachable within the last 30 s (no request sent, no time spent).</summary>
+    ResponderDown,
 }

@@ -132,7 +132,7 @@ public sealed class ConcentratorMetrics
             for (int i = 0; i < authReasons.Length; i++) _authFailures[r, i] = authFailures.WithLabels(LabelValues.Role(r == 0), authReasons[i]);
         }
         var ocsp = f.CreateCounter("concentrator_ocsp_requests_total",
-            "OCSP requests for peer certificates (RFC 6960), by outcome: good and revoked decide, the others leave remote.revocation to decide.",
+            "OCSP checks of peer certificates with a responder (RFC 6960), by outcome: good and revoked decide, the others leave remote.revocation to decide (responder_down: not sent, the responder failed within 30 s).",
             "outcome");
         _ocspRequests = LabelValues.SnakeNames<OcspOutcome>().Select(o => ocsp.WithLabels(o)).ToArray();
         _ocspCacheHits = f.CreateCounter("concentrator_ocsp_cache_hits_total",

@@ -173,7 +173,7 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
     }
 
     [Fact]
-    public void A_responder_that_never_answers_costs_the_timeout_and_no_more()
+    public void A_responder_that_never_answers_costs_the_timeout_once_per_back_off()
     {
         using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start();
@@ -196,6 +196,14 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         AssertRefused(run, "revocation_unknown");
         Assert.Equal(1, Requests(run, "unreachable"));
         Assert.InRange(clock.Elapsed, OcspChecker.DefaultTimeout, OcspChecker.DefaultTimeout + TimeSpan.FromSeconds(1.5));
+        // The next peer within the back-off does not wait: the responder is not asked.
+        clock.Restart();
+        var next = Connect(gateway, Client("carol"));
+        clock.Stop();
+        AssertRefused(next, "revocation_unknown");
+        Assert.Equal(0, Requests(next, "unreachable"));
+        Assert.Equal(1, Requests(next, "responder_down"));
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
         silent.Stop();
         foreach (var s in held) s.Dispose();
     }

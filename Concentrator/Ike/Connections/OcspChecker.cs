@@ -19,7 +19,8 @@ public sealed record OcspAuthority(string Name, X509Certificate2 CaCertificate, 
 /// Authority Information Access (put there by the CA whose signature the chain just verified); never another URL. Each
 /// request carries a fresh nonce, is bounded by <see cref="Timeout"/> and <see cref="MaxResponseBytes"/>, goes to the URL
 /// directly (no proxy, no redirect). Good and revoked answers are cached until their nextUpdate
-/// (<see cref="MaxCacheEntries"/> at most); the rest is asked again next time. Thread-safe: SAs check in parallel.
+/// (<see cref="MaxCacheEntries"/> at most); the rest is asked again next time, except that a responder that did not
+/// answer rests for <see cref="ResponderBackoff"/>. Thread-safe: SAs check in parallel.
 /// </summary>
 /// <remarks>
 /// The request is synchronous on the calling thread (an IKE SA actor's, inside IKE_AUTH): <c>IkeSa</c> runs a request to
@@ -31,12 +32,19 @@ public sealed class OcspChecker : IDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(3);
     public const int MaxResponseBytes = 64 * 1024;
     public const int MaxCacheEntries = 10_000;
+
+    /// <summary>
+    /// A responder that did not answer is not asked again for this long: with it down, only the first SA in each window
+    /// waits <see cref="Timeout"/>, not every SA that reconnects (each would hold its actor's thread that long).
+    /// </summary>
+    public static readonly TimeSpan ResponderBackoff = TimeSpan.FromSeconds(30);
     private const string AiaOid = "1.3.6.1.5.5.7.1.1";
     private const string OcspAccessMethod = "1.3.6.1.5.5.7.48.1";
 
     private readonly IReadOnlyList<OcspAuthority> _authorities;
     private readonly HttpClient _http;
     private readonly ConcurrentDictionary<(string Issuer, string Serial), OcspAnswer> _cache = new();
+    private readonly ConcurrentDictionary<Uri, DateTime> _downUntil = new();
 
     public OcspChecker(IReadOnlyList<OcspAuthority> authorities, TimeSpan? timeout = null)
     {
@@ -83,8 +91,16 @@ public sealed class OcspChecker : IDisposable
         OcspAnswer last = default;
         foreach (var uri in uris)
         {
+            if (_downUntil.TryGetValue(uri, out var until) && until > nowUtc)
+            {
+                last = new(OcspOutcome.ResponderDown, $"{uri}: unreachable, not asked again before {until:u}");
+                metrics?.CountOcspRequest(last.Outcome);
+                continue;
+            }
             last = Ask(uri, certificate, issuer, nowUtc);
             metrics?.CountOcspRequest(last.Outcome);
+            if (last.Outcome == OcspOutcome.Unreachable) _downUntil[uri] = nowUtc + ResponderBackoff;
+            else _downUntil.TryRemove(uri, out _);
             last = last with { Detail = $"{uri}: {last.Detail}" };
             if (last.Outcome is OcspOutcome.Good or OcspOutcome.Revoked)
             {
