@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Concentrator.Config;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Sa;
 using Concentrator.Testbed.Interop;
 using Concentrator.Testbed.Support;
 using static Concentrator.Tests.Ike.Sa.CertificateAuthTests;
@@ -130,6 +131,7 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         Assert.Equal(1, Requests(gone, "revoked"));
         var carol = Connect(gateway, Client("carol"));
         AssertEstablished(carol);
+        Assert.Empty(carol.R.Seen.OfType<RevocationUnverified>());
         Assert.Equal(1, Requests(carol, "good"));
         // The same revoked client without the authority: nothing else knows it is revoked.
         AssertEstablished(Connect(Parse(Gateway(null)), Client("gone")));
@@ -168,6 +170,7 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         var relaxed = Connect(Parse(Gateway(closed)), Client("carol"));
         AssertEstablished(relaxed);
         Assert.Equal(1, Requests(relaxed, "unreachable"));
+        Assert.Contains("Unreachable", Assert.Single(relaxed.R.Seen.OfType<RevocationUnverified>()).Detail);
         AssertRefused(Connect(Parse(Gateway(closed, "ifuri")), Client("carol")), "revocation_unknown");
         AssertRefused(Connect(Parse(Gateway(closed, "strict")), Client("carol")), "revocation_unknown");
     }

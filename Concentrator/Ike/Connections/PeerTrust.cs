@@ -20,8 +20,11 @@ public enum RevocationPolicy
     IfUri,
 }
 
-/// <summary>The outcome of <see cref="PeerTrust.Check"/>: no failure, or why and a line for the log.</summary>
-public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail)
+/// <summary>
+/// The outcome of <see cref="PeerTrust.Check"/>: no failure, or why and a line for the log. <paramref name="Unverified"/>:
+/// trusted although an OCSP responder gave no good or revoked answer (remote.revocation relaxed), for a warning.
+/// </summary>
+public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail, string? Unverified = null)
 {
     public bool Trusted => Failure is null;
 }
@@ -128,6 +131,7 @@ public sealed class PeerTrust
     private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc, ConcentratorMetrics? metrics)
     {
         bool useAia = Revocation != RevocationPolicy.Relaxed;
+        string? unverified = null;
         for (int i = 0; i + 1 < chain.Count; i++)
         {
             var cert = chain[i];
@@ -153,6 +157,7 @@ public sealed class PeerTrust
                 }
                 current |= answer.Outcome == OcspOutcome.Good;
                 ocspDetail = $"; OCSP {answer.Outcome}: {answer.Detail}";
+                if (answer.Outcome != OcspOutcome.Good) unverified ??= $"\"{cert.Subject}\": OCSP {answer.Outcome}: {answer.Detail}";
             }
             bool needed = Revocation == RevocationPolicy.Strict ||
                           (Revocation == RevocationPolicy.IfUri && (hasResponder || RevocationList.HasDistributionPoint(cert)));
@@ -161,7 +166,7 @@ public sealed class PeerTrust
                 return new(AuthFailure.RevocationUnknown, $"no current CRL or good OCSP answer of \"{issuer.Subject}\" for \"{cert.Subject}\" (revocation {Revocation}){ocspDetail}");
             }
         }
-        return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"");
+        return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"", unverified);
     }
 
     private static TrustVerdict ChainFailure(X509Chain chain)

@@ -67,6 +67,12 @@ public sealed record ChildSaRemoved(uint InboundSpi, bool Rekeyed = false) : Ike
 /// </summary>
 public sealed record PeerAuthFailed(AuthFailure Reason, string PeerId, string Detail) : IkeEffect;
 
+/// <summary>
+/// The peer's certificate was trusted although an OCSP responder gave no good or revoked answer (remote.revocation
+/// relaxed, as strongSwan); the host logs it. Counted already in concentrator_ocsp_requests_total.
+/// </summary>
+public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

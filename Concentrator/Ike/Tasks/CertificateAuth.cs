@@ -65,8 +65,11 @@ internal static class CertificateAuth
     public static bool Requests(IkeMessage message) =>
         message.GetAll<CertPayload>().Any(c => c.Type == PayloadType.CertificateRequest && c.Encoding == CertEncoding.X509Signature);
 
-    /// <summary>The outcome of <see cref="Verify"/>: the connection that trusts the peer, or why none does.</summary>
-    public readonly record struct Verdict(ConnectionConfig? Connection, AuthFailure Failure, string Detail, string? Subject);
+    /// <summary>
+    /// The outcome of <see cref="Verify"/>: the connection that trusts the peer, or why none does; <paramref name="Unverified"/>
+    /// when trusted although OCSP gave no answer that decides (<see cref="TrustVerdict.Unverified"/>).
+    /// </summary>
+    public readonly record struct Verdict(ConnectionConfig? Connection, AuthFailure Failure, string Detail, string? Subject, string? Unverified = null);
 
     /// <summary>
     /// Checks the peer's signature AUTH against <paramref name="candidates"/>, best first: the end entity is the first
@@ -142,7 +145,7 @@ internal static class CertificateAuth
                 else
                 {
                     var result = trust.Check(endEntity, received, now, metrics);
-                    if (result.Trusted) return new(candidate, default, result.Detail, subject);
+                    if (result.Trusted) return new(candidate, default, result.Detail, subject, result.Unverified);
                     verdict = new(null, result.Failure!.Value, $"{subject}: {result.Detail}", subject);
                 }
             }

@@ -68,6 +68,7 @@ public sealed class IkeAuthTask : IIkeTask
             if (!CertificateAuth.IsSignature(auth.Method)) return sa.AuthFailed(AuthFailure.UnsupportedMethod, peer, $"{auth.Method}, remote auth is pubkey");
             var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets, sa.Context.Metrics);
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            if (verdict.Unverified is { } unverified) sa.Emit(new RevocationUnverified(peer.Text, unverified));
             sa.PeerCertificateSubject = verdict.Subject;
         }
         else
@@ -117,6 +118,7 @@ public sealed class IkeAuthTask : IIkeTask
         {
             var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets, sa.Context.Metrics);
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            if (verdict.Unverified is { } unverified) sa.Emit(new RevocationUnverified(peer.Text, unverified));
             conn = verdict.Connection;
             sa.PeerCertificateSubject = verdict.Subject;
         }
