@@ -27,4 +27,6 @@ public enum OcspOutcome
     NonceMismatch,
     /// <summary>Not asked: the responder was unreachable within the last 30 s (no request sent, no time spent).</summary>
     ResponderDown,
+    /// <summary>Not asked: other requests of the same chain used up its one timeout (3 s) for OCSP.</summary>
+    OutOfTime,
 }

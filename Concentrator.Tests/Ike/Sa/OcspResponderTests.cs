@@ -89,9 +89,9 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         }
     }
 
-    private string Gateway(Uri? ocsp, string revocation = "relaxed") => $$"""
+    private string Gateway(Uri? ocsp, string revocation = "relaxed", Uri? second = null) => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
-        {{(ocsp is null ? "" : $"authorities:\n  im:\n    cacert: {responder.Cert("im")}\n    ocsp_uris: [\"{ocsp}\"]")}}
+        {{(ocsp is null ? "" : $"authorities:\n  im:\n    cacert: {responder.Cert("im")}\n    ocsp_uris: [\"{ocsp}\"{(second is null ? "" : $", \"{second}\"")}]")}}
         connections:
           rw:
             local: { auth: pubkey, certs: [{{responder.Cert("gw")}}, {{responder.Cert("im")}}], id: gw.test }
@@ -175,23 +175,52 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         AssertRefused(Connect(Parse(Gateway(closed, "strict")), Client("carol")), "revocation_unknown");
     }
 
-    [Fact]
-    public void A_responder_that_never_answers_costs_the_timeout_once_per_back_off()
+    /// <summary>A loopback listener that accepts HTTP connections and never answers; its URL.</summary>
+    private static Uri Silent(TcpListener silent, List<Socket> held)
     {
-        using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start();
-        var held = new List<Socket>();
         _ = Task.Run(async () =>
         {
             try
             {
-                while (true) held.Add(await silent.AcceptSocketAsync());
+                while (true)
+                {
+                    var socket = await silent.AcceptSocketAsync();
+                    lock (held) held.Add(socket);
+                }
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
             }
         });
-        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/");
+        return new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/");
+    }
+
+    [Fact]
+    public void Two_silent_responders_cost_one_timeout_in_all()
+    {
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        var held = new List<Socket>();
+        var gateway = Parse(Gateway(Silent(first, held), "ifuri", Silent(second, held)));
+        var clock = Stopwatch.StartNew();
+        var run = Connect(gateway, Client("carol"));
+        clock.Stop();
+        AssertRefused(run, "revocation_unknown");
+        Assert.Equal(1, Requests(run, "unreachable"));
+        Assert.Equal(1, Requests(run, "out_of_time"));
+        Assert.InRange(clock.Elapsed, OcspChecker.DefaultTimeout, OcspChecker.DefaultTimeout + TimeSpan.FromSeconds(1.5));
+        first.Stop();
+        second.Stop();
+        lock (held) held.ForEach(s => s.Dispose());
+    }
+
+    [Fact]
+    public void A_responder_that_never_answers_costs_the_timeout_once_per_back_off()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        var held = new List<Socket>();
+        var url = Silent(silent, held);
         var gateway = Parse(Gateway(url, "ifuri"));
         var clock = Stopwatch.StartNew();
         var run = Connect(gateway, Client("carol"));
@@ -208,7 +237,7 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         Assert.Equal(1, Requests(next, "responder_down"));
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
         silent.Stop();
-        foreach (var s in held) s.Dispose();
+        lock (held) held.ForEach(s => s.Dispose());
     }
 
     [Fact]

@@ -69,12 +69,19 @@ public sealed class OcspChecker : IDisposable
     /// <summary>Answers held in the cache (tests).</summary>
     internal int CachedCount => _cache.Count;
 
+    /// <summary>The deadline (<see cref="Environment.TickCount64"/>) of the OCSP requests of one chain: one <see cref="Timeout"/> in all.</summary>
+    public long StartBudget() => Environment.TickCount64 + (long)Timeout.TotalMilliseconds;
+
     /// <summary>
     /// The status of <paramref name="certificate"/> issued by <paramref name="issuer"/>: from the cache, else from the
     /// responders in turn until one says good or revoked (the last failure otherwise); null when no responder applies.
+    /// Requests share <paramref name="deadline"/> (<see cref="StartBudget"/>), so a chain with several certificates and
+    /// responders waits one timeout at most, not one per request.
     /// </summary>
-    public OcspAnswer? Check(X509Certificate2 certificate, X509Certificate2 issuer, bool useAia, DateTime nowUtc, ConcentratorMetrics? metrics)
+    public OcspAnswer? Check(X509Certificate2 certificate, X509Certificate2 issuer, bool useAia, DateTime nowUtc, ConcentratorMetrics? metrics,
+        long? deadline = null)
     {
+        long end = deadline ?? StartBudget();
         var uris = ResponderUris(certificate, issuer, useAia);
         if (uris.Count == 0) return null;
         var key = (issuer.Thumbprint, certificate.SerialNumber);
@@ -97,10 +104,19 @@ public sealed class OcspChecker : IDisposable
                 metrics?.CountOcspRequest(last.Outcome);
                 continue;
             }
-            last = Ask(uri, certificate, issuer, nowUtc);
+            long left = end - Environment.TickCount64;
+            if (left <= 0)
+            {
+                last = new(OcspOutcome.OutOfTime, $"{uri}: not asked, this chain's {Timeout.TotalSeconds:0.#} s for OCSP are spent");
+                metrics?.CountOcspRequest(last.Outcome);
+                continue;
+            }
+            var allowed = TimeSpan.FromMilliseconds(Math.Min(left, (long)Timeout.TotalMilliseconds));
+            last = Ask(uri, certificate, issuer, nowUtc, allowed, out bool timedOut);
             metrics?.CountOcspRequest(last.Outcome);
-            if (last.Outcome == OcspOutcome.Unreachable) _downUntil[uri] = nowUtc + ResponderBackoff;
-            else _downUntil.TryRemove(uri, out _);
+            // A responder cut short by the chain's budget, not by its own timeout, may just be slow: no back-off for it.
+            if (last.Outcome == OcspOutcome.Unreachable && (!timedOut || allowed >= Timeout)) _downUntil[uri] = nowUtc + ResponderBackoff;
+            else if (last.Outcome != OcspOutcome.Unreachable) _downUntil.TryRemove(uri, out _);
             last = last with { Detail = $"{uri}: {last.Detail}" };
             if (last.Outcome is OcspOutcome.Good or OcspOutcome.Revoked)
             {
@@ -145,8 +161,10 @@ public sealed class OcspChecker : IDisposable
         }
     }
 
-    private OcspAnswer Ask(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc)
+    private OcspAnswer Ask(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc, TimeSpan allowed, out bool timedOut)
     {
+        timedOut = false;
+        using var cancel = new CancellationTokenSource(allowed);
         var nonce = RandomNumberGenerator.GetBytes(OcspMessages.NonceLength);
         byte[] response;
         try
@@ -155,7 +173,7 @@ public sealed class OcspChecker : IDisposable
             content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
             using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/ocsp-response"));
-            using var answer = _http.Send(request, HttpCompletionOption.ResponseContentRead);
+            using var answer = _http.Send(request, HttpCompletionOption.ResponseContentRead, cancel.Token);
             if (!answer.IsSuccessStatusCode) return new(OcspOutcome.Unreachable, $"HTTP {(int)answer.StatusCode}");
             using var stream = answer.Content.ReadAsStream();
             using var buffer = new MemoryStream();
@@ -164,7 +182,8 @@ public sealed class OcspChecker : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException or InvalidOperationException)
         {
-            return new(OcspOutcome.Unreachable, e is TaskCanceledException or OperationCanceledException ? $"no answer within {Timeout.TotalSeconds:0.#} s" : e.Message);
+            timedOut = e is TaskCanceledException or OperationCanceledException;
+            return new(OcspOutcome.Unreachable, timedOut ? $"no answer within {allowed.TotalSeconds:0.#} s" : e.Message);
         }
         return OcspMessages.Evaluate(response, certificate, issuer, nonce, nowUtc);
     }

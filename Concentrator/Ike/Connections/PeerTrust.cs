@@ -131,6 +131,7 @@ public sealed class PeerTrust
     private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc, ConcentratorMetrics? metrics)
     {
         bool useAia = Revocation != RevocationPolicy.Relaxed;
+        long deadline = Ocsp?.StartBudget() ?? 0;
         string? unverified = null;
         for (int i = 0; i + 1 < chain.Count; i++)
         {
@@ -148,7 +149,7 @@ public sealed class PeerTrust
             }
             string ocspDetail = "";
             bool hasResponder = false;
-            if (Ocsp is not null && Ocsp.Check(cert, issuer, useAia, nowUtc, metrics) is { } answer)
+            if (Ocsp is not null && Ocsp.Check(cert, issuer, useAia, nowUtc, metrics, deadline) is { } answer)
             {
                 hasResponder = true;
                 if (answer.Outcome == OcspOutcome.Revoked)
