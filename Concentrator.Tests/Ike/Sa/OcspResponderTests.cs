@@ -89,8 +89,9 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         }
     }
 
-    private string Gateway(Uri? ocsp, string revocation = "relaxed", Uri? second = null) => $$"""
+    private string Gateway(Uri? ocsp, string revocation = "relaxed", Uri? second = null, string crls = "") => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        {{crls}}
         {{(ocsp is null ? "" : $"authorities:\n  im:\n    cacert: {responder.Cert("im")}\n    ocsp_uris: [\"{ocsp}\"{(second is null ? "" : $", \"{second}\"")}]")}}
         connections:
           rw:
@@ -172,6 +173,12 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         Assert.Equal(1, Requests(relaxed, "unreachable"));
         Assert.Contains("Unreachable", Assert.Single(relaxed.R.Seen.OfType<RevocationUnverified>()).Detail);
         AssertRefused(Connect(Parse(Gateway(closed, "ifuri")), Client("carol")), "revocation_unknown");
+        // A current CRL of the intermediate settles what the responder could not: no warning, and ifuri is satisfied.
+        var crl = responder.Files.WriteCrl("im.crl", responder.Intermediate, []);
+        var withCrl = Connect(Parse(Gateway(closed, "ifuri", crls: $"crls: [{crl}]")), Client("carol"));
+        AssertEstablished(withCrl);
+        Assert.Equal(1, Requests(withCrl, "unreachable"));
+        Assert.Empty(withCrl.R.Seen.OfType<RevocationUnverified>());
         AssertRefused(Connect(Parse(Gateway(closed, "strict")), Client("carol")), "revocation_unknown");
     }
 

@@ -158,7 +158,6 @@ public sealed class PeerTrust
                 }
                 current |= answer.Outcome == OcspOutcome.Good;
                 ocspDetail = $"; OCSP {answer.Outcome}: {answer.Detail}";
-                if (answer.Outcome != OcspOutcome.Good) unverified ??= $"\"{cert.Subject}\": OCSP {answer.Outcome}: {answer.Detail}";
             }
             bool needed = Revocation == RevocationPolicy.Strict ||
                           (Revocation == RevocationPolicy.IfUri && (hasResponder || RevocationList.HasDistributionPoint(cert)));
@@ -166,6 +165,8 @@ public sealed class PeerTrust
             {
                 return new(AuthFailure.RevocationUnknown, $"no current CRL or good OCSP answer of \"{issuer.Subject}\" for \"{cert.Subject}\" (revocation {Revocation}){ocspDetail}");
             }
+            // A current CRL of the issuer settles the status an OCSP responder could not.
+            if (hasResponder && !current) unverified ??= $"\"{cert.Subject}\": {ocspDetail[2..]}";
         }
         return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"", unverified);
     }
