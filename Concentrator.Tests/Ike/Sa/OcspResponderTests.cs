@@ -3,11 +3,16 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
+using Akka.Actor;
+using Concentrator.Actors;
 using Concentrator.Config;
+using Concentrator.Ipsec;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
 using Concentrator.Testbed.Interop;
 using Concentrator.Testbed.Support;
+using Concentrator.Tests.Support;
+using Concentrator.Tests.Telemetry;
 using static Concentrator.Tests.Ike.Sa.CertificateAuthTests;
 
 namespace Concentrator.Tests.Ike.Sa;
@@ -235,14 +240,54 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         AssertRefused(run, "revocation_unknown");
         Assert.Equal(1, Requests(run, "unreachable"));
         Assert.InRange(clock.Elapsed, OcspChecker.DefaultTimeout, OcspChecker.DefaultTimeout + TimeSpan.FromSeconds(1.5));
-        // The next peer within the back-off does not wait: the responder is not asked.
+        // Another peer within the back-off does not wait: the responder is not asked.
         clock.Restart();
-        var next = Connect(gateway, Client("carol"));
+        var next = Connect(gateway, Client("stranger"));
         clock.Stop();
         AssertRefused(next, "revocation_unknown");
         Assert.Equal(0, Requests(next, "unreachable"));
         Assert.Equal(1, Requests(next, "responder_down"));
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        // The same peer again: its answer of a moment ago (unreachable) is reused, as any answer for the back-off.
+        clock.Restart();
+        var again = Connect(gateway, Client("carol"));
+        clock.Stop();
+        AssertRefused(again, "revocation_unknown");
+        Assert.Equal(0, Scrape(again.Responder).Sum("concentrator_ocsp_requests_total"));
+        Assert.Equal(1, Scrape(again.Responder).Sum("concentrator_ocsp_cache_hits_total"));
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        silent.Stop();
+        lock (held) held.ForEach(s => s.Dispose());
+    }
+
+    /// <summary>
+    /// Through a whole gateway in process (supervisor, SA actor, effect runner): while the OCSP request of a peer's
+    /// IKE_AUTH hangs on a silent responder, the SA's actor answers other messages at once; the IKE_AUTH is refused
+    /// (revocation_unknown under ifuri) when the request times out.
+    /// </summary>
+    [Fact]
+    public async Task The_sa_actor_stays_free_while_its_ocsp_request_waits()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        var held = new List<Socket>();
+        var url = Silent(silent, held);
+        await using var gateway = TestGateway.Start(Gateway(url, "ifuri"), name: "gw");
+        await using var peer = TestGateway.Start(Client("carol"), name: "peer");
+        peer.Initiate("site", gateway.Endpoint);
+        await Eventually.TrueAsync(() => { lock (held) return held.Count > 0; }, "the gateway's OCSP request reached the silent responder", 5);
+
+        var sa = (await gateway.Gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5))).Single();
+        var clock = Stopwatch.StartNew();
+        var info = await sa.Ask<IkeSaActor.Info>(IkeSaActor.GetInfo.Instance, TimeSpan.FromSeconds(1));
+        clock.Stop();
+        Assert.Equal(IkeSaState.Connecting, info.State);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
+
+        // The test peer's fast retransmissions give up before 3 s; the gateway's answer is what is checked.
+        await Eventually.TrueAsync(() => gateway.Events.Down.Any(d => d.Reason == CloseReason.AuthFailed), "the gateway refused the peer after the timeout", 10);
+        var metrics = new MetricsText(await MetricsEndpointTests.ExportAsync(gateway.Gateway.Metrics.Registry));
+        Assert.Equal(1, metrics.Sum("concentrator_ike_auth_failures_total", ("role", "responder"), ("reason", "revocation_unknown")));
+        Assert.Equal(1, metrics.Sum("concentrator_ocsp_requests_total", ("outcome", "unreachable")));
         silent.Stop();
         lock (held) held.ForEach(s => s.Dispose());
     }

@@ -71,6 +71,11 @@ internal static class RekeyHarness
                 case SendMessage m:
                     sends.Add(m);
                     break;
+                case FetchRevocation f:
+                    // As IkeSaActor, without the thread pool: the requests, then the deferred IKE_AUTH answered.
+                    f.Fetch.Checker.Fetch(f.Fetch, sa.Context.Metrics);
+                    sa.ResumeDeferredRequest();
+                    break;
             }
         }
 

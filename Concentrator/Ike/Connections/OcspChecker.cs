@@ -14,18 +14,26 @@ namespace Concentrator.Ike.Connections;
 public sealed record OcspAuthority(string Name, X509Certificate2 CaCertificate, IReadOnlyList<Uri> OcspUris);
 
 /// <summary>
+/// The OCSP requests one IKE_AUTH waits for (DER of each certificate and its issuer, which outlive the SA's certificate
+/// objects), made off the SA's actor by <see cref="OcspChecker.Fetch"/>.
+/// </summary>
+public sealed record OcspFetch(OcspChecker Checker, IReadOnlyList<(byte[] Certificate, byte[] Issuer, bool UseAia)> Requests);
+
+/// <summary>
 /// Asks OCSP responders (RFC 6960 over HTTP POST, Appendix A) for the status of a peer's certificate: those of the
 /// authority whose CA certificate issued it, then, when the caller allows it, the http OCSP URIs of the certificate's own
 /// Authority Information Access (put there by the CA whose signature the chain just verified); never another URL. Each
 /// request carries a fresh nonce, is bounded by <see cref="Timeout"/> and <see cref="MaxResponseBytes"/>, goes to the URL
-/// directly (no proxy, no redirect). Good and revoked answers are cached until their nextUpdate
-/// (<see cref="MaxCacheEntries"/> at most); the rest is asked again next time, except that a responder that did not
-/// answer rests for <see cref="ResponderBackoff"/>. Thread-safe: SAs check in parallel.
+/// directly (no proxy, no redirect). Good and revoked answers are cached until their nextUpdate, the others for
+/// <see cref="ResponderBackoff"/> (<see cref="MaxCacheEntries"/> of each at most), and a responder that did not answer
+/// rests for <see cref="ResponderBackoff"/>. Thread-safe: SAs check in parallel.
 /// </summary>
 /// <remarks>
-/// The request is synchronous on the calling thread (an IKE SA actor's, inside IKE_AUTH): <c>IkeSa</c> runs a request to
-/// its response in one call with no way to suspend an exchange, as charon's worker thread blocks in its fetcher. The
-/// timeout bounds how long one SA's actor waits, and the cache makes it once per certificate and nextUpdate.
+/// A responder's IKE_AUTH never waits on its SA's actor: <see cref="Check"/> with a <c>defer</c> list answers from the
+/// cache or records what to ask, the task defers the request, the host runs <see cref="Fetch"/> on the thread pool and
+/// resumes the SA, whose second look finds the answers here (decisive ones until nextUpdate, the others for
+/// <see cref="ResponderBackoff"/>). Without <c>defer</c> (our initiator checking a responder, a resumed check whose
+/// answer was evicted) the request runs on the calling thread, bounded by the timeout.
 /// </remarks>
 public sealed class OcspChecker : IDisposable
 {
@@ -45,6 +53,7 @@ public sealed class OcspChecker : IDisposable
     private readonly HttpClient _http;
     private readonly ConcurrentDictionary<(string Issuer, string Serial), OcspAnswer> _cache = new();
     private readonly ConcurrentDictionary<Uri, DateTime> _downUntil = new();
+    private readonly ConcurrentDictionary<(string Issuer, string Serial), (OcspAnswer Answer, DateTime Until)> _recent = new();
 
     public OcspChecker(IReadOnlyList<OcspAuthority> authorities, TimeSpan? timeout = null)
     {
@@ -79,7 +88,7 @@ public sealed class OcspChecker : IDisposable
     /// responders waits one timeout at most, not one per request.
     /// </summary>
     public OcspAnswer? Check(X509Certificate2 certificate, X509Certificate2 issuer, bool useAia, DateTime nowUtc, ConcentratorMetrics? metrics,
-        long? deadline = null)
+        long? deadline = null, List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer = null)
     {
         long end = deadline ?? StartBudget();
         var uris = ResponderUris(certificate, issuer, useAia);
@@ -93,6 +102,20 @@ public sealed class OcspChecker : IDisposable
                 return cached with { Detail = cached.Detail + " (cached)" };
             }
             _cache.TryRemove(key, out _);
+        }
+        if (_recent.TryGetValue(key, out var recent))
+        {
+            if (recent.Until >= nowUtc)
+            {
+                metrics?.CountOcspCacheHit();
+                return recent.Answer with { Detail = recent.Answer.Detail + " (cached)" };
+            }
+            _recent.TryRemove(key, out _);
+        }
+        if (defer is not null && uris.Any(u => !(_downUntil.TryGetValue(u, out var down) && down > nowUtc)))
+        {
+            defer.Add((certificate.RawData, issuer.RawData, useAia));
+            return new(OcspOutcome.Unknown, "not asked yet", Pending: true);
         }
 
         OcspAnswer last = default;
@@ -112,19 +135,40 @@ public sealed class OcspChecker : IDisposable
                 continue;
             }
             var allowed = TimeSpan.FromMilliseconds(Math.Min(left, (long)Timeout.TotalMilliseconds));
-            last = Ask(uri, certificate, issuer, nowUtc, allowed, out bool timedOut);
+            last = Ask(uri, certificate, issuer, nowUtc, allowed);
             metrics?.CountOcspRequest(last.Outcome);
-            // A responder cut short by the chain's budget, not by its own timeout, may just be slow: no back-off for it.
-            if (last.Outcome == OcspOutcome.Unreachable && (!timedOut || allowed >= Timeout)) _downUntil[uri] = nowUtc + ResponderBackoff;
-            else if (last.Outcome != OcspOutcome.Unreachable) _downUntil.TryRemove(uri, out _);
+            if (last.Outcome == OcspOutcome.Unreachable) _downUntil[uri] = nowUtc + ResponderBackoff;
+            else _downUntil.TryRemove(uri, out _);
             last = last with { Detail = $"{uri}: {last.Detail}" };
             if (last.Outcome is OcspOutcome.Good or OcspOutcome.Revoked)
             {
                 Remember(key, last, nowUtc);
-                break;
+                return last;
             }
         }
+        if (_recent.Count < MaxCacheEntries) _recent[key] = (last, nowUtc + ResponderBackoff);
         return last;
+    }
+
+    /// <summary>
+    /// Makes the requests an IKE_AUTH deferred for (off the SA's actor), one <see cref="Timeout"/> in all; the answers
+    /// land in the cache for the resumed check. Never throws: a certificate that does not parse is skipped.
+    /// </summary>
+    public void Fetch(OcspFetch fetch, ConcentratorMetrics? metrics)
+    {
+        long deadline = StartBudget();
+        foreach (var (der, issuerDer, useAia) in fetch.Requests)
+        {
+            try
+            {
+                using var certificate = X509CertificateLoader.LoadCertificate(der);
+                using var issuer = X509CertificateLoader.LoadCertificate(issuerDer);
+                Check(certificate, issuer, useAia, DateTime.UtcNow, metrics, deadline);
+            }
+            catch (CryptographicException)
+            {
+            }
+        }
     }
 
     /// <summary>The configured responders of the issuer's authorities, then (if allowed) the certificate's AIA OCSP URIs.</summary>
@@ -161,9 +205,8 @@ public sealed class OcspChecker : IDisposable
         }
     }
 
-    private OcspAnswer Ask(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc, TimeSpan allowed, out bool timedOut)
+    private OcspAnswer Ask(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc, TimeSpan allowed)
     {
-        timedOut = false;
         using var cancel = new CancellationTokenSource(allowed);
         var nonce = RandomNumberGenerator.GetBytes(OcspMessages.NonceLength);
         byte[] response;
@@ -182,7 +225,7 @@ public sealed class OcspChecker : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException or InvalidOperationException)
         {
-            timedOut = e is TaskCanceledException or OperationCanceledException;
+            bool timedOut = e is TaskCanceledException or OperationCanceledException;
             return new(OcspOutcome.Unreachable, timedOut ? $"no answer within {allowed.TotalSeconds:0.#} s" : e.Message);
         }
         return OcspMessages.Evaluate(response, certificate, issuer, nonce, nowUtc);

@@ -24,9 +24,10 @@ public enum RevocationPolicy
 /// The outcome of <see cref="PeerTrust.Check"/>: no failure, or why and a line for the log. <paramref name="Unverified"/>:
 /// trusted although an OCSP responder gave no good or revoked answer (remote.revocation relaxed), for a warning.
 /// </summary>
-public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail, string? Unverified = null)
+/// <paramref name="Pending"/>: undecided until the OCSP requests the caller's defer list holds are made.
+public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail, string? Unverified = null, bool Pending = false)
 {
-    public bool Trusted => Failure is null;
+    public bool Trusted => Failure is null && !Pending;
 }
 
 /// <summary>
@@ -69,10 +70,11 @@ public sealed class PeerTrust
     /// serverAuth, clientAuth, ipsecIKE, iKEIntermediate or any; with remote.cacerts a chain to one of their self-signed
     /// CAs through the configured and <paramref name="peerCertificates"/> CA certificates (X509Chain with custom root
     /// trust, no downloads), every certificate valid, the CAs allowed to sign, none on its issuer's CRL or revoked by OCSP.
-    /// OCSP requests and cache hits are counted in <paramref name="metrics"/>.
+    /// OCSP requests and cache hits are counted in <paramref name="metrics"/>. With <paramref name="defer"/>, an OCSP
+    /// request is not made here: it is added to the list and the verdict is pending.
     /// </summary>
     public TrustVerdict Check(X509Certificate2 endEntity, IReadOnlyList<X509Certificate2> peerCertificates, DateTime nowUtc,
-        ConcentratorMetrics? metrics = null)
+        ConcentratorMetrics? metrics = null, List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer = null)
     {
         if (PinnedCertificates.Count > 0 && !PinnedCertificates.Any(p => p.RawData.AsSpan().SequenceEqual(endEntity.RawData)))
         {
@@ -107,7 +109,7 @@ public sealed class PeerTrust
             try
             {
                 if (!built) return ChainFailure(chain);
-                return CheckRevocation(elements, nowUtc, metrics);
+                return CheckRevocation(elements, nowUtc, metrics, defer);
             }
             finally
             {
@@ -128,8 +130,10 @@ public sealed class PeerTrust
     /// fails, good counts as current; anything else leaves the status unknown for remote.revocation to judge. The
     /// certificate's AIA responder is asked only under strict and ifuri.
     /// </summary>
-    private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc, ConcentratorMetrics? metrics)
+    private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc, ConcentratorMetrics? metrics,
+        List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer)
     {
+        bool pending = false;
         bool useAia = Revocation != RevocationPolicy.Relaxed;
         long deadline = Ocsp?.StartBudget() ?? 0;
         string? unverified = null;
@@ -149,9 +153,14 @@ public sealed class PeerTrust
             }
             string ocspDetail = "";
             bool hasResponder = false;
-            if (Ocsp is not null && Ocsp.Check(cert, issuer, useAia, nowUtc, metrics, deadline) is { } answer)
+            if (Ocsp is not null && Ocsp.Check(cert, issuer, useAia, nowUtc, metrics, deadline, defer) is { } answer)
             {
                 hasResponder = true;
+                if (answer.Pending)
+                {
+                    pending = true;
+                    continue;
+                }
                 if (answer.Outcome == OcspOutcome.Revoked)
                 {
                     return new(AuthFailure.Revoked, $"serial {cert.SerialNumber} of \"{cert.Subject}\" revoked by OCSP ({answer.Detail})");
@@ -168,6 +177,7 @@ public sealed class PeerTrust
             // A current CRL of the issuer settles the status an OCSP responder could not.
             if (hasResponder && !current) unverified ??= $"\"{cert.Subject}\": {ocspDetail[2..]}";
         }
+        if (pending) return new(null, "OCSP requests to make", Pending: true);
         return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"", unverified);
     }
 

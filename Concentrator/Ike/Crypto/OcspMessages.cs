@@ -11,8 +11,12 @@ using BcCertificateParser = Org.BouncyCastle.X509.X509CertificateParser;
 
 namespace Concentrator.Ike.Crypto;
 
-/// <summary>What one OCSP response says about one certificate, checked (<see cref="OcspMessages.Evaluate"/>).</summary>
-public readonly record struct OcspAnswer(OcspOutcome Outcome, string Detail, DateTime? RevokedAtUtc = null, DateTime? NextUpdateUtc = null);
+/// <summary>
+/// What one OCSP response says about one certificate, checked (<see cref="OcspMessages.Evaluate"/>). <paramref name="Pending"/>:
+/// no answer yet, a request must be made first (the caller defers instead of waiting).
+/// </summary>
+public readonly record struct OcspAnswer(OcspOutcome Outcome, string Detail, DateTime? RevokedAtUtc = null, DateTime? NextUpdateUtc = null,
+    bool Pending = false);
 
 /// <summary>
 /// OCSP (RFC 6960) requests and responses with BouncyCastle's Org.BouncyCastle.Ocsp (.NET has no OCSP types): one request

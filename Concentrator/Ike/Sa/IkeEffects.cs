@@ -73,6 +73,12 @@ public sealed record PeerAuthFailed(AuthFailure Reason, string PeerId, string De
 /// </summary>
 public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEffect;
 
+/// <summary>
+/// IKE_AUTH waits for OCSP answers (<see cref="Tasks.TaskOutcome.Deferred"/>): the host runs
+/// <see cref="Connections.OcspChecker.Fetch"/> off the SA's thread, then calls <see cref="IkeSa.ResumeDeferredRequest"/>.
+/// </summary>
+public sealed record FetchRevocation(Connections.OcspFetch Fetch) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

@@ -116,7 +116,13 @@ public sealed class IkeAuthTask : IIkeTask
         ConnectionConfig conn;
         if (signature)
         {
-            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets, sa.Context.Metrics);
+            // OCSP requests are made by the host off this SA's thread; the request is answered when it resumes us.
+            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets, sa.Context.Metrics, mayDefer: !sa.ResumingDeferred);
+            if (verdict.Fetch is { } fetch)
+            {
+                sa.Emit(new FetchRevocation(fetch));
+                return TaskOutcome.Deferred;
+            }
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
             if (verdict.Unverified is { } unverified) sa.Emit(new RevocationUnverified(peer.Text, unverified));
             conn = verdict.Connection;
