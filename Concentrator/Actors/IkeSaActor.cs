@@ -198,13 +198,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     internal void CancelRetransmit(IkeSa sa) => Timers.Cancel(RetransmitKey(sa));
 
     /// <summary>
-    /// The OCSP requests of a deferred IKE_AUTH on the thread pool (one timeout in all), then back to this actor, which
+    /// The OCSP requests of a deferred IKE_AUTH, asynchronous (one timeout in all), then back to this actor, which
     /// stays free for the SA's other messages meanwhile; the SA answers the request when resumed, whatever came back.
     /// </summary>
     internal void FetchRevocation(IkeSa sa, OcspFetch fetch)
     {
         var metrics = sa.Context.Metrics;
-        Task.Run(() => fetch.Checker.Fetch(fetch, metrics)).ContinueWith(_ => new RevocationFetched(sa.OurSpi), TaskScheduler.Default).PipeTo(Self);
+        fetch.Checker.FetchAsync(fetch, metrics).ContinueWith(_ => new RevocationFetched(sa.OurSpi), TaskScheduler.Default).PipeTo(Self);
     }
 
     /// <summary>DPD, lifetimes and NAT-T keepalives of an SA that is established (negotiated here or adopted).</summary>

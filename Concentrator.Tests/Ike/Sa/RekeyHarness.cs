@@ -72,8 +72,8 @@ internal static class RekeyHarness
                     sends.Add(m);
                     break;
                 case FetchRevocation f:
-                    // As IkeSaActor, without the thread pool: the requests, then the deferred IKE_AUTH answered.
-                    f.Fetch.Checker.Fetch(f.Fetch, sa.Context.Metrics);
+                    // As IkeSaActor, waiting here: the requests, then the deferred IKE_AUTH answered.
+                    f.Fetch.Checker.FetchAsync(f.Fetch, sa.Context.Metrics).GetAwaiter().GetResult();
                     sa.ResumeDeferredRequest();
                     break;
             }

@@ -15,7 +15,7 @@ public sealed record OcspAuthority(string Name, X509Certificate2 CaCertificate, 
 
 /// <summary>
 /// The OCSP requests one IKE_AUTH waits for (DER of each certificate and its issuer, which outlive the SA's certificate
-/// objects), made off the SA's actor by <see cref="OcspChecker.Fetch"/>.
+/// objects), made off the SA's actor by <see cref="OcspChecker.FetchAsync"/>.
 /// </summary>
 public sealed record OcspFetch(OcspChecker Checker, IReadOnlyList<(byte[] Certificate, byte[] Issuer, bool UseAia)> Requests);
 
@@ -30,7 +30,7 @@ public sealed record OcspFetch(OcspChecker Checker, IReadOnlyList<(byte[] Certif
 /// </summary>
 /// <remarks>
 /// A responder's IKE_AUTH never waits on its SA's actor: <see cref="Check"/> with a <c>defer</c> list answers from the
-/// cache or records what to ask, the task defers the request, the host runs <see cref="Fetch"/> on the thread pool and
+/// cache or records what to ask, the task defers the request, the host runs <see cref="FetchAsync"/> (no thread waits) and
 /// resumes the SA, whose second look finds the answers here (decisive ones until nextUpdate, the others for
 /// <see cref="ResponderBackoff"/>). Without <c>defer</c> (our initiator checking a responder, a resumed check whose
 /// answer was evicted) the request runs on the calling thread, bounded by the timeout.
@@ -87,11 +87,21 @@ public sealed class OcspChecker : IDisposable
     /// Requests share <paramref name="deadline"/> (<see cref="StartBudget"/>), so a chain with several certificates and
     /// responders waits one timeout at most, not one per request.
     /// </summary>
+    /// <remarks>Without <paramref name="defer"/> a request is awaited on the calling thread (our initiator's check).</remarks>
     public OcspAnswer? Check(X509Certificate2 certificate, X509Certificate2 issuer, bool useAia, DateTime nowUtc, ConcentratorMetrics? metrics,
-        long? deadline = null, List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer = null)
+        long? deadline = null, List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer = null) =>
+        Lookup(certificate, issuer, useAia, nowUtc, metrics, defer, out var uris) is { } known
+            ? known
+            : uris.Count == 0 ? null : AskAllAsync(uris, certificate, issuer, nowUtc, metrics, deadline ?? StartBudget()).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// The answer from the cache, the pending marker (the request added to <paramref name="defer"/>), or null when the
+    /// responders in <paramref name="uris"/> must be asked (none when no responder applies).
+    /// </summary>
+    private OcspAnswer? Lookup(X509Certificate2 certificate, X509Certificate2 issuer, bool useAia, DateTime nowUtc, ConcentratorMetrics? metrics,
+        List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer, out IReadOnlyList<Uri> uris)
     {
-        long end = deadline ?? StartBudget();
-        var uris = ResponderUris(certificate, issuer, useAia);
+        uris = ResponderUris(certificate, issuer, useAia);
         if (uris.Count == 0) return null;
         var key = (issuer.Thumbprint, certificate.SerialNumber);
         if (_cache.TryGetValue(key, out var cached))
@@ -117,7 +127,14 @@ public sealed class OcspChecker : IDisposable
             defer.Add((certificate.RawData, issuer.RawData, useAia));
             return new(OcspOutcome.Unknown, "not asked yet", Pending: true);
         }
+        return null;
+    }
 
+    /// <summary>The responders in turn until one says good or revoked (remembered), within <paramref name="end"/>.</summary>
+    private async Task<OcspAnswer> AskAllAsync(IReadOnlyList<Uri> uris, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc,
+        ConcentratorMetrics? metrics, long end)
+    {
+        var key = (issuer.Thumbprint, certificate.SerialNumber);
         OcspAnswer last = default;
         foreach (var uri in uris)
         {
@@ -135,7 +152,7 @@ public sealed class OcspChecker : IDisposable
                 continue;
             }
             var allowed = TimeSpan.FromMilliseconds(Math.Min(left, (long)Timeout.TotalMilliseconds));
-            last = Ask(uri, certificate, issuer, nowUtc, allowed);
+            last = await AskAsync(uri, certificate, issuer, nowUtc, allowed).ConfigureAwait(false);
             metrics?.CountOcspRequest(last.Outcome);
             if (last.Outcome == OcspOutcome.Unreachable) _downUntil[uri] = nowUtc + ResponderBackoff;
             else _downUntil.TryRemove(uri, out _);
@@ -151,22 +168,33 @@ public sealed class OcspChecker : IDisposable
     }
 
     /// <summary>
-    /// Makes the requests an IKE_AUTH deferred for (off the SA's actor), one <see cref="Timeout"/> in all; the answers
-    /// land in the cache for the resumed check. Never throws: a certificate that does not parse is skipped.
+    /// Makes the requests an IKE_AUTH deferred for (asynchronously: no thread waits on a responder), one
+    /// <see cref="Timeout"/> in all; the answers land in the cache for the resumed check. Never throws: a certificate
+    /// that does not parse is skipped.
     /// </summary>
-    public void Fetch(OcspFetch fetch, ConcentratorMetrics? metrics)
+    public async Task FetchAsync(OcspFetch fetch, ConcentratorMetrics? metrics)
     {
         long deadline = StartBudget();
         foreach (var (der, issuerDer, useAia) in fetch.Requests)
         {
+            X509Certificate2? certificate = null, issuer = null;
             try
             {
-                using var certificate = X509CertificateLoader.LoadCertificate(der);
-                using var issuer = X509CertificateLoader.LoadCertificate(issuerDer);
-                Check(certificate, issuer, useAia, DateTime.UtcNow, metrics, deadline);
+                certificate = X509CertificateLoader.LoadCertificate(der);
+                issuer = X509CertificateLoader.LoadCertificate(issuerDer);
+                var now = DateTime.UtcNow;
+                if (Lookup(certificate, issuer, useAia, now, metrics, null, out var uris) is null && uris.Count > 0)
+                {
+                    await AskAllAsync(uris, certificate, issuer, now, metrics, deadline).ConfigureAwait(false);
+                }
             }
             catch (CryptographicException)
             {
+            }
+            finally
+            {
+                certificate?.Dispose();
+                issuer?.Dispose();
             }
         }
     }
@@ -205,7 +233,7 @@ public sealed class OcspChecker : IDisposable
         }
     }
 
-    private OcspAnswer Ask(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc, TimeSpan allowed)
+    private async Task<OcspAnswer> AskAsync(Uri uri, X509Certificate2 certificate, X509Certificate2 issuer, DateTime nowUtc, TimeSpan allowed)
     {
         using var cancel = new CancellationTokenSource(allowed);
         var nonce = RandomNumberGenerator.GetBytes(OcspMessages.NonceLength);
@@ -216,12 +244,9 @@ public sealed class OcspChecker : IDisposable
             content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
             using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/ocsp-response"));
-            using var answer = _http.Send(request, HttpCompletionOption.ResponseContentRead, cancel.Token);
+            using var answer = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancel.Token).ConfigureAwait(false);
             if (!answer.IsSuccessStatusCode) return new(OcspOutcome.Unreachable, $"HTTP {(int)answer.StatusCode}");
-            using var stream = answer.Content.ReadAsStream();
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            response = buffer.ToArray();
+            response = await answer.Content.ReadAsByteArrayAsync(cancel.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException or InvalidOperationException)
         {

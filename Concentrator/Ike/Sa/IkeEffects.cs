@@ -75,7 +75,7 @@ public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEff
 
 /// <summary>
 /// IKE_AUTH waits for OCSP answers (<see cref="Tasks.TaskOutcome.Deferred"/>): the host runs
-/// <see cref="Connections.OcspChecker.Fetch"/> off the SA's thread, then calls <see cref="IkeSa.ResumeDeferredRequest"/>.
+/// <see cref="Connections.OcspChecker.FetchAsync"/> off the SA's thread, then calls <see cref="IkeSa.ResumeDeferredRequest"/>.
 /// </summary>
 public sealed record FetchRevocation(Connections.OcspFetch Fetch) : IkeEffect;
 
