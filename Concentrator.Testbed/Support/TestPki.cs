@@ -62,15 +62,15 @@ public sealed class TestPki : IDisposable
     /// <summary>An end entity with the given subjectAltNames, EKU (serverAuth and clientAuth unless given) and key usage.</summary>
     public Issued EndEntity(string subject, TestKey kind, Issued issuer, string[]? dns = null, string[]? emails = null, IPAddress[]? ips = null,
         DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, string[]? eku = null, X509KeyUsageFlags? keyUsage = null,
-        AsymmetricAlgorithm? key = null) =>
-        Make(subject, key ?? NewKey(kind), issuer, ca: false, notBefore, notAfter, dns ?? [], emails ?? [], ips ?? [], eku, keyUsage);
+        AsymmetricAlgorithm? key = null, X509Extension[]? extensions = null) =>
+        Make(subject, key ?? NewKey(kind), issuer, ca: false, notBefore, notAfter, dns ?? [], emails ?? [], ips ?? [], eku, keyUsage, extensions);
 
     /// <summary>A certificate for <paramref name="key"/> (shared by many end entities in load tests).</summary>
     public Issued EndEntityFor(AsymmetricAlgorithm key, string subject, Issued issuer, string[] dns) =>
         Make(subject, key, issuer, ca: false, null, null, dns, [], [], null, null);
 
     private Issued Make(string subject, AsymmetricAlgorithm key, Issued? issuer, bool ca, DateTimeOffset? notBefore, DateTimeOffset? notAfter,
-        string[] dns, string[] emails, IPAddress[] ips, string[]? eku, X509KeyUsageFlags? keyUsage)
+        string[] dns, string[] emails, IPAddress[] ips, string[]? eku, X509KeyUsageFlags? keyUsage, X509Extension[]? extensions = null)
     {
         var name = Dn(subject);
         var request = key switch
@@ -98,6 +98,7 @@ public sealed class TestPki : IDisposable
             foreach (var ip in ips) san.AddIpAddress(ip);
             request.CertificateExtensions.Add(san.Build());
         }
+        foreach (var extension in extensions ?? []) request.CertificateExtensions.Add(extension);
         var from = notBefore ?? DateTimeOffset.UtcNow.AddDays(-1);
         var to = notAfter ?? DateTimeOffset.UtcNow.AddYears(1);
         X509Certificate2 certificate;

@@ -186,4 +186,41 @@ public sealed class CertificateConfigTests : IClassFixture<CertificateConfigTest
         Assert.Equal(keyPath, e.KeyPath);
         Assert.Contains(problem, e.Problem);
     }
+
+    [Fact]
+    public void Authorities_attach_ocsp_responders_to_a_ca_and_every_pubkey_round_shares_them()
+    {
+        var c = Load("{ auth: pubkey, certs: [rsa.pem] }", "remote: { auth: pubkey, cacerts: [root.pem, im.pem] }",
+            top: "authorities:\n  im:\n    cacert: im.pem\n    ocsp_uris: [\"http://127.0.0.1:8888/ocsp\", http://ocsp.test.example]");
+        var ocsp = c.Connections["rw"].Remote.Trust!.Ocsp!;
+        var authority = Assert.Single(ocsp.Authorities);
+        Assert.Equal("im", authority.Name);
+        Assert.Equal(_pki.Intermediate.Certificate.RawData, authority.CaCertificate.RawData);
+        Assert.Equal(["http://127.0.0.1:8888/ocsp", "http://ocsp.test.example/"], authority.OcspUris.Select(u => u.ToString()));
+        // The configured responders answer for what the intermediate issued, not for what the root issued.
+        Assert.Equal(2, ocsp.ResponderUris(_pki.Rsa.Certificate, _pki.Intermediate.Certificate, useAia: true).Count);
+        Assert.Empty(ocsp.ResponderUris(_pki.Intermediate.Certificate, _pki.Root.Certificate, useAia: true));
+        Assert.Empty(Load("{ auth: pubkey, certs: [rsa.pem] }").Connections["rw"].Remote.Trust!.Ocsp!.Authorities);
+    }
+
+    [Theory]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: http://a.example\n    crl_uris: http://a.example/crl", "authorities.im.crl_uris", "not supported yet")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: http://a.example\n    cert_uri_base: http://a.example/", "authorities.im.cert_uri_base", "not supported yet")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: http://a.example\n    handle: 4a", "authorities.im.handle", "not supported yet")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: http://a.example\n    oscp_uris: http://a.example", "authorities.im.oscp_uris", "")]
+    [InlineData("    ocsp_uris: http://a.example", "authorities.im.cacert", "missing")]
+    [InlineData("    cacert: rsa.pem\n    ocsp_uris: http://a.example", "authorities.im.cacert", "not a CA")]
+    [InlineData("    cacert: chain.pem\n    ocsp_uris: http://a.example", "authorities.im.cacert", "holds 2 certificates")]
+    [InlineData("    cacert: nowhere.pem\n    ocsp_uris: http://a.example", "authorities.im.cacert[0]", "not found")]
+    [InlineData("    cacert: im.pem", "authorities.im.ocsp_uris", "missing")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: [\"https://a.example\"]", "authorities.im.ocsp_uris[0]", "not an http URL")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: [\"ldap://a.example\"]", "authorities.im.ocsp_uris[0]", "not an http URL")]
+    [InlineData("    cacert: im.pem\n    ocsp_uris: [\"/ocsp\"]", "authorities.im.ocsp_uris[0]", "not an http URL")]
+    public void Authority_mistakes_are_refused_with_their_key_path(string body, string keyPath, string problem)
+    {
+        var e = Fails("{ auth: pubkey, certs: [rsa.pem] }", top: "authorities:\n  im:\n" + body);
+        Assert.Equal(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.Problem);
+        Assert.EndsWith(".yaml", e.File);
+    }
 }

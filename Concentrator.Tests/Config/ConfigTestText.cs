@@ -148,9 +148,10 @@ internal static class ConfigTestText
           # paths relative to this file. local.certs: our certificate, and the intermediate CAs sent with it; a private key in
           # secrets matches it. remote.cacerts: the root CA (self-signed) and intermediates to build chains with; remote.certs:
           # peer certificates to pin (with or without cacerts); remote.id: a pattern the certificate must name (subjectAltName,
-          # or the subject DN: "C=CH, O=Example, CN=*"); remote.revocation: relaxed (a listed certificate fails, a missing CRL
-          # does not), strict (every issuer in the chain needs a current CRL), ifuri (strict where the certificate names a CRL
-          # distribution point).
+          # or the subject DN: "C=CH, O=Example, CN=*"); remote.revocation: relaxed (a certificate on a CRL or revoked by OCSP
+          # fails, no answer does not; only the responders of authorities are asked), strict (every issuer in the chain needs a
+          # current CRL or a good OCSP answer; a certificate's AIA OCSP responder is asked too), ifuri (strict where the
+          # certificate names a CRL distribution point or has an OCSP responder, configured or in its AIA).
           # rw-certs:
           #   local:  { auth: pubkey, certs: [gw-cert.pem, intermediate.pem], id: gw.example.net }
           #   remote: { auth: pubkey, cacerts: [ca.pem], id: "%any", revocation: relaxed }
@@ -159,6 +160,15 @@ internal static class ConfigTestText
 
         # CRL files (PEM or DER) for every pubkey remote round; each applies to the certificates its issuer signed.
         # crls: [ca.crl, intermediate.crl]
+
+        # OCSP responders (RFC 6960) per CA, swanctl's authorities: cacert is one CA certificate (PEM or DER, relative to this
+        # file; it trusts nothing, remote.cacerts does), ocsp_uris the http URLs asked about the certificates that CA issued
+        # (POST with a nonce, 3 s timeout, 64 KiB at most; good and revoked answers cached until their nextUpdate; a responder
+        # that does not answer rests 30 s). crl_uris, cert_uri_base, file, handle, slot and module are not supported yet.
+        # authorities:
+        #   intermediate:
+        #     cacert: intermediate.pem
+        #     ocsp_uris: [http://ocsp.example.net/]
 
         # Identities (local/remote id, secret ids) use strongSwan's notation: gw.example.net (FQDN), user@example.net (e-mail),
         # "C=CH, O=Example, CN=gw" (a DN, sent as ID_DER_ASN1_DN), 192.0.2.1, @#hex or keyid:..., or a typed prefix: fqdn:, email:,

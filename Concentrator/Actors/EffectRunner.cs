@@ -53,6 +53,10 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                 case PeerAuthFailed failed:
                     Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
+                case FetchRevocation fetch: actor.FetchRevocation(sa, fetch.Fetch); break;
+                case RevocationUnverified unverified:
+                    Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
+                    break;
                 case IkeSaClosed closed: OnClosed(sa, closed); break;
             }
         }

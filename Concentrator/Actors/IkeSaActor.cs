@@ -59,6 +59,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             target.HandleDatagram(m);
             _runner.Drain(target);
         });
+        Receive<RevocationFetched>(m =>
+        {
+            if (_lineage.Find(m.Spi) is not { } target) return;
+            target.ResumeDeferredRequest();
+            _runner.Drain(target);
+        });
         Receive<RetransmitTick>(m =>
         {
             if (_lineage.Find(m.Spi) is not { } target) return;
@@ -191,6 +197,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     internal void CancelRetransmit(IkeSa sa) => Timers.Cancel(RetransmitKey(sa));
 
+    /// <summary>
+    /// The OCSP requests of a deferred IKE_AUTH, asynchronous (one timeout in all), then back to this actor, which
+    /// stays free for the SA's other messages meanwhile; the SA answers the request when resumed, whatever came back.
+    /// </summary>
+    internal void FetchRevocation(IkeSa sa, OcspFetch fetch)
+    {
+        var metrics = sa.Context.Metrics;
+        fetch.Checker.FetchAsync(fetch, metrics).ContinueWith(_ => new RevocationFetched(sa.OurSpi), TaskScheduler.Default).PipeTo(Self);
+    }
+
     /// <summary>DPD, lifetimes and NAT-T keepalives of an SA that is established (negotiated here or adopted).</summary>
     internal void StartEstablishedTimers(bool waitForChildren)
     {
@@ -279,6 +295,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private static string RetransmitKey(IkeSa sa) => $"retransmit-{sa.OurSpi:x16}";
 
     public sealed record RetransmitTick(ulong Spi);
+
+    private sealed record RevocationFetched(ulong Spi);
 
     private sealed record IkeRekeyDue
     {

@@ -9,8 +9,8 @@ namespace Concentrator.Config;
 /// <summary>
 /// Certificate credentials in swanctl's names: <c>local.certs</c> (our end entity and the CA certificates sent with it),
 /// <c>remote.cacerts</c>, <c>remote.certs</c> (pinned), <c>remote.revocation</c>, private keys under
-/// <c>secrets.private&lt;suffix&gt;</c> (also rsa, ecdsa, pkcs8: <c>file</c> and the passphrase as <c>secret</c>), and the
-/// top-level <c>crls</c> list. Files are read once here, PEM or DER, relative to the file that names them; the records
+/// <c>secrets.private&lt;suffix&gt;</c> (also rsa, ecdsa, pkcs8: <c>file</c> and the passphrase as <c>secret</c>), the
+/// top-level <c>crls</c> list, and (ConfigLoader.Authorities) the OCSP responders of <c>authorities</c>. Files are read once here, PEM or DER, relative to the file that names them; the records
 /// below hold loaded certificates and keys, never paths.
 /// </summary>
 internal static partial class ConfigLoader
@@ -25,8 +25,8 @@ internal static partial class ConfigLoader
     /// <summary>A private key of secrets.private&lt;suffix&gt; (or rsa, ecdsa, pkcs8), loaded.</summary>
     private sealed record PrivateKeyEntry(string Name, AsymmetricAlgorithm Key, string File);
 
-    /// <summary>What pubkey rounds draw on: the private keys of secrets and the CRLs of the top-level crls.</summary>
-    private sealed record Credentials(IReadOnlyList<PrivateKeyEntry> Keys, IReadOnlyList<RevocationList> Crls);
+    /// <summary>What pubkey rounds draw on: the private keys of secrets, the CRLs of the top-level crls, the OCSP responders of authorities.</summary>
+    private sealed record Credentials(IReadOnlyList<PrivateKeyEntry> Keys, IReadOnlyList<RevocationList> Crls, OcspChecker Ocsp);
 
     private static bool IsPrivateKeySecret(string name) => PrivateKeyPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
 
@@ -238,7 +238,10 @@ internal static partial class ConfigLoader
         {
             Auth = AuthConfig.PubKey,
             Id = id,
-            Trust = new PeerTrust { CaCertificates = cacerts, PinnedCertificates = pinned, RevocationLists = credentials.Crls, Revocation = revocation },
+            Trust = new PeerTrust
+            {
+                CaCertificates = cacerts, PinnedCertificates = pinned, RevocationLists = credentials.Crls, Revocation = revocation, Ocsp = credentials.Ocsp,
+            },
         };
     }
 

@@ -23,7 +23,7 @@ internal static partial class ConfigLoader
     private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys,
         IReadOnlyDictionary<string, PoolConfig> pools)
     {
-        var credentials = new Credentials(keys, ReadCrls(root));
+        var credentials = new Credentials(keys, ReadCrls(root), ReadAuthorities(root));
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
         foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
         {

@@ -12,7 +12,7 @@ internal static partial class ConfigLoader
 {
     internal const string FileKeyPath = "<file>";
 
-    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", PoolsKey, "connections", "secrets", IncludeKey, CrlsKey];
+    private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", PoolsKey, "connections", "secrets", IncludeKey, CrlsKey, AuthoritiesKey];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
     private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];

@@ -35,6 +35,8 @@ public sealed class ConcentratorMetrics
     private readonly Counter _deadPeers;
     private readonly Counter.Child[] _peerMoves;
     private readonly Counter.Child[,] _authFailures;
+    private readonly Counter.Child[] _ocspRequests;
+    private readonly Counter _ocspCacheHits;
     private readonly Counter.Child[] _retransmits;
     private readonly Counter _cookiesSent;
     private readonly Counter.Child[] _received;
@@ -129,6 +131,12 @@ public sealed class ConcentratorMetrics
         {
             for (int i = 0; i < authReasons.Length; i++) _authFailures[r, i] = authFailures.WithLabels(LabelValues.Role(r == 0), authReasons[i]);
         }
+        var ocsp = f.CreateCounter("concentrator_ocsp_requests_total",
+            "OCSP checks of peer certificates with a responder (RFC 6960), by outcome: good and revoked decide, the others leave remote.revocation to decide (responder_down: not sent, the responder failed within 30 s).",
+            "outcome");
+        _ocspRequests = LabelValues.SnakeNames<OcspOutcome>().Select(o => ocsp.WithLabels(o)).ToArray();
+        _ocspCacheHits = f.CreateCounter("concentrator_ocsp_cache_hits_total",
+            "OCSP answers (good or revoked) for peer certificates taken from the cache until their nextUpdate, no request sent.");
         var retransmits = f.CreateCounter("concentrator_ike_retransmissions_total", "IKE requests retransmitted, by exchange.", "exchange");
         _retransmits = LabelValues.Exchanges.Select(e => retransmits.WithLabels(e)).ToArray();
         _cookiesSent = f.CreateCounter("concentrator_ike_cookies_sent_total", "COOKIE challenges sent to IKE_SA_INIT requests (RFC 7296 §2.6).");
@@ -256,6 +264,10 @@ public sealed class ConcentratorMetrics
     public void CountDpdProbe() => _dpdProbes.Inc();
 
     public void CountAuthFailure(bool initiator, AuthFailure reason) => _authFailures[initiator ? 0 : 1, (int)reason].Inc();
+
+    public void CountOcspRequest(OcspOutcome outcome) => _ocspRequests[(int)outcome].Inc();
+
+    public void CountOcspCacheHit() => _ocspCacheHits.Inc();
 
     public void CountPeerMove(bool byEsp) => _peerMoves[byEsp ? 1 : 0].Inc();
 

@@ -56,6 +56,10 @@ public static partial class Log
         Message = "IKE SA {Spi} with {Peer}: peer '{RemoteId}' not authenticated: {Reason} ({Detail})")]
     public static partial void PeerAuthFailed(ILogger logger, string spi, IPEndPoint peer, string remoteId, AuthFailure reason, string detail);
 
+    [LoggerMessage(EventId = 1032, Level = LogLevel.Warning,
+        Message = "IKE SA {Spi} with {Peer}: certificate of '{RemoteId}' trusted without a revocation answer (revocation relaxed): {Detail}")]
+    public static partial void RevocationUnverified(ILogger logger, string spi, IPEndPoint peer, string remoteId, string detail);
+
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "IKE SA actor {Spi} failed and was stopped; other SAs are unaffected")]
     public static partial void IkeSaActorFailed(ILogger logger, Exception exception, string spi);
 

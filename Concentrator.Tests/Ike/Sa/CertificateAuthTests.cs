@@ -112,12 +112,14 @@ public sealed class CertificateAuthTests(CertificateAuthTests.Pki pki) : IClassF
           private-me: { file: {{pki.Key(name)}} }
         """;
 
-    private sealed record Run(RekeyHarness.Side I, RekeyHarness.Side R, ConcentratorMetrics Responder, ConcentratorMetrics Initiator);
+    internal sealed record Run(RekeyHarness.Side I, RekeyHarness.Side R, ConcentratorMetrics Responder, ConcentratorMetrics Initiator);
 
-    private static Run Handshake(string responderYaml, string initiatorYaml, ConnectionConfig? initiatorConnection = null)
+    private static Run Handshake(string responderYaml, string initiatorYaml, ConnectionConfig? initiatorConnection = null) =>
+        Handshake(ConcentratorConfig.Parse(responderYaml, "<r>"), ConcentratorConfig.Parse(initiatorYaml, "<i>"), initiatorConnection);
+
+    /// <summary>One IKE_SA_INIT and IKE_AUTH between two SAs in process, each with metrics of its own.</summary>
+    internal static Run Handshake(ConcentratorConfig rConfig, ConcentratorConfig iConfig, ConnectionConfig? initiatorConnection = null)
     {
-        var rConfig = ConcentratorConfig.Parse(responderYaml, "<r>");
-        var iConfig = ConcentratorConfig.Parse(initiatorYaml, "<i>");
         var rMetrics = new ConcentratorMetrics();
         var iMetrics = new ConcentratorMetrics();
         var rPlane = new InMemoryDataPlane();
@@ -131,7 +133,7 @@ public sealed class CertificateAuthTests(CertificateAuthTests.Pki pki) : IClassF
         return new Run(i, r, rMetrics, iMetrics);
     }
 
-    private static void AssertEstablished(Run run, string connection = "rw")
+    internal static void AssertEstablished(Run run, string connection = "rw")
     {
         Assert.Equal(IkeSaState.Established, run.R.Sa.State);
         Assert.Equal(IkeSaState.Established, run.I.Sa.State);
@@ -143,7 +145,7 @@ public sealed class CertificateAuthTests(CertificateAuthTests.Pki pki) : IClassF
     }
 
     /// <summary>The responder answered AUTHENTICATION_FAILED (the initiator saw it and closed) for <paramref name="reason"/>, counted once.</summary>
-    private static void AssertRefused(Run run, string reason)
+    internal static void AssertRefused(Run run, string reason)
     {
         Assert.NotEqual(IkeSaState.Established, run.R.Sa.State);
         Assert.NotEqual(IkeSaState.Established, run.I.Sa.State);
@@ -156,7 +158,7 @@ public sealed class CertificateAuthTests(CertificateAuthTests.Pki pki) : IClassF
         Assert.Equal(1, Scrape(run.Initiator).Sum("concentrator_ike_auth_failures_total", ("role", "initiator"), ("reason", "refused_by_peer")));
     }
 
-    private static MetricsText Scrape(ConcentratorMetrics metrics)
+    internal static MetricsText Scrape(ConcentratorMetrics metrics)
     {
         using var stream = new MemoryStream();
         metrics.Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();

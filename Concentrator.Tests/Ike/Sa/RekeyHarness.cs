@@ -71,6 +71,11 @@ internal static class RekeyHarness
                 case SendMessage m:
                     sends.Add(m);
                     break;
+                case FetchRevocation f:
+                    // As IkeSaActor, waiting here: the requests, then the deferred IKE_AUTH answered.
+                    f.Fetch.Checker.FetchAsync(f.Fetch, sa.Context.Metrics).GetAwaiter().GetResult();
+                    sa.ResumeDeferredRequest();
+                    break;
             }
         }
 

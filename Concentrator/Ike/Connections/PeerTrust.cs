@@ -2,24 +2,32 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Concentrator.Ike.Crypto;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Connections;
 
-/// <summary>swanctl's remote.revocation: what a missing or stale CRL means.</summary>
+/// <summary>swanctl's remote.revocation: what a missing or stale CRL, or an OCSP check without a good or revoked answer, means.</summary>
 public enum RevocationPolicy
 {
-    /// <summary>A certificate on a CRL fails; without a current CRL it passes (swanctl's default).</summary>
+    /// <summary>
+    /// A certificate on a CRL or that OCSP says is revoked fails; without a current CRL or OCSP answer it passes
+    /// (swanctl's default). Only the responders of <c>authorities</c> are asked, never a certificate's AIA.
+    /// </summary>
     Relaxed = 0,
-    /// <summary>Every certificate of the chain below the root needs a current CRL of its issuer.</summary>
+    /// <summary>Every certificate of the chain below the root needs a current CRL of its issuer or a good OCSP answer.</summary>
     Strict,
-    /// <summary>As strict, for certificates that name a CRL distribution point.</summary>
+    /// <summary>As strict, for certificates that name a CRL distribution point or have an OCSP responder (configured or AIA).</summary>
     IfUri,
 }
 
-/// <summary>The outcome of <see cref="PeerTrust.Check"/>: no failure, or why and a line for the log.</summary>
-public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail)
+/// <summary>
+/// The outcome of <see cref="PeerTrust.Check"/>: no failure, or why and a line for the log. <paramref name="Unverified"/>:
+/// trusted although an OCSP responder gave no good or revoked answer (remote.revocation relaxed), for a warning.
+/// </summary>
+/// <paramref name="Pending"/>: undecided until the OCSP requests the caller's defer list holds are made.
+public readonly record struct TrustVerdict(AuthFailure? Failure, string Detail, string? Unverified = null, bool Pending = false)
 {
-    public bool Trusted => Failure is null;
+    public bool Trusted => Failure is null && !Pending;
 }
 
 /// <summary>
@@ -50,6 +58,9 @@ public sealed class PeerTrust
     public IReadOnlyList<RevocationList> RevocationLists { get; init; } = [];
     public RevocationPolicy Revocation { get; init; }
 
+    /// <summary>The OCSP responders of the top-level <c>authorities</c> and of AIA (one checker per loaded config); null asks none.</summary>
+    public OcspChecker? Ocsp { get; init; }
+
     /// <summary>The CA key identifiers a CERTREQ carries: SHA-1 of each CA's SubjectPublicKeyInfo (RFC 7296 §3.7).</summary>
     public IReadOnlyList<byte[]> CaKeyIds => _caKeyIds.Value;
 
@@ -58,9 +69,12 @@ public sealed class PeerTrust
     /// now; key usage (when present) with digitalSignature or nonRepudiation and extended key usage (when present) with
     /// serverAuth, clientAuth, ipsecIKE, iKEIntermediate or any; with remote.cacerts a chain to one of their self-signed
     /// CAs through the configured and <paramref name="peerCertificates"/> CA certificates (X509Chain with custom root
-    /// trust, no downloads), every certificate valid, the CAs allowed to sign, none on its issuer's CRL.
+    /// trust, no downloads), every certificate valid, the CAs allowed to sign, none on its issuer's CRL or revoked by OCSP.
+    /// OCSP requests and cache hits are counted in <paramref name="metrics"/>. With <paramref name="defer"/>, an OCSP
+    /// request is not made here: it is added to the list and the verdict is pending.
     /// </summary>
-    public TrustVerdict Check(X509Certificate2 endEntity, IReadOnlyList<X509Certificate2> peerCertificates, DateTime nowUtc)
+    public TrustVerdict Check(X509Certificate2 endEntity, IReadOnlyList<X509Certificate2> peerCertificates, DateTime nowUtc,
+        ConcentratorMetrics? metrics = null, List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer = null)
     {
         if (PinnedCertificates.Count > 0 && !PinnedCertificates.Any(p => p.RawData.AsSpan().SequenceEqual(endEntity.RawData)))
         {
@@ -95,7 +109,7 @@ public sealed class PeerTrust
             try
             {
                 if (!built) return ChainFailure(chain);
-                return CheckRevocation(elements, nowUtc);
+                return CheckRevocation(elements, nowUtc, metrics, defer);
             }
             finally
             {
@@ -111,8 +125,18 @@ public sealed class PeerTrust
         }
     }
 
-    private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc)
+    /// <summary>
+    /// Local CRLs first (a listed certificate fails without a request), then OCSP where a responder applies: revoked
+    /// fails, good counts as current; anything else leaves the status unknown for remote.revocation to judge. The
+    /// certificate's AIA responder is asked only under strict and ifuri.
+    /// </summary>
+    private TrustVerdict CheckRevocation(IReadOnlyList<X509Certificate2> chain, DateTime nowUtc, ConcentratorMetrics? metrics,
+        List<(byte[] Certificate, byte[] Issuer, bool UseAia)>? defer)
     {
+        bool pending = false;
+        bool useAia = Revocation != RevocationPolicy.Relaxed;
+        long deadline = Ocsp?.StartBudget() ?? 0;
+        string? unverified = null;
         for (int i = 0; i + 1 < chain.Count; i++)
         {
             var cert = chain[i];
@@ -127,13 +151,34 @@ public sealed class PeerTrust
                 }
                 current |= crl.NextUpdateUtc is not { } next || next >= nowUtc;
             }
-            bool needed = Revocation == RevocationPolicy.Strict || (Revocation == RevocationPolicy.IfUri && RevocationList.HasDistributionPoint(cert));
+            string ocspDetail = "";
+            bool hasResponder = false;
+            if (Ocsp is not null && Ocsp.Check(cert, issuer, useAia, nowUtc, metrics, deadline, defer) is { } answer)
+            {
+                hasResponder = true;
+                if (answer.Pending)
+                {
+                    pending = true;
+                    continue;
+                }
+                if (answer.Outcome == OcspOutcome.Revoked)
+                {
+                    return new(AuthFailure.Revoked, $"serial {cert.SerialNumber} of \"{cert.Subject}\" revoked by OCSP ({answer.Detail})");
+                }
+                current |= answer.Outcome == OcspOutcome.Good;
+                ocspDetail = $"; OCSP {answer.Outcome}: {answer.Detail}";
+            }
+            bool needed = Revocation == RevocationPolicy.Strict ||
+                          (Revocation == RevocationPolicy.IfUri && (hasResponder || RevocationList.HasDistributionPoint(cert)));
             if (needed && !current)
             {
-                return new(AuthFailure.RevocationUnknown, $"no current CRL of \"{issuer.Subject}\" for \"{cert.Subject}\" (revocation {Revocation})");
+                return new(AuthFailure.RevocationUnknown, $"no current CRL or good OCSP answer of \"{issuer.Subject}\" for \"{cert.Subject}\" (revocation {Revocation}){ocspDetail}");
             }
+            // A current CRL of the issuer settles the status an OCSP responder could not.
+            if (hasResponder && !current) unverified ??= $"\"{cert.Subject}\": {ocspDetail[2..]}";
         }
-        return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"");
+        if (pending) return new(null, "OCSP requests to make", Pending: true);
+        return new(null, $"chain of {chain.Count} to \"{chain[^1].Subject}\"", unverified);
     }
 
     private static TrustVerdict ChainFailure(X509Chain chain)

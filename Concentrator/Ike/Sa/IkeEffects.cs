@@ -67,6 +67,18 @@ public sealed record ChildSaRemoved(uint InboundSpi, bool Rekeyed = false) : Ike
 /// </summary>
 public sealed record PeerAuthFailed(AuthFailure Reason, string PeerId, string Detail) : IkeEffect;
 
+/// <summary>
+/// The peer's certificate was trusted although an OCSP responder gave no good or revoked answer (remote.revocation
+/// relaxed, as strongSwan); the host logs it. Counted already in concentrator_ocsp_requests_total.
+/// </summary>
+public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEffect;
+
+/// <summary>
+/// IKE_AUTH waits for OCSP answers (<see cref="Tasks.TaskOutcome.Deferred"/>): the host runs
+/// <see cref="Connections.OcspChecker.FetchAsync"/> off the SA's thread, then calls <see cref="IkeSa.ResumeDeferredRequest"/>.
+/// </summary>
+public sealed record FetchRevocation(Connections.OcspFetch Fetch) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

@@ -194,6 +194,12 @@ public sealed class IkeSa : IDisposable
     public void HandleDatagram(IkeInbound inbound) =>
         TaskManager.HandleDatagram(inbound.Datagram, inbound.Header, inbound.Remote, inbound.Local, inbound.ViaNatT);
 
+    /// <summary>Answers the request a task deferred (<see cref="TaskOutcome.Deferred"/>), after the host did what it asked.</summary>
+    public void ResumeDeferredRequest() => TaskManager.ResumeDeferred();
+
+    /// <summary>True while a deferred request runs again: its tasks must decide now and not defer a second time.</summary>
+    internal bool ResumingDeferred => TaskManager.Resuming;
+
     /// <summary>Processes raw IKE bytes (without the non-ESP marker) routed to this SA: protocol tests drive an SA this way.</summary>
     public void HandleDatagram(byte[] datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
     {

@@ -25,6 +25,8 @@ public sealed class TaskManager
     private readonly FragmentReassembly _responseFragments;
 
     private PendingExchange? _active;
+    // The peer's request a task deferred, opened and checked, waiting for the host's ResumeDeferred.
+    private (IkeMessage Message, byte[] Datagram, IPEndPoint Remote, bool ViaNatT)? _deferred;
     private uint _activeMessageId;
     private int _attempt;
     // The dpd_timeout deadline (Clock ms) of the probe on the wire; null for any other exchange.
@@ -275,6 +277,9 @@ public sealed class TaskManager
             return;
         }
 
+        // The peer's retransmissions of a deferred request: it is answered once, when the host resumes it.
+        if (_deferred is not null) return;
+
         if (!Takes(header.Exchange))
         {
             metrics.CountDrop(IkeDropReason.UnexpectedExchange);
@@ -297,13 +302,47 @@ public sealed class TaskManager
         }
 
         _sa.Telemetry.ExchangeStarted(header.Exchange, weRequest: false, _sa.Connection?.Name, _sa.ProposalText);
+        Answer(message, remote, viaNatT);
+    }
 
+    /// <summary>Whether a deferred request is running again (<see cref="IkeSa.ResumingDeferred"/>).</summary>
+    internal bool Resuming { get; private set; }
+
+    /// <summary>Runs the deferred request's tasks again and answers it, unless the SA ended meanwhile.</summary>
+    internal void ResumeDeferred()
+    {
+        if (_deferred is not { } d) return;
+        _deferred = null;
+        if (_sa.State == IkeSaState.Destroyed) return;
+        CurrentDatagram = d.Datagram;
+        Resuming = true;
+        try
+        {
+            Answer(d.Message, d.Remote, d.ViaNatT);
+        }
+        finally
+        {
+            Resuming = false;
+            CurrentDatagram = [];
+        }
+    }
+
+    /// <summary>The exchange's tasks on an opened request, and the response; or the request kept when a task defers it.</summary>
+    private void Answer(IkeMessage message, IPEndPoint remote, bool viaNatT)
+    {
+        var header = message.Header;
         FatalResponseNotify = null;
         CloseAfterResponse = null;
         var tasks = ResponderTasks.For(header.Exchange, message);
         foreach (var task in tasks)
         {
-            if (task.ProcessRequest(_sa, message) == TaskOutcome.Failed || FatalResponseNotify is not null) break;
+            var outcome = task.ProcessRequest(_sa, message);
+            if (outcome == TaskOutcome.Deferred && !Resuming)
+            {
+                _deferred = (message, CurrentDatagram, remote, viaNatT);
+                return;
+            }
+            if (outcome == TaskOutcome.Failed || FatalResponseNotify is not null) break;
         }
 
         var payloads = new List<Payload>();

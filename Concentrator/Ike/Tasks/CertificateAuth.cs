@@ -5,6 +5,7 @@ using Concentrator.Ike.Crypto;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 
 namespace Concentrator.Ike.Tasks;
 
@@ -64,8 +65,16 @@ internal static class CertificateAuth
     public static bool Requests(IkeMessage message) =>
         message.GetAll<CertPayload>().Any(c => c.Type == PayloadType.CertificateRequest && c.Encoding == CertEncoding.X509Signature);
 
-    /// <summary>The outcome of <see cref="Verify"/>: the connection that trusts the peer, or why none does.</summary>
-    public readonly record struct Verdict(ConnectionConfig? Connection, AuthFailure Failure, string Detail, string? Subject);
+    /// <summary>
+    /// The outcome of <see cref="Verify"/>: the connection that trusts the peer, or why none does; <paramref name="Unverified"/>
+    /// when trusted although OCSP gave no answer that decides (<see cref="TrustVerdict.Unverified"/>); <paramref name="Pending"/>
+    /// when OCSP requests must be made first (<paramref name="Fetch"/>).
+    /// </summary>
+    public readonly record struct Verdict(ConnectionConfig? Connection, AuthFailure Failure, string Detail, string? Subject, string? Unverified = null,
+        OcspFetch? Fetch = null)
+    {
+        public bool Pending => Fetch is not null;
+    }
 
     /// <summary>
     /// Checks the peer's signature AUTH against <paramref name="candidates"/>, best first: the end entity is the first
@@ -74,7 +83,9 @@ internal static class CertificateAuth
     /// <paramref name="octets"/>, and the candidate's <see cref="PeerTrust"/> must accept it. The first candidate that
     /// trusts it wins; otherwise the first candidate's reason is reported. Peer bytes never throw out of here.
     /// </summary>
-    public static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IkeMessage message, Identity peer, AuthPayload auth, byte[] octets)
+    /// <remarks>With <paramref name="mayDefer"/>, no OCSP request is made here: the verdict is pending with the requests.</remarks>
+    public static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IkeMessage message, Identity peer, AuthPayload auth, byte[] octets,
+        ConcentratorMetrics? metrics = null, bool mayDefer = false)
     {
         var received = new List<X509Certificate2>();
         try
@@ -96,7 +107,7 @@ internal static class CertificateAuth
                     return new(null, AuthFailure.MalformedCertificate, $"CERT payload {count} is not an X.509 certificate", null);
                 }
             }
-            return VerifyWith(candidates, received, peer, auth, octets);
+            return VerifyWith(candidates, received, peer, auth, octets, metrics, mayDefer);
         }
         finally
         {
@@ -105,7 +116,7 @@ internal static class CertificateAuth
     }
 
     private static Verdict VerifyWith(IReadOnlyList<ConnectionConfig> candidates, List<X509Certificate2> received, Identity peer,
-        AuthPayload auth, byte[] octets)
+        AuthPayload auth, byte[] octets, ConcentratorMetrics? metrics, bool mayDefer)
     {
         Verdict? first = null;
         var checkedSignatures = new Dictionary<X509Certificate2, SignatureCheck>(ReferenceEqualityComparer.Instance);
@@ -139,8 +150,10 @@ internal static class CertificateAuth
                 }
                 else
                 {
-                    var result = trust.Check(endEntity, received, now);
-                    if (result.Trusted) return new(candidate, default, result.Detail, subject);
+                    var defer = mayDefer && trust.Ocsp is not null ? new List<(byte[], byte[], bool)>() : null;
+                    var result = trust.Check(endEntity, received, now, metrics, defer);
+                    if (result.Pending) return new(null, default, result.Detail, subject, Fetch: new OcspFetch(trust.Ocsp!, defer!));
+                    if (result.Trusted) return new(candidate, default, result.Detail, subject, result.Unverified);
                     verdict = new(null, result.Failure!.Value, $"{subject}: {result.Detail}", subject);
                 }
             }

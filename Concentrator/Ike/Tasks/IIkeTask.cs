@@ -12,6 +12,11 @@ public enum TaskOutcome
     Retry,
     /// <summary>The IKE SA cannot continue; <see cref="IkeSa.Fail"/> has been called.</summary>
     Failed,
+    /// <summary>
+    /// Responder: the request is answered later, once the host has done what the task emitted (OCSP requests) and called
+    /// <see cref="IkeSa.ResumeDeferredRequest"/>; the exchange's tasks then run again on the same message.
+    /// </summary>
+    Deferred,
 }
 
 /// <summary>

@@ -66,8 +66,9 @@ public sealed class IkeAuthTask : IIkeTask
         if (conn.Remote.IsPubKey)
         {
             if (!CertificateAuth.IsSignature(auth.Method)) return sa.AuthFailed(AuthFailure.UnsupportedMethod, peer, $"{auth.Method}, remote auth is pubkey");
-            var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets);
+            var verdict = CertificateAuth.Verify([conn], response, peer, auth, octets, sa.Context.Metrics);
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            if (verdict.Unverified is { } unverified) sa.Emit(new RevocationUnverified(peer.Text, unverified));
             sa.PeerCertificateSubject = verdict.Subject;
         }
         else
@@ -115,8 +116,15 @@ public sealed class IkeAuthTask : IIkeTask
         ConnectionConfig conn;
         if (signature)
         {
-            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets);
+            // OCSP requests are made by the host off this SA's thread; the request is answered when it resumes us.
+            var verdict = CertificateAuth.Verify(ranked, request, peer, auth, octets, sa.Context.Metrics, mayDefer: !sa.ResumingDeferred);
+            if (verdict.Fetch is { } fetch)
+            {
+                sa.Emit(new FetchRevocation(fetch));
+                return TaskOutcome.Deferred;
+            }
             if (verdict.Connection is null) return sa.AuthFailed(verdict.Failure, peer, verdict.Detail);
+            if (verdict.Unverified is { } unverified) sa.Emit(new RevocationUnverified(peer.Text, unverified));
             conn = verdict.Connection;
             sa.PeerCertificateSubject = verdict.Subject;
         }
