@@ -36,6 +36,16 @@ public sealed class IkeSaPairTests
         }
     }
 
+    /// <summary>IKE_SA_INIT and IKE_AUTH between the two sides' own endpoints, every message delivered once.</summary>
+    private static void Handshake(Side i, Side r)
+    {
+        i.Sa.Initiate();
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
+        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+    }
+
     private static (Side Initiator, Side Responder) Create(string initiatorConnectionExtra = "", string responderConnectionExtra = "")
     {
         var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml()
@@ -158,11 +168,7 @@ public sealed class IkeSaPairTests
     public void Dead_peer_detection_is_an_empty_informational_that_times_out()
     {
         var (i, r) = Create();
-        i.Sa.Initiate();
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Handshake(i, r);
         i.Drain();
 
         // Answered DPD: SA stays.
@@ -191,11 +197,7 @@ public sealed class IkeSaPairTests
         var (i, r) = Create(extra);
         long now = 0;
         i.Sa.Context.Clock = () => now;
-        i.Sa.Initiate();
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Handshake(i, r);
         i.Drain();
         Assert.Equal(TimeSpan.FromSeconds(dpdTimeout), i.Sa.Connection!.DpdTimeout);
 
@@ -317,11 +319,7 @@ public sealed class IkeSaPairTests
     public void Without_a_nat_neither_ike_nor_esp_from_another_address_moves_the_sa()
     {
         var (i, r) = Create();
-        i.Sa.Initiate();
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
-        Deliver(r, i.Drain().Single(), InitiatorEp, ResponderEp);
-        Deliver(i, r.Drain().Single(), ResponderEp, InitiatorEp);
+        Handshake(i, r);
         Assert.Equal(IkeSaState.Established, r.Sa.State);
 
         var elsewhere = new IPEndPoint(IPAddress.Parse("192.0.2.99"), 500);
