@@ -46,6 +46,35 @@ public static class CertificateIdentity
         }
     }
 
+    /// <summary>
+    /// True when the configured identity <paramref name="pattern"/> (wildcards allowed, <see cref="Identity.Match"/>) matches
+    /// a name <paramref name="certificate"/> carries: for a DN its subject or a directoryName, otherwise a subjectAltName of
+    /// the pattern's type (dNSName, rfc822Name, iPAddress). %any matches nothing here: a caller that accepts any
+    /// certificate of its CAs says so itself.
+    /// </summary>
+    public static bool Matches(X509Certificate2 certificate, Identity pattern)
+    {
+        if (pattern.IsAny) return false;
+        if (pattern.Type == IdType.DerAsn1Dn)
+        {
+            return Matches(pattern, Identity.FromDistinguishedName(certificate.SubjectName.RawData))
+                   || AltNames(certificate, DirectoryName).Any(dn => Matches(pattern, Identity.FromDistinguishedName(dn)));
+        }
+        var (tag, lengths) = pattern.Type switch
+        {
+            IdType.Fqdn => (DnsName, 0),
+            IdType.Rfc822Address => (Rfc822Name, 0),
+            IdType.Ipv4Address => (IpAddress, 4),
+            IdType.Ipv6Address => (IpAddress, 16),
+            _ => (default(Asn1Tag?), 0),
+        };
+        if (tag is not { } t) return false;
+        return AltNames(certificate, t).Any(value => (lengths == 0 || value.Length == lengths)
+            && Matches(pattern, Identity.FromPayload(new IdPayload(PayloadType.IdResponder, pattern.Type, value))));
+    }
+
+    private static bool Matches(Identity pattern, Identity? name) => name is not null && pattern.Match(name) != IdMatch.None;
+
     /// <summary>The subject DN and subjectAltNames in strongSwan's notation, for errors and logs.</summary>
     public static string Describe(X509Certificate2 certificate)
     {
