@@ -131,17 +131,9 @@ internal static partial class ConfigLoader
             var bytes = ReadCredentialFile(fail, ResolveCredentialFile(fail, m.Source, item.Value));
             try
             {
-                if (bytes.AsSpan().IndexOf("-----BEGIN"u8) >= 0)
-                {
-                    var collection = new X509Certificate2Collection();
-                    collection.ImportFromPem(Encoding.ASCII.GetString(bytes));
-                    if (collection.Count == 0) throw m.Fail(item, $"'{item.Value}' holds no PEM CERTIFICATE");
-                    result.AddRange(collection);
-                }
-                else
-                {
-                    result.Add(X509CertificateLoader.LoadCertificate(bytes));
-                }
+                var certificates = CertificateFile.Decode(bytes);
+                if (certificates.Count == 0) throw m.Fail(item, $"'{item.Value}' holds no PEM CERTIFICATE");
+                result.AddRange(certificates);
             }
             catch (CryptographicException e)
             {

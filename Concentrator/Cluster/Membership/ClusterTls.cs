@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Event;
 using Akka.Remote.Transport.DotNetty;
+using Concentrator.Ike.Crypto;
 
 namespace Concentrator.Cluster.Membership;
 
@@ -81,18 +82,23 @@ public sealed class ClusterTls
     /// <summary>Every certificate of a PEM file, or the one of a DER file; none when it is neither.</summary>
     private static X509Certificate2Collection ReadCertificates(string file)
     {
-        var certificates = new X509Certificate2Collection();
+        byte[] bytes;
         try
         {
-            certificates.ImportFromPemFile(file);
-            if (certificates.Count == 0) certificates.Add(X509CertificateLoader.LoadCertificateFromFile(file));
+            bytes = File.ReadAllBytes(file);
         }
-        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (e is not CryptographicException) throw new ClusterTlsException("cluster.tls.cacerts", $"cannot read '{file}': {e.Message}");
-            certificates.Clear();
+            throw new ClusterTlsException("cluster.tls.cacerts", $"cannot read '{file}': {e.Message}");
         }
-        return certificates;
+        try
+        {
+            return CertificateFile.Decode(bytes);
+        }
+        catch (CryptographicException)
+        {
+            return [];
+        }
     }
 
     public DotNettySslSetup Setup() =>
