@@ -91,6 +91,31 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_change_notification_older_than_a_local_remove_does_not_bring_the_removed_sa_back()
+    {
+        await using var cluster = await ReplicaCluster.FormAsync(this, 2);
+        var (a, b) = (cluster[0], cluster[1]);
+        const ulong spi = 0x6000_0000_0000_3000UL;
+        a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [0xf000_0001], Bytes(48, 8)));
+        await AwaitAssertAsync(() => Assert.True(b.Index.TryGet(spi, out _), "b holds a's entry"), Patience);
+        Assert.True(a.Index.TryGet(spi, out var held));
+
+        // The replicator notifies subscribers on an interval: a notification carrying the entry can follow the remove.
+        a.Replica.Tell(new SaReplicaActor.Remove(spi));
+        var stale = LWWDictionary<string, byte[]>.Empty.SetItem(Akka.Cluster.Cluster.Get(a.System), spi.ToString("x16", CultureInfo.InvariantCulture), held.Raw);
+        a.Replica.Tell(new Changed(SaReplicaActor.KeyOf(spi), stale));
+        // Until the replicator's next notification (100 ms) corrects it, a stale entry would sit in a's index: watch it.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < Quiet)
+        {
+            Assert.False(a.Index.TryGet(spi, out _), $"a's own removal stands against the stale notification ({watch.ElapsedMilliseconds} ms)");
+            await Task.Delay(2);
+        }
+        await AwaitAssertAsync(() => Assert.False(b.Index.TryGet(spi, out _), "b dropped the removed SA"), Patience);
+        await a.Supervisor.ExpectNoMsgAsync(TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task A_put_with_an_older_epoch_than_another_nodes_entry_fences_the_writer_and_leaves_that_entry_alone()
     {
         await using var cluster = await ReplicaCluster.FormAsync(this, 2);

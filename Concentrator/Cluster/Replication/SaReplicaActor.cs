@@ -38,6 +38,9 @@ public sealed class SaReplicaActor : ReceiveActor
     private readonly IWriteConsistency _write = new WriteAll(WriteTimeout);
     // Per key: the IKE SPIs this node last saw in it (owned by this actor; prunes the index on a change).
     private readonly Dictionary<int, HashSet<ulong>> _seen = new();
+    // This node's SAs removed here whose removal no change notification has shown yet: a notification sent before the
+    // removal must not bring them back into the index.
+    private readonly HashSet<ulong> _removing = new();
     private readonly List<IActorRef> _idleWaiters = new();
     private int _pendingWrites;
     // Other members Up; none: SaReplicaIndex.Alone.
@@ -125,6 +128,7 @@ public sealed class SaReplicaActor : ReceiveActor
         // The entry's bytes go to Distributed Data, the index keeps a copy of its own; the encoding is spent.
         var entry = SaReplicaEntry.Create(_self, put.Epoch, put.Released, put.EspSpis, put.Snapshot);
         CryptographicOperations.ZeroMemory(put.Snapshot);
+        _removing.Remove(put.Spi);
         _index.Set(put.Spi, entry);
         var bytes = entry.Raw;
         string name = Name(put.Spi);
@@ -138,6 +142,7 @@ public sealed class SaReplicaActor : ReceiveActor
         _index.Remove(remove.Spi);
         // Alone, only what an earlier write put into Distributed Data needs removing there.
         if (_index.Alone && !(_seen.TryGetValue(KeyIndex(remove.Spi), out var seen) && seen.Contains(remove.Spi))) return;
+        _removing.Add(remove.Spi);
         string name = Name(remove.Spi);
         Write(KeyOf(remove.Spi), d => d.Remove(_cluster, name));
     }
@@ -173,7 +178,7 @@ public sealed class SaReplicaActor : ReceiveActor
                 continue;
             }
             // This node's own SAs: its index is always at least as new as what comes back from Distributed Data.
-            if (known is not null && known.Owner == _self && entry!.Owner == _self) continue;
+            if (entry!.Owner == _self && (known is not null ? known.Owner == _self : _removing.Contains(spi))) continue;
             var old = _index.Set(spi, entry!);
             if (old is { } previous && previous.Owner == _self && entry!.Owner != _self) _supervisor.Tell(new IkeSaSupervisor.Fence(spi));
         }
@@ -185,6 +190,7 @@ public sealed class SaReplicaActor : ReceiveActor
                 if (!present.Contains(spi)) _index.Remove(spi);
             }
         }
+        _removing.RemoveWhere(spi => KeyIndex(spi) == shard && !present.Contains(spi));
         _seen[shard] = present;
     }
 
