@@ -21,6 +21,8 @@ packages=(
   libstrongswan-extra-plugins     # curve25519, chapoly (native implementations)
   libcharon-extra-plugins         # kernel-libipsec: userspace ESP on a TUN (the kernel has no ESP)
   strongswan-pki                  # pki: the certificate interop tests make their PKI with strongSwan's own tool
+  libcharon-extauth-plugins       # eap-mschapv2, eap-identity, eap-radius: strongSwan road warriors that log in by EAP
+  freeradius                      # a real RADIUS server (own config dir and ports, started by the tests in a namespace)
   openssl                         # openssl dgst: an independent check of our signatures (SignatureAuthVectorTests)
 )
 
@@ -55,9 +57,9 @@ if command -v service >/dev/null && service prometheus status >/dev/null 2>&1; t
   service prometheus stop >/dev/null 2>&1 || true
 fi
 
-# Nothing of strongSwan may run or start at boot in the root namespace: the tests start their own
-# charons inside namespaces.
-strongswan_services=(strongswan-starter strongswan ipsec)
+# Nothing of strongSwan or FreeRADIUS may run or start at boot in the root namespace: the tests start
+# their own charons and radiusd inside namespaces.
+strongswan_services=(strongswan-starter strongswan ipsec freeradius)
 for s in "${strongswan_services[@]}"; do
   if command -v systemctl >/dev/null 2>&1; then
     if [[ -d /run/systemd/system ]]; then
