@@ -32,7 +32,7 @@ public sealed class LayeringTests
     /// the folder's own files (none today).</summary>
     internal static readonly (string Folder, string[][] Rooms)[] RoomOrders =
     [
-        ("Ike", [["Ike/Sa", "Ike/Tasks"], ["Ike/Admission"], ["Ike/Attributes"], ["Ike/Connections"], ["Ike/Proposals"], ["Ike/Crypto"], ["Ike/Wire"], ["Ike"]]),
+        ("Ike", [["Ike/Sa", "Ike/Tasks"], ["Ike/Eap"], ["Ike/Admission"], ["Ike/Attributes"], ["Ike/Connections"], ["Ike/Proposals"], ["Ike/Crypto"], ["Ike/Wire"], ["Ike"]]),
         ("DataPlane", [["DataPlane/Linux"], ["DataPlane"], ["DataPlane/Esp"], ["DataPlane/Native"]]),
         ("Cluster", [["Cluster/Replication"], ["Cluster/Membership"]]),
     ];
