@@ -71,6 +71,7 @@ public sealed class IkeSa : IDisposable
             LocalId = old.LocalId,
             RemoteId = old.RemoteId,
             PeerCertificateSubject = old.PeerCertificateSubject,
+            EapIdentity = old.EapIdentity,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             PeerSupportsFragmentation = old.PeerSupportsFragmentation,
@@ -114,6 +115,13 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>The subject of the certificate the peer authenticated with (strongSwan's notation); null for a PSK peer.</summary>
     public string? PeerCertificateSubject { get; internal set; }
+
+    /// <summary>The identity the peer proved by EAP (RFC 7296 §2.16); null when it authenticated without EAP.</summary>
+    public Identity? EapIdentity { get; internal set; }
+
+    /// <summary>Who this SA belongs to, as strongSwan's unique policy and swanctl's listings see it: the EAP identity when
+    /// the peer logged in by EAP, else its IKE identity.</summary>
+    public Identity? User => EapIdentity ?? RemoteId;
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
