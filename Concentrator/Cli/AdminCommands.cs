@@ -39,6 +39,17 @@ public static class AdminCommands
         of a child.
         """;
 
+    public const string ReloadHelp = """
+        Usage: Concentrator reload [--admin URL | --config FILE]
+
+        Re-reads the configuration file the running gateway was started with (as SIGHUP does;
+        swanctl --load-all). Connections, secrets, pools, certificates, CAs and CRLs are added,
+        changed or removed for new SAs; SAs of changed connections keep running on the settings
+        they were made with until they rekey or reauthenticate; IKE SAs of removed connections are
+        deleted with their peers. A file that does not load, or a change to a key of listen, http,
+        tunnel, charon or cluster (those need a restart), changes nothing and exits 1.
+        """;
+
     private static readonly Dictionary<string, bool> Options = new()
     {
         ["json"] = false,
@@ -53,7 +64,7 @@ public static class AdminCommands
         var cl = CommandLine.Parse(args, Options);
         if (cl.Help)
         {
-            Console.WriteLine(command switch { "sas" => SasHelp, "initiate" => InitiateHelp, _ => TerminateHelp });
+            Console.WriteLine(command switch { "sas" => SasHelp, "initiate" => InitiateHelp, "reload" => ReloadHelp, _ => TerminateHelp });
             return 0;
         }
 
@@ -73,6 +84,8 @@ public static class AdminCommands
                     Console.Write(cl.Has("json") ? json + "\n" : Render(JsonSerializer.Deserialize(json, AdminJson.Default.ListSaView)!));
                     return 0;
                 }
+                case "reload":
+                    return await Reload(http);
                 case "initiate":
                 {
                     string child = cl.Get("child") ?? throw new CliException("initiate needs --child NAME");
@@ -91,6 +104,17 @@ public static class AdminCommands
         {
             throw new CliException($"cannot reach the gateway at {http.BaseAddress}: {ex.Message}");
         }
+    }
+
+    private static async Task<int> Reload(HttpClient http)
+    {
+        using var response = await http.PostAsync("admin/reload", null);
+        string body = await response.Content.ReadAsStringAsync();
+        var result = response.Content.Headers.ContentType?.MediaType == "application/json"
+            ? JsonSerializer.Deserialize(body, AdminJson.Default.ReloadResult)
+            : null;
+        Console.WriteLine(result?.Message ?? $"{(int)response.StatusCode} {response.ReasonPhrase}");
+        return result is { Ok: true } ? 0 : 1;
     }
 
     private static async Task<int> Post(HttpClient http, string path)

@@ -17,6 +17,7 @@ public static class CliApp
           sas       List the running gateway's IKE and Child SAs
           initiate  Negotiate a child (--child NAME) on the running gateway
           terminate Delete SAs (--ike CONNECTION | --child NAME) on the running gateway
+          reload    Re-read the running gateway's config file (as SIGHUP does)
           help      Show this text
 
         Run 'Concentrator <command> --help' for the options of a command.
@@ -33,6 +34,7 @@ public static class CliApp
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
                 "sas" or "initiate" or "terminate" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
+                "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),
             };

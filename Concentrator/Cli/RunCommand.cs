@@ -19,7 +19,7 @@ public static class RunCommand
         /readyz answers ready once it is Up. SIGTERM or Ctrl-C sends a Delete for every IKE SA to its
         peer, waits for the answers (at most --shutdown-timeout, default 10 s), leaves the cluster
         gracefully and exits 0. A node removed from the cluster (downed by the split brain resolver
-        on the minority side of a partition) exits 1.
+        on the minority side of a partition) exits 1. SIGHUP re-reads FILE ('Concentrator reload').
 
         Options:
           --config FILE              YAML configuration in swanctl.conf names (required)
@@ -97,6 +97,13 @@ public static class RunCommand
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+        // SIGHUP re-reads the config file as 'Concentrator reload' does; the outcome is logged (events 4500-4502).
+        using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            Log.ReloadSignal(log, config.Source);
+            _ = gateway.ReloadAsync();
+        });
         var ended = await Task.WhenAny(stop.Task, gateway.System.WhenTerminated).ConfigureAwait(false);
         if (ended != stop.Task)
         {

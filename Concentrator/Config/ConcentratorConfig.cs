@@ -19,6 +19,12 @@ public sealed class ConcentratorConfig
     public ClusterConfig Cluster { get; init; } = new();
     public string Source { get; init; } = "<memory>";
 
+    /// <summary>
+    /// Every leaf value of the file by key path, as written; empty for a config built in memory. A reload compares two of
+    /// these to name the keys that changed (restart-only keys, changed connections and pools), never the values.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> KeyValues { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Reads and validates a file; a missing or unreadable file is a <see cref="ConfigException"/> naming the path.</summary>
     public static ConcentratorConfig Load(string path)
     {

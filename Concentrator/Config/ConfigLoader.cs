@@ -47,6 +47,7 @@ internal static partial class ConfigLoader
             Secrets = secrets.Ike,
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
+            KeyValues = root.Flatten(),
         };
     }
 

@@ -76,6 +76,45 @@ internal sealed class YamlSection
         return new YamlSection(source, "", node, keys.Contains, keys);
     }
 
+    /// <summary>Most leaf values <see cref="Flatten"/> lists: YAML aliases can expand a small file without bound.</summary>
+    internal const int MaxFlattenedValues = 1_000_000;
+
+    /// <summary>
+    /// Every leaf of this mapping by key path ("connections.a.children.lan.esp_proposals[0]"), the scalar as written; what a
+    /// reload compares to name the keys that changed. Aliases are expanded; more than <see cref="MaxFlattenedValues"/> leaves
+    /// or a nesting deeper than 64 is an error naming the file.
+    /// </summary>
+    public Dictionary<string, string> Flatten()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (_node is not null) Walk(_keyPath, _node, 0);
+        return result;
+
+        void Walk(string path, YamlNode node, int depth)
+        {
+            if (depth > 64 || result.Count >= MaxFlattenedValues)
+            {
+                throw FailAt(path.Length == 0 ? RootKeyPath : path, "nested too deeply or too many values (YAML aliases?)", node);
+            }
+            switch (node)
+            {
+                case YamlMappingNode mapping:
+                    foreach (var (k, v) in mapping.Children)
+                    {
+                        var name = (k as YamlScalarNode)?.Value ?? "";
+                        Walk(path.Length == 0 ? name : $"{path}.{name}", v, depth + 1);
+                    }
+                    break;
+                case YamlSequenceNode sequence:
+                    for (int i = 0; i < sequence.Children.Count; i++) Walk($"{path}[{i}]", sequence.Children[i], depth + 1);
+                    break;
+                case YamlScalarNode scalar:
+                    result[path] = scalar.Value ?? "";
+                    break;
+            }
+        }
+    }
+
     /// <summary>The mapping under <paramref name="key"/> (empty when absent), allowing only <paramref name="keys"/>.</summary>
     public YamlSection Section(string key, string[] keys) => new(Source, PathOf(key), Get(key), keys.Contains, keys);
 

@@ -18,6 +18,7 @@ public sealed record ChildView(string Name, string InboundSpi, string OutboundSp
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(AdminResult))]
+[JsonSerializable(typeof(ReloadResult))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 public sealed partial class AdminJson : JsonSerializerContext;
 
@@ -41,7 +42,14 @@ public static class AdminApi
         app.MapPost("/admin/initiate", async (HttpContext http, string child) => gate.Admit(http) ?? Reply(await InitiateAsync(gateway, child)));
         app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) =>
             gate.Admit(http) ?? Reply(await TerminateAsync(gateway, ike, child)));
+        // Re-reads the file the gateway was started with: a request names no path, so the endpoint reads no other file.
+        app.MapPost("/admin/reload", async (HttpContext http) => gate.Admit(http) ?? ReplyReload(await gateway.ReloadAsync()));
     }
+
+    /// <summary>200 applied, 409 refused (restart-only keys), 422 invalid (the file did not load).</summary>
+    private static IResult ReplyReload(ReloadResult r) =>
+        Results.Text(JsonSerializer.Serialize(r, AdminJson.Default.ReloadResult), "application/json",
+            statusCode: r.Ok ? 200 : r.Outcome == ReloadResult.Refused ? 409 : 422);
 
     private static IResult Reply(AdminResult r) =>
         Results.Text(JsonSerializer.Serialize(r, AdminJson.Default.AdminResult), "application/json", statusCode: r.Ok ? 200 : 404);
@@ -66,7 +74,7 @@ public static class AdminApi
 
     private static async Task<AdminResult> InitiateAsync(Gateway gateway, string child)
     {
-        foreach (var conn in gateway.Options.Config.Connections.Values)
+        foreach (var conn in gateway.Config.Connections.Values)
         {
             if (!conn.Children.TryGetValue(child, out var config)) continue;
             // Under an existing IKE SA of the connection: CREATE_CHILD_SA; otherwise a new IKE SA.
@@ -107,7 +115,7 @@ public static class AdminApi
 
     private static async Task<List<IkeSaActor.Info>> InfosAsync(Gateway gateway) => (await ActorsAsync(gateway)).Select(a => a.Info).ToList();
 
-    private static async Task<List<(IActorRef Actor, IkeSaActor.Info Info)>> ActorsAsync(Gateway gateway)
+    internal static async Task<List<(IActorRef Actor, IkeSaActor.Info Info)>> ActorsAsync(Gateway gateway)
     {
         var actors = await gateway.Supervisor.Ask<List<IActorRef>>(IkeSaSupervisor.GetSas.Instance, TimeSpan.FromSeconds(5));
         var result = new List<(IActorRef, IkeSaActor.Info)>();

@@ -79,9 +79,11 @@ public sealed class Gateway : IAsyncDisposable
         var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         Pools = new AddressPools(options.Config.Pools.Values, options.LeaseReuseDelay);
+        _config = options.Config;
+        ConfigResolver = options.Resolver is null ? new ConfigConnectionResolver(options.Config) : null;
         var context = new IkeSaContext
         {
-            Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
+            Resolver = options.Resolver ?? ConfigResolver!,
             DataPlane = options.DataPlane,
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,
@@ -225,6 +227,34 @@ public sealed class Gateway : IAsyncDisposable
     }
 
     public GatewayOptions Options { get; }
+
+    private volatile ConcentratorConfig _config;
+    private ConfigReloader? _reloader;
+
+    /// <summary>The configuration in force: <see cref="GatewayOptions.Config"/> until a reload replaces it.</summary>
+    public ConcentratorConfig Config => _config;
+
+    /// <summary>The resolver a reload swaps; null when <see cref="GatewayOptions.Resolver"/> was given (no config file behind it).</summary>
+    internal ConfigConnectionResolver? ConfigResolver { get; }
+
+    /// <summary>
+    /// Re-reads the file this gateway was started with (<see cref="ConcentratorConfig.Source"/>) and applies it as
+    /// <see cref="ConfigReloader"/> describes; a file that does not load, or changes a restart-only key, changes nothing.
+    /// </summary>
+    public Task<ReloadResult> ReloadAsync() =>
+        LazyInitializer.EnsureInitialized(ref _reloader, () => new ConfigReloader(this, Options.Loggers.CreateLogger("Concentrator.Reload")))
+            .ReloadAsync();
+
+    /// <summary>The swap itself (<see cref="ConfigReloader"/> only): pools first, so connections that name a new pool find it,
+    /// then the resolver, from which every new IKE_SA_INIT takes its candidates, secrets and trust.</summary>
+    internal (IReadOnlyList<string> Added, IReadOnlyList<string> Removed, IReadOnlyList<string> Changed) SwapConfig(ConcentratorConfig next)
+    {
+        var pools = Pools.Replace(next.Pools.Values);
+        ConfigResolver!.Replace(next);
+        _config = next;
+        Metrics.BindConfig(next);
+        return pools;
+    }
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
@@ -262,9 +292,12 @@ public sealed class Gateway : IAsyncDisposable
     }
 
     /// <summary>Starts connections whose children say start_action: start.</summary>
-    public void StartConfiguredConnections()
+    public void StartConfiguredConnections() => StartConnections(Config.Connections.Values);
+
+    /// <summary>Starts those of <paramref name="connections"/> whose children say start_action: start.</summary>
+    internal void StartConnections(IEnumerable<ConnectionConfig> connections)
     {
-        foreach (var conn in Options.Config.Connections.Values)
+        foreach (var conn in connections)
         {
             var starting = conn.Children.Values.Where(c => c.StartAction == "start").ToList();
             if (starting.Count > 0 && RemoteOf(conn) is { } remote) Initiate(conn, remote, starting);
@@ -274,7 +307,7 @@ public sealed class Gateway : IAsyncDisposable
     /// <summary>Traffic hit a trap policy: negotiate that child unless a negotiation is already under way.</summary>
     public void Acquire(string connection, string child)
     {
-        if (!Options.Config.Connections.TryGetValue(connection, out var conn) || !conn.Children.TryGetValue(child, out var config)) return;
+        if (!Config.Connections.TryGetValue(connection, out var conn) || !conn.Children.TryGetValue(child, out var config)) return;
         if (RemoteOf(conn) is { } remote) Supervisor.Tell(new Initiate(conn, remote, [config], Acquire: true));
     }
 

@@ -31,6 +31,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter _childCreated;
     private readonly Counter _rekeys;
     private readonly Counter _reauths;
+    private readonly Counter _reloads;
     private readonly Counter _dpdProbes;
     private readonly Counter _deadPeers;
     private readonly Counter.Child[] _peerMoves;
@@ -115,6 +116,10 @@ public sealed class ConcentratorMetrics
         _reauths = f.CreateCounter("concentrator_ike_reauths_total", "IKE SA reauthentications by outcome (success, failure).", "outcome");
         _reauths.WithLabels("success");
         _reauths.WithLabels("failure");
+        _reloads = f.CreateCounter("concentrator_config_reloads_total",
+            "Configuration reloads (reload command, SIGHUP) by outcome: applied, refused (a restart-only key changed) or invalid (the file did not load).",
+            "outcome");
+        foreach (var outcome in ReloadOutcomes) _reloads.WithLabels(outcome);
 
         _dpdProbes = f.CreateCounter("concentrator_ike_dpd_probes_total", "Dead peer detection probes (empty INFORMATIONAL requests) sent.");
         _deadPeers = f.CreateCounter("concentrator_ike_dead_peers_total", "Established IKE SAs closed because the peer stopped answering.");
@@ -260,6 +265,11 @@ public sealed class ConcentratorMetrics
     public void CountRekey(string kind, bool success) => _rekeys.WithLabels(kind is "ike" ? "ike" : "child", success ? "success" : "failure").Inc();
 
     public void CountReauth(bool success) => _reauths.WithLabels(success ? "success" : "failure").Inc();
+
+    /// <summary>The outcomes <see cref="CountReload"/> takes (a bounded label).</summary>
+    public static readonly string[] ReloadOutcomes = ["applied", "refused", "invalid"];
+
+    public void CountReload(string outcome) => _reloads.WithLabels(ReloadOutcomes.Contains(outcome) ? outcome : "invalid").Inc();
 
     public void CountDpdProbe() => _dpdProbes.Inc();
 

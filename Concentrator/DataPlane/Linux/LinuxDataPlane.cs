@@ -23,7 +23,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly SelectorTable<EspSa> _outbound = new();
     private readonly TrapPolicies _traps;
     private readonly RouteManager? _routes;
-    private readonly IReadOnlyList<TrafficSelector> _poolRoutes;
+    private IReadOnlyList<TrafficSelector> _poolRoutes;
     private readonly TunDevice _tun;
     private readonly UdpBatchSocket[] _udp;
     private readonly RawEspSocket? _raw;
@@ -117,6 +117,28 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
         AddRoutes(_poolRoutes, peer: null);
+    }
+
+    /// <summary>
+    /// A reload's trap policies and pool routes (control plane, one caller at a time): traps that went lose their routes,
+    /// new ones get theirs, as do pools; a route a live Child SA also needs stays (the route manager counts its users).
+    /// </summary>
+    public void Reconfigure(IReadOnlyList<TrapSpec> traps, IReadOnlyList<TrafficSelector> poolRoutes)
+    {
+        var (removed, added) = _traps.Replace(traps);
+        bool started = _ike is not null;
+        if (!started)
+        {
+            _poolRoutes = poolRoutes;
+            return;
+        }
+        foreach (var trap in removed) RemoveRoutes(trap.RemoteTs, peer: null);
+        foreach (var trap in added) AddRoutes(trap.RemoteTs, peer: null);
+        var gone = _poolRoutes.Where(r => !poolRoutes.Contains(r)).ToList();
+        var fresh = poolRoutes.Where(r => !_poolRoutes.Contains(r)).ToList();
+        _poolRoutes = poolRoutes;
+        RemoveRoutes(gone, peer: null);
+        AddRoutes(fresh, peer: null);
     }
 
     private void StartThread(string name, ThreadStart body)

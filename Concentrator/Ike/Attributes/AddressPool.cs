@@ -21,7 +21,8 @@ internal sealed class AddressPool(PoolConfig config)
     private long _scanGeneration = long.MinValue;
     private int _inUse;
 
-    public PoolConfig Config => config;
+    /// <summary>Replaced by a reload that keeps the pool's addresses (first and size) and changes its attributes.</summary>
+    public PoolConfig Config { get; set; } = config;
     public int InUse => _inUse;
     public int Offline => _offline.Count;
     public int Leased => _byOffset.Count;
@@ -34,7 +35,7 @@ internal sealed class AddressPool(PoolConfig config)
         {
             if (!h.Online.Contains(peer)) continue;
             h.Online.Add(peer);
-            return config.AddressAt(h.Offset);
+            return Config.AddressAt(h.Offset);
         }
         foreach (var h in mine.ToArray())
         {
@@ -42,7 +43,7 @@ internal sealed class AddressPool(PoolConfig config)
             if (Usable(h.Offset, cluster))
             {
                 GoOnline(h, peer);
-                return config.AddressAt(h.Offset);
+                return Config.AddressAt(h.Offset);
             }
             DropIfNotOurs(h, cluster);
         }
@@ -59,14 +60,14 @@ internal sealed class AddressPool(PoolConfig config)
             _scanGeneration = generation;
             _scan = 0;
         }
-        for (; _scan < config.Size; _scan++)
+        for (; _scan < Config.Size; _scan++)
         {
             uint offset = _scan;
             if (_byOffset.ContainsKey(offset) || !Usable(offset, cluster)) continue;
             _scan++;
             var h = Add(id, offset);
             GoOnline(h, peer);
-            return config.AddressAt(offset);
+            return Config.AddressAt(offset);
         }
         return null;
     }
@@ -87,7 +88,7 @@ internal sealed class AddressPool(PoolConfig config)
             Remove(h);
             var taken = Add(id, h.Offset);
             GoOnline(taken, peer);
-            return config.AddressAt(h.Offset);
+            return Config.AddressAt(h.Offset);
         }
         return null;
     }
@@ -98,7 +99,7 @@ internal sealed class AddressPool(PoolConfig config)
     /// </summary>
     public bool Reserve(IPAddress address, Identity id, IPEndPoint peer)
     {
-        if (!config.TryOffsetOf(address, out uint offset)) return false;
+        if (!Config.TryOffsetOf(address, out uint offset)) return false;
         if (_byOffset.TryGetValue(offset, out var h))
         {
             if (h.Id.Equals(id))
@@ -116,7 +117,7 @@ internal sealed class AddressPool(PoolConfig config)
     /// <summary>One SA of <paramref name="id"/> no longer holds <paramref name="address"/>; the last one takes it offline.</summary>
     public void Release(IPAddress address, Identity id, IPEndPoint peer, long now)
     {
-        if (!config.TryOffsetOf(address, out uint offset) || !_byOffset.TryGetValue(offset, out var h) || !h.Id.Equals(id) ||
+        if (!Config.TryOffsetOf(address, out uint offset) || !_byOffset.TryGetValue(offset, out var h) || !h.Id.Equals(id) ||
             h.Online.Count == 0)
         {
             return;
@@ -129,21 +130,25 @@ internal sealed class AddressPool(PoolConfig config)
         h.OfflineNode = _offline.AddLast(h);
     }
 
+    /// <summary>An SA holds <paramref name="address"/> here (online lease), whoever its identity.</summary>
+    public bool HoldsOnline(IPAddress address) =>
+        Config.TryOffsetOf(address, out uint offset) && _byOffset.TryGetValue(offset, out var h) && h.Online.Count > 0;
+
     /// <summary>Leased here (online or offline) to <paramref name="id"/>.</summary>
     public bool IsLeasedTo(IPAddress address, Identity id) =>
-        config.TryOffsetOf(address, out uint offset) && _byOffset.TryGetValue(offset, out var h) && h.Id.Equals(id);
+        Config.TryOffsetOf(address, out uint offset) && _byOffset.TryGetValue(offset, out var h) && h.Id.Equals(id);
 
     /// <summary>An offline lease outside this node's share (the membership changed): another node may lease the address
     /// fresh now, so it is never ours to give again.</summary>
     private void DropIfNotOurs(Holder h, ILeaseCoordinator? cluster)
     {
-        if (cluster is not null && !cluster.Owns(config, h.Offset)) Remove(h);
+        if (cluster is not null && !cluster.Owns(Config, h.Offset)) Remove(h);
     }
 
     private static bool Usable(uint offset, PoolConfig pool, ILeaseCoordinator? cluster) =>
         cluster is null || (cluster.Owns(pool, offset) && !cluster.HeldElsewhere(pool.Name, pool.AddressAt(offset)));
 
-    private bool Usable(uint offset, ILeaseCoordinator? cluster) => Usable(offset, config, cluster);
+    private bool Usable(uint offset, ILeaseCoordinator? cluster) => Usable(offset, Config, cluster);
 
     private Holder Add(Identity id, uint offset)
     {

@@ -24,7 +24,12 @@ public sealed class AddressPools
     public static readonly AddressPools None = new([]);
 
     private readonly object _gate = new();
-    private readonly Dictionary<string, AddressPool> _pools = new(StringComparer.Ordinal);
+    // Never changed once published: a reload swaps in another dictionary, so lock-free readers (Find, Configs) see one set.
+    private volatile Dictionary<string, AddressPool> _pools = new(StringComparer.Ordinal);
+    // Pools a reload removed or gave other addresses, kept while SAs hold leases of them: those leases stay valid (released,
+    // reserved by an IKE rekey's successor) but no new lease comes from them, and no current pool leases their addresses.
+    private readonly List<AddressPool> _retired = [];
+    private long _retiredVersion;
     private readonly long _reuseDelay;
 
     public AddressPools(IEnumerable<PoolConfig> pools, TimeSpan? reuseDelay = null)
@@ -35,6 +40,9 @@ public sealed class AddressPools
 
     /// <summary>Set on a cluster node: its share of each pool and the leases of the other nodes' SAs.</summary>
     public ILeaseCoordinator? Coordinator { get; set; }
+
+    /// <summary>The coordinator the pools consult: <see cref="Coordinator"/>, and while retired pools hold leases, them too.</summary>
+    private ILeaseCoordinator? Consulted => _retired.Count == 0 ? Coordinator : new RetiredAware(Coordinator, _retired, _retiredVersion);
 
     /// <summary>Monotonic milliseconds; tests step it.</summary>
     public Func<long> Clock { get; init; } = () => Environment.TickCount64;
@@ -54,7 +62,7 @@ public sealed class AddressPools
     {
         lock (_gate)
         {
-            var cluster = Coordinator;
+            var cluster = Consulted;
             long now = Clock();
             foreach (var step in (ReadOnlySpan<int>)[0, 1, 2])
             {
@@ -81,7 +89,7 @@ public sealed class AddressPools
     /// </summary>
     public bool Reserve(VirtualIp lease, Identity id, IPEndPoint peer)
     {
-        lock (_gate) return _pools.TryGetValue(lease.Pool, out var pool) && pool.Reserve(lease.Address, id, peer);
+        lock (_gate) return Holding(lease, id) is { } pool && pool.Reserve(lease.Address, id, peer);
     }
 
     /// <summary>An IKE SA of <paramref name="id"/> that held <paramref name="lease"/> is gone.</summary>
@@ -89,14 +97,16 @@ public sealed class AddressPools
     {
         lock (_gate)
         {
-            if (_pools.TryGetValue(lease.Pool, out var pool)) pool.Release(lease.Address, id, peer, Clock());
+            if (Holding(lease, id) is not { } pool) return;
+            pool.Release(lease.Address, id, peer, Clock());
+            if (pool.InUse == 0 && _retired.Remove(pool)) _retiredVersion++;
         }
     }
 
     /// <summary>Whether <paramref name="lease"/> is leased (online or offline) to <paramref name="id"/> here.</summary>
     public bool IsLeasedTo(VirtualIp lease, Identity id)
     {
-        lock (_gate) return _pools.TryGetValue(lease.Pool, out var pool) && pool.IsLeasedTo(lease.Address, id);
+        lock (_gate) return Holding(lease, id) is { } pool && pool.IsLeasedTo(lease.Address, id);
     }
 
     public IReadOnlyList<PoolUsage> Usage()
@@ -107,5 +117,72 @@ public sealed class AddressPools
             return _pools.Values.Select(p => new PoolUsage(p.Config.Name, p.Config.Size, p.InUse, p.Offline,
                 Math.Max(0, (long)p.Config.Size - p.Leased - (cluster?.CountHeldElsewhere(p.Config.Name) ?? 0)))).ToList();
         }
+    }
+
+    /// <summary>
+    /// A reload's pools (swanctl --load-pools). A pool whose addresses (first and size) are unchanged keeps its leases and
+    /// takes the new attributes; a removed pool, or one with other addresses, leases nothing new from now on, and while SAs
+    /// hold leases of it, it is kept (retired) so those stay valid and no other pool leases the addresses until they go.
+    /// Offline leases of a retired pool are dropped. Returns the names added, removed and changed.
+    /// </summary>
+    public (IReadOnlyList<string> Added, IReadOnlyList<string> Removed, IReadOnlyList<string> Changed) Replace(IEnumerable<PoolConfig> pools)
+    {
+        lock (_gate)
+        {
+            var next = new Dictionary<string, AddressPool>(StringComparer.Ordinal);
+            List<string> added = [], removed = [], changed = [];
+            foreach (var p in pools)
+            {
+                if (_pools.TryGetValue(p.Name, out var current) && current.Config.First.Equals(p.First) && current.Config.Size == p.Size)
+                {
+                    current.Config = p;
+                    next.Add(p.Name, current);
+                    continue;
+                }
+                (current is null ? added : changed).Add(p.Name);
+                next.Add(p.Name, new AddressPool(p));
+            }
+            foreach (var (name, old) in _pools)
+            {
+                if (next.TryGetValue(name, out var kept) && ReferenceEquals(kept, old)) continue;
+                if (!next.ContainsKey(name)) removed.Add(name);
+                if (old.InUse > 0) _retired.Add(old);
+            }
+            _pools = next;
+            _retiredVersion++;
+            return (added, removed, changed);
+        }
+    }
+
+    /// <summary>The pool that holds <paramref name="lease"/> for <paramref name="id"/>: a retired one first (its SAs outlive a
+    /// reload), else the current pool of that name.</summary>
+    private AddressPool? Holding(VirtualIp lease, Identity id)
+    {
+        foreach (var r in _retired)
+        {
+            if (r.Config.Name == lease.Pool && r.IsLeasedTo(lease.Address, id)) return r;
+        }
+        return _pools.GetValueOrDefault(lease.Pool);
+    }
+
+    /// <summary>The cluster's answers, and addresses that SAs hold in retired pools counted as held elsewhere.</summary>
+    private sealed class RetiredAware(ILeaseCoordinator? cluster, List<AddressPool> retired, long version) : ILeaseCoordinator
+    {
+        // A retired pool going away may free addresses passed over before: the scan starts again.
+        public long Generation => (cluster?.Generation ?? 0) + (version << 32);
+
+        public bool Owns(PoolConfig pool, uint offset) => cluster?.Owns(pool, offset) ?? true;
+
+        public bool HeldElsewhere(string pool, IPAddress address)
+        {
+            if (cluster?.HeldElsewhere(pool, address) == true) return true;
+            foreach (var r in retired)
+            {
+                if (r.HoldsOnline(address)) return true;
+            }
+            return false;
+        }
+
+        public int CountHeldElsewhere(string pool) => cluster?.CountHeldElsewhere(pool) ?? 0;
     }
 }
