@@ -32,9 +32,14 @@ public sealed class TestGateway : IAsyncDisposable
         RetransmitTries = 3,
     };
 
-    public static TestGateway Start(string yaml, AdmissionOptions? admission = null, string name = "gw")
+    public static TestGateway Start(string yaml, AdmissionOptions? admission = null, string name = "gw") =>
+        Start(ConcentratorConfig.Parse(yaml, $"<{name}>"), admission, name);
+
+    /// <summary>From a config file, so that a reload re-reads it.</summary>
+    public static TestGateway StartFile(string path, string name = "gw") => Start(ConcentratorConfig.Load(path), null, name);
+
+    private static TestGateway Start(ConcentratorConfig config, AdmissionOptions? admission, string name)
     {
-        var config = ConcentratorConfig.Parse(yaml, $"<{name}>");
         var plane = new InMemoryDataPlane();
         var gateway = Gateway.Start(new GatewayOptions
         {

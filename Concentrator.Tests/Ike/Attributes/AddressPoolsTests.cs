@@ -142,4 +142,65 @@ public sealed class AddressPoolsTests
         public bool HeldElsewhere(string pool, IPAddress address) => address.Equals(IPAddress.Parse("10.3.0.4"));
         public int CountHeldElsewhere(string pool) => 1;
     }
+
+    [Fact]
+    public void A_pool_a_reload_removes_leases_nothing_new_but_its_leases_stay_valid_until_their_SAs_go()
+    {
+        var (pools, _) = Create(Pool("p", "10.3.0.1-10.3.0.4"), Pool("q", "10.4.0.1-10.4.0.4"));
+        var a = Acquire(pools, "a.test")!;
+        var offline = Acquire(pools, "o.test")!;
+        pools.Release(offline, Id("o.test"), Peer);
+
+        var (added, removed, changed) = pools.Replace([Pool("q", "10.4.0.1-10.4.0.4")]);
+        Assert.Empty(added);
+        Assert.Equal(["p"], removed);
+        Assert.Empty(changed);
+        Assert.Null(pools.Find("p"));
+        Assert.Null(Acquire(pools, "b.test"));
+        Assert.Null(Acquire(pools, "a.test"));
+
+        // a's SA still holds its address: an IKE rekey's successor reserves it, and each SA releases it once.
+        Assert.True(pools.IsLeasedTo(a, Id("a.test")));
+        Assert.True(pools.Reserve(a, Id("a.test"), Peer));
+        pools.Release(a, Id("a.test"), Peer);
+        Assert.True(pools.IsLeasedTo(a, Id("a.test")));
+        pools.Release(a, Id("a.test"), Peer);
+        Assert.False(pools.IsLeasedTo(a, Id("a.test")));
+        // The offline lease went with the pool.
+        Assert.False(pools.IsLeasedTo(offline, Id("o.test")));
+        Assert.DoesNotContain(pools.Usage(), u => u.Pool == "p");
+    }
+
+    [Fact]
+    public void A_resized_pool_never_leases_an_address_an_SA_still_holds_from_before_the_reload()
+    {
+        var (pools, _) = Create(Pool("p", "10.3.0.1-10.3.0.2"));
+        var a = Acquire(pools, "a.test")!;
+        Assert.Equal(IPAddress.Parse("10.3.0.1"), a.Address);
+
+        var (_, _, changed) = pools.Replace([Pool("p", "10.3.0.1-10.3.0.3")]);
+        Assert.Equal(["p"], changed);
+        var b = Acquire(pools, "b.test")!;
+        Assert.Equal(IPAddress.Parse("10.3.0.2"), b.Address);
+        var c = Acquire(pools, "c.test")!;
+        Assert.Equal(IPAddress.Parse("10.3.0.3"), c.Address);
+        Assert.Null(Acquire(pools, "d.test"));
+
+        // a's SA ends: its address may be leased from the resized pool.
+        pools.Release(a, Id("a.test"), Peer);
+        Assert.Equal(IPAddress.Parse("10.3.0.1"), Acquire(pools, "d.test")!.Address);
+    }
+
+    [Fact]
+    public void A_pool_whose_addresses_are_unchanged_keeps_its_leases_and_takes_the_new_attributes()
+    {
+        var (pools, _) = Create(Pool("p", "10.3.0.1-10.3.0.4"));
+        var a = Acquire(pools, "a.test")!;
+        var next = Pool("p", "10.3.0.1-10.3.0.4");
+        var (added, removed, changed) = pools.Replace([next]);
+        Assert.Empty(added.Concat(removed).Concat(changed));
+        Assert.Same(next, pools.Find("p"));
+        Assert.Equal(a, Acquire(pools, "a.test"));
+        Assert.NotEqual(a.Address, Acquire(pools, "b.test")!.Address);
+    }
 }
