@@ -217,6 +217,32 @@ public sealed class ConfigReloadTests : IDisposable
         Assert.Equal(2, (await MetricsAsync(gw)).Sum("concentrator_config_reloads_total", ("outcome", "invalid")));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task An_added_connection_with_start_action_start_is_initiated_as_at_start_up()
+    {
+        await using var hub = TestGateway.Start(Responder(Conn("a"), Secret("a", KeyA)), name: "reload-hub");
+        string path = File(Responder(Conn("z"), Secret("z", KeyB)));
+        await using var branch = TestGateway.StartFile(path, "reload-branch");
+        Assert.Equal(0, await branch.Gateway.CountSasAsync());
+
+        File(Responder(Conn("z") + $$"""
+              up:
+                remote_addrs: [127.0.0.1]
+                remote_port: {{hub.Endpoint.Port}}
+                proposals: [aes256gcm16-prfsha256-ecp256]
+                local: { auth: psk, id: one.a.test }
+                remote: { auth: psk, id: gw.test }
+                children:
+                  net: { local_ts: [10.200.1.0/24], remote_ts: [10.10.0.0/16], esp_proposals: [aes256gcm16], start_action: start }
+
+            """, Secret("z", KeyB) + "  up: { id: one.a.test, secret: \"" + KeyA + "\" }\n"));
+        var result = await branch.Gateway.ReloadAsync();
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(["up"], result.ConnectionsAdded);
+        await Eventually.TrueAsync(() => branch.DataPlane.InstalledCount == 1 && hub.DataPlane.InstalledCount == 1, "the added connection started");
+        Assert.Equal("a", Assert.Single(await AdminApi.ListAsync(hub.Gateway)).Connection);
+    }
+
     [Fact]
     public void The_diff_names_connections_by_their_keys_and_restart_keys_without_list_indexes()
     {
@@ -228,6 +254,26 @@ public sealed class ConfigReloadTests : IDisposable
         Assert.Equal(["b"], diff.Removed);
         Assert.Equal(["c"], diff.Changed);
         Assert.Equal(["listen.addresses"], diff.RestartKeys);
+    }
+
+    [Fact]
+    public void Key_values_name_every_leaf_and_an_alias_bomb_is_a_load_error_not_a_hang()
+    {
+        var config = ConcentratorConfig.Parse(Responder(Conn("a"), Secret("a", KeyA)), "<kv>");
+        Assert.Equal("aes256gcm16-prfsha256-ecp256", config.KeyValues["connections.a.proposals[0]"]);
+        Assert.Equal("10.10.0.0/16", config.KeyValues["connections.a.children.lan.local_ts[0]"]);
+        Assert.Equal("127.0.0.1", config.KeyValues["listen.addresses[0]"]);
+
+        // The loader refuses values of the wrong shape before it flattens, so a bomb cannot reach Flatten through a whole
+        // file today; Flatten bounds itself anyway. Each level doubles: 2^20 leaves from a few hundred bytes.
+        var bomb = new System.Text.StringBuilder("x0: &a0 [1, 1]\n");
+        for (int i = 1; i <= 20; i++) bomb.Append($"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n");
+        var root = YamlSection.Root("<bomb>", bomb.ToString(), Enumerable.Range(0, 21).Select(i => $"x{i}").ToArray());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<ConfigException>(() => root.Flatten(maxValues: 4 * bomb.Length + 1024));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Contains("<bomb>", e.Message);
+        Assert.Contains("too many values", e.Message);
     }
 
     private static async Task<MetricsText> MetricsAsync(TestGateway gateway)

@@ -47,7 +47,7 @@ internal static partial class ConfigLoader
             Secrets = secrets.Ike,
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
-            KeyValues = root.Flatten(),
+            KeyValues = root.Flatten(maxValues: (int)Math.Min(int.MaxValue, 4L * yaml.Length + 1024)),
         };
     }
 

@@ -76,15 +76,13 @@ internal sealed class YamlSection
         return new YamlSection(source, "", node, keys.Contains, keys);
     }
 
-    /// <summary>Most leaf values <see cref="Flatten"/> lists: YAML aliases can expand a small file without bound.</summary>
-    internal const int MaxFlattenedValues = 1_000_000;
-
     /// <summary>
     /// Every leaf of this mapping by key path ("connections.a.children.lan.esp_proposals[0]"), the scalar as written; what a
-    /// reload compares to name the keys that changed. Aliases are expanded; more than <see cref="MaxFlattenedValues"/> leaves
-    /// or a nesting deeper than 64 is an error naming the file.
+    /// reload compares to name the keys that changed. Aliases are expanded, so a small file could stand for any number of
+    /// leaves: more than <paramref name="maxValues"/> (the loader allows a few per character of the file) or a nesting deeper
+    /// than 64 is an error naming the file.
     /// </summary>
-    public Dictionary<string, string> Flatten()
+    public Dictionary<string, string> Flatten(int maxValues)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         if (_node is not null) Walk(_keyPath, _node, 0);
@@ -92,7 +90,7 @@ internal sealed class YamlSection
 
         void Walk(string path, YamlNode node, int depth)
         {
-            if (depth > 64 || result.Count >= MaxFlattenedValues)
+            if (depth > 64 || result.Count >= maxValues)
             {
                 throw FailAt(path.Length == 0 ? RootKeyPath : path, "nested too deeply or too many values (YAML aliases?)", node);
             }

@@ -36,4 +36,30 @@ public sealed class TrapPoliciesTests
         Assert.Equal(1, metrics.Limits.Count(ResourceLimit.AcquireQueue));
         Assert.Equal(2, Assert.Single(traps.All).Drain().Count);
     }
+
+    [Fact]
+    public void A_reload_replaces_the_traps_keeps_unchanged_ones_with_their_held_packets_and_misses_follow_the_new_set()
+    {
+        var traps = new TrapPolicies([
+            new TrapSpec("a", "net", List("10.0.0.0/24"), List("10.1.0.0/16")),
+            new TrapSpec("b", "net", List("10.0.0.0/24"), List("10.2.0.0/16")),
+        ], queueLimit: 4);
+        var acquired = new List<(string, string)>();
+        traps.AttachAcquireHandler((connection, child) => acquired.Add((connection, child)));
+        traps.OnMiss(Ip("10.0.0.1", "10.1.0.5"), null);
+        var kept = traps.All[0];
+
+        var (removed, added) = traps.Replace([
+            new TrapSpec("a", "net", List("10.0.0.0/24"), List("10.1.0.0/16")),
+            new TrapSpec("c", "net", List("10.0.0.0/24"), List("10.3.0.0/16")),
+        ]);
+
+        Assert.Equal(["b"], removed.Select(t => t.Connection));
+        Assert.Equal(["c"], added.Select(t => t.Connection));
+        Assert.Same(kept, traps.All[0]);
+        traps.OnMiss(Ip("10.0.0.1", "10.2.0.5"), null); // b's trap is gone
+        traps.OnMiss(Ip("10.0.0.1", "10.3.0.5"), null);
+        Assert.Equal([("a", "net"), ("c", "net")], acquired);
+        Assert.Single(kept.Drain());
+    }
 }
