@@ -243,6 +243,27 @@ public sealed class ConfigReloadTests : IDisposable
         Assert.Equal("a", Assert.Single(await AdminApi.ListAsync(hub.Gateway)).Connection);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Pools_added_and_removed_are_reported_and_a_removed_pool_leaves_the_metrics()
+    {
+        string Pools(string pools) => Responder(Conn("a"), Secret("a", KeyA), extra: "pools:\n" + pools);
+        string path = File(Pools("  p: { addrs: 10.40.0.0/28 }\n  q: { addrs: 10.41.0.0/28 }"));
+        await using var gw = TestGateway.StartFile(path, "reload-pools");
+        Assert.Equal(14, (await MetricsAsync(gw)).Sum("concentrator_pool_addresses", ("pool", "p")));
+
+        File(Pools("  q: { addrs: 10.41.0.0/27, dns: 10.10.0.53 }\n  r: { addrs: 10.42.0.0/28 }"));
+        var result = await gw.Gateway.ReloadAsync();
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(["r"], result.PoolsAdded);
+        Assert.Equal(["p"], result.PoolsRemoved);
+        Assert.Equal(["q"], result.PoolsChanged);
+        Assert.Contains("pools added r, removed p, changed q", result.Message);
+        var metrics = await MetricsAsync(gw);
+        Assert.Equal(0, metrics.Sum("concentrator_pool_addresses", ("pool", "p")));
+        Assert.Equal(30, metrics.Sum("concentrator_pool_addresses", ("pool", "q")));
+        Assert.Equal(14, metrics.Sum("concentrator_pool_addresses", ("pool", "r")));
+    }
+
     [Fact]
     public void The_diff_names_connections_by_their_keys_and_restart_keys_without_list_indexes()
     {

@@ -363,6 +363,15 @@ public sealed class ConcentratorMetrics
         _poolFree.WithLabels(pool).Set(free);
     }
 
+    /// <summary>A reload removed <paramref name="pool"/>: its series go rather than keep their last values.</summary>
+    public void RemovePool(string pool)
+    {
+        _poolSize.RemoveLabelled(pool);
+        _poolInUse.RemoveLabelled(pool);
+        _poolOffline.RemoveLabelled(pool);
+        _poolFree.RemoveLabelled(pool);
+    }
+
     public void SetClusterMembers(string status, int count) => _clusterMembers.WithLabels(status).Set(count);
 
     /// <summary>The status label values of <c>concentrator_cluster_members</c> (Akka's MemberStatus in snake case).</summary>
