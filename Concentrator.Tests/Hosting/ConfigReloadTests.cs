@@ -278,12 +278,15 @@ public sealed class ConfigReloadTests : IDisposable
     }
 
     [Fact]
-    public void Key_values_name_every_leaf_and_an_alias_bomb_is_a_load_error_not_a_hang()
+    public void Key_values_name_every_leaf_with_a_digest_and_flattening_an_alias_bomb_is_bounded()
     {
         var config = ConcentratorConfig.Parse(Responder(Conn("a"), Secret("a", KeyA)), "<kv>");
-        Assert.Equal("aes256gcm16-prfsha256-ecp256", config.KeyValues["connections.a.proposals[0]"]);
-        Assert.Equal("10.10.0.0/16", config.KeyValues["connections.a.children.lan.local_ts[0]"]);
-        Assert.Equal("127.0.0.1", config.KeyValues["listen.addresses[0]"]);
+        Assert.Equal(YamlSection.Digest("aes256gcm16-prfsha256-ecp256"), config.KeyValues["connections.a.proposals[0]"]);
+        Assert.Equal(YamlSection.Digest("10.10.0.0/16"), config.KeyValues["connections.a.children.lan.local_ts[0]"]);
+        Assert.Equal(YamlSection.Digest("127.0.0.1"), config.KeyValues["listen.addresses[0]"]);
+        // A PSK is kept as a digest only.
+        Assert.Equal(YamlSection.Digest(KeyA), config.KeyValues["secrets.a.secret"]);
+        Assert.DoesNotContain(KeyA, config.KeyValues.Values);
 
         // The loader refuses values of the wrong shape before it flattens, so a bomb cannot reach Flatten through a whole
         // file today; Flatten bounds itself anyway. Each level doubles: 2^20 leaves from a few hundred bytes.

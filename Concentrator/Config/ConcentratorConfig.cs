@@ -20,8 +20,8 @@ public sealed class ConcentratorConfig
     public string Source { get; init; } = "<memory>";
 
     /// <summary>
-    /// Every leaf value of the file by key path, as written; empty for a config built in memory. A reload compares two of
-    /// these to name the keys that changed (restart-only keys, changed connections and pools), never the values.
+    /// Every leaf of the file by key path with a digest of its value as written; empty for a config built in memory. A reload
+    /// compares two of these to name the keys that changed (restart-only keys, changed connections), never the values.
     /// </summary>
     public IReadOnlyDictionary<string, string> KeyValues { get; init; } = new Dictionary<string, string>();
 

@@ -77,8 +77,8 @@ internal sealed class YamlSection
     }
 
     /// <summary>
-    /// Every leaf of this mapping by key path ("connections.a.children.lan.esp_proposals[0]"), the scalar as written; what a
-    /// reload compares to name the keys that changed. Aliases are expanded, so a small file could stand for any number of
+    /// Every leaf of this mapping by key path ("connections.a.children.lan.esp_proposals[0]") with a digest of the scalar as
+    /// written (SHA-256, so that PSKs do not stay in memory as strings); what a reload compares to name the keys that changed. Aliases are expanded, so a small file could stand for any number of
     /// leaves: more than <paramref name="maxValues"/> (the loader allows a few per character of the file) or a nesting deeper
     /// than 64 is an error naming the file.
     /// </summary>
@@ -107,11 +107,15 @@ internal sealed class YamlSection
                     for (int i = 0; i < sequence.Children.Count; i++) Walk($"{path}[{i}]", sequence.Children[i], depth + 1);
                     break;
                 case YamlScalarNode scalar:
-                    result[path] = scalar.Value ?? "";
+                    result[path] = Digest(scalar.Value ?? "");
                     break;
             }
         }
     }
+
+    /// <summary>The digest <see cref="Flatten"/> keeps of a value: equal values, equal digests.</summary>
+    public static string Digest(string value) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value)), 0, 16);
 
     /// <summary>The mapping under <paramref name="key"/> (empty when absent), allowing only <paramref name="keys"/>.</summary>
     public YamlSection Section(string key, string[] keys) => new(Source, PathOf(key), Get(key), keys.Contains, keys);
