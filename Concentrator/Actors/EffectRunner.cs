@@ -54,6 +54,11 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                     Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
                 case FetchRevocation fetch: actor.FetchRevocation(sa, fetch.Fetch); break;
+                case CheckUniqueness check:
+                    // The supervisor keeps every SA's user; it answers IkeSaActor.UniqueChecked, which resumes the IKE_AUTH.
+                    Context.Parent.Tell(new IkeSaSupervisor.CheckUnique(sa.OurSpi, check.Policy, check.Connection, check.LocalId, check.User,
+                        sa.RemoteEndpoint));
+                    break;
                 case RevocationUnverified unverified:
                     Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
                     break;
@@ -94,12 +99,16 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Established = true;
         Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
             up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
-        Context.Parent.Tell(new IkeSaSupervisor.Established(sa.OurSpi, up.Connection, up.RemoteId, sa.InitialContact));
+        Context.Parent.Tell(EstablishedOf(sa, up.Connection, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
         var vips = sa.VirtualIps.All.Select(v => v.Address).ToList();
         LogVirtualIps(sa, up);
         Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary, vips));
     }
+
+    private static IkeSaSupervisor.Established EstablishedOf(IkeSa sa, string connection, bool initialContact) =>
+        new(sa.OurSpi, connection, sa.RemoteId?.Text ?? "", initialContact, sa.LocalId?.Text ?? "", sa.User?.Text ?? "", sa.RemoteEndpoint,
+            sa.Connection?.Unique ?? Ike.Connections.UniquePolicy.No);
 
     /// <summary>What the configuration payload gave (or could not give) the tunnel.</summary>
     private void LogVirtualIps(IkeSa sa, IkeSaEstablished up)
@@ -125,7 +134,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     {
         Established = true;
         actor.ChildrenUpSent = true;
-        Context.Parent.Tell(new IkeSaSupervisor.Established(Current.OurSpi, restored.Connection, restored.RemoteId));
+        Context.Parent.Tell(EstablishedOf(Current, restored.Connection, initialContact: false));
         actor.StartEstablishedTimers(waitForChildren: false);
     }
 

@@ -68,8 +68,14 @@ internal static partial class ConfigLoader
         }
         var rand = randGiven ?? (limits.Count == 0 ? over : TimeSpan.FromTicks(Math.Min(over.Ticks, limits.Min(l => l.Item2.Ticks))));
 
-        // "no": INITIAL_CONTACT replaces the peer's older IKE SAs (RFC 7296 §2.4), as strongSwan's unique=no does.
-        var unique = m.Choice("unique", ["no"], ["never", "keep", "replace"]) ?? d.Unique;
+        var unique = m.Choice("unique", ["no", "never", "keep", "replace"]) switch
+        {
+            "never" => UniquePolicy.Never,
+            "keep" => UniquePolicy.Keep,
+            "replace" => UniquePolicy.Replace,
+            "no" => UniquePolicy.No,
+            _ => d.Unique,
+        };
         var keyingTries = m.Int("keyingtries", 0, int.MaxValue) ?? d.KeyingTries;
         if (keyingTries != 1)
         {
