@@ -106,7 +106,7 @@ public static class AdminApi
         config.Connections.Values.Select(c => new ConnView(c.Name, c.LocalAddrs, c.RemoteAddrs, Ike.Connections.UniqueRules.Name(c.Unique),
             c.Proposals.Select(p => p.ToString()!).ToList(), c.Pools, [Round(c.Local, local: true)], [Round(c.Remote, local: false)],
             c.Children.Values.Select(ch => new ChildConfView(ch.Name, ch.Mode, ch.LocalTs.Select(t => t.ToString()).ToList(),
-                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList())).ToList())).ToList();
+                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown)).ToList())).ToList();
 
     private static AuthView Round(Ike.Connections.AuthConfig a, bool local) => new(a.Auth, a.Identity.Text,
         local && a.Certificate is { } own ? [own.Subject.Text] : [],

@@ -106,6 +106,8 @@ public sealed class Gateway : IAsyncDisposable
         {
             Pools.Coordinator = ClusterLeases.ForNode(System, replicas, options.LeaseSettleTime);
         }
+        Updown = new UpdownRunner(options.Loggers.CreateLogger("Concentrator.Updown"), Metrics.Users);
+        Updown.Attach(System);
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
@@ -228,6 +230,9 @@ public sealed class Gateway : IAsyncDisposable
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
+
+    /// <summary>Runs the children's updown scripts.</summary>
+    public UpdownRunner Updown { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>This node's virtual IP pools and their leases (swanctl pools).</summary>
@@ -340,6 +345,7 @@ public sealed class Gateway : IAsyncDisposable
         _disposed = true;
         if (ClusterNode is { } cluster) await cluster.LeaveAsync(LeaveTimeout).ConfigureAwait(false);
         await System.Terminate().ConfigureAwait(false);
+        await Updown.DrainAsync(Updown.Timeout).ConfigureAwait(false); // the downs of the SAs the shutdown deleted
         await _host.StopAsync().ConfigureAwait(false);
         _host.Dispose();
         foreach (var t in _transports) t.Dispose();
