@@ -235,6 +235,12 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
                 _context.Metrics.CountUnique(UniqueRules.Name(m.Unique), UniqueOutcome.InitialContact);
                 Log.UniqueReplaced(_log, $"{spi:x16}", m.User, m.Connection, "INITIAL_CONTACT");
             }
+            foreach (var remote in Elsewhere(user))
+            {
+                _mobility!.Tell(new DeleteElsewhere(remote.Owner, remote.Spi, Silent: true));
+                _context.Metrics.CountUnique(UniqueRules.Name(m.Unique), UniqueOutcome.InitialContact);
+                Log.UniqueRemoteDuplicate(_log, $"{remote.Spi:x16}", m.User, remote.Owner, "close it (INITIAL_CONTACT)");
+            }
         }
         _directory.Established(m.Spi, user);
     }
@@ -275,6 +281,24 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
                 Log.UniqueReplaced(_log, $"{spi:x16}", m.User, m.Connection, $"a new login from {m.Remote}");
             }
         }
+        // The other members' SAs of the user, from their replicas: the same rules, carried out by their holders.
+        foreach (var remote in Elsewhere(user))
+        {
+            if (remote.Connection != m.Connection) continue;
+            if (policy == UniquePolicy.Keep)
+            {
+                if (remote.Remote.Equals(m.Remote)) continue;
+                refuse = true;
+                policy = UniquePolicy.Replace;
+                continue;
+            }
+            var ask = new DeleteElsewhere(remote.Owner, remote.Spi, Silent: false);
+            bool reauth = remote.Remote.Equals(m.Remote);
+            if (reauth) Context.System.Scheduler.ScheduleTellOnce(UniqueRules.ReauthDelay, _mobility, ask, Self);
+            else _mobility!.Tell(ask);
+            _context.Metrics.CountUnique(UniqueRules.Name(m.Policy), reauth ? UniqueOutcome.DeletedAfterReauth : UniqueOutcome.Deleted);
+            Log.UniqueRemoteDuplicate(_log, $"{remote.Spi:x16}", m.User, remote.Owner, reauth ? "delete it in 10 s (suspected reauthentication)" : "delete it");
+        }
         if (refuse)
         {
             _context.Metrics.CountUnique(UniqueRules.Name(m.Policy), UniqueOutcome.Refused);
@@ -282,6 +306,12 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         }
         Sender.Tell(new IkeSaActor.UniqueChecked(m.Spi, refuse));
     }
+
+    /// <summary>The user's SAs other members hold (none without a cluster), except any this node holds itself meanwhile.</summary>
+    private IEnumerable<RemoteSaUser> Elsewhere(SaDirectory.SaUser user) =>
+        _cluster is null || _mobility is null || user.User.Length == 0
+            ? []
+            : _cluster.UsersElsewhere(user.LocalId, user.User, user.Remote.AddressFamily).Where(r => !_directory.Holds(r.Spi));
 
     /// <summary>A responder that failed to authenticate its peer counts against the peer's source address.</summary>
     private void OnIkeSaDown(IkeSaDown down)
@@ -345,6 +375,10 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
             else _cluster?.RefuseRelease(m.Requester, m.Spi);
         });
         Receive<AdoptSa>(Adopt);
+        Receive<DeleteDuplicate>(m =>
+        {
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(m.Silent ? IkeSaActor.Replace.Instance : IkeSaActor.DeleteIkeSa.Instance);
+        });
         Receive<Redeliver>(m => RouteToHolder(m.Inbound));
         Receive<Fence>(m =>
         {
@@ -464,6 +498,13 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>To the mobility actor: the adoption of <paramref name="Spi"/> was handled (spawned, or it was held already).</summary>
     public sealed record SaAdopted(ulong Spi);
+
+    /// <summary>From the mobility actor: a member's unique policy found SA <paramref name="Spi"/> of ours a duplicate; delete
+    /// it with its peer, or close it silently (<paramref name="Silent"/>: the new SA's peer sent INITIAL_CONTACT).</summary>
+    public sealed record DeleteDuplicate(ulong Spi, bool Silent);
+
+    /// <summary>To the mobility actor: ask member <paramref name="Owner"/> to delete its SA <paramref name="Spi"/>, a duplicate.</summary>
+    public sealed record DeleteElsewhere(string Owner, ulong Spi, bool Silent);
 
     /// <summary>From the mobility actor: a message that arrived while its SA's adoption was on the way here.</summary>
     public sealed record Redeliver(IkeInbound Inbound);

@@ -98,7 +98,7 @@ public sealed class Gateway : IAsyncDisposable
         var ikeLog = options.Loggers.CreateLogger("Concentrator.Ike");
         _host = StartActorSystem(options, (system, registry) =>
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate,
-                replicas is null ? null : new ClusterMobility(replicas, context, ikeLog)), "ike")));
+                replicas is null ? null : new ClusterMobility(replicas, context, ikeLog, SaReplicaActor.SelfOwner(system))), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
         // Leases unique across the cluster: this node's share of each pool, and the leases of other nodes' SAs. A one-node
         // cluster by configuration (no seed nodes, no discovery) never has another member and leases from its whole pools.
