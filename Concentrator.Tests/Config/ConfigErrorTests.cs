@@ -66,7 +66,7 @@ public class ConfigErrorTests
     [InlineData("connections:\n  a:\n    local: { auth: psk, cacerts: x.pem }\n", "connections.a.local.cacerts", "unknown key 'cacerts'")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "only with auth pubkey")]
     [InlineData("connections:\n  a:\n    remote: { auth: psk, revocation: strict }\n", "connections.a.remote.revocation", "only with auth pubkey")]
-    [InlineData("connections:\n  a:\n    children:\n      c:\n        updown: /bin/true\n", "connections.a.children.c.updown", "unknown key 'updown'")]
+    [InlineData("connections:\n  a:\n    children:\n      c:\n        hostaccess: yes\n", "connections.a.children.c.hostaccess", "unknown key 'hostaccess'")]
     [InlineData("secrets:\n  ike-x:\n    secret: abc\n    file: x\n", "secrets.ike-x.file", "only a private key secret")]
     [InlineData("secrets:\n  private-x:\n    id: x\n    file: x\n", "secrets.private-x.id", "takes only file and secret")]
     public void Unknown_keys_are_rejected(string yaml, string keyPath, string problem)
