@@ -66,6 +66,25 @@ public sealed class UniquePolicyTests
     }
 
     [Fact]
+    public async Task Replace_from_the_same_address_deletes_the_older_sa_only_after_the_reauthentication_delay()
+    {
+        await using var responder = TestGateway.Start(Responder("replace"), name: "resp");
+        await using var peer = TestGateway.Start(Initiator(), name: "peer");
+
+        peer.Initiate("site", responder.Endpoint);
+        await Eventually.TrueAsync(() => peer.Events.Up.Count == 1, "the first login is up");
+        peer.Initiate("site", responder.Endpoint); // the same address and port: strongSwan suspects a reauthentication
+        await Eventually.TrueAsync(() => peer.Events.Up.Count == 2, "the second login is up");
+        Assert.Equal(1, Count(responder, "replace", UniqueOutcome.DeletedAfterReauth));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Empty(peer.Events.Down); // a reauthenticating peer deletes the old SA itself meanwhile
+
+        await Eventually.TrueAsync(() => peer.Events.Down.Count == 1, "the older SA was deleted after the delay", 15);
+        Assert.Equal(CloseReason.DeletedByPeer, peer.Events.Down.Single().Reason);
+        Assert.Equal(0, Count(responder, "replace", UniqueOutcome.Deleted));
+    }
+
+    [Fact]
     public async Task Replace_leaves_other_users_alone()
     {
         await using var responder = TestGateway.Start(Responder("replace"), name: "resp");

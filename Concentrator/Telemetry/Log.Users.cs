@@ -17,9 +17,6 @@ public static partial class Log
         Message = "Duplicate IKE SA {Spi} of user {User} held by cluster member {Owner}: asking it to {Action}")]
     public static partial void UniqueRemoteDuplicate(ILogger logger, string spi, string user, string owner, string action);
 
-    [LoggerMessage(EventId = 4410, Level = LogLevel.Information, Message = "Operator: {Command} {Argument}: {Result}")]
-    public static partial void AdminCommand(ILogger logger, string command, string argument, string result);
-
     [LoggerMessage(EventId = 4420, Level = LogLevel.Warning,
         Message = "updown {Script} ({Verb}, child {Connection}/{Child}) {Outcome}{Detail}")]
     public static partial void UpdownFailed(ILogger logger, string script, string verb, string connection, string child, string outcome, string detail);
