@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Concentrator.Cli;
+using Concentrator.Tests.Cli;
 using Concentrator.Hosting;
 using Concentrator.Ipsec;
 using Concentrator.Testbed.Support;
@@ -14,7 +15,9 @@ namespace Concentrator.Tests.Hosting;
 /// The per-user operator commands (issue 16): sas --user, terminate --user | --ike-id | --vip, list-conns, over the admin
 /// endpoint of a responder with one tunnel up; every malformed or unknown value refused with a clear error and a
 /// non-zero exit, before any SA is touched.
+/// The CLI runs in process with its console captured, hence the serial "console" collection.
 /// </summary>
+[Collection("console")]
 public sealed class AdminUserCommandsTests
 {
     private static int FreePort()
@@ -87,8 +90,13 @@ public sealed class AdminUserCommandsTests
         Assert.Equal(HttpStatusCode.BadRequest, status);
 
         // The CLI: an unknown user is an error with exit status 1.
-        Assert.Equal(1, await CliApp.RunAsync(["sas", "--user", "nobody.test", "--admin", rig.Url]));
-        Assert.Equal(0, await CliApp.RunAsync(["sas", "--user", "site.test", "--admin", rig.Url]));
+        var (code, _, err) = await CliTests.Run("sas", "--user", "nobody.test", "--admin", rig.Url);
+        Assert.Equal(1, code);
+        Assert.Contains("no IKE SA of user 'nobody.test' on this node", err);
+        (code, var text, _) = await CliTests.Run("sas", "--user", "site.test", "--admin", rig.Url);
+        Assert.Equal(0, code);
+        Assert.Contains($"rw: #{sa.UniqueId}, Established, IKEv2, {sa.Spi}, responder", text);
+        Assert.Contains("remote 127.0.0.1", text);
     }
 
     [Theory]
@@ -125,7 +133,9 @@ public sealed class AdminUserCommandsTests
         var sa = Assert.Single(await AdminApi.ListAsync(rig.Responder.Gateway));
         string value = selector == "user" ? sa.User : sa.UniqueId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        Assert.Equal(0, await CliApp.RunAsync(["terminate", "--" + selector, value, "--admin", rig.Url]));
+        var (code, text, _) = await CliTests.Run("terminate", "--" + selector, value, "--admin", rig.Url);
+        Assert.Equal(0, code);
+        Assert.Contains("deleting 1 SA(s)", text);
         await Eventually.TrueAsync(() => rig.Initiator.Events.Down.Count == 1, "the peer was told");
         Assert.Equal(CloseReason.DeletedByPeer, rig.Initiator.Events.Down.Single().Reason);
         await Eventually.TrueAsync(() => rig.Responder.DataPlane.InstalledCount == 0, "the child left the data plane");
@@ -139,12 +149,30 @@ public sealed class AdminUserCommandsTests
     public async Task Terminate_cli_refuses_malformed_values_without_asking_the_gateway(string option, string value)
     {
         // No gateway listens at this endpoint: a refusal here comes from the CLI's own check.
-        Assert.Equal(2, await CliApp.RunAsync(["terminate", option, value, "--admin", $"http://127.0.0.1:{FreePort()}/"]));
+        var (code, _, err) = await CliTests.Run("terminate", option, value, "--admin", $"http://127.0.0.1:{FreePort()}/");
+        Assert.Equal(2, code);
+        Assert.Contains(option, err);
     }
 
     [Fact]
-    public async Task Terminate_cli_needs_exactly_one_selector() =>
-        Assert.Equal(2, await CliApp.RunAsync(["terminate", "--user", "a", "--ike-id", "1", "--admin", $"http://127.0.0.1:{FreePort()}/"]));
+    public async Task Terminate_cli_needs_exactly_one_selector()
+    {
+        var (code, _, err) = await CliTests.Run("terminate", "--user", "a", "--ike-id", "1", "--admin", $"http://127.0.0.1:{FreePort()}/");
+        Assert.Equal(2, code);
+        Assert.Contains("exactly one of", err);
+    }
+
+    [Theory]
+    [InlineData("list-conns", "In a cluster: this node's configuration")]
+    [InlineData("sas", "In a cluster: this node's SAs only")]
+    [InlineData("terminate", "In a cluster: the SAs this node holds")]
+    public async Task Help_says_the_scope_in_a_cluster(string command, string scope)
+    {
+        var (code, text, _) = await CliTests.Run(command, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains($"Usage: Concentrator {command}", text);
+        Assert.Contains(scope, text);
+    }
 
     [Fact]
     public async Task List_conns_shows_rounds_children_and_selectors_and_no_secret()
@@ -167,6 +195,8 @@ public sealed class AdminUserCommandsTests
         Assert.Contains("rw: IKEv2, unique no", text);
         Assert.Contains("  local psk authentication:", text);
         Assert.Contains("    remote: 10.200.0.0/16", text);
-        Assert.Equal(0, await CliApp.RunAsync(["list-conns", "--admin", rig.Url]));
+        var (code, listed, _) = await CliTests.Run("list-conns", "--admin", rig.Url);
+        Assert.Equal(0, code);
+        Assert.Contains("  lan: TUNNEL", listed);
     }
 }
