@@ -66,7 +66,7 @@ public class ConfigErrorTests
     [InlineData("connections:\n  a:\n    local: { auth: psk, cacerts: x.pem }\n", "connections.a.local.cacerts", "unknown key 'cacerts'")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "only with auth pubkey")]
     [InlineData("connections:\n  a:\n    remote: { auth: psk, revocation: strict }\n", "connections.a.remote.revocation", "only with auth pubkey")]
-    [InlineData("connections:\n  a:\n    children:\n      c:\n        updown: /bin/true\n", "connections.a.children.c.updown", "unknown key 'updown'")]
+    [InlineData("connections:\n  a:\n    children:\n      c:\n        hostaccess: yes\n", "connections.a.children.c.hostaccess", "unknown key 'hostaccess'")]
     [InlineData("secrets:\n  ike-x:\n    secret: abc\n    file: x\n", "secrets.ike-x.file", "only a private key secret")]
     [InlineData("secrets:\n  private-x:\n    id: x\n    file: x\n", "secrets.private-x.id", "takes only file and secret")]
     public void Unknown_keys_are_rejected(string yaml, string keyPath, string problem)
@@ -134,9 +134,6 @@ public class ConfigErrorTests
     /// ignored. The value strongSwan would behave like (unique no, keyingtries 1, mode tunnel...) stays accepted.
     /// </summary>
     [Theory]
-    [InlineData("unique: never", "connections.site-a.unique", "'never' is not supported yet")]
-    [InlineData("unique: keep", "connections.site-a.unique", "'keep' is not supported yet")]
-    [InlineData("unique: replace", "connections.site-a.unique", "'replace' is not supported yet")]
     [InlineData("keyingtries: 0", "connections.site-a.keyingtries", "not supported yet")]
     [InlineData("keyingtries: 3", "connections.site-a.keyingtries", "not supported yet")]
     [InlineData("local_port: 4500", "connections.site-a.local_port", "not supported yet")]
@@ -179,7 +176,7 @@ public class ConfigErrorTests
                 local: { auth: psk }
                 children: { k: { mode: tunnel, close_action: none } }
             """, File).Connections["a"];
-        Assert.Equal("no", c.Unique);
+        Assert.Equal(UniquePolicy.No, c.Unique);
         Assert.Equal(1, c.KeyingTries);
         Assert.False(c.SendCertReq);
         Assert.Equal("tunnel", c.Children["k"].Mode);

@@ -104,7 +104,7 @@ internal static class ConfigTestText
             reauth_time: 0
             dpd_delay: 30s
             keyingtries: 1        # one initiation attempt (other values: not supported yet)
-            unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: not supported yet)
+            unique: no            # INITIAL_CONTACT replaces the peer's older IKE SAs (never, keep, replace: swanctl's)
             send_certreq: yes     # a pubkey remote round's CAs go out in a CERTREQ (swanctl's default)
             send_cert: ifasked    # our certificate and intermediates with a signature AUTH: ifasked (the peer sent a CERTREQ), always, never
             local:

@@ -133,7 +133,7 @@ public class ConfigValueTests
         Assert.Equal("psk", c.Local.Auth);
         Assert.Equal("C=CH, O=strongSwan, CN=gw", c.Local.Id);
         Assert.Equal("psk", c.Remote.Auth);
-        Assert.Equal("no", c.Unique);
+        Assert.Equal(UniquePolicy.No, c.Unique);
         Assert.Equal(1, c.KeyingTries);
         var k = c.Children["k"];
         Assert.Equal(ChildConfig.MaxReplayWindow, k.ReplayWindow);

@@ -55,7 +55,7 @@ public class ExampleConfigTests
         Assert.Equal(TimeSpan.FromSeconds(30), a.DpdDelay);
         Assert.Equal(TimeSpan.Zero, a.DpdTimeout);
         Assert.Equal(1, a.KeyingTries);
-        Assert.Equal("no", a.Unique);
+        Assert.Equal(UniquePolicy.No, a.Unique);
         Assert.True(a.SendCertReq);
         Assert.Equal(SendCertPolicy.IfAsked, a.SendCert);
         Assert.Equal("psk", a.Local.Auth);

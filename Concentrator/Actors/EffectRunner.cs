@@ -20,6 +20,10 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     // The tunnel's installed Child SAs by inbound SPI, with the actor that keeps their lifetimes.
     private readonly Dictionary<uint, InstalledChild> _installed = new();
     private readonly Dictionary<IActorRef, uint> _spiOfChild = new();
+    // Children with an updown script by (child, selectors): how many of their SAs are installed (a rekey's successor
+    // overlaps its predecessor), so the script sees one up when the first arrives and one down when the last leaves.
+    private readonly Dictionary<string, UpdownHold> _updown = new();
+    private static long _lastReqid;
     private long _publishedVersion = long.MinValue;
 
     /// <summary>The current SA was established (negotiated here or adopted).</summary>
@@ -54,6 +58,11 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                     Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
                 case FetchRevocation fetch: actor.FetchRevocation(sa, fetch.Fetch); break;
+                case CheckUniqueness check:
+                    // The supervisor keeps every SA's user; it answers IkeSaActor.UniqueChecked, which resumes the IKE_AUTH.
+                    Context.Parent.Tell(new IkeSaSupervisor.CheckUnique(sa.OurSpi, check.Policy, check.Connection, check.LocalId, check.User,
+                        sa.RemoteEndpoint));
+                    break;
                 case RevocationUnverified unverified:
                     Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
                     break;
@@ -94,12 +103,16 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Established = true;
         Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
             up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
-        Context.Parent.Tell(new IkeSaSupervisor.Established(sa.OurSpi, up.Connection, up.RemoteId, sa.InitialContact));
+        Context.Parent.Tell(EstablishedOf(sa, up.Connection, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
         var vips = sa.VirtualIps.All.Select(v => v.Address).ToList();
         LogVirtualIps(sa, up);
         Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary, vips));
     }
+
+    private static IkeSaSupervisor.Established EstablishedOf(IkeSa sa, string connection, bool initialContact) =>
+        new(sa.OurSpi, connection, sa.RemoteId?.Text ?? "", initialContact, sa.LocalId?.Text ?? "", sa.User?.Text ?? "", sa.RemoteEndpoint,
+            sa.Connection?.Unique ?? Ike.Connections.UniquePolicy.No);
 
     /// <summary>What the configuration payload gave (or could not give) the tunnel.</summary>
     private void LogVirtualIps(IkeSa sa, IkeSaEstablished up)
@@ -125,7 +138,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     {
         Established = true;
         actor.ChildrenUpSent = true;
-        Context.Parent.Tell(new IkeSaSupervisor.Established(Current.OurSpi, restored.Connection, restored.RemoteId));
+        Context.Parent.Tell(EstablishedOf(Current, restored.Connection, initialContact: false));
         actor.StartEstablishedTimers(waitForChildren: false);
     }
 
@@ -158,7 +171,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
             sequenceReportStep: replication is null ? 0 : actor.SequenceMargin / 2,
             age: DateTime.UtcNow - sa.ChildCreatedUtc(install.InboundSpi)), ChildSaActor.NameFor(install.InboundSpi));
         Context.Watch(child);
-        _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child);
+        _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child, UpdownUp(sa, install));
         // The supervisor routes the data plane's reports about this SPI (its peer's ESP from a new address) here.
         Context.Parent.Tell(new IkeSaSupervisor.ChildInstalled(install.InboundSpi));
         _spiOfChild[child] = install.InboundSpi;
@@ -240,6 +253,50 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Context.Parent.Tell(new IkeSaSupervisor.ChildUninstalled(spi));
         Current.Context.Metrics.ChildSaRemoved(child.Connection, child.Child);
         Log.ChildSaRemoved(log, child.Connection, child.Child, $"{spi:x8}");
+        if (child.UpdownKey is { } key) UpdownDown(key);
+    }
+
+    /// <summary>The child's updown script, if it has one, learns of the first SA of its child and selectors; returns the
+    /// key the SA holds (null without a script).</summary>
+    private string? UpdownUp(IkeSa sa, ChildSaInstall install)
+    {
+        if (sa.Connection is not { } conn || !conn.Children.TryGetValue(install.Child, out var config) || config.Updown is not { } script) return null;
+        string key = $"{install.Child}|{string.Join(',', install.LocalTs.Select(Format))}|{string.Join(',', install.RemoteTs.Select(Format))}";
+        if (_updown.TryGetValue(key, out var hold))
+        {
+            hold.Count++;
+            return key;
+        }
+        hold = new UpdownHold(script, config.Name, install.LocalTs, install.RemoteTs, (uint)Interlocked.Increment(ref _lastReqid)) { Count = 1 };
+        _updown[key] = hold;
+        PublishUpdown(key, hold, up: true);
+        return key;
+    }
+
+    private void UpdownDown(string key)
+    {
+        if (!_updown.TryGetValue(key, out var hold) || --hold.Count > 0) return;
+        _updown.Remove(key);
+        PublishUpdown(key, hold, up: false);
+    }
+
+    private void PublishUpdown(string key, UpdownHold hold, bool up)
+    {
+        var sa = Current;
+        var invocations = new List<IReadOnlyList<KeyValuePair<string, string>>>();
+        foreach (var local in hold.LocalTs)
+        {
+            foreach (var remote in hold.RemoteTs)
+            {
+                var env = UpdownEnvironment.For(sa, actor.UniqueId, hold.Reqid, hold.Child, up, local, remote);
+                // A closing SA has released its virtual IPs before its children leave: down names the ones up named.
+                if (up) hold.SourceIps = env.Where(e => e.Key.Contains("_SOURCEIP", StringComparison.Ordinal)).ToList();
+                else if (!env.Any(e => e.Key.Contains("_SOURCEIP", StringComparison.Ordinal))) env.AddRange(hold.SourceIps);
+                invocations.Add(env);
+            }
+        }
+        Context.System.EventStream.Publish(new ChildUpdown(hold.Script, up, $"{Context.Self.Path}|{key}", sa.Connection?.Name ?? "", hold.Child,
+            invocations));
     }
 
     /// <summary>
@@ -279,5 +336,16 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 
-    private sealed record InstalledChild(IActorRef Actor, string Connection, string Child);
+    private sealed record InstalledChild(IActorRef Actor, string Connection, string Child, string? UpdownKey);
+
+    private sealed class UpdownHold(string script, string child, IReadOnlyList<TrafficSelector> localTs, IReadOnlyList<TrafficSelector> remoteTs, uint reqid)
+    {
+        public string Script { get; } = script;
+        public string Child { get; } = child;
+        public IReadOnlyList<TrafficSelector> LocalTs { get; } = localTs;
+        public IReadOnlyList<TrafficSelector> RemoteTs { get; } = remoteTs;
+        public uint Reqid { get; } = reqid;
+        public int Count { get; set; }
+        public List<KeyValuePair<string, string>> SourceIps { get; set; } = [];
+    }
 }

@@ -47,4 +47,15 @@ public interface IClusterMobility
 
     /// <summary>Tells a node that asked for SA <paramref name="spi"/> that this node does not hold it.</summary>
     void RefuseRelease(IActorRef requester, ulong spi);
+
+    /// <summary>
+    /// The established IKE SAs other members hold (from their replicas) of the user <paramref name="user"/> under our
+    /// identity <paramref name="localId"/> over <paramref name="family"/>: the cluster's half of the unique policies.
+    /// Called on the supervisor's thread.
+    /// </summary>
+    IReadOnlyList<RemoteSaUser> UsersElsewhere(string localId, string user, System.Net.Sockets.AddressFamily family);
 }
+
+/// <summary>An IKE SA another member holds: its SPI there, the member (<paramref name="Owner"/>, its address), its
+/// connection and its peer's address and port.</summary>
+public sealed record RemoteSaUser(ulong Spi, string Owner, string Connection, System.Net.IPEndPoint Remote);

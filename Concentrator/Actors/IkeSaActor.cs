@@ -44,8 +44,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private readonly ISaReplication? _replication;
     private readonly EffectRunner _runner;
 
-    public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0)
+    public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0, long uniqueId = 0)
     {
+        UniqueId = uniqueId;
         _lineage = new IkeSaLineage(sa);
         _sender = sender;
         _log = log;
@@ -63,6 +64,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         {
             if (_lineage.Find(m.Spi) is not { } target) return;
             target.ResumeDeferredRequest();
+            _runner.Drain(target);
+        });
+        Receive<UniqueChecked>(m =>
+        {
+            if (_lineage.Find(m.Spi) is not { } target) return;
+            target.ResumeUniqueCheck(m.Refused);
             _runner.Drain(target);
         });
         Receive<RetransmitTick>(m =>
@@ -127,7 +134,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
-            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList())));
+            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), UniqueId, Sa.LocalId?.Text ?? "", Sa.User?.Text ?? "")));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -156,8 +163,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0) =>
-        Akka.Actor.Props.Create(() => new IkeSaActor(sa, sender, log, replication, sequenceMargin));
+    /// <param name="uniqueId">This node's number of the tunnel (swanctl's #N), stable across IKE rekeys.</param>
+    public static Props Props(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0,
+        long uniqueId = 0) =>
+        Akka.Actor.Props.Create(() => new IkeSaActor(sa, sender, log, replication, sequenceMargin, uniqueId));
+
+    /// <summary>This node's number of the tunnel (swanctl's #N): what <c>terminate --ike-id</c> names and updown's PLUTO_UNIQUEID.</summary>
+    internal long UniqueId { get; }
 
     public static string NameFor(ulong spi) => $"ike-{spi:x16}";
 
@@ -361,7 +373,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
-        IReadOnlyList<string>? VirtualIps = null);
+        IReadOnlyList<string>? VirtualIps = null, long UniqueId = 0, string LocalId = "", string User = "");
+
+    /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
+    /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>
+    public sealed record UniqueChecked(ulong Spi, bool Refused);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Admission;
+using Concentrator.Ike.Connections;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -36,6 +37,8 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private IActorRef? _mobility;
     private long? _lastBackoffReport;
     private int _unreportedBackoffs;
+    // swanctl's #N: numbers the tunnels of this node in the order they were spawned (adopted ones included).
+    private long _lastUniqueId;
 
     /// <param name="cluster">Set on a cluster node: SAs are replicated and move between nodes.</param>
     public IkeSaSupervisor(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
@@ -50,16 +53,8 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
         Receive<IkeInbound>(Route);
         Receive<Initiate>(StartInitiator);
-        Receive<Established>(m =>
-        {
-            RemoveHalfOpen(m.Spi);
-            if (m.InitialContact)
-            {
-                // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange.
-                foreach (var stale in _directory.EstablishedWith(m.Connection, m.RemoteId)) stale.Tell(IkeSaActor.Replace.Instance);
-            }
-            _directory.Established(m.Spi, m.Connection, m.RemoteId);
-        });
+        Receive<Established>(OnEstablished);
+        Receive<CheckUnique>(OnCheckUnique);
         Receive<ChildrenUp>(m =>
         {
             ulong replaced = _directory.TakeReplaced(m.Spi);
@@ -188,7 +183,9 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         if (m.Acquire) _directory.TryStartAcquire(spi, m.Connection.Name);
         bool natT = m.Remote.Port == _context.NattPort;
         var local = _sender.LocalEndpointFor(m.Remote, natT);
-        var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children, initialContact: m.Replaces == 0);
+        // strongSwan's initiator sends no INITIAL_CONTACT when its own unique policy is never (nor when reauthenticating).
+        var ikeSa = IkeSa.CreateInitiator(_context, m.Connection, spi, local, m.Remote, m.Children,
+            initialContact: m.Replaces == 0 && m.Connection.Unique != UniquePolicy.Never);
         if (m.Replaces != 0) _directory.Replacing(spi, m.Replaces);
         Spawn(spi, ikeSa, epoch: 1);
     }
@@ -197,7 +194,8 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private IActorRef Spawn(ulong spi, IkeSa sa, long epoch)
     {
         var replication = _mobility is null ? null : _cluster!.For(_mobility, epoch);
-        var actor = Context.ActorOf(IkeSaActor.Props(sa, _sender, _log, replication, _cluster?.SequenceMargin ?? 0), IkeSaActor.NameFor(spi));
+        var actor = Context.ActorOf(IkeSaActor.Props(sa, _sender, _log, replication, _cluster?.SequenceMargin ?? 0, ++_lastUniqueId),
+            IkeSaActor.NameFor(spi));
         _directory.Register(spi, actor);
         Context.Watch(actor);
         _admission.Quota.Add(actor, sa.RemoteEndpoint.Address);
@@ -222,6 +220,98 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         _admission.Sources.RemoveHalfOpen(entry.Peer.Address, entry.Proven);
         _context.Metrics.SetHalfOpen(_directory.HalfOpenCount);
     }
+
+    private void OnEstablished(Established m)
+    {
+        RemoveHalfOpen(m.Spi);
+        var user = new SaDirectory.SaUser(m.Connection, m.LocalId, m.User, m.Remote ?? new IPEndPoint(IPAddress.None, 0));
+        if (m.InitialContact && m.Unique != UniquePolicy.Never && m.User.Length > 0)
+        {
+            // RFC 7296 §2.4: a peer that restarted replaces its old SAs at once, without a Delete exchange; strongSwan's
+            // check_uniqueness with INITIAL_CONTACT, whatever the connection of the duplicate.
+            foreach (var (spi, stale, _) in _directory.DuplicatesOf(user, except: Sender))
+            {
+                stale.Tell(IkeSaActor.Replace.Instance);
+                _context.Metrics.CountUnique(UniqueRules.Name(m.Unique), UniqueOutcome.InitialContact);
+                Log.UniqueReplaced(_log, $"{spi:x16}", m.User, m.Connection, "INITIAL_CONTACT");
+            }
+            foreach (var remote in Elsewhere(user))
+            {
+                _mobility!.Tell(new DeleteElsewhere(remote.Owner, remote.Spi, Silent: true));
+                _context.Metrics.CountUnique(UniqueRules.Name(m.Unique), UniqueOutcome.InitialContact);
+                Log.UniqueRemoteDuplicate(_log, $"{remote.Spi:x16}", m.User, remote.Owner, "close it (INITIAL_CONTACT)");
+            }
+        }
+        _directory.Established(m.Spi, user);
+    }
+
+    /// <summary>
+    /// strongSwan's check_uniqueness for unique keep and replace, asked by an IKE_AUTH that authenticated its peer and waits
+    /// for the answer: duplicates of the same connection that are established; replace deletes them with their peer (one
+    /// from the new SA's own address after <see cref="UniqueRules.ReauthDelay"/>: a suspected reauthentication), keep
+    /// refuses the new SA when one is from another address and deletes any further ones.
+    /// </summary>
+    private void OnCheckUnique(CheckUnique m)
+    {
+        var user = new SaDirectory.SaUser(m.Connection, m.LocalId, m.User, m.Remote);
+        var policy = m.Policy;
+        bool refuse = false;
+        foreach (var (spi, duplicate, who) in _directory.DuplicatesOf(user, except: Sender))
+        {
+            if (who.Connection != m.Connection) continue;
+            if (policy == UniquePolicy.Keep)
+            {
+                if (who.Remote.Equals(m.Remote)) continue; // a reauthentication from the same address: allowed
+                refuse = true;
+                // strongSwan keeps the first duplicate and deletes all others that might exist.
+                policy = UniquePolicy.Replace;
+                continue;
+            }
+            string name = UniqueRules.Name(m.Policy);
+            if (who.Remote.Equals(m.Remote))
+            {
+                Context.System.Scheduler.ScheduleTellOnce(UniqueRules.ReauthDelay, duplicate, IkeSaActor.DeleteIkeSa.Instance, Self);
+                _context.Metrics.CountUnique(name, UniqueOutcome.DeletedAfterReauth);
+                Log.UniqueReplaced(_log, $"{spi:x16}", m.User, m.Connection, "suspected reauthentication, deleting it in 10 s");
+            }
+            else
+            {
+                duplicate.Tell(IkeSaActor.DeleteIkeSa.Instance);
+                _context.Metrics.CountUnique(name, UniqueOutcome.Deleted);
+                Log.UniqueReplaced(_log, $"{spi:x16}", m.User, m.Connection, $"a new login from {m.Remote}");
+            }
+        }
+        // The other members' SAs of the user, from their replicas: the same rules, carried out by their holders.
+        foreach (var remote in Elsewhere(user))
+        {
+            if (remote.Connection != m.Connection) continue;
+            if (policy == UniquePolicy.Keep)
+            {
+                if (remote.Remote.Equals(m.Remote)) continue;
+                refuse = true;
+                policy = UniquePolicy.Replace;
+                continue;
+            }
+            var ask = new DeleteElsewhere(remote.Owner, remote.Spi, Silent: false);
+            bool reauth = remote.Remote.Equals(m.Remote);
+            if (reauth) Context.System.Scheduler.ScheduleTellOnce(UniqueRules.ReauthDelay, _mobility, ask, Self);
+            else _mobility!.Tell(ask);
+            _context.Metrics.CountUnique(UniqueRules.Name(m.Policy), reauth ? UniqueOutcome.DeletedAfterReauth : UniqueOutcome.Deleted);
+            Log.UniqueRemoteDuplicate(_log, $"{remote.Spi:x16}", m.User, remote.Owner, reauth ? "delete it in 10 s (suspected reauthentication)" : "delete it");
+        }
+        if (refuse)
+        {
+            _context.Metrics.CountUnique(UniqueRules.Name(m.Policy), UniqueOutcome.Refused);
+            Log.UniqueRefused(_log, $"{m.Spi:x16}", m.User, m.Connection, m.Remote);
+        }
+        Sender.Tell(new IkeSaActor.UniqueChecked(m.Spi, refuse));
+    }
+
+    /// <summary>The user's SAs other members hold (none without a cluster), except any this node holds itself meanwhile.</summary>
+    private IEnumerable<RemoteSaUser> Elsewhere(SaDirectory.SaUser user) =>
+        _cluster is null || _mobility is null || user.User.Length == 0
+            ? []
+            : _cluster.UsersElsewhere(user.LocalId, user.User, user.Remote.AddressFamily).Where(r => !_directory.Holds(r.Spi));
 
     /// <summary>A responder that failed to authenticate its peer counts against the peer's source address.</summary>
     private void OnIkeSaDown(IkeSaDown down)
@@ -285,6 +375,10 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
             else _cluster?.RefuseRelease(m.Requester, m.Spi);
         });
         Receive<AdoptSa>(Adopt);
+        Receive<DeleteDuplicate>(m =>
+        {
+            if (_directory.TryGet(m.Spi, out var sa)) sa.Tell(m.Silent ? IkeSaActor.Replace.Instance : IkeSaActor.DeleteIkeSa.Instance);
+        });
         Receive<Redeliver>(m => RouteToHolder(m.Inbound));
         Receive<Fence>(m =>
         {
@@ -323,8 +417,15 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         foreach (var message in m.Pending) actor.Tell(message);
     }
 
-    /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.</summary>
-    public sealed record Established(ulong Spi, string Connection = "", string RemoteId = "", bool InitialContact = false);
+    /// <summary>An IKE SA of ours is up (from its actor); InitialContact: the peer says it has no other SA with us.
+    /// <paramref name="User"/>: the EAP identity, else the IKE identity; with <paramref name="LocalId"/> what makes two SAs
+    /// duplicates. <paramref name="Unique"/>: the connection's policy (never ignores INITIAL_CONTACT).</summary>
+    public sealed record Established(ulong Spi, string Connection = "", string RemoteId = "", bool InitialContact = false,
+        string LocalId = "", string User = "", IPEndPoint? Remote = null, UniquePolicy Unique = UniquePolicy.No);
+
+    /// <summary>From an IKE SA actor whose IKE_AUTH waits (<see cref="CheckUniqueness"/>): look for the duplicates of this
+    /// login; the answer is <see cref="IkeSaActor.UniqueChecked"/>.</summary>
+    public sealed record CheckUnique(ulong Spi, UniquePolicy Policy, string Connection, string LocalId, string User, IPEndPoint Remote);
 
     /// <summary>From an initiator's IKE SA actor: the children it was started with are answered (or the wait timed out).</summary>
     public sealed record ChildrenUp(ulong Spi);
@@ -397,6 +498,13 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
 
     /// <summary>To the mobility actor: the adoption of <paramref name="Spi"/> was handled (spawned, or it was held already).</summary>
     public sealed record SaAdopted(ulong Spi);
+
+    /// <summary>From the mobility actor: a member's unique policy found SA <paramref name="Spi"/> of ours a duplicate; delete
+    /// it with its peer, or close it silently (<paramref name="Silent"/>: the new SA's peer sent INITIAL_CONTACT).</summary>
+    public sealed record DeleteDuplicate(ulong Spi, bool Silent);
+
+    /// <summary>To the mobility actor: ask member <paramref name="Owner"/> to delete its SA <paramref name="Spi"/>, a duplicate.</summary>
+    public sealed record DeleteElsewhere(string Owner, ulong Spi, bool Silent);
 
     /// <summary>From the mobility actor: a message that arrived while its SA's adoption was on the way here.</summary>
     public sealed record Redeliver(IkeInbound Inbound);

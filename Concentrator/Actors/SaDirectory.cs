@@ -7,7 +7,7 @@ namespace Concentrator.Actors;
 /// The supervisor's books in one place: which actor holds which of our IKE SPIs (an actor holds several while an IKE
 /// rekey's predecessors finish), the half-open responder SAs (by SPI and by the initiator's SPI and address, for
 /// retransmitted IKE_SA_INIT), the trap acquisitions in progress, the reauthentications waiting for their new SA, and
-/// the established SAs by (connection, remote identity) for INITIAL_CONTACT, and which actor owns each installed Child SA
+/// the established SAs by user (local identity, user) for INITIAL_CONTACT and unique, and which actor owns each installed Child SA
 /// (by inbound SPI, for the data plane's reports). Single-threaded (the supervisor's).
 /// </summary>
 internal sealed class SaDirectory
@@ -20,7 +20,7 @@ internal sealed class SaDirectory
     private readonly Dictionary<ulong, string> _acquiring = new();
     // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once its children are up.
     private readonly Dictionary<ulong, ulong> _replacing = new();
-    private readonly Dictionary<ulong, (string Connection, string RemoteId)> _established = new();
+    private readonly Dictionary<ulong, SaUser> _established = new();
     private readonly Dictionary<uint, IActorRef> _childOwner = new();
     private readonly Dictionary<IActorRef, HashSet<uint>> _childrenOf = new();
 
@@ -156,20 +156,31 @@ internal sealed class SaDirectory
     public ulong TakeReplaced(ulong newSpi) => _replacing.Remove(newSpi, out var old) ? old : 0;
 
     /// <summary>The SA is established: it is no longer half-open or acquiring.</summary>
-    public void Established(ulong spi, string connection, string remoteId)
+    public void Established(ulong spi, SaUser user)
     {
         _acquiring.Remove(spi);
-        _established[spi] = (connection, remoteId);
+        _established[spi] = user;
     }
 
-    /// <summary>The actors of established SAs with the same connection and remote identity (INITIAL_CONTACT, RFC 7296 §2.4).</summary>
-    public IEnumerable<IActorRef> EstablishedWith(string connection, string remoteId)
+    /// <summary>
+    /// The established SAs of the same user as strongSwan's connected peers table finds them: the same local identity and
+    /// user over the same address family (INITIAL_CONTACT, RFC 7296 §2.4, and the unique policies), but
+    /// <paramref name="except"/>'s.
+    /// </summary>
+    public List<(ulong Spi, IActorRef Actor, SaUser User)> DuplicatesOf(SaUser of, IActorRef? except)
     {
+        var found = new List<(ulong, IActorRef, SaUser)>();
         foreach (var (spi, who) in _established)
         {
-            if (who == (connection, remoteId) && _actorOf.TryGetValue(spi, out var actor)) yield return actor;
+            if (who.LocalId != of.LocalId || who.User != of.User || who.Remote.AddressFamily != of.Remote.AddressFamily) continue;
+            if (_actorOf.TryGetValue(spi, out var actor) && !actor.Equals(except)) found.Add((spi, actor, who));
         }
+        return found;
     }
+
+    /// <summary>An established IKE SA's owner as the unique policies see it: its connection, our identity, its user (the
+    /// EAP identity, else the IKE identity) and the peer's address and port.</summary>
+    public sealed record SaUser(string Connection, string LocalId, string User, IPEndPoint Remote);
 
     /// <param name="Proven">Admitted with a valid COOKIE (see <c>SourceAdmission</c>): counted in that class.</param>
     public sealed record HalfOpenSa(IPEndPoint Peer, ulong SpiI, long Since, bool Proven);

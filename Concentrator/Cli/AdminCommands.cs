@@ -8,17 +8,21 @@ namespace Concentrator.Cli;
 
 /// <summary>
 /// Operator commands that talk to a running gateway's admin endpoint (<see cref="AdminApi"/>):
-/// <c>sas</c>, <c>initiate --child NAME</c>, <c>terminate --ike NAME | --child NAME</c>.
+/// <c>sas [--user ID]</c>, <c>list-conns</c>, <c>initiate --child NAME</c>,
+/// <c>terminate --ike NAME | --child NAME | --user ID | --ike-id N | --vip ADDR</c>.
 /// </summary>
 public static class AdminCommands
 {
     public const string SasHelp = """
-        Usage: Concentrator sas [--json] [--admin URL | --config FILE]
+        Usage: Concentrator sas [--user ID] [--json] [--admin URL | --config FILE]
 
-        Lists the IKE SAs of the running gateway with their Child SAs: state, role, peer, virtual
-        IPs, algorithms, SPIs, traffic selectors and byte/packet counters.
+        Lists the IKE SAs of the running gateway with their Child SAs: unique id (#N), state, role,
+        peer, user, virtual IPs, algorithms, SPIs, traffic selectors and byte/packet counters.
+        In a cluster: this node's SAs only (run it on each node).
 
         Options:
+          --user ID       only the SAs of this user (the EAP identity, else the peer's IKE identity);
+                          none: an error and exit status 1
           --json          machine-readable output
           --admin URL     the gateway's HTTP endpoint (default http://127.0.0.1:9400)
           --config FILE   take the endpoint from http.listen of this config
@@ -29,14 +33,30 @@ public static class AdminCommands
         Usage: Concentrator initiate --child NAME [--admin URL | --config FILE]
 
         Negotiates the named child: under the existing IKE SA of its connection (CREATE_CHILD_SA),
-        or with a new IKE SA to the connection's remote_addrs.
+        or with a new IKE SA to the connection's remote_addrs. In a cluster: from this node.
         """;
 
     public const string TerminateHelp = """
-        Usage: Concentrator terminate (--ike CONNECTION | --child NAME) [--admin URL | --config FILE]
+        Usage: Concentrator terminate (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR)
+                                      [--admin URL | --config FILE]
 
-        Deletes, with the peer, every IKE SA of a connection (and its Child SAs) or every Child SA
-        of a child.
+        Deletes SAs with their peers:
+          --ike CONNECTION  every IKE SA of a connection (and its Child SAs)
+          --child NAME      every Child SA of a child
+          --user ID         every IKE SA of one user (the EAP identity, else the IKE identity)
+          --ike-id N        one IKE SA by its unique id (the #N that sas shows)
+          --vip ADDR        the IKE SA holding this virtual IP
+        Exactly one selector. Nothing matching, or a malformed value: an error and exit status 1.
+        In a cluster: the SAs this node holds (a user's SAs on other nodes stay; run it on each node).
+        """;
+
+    public const string ListConnsHelp = """
+        Usage: Concentrator list-conns [--json] [--admin URL | --config FILE]
+
+        Lists the loaded connections as swanctl --list-conns does: addresses, unique policy,
+        proposals, pools, the local and remote authentication rounds (method, identity,
+        certificate or CAs) and the children with their traffic selectors and updown script.
+        Never a secret. In a cluster: this node's configuration (every node loads its own).
         """;
 
     public const string ReloadHelp = """
@@ -57,6 +77,9 @@ public static class AdminCommands
         ["config"] = true,
         ["child"] = true,
         ["ike"] = true,
+        ["user"] = true,
+        ["ike-id"] = true,
+        ["vip"] = true,
     };
 
     public static async Task<int> RunAsync(string command, string[] args)
@@ -64,7 +87,7 @@ public static class AdminCommands
         var cl = CommandLine.Parse(args, Options);
         if (cl.Help)
         {
-            Console.WriteLine(command switch { "sas" => SasHelp, "initiate" => InitiateHelp, "reload" => ReloadHelp, _ => TerminateHelp });
+            Console.WriteLine(command switch { "sas" => SasHelp, "initiate" => InitiateHelp, "list-conns" => ListConnsHelp, "reload" => ReloadHelp, _ => TerminateHelp });
             return 0;
         }
 
@@ -80,24 +103,30 @@ public static class AdminCommands
             {
                 case "sas":
                 {
-                    string json = await http.GetStringAsync("admin/sas");
+                    string path = cl.Get("user") is { } user ? $"admin/sas?user={Uri.EscapeDataString(User(user))}" : "admin/sas";
+                    using var response = await http.GetAsync(path);
+                    string json = await response.Content.ReadAsStringAsync();
+                    if (!response.IsSuccessStatusCode) return Failed(response, json);
                     Console.Write(cl.Has("json") ? json + "\n" : Render(JsonSerializer.Deserialize(json, AdminJson.Default.ListSaView)!));
                     return 0;
                 }
                 case "reload":
                     return await Reload(http);
+                case "list-conns":
+                {
+                    using var response = await http.GetAsync("admin/conns");
+                    string json = await response.Content.ReadAsStringAsync();
+                    if (!response.IsSuccessStatusCode) return Failed(response, json);
+                    Console.Write(cl.Has("json") ? json + "\n" : RenderConns(JsonSerializer.Deserialize(json, AdminJson.Default.ListConnView)!));
+                    return 0;
+                }
                 case "initiate":
                 {
                     string child = cl.Get("child") ?? throw new CliException("initiate needs --child NAME");
                     return await Post(http, $"admin/initiate?child={Uri.EscapeDataString(child)}");
                 }
                 default:
-                {
-                    string query = cl.Get("ike") is { } ike ? $"ike={Uri.EscapeDataString(ike)}"
-                        : cl.Get("child") is { } c ? $"child={Uri.EscapeDataString(c)}"
-                        : throw new CliException("terminate needs --ike CONNECTION or --child NAME");
-                    return await Post(http, $"admin/terminate?{query}");
-                }
+                    return await Post(http, $"admin/terminate?{TerminateQuery(cl)}");
             }
         }
         catch (HttpRequestException ex)
@@ -115,6 +144,51 @@ public static class AdminCommands
             : null;
         Console.WriteLine(result?.Message ?? $"{(int)response.StatusCode} {response.ReasonPhrase}");
         return result is { Ok: true } ? 0 : 1;
+    }
+
+    /// <summary>The one selector of terminate as a query; a malformed value is refused here already (the endpoint checks again).</summary>
+    public static string TerminateQuery(CommandLine cl)
+    {
+        var given = new[] { "ike", "child", "user", "ike-id", "vip" }.Where(o => cl.Get(o) is not null).ToList();
+        if (given.Count != 1) throw new CliException("terminate needs exactly one of --ike CONNECTION, --child NAME, --user ID, --ike-id N, --vip ADDR");
+        string option = given[0], value = cl.Get(option)!;
+        switch (option)
+        {
+            case "ike-id":
+                if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id <= 0)
+                    throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
+                return $"ike_id={id}";
+            case "vip":
+                if (!System.Net.IPAddress.TryParse(value, out var vip)) throw new CliException($"--vip: '{value}' is not an IP address");
+                return $"vip={Uri.EscapeDataString(vip.ToString())}";
+            case "user":
+                return $"user={Uri.EscapeDataString(User(value))}";
+            default:
+                return $"{option}={Uri.EscapeDataString(value)}";
+        }
+    }
+
+    private static string User(string user) => user.Length is > 0 and <= AdminApi.MaxArgumentLength && !user.Any(char.IsControl)
+        ? user
+        : throw new CliException($"--user: not a valid identity (1 to {AdminApi.MaxArgumentLength} printable characters)");
+
+    private static int Failed(HttpResponseMessage response, string body)
+    {
+        var result = response.Content.Headers.ContentType?.MediaType == "application/json" ? TryResult(body) : null;
+        Console.Error.WriteLine($"Concentrator: {result?.Message ?? $"{(int)response.StatusCode} {response.ReasonPhrase}"}");
+        return 1;
+    }
+
+    private static AdminResult? TryResult(string body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, AdminJson.Default.AdminResult);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static async Task<int> Post(HttpClient http, string path)
@@ -142,8 +216,10 @@ public static class AdminCommands
         if (sas.Count == 0) sb.AppendLine("no IKE SAs");
         foreach (var sa in sas)
         {
-            sb.AppendLine($"{sa.Connection}: #{sa.Spi}, {sa.State}, IKEv2, {sa.Role}");
+            sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State}, IKEv2, {sa.Spi}, {sa.Role}");
+            if (sa.LocalId.Length > 0) sb.AppendLine($"  local  [{sa.LocalId}]");
             sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]");
+            if (sa.User.Length > 0 && sa.User != sa.RemoteId) sb.AppendLine($"  user [{sa.User}]");
             if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
             if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");
@@ -158,5 +234,43 @@ public static class AdminCommands
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>swanctl --list-conns style text.</summary>
+    public static string RenderConns(IReadOnlyList<ConnView> conns)
+    {
+        var sb = new StringBuilder();
+        if (conns.Count == 0) sb.AppendLine("no connections");
+        foreach (var c in conns)
+        {
+            sb.AppendLine($"{c.Name}: IKEv2, unique {c.Unique}");
+            sb.AppendLine($"  local:  {string.Join(' ', c.LocalAddrs)}");
+            sb.AppendLine($"  remote: {string.Join(' ', c.RemoteAddrs)}");
+            if (c.Proposals.Count > 0) sb.AppendLine($"  proposals: {string.Join(", ", c.Proposals)}");
+            if (c.Pools.Count > 0) sb.AppendLine($"  pools: {string.Join(", ", c.Pools)}");
+            Rounds(sb, "local", c.Local);
+            Rounds(sb, "remote", c.Remote);
+            foreach (var ch in c.Children)
+            {
+                sb.AppendLine($"  {ch.Name}: {ch.Mode.ToUpperInvariant()}");
+                if (ch.EspProposals.Count > 0) sb.AppendLine($"    esp_proposals: {string.Join(", ", ch.EspProposals)}");
+                sb.AppendLine($"    local:  {string.Join(' ', ch.LocalTs)}");
+                sb.AppendLine($"    remote: {string.Join(' ', ch.RemoteTs)}");
+                if (ch.Updown is { } updown) sb.AppendLine($"    updown: {updown}");
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static void Rounds(StringBuilder sb, string side, IReadOnlyList<AuthView> rounds)
+    {
+        for (int i = 0; i < rounds.Count; i++)
+        {
+            var r = rounds[i];
+            sb.AppendLine($"  {side} {r.Auth} authentication:");
+            sb.AppendLine($"    id: {r.Id}");
+            foreach (var cert in r.Certs) sb.AppendLine($"    certs: {cert}");
+            foreach (var ca in r.CaCerts) sb.AppendLine($"    cacerts: {ca}");
+        }
     }
 }

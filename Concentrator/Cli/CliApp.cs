@@ -14,9 +14,10 @@ public static class CliApp
           demo      Start a gateway and simulated peers on loopback and establish tunnels (no root, no config)
           loadtest  Establish N simulated peers against any IKEv2 responder (--target ADDR) and report setups/s
           run       Run the gateway in the foreground from a config file
-          sas       List the running gateway's IKE and Child SAs
+          sas       List the running gateway's IKE and Child SAs (--user ID: one user's)
+          list-conns List the running gateway's connections, their auth rounds and children
           initiate  Negotiate a child (--child NAME) on the running gateway
-          terminate Delete SAs (--ike CONNECTION | --child NAME) on the running gateway
+          terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) on the running gateway
           reload    Re-read the running gateway's config file (as SIGHUP does)
           help      Show this text
 
@@ -33,8 +34,7 @@ public static class CliApp
                 "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
-                "sas" or "initiate" or "terminate" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
-                "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
+                "sas" or "initiate" or "terminate" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),
             };

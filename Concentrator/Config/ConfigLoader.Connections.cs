@@ -17,7 +17,7 @@ internal static partial class ConfigLoader
     [
         "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "dpd_action", "close_action",
         "rekey_time", "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes",
-        "rekey_packets", "life_packets", "rand_packets", "replay_window",
+        "rekey_packets", "life_packets", "rand_packets", "replay_window", "updown",
     ];
 
     private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys,
@@ -68,8 +68,14 @@ internal static partial class ConfigLoader
         }
         var rand = randGiven ?? (limits.Count == 0 ? over : TimeSpan.FromTicks(Math.Min(over.Ticks, limits.Min(l => l.Item2.Ticks))));
 
-        // "no": INITIAL_CONTACT replaces the peer's older IKE SAs (RFC 7296 §2.4), as strongSwan's unique=no does.
-        var unique = m.Choice("unique", ["no"], ["never", "keep", "replace"]) ?? d.Unique;
+        var unique = m.Choice("unique", ["no", "never", "keep", "replace"]) switch
+        {
+            "never" => UniquePolicy.Never,
+            "keep" => UniquePolicy.Keep,
+            "replace" => UniquePolicy.Replace,
+            "no" => UniquePolicy.No,
+            _ => d.Unique,
+        };
         var keyingTries = m.Int("keyingtries", 0, int.MaxValue) ?? d.KeyingTries;
         if (keyingTries != 1)
         {
@@ -228,7 +234,26 @@ internal static partial class ConfigLoader
             LifePackets = lifePackets,
             RandPackets = randPackets,
             ReplayWindow = m.Int("replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow,
+            Updown = Updown(m),
         };
+    }
+
+    /// <summary>
+    /// swanctl updown: a script run without a shell on the child's up and down, so it must be an existing, executable
+    /// regular file now (an argument list or shell syntax is not a path). Null when absent.
+    /// </summary>
+    private static string? Updown(YamlSection m)
+    {
+        string path = m.ExistingFile("updown");
+        if (path.Length == 0) return null;
+        path = Path.GetFullPath(path);
+        if (Directory.Exists(path)) throw m.Fail("updown", $"'{path}' is a directory, not a script");
+        if (!OperatingSystem.IsWindows() &&
+            (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+        {
+            throw m.Fail("updown", $"'{path}' is not executable (chmod +x; it runs without a shell)");
+        }
+        return path;
     }
 
     private delegate bool ProposalExpander<T>(string text, out IReadOnlyList<T> proposals, out string? error);

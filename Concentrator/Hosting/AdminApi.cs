@@ -10,13 +10,28 @@ namespace Concentrator.Hosting;
 /// <summary>One IKE SA as the operator commands show it (never key material).</summary>
 /// <param name="RemoteCertificate">The subject of the peer's certificate (pubkey authentication); null for a PSK peer.</param>
 /// <param name="VirtualIps">Leased to the peer (we are the responder) or assigned to us (initiator).</param>
+/// <param name="UniqueId">This node's number of the tunnel (swanctl's #N; <c>terminate --ike-id</c>).</param>
+/// <param name="User">Who the SA belongs to: the EAP identity, else the peer's IKE identity.</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
-    double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null);
+    double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null,
+    long UniqueId = 0, string LocalId = "", string User = "");
+
+/// <summary>One configured connection as <c>list-conns</c> shows it (swanctl --list-conns), never a secret.</summary>
+public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IReadOnlyList<string> RemoteAddrs, string Unique,
+    IReadOnlyList<string> Proposals, IReadOnlyList<string> Pools, IReadOnlyList<AuthView> Local, IReadOnlyList<AuthView> Remote,
+    IReadOnlyList<ChildConfView> Children);
+
+/// <summary>One authentication round: its method, identity, our certificate (local) or the CAs trusted (remote).</summary>
+public sealed record AuthView(string Auth, string Id, IReadOnlyList<string> Certs, IReadOnlyList<string> CaCerts);
+
+public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<string> LocalTs, IReadOnlyList<string> RemoteTs,
+    IReadOnlyList<string> EspProposals, string? Updown = null);
 
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
     IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut);
 
 [JsonSerializable(typeof(List<SaView>))]
+[JsonSerializable(typeof(List<ConnView>))]
 [JsonSerializable(typeof(AdminResult))]
 [JsonSerializable(typeof(ReloadResult))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
@@ -37,11 +52,11 @@ public static class AdminApi
         var gate = new AdminGate(token, gateway.Options.Config.Charon.AdminRate, gateway.Metrics.Limits);
         app.Lifetime.ApplicationStopped.Register(gate.Dispose);
 
-        app.MapGet("/admin/sas", async (HttpContext http) => gate.Admit(http) ??
-            Results.Text(JsonSerializer.Serialize(await ListAsync(gateway), AdminJson.Default.ListSaView), "application/json"));
+        app.MapGet("/admin/sas", async (HttpContext http) => gate.Admit(http) ?? await SasAsync(gateway, http.Request.Query));
+        app.MapGet("/admin/conns", (HttpContext http) => gate.Admit(http) ??
+            Results.Text(JsonSerializer.Serialize(ListConns(gateway.Config), AdminJson.Default.ListConnView), "application/json"));
         app.MapPost("/admin/initiate", async (HttpContext http, string child) => gate.Admit(http) ?? Reply(await InitiateAsync(gateway, child)));
-        app.MapPost("/admin/terminate", async (HttpContext http, string? ike, string? child) =>
-            gate.Admit(http) ?? Reply(await TerminateAsync(gateway, ike, child)));
+        app.MapPost("/admin/terminate", async (HttpContext http) => gate.Admit(http) ?? await TerminateAsync(gateway, http.Request.Query));
         // Re-reads the file the gateway was started with: a request names no path, so the endpoint reads no other file.
         app.MapPost("/admin/reload", async (HttpContext http) => gate.Admit(http) ?? ReplyReload(await gateway.ReloadAsync()));
     }
@@ -51,8 +66,59 @@ public static class AdminApi
         Results.Text(JsonSerializer.Serialize(r, AdminJson.Default.ReloadResult), "application/json",
             statusCode: r.Ok ? 200 : r.Outcome == ReloadResult.Refused ? 409 : 422);
 
-    private static IResult Reply(AdminResult r) =>
-        Results.Text(JsonSerializer.Serialize(r, AdminJson.Default.AdminResult), "application/json", statusCode: r.Ok ? 200 : 404);
+    private static IResult Reply(AdminResult r, int failure = 404) =>
+        Results.Text(JsonSerializer.Serialize(r, AdminJson.Default.AdminResult), "application/json", statusCode: r.Ok ? 200 : failure);
+
+    /// <summary>The longest user or name the commands accept: an identity is at most a DN or an e-mail address.</summary>
+    public const int MaxArgumentLength = 512;
+
+    private static readonly string[] TerminateSelectors = ["ike", "child", "user", "ike_id", "vip"];
+
+    /// <summary>
+    /// Admin input is hostile: one query value, at most <see cref="MaxArgumentLength"/> characters, no control characters;
+    /// null with <paramref name="error"/> set when it is not.
+    /// </summary>
+    public static string? Argument(IQueryCollection query, string key, out string? error)
+    {
+        error = null;
+        if (!query.TryGetValue(key, out var values)) return null;
+        if (values.Count != 1 || values[0] is not { Length: > 0 } value)
+        {
+            error = $"{key}: one non-empty value expected";
+            return null;
+        }
+        if (value.Length > MaxArgumentLength || value.Any(char.IsControl))
+        {
+            error = $"{key}: not a valid value (at most {MaxArgumentLength} printable characters)";
+            return null;
+        }
+        return value;
+    }
+
+    private static async Task<IResult> SasAsync(Gateway gateway, IQueryCollection query)
+    {
+        if (query.Keys.FirstOrDefault(k => k != "user") is { } unknown) return Reply(new AdminResult(false, $"unknown parameter '{unknown}'"), 400);
+        string? user = Argument(query, "user", out var error);
+        if (error is not null) return Reply(new AdminResult(false, error), 400);
+        var sas = await ListAsync(gateway);
+        if (user is not null)
+        {
+            sas = sas.Where(sa => sa.User == user).ToList();
+            if (sas.Count == 0) return Reply(new AdminResult(false, $"no IKE SA of user '{user}' on this node"));
+        }
+        return Results.Text(JsonSerializer.Serialize(sas, AdminJson.Default.ListSaView), "application/json");
+    }
+
+    /// <summary>Every configured connection with its rounds and children (the node's own configuration).</summary>
+    public static List<ConnView> ListConns(ConcentratorConfig config) =>
+        config.Connections.Values.Select(c => new ConnView(c.Name, c.LocalAddrs, c.RemoteAddrs, Ike.Connections.UniqueRules.Name(c.Unique),
+            c.Proposals.Select(p => p.ToString()!).ToList(), c.Pools, [Round(c.Local, local: true)], [Round(c.Remote, local: false)],
+            c.Children.Values.Select(ch => new ChildConfView(ch.Name, ch.Mode, ch.LocalTs.Select(t => t.ToString()).ToList(),
+                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown)).ToList())).ToList();
+
+    private static AuthView Round(Ike.Connections.AuthConfig a, bool local) => new(a.Auth, a.Identity.Text,
+        local && a.Certificate is { } own ? [own.Subject.Text] : [],
+        a.Trust?.CaCertificates.Select(ca => ca.Subject).ToList() ?? []);
 
     public static async Task<List<SaView>> ListAsync(Gateway gateway)
     {
@@ -67,7 +133,7 @@ public static class AdminApi
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
-                    info.VirtualIps ?? []));
+                    info.VirtualIps ?? [], info.UniqueId, info.LocalId, info.User));
         }
         return result;
     }
@@ -91,26 +157,62 @@ public static class AdminApi
         return new AdminResult(false, $"no child named '{child}' in the configuration");
     }
 
-    private static async Task<AdminResult> TerminateAsync(Gateway gateway, string? ike, string? child)
+    /// <summary>
+    /// Deletes, with their peers, this node's SAs that one selector names: a connection's IKE SAs (ike), a child's Child
+    /// SAs (child), one user's IKE SAs (user), one IKE SA by its unique id (ike_id) or the IKE SA holding a virtual IP
+    /// (vip). Anything else, or more than one selector, is refused (400) before an SA is looked at.
+    /// </summary>
+    private static async Task<IResult> TerminateAsync(Gateway gateway, IQueryCollection query)
     {
+        if (query.Keys.FirstOrDefault(k => !TerminateSelectors.Contains(k)) is { } unknown)
+            return Reply(new AdminResult(false, $"unknown parameter '{unknown}'"), 400);
+        var given = TerminateSelectors.Where(query.ContainsKey).ToList();
+        if (given.Count != 1) return Reply(new AdminResult(false, "terminate needs exactly one of ike, child, user, ike_id, vip"), 400);
+        string key = given[0];
+        string? value = Argument(query, key, out var error);
+        if (error is not null || value is null) return Reply(new AdminResult(false, error ?? $"{key}: missing value"), 400);
+
+        long ikeId = 0;
+        System.Net.IPAddress? vip = null;
+        if (key == "ike_id" && (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ikeId) || ikeId <= 0))
+            return Reply(new AdminResult(false, $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)"), 400);
+        if (key == "vip" && !System.Net.IPAddress.TryParse(value, out vip))
+            return Reply(new AdminResult(false, $"vip: '{value}' is not an IP address"), 400);
+        string? vipText = vip?.ToString();
+
         int n = 0;
         foreach (var (actor, info) in await ActorsAsync(gateway))
         {
-            if (ike is not null && info.Connection == ike)
+            bool whole = key switch
+            {
+                "ike" => info.Connection == value,
+                "user" => info.User == value,
+                "ike_id" => info.UniqueId == ikeId,
+                "vip" => info.VirtualIps?.Contains(vipText!) == true,
+                _ => false,
+            };
+            if (whole)
             {
                 actor.Tell(IkeSaActor.DeleteIkeSa.Instance);
                 n++;
             }
-            else if (child is not null)
+            else if (key == "child")
             {
-                foreach (var c in info.Children.Where(c => c.Child == child))
+                foreach (var c in info.Children.Where(c => c.Child == value))
                 {
                     actor.Tell(new IkeSaActor.DeleteChildSa(c.InboundSpi));
                     n++;
                 }
             }
         }
-        return n > 0 ? new AdminResult(true, $"deleting {n} SA(s)") : new AdminResult(false, "no matching SA");
+        if (n > 0) return Reply(new AdminResult(true, $"deleting {n} SA(s)"));
+        return Reply(new AdminResult(false, key switch
+        {
+            "user" => $"no IKE SA of user '{value}' on this node",
+            "ike_id" => $"no IKE SA #{ikeId} on this node",
+            "vip" => $"no IKE SA holds virtual IP {vipText} on this node",
+            _ => "no matching SA",
+        }));
     }
 
     private static async Task<List<IkeSaActor.Info>> InfosAsync(Gateway gateway) => (await ActorsAsync(gateway)).Select(a => a.Info).ToList();

@@ -100,7 +100,7 @@ public sealed class Gateway : IAsyncDisposable
         var ikeLog = options.Loggers.CreateLogger("Concentrator.Ike");
         _host = StartActorSystem(options, (system, registry) =>
             registry.Register<IkeSaSupervisor>(system.ActorOf(IkeSaSupervisor.Props(context, sender, ikeLog, admission, gate,
-                replicas is null ? null : new ClusterMobility(replicas, context, ikeLog)), "ike")));
+                replicas is null ? null : new ClusterMobility(replicas, context, ikeLog, SaReplicaActor.SelfOwner(system))), "ike")));
         System = _host.Services.GetRequiredService<ActorSystem>();
         // Leases unique across the cluster: this node's share of each pool, and the leases of other nodes' SAs. A one-node
         // cluster by configuration (no seed nodes, no discovery) never has another member and leases from its whole pools.
@@ -108,6 +108,8 @@ public sealed class Gateway : IAsyncDisposable
         {
             Pools.Coordinator = ClusterLeases.ForNode(System, replicas, options.LeaseSettleTime);
         }
+        Updown = new UpdownRunner(options.Loggers.CreateLogger("Concentrator.Updown"), Metrics.Users);
+        Updown.Attach(System);
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
@@ -258,6 +260,9 @@ public sealed class Gateway : IAsyncDisposable
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
+
+    /// <summary>Runs the children's updown scripts.</summary>
+    public UpdownRunner Updown { get; }
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>This node's virtual IP pools and their leases (swanctl pools).</summary>
@@ -373,6 +378,7 @@ public sealed class Gateway : IAsyncDisposable
         _disposed = true;
         if (ClusterNode is { } cluster) await cluster.LeaveAsync(LeaveTimeout).ConfigureAwait(false);
         await System.Terminate().ConfigureAwait(false);
+        await Updown.DrainAsync(Updown.Timeout).ConfigureAwait(false); // the downs of the SAs the shutdown deleted
         await _host.StopAsync().ConfigureAwait(false);
         _host.Dispose();
         foreach (var t in _transports) t.Dispose();

@@ -37,4 +37,7 @@ public enum AuthFailure
     /// (our certificate or AUTH) in an INFORMATIONAL with AUTHENTICATION_FAILED.
     /// </summary>
     RefusedByPeer,
+    /// <summary>The connection's unique keep found an IKE SA of the same user from another address (strongSwan's
+    /// check_uniqueness): the new login is refused, the existing SA kept.</summary>
+    UniqueKeep,
 }

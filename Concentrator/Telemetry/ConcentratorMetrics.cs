@@ -194,6 +194,7 @@ public sealed class ConcentratorMetrics
 
         DataPlane = new DataPlaneMetrics(f, Registry);
         Limits = new LimitReporter(f);
+        Users = new UserMetrics(f);
         DataPlane.Limits = Limits;
     }
 
@@ -205,6 +206,11 @@ public sealed class ConcentratorMetrics
 
     /// <summary>Hits of the configured resource bounds (counted and rate-limited logging).</summary>
     public LimitReporter Limits { get; }
+
+    /// <summary>Unique policies and updown scripts.</summary>
+    public UserMetrics Users { get; }
+
+    public void CountUnique(string policy, UniqueOutcome outcome) => Users.CountUnique(policy, outcome);
     public string Node { get; }
 
     /// <summary>

@@ -49,6 +49,7 @@ public sealed class ClusterMessageTrustTests(ITestOutputHelper output)
         // 1. "Release this SA to me", as a node asks: the holder would answer with its snapshot, keys included. Then the
         //    same through the supervisor's own message, and "delete every SA", which only the node itself may say.
         mobility.Tell(new ReleaseRequest(spi, EspProof: false, []), inbox.Receiver);
+        mobility.Tell(new DuplicateDelete(spi, Silent: false), inbox.Receiver); // "delete your SA, a duplicate of my login"
         ike.Tell(new IkeSaSupervisor.ReleaseSa(spi, inbox.Receiver, [], false), inbox.Receiver);
         ike.Tell(new DeleteAll(), inbox.Receiver);
         object? answer = null;
@@ -75,8 +76,8 @@ public sealed class ClusterMessageTrustTests(ITestOutputHelper output)
 
         var m = await node.ScrapeAsync();
         output.WriteLine($"dropped: {m.Sum("concentrator_cluster_messages_dropped_total")}");
-        // The two cluster messages are dropped at the door and counted; the others never deserialize.
-        Assert.Equal(2, m.Sum("concentrator_cluster_messages_dropped_total", ("reason", "not_member")));
+        // The three cluster messages are dropped at the door and counted; the others never deserialize.
+        Assert.Equal(3, m.Sum("concentrator_cluster_messages_dropped_total", ("reason", "not_member")));
         Assert.Equal(0, m.Sum("concentrator_cluster_sa_adoptions_total"));
         Assert.Equal(0, m.Sum("concentrator_cluster_sa_releases_total"));
     }

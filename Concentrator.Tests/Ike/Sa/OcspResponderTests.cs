@@ -292,6 +292,27 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         lock (held) held.ForEach(s => s.Dispose());
     }
 
+    /// <summary>IKE_AUTH waits twice (the OCSP answer, then unique keep's look for duplicates) and is answered once.</summary>
+    [Fact]
+    public async Task An_auth_deferred_for_ocsp_defers_again_for_unique_keep_and_a_second_login_is_refused()
+    {
+        string keep = Gateway(responder.Url).Replace("    local: { auth: pubkey,", "    unique: keep\n    local: { auth: pubkey,");
+        string client = Client("carol").Replace("    remote_addrs:", "    unique: never\n    remote_addrs:");
+        await using var gateway = TestGateway.Start(keep, name: "gw");
+        await using var first = TestGateway.Start(client, name: "first");
+        await using var second = TestGateway.Start(client, name: "second");
+
+        first.Initiate("site", gateway.Endpoint);
+        await Eventually.TrueAsync(() => first.Events.Up.Count == 1 && gateway.DataPlane.InstalledCount == 1, "carol's first login is up", 10);
+        second.Initiate("site", gateway.Endpoint);
+        await Eventually.TrueAsync(() => second.Events.Down.Count == 1, "carol's second login was answered", 10);
+        Assert.Equal(CloseReason.AuthFailed, second.Events.Down.Single().Reason);
+        var metrics = new MetricsText(await MetricsEndpointTests.ExportAsync(gateway.Gateway.Metrics.Registry));
+        Assert.Equal(1, metrics.Sum("concentrator_ocsp_requests_total", ("outcome", "good")));
+        Assert.Equal(1, metrics.Sum("concentrator_ike_auth_failures_total", ("role", "responder"), ("reason", "unique_keep")));
+        Assert.Empty(first.Events.Down);
+    }
+
     [Fact]
     public void A_certificates_aia_responder_is_asked_only_under_strict_or_ifuri()
     {

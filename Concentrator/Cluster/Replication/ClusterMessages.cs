@@ -28,8 +28,16 @@ public sealed record Released(ulong Spi, long Epoch, byte[] Snapshot) : ICluster
 public sealed record ReleaseRefused(ulong Spi, bool Held) : IClusterMessage;
 
 /// <summary>
+/// To the holder's mobility actor: a new login of the user of SA <paramref name="Spi"/> on the sender makes it a duplicate
+/// under the connection's unique policy: delete it with its peer, or with <paramref name="Silent"/> (the peer's
+/// INITIAL_CONTACT) close it without a Delete.
+/// </summary>
+public sealed record DuplicateDelete(ulong Spi, bool Silent) : IClusterMessage;
+
+/// <summary>
 /// Binary form of the <see cref="IClusterMessage"/>s: u64 SPI, then a release request's u8 flags and u32-length proof,
-/// a release's i64 epoch and u32-length snapshot, a refusal's u8 held. Bytes from the wire are untrusted: anything else is refused.
+/// a release's i64 epoch and u32-length snapshot, a refusal's u8 held, a duplicate deletion's u8 silent. Bytes from the
+/// wire are untrusted: anything else is refused.
 /// </summary>
 public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -38,7 +46,7 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
     /// <summary>The largest proof or snapshot accepted: an IKE datagram or ESP packet, a snapshot of many children.</summary>
     private const int MaxBytes = 1 << 20;
 
-    private const string RequestManifest = "q", ReleasedManifest = "r", RefusedManifest = "n";
+    private const string RequestManifest = "q", ReleasedManifest = "r", RefusedManifest = "n", DuplicateManifest = "u";
 
     /// <summary>The HOCON that binds <see cref="IClusterMessage"/> to this serializer.</summary>
     public static string Hocon => $$"""
@@ -54,6 +62,7 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
         ReleaseRequest => RequestManifest,
         Released => ReleasedManifest,
         ReleaseRefused => RefusedManifest,
+        DuplicateDelete => DuplicateManifest,
         _ => throw new SerializationException($"{o.GetType().Name} is not a cluster message"),
     };
 
@@ -89,6 +98,14 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
                 w.WriteUInt8(n.Held ? (byte)1 : (byte)0);
                 return buffer;
             }
+            case DuplicateDelete d:
+            {
+                var buffer = new byte[8 + 1];
+                var w = new SpanWriter(buffer);
+                w.WriteUInt64(d.Spi);
+                w.WriteUInt8(d.Silent ? (byte)1 : (byte)0);
+                return buffer;
+            }
             default:
                 throw new SerializationException($"{obj.GetType().Name} is not a cluster message");
         }
@@ -112,6 +129,10 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             case RefusedManifest:
                 if (!r.TryReadUInt8(out var held) || held > 1) throw Refused(manifest);
                 message = new ReleaseRefused(spi, held == 1);
+                break;
+            case DuplicateManifest:
+                if (!r.TryReadUInt8(out var silent) || silent > 1) throw Refused(manifest);
+                message = new DuplicateDelete(spi, silent == 1);
                 break;
             default:
                 throw Refused(manifest);

@@ -8,8 +8,11 @@ namespace Concentrator.Cluster.Replication;
 /// The cluster side of a node's IKE SA supervisor (<see cref="IClusterMobility"/>): its <see cref="SaMobilityActor"/>
 /// and the replication of each SA actor (<see cref="SaReplication"/>).
 /// </summary>
-public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, ILogger log) : IClusterMobility
+/// <param name="self">This node's owner name in replica entries (<see cref="SaReplicaActor.SelfOwner"/>).</param>
+public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, ILogger log, string self = "") : IClusterMobility
 {
+    private readonly ClusterUsers _users = new(index, self);
+
     /// <summary>
     /// Outbound ESP sequence numbers an adopter skips past the replicated mark, and how far the holder may go past that
     /// mark before its next snapshot (its data-plane ceiling, so an AEAD IV is never reused whatever the timing). Each
@@ -28,6 +31,9 @@ public sealed class ClusterMobility(SaReplicaIndex index, IkeSaContext context, 
     public ISaReplication For(IActorRef mobility, long epoch) => new SaReplication(mobility, index, epoch);
 
     public void RefuseRelease(IActorRef requester, ulong spi) => requester.Tell(new ReleaseRefused(spi, Held: false));
+
+    public IReadOnlyList<RemoteSaUser> UsersElsewhere(string localId, string user, System.Net.Sockets.AddressFamily family) =>
+        _users.Find(localId, user, family);
 }
 
 /// <summary>

@@ -102,6 +102,26 @@ public sealed class SaMobilityActor : ReceiveActor, IWithTimers
         Receive<ReleaseRequest>(OnReleaseRequest);
         Receive<Released>(OnReleased);
         Receive<ReleaseRefused>(OnRefused);
+        Receive<DuplicateDelete>(m =>
+        {
+            // A member's unique policy (or its peer's INITIAL_CONTACT) found a duplicate this node holds.
+            if (!FromOtherMember(out var from))
+            {
+                Drop(ClusterMessageDrop.NotMember, "duplicate deletion", from);
+                return;
+            }
+            _supervisor.Tell(new IkeSaSupervisor.DeleteDuplicate(m.Spi, m.Silent));
+        });
+        Receive<IkeSaSupervisor.DeleteElsewhere>(m =>
+        {
+            // The owner named by a replica entry, only while it is a member Up other than this node.
+            foreach (var member in _cluster.State.Members)
+            {
+                if (member.Status != MemberStatus.Up || member.Address.Equals(_cluster.SelfAddress) || member.Address.ToString() != m.Owner) continue;
+                Context.ActorSelection(member.Address + "/user/ike/mobility").Tell(new DuplicateDelete(m.Spi, m.Silent));
+                return;
+            }
+        });
         Receive<PruneAsked>(_ => PruneExpiredAsks());
         Receive<AcquireTimedOut>(m =>
         {

@@ -35,4 +35,8 @@ public sealed class ChildConfig
     public ulong LifePackets { get; init; }
     public ulong RandPackets { get; init; }
     public int ReplayWindow { get; init; } = 128;
+
+    /// <summary>swanctl updown: the absolute path of a script run (without a shell) with strongSwan's PLUTO_* environment when
+    /// a Child SA of this child comes up and goes down on this node; null when none. Checked executable at load.</summary>
+    public string? Updown { get; init; }
 }

@@ -49,9 +49,8 @@ public sealed class ConnectionConfig
     /// swanctl.conf key (strongSwan has no such gate). DES, MD5 and MODP-768 stay refused.
     /// </summary>
     public bool WeakAlgorithms { get; init; }
-    /// <summary>no: INITIAL_CONTACT replaces the peer's older IKE SAs (strongSwan's default). never, keep and replace are
-    /// refused by the loader until per-peer state exists (DEVELOPERS.md, PeerActor).</summary>
-    public string Unique { get; init; } = "no";
+    /// <summary>swanctl unique: what a new login does to the same user's existing IKE SAs (<see cref="UniquePolicy"/>).</summary>
+    public UniquePolicy Unique { get; init; } = UniquePolicy.No;
 
     /// <summary>swanctl pools: the pools (top-level <c>pools:</c>, by name) a peer's CFG_REQUEST is answered from, in
     /// order; a peer that asks for no address is then refused a Child SA (FAILED_CP_REQUIRED), as in strongSwan.</summary>

@@ -79,6 +79,13 @@ public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEff
 /// </summary>
 public sealed record FetchRevocation(Connections.OcspFetch Fetch) : IkeEffect;
 
+/// <summary>
+/// IKE_AUTH authenticated a peer of a connection with unique keep or replace and waits (<see cref="Tasks.TaskOutcome.Deferred"/>)
+/// while the host looks for the duplicates of (<paramref name="LocalId"/>, <paramref name="User"/>) on this node and in the
+/// cluster, deletes them (replace) or finds one to keep, then calls <see cref="IkeSa.ResumeUniqueCheck"/>.
+/// </summary>
+public sealed record CheckUniqueness(Connections.UniquePolicy Policy, string Connection, string LocalId, string User) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

@@ -205,7 +205,18 @@ public sealed class IkeSa : IDisposable
     /// <summary>Answers the request a task deferred (<see cref="TaskOutcome.Deferred"/>), after the host did what it asked.</summary>
     public void ResumeDeferredRequest() => TaskManager.ResumeDeferred();
 
-    /// <summary>True while a deferred request runs again: its tasks must decide now and not defer a second time.</summary>
+    /// <summary>The host's answer to <see cref="CheckUniqueness"/>: IKE_AUTH is answered now, refused when
+    /// <paramref name="refused"/> (unique keep found a duplicate).</summary>
+    public void ResumeUniqueCheck(bool refused)
+    {
+        UniqueRefused = refused;
+        TaskManager.ResumeDeferred();
+    }
+
+    /// <summary>Null until the host answered <see cref="CheckUniqueness"/> for this SA's IKE_AUTH; then whether it refused.</summary>
+    internal bool? UniqueRefused { get; private set; }
+
+    /// <summary>True while a deferred request runs again: a task that deferred for what the host did must decide now.</summary>
     internal bool ResumingDeferred => TaskManager.Resuming;
 
     /// <summary>Processes raw IKE bytes (without the non-ESP marker) routed to this SA: protocol tests drive an SA this way.</summary>

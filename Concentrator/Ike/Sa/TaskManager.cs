@@ -337,7 +337,8 @@ public sealed class TaskManager
         foreach (var task in tasks)
         {
             var outcome = task.ProcessRequest(_sa, message);
-            if (outcome == TaskOutcome.Deferred && !Resuming)
+            // A task defers once per thing it waits for (OCSP answers, the unique check), so a resumed request may wait again.
+            if (outcome == TaskOutcome.Deferred)
             {
                 _deferred = (message, CurrentDatagram, remote, viaNatT);
                 return;

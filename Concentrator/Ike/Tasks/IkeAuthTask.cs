@@ -147,7 +147,26 @@ public sealed class IkeAuthTask : IIkeTask
         _auth = OwnAuth(sa, conn, sa.InitResponse, sa.NonceI, sa.Keys.SkPr, ownId, peer);
         if (_auth is null) return sa.AuthFailed(AuthFailure.PskMismatch, peer, "no PSK of ours for the identities");
         _certs = _auth.Method == AuthMethod.SharedKeyMic ? [] : CertificateAuth.Certificates(sa, conn).ToList();
-        return TaskOutcome.Done;
+        return CheckUnique(sa, conn, peer);
+    }
+
+    /// <summary>
+    /// strongSwan's check_uniqueness at the end of the responder's last authentication round: for unique keep or replace
+    /// the host looks for the user's duplicates (deferred, then resumed with its answer); keep refuses a login it found
+    /// one for, as AUTHENTICATION_FAILED. A peer's INITIAL_CONTACT replaces the duplicates instead (the host, when the SA
+    /// is up), whatever the policy but never.
+    /// </summary>
+    internal static TaskOutcome CheckUnique(IkeSa sa, ConnectionConfig conn, Identity peer)
+    {
+        if (!UniqueRules.ChecksAtAuth(conn.Unique) || sa.InitialContact) return TaskOutcome.Done;
+        if (sa.UniqueRefused is not { } refused)
+        {
+            sa.Emit(new CheckUniqueness(conn.Unique, conn.Name, sa.LocalId!.Text, sa.User!.Text));
+            return TaskOutcome.Deferred;
+        }
+        return refused
+            ? sa.AuthFailed(AuthFailure.UniqueKeep, peer, $"unique keep: {sa.User} has an IKE SA of {conn.Name} from another address")
+            : TaskOutcome.Done;
     }
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)
