@@ -99,11 +99,16 @@ public sealed class SaReplicaActorTests(ITestOutputHelper output)
         a.Replica.Tell(new SaReplicaActor.Put(spi, 1, false, [0xf000_0001], Bytes(48, 8)));
         await AwaitAssertAsync(() => Assert.True(b.Index.TryGet(spi, out _), "b holds a's entry"), Patience);
         Assert.True(a.Index.TryGet(spi, out var held));
+        var replicated = held.Raw.ToArray(); // Distributed Data's own copy: the index zeroes its entry on remove
 
         // The replicator notifies subscribers on an interval: a notification carrying the entry can follow the remove.
         a.Replica.Tell(new SaReplicaActor.Remove(spi));
-        var stale = LWWDictionary<string, byte[]>.Empty.SetItem(Akka.Cluster.Cluster.Get(a.System), spi.ToString("x16", CultureInfo.InvariantCulture), held.Raw);
+        var stale = LWWDictionary<string, byte[]>.Empty.SetItem(Akka.Cluster.Cluster.Get(a.System), spi.ToString("x16", CultureInfo.InvariantCulture), replicated);
         a.Replica.Tell(new Changed(SaReplicaActor.KeyOf(spi), stale));
+        // The mailbox is in order: once the sentinel is indexed, the remove and the stale notification were handled.
+        const ulong sentinel = 0x1000_0000_0000_0001UL;
+        a.Replica.Tell(new SaReplicaActor.Put(sentinel, 1, false, [], Bytes(8, 9)));
+        await AwaitAssertAsync(() => Assert.True(a.Index.TryGet(sentinel, out _)), Patience, TimeSpan.FromMilliseconds(1));
         // Until the replicator's next notification (100 ms) corrects it, a stale entry would sit in a's index: watch it.
         var watch = System.Diagnostics.Stopwatch.StartNew();
         while (watch.Elapsed < Quiet)
