@@ -110,6 +110,8 @@ public sealed class IkeInitTask : IIkeTask
         {
             // RFC 7296 §2.23: once a NAT is seen (or encap forces it), the initiator moves IKE (and ESP) to port 4500.
             sa.NatT = true;
+            // The flow to port 4500 gets a mapping of its own: the one IKE_SA_INIT's hash names is not ours any more.
+            sa.NatMappingHash = null;
             sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != UdpEncapsulation.IkePort ? p : sa.Context.NattPort);
             sa.LocalEndpoint = new IPEndPoint(sa.LocalEndpoint.Address, sa.Context.NattPort);
         }

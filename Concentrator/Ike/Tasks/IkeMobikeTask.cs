@@ -149,7 +149,8 @@ public sealed class IkeMobikeTask : IIkeTask
         return TaskOutcome.Done;
     }
 
-    /// <summary>§3.8: a DESTINATION hash unlike the last one means our NAT maps us elsewhere now: tell the responder.</summary>
+    /// <summary>§3.8: a DESTINATION hash unlike the last one means our NAT maps us elsewhere now: tell the responder. The
+    /// first check after floating to port 4500 only learns the mapping.</summary>
     private static TaskOutcome NatChecked(IkeSa sa, IkeMessage response)
     {
         var before = sa.NatMappingHash;
