@@ -213,12 +213,14 @@ public sealed class MobikeTests
     {
         var (i, r) = Create();
         var (mapped, _) = NattedHandshake(i, r);
+        // Cellular, behind the carrier's NAT: the phone's address 10.0.0.5 appears as 100.64.9.9.
         var cellular = new IPEndPoint(IPAddress.Parse("100.64.9.9"), 4500);
-        Assert.True(i.Sa.UpdateAddresses(cellular));
+        Assert.True(i.Sa.UpdateAddresses(new IPEndPoint(IPAddress.Parse("10.0.0.5"), 4500)));
         var update = i.Drain().Single();
         r.Sa.HandleDatagram(update.Datagram, cellular, ResponderNatt, viaNatT: true);
         r.Drain();
         Assert.Equal(cellular, r.Sa.RemoteEndpoint);
+        Assert.True(r.Sa.NatDetected);
 
         // The same update again from the old address (a retransmission that took the old path): the cached response, no move.
         r.Sa.HandleDatagram(update.Datagram, mapped, ResponderNatt, viaNatT: true);
@@ -234,6 +236,18 @@ public sealed class MobikeTests
         Assert.Equal(mapped, r.Drain().Single().Remote);
         Assert.Equal(cellular, r.Sa.RemoteEndpoint);
         Assert.Single(r.Seen.OfType<PeerMoved>());
+
+        // New ESP from the old address (sent just before the move, arriving late) does not move it back either; new ESP from
+        // another port of the address in use (the NAT there rebound) does (§3.8).
+        uint child = r.Sa.Children.Single().InboundSpi;
+        r.Sa.FollowEsp(child, mapped);
+        r.Drain();
+        Assert.Equal(cellular, r.Sa.RemoteEndpoint);
+        var rebound = new IPEndPoint(cellular.Address, 4501);
+        r.Sa.FollowEsp(child, rebound);
+        r.Drain();
+        Assert.Equal(rebound, r.Sa.RemoteEndpoint);
+        Assert.Equal(PeerMoveTrigger.Esp, r.Seen.OfType<PeerMoved>().Last().Trigger);
     }
 
     /// <summary>The responder's cached response to <paramref name="request"/> (sent again for a retransmission).</summary>

@@ -430,6 +430,9 @@ public sealed partial class IkeSa : IDisposable
     public void FollowEsp(uint inboundSpi, IPEndPoint remote)
     {
         if (State != IkeSaState.Established || !NatT || !NatDetected || (BehindNat && IsInitiator)) return;
+        // RFC 4555 §3.5: with MOBIKE the peer moves to another address by UPDATE_SA_ADDRESSES; ESP only follows its NAT's
+        // new port (§3.8), so ESP the peer sent from an address it left, arriving late, never moves the SA back.
+        if (PeerSupportsMobike && !remote.Address.Equals(RemoteEndpoint.Address)) return;
         if (ChildTable.Find(inboundSpi) is null) return;
         FollowPeer(remote, LocalEndpoint, viaNatT: true, PeerMoveTrigger.Esp);
     }
