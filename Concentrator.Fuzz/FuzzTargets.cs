@@ -67,6 +67,11 @@ public static class FuzzTargets
         var payloads = new List<Payload>();
         var status = IkeCodec.TryDecodeChain((PayloadType)input[0], input[1..], payloads, out _);
         if (status != ParseStatus.Ok) return;
+        // Notification data with a format of its own (RFC 4555 §4.2.6), parsed from inside SK like the payloads.
+        foreach (var notify in payloads.OfType<NotifyPayload>().Where(n => n.NotifyType == NotifyType.NoNatsAllowed))
+        {
+            NoNatsAllowed.TryParse(notify.Data, out _);
+        }
         foreach (var exchange in SkExchanges)
         {
             PayloadRules.Check(exchange, false, payloads);

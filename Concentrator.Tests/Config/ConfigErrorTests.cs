@@ -62,7 +62,7 @@ public class ConfigErrorTests
     [Theory]
     [InlineData("bogus: 1\n", "bogus", "unknown key 'bogus'")]
     [InlineData("listen: { ike_port: 500, bogus: 1 }\n", "listen.bogus", "unknown key 'bogus'")]
-    [InlineData("connections:\n  a:\n    mobike: yes\n", "connections.a.mobike", "unknown key 'mobike'")]
+    [InlineData("connections:\n  a:\n    aggressive: yes\n", "connections.a.aggressive", "unknown key 'aggressive'")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, cacerts: x.pem }\n", "connections.a.local.cacerts", "unknown key 'cacerts'")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "only with auth pubkey")]
     [InlineData("connections:\n  a:\n    remote: { auth: psk, revocation: strict }\n", "connections.a.remote.revocation", "only with auth pubkey")]
@@ -162,6 +162,14 @@ public class ConfigErrorTests
     public void Fragmentation_takes_swanctls_values_with_its_default(string line, Fragmentation expected) =>
         Assert.Equal(expected, ConcentratorConfig.Parse(Conn(line), File).Connections["site-a"].Fragmentation);
 
+    [Theory]
+    [InlineData("", true)]
+    [InlineData("mobike: yes", true)]
+    [InlineData("mobike: no", false)]
+    [InlineData("mobike: \"no\"", false)]
+    public void Mobike_takes_swanctls_values_with_its_default(string line, bool expected) =>
+        Assert.Equal(expected, ConcentratorConfig.Parse(Conn(line), File).Connections["site-a"].Mobike);
+
     [Fact]
     public void Values_that_match_what_is_built_are_accepted()
     {
@@ -188,6 +196,7 @@ public class ConfigErrorTests
     [InlineData("remote_port: -1", "connections.site-a.remote_port", "-1")]
     [InlineData("remote_port: http", "connections.site-a.remote_port", "'http'")]
     [InlineData("encap: maybe", "connections.site-a.encap", "'maybe'")]
+    [InlineData("mobike: sometimes", "connections.site-a.mobike", "'sometimes'")]
     [InlineData("fragmentation: sometimes", "connections.site-a.fragmentation", "'sometimes'")]
     [InlineData("rekey_time: 4w", "connections.site-a.rekey_time", "'4w'")]
     [InlineData("rekey_time: 1.5h", "connections.site-a.rekey_time", "'1.5h'")]

@@ -188,6 +188,11 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     private void OnPeerMoved(PeerMoved moved)
     {
         foreach (var spi in _installed.Keys) DataPlane.UpdateRemote(spi, moved.Remote);
+        if (moved.Trigger == PeerMoveTrigger.Mobike)
+        {
+            Log.MobikeMoved(log, $"{Current.OurSpi:x16}", moved.From, moved.Remote, Current.NatDetected, _installed.Count);
+            return;
+        }
         Log.PeerMoved(log, $"{Current.OurSpi:x16}", moved.From, moved.Remote, moved.Trigger == PeerMoveTrigger.Esp ? "ESP" : "IKE", _installed.Count);
     }
 

@@ -9,7 +9,7 @@ internal static partial class ConfigLoader
 {
     private static readonly string[] ConnectionKeys =
     [
-        "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap",
+        "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "mobike",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
         "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
     ];
@@ -97,6 +97,7 @@ internal static partial class ConfigLoader
             RemotePort = m.Int("remote_port", 0, 65535),
             Proposals = proposals,
             Encap = m.Bool("encap") ?? d.Encap,
+            Mobike = m.Bool("mobike") ?? d.Mobike,
             RekeyTime = rekey,
             ReauthTime = reauth,
             OverTime = over,

@@ -35,6 +35,7 @@ public sealed class ConcentratorMetrics
     private readonly Counter _dpdProbes;
     private readonly Counter _deadPeers;
     private readonly Counter.Child[] _peerMoves;
+    private readonly Counter.Child[] _mobikeUpdates;
     private readonly Counter.Child[,] _authFailures;
     private readonly Counter.Child[] _ocspRequests;
     private readonly Counter _ocspCacheHits;
@@ -127,6 +128,10 @@ public sealed class ConcentratorMetrics
             "Established IKE SAs (with all their Child SAs) that followed their peer to a new address or port (its NAT's mapping " +
             "changed), by what showed it: an authenticated IKE message or authenticated, new ESP.", "trigger");
         _peerMoves = [moves.WithLabels("ike"), moves.WithLabels("esp")];
+        var mobike = f.CreateCounter("concentrator_ike_mobike_updates_total",
+            "MOBIKE address updates (RFC 4555 UPDATE_SA_ADDRESSES), by outcome: as responder moved, unchanged, not_negotiated " +
+            "(ignored), nat_refused, malformed; as original initiator sent, confirmed, cookie_mismatch (SA closed), refused.", "outcome");
+        _mobikeUpdates = LabelValues.SnakeNames<MobikeOutcome>().Select(o => mobike.WithLabels(o)).ToArray();
         var authFailures = f.CreateCounter("concentrator_ike_auth_failures_total",
             "Peers not authenticated in IKE_AUTH (answered AUTHENTICATION_FAILED, or the SA closed as initiator), by our role and reason.",
             "role", "reason");
@@ -286,6 +291,8 @@ public sealed class ConcentratorMetrics
     public void CountOcspCacheHit() => _ocspCacheHits.Inc();
 
     public void CountPeerMove(bool byEsp) => _peerMoves[byEsp ? 1 : 0].Inc();
+
+    public void CountMobikeUpdate(MobikeOutcome outcome) => _mobikeUpdates[(int)outcome].Inc();
 
     public void CountRetransmit(ExchangeType exchange)
     {

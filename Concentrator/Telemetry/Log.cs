@@ -52,6 +52,10 @@ public static partial class Log
         Message = "IKE SA {Spi}: peer moved from {From} to {To} (authenticated {Trigger}); {Children} Child SAs follow")]
     public static partial void PeerMoved(ILogger logger, string spi, System.Net.IPEndPoint from, System.Net.IPEndPoint to, string trigger, int children);
 
+    [LoggerMessage(EventId = 4300, Level = LogLevel.Information,
+        Message = "IKE SA {Spi}: MOBIKE moved it from {From} to {To} (NAT detected: {NatDetected}); {Children} Child SAs follow")]
+    public static partial void MobikeMoved(ILogger logger, string spi, System.Net.IPEndPoint from, System.Net.IPEndPoint to, bool natDetected, int children);
+
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning,
         Message = "IKE SA {Spi} with {Peer}: peer '{RemoteId}' not authenticated: {Reason} ({Detail})")]
     public static partial void PeerAuthFailed(ILogger logger, string spi, IPEndPoint peer, string remoteId, AuthFailure reason, string detail);

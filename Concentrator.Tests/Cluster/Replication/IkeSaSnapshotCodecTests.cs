@@ -175,6 +175,8 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
             NatT = true,
             NatDetected = true,
             BehindNat = false,
+            PeerSupportsMobike = true,
+            RolesSwapped = true,
             StateVersion = 0x1234_5678_9ABC,
             EstablishedUtc = new DateTime(2026, 11, 27, 11, 22, 33, DateTimeKind.Utc).AddTicks(4567),
             LocalId = Identity.Parse("gw.test"),
@@ -233,6 +235,8 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
         Assert.Equal(expected.NatT, actual.NatT);
         Assert.Equal(expected.NatDetected, actual.NatDetected);
         Assert.Equal(expected.BehindNat, actual.BehindNat);
+        Assert.Equal(expected.PeerSupportsMobike, actual.PeerSupportsMobike);
+        Assert.Equal(expected.RolesSwapped, actual.RolesSwapped);
         Assert.Equal(expected.StateVersion, actual.StateVersion);
         Assert.Equal(expected.EstablishedUtc, actual.EstablishedUtc);
         Assert.Equal(DateTimeKind.Utc, actual.EstablishedUtc.Kind);

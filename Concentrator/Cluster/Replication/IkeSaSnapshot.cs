@@ -38,6 +38,12 @@ public sealed class IkeSaSnapshot : IDisposable
     /// <summary>The peer announced IKE fragmentation (RFC 7383): large messages keep going as fragments after a move.</summary>
     public bool PeerSupportsFragmentation { get; init; }
 
+    /// <summary>MOBIKE was negotiated (RFC 4555): the peer's UPDATE_SA_ADDRESSES keeps moving the SA after a move between nodes.</summary>
+    public bool PeerSupportsMobike { get; init; }
+
+    /// <summary>The SA's initiator (of its last IKE rekey) is not the original initiator of the tunnel (MOBIKE's roles).</summary>
+    public bool RolesSwapped { get; init; }
+
     /// <summary><c>IkeSa.StateVersion</c> when taken: a replica keeps the snapshot with the highest version.</summary>
     public long StateVersion { get; init; }
 

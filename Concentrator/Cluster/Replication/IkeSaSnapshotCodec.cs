@@ -14,7 +14,7 @@ namespace Concentrator.Cluster.Replication;
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
 // "time" = i64 UTC ticks.
 //
-//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT, peer fragments) | u8 state | u64 SPIi | u64 SPIr
+//   u8 version | u8 flags (initiator, NAT-T, NAT detected, behind NAT, peer fragments, MOBIKE, roles swapped) | u8 state | u64 SPIi | u64 SPIr
 //   i64 state version | time established | string connection | u8 n, n x string candidate | endpoint local, remote
 //   identity local, remote | u16 encr, u16 key bits, u16 prf, u16 integ, u16 group | 7 x bytes SK_d ai ar ei er pi pr
 //   bytes Ni, Nr, IKE_SA_INIT request, response | u32 our next request ID | u32 peer's next request ID
@@ -39,6 +39,11 @@ public static class IkeSaSnapshotCodec
     public const byte VersionWithVirtualIps = 2;
 
     private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8, FlagPeerFragments = 16;
+
+    // MOBIKE negotiated, and the original initiator is not the initiator of the SA's last IKE rekey: absent from (0 in) the
+    // snapshots of nodes before them, which therefore decode as before; a node before them refuses a snapshot with one set.
+    private const byte FlagMobike = 32, FlagRolesSwapped = 64;
+    private const byte KnownFlags = FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat | FlagPeerFragments | FlagMobike | FlagRolesSwapped;
     private const byte CachedNone = 0, CachedInline = 1, CachedInitExchange = 2;
 
     public static byte[] Encode(IkeSaSnapshot snapshot)
@@ -49,7 +54,8 @@ public static class IkeSaSnapshotCodec
         w.WriteUInt8(snapshot.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version);
         w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
                             (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0) |
-                            (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0)));
+                            (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0) | (snapshot.PeerSupportsMobike ? FlagMobike : 0) |
+                            (snapshot.RolesSwapped ? FlagRolesSwapped : 0)));
         w.WriteUInt8((byte)snapshot.State);
         w.WriteUInt64(snapshot.SpiI);
         w.WriteUInt64(snapshot.SpiR);
@@ -162,7 +168,7 @@ public static class IkeSaSnapshotCodec
             return ParseStatus.Truncated;
         }
 
-        if ((flags & ~(FlagInitiator | FlagNatT | FlagNatDetected | FlagBehindNat | FlagPeerFragments)) != 0) return ParseStatus.InvalidSyntax;
+        if ((flags & ~KnownFlags) != 0) return ParseStatus.InvalidSyntax;
         if ((IkeSaState)state is not (IkeSaState.Established or IkeSaState.Connecting)) return ParseStatus.InvalidSyntax;
         // Only a responder is snapshot half-open (IkeSaSnapshotter.CanSnapshot).
         if ((IkeSaState)state == IkeSaState.Connecting && (flags & FlagInitiator) != 0) return ParseStatus.InvalidSyntax;
@@ -253,6 +259,8 @@ public static class IkeSaSnapshotCodec
             NatDetected = (flags & FlagNatDetected) != 0,
             BehindNat = (flags & FlagBehindNat) != 0,
             PeerSupportsFragmentation = (flags & FlagPeerFragments) != 0,
+            PeerSupportsMobike = (flags & FlagMobike) != 0,
+            RolesSwapped = (flags & FlagRolesSwapped) != 0,
             StateVersion = (long)stateVersion,
             EstablishedUtc = established,
             LocalId = localId,

@@ -64,6 +64,8 @@ public static class IkeSaSnapshotter
             NatDetected = sa.NatDetected,
             BehindNat = sa.BehindNat,
             PeerSupportsFragmentation = sa.PeerSupportsFragmentation,
+            PeerSupportsMobike = sa.PeerSupportsMobike,
+            RolesSwapped = sa.OriginalInitiator != sa.IsInitiator,
             StateVersion = sa.StateVersion,
             EstablishedUtc = sa.EstablishedUtc,
             LocalId = sa.LocalId,
@@ -134,6 +136,8 @@ public static class IkeSaSnapshotter
         sa.NatDetected = s.NatDetected;
         sa.BehindNat = s.BehindNat;
         sa.PeerSupportsFragmentation = s.PeerSupportsFragmentation;
+        sa.PeerSupportsMobike = s.PeerSupportsMobike;
+        sa.OriginalInitiator = s.IsInitiator != s.RolesSwapped;
         sa.Suite = s.Suite;
         sa.ProposalText = IkeInitTask.Describe(s.Suite);
         sa.Keys = keys;

@@ -25,6 +25,13 @@ public sealed class ConnectionConfig
     /// address, so the peer sees a NAT and both ends use UDP 4500 for IKE and ESP (strongSwan's behaviour, either role).
     /// </summary>
     public bool Encap { get; init; }
+
+    /// <summary>
+    /// swanctl mobike (RFC 4555): MOBIKE_SUPPORTED goes out in IKE_AUTH (as responder only to a peer that announced it), and
+    /// once both ends did, the peer's UPDATE_SA_ADDRESSES moves the IKE SA and every Child SA; no: the notify is neither
+    /// sent nor taken, and an update is ignored.
+    /// </summary>
+    public bool Mobike { get; init; } = true;
     public TimeSpan RekeyTime { get; init; } = TimeSpan.FromHours(4);
     public TimeSpan ReauthTime { get; init; } = TimeSpan.Zero;
     public TimeSpan OverTime { get; init; } = TimeSpan.Zero;

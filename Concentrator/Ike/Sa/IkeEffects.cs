@@ -38,16 +38,19 @@ public sealed record IkeSaRekeyed(IkeSa Successor) : IkeEffect;
 /// </summary>
 public sealed record IkeSaRedundant(IkeSa Sa) : IkeEffect;
 
-/// <summary>What showed that the peer moved: an authenticated IKE message, or authenticated ESP of one of its Child SAs.</summary>
+/// <summary>What showed that the peer moved: an authenticated IKE message, authenticated ESP of one of its Child SAs, or the
+/// peer's MOBIKE UPDATE_SA_ADDRESSES (RFC 4555).</summary>
 public enum PeerMoveTrigger
 {
     Ike = 0,
     Esp = 1,
+    Mobike = 2,
 }
 
 /// <summary>
 /// The established SA follows the peer to <paramref name="Remote"/> (RFC 7296 §2.23: its NAT's mapping changed, shown by
-/// an authenticated message newer than any before it): the host points every Child SA's outbound ESP there.
+/// an authenticated message newer than any before it; or RFC 4555 §3.5: the peer asked to move with MOBIKE): the host points
+/// every Child SA's outbound ESP there.
 /// </summary>
 public sealed record PeerMoved(IPEndPoint From, IPEndPoint Remote, PeerMoveTrigger Trigger) : IkeEffect;
 

@@ -16,7 +16,7 @@ namespace Concentrator.Ike.Sa;
 /// its exchanges (<see cref="TaskManager"/>), and the host API an actor or a test drives it with. No I/O and no timers:
 /// every action is an <see cref="IkeEffect"/> drained by the host, in order. Not thread-safe; owned by one host.
 /// </summary>
-public sealed class IkeSa : IDisposable
+public sealed partial class IkeSa : IDisposable
 {
     private readonly List<IkeEffect> _effects = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
@@ -32,6 +32,7 @@ public sealed class IkeSa : IDisposable
         LocalEndpoint = local;
         RemoteEndpoint = remote;
         NatT = natT;
+        OriginalInitiator = isInitiator;
         Telemetry = new IkeSaTelemetry(context.Metrics, isInitiator);
         ChildTable = new ChildSaTable(this);
         TaskManager = new TaskManager(this);
@@ -75,6 +76,9 @@ public sealed class IkeSa : IDisposable
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             PeerSupportsFragmentation = old.PeerSupportsFragmentation,
+            PeerSupportsMobike = old.PeerSupportsMobike,
+            OriginalInitiator = old.OriginalInitiator,
+            NatMappingHash = old.NatMappingHash,
             Suite = suite,
             ProposalText = IkeInitTask.Describe(suite),
             Keys = keys,
@@ -243,6 +247,7 @@ public sealed class IkeSa : IDisposable
         var auth = new List<IIkeTask> { new IkeAuthTask(), new IkeConfigTask() };
         _initialChildrenLeft = InitialChildren.Count;
         if (InitialChildren.Count > 0) auth.Add(new ChildCreateTask(InitialChildren[0], initial: true));
+        auth.Add(new IkeMobikeTask());
         TaskManager.Enqueue(ExchangeType.IkeAuth, auth.ToArray());
         for (int i = 1; i < InitialChildren.Count; i++)
         {
@@ -291,7 +296,9 @@ public sealed class IkeSa : IDisposable
     public void SendDpd()
     {
         Telemetry.DpdProbe();
-        TaskManager.Enqueue(ExchangeType.Informational, new DpdTask());
+        // RFC 4555 §3.8: an original initiator behind a NAT checks with its probes whether the NAT's mapping changed.
+        if (PeerSupportsMobike && OriginalInitiator && BehindNat) TaskManager.Enqueue(ExchangeType.Informational, new DpdTask(), IkeMobikeTask.NatCheck());
+        else TaskManager.Enqueue(ExchangeType.Informational, new DpdTask());
     }
 
     /// <summary>Deletes one Child SA with the peer (identified by our inbound SPI).</summary>
@@ -403,6 +410,15 @@ public sealed class IkeSa : IDisposable
     internal void FollowPeer(IPEndPoint remote, IPEndPoint local, bool viaNatT, PeerMoveTrigger trigger = PeerMoveTrigger.Ike)
     {
         if (!NatDetected && !viaNatT) return;
+        // RFC 4555 §3.8: with MOBIKE a host not behind a NAT takes no address from IKE messages (an INFORMATIONAL without
+        // UPDATE_SA_ADDRESSES may be a path test, or a late message from an address the peer left); strongSwan: "with
+        // MOBIKE, we do no implicit updates". ESP still may (§3.8), from new packets only.
+        if (trigger == PeerMoveTrigger.Ike && PeerSupportsMobike && !BehindNat) return;
+        MoveTo(remote, local, viaNatT, trigger);
+    }
+
+    private void MoveTo(IPEndPoint remote, IPEndPoint local, bool viaNatT, PeerMoveTrigger trigger)
+    {
         var before = RemoteEndpoint;
         if (!remote.Equals(RemoteEndpoint) || !local.Equals(LocalEndpoint) || NatT != viaNatT) Touch();
         RemoteEndpoint = remote;
@@ -410,7 +426,7 @@ public sealed class IkeSa : IDisposable
         NatT = viaNatT;
         if (State == IkeSaState.Established && !remote.Equals(before))
         {
-            Context.Metrics.CountPeerMove(trigger == PeerMoveTrigger.Esp);
+            if (trigger != PeerMoveTrigger.Mobike) Context.Metrics.CountPeerMove(trigger == PeerMoveTrigger.Esp);
             Emit(new PeerMoved(before, remote, trigger));
         }
     }
@@ -425,6 +441,9 @@ public sealed class IkeSa : IDisposable
     public void FollowEsp(uint inboundSpi, IPEndPoint remote)
     {
         if (State != IkeSaState.Established || !NatT || !NatDetected || (BehindNat && IsInitiator)) return;
+        // RFC 4555 §3.5: with MOBIKE the peer moves to another address by UPDATE_SA_ADDRESSES; ESP only follows its NAT's
+        // new port (§3.8), so ESP the peer sent from an address it left, arriving late, never moves the SA back.
+        if (PeerSupportsMobike && !remote.Address.Equals(RemoteEndpoint.Address)) return;
         if (ChildTable.Find(inboundSpi) is null) return;
         FollowPeer(remote, LocalEndpoint, viaNatT: true, PeerMoveTrigger.Esp);
     }

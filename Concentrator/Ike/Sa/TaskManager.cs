@@ -26,7 +26,7 @@ public sealed class TaskManager
 
     private PendingExchange? _active;
     // The peer's request a task deferred, opened and checked, waiting for the host's ResumeDeferred.
-    private (IkeMessage Message, byte[] Datagram, IPEndPoint Remote, bool ViaNatT)? _deferred;
+    private (IkeMessage Message, byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT)? _deferred;
     private uint _activeMessageId;
     private int _attempt;
     // The dpd_timeout deadline (Clock ms) of the probe on the wire; null for any other exchange.
@@ -61,6 +61,12 @@ public sealed class TaskManager
 
     /// <summary>Raw bytes of the message being processed (request or response); of a reassembled message, its first fragment.</summary>
     internal byte[] CurrentDatagram { get; private set; } = [];
+
+    /// <summary>
+    /// Where the message being processed travelled: its source, the address it arrived on, and whether on the NAT-T port.
+    /// MOBIKE takes the SA's new addresses from here (RFC 4555 §3.5: those of the request's IP header).
+    /// </summary>
+    internal (IPEndPoint Remote, IPEndPoint Local, bool ViaNatT) CurrentPath { get; private set; }
 
     /// <summary>Octets of fragments held for reassembly by this SA (both directions).</summary>
     internal int FragmentBytesHeld => _requestFragments.HeldBytes + _responseFragments.HeldBytes;
@@ -140,7 +146,7 @@ public sealed class TaskManager
         long now = _sa.Context.Clock();
         // dpd_timeout (IKEv2 here too): an unanswered probe declares the peer dead when it or the retransmission
         // budget runs out, whichever is first.
-        _activeDeadline = exchange.Tasks is [DpdTask] && _sa.Connection is { DpdTimeout: var dpdTimeout } && dpdTimeout > TimeSpan.Zero
+        _activeDeadline = exchange.Tasks is [DpdTask, ..] && _sa.Connection is { DpdTimeout: var dpdTimeout } && dpdTimeout > TimeSpan.Zero
             ? now + (long)dpdTimeout.TotalMilliseconds
             : null;
         Send(_activePackets, _sa.RemoteEndpoint, _sa.NatT);
@@ -188,6 +194,7 @@ public sealed class TaskManager
         }
 
         CurrentDatagram = datagram;
+        CurrentPath = (remote, local, viaNatT);
         if (message.Header.IsResponse)
         {
             HandleResponse(message, remote, local, viaNatT);
@@ -315,6 +322,7 @@ public sealed class TaskManager
         _deferred = null;
         if (_sa.State == IkeSaState.Destroyed) return;
         CurrentDatagram = d.Datagram;
+        CurrentPath = (d.Remote, d.Local, d.ViaNatT);
         Resuming = true;
         try
         {
@@ -340,7 +348,7 @@ public sealed class TaskManager
             // A task defers once per thing it waits for (OCSP answers, the unique check), so a resumed request may wait again.
             if (outcome == TaskOutcome.Deferred)
             {
-                _deferred = (message, CurrentDatagram, remote, viaNatT);
+                _deferred = (message, CurrentDatagram, remote, CurrentPath.Local, viaNatT);
                 return;
             }
             if (outcome == TaskOutcome.Failed || FatalResponseNotify is not null) break;

@@ -110,6 +110,8 @@ public sealed class IkeInitTask : IIkeTask
         {
             // RFC 7296 §2.23: once a NAT is seen (or encap forces it), the initiator moves IKE (and ESP) to port 4500.
             sa.NatT = true;
+            // The flow to port 4500 gets a mapping of its own: the one IKE_SA_INIT's hash names is not ours any more.
+            sa.NatMappingHash = null;
             sa.RemoteEndpoint = new IPEndPoint(sa.RemoteEndpoint.Address, sa.Connection.RemotePort is { } p && p != UdpEncapsulation.IkePort ? p : sa.Context.NattPort);
             sa.LocalEndpoint = new IPEndPoint(sa.LocalEndpoint.Address, sa.Context.NattPort);
         }
@@ -205,18 +207,30 @@ public sealed class IkeInitTask : IIkeTask
     /// address, in either role, so the peer believes we are behind a NAT and keeps IKE and ESP on UDP 4500 (strongSwan's
     /// ike_natd does the same). The destination hash stays true.
     /// </summary>
-    private static void AddNatDetection(IkeSa sa, List<Payload> payloads, ulong spiR)
+    private static void AddNatDetection(IkeSa sa, List<Payload> payloads, ulong spiR) =>
+        AddNatDetection(sa, payloads, spiR, sa.LocalEndpoint, sa.RemoteEndpoint);
+
+    /// <summary>NAT detection for a message from <paramref name="local"/> to <paramref name="remote"/> (MOBIKE's
+    /// INFORMATIONAL exchanges hash the path the message takes, RFC 4555 §3.5, §3.8).</summary>
+    internal static void AddNatDetection(IkeSa sa, List<Payload> payloads, ulong spiR, IPEndPoint local, IPEndPoint remote)
     {
-        var source = sa.Connection is { Encap: true } ? FakeSource : sa.LocalEndpoint;
+        var source = sa.Connection is { Encap: true } ? FakeSource : local;
         payloads.Add(new NotifyPayload(NotifyType.NatDetectionSourceIp, NatDetection.Hash(sa.SpiI, spiR, source)));
-        payloads.Add(new NotifyPayload(NotifyType.NatDetectionDestinationIp, NatDetection.Hash(sa.SpiI, spiR, sa.RemoteEndpoint)));
+        payloads.Add(new NotifyPayload(NotifyType.NatDetectionDestinationIp, NatDetection.Hash(sa.SpiI, spiR, remote)));
     }
 
     /// <summary>
     /// RFC 7296 §2.23: the peer's SOURCE hashes must match the address we saw it from, its DESTINATION
     /// hash the address we received on. A peer that fakes a mismatch (strongSwan's encap=yes) gets NAT-T.
     /// </summary>
-    private static void CheckNat(IkeSa sa, IkeMessage message)
+    private static void CheckNat(IkeSa sa, IkeMessage message) => CheckNat(sa, message, sa.LocalEndpoint, sa.RemoteEndpoint);
+
+    /// <summary>
+    /// As above for a message that arrived on <paramref name="local"/> from <paramref name="remote"/>. Sets NatDetected and
+    /// BehindNat only when the message carries NAT detection; an initiator keeps the peer's DESTINATION hash (what its NAT
+    /// maps it to, <see cref="IkeSa.NatMappingHash"/>).
+    /// </summary>
+    internal static void CheckNat(IkeSa sa, IkeMessage message, IPEndPoint local, IPEndPoint remote)
     {
         var h = message.Header;
         bool any = false, remoteMatches = false, localMatches = true;
@@ -225,14 +239,16 @@ public sealed class IkeInitTask : IIkeTask
             if (n.NotifyType == NotifyType.NatDetectionSourceIp)
             {
                 any = true;
-                remoteMatches |= n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, sa.RemoteEndpoint));
+                remoteMatches |= n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, remote));
             }
             else if (n.NotifyType == NotifyType.NatDetectionDestinationIp)
             {
-                localMatches = n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, sa.LocalEndpoint));
+                localMatches = n.Data.AsSpan().SequenceEqual(NatDetection.Hash(h.InitiatorSpi, h.ResponderSpi, local));
+                if (sa.OriginalInitiator) sa.NatMappingHash = n.Data.ToArray();
             }
         }
 
+        if (!any) return;
         sa.NatDetected = any && (!remoteMatches || !localMatches);
         sa.BehindNat = any && !localMatches;
     }

@@ -103,6 +103,10 @@ public enum NotifyType : ushort
     FailedCpRequired = 37,
     TsUnacceptable = 38,
     InvalidSelectors = 39,
+    /// <summary>RFC 4555 §4.1.1: the UPDATE_SA_ADDRESSES of the request was not carried out.</summary>
+    UnacceptableAddresses = 40,
+    /// <summary>RFC 4555 §4.1.2: the addresses of NO_NATS_ALLOWED are not those of the IP header.</summary>
+    UnexpectedNatDetected = 41,
     TemporaryFailure = 43,
     ChildSaNotFound = 44,
 
@@ -119,6 +123,18 @@ public enum NotifyType : ushort
     EspTfcPaddingNotSupported = 16394,
     NonFirstFragmentsAlso = 16395,
     MobikeSupported = 16396,
+    /// <summary>RFC 4555 §4.2.2: one more address of the sender (4 octets).</summary>
+    AdditionalIp4Address = 16397,
+    /// <summary>RFC 4555 §4.2.2: one more address of the sender (16 octets).</summary>
+    AdditionalIp6Address = 16398,
+    /// <summary>RFC 4555 §4.2.3: the sender has no address but the one in the IP header.</summary>
+    NoAdditionalAddresses = 16399,
+    /// <summary>RFC 4555 §4.2.4: move the IKE SA and its IPsec SAs to the addresses of this request's IP header.</summary>
+    UpdateSaAddresses = 16400,
+    /// <summary>RFC 4555 §4.2.5: 8 to 64 octets the responder copies into its response (return routability).</summary>
+    Cookie2 = 16401,
+    /// <summary>RFC 4555 §4.2.6: the addresses and ports the sender sent from and to (<see cref="NoNatsAllowed"/>).</summary>
+    NoNatsAllowed = 16402,
     MultipleAuthSupported = 16404,
     AnotherAuthFollows = 16405,
     RedirectSupported = 16406,
