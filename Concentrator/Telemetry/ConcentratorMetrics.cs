@@ -188,6 +188,7 @@ public sealed class ConcentratorMetrics
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
 
         DataPlane = new DataPlaneMetrics(f, Registry);
+        Radius = new RadiusMetrics(f);
         Limits = new LimitReporter(f);
         DataPlane.Limits = Limits;
     }
@@ -197,6 +198,7 @@ public sealed class ConcentratorMetrics
 
     public CollectorRegistry Registry { get; }
     public DataPlaneMetrics DataPlane { get; }
+    public RadiusMetrics Radius { get; }
 
     /// <summary>Hits of the configured resource bounds (counted and rate-limited logging).</summary>
     public LimitReporter Limits { get; }
