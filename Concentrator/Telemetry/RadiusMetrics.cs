@@ -59,4 +59,9 @@ public sealed class RadiusMetrics
     public void Dropped(RadiusDropReason reason) => _dropped[(int)reason].Inc();
     public void AccountingBacklog(int count) => _backlog.Set(count);
     public void AccountingDropped() => _accountingDropped.Inc();
+
+    public double DroppedCount(RadiusDropReason reason) => _dropped[(int)reason].Value;
+    public double TimeoutCount(string server, string kind) => _timeouts.WithLabels(server, kind).Value;
+    public double RequestCount(string server, string kind) => _requests.WithLabels(server, kind).Value;
+    public double Backlog => _backlog.Value;
 }
