@@ -54,6 +54,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                     Log.PeerAuthFailed(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
                 case FetchRevocation fetch: actor.FetchRevocation(sa, fetch.Fetch); break;
+                case RunEap eap: actor.RunEap(sa, eap); break;
                 case RevocationUnverified unverified:
                     Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
                     break;

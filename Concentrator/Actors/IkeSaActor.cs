@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Eap;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -63,6 +64,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         {
             if (_lineage.Find(m.Spi) is not { } target) return;
             target.ResumeDeferredRequest();
+            _runner.Drain(target);
+        });
+        Receive<EapStepDone>(m =>
+        {
+            if (_lineage.Find(m.Spi) is not { } target)
+            {
+                if (m.Result?.Msk is { } msk) System.Security.Cryptography.CryptographicOperations.ZeroMemory(msk);
+                return;
+            }
+            target.ResumeEap(m.Result);
             _runner.Drain(target);
         });
         Receive<RetransmitTick>(m =>
@@ -187,6 +198,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         // The children's actors are stopped by now; their SAs leave the data plane here, whatever the reason for the stop.
         _runner.UninstallAll();
         if (_replication is not null && !_runner.Silent) _replication.Remove(Sa.OurSpi);
+        _stopping.Cancel();
         _lineage.Dispose();
     }
 
@@ -205,6 +217,44 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         var metrics = sa.Context.Metrics;
         fetch.Checker.FetchAsync(fetch, metrics).ContinueWith(_ => new RevocationFetched(sa.OurSpi), TaskScheduler.Default).PipeTo(Self);
+    }
+
+    /// <summary>The longest one EAP step may take (a RADIUS server's retransmissions and failover included); the SA's
+    /// half_open_timeout bounds the whole IKE_AUTH anyway.</summary>
+    public static readonly TimeSpan EapStepTimeout = TimeSpan.FromSeconds(30);
+
+    // Cancelled when this actor stops: an EAP step still running (a RADIUS request) gives up.
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>
+    /// One EAP step of a deferred IKE_AUTH, off this actor's thread with <see cref="EapStepTimeout"/>, then back here, the
+    /// actor staying free for the SA's other messages meanwhile; a step that throws, is cancelled or times out resumes the
+    /// SA with no result (it refuses the peer).
+    /// </summary>
+    internal void RunEap(IkeSa sa, RunEap run)
+    {
+        var spi = sa.OurSpi;
+        var self = Self;
+        var token = _stopping.Token;
+        _ = Task.Run(async () =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(EapStepTimeout);
+            EapResult? result = null;
+            try
+            {
+                var step = run.Response is null
+                    ? run.Session.StartAsync(run.PeerIdentity, run.EapId, timeout.Token)
+                    : run.Session.ProcessAsync(run.Response, timeout.Token);
+                result = await step.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled, timed out or failed: the SA refuses the peer (EapTimeout); a session never throws by design.
+                result = null;
+            }
+            self.Tell(new EapStepDone(spi, result));
+        });
     }
 
     /// <summary>DPD, lifetimes and NAT-T keepalives of an SA that is established (negotiated here or adopted).</summary>
@@ -297,6 +347,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public sealed record RetransmitTick(ulong Spi);
 
     private sealed record RevocationFetched(ulong Spi);
+
+    private sealed record EapStepDone(ulong Spi, EapResult? Result);
 
     private sealed record IkeRekeyDue
     {

@@ -45,6 +45,7 @@ internal static partial class ConfigLoader
             Pools = pools,
             Connections = ReadConnections(root, listen, secrets.Keys, pools),
             Secrets = secrets.Ike,
+            EapSecrets = secrets.Eap,
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
         };

@@ -23,5 +23,7 @@ public sealed class ConfigConnectionResolver(ConcentratorConfig config) : IConne
 
     public byte[]? FindSharedKey(Identity local, Identity remote) => config.FindSharedKey(local, remote);
 
+    public byte[]? FindEapSecret(Identity local, Identity user) => config.FindEapSecret(local, user);
+
     public ConnectionConfig? FindConnection(string name) => config.Connections.GetValueOrDefault(name);
 }

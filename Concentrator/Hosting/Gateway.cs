@@ -10,6 +10,7 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Eap;
 using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
 using Concentrator.Telemetry;
@@ -79,9 +80,11 @@ public sealed class Gateway : IAsyncDisposable
         var limits = options.Config.Charon.ToLimits();
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         Pools = new AddressPools(options.Config.Pools.Values, options.LeaseReuseDelay);
+        var resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config);
         var context = new IkeSaContext
         {
-            Resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config),
+            Resolver = resolver,
+            EapSessions = new EapSessionFactory(resolver),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,

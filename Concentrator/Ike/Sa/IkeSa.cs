@@ -72,6 +72,8 @@ public sealed class IkeSa : IDisposable
             RemoteId = old.RemoteId,
             PeerCertificateSubject = old.PeerCertificateSubject,
             EapIdentity = old.EapIdentity,
+            EapOutcome = old.EapOutcome,
+            LoginMethod = old.LoginMethod,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             PeerSupportsFragmentation = old.PeerSupportsFragmentation,
@@ -84,6 +86,7 @@ public sealed class IkeSa : IDisposable
         sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
+        if (sa.LoginMethod is { } method) sa.Telemetry.UserOnline(method);
         return sa;
     }
 
@@ -122,6 +125,24 @@ public sealed class IkeSa : IDisposable
     /// <summary>Who this SA belongs to, as strongSwan's unique policy and swanctl's listings see it: the EAP identity when
     /// the peer logged in by EAP, else its IKE identity.</summary>
     public Identity? User => EapIdentity ?? RemoteId;
+
+    /// <summary>
+    /// What the EAP method decided for the user once it succeeded (RADIUS Framed-IP-Address and Class), without the
+    /// MSK or the last message; <see cref="Tasks.IkeConfigTask"/> reads it. Null when the peer did not log in by EAP.
+    /// </summary>
+    public Eap.EapResult? EapOutcome { get; internal set; }
+
+    /// <summary>Responder: how the peer logged in (psk, pubkey, or its EAP method): the method label of the logins and
+    /// users-online metrics. Null for an initiator SA.</summary>
+    public string? LoginMethod { get; internal set; }
+
+    /// <summary>The EAP conversation of this responder's IKE_AUTH (RFC 7296 §2.16); disposed when it ends or the SA does.</summary>
+    internal Eap.IEapSession? EapSession { get; set; }
+
+    // The answer of the EAP step the host ran (RunEap), held until the deferred IKE_AUTH request runs again; null with
+    // _eapAnswered: the step did not answer in time.
+    private Eap.EapResult? _eapResult;
+    private bool _eapAnswered;
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
@@ -204,6 +225,34 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Answers the request a task deferred (<see cref="TaskOutcome.Deferred"/>), after the host did what it asked.</summary>
     public void ResumeDeferredRequest() => TaskManager.ResumeDeferred();
+
+    /// <summary>
+    /// Answers the IKE_AUTH request that waits for an EAP step (<see cref="RunEap"/>) with its result; null: the step
+    /// failed or did not answer in time. Ignored (the MSK zeroed) when the SA no longer waits for it.
+    /// </summary>
+    public void ResumeEap(Eap.EapResult? result)
+    {
+        _eapResult = result;
+        _eapAnswered = true;
+        TaskManager.ResumeDeferred();
+        ZeroPendingEap();
+    }
+
+    /// <summary>The EAP step's answer for the task that asked for it: (false, _) when none came back for this request.</summary>
+    internal (bool Answered, Eap.EapResult? Result) TakeEapResult()
+    {
+        var taken = (_eapAnswered, _eapResult);
+        _eapResult = null;
+        _eapAnswered = false;
+        return taken;
+    }
+
+    private void ZeroPendingEap()
+    {
+        if (_eapResult?.Msk is { } msk) CryptographicOperations.ZeroMemory(msk);
+        _eapResult = null;
+        _eapAnswered = false;
+    }
 
     /// <summary>True while a deferred request runs again: its tasks must decide now and not defer a second time.</summary>
     internal bool ResumingDeferred => TaskManager.Resuming;
@@ -422,6 +471,11 @@ public sealed class IkeSa : IDisposable
     {
         Move(IkeSaState.Established);
         EstablishedUtc = DateTime.UtcNow;
+        if (!IsInitiator && LoginMethod is { } method)
+        {
+            Context.Metrics.CountLogin(method, null);
+            Telemetry.UserOnline(method);
+        }
         Telemetry.Established(Age, Connection?.Name, ProposalText);
         Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
             new IkeSaSummary(ProposalText, Age, NatDetected, ChildTable.Count)));
@@ -472,11 +526,18 @@ public sealed class IkeSa : IDisposable
     /// </summary>
     internal TaskOutcome AuthFailed(AuthFailure reason, Identity? peer, string detail)
     {
-        Context.Metrics.CountAuthFailure(IsInitiator, reason);
-        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
+        CountAuthFailure(reason, peer, detail);
         if (!IsInitiator) return RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
         TellResponderAuthFailed();
         return Fail(CloseReason.AuthFailed);
+    }
+
+    /// <summary>A peer not authenticated, counted by reason (and as responder a failed login of its method) and logged.</summary>
+    internal void CountAuthFailure(AuthFailure reason, Identity? peer, string detail)
+    {
+        Context.Metrics.CountAuthFailure(IsInitiator, reason);
+        if (!IsInitiator) Context.Metrics.CountLogin(LoginMethod ?? "", reason);
+        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
     }
 
     /// <summary>
@@ -557,6 +618,9 @@ public sealed class IkeSa : IDisposable
         CryptographicOperations.ZeroMemory(NonceI);
         CryptographicOperations.ZeroMemory(NonceR);
         ChildTable.ZeroKeys();
+        ZeroPendingEap();
+        EapSession?.Dispose();
+        EapSession = null;
     }
 }
 
