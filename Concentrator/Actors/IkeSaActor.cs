@@ -138,7 +138,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
-            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList())));
+            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), _runner.Traffic())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -413,7 +413,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
-        IReadOnlyList<string>? VirtualIps = null);
+        IReadOnlyList<string>? VirtualIps = null, SaCounters Traffic = default);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

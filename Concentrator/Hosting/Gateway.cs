@@ -13,6 +13,7 @@ using Concentrator.Ike.Connections;
 using Concentrator.Ike.Eap;
 using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
+using Concentrator.Radius;
 using Concentrator.Telemetry;
 using Concentrator.Transport;
 
@@ -81,10 +82,13 @@ public sealed class Gateway : IAsyncDisposable
         (options.DataPlane as IDataPlaneMetricsSource)?.AttachMetrics(Metrics.DataPlane);
         Pools = new AddressPools(options.Config.Pools.Values, options.LeaseReuseDelay);
         var resolver = options.Resolver ?? new ConfigConnectionResolver(options.Config);
+        var radiusLog = options.Loggers.CreateLogger("Concentrator.Radius");
+        var logins = new RadiusLogins(Metrics.Node);
+        Radius = options.Config.Charon.EapRadius is { } eapRadius ? new RadiusClient(eapRadius.ToRadiusOptions(), Metrics.Radius, radiusLog) : null;
         var context = new IkeSaContext
         {
             Resolver = resolver,
-            EapSessions = new EapSessionFactory(resolver),
+            EapSessions = new EapSessionFactory(resolver, Radius is null ? null : new RadiusEapSessionFactory(Radius, logins, radiusLog)),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,
@@ -110,6 +114,11 @@ public sealed class Gateway : IAsyncDisposable
             Pools.Coordinator = ClusterLeases.ForNode(System, replicas, options.LeaseSettleTime);
         }
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
+        if (Radius is { Options.Accounting: true })
+        {
+            Accounting = new RadiusAccounting(Radius, logins, Metrics.Radius, radiusLog);
+            Accounting.Attach(System);
+        }
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
         {
@@ -231,6 +240,14 @@ public sealed class Gateway : IAsyncDisposable
     public ActorSystem System { get; }
     public IActorRef Supervisor { get; }
     public ConcentratorMetrics Metrics { get; }
+
+    /// <summary>charon.plugins.eap-radius's client; null when not configured.</summary>
+    public RadiusClient? Radius { get; }
+
+    /// <summary>RADIUS accounting (charon.plugins.eap-radius.accounting); null when off.</summary>
+    public RadiusAccounting? Accounting { get; }
+
+    private static readonly TimeSpan AccountingDrainTimeout = TimeSpan.FromSeconds(5);
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>This node's virtual IP pools and their leases (swanctl pools).</summary>
@@ -346,6 +363,10 @@ public sealed class Gateway : IAsyncDisposable
         await _host.StopAsync().ConfigureAwait(false);
         _host.Dispose();
         foreach (var t in _transports) t.Dispose();
+        // The Stops of the SAs deleted on shutdown go out before the client's sockets close.
+        if (Accounting is { } accounting) await accounting.DrainAsync(AccountingDrainTimeout).ConfigureAwait(false);
+        Accounting?.Dispose();
+        Radius?.Dispose();
     }
 
     /// <summary>Sends through the transport whose address matches the SA's local address.</summary>

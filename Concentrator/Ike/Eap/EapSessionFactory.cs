@@ -17,6 +17,15 @@ public sealed class EapSessionFactory(IConnectionResolver resolver, IEapSessionF
         _ => null,
     };
 
+    /// <summary>As above; RADIUS gets the IKE SA's endpoints (NAS attributes, accounting).</summary>
+    public IEapSession? Create(ConnectionConfig connection, AuthConfig remote, EapPeer peer) => remote.Auth switch
+    {
+        AuthConfig.EapMsChapV2 => MsChapV2(connection),
+        AuthConfig.EapRadius => radius?.Create(connection, remote, peer),
+        AuthConfig.Eap => radius?.Create(connection, remote, peer) ?? MsChapV2(connection),
+        _ => null,
+    };
+
     private MsChapV2Session MsChapV2(ConnectionConfig connection) =>
         new(user => resolver.FindEapSecret(connection.Local.Identity, user));
 }

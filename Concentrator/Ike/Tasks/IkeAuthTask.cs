@@ -237,7 +237,7 @@ public sealed class IkeAuthTask : IIkeTask
         if (ranked.Count == 0) return sa.AuthFailed(AuthFailure.EapNotSupported, peer, "no eap connection for the identities");
         var conn = ranked[0];
         if (Accept(sa, conn, request, peer, wantedLocal) != TaskOutcome.Done) return TaskOutcome.Failed;
-        var session = sa.Context.EapSessions?.Create(conn, conn.Remote);
+        var session = sa.Context.EapSessions?.Create(conn, conn.Remote, new EapPeer(sa.OurSpi, sa.LocalEndpoint, sa.RemoteEndpoint));
         if (session is null) return sa.AuthFailed(AuthFailure.EapNotSupported, peer, $"no EAP server for {conn.Remote.Auth}");
         sa.EapSession?.Dispose();
         sa.EapSession = session;
