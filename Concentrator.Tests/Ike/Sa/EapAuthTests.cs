@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
 using Concentrator.Hosting;
@@ -69,9 +70,11 @@ public sealed class EapAuthTests
         public List<IkeMessage> Responses { get; } = [];
         private uint _messageId = 1;
 
+        public ConcentratorConfig Config { get; }
+
         public EapClient(string gatewayYaml)
         {
-            var rConfig = ConcentratorConfig.Parse(gatewayYaml, "<r>");
+            var rConfig = Config = ConcentratorConfig.Parse(gatewayYaml, "<r>");
             var iConfig = ConcentratorConfig.Parse(Client, "<i>");
             Pools = new AddressPools(rConfig.Pools.Values, TimeSpan.FromMinutes(5));
             var resolver = new ConfigConnectionResolver(rConfig);
@@ -310,5 +313,69 @@ public sealed class EapAuthTests
         Assert.NotNull(c.R.Sa.EapSession);
         c.R.Sa.Dispose();
         Assert.Null(c.R.Sa.EapSession);
+    }
+
+    [Fact]
+    public void An_adopter_keeps_the_user_its_method_and_the_lease_held_for_the_user()
+    {
+        var c = new EapClient(Gateway());
+        Login(c);
+        var lease = Assert.Single(c.R.Sa.VirtualIps.All);
+        byte[] encoded;
+        using (var snapshot = IkeSaSnapshotter.Snapshot(c.R.Sa, _ => (0, 0))) encoded = IkeSaSnapshotCodec.Encode(snapshot);
+        Assert.Equal(IkeSaSnapshotCodec.VersionWithEap, encoded[0]);
+        for (int n = 0; n < encoded.Length; n++)
+        {
+            Assert.NotEqual(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(encoded.AsSpan(0, n), out var cut));
+            Assert.Null(cut);
+        }
+
+        // The SA moves: node A lets go, node B (same configuration, its own pools and metrics) adopts it.
+        c.R.Sa.Dispose();
+        Assert.Equal(0, c.Metric("concentrator_users_online"));
+        var pools = new AddressPools(c.Config.Pools.Values, TimeSpan.FromMinutes(5));
+        var metrics = new ConcentratorMetrics();
+        Assert.Equal(ParseStatus.Ok, IkeSaSnapshotCodec.TryDecode(encoded, out var decoded));
+        IkeSa? adopted;
+        using (decoded)
+        {
+            adopted = IkeSaSnapshotter.Restore(new IkeSaContext
+            {
+                Resolver = new ConfigConnectionResolver(c.Config), DataPlane = new InMemoryDataPlane(), Pools = pools, Metrics = metrics,
+            }, decoded!, 1000);
+        }
+        Assert.NotNull(adopted);
+        Assert.Equal("alice", adopted!.EapIdentity!.Text);
+        Assert.Equal("alice", adopted.User!.Text);
+        Assert.Equal("eap-mschapv2", adopted.LoginMethod);
+        Assert.Equal(lease, Assert.Single(adopted.VirtualIps.All));
+        Assert.True(pools.IsLeasedTo(lease, Identity.Parse("alice")));
+        Assert.Equal(1, CertificateAuthTests.Scrape(metrics).Sum("concentrator_users_online", ("method", "eap-mschapv2")));
+        adopted.Dispose();
+        Assert.Equal(0, CertificateAuthTests.Scrape(metrics).Sum("concentrator_users_online"));
+    }
+
+    [Fact]
+    public void A_framed_address_is_the_peers_address_and_a_group_naming_a_pool_picks_it()
+    {
+        var framed = IPAddress.Parse("10.77.0.9");
+        var c = new EapClient(Gateway().Replace("rw-pool: { addrs: 10.30.0.0/24 }", "rw-pool: { addrs: 10.30.0.0/24 }\n  staff: { addrs: 10.40.0.0/24 }")
+            .Replace("pools: [rw-pool]", "pools: [rw-pool, staff]"));
+        var outcomes = new Queue<EapResult>([new EapResult(EapResultKind.Success, EapPacket.Success(0)) { Groups = ["nurses", "staff"] },
+            new EapResult(EapResultKind.Success, EapPacket.Success(0)) { FramedAddress = framed }]);
+        foreach (var expected in new[] { "10.40.0.1", "10.77.0.9" })
+        {
+            var cfg = new IkeConfigTask();
+            c.R.Sa.EapIdentity = Identity.Parse("alice");
+            c.R.Sa.EapOutcome = outcomes.Dequeue();
+            var request = new List<Payload>();
+            new IkeConfigTask().BuildRequest(c.I.Sa, request);
+            var message = new IkeMessage(default, request);
+            Assert.Equal(TaskOutcome.Done, cfg.ProcessRequest(c.R.Sa, message));
+            Assert.Equal(expected, Assert.Single(c.R.Sa.VirtualIps.All).Address.ToString());
+            c.R.Sa.VirtualIps.Release(c.Pools, c.R.Sa.User);
+        }
+        // The framed address was never a lease: no pool holds or lost anything for it.
+        Assert.All(c.Pools.Usage(), u => Assert.Equal(0, u.InUse));
     }
 }

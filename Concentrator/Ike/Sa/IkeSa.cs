@@ -83,7 +83,7 @@ public sealed partial class IkeSa : IDisposable
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
         // The new SA holds the tunnel's leases too (each SA releases its own hold when it ends).
-        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
+        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.User, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
         if (sa.LoginMethod is { } method) sa.Telemetry.UserOnline(method);
@@ -563,7 +563,8 @@ public sealed partial class IkeSa : IDisposable
 
     public void Dispose()
     {
-        VirtualIps.Release(Context.Pools, RemoteId);
+        // Leases are the user's (the EAP identity when it logged in by EAP, as strongSwan's pools key them).
+        VirtualIps.Release(Context.Pools, User);
         Telemetry.Disposed();
         TaskManager.ReleaseFragments();
         Protector?.Dispose();
