@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Concentrator.Cli;
 using Concentrator.Cluster.Replication;
 using Concentrator.Config;
 using Concentrator.DataPlane;
@@ -377,5 +378,15 @@ public sealed class EapAuthTests
         }
         // The framed address was never a lease: no pool holds or lost anything for it.
         Assert.All(c.Pools.Usage(), u => Assert.Equal(0, u.InUse));
+    }
+
+    [Fact]
+    public void The_listing_names_the_eap_identity_as_swanctl_does()
+    {
+        var view = new SaView("rw", "0a0b0c0d0e0f1011", "Established", "responder", "192.0.2.1:4500", "192.0.2.1", "AES_GCM_16-256", 3, [],
+            VirtualIps: ["10.30.0.1"], EapId: "alice");
+        Assert.Contains("  remote 192.0.2.1:4500 [192.0.2.1] EAP: 'alice'\n", AdminCommands.Render([view]).ReplaceLineEndings("\n"));
+        Assert.Contains("\"eap_id\": \"alice\"", System.Text.Json.JsonSerializer.Serialize(new List<SaView> { view }, AdminJson.Default.ListSaView));
+        Assert.DoesNotContain("EAP:", AdminCommands.Render([view with { EapId = null }]));
     }
 }
