@@ -90,7 +90,7 @@ public sealed class RadiusInteropTests(ITestOutputHelper output)
             NamespaceTestbed.LanSubnet, Esp, extra: "vips = 0.0.0.0");
 
     /// <summary>charon with the EAP-MSCHAPv2 client (MD4 and DES from the openssl plugin's legacy provider).</summary>
-    private const string PeerPlugins = $"  load = {StrongSwan.Plugins} eap-mschapv2\n";
+    private const string PeerPlugins = $"  load = {StrongSwan.Plugins} eap-identity eap-mschapv2\n";
 
     private sealed record Setup(InteropScope Scope, StrongSwan Peer, ConcentratorProcess Gateway, FreeRadius R1, FreeRadius R2);
 

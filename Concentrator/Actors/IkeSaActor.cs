@@ -138,7 +138,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
-            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), _runner.Traffic())));
+            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), Sa.EapIdentity?.Text, _runner.Traffic())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -411,9 +411,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     /// <param name="RemoteCertificate">The subject (and subjectAltNames) of the certificate the peer authenticated with; null for a PSK peer.</param>
     /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
+    /// <param name="EapId">The identity the peer proved by EAP; null when it did not log in by EAP.</param>
+    /// <param name="Traffic">Totals of all its Child SAs, rekeyed ones included (RADIUS accounting's Interim-Update).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
-        IReadOnlyList<string>? VirtualIps = null, SaCounters Traffic = default);
+        IReadOnlyList<string>? VirtualIps = null, string? EapId = null, SaCounters Traffic = default);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

@@ -119,7 +119,8 @@ public static class AdminCommands
         foreach (var sa in sas)
         {
             sb.AppendLine($"{sa.Connection}: #{sa.Spi}, {sa.State}, IKEv2, {sa.Role}");
-            sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]");
+            // As swanctl --list-sas: the EAP identity after the IKE identity.
+            sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]{(sa.EapId is { } eap ? $" EAP: '{eap}'" : "")}");
             if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
             if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");

@@ -10,8 +10,10 @@ namespace Concentrator.Hosting;
 /// <summary>One IKE SA as the operator commands show it (never key material).</summary>
 /// <param name="RemoteCertificate">The subject of the peer's certificate (pubkey authentication); null for a PSK peer.</param>
 /// <param name="VirtualIps">Leased to the peer (we are the responder) or assigned to us (initiator).</param>
+/// <param name="EapId">The identity the peer proved by EAP (swanctl's remote-eap-id); null when it did not log in by EAP.</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
-    double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null);
+    double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null,
+    string? EapId = null);
 
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
     IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut);
@@ -59,7 +61,7 @@ public static class AdminApi
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
-                    info.VirtualIps ?? []));
+                    info.VirtualIps ?? [], info.EapId));
         }
         return result;
     }

@@ -16,7 +16,7 @@ namespace Concentrator.Ike.Sa;
 /// its exchanges (<see cref="TaskManager"/>), and the host API an actor or a test drives it with. No I/O and no timers:
 /// every action is an <see cref="IkeEffect"/> drained by the host, in order. Not thread-safe; owned by one host.
 /// </summary>
-public sealed class IkeSa : IDisposable
+public sealed partial class IkeSa : IDisposable
 {
     private readonly List<IkeEffect> _effects = new();
     private readonly long _createdTimestamp = Stopwatch.GetTimestamp();
@@ -83,7 +83,7 @@ public sealed class IkeSa : IDisposable
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
         // The new SA holds the tunnel's leases too (each SA releases its own hold when it ends).
-        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
+        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.User, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
         if (sa.LoginMethod is { } method) sa.Telemetry.UserOnline(method);
@@ -126,23 +126,6 @@ public sealed class IkeSa : IDisposable
     /// the peer logged in by EAP, else its IKE identity.</summary>
     public Identity? User => EapIdentity ?? RemoteId;
 
-    /// <summary>
-    /// What the EAP method decided for the user once it succeeded (RADIUS Framed-IP-Address and Class), without the
-    /// MSK or the last message; <see cref="Tasks.IkeConfigTask"/> reads it. Null when the peer did not log in by EAP.
-    /// </summary>
-    public Eap.EapResult? EapOutcome { get; internal set; }
-
-    /// <summary>Responder: how the peer logged in (psk, pubkey, or its EAP method): the method label of the logins and
-    /// users-online metrics. Null for an initiator SA.</summary>
-    public string? LoginMethod { get; internal set; }
-
-    /// <summary>The EAP conversation of this responder's IKE_AUTH (RFC 7296 §2.16); disposed when it ends or the SA does.</summary>
-    internal Eap.IEapSession? EapSession { get; set; }
-
-    // The answer of the EAP step the host ran (RunEap), held until the deferred IKE_AUTH request runs again; null with
-    // _eapAnswered: the step did not answer in time.
-    private Eap.EapResult? _eapResult;
-    private bool _eapAnswered;
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
@@ -225,34 +208,6 @@ public sealed class IkeSa : IDisposable
 
     /// <summary>Answers the request a task deferred (<see cref="TaskOutcome.Deferred"/>), after the host did what it asked.</summary>
     public void ResumeDeferredRequest() => TaskManager.ResumeDeferred();
-
-    /// <summary>
-    /// Answers the IKE_AUTH request that waits for an EAP step (<see cref="RunEap"/>) with its result; null: the step
-    /// failed or did not answer in time. Ignored (the MSK zeroed) when the SA no longer waits for it.
-    /// </summary>
-    public void ResumeEap(Eap.EapResult? result)
-    {
-        _eapResult = result;
-        _eapAnswered = true;
-        TaskManager.ResumeDeferred();
-        ZeroPendingEap();
-    }
-
-    /// <summary>The EAP step's answer for the task that asked for it: (false, _) when none came back for this request.</summary>
-    internal (bool Answered, Eap.EapResult? Result) TakeEapResult()
-    {
-        var taken = (_eapAnswered, _eapResult);
-        _eapResult = null;
-        _eapAnswered = false;
-        return taken;
-    }
-
-    private void ZeroPendingEap()
-    {
-        if (_eapResult?.Msk is { } msk) CryptographicOperations.ZeroMemory(msk);
-        _eapResult = null;
-        _eapAnswered = false;
-    }
 
     /// <summary>True while a deferred request runs again: its tasks must decide now and not defer a second time.</summary>
     internal bool ResumingDeferred => TaskManager.Resuming;
@@ -608,7 +563,8 @@ public sealed class IkeSa : IDisposable
 
     public void Dispose()
     {
-        VirtualIps.Release(Context.Pools, RemoteId);
+        // Leases are the user's (the EAP identity when it logged in by EAP, as strongSwan's pools key them).
+        VirtualIps.Release(Context.Pools, User);
         Telemetry.Disposed();
         TaskManager.ReleaseFragments();
         Protector?.Dispose();
@@ -618,9 +574,7 @@ public sealed class IkeSa : IDisposable
         CryptographicOperations.ZeroMemory(NonceI);
         CryptographicOperations.ZeroMemory(NonceR);
         ChildTable.ZeroKeys();
-        ZeroPendingEap();
-        EapSession?.Dispose();
-        EapSession = null;
+        EndEap();
     }
 }
 
