@@ -258,6 +258,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     private void Uninstall(uint spi)
     {
         if (!_installed.Remove(spi, out var child)) return;
+        DataPlane.FlushCounters(spi);
         if (DataPlane.TryGetCounters(spi, out var counters)) _retiredTraffic = Sum(_retiredTraffic, counters);
         DataPlane.DeleteSa(spi);
         Context.Parent.Tell(new IkeSaSupervisor.ChildUninstalled(spi));
