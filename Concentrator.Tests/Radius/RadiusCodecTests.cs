@@ -207,3 +207,26 @@ public sealed class RadiusCodecTests
         return (packet, macOffset);
     }
 }
+
+public sealed class RadiusFuzzSeedTests
+{
+    [Fact]
+    public void The_signed_accept_seed_reaches_verification_and_the_msk()
+    {
+        var seed = Concentrator.Fuzz.RadiusResponseTarget.Seeds().Single(s => s.Name == "accept-mppe").Data;
+        var datagram = seed[1..];
+        // The target signs it; sign the same way here and check it verifies and carries keys.
+        RadiusPacket.TryParse(datagram, out var unsigned);
+        int mac = RadiusPacket.HeaderLength + 2;
+        Assert.Equal(RadiusAttributeType.MessageAuthenticator, (RadiusAttributeType)datagram[RadiusPacket.HeaderLength]);
+        RadiusAuthenticator.SignMessageAuthenticator(datagram, mac, [], Concentrator.Fuzz.RadiusResponseTarget.Secret);
+        RadiusAuthenticator.SignResponse(datagram, Concentrator.Fuzz.RadiusResponseTarget.RequestAuthenticator, Concentrator.Fuzz.RadiusResponseTarget.Secret);
+        RadiusPacket.TryParse(datagram, out var packet);
+        Assert.Null(RadiusSocket.Verify(packet, RadiusCode.AccessRequest, Concentrator.Fuzz.RadiusResponseTarget.RequestAuthenticator,
+            Concentrator.Fuzz.RadiusResponseTarget.Secret));
+        var msk = MsMppeKey.DecryptMsk(packet, Concentrator.Fuzz.RadiusResponseTarget.RequestAuthenticator, Concentrator.Fuzz.RadiusResponseTarget.Secret);
+        Assert.NotNull(msk);
+        Assert.Equal(Enumerable.Repeat((byte)17, 32).Concat(Enumerable.Repeat((byte)16, 32)), msk);
+        _ = unsigned;
+    }
+}

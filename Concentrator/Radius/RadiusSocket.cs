@@ -150,22 +150,32 @@ internal sealed class RadiusSocket : IDisposable
         Pending? pending;
         lock (_pending) pending = _pending[packet.Identifier];
         if (pending is null || pending.Response.Task.IsCompleted) return RadiusDropReason.UnknownId;
-        bool codeFits = pending.RequestCode == RadiusCode.AccountingRequest
+        if (Verify(packet, pending.RequestCode, pending.RequestAuthenticator, _server.Options.Secret) is { } reason) return reason;
+        pending.Response.TrySetResult(packet.Bytes.ToArray());
+        return null;
+    }
+
+    /// <summary>
+    /// Whether a well-formed packet answers a request of <paramref name="requestCode"/> with
+    /// <paramref name="requestAuthenticator"/>: its Response Authenticator, its code, and a Message-Authenticator where one is
+    /// required (RFC 3579 §3.2 with EAP-Message; on every Accept and Challenge since BlastRADIUS, CVE-2024-3596, so only a
+    /// bare Access-Reject, which grants nothing, may come without). Null when it does.
+    /// </summary>
+    internal static RadiusDropReason? Verify(RadiusPacket packet, RadiusCode requestCode, ReadOnlySpan<byte> requestAuthenticator,
+        ReadOnlySpan<byte> secret)
+    {
+        if (!RadiusAuthenticator.VerifyResponse(packet.Bytes, requestAuthenticator, secret)) return RadiusDropReason.BadAuthenticator;
+        bool codeFits = requestCode == RadiusCode.AccountingRequest
             ? packet.Code == RadiusCode.AccountingResponse
             : packet.Code is RadiusCode.AccessAccept or RadiusCode.AccessReject or RadiusCode.AccessChallenge;
-        var secret = _server.Options.Secret;
-        if (!RadiusAuthenticator.VerifyResponse(packet.Bytes, pending.RequestAuthenticator, secret)) return RadiusDropReason.BadAuthenticator;
         if (!codeFits) return RadiusDropReason.UnexpectedCode;
-        // RFC 3579 §3.2 requires it with EAP-Message; an Accept or Challenge must carry it regardless (BlastRADIUS,
-        // CVE-2024-3596), so only a bare Access-Reject, which grants nothing, may come without.
         bool needsMac = packet.Code is RadiusCode.AccessAccept or RadiusCode.AccessChallenge ||
                         packet.TryFind(RadiusAttributeType.EapMessage, out _) ||
                         packet.TryFind(RadiusAttributeType.MessageAuthenticator, out _);
-        if (needsMac && !RadiusAuthenticator.VerifyMessageAuthenticator(packet, pending.RequestAuthenticator, secret))
+        if (needsMac && !RadiusAuthenticator.VerifyMessageAuthenticator(packet, requestAuthenticator, secret))
         {
             return RadiusDropReason.BadMessageAuthenticator;
         }
-        pending.Response.TrySetResult(packet.Bytes.ToArray());
         return null;
     }
 
