@@ -62,6 +62,7 @@ public sealed class RadiusClient : IDisposable
         _log = log;
         _servers = options.Servers.Select((s, i) => (s, i)).OrderByDescending(x => x.s.Preference).ThenBy(x => x.i)
             .Select(x => new RadiusServer(x.s, metrics, log)).ToArray();
+        metrics.BindServers(_servers.Select(s => s.Name));
     }
 
     public RadiusClientOptions Options { get; }

@@ -53,6 +53,20 @@ public sealed class RadiusMetrics
             "Accounting requests given up: the backlog was full, or no server answered after every retransmission.");
     }
 
+    /// <summary>Creates every configured server's series at zero, so dashboards and alerts see them before the first request.</summary>
+    public void BindServers(IEnumerable<string> names)
+    {
+        foreach (var name in names)
+        {
+            foreach (var kind in new[] { "auth", "acct" })
+            {
+                _roundTrip.WithLabels(name, kind);
+                _timeouts.WithLabels(name, kind);
+                _requests.WithLabels(name, kind);
+            }
+        }
+    }
+
     public void RoundTrip(string server, string kind, TimeSpan elapsed) => _roundTrip.WithLabels(server, kind).Observe(elapsed.TotalSeconds);
     public void Timeout(string server, string kind) => _timeouts.WithLabels(server, kind).Inc();
     public void Request(string server, string kind) => _requests.WithLabels(server, kind).Inc();
