@@ -50,9 +50,9 @@ public sealed class EapInteropTests(ITestOutputHelper output)
         """;
 
     /// <summary>The road warrior: EAP-MSCHAPv2 as alice with <paramref name="password"/>, the gateway by its certificate.</summary>
-    private static string PeerConf(string peerOuter, string password) =>
-        SwanctlConf.Connections(SwanctlConf.ConnectionBlock("gw", peerOuter, NamespaceTestbed.GatewayOuter, Ike,
-            "auth = eap-mschapv2\neap_id = alice", $"auth = pubkey\nid = {GatewayId}", "net", null, NamespaceTestbed.LanSubnet, Esp,
+    private static string PeerConf(string peerOuter, string password, string gatewayId = GatewayId, string ike = Ike, string esp = Esp) =>
+        SwanctlConf.Connections(SwanctlConf.ConnectionBlock("gw", peerOuter, NamespaceTestbed.GatewayOuter, ike,
+            "auth = eap-mschapv2\neap_id = alice", $"auth = pubkey\nid = {gatewayId}", "net", null, NamespaceTestbed.LanSubnet, esp,
             extra: "vips = 0.0.0.0"))
         + $$"""
         secrets {
@@ -144,6 +144,46 @@ public sealed class EapInteropTests(ITestOutputHelper output)
             "--admin", "http://127.0.0.1:9400/");
         Assert.Contains("no IKE SAs", sas.Stdout);
         Assert.Contains(gateway.EventsWithId(PeerAuthFailed), e => e.Message.Contains("EapFailed") && e.Message.Contains("wrong password for alice"));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    [Fact(Timeout = 150_000)]
+    [Trait("Category", "Root")]
+    public async Task The_shipped_remote_access_example_serves_an_eap_user_from_its_users_file_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true, needPki: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 120);
+        var bed = scope.Bed;
+        const string exampleGateway = "vpn.example.net";
+        var pki = new SwanPki(bed.Dir("pki"));
+        Directory.CreateDirectory(pki.Dir);
+        await pki.RootAsync("ca", "C=CH, O=Interop, CN=Interop Root CA", "ecdsa", 384);
+        await pki.IssueAsync("intermediate", "ca", "C=CH, O=Interop, CN=Interop Intermediate CA", "ecdsa", 384, ca: true);
+        await pki.IssueAsync("gw", "intermediate", $"C=CH, O=Interop, CN={exampleGateway}", "ecdsa", 256, san: [exampleGateway], flags: ["serverAuth"]);
+        string gatewayDir = bed.Dir("concentrator");
+        RemoteAccessExample.CopyCredentials(pki, gatewayDir);
+        // The example's include: ["users/*.yaml"]: alice's password in a file of her own.
+        Directory.CreateDirectory(Path.Combine(gatewayDir, "users"));
+        await File.WriteAllTextAsync(Path.Combine(gatewayDir, "users", "alice.yaml"), $"secrets:\n  eap-alice: {{ id: alice, secret: \"{Password}\" }}\n");
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer", extraSettings: StrongSwan.EapSettings()));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        peer.AddCredentials([pki.Path("ca")], [], []);
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, Password, exampleGateway, "default", "default"));
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, gatewayDir, RemoteAccessExample.Yaml(),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        Assert.True(init.Ok, "swanctl --initiate with EAP-MSCHAPv2 against the example failed: " + init);
+        Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
+        Assert.Contains("installing new virtual IP 10.30.0.1", peer.Log());
+        var login = Assert.Single(gateway.EventsWithId(EapLogin));
+        Assert.Contains("as EAP identity 'alice' (eap-mschapv2)", login.Message);
+        Assert.Contains("rw-eap", Assert.Single(gateway.EventsWithId(ConcentratorProcess.IkeSaEstablished)).Message);
+        var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15), "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", NamespaceTestbed.LanHost);
+        Assert.True(ping.Ok, "ping from the EAP road warrior through the example gateway failed: " + ping);
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
     }
