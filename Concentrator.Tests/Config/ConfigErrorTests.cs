@@ -144,7 +144,7 @@ public class ConfigErrorTests
     [InlineData("remote: { auth: rsa/pss }", "connections.site-a.remote.auth", "'rsa/pss' is not supported yet")]
     [InlineData("remote: { auth: rsa-2048 }", "connections.site-a.remote.auth", "'rsa-2048' is not supported yet")]
     [InlineData("remote: { auth: eap-tls }", "connections.site-a.remote.auth", "'eap-tls' is not supported yet")]
-    [InlineData("local: { auth: eap-mschapv2 }", "connections.site-a.local.auth", "'eap-mschapv2' is not supported yet")]
+    [InlineData("local: { auth: eap-radius }", "connections.site-a.local.auth", "'eap-radius' is not supported yet")]
     [InlineData("children: { lan: { mode: transport } }", "connections.site-a.children.lan.mode", "'transport' is not supported yet")]
     [InlineData("children: { lan: { close_action: trap } }", "connections.site-a.children.lan.close_action", "'trap' is not supported yet")]
     [InlineData("children: { lan: { close_action: start } }", "connections.site-a.children.lan.close_action", "'start' is not supported yet")]

@@ -70,11 +70,16 @@ public sealed class EapConfigTests
     }
 
     [Fact]
-    public void Our_own_round_is_never_eap_and_eap_id_is_no_local_key()
+    public void Our_own_round_logs_in_by_eap_mschapv2_only()
     {
-        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("auth: eap-mschapv2", local: "auth: eap-mschapv2"), File));
-        Assert.Equal("connections.rw.local.auth", e.KeyPath);
-        e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("auth: eap-mschapv2", local: "auth: psk, eap_id: gw"), File));
-        Assert.Equal("connections.rw.local.eap_id", e.KeyPath);
+        var local = ConcentratorConfig.Parse(Conn("auth: psk, id: gw.test", local: "auth: eap-mschapv2, eap_id: alice"), File).Connections["rw"].Local;
+        Assert.Equal(("eap-mschapv2", "alice"), (local.Auth, local.EapId!.Text));
+        foreach (var method in new[] { "eap-radius", "eap", "eap-md5" })
+        {
+            var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("auth: psk", local: $"auth: {method}"), File));
+            Assert.Equal("connections.rw.local.auth", e.KeyPath);
+        }
+        var misplaced = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(Conn("auth: eap-mschapv2", local: "auth: psk, eap_id: gw"), File));
+        Assert.Equal("connections.rw.local.eap_id", misplaced.KeyPath);
     }
 }

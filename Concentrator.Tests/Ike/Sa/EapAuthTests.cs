@@ -435,4 +435,71 @@ public sealed class EapAuthTests
         Assert.Contains("\"eap_id\": \"alice\"", System.Text.Json.JsonSerializer.Serialize(new List<SaView> { view }, AdminJson.Default.ListSaView));
         Assert.DoesNotContain("EAP:", AdminCommands.Render([view with { EapId = null }]));
     }
+
+    private static string OurClient(string password, string eapId = "alice") => $$"""
+        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        connections:
+          site:
+            remote_addrs: [127.0.0.1]
+            proposals: [aes256gcm16-prfsha256-ecp256]
+            vips: [0.0.0.0]
+            local: { auth: eap-mschapv2, id: laptop.test, eap_id: {{eapId}} }
+            remote: { auth: psk, id: gw.test }
+            children:
+              net: { local_ts: [dynamic], remote_ts: [10.10.0.0/16], esp_proposals: [aes256gcm16] }
+        secrets:
+          ike-gw: { id: gw.test, secret: "gateway-shared-key-0123456789" }
+          eap-me: { id: {{eapId}}, secret: "{{password}}" }
+        """;
+
+    /// <summary>Our initiator with local.auth eap-mschapv2 against our responder: the second witness of the rounds.</summary>
+    private static (RekeyHarness.Side I, RekeyHarness.Side R, ConcentratorMetrics Metrics) Ours(string password, string eapId = "alice")
+    {
+        var rConfig = ConcentratorConfig.Parse(Gateway(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(OurClient(password, eapId), "<i>");
+        var metrics = new ConcentratorMetrics();
+        var resolver = new ConfigConnectionResolver(rConfig);
+        var i = new RekeyHarness.Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = new InMemoryDataPlane() },
+            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, RekeyHarness.InitiatorEp, RekeyHarness.ResponderEp), new InMemoryDataPlane(), RekeyHarness.InitiatorEp);
+        var r = new RekeyHarness.Side(IkeSa.CreateResponder(new IkeSaContext
+        {
+            Resolver = resolver, DataPlane = new InMemoryDataPlane(), Metrics = metrics, Pools = new AddressPools(rConfig.Pools.Values, TimeSpan.FromMinutes(5)),
+            EapSessions = new EapSessionFactory(resolver),
+        }, 0x0A0B_0C0D_0E0F_1011, 0x2122_2324_2526_2728, RekeyHarness.ResponderEp, RekeyHarness.InitiatorEp, natT: false), new InMemoryDataPlane(),
+            RekeyHarness.ResponderEp);
+        i.Sa.Initiate();
+        RekeyHarness.Pump(i, r);
+        return (i, r, metrics);
+    }
+
+    [Fact]
+    public void Our_initiator_logs_in_by_eap_mschapv2_to_our_responder()
+    {
+        var (i, r, metrics) = Ours("alice-password");
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Equal("alice", r.Sa.EapIdentity!.Text);
+        Assert.Equal("laptop.test", r.Sa.RemoteId!.Text);
+        Assert.Equal("gw.test", i.Sa.RemoteId!.Text);
+        Assert.Equal("10.30.0.1", Assert.Single(i.Sa.VirtualIps.All).Address.ToString());
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        // IKE_SA_INIT, then IKE_AUTH with message IDs 1..5 (IDi, Identity, Response, Success ack, AUTH).
+        Assert.Equal(6u, i.Sa.TaskManager.NextRequestId);
+        Assert.Equal(6u, r.Sa.TaskManager.PeerNextRequestId);
+        Assert.Null(i.Sa.EapClient);
+        Assert.Equal(1, CertificateAuthTests.Scrape(metrics).Sum("concentrator_logins_total", ("method", "eap-mschapv2"), ("outcome", "success")));
+    }
+
+    [Fact]
+    public void Our_initiator_with_a_wrong_password_is_refused_and_both_ends_close()
+    {
+        var (i, r, metrics) = Ours("wrong-password");
+        Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
+        Assert.Equal(IkeSaState.Destroyed, r.Sa.State);
+        Assert.Equal(CloseReason.AuthFailed, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(0, i.Plane.InstalledCount + r.Plane.InstalledCount);
+        Assert.Equal(1, CertificateAuthTests.Scrape(metrics).Sum("concentrator_ike_auth_failures_total", ("reason", "eap_failed")));
+        Assert.Contains(i.Seen.OfType<PeerAuthFailed>(), f => f.Reason == AuthFailure.EapFailed && f.Detail.Contains("EAP-Failure"));
+    }
 }
