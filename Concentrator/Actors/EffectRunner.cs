@@ -95,6 +95,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Established = true;
         Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
             up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+        if (sa.EapIdentity is { } eapId) Log.EapLogin(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, up.RemoteId, eapId.Text, sa.LoginMethod ?? "eap");
         Context.Parent.Tell(new IkeSaSupervisor.Established(sa.OurSpi, up.Connection, up.RemoteId, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
         var vips = sa.VirtualIps.All.Select(v => v.Address).ToList();

@@ -236,6 +236,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         var spi = sa.OurSpi;
         var self = Self;
         var token = _stopping.Token;
+        var log = _log;
         _ = Task.Run(async () =>
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -248,9 +249,13 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                     : run.Session.ProcessAsync(run.Response, timeout.Token);
                 result = await step.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception)
+            catch (Exception e)
             {
                 // Cancelled, timed out or failed: the SA refuses the peer (EapTimeout); a session never throws by design.
+                if (!token.IsCancellationRequested)
+                {
+                    Log.EapStepFailed(log, $"{spi:x16}", run.Session.Method, e is OperationCanceledException ? $"no answer within {EapStepTimeout.TotalSeconds:0} s" : e.GetType().Name);
+                }
                 result = null;
             }
             self.Tell(new EapStepDone(spi, result));

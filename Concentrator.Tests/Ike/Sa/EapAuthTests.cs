@@ -129,17 +129,19 @@ public sealed class EapAuthTests
         child.BuildRequest(c.I.Sa, request1);
         var response = c.Send(request1)!;
 
-        // SK {IDr, AUTH, EAP(Identity request)}: the gateway authenticated by its PSK.
+        // SK {IDr, AUTH, EAP(Identity request, or MSCHAPv2's Challenge when eap_id names the user)}: the gateway by its PSK.
         var idr = response.Get<IdPayload>(PayloadType.IdResponder)!;
         var gwAuth = response.Get<AuthPayload>()!;
         var psk = Encoding.UTF8.GetBytes("gateway-shared-key-0123456789");
         Assert.True(PskAuth.Verify(c.I.Sa.Suite.Prf, psk, c.I.Sa.InitResponse, c.I.Sa.NonceI, c.I.Sa.Keys!.SkPr, idr.GetBody(), gwAuth.Data));
         Assert.Null(response.Get<SaPayload>());
         var eap = Parse(response);
-        Assert.Equal((EapCode.Request, EapType.Identity), (eap.Code, eap.Type));
-
-        response = c.Send([new EapPayload(EapPacket.Build(EapCode.Response, eap.Identifier, EapType.Identity, Encoding.UTF8.GetBytes(identity)))])!;
-        eap = Parse(response);
+        if (eap.Type == EapType.Identity)
+        {
+            Assert.Equal(EapCode.Request, eap.Code);
+            response = c.Send([new EapPayload(EapPacket.Build(EapCode.Response, eap.Identifier, EapType.Identity, Encoding.UTF8.GetBytes(identity)))])!;
+            eap = Parse(response);
+        }
         if (eap.Code == EapCode.Failure) return (response, null);
         Assert.Equal((EapCode.Request, EapType.MsChapV2), (eap.Code, eap.Type));
         var challengeData = eap.TypeData.ToArray();
@@ -166,6 +168,7 @@ public sealed class EapAuthTests
         Assert.StartsWith(MsChapV2.AuthenticatorResponse(hash, ntResponse, peerChallenge, authChallenge, user), success);
         response = c.Send([new EapPayload(EapPacket.Build(EapCode.Response, eap.Identifier, EapType.MsChapV2, [(byte)MsChapV2OpCode.Success]))])!;
         eap = Parse(response);
+        if (eap.Code == EapCode.Failure) return (response, null);
         Assert.Equal(EapCode.Success, eap.Code);
 
         var msk = MsChapV2.Msk(hash, ntResponse);
@@ -260,11 +263,54 @@ public sealed class EapAuthTests
     [Fact]
     public void A_configured_eap_id_starts_mschapv2_at_once_and_must_be_the_identity_proven()
     {
+        // eap_id bob: no EAP-Identity round; bob's own password gets him in.
         var c = new EapClient(Gateway(remote: "auth: eap-mschapv2, eap_id: bob"));
-        var idi = Identity.Parse("alice").ToPayload(PayloadType.IdInitiator);
-        var response = c.Send([idi])!;
-        var eap = Parse(response);
-        Assert.Equal(EapType.MsChapV2, eap.Type);
+        Login(c, identity: "bob", password: "bob-password");
+        Assert.Equal(IkeSaState.Established, c.R.Sa.State);
+        Assert.Equal("bob", c.R.Sa.EapIdentity!.Text);
+        Assert.Equal(4, c.Responses.Count);
+
+        // alice proves alice (her password is right) but the connection wants bob: EAP-Failure, identity_mismatch.
+        c = new EapClient(Gateway(remote: "auth: eap-mschapv2, eap_id: bob"));
+        var (last, _) = Login(c, identity: "alice", password: "alice-password");
+        Assert.Equal(EapCode.Failure, Parse(last!).Code);
+        Assert.Equal(IkeSaState.Destroyed, c.R.Sa.State);
+        Assert.Equal(1, c.Metric("concentrator_ike_auth_failures_total", ("reason", "identity_mismatch")));
+    }
+
+    [Fact]
+    public void Generic_eap_is_served_by_mschapv2_here_without_radius_and_counted_under_it()
+    {
+        var c = new EapClient(Gateway(remote: "auth: eap, eap_id: \"%any\""));
+        Login(c);
+        Assert.Equal(IkeSaState.Established, c.R.Sa.State);
+        Assert.Equal("eap-mschapv2", c.R.Sa.LoginMethod);
+        Assert.Equal(1, c.Metric("concentrator_logins_total", ("method", "eap-mschapv2"), ("outcome", "success")));
+    }
+
+    [Fact]
+    public void Hostile_eap_responses_end_the_session_in_failure_and_never_throw()
+    {
+        var random = new Random(16);
+        for (int i = 0; i < 2000; i++)
+        {
+            using var session = new MsChapV2Session(_ => "pw"u8.ToArray());
+            var first = session.StartAsync(Identity.Parse("a"), i % 2 == 0 ? null : Identity.Parse("a"), default).Result;
+            Assert.Equal(EapResultKind.Continue, first.Kind);
+            // A response with the right identifier and type half of the time, random bytes after it.
+            var bytes = new byte[random.Next(0, 80)];
+            random.NextBytes(bytes);
+            if (bytes.Length >= 5 && i % 4 < 2)
+            {
+                bytes[0] = (byte)EapCode.Response;
+                bytes[1] = first.Message![1];
+                BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(2), (ushort)bytes.Length);
+                bytes[4] = i % 2 == 0 ? (byte)EapType.Identity : (byte)EapType.MsChapV2;
+            }
+            var result = session.ProcessAsync(bytes, default).Result;
+            Assert.NotEqual(EapResultKind.Success, result.Kind);
+            if (result.Kind == EapResultKind.Failure) Assert.Equal((byte)EapCode.Failure, result.Message![0]);
+        }
     }
 
     [Fact]
@@ -388,5 +434,72 @@ public sealed class EapAuthTests
         Assert.Contains("  remote 192.0.2.1:4500 [192.0.2.1] EAP: 'alice'\n", AdminCommands.Render([view]).ReplaceLineEndings("\n"));
         Assert.Contains("\"eap_id\": \"alice\"", System.Text.Json.JsonSerializer.Serialize(new List<SaView> { view }, AdminJson.Default.ListSaView));
         Assert.DoesNotContain("EAP:", AdminCommands.Render([view with { EapId = null }]));
+    }
+
+    private static string OurClient(string password, string eapId = "alice") => $$"""
+        listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
+        connections:
+          site:
+            remote_addrs: [127.0.0.1]
+            proposals: [aes256gcm16-prfsha256-ecp256]
+            vips: [0.0.0.0]
+            local: { auth: eap-mschapv2, id: laptop.test, eap_id: {{eapId}} }
+            remote: { auth: psk, id: gw.test }
+            children:
+              net: { local_ts: [dynamic], remote_ts: [10.10.0.0/16], esp_proposals: [aes256gcm16] }
+        secrets:
+          ike-gw: { id: gw.test, secret: "gateway-shared-key-0123456789" }
+          eap-me: { id: {{eapId}}, secret: "{{password}}" }
+        """;
+
+    /// <summary>Our initiator with local.auth eap-mschapv2 against our responder: the second witness of the rounds.</summary>
+    private static (RekeyHarness.Side I, RekeyHarness.Side R, ConcentratorMetrics Metrics) Ours(string password, string eapId = "alice")
+    {
+        var rConfig = ConcentratorConfig.Parse(Gateway(), "<r>");
+        var iConfig = ConcentratorConfig.Parse(OurClient(password, eapId), "<i>");
+        var metrics = new ConcentratorMetrics();
+        var resolver = new ConfigConnectionResolver(rConfig);
+        var i = new RekeyHarness.Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = new InMemoryDataPlane() },
+            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, RekeyHarness.InitiatorEp, RekeyHarness.ResponderEp), new InMemoryDataPlane(), RekeyHarness.InitiatorEp);
+        var r = new RekeyHarness.Side(IkeSa.CreateResponder(new IkeSaContext
+        {
+            Resolver = resolver, DataPlane = new InMemoryDataPlane(), Metrics = metrics, Pools = new AddressPools(rConfig.Pools.Values, TimeSpan.FromMinutes(5)),
+            EapSessions = new EapSessionFactory(resolver),
+        }, 0x0A0B_0C0D_0E0F_1011, 0x2122_2324_2526_2728, RekeyHarness.ResponderEp, RekeyHarness.InitiatorEp, natT: false), new InMemoryDataPlane(),
+            RekeyHarness.ResponderEp);
+        i.Sa.Initiate();
+        RekeyHarness.Pump(i, r);
+        return (i, r, metrics);
+    }
+
+    [Fact]
+    public void Our_initiator_logs_in_by_eap_mschapv2_to_our_responder()
+    {
+        var (i, r, metrics) = Ours("alice-password");
+        Assert.Equal(IkeSaState.Established, i.Sa.State);
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Equal("alice", r.Sa.EapIdentity!.Text);
+        Assert.Equal("laptop.test", r.Sa.RemoteId!.Text);
+        Assert.Equal("gw.test", i.Sa.RemoteId!.Text);
+        Assert.Equal("10.30.0.1", Assert.Single(i.Sa.VirtualIps.All).Address.ToString());
+        Assert.Equal(1, i.Plane.InstalledCount);
+        Assert.Equal(1, r.Plane.InstalledCount);
+        // IKE_SA_INIT, then IKE_AUTH with message IDs 1..5 (IDi, Identity, Response, Success ack, AUTH).
+        Assert.Equal(6u, i.Sa.TaskManager.NextRequestId);
+        Assert.Equal(6u, r.Sa.TaskManager.PeerNextRequestId);
+        Assert.Null(i.Sa.EapClient);
+        Assert.Equal(1, CertificateAuthTests.Scrape(metrics).Sum("concentrator_logins_total", ("method", "eap-mschapv2"), ("outcome", "success")));
+    }
+
+    [Fact]
+    public void Our_initiator_with_a_wrong_password_is_refused_and_both_ends_close()
+    {
+        var (i, r, metrics) = Ours("wrong-password");
+        Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
+        Assert.Equal(IkeSaState.Destroyed, r.Sa.State);
+        Assert.Equal(CloseReason.AuthFailed, i.Seen.OfType<IkeSaClosed>().Single().Reason);
+        Assert.Equal(0, i.Plane.InstalledCount + r.Plane.InstalledCount);
+        Assert.Equal(1, CertificateAuthTests.Scrape(metrics).Sum("concentrator_ike_auth_failures_total", ("reason", "eap_failed")));
+        Assert.Contains(i.Seen.OfType<PeerAuthFailed>(), f => f.Reason == AuthFailure.EapFailed && f.Detail.Contains("EAP-Failure"));
     }
 }

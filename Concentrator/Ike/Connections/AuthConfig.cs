@@ -2,7 +2,7 @@ namespace Concentrator.Ike.Connections;
 
 /// <summary>
 /// One end's authentication round (swanctl local/remote section): psk or pubkey; a remote round also eap-mschapv2,
-/// eap-radius or eap (the loader refuses the other EAP methods). A pubkey round carries its credentials loaded, never
+/// eap-radius or eap, a local one eap-mschapv2 (the loader refuses the other EAP methods). A pubkey round carries its credentials loaded, never
 /// paths: ours (<see cref="Certificate"/>) or what the peer's must satisfy (<see cref="Trust"/>).
 /// </summary>
 public sealed class AuthConfig
@@ -23,7 +23,7 @@ public sealed class AuthConfig
 
     /// <summary>
     /// remote.eap_id: the identity the peer must prove by EAP. %any asks it with EAP-Identity; null (not configured)
-    /// takes the peer's IKE identity, as strongSwan does.
+    /// takes the peer's IKE identity, as strongSwan does. local.eap_id: the identity we log in with (null: our IKE identity).
     /// </summary>
     public Identity? EapId { get; init; }
 

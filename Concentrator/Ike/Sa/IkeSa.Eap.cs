@@ -16,6 +16,9 @@ public sealed partial class IkeSa
     /// users-online metrics. Null for an initiator SA.</summary>
     public string? LoginMethod { get; internal set; }
 
+    /// <summary>Initiator: our EAP client of the IKE_AUTH in progress (its password hash and MSK); disposed when it ends or the SA does.</summary>
+    internal IDisposable? EapClient { get; set; }
+
     /// <summary>The EAP conversation of this responder's IKE_AUTH (RFC 7296 §2.16); disposed when it ends or the SA does.</summary>
     internal Eap.IEapSession? EapSession { get; set; }
 
@@ -58,5 +61,7 @@ public sealed partial class IkeSa
         ZeroPendingEap();
         EapSession?.Dispose();
         EapSession = null;
+        EapClient?.Dispose();
+        EapClient = null;
     }
 }

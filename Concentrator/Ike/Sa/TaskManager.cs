@@ -122,12 +122,13 @@ public sealed class TaskManager
         SendActive();
     }
 
-    /// <summary>(Re)builds and sends the request in flight: first send, or a COOKIE / INVALID_KE_PAYLOAD retry.</summary>
-    private void SendActive()
+    /// <summary>(Re)builds and sends the request in flight: first send, a COOKIE / INVALID_KE_PAYLOAD retry, or (with
+    /// <paramref name="leadOnly"/>) the next round of an exchange of several, built by its first task alone.</summary>
+    private void SendActive(bool leadOnly = false)
     {
         var exchange = _active!;
         var payloads = new List<Payload>();
-        foreach (var task in exchange.Tasks)
+        foreach (var task in leadOnly ? exchange.Tasks.Take(1) : exchange.Tasks)
         {
             task.BuildRequest(_sa, payloads);
             if (_sa.State == IkeSaState.Destroyed) return;
@@ -235,6 +236,17 @@ public sealed class TaskManager
         {
             var status = task.ProcessResponse(_sa, message);
             if (status == TaskOutcome.Failed || _sa.State == IkeSaState.Destroyed) return;
+            if (status == TaskOutcome.NeedMore)
+            {
+                // One round of several (our EAP login, RFC 7296 §2.16): the first task sends the next request of the same
+                // exchange with the next message ID; the others see only the last response.
+                _responseFragments.Clear();
+                NextRequestId++;
+                _activeMessageId = NextRequestId;
+                _sa.Touch();
+                SendActive(leadOnly: true);
+                return;
+            }
             retry |= status == TaskOutcome.Retry;
         }
 

@@ -25,28 +25,73 @@ public sealed class IkeAuthTask : IIkeTask
 
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
+        // The later rounds of our EAP login (RFC 7296 §2.16): SK {EAP}, then SK {AUTH} made with the MSK.
+        switch (_eap)
+        {
+            case EapPhase.AwaitingResponse:
+                if (_eapOut is not null) payloads.Add(_eapOut);
+                _eapOut = null;
+                return;
+            case EapPhase.AwaitingAuth:
+                payloads.Add(_finalAuth!);
+                return;
+        }
+
         var conn = sa.Connection!;
         // strongSwan: %any is no IDi, our address stands in; a remote pattern is not proposed as IDr.
         sa.LocalId = conn.Local.Identity.IsAny ? Identity.FromAddress(sa.LocalEndpoint.Address) : conn.Local.Identity;
         var remoteId = conn.Remote.Identity;
         var idi = sa.LocalId.ToPayload(PayloadType.IdInitiator);
-        var auth = OwnAuth(sa, conn, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi, remoteId);
-        if (auth is null)
+        AuthPayload? auth = null;
+        if (conn.Local.IsEap)
         {
-            sa.Fail(CloseReason.AuthFailed);
-            return;
+            // EAP-MSCHAPv2 as the client: IDi without AUTH asks for EAP; our EAP identity's password from secrets.eap-*.
+            var eapId = conn.Local.EapId ?? sa.LocalId;
+            if (sa.Context.Resolver.FindEapSecret(remoteId, eapId) is not { } password)
+            {
+                sa.Fail(CloseReason.AuthFailed);
+                return;
+            }
+            var client = new MsChapV2Client(eapId, password);
+            sa.EapClient?.Dispose();
+            sa.EapClient = client;
+            _idiBody = idi.GetBody();
+        }
+        else
+        {
+            auth = OwnAuth(sa, conn, sa.InitRequest, sa.NonceR, sa.Keys!.SkPi, idi, remoteId);
+            if (auth is null)
+            {
+                sa.Fail(CloseReason.AuthFailed);
+                return;
+            }
         }
 
         payloads.Add(idi);
-        if (auth.Method != AuthMethod.SharedKeyMic) payloads.AddRange(CertificateAuth.Certificates(sa, conn));
+        if (auth is { Method: not AuthMethod.SharedKeyMic }) payloads.AddRange(CertificateAuth.Certificates(sa, conn));
         // strongSwan's initiator sends its CERTREQ in IKE_AUTH, for the CAs its remote round trusts.
         if (CertificateAuth.Request([conn]) is { } request) payloads.Add(request);
         if (!remoteId.ContainsWildcards) payloads.Add(remoteId.ToPayload(PayloadType.IdResponder));
-        payloads.Add(auth);
+        if (auth is not null) payloads.Add(auth);
         if (sa.SendInitialContact) payloads.Add(new NotifyPayload(NotifyType.InitialContact));
+        if (conn.Local.IsEap) Move(EapPhase.AwaitingResponse);
     }
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
+    {
+        switch (_eap)
+        {
+            case EapPhase.AwaitingResponse: return OnServerEap(sa, response);
+            case EapPhase.AwaitingAuth: return OnServerFinalAuth(sa, response);
+        }
+        var verified = VerifyResponder(sa, response);
+        if (verified != TaskOutcome.Done) return verified;
+        sa.MarkEstablished();
+        return TaskOutcome.Done;
+    }
+
+    /// <summary>The responder's IDr and AUTH (its certificate or PSK), in the first IKE_AUTH response, EAP or not.</summary>
+    private static TaskOutcome VerifyResponder(IkeSa sa, IkeMessage response)
     {
         var idr = response.Get<IdPayload>(PayloadType.IdResponder);
         var auth = response.Get<AuthPayload>();
@@ -86,8 +131,78 @@ public sealed class IkeAuthTask : IIkeTask
         }
 
         sa.RemoteId = peer;
+        return TaskOutcome.Done;
+    }
+
+    /// <summary>Initiator: a response of the server in our EAP login; the first one also proves the responder.</summary>
+    private TaskOutcome OnServerEap(IkeSa sa, IkeMessage response)
+    {
+        if (_idrBody.Length == 0)
+        {
+            var verified = VerifyResponder(sa, response);
+            if (verified != TaskOutcome.Done) return verified;
+            _idrBody = response.Get<IdPayload>(PayloadType.IdResponder)!.GetBody();
+        }
+        if (response.Get<EapPayload>() is not { } eap)
+        {
+            if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
+            sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
+            return sa.Fail(CloseReason.AuthFailed);
+        }
+        var client = (MsChapV2Client)sa.EapClient!;
+        if (++_eapRounds > MaxEapRounds) return EapClientFailed(sa, $"more than {MaxEapRounds} EAP rounds");
+        switch (client.Process(eap.Data))
+        {
+            case EapClientStep.Respond:
+                _eapOut = new EapPayload(client.Response);
+                return TaskOutcome.NeedMore;
+            case EapClientStep.Succeeded:
+                _msk = client.TakeMsk();
+                var keys = sa.Keys!;
+                _finalAuth = new AuthPayload(AuthMethod.SharedKeyMic, PskAuth.Compute(sa.Suite.Prf, _msk ?? keys.SkPi, sa.InitRequest, sa.NonceR, keys.SkPi, _idiBody));
+                Move(EapPhase.AwaitingAuth);
+                return TaskOutcome.NeedMore;
+            default:
+                return EapClientFailed(sa, client.FailureDetail);
+        }
+    }
+
+    /// <summary>Initiator: the server's AUTH made with the MSK (§2.16), with the first Child SA and our configuration.</summary>
+    private TaskOutcome OnServerFinalAuth(IkeSa sa, IkeMessage response)
+    {
+        try
+        {
+            if (response.Get<AuthPayload>() is not { } auth)
+            {
+                if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
+                sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
+                return sa.Fail(CloseReason.AuthFailed);
+            }
+            var keys = sa.Keys!;
+            if (auth.Method != AuthMethod.SharedKeyMic ||
+                !PskAuth.Verify(sa.Suite.Prf, _msk ?? keys.SkPr, sa.InitResponse, sa.NonceI, keys.SkPr, _idrBody, auth.Data))
+            {
+                return sa.AuthFailed(AuthFailure.EapAuthMismatch, sa.RemoteId, "the server's AUTH from the MSK does not verify");
+            }
+        }
+        finally
+        {
+            if (_msk is not null) CryptographicOperations.ZeroMemory(_msk);
+            _msk = null;
+        }
+        Move(EapPhase.Done);
+        sa.EapClient?.Dispose();
+        sa.EapClient = null;
         sa.MarkEstablished();
         return TaskOutcome.Done;
+    }
+
+    private TaskOutcome EapClientFailed(IkeSa sa, string detail)
+    {
+        Move(EapPhase.Failed);
+        sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.EapFailed);
+        sa.Emit(new PeerAuthFailed(AuthFailure.EapFailed, sa.RemoteId?.Text ?? "", detail));
+        return sa.Fail(CloseReason.AuthFailed);
     }
 
     // ---- Responder ----
@@ -200,6 +315,8 @@ public sealed class IkeAuthTask : IIkeTask
     private bool _eapFirstRound;
     private int _eapRounds;
     private byte[] _idiBody = [];
+    // Initiator: the responder's IDr body, kept from the first response (proves it; its final AUTH is over it too).
+    private byte[] _idrBody = [];
     private byte[]? _msk;
     private Identity? _eapId;
     private EapPayload? _eapOut;
@@ -215,6 +332,9 @@ public sealed class IkeAuthTask : IIkeTask
         {
             (_, EapPhase.Failed) => _eap != EapPhase.Done,
             (EapPhase.None, EapPhase.Starting) => true,
+            // Initiator: IDi without AUTH sent, then the server's EAP requests, then our AUTH from the MSK.
+            (EapPhase.None, EapPhase.AwaitingResponse) => true,
+            (EapPhase.AwaitingResponse, EapPhase.AwaitingAuth) => true,
             (EapPhase.Starting or EapPhase.Processing, EapPhase.AwaitingResponse or EapPhase.AwaitingAuth) => true,
             (EapPhase.AwaitingResponse, EapPhase.Processing) => true,
             (EapPhase.AwaitingAuth, EapPhase.Done) => true,
