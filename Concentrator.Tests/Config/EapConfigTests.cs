@@ -30,7 +30,9 @@ public sealed class EapConfigTests
     [InlineData("auth: EAP-MSCHAPv2, eap_id: \"*@example.net\"", "eap-mschapv2", "*@example.net")]
     public void A_remote_round_authenticates_by_eap_with_its_eap_id(string remote, string auth, string? eapId)
     {
-        var r = ConcentratorConfig.Parse(Conn(remote), File).Connections["rw"].Remote;
+        // eap-radius needs a server to pass EAP to (charon.plugins.eap-radius; without one the load fails).
+        string radius = auth == "eap-radius" ? "charon: { plugins: { eap-radius: { servers: { r1: { address: 10.0.0.2, secret: s } } } } }\n" : "";
+        var r = ConcentratorConfig.Parse(radius + Conn(remote), File).Connections["rw"].Remote;
         Assert.Equal(auth, r.Auth);
         Assert.True(r.IsEap);
         Assert.Equal("eap", r.Class);
