@@ -102,3 +102,38 @@ public sealed class RadiusAccountingTests
         Assert.NotEqual(a.NewSessionId().Split('-')[1], new RadiusLogins("node-a").NewSessionId().Split('-')[1]);
     }
 }
+
+public sealed class RadiusInterimTests
+{
+    [Fact]
+    public async Task Interim_updates_follow_accounting_interval_until_the_sa_goes()
+    {
+        byte[] secret = "acct-secret"u8.ToArray();
+        using var server = new FakeRadiusServer(secret, (req, _) => [FakeRadiusServer.Respond(req, secret, RadiusCode.AccountingResponse, withMac: false)]);
+        var metrics = new ConcentratorMetrics().Radius;
+        using var client = new RadiusClient(new RadiusClientOptions
+        {
+            Servers = [server.Options("r1")], Accounting = true, AccountingInterval = TimeSpan.FromSeconds(1),
+        }, metrics, NullLogger.Instance);
+        var logins = new RadiusLogins("node-a");
+        using var accounting = new RadiusAccounting(client, logins, metrics, NullLogger.Instance);
+        var peer = new EapPeer(7, new IPEndPoint(IPAddress.Loopback, 4500), new IPEndPoint(IPAddress.Loopback, 4501));
+        logins.Add(new RadiusLogin("sess-3", "carol"u8.ToArray(), "rw", peer, null, [], null));
+        accounting.OnUp(new IkeSaUp(7, false, "rw", peer.Remote, new IkeSaSummary("p", TimeSpan.Zero, false, 1)));
+        await Task.Delay(3500);
+        accounting.OnDown(new IkeSaDown(7, false, "rw", CloseReason.Timeout, true, EstablishedSpi: 7));
+        for (int i = 0; i < 100 && accounting.Backlog > 0; i++) await Task.Delay(20);
+        var statuses = server.Received.Select(r =>
+        {
+            RadiusPacket.TryParse(r, out var p);
+            p.TryFind(RadiusAttributeType.AcctStatusType, out var v);
+            return (uint)v[3];
+        }).ToList();
+        Assert.Equal(RadiusValues.AcctStart, statuses.Min());
+        Assert.InRange(statuses.Count(s => s == RadiusValues.AcctInterimUpdate), 2, 4);
+        Assert.Equal(1, statuses.Count(s => s == RadiusValues.AcctStop));
+        int before = server.Received.Count;
+        await Task.Delay(1500);
+        Assert.Equal(before, server.Received.Count); // no Interim-Update after the Stop
+    }
+}
