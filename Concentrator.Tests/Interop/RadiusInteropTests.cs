@@ -153,6 +153,10 @@ public sealed class RadiusInteropTests(ITestOutputHelper output)
         Assert.True(long.Parse(stop["Acct-Input-Packets"]) >= 5);
         Assert.True(long.Parse(stop["Acct-Output-Packets"]) >= 5);
         Assert.Equal("User-Request", stop["Acct-Terminate-Cause"]);
+        double authSum = await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_radius_round_trip_seconds_sum", "server=\"r1\"", "kind=\"auth\"");
+        double authCount = await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_radius_round_trip_seconds_count", "server=\"r1\"", "kind=\"auth\"");
+        scope.Log($"RADIUS auth round trips to r1: {authCount}, mean {1000 * authSum / authCount:0.00} ms");
+        Assert.True(authCount >= 3, "EAP-MSCHAPv2 through RADIUS takes at least three Access-Requests (identity, response, success ack)");
         // Start and Stop each measured once.
         Assert.True(await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_radius_round_trip_seconds_count", "server=\"r1\"", "kind=\"acct\"") >= 2);
         scope.Passed();
@@ -173,7 +177,10 @@ public sealed class RadiusInteropTests(ITestOutputHelper output)
         Assert.Contains("EAP_FAILURE", peer.Log());
 
         await r1.StopAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 30);
+        // r1 gets retransmit_tries (2) transmissions, 0.5 s and 0.7 s apart, before r2 is asked.
+        scope.Log($"login with r1 stopped took {clock.Elapsed.TotalMilliseconds:0} ms");
         Assert.True(init.Ok, "swanctl --initiate with r1 stopped failed: " + init);
         Assert.Contains("Sent Access-Accept", r2.Log());
         Assert.True(await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_radius_timeouts_total", "server=\"r1\"", "kind=\"auth\"") >= 1);
