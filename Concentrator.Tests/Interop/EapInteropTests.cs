@@ -188,6 +188,61 @@ public sealed class EapInteropTests(ITestOutputHelper output)
         scope.Passed();
     }
 
+    /// <summary>
+    /// The second witness: our initiator logs in by EAP-MSCHAPv2 (<c>local: { auth: eap-mschapv2, eap_id: alice }</c>) to
+    /// stock strongSwan serving EAP-MSCHAPv2 with its eap-identity and eap-mschapv2 plugins, which authenticates by its
+    /// certificate; both AUTH payloads from the MSK verify on both ends and traffic flows.
+    /// </summary>
+    [Fact(Timeout = 150_000)]
+    [Trait("Category", "Root")]
+    public async Task Our_initiator_logs_in_with_eap_mschapv2_to_a_strongswan_server_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true, needPki: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 120);
+        var bed = scope.Bed;
+        var pki = await MakePkiAsync(scope);
+        await pki.IssueAsync("server", "root", "C=CH, O=Interop, CN=server", "ecdsa", 256, san: [SwanctlConf.PeerId], flags: ["serverAuth"]);
+
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer", extraSettings: StrongSwan.EapSettings()));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        peer.AddCredentials([pki.Path("root")], [pki.Path("server")], [pki.Path("server", ".key")]);
+        await peer.LoadAsync(SwanctlConf.Connections(SwanctlConf.ConnectionBlock("rw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, Ike,
+                $"auth = pubkey\ncerts = server.pem\nid = {SwanctlConf.PeerId}", "auth = eap-mschapv2\neap_id = %any", "net",
+                NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp))
+            + $"secrets {{\n  eap-alice {{\n    id = alice\n    secret = \"{Password}\"\n  }}\n}}\n");
+
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), $$"""
+            listen: { addresses: [{{NamespaceTestbed.GatewayOuter}}], ike_port: 500, natt_port: 4500 }
+            http: { listen: "127.0.0.1:9400" }
+            connections:
+              site:
+                local_addrs: [{{NamespaceTestbed.GatewayOuter}}]
+                remote_addrs: [{{bed.PeerOuter}}]
+                proposals: [{{Ike}}]
+                encap: yes
+                local: { auth: eap-mschapv2, eap_id: alice }
+                remote: { auth: pubkey, cacerts: [{{pki.Path("root")}}], id: {{SwanctlConf.PeerId}} }
+                children:
+                  net: { local_ts: [{{NamespaceTestbed.LanSubnet}}], remote_ts: [{{NamespaceTestbed.PeerInnerSubnet}}], esp_proposals: [{{Esp}}], start_action: start }
+            secrets:
+              eap-alice: { id: alice, secret: "{{Password}}" }
+            """, scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+
+        Assert.True(await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(15))),
+            "the concentrator's EAP login to strongSwan did not bring its child up");
+        Assert.NotNull(await peer.WaitInstalledAsync("rw", "net", scope.Remaining(TimeSpan.FromSeconds(5))));
+        var log = peer.Log();
+        Assert.Contains("EAP method EAP_MSCHAPV2 succeeded, MSK established", log);
+        Assert.Contains("with EAP successful", log);
+        var ping = await bed.Peer.ExecAsync(TimeSpan.FromSeconds(15),
+            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
+        Assert.True(ping.Ok, "ping through the tunnel our EAP initiator set up failed: " + ping);
+        Assert.Equal(0, await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_ike_auth_failures_total"));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
     private const int EapLogin = 4100;
     private const int PeerAuthFailed = 1011;
 }
