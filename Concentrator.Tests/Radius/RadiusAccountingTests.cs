@@ -137,3 +137,42 @@ public sealed class RadiusInterimTests
         Assert.Equal(before, server.Received.Count); // no Interim-Update after the Stop
     }
 }
+
+public sealed class RadiusAccountingActorTests
+{
+    private sealed class Idle : Akka.Actor.ReceiveActor
+    {
+    }
+
+    [Fact]
+    public async Task Through_the_event_stream_Start_goes_out_and_an_sa_handed_to_another_node_is_forgotten_without_Stop()
+    {
+        byte[] secret = "acct-secret"u8.ToArray();
+        using var server = new FakeRadiusServer(secret, (req, _) => [FakeRadiusServer.Respond(req, secret, RadiusCode.AccountingResponse, withMac: false)]);
+        var metrics = new ConcentratorMetrics().Radius;
+        using var client = new RadiusClient(new RadiusClientOptions { Servers = [server.Options("r1")], Accounting = true }, metrics, NullLogger.Instance);
+        var logins = new RadiusLogins("node-a");
+        using var accounting = new RadiusAccounting(client, logins, metrics, NullLogger.Instance);
+        using var system = Akka.Actor.ActorSystem.Create("radius-accounting-test");
+        try
+        {
+            accounting.Attach(system);
+            var sa = system.ActorOf(Akka.Actor.Props.Create(() => new Idle()));
+            var peer = new EapPeer(11, new IPEndPoint(IPAddress.Loopback, 4500), new IPEndPoint(IPAddress.Loopback, 4501));
+            logins.Add(new RadiusLogin("sess-4", "dave"u8.ToArray(), "rw", peer, null, [], null));
+            system.EventStream.Publish(new IkeSaUp(11, false, "rw", peer.Remote, new IkeSaSummary("p", TimeSpan.Zero, false, 1), null, sa));
+            for (int i = 0; i < 100 && (accounting.Sessions == 0 || server.Received.IsEmpty); i++) await Task.Delay(20);
+            Assert.Equal(1, accounting.Sessions);
+            Assert.Single(server.Received);
+            system.Stop(sa); // released to another node: no IkeSaDown
+            for (int i = 0; i < 100 && accounting.Sessions > 0; i++) await Task.Delay(20);
+            Assert.Equal(0, accounting.Sessions);
+            await Task.Delay(200);
+            Assert.Single(server.Received);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+}

@@ -245,12 +245,29 @@ public sealed class RadiusAccounting : IDisposable
         _backlog.Writer.TryComplete();
     }
 
+    /// <summary>
+    /// An SA whose actor stopped without an IkeSaDown was handed to another cluster node (it lives on there): its
+    /// session is forgotten here without a Stop. Continuing its accounting on the adopting node is not done yet.
+    /// </summary>
+    internal void OnGone(IActorRef actor)
+    {
+        foreach (var (spi, session) in _sessions)
+        {
+            if (Equals(session.Up.Actor, actor)) _sessions.TryRemove(spi, out _);
+        }
+    }
+
     private sealed class Observer : ReceiveActor
     {
         public Observer(RadiusAccounting accounting)
         {
-            Receive<IkeSaUp>(accounting.OnUp);
+            Receive<IkeSaUp>(up =>
+            {
+                accounting.OnUp(up);
+                if (up.Actor is { } sa && accounting._sessions.ContainsKey(up.Spi)) Context.Watch(sa);
+            });
             Receive<IkeSaDown>(accounting.OnDown);
+            Receive<Terminated>(t => accounting.OnGone(t.ActorRef));
         }
     }
 }
