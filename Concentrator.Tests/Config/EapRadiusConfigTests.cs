@@ -59,6 +59,7 @@ public sealed class EapRadiusConfigTests
     [InlineData("eap-radius: { accounting: yes }", "charon.plugins.eap-radius.servers", "at least one server")]
     [InlineData("eap-radius: { servers: { r1: { address: 10.0.0.1, secret: x } }, retransmit_timeout: 0.01 }", "charon.plugins.eap-radius.retransmit_timeout", "out of range")]
     [InlineData("eap-md5: { }", "charon.plugins", "eap-md5")]
+    [InlineData("eap-radius: { servers: { r1: { address: 10.0.0.1, secret: x, nas_identifier: \"\" } } }", "charon.plugins.eap-radius.servers.r1.nas_identifier", "253 octets")]
     public void Unknown_unimplemented_or_invalid_keys_are_load_errors_naming_the_key(string plugins, string keyPath, string problem)
     {
         var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse($"charon:\n  plugins:\n    {plugins}\n", "t.yaml"));

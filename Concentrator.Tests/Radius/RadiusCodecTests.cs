@@ -230,3 +230,16 @@ public sealed class RadiusFuzzSeedTests
         _ = unsigned;
     }
 }
+
+public sealed class RadiusRequestTests
+{
+    [Fact]
+    public void Text_attributes_are_cut_to_253_octets_of_utf8()
+    {
+        var request = new RadiusRequest(RadiusCode.AccessRequest).Add(RadiusAttributeType.NasPortId, new string('é', 200));
+        var (_, value) = Assert.Single(request.Attributes);
+        Assert.Equal(253, value.Length);
+        var packet = request.Encode(1, "s"u8, "nas", out _);
+        Assert.NotNull(packet);
+    }
+}

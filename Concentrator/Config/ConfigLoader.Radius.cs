@@ -25,7 +25,7 @@ internal static partial class ConfigLoader
         if (!plugins.Keys.Contains("eap-radius")) return null;
         var m = plugins.Section("eap-radius", EapRadiusKeys);
         var d = new RadiusServerConfig { Name = "", Address = IPAddress.None, Secret = [] };
-        string nasIdentifier = m.Scalar("nas_identifier") ?? d.NasIdentifier;
+        string nasIdentifier = NasIdentifier(m) ?? d.NasIdentifier;
         int tries = m.Int("retransmit_tries", 1, 20) ?? d.RetransmitTries;
         var timeout = RadiusSeconds(m, "retransmit_timeout") ?? d.RetransmitTimeout;
         double backoff = m.Number("retransmit_base", 1.0, 10.0) ?? d.RetransmitBase;
@@ -44,7 +44,7 @@ internal static partial class ConfigLoader
                 Secret = Encoding.UTF8.GetBytes(secret),
                 AuthPort = s.Int("auth_port", 1, 65535) ?? s.Int("port", 1, 65535) ?? d.AuthPort,
                 AcctPort = s.Int("acct_port", 0, 65535) ?? d.AcctPort,
-                NasIdentifier = s.Scalar("nas_identifier") ?? nasIdentifier,
+                NasIdentifier = NasIdentifier(s) ?? nasIdentifier,
                 RetransmitTries = s.Int("retransmit_tries", 1, 20) ?? tries,
                 RetransmitTimeout = RadiusSeconds(s, "retransmit_timeout") ?? timeout,
                 RetransmitBase = s.Number("retransmit_base", 1.0, 10.0) ?? backoff,
@@ -62,6 +62,14 @@ internal static partial class ConfigLoader
             ClassGroup = m.Bool("class_group") ?? false,
             StationIdWithPort = m.Bool("station_id_with_port") ?? true,
         };
+    }
+
+    /// <summary>An attribute holds 253 octets (RFC 2865 §5).</summary>
+    private static string? NasIdentifier(YamlSection m)
+    {
+        var text = m.Scalar("nas_identifier");
+        if (text is not null && (text.Length == 0 || Encoding.UTF8.GetByteCount(text) > 253)) throw m.Fail("nas_identifier", "must be 1 to 253 octets");
+        return text;
     }
 
     /// <summary>strongSwan gives these as (fractional) seconds; a duration (2s, 10m) is accepted too.</summary>

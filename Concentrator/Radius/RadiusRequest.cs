@@ -25,8 +25,12 @@ public sealed class RadiusRequest
         return this;
     }
 
-    public RadiusRequest Add(RadiusAttributeType type, string value) =>
-        Add(type, Encoding.UTF8.GetBytes(value.Length > RadiusAttribute.MaxValueLength ? value[..RadiusAttribute.MaxValueLength] : value));
+    /// <summary>Text as UTF-8, cut to the 253 octets an attribute holds.</summary>
+    public RadiusRequest Add(RadiusAttributeType type, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        return Add(type, bytes.Length > RadiusAttribute.MaxValueLength ? bytes[..RadiusAttribute.MaxValueLength] : bytes);
+    }
 
     public RadiusRequest Add(RadiusAttributeType type, uint value) =>
         Add(type, [(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
