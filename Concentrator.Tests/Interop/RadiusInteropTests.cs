@@ -89,9 +89,6 @@ public sealed class RadiusInteropTests(ITestOutputHelper output)
             $"auth = eap-mschapv2\nid = {SwanctlConf.PeerId}\neap_id = {eapId}", $"auth = psk\nid = {SwanctlConf.GatewayId}", "net", null,
             NamespaceTestbed.LanSubnet, Esp, extra: "vips = 0.0.0.0");
 
-    /// <summary>charon with the EAP-MSCHAPv2 client (MD4 and DES from the openssl plugin's legacy provider).</summary>
-    private const string PeerPlugins = $"  load = {StrongSwan.Plugins} eap-identity eap-mschapv2\n";
-
     private sealed record Setup(InteropScope Scope, StrongSwan Peer, ConcentratorProcess Gateway, FreeRadius R1, FreeRadius R2);
 
     private async Task<Setup> StartAsync(InteropScope scope)
@@ -102,7 +99,7 @@ public sealed class RadiusInteropTests(ITestOutputHelper output)
         scope.AddDiagnostics("freeradius r1", r1.Diagnostics);
         var r2 = scope.Own(await FreeRadius.StartAsync(bed.Lan, bed.Dir("freeradius-r2"), Secret, Users, authPort: 11812, acctPort: 11813));
         scope.AddDiagnostics("freeradius r2", r2.Diagnostics);
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer", extraSettings: PeerPlugins));
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer", extraSettings: StrongSwan.EapSettings()));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(PeerConf(bed.PeerOuter));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), GatewayYaml(r2.AuthPort, r2.AcctPort),
