@@ -258,6 +258,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
                 }
                 result = null;
             }
+            if (token.IsCancellationRequested)
+            {
+                // The actor stopped meanwhile (the SA is gone): nobody takes the answer, its MSK is zeroed here.
+                if (result?.Msk is { } msk) System.Security.Cryptography.CryptographicOperations.ZeroMemory(msk);
+                return;
+            }
             self.Tell(new EapStepDone(spi, result));
         });
     }

@@ -10,11 +10,11 @@ namespace Concentrator.Ike.Tasks;
 
 /// <summary>
 /// IKE_AUTH identities and authentication (RFC 7296 §1.2, §2.15): each direction by its connection round, a PSK or a
-/// signature with a certificate (RFC 7427, <see cref="CertificateAuth"/>), CERT and CERTREQ payloads; as responder also a
-/// peer that authenticates by EAP (RFC 7296 §2.16), over several IKE_AUTH rounds (<see cref="TaskOutcome.NeedMore"/>) with
-/// each EAP step run by the host (<see cref="RunEap"/>). The first Child SA rides in the same exchange as a separate
-/// <see cref="ChildCreateTask"/>. A peer that is not authenticated is counted by
-/// reason (<see cref="IkeSa.AuthFailed"/>) and gets AUTHENTICATION_FAILED.
+/// signature with a certificate (RFC 7427, <see cref="CertificateAuth"/>), CERT and CERTREQ payloads; and EAP (RFC 7296
+/// §2.16) over several IKE_AUTH rounds (<see cref="TaskOutcome.NeedMore"/>): as responder the peer's, each EAP step run by
+/// the host (<see cref="RunEap"/>), as initiator our own EAP-MSCHAPv2 login (<see cref="MsChapV2Client"/>). The first
+/// Child SA rides in the same exchange as a separate <see cref="ChildCreateTask"/>. A peer that is not authenticated is
+/// counted by reason (<see cref="IkeSa.AuthFailed"/>) and gets AUTHENTICATION_FAILED (or, refused by its EAP method, EAP-Failure).
 /// </summary>
 public sealed class IkeAuthTask : IIkeTask
 {
@@ -288,15 +288,16 @@ public sealed class IkeAuthTask : IIkeTask
     /// <summary>Where this task stands in an EAP conversation; <see cref="Move"/> allows only the transitions below.</summary>
     internal enum EapPhase
     {
-        /// <summary>No EAP (a PSK or certificate peer), or request 1 not yet seen.</summary>
+        /// <summary>No EAP (a PSK or certificate peer), or request 1 not yet seen (sent).</summary>
         None = 0,
         /// <summary>Request 1 deferred while the host starts the session.</summary>
         Starting,
-        /// <summary>An EAP request of ours is out; the peer's EAP response comes next.</summary>
+        /// <summary>Responder: an EAP request of ours is out, the peer's EAP response comes next. Initiator: IDi or an EAP
+        /// response of ours is out, the server's EAP request comes next.</summary>
         AwaitingResponse,
         /// <summary>The peer's EAP response deferred while the host hands it to the session.</summary>
         Processing,
-        /// <summary>EAP-Success sent; the peer's AUTH made with the MSK comes next.</summary>
+        /// <summary>EAP-Success sent (responder) or received (initiator): the other end's AUTH made with the MSK comes next.</summary>
         AwaitingAuth,
         /// <summary>The final AUTH verified: the exchange ends with this round.</summary>
         Done,
@@ -323,8 +324,6 @@ public sealed class IkeAuthTask : IIkeTask
     // The Identifier of the peer's last EAP response: an EAP-Success or -Failure of ours carries it (RFC 3748 §4.2).
     private byte _lastIdentifier;
     private AuthPayload? _finalAuth;
-
-    internal EapPhase Eap => _eap;
 
     private void Move(EapPhase to)
     {
