@@ -13,7 +13,7 @@ namespace Concentrator.Fuzz;
 /// The fuzz targets, shared by the AFL/libFuzzer entry point (<see cref="Program"/>) and the in-process
 /// regression tests (Concentrator.Tests/Fuzz). The parsers' targets are here; the state machine (<see cref="IkeSaTarget"/>),
 /// ESP past its ICV (<see cref="EspOpenTarget"/>), the replicated snapshots (<see cref="ReplicaTarget"/>) and fragment
-/// reassembly (<see cref="IkeFragTarget"/>) have files of their own. A target returns normally for every input whose outcome is
+/// reassembly (<see cref="IkeFragTarget"/>) and the RADIUS client's responses (<see cref="RadiusResponseTarget"/>) have files of their own. A target returns normally for every input whose outcome is
 /// documented (a non-Ok <see cref="ParseStatus"/>/<see cref="EspStatus"/>, or <see cref="ConfigException"/>
 /// for config); any exception escaping <see cref="Run"/> is a crash.
 /// </summary>
@@ -28,8 +28,9 @@ public static class FuzzTargets
     public const string EspOpen = "esp-open";
     public const string Replica = "replica";
     public const string IkeFrag = "ike-frag";
+    public const string RadiusResponse = "radius-response";
 
-    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag];
+    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag, RadiusResponse];
 
     /// <summary>Runs one input through a target; throws only on a crash (an undocumented exception).</summary>
     public static void Run(string target, ReadOnlySpan<byte> input)
@@ -45,6 +46,7 @@ public static class FuzzTargets
             case EspOpen: EspOpenTarget.Run(input); break;
             case Replica: ReplicaTarget.Run(input); break;
             case IkeFrag: IkeFragTarget.Run(input); break;
+            case RadiusResponse: RadiusResponseTarget.Run(input); break;
             default: throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", All)})", nameof(target));
         }
     }

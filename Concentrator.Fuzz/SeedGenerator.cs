@@ -105,6 +105,7 @@ public static class SeedGenerator
         seeds[FuzzTargets.EspOpen].AddRange(StateSeeds.EspOpen());
         seeds[FuzzTargets.Replica].AddRange(StateSeeds.Replica());
         seeds[FuzzTargets.IkeFrag].AddRange(StateSeeds.IkeFrag());
+        seeds[FuzzTargets.RadiusResponse].AddRange(RadiusResponseTarget.Seeds());
 
         var configs = seeds[FuzzTargets.Config];
         configs.Add(("responder.yaml", Encoding.UTF8.GetBytes(ResponderYaml("aes256gcm16-prfsha256-ecp256", "aes256gcm16"))));

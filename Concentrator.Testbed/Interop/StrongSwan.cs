@@ -57,6 +57,15 @@ public sealed class StrongSwan : IAsyncDisposable
           }
         """;
 
+    /// <summary>
+    /// strongswan.conf settings (for <see cref="StartAsync"/>'s extraSettings) that load the EAP client plugins of Debian's
+    /// libcharon-extauth-plugins: eap-identity (answers EAP-Identity) and eap-mschapv2, whose MD4 and DES come from the
+    /// openssl plugin (OpenSSL 3's legacy provider, which the plugin loads by default).
+    /// </summary>
+    public static string EapSettings(string plugins = "eap-identity eap-mschapv2") => $$"""
+          load = {{Plugins}} {{plugins}}
+        """;
+
     /// <summary>Starts charon in <paramref name="ns"/> and waits (bounded) until its vici socket answers.</summary>
     public static async Task<StrongSwan> StartAsync(Netns ns, string dir, string name = "charon", TimeSpan? readyTimeout = null,
         string extraSettings = "")

@@ -20,6 +20,7 @@ public sealed class LayeringTests
         ["Hosting"],
         ["Config"],
         ["Cluster"],
+        ["Radius"],
         ["Actors"],
         ["Ike"],
         ["DataPlane"],

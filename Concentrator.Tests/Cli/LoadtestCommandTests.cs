@@ -86,6 +86,32 @@ public sealed class LoadtestCommandTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task Loadtest_peers_log_in_by_eap_mschapv2_and_a_wrong_password_fails_them()
+    {
+        // eap_id unset: each peer's IKE identity is its EAP identity; one EAP secret serves the whole fleet by pattern.
+        var yaml = GatewayYaml.Replace("remote: { auth: psk, id: \"%any\" }", "remote: { auth: eap-mschapv2 }", StringComparison.Ordinal)
+            .Replace("secrets:\n  rw:", "secrets:\n  eap-fleet: { id: \"*.fleet\", secret: fleet-password }\n  rw:", StringComparison.Ordinal);
+        Assert.Contains("eap-fleet", yaml);
+        Assert.Contains("auth: eap-mschapv2", yaml);
+        await using var gateway = TestGateway.Start(yaml);
+        var (code, output, err) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "5", "--warmup", "0",
+            "--psk", Psk, "--eap-password", "fleet-password", "--gateway-id", "gw.test", "--timeout", "60", "--json");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{err}");
+        var round = Assert.Single(JsonSerializer.Deserialize<LoadtestCommand.Output>(output.Trim(), LoadtestCommand.Json)!.Rounds);
+        Assert.Equal(5, round.Established);
+        var m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(5, m.Sum("concentrator_logins_total", ("method", "eap-mschapv2"), ("outcome", "success")));
+
+        (code, _, _) = await Run("loadtest", "--target", gateway.Endpoint.ToString(), "--peers", "2", "--warmup", "0",
+            "--psk", Psk, "--eap-password", "not-the-password", "--gateway-id", "gw.test", "--timeout", "30");
+        Assert.Equal(1, code);
+        m = await GatewayMetricsAsync(gateway);
+        Assert.Equal(2, m.Sum("concentrator_logins_total", ("method", "eap-mschapv2"), ("outcome", "eap_failed")));
+        await Eventually.TrueAsync(async () => await gateway.Gateway.CountSasAsync() == 0, "no SA stays");
+        Assert.Equal(0, (await GatewayMetricsAsync(gateway)).Sum("concentrator_users_online"));
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task Loadtest_authenticates_with_certificates_it_issues_for_each_peer()
     {
         using var pki = new LoadPki();

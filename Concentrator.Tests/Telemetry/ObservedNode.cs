@@ -43,7 +43,10 @@ internal sealed class ObservedNode : IAsyncDisposable
     public static string GatewayYaml(int? sitePort) => $$"""
         listen: { addresses: [127.0.0.1], ike_port: 0, natt_port: 0 }
         http: { listen: "127.0.0.1:0" }
-        charon: { block_threshold: 0 }  # the fleet's peers share one source address
+        charon:
+          block_threshold: 0  # the fleet's peers share one source address
+          # A RADIUS server no connection uses: its series exist for the dashboards' RADIUS panels.
+          plugins: { eap-radius: { servers: { r1: { address: 127.0.0.1, secret: observed-node, auth_port: 9, acct_port: 9 } } } }
         pools:
           rw-pool: { addrs: 10.200.0.0/16, dns: [10.10.0.53] }
         connections:

@@ -63,6 +63,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                     Context.Parent.Tell(new IkeSaSupervisor.CheckUnique(sa.OurSpi, check.Policy, check.Connection, check.LocalId, check.User,
                         sa.RemoteEndpoint));
                     break;
+                case RunEap eap: actor.RunEap(sa, eap); break;
                 case RevocationUnverified unverified:
                     Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
                     break;
@@ -103,11 +104,13 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Established = true;
         Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
             up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+        if (sa.EapIdentity is { } eapId) Log.EapLogin(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, up.RemoteId, eapId.Text, sa.LoginMethod ?? "eap");
         Context.Parent.Tell(EstablishedOf(sa, up.Connection, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
         var vips = sa.VirtualIps.All.Select(v => v.Address).ToList();
         LogVirtualIps(sa, up);
-        Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary, vips));
+        _establishedSpi = sa.OurSpi;
+        Context.System.EventStream.Publish(new IkeSaUp(sa.OurSpi, sa.IsInitiator, up.Connection, sa.RemoteEndpoint, up.Summary, vips, Context.Self));
     }
 
     private static IkeSaSupervisor.Established EstablishedOf(IkeSa sa, string connection, bool initialContact) =>
@@ -226,7 +229,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Log.IkeSaClosed(log, $"{current.OurSpi:x16}", current.Connection?.Name ?? "", current.RemoteEndpoint, closed.Reason,
             Established ? "established" : "connecting");
         Context.System.EventStream.Publish(new IkeSaDown(current.OurSpi, current.IsInitiator, current.Connection?.Name ?? "", closed.Reason,
-            Established));
+            Established, _establishedSpi, Traffic()));
         if (closed.Reason == CloseReason.Timeout && Established) actor.DeadPeerAction();
         Context.Stop(Context.Self);
     }
@@ -251,9 +254,31 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         foreach (var spi in _installed.Keys.ToList()) Uninstall(spi);
     }
 
+    // The SA's SPI when it was established, and the totals of its children that left the data plane (the plane forgets an
+    // SA's counters with it): together with the installed ones, what RADIUS accounting reports for the whole IKE SA.
+    private ulong _establishedSpi;
+    private SaCounters _retiredTraffic;
+
+    /// <summary>Packets and bytes of every Child SA this IKE SA has had, the installed ones read now.</summary>
+    public SaCounters Traffic()
+    {
+        var total = _retiredTraffic;
+        foreach (var spi in _installed.Keys)
+        {
+            if (DataPlane.TryGetCounters(spi, out var c)) total = Sum(total, c);
+        }
+        return total;
+    }
+
+    private static SaCounters Sum(SaCounters a, SaCounters b) =>
+        new(a.PacketsIn + b.PacketsIn, a.BytesIn + b.BytesIn, a.PacketsOut + b.PacketsOut, a.BytesOut + b.BytesOut,
+            Math.Max(a.LastInboundTicks, b.LastInboundTicks), Math.Max(a.LastOutboundTicks, b.LastOutboundTicks));
+
     private void Uninstall(uint spi)
     {
         if (!_installed.Remove(spi, out var child)) return;
+        DataPlane.FlushCounters(spi);
+        if (DataPlane.TryGetCounters(spi, out var counters)) _retiredTraffic = Sum(_retiredTraffic, counters);
         DataPlane.DeleteSa(spi);
         Context.Parent.Tell(new IkeSaSupervisor.ChildUninstalled(spi));
         Current.Context.Metrics.ChildSaRemoved(child.Connection, child.Child);

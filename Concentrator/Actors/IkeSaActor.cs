@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Eap;
 using Concentrator.Ike.Sa;
 using Concentrator.Ike.Wire;
 using Concentrator.Ipsec;
@@ -72,6 +73,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             target.ResumeUniqueCheck(m.Refused);
             _runner.Drain(target);
         });
+        Receive<EapStepDone>(m =>
+        {
+            if (_lineage.Find(m.Spi) is not { } target)
+            {
+                if (m.Result?.Msk is { } msk) System.Security.Cryptography.CryptographicOperations.ZeroMemory(msk);
+                return;
+            }
+            target.ResumeEap(m.Result);
+            _runner.Drain(target);
+        });
         Receive<RetransmitTick>(m =>
         {
             if (_lineage.Find(m.Spi) is not { } target) return;
@@ -134,7 +145,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
-            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), UniqueId, Sa.LocalId?.Text ?? "", Sa.User?.Text ?? "")));
+            Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), UniqueId, Sa.LocalId?.Text ?? "", Sa.User?.Text ?? "",
+            Sa.EapIdentity?.Text, _runner.Traffic())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -199,6 +211,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         // The children's actors are stopped by now; their SAs leave the data plane here, whatever the reason for the stop.
         _runner.UninstallAll();
         if (_replication is not null && !_runner.Silent) _replication.Remove(Sa.OurSpi);
+        _stopping.Cancel();
         _lineage.Dispose();
     }
 
@@ -217,6 +230,55 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     {
         var metrics = sa.Context.Metrics;
         fetch.Checker.FetchAsync(fetch, metrics).ContinueWith(_ => new RevocationFetched(sa.OurSpi), TaskScheduler.Default).PipeTo(Self);
+    }
+
+    /// <summary>The longest one EAP step may take (a RADIUS server's retransmissions and failover included); the SA's
+    /// half_open_timeout bounds the whole IKE_AUTH anyway.</summary>
+    public static readonly TimeSpan EapStepTimeout = TimeSpan.FromSeconds(30);
+
+    // Cancelled when this actor stops: an EAP step still running (a RADIUS request) gives up.
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>
+    /// One EAP step of a deferred IKE_AUTH, off this actor's thread with <see cref="EapStepTimeout"/>, then back here, the
+    /// actor staying free for the SA's other messages meanwhile; a step that throws, is cancelled or times out resumes the
+    /// SA with no result (it refuses the peer).
+    /// </summary>
+    internal void RunEap(IkeSa sa, RunEap run)
+    {
+        var spi = sa.OurSpi;
+        var self = Self;
+        var token = _stopping.Token;
+        var log = _log;
+        _ = Task.Run(async () =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(EapStepTimeout);
+            EapResult? result = null;
+            try
+            {
+                var step = run.Response is null
+                    ? run.Session.StartAsync(run.PeerIdentity, run.EapId, timeout.Token)
+                    : run.Session.ProcessAsync(run.Response, timeout.Token);
+                result = await step.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Cancelled, timed out or failed: the SA refuses the peer (EapTimeout); a session never throws by design.
+                if (!token.IsCancellationRequested)
+                {
+                    Log.EapStepFailed(log, $"{spi:x16}", run.Session.Method, e is OperationCanceledException ? $"no answer within {EapStepTimeout.TotalSeconds:0} s" : e.GetType().Name);
+                }
+                result = null;
+            }
+            if (token.IsCancellationRequested)
+            {
+                // The actor stopped meanwhile (the SA is gone): nobody takes the answer, its MSK is zeroed here.
+                if (result?.Msk is { } msk) System.Security.Cryptography.CryptographicOperations.ZeroMemory(msk);
+                return;
+            }
+            self.Tell(new EapStepDone(spi, result));
+        });
     }
 
     /// <summary>DPD, lifetimes and NAT-T keepalives of an SA that is established (negotiated here or adopted).</summary>
@@ -310,6 +372,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     private sealed record RevocationFetched(ulong Spi);
 
+    private sealed record EapStepDone(ulong Spi, EapResult? Result);
+
     private sealed record IkeRekeyDue
     {
         public static readonly IkeRekeyDue Instance = new();
@@ -371,9 +435,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
 
     /// <param name="RemoteCertificate">The subject (and subjectAltNames) of the certificate the peer authenticated with; null for a PSK peer.</param>
     /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator).</param>
+    /// <param name="EapId">The identity the peer proved by EAP; null when it did not log in by EAP.</param>
+    /// <param name="Traffic">Totals of all its Child SAs, rekeyed ones included (RADIUS accounting's Interim-Update).</param>
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
-        IReadOnlyList<string>? VirtualIps = null, long UniqueId = 0, string LocalId = "", string User = "");
+        IReadOnlyList<string>? VirtualIps = null, long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null,
+        SaCounters Traffic = default);
 
     /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
     /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>

@@ -25,7 +25,12 @@ public sealed record DeleteAll;
 public sealed record GetSaCount;
 
 /// <param name="VirtualIps">Leased to the peer (responder) or assigned to us (initiator); empty without a configuration payload.</param>
+/// <param name="Actor">The SA's actor: observers ask it (<see cref="IkeSaActor.GetInfo"/>) for counters while it lives.</param>
 public sealed record IkeSaUp(ulong Spi, bool Initiator, string Connection, IPEndPoint Peer, IkeSaSummary Summary,
-    IReadOnlyList<IPAddress>? VirtualIps = null);
+    IReadOnlyList<IPAddress>? VirtualIps = null, Akka.Actor.IActorRef? Actor = null);
 
-public sealed record IkeSaDown(ulong Spi, bool Initiator, string Connection, CloseReason Reason, bool WasEstablished);
+/// <param name="Spi">Our SPI when it ended (a rekeyed IKE SA's successor's).</param>
+/// <param name="EstablishedSpi">Our SPI when it was established (the <see cref="IkeSaUp.Spi"/> observers know it by); 0 if never.</param>
+/// <param name="Traffic">Totals of every Child SA the IKE SA had (rekeyed ones included), for RADIUS accounting's Stop.</param>
+public sealed record IkeSaDown(ulong Spi, bool Initiator, string Connection, CloseReason Reason, bool WasEstablished,
+    ulong EstablishedSpi = 0, SaCounters Traffic = default);

@@ -218,8 +218,8 @@ public static class AdminCommands
         {
             sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State}, IKEv2, {sa.Spi}, {sa.Role}");
             if (sa.LocalId.Length > 0) sb.AppendLine($"  local  [{sa.LocalId}]");
-            sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]");
-            if (sa.User.Length > 0 && sa.User != sa.RemoteId) sb.AppendLine($"  user [{sa.User}]");
+            // As swanctl --list-sas: the EAP identity after the IKE identity (the user, when there is one).
+            sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]{(sa.EapId is { } eap ? $" EAP: '{eap}'" : "")}");
             if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
             if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");

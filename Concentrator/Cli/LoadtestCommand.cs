@@ -48,6 +48,10 @@ public static class LoadtestCommand
           --rounds N             measured rounds, SAs deleted between them (1-100, default 1)
           --warmup N             warm-up peers (0-1000, default 10)
           --psk SECRET           pre-shared key (default: the demo's)
+          --eap-password SECRET  peers log in by EAP-MSCHAPv2 with their identity and this password
+                                 (the responder: remote auth eap-mschapv2 and an eap secret for
+                                 the identities, e.g. id "*.fleet"); the responder still
+                                 authenticates by the PSK or by its certificate (--ca ...)
           --ca FILE              certificates instead of the PSK: the CA (PEM) the responder's
                                  certificate must chain to
           --issuer FILE          the CA certificate (PEM) that issues the peers' certificates; sent
@@ -79,6 +83,7 @@ public static class LoadtestCommand
         ["rounds"] = true,
         ["warmup"] = true,
         ["psk"] = true,
+        ["eap-password"] = true,
         ["ca"] = true,
         ["issuer"] = true,
         ["issuer-key"] = true,
@@ -143,6 +148,7 @@ public static class LoadtestCommand
         {
             Psk = Encoding.UTF8.GetBytes(cl.Get("psk") ?? DemoSecret),
             Certificates = certificates,
+            EapPassword = cl.Get("eap-password") is { } eap ? Encoding.UTF8.GetBytes(eap) : null,
             IdPrefix = cl.Get("id-prefix") ?? "peer-",
             GatewayId = cl.Get("gateway-id") ?? "gw.demo.concentrator",
             IkeProposal = ike,

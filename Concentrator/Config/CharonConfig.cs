@@ -22,6 +22,9 @@ public sealed class CharonConfig
     /// <summary>Bounds of fragment_memory: one reassembly of the largest max_packet, and 4 GiB.</summary>
     public const long MinFragmentMemory = 65535, MaxFragmentMemory = 4L << 30;
 
+    /// <summary><c>plugins.eap-radius</c>: the RADIUS client; null when not configured.</summary>
+    public EapRadiusConfig? EapRadius { get; init; }
+
     /// <summary><c>retransmit_timeout</c>: first retransmission delay.</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(4);
 

@@ -16,6 +16,9 @@ public sealed class ConcentratorConfig
     public IReadOnlyDictionary<string, PoolConfig> Pools { get; init; } = new Dictionary<string, PoolConfig>();
     public IReadOnlyDictionary<string, ConnectionConfig> Connections { get; init; } = new Dictionary<string, ConnectionConfig>();
     public IReadOnlyList<SecretConfig> Secrets { get; init; } = [];
+
+    /// <summary>swanctl's EAP secrets (secrets.eap&lt;suffix&gt;): the passwords eap-mschapv2 checks, by EAP identity.</summary>
+    public IReadOnlyList<SecretConfig> EapSecrets { get; init; } = [];
     public ClusterConfig Cluster { get; init; } = new();
     public string Source { get; init; } = "<memory>";
 
@@ -51,6 +54,16 @@ public sealed class ConcentratorConfig
     public byte[]? FindSharedKey(Identity local, Identity remote)
     {
         var best = SharedKeyMatcher.FindBest(Secrets, local, remote);
+        return best?.Secret.ToArray();
+    }
+
+    /// <summary>
+    /// An EAP user's password (strongSwan's get_shared(SHARED_EAP, server, peer)), selected as <see cref="FindSharedKey(Identity, Identity)"/>
+    /// selects a PSK; a copy the caller zeroes. Null when no EAP secret's owners match the user.
+    /// </summary>
+    public byte[]? FindEapSecret(Identity local, Identity user)
+    {
+        var best = SharedKeyMatcher.FindBest(EapSecrets, local, user);
         return best?.Secret.ToArray();
     }
 

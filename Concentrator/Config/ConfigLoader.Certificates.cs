@@ -19,8 +19,8 @@ internal static partial class ConfigLoader
     private const int MinRsaBits = 2048;
     private const string CrlsKey = "crls";
     private static readonly string[] PrivateKeyPrefixes = ["private", "rsa", "ecdsa", "pkcs8"];
-    private static readonly string[] LocalAuthKeys = ["auth", "id", "certs"];
-    private static readonly string[] RemoteAuthKeys = ["auth", "id", "certs", "cacerts", "revocation"];
+    private static readonly string[] LocalAuthKeys = ["auth", "id", "eap_id", "certs"];
+    private static readonly string[] RemoteAuthKeys = ["auth", "id", "eap_id", "certs", "cacerts", "revocation"];
 
     /// <summary>A private key of secrets.private&lt;suffix&gt; (or rsa, ecdsa, pkcs8), loaded.</summary>
     private sealed record PrivateKeyEntry(string Name, AsymmetricAlgorithm Key, string File);

@@ -130,8 +130,10 @@ internal static partial class ConfigLoader
     }
 
     /// <summary>
-    /// A local or remote round: psk, or pubkey with its certificates (local: also rsa/pss, RSASSA-PSS signatures).
-    /// swanctl's eap methods and pubkey constraints (rsa-2048, pubkey-sha256, ...) are refused as not supported yet.
+    /// A local or remote round: psk, or pubkey with its certificates (local: also rsa/pss, RSASSA-PSS signatures; remote:
+    /// also eap-mschapv2, eap-radius and eap with eap_id; local: eap-mschapv2 with eap_id, our initiator as the EAP client).
+    /// The other EAP methods (eap-tls, eap-md5, eap-gtc, ...) and pubkey constraints (rsa-2048, pubkey-sha256, ...) are
+    /// refused as not supported yet.
     /// </summary>
     private static AuthConfig ReadAuth(YamlSection m, bool local, Credentials credentials)
     {
@@ -145,10 +147,13 @@ internal static partial class ConfigLoader
             throw m.Fail("auth", $"'{auth}' is not an auth method (psk, pubkey, eap or eap-<method>)");
         }
         bool rsaPss = local && method == "rsa/pss";
-        if (method is not null and not ("psk" or "pubkey") && !rsaPss)
+        // Ours: EAP-MSCHAPv2 as the client (the method we speak); the peer's: served here or by RADIUS.
+        bool eap = local ? method is AuthConfig.EapMsChapV2 : method is AuthConfig.Eap or AuthConfig.EapMsChapV2 or AuthConfig.EapRadius;
+        if (method is not null and not ("psk" or "pubkey") && !rsaPss && !eap)
         {
-            throw m.Fail("auth", $"'{auth}' is not supported yet (use psk or pubkey{(local ? ", or rsa/pss" : "")})");
+            throw m.Fail("auth", $"'{auth}' is not supported yet (use psk or pubkey{(local ? ", rsa/pss or eap-mschapv2" : ", eap-mschapv2, eap-radius or eap")})");
         }
+        if (!eap && m.Keys.Contains("eap_id")) throw m.Fail("eap_id", $"only with an EAP auth method ({(local ? "eap-mschapv2" : "eap-mschapv2, eap-radius, eap")})");
         var id = m.Scalar("id");
         if (id is not null && id.Trim().Length == 0)
         {
@@ -167,10 +172,13 @@ internal static partial class ConfigLoader
         {
             throw m.Fail(key, "only with auth pubkey");
         }
+        var eapId = m.Scalar("eap_id")?.Trim();
+        if (eapId is { Length: 0 }) throw m.Fail("eap_id", "identity is empty (use %any to ask the peer with EAP-Identity)");
         return new AuthConfig
         {
             Auth = method ?? d.Auth,
             Id = id ?? d.Id,
+            EapId = eapId is null ? null : ReadIdentity(m, "eap_id", eapId),
         };
     }
 

@@ -23,12 +23,17 @@ internal static partial class ConfigLoader
     private const int MaxIncludedFileBytes = 1 << 20;
     private static readonly string[] IncludedRootKeys = ["secrets"];
 
-    /// <summary>The IKE secrets (PSKs) and the private keys of <c>secrets:</c>, included files' too.</summary>
-    private sealed record SecretsRead(List<SecretConfig> Ike, List<PrivateKeyEntry> Keys);
+    /// <summary>The IKE secrets (PSKs), the EAP secrets (swanctl eap&lt;suffix&gt;: user passwords) and the private keys of
+    /// <c>secrets:</c>, included files' too.</summary>
+    private sealed record SecretsRead(List<SecretConfig> Ike, List<PrivateKeyEntry> Keys, List<SecretConfig> Eap);
+
+    /// <summary>swanctl's EAP secret sections (secrets.eap&lt;suffix&gt;): never IKE PSKs.</summary>
+    private static bool IsEapSecret(string name) => name.StartsWith("eap", StringComparison.Ordinal);
 
     private static SecretsRead ReadSecrets(YamlSection root)
     {
         var result = new List<SecretConfig>();
+        var eap = new List<SecretConfig>();
         var keys = new List<PrivateKeyEntry>();
         // swanctl's id<suffix>: a secret has any number of owner id keys; a private key secret has file and secret.
         foreach (var (name, m) in root.Sections("secrets", k => k is "secret" or "file" || k.StartsWith("id", StringComparison.Ordinal)))
@@ -52,9 +57,9 @@ internal static partial class ConfigLoader
             {
                 throw m.Fail("secret", error);
             }
-            result.Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
+            (IsEapSecret(name) ? eap : result).Add(new SecretConfig { Name = name, Ids = ids, Secret = bytes });
         }
-        return WithIncludedSecrets(new SecretsRead(result, keys), root);
+        return WithIncludedSecrets(new SecretsRead(result, keys, eap), root);
     }
 
     private static SecretsRead WithIncludedSecrets(SecretsRead secrets, YamlSection root)
@@ -65,7 +70,7 @@ internal static partial class ConfigLoader
             return secrets;
         }
         var definedIn = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in secrets.Ike.Select(s => s.Name).Concat(secrets.Keys.Select(k => k.Name)))
+        foreach (var name in secrets.Ike.Select(s => s.Name).Concat(secrets.Eap.Select(s => s.Name)).Concat(secrets.Keys.Select(k => k.Name)))
         {
             definedIn[name] = root.Source;
         }
@@ -74,7 +79,7 @@ internal static partial class ConfigLoader
             foreach (var path in ResolveInclude(root, item))
             {
                 var included = ReadIncludedFile(path);
-                foreach (var name in included.Ike.Select(s => s.Name).Concat(included.Keys.Select(k => k.Name)))
+                foreach (var name in included.Ike.Select(s => s.Name).Concat(included.Eap.Select(s => s.Name)).Concat(included.Keys.Select(k => k.Name)))
                 {
                     if (definedIn.TryGetValue(name, out var first))
                     {
@@ -83,6 +88,7 @@ internal static partial class ConfigLoader
                     definedIn[name] = path;
                 }
                 secrets.Ike.AddRange(included.Ike);
+                secrets.Eap.AddRange(included.Eap);
                 secrets.Keys.AddRange(included.Keys);
             }
         }

@@ -22,6 +22,7 @@ internal static partial class ConfigLoader
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
         "routing_table", "routing_table_prio", "fragment_size", "fragment_size_v4", "fragment_size_v6", "fragment_memory",
+        "plugins",
     ];
     private static readonly string[] ClusterKeys =
     [
@@ -36,7 +37,7 @@ internal static partial class ConfigLoader
         var listen = ReadListen(root.Section("listen", ListenKeys));
         var secrets = ReadSecrets(root);
         var pools = ReadPools(root);
-        return new ConcentratorConfig
+        var config = new ConcentratorConfig
         {
             Listen = listen,
             Http = ReadHttp(root.Section("http", HttpKeys)),
@@ -45,10 +46,13 @@ internal static partial class ConfigLoader
             Pools = pools,
             Connections = ReadConnections(root, listen, secrets.Keys, pools),
             Secrets = secrets.Ike,
+            EapSecrets = secrets.Eap,
             Cluster = ReadCluster(root.Section("cluster", ClusterKeys)),
             Source = file,
             KeyValues = root.Flatten(maxValues: (int)Math.Min(int.MaxValue, 4L * yaml.Length + 1024)),
         };
+        CheckEapRadius(root, config);
+        return config;
     }
 
     private static ListenConfig ReadListen(YamlSection m)
@@ -161,6 +165,7 @@ internal static partial class ConfigLoader
             FragmentSizeV4 = FragmentSize(m, "fragment_size_v4") ?? d.FragmentSizeV4,
             FragmentSizeV6 = FragmentSize(m, "fragment_size_v6") ?? d.FragmentSizeV6,
             FragmentMemory = FragmentMemory(m, halfOpenFragments),
+            EapRadius = ReadPlugins(m),
         };
     }
 

@@ -13,7 +13,8 @@ public static class SecretFileCheck
     public static string? ExposedTo(string file, ConcentratorConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Secrets.Count == 0 || OperatingSystem.IsWindows() || !File.Exists(file)) return null;
+        bool holdsSecrets = config.Secrets.Count > 0 || config.Charon.EapRadius is { Servers.Count: > 0 };
+        if (!holdsSecrets || OperatingSystem.IsWindows() || !File.Exists(file)) return null;
         var mode = File.GetUnixFileMode(file);
         bool group = (mode & UnixFileMode.GroupRead) != 0, others = (mode & UnixFileMode.OtherRead) != 0;
         return (group, others) switch

@@ -27,6 +27,13 @@ public interface IDataPlane
     bool TryGetCounters(uint inboundSpi, out SaCounters counters);
 
     /// <summary>
+    /// Publishes the SA's per-thread pending counts (a plane batches them, <see cref="TryGetCounters"/> lags by up to a
+    /// batch per thread) so its totals are whole: called just before the SA is deleted (RADIUS accounting's Stop). Planes
+    /// that count directly: no-op.
+    /// </summary>
+    bool FlushCounters(uint inboundSpi) => false;
+
+    /// <summary>
     /// Starts sending on an SA installed with <see cref="ChildSaInstall.OutboundActive"/> false (a rekey
     /// responder's new SA, activated once the old one is deleted). Planes without outbound selection: no-op.
     /// </summary>

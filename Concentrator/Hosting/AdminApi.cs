@@ -11,10 +11,11 @@ namespace Concentrator.Hosting;
 /// <param name="RemoteCertificate">The subject of the peer's certificate (pubkey authentication); null for a PSK peer.</param>
 /// <param name="VirtualIps">Leased to the peer (we are the responder) or assigned to us (initiator).</param>
 /// <param name="UniqueId">This node's number of the tunnel (swanctl's #N; <c>terminate --ike-id</c>).</param>
+/// <param name="EapId">The identity the peer proved by EAP (swanctl's remote-eap-id); null when it did not log in by EAP.</param>
 /// <param name="User">Who the SA belongs to: the EAP identity, else the peer's IKE identity.</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
     double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null,
-    long UniqueId = 0, string LocalId = "", string User = "");
+    long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null);
 
 /// <summary>One configured connection as <c>list-conns</c> shows it (swanctl --list-conns), never a secret.</summary>
 public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IReadOnlyList<string> RemoteAddrs, string Unique,
@@ -133,7 +134,7 @@ public static class AdminApi
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
-                    info.VirtualIps ?? [], info.UniqueId, info.LocalId, info.User));
+                    info.VirtualIps ?? [], info.UniqueId, info.LocalId, info.User, info.EapId));
         }
         return result;
     }

@@ -35,5 +35,7 @@ public sealed class ConfigConnectionResolver(ConcentratorConfig config) : IConne
 
     public byte[]? FindSharedKey(Identity local, Identity remote) => _config.FindSharedKey(local, remote);
 
+    public byte[]? FindEapSecret(Identity local, Identity user) => _config.FindEapSecret(local, user);
+
     public ConnectionConfig? FindConnection(string name) => _config.Connections.GetValueOrDefault(name);
 }

@@ -16,6 +16,21 @@ namespace Concentrator.Hosting;
 /// </summary>
 public static class ConfigMapping
 {
+    public static Radius.RadiusClientOptions ToRadiusOptions(this EapRadiusConfig c) => new()
+    {
+        Servers = c.Servers.Select(s => new Radius.RadiusServerOptions
+        {
+            Name = s.Name, Address = s.Address, AuthPort = s.AuthPort, AcctPort = s.AcctPort, Secret = s.Secret,
+            NasIdentifier = s.NasIdentifier, RetransmitTries = s.RetransmitTries, RetransmitTimeout = s.RetransmitTimeout,
+            RetransmitBase = s.RetransmitBase, Preference = s.Preference,
+        }).ToList(),
+        Accounting = c.Accounting,
+        AccountingInterval = c.AccountingInterval,
+        AccountingSendClass = c.AccountingSendClass,
+        ClassGroup = c.ClassGroup,
+        StationIdWithPort = c.StationIdWithPort,
+    };
+
     public static ResourceLimits ToLimits(this CharonConfig c) => new()
     {
         MaxPacket = c.MaxPacket,

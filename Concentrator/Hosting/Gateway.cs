@@ -10,8 +10,10 @@ using Concentrator.DataPlane;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Attributes;
 using Concentrator.Ike.Connections;
+using Concentrator.Ike.Eap;
 using Concentrator.Ike.Sa;
 using Concentrator.Ipsec;
+using Concentrator.Radius;
 using Concentrator.Telemetry;
 using Concentrator.Transport;
 
@@ -81,9 +83,14 @@ public sealed class Gateway : IAsyncDisposable
         Pools = new AddressPools(options.Config.Pools.Values, options.LeaseReuseDelay);
         _config = options.Config;
         ConfigResolver = options.Resolver is null ? new ConfigConnectionResolver(options.Config) : null;
+        var resolver = options.Resolver ?? ConfigResolver!;
+        var radiusLog = options.Loggers.CreateLogger("Concentrator.Radius");
+        var logins = new RadiusLogins(Metrics.Node);
+        Radius = options.Config.Charon.EapRadius is { } eapRadius ? new RadiusClient(eapRadius.ToRadiusOptions(), Metrics.Radius, radiusLog) : null;
         var context = new IkeSaContext
         {
-            Resolver = options.Resolver ?? ConfigResolver!,
+            Resolver = resolver,
+            EapSessions = new EapSessionFactory(resolver, Radius is null ? null : new RadiusEapSessionFactory(Radius, logins, radiusLog)),
             DataPlane = options.DataPlane,
             Tunables = options.Tunables ?? options.Config.Charon.ToTunables(),
             NattPort = options.Config.Listen.NattPort == 0 ? UdpEncapsulation.NatTraversalPort : options.Config.Listen.NattPort,
@@ -111,6 +118,11 @@ public sealed class Gateway : IAsyncDisposable
         Updown = new UpdownRunner(options.Loggers.CreateLogger("Concentrator.Updown"), Metrics.Users);
         Updown.Attach(System);
         Supervisor = _host.Services.GetRequiredService<IReadOnlyActorRegistry>().Get<IkeSaSupervisor>();
+        if (Radius is { Options.Accounting: true })
+        {
+            Accounting = new RadiusAccounting(Radius, logins, Metrics.Radius, radiusLog);
+            Accounting.Attach(System);
+        }
         Ingress = new IkeIngress(Supervisor, gate, Metrics, limits.MaxPacket);
         try
         {
@@ -263,6 +275,14 @@ public sealed class Gateway : IAsyncDisposable
 
     /// <summary>Runs the children's updown scripts.</summary>
     public UpdownRunner Updown { get; }
+
+    /// <summary>charon.plugins.eap-radius's client; null when not configured.</summary>
+    public RadiusClient? Radius { get; }
+
+    /// <summary>RADIUS accounting (charon.plugins.eap-radius.accounting); null when off.</summary>
+    public RadiusAccounting? Accounting { get; }
+
+    private static readonly TimeSpan AccountingDrainTimeout = TimeSpan.FromSeconds(5);
     public IReadOnlyList<UdpIkeTransport> Transports => _transports;
 
     /// <summary>This node's virtual IP pools and their leases (swanctl pools).</summary>
@@ -382,6 +402,10 @@ public sealed class Gateway : IAsyncDisposable
         await _host.StopAsync().ConfigureAwait(false);
         _host.Dispose();
         foreach (var t in _transports) t.Dispose();
+        // The Stops of the SAs deleted on shutdown go out before the client's sockets close.
+        if (Accounting is { } accounting) await accounting.DrainAsync(AccountingDrainTimeout).ConfigureAwait(false);
+        Accounting?.Dispose();
+        Radius?.Dispose();
     }
 
     /// <summary>Sends through the transport whose address matches the SA's local address.</summary>

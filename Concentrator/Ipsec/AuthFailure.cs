@@ -8,7 +8,7 @@ public enum AuthFailure
 {
     /// <summary>No connection accepts the peer's identities with its AUTH method (psk or pubkey).</summary>
     NoConnection = 0,
-    /// <summary>IDi without AUTH (an EAP request, RFC 7296 §2.16): no connection here authenticates a peer by EAP.</summary>
+    /// <summary>IDi without AUTH (an EAP request, RFC 7296 §2.16): no connection for the peer's identities authenticates by EAP.</summary>
     EapNotSupported,
     /// <summary>An AUTH method, signature algorithm or key type we do not accept (DSS, SHA-1 in RFC 7427 AUTH, Ed25519).</summary>
     UnsupportedMethod,
@@ -40,4 +40,11 @@ public enum AuthFailure
     /// <summary>The connection's unique keep found an IKE SA of the same user from another address (strongSwan's
     /// check_uniqueness): the new login is refused, the existing SA kept.</summary>
     UniqueKeep,
+    /// <summary>The EAP method refused the peer (wrong password, unknown user, a method it does not speak, a malformed EAP
+    /// message), or the peer left the EAP conversation.</summary>
+    EapFailed,
+    /// <summary>An EAP step did not answer in time (a RADIUS server down) or failed in the host.</summary>
+    EapTimeout,
+    /// <summary>After EAP-Success, the peer's AUTH made with the MSK does not verify.</summary>
+    EapAuthMismatch,
 }

@@ -25,6 +25,10 @@ public sealed record FleetOptions
     /// <summary>The PSK every peer and the responder share (auth psk); unused with <see cref="Certificates"/>.</summary>
     public byte[] Psk { get; init; } = [];
 
+    /// <summary>When set, every peer logs in by EAP-MSCHAPv2 (local auth eap-mschapv2, its identity as the EAP identity)
+    /// with this password; the responder still authenticates by the PSK or its certificate.</summary>
+    public byte[]? EapPassword { get; init; }
+
     /// <summary>When set, the peers and the responder authenticate with certificates (auth pubkey both ways) instead of the PSK.</summary>
     public FleetCertificates? Certificates { get; init; }
     public string RemoteTs { get; init; } = "10.10.0.0/16";
@@ -110,7 +114,7 @@ public sealed class PeerFleet : IAsyncDisposable
         {
             Config = config,
             DataPlane = dataPlane,
-            Resolver = new FixedPskResolver(options.Psk),
+            Resolver = new FixedPskResolver(options.Psk, options.EapPassword),
             Tunables = options.Tunables,
             SystemName = "fleet",
         });
@@ -146,9 +150,11 @@ public sealed class PeerFleet : IAsyncDisposable
         {
             Name = $"peer-{index}",
             Proposals = [_ike],
-            Local = certificates is null
-                ? new AuthConfig { Auth = AuthConfig.Psk, Id = id }
-                : new AuthConfig { Auth = AuthConfig.PubKey, Id = id, Certificate = certificates.For(id) },
+            Local = _options.EapPassword is not null
+                ? new AuthConfig { Auth = AuthConfig.EapMsChapV2, Id = id }
+                : certificates is null
+                    ? new AuthConfig { Auth = AuthConfig.Psk, Id = id }
+                    : new AuthConfig { Auth = AuthConfig.PubKey, Id = id, Certificate = certificates.For(id) },
             Remote = certificates is null
                 ? new AuthConfig { Auth = AuthConfig.Psk, Id = _options.GatewayId }
                 : new AuthConfig { Auth = AuthConfig.PubKey, Id = _options.GatewayId, Trust = certificates.Trust },
@@ -251,10 +257,11 @@ public sealed class PeerFleet : IAsyncDisposable
         }
     }
 
-    /// <summary>Every peer shares one PSK; peers never answer IKE_SA_INIT.</summary>
-    private sealed class FixedPskResolver(byte[] psk) : IConnectionResolver
+    /// <summary>Every peer shares one PSK (and one EAP password, when they log in by EAP); peers never answer IKE_SA_INIT.</summary>
+    private sealed class FixedPskResolver(byte[] psk, byte[]? eapPassword) : IConnectionResolver
     {
         public IReadOnlyList<ConnectionConfig> FindCandidates(IPEndPoint local, IPEndPoint remote) => [];
         public byte[]? FindSharedKey(Identity local, Identity remote) => psk.ToArray();
+        public byte[]? FindEapSecret(Identity local, Identity user) => eapPassword?.ToArray();
     }
 }

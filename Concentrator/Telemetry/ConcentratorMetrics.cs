@@ -37,6 +37,8 @@ public sealed class ConcentratorMetrics
     private readonly Counter.Child[] _peerMoves;
     private readonly Counter.Child[] _mobikeUpdates;
     private readonly Counter.Child[,] _authFailures;
+    private readonly Counter.Child[,] _logins;
+    private readonly Gauge.Child[] _usersOnline;
     private readonly Counter.Child[] _ocspRequests;
     private readonly Counter _ocspCacheHits;
     private readonly Counter.Child[] _retransmits;
@@ -141,6 +143,17 @@ public sealed class ConcentratorMetrics
         {
             for (int i = 0; i < authReasons.Length; i++) _authFailures[r, i] = authFailures.WithLabels(LabelValues.Role(r == 0), authReasons[i]);
         }
+        var logins = f.CreateCounter("concentrator_logins_total",
+            "Logins of peers (responder IKE_AUTH) by method (psk, pubkey, eap-mschapv2, eap-radius, ...) and outcome (success, or the auth failure reason).",
+            "method", "outcome");
+        _logins = new Counter.Child[LabelValues.LoginMethods.Length, authReasons.Length + 1];
+        for (int m = 0; m < LabelValues.LoginMethods.Length; m++)
+        {
+            _logins[m, 0] = logins.WithLabels(LabelValues.LoginMethods[m], "success");
+            for (int i = 0; i < authReasons.Length; i++) _logins[m, i + 1] = logins.WithLabels(LabelValues.LoginMethods[m], authReasons[i]);
+        }
+        var online = f.CreateGauge("concentrator_users_online", "Established IKE SAs of logged-in peers (responder), by login method.", "method");
+        _usersOnline = LabelValues.LoginMethods.Select(m => online.WithLabels(m)).ToArray();
         var ocsp = f.CreateCounter("concentrator_ocsp_requests_total",
             "OCSP checks of peer certificates with a responder (RFC 6960), by outcome: good and revoked decide, the others leave remote.revocation to decide (responder_down: not sent, the responder failed within 30 s).",
             "outcome");
@@ -198,6 +211,7 @@ public sealed class ConcentratorMetrics
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
 
         DataPlane = new DataPlaneMetrics(f, Registry);
+        Radius = new RadiusMetrics(f);
         Limits = new LimitReporter(f);
         Users = new UserMetrics(f);
         DataPlane.Limits = Limits;
@@ -208,6 +222,7 @@ public sealed class ConcentratorMetrics
 
     public CollectorRegistry Registry { get; }
     public DataPlaneMetrics DataPlane { get; }
+    public RadiusMetrics Radius { get; }
 
     /// <summary>Hits of the configured resource bounds (counted and rate-limited logging).</summary>
     public LimitReporter Limits { get; }
@@ -285,6 +300,18 @@ public sealed class ConcentratorMetrics
     public void CountDpdProbe() => _dpdProbes.Inc();
 
     public void CountAuthFailure(bool initiator, AuthFailure reason) => _authFailures[initiator ? 0 : 1, (int)reason].Inc();
+
+    /// <summary>A login (responder IKE_AUTH) of <paramref name="method"/>: success when <paramref name="failure"/> is null.</summary>
+    public void CountLogin(string method, AuthFailure? failure) =>
+        _logins[LabelValues.LoginMethodIndex(method), failure is { } f ? (int)f + 1 : 0].Inc();
+
+    /// <summary>An established SA of a logged-in user starts (+1) or stops (-1) counting as online.</summary>
+    public void UserOnline(string method, int delta)
+    {
+        var gauge = _usersOnline[LabelValues.LoginMethodIndex(method)];
+        if (delta >= 0) gauge.Inc(delta);
+        else gauge.Dec(-delta);
+    }
 
     public void CountOcspRequest(OcspOutcome outcome) => _ocspRequests[(int)outcome].Inc();
 

@@ -56,6 +56,8 @@ public sealed class IkeSaTelemetry
     private bool _negotiating;
     private bool _counted = true;
     private IkeSaState _state = IkeSaState.Created;
+    // The login method this SA counts under in concentrator_users_online (established, with a user); null: not counted.
+    private string? _online;
 
     public IkeSaTelemetry(ConcentratorMetrics metrics, bool initiator)
     {
@@ -72,7 +74,26 @@ public sealed class IkeSaTelemetry
         if (!_counted || from == to) return;
         _metrics.IkeSaStateChanged(from, to);
         _state = to;
-        if (to == IkeSaState.Destroyed) _counted = false;
+        if (to == IkeSaState.Destroyed)
+        {
+            _counted = false;
+            UserOffline();
+        }
+    }
+
+    /// <summary>The SA is established with a logged-in user (responder): one more online for <paramref name="method"/> until it ends.</summary>
+    public void UserOnline(string method)
+    {
+        if (_online is not null || !_counted) return;
+        _online = method;
+        _metrics.UserOnline(method, +1);
+    }
+
+    private void UserOffline()
+    {
+        if (_online is null) return;
+        _metrics.UserOnline(_online, -1);
+        _online = null;
     }
 
     /// <summary>The SA object is gone without a Close (its actor was stopped): its state leaves the gauge.</summary>
@@ -81,6 +102,7 @@ public sealed class IkeSaTelemetry
         if (!_counted) return;
         _metrics.IkeSaStateChanged(_state, null);
         _counted = false;
+        UserOffline();
         TraceEnd("disposed", error: true);
     }
 

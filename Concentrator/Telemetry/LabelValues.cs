@@ -40,6 +40,15 @@ public static class LabelValues
     public static string[] SnakeNames<TEnum>() where TEnum : struct, Enum =>
         Enum.GetNames<TEnum>().Select(Snake).ToArray();
 
+    /// <summary>How a peer logs in (a remote round's auth: psk, pubkey, an EAP method); anything else is "other" (bounded).</summary>
+    public static readonly string[] LoginMethods = ["psk", "pubkey", "eap-mschapv2", "eap-radius", "eap-tls", "eap", "other"];
+
+    public static int LoginMethodIndex(string method)
+    {
+        int i = Array.IndexOf(LoginMethods, method);
+        return i < 0 ? LoginMethods.Length - 1 : i;
+    }
+
     /// <summary>IKE exchange types we speak; anything else is "other" (bounded).</summary>
     public static readonly string[] Exchanges = ["ike_sa_init", "ike_auth", "create_child_sa", "informational", "other"];
 

@@ -60,6 +60,15 @@ public static partial class Log
         Message = "IKE SA {Spi} with {Peer}: peer '{RemoteId}' not authenticated: {Reason} ({Detail})")]
     public static partial void PeerAuthFailed(ILogger logger, string spi, IPEndPoint peer, string remoteId, AuthFailure reason, string detail);
 
+    // EAP (RFC 7296 §2.16): 4100 and 4110-4199 (4101 and 4102 are configuration warnings, below).
+    [LoggerMessage(EventId = 4100, Level = LogLevel.Information,
+        Message = "IKE SA {Spi} with {Peer}: '{RemoteId}' logged in as EAP identity '{EapId}' ({Method})")]
+    public static partial void EapLogin(ILogger logger, string spi, IPEndPoint peer, string remoteId, string eapId, string method);
+
+    [LoggerMessage(EventId = 4110, Level = LogLevel.Warning,
+        Message = "IKE SA {Spi}: EAP step of {Method} gave no answer: {Reason}")]
+    public static partial void EapStepFailed(ILogger logger, string spi, string method, string reason);
+
     [LoggerMessage(EventId = 1032, Level = LogLevel.Warning,
         Message = "IKE SA {Spi} with {Peer}: certificate of '{RemoteId}' trusted without a revocation answer (revocation relaxed): {Detail}")]
     public static partial void RevocationUnverified(ILogger logger, string spi, IPEndPoint peer, string remoteId, string detail);

@@ -71,6 +71,13 @@ internal static class RekeyHarness
                 case SendMessage m:
                     sends.Add(m);
                     break;
+                case RunEap eap:
+                    // As IkeSaActor, waiting here: the EAP step, then the deferred IKE_AUTH answered with its result.
+                    var step = eap.Response is null
+                        ? eap.Session.StartAsync(eap.PeerIdentity, eap.EapId, CancellationToken.None)
+                        : eap.Session.ProcessAsync(eap.Response, CancellationToken.None);
+                    sa.ResumeEap(step.AsTask().GetAwaiter().GetResult());
+                    break;
                 case FetchRevocation f:
                     // As IkeSaActor, waiting here: the requests, then the deferred IKE_AUTH answered.
                     f.Fetch.Checker.FetchAsync(f.Fetch, sa.Context.Metrics).GetAwaiter().GetResult();

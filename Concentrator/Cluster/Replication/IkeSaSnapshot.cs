@@ -54,6 +54,12 @@ public sealed class IkeSaSnapshot : IDisposable
     public Identity? LocalId { get; init; }
     public Identity? RemoteId { get; init; }
 
+    /// <summary>The identity the peer proved by EAP (the SA's user); null when it did not log in by EAP.</summary>
+    public Identity? EapIdentity { get; init; }
+
+    /// <summary>How the peer logged in (responder: psk, pubkey or its EAP method); null for an initiator SA.</summary>
+    public string? LoginMethod { get; init; }
+
     public required IkeSuite Suite { get; init; }
 
     /// <summary>SK_d, SK_ai/ar, SK_ei/er, SK_pi/pr; owned by this snapshot.</summary>

@@ -10,7 +10,8 @@ using Concentrator.Ipsec;
 
 namespace Concentrator.Cluster.Replication;
 
-// Version 1, or 2 when the SA has virtual IPs (version 1 followed by them), big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
+// Version 1, or 2 when the SA has virtual IPs (version 1 followed by them), or 3 when its peer logged in by EAP (version 1
+// followed by its virtual IPs, its EAP identity and login method), big-endian; "bytes" = u16 length + octets, "string" = bytes of UTF-8, "endpoint" = u8 4|6, address, u16 port,
 // "identity" = u8 present, u8 ID type, bytes, "selectors" = bytes holding a TS payload body (RFC 7296 §3.13; empty = none),
 // "time" = i64 UTC ticks.
 //
@@ -24,6 +25,7 @@ namespace Concentrator.Cluster.Replication;
 //     4 x bytes keys (in encr, in integ, out encr, out integ) | selectors local, remote | u8 transport | i32 replay window
 //     time created | u64 outbound mark | u64 inbound floor | u8 replaced | u32 successor
 //   version 2 only: u8 n virtual IPs (1..255), each: string pool ("" = assigned to us by the peer) | u8 4|6, address
+//   version 3 only: u8 n virtual IPs (0..255) as version 2's | identity EAP identity | string login method
 
 /// <summary>
 /// Binary form of <see cref="IkeSaSnapshot"/> for replication between cluster nodes (in memory and over remoting only).
@@ -38,6 +40,10 @@ public static class IkeSaSnapshotCodec
     /// adopting it without its address).</summary>
     public const byte VersionWithVirtualIps = 2;
 
+    /// <summary>Version 1 followed by the virtual IPs (none or more), the EAP identity and the login method; written only
+    /// for an SA whose peer logged in by EAP, so an adopter keeps its user (a node that does not know version 3 refuses it).</summary>
+    public const byte VersionWithEap = 3;
+
     private const byte FlagInitiator = 1, FlagNatT = 2, FlagNatDetected = 4, FlagBehindNat = 8, FlagPeerFragments = 16;
 
     // MOBIKE negotiated, and the original initiator is not the initiator of the SA's last IKE rekey: absent from (0 in) the
@@ -51,7 +57,7 @@ public static class IkeSaSnapshotCodec
         ArgumentNullException.ThrowIfNull(snapshot);
         var buffer = new byte[EncodedLength(snapshot)];
         var w = new SpanWriter(buffer);
-        w.WriteUInt8(snapshot.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version);
+        w.WriteUInt8(VersionOf(snapshot));
         w.WriteUInt8((byte)((snapshot.IsInitiator ? FlagInitiator : 0) | (snapshot.NatT ? FlagNatT : 0) |
                             (snapshot.NatDetected ? FlagNatDetected : 0) | (snapshot.BehindNat ? FlagBehindNat : 0) |
                             (snapshot.PeerSupportsFragmentation ? FlagPeerFragments : 0) | (snapshot.PeerSupportsMobike ? FlagMobike : 0) |
@@ -125,7 +131,7 @@ public static class IkeSaSnapshotCodec
             w.WriteUInt32(c.Successor);
         }
 
-        if (snapshot.VirtualIps.Count > 0)
+        if (VersionOf(snapshot) != Version)
         {
             w.WriteUInt8(checked((byte)snapshot.VirtualIps.Count));
             foreach (var vip in snapshot.VirtualIps)
@@ -133,6 +139,11 @@ public static class IkeSaSnapshotCodec
                 WriteString(ref w, vip.Pool);
                 WriteAddress(ref w, vip.Address);
             }
+        }
+        if (snapshot.EapIdentity is not null)
+        {
+            WriteIdentity(ref w, snapshot.EapIdentity);
+            WriteString(ref w, snapshot.LoginMethod ?? "");
         }
 
         if (w.Position != buffer.Length) throw new InvalidOperationException("snapshot length mismatch");
@@ -161,7 +172,7 @@ public static class IkeSaSnapshotCodec
         snapshot = null;
         var r = new SpanReader(data);
         if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
-        if (version is not (Version or VersionWithVirtualIps)) return ParseStatus.BadVersion;
+        if (version is not (Version or VersionWithVirtualIps or VersionWithEap)) return ParseStatus.BadVersion;
         if (!r.TryReadUInt8(out byte flags) || !r.TryReadUInt8(out byte state) || !r.TryReadUInt64(out ulong spiI) ||
             !r.TryReadUInt64(out ulong spiR) || !r.TryReadUInt64(out ulong stateVersion))
         {
@@ -241,7 +252,14 @@ public static class IkeSaSnapshotCodec
         }
 
         var vips = new List<VirtualIp>();
-        if (version == VersionWithVirtualIps && (st = ReadVirtualIps(ref r, vips)) != ParseStatus.Ok) return st;
+        if (version != Version && (st = ReadVirtualIps(ref r, vips, allowNone: version == VersionWithEap)) != ParseStatus.Ok) return st;
+        Identity? eapIdentity = null;
+        string? loginMethod = null;
+        if (version == VersionWithEap)
+        {
+            if ((st = ReadIdentity(ref r, out eapIdentity)) != ParseStatus.Ok || (st = ReadString(ref r, out loginMethod)) != ParseStatus.Ok) return st;
+            if (eapIdentity is null) return ParseStatus.InvalidSyntax;
+        }
 
         if (r.Remaining != 0) return ParseStatus.BadLength;
 
@@ -265,6 +283,8 @@ public static class IkeSaSnapshotCodec
             EstablishedUtc = established,
             LocalId = localId,
             RemoteId = remoteId,
+            EapIdentity = eapIdentity,
+            LoginMethod = loginMethod is { Length: > 0 } ? loginMethod : null,
             Suite = new IkeSuite((EncrAlgorithm)encr, keyBits, (PrfAlgorithm)prf, (IntegAlgorithm)integ, (DhGroup)group),
             Keys = new IkeKeys { SkD = keys[0], SkAi = keys[1], SkAr = keys[2], SkEi = keys[3], SkEr = keys[4], SkPi = keys[5], SkPr = keys[6] },
             NonceI = nonceI,
@@ -280,10 +300,10 @@ public static class IkeSaSnapshotCodec
         return ParseStatus.Ok;
     }
 
-    private static ParseStatus ReadVirtualIps(ref SpanReader r, List<VirtualIp> vips)
+    private static ParseStatus ReadVirtualIps(ref SpanReader r, List<VirtualIp> vips, bool allowNone)
     {
         if (!r.TryReadUInt8(out byte count)) return ParseStatus.Truncated;
-        if (count == 0) return ParseStatus.InvalidSyntax; // version 2 means at least one
+        if (count == 0 && !allowNone) return ParseStatus.InvalidSyntax; // version 2 means at least one
         for (int i = 0; i < count; i++)
         {
             ParseStatus st;
@@ -348,6 +368,9 @@ public static class IkeSaSnapshotCodec
 
     // ---- Length ----
 
+    private static byte VersionOf(IkeSaSnapshot s) =>
+        s.EapIdentity is not null ? VersionWithEap : s.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version;
+
     private static int EncodedLength(IkeSaSnapshot s)
     {
         int n = 3 + 8 + 8 + 8 + 8;
@@ -373,7 +396,8 @@ public static class IkeSaSnapshotCodec
             n += SelectorsLength(c.LocalTs) + SelectorsLength(c.RemoteTs);
             n += 1 + 4 + 8 + 8 + 8 + 1 + 4;
         }
-        if (s.VirtualIps.Count > 0)
+        if (s.EapIdentity is not null) n += IdentityLength(s.EapIdentity) + StringLength(s.LoginMethod ?? "");
+        if (VersionOf(s) != Version)
         {
             n += 1;
             foreach (var vip in s.VirtualIps) n += StringLength(vip.Pool) + 1 + (vip.Address.AddressFamily == AddressFamily.InterNetworkV6 ? 16 : 4);

@@ -70,6 +70,8 @@ public static class IkeSaSnapshotter
             EstablishedUtc = sa.EstablishedUtc,
             LocalId = sa.LocalId,
             RemoteId = sa.RemoteId,
+            EapIdentity = sa.EapIdentity,
+            LoginMethod = sa.EapIdentity is null ? null : sa.LoginMethod,
             Suite = sa.Suite,
             Keys = CopyKeys(keys),
             // Nonces and the IKE_SA_INIT messages only serve IKE_AUTH (AUTH payloads, the first child's KEYMAT).
@@ -133,6 +135,9 @@ public static class IkeSaSnapshotter
         sa.Candidates = candidates;
         sa.LocalId = s.LocalId;
         sa.RemoteId = s.RemoteId;
+        sa.EapIdentity = s.EapIdentity;
+        // Responder: the login method a snapshot carries for an EAP user, else the remote round's (psk or pubkey).
+        sa.LoginMethod = s.IsInitiator ? null : s.LoginMethod ?? connection?.Remote.Auth;
         sa.NatDetected = s.NatDetected;
         sa.BehindNat = s.BehindNat;
         sa.PeerSupportsFragmentation = s.PeerSupportsFragmentation;
@@ -155,7 +160,7 @@ public static class IkeSaSnapshotter
         }
         // The adopter holds the leases in its own pools; one another identity holds online here would give two tunnels
         // one address, so such an SA is not adopted (its peer renegotiates and gets an address of its own).
-        if (!sa.VirtualIps.TakeOver(s.VirtualIps, context.Pools, s.RemoteId, s.Remote))
+        if (!sa.VirtualIps.TakeOver(s.VirtualIps, context.Pools, sa.User, s.Remote))
         {
             sa.Dispose();
             return null;
@@ -169,6 +174,7 @@ public static class IkeSaSnapshotter
         }
 
         sa.Emit(new IkeSaRestored(connection!.Name, s.RemoteId?.Text ?? ""));
+        if (sa.LoginMethod is { } method) sa.Telemetry.UserOnline(method);
         var awaitingActivation = new HashSet<uint>();
         foreach (var c in s.Children)
         {

@@ -195,6 +195,10 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     public bool TryGetCounters(uint inboundSpi, out SaCounters counters) => _sas.TryGetCounters(inboundSpi, out counters);
 
+    // From the control plane, beside the inbound worker: an inbound count racing this flush may be lost or counted twice,
+    // a packet or so of an SA about to be deleted, against a batch (32 packets per thread) missing without it.
+    public bool FlushCounters(uint inboundSpi) => _sas.FlushCounters(inboundSpi);
+
     public SaRekeyHint GetRekeyHint(uint inboundSpi) => _sas.GetRekeyHint(inboundSpi);
 
     public bool TryGetSequenceMarks(uint inboundSpi, out ulong lastOutbound, out ulong inboundTop) =>

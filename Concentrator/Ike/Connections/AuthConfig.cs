@@ -1,20 +1,31 @@
 namespace Concentrator.Ike.Connections;
 
 /// <summary>
-/// One end's authentication round (swanctl local/remote section): psk or pubkey (eap and eap-&lt;method&gt; are refused
-/// by the loader until they are built). A pubkey round carries its credentials loaded, never paths: ours
-/// (<see cref="Certificate"/>) or what the peer's must satisfy (<see cref="Trust"/>).
+/// One end's authentication round (swanctl local/remote section): psk or pubkey; a remote round also eap-mschapv2,
+/// eap-radius or eap, a local one eap-mschapv2 (the loader refuses the other EAP methods). A pubkey round carries its credentials loaded, never
+/// paths: ours (<see cref="Certificate"/>) or what the peer's must satisfy (<see cref="Trust"/>).
 /// </summary>
 public sealed class AuthConfig
 {
     public const string Psk = "psk";
     public const string PubKey = "pubkey";
+    /// <summary>strongSwan's generic eap: the method the server chooses, here eap-radius when the eap-radius plugin has
+    /// servers configured and eap-mschapv2 against the local secrets otherwise (<see cref="Eap.EapSessionFactory"/>).</summary>
+    public const string Eap = "eap";
+    public const string EapMsChapV2 = "eap-mschapv2";
+    public const string EapRadius = "eap-radius";
 
     private readonly string _id = Identity.Any;
     private readonly Identity _identity = Identity.AnyIdentity;
 
-    /// <summary>psk or pubkey.</summary>
+    /// <summary>psk, pubkey, or (remote) eap, eap-mschapv2, eap-radius.</summary>
     public string Auth { get; init; } = Psk;
+
+    /// <summary>
+    /// remote.eap_id: the identity the peer must prove by EAP. %any asks it with EAP-Identity; null (not configured)
+    /// takes the peer's IKE identity, as strongSwan does. local.eap_id: the identity we log in with (null: our IKE identity).
+    /// </summary>
+    public Identity? EapId { get; init; }
 
     /// <summary>The identity as written, in strongSwan's notation; parsed once into <see cref="Identity"/> (invalid text throws).</summary>
     public string Id
@@ -43,4 +54,9 @@ public sealed class AuthConfig
     public PeerTrust? Trust { get; init; }
 
     public bool IsPubKey => Auth == PubKey;
+
+    public bool IsEap => Auth.StartsWith(Eap, StringComparison.Ordinal);
+
+    /// <summary>What a peer's IKE_AUTH asks for, as connection selection compares it: psk, pubkey, or eap for every EAP method.</summary>
+    public string Class => IsEap ? Eap : Auth;
 }

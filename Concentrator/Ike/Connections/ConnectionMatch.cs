@@ -46,7 +46,7 @@ public static class ConnectionMatch
     /// fit, an IKE proposal that contains <paramref name="suite"/> (so IKE_AUTH never moves an SA to a connection whose
     /// proposals refuse the algorithms IKE_SA_INIT chose), a remote id that matches <paramref name="peer"/>, when the peer
     /// asked for one a local id that matches <paramref name="requestedLocal"/>, and a remote round of the peer's AUTH
-    /// method (<paramref name="remoteAuth"/>: psk or pubkey). The received identities are only ever matched against,
+    /// method (<paramref name="remoteAuth"/>: psk, pubkey, or eap for any EAP method, <see cref="AuthConfig.Class"/>). The received identities are only ever matched against,
     /// never used as patterns (strongSwan also tries the reverse for the IDr, then refuses the same IDr in ike_auth
     /// build_r). Ranked as strongSwan's insert_sorted: a candidate goes ahead of the first one it beats in one ranking
     /// (addresses, identities) while no worse in the other; equals keep config order. A pubkey peer is tried against
@@ -58,7 +58,7 @@ public static class ConnectionMatch
         var ranked = new List<(ConnectionConfig Connection, int Ike, int Peer)>();
         foreach (var connection in candidates)
         {
-            if (connection.Remote.Auth != remoteAuth) continue;
+            if (connection.Remote.Class != remoteAuth) continue;
             int ike = Addresses(connection, local, remote);
             if (ike == 0 || !ProposalSelector.Allows(connection.Proposals, suite)) continue;
             var me = requestedLocal is null ? IdMatch.Any : connection.Local.Identity.Match(requestedLocal);

@@ -17,6 +17,12 @@ public interface IConnectionResolver
     /// </summary>
     byte[]? FindSharedKey(Identity local, Identity remote);
 
+    /// <summary>
+    /// The password of EAP user <paramref name="user"/> (swanctl secrets.eap&lt;suffix&gt;) for our identity
+    /// <paramref name="local"/>, ranked as <see cref="FindSharedKey"/>; a fresh copy the caller zeroes. Null when none.
+    /// </summary>
+    byte[]? FindEapSecret(Identity local, Identity user) => null;
+
     /// <summary>The connection with this config name (an SA adopted from another node names its connection); null when unknown.</summary>
     ConnectionConfig? FindConnection(string name) => null;
 }

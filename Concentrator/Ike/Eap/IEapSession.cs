@@ -50,9 +50,18 @@ public sealed record EapResult(EapResultKind Kind, byte[]? Message)
     public IReadOnlyList<string> Groups { get; init; } = [];
 }
 
+/// <summary>
+/// The IKE SA an EAP conversation authenticates: what a RADIUS server is told about the login's "port" (strongSwan's
+/// NAS-IP-Address, Called-Station-Id, Calling-Station-Id) and the key RADIUS accounting finds the login by.
+/// </summary>
+public sealed record EapPeer(ulong IkeSpi, IPEndPoint Local, IPEndPoint Remote);
+
 /// <summary>Makes the session for a connection's remote round that authenticates by EAP; null when it cannot serve the
 /// round's method (the loader rejects such a configuration, so this is an internal error).</summary>
 public interface IEapSessionFactory
 {
     IEapSession? Create(ConnectionConfig connection, AuthConfig remote);
+
+    /// <summary>As above for a known IKE SA; methods that need no peer details (served locally) ignore it.</summary>
+    IEapSession? Create(ConnectionConfig connection, AuthConfig remote, EapPeer peer) => Create(connection, remote);
 }

@@ -89,6 +89,14 @@ public sealed record FetchRevocation(Connections.OcspFetch Fetch) : IkeEffect;
 /// </summary>
 public sealed record CheckUniqueness(Connections.UniquePolicy Policy, string Connection, string LocalId, string User) : IkeEffect;
 
+/// <summary>
+/// IKE_AUTH waits for one EAP step (<see cref="Tasks.TaskOutcome.Deferred"/>, RFC 7296 §2.16): the host awaits
+/// <see cref="Eap.IEapSession.StartAsync"/> (<paramref name="Response"/> null; <paramref name="EapId"/> null asks the peer
+/// with EAP-Identity) or <see cref="Eap.IEapSession.ProcessAsync"/> off the SA's thread with a timeout, then calls
+/// <see cref="IkeSa.ResumeEap"/> with what came back. The SA owns the session; the host never disposes it.
+/// </summary>
+public sealed record RunEap(Eap.IEapSession Session, Connections.Identity PeerIdentity, Connections.Identity? EapId, byte[]? Response) : IkeEffect;
+
 /// <summary>The IKE SA failed or was deleted; the host stops after draining the remaining effects.</summary>
 public sealed record IkeSaClosed(CloseReason Reason) : IkeEffect;
 

@@ -73,6 +73,8 @@ public sealed partial class IkeSa : IDisposable
             RemoteId = old.RemoteId,
             PeerCertificateSubject = old.PeerCertificateSubject,
             EapIdentity = old.EapIdentity,
+            EapOutcome = old.EapOutcome,
+            LoginMethod = old.LoginMethod,
             NatDetected = old.NatDetected,
             BehindNat = old.BehindNat,
             PeerSupportsFragmentation = old.PeerSupportsFragmentation,
@@ -85,9 +87,10 @@ public sealed partial class IkeSa : IDisposable
             Protector = new IkeMessageProtector(suite, keys, isInitiator),
         };
         // The new SA holds the tunnel's leases too (each SA releases its own hold when it ends).
-        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.RemoteId, old.RemoteEndpoint);
+        sa.VirtualIps.TakeOver(old.VirtualIps.All, old.Context.Pools, old.User, old.RemoteEndpoint);
         sa.Move(IkeSaState.Established);
         sa.EstablishedUtc = DateTime.UtcNow;
+        if (sa.LoginMethod is { } method) sa.Telemetry.UserOnline(method);
         return sa;
     }
 
@@ -120,12 +123,6 @@ public sealed partial class IkeSa : IDisposable
     /// <summary>The subject of the certificate the peer authenticated with (strongSwan's notation); null for a PSK peer.</summary>
     public string? PeerCertificateSubject { get; internal set; }
 
-    /// <summary>The identity the peer proved by EAP (RFC 7296 §2.16); null when it authenticated without EAP.</summary>
-    public Identity? EapIdentity { get; internal set; }
-
-    /// <summary>Who this SA belongs to, as strongSwan's unique policy and swanctl's listings see it: the EAP identity when
-    /// the peer logged in by EAP, else its IKE identity.</summary>
-    public Identity? User => EapIdentity ?? RemoteId;
 
     /// <summary>The Child SAs, by inbound SPI, with their phases.</summary>
     public ChildSaTable ChildTable { get; }
@@ -208,17 +205,6 @@ public sealed partial class IkeSa : IDisposable
 
     /// <summary>Answers the request a task deferred (<see cref="TaskOutcome.Deferred"/>), after the host did what it asked.</summary>
     public void ResumeDeferredRequest() => TaskManager.ResumeDeferred();
-
-    /// <summary>The host's answer to <see cref="CheckUniqueness"/>: IKE_AUTH is answered now, refused when
-    /// <paramref name="refused"/> (unique keep found a duplicate).</summary>
-    public void ResumeUniqueCheck(bool refused)
-    {
-        UniqueRefused = refused;
-        TaskManager.ResumeDeferred();
-    }
-
-    /// <summary>Null until the host answered <see cref="CheckUniqueness"/> for this SA's IKE_AUTH; then whether it refused.</summary>
-    internal bool? UniqueRefused { get; private set; }
 
     /// <summary>True while a deferred request runs again: a task that deferred for what the host did must decide now.</summary>
     internal bool ResumingDeferred => TaskManager.Resuming;
@@ -452,6 +438,11 @@ public sealed partial class IkeSa : IDisposable
     {
         Move(IkeSaState.Established);
         EstablishedUtc = DateTime.UtcNow;
+        if (!IsInitiator && LoginMethod is { } method)
+        {
+            Context.Metrics.CountLogin(method, null);
+            Telemetry.UserOnline(method);
+        }
         Telemetry.Established(Age, Connection?.Name, ProposalText);
         Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
             new IkeSaSummary(ProposalText, Age, NatDetected, ChildTable.Count)));
@@ -502,11 +493,18 @@ public sealed partial class IkeSa : IDisposable
     /// </summary>
     internal TaskOutcome AuthFailed(AuthFailure reason, Identity? peer, string detail)
     {
-        Context.Metrics.CountAuthFailure(IsInitiator, reason);
-        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
+        CountAuthFailure(reason, peer, detail);
         if (!IsInitiator) return RejectWith(NotifyType.AuthenticationFailed, CloseReason.AuthFailed);
         TellResponderAuthFailed();
         return Fail(CloseReason.AuthFailed);
+    }
+
+    /// <summary>A peer not authenticated, counted by reason (and as responder a failed login of its method) and logged.</summary>
+    internal void CountAuthFailure(AuthFailure reason, Identity? peer, string detail)
+    {
+        Context.Metrics.CountAuthFailure(IsInitiator, reason);
+        if (!IsInitiator) Context.Metrics.CountLogin(LoginMethod ?? "", reason);
+        Emit(new PeerAuthFailed(reason, peer?.Text ?? "", detail));
     }
 
     /// <summary>
@@ -577,7 +575,8 @@ public sealed partial class IkeSa : IDisposable
 
     public void Dispose()
     {
-        VirtualIps.Release(Context.Pools, RemoteId);
+        // Leases are the user's (the EAP identity when it logged in by EAP, as strongSwan's pools key them).
+        VirtualIps.Release(Context.Pools, User);
         Telemetry.Disposed();
         TaskManager.ReleaseFragments();
         Protector?.Dispose();
@@ -587,6 +586,7 @@ public sealed partial class IkeSa : IDisposable
         CryptographicOperations.ZeroMemory(NonceI);
         CryptographicOperations.ZeroMemory(NonceR);
         ChildTable.ZeroKeys();
+        EndEap();
     }
 }
 

@@ -22,6 +22,9 @@ public sealed class IkeSaContext
     /// <summary>Resource bounds (charon: section); enforced where each resource is spent.</summary>
     public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
 
+    /// <summary>Serves the EAP methods of remote rounds (eap-mschapv2, eap-radius, eap); none: an EAP peer is refused.</summary>
+    public Eap.IEapSessionFactory? EapSessions { get; init; }
+
     /// <summary>The virtual IP pools (swanctl pools) responders lease from; none by default.</summary>
     public AddressPools Pools { get; init; } = AddressPools.None;
 

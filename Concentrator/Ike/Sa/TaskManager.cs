@@ -25,8 +25,11 @@ public sealed class TaskManager
     private readonly FragmentReassembly _responseFragments;
 
     private PendingExchange? _active;
-    // The peer's request a task deferred, opened and checked, waiting for the host's ResumeDeferred.
-    private (IkeMessage Message, byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT)? _deferred;
+    // The peer's request a task deferred, opened and checked, with the exchange's tasks, waiting for the host's ResumeDeferred.
+    private (IkeMessage Message, byte[] Datagram, IPEndPoint Remote, IPEndPoint Local, bool ViaNatT, List<IIkeTask> Tasks)? _deferred;
+    // A responder exchange of several rounds (TaskOutcome.NeedMore: IKE_AUTH with EAP): its tasks and its first request,
+    // kept for the peer's next request of the exchange. One at a time, like every exchange of the peer's.
+    private (ExchangeType Exchange, List<IIkeTask> Tasks, IkeMessage First)? _rounds;
     private uint _activeMessageId;
     private int _attempt;
     // The dpd_timeout deadline (Clock ms) of the probe on the wire; null for any other exchange.
@@ -125,12 +128,13 @@ public sealed class TaskManager
         SendActive();
     }
 
-    /// <summary>(Re)builds and sends the request in flight: first send, or a COOKIE / INVALID_KE_PAYLOAD retry.</summary>
-    private void SendActive()
+    /// <summary>(Re)builds and sends the request in flight: first send, a COOKIE / INVALID_KE_PAYLOAD retry, or (with
+    /// <paramref name="leadOnly"/>) the next round of an exchange of several, built by its first task alone.</summary>
+    private void SendActive(bool leadOnly = false)
     {
         var exchange = _active!;
         var payloads = new List<Payload>();
-        foreach (var task in exchange.Tasks)
+        foreach (var task in leadOnly ? exchange.Tasks.Take(1) : exchange.Tasks)
         {
             task.BuildRequest(_sa, payloads);
             if (_sa.State == IkeSaState.Destroyed) return;
@@ -239,6 +243,17 @@ public sealed class TaskManager
         {
             var status = task.ProcessResponse(_sa, message);
             if (status == TaskOutcome.Failed || _sa.State == IkeSaState.Destroyed) return;
+            if (status == TaskOutcome.NeedMore)
+            {
+                // One round of several (our EAP login, RFC 7296 §2.16): the first task sends the next request of the same
+                // exchange with the next message ID; the others see only the last response.
+                _responseFragments.Clear();
+                NextRequestId++;
+                _activeMessageId = NextRequestId;
+                _sa.Touch();
+                SendActive(leadOnly: true);
+                return;
+            }
             retry |= status == TaskOutcome.Retry;
         }
 
@@ -287,7 +302,8 @@ public sealed class TaskManager
         // The peer's retransmissions of a deferred request: it is answered once, when the host resumes it.
         if (_deferred is not null) return;
 
-        if (!Takes(header.Exchange))
+        // An exchange of several rounds takes only its own next request (RFC 7296 §2.16: IKE_AUTH until the final AUTH).
+        if (!Takes(header.Exchange) || (_rounds is { } rounds && rounds.Exchange != header.Exchange))
         {
             metrics.CountDrop(IkeDropReason.UnexpectedExchange);
             return;
@@ -309,7 +325,7 @@ public sealed class TaskManager
         }
 
         _sa.Telemetry.ExchangeStarted(header.Exchange, weRequest: false, _sa.Connection?.Name, _sa.ProposalText);
-        Answer(message, remote, viaNatT);
+        Answer(message, remote, viaNatT, _rounds?.Tasks ?? ResponderTasks.For(header.Exchange, message));
     }
 
     /// <summary>Whether a deferred request is running again (<see cref="IkeSa.ResumingDeferred"/>).</summary>
@@ -326,7 +342,7 @@ public sealed class TaskManager
         Resuming = true;
         try
         {
-            Answer(d.Message, d.Remote, d.ViaNatT);
+            Answer(d.Message, d.Remote, d.ViaNatT, d.Tasks);
         }
         finally
         {
@@ -335,24 +351,36 @@ public sealed class TaskManager
         }
     }
 
-    /// <summary>The exchange's tasks on an opened request, and the response; or the request kept when a task defers it.</summary>
-    private void Answer(IkeMessage message, IPEndPoint remote, bool viaNatT)
+    /// <summary>
+    /// The exchange's tasks on an opened request, and the response; or the request kept, with the same tasks, when a task
+    /// defers it. In an exchange of several rounds the first task leads every round and the others act on its first request.
+    /// </summary>
+    private void Answer(IkeMessage message, IPEndPoint remote, bool viaNatT, List<IIkeTask> tasks)
     {
         var header = message.Header;
         FatalResponseNotify = null;
         CloseAfterResponse = null;
-        var tasks = ResponderTasks.For(header.Exchange, message);
-        foreach (var task in tasks)
+        var first = _rounds?.First ?? message;
+        int answering = tasks.Count;
+        bool more = false;
+        for (int i = 0; i < tasks.Count; i++)
         {
-            var outcome = task.ProcessRequest(_sa, message);
-            // A task defers once per thing it waits for (OCSP answers, the unique check), so a resumed request may wait again.
+            var outcome = tasks[i].ProcessRequest(_sa, i == 0 ? message : first);
+            // A task defers once per thing it waits for (OCSP answers, an EAP step, the unique check), so a resumed request may wait again.
             if (outcome == TaskOutcome.Deferred)
             {
-                _deferred = (message, CurrentDatagram, remote, CurrentPath.Local, viaNatT);
+                _deferred = (message, CurrentDatagram, remote, CurrentPath.Local, viaNatT, tasks);
                 return;
+            }
+            if (outcome == TaskOutcome.NeedMore)
+            {
+                answering = i + 1;
+                more = true;
+                break;
             }
             if (outcome == TaskOutcome.Failed || FatalResponseNotify is not null) break;
         }
+        _rounds = more && FatalResponseNotify is null && CloseAfterResponse is null ? (header.Exchange, tasks, first) : null;
 
         var payloads = new List<Payload>();
         if (FatalResponseNotify is not null)
@@ -361,7 +389,7 @@ public sealed class TaskManager
         }
         else
         {
-            foreach (var task in tasks) task.BuildResponse(_sa, payloads);
+            for (int i = 0; i < answering; i++) tasks[i].BuildResponse(_sa, payloads);
         }
 
         bool initError = header.Exchange == ExchangeType.IkeSaInit && FatalResponseNotify is not null;

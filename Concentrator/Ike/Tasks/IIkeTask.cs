@@ -17,6 +17,13 @@ public enum TaskOutcome
     /// <see cref="IkeSa.ResumeDeferredRequest"/>; the exchange's tasks then run again on the same message.
     /// </summary>
     Deferred,
+    /// <summary>
+    /// Responder: this request is one round of an exchange of several (IKE_AUTH with EAP, RFC 7296 §2.16). The task
+    /// answers it alone (the tasks after it neither process nor build), and the exchange's tasks stay for the peer's
+    /// next request of the same exchange, which the task leads again; the tasks after it then act on the exchange's
+    /// first request, which carried their payloads (strongSwan's ike_auth returning NEED_MORE).
+    /// </summary>
+    NeedMore,
 }
 
 /// <summary>

@@ -12,7 +12,8 @@ namespace Concentrator.Ike.Tasks;
 /// virtual IPs). Responder: CFG_REQUEST with INTERNAL_IP4/IP6_ADDRESS gets an address of that family from the
 /// connection's pools (<see cref="AddressPools"/>, by the peer's authenticated identity) and the attributes of the pools
 /// it came from in CFG_REPLY; none left is INTERNAL_ADDRESS_FAILURE, a connection with pools whose peer asks for no
-/// address FAILED_CP_REQUIRED, and either way IKE_AUTH builds no Child SA. Initiator (<c>vips</c>): CFG_REQUEST for the
+/// address FAILED_CP_REQUIRED, and either way IKE_AUTH builds no Child SA. A peer that logged in by EAP leases by its EAP
+/// identity, gets a RADIUS Framed-IP-Address instead of a lease, and a RADIUS Class naming one of the pools picks it. Initiator (<c>vips</c>): CFG_REQUEST for the
 /// configured addresses and their families' DNS servers; the CFG_REPLY's addresses become ours.
 /// </summary>
 public sealed class IkeConfigTask : IIkeTask
@@ -83,7 +84,8 @@ public sealed class IkeConfigTask : IIkeTask
 
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
-        if (sa.Connection is not { } conn || sa.RemoteId is not { } peer) return TaskOutcome.Done;
+        // Leases are by user: the EAP identity of a peer that logged in by EAP (strongSwan's get_other_eap_id), else its IKE identity.
+        if (sa.Connection is not { } conn || sa.User is not { } peer) return TaskOutcome.Done;
         var families = new List<AddressFamily>();
         if (request.Get<ConfigPayload>() is { ConfigType: ConfigType.Request } cp)
         {
@@ -104,9 +106,14 @@ public sealed class IkeConfigTask : IIkeTask
 
         if (families.Count > 0)
         {
+            // What the EAP server decided (RADIUS): a Framed-IP-Address is the peer's address of its family, assigned, not a
+            // lease (pool "": never returned to a pool); a group naming one of the connection's pools leases from that pool only.
+            var framed = sa.EapOutcome?.FramedAddress;
+            var pools = sa.EapOutcome?.Groups.FirstOrDefault(conn.Pools.Contains) is { } group ? [group] : conn.Pools;
             foreach (var family in families)
             {
-                if (sa.Context.Pools.Acquire(conn.Pools, family, peer, sa.RemoteEndpoint) is { } vip) sa.VirtualIps.Add(vip, sa.RemoteEndpoint);
+                if (framed is not null && framed.AddressFamily == family) sa.VirtualIps.Add(new VirtualIp("", framed), sa.RemoteEndpoint);
+                else if (sa.Context.Pools.Acquire(pools, family, peer, sa.RemoteEndpoint) is { } vip) sa.VirtualIps.Add(vip, sa.RemoteEndpoint);
             }
             if (sa.VirtualIps.All.Count == 0) _failure = NotifyType.InternalAddressFailure;
         }
