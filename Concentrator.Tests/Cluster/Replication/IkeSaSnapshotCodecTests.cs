@@ -157,7 +157,8 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
 
     // ---- Helpers ----
 
-    private static IkeSaSnapshot Synthetic()
+    internal static IkeSaSnapshot Synthetic(IkeSaState state = IkeSaState.Connecting, string connection = "", Identity? remoteId = null,
+        Identity? eapIdentity = null)
     {
         static byte[] Bytes(int length, byte start) => Enumerable.Range(0, length).Select(x => (byte)(start + x)).ToArray();
         var ts4 = new TrafficSelector(TsType.Ipv4AddressRange, 0, 0, 65535, IPAddress.Parse("10.1.0.0"), IPAddress.Parse("10.1.255.255"));
@@ -167,8 +168,8 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
             SpiI = 0x0102_0304_0506_0708,
             SpiR = 0xF1F2_F3F4_F5F6_F7F8,
             IsInitiator = false,
-            State = IkeSaState.Connecting,
-            Connection = "",
+            State = state,
+            Connection = connection,
             Candidates = ["rw", "rw-v6", "ünïcode"],
             Local = new IPEndPoint(IPAddress.Parse("2001:db8::1"), 4500),
             Remote = new IPEndPoint(IPAddress.Parse("198.51.100.7"), 61234),
@@ -180,7 +181,9 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
             StateVersion = 0x1234_5678_9ABC,
             EstablishedUtc = new DateTime(2026, 11, 27, 11, 22, 33, DateTimeKind.Utc).AddTicks(4567),
             LocalId = Identity.Parse("gw.test"),
-            RemoteId = Identity.Parse("198.51.100.7"),
+            RemoteId = remoteId ?? Identity.Parse("198.51.100.7"),
+            EapIdentity = eapIdentity,
+            LoginMethod = eapIdentity is null ? null : "eap-mschapv2",
             Suite = new IkeSuite(EncrAlgorithm.AesCbc, 256, PrfAlgorithm.HmacSha2_256, IntegAlgorithm.HmacSha2_256_128, DhGroup.Ecp256),
             Keys = new IkeKeys
             {

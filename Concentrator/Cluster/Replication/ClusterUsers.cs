@@ -9,7 +9,7 @@ namespace Concentrator.Cluster.Replication;
 /// Who the other members' IKE SAs belong to, read from their replicas for the unique policies (as
 /// <see cref="ClusterLeases"/> reads their leases): each entry's snapshot is decoded once (a copy, zeroed at once; only its
 /// identities, connection and peer address are kept), again only when the index replaces the entry. Its user is the IKE
-/// identity the snapshot holds (an EAP identity, when snapshots carry one, takes its place). A malformed replica holds no
+/// identity the snapshot holds, or the EAP identity when the peer logged in by EAP (as IkeSa.User). A malformed replica holds no
 /// user. Used on the supervisor's thread only.
 /// </summary>
 internal sealed class ClusterUsers(SaReplicaIndex index, string self)
@@ -43,7 +43,7 @@ internal sealed class ClusterUsers(SaReplicaIndex index, string self)
             using (snapshot)
             {
                 if (snapshot!.State != IkeSaState.Established || snapshot.LocalId is not { } local || snapshot.RemoteId is not { } remote) return null;
-                return new RemoteUser(local.Text, remote.Text, snapshot.Connection, snapshot.Remote);
+                return new RemoteUser(local.Text, (snapshot.EapIdentity ?? remote).Text, snapshot.Connection, snapshot.Remote);
             }
         }
         finally

@@ -1,0 +1,42 @@
+using System.Net.Sockets;
+using Concentrator.Cluster.Replication;
+using Concentrator.Ike.Connections;
+using Concentrator.Ipsec;
+
+namespace Concentrator.Tests.Cluster.Replication;
+
+/// <summary>
+/// <see cref="ClusterUsers"/>: who another member's IKE SA belongs to, read from its replica for the unique policies.
+/// An EAP login belongs to the user EAP proved, not to the laptop's IKE identity, as on the node that holds it
+/// (<see cref="Ike.Sa.IkeSa.User"/>).
+/// </summary>
+public sealed class ClusterUsersTests
+{
+    private const string Self = "akka.tcp://concentrator@10.0.0.1:4053";
+    private const string Other = "akka.tcp://concentrator@10.0.0.2:4053";
+
+    private static SaReplicaIndex IndexWith(ulong spi, Identity remoteId, Identity? eapId)
+    {
+        using var snapshot = IkeSaSnapshotCodecTests.Synthetic(IkeSaState.Established, "rw", remoteId, eapId);
+        var index = new SaReplicaIndex();
+        index.Set(spi, SaReplicaEntry.Create(Other, 1, released: false, [], IkeSaSnapshotCodec.Encode(snapshot)));
+        return index;
+    }
+
+    [Fact]
+    public void An_eap_login_on_another_member_is_found_by_its_eap_user_and_not_by_its_ike_identity()
+    {
+        var users = new ClusterUsers(IndexWith(0x77, Identity.Parse("laptop-1.test"), Identity.Parse("alice")), Self);
+        var found = Assert.Single(users.Find("gw.test", "alice", AddressFamily.InterNetwork));
+        Assert.Equal((0x77UL, Other, "rw"), (found.Spi, found.Owner, found.Connection));
+        Assert.Empty(users.Find("gw.test", "laptop-1.test", AddressFamily.InterNetwork));
+    }
+
+    [Fact]
+    public void A_login_without_eap_is_found_by_its_ike_identity()
+    {
+        var users = new ClusterUsers(IndexWith(0x78, Identity.Parse("site.test"), null), Self);
+        Assert.Single(users.Find("gw.test", "site.test", AddressFamily.InterNetwork));
+        Assert.Empty(users.Find("other.test", "site.test", AddressFamily.InterNetwork));
+    }
+}
