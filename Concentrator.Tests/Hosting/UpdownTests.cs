@@ -20,29 +20,11 @@ public sealed class UpdownTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Script(string body = "", bool executable = true)
-    {
-        string path = Path.Combine(_dir, "updown.sh");
-        string log = Path.Combine(_dir, "env.log");
-        File.WriteAllText(path, $"#!/bin/sh\n{{ echo BEGIN; env | sort; echo END; }} >> '{log}'\n{body}\n");
-        File.SetUnixFileMode(path, executable ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        return path;
-    }
+    private UpdownRecorder? _recorder;
 
-    private List<Dictionary<string, string>> Runs()
-    {
-        string log = Path.Combine(_dir, "env.log");
-        if (!File.Exists(log)) return [];
-        var runs = new List<Dictionary<string, string>>();
-        Dictionary<string, string>? run = null;
-        foreach (var line in File.ReadAllLines(log))
-        {
-            if (line == "BEGIN") run = new();
-            else if (line == "END" && run is not null) runs.Add(run);
-            else if (run is not null && line.IndexOf('=') is > 0 and var eq) run[line[..eq]] = line[(eq + 1)..];
-        }
-        return runs;
-    }
+    private string Script(string body = "", bool executable = true) => (_recorder = new UpdownRecorder(_dir, body, executable)).Script;
+
+    private List<Dictionary<string, string>> Runs() => _recorder!.Runs();
 
     private static string Responder(string script) =>
         TestGateway.ResponderYaml().Replace("        esp_proposals: [aes256gcm16]", $"        esp_proposals: [aes256gcm16]\n        updown: {script}");

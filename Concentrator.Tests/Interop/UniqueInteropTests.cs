@@ -1,3 +1,4 @@
+using Concentrator.Tests.Support;
 using Concentrator.Testbed.Interop;
 using Xunit.Abstractions;
 
@@ -145,10 +146,8 @@ public sealed class UniqueInteropTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 110);
         var bed = scope.Bed;
         string dir = bed.Dir("updown");
-        string log = Path.Combine(dir, "env.log");
-        string script = Path.Combine(dir, "updown.sh");
-        File.WriteAllText(script, $"#!/bin/sh\n{{ echo BEGIN; env | sort; echo END; }} >> '{log}'\n");
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var recorder = new UpdownRecorder(dir);
+        string script = recorder.Script;
 
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
@@ -161,13 +160,13 @@ public sealed class UniqueInteropTests(ITestOutputHelper output)
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate failed: " + init);
         Assert.NotNull(await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10))));
-        for (int i = 0; i < 50 && Runs(log).Count < 1; i++) await Task.Delay(100);
-        var up = Assert.Single(Runs(log));
+        for (int i = 0; i < 50 && recorder.Runs().Count < 1; i++) await Task.Delay(100);
+        var up = Assert.Single(recorder.Runs());
 
         var term = await peer.SwanctlAsync(["--terminate", "--ike", "gw", "--timeout", "10"]);
         Assert.True(term.Ok, "swanctl --terminate failed: " + term);
-        for (int i = 0; i < 50 && Runs(log).Count < 2; i++) await Task.Delay(100);
-        var runs = Runs(log);
+        for (int i = 0; i < 50 && recorder.Runs().Count < 2; i++) await Task.Delay(100);
+        var runs = recorder.Runs();
         Assert.Equal(2, runs.Count);
         var down = runs[1];
 
@@ -195,19 +194,5 @@ public sealed class UniqueInteropTests(ITestOutputHelper output)
         Assert.Equal(up["PLUTO_REQID"], down["PLUTO_REQID"]);
         Assert.Equal(1, await GatewayMetrics.ReadAsync(bed.Gateway, "concentrator_updown_runs_total", "event=\"up\"", "outcome=\"ok\""));
         scope.Passed();
-    }
-
-    private static List<Dictionary<string, string>> Runs(string log)
-    {
-        var runs = new List<Dictionary<string, string>>();
-        if (!File.Exists(log)) return runs;
-        Dictionary<string, string>? run = null;
-        foreach (var line in File.ReadAllLines(log))
-        {
-            if (line == "BEGIN") run = new();
-            else if (line == "END" && run is not null) runs.Add(run);
-            else if (run is not null && line.IndexOf('=') is > 0 and var eq) run[line[..eq]] = line[(eq + 1)..];
-        }
-        return runs;
     }
 }
