@@ -155,7 +155,7 @@ public sealed class UniqueInteropTests(ITestOutputHelper output)
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             GatewayYaml("no", childExtra: $"updown: {script}", connExtra: "pools: [rw-pool]"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
-        scope.AddDiagnostics("updown log", () => File.Exists(log) ? File.ReadAllText(log) : "(none)");
+        scope.AddDiagnostics("updown log", () => File.Exists(recorder.Log) ? File.ReadAllText(recorder.Log) : "(none)");
 
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate failed: " + init);
