@@ -313,6 +313,24 @@ public sealed class OcspResponderTests(OcspResponderTests.Responder responder) :
         Assert.Empty(first.Events.Down);
     }
 
+    /// <summary>The unique check's answer resumes IKE_AUTH without checking the certificate again: a second check would ask
+    /// the cache (or, after the entry expired, the responder itself, on the SA's thread) and count the peer twice.</summary>
+    [Fact]
+    public async Task A_login_resumed_by_the_unique_check_is_not_verified_again()
+    {
+        var closed = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");
+        string keep = Gateway(closed).Replace("    local: { auth: pubkey,", "    unique: keep\n    local: { auth: pubkey,");
+        Assert.Contains("unique: keep", keep);
+        await using var gateway = TestGateway.Start(keep, name: "gw");
+        // Without INITIAL_CONTACT, so the gateway looks for duplicates (deferred) instead of replacing them.
+        await using var peer = TestGateway.Start(Client("carol").Replace("    remote_addrs:", "    unique: never\n    remote_addrs:"), name: "peer");
+        peer.Initiate("site", gateway.Endpoint);
+        await Eventually.TrueAsync(() => peer.Events.Up.Count == 1 && gateway.DataPlane.InstalledCount == 1, "carol is up, revocation unverified", 10);
+        var metrics = new MetricsText(await MetricsEndpointTests.ExportAsync(gateway.Gateway.Metrics.Registry));
+        Assert.Equal(1, metrics.Sum("concentrator_ocsp_requests_total", ("outcome", "unreachable")));
+        Assert.Equal(1, metrics.Sum("concentrator_ocsp_cache_hits_total")); // the resumed OCSP deferral reads the answer it fetched
+    }
+
     [Fact]
     public void A_certificates_aia_responder_is_asked_only_under_strict_or_ifuri()
     {

@@ -19,6 +19,8 @@ namespace Concentrator.Ike.Tasks;
 public sealed class IkeAuthTask : IIkeTask
 {
     private AuthPayload? _auth;
+    // The request waits for the host's unique check (CheckUniqueness); its resumption answers with that alone.
+    private bool _awaitingUnique;
     private List<CertPayload> _certs = [];
 
     // ---- Initiator ----
@@ -99,9 +101,7 @@ public sealed class IkeAuthTask : IIkeTask
         {
             // Without IDr and AUTH the IKE SA itself was refused; with them, an error notify concerns
             // only the Child SA (RFC 7296 §1.2) and is the child task's business.
-            if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
-            sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
-            return sa.Fail(CloseReason.AuthFailed);
+            return RefusedByResponder(sa, response);
         }
 
         var peer = Identity.FromPayload(idr);
@@ -145,9 +145,7 @@ public sealed class IkeAuthTask : IIkeTask
         }
         if (response.Get<EapPayload>() is not { } eap)
         {
-            if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
-            sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
-            return sa.Fail(CloseReason.AuthFailed);
+            return RefusedByResponder(sa, response);
         }
         var client = (MsChapV2Client)sa.EapClient!;
         if (++_eapRounds > MaxEapRounds) return EapClientFailed(sa, $"more than {MaxEapRounds} EAP rounds");
@@ -174,9 +172,7 @@ public sealed class IkeAuthTask : IIkeTask
         {
             if (response.Get<AuthPayload>() is not { } auth)
             {
-                if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
-                sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
-                return sa.Fail(CloseReason.AuthFailed);
+                return RefusedByResponder(sa, response);
             }
             var keys = sa.Keys!;
             if (auth.Method != AuthMethod.SharedKeyMic ||
@@ -200,8 +196,16 @@ public sealed class IkeAuthTask : IIkeTask
     private TaskOutcome EapClientFailed(IkeSa sa, string detail)
     {
         Move(EapPhase.Failed);
-        sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.EapFailed);
-        sa.Emit(new PeerAuthFailed(AuthFailure.EapFailed, sa.RemoteId?.Text ?? "", detail));
+        sa.CountAuthFailure(AuthFailure.EapFailed, sa.RemoteId, detail);
+        return sa.Fail(CloseReason.AuthFailed);
+    }
+
+    /// <summary>A response without what the exchange needs: AUTHENTICATION_FAILED is the responder refusing us, anything
+    /// else a malformed exchange.</summary>
+    private static TaskOutcome RefusedByResponder(IkeSa sa, IkeMessage response)
+    {
+        if (response.GetNotify(NotifyType.AuthenticationFailed) is null) return sa.Fail(CloseReason.InvalidSyntax);
+        sa.Context.Metrics.CountAuthFailure(initiator: true, AuthFailure.RefusedByPeer);
         return sa.Fail(CloseReason.AuthFailed);
     }
 
@@ -209,14 +213,20 @@ public sealed class IkeAuthTask : IIkeTask
 
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
+        // The peer was authenticated before the request waited for the unique check: only its answer is new (verifying a
+        // certificate again could block on OCSP and count twice).
+        if (_awaitingUnique)
+        {
+            _awaitingUnique = false;
+            return CheckUnique(sa, sa.Connection!, sa.RemoteId!);
+        }
+
         // One task answers every round of an IKE_AUTH with EAP (RFC 7296 §2.16); the phase says which round this is.
         switch (_eap)
         {
             case EapPhase.Starting or EapPhase.Processing: return OnEapStep(sa);
             case EapPhase.AwaitingResponse: return OnEapResponse(sa, request);
             case EapPhase.AwaitingAuth: return OnFinalAuth(sa, request);
-            // The final round waited for the unique check (deferred after EAP-Success and the AUTH verified): its answer.
-            case EapPhase.Done when sa.ResumingDeferred && sa.UniqueRefused is not null: return CheckUnique(sa, sa.Connection!, sa.RemoteId!);
             case EapPhase.Done or EapPhase.Failed: return sa.Fail(CloseReason.InvalidSyntax);
         }
 
@@ -263,7 +273,7 @@ public sealed class IkeAuthTask : IIkeTask
         }
 
         var accepted = Accept(sa, conn, request, peer, wantedLocal);
-        return accepted == TaskOutcome.Done ? CheckUnique(sa, conn, peer) : accepted;
+        return accepted == TaskOutcome.Done ? AwaitUnique(sa, conn, peer) : accepted;
     }
 
     /// <summary>The peer's connection and identities are settled: our IDr and AUTH are made now, so a round that cannot
@@ -288,7 +298,14 @@ public sealed class IkeAuthTask : IIkeTask
     /// one for, as AUTHENTICATION_FAILED. A peer's INITIAL_CONTACT replaces the duplicates instead (the host, when the SA
     /// is up), whatever the policy but never.
     /// </summary>
-    internal static TaskOutcome CheckUnique(IkeSa sa, ConnectionConfig conn, Identity peer)
+    private TaskOutcome AwaitUnique(IkeSa sa, ConnectionConfig conn, Identity peer)
+    {
+        var outcome = CheckUnique(sa, conn, peer);
+        _awaitingUnique = outcome == TaskOutcome.Deferred;
+        return outcome;
+    }
+
+    private static TaskOutcome CheckUnique(IkeSa sa, ConnectionConfig conn, Identity peer)
     {
         if (!UniqueRules.ChecksAtAuth(conn.Unique) || sa.InitialContact) return TaskOutcome.Done;
         if (sa.UniqueRefused is not { } refused)
@@ -459,7 +476,7 @@ public sealed class IkeAuthTask : IIkeTask
         sa.EapSession?.Dispose();
         sa.EapSession = null;
         // strongSwan checks uniqueness after the last round, for the user EAP proved.
-        return CheckUnique(sa, sa.Connection!, peer);
+        return AwaitUnique(sa, sa.Connection!, peer);
     }
 
     /// <summary>
