@@ -102,7 +102,8 @@ public static class RunCommand
         {
             c.Cancel = true;
             Log.ReloadSignal(log, config.Source);
-            _ = gateway.ReloadAsync();
+            _ = gateway.ReloadAsync().ContinueWith(t => Log.ReloadSignalFailed(log, t.Exception!.GetBaseException().Message),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         });
         var ended = await Task.WhenAny(stop.Task, gateway.System.WhenTerminated).ConfigureAwait(false);
         if (ended != stop.Task)

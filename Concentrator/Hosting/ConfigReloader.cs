@@ -155,7 +155,16 @@ public sealed class ConfigReloader(Gateway gateway, ILogger log)
             linux.Reconfigure(options.Traps, options.PoolRoutes);
         }
 
-        int deleted = diff.Removed.Count == 0 ? 0 : await DeleteSasOfAsync(diff.Removed).ConfigureAwait(false);
+        // The new configuration is in force from the swap on: what follows may fall short, never undo it or report it refused.
+        int deleted = 0;
+        try
+        {
+            if (diff.Removed.Count > 0) deleted = await DeleteSasOfAsync(diff.Removed).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException e)
+        {
+            Log.ReloadDeleteDeferred(log, string.Join(", ", diff.Removed), e.Message);
+        }
         if (diff.Removed.Count > 0) _ = SweepAgainAsync(diff.Removed, next.Charon.HalfOpenTimeout);
         gateway.StartConnections(diff.Added.Select(n => next.Connections[n]));
 

@@ -21,4 +21,11 @@ public static partial class Log
 
     [LoggerMessage(EventId = 4504, Level = LogLevel.Information, Message = "SIGHUP: reloading {Source}")]
     public static partial void ReloadSignal(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 4505, Level = LogLevel.Warning,
+        Message = "Reload applied, but the IKE SAs of the removed connections ({Connections}) could not be listed ({Problem}); they are deleted by the sweep after half_open_timeout")]
+    public static partial void ReloadDeleteDeferred(ILogger logger, string connections, string problem);
+
+    [LoggerMessage(EventId = 4506, Level = LogLevel.Error, Message = "SIGHUP: the reload failed: {Problem}")]
+    public static partial void ReloadSignalFailed(ILogger logger, string problem);
 }
