@@ -127,6 +127,43 @@ public sealed class UpdownTests : IDisposable
         Assert.Equal(1, metrics.Users.UpdownCount(up: true, UpdownOutcome.Timeout));
     }
 
+    [Fact]
+    public async Task A_script_that_leaves_a_child_in_the_background_frees_its_slot_once_it_exits()
+    {
+        var metrics = new ConcentratorMetrics();
+        var runner = new Concentrator.Hosting.UpdownRunner(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, metrics.Users);
+        string script = Path.Combine(_dir, "background.sh");
+        // The background sleep inherits stdout and stderr: they stay open after the script exits with 0.
+        string pids = Path.Combine(_dir, "background.pids");
+        File.WriteAllText(script, $"#!/bin/sh\nsleep 20 &\necho $! >> '{pids}'\necho started\nexit 0\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            for (int i = 0; i < Concentrator.Hosting.UpdownRunner.Concurrency + 1; i++)
+            {
+                runner.Enqueue(new ChildUpdown(script, true, $"k{i}", "c", "ch", [[new("PLUTO_VERB", "up-client")]]));
+            }
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            await runner.DrainAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal(Concentrator.Hosting.UpdownRunner.Concurrency + 1, metrics.Users.UpdownCount(up: true, UpdownOutcome.Ok));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(12), $"five runs took {clock.Elapsed.TotalSeconds:0.0} s: the background child kept the slots");
+        }
+        finally
+        {
+            foreach (var pid in File.Exists(pids) ? File.ReadAllLines(pids) : [])
+            {
+                try
+                {
+                    System.Diagnostics.Process.GetProcessById(int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture)).Kill();
+                }
+                catch (ArgumentException)
+                {
+                    // gone already
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData("10.10.0.0", "10.10.255.255", "10.10.0.0/16")]
     [InlineData("10.10.1.7", "10.10.1.7", "10.10.1.7/32")]

@@ -134,12 +134,12 @@ public sealed class UpdownRunner
                     // exited meanwhile
                 }
                 await process.WaitForExitAsync().ConfigureAwait(false);
-                await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+                await OutputEndedAsync(stdout, stderr).ConfigureAwait(false);
                 _metrics.CountUpdown(e.Up, UpdownOutcome.Timeout, watch.Elapsed);
                 Log.UpdownFailed(_log, e.Script, verb, e.Connection, e.Child, "killed", $" after {Timeout.TotalSeconds:F0} s");
                 return;
             }
-            await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+            await OutputEndedAsync(stdout, stderr).ConfigureAwait(false);
             if (process.ExitCode == 0)
             {
                 _metrics.CountUpdown(e.Up, UpdownOutcome.Ok, watch.Elapsed);
@@ -156,15 +156,38 @@ public sealed class UpdownRunner
         }
     }
 
+    /// <summary>After the script exited, its output for at most <see cref="OutputGrace"/>: a child it left in the background
+    /// (<c>cmd &amp;</c>, common in updown scripts) holds the pipes open, and must not keep the run's slot.</summary>
+    public static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(2);
+
+    private static async Task OutputEndedAsync(Task stdout, Task stderr)
+    {
+        try
+        {
+            await Task.WhenAll(stdout, stderr).WaitAsync(OutputGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The pumps go on until the background child closes the pipes, without a slot.
+        }
+    }
+
     private async Task PumpAsync(StreamReader reader, string script, string verb)
     {
-        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        try
         {
-            if (TakeLine(out long suppressed))
+            while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
-                if (suppressed > 0) Log.UpdownOutputSuppressed(_log, script, suppressed, MaxLines, LineWindow.TotalSeconds);
-                Log.UpdownOutput(_log, script, verb, line.Length > 512 ? line[..512] : line);
+                if (TakeLine(out long suppressed))
+                {
+                    if (suppressed > 0) Log.UpdownOutputSuppressed(_log, script, suppressed, MaxLines, LineWindow.TotalSeconds);
+                    Log.UpdownOutput(_log, script, verb, line.Length > 512 ? line[..512] : line);
+                }
             }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or IOException)
+        {
+            // The process was disposed while a background child still held the pipe.
         }
     }
 
