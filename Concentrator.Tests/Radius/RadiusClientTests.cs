@@ -15,10 +15,12 @@ public sealed class RadiusClientTests
     private static readonly EapPeer Peer = new(0x1122334455667788, new IPEndPoint(IPAddress.Parse("192.0.2.1"), 4500),
         new IPEndPoint(IPAddress.Parse("198.51.100.7"), 61000));
 
-    private static (RadiusClient Client, RadiusMetrics Metrics) Client(params RadiusServerOptions[] servers)
+    private static (RadiusClient Client, RadiusMetrics Metrics) Client(params RadiusServerOptions[] servers) => Client(false, servers);
+
+    private static (RadiusClient Client, RadiusMetrics Metrics) Client(bool accounting, params RadiusServerOptions[] servers)
     {
         var metrics = new ConcentratorMetrics().Radius;
-        return (new RadiusClient(new RadiusClientOptions { Servers = servers, ClassGroup = true }, metrics, NullLogger.Instance), metrics);
+        return (new RadiusClient(new RadiusClientOptions { Servers = servers, ClassGroup = true, Accounting = accounting }, metrics, NullLogger.Instance), metrics);
     }
 
     private static RadiusRequest Request() => new RadiusRequest(RadiusCode.AccessRequest) { Eap = [2, 1, 0, 10, 1, (byte)'a', (byte)'l', (byte)'i', (byte)'c', (byte)'e'] }
@@ -30,8 +32,10 @@ public sealed class RadiusClientTests
         return RadiusAuthenticator.VerifyMessageAuthenticator(p, p.Authenticator, Secret);
     }
 
-    [Fact]
-    public async Task Eap_conversation_asks_identity_relays_the_challenge_with_state_and_ends_with_msk_framed_ip_and_class()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Eap_conversation_asks_identity_relays_the_challenge_with_state_and_ends_with_msk_framed_ip_and_class(bool accounting)
     {
         var send = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
         var recv = Enumerable.Range(201, 32).Select(i => (byte)i).ToArray();
@@ -51,7 +55,7 @@ public sealed class RadiusClientTests
                 b.Eap = [3, 2, 0, 4];
             })],
         });
-        var (client, _) = Client(server.Options("r1"));
+        var (client, _) = Client(accounting, server.Options("r1"));
         using var _c = client;
         var logins = new RadiusLogins("node-a");
         var factory = new RadiusEapSessionFactory(client, logins, NullLogger.Instance);
@@ -77,9 +81,37 @@ public sealed class RadiusClientTests
         Assert.Equal(["engineering"], done.Groups);
         Assert.Equal("alice", done.EapIdentity?.Text);
         var login = logins.Take(Peer.IkeSpi);
+        if (!accounting)
+        {
+            // Only accounting takes a login back out: without it none is kept.
+            Assert.Null(login);
+            return;
+        }
         Assert.NotNull(login);
         Assert.Equal(IPAddress.Parse("10.3.0.42"), login.FramedAddress);
         Assert.Equal(login.SessionId, sessionId);
+    }
+
+    [Fact]
+    public async Task An_eap_response_too_large_for_radius_fails_that_login_and_leaves_the_servers_alone()
+    {
+        using var r1 = new FakeRadiusServer(Secret, (req, _) => [FakeRadiusServer.Respond(req, Secret, RadiusCode.AccessChallenge, b => b.Eap = [1, 2, 0, 6, 4, 16])]);
+        using var r2 = new FakeRadiusServer(Secret, (req, _) => []);
+        var (client, _) = Client(r1.Options("r1"), r2.Options("r2"));
+        using var _c = client;
+        var factory = new RadiusEapSessionFactory(client, new RadiusLogins("n"), NullLogger.Instance);
+        using var hostile = factory.Create(new ConnectionConfig { Name = "rw" }, new AuthConfig(), Peer)!;
+        Assert.Equal(EapResultKind.Continue, (await hostile.StartAsync(Identity.Parse("mallory"), Identity.Parse("mallory"), default)).Kind);
+        var big = new byte[RadiusEapSession.MaxEapLength + 1];
+        (big[0], big[1], big[4]) = (2, 2, 4);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(big.AsSpan(2), (ushort)big.Length);
+        Assert.Equal(EapResultKind.Failure, (await hostile.ProcessAsync(big, default)).Kind);
+
+        // The next user's login still goes to r1, the server that answers.
+        using var next = factory.Create(new ConnectionConfig { Name = "rw" }, new AuthConfig(), Peer)!;
+        Assert.Equal(EapResultKind.Continue, (await next.StartAsync(Identity.Parse("alice"), Identity.Parse("alice"), default)).Kind);
+        Assert.Equal(2, r1.Received.Count);
+        Assert.Empty(r2.Received);
     }
 
     [Fact]

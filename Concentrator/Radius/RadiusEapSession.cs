@@ -65,6 +65,10 @@ public sealed class RadiusEapSession : IEapSession
         return new ValueTask<EapResult>(ExchangeAsync(response, cancellationToken));
     }
 
+    /// <summary>The largest EAP Response forwarded: RFC 2865's 4096-octet packet less its header, the other attributes of an
+    /// Access-Request (User-Name, State and the NAS attributes at their largest) and 2 octets per 253-octet EAP-Message.</summary>
+    public const int MaxEapLength = 3000;
+
     public ValueTask<EapResult> ProcessAsync(ReadOnlyMemory<byte> eapResponse, CancellationToken cancellationToken)
     {
         var eap = eapResponse.Span;
@@ -73,6 +77,9 @@ public sealed class RadiusEapSession : IEapSession
         {
             return ValueTask.FromResult(Fail("not an EAP Response"));
         }
+        // Refused here, not by the socket: a request that cannot be encoded would look like a server that does not answer
+        // and move every later request to the next server.
+        if (eap.Length > MaxEapLength) return ValueTask.FromResult(Fail($"EAP Response of {eap.Length} octets, above the {MaxEapLength} a RADIUS request carries here"));
         _identifier = eap[1];
         if (_awaitingIdentity)
         {
@@ -112,7 +119,8 @@ public sealed class RadiusEapSession : IEapSession
                 TimeSpan? interim = packet.TryFind(RadiusAttributeType.AcctInterimInterval, out var ii) && ii.Length == 4
                     ? TimeSpan.FromSeconds(Math.Max(60, BinaryPrimitives.ReadUInt32BigEndian(ii)))
                     : null;
-                if (_peer is not null)
+                // Only accounting takes logins back out (Start, then Stop): without it they would pile up.
+                if (_peer is not null && _client.Options.Accounting)
                 {
                     _logins.Add(new RadiusLogin(_sessionId, _userName!, _connection, _peer, framed, classes, interim));
                 }
