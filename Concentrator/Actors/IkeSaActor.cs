@@ -255,15 +255,19 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
             timeout.CancelAfter(EapStepTimeout);
             EapResult? result = null;
+            Task<EapResult>? step = null;
             try
             {
-                var step = run.Response is null
+                step = (run.Response is null
                     ? run.Session.StartAsync(run.PeerIdentity, run.EapId, timeout.Token)
-                    : run.Session.ProcessAsync(run.Response, timeout.Token);
-                result = await step.AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+                    : run.Session.ProcessAsync(run.Response, timeout.Token)).AsTask();
+                result = await step.WaitAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e)
             {
+                // A step that ignores the token and answers after the timeout: nobody takes its MSK, so it is zeroed then.
+                step?.ContinueWith(t => { if (t.Result.Msk is { } late) System.Security.Cryptography.CryptographicOperations.ZeroMemory(late); },
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 // Cancelled, timed out or failed: the SA refuses the peer (EapTimeout); a session never throws by design.
                 if (!token.IsCancellationRequested)
                 {

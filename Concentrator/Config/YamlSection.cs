@@ -113,9 +113,12 @@ internal sealed class YamlSection
         }
     }
 
-    /// <summary>The digest <see cref="Flatten"/> keeps of a value: equal values, equal digests.</summary>
+    /// <summary>The digest <see cref="Flatten"/> keeps of a value: equal values, equal digests, within this process. Keyed
+    /// with a random per-process key, so the digests of passwords and secrets in memory cannot be tried against a wordlist.</summary>
     public static string Digest(string value) =>
-        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value)), 0, 16);
+        Convert.ToHexString(System.Security.Cryptography.HMACSHA256.HashData(DigestKey, System.Text.Encoding.UTF8.GetBytes(value)), 0, 16);
+
+    private static readonly byte[] DigestKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
 
     /// <summary>The mapping under <paramref name="key"/> (empty when absent), allowing only <paramref name="keys"/>.</summary>
     public YamlSection Section(string key, string[] keys) => new(Source, PathOf(key), Get(key), keys.Contains, keys);

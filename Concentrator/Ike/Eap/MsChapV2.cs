@@ -25,7 +25,10 @@ public static class MsChapV2
     /// <summary>RFC 2759 §8.3 NtPasswordHash: MD4 of the password in UTF-16LE (16 octets).</summary>
     public static byte[] NtPasswordHash(ReadOnlySpan<byte> passwordUtf8)
     {
-        var unicode = Encoding.Unicode.GetBytes(Encoding.UTF8.GetString(passwordUtf8));
+        // Through a char array, never a string: both copies of the password are zeroed.
+        var chars = new char[Encoding.UTF8.GetCharCount(passwordUtf8)];
+        Encoding.UTF8.GetChars(passwordUtf8, chars);
+        var unicode = Encoding.Unicode.GetBytes(chars);
         try
         {
             return Md4(unicode);
@@ -33,6 +36,7 @@ public static class MsChapV2
         finally
         {
             CryptographicOperations.ZeroMemory(unicode);
+            Array.Clear(chars);
         }
     }
 
