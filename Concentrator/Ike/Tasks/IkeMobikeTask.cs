@@ -173,7 +173,8 @@ public sealed class IkeMobikeTask : IIkeTask
             return TaskOutcome.Done;
         }
 
-        bool update = request.GetNotify(NotifyType.UpdateSaAddresses) is not null;
+        // §3.5: only the original initiator moves the SA; from the original responder the notify means nothing.
+        bool update = !sa.OriginalInitiator && request.GetNotify(NotifyType.UpdateSaAddresses) is not null;
         if (!sa.PeerSupportsMobike)
         {
             // §3.1: MOBIKE's notifications mean nothing on an SA that did not negotiate it; unknown status notifies are ignored.
