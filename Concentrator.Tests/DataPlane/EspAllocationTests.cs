@@ -24,6 +24,25 @@ public class EspAllocationTests(ITestOutputHelper output)
         return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
+    /// <summary>
+    /// The fewest bytes one burst of <see cref="Burst"/> round trips allocated, of up to three: the runtime's tiered JIT
+    /// may still be promoting the hot path during the first burst when the whole suite loads the cores (one run measured
+    /// 1,312 B once). A per-packet allocation shows in every burst, at least 10,000 times over.
+    /// </summary>
+    private long SteadyBurst(string name, Pair pair, byte[] inner, byte[] buffer, out int failures)
+    {
+        failures = 0;
+        long fewest = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && fewest > 0; attempt++)
+        {
+            long allocated = RoundTrips(pair, inner, buffer, Burst, out int burstFailures);
+            failures += burstFailures;
+            output.WriteLine($"{name}: {allocated} bytes allocated over {Burst} round trips");
+            fewest = Math.Min(fewest, allocated);
+        }
+        return fewest;
+    }
+
     [Theory]
     [InlineData("gcm128")]
     [InlineData("gcm256")]
@@ -37,8 +56,7 @@ public class EspAllocationTests(ITestOutputHelper output)
         RoundTrips(pair, inner, buffer, 200, out int warmFailures); // JIT, tiering, per-thread scratch
         Assert.Equal(0, warmFailures);
 
-        long allocated = RoundTrips(pair, inner, buffer, Burst, out int failures);
-        output.WriteLine($"{name}: {allocated} bytes allocated over {Burst} round trips");
+        long allocated = SteadyBurst(name, pair, inner, buffer, out int failures);
         Assert.Equal(0, failures);
         Assert.Equal(0L, allocated);
     }
@@ -59,8 +77,7 @@ public class EspAllocationTests(ITestOutputHelper output)
         byte[] inner = Ipv4(1400);
         var buffer = new byte[2048];
         RoundTrips(pair, inner, buffer, 200, out int warmFailures);
-        long allocated = RoundTrips(pair, inner, buffer, Burst, out int failures);
-        output.WriteLine($"{name}: {allocated} bytes allocated over {Burst} round trips");
+        long allocated = SteadyBurst(name, pair, inner, buffer, out int failures);
         Assert.Equal(0, warmFailures);
         Assert.Equal(0, failures);
         Assert.Equal(0L, allocated);
