@@ -21,6 +21,7 @@ public sealed class ConcentratorProcess : IAsyncDisposable
     public const int ActorFailed = 2001;
     public const int InitRefused = 2002;
     public const int Listening = 4001;
+    public const int HttpListening = 4004;
 
     private readonly Netns _ns;
     private BackgroundProcess? _process;
@@ -66,6 +67,12 @@ public sealed class ConcentratorProcess : IAsyncDisposable
             if (!await c.WaitForEventAsync(Listening, readyTimeout ?? TimeSpan.FromSeconds(20)).ConfigureAwait(false))
             {
                 throw new TimeoutException("the concentrator did not log Listening (4001) in time\n" + c.Diagnostics());
+            }
+            // IKE is served before the HTTP endpoint starts: a test that scrapes /metrics or asks the admin API at once
+            // must not race it.
+            if (!await c.WaitForEventAsync(HttpListening, readyTimeout ?? TimeSpan.FromSeconds(20)).ConfigureAwait(false))
+            {
+                throw new TimeoutException("the concentrator did not log its HTTP endpoint (4004) in time\n" + c.Diagnostics());
             }
         }
         catch
