@@ -50,7 +50,8 @@ public sealed class RadiusAccountingTests
         accounting.OnDown(new IkeSaDown(0x123, false, "rw", CloseReason.DeletedByPeer, true, EstablishedSpi: Peer.IkeSpi, Traffic: traffic));
         for (int i = 0; i < 100 && (server.Received.Count < 2 || accounting.Backlog > 0); i++) await Task.Delay(20);
 
-        var sent = server.Received.ToArray();
+        // A retransmission (the same bytes, when an answer is slow on a loaded machine) is the same request.
+        var sent = server.Received.ToArray().DistinctBy(Convert.ToHexString).ToArray();
         Assert.Equal(2, sent.Length);
         var start = Attributes(sent[0]);
         var stop = Attributes(sent[1]);
@@ -105,7 +106,7 @@ public sealed class RadiusAccountingTests
 
 public sealed class RadiusInterimTests
 {
-    private static List<uint> Statuses(FakeRadiusServer server) => server.Received.ToArray().Select(r =>
+    private static List<uint> Statuses(FakeRadiusServer server) => server.Received.ToArray().DistinctBy(Convert.ToHexString).Select(r =>
     {
         RadiusPacket.TryParse(r, out var p);
         p.TryFind(RadiusAttributeType.AcctStatusType, out var v);
