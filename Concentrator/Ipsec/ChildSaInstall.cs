@@ -9,12 +9,22 @@ public enum EspTransport
     RawEsp = 1,
 }
 
+/// <summary>How ESP protects the packets of one Child SA (RFC 4303 §3.1): whole IP packets inside a new IP header (tunnel),
+/// or the payload of packets between the two IKE endpoints themselves (transport, RFC 7296 §1.3.1 USE_TRANSPORT_MODE).</summary>
+public enum IpsecMode
+{
+    Tunnel = 0,
+    Transport = 1,
+}
+
 /// <summary>
 /// Everything the data plane needs for one Child SA, both directions. Key arrays are owned by the
 /// data plane once passed in: it zeroes them when the SA is deleted.
 /// <see cref="OutboundSequenceStart"/> and <see cref="InboundSequenceFloor"/> are 0 for a new SA; an SA adopted from
 /// another cluster node (failover) starts sending after the last sequence number that node may have used, and rejects
 /// inbound sequence numbers at or below the last one that node is known to have accepted.
+/// <see cref="InterfaceIdIn"/> and <see cref="InterfaceIdOut"/> are swanctl's if_id_in/if_id_out: 0 is the shared
+/// interface and selector table; N &gt; 0 is the route-based interface ipsec&lt;N&gt; with its own selector table.
 /// </summary>
 public sealed record ChildSaInstall(
     uint InboundSpi,
@@ -34,7 +44,10 @@ public sealed record ChildSaInstall(
     string Child,
     bool OutboundActive = true,
     ulong OutboundSequenceStart = 0,
-    ulong InboundSequenceFloor = 0);
+    ulong InboundSequenceFloor = 0,
+    IpsecMode Mode = IpsecMode.Tunnel,
+    uint InterfaceIdIn = 0,
+    uint InterfaceIdOut = 0);
 
 /// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
 public readonly record struct SaCounters(

@@ -36,6 +36,11 @@ public sealed class ChildConfig
     public ulong RandPackets { get; init; }
     public int ReplayWindow { get; init; } = 128;
 
+    /// <summary>swanctl if_id_in / if_id_out: 0 (default) is the shared interface; N &gt; 0 puts the child's SAs on the
+    /// route-based interface ipsec&lt;N&gt; with its own selector table and no routes installed by the gateway.</summary>
+    public uint InterfaceIdIn { get; init; }
+    public uint InterfaceIdOut { get; init; }
+
     /// <summary>swanctl updown: the absolute path of a script run (without a shell) with strongSwan's PLUTO_* environment when
     /// a Child SA of this child comes up and goes down on this node; null when none. Checked executable at load.</summary>
     public string? Updown { get; init; }
