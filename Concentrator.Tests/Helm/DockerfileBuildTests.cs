@@ -120,9 +120,10 @@ public sealed partial class DockerfileBuildTests(ITestOutputHelper output) : IDi
 
         var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
         var section = readme[readme.IndexOf("## Deploying on Kubernetes", StringComparison.Ordinal)..];
-        var build = Regex.Match(section, @"docker build (?:--build-arg \S+ )*-t (\S+) \.");
+        var build = Regex.Match(section, @"(?m)^\s*docker build [^\n]*?-t (\S+) \.$");
         Assert.True(build.Success, "README's Kubernetes section has no `docker build -t IMAGE .`");
         Assert.Equal(expected, build.Groups[1].Value);
+        Assert.Matches(@"docker push \S+/concentrator:" + Regex.Escape(appVersion), section);
         // The application reports the same version (concentrator_build_info, the image tag).
         var csproj = File.ReadAllText(Path.Combine(Root, "Concentrator", "Concentrator.csproj"));
         Assert.Equal(appVersion, Regex.Match(csproj, "<Version>([^<]+)</Version>").Groups[1].Value);
@@ -162,7 +163,7 @@ public sealed partial class DockerfileBuildTests(ITestOutputHelper output) : IDi
                     var command = Regex.Replace(arguments, @"(?<=^|[\s""'=])(/[\w./-]+)", m =>
                         absolute.Any(a => m.Value == a || m.Value.StartsWith(a + "/", StringComparison.Ordinal)) ? Map(m.Value) : m.Value);
                     output.WriteLine($"RUN {command}");
-                    var (exit, text) = await RunAsync("bash", ["-c", command], Map(workdir), args, timeoutSeconds: 600);
+                    var (exit, text) = await Tools.RunAsync("bash", ["-c", command], timeoutSeconds: 600, workingDirectory: Map(workdir), environment: StageEnvironment(args));
                     Assert.True(exit == 0, $"RUN {arguments} failed ({exit}):\n{text}");
                     break;
                 case "ENV":
@@ -178,7 +179,7 @@ public sealed partial class DockerfileBuildTests(ITestOutputHelper output) : IDi
         var apphost = Map("/app/Concentrator");
         Assert.True(File.Exists(apphost), "publish wrote no apphost at /app/Concentrator");
         Assert.True(File.Exists(Map("/app/Config/example.yaml")));
-        var (helpExit, help) = await RunAsync(apphost, ["--help"], Map("/app"), [], timeoutSeconds: 60);
+        var (helpExit, help) = await Tools.RunAsync(apphost, ["--help"], workingDirectory: Map("/app"));
         Assert.True(helpExit == 0, help);
         Assert.Contains("Usage: Concentrator", help);
         var informational = FileVersionInfo.GetVersionInfo(Map("/app/Concentrator.dll")).ProductVersion;
@@ -214,33 +215,20 @@ public sealed partial class DockerfileBuildTests(ITestOutputHelper output) : IDi
         Assert.True(copied > 0, $"COPY {source} copied nothing");
     }
 
-    private static async Task<(int, string)> RunAsync(string file, string[] args, string cwd, Dictionary<string, string> env, int timeoutSeconds)
+    /// <summary>A RUN line's environment: its build arguments, and nothing of the test run's own MSBuild (nodes, paths).</summary>
+    private static Dictionary<string, string?> StageEnvironment(Dictionary<string, string> args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = cwd };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env) psi.Environment[k] = v;
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        // A nested build must not reuse the test run's MSBuild nodes or inherit its properties.
-        psi.Environment["MSBUILDNOINPROCNODE"] = "1";
-        psi.Environment["DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER"] = "1";
-        psi.Environment.Remove("MSBuildExtensionsPath");
-        psi.Environment.Remove("MSBUILD_EXE_PATH");
-        psi.Environment.Remove("MSBuildSDKsPath");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
-        try
+        var env = new Dictionary<string, string?>
         {
-            await p.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync();
-            Assert.Fail($"{file} {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
-        }
-        return (p.ExitCode, await stdout + await stderr);
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["MSBUILDNOINPROCNODE"] = "1",
+            ["DOTNET_CLI_DO_NOT_USE_MSBUILD_SERVER"] = "1",
+            ["MSBuildExtensionsPath"] = null,
+            ["MSBUILD_EXE_PATH"] = null,
+            ["MSBuildSDKsPath"] = null,
+        };
+        foreach (var (k, v) in args) env[k] = v;
+        return env;
     }
 
     [Theory]
