@@ -80,7 +80,7 @@ public sealed class HelmPackagingTests(ITestOutputHelper output)
         // Each privilege the pod holds, with what it is for.
         var section = readme[readme.IndexOf("**Pod Security Standards", StringComparison.Ordinal)..];
         section = section[..section.IndexOf("\n- **", 3, StringComparison.Ordinal)];
-        foreach (var reason in new[] { "`NET_ADMIN`", "TUN device", "routes", "`/dev/net/tun`", "`NET_RAW`", "ESP", "ip_unprivileged_port_start", "baseline" })
+        foreach (var reason in new[] { "`NET_ADMIN`", "TUN device", "routes", "`hostPath`", "`/dev/net/tun`", "`NET_RAW`", "ESP", "plain_esp", "ip_unprivileged_port_start", "baseline" })
         {
             Assert.Contains(reason, section);
         }
