@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # The concentrator image: `Concentrator run --config FILE` (helm/concentrator mounts the config at
 # /etc/concentrator/config/concentrator.yaml and its PSK Secret at /etc/concentrator/secrets).
-#   docker build -t concentrator:0.1.0 .
+#   docker build --build-arg SOURCE_REVISION=$(git rev-parse --short HEAD) -t concentrator:0.1.0 .
+# The tag is the chart's default image (image.repository:appVersion); README "Deploying on Kubernetes" pushes it.
+# Concentrator.Tests/Helm/DockerfileBuildTests replays the build stage below (its COPY lines under .dockerignore,
+# its RUN lines) without an engine and checks the published apphost starts.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -10,7 +13,10 @@ COPY global.json Directory.Build.props ./
 COPY Concentrator/Concentrator.csproj Concentrator/
 RUN dotnet restore Concentrator/Concentrator.csproj
 COPY Concentrator/ Concentrator/
-RUN dotnet publish Concentrator/Concentrator.csproj -c Release --no-restore -o /app /p:UseAppHost=true
+# .git is not in the context: the commit reaches concentrator_build_info through this argument.
+ARG SOURCE_REVISION=""
+RUN dotnet publish Concentrator/Concentrator.csproj -c Release --no-restore -o /app /p:UseAppHost=true \
+    "/p:SourceRevisionId=${SOURCE_REVISION}"
 
 # ASP.NET Core runtime: the project is Sdk.Web (/healthz, /readyz, /metrics, admin API).
 FROM mcr.microsoft.com/dotnet/aspnetcore:10.0 AS runtime
@@ -19,9 +25,11 @@ COPY --from=build /app /app
 # - helm/concentrator (Kubernetes): uid 0 with only these two capabilities added, every other one dropped,
 #   allowPrivilegeEscalation: false (no_new_privs) and a read-only root file system. Kubernetes hands added
 #   capabilities to uid 0 only, and file capabilities are ignored under no_new_privs.
-# - a plain `docker run --cap-add NET_ADMIN --cap-add NET_RAW`: the image's unprivileged user `app` (uid 1654)
+# - a plain `docker run --cap-add NET_ADMIN --cap-add NET_RAW`: the image's unprivileged user (uid 1654, `app`)
 #   gets both from the apphost's file capabilities below (Docker sets no no_new_privs by default; the
 #   bounding set must hold both, or exec fails with EPERM).
+# setcap is installed and purged in one layer (COPY --from drops the security.capability xattr under some
+# builders, so it runs here): the final image holds no tool the process does not use.
 # UDP 500 below 1024 is bound through net.ipv4.ip_unprivileged_port_start=0 (the chart's pod sysctl; Docker
 # sets it in a container's network namespace by default), not a third capability.
 # Concentrator.Tests/Helm/ImagePrivilegesRootTests checks both on the built apphost: it creates the TUN device,
@@ -30,8 +38,9 @@ COPY --from=build /app /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
  && setcap cap_net_admin,cap_net_raw+ep /app/Concentrator \
- && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
-USER app
+ && apt-get purge -y --auto-remove libcap2-bin && rm -rf /var/lib/apt/lists/*
+# Numeric, so a kubelet enforcing runAsNonRoot can verify it (a name cannot be checked without the image's passwd).
+USER 1654
 WORKDIR /app
 ENV DOTNET_gcServer=0 \
     DOTNET_CLI_TELEMETRY_OPTOUT=1

@@ -18,7 +18,7 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
 {
     public enum ValuesSet { Default, Production }
 
-    private static readonly string Chart = Path.Combine(Tools.RepoRoot, "helm", "concentrator");
+    internal static readonly string Chart = Path.Combine(Tools.RepoRoot, "helm", "concentrator");
     private static readonly string ProductionValues = Path.Combine(Chart, "values-production.yaml");
     private static readonly string Validator = Path.Combine(Tools.RepoRoot, "helm", "tests", "validate-manifests.mjs");
     private static readonly Lazy<Task<(string? Dir, string Log)>> ToolsDir = new(InstallToolsAsync);
@@ -58,13 +58,16 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
         return null;
     }
 
-    private static string[] ValuesArgs(ValuesSet set) => set == ValuesSet.Production ? ["-f", ProductionValues] : [];
+    internal static string[] ValuesArgs(ValuesSet set) => set == ValuesSet.Production ? ["-f", ProductionValues] : [];
 
     private static string ReleaseName(ValuesSet set) => set == ValuesSet.Production ? "vpn" : "gw";
 
-    private async Task<List<YamlMappingNode>?> RenderAsync(ValuesSet set, params string[] extra)
+    private Task<List<YamlMappingNode>?> RenderAsync(ValuesSet set, params string[] extra) => RenderAsync(output, set, extra);
+
+    /// <summary><c>helm template</c> of the chart (release gw, or vpn with the production values) in namespace vpn, parsed.</summary>
+    internal static async Task<List<YamlMappingNode>?> RenderAsync(ITestOutputHelper output, ValuesSet set, params string[] extra)
     {
-        var tools = await RequireToolsAsync();
+        var tools = await RequireToolsAsync(output);
         if (tools is null) return null;
         var (exit, text) = await Tools.RunAsync(Path.Combine(tools, "bin", "helm"),
             ["template", ReleaseName(set), Chart, "--namespace", "vpn", .. ValuesArgs(set), .. extra]);
@@ -89,8 +92,8 @@ public sealed class HelmChartTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(ValuesSet.Default, new[] { "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet" })]
-    [InlineData(ValuesSet.Production, new[] { "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet" })]
+    [InlineData(ValuesSet.Default, new[] { "ConfigMap", "NetworkPolicy", "Pod", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet" })]
+    [InlineData(ValuesSet.Production, new[] { "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "NetworkPolicy", "Pod", "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet" })]
     public async Task Every_rendered_object_validates_against_the_api_schemas(ValuesSet set, string[] kinds)
     {
         var tools = await RequireToolsAsync();

@@ -1,5 +1,6 @@
 using System.Net;
 using Concentrator.Ipsec;
+using Concentrator.Telemetry;
 using Concentrator.Tests.Support;
 using Xunit.Abstractions;
 
@@ -24,6 +25,32 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Contains("# TYPE concentrator_esp_packets_total counter", text);
         Assert.Contains("# TYPE concentrator_ike_sa_setup_duration_seconds histogram", text);
         Assert.Contains("process_cpu_seconds_total", text); // prometheus-net's runtime collectors
+    }
+
+    [Fact]
+    public async Task Build_info_names_the_version_commit_and_runtime_of_the_running_binary()
+    {
+        var metrics = new ConcentratorMetrics();
+        using var stream = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(stream);
+        var m = new MetricsText(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+        var (labels, value) = Assert.Single(m.Series("concentrator_build_info"));
+        Assert.Equal(1, value);
+        Assert.Equal("0.1.0", labels["version"]);
+        Assert.Equal(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, labels["runtime"]);
+        Assert.StartsWith(".NET 10.", labels["runtime"]);
+        Assert.Matches("^([0-9a-f]{7,40}|unknown)$", labels["commit"]);
+        Assert.Equal(["commit", "runtime", "version"], labels.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("0.1.0+0123abc", "0.1.0", "0123abc")]
+    [InlineData("0.1.0", "0.1.0", "unknown")]
+    [InlineData("0.1.0+", "0.1.0", "unknown")]
+    [InlineData(null, "unknown", "unknown")]
+    public void Build_info_splits_the_informational_version_at_the_plus(string? informational, string version, string commit)
+    {
+        Assert.Equal((version, commit), BuildInfo.Parse(informational));
     }
 
     [Fact]

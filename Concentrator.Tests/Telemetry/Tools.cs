@@ -24,8 +24,12 @@ internal static class Tools
         return null;
     }
 
-    /// <summary>Runs a command to completion (bounded), feeding <paramref name="stdin"/>; returns exit code and combined output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string? stdin = null, int timeoutSeconds = 60)
+    /// <summary>
+    /// Runs a command to completion (bounded), feeding <paramref name="stdin"/>, in <paramref name="workingDirectory"/>
+    /// with <paramref name="environment"/> added (a null value removes a variable); returns exit code and combined output.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string? stdin = null, int timeoutSeconds = 60,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -33,8 +37,14 @@ internal static class Tools
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            if (v is null) psi.Environment.Remove(k);
+            else psi.Environment[k] = v;
+        }
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -48,6 +58,7 @@ internal static class Tools
         catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
             throw new TimeoutException($"{file} did not finish within {timeoutSeconds} s");
         }
         return (p.ExitCode, (await stdout) + (await stderr));

@@ -19,6 +19,7 @@ public static class CliApp
           initiate  Negotiate a child (--child NAME) on the running gateway
           terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) on the running gateway
           reload    Re-read the running gateway's config file (as SIGHUP does)
+          probe     GET a URL (--url), exit 0 on 2xx: the chart's helm test of /readyz
           help      Show this text
 
         Run 'Concentrator <command> --help' for the options of a command.
@@ -35,6 +36,7 @@ public static class CliApp
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
                 "sas" or "initiate" or "terminate" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
+                "probe" => await ProbeCommand.RunAsync(args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),
             };

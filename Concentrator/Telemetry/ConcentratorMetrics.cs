@@ -209,6 +209,8 @@ public sealed class ConcentratorMetrics
             "Addresses of each pool no IKE SA and no returning identity holds, as this node knows them (in a cluster every node " +
             "reports the whole pool's count: take the minimum, not the sum).", "pool");
         _ready = f.CreateGauge("concentrator_node_ready", "1 when this node is ready (sockets bound, data plane and actor system running), else 0.");
+        f.CreateGauge("concentrator_build_info", "Always 1; the labels say which build runs (version, source commit, .NET runtime).",
+            "version", "commit", "runtime").WithLabels(BuildInfo.Version, BuildInfo.Commit, BuildInfo.Runtime).Set(1);
 
         DataPlane = new DataPlaneMetrics(f, Registry);
         Radius = new RadiusMetrics(f);
