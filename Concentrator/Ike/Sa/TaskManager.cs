@@ -95,6 +95,18 @@ public sealed class TaskManager
         StartNext();
     }
 
+    /// <summary>Queues an exchange ahead of the queued ones (a childless initiator's first child keeps its place before
+    /// the children queued behind IKE_AUTH) and starts it if nothing else is in flight.</summary>
+    internal void EnqueueFirst(ExchangeType exchange, params IIkeTask[] tasks)
+    {
+        if (_sa.State == IkeSaState.Destroyed) return;
+        var queued = _queue.ToArray();
+        _queue.Clear();
+        _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
+        foreach (var pending in queued) _queue.Enqueue(pending);
+        StartNext();
+    }
+
     /// <summary>Drops every queued exchange of ours and, when <paramref name="keepActive"/> is false, the one in flight.</summary>
     internal void Clear(bool keepActive)
     {
