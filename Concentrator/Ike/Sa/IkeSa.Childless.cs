@@ -12,9 +12,14 @@ public sealed partial class IkeSa
     /// goes childless only then, one with force fails without it.</summary>
     public bool PeerSupportsChildless { get; internal set; }
 
-    /// <summary>Responder: our IKE_SA_INIT response announced CHILDLESS_IKEV2_SUPPORTED, so a childless IKE_AUTH may follow
-    /// (RFC 6023 §3: an initiator goes childless only to a responder that announced it).</summary>
-    internal bool ChildlessAnnounced { get; set; }
+    /// <summary>
+    /// Responder: our IKE_SA_INIT response announced CHILDLESS_IKEV2_SUPPORTED, so a childless IKE_AUTH may follow (RFC 6023
+    /// §3: an initiator goes childless only to a responder that announced it). Read from the response itself, which a
+    /// half-open SA's snapshot carries: the node that adopts it before IKE_AUTH decides as this one would have.
+    /// </summary>
+    internal bool ChildlessAnnounced =>
+        !IsInitiator && InitResponse.Length > 0 && IkeCodec.TryDecode(InitResponse, out var response) == ParseStatus.Ok &&
+        response!.GetNotify(NotifyType.ChildlessIkev2Supported) is not null;
 
     /// <summary>Whether our IKE_SA_INIT (request or response) carries CHILDLESS_IKEV2_SUPPORTED.</summary>
     internal bool AnnouncesChildless => Connection is { Childless: not ChildlessPolicy.Never };

@@ -187,11 +187,7 @@ public sealed class IkeInitTask : IIkeTask
             payloads.Add(new NotifyPayload(NotifyType.IkeFragmentationSupported));
         }
         // RFC 6023 §3: announced whether or not the initiator did (strongSwan's ike_init), unless childless never.
-        if (sa.AnnouncesChildless)
-        {
-            payloads.Add(new NotifyPayload(NotifyType.ChildlessIkev2Supported));
-            sa.ChildlessAnnounced = true;
-        }
+        if (sa.AnnouncesChildless) payloads.Add(new NotifyPayload(NotifyType.ChildlessIkev2Supported));
         Dispose();
     }
 
