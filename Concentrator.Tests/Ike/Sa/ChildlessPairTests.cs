@@ -270,6 +270,35 @@ public sealed class ChildlessPairTests
         AssertOneChildPairCarriesEsp(i, nodeB);
     }
 
+    [Fact]
+    public void A_childless_ike_auth_still_carries_the_configuration_payload_and_the_later_child_uses_the_virtual_ip()
+    {
+        var responders = new VirtualIpTests.Responders(VirtualIpTests.Responder("rw-pool"));
+        var iConfig = ConcentratorConfig.Parse(VirtualIpTests.Initiator("alice.test", "0.0.0.0")
+            .Replace("    remote_addrs: [127.0.0.1]\n", "    remote_addrs: [127.0.0.1]\n    childless: force\n"), "<i>");
+        var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = new InMemoryDataPlane() },
+            iConfig.Connections["site"], 0x0A0B_0C0D_0E0F_1011, RekeyHarness.InitiatorEp, RekeyHarness.ResponderEp), new InMemoryDataPlane(),
+            RekeyHarness.InitiatorEp);
+        var r = responders.New(RekeyHarness.InitiatorEp);
+        i.Sa.Initiate();
+        Step(i, r);
+        Step(r, i);
+        Step(i, r);
+        Step(r, i);
+
+        // IKE_AUTH: no child, but CFG_REQUEST / CFG_REPLY (RFC 6023 §4 leaves the configuration payload in IKE_AUTH).
+        Assert.Equal(IkeSaState.Established, r.Sa.State);
+        Assert.Empty(r.Sa.Children);
+        var vip = Assert.Single(i.Sa.VirtualIps.All);
+        Assert.Equal(IPAddress.Parse("10.30.0.1"), vip.Address);
+        Assert.Equal(vip.Address, Assert.Single(r.Sa.VirtualIps.All).Address);
+
+        // The child by CREATE_CHILD_SA: "dynamic" is the virtual IP on both sides.
+        RekeyHarness.Pump(i, r);
+        Assert.Equal("10.30.0.1", Assert.Single(Assert.Single(i.Sa.Children).LocalTs).StartAddress.ToString());
+        Assert.Equal("10.30.0.1", Assert.Single(Assert.Single(r.Sa.Children).RemoteTs).EndAddress.ToString());
+    }
+
     [Theory]
     [InlineData("allow", ChildlessPolicy.Allow)]
     [InlineData("Prefer", ChildlessPolicy.Prefer)]
