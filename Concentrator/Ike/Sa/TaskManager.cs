@@ -95,11 +95,9 @@ public sealed class TaskManager
         StartNext();
     }
 
-    /// <summary>Queues an exchange ahead of the queued ones (a childless initiator's first child keeps its place before
-    /// the children queued behind IKE_AUTH) and starts it if nothing else is in flight.</summary>
+    /// <summary>As <see cref="Enqueue"/>, ahead of the queued exchanges (a childless initiator's first child, RFC 6023).</summary>
     internal void EnqueueFirst(ExchangeType exchange, params IIkeTask[] tasks)
     {
-        if (_sa.State == IkeSaState.Destroyed) return;
         var queued = _queue.ToArray();
         _queue.Clear();
         _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
