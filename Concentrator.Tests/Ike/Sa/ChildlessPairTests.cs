@@ -26,9 +26,9 @@ public sealed class ChildlessPairTests
 
     /// <summary>An initiator (connection site, child net) and a responder (rw, child lan) with the given childless values
     /// (null: the key absent); <paramref name="initiatorChildren"/> false starts the initiator with no child at all.</summary>
-    private static (Side I, Side R) Pair(string? initiatorPolicy, string? responderPolicy, bool initiatorChildren = true)
+    private static (Side I, Side R) Pair(string? initiatorPolicy, string? responderPolicy, bool initiatorChildren = true, string? responderYaml = null)
     {
-        var rYaml = TestGateway.ResponderYaml();
+        var rYaml = responderYaml ?? TestGateway.ResponderYaml();
         if (responderPolicy is not null) rYaml = rYaml.Replace("  rw:\n", $"  rw:\n    childless: {responderPolicy}\n");
         var iYaml = TestGateway.InitiatorYaml();
         if (initiatorPolicy is not null) iYaml = iYaml.Replace("    remote_addrs: [127.0.0.1]\n", $"    remote_addrs: [127.0.0.1]\n    childless: {initiatorPolicy}\n");
@@ -163,6 +163,31 @@ public sealed class ChildlessPairTests
         Assert.Equal(CloseReason.InvalidSyntax, i.Seen.OfType<IkeSaClosed>().Single().Reason);
         Assert.Equal(0, i.Plane.InstalledCount);
         Assert.Equal(0, r.Plane.InstalledCount);
+    }
+
+    [Fact]
+    public void The_connection_chosen_in_ike_auth_decides_even_after_another_announced_support()
+    {
+        // IKE_SA_INIT picks rw (allow: announced); IKE_AUTH picks strict by identity, whose never refuses the childless request.
+        var yaml = TestGateway.ResponderYaml().Replace("secrets:\n", """
+              strict:
+                childless: never
+                proposals: [aes256gcm16-prfsha256-ecp256]
+                local: { auth: psk, id: gw.test }
+                remote: { auth: psk, id: site.test }
+                children:
+                  lan: { local_ts: [10.10.0.0/16], remote_ts: [10.200.0.0/16], esp_proposals: [aes256gcm16] }
+            secrets:
+
+            """);
+        var (i, r) = Pair(null, null, initiatorChildren: false, responderYaml: yaml);
+        var announced = InitAndAuth(i, r);
+        Assert.True(announced.ByResponder);
+        Assert.Equal(IkeSaState.Destroyed, r.Sa.State);
+        Assert.Equal("strict", r.Sa.Connection!.Name);
+        Assert.Contains("childless never", r.Seen.OfType<ChildlessMismatched>().Single().Detail);
+        i.Drain();
+        Assert.Equal(IkeSaState.Destroyed, i.Sa.State);
     }
 
     [Fact]
