@@ -67,6 +67,9 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
                 case RevocationUnverified unverified:
                     Log.RevocationUnverified(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, unverified.PeerId, unverified.Detail);
                     break;
+                case ChildlessMismatched mismatch:
+                    Log.ChildlessMismatch(log, $"{sa.OurSpi:x16}", sa.Connection?.Name ?? "", sa.RemoteEndpoint, mismatch.Detail);
+                    break;
                 case IkeSaClosed closed: OnClosed(sa, closed); break;
             }
         }

@@ -243,7 +243,7 @@ public static class AdminCommands
         if (conns.Count == 0) sb.AppendLine("no connections");
         foreach (var c in conns)
         {
-            sb.AppendLine($"{c.Name}: IKEv2, unique {c.Unique}");
+            sb.AppendLine($"{c.Name}: IKEv2, unique {c.Unique}, childless {c.Childless}");
             sb.AppendLine($"  local:  {string.Join(' ', c.LocalAddrs)}");
             sb.AppendLine($"  remote: {string.Join(' ', c.RemoteAddrs)}");
             if (c.Proposals.Count > 0) sb.AppendLine($"  proposals: {string.Join(", ", c.Proposals)}");

@@ -12,6 +12,7 @@ internal static partial class ConfigLoader
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "mobike",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
         "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
+        "childless",
     ];
     private static readonly string[] ChildKeys =
     [
@@ -123,6 +124,7 @@ internal static partial class ConfigLoader
                 "no" => Fragmentation.No,
                 _ => d.Fragmentation,
             },
+            Childless = m.Choice("childless", ChildlessPolicies.Names) is { } childless ? ChildlessPolicies.Parse(childless) : d.Childless,
             Children = ReadChildren(m, weakAllowed),
             Pools = ReadPoolNames(m, pools),
             Vips = ReadVips(m),

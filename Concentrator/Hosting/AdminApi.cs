@@ -20,7 +20,7 @@ public sealed record SaView(string Connection, string Spi, string State, string 
 /// <summary>One configured connection as <c>list-conns</c> shows it (swanctl --list-conns), never a secret.</summary>
 public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IReadOnlyList<string> RemoteAddrs, string Unique,
     IReadOnlyList<string> Proposals, IReadOnlyList<string> Pools, IReadOnlyList<AuthView> Local, IReadOnlyList<AuthView> Remote,
-    IReadOnlyList<ChildConfView> Children);
+    IReadOnlyList<ChildConfView> Children, string Childless = "allow");
 
 /// <summary>One authentication round: its method, identity, our certificate (local) or the CAs trusted (remote).</summary>
 public sealed record AuthView(string Auth, string Id, IReadOnlyList<string> Certs, IReadOnlyList<string> CaCerts);
@@ -115,7 +115,8 @@ public static class AdminApi
         config.Connections.Values.Select(c => new ConnView(c.Name, c.LocalAddrs, c.RemoteAddrs, Ike.Connections.UniqueRules.Name(c.Unique),
             c.Proposals.Select(p => p.ToString()!).ToList(), c.Pools, [Round(c.Local, local: true)], [Round(c.Remote, local: false)],
             c.Children.Values.Select(ch => new ChildConfView(ch.Name, ch.Mode, ch.LocalTs.Select(t => t.ToString()).ToList(),
-                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown)).ToList())).ToList();
+                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown)).ToList(),
+            Ike.Connections.ChildlessPolicies.Name(c.Childless))).ToList();
 
     private static AuthView Round(Ike.Connections.AuthConfig a, bool local) => new(a.Auth, a.Identity.Text,
         local && a.Certificate is { } own ? [own.Subject.Text] : [],

@@ -17,4 +17,7 @@ public enum CloseReason
     Replaced,
     /// <summary>The responder kept answering IKE_SA_INIT with a new COOKIE (RFC 7296 §2.6) after every retry.</summary>
     CookieRejected,
+    /// <summary>The childless policies (RFC 6023) of the two ends do not meet: a responder refused the IKE_AUTH's shape,
+    /// or an initiator with childless force met a responder that did not announce support.</summary>
+    ChildlessMismatch,
 }

@@ -68,6 +68,9 @@ public sealed class ConnectionConfig
 
     /// <summary>swanctl fragmentation: IKE fragmentation (RFC 7383) announced and used as strongSwan does.</summary>
     public Fragmentation Fragmentation { get; init; } = Fragmentation.Yes;
+
+    /// <summary>swanctl childless: childless IKE SAs (RFC 6023) announced and used as strongSwan does.</summary>
+    public ChildlessPolicy Childless { get; init; } = ChildlessPolicy.Allow;
 }
 
 /// <summary>

@@ -76,6 +76,10 @@ public sealed record PeerAuthFailed(AuthFailure Reason, string PeerId, string De
 /// </summary>
 public sealed record RevocationUnverified(string PeerId, string Detail) : IkeEffect;
 
+/// <summary>The childless policies (RFC 6023) of the two ends do not meet (<see cref="IkeSa.ChildlessMismatch"/>); the
+/// host logs it, and the SA closes with <see cref="CloseReason.ChildlessMismatch"/>.</summary>
+public sealed record ChildlessMismatched(string Detail) : IkeEffect;
+
 /// <summary>
 /// IKE_AUTH waits for OCSP answers (<see cref="Tasks.TaskOutcome.Deferred"/>): the host runs
 /// <see cref="Connections.OcspChecker.FetchAsync"/> off the SA's thread, then calls <see cref="IkeSa.ResumeDeferredRequest"/>.

@@ -95,6 +95,16 @@ public sealed class TaskManager
         StartNext();
     }
 
+    /// <summary>As <see cref="Enqueue"/>, ahead of the queued exchanges (a childless initiator's first child, RFC 6023).</summary>
+    internal void EnqueueFirst(ExchangeType exchange, params IIkeTask[] tasks)
+    {
+        var queued = _queue.ToArray();
+        _queue.Clear();
+        _queue.Enqueue(new PendingExchange(exchange, tasks.ToList()));
+        foreach (var pending in queued) _queue.Enqueue(pending);
+        StartNext();
+    }
+
     /// <summary>Drops every queued exchange of ours and, when <paramref name="keepActive"/> is false, the one in flight.</summary>
     internal void Clear(bool keepActive)
     {

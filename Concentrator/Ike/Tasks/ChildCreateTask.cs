@@ -33,6 +33,8 @@ public sealed class ChildCreateTask : IIkeTask
     private IReadOnlyList<TrafficSelector> _tsr = [];
     private NotifyType? _error;
     private bool _inIkeAuth;
+    // Initiator: the child left IKE_AUTH for a CREATE_CHILD_SA of its own (RFC 6023).
+    private bool _deferred;
 
     private readonly bool _initial;
 
@@ -61,6 +63,16 @@ public sealed class ChildCreateTask : IIkeTask
     {
         _child = _initiatorChild!;
         _inIkeAuth = sa.State != IkeSaState.Established;
+        if (_inIkeAuth && sa.ChildlessUnsupportedByPeer)
+        {
+            sa.ChildlessMismatch("childless force, but the responder did not announce CHILDLESS_IKEV2_SUPPORTED");
+            return;
+        }
+        if (_inIkeAuth && sa.DefersFirstChild)
+        {
+            _deferred = true;
+            return;
+        }
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
         bool pfs = !_inIkeAuth && FirstGroup(_child.EspProposals) is not DhGroup.None;
 
@@ -85,6 +97,12 @@ public sealed class ChildCreateTask : IIkeTask
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
+        if (_deferred)
+        {
+            // The IKE SA is established (a refused IKE_AUTH ended it before this task): the child follows at once.
+            sa.TaskManager.EnqueueFirst(ExchangeType.CreateChildSa, new ChildCreateTask(_child, _initial));
+            return TaskOutcome.Done;
+        }
         if (!TryAccept(sa, response, out var accepted)) return Abandon(sa);
         Install(sa, accepted, outboundActive: true);
         return TaskOutcome.Done;
@@ -143,6 +161,8 @@ public sealed class ChildCreateTask : IIkeTask
 
     public TaskOutcome ProcessRequest(IkeSa sa, IkeMessage request)
     {
+        // RFC 6023: the IKE_AUTH's shape (with or without a child) against what we announced and the connection's policy.
+        if (request.Header.Exchange == ExchangeType.IkeAuth && sa.RefusesIkeAuthShape(request) is { } refused) return sa.ChildlessMismatch(refused);
         if (!Precheck(request)) return TaskOutcome.Done;
         // The configuration payload's failure notify answers IKE_AUTH; no Child SA comes of it (strongSwan's child_create).
         if (_inIkeAuth && sa.VirtualIps.Failed) return TaskOutcome.Done;

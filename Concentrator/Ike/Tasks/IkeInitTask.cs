@@ -49,6 +49,8 @@ public sealed class IkeInitTask : IIkeTask
         payloads.Add(new NoncePayload(sa.NonceI));
         AddNatDetection(sa, payloads, spiR: 0);
         if (sa.Connection.Fragmentation != Fragmentation.No) payloads.Add(new NotifyPayload(NotifyType.IkeFragmentationSupported));
+        // RFC 6023 §3 lets the initiator announce too; strongSwan's responders ignore it.
+        if (sa.AnnouncesChildless) payloads.Add(new NotifyPayload(NotifyType.ChildlessIkev2Supported));
     }
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
@@ -101,6 +103,7 @@ public sealed class IkeInitTask : IIkeTask
         sa.SpiR = response.Header.ResponderSpi;
         sa.NonceR = nonce.Data;
         sa.PeerSupportsFragmentation = response.GetNotify(NotifyType.IkeFragmentationSupported) is not null;
+        sa.PeerSupportsChildless = response.GetNotify(NotifyType.ChildlessIkev2Supported) is not null;
         sa.InitRequest = sa.ActiveRequest;
         sa.InitResponse = sa.CurrentDatagram;
         DeriveKeys(sa, suite, secret);
@@ -166,6 +169,7 @@ public sealed class IkeInitTask : IIkeTask
         sa.NonceI = nonce.Data;
         sa.NonceR = sa.NewNonce();
         sa.PeerSupportsFragmentation = request.GetNotify(NotifyType.IkeFragmentationSupported) is not null;
+        sa.PeerSupportsChildless = request.GetNotify(NotifyType.ChildlessIkev2Supported) is not null;
         DeriveKeys(sa, suite, secret);
         CheckNat(sa, request);
         return TaskOutcome.Done;
@@ -182,6 +186,8 @@ public sealed class IkeInitTask : IIkeTask
         {
             payloads.Add(new NotifyPayload(NotifyType.IkeFragmentationSupported));
         }
+        // RFC 6023 §3: announced whether or not the initiator did (strongSwan's ike_init), unless childless never.
+        if (sa.AnnouncesChildless) payloads.Add(new NotifyPayload(NotifyType.ChildlessIkev2Supported));
         Dispose();
     }
 
