@@ -20,9 +20,12 @@ internal sealed record SettingsValue(string Key, string? Value, SettingsPosition
 /// order first written. Values and sections are separate namespaces, as in strongSwan. A section written twice is one
 /// section (its values replaced by the later ones, its subsections merged); a value written twice keeps the last.
 /// </summary>
-internal sealed class SettingsSection(string name, SettingsPosition position)
+internal sealed class SettingsSection(string name, SettingsPosition position, SettingsSection? parent = null)
 {
     public string Name { get; } = name;
+
+    /// <summary>The enclosing section; null for the root.</summary>
+    public SettingsSection? Parent { get; } = parent;
 
     /// <summary>Where the section was first opened.</summary>
     public SettingsPosition Position { get; } = position;
@@ -38,7 +41,7 @@ internal sealed class SettingsSection(string name, SettingsPosition position)
     {
         if (!Sections.TryGetValue(sectionName, out var section))
         {
-            section = new SettingsSection(sectionName, at);
+            section = new SettingsSection(sectionName, at, this);
             Sections.Add(sectionName, section);
         }
         return section;
@@ -54,6 +57,16 @@ internal sealed class SettingsSection(string name, SettingsPosition position)
             section = next;
         }
         return section;
+    }
+
+    /// <summary>Whether this section is <paramref name="other"/> or inside it (inheriting from it would never end).</summary>
+    public bool IsWithin(SettingsSection other)
+    {
+        for (var s = this; s is not null; s = s.Parent)
+        {
+            if (ReferenceEquals(s, other)) return true;
+        }
+        return false;
     }
 
     /// <summary>Adds what <paramref name="other"/> has and this section lacks, subsections merged the same way.</summary>

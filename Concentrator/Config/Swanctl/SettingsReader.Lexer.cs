@@ -57,7 +57,6 @@ internal sealed partial class SettingsReader
             SkipBlank(c, newlines: true);
             if (c.AtEnd)
             {
-                _lastPosition = c.Position;
                 continue;
             }
             var at = _lastPosition = c.Position;

@@ -196,7 +196,7 @@ internal sealed partial class SettingsReader
         {
             var section = pending.Pop();
             Resolve(section, root, resolved, active, 0);
-            foreach (var child in section.Sections.Values) pending.Push(child);
+            foreach (var child in section.Sections.Values.Reverse()) pending.Push(child);
         }
     }
 
@@ -215,6 +215,11 @@ internal sealed partial class SettingsReader
             if (target is null)
             {
                 Fail(position, $"'{path}' names no section to inherit from (references are full paths, e.g. connections.base)");
+                continue;
+            }
+            if (section.IsWithin(target))
+            {
+                Fail(position, $"section '{section.Name}' cannot inherit from '{path}', which contains it");
                 continue;
             }
             Resolve(target, root, resolved, active, depth + 1);

@@ -154,8 +154,10 @@ internal static partial class SwanctlConverter
                 foreach (var file in FilesIn(directory).Where(f => !named.Contains(f)))
                 {
                     secrets ??= Root.Map("secrets");
-                    var name = $"{directory}-{Path.GetFileName(file)}";
-                    for (int i = 2; secrets.ContainsKey(name); i++) name = $"{directory}-{Path.GetFileName(file)}-{i}";
+                    // A secret's name holds no '.' (a key path separator): private/gw.key is private-gw_key.
+                    var stem = $"{directory}-{Path.GetFileName(file).Replace('.', '_')}";
+                    var name = stem;
+                    for (int i = 2; secrets.ContainsKey(name); i++) name = $"{stem}-{i}";
                     secrets.Map(name)["file"] = file;
                     _origins[$"secrets.{name}"] = new SettingsPosition(file, 0);
                 }
