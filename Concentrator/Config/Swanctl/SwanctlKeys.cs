@@ -90,7 +90,7 @@ internal static partial class SwanctlKeys
         new(Conn + "mediated_by", N, Val, "strongSwan's proprietary mediation extension"),
         new(Conn + "mediation_peer", N, Val, "strongSwan's proprietary mediation extension"),
 
-        new("connections.<conn>.local<suffix>", S, Sec, "one local round (local or local-<suffix>)"),
+        new("connections.<conn>.local<suffix>", S, Sec, "one local round (local, or one local-1 or the like)"),
         new(Local + "round", Y, Val, "multiple authentication rounds (RFC 4739)"),
         new(Local + "certs", S, KeyShape.X509, "one end-entity certificate and the CA certificates sent with it"),
         new(Local + "cert<suffix>", Y, Sec, Token),
@@ -105,7 +105,7 @@ internal static partial class SwanctlKeys
         new(Local + "aaa_id", Y, Val, "AAA identity of eap-radius"),
         new(Local + "xauth_id", N, Val, Ikev1),
 
-        new("connections.<conn>.remote<suffix>", S, Sec, "one remote round (remote or remote-<suffix>)"),
+        new("connections.<conn>.remote<suffix>", S, Sec, "one remote round (remote, or one remote-1 or the like)"),
         new(Remote + "round", Y, Val, "multiple authentication rounds (RFC 4739)"),
         new(Remote + "id", S, Val),
         new(Remote + "eap_id", S, Val),
