@@ -132,7 +132,8 @@ public sealed class SettingsReaderTests : IDisposable
         var main = Path.Combine(_dir, "swanctl.conf");
         File.WriteAllText(main, "a { }\ninclude missing.conf\ninclude none-*.conf\n");
         var (_, problems) = SettingsReader.ReadFile(main);
-        Assert.Equal($"{main}:2: file '{Path.Combine(_dir, "missing.conf")}' not found", Assert.Single(problems).ToString());
+        Assert.Equal($"{main}:2: include '{Path.Combine(_dir, "missing.conf")}' not found (only a pattern with * or ? may match nothing)",
+            Assert.Single(problems).ToString());
 
         var loop = Path.Combine(_dir, "loop.conf");
         File.WriteAllText(loop, "x = 1\ninclude loop.conf\n");

@@ -22,7 +22,7 @@ internal sealed partial class SettingsReader
         return _files.Count > 0 ? _files.Peek() : null;
     }
 
-    /// <summary>Skips blanks, newlines and comments; true when <paramref name="newlines"/> is false and a newline stopped it.</summary>
+    /// <summary>Skips blanks and comments, and newlines too when <paramref name="newlines"/> (not inside an include's line).</summary>
     private static void SkipBlank(Cursor c, bool newlines)
     {
         while (!c.AtEnd)

@@ -1,4 +1,3 @@
-using System.IO.Enumeration;
 using System.Text;
 
 namespace Concentrator.Config.Swanctl;
@@ -258,7 +257,7 @@ internal sealed partial class SettingsReader
         public SettingsPosition Position => new(File, Line);
     }
 
-    /// <summary>Glob matches of an include's last path component, as glob(3): sorted, wildcards never matching a leading '.'.</summary>
+    /// <summary>The files an include pattern names (<see cref="IncludePattern"/>), relative to the including file.</summary>
     private List<string> Matches(Cursor cursor, string pattern, SettingsPosition at)
     {
         string full;
@@ -271,30 +270,10 @@ internal sealed partial class SettingsReader
             Fail(at, $"include '{pattern}' is not a valid path");
             return [];
         }
-        var directory = Path.GetDirectoryName(full) ?? "/";
-        var name = Path.GetFileName(full);
-        if (directory.AsSpan().IndexOfAny('*', '?') >= 0 || directory.Contains('['))
+        if (IncludePattern.TryMatch(pattern, full, out var matches) is { } error)
         {
-            Fail(at, $"include '{pattern}': wildcards are supported only in the file name");
-            return [];
+            Fail(at, "include " + error);
         }
-        if (name.AsSpan().IndexOfAny('*', '?') < 0)
-        {
-            return [full];
-        }
-        try
-        {
-            return !Directory.Exists(directory)
-                ? []
-                : Directory.EnumerateFiles(directory)
-                    .Where(f => Path.GetFileName(f) is var n && !n.StartsWith('.') && FileSystemName.MatchesSimpleExpression(name, n, ignoreCase: false))
-                    .Order(StringComparer.Ordinal)
-                    .ToList();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Fail(at, $"include '{pattern}': cannot list '{directory}': {e.Message}");
-            return [];
-        }
+        return matches;
     }
 }

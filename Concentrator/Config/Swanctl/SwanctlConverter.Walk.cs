@@ -64,6 +64,7 @@ internal static partial class SwanctlConverter
             {
                 Section(sub, row.Path, map, path);
             }
+            // An empty top-level section (charon {} of a file whose keys are all unset) adds nothing to the YAML.
             if (map.Count == 0 && row.Path.Count(c => c == '.') == 0)
             {
                 parent.Remove(name);
