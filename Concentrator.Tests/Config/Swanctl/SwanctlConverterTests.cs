@@ -284,4 +284,33 @@ public sealed class SwanctlConverterTests : IDisposable
         }
         Assert.True(result.Yaml is not null, $"{shape}: " + string.Join("\n", result.Problems));
     }
+
+    /// <summary>Hostile swanctl.conf: mutations of a harness config and random bytes convert or fail with problems, never throw.</summary>
+    [Fact]
+    public void Mutated_and_random_input_never_throws()
+    {
+        var random = new Random(1804);
+        var seed = SwanctlConf.Connection("peer", "192.0.2.1", "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, "aes256gcm16-prfsha256-ecp256",
+            "net", Lan, "10.2.0.0/24", "aes256gcm16") + "pools { p { addrs = 10.9.0.0/24\n 25 = x } }\n";
+        const string alphabet = "{}=:,.#\"\\\n\t \u0001\u00e9-_0123456789abcz%*/";
+        var path = Path.Combine(_dir, "swanctl.conf");
+        for (int i = 0; i < 500; i++)
+        {
+            var text = new System.Text.StringBuilder(seed);
+            for (int e = random.Next(1, 6); e > 0; e--)
+            {
+                int at = random.Next(text.Length + 1);
+                if (random.Next(3) == 0 && at < text.Length) text.Remove(at, 1);
+                else text.Insert(at, alphabet[random.Next(alphabet.Length)]);
+            }
+            if (i % 10 == 0)
+            {
+                text.Clear();
+                for (int n = random.Next(300); n > 0; n--) text.Append((char)random.Next(1, 0x250));
+            }
+            File.WriteAllText(path, text.ToString());
+            var result = SwanctlConverter.Convert(path, null, "converted.yaml");
+            Assert.True(result.Yaml is not null ^ result.Problems.Count > 0, "either YAML or problems");
+        }
+    }
 }
