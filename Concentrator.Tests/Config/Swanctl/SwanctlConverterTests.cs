@@ -119,6 +119,7 @@ public sealed class SwanctlConverterTests : IDisposable
                   net {
                     ipcomp = yes
                     bogus = 1
+                    local = x
                   }
                 }
               }
@@ -136,7 +137,8 @@ public sealed class SwanctlConverterTests : IDisposable
             $"{path}:6: 'connections.peer.local-2': a second local authentication round is not supported yet (multiple authentication rounds, RFC 4739)",
             $"{path}:10: 'connections.peer.children.net.ipcomp' (connections.<conn>.children.<child>.ipcomp) is not supported yet: IP compression (RFC 3173)",
             $"{path}:11: unknown key 'connections.peer.children.net.bogus'",
-            $"{path}:17: 'secrets.xauth-1' (secrets.xauth<suffix>) will not be supported: IKEv1 only; Concentrator speaks IKEv2",
+            $"{path}:12: unknown key 'connections.peer.children.net.local'",
+            $"{path}:18: 'secrets.xauth-1' (secrets.xauth<suffix>) will not be supported: IKEv1 only; Concentrator speaks IKEv2",
         ], problems);
     }
 
@@ -306,7 +308,7 @@ public sealed class SwanctlConverterTests : IDisposable
             if (i % 10 == 0)
             {
                 text.Clear();
-                for (int n = random.Next(300); n > 0; n--) text.Append((char)random.Next(1, 0x250));
+                for (int n = random.Next(300); n > 0; n--) text.Append((char)random.Next(0, 0x250));
             }
             File.WriteAllText(path, text.ToString());
             var result = SwanctlConverter.Convert(path, null, "converted.yaml");

@@ -11,7 +11,7 @@ internal sealed partial class SettingsReader
     private readonly record struct Token(TokenKind Kind, string Text, SettingsPosition Position);
 
     /// <summary>Not in a section or key name: <c>[^#{}:.,="\r\n\t ]</c>.</summary>
-    private static bool IsNameChar(char c) => c is not ('#' or '{' or '}' or ':' or '.' or ',' or '=' or '"' or '\r' or '\n' or '\t' or ' ' or '\0');
+    private static bool IsNameChar(char c) => c is not ('#' or '{' or '}' or ':' or '.' or ',' or '=' or '"' or '\r' or '\n' or '\t' or ' ');
 
     private Cursor? Current()
     {
@@ -131,7 +131,8 @@ internal sealed partial class SettingsReader
     /// </summary>
     private (string? Value, string? Error) ReadValue()
     {
-        var c = Current();
+        // The file that held '=': a value never continues in the file that included it.
+        var c = _files.Count > 0 ? _files.Peek() : null;
         if (c is null) return (null, null);
         var parts = new List<string>();
         while (true)

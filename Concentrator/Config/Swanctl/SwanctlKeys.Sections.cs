@@ -137,19 +137,21 @@ internal static partial class SwanctlKeys
     private static int LastDot(string path) => path.LastIndexOf('.');
 
     /// <summary>
-    /// The row for <paramref name="name"/> under the row path <paramref name="parent"/>: a literal name first, then a
-    /// prefix (<c>local&lt;suffix&gt;</c>), then any name (<c>&lt;conn&gt;</c>; <c>&lt;attr&gt;</c>: a number); among them the one of
-    /// the wanted kind (section or value) if there is one.
+    /// The row for <paramref name="name"/> under the row path <paramref name="parent"/>: a literal name (of either kind:
+    /// the caller names the mismatch), else a prefix (<c>local&lt;suffix&gt;</c>) or any name (<c>&lt;conn&gt;</c>;
+    /// <c>&lt;attr&gt;</c>: a number) of the wanted kind, section or value.
     /// </summary>
     public static SwanctlKey? Find(string parent, string name, bool section)
     {
         if (!ByParent.TryGetValue(parent, out var rows)) return null;
-        var matches = rows.Where(r => LastSegment(r.Path) == name)
-            .Concat(rows.Where(r => LastSegment(r.Path) is var s && s.EndsWith("<suffix>", StringComparison.Ordinal) &&
-                                    name.StartsWith(s[..^"<suffix>".Length], StringComparison.Ordinal)))
-            .Concat(rows.Where(r => LastSegment(r.Path) is "<conn>" or "<child>" or "<name>"))
-            .Concat(rows.Where(r => LastSegment(r.Path) == "<attr>" && name.Length > 0 && name.All(char.IsAsciiDigit)))
-            .ToList();
-        return matches.FirstOrDefault(r => (r.Shape == KeyShape.Section) == section) ?? matches.FirstOrDefault();
+        var literal = rows.Where(r => LastSegment(r.Path) == name).ToList();
+        if (literal.Count > 0) return literal.FirstOrDefault(r => (r.Shape == KeyShape.Section) == section) ?? literal[0];
+        return rows.Where(r => (r.Shape == KeyShape.Section) == section).FirstOrDefault(r => LastSegment(r.Path) switch
+        {
+            "<conn>" or "<child>" or "<name>" => true,
+            "<attr>" => name.Length > 0 && name.All(char.IsAsciiDigit),
+            var s when s.EndsWith("<suffix>", StringComparison.Ordinal) => name.StartsWith(s[..^"<suffix>".Length], StringComparison.Ordinal),
+            _ => false,
+        });
     }
 }
