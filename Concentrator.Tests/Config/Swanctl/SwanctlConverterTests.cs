@@ -249,6 +249,11 @@ public sealed class SwanctlConverterTests : IDisposable
         (code, _, stderr) = await CliTests.Run("import-swanctl");
         Assert.Equal(2, code);
         Assert.Contains("needs one swanctl.conf", stderr);
+        foreach (var bad in new[] { "", Path.Combine(_dir, "absent.conf"), _dir, "a\0b" })
+        {
+            (code, stdout, stderr) = await CliTests.Run("import-swanctl", bad);
+            Assert.True(code == 2 && stdout == "" && stderr.Contains("1 problem;"), $"'{bad}': exit {code}: {stderr}");
+        }
     }
 
     /// <summary>The swanctl.conf texts the suite's harness writes for strongSwan (SwanctlConf), in the shapes the interop

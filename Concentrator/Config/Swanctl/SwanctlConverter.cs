@@ -23,7 +23,8 @@ internal static partial class SwanctlConverter
     public static SwanctlImport Convert(string swanctlConf, string? strongswanConf, string loadAs)
     {
         var (swanctl, problems) = SettingsReader.ReadFile(swanctlConf);
-        var conversion = new Conversion(Path.GetDirectoryName(Path.GetFullPath(swanctlConf)) ?? "/", [.. problems]);
+        if (problems.Count > 0 && swanctl.Sections.Count == 0 && swanctl.Values.Count == 0) return new SwanctlImport(null, problems);
+        var conversion = new Conversion(Path.GetDirectoryName(swanctl.Position.File) ?? "/", [.. problems]);
         foreach (var value in swanctl.Values.Values)
         {
             conversion.Problem(value.Position, $"'{value.Key}' is not a swanctl.conf setting (the file holds the sections {string.Join(", ", SwanctlSections)})");
@@ -59,8 +60,8 @@ internal static partial class SwanctlConverter
         }
 
         if (conversion.Problems.Count > 0) return new SwanctlImport(null, Sorted(conversion.Problems));
-        var yaml = YamlWriter.Write(conversion.Root, $"converted by 'Concentrator import-swanctl' from {Path.GetFullPath(swanctlConf)}" +
-                                                     (strongswanConf is null ? "" : $" and {Path.GetFullPath(strongswanConf)}"));
+        var yaml = YamlWriter.Write(conversion.Root, $"converted by 'Concentrator import-swanctl' from {swanctl.Position.File}" +
+                                                     (strongswanConf is null ? "" : $" and {strongswanConf}"));
         try
         {
             ConcentratorConfig.Parse(yaml, loadAs);
