@@ -36,6 +36,7 @@ public sealed class LayeringTests
         ("Ike", [["Ike/Sa", "Ike/Tasks"], ["Ike/Eap"], ["Ike/Admission"], ["Ike/Attributes"], ["Ike/Connections"], ["Ike/Proposals"], ["Ike/Crypto"], ["Ike/Wire"], ["Ike"]]),
         ("DataPlane", [["DataPlane/Linux"], ["DataPlane"], ["DataPlane/Esp"], ["DataPlane/Native"]]),
         ("Cluster", [["Cluster/Replication"], ["Cluster/Membership"]]),
+        ("Config", [["Config/Swanctl"], ["Config"]]),
     ];
 
     private static readonly Lazy<DependencyGraph> TopLevel = new(() => DependencyGraph.Load(typeof(Gateway).Assembly.Location, depth: 1));

@@ -20,6 +20,7 @@ public static class CliApp
           terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) on the running gateway
           reload    Re-read the running gateway's config file (as SIGHUP does)
           probe     GET a URL (--url), exit 0 on 2xx: the chart's helm test of /readyz
+          import-swanctl Convert a strongSwan gateway's swanctl.conf (and strongswan.conf) to this YAML
           help      Show this text
 
         Run 'Concentrator <command> --help' for the options of a command.
@@ -35,6 +36,7 @@ public static class CliApp
                 "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
+                "import-swanctl" => ImportSwanctlCommand.Run(args),
                 "sas" or "initiate" or "terminate" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "probe" => await ProbeCommand.RunAsync(args).ConfigureAwait(false),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),

@@ -1,4 +1,3 @@
-using System.IO.Enumeration;
 using Concentrator.Ike.Connections;
 
 namespace Concentrator.Config;
@@ -106,37 +105,7 @@ internal static partial class ConfigLoader
         {
             throw root.Fail(item, $"'{item.Value}' is not a valid path");
         }
-        var directory = Path.GetDirectoryName(full) ?? "/";
-        var pattern = Path.GetFileName(full);
-        if (directory.AsSpan().IndexOfAny('*', '?') >= 0)
-        {
-            throw root.Fail(item, $"'{item.Value}': wildcards are allowed only in the file name");
-        }
-        if (pattern.Length == 0)
-        {
-            throw root.Fail(item, $"'{item.Value}' names a directory, not a file or pattern");
-        }
-        if (pattern.AsSpan().IndexOfAny('*', '?') < 0)
-        {
-            return File.Exists(full)
-                ? [full]
-                : throw root.Fail(item, $"'{full}' not found (only a pattern with * or ? may match nothing)");
-        }
-        if (!Directory.Exists(directory))
-        {
-            return [];
-        }
-        var matches = new List<string>();
-        foreach (var candidate in Directory.EnumerateFiles(directory))
-        {
-            var name = Path.GetFileName(candidate);
-            if ((name[0] != '.' || pattern[0] == '.') && FileSystemName.MatchesSimpleExpression(pattern, name, ignoreCase: false))
-            {
-                matches.Add(candidate);
-            }
-        }
-        matches.Sort(StringComparer.Ordinal);
-        return matches;
+        return IncludePattern.TryMatch(item.Value, full, out var matches) is { } error ? throw root.Fail(item, error) : matches;
     }
 
     /// <summary>The directory holding <paramref name="file"/>; the current directory when it has none or is no valid path.</summary>
