@@ -4,8 +4,8 @@ using Xunit.Abstractions;
 namespace Concentrator.Tests.Interop;
 
 /// <summary>
-/// IPv6 as the outer protocol of ESP (issue 18) in the namespace testbed with IPv6 on its links: the inner tunnel stays
-/// IPv4 (10.99.10.0/24 to 10.99.2.0/24) while IKE and ESP cross fd00:99::/32. strongSwan's kernel-libipsec speaks only
+/// IPv6 as the outer protocol of ESP (issue 18) in the namespace testbed with IPv6 on its links: the inner tunnel is
+/// IPv4 (10.99.10.0/24 to 10.99.2.0/24; IPv6 too where a ping6 says so) while IKE and ESP cross fd00:99::/32. strongSwan's kernel-libipsec speaks only
 /// ESP-in-UDP, so against it ESP travels on UDP 4500 over IPv6; between two concentrators it travels as plain ESP (IPv6
 /// next header 50), which the gateway's AF_INET6 raw socket receives without an IPv6 header. nft counters split by
 /// family witness every claim about the wire: what crossed over IPv6 and that nothing fell back to IPv4.
@@ -36,13 +36,15 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter6, NamespaceTestbed.GatewayOuter6, SwanctlConf.PeerId, SwanctlConf.GatewayId,
-            Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp, encap: true));
+            Ike, "net", $"{NamespaceTestbed.PeerInner}/32, {NamespaceTestbed.PeerInner6}/128", $"{NamespaceTestbed.LanSubnet}, {NamespaceTestbed.LanSubnet6}",
+            Esp, encap: true));
         OuterFamilyCounters.Install(bed.Gateway, bed.WorkDir);
         await using var capture = await PacketCapture.StartAsync(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir,
             "ip6 and (esp or udp port 4500)", seconds: 60, maxPackets: 16, fields: Ipv6EspFields);
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
             ConcentratorYaml.Connection(DualListen, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet), scope.Remaining(TimeSpan.FromSeconds(25))));
+                $"{NamespaceTestbed.LanSubnet}, \"{NamespaceTestbed.LanSubnet6}\"", $"{NamespaceTestbed.PeerInnerSubnet}, \"{NamespaceTestbed.PeerInnerSubnet6}\""),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
 
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
@@ -66,6 +68,10 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
             "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", NamespaceTestbed.PeerInner);
         scope.Log("ping LAN -> peer inner: " + PingOutput.Summary(back));
         Assert.True(back.Ok, "ping LAN -> peer through the IPv6-outer tunnel failed: " + back);
+        var ping6 = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
+            "ping", "-6", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner6, NamespaceTestbed.LanHost6);
+        scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
+        Assert.True(ping6.Ok, "an IPv6 ping through the IPv6-outer tunnel failed: " + ping6);
         await ShaBothWaysAsync(scope);
 
         var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
@@ -98,13 +104,16 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         await using var capture = await PacketCapture.StartAsync(bed.Gateway, NamespaceTestbed.GatewayOuterDevice, bed.WorkDir,
             "ip6 and (esp or udp port 4500)", seconds: 60, maxPackets: 12, fields: Ipv6EspFields);
 
+        // One child for both inner families: IPv4 and IPv6 selectors together, both over the IPv6 outer header.
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
             ConcentratorYaml.Connection(DualListen, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet), scope.Remaining(TimeSpan.FromSeconds(25))));
+                $"{NamespaceTestbed.LanSubnet}, \"{NamespaceTestbed.LanSubnet6}\"", $"{NamespaceTestbed.PeerInnerSubnet}, \"{NamespaceTestbed.PeerInnerSubnet6}\""),
+            scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
             ConcentratorYaml.Connection($"\"{bed.PeerOuter6}\"", NamespaceTestbed.GatewayOuter6, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw"), scope.Remaining(TimeSpan.FromSeconds(25))));
+                $"{NamespaceTestbed.PeerInnerSubnet}, \"{NamespaceTestbed.PeerInnerSubnet6}\"", $"{NamespaceTestbed.LanSubnet}, \"{NamespaceTestbed.LanSubnet6}\"",
+                startAction: "start", name: "gw"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         Assert.True(await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(20))),
             "the initiating concentrator did not log Child SA installed (1003)");
@@ -120,6 +129,10 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
             "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
         scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
         Assert.True(ping.Ok, "ping through the IPv6 plain-ESP tunnel failed: " + ping);
+        var ping6 = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
+            "ping", "-6", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner6, NamespaceTestbed.LanHost6);
+        scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
+        Assert.True(ping6.Ok, "an IPv6 ping through the IPv6 plain-ESP tunnel failed: " + ping6);
         await ShaBothWaysAsync(scope);
 
         var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));

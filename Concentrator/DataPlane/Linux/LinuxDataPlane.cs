@@ -122,6 +122,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
         if (_raw is not null) StartThread("esp-raw-in", _raw6 is null ? RawInboundLoop : RawInboundLoopBothFamilies);
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
+        if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
         AddRoutes(_poolRoutes, peer: null);
