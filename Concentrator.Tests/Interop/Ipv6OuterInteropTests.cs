@@ -73,6 +73,7 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
         Assert.True(ping6.Ok, "an IPv6 ping through the IPv6-outer tunnel failed: " + ping6);
         await ShaBothWaysAsync(scope);
+        await AssertPacketThreadsDoNotAllocateAsync(scope, bed.Gateway);
 
         var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
         foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
@@ -134,6 +135,7 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
         Assert.True(ping6.Ok, "an IPv6 ping through the IPv6 plain-ESP tunnel failed: " + ping6);
         await ShaBothWaysAsync(scope);
+        await AssertPacketThreadsDoNotAllocateAsync(scope, bed.Gateway);
 
         var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
         foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
@@ -223,6 +225,32 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         scope.Log($"sha256 stream LAN -> peer: {down.Received} B, hashes {(down.SentHash == down.ReceivedHash ? "equal" : "DIFFER")}");
         Assert.Equal(ShaBytes, down.Received);
         Assert.Equal(down.SentHash, down.ReceivedHash);
+    }
+
+    /// <summary>
+    /// The gateway's packet threads (which read both families' sockets) allocate nothing while a 2,000-ping flood crosses the
+    /// warmed-up tunnel both ways (/dataplane's packetThreadAllocatedBytes, sampled per batch; 1 KiB of slack for a one-off
+    /// lazy initialisation, as DataPlaneAllocationRootTests allows).
+    /// </summary>
+    private static async Task AssertPacketThreadsDoNotAllocateAsync(InteropScope scope, Netns gateway)
+    {
+        var bed = scope.Bed;
+        long before = await AllocatedAsync(gateway);
+        var flood = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(20)),
+            "ping", "-n", "-q", "-f", "-c", "2000", "-W", "1", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
+        await Task.Delay(300);
+        long after = await AllocatedAsync(gateway);
+        scope.Log($"flood ping: {PingOutput.Summary(flood)}; packet threads allocated {after - before} B (sampled total {after} B)");
+        Assert.True(PingOutput.Received(flood) >= 1900, "flood ping through the tunnel: " + PingOutput.Summary(flood));
+        Assert.True(after > 0, "packetThreadAllocatedBytes is not sampled");
+        Assert.True(after - before <= 1024, $"the packet threads allocated {after - before} bytes during 2,000 pings");
+    }
+
+    private static async Task<long> AllocatedAsync(Netns ns)
+    {
+        var r = await ns.ExecCheckedAsync(TimeSpan.FromSeconds(15), "curl", "-sS", "-f", "--max-time", "10", "http://127.0.0.1:9400/dataplane");
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("packetThreadAllocatedBytes").GetInt64();
     }
 
     /// <summary>Every ESP counter but <paramref name="used"/>'s two is zero: no packet fell back to IPv4 or to the other transport.</summary>
