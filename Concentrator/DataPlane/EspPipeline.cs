@@ -56,6 +56,10 @@ public static class EspPipeline
     public static EspStatus OpenFrom(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
         Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner);
 
+    /// <summary>As <see cref="OpenFrom"/> for ESP-in-UDP over IPv6 (host-order source, the 128-bit value of its octets).</summary>
+    public static EspStatus OpenFrom6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner) =>
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner);
+
     private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, bool sourceV6, uint sourceAddress,
         UInt128 sourceAddress6, ushort sourcePort, out Range inner)
     {

@@ -185,4 +185,15 @@ public unsafe class Ipv6OuterTests(ITestOutputHelper output)
         Assert.Equal(EspStatus.AuthFailed, EspPipeline.Open6(gateway, buffer.AsSpan(0, length), PacketBatch.ToUInt128(forged), 4500, out _));
         Assert.Empty(reports);
     }
+
+    [Fact]
+    public void The_in_memory_plane_reports_an_sa_whose_peer_now_sends_over_ipv6()
+    {
+        using var pair = new EspTestSupport.Pair(EspTestSupport.Gcm128);
+        var reports = new List<(uint Spi, IPEndPoint From)>();
+        pair.B.OnPeerMoved((spi, from) => reports.Add((spi, from)));
+        var from = new IPEndPoint(IPAddress.Parse("2001:db8:7::1"), 4500);
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(pair.Send(EspTestSupport.Ipv4(60)), from, out _));
+        Assert.Equal((EspTestSupport.Pair.SpiB, from), Assert.Single(reports));
+    }
 }
