@@ -57,9 +57,7 @@ public sealed partial class NamespaceTestbed
                   }
                 }
                 """;
-            string file = Path.Combine(WorkDir, "router6.nft");
-            File.WriteAllText(file, rules + "\n");
-            Router.Exec("nft", "-f", file);
+            ApplyNft(Router, "router6.nft", rules);
         }
         else
         {

@@ -117,9 +117,7 @@ public sealed partial class NamespaceTestbed : IAsyncDisposable
                   }
                 }
                 """;
-            string file = Path.Combine(WorkDir, "router.nft");
-            File.WriteAllText(file, rules + "\n");
-            Router.Exec("nft", "-f", file);
+            ApplyNft(Router, "router.nft", rules);
         }
         else
         {
@@ -136,6 +134,14 @@ public sealed partial class NamespaceTestbed : IAsyncDisposable
         // The peer's inner (tunnel) address: on lo, so it exists without a dummy module.
         Peer.AddAddress("lo", PeerInner + "/32");
         if (WithIpv6) AddIpv6();
+    }
+
+    /// <summary>Loads <paramref name="rules"/> into <paramref name="ns"/>'s nftables from a file of the run.</summary>
+    private void ApplyNft(Netns ns, string fileName, string rules)
+    {
+        string file = Path.Combine(WorkDir, fileName);
+        File.WriteAllText(file, rules + "\n");
+        ns.Exec("nft", "-f", file);
     }
 
     /// <summary>A directory for one component's files (charon's config, vici socket, logs).</summary>

@@ -60,23 +60,7 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
             "the concentrator did not log Child SA installed (1003)");
         var (spiIn, spiOut) = ConcentratorYaml.SpisOf(Assert.Single(gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled)).Message);
 
-        var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
-        scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
-        Assert.True(ping.Ok, "ping through the IPv6-outer tunnel failed: " + ping);
-        var back = await bed.Lan.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", NamespaceTestbed.PeerInner);
-        scope.Log("ping LAN -> peer inner: " + PingOutput.Summary(back));
-        Assert.True(back.Ok, "ping LAN -> peer through the IPv6-outer tunnel failed: " + back);
-        var ping6 = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-6", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner6, NamespaceTestbed.LanHost6);
-        scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
-        Assert.True(ping6.Ok, "an IPv6 ping through the IPv6-outer tunnel failed: " + ping6);
-        await ShaBothWaysAsync(scope);
-        await AssertPacketThreadsDoNotAllocateAsync(scope, bed.Gateway);
-
-        var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
-        foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
+        var lines = await CarryTrafficAsync(scope, capture);
         var udpEsp = lines.Where(f => f.Length == Ipv6EspFields.Length && f[0] == "17" && f[5].Length > 0).ToList();
         Assert.Contains(udpEsp, f => f[1] == bed.PeerOuter6 && f[2] == NamespaceTestbed.GatewayOuter6 && f[4] == "4500" && Underlay.NormalizeSpi(f[5]) == spiIn);
         Assert.Contains(udpEsp, f => f[1] == NamespaceTestbed.GatewayOuter6 && f[2] == bed.PeerOuter6 && f[3] == "4500" && Underlay.NormalizeSpi(f[5]) == spiOut);
@@ -126,19 +110,7 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         Assert.EndsWith("NAT False", established.Message);
         var (gwIn, gwOut) = ConcentratorYaml.SpisOf(Assert.Single(gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled)).Message);
 
-        var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
-        scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
-        Assert.True(ping.Ok, "ping through the IPv6 plain-ESP tunnel failed: " + ping);
-        var ping6 = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-6", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner6, NamespaceTestbed.LanHost6);
-        scope.Log("ping6 peer inner -> LAN (IPv6 in IPv6): " + PingOutput.Summary(ping6));
-        Assert.True(ping6.Ok, "an IPv6 ping through the IPv6 plain-ESP tunnel failed: " + ping6);
-        await ShaBothWaysAsync(scope);
-        await AssertPacketThreadsDoNotAllocateAsync(scope, bed.Gateway);
-
-        var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
-        foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
+        var lines = await CarryTrafficAsync(scope, capture);
         var esp = lines.Where(f => f.Length == Ipv6EspFields.Length && f[0] == "50").ToList();
         Assert.Contains(esp, f => f[1] == bed.PeerOuter6 && f[2] == NamespaceTestbed.GatewayOuter6 && Underlay.NormalizeSpi(f[5]) == gwIn);
         Assert.Contains(esp, f => f[1] == NamespaceTestbed.GatewayOuter6 && f[2] == bed.PeerOuter6 && Underlay.NormalizeSpi(f[5]) == gwOut);
@@ -189,10 +161,7 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
         Assert.Equal(bed.PeerSeenByGateway6, ike.Get("remote-host"));
         Assert.Equal("yes", ike.Get("nat-remote"));
 
-        var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)),
-            "ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
-        scope.Log("ping peer inner -> LAN: " + PingOutput.Summary(ping));
-        Assert.True(ping.Ok, "ping through the tunnel behind the NAT66 failed: " + ping);
+        await PingAsync(scope, bed.Peer, "peer inner -> LAN behind the NAT66", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
 
         // One keepalive interval (20 s) plus slack, bounded by the scope's budget.
         var deadline = DateTime.UtcNow + scope.Remaining(TimeSpan.FromSeconds(30));
@@ -211,6 +180,30 @@ public sealed class Ipv6OuterInteropTests(ITestOutputHelper output)
 
     /// <summary>Fields of every captured line: next header, source, destination, UDP ports (empty for plain ESP), SPI.</summary>
     private static readonly string[] Ipv6EspFields = ["ipv6.nxt", "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport", "esp.spi"];
+
+    /// <summary>
+    /// The tunnel's traffic, then the capture's lines: pings both ways (IPv4) and peer to LAN (IPv6 in IPv6), SHA-256
+    /// streams both ways, and a flood during which the gateway's packet threads must not allocate.
+    /// </summary>
+    private static async Task<IReadOnlyList<string[]>> CarryTrafficAsync(InteropScope scope, PacketCapture capture)
+    {
+        var bed = scope.Bed;
+        await PingAsync(scope, bed.Peer, "peer inner -> LAN", "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
+        await PingAsync(scope, bed.Lan, "LAN -> peer inner", NamespaceTestbed.PeerInner);
+        await PingAsync(scope, bed.Peer, "peer inner -> LAN, IPv6 in IPv6", "-6", "-I", NamespaceTestbed.PeerInner6, NamespaceTestbed.LanHost6);
+        await ShaBothWaysAsync(scope);
+        await AssertPacketThreadsDoNotAllocateAsync(scope, bed.Gateway);
+        var lines = await capture.FinishAsync(scope.Remaining(TimeSpan.FromSeconds(3)));
+        foreach (var l in lines) scope.Log("capture: " + string.Join(",", l));
+        return lines;
+    }
+
+    private static async Task PingAsync(InteropScope scope, Netns from, string what, params string[] args)
+    {
+        var ping = await from.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)), ["ping", "-n", "-c", "3", "-i", "0.3", "-W", "2", .. args]);
+        scope.Log($"ping {what}: {PingOutput.Summary(ping)}");
+        Assert.True(ping.Ok, $"ping {what} through the IPv6-outer tunnel failed: {ping}");
+    }
 
     private static async Task ShaBothWaysAsync(InteropScope scope)
     {
