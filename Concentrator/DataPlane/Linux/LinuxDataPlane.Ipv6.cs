@@ -6,10 +6,7 @@
 // family), the invariant of Receive.cs; an SA's outbound packets go to the socket of its peer's family (Send.cs).
 using System.Net;
 using System.Net.Sockets;
-using Concentrator.DataPlane.Esp;
-using Concentrator.Ipsec;
 using Concentrator.Telemetry;
-using Concentrator.Transport;
 
 namespace Concentrator.DataPlane.Linux;
 
@@ -17,9 +14,6 @@ public sealed partial class LinuxDataPlane
 {
     private UdpBatchSocket[]? _udp6; // set by the constructor only (OpenIpv6), null without an IPv6 listen address
     private RawEspSocket? _raw6;
-
-    /// <summary>The NAT-T port's IPv6 endpoint (null when the plane has no IPv6 sockets).</summary>
-    public IPEndPoint? NattEndpoint6 => _udp6?[0].LocalEndPoint;
 
     /// <summary>Opens the IPv6 sockets for <paramref name="options"/>' IPv6 listen address, on the IPv4 group's port.</summary>
     private void OpenIpv6(LinuxDataPlaneOptions options)
@@ -38,7 +32,7 @@ public sealed partial class LinuxDataPlane
         _raw6?.Dispose();
     }
 
-    /// <summary>The sockets of both families, for the fwmark.</summary>
+    /// <summary>The IPv6 sockets' descriptors, for the fwmark the IPv4 ones carry too.</summary>
     private IEnumerable<int> Ipv6Handles()
     {
         foreach (var s in _udp6 ?? []) yield return s.Handle;
