@@ -67,9 +67,9 @@ public sealed class InteropScope : IAsyncDisposable
         return left < cap ? left : cap;
     }
 
-    public static InteropScope Create(Action<string> log, bool withNatRouter = false, double budgetSeconds = 50)
+    public static InteropScope Create(Action<string> log, bool withNatRouter = false, double budgetSeconds = 50, bool ipv6 = false)
     {
-        var bed = NamespaceTestbed.Create(withNatRouter);
+        var bed = NamespaceTestbed.Create(withNatRouter, ipv6);
         log($"testbed {bed.Id} in {bed.WorkDir}");
         return new InteropScope(log, bed, TimeSpan.FromSeconds(budgetSeconds));
     }

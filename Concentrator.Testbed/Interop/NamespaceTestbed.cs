@@ -14,10 +14,11 @@ namespace Concentrator.Testbed.Interop;
 ///     └─ veth ─ router (r0 10.99.3.1 | r1 10.99.1.2, masquerade out of r1)
 ///                   └─ veth ─ gateway (g0 10.99.1.1 | g1 10.99.2.1) ─ veth ─ lan (l0 10.99.2.2)
 /// </code>
+/// With <c>ipv6</c> every link also carries an fd00:99::/32 address (NamespaceTestbed.Ipv6.cs).
 /// Names are <c>cit{pid}x{random}-{role}</c>: unique per instance, and a namespace whose creating
 /// process is gone is stale and removed by <see cref="CleanupStale"/>.
 /// </summary>
-public sealed class NamespaceTestbed : IAsyncDisposable
+public sealed partial class NamespaceTestbed : IAsyncDisposable
 {
     public const string Prefix = "cit";
 
@@ -37,10 +38,11 @@ public sealed class NamespaceTestbed : IAsyncDisposable
     private readonly List<Netns> _namespaces = new();
     private bool _disposed;
 
-    private NamespaceTestbed(string id, bool nat)
+    private NamespaceTestbed(string id, bool nat, bool ipv6)
     {
         Id = id;
         WithNat = nat;
+        WithIpv6 = ipv6;
         WorkDir = Path.Combine(Path.GetTempPath(), "concentrator-interop", id);
         Directory.CreateDirectory(WorkDir);
     }
@@ -62,11 +64,11 @@ public sealed class NamespaceTestbed : IAsyncDisposable
     /// <summary>The address the gateway sees the peer's packets come from (the router's, behind NAT).</summary>
     public string PeerSeenByGateway => "10.99.1.2";
 
-    public static NamespaceTestbed Create(bool withNatRouter = false)
+    public static NamespaceTestbed Create(bool withNatRouter = false, bool ipv6 = false)
     {
         CleanupStale();
         string id = $"{Prefix}{Environment.ProcessId}x{Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant()}";
-        var bed = new NamespaceTestbed(id, withNatRouter);
+        var bed = new NamespaceTestbed(id, withNatRouter, ipv6);
         try
         {
             bed.Build();
@@ -83,6 +85,7 @@ public sealed class NamespaceTestbed : IAsyncDisposable
     {
         var ns = Netns.Create($"{Id}-{role}");
         _namespaces.Add(ns);
+        if (WithIpv6) EnableIpv6(ns);
         return ns;
     }
 
@@ -114,9 +117,7 @@ public sealed class NamespaceTestbed : IAsyncDisposable
                   }
                 }
                 """;
-            string file = Path.Combine(WorkDir, "router.nft");
-            File.WriteAllText(file, rules + "\n");
-            Router.Exec("nft", "-f", file);
+            ApplyNft(Router, "router.nft", rules);
         }
         else
         {
@@ -132,6 +133,15 @@ public sealed class NamespaceTestbed : IAsyncDisposable
 
         // The peer's inner (tunnel) address: on lo, so it exists without a dummy module.
         Peer.AddAddress("lo", PeerInner + "/32");
+        if (WithIpv6) AddIpv6();
+    }
+
+    /// <summary>Loads <paramref name="rules"/> into <paramref name="ns"/>'s nftables from a file of the run.</summary>
+    private void ApplyNft(Netns ns, string fileName, string rules)
+    {
+        string file = Path.Combine(WorkDir, fileName);
+        File.WriteAllText(file, rules + "\n");
+        ns.Exec("nft", "-f", file);
     }
 
     /// <summary>A directory for one component's files (charon's config, vici socket, logs).</summary>

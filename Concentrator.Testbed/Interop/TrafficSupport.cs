@@ -155,9 +155,10 @@ public static partial class EspCounters
         ns.Exec("nft", "-f", file);
     }
 
-    public static IReadOnlyDictionary<string, Value> Read(Netns ns)
+    /// <summary>The named counters of the inet table <paramref name="table"/> in <paramref name="ns"/>.</summary>
+    public static IReadOnlyDictionary<string, Value> Read(Netns ns, string table = "cit_traffic")
     {
-        var text = ns.Exec("nft", "list", "counters", "table", "inet", "cit_traffic").Stdout;
+        var text = ns.Exec("nft", "list", "counters", "table", "inet", table).Stdout;
         var result = new Dictionary<string, Value>();
         foreach (Match m in Pattern().Matches(text))
         {

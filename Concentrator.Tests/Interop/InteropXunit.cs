@@ -37,7 +37,7 @@ public static class InteropXunit
     extension(InteropScope)
     {
         /// <summary>A scope whose log is the test's output.</summary>
-        public static InteropScope Create(ITestOutputHelper output, bool withNatRouter = false, double budgetSeconds = 50) =>
-            InteropScope.Create(output.WriteLine, withNatRouter, budgetSeconds);
+        public static InteropScope Create(ITestOutputHelper output, bool withNatRouter = false, double budgetSeconds = 50, bool ipv6 = false) =>
+            InteropScope.Create(output.WriteLine, withNatRouter, budgetSeconds, ipv6);
     }
 }

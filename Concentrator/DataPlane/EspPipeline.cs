@@ -22,7 +22,7 @@ public static class EspPipeline
     /// worker at a time.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, default, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: false, default, false, 0, 0, 0, out inner);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/>, plus RFC 4301 §5.2: the SA must be one that receives on
@@ -31,7 +31,7 @@ public static class EspPipeline
     /// (<see cref="EspStatus.TsMismatch"/>).
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, arrivedOn, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: true, arrivedOn, false, 0, 0, 0, out inner);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/> for ESP-in-UDP that came from
@@ -40,17 +40,28 @@ public static class EspPipeline
     /// comes from elsewhere than the SA sends to is reported to the table's peer-moved hook: the peer's NAT mapping changed.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner);
+
+    /// <summary>
+    /// As <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for ESP-in-UDP over IPv6 from
+    /// <paramref name="sourceAddress"/> (host order, the 128-bit value of its octets).
+    /// </summary>
+    public static EspStatus Open6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner) =>
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/> (no transport or selector check: the in-memory plane) with the
     /// peer-moved report of <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for a UDP-encapsulated SA.
     /// </summary>
     public static EspStatus OpenFrom(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner);
 
-    private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, uint sourceAddress,
-        ushort sourcePort, out Range inner)
+    /// <summary>As <see cref="OpenFrom"/> for ESP-in-UDP over IPv6 (host-order source, the 128-bit value of its octets).</summary>
+    public static EspStatus OpenFrom6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner) =>
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner);
+
+    private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, bool sourceV6, uint sourceAddress,
+        UInt128 sourceAddress6, ushort sourcePort, out Range inner)
     {
         inner = default;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
@@ -72,9 +83,10 @@ public static class EspPipeline
                 }
             }
             if (sourcePort != 0 && sa.Transport == EspTransport.UdpEncapsulated && sa.Window.Top > top &&
-                (sa.RemotePort != sourcePort || sa.RemoteAddressV4 != sourceAddress))
+                Moved(sa, sourceV6, sourceAddress, sourceAddress6, sourcePort))
             {
-                sas.ReportPeerMoved(sa.InboundSpi, sourceAddress, sourcePort);
+                if (sourceV6) sas.ReportPeerMoved(sa.InboundSpi, sourceAddress6, sourcePort);
+                else sas.ReportPeerMoved(sa.InboundSpi, sourceAddress, sourcePort);
             }
             return EspStatus.Ok;
         }
@@ -82,6 +94,13 @@ public static class EspPipeline
         {
             sa.Release();
         }
+    }
+
+    /// <summary>Whether the packet's source differs from the endpoint the SA sends to (another family counts as another address).</summary>
+    private static bool Moved(EspSa sa, bool sourceV6, uint sourceAddress, UInt128 sourceAddress6, ushort sourcePort)
+    {
+        if (sa.RemotePort != sourcePort) return true;
+        return sa.TryGetRemoteV6(out var remote6) ? !sourceV6 || remote6 != sourceAddress6 : sourceV6 || sa.RemoteAddressV4 != sourceAddress;
     }
 
     /// <summary>

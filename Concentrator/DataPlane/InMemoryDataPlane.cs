@@ -87,19 +87,20 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
     }
 
     /// <summary>
-    /// As <see cref="Decapsulate(Span{byte}, out Range)"/> for ESP-in-UDP that arrived from <paramref name="from"/> (IPv4):
-    /// a new, authenticated packet of a UDP-encapsulated SA from another endpoint is reported to <see cref="OnPeerMoved"/>,
-    /// as the Linux plane reports it (<see cref="EspPipeline.OpenFrom"/>).
+    /// As <see cref="Decapsulate(Span{byte}, out Range)"/> for ESP-in-UDP that arrived from <paramref name="from"/> (IPv4 or
+    /// IPv6): a new, authenticated packet of a UDP-encapsulated SA from another endpoint is reported to
+    /// <see cref="OnPeerMoved"/>, as the Linux plane reports it (<see cref="EspPipeline.OpenFrom"/>).
     /// </summary>
     public EspStatus Decapsulate(Span<byte> espPacket, IPEndPoint from, out Range inner)
     {
         var address = from.Address.IsIPv4MappedToIPv6 ? from.Address.MapToIPv4() : from.Address;
-        Span<byte> bytes = stackalloc byte[4];
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !address.TryWriteBytes(bytes, out _))
+        Span<byte> bytes = stackalloc byte[16];
+        if (!address.TryWriteBytes(bytes, out int length) || length is not (4 or 16))
             return Decapsulate(espPacket, out inner);
         long sample = _counters?.SampleStart() ?? 0;
-        EspStatus status = EspPipeline.OpenFrom(_sas, espPacket, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes),
-            (ushort)from.Port, out inner);
+        EspStatus status = length == 16
+            ? EspPipeline.OpenFrom6(_sas, espPacket, System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes), (ushort)from.Port, out inner)
+            : EspPipeline.OpenFrom(_sas, espPacket, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes), (ushort)from.Port, out inner);
         _counters?.Inbound(status, espPacket.Length, sample);
         return status;
     }

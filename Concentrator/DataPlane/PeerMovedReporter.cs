@@ -33,4 +33,14 @@ public sealed class PeerMovedReporter(Action<uint, IPEndPoint> report)
         BinaryPrimitives.WriteUInt32BigEndian(bytes, address);
         report(spi, new IPEndPoint(new IPAddress(bytes), port));
     }
+
+    /// <param name="address6">The packet's IPv6 source, host order (the 128-bit value of its octets).</param>
+    /// <param name="port">The packet's UDP source port, host order.</param>
+    public void Report(uint spi, UInt128 address6, ushort port)
+    {
+        if (!_limiter.TryReport(spi)) return;
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt128BigEndian(bytes, address6);
+        report(spi, new IPEndPoint(new IPAddress(bytes), port));
+    }
 }

@@ -152,6 +152,8 @@ public sealed class SaTable : IDisposable
     /// <summary>Packet path (<see cref="EspPipeline"/>): the SA's peer sent authenticated, new ESP from another endpoint.</summary>
     internal void ReportPeerMoved(uint spi, uint address, ushort port) => _peerMoved?.Report(spi, address, port);
 
+    internal void ReportPeerMoved(uint spi, UInt128 address6, ushort port) => _peerMoved?.Report(spi, address6, port);
+
     /// <summary>Control-plane lookup by inbound SPI.</summary>
     public bool TryGet(uint inboundSpi, out EspSa sa)
     {

@@ -86,7 +86,9 @@ public static class ConfigMapping
         RoutingTable = config.Charon.RoutingTable,
         RoutingTablePriority = config.Charon.RoutingTablePrio,
         PlainEsp = config.Tunnel.PlainEsp,
-        ListenAddress = config.Listen.Addresses.Count > 0 ? config.Listen.Addresses[0] : IPAddress.Any,
+        // The first listen address of each family: ESP over IPv6 needs an IPv6 one (the Gateway hands each the NAT-T port).
+        ListenAddress = config.Listen.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? IPAddress.Any,
+        ListenAddress6 = config.Listen.Addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6),
         NattPort = config.Listen.NattPort,
         AcquireQueue = config.Charon.AcquireQueue,
         MaxIkePacket = config.Charon.MaxPacket,

@@ -145,10 +145,13 @@ public sealed class Gateway : IAsyncDisposable
             }
             foreach (var address in options.Config.Listen.Addresses)
             {
-                // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address; the IKE it
-                // receives there reaches Ingress from the plane itself, never through a transport.
+                // A data plane that owns the NAT-T port (the Linux plane) sends for the first listen address of each family it
+                // serves; the IKE it receives there reaches Ingress from the plane itself, never through a transport.
+                var plane = options.DataPlane as INattPortSender;
+                bool planeOwnsNatt = plane is not null && plane.ServesNattPort(address.AddressFamily) &&
+                    !_transports.Exists(t => t.NattPortShared && t.Address.AddressFamily == address.AddressFamily);
                 var transport = new UdpIkeTransport(address, options.Config.Listen.IkePort, options.Config.Listen.NattPort, Ingress, Metrics,
-                    _transports.Count == 0 ? options.DataPlane as INattPortSender : null,
+                    planeOwnsNatt ? plane : null,
                     (options.DataPlane as INattPortSender)?.SocketMark ?? 0);
                 _transports.Add(transport);
                 Log.Listening(_log, transport.IkeEndpoint, new IPEndPoint(address, transport.NattPort));

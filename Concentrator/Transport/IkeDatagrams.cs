@@ -30,6 +30,12 @@ public interface INattPortSender
     /// tunnel's routes; every other socket sending IKE to peers carries it too. 0: none.
     /// </summary>
     uint SocketMark => 0;
+
+    /// <summary>
+    /// Whether the owner has a NAT-T socket of <paramref name="family"/>: a transport of that family hands it its NAT-T
+    /// datagrams (the first such transport; the owner binds the first listen address of each family it serves).
+    /// </summary>
+    bool ServesNattPort(System.Net.Sockets.AddressFamily family) => family == System.Net.Sockets.AddressFamily.InterNetwork;
 }
 
 /// <summary>Sends IKE messages for the control plane.</summary>

@@ -52,6 +52,9 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
     }
 
     public IPAddress Address { get; }
+
+    /// <summary>Whether port 4500 of this address is another component's (the data plane's).</summary>
+    public bool NattPortShared => _nattPort is not null;
     public int IkePort { get; }
     public int NattPort { get; }
     public IPEndPoint IkeEndpoint => new(Address, IkePort);

@@ -59,8 +59,16 @@ public sealed class EspSa : IDisposable
     private int _refs = 1;
     private int _disposed;
     private IPEndPoint _remote;
-    // IPv4 address << 16 | port, host order: the packet path's allocation-free copy of _remote.
+    // IPv4 address << 16 | port, host order: the packet path's allocation-free copy of _remote (port alone for IPv6).
     private long _remoteV4;
+    // The IPv6 address, host order, when the peer's outer address is IPv6; null for IPv4. One reference, so the packet
+    // path reads family and address together.
+    private RemoteV6? _remoteV6;
+
+    private sealed class RemoteV6(UInt128 address)
+    {
+        public readonly UInt128 Address = address;
+    }
 
     // Published totals: written with Interlocked by whoever publishes a lane, read by the control plane.
     private ulong _packetsIn, _bytesIn, _packetsOut, _bytesOut;
@@ -78,6 +86,7 @@ public sealed class EspSa : IDisposable
         LocalEndpoint = install.LocalEndpoint;
         _remote = install.RemoteEndpoint;
         _remoteV4 = PackV4(install.RemoteEndpoint);
+        _remoteV6 = V6Of(install.RemoteEndpoint);
         Transport = install.Transport;
         Connection = install.Connection;
         Child = install.Child;
@@ -140,10 +149,27 @@ public sealed class EspSa : IDisposable
     {
         Volatile.Write(ref _remote, remote);
         Volatile.Write(ref _remoteV4, PackV4(remote));
+        Volatile.Write(ref _remoteV6, V6Of(remote));
     }
 
     /// <summary>Peer IPv4 address in host order (0 for an IPv6 peer); read per packet without allocating.</summary>
     public uint RemoteAddressV4 => (uint)(Volatile.Read(ref _remoteV4) >> 16);
+
+    /// <summary>Whether the peer's outer address is IPv6, and then that address in host order; read per packet.</summary>
+    public bool TryGetRemoteV6(out UInt128 address)
+    {
+        var v6 = Volatile.Read(ref _remoteV6);
+        address = v6 is null ? 0 : v6.Address;
+        return v6 is not null;
+    }
+
+    private static RemoteV6? V6Of(IPEndPoint ep)
+    {
+        if (ep.Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || ep.Address.IsIPv4MappedToIPv6) return null;
+        Span<byte> b = stackalloc byte[16];
+        ep.Address.TryWriteBytes(b, out _);
+        return new RemoteV6(System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(b));
+    }
 
     /// <summary>Peer UDP port (host order) for ESP-in-UDP.</summary>
     public ushort RemotePort => (ushort)Volatile.Read(ref _remoteV4);
@@ -151,7 +177,7 @@ public sealed class EspSa : IDisposable
     private static long PackV4(IPEndPoint ep)
     {
         var address = ep.Address.IsIPv4MappedToIPv6 ? ep.Address.MapToIPv4() : ep.Address;
-        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) return 0;
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) return (ushort)ep.Port;
         Span<byte> b = stackalloc byte[4];
         address.TryWriteBytes(b, out _);
         return ((long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b) << 16) | (ushort)ep.Port;

@@ -79,6 +79,27 @@ internal static unsafe class BatchIo
         return sent;
     }
 
+    /// <summary>poll for input on either of two fds: &gt; 0 one is ready, 0 timeout or EINTR, -errno on error.</summary>
+    public static int WaitForEither(int fd1, int fd2, int timeoutMs)
+    {
+        LibC.PollFd* p = stackalloc LibC.PollFd[2];
+        p[0].Fd = fd1;
+        p[0].Events = LibC.POLLIN;
+        p[0].ReturnedEvents = 0;
+        p[1].Fd = fd2;
+        p[1].Events = LibC.POLLIN;
+        p[1].ReturnedEvents = 0;
+        int r = LibC.poll(p, 2, timeoutMs);
+        if (r < 0)
+        {
+            int err = LibC.Errno();
+            return err == LibC.EINTR ? 0 : -err;
+        }
+        if (((p[0].ReturnedEvents | p[1].ReturnedEvents) & LibC.POLLNVAL) != 0)
+            return -LibC.EBADF;
+        return r;
+    }
+
     /// <summary>poll for one fd: 1 ready, 0 timeout or EINTR, -errno on error.</summary>
     public static int WaitFor(int fd, short events, int timeoutMs)
     {

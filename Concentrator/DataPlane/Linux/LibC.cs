@@ -24,8 +24,12 @@ public static unsafe partial class LibC
     public const int IPPROTO_ICMP = 1;
     public const int IPPROTO_TCP = 6;
     public const int IPPROTO_UDP = 17;
+    public const int IPPROTO_IPV6 = 41;
     public const int IPPROTO_ESP = 50;
     public const int IPPROTO_ICMPV6 = 58;
+
+    // <linux/in6.h>
+    public const int IPV6_V6ONLY = 26;
 
     // <asm-generic/socket.h>
     public const int SOL_SOCKET = 1;
@@ -133,6 +137,19 @@ public static unsafe partial class LibC
         /// <summary>Network byte order (as the bytes appear on the wire).</summary>
         [FieldOffset(4)] public uint Address;
         [FieldOffset(8)] public ulong Zero;
+    }
+
+    /// <summary>struct sockaddr_in6 (RFC 3493 §3.3): 28 bytes, the address as its 16 wire octets.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 28)]
+    public struct SockAddrIn6
+    {
+        [FieldOffset(0)] public ushort Family;
+        /// <summary>Network byte order.</summary>
+        [FieldOffset(2)] public ushort Port;
+        [FieldOffset(4)] public uint FlowInfo;
+        /// <summary>The 16 address octets as on the wire.</summary>
+        [FieldOffset(8)] public fixed byte Address[16];
+        [FieldOffset(24)] public uint ScopeId;
     }
 
     [StructLayout(LayoutKind.Explicit, Size = 16)]
@@ -332,4 +349,23 @@ public static unsafe partial class LibC
         sa->Address = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(hostOrderAddress);
         sa->Zero = 0;
     }
+
+    /// <summary>
+    /// Host-order IPv6 address (the 128-bit big-endian value of its octets) and port into a sockaddr_in6; flow label and
+    /// scope 0 (a link-local peer is not addressable without a scope: outer addresses are global or ULA).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Fill6(SockAddrIn6* sa, UInt128 hostOrderAddress, ushort hostOrderPort)
+    {
+        sa->Family = AF_INET6;
+        sa->Port = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(hostOrderPort);
+        sa->FlowInfo = 0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(new Span<byte>(sa->Address, 16), hostOrderAddress);
+        sa->ScopeId = 0;
+    }
+
+    /// <summary>The host-order value of a sockaddr_in6's address (inverse of <see cref="Fill6"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static UInt128 Address6(SockAddrIn6* sa) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(new ReadOnlySpan<byte>(sa->Address, 16));
 }

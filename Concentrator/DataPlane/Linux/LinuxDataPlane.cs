@@ -55,12 +55,14 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         {
             _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
+            OpenIpv6(options);
             if (options.InstallRoutes)
             {
                 _routes = new RouteManager(_tun.Name, options.RoutingTable, options.RoutingTablePriority);
                 // The rules skip packets with this mark: ESP the plane sends to a peer never loops back into the tunnel.
                 foreach (var s in _udp) MarkOrThrow(s.Handle, _routes.Mark);
                 if (_raw is not null) MarkOrThrow(_raw.Handle, _routes.Mark);
+                foreach (int fd in Ipv6Handles()) MarkOrThrow(fd, _routes.Mark);
                 foreach (var failure in _routes.InstallRules()) Log.RoutingRuleFailed(_log, _routes.Table, failure.Error ?? "");
                 Log.RoutingTable(_log, _routes.Table, _routes.DescribeRules(), $"0x{_routes.Mark:x}");
             }
@@ -71,6 +73,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
             _tun.Dispose();
             foreach (var s in _udp ?? []) s.Dispose();
             _raw?.Dispose();
+            DisposeIpv6();
             throw;
         }
 
@@ -98,7 +101,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public void SendFromNattPort(ReadOnlySpan<byte> datagram, IPEndPoint remote)
     {
         var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        _udp[0].SendTo(datagram, PacketBatch.ToUInt32(address), (ushort)remote.Port);
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) SendFromNattPort6(datagram, remote);
+        else _udp[0].SendTo(datagram, PacketBatch.ToUInt32(address), (ushort)remote.Port);
     }
 
     /// <summary>Starts the packet threads; IKE arriving on the NAT-T sockets goes to <paramref name="ike"/>.</summary>
@@ -108,12 +112,17 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         for (int w = 0; w < _workers; w++)
         {
             int worker = w;
-            StartThread($"esp-in-{w}", () => InboundLoop(worker));
+            StartThread($"esp-in-{w}", () =>
+            {
+                if (_udp6 is null) InboundLoop(worker);
+                else InboundLoopBothFamilies(worker);
+            });
             StartThread($"esp-out-{w}", () => OutboundLoop(worker));
         }
 
-        if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
+        if (_raw is not null) StartThread("esp-raw-in", _raw6 is null ? RawInboundLoop : RawInboundLoopBothFamilies);
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
+        if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
         AddRoutes(_poolRoutes, peer: null);
@@ -167,7 +176,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
         _outbound.Remove(sa);
         _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
-        _traps.Flush(_outbound, _udp[0], _raw);
+        _traps.Flush(_outbound, _udp[0], _raw, _udp6?[0], _raw6);
         return true;
     }
 
@@ -333,6 +342,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
+        DisposeIpv6();
         _tun.Dispose();
         _sas.Dispose();
     }

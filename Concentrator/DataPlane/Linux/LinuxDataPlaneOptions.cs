@@ -30,8 +30,14 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>Also carry ESP as IP protocol 50 (raw socket) for peers that are not behind a NAT.</summary>
     public bool PlainEsp { get; init; } = true;
 
-    /// <summary>The address the NAT-T and raw sockets bind (IPv4; anything else binds the wildcard).</summary>
+    /// <summary>The address the IPv4 NAT-T and raw sockets bind (IPv4; anything else binds the wildcard).</summary>
     public IPAddress ListenAddress { get; init; } = IPAddress.Any;
+
+    /// <summary>
+    /// The address the IPv6 NAT-T and raw sockets bind (<c>::</c> for all); null: no IPv6 sockets, ESP travels over IPv4
+    /// only. Both families share <see cref="NattPort"/>.
+    /// </summary>
+    public IPAddress? ListenAddress6 { get; init; }
 
     /// <summary>The NAT-T port the per-worker ESP-in-UDP sockets share; 0 binds an ephemeral port.</summary>
     public int NattPort { get; init; } = UdpEncapsulation.NatTraversalPort;

@@ -2,7 +2,9 @@
 // thread-safe. All memory is allocated once (NativeMemory, 64-byte aligned, never moved by the GC)
 // at construction and freed in Dispose; receive/send reuse it without allocating. Packet i lives in
 // slot i (BufferSize bytes) at [Offsets[i], Offsets[i] + Lengths[i]); the Headroom bytes before a
-// received packet let ESP headers be prepended in place. Addresses/ports are host-order plain fields.
+// received packet let ESP headers be prepended in place. Addresses/ports are host-order plain fields; a slot's
+// peer is IPv4 (Addresses) or IPv6 (Addresses6) as IsV6 says, taken from the sockaddr's family on receive and
+// written as sockaddr_in or sockaddr_in6 on send (each slot's name buffer holds either).
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -16,7 +18,7 @@ public sealed unsafe class PacketBatch : IDisposable
     public const int DefaultHeadroom = 64;
 
     private byte* _buffers;
-    private LibC.SockAddrIn* _addresses;
+    private LibC.SockAddrIn6* _addresses;
     private LibC.IoVec* _iovecs;
     private LibC.MMsgHdr* _headers;
 
@@ -26,6 +28,10 @@ public sealed unsafe class PacketBatch : IDisposable
     public readonly int[] Offsets;
     /// <summary>Peer IPv4 address per packet, host order (127.0.0.1 = 0x7F000001): source on receive, destination on send.</summary>
     public readonly uint[] Addresses;
+    /// <summary>Peer IPv6 address per packet, host order (the 128-bit big-endian value of its octets), where IsV6.</summary>
+    public readonly UInt128[] Addresses6;
+    /// <summary>Whether packet i's peer is IPv6 (Addresses6) rather than IPv4 (Addresses).</summary>
+    public readonly bool[] IsV6;
     /// <summary>Peer port per packet, host order (0 for raw ESP).</summary>
     public readonly ushort[] Ports;
 
@@ -41,16 +47,18 @@ public sealed unsafe class PacketBatch : IDisposable
         BufferSize = bufferSize;
         Headroom = headroom;
         _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)capacity * (nuint)bufferSize, 64);
-        _addresses = (LibC.SockAddrIn*)NativeMemory.AlignedAlloc((nuint)(capacity * sizeof(LibC.SockAddrIn)), 64);
+        _addresses = (LibC.SockAddrIn6*)NativeMemory.AlignedAlloc((nuint)(capacity * sizeof(LibC.SockAddrIn6)), 64);
         _iovecs = (LibC.IoVec*)NativeMemory.AlignedAlloc((nuint)(capacity * sizeof(LibC.IoVec)), 64);
         _headers = (LibC.MMsgHdr*)NativeMemory.AlignedAlloc((nuint)(capacity * sizeof(LibC.MMsgHdr)), 64);
         NativeMemory.Clear(_buffers, (nuint)capacity * (nuint)bufferSize);
-        NativeMemory.Clear(_addresses, (nuint)(capacity * sizeof(LibC.SockAddrIn)));
+        NativeMemory.Clear(_addresses, (nuint)(capacity * sizeof(LibC.SockAddrIn6)));
         NativeMemory.Clear(_iovecs, (nuint)(capacity * sizeof(LibC.IoVec)));
         NativeMemory.Clear(_headers, (nuint)(capacity * sizeof(LibC.MMsgHdr)));
         Lengths = new int[capacity];
         Offsets = new int[capacity];
         Addresses = new uint[capacity];
+        Addresses6 = new UInt128[capacity];
+        IsV6 = new bool[capacity];
         Ports = new ushort[capacity];
         for (int i = 0; i < capacity; i++)
             Offsets[i] = headroom;
@@ -83,11 +91,20 @@ public sealed unsafe class PacketBatch : IDisposable
         Offsets[index] = Headroom;
         Lengths[index] = data.Length;
         Addresses[index] = address;
+        IsV6[index] = false;
         Ports[index] = port;
     }
 
+    /// <summary>As <see cref="Set"/> for an IPv6 peer (host-order address, see <see cref="ToUInt128"/>).</summary>
+    public void Set6(int index, ReadOnlySpan<byte> data, UInt128 address, ushort port)
+    {
+        Set(index, data, 0, port);
+        Addresses6[index] = address;
+        IsV6[index] = true;
+    }
+
     /// <summary>Control-plane/test view of packet i's peer (allocates).</summary>
-    public IPEndPoint EndPoint(int index) => new(ToIPAddress(Addresses[index]), Ports[index]);
+    public IPEndPoint EndPoint(int index) => new(IsV6[index] ? ToIPAddress(Addresses6[index]) : ToIPAddress(Addresses[index]), Ports[index]);
 
     public static uint ToUInt32(IPAddress address)
     {
@@ -101,6 +118,22 @@ public sealed unsafe class PacketBatch : IDisposable
     {
         Span<byte> b = stackalloc byte[4];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(b, hostOrder);
+        return new IPAddress(b);
+    }
+
+    /// <summary>An IPv6 address as the host-order value of its 16 octets (IPv4 throws: it has its own field).</summary>
+    public static UInt128 ToUInt128(IPAddress address)
+    {
+        Span<byte> b = stackalloc byte[16];
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || !address.TryWriteBytes(b, out int n) || n != 16)
+            throw new ArgumentException("An IPv6 address is required.", nameof(address));
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(b);
+    }
+
+    public static IPAddress ToIPAddress(UInt128 hostOrder)
+    {
+        Span<byte> b = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, hostOrder);
         return new IPAddress(b);
     }
 
@@ -118,7 +151,7 @@ public sealed unsafe class PacketBatch : IDisposable
             iov->Length = room;
             LibC.MMsgHdr* h = _headers + i;
             h->Header.Name = _addresses + i;
-            h->Header.NameLength = (uint)sizeof(LibC.SockAddrIn);
+            h->Header.NameLength = (uint)sizeof(LibC.SockAddrIn6);
             h->Header.Iov = iov;
             h->Header.IovLength = 1;
             h->Header.Control = null;
@@ -135,7 +168,7 @@ public sealed unsafe class PacketBatch : IDisposable
         for (int i = 0; i < count; i++)
         {
             LibC.MMsgHdr* h = _headers + i;
-            LibC.SockAddrIn* sa = _addresses + i;
+            LibC.SockAddrIn6* sa = _addresses + i;
             Offsets[i] = Headroom;
             if ((h->Header.Flags & LibC.MSG_TRUNC) != 0)
             {
@@ -146,7 +179,11 @@ public sealed unsafe class PacketBatch : IDisposable
             {
                 Lengths[i] = (int)h->Length;
             }
-            Addresses[i] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sa->Address);
+            // The family the kernel wrote decides the layout: sockaddr_in (AF_INET sockets) or sockaddr_in6.
+            bool v6 = sa->Family == LibC.AF_INET6;
+            IsV6[i] = v6;
+            if (v6) Addresses6[i] = LibC.Address6(sa);
+            else Addresses[i] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(((LibC.SockAddrIn*)sa)->Address);
             Ports[i] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sa->Port);
         }
         Count = count;
@@ -170,10 +207,12 @@ public sealed unsafe class PacketBatch : IDisposable
             LibC.IoVec* iov = _iovecs + i;
             iov->Base = _buffers + (nint)i * BufferSize + offset;
             iov->Length = (nuint)length;
-            LibC.Fill(_addresses + i, Addresses[i], Ports[i]);
+            bool v6 = IsV6[i];
+            if (v6) LibC.Fill6(_addresses + i, Addresses6[i], Ports[i]);
+            else LibC.Fill((LibC.SockAddrIn*)(_addresses + i), Addresses[i], Ports[i]);
             LibC.MMsgHdr* h = _headers + i;
             h->Header.Name = _addresses + i;
-            h->Header.NameLength = (uint)sizeof(LibC.SockAddrIn);
+            h->Header.NameLength = (uint)(v6 ? sizeof(LibC.SockAddrIn6) : sizeof(LibC.SockAddrIn));
             h->Header.Iov = iov;
             h->Header.IovLength = 1;
             h->Header.Control = null;

@@ -2,7 +2,10 @@
 // not shareable); construction and Dispose are control-plane calls, Dispose after the worker stopped.
 // socket(AF_INET, SOCK_RAW, IPPROTO_ESP) receives a copy of every IPv4 packet with protocol 50 in the
 // socket's network namespace (with its IP header) and sends ESP to which the kernel adds the IP
-// header. Needs CAP_NET_RAW. The fd is non-blocking; waits are bounded polls. No allocation per batch.
+// header. socket(AF_INET6, SOCK_RAW, IPPROTO_ESP) is the IPv6 one, and unlike IPv4 it receives the
+// payload alone (RFC 3542 §3: no IPv6 header, nor extension headers before ESP), the source in the
+// sockaddr_in6; on send, sin6_port must be 0 (Linux reads a nonzero one as the protocol).
+// Needs CAP_NET_RAW. The fd is non-blocking; waits are bounded polls. No allocation per batch.
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -16,10 +19,14 @@ public sealed unsafe class RawEspSocket : IDisposable
 
     private int _fd;
 
-    /// <summary>Opens the raw ESP socket; binds it to <paramref name="localAddress"/> when given (only packets to it are received).</summary>
+    /// <summary>
+    /// Opens the raw ESP socket of <paramref name="localAddress"/>'s family (IPv4 when null); binds it to
+    /// <paramref name="localAddress"/> unless that is the wildcard (then every ESP packet of the family is received).
+    /// </summary>
     public RawEspSocket(IPAddress? localAddress = null, int bufferBytes = UdpBatchSocket.DefaultBufferBytes)
     {
-        int fd = LibC.socket(LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_ESP);
+        IsV6 = localAddress?.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = LibC.socket(IsV6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_ESP);
         if (fd < 0)
             throw new SocketException(LibC.Errno());
         try
@@ -29,13 +36,8 @@ public sealed unsafe class RawEspSocket : IDisposable
                 UdpBatchSocket.SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
                 UdpBatchSocket.SetBuffer(fd, LibC.SO_SNDBUFFORCE, LibC.SO_SNDBUF, bufferBytes);
             }
-            if (localAddress is not null)
-            {
-                LibC.SockAddrIn sa;
-                LibC.Fill(&sa, PacketBatch.ToUInt32(localAddress), 0);
-                if (LibC.bind(fd, &sa, (uint)sizeof(LibC.SockAddrIn)) != 0)
-                    throw new SocketException(LibC.Errno());
-            }
+            if (localAddress is not null && !localAddress.Equals(IPAddress.IPv6Any))
+                UdpBatchSocket.BindOrThrow(fd, localAddress, 0);
         }
         catch
         {
@@ -47,16 +49,20 @@ public sealed unsafe class RawEspSocket : IDisposable
 
     public int Handle => Volatile.Read(ref _fd);
 
+    /// <summary>An AF_INET6 socket: packets arrive without an IP header and their slots are IPv6.</summary>
+    public bool IsV6 { get; }
+
     public int ReceiveTimeoutMs { get; set; } = 100;
     public int SendStallMs { get; set; } = 20;
 
-    /// <summary>Packets of the last receives that were not IPv4 carrying at least an ESP header (dropped, Lengths 0).</summary>
+    /// <summary>Packets of the receives so far that were not (IPv4 and) at least an ESP header (dropped, Lengths 0).</summary>
     public long Malformed { get; private set; }
 
     /// <summary>
     /// Receives up to batch.Capacity packets. For each, Offsets/Lengths locate the ESP packet (the
-    /// IPv4 header, IHL*4 bytes, is skipped in place) and Addresses holds the source; Ports are 0.
-    /// A packet that is not sane IPv4 + ESP gets Length 0. Returns the count, 0 on timeout, or -errno.
+    /// IPv4 header, IHL*4 bytes, is skipped in place; IPv6 delivers ESP alone) and Addresses (Addresses6)
+    /// holds the source; Ports are 0. A packet that is not sane (IPv4 +) ESP gets Length 0.
+    /// Returns the count, 0 on timeout, or -errno.
     /// </summary>
     public int ReceiveBatch(PacketBatch batch) => ReceiveBatch(batch, ReceiveTimeoutMs);
 
@@ -67,6 +73,11 @@ public sealed unsafe class RawEspSocket : IDisposable
             return n;
         int[] lengths = batch.Lengths;
         int[] offsets = batch.Offsets;
+        if (IsV6)
+        {
+            Screen6(batch, n);
+            return n;
+        }
         for (int i = 0; i < n; i++)
         {
             int length = lengths[i];
@@ -90,6 +101,21 @@ public sealed unsafe class RawEspSocket : IDisposable
         return n;
     }
 
+    /// <summary>IPv6: the payload is ESP from its SPI on; only a runt (or a truncated datagram, already 0) is dropped.</summary>
+    private void Screen6(PacketBatch batch, int n)
+    {
+        int[] lengths = batch.Lengths;
+        for (int i = 0; i < n; i++)
+        {
+            if (lengths[i] < MinEspLength)
+            {
+                if (lengths[i] != 0) Drop(batch, i);
+                continue;
+            }
+            batch.Ports[i] = 0;
+        }
+    }
+
     private void Drop(PacketBatch batch, int i)
     {
         batch.Lengths[i] = 0;
@@ -97,15 +123,15 @@ public sealed unsafe class RawEspSocket : IDisposable
     }
 
     /// <summary>
-    /// Sends packets [0, count) — each an ESP packet (SPI first) — to Addresses[i]; the kernel
-    /// prepends the IPv4 header with protocol 50. Returns packets sent or -errno.
+    /// Sends packets [0, count) — each an ESP packet (SPI first) — to Addresses[i] (Addresses6[i] on an
+    /// IPv6 socket); the kernel prepends the IP header with protocol (next header) 50. Returns packets sent or -errno.
     /// </summary>
     public int SendBatch(PacketBatch batch, int count)
     {
         ushort[] ports = batch.Ports;
         int n = Math.Min(count, batch.Capacity);
         for (int i = 0; i < n; i++)
-            ports[i] = 0; // raw IPv4 sockets ignore sin_port; keep it 0 like the kernel reports it
+            ports[i] = 0; // raw IPv4 sockets ignore sin_port, raw IPv6 ones refuse any but 0 or their protocol
         return BatchIo.Send(Handle, batch, count, SendStallMs);
     }
 

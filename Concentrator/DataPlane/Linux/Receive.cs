@@ -7,6 +7,8 @@
 //               BPF program: worker = SPI mod W; IKE's non-ESP marker goes to worker 0). Writes TUN queue w.
 //   esp-raw-in  [one thread]: the IP protocol 50 socket, for SAs without NAT-T. A raw socket sees every ESP
 //               packet, so exactly one thread reads it and owns those SAs' inbound state. Writes TUN queue 0.
+//   With an IPv6 listen address each of these threads reads the IPv6 socket of its kind too (LinuxDataPlane.Ipv6.cs):
+//   the outer family never changes which thread owns an SA.
 // An SA's inbound state belongs to the one thread its transport routes it to: an ESP packet that arrives on
 // the other transport is dropped (wrong_transport), so no replay window ever has two writers.
 //
@@ -41,29 +43,37 @@ public sealed partial class LinuxDataPlane
         {
             int n = socket.ReceiveBatch(batch, 100);
             if (n <= 0) continue;
-            counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
-            for (int i = 0; i < n; i++)
-            {
-                int length = batch.Lengths[i];
-                if (length == 0) continue;
-                var packet = batch.Packet(i);
-                switch (NattDemux.Classify(packet, out var ike))
-                {
-                    case NattDatagram.Keepalive:
-                        continue;
-                    case NattDatagram.Ike:
-                        HandOffIke(ike, batch.Addresses[i], batch.Ports[i]);
-                        continue;
-                }
-
-                var status = EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out var inner);
-                Count(ref counters, status, length);
-                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
-            }
-
-            WriteTun(tunOut, ref sink, ref counters);
+            ProcessUdpBatch(batch, n, tunOut, ref sink, ref counters);
             EndBatch(worker, worker, ref counters);
         }
+    }
+
+    /// <summary>R2-R4 for one received UDP batch (either family).</summary>
+    private void ProcessUdpBatch(PacketBatch batch, int n, TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
+    {
+        counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
+        for (int i = 0; i < n; i++)
+        {
+            int length = batch.Lengths[i];
+            if (length == 0) continue;
+            var packet = batch.Packet(i);
+            switch (NattDemux.Classify(packet, out var ike))
+            {
+                case NattDatagram.Keepalive:
+                    continue;
+                case NattDatagram.Ike:
+                    HandOffIke(ike, batch, i);
+                    continue;
+            }
+
+            var status = batch.IsV6[i]
+                ? EspPipeline.Open6(_sas, packet, batch.Addresses6[i], batch.Ports[i], out var inner)
+                : EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out inner);
+            Count(ref counters, status, length);
+            if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+        }
+
+        WriteTun(tunOut, ref sink, ref counters);
     }
 
     private void RawInboundLoop()
@@ -76,19 +86,25 @@ public sealed partial class LinuxDataPlane
         {
             int n = _raw!.ReceiveBatch(batch, 100);
             if (n <= 0) continue;
-            counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
-            for (int i = 0; i < n; i++)
-            {
-                if (batch.Lengths[i] == 0) continue;
-                var packet = batch.Packet(i);
-                var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner);
-                Count(ref counters, status, packet.Length);
-                if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
-            }
-
-            WriteTun(tunOut, ref sink, ref counters);
+            ProcessRawBatch(batch, n, tunOut, ref sink, ref counters);
             EndBatch(_workers, 2 * _workers, ref counters);
         }
+    }
+
+    /// <summary>R3-R4 for one received raw batch (either family: the socket has already located the ESP packet).</summary>
+    private void ProcessRawBatch(PacketBatch batch, int n, TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
+    {
+        counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
+        for (int i = 0; i < n; i++)
+        {
+            if (batch.Lengths[i] == 0) continue;
+            var packet = batch.Packet(i);
+            var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner);
+            Count(ref counters, status, packet.Length);
+            if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+        }
+
+        WriteTun(tunOut, ref sink, ref counters);
     }
 
     /// <summary>The batch's decrypted packets go to the TUN after the whole batch is decrypted, so that
@@ -114,15 +130,15 @@ public sealed partial class LinuxDataPlane
     }
 
     /// <summary>IKE is rare on this path (after NAT-T floated): allocating the endpoints here is fine.</summary>
-    private void HandOffIke(ReadOnlySpan<byte> datagram, uint address, ushort port)
+    private void HandOffIke(ReadOnlySpan<byte> datagram, PacketBatch batch, int i)
     {
-        var remote = new IPEndPoint(PacketBatch.ToIPAddress(address), port);
+        var remote = batch.EndPoint(i);
         _ike!.Deliver(datagram, remote, LocalFor(remote), viaNatT: true);
     }
 
     private IPEndPoint LocalFor(IPEndPoint remote)
     {
-        var bound = _udp[0].LocalEndPoint;
+        var bound = (remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && _udp6 is not null ? _udp6[0] : _udp[0]).LocalEndPoint;
         return UdpIkeTransport.LocalEndpointFor(bound.Address, bound.Port, remote, SocketMark);
     }
 }

@@ -15,7 +15,8 @@
 //                plane to negotiate (TrapPolicies.OnMiss)
 //   S3 seal      EspPipeline.Seal into the send slot: copy behind the SA's header room -> sequence number
 //                (atomic) + encrypt in place; the slot is addressed to the SA's peer
-//   S4 send      sendmmsg on UDP socket w (ESP-in-UDP) or the raw socket (plain ESP)
+//   S4 send      sendmmsg on UDP socket w (ESP-in-UDP) or the raw socket (plain ESP), of the peer's family: an SA
+//                whose peer is IPv6 on a plane without IPv6 sockets has no way out (dropped as no_sa)
 //   S5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using Concentrator.DataPlane.Esp;
 using Concentrator.Ipsec;
@@ -30,12 +31,14 @@ public sealed partial class LinuxDataPlane
         using var input = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, PacketBatch.DefaultHeadroom);
         using var udpOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         using var rawOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var udpOut6 = _udp6 is null ? null : new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var rawOut6 = _raw6 is null ? null : new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
             int n = _tun.ReadBatch(worker, input, 100);
             if (n <= 0) continue;
-            int u = 0, r = 0;
+            int u = 0, r = 0, u6 = 0, r6 = 0;
             for (int i = 0; i < n; i++)
             {
                 var inner = input.Packet(i);
@@ -47,8 +50,14 @@ public sealed partial class LinuxDataPlane
                 }
 
                 bool udp = sa.Transport == EspTransport.UdpEncapsulated;
-                var target = udp ? udpOut : rawOut;
-                int index = udp ? u : r;
+                bool v6 = sa.TryGetRemoteV6(out _);
+                var target = v6 ? (udp ? udpOut6 : rawOut6) : udp ? udpOut : rawOut;
+                if (target is null)
+                {
+                    counters.CountDrop(EspStatus.NoSa);
+                    continue;
+                }
+                int index = v6 ? (udp ? u6 : r6) : udp ? u : r;
                 var status = SealInto(sa, inner, target, index);
                 if (status != EspStatus.Ok)
                 {
@@ -59,12 +68,16 @@ public sealed partial class LinuxDataPlane
                 counters.PacketsOut++;
                 counters.BytesOut += (ulong)target.Lengths[index];
 
-                if (udp) u++;
+                if (v6 && udp) u6++;
+                else if (v6) r6++;
+                else if (udp) u++;
                 else r++;
             }
 
             if (u > 0) _udp[worker].SendBatch(udpOut, u);
             if (r > 0) _raw?.SendBatch(rawOut, r);
+            if (u6 > 0) _udp6![worker].SendBatch(udpOut6!, u6);
+            if (r6 > 0) _raw6!.SendBatch(rawOut6!, r6);
             EndBatch(worker, _workers + worker, ref counters);
         }
     }
@@ -76,7 +89,10 @@ public sealed partial class LinuxDataPlane
         if (status != EspStatus.Ok) return status;
         target.Offsets[index] = 0;
         target.Lengths[index] = written;
+        bool v6 = sa.TryGetRemoteV6(out var address6);
+        target.IsV6[index] = v6;
         target.Addresses[index] = sa.RemoteAddressV4;
+        target.Addresses6[index] = address6;
         target.Ports[index] = sa.RemotePort;
         return EspStatus.Ok;
     }

@@ -70,7 +70,7 @@ internal sealed class TrapPolicies
     }
 
     /// <summary>Sends the held packets that an outbound SA now carries (control-plane thread, after an SA is activated).</summary>
-    public void Flush(SelectorTable<EspSa> outbound, UdpBatchSocket udp, RawEspSocket? raw)
+    public void Flush(SelectorTable<EspSa> outbound, UdpBatchSocket udp, RawEspSocket? raw, UdpBatchSocket? udp6, RawEspSocket? raw6)
     {
         var all = _installed.All;
         if (all.Count == 0) return;
@@ -80,8 +80,9 @@ internal sealed class TrapPolicies
             foreach (var packet in trap.Drain())
             {
                 if (!outbound.TryLookup(packet, out var sa) || LinuxDataPlane.SealInto(sa, packet, batch, 0) != EspStatus.Ok) continue;
-                if (sa.Transport == EspTransport.UdpEncapsulated) udp.SendBatch(batch, 1);
-                else raw?.SendBatch(batch, 1);
+                bool v6 = batch.IsV6[0];
+                if (sa.Transport == EspTransport.UdpEncapsulated) (v6 ? udp6 : udp)?.SendBatch(batch, 1);
+                else (v6 ? raw6 : raw)?.SendBatch(batch, 1);
             }
         }
     }

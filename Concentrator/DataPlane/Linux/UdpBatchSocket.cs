@@ -24,23 +24,26 @@ public sealed unsafe class UdpBatchSocket : IDisposable
     private int _fd;
 
     /// <summary>
-    /// Opens an AF_INET UDP socket bound to <paramref name="address"/>:<paramref name="port"/>
+    /// Opens a UDP socket of <paramref name="address"/>'s family bound to <paramref name="address"/>:<paramref name="port"/>
     /// (port 0 = ephemeral), with SO_REUSEPORT when asked, and send/receive buffers of
-    /// <paramref name="bufferBytes"/> (forced past rmem_max/wmem_max when CAP_NET_ADMIN allows).
-    /// Throws on failure (control plane).
+    /// <paramref name="bufferBytes"/> (forced past rmem_max/wmem_max when CAP_NET_ADMIN allows). An AF_INET6 socket is
+    /// IPV6_V6ONLY whatever net.ipv6.bindv6only says: IPv4 has a socket of its own, so a peer's packets always arrive
+    /// as the family its SA sends to (never as a v4-mapped address). Throws on failure (control plane).
     /// </summary>
     public UdpBatchSocket(IPAddress address, int port, bool reusePort = true, int bufferBytes = DefaultBufferBytes)
     {
         ArgumentNullException.ThrowIfNull(address);
         if ((uint)port > ushort.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(port));
-        uint host = PacketBatch.ToUInt32(address);
-        int fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_UDP);
+        bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_UDP);
         if (fd < 0)
             throw new SocketException(LibC.Errno());
         try
         {
             int one = 1;
+            if (v6 && LibC.setsockopt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, &one, sizeof(int)) != 0)
+                throw new SocketException(LibC.Errno());
             if (reusePort && LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, &one, sizeof(int)) != 0)
                 throw new SocketException(LibC.Errno());
             if (bufferBytes > 0)
@@ -48,15 +51,14 @@ public sealed unsafe class UdpBatchSocket : IDisposable
                 SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
                 SetBuffer(fd, LibC.SO_SNDBUFFORCE, LibC.SO_SNDBUF, bufferBytes);
             }
-            LibC.SockAddrIn sa;
-            LibC.Fill(&sa, host, (ushort)port);
-            if (LibC.bind(fd, &sa, (uint)sizeof(LibC.SockAddrIn)) != 0)
-                throw new SocketException(LibC.Errno());
-            LibC.SockAddrIn bound;
-            uint length = (uint)sizeof(LibC.SockAddrIn);
+            BindOrThrow(fd, address, (ushort)port);
+            LibC.SockAddrIn6 bound;
+            uint length = (uint)sizeof(LibC.SockAddrIn6);
             if (LibC.getsockname(fd, &bound, &length) != 0)
                 throw new SocketException(LibC.Errno());
-            LocalAddress = host;
+            LocalIPAddress = address;
+            LocalAddress = v6 ? 0 : PacketBatch.ToUInt32(address);
+            IsV6 = v6;
             LocalPort = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(bound.Port);
         }
         catch
@@ -97,11 +99,34 @@ public sealed unsafe class UdpBatchSocket : IDisposable
         }
     }
 
+    /// <summary>Binds <paramref name="fd"/> (of <paramref name="address"/>'s family) to it; throws on failure.</summary>
+    internal static void BindOrThrow(int fd, IPAddress address, ushort port)
+    {
+        int result;
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            LibC.SockAddrIn6 sa6;
+            LibC.Fill6(&sa6, PacketBatch.ToUInt128(address), port);
+            result = LibC.bind(fd, &sa6, (uint)sizeof(LibC.SockAddrIn6));
+        }
+        else
+        {
+            LibC.SockAddrIn sa;
+            LibC.Fill(&sa, PacketBatch.ToUInt32(address), port);
+            result = LibC.bind(fd, &sa, (uint)sizeof(LibC.SockAddrIn));
+        }
+        if (result != 0)
+            throw new SocketException(LibC.Errno());
+    }
+
     public int Handle => Volatile.Read(ref _fd);
-    /// <summary>Bound address, host order.</summary>
+    /// <summary>Bound IPv4 address, host order (0 for an IPv6 socket).</summary>
     public uint LocalAddress { get; }
+    public IPAddress LocalIPAddress { get; }
+    /// <summary>An AF_INET6 (IPV6_V6ONLY) socket: its batches' slots are IPv6.</summary>
+    public bool IsV6 { get; }
     public int LocalPort { get; }
-    public IPEndPoint LocalEndPoint => new(PacketBatch.ToIPAddress(LocalAddress), LocalPort);
+    public IPEndPoint LocalEndPoint => new(LocalIPAddress, LocalPort);
 
     /// <summary>How long ReceiveBatch waits for a first datagram (ms; -1 = forever).</summary>
     public int ReceiveTimeoutMs { get; set; } = 100;
@@ -163,6 +188,18 @@ public sealed unsafe class UdpBatchSocket : IDisposable
         fixed (byte* p = data)
         {
             nint n = LibC.sendto(Handle, p, (nuint)data.Length, LibC.MSG_DONTWAIT, &sa, (uint)sizeof(LibC.SockAddrIn));
+            return n < 0 ? -LibC.Errno() : (int)n;
+        }
+    }
+
+    /// <summary>One datagram to an IPv6 peer (host-order address). Returns bytes sent or -errno.</summary>
+    public int SendTo6(ReadOnlySpan<byte> data, UInt128 address, ushort port)
+    {
+        LibC.SockAddrIn6 sa;
+        LibC.Fill6(&sa, address, port);
+        fixed (byte* p = data)
+        {
+            nint n = LibC.sendto(Handle, p, (nuint)data.Length, LibC.MSG_DONTWAIT, &sa, (uint)sizeof(LibC.SockAddrIn6));
             return n < 0 ? -LibC.Errno() : (int)n;
         }
     }
