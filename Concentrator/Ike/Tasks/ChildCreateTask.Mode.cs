@@ -17,9 +17,11 @@ namespace Concentrator.Ike.Tasks;
 /// <item>An initiator that asked transport and got tunnel accepts tunnel (strongSwan does); a transport answer it did
 /// not ask for, or one whose selectors are not host-to-host, fails the child.</item>
 /// </list>
-/// NAT is refused, not handled: transport mode's inner TCP/UDP checksums cover the addresses a NAT rewrites (RFC 3948
-/// §3.1.2 needs NAT-OA and an incremental fix-up, and strongSwan substitutes the selectors). With a NAT detected the
-/// initiator asks for tunnel and the responder answers tunnel; UDP encapsulation without a NAT (forced) is fine. Only
+/// A NAT is refused, not handled: transport mode's inner TCP/UDP checksums cover the addresses a NAT rewrites (RFC 3948
+/// §3.1.2 needs NAT-OA and an incremental fix-up; strongSwan substitutes the selectors). Host-to-host is checked against
+/// the IKE endpoints as this end sees them, so a peer behind a NAT (its selectors carry its own address, not the one we
+/// see) gets tunnel mode; when our own address is translated (BehindNat) we neither ask for nor accept transport. UDP
+/// encapsulation without a real NAT (forced, or strongSwan's kernel-libipsec faking its NAT detection) is fine. Only
 /// IPv4 endpoints: the data plane rebuilds IPv4 headers.
 /// </summary>
 public sealed partial class ChildCreateTask
@@ -47,7 +49,7 @@ public sealed partial class ChildCreateTask
             : IpsecMode.Tunnel;
 
     private static bool TransportPossible(IkeSa sa) =>
-        !sa.NatDetected && sa.LocalEndpoint.AddressFamily == AddressFamily.InterNetwork &&
+        !sa.BehindNat && sa.LocalEndpoint.AddressFamily == AddressFamily.InterNetwork &&
         sa.RemoteEndpoint.AddressFamily == AddressFamily.InterNetwork;
 
     /// <summary>Every selector covers exactly <paramref name="host"/> (any protocol and ports: GRE, one TCP port...).</summary>
