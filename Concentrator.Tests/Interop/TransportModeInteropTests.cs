@@ -97,8 +97,67 @@ public sealed class TransportModeInteropTests(ITestOutputHelper output)
         scope.Passed();
     }
 
-    /// <summary>Counters of ICMP and TCP between the gateway and the peer's address on the gateway's outer link, both ways:
-    /// in transport mode every such packet crosses the link inside ESP (decrypted ones arrive on the TUN device).</summary>
+    /// <summary>
+    /// An overlay over transport mode, as GRE over IPsec (this kernel has no GRE; VXLAN is the overlay it has): selectors
+    /// narrowed to the overlay's protocol and port (UDP 4789 both ways: the links' source port is pinned to it) between
+    /// the hosts, a VXLAN link on each side, and ping
+    /// across the overlay. No plaintext VXLAN crosses the link; ESP does, both ways.
+    /// </summary>
+    [Fact(Timeout = 120_000)]
+    [Trait("Category", "Root")]
+    public async Task Overlay_over_transport_mode_with_port_narrowed_selectors_Root()
+    {
+        if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
+        await using var scope = InteropScope.Create(output, budgetSeconds: 90);
+        var bed = scope.Bed;
+        string gw = NamespaceTestbed.GatewayOuter, peerAddress = bed.PeerOuter;
+        string Vx(string host) => $"\"{host}/32[udp/4789]\"";
+
+        EspCounters.Install(bed.Gateway, bed.WorkDir);
+        InstallPlaintextCounters(bed.Gateway, bed.WorkDir, peerAddress);
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
+            ConcentratorYaml.Connection(gw, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp, Vx(gw), Vx(peerAddress),
+                mode: "transport"), scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
+        var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
+            ConcentratorYaml.Connection(peerAddress, gw, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp, Vx(peerAddress), Vx(gw),
+                startAction: "start", name: "gw", mode: "transport"), scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
+        Assert.True(await peer.WaitForEventAsync(TransportModeEvent, scope.Remaining(TimeSpan.FromSeconds(20))),
+            "the initiating concentrator did not install a transport-mode child (4642)");
+        Assert.True(await gateway.WaitForEventAsync(TransportModeEvent, scope.Remaining(TimeSpan.FromSeconds(5))),
+            "the responding concentrator did not install a transport-mode child (4642)");
+
+        foreach (var (ns, local, remote, overlay) in new[] { (bed.Gateway, gw, peerAddress, "192.168.77.1/24"), (bed.Peer, peerAddress, gw, "192.168.77.2/24") })
+        {
+            foreach (var argv in new[]
+                     {
+                         new[] { "ip", "link", "add", "vx0", "type", "vxlan", "id", "77", "dstport", "4789", "srcport", "4789", "4790", "local", local, "remote", remote },
+                         ["ip", "link", "set", "vx0", "mtu", "1300"], ["ip", "addr", "add", overlay, "dev", "vx0"], ["ip", "link", "set", "vx0", "up"],
+                     })
+            {
+                var r = ns.Exec(argv);
+                Assert.True(r.Ok, string.Join(' ', argv) + ": " + r);
+            }
+        }
+        var ping = await bed.Peer.ExecAsync(scope.Remaining(TimeSpan.FromSeconds(15)), "ping", "-n", "-c", "5", "-i", "0.2", "-W", "2", "192.168.77.1");
+        scope.Log("ping over the overlay: " + PingOutput.Summary(ping));
+        Assert.True(ping.Ok, "ping across VXLAN over transport mode failed: " + ping);
+
+        var counters = EspCounters.Read(bed.Gateway);
+        var plain = ReadPlaintextCounters(bed.Gateway);
+        scope.Log("gateway underlay: " + EspCounters.Format(counters) + "; plaintext on g0: " + string.Join(", ", plain.Select(kv => $"{kv.Key}={kv.Value}")));
+        Assert.True(counters["raw_esp_in"].Packets >= 5, "too few ESP packets reached the gateway");
+        Assert.True(counters["raw_esp_out"].Packets >= 5, "too few ESP packets left the gateway");
+        Assert.All(plain, kv => Assert.Equal(0, kv.Value));
+        Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
+        scope.Passed();
+    }
+
+    private const int TransportModeEvent = 4642;
+
+    /// <summary>Counters of ICMP, TCP and VXLAN between the gateway and the peer's address on the gateway's outer link, both
+    /// ways: in transport mode every such packet crosses the link inside ESP (decrypted ones arrive on the TUN device).</summary>
     private static void InstallPlaintextCounters(Netns ns, string workDir, string peer)
     {
         string rules = $$"""
@@ -107,15 +166,19 @@ public sealed class TransportModeInteropTests(ITestOutputHelper output)
               counter tcp_in { }
               counter icmp_out { }
               counter tcp_out { }
+              counter vxlan_in { }
+              counter vxlan_out { }
               chain input {
                 type filter hook input priority 0; policy accept;
                 iifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip saddr {{peer}} meta l4proto icmp counter name "icmp_in"
                 iifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip saddr {{peer}} meta l4proto tcp counter name "tcp_in"
+                iifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip saddr {{peer}} udp dport 4789 counter name "vxlan_in"
               }
               chain postrouting {
                 type filter hook postrouting priority 0; policy accept;
                 oifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip daddr {{peer}} meta l4proto icmp counter name "icmp_out"
                 oifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip daddr {{peer}} meta l4proto tcp counter name "tcp_out"
+                oifname "{{NamespaceTestbed.GatewayOuterDevice}}" ip daddr {{peer}} udp dport 4789 counter name "vxlan_out"
               }
             }
             """;
@@ -134,7 +197,7 @@ public sealed class TransportModeInteropTests(ITestOutputHelper output)
         {
             result[m.Groups["name"].Value] = long.Parse(m.Groups["packets"].Value);
         }
-        Assert.Equal(4, result.Count);
+        Assert.Equal(6, result.Count);
         return result;
     }
 }
