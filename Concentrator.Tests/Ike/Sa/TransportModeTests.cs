@@ -72,6 +72,21 @@ public sealed class TransportModeTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_end_whose_own_address_is_translated_gets_tunnel_mode_on_rekey(bool initiatorBehindNat)
+    {
+        var (i, r) = EstablishedWith(Initiator("transport"), Responder("transport"));
+        Assert.Equal(IpsecMode.Transport, i.Sa.Children.Single().Mode);
+        // Inner checksums cover the addresses a NAT rewrites: the translated end neither asks for nor answers transport.
+        (initiatorBehindNat ? i : r).Sa.BehindNat = true;
+        Assert.True(i.Sa.RekeyChild(i.Sa.Children.Single().InboundSpi));
+        Pump(i, r);
+        Assert.Equal(IpsecMode.Tunnel, i.Sa.Children.Single().Mode);
+        Assert.Equal(IpsecMode.Tunnel, r.Sa.Children.Single().Mode);
+    }
+
+    [Theory]
     [InlineData("transport", "tunnel")]   // the responder answers tunnel; the initiator accepts it (strongSwan)
     [InlineData("tunnel", "transport")]   // nobody asked for transport
     [InlineData("tunnel", "tunnel")]
