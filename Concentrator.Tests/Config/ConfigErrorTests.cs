@@ -142,7 +142,9 @@ public class ConfigErrorTests
     [InlineData("remote: { auth: rsa-2048 }", "connections.site-a.remote.auth", "'rsa-2048' is not supported yet")]
     [InlineData("remote: { auth: eap-tls }", "connections.site-a.remote.auth", "'eap-tls' is not supported yet")]
     [InlineData("local: { auth: eap-radius }", "connections.site-a.local.auth", "'eap-radius' is not supported yet")]
-    [InlineData("children: { lan: { mode: transport } }", "connections.site-a.children.lan.mode", "'transport' is not supported yet")]
+    [InlineData("children: { lan: { mode: beet } }", "connections.site-a.children.lan.mode", "'beet' is not supported yet")]
+    [InlineData("children: { lan: { mode: pass } }", "connections.site-a.children.lan.mode", "'pass' is not supported yet")]
+    [InlineData("children: { lan: { mode: drop } }", "connections.site-a.children.lan.mode", "'drop' is not supported yet")]
     [InlineData("children: { lan: { close_action: trap } }", "connections.site-a.children.lan.close_action", "'trap' is not supported yet")]
     [InlineData("children: { lan: { close_action: start } }", "connections.site-a.children.lan.close_action", "'start' is not supported yet")]
     public void Keys_not_implemented_yet_are_refused_by_name(string line, string keyPath, string problem)

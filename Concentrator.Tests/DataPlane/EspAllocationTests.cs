@@ -61,6 +61,20 @@ public class EspAllocationTests(ITestOutputHelper output)
         Assert.Equal(0L, allocated);
     }
 
+    /// <summary>Transport mode: the IPv4 header stripped before sealing and rebuilt after opening, in place.</summary>
+    [Fact]
+    public void TransportModeBurst_AllocatesNothing()
+    {
+        using var pair = new Pair(Gcm256, replayWindow: 1024, IpsecMode.Transport);
+        byte[] inner = Ipv4(1400);
+        var buffer = new byte[2048];
+        RoundTrips(pair, inner, buffer, 200, out int warmFailures);
+        Assert.Equal(0, warmFailures);
+        long allocated = SteadyBurst("transport gcm256", pair, inner, buffer, out int failures);
+        Assert.Equal(0, failures);
+        Assert.Equal(0L, allocated);
+    }
+
     /// <summary>
     /// AES-CBC + HMAC-SHA2 through the OpenSSL EVP transform (contexts keyed once per SA) and
     /// HMACSHA2.HashData allocate nothing either; .NET's Aes.EncryptCbc/DecryptCbc one-shots, the

@@ -79,15 +79,24 @@ internal static class EspTestSupport
         public readonly InMemoryDataPlane B = new();
         public readonly byte[] KeyAtoB, IntegAtoB, KeyBtoA, IntegBtoA;
 
-        public Pair(EspSuite suite, int replayWindow = 128)
+        /// <param name="mode">Transport: host-to-host SAs between <see cref="Ipv4"/>'s addresses (A is 10.0.0.1, B 10.0.0.2).</param>
+        public Pair(EspSuite suite, int replayWindow = 128, IpsecMode mode = IpsecMode.Tunnel)
         {
             KeyAtoB = Key(EncryptionKeyLength(suite), 0x11);
             IntegAtoB = Key(IntegrityKeyLength(suite), 0x22);
             KeyBtoA = Key(EncryptionKeyLength(suite), 0x33);
             IntegBtoA = Key(IntegrityKeyLength(suite), 0x44);
             // Each plane owns (and zeroes) its own arrays.
-            A.AddSa(Install(suite, SpiA, SpiB, (byte[])KeyBtoA.Clone(), (byte[])IntegBtoA.Clone(), (byte[])KeyAtoB.Clone(), (byte[])IntegAtoB.Clone(), replayWindow));
-            B.AddSa(Install(suite, SpiB, SpiA, (byte[])KeyAtoB.Clone(), (byte[])IntegAtoB.Clone(), (byte[])KeyBtoA.Clone(), (byte[])IntegBtoA.Clone(), replayWindow));
+            var a = Install(suite, SpiA, SpiB, (byte[])KeyBtoA.Clone(), (byte[])IntegBtoA.Clone(), (byte[])KeyAtoB.Clone(), (byte[])IntegAtoB.Clone(), replayWindow);
+            var b = Install(suite, SpiB, SpiA, (byte[])KeyAtoB.Clone(), (byte[])IntegAtoB.Clone(), (byte[])KeyBtoA.Clone(), (byte[])IntegBtoA.Clone(), replayWindow);
+            if (mode == IpsecMode.Transport)
+            {
+                TrafficSelector host(string address) => new(TsType.Ipv4AddressRange, 0, 0, 65535, IPAddress.Parse(address), IPAddress.Parse(address));
+                a = a with { Mode = mode, LocalTs = [host("10.0.0.1")], RemoteTs = [host("10.0.0.2")] };
+                b = b with { Mode = mode, LocalTs = [host("10.0.0.2")], RemoteTs = [host("10.0.0.1")] };
+            }
+            A.AddSa(a);
+            B.AddSa(b);
         }
 
         public EspSa SaA { get { A.TryGetSa(SpiA, out var sa); return sa; } }

@@ -18,7 +18,7 @@ namespace Concentrator.Tests.DataPlane;
 /// half), so AES-CBC + HMAC with ESN uses scapy's CBC ESP with the ICV computed by Python's hmac.
 /// Without scapy the tests fail under CI=true and otherwise report and return.
 /// </summary>
-public sealed class ScapyCrossCheckTests(ITestOutputHelper output)
+public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
 {
     private const uint OurInboundSpi = 0xc0de0101;  // scapy encrypts with this SPI
     private const uint OurOutboundSpi = 0xc0de0202; // scapy decrypts with this SPI

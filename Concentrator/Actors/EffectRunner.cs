@@ -185,6 +185,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Log.ChildSaInstalled(log, install.Connection, install.Child, $"{install.InboundSpi:x8}", $"{install.OutboundSpi:x8}",
             $"{install.Suite.Encryption}-{install.Suite.KeyBits}", string.Join(',', install.LocalTs.Select(Format)),
             string.Join(',', install.RemoteTs.Select(Format)));
+        if (install.Mode == IpsecMode.Transport) Log.ChildSaTransportMode(log, install.Connection, install.Child, $"{install.InboundSpi:x8}");
     }
 
     /// <summary>

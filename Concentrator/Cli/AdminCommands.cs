@@ -226,7 +226,7 @@ public static class AdminCommands
             sb.AppendLine($"  established {sa.AgeSeconds:F0}s ago");
             foreach (var c in sa.Children)
             {
-                sb.AppendLine($"  {c.Name}: INSTALLED, TUNNEL, {c.Suite}");
+                sb.AppendLine($"  {c.Name}: INSTALLED, {c.Mode.ToUpperInvariant()}, {c.Suite}");
                 sb.AppendLine($"    in  {c.InboundSpi}, {c.BytesIn} bytes, {c.PacketsIn} packets");
                 sb.AppendLine($"    out {c.OutboundSpi}, {c.BytesOut} bytes, {c.PacketsOut} packets");
                 sb.AppendLine($"    local  {string.Join(' ', c.LocalTs)}");

@@ -204,7 +204,7 @@ internal static partial class ConfigLoader
 
         var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
 
-        var mode = m.Choice("mode", ["tunnel"], ["transport", "beet", "pass", "drop"]) ?? d.Mode;
+        var mode = m.Choice("mode", ["tunnel", "transport"], ["beet", "pass", "drop"]) ?? d.Mode;
 
         var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
         var lifeGiven = m.Duration("life_time");

@@ -6,7 +6,10 @@
 //         (RFC 4301 §5.2) -> a new packet from another endpoint than the SA's reported (the peer's NAT moved)
 //         -> reference released. The transport and selector checks apply when the plane
 //         says which transport the packet came on (the Linux plane); the in-memory plane has no transports.
-//   Seal  [any thread]: SA reference -> inner packet copied behind the SA's header room -> sequence
+//         A transport-mode SA's decrypted upper-layer data gets its IPv4 header back before the selector check
+//         (Esp/EspTransportMode.cs T3).
+//   Seal  [any thread]: SA reference -> inner packet (transport mode: its upper-layer data, T1-T2) copied behind the
+//         SA's header room -> sequence
 //         number (atomic) + encrypt in place (EspPacket O2-O4) -> reference released.
 using System.Buffers.Binary;
 using Concentrator.DataPlane.Esp;
@@ -72,8 +75,12 @@ public static class EspPipeline
         {
             if (checkPolicy && sa.Transport != arrivedOn) return EspStatus.WrongTransport;
             ulong top = sa.Window.Top;
-            var status = EspPacket.Decapsulate(sa, packet, out inner);
+            var status = EspPacket.Decapsulate(sa, packet, out inner, out byte nextHeader);
             if (status != EspStatus.Ok) return status;
+            if (sa.Mode == IpsecMode.Transport && (status = EspTransportMode.Rebuild(sa, packet, nextHeader, ref inner)) != EspStatus.Ok)
+            {
+                return status;
+            }
             if (checkPolicy)
             {
                 var ip = packet[inner];
@@ -132,6 +139,14 @@ public static class EspPipeline
             int headroom = sa.OutboundGeometry.HeaderLength;
             if (innerPacket.IsEmpty) return EspStatus.BadInnerPacket;
             if (destination.Length < headroom + innerPacket.Length) return EspStatus.BufferTooSmall;
+            if (sa.Mode == IpsecMode.Transport)
+            {
+                var status = EspTransportMode.Payload(sa, innerPacket, out var payload, out byte protocol);
+                if (status != EspStatus.Ok) return status;
+                var data = innerPacket[payload];
+                data.CopyTo(destination[headroom..]);
+                return EspPacket.Encapsulate(sa, destination, data.Length, protocol, out written);
+            }
             innerPacket.CopyTo(destination[headroom..]);
             return EspPacket.Encapsulate(sa, destination, innerPacket.Length, out written);
         }

@@ -29,7 +29,7 @@ public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<strin
     IReadOnlyList<string> EspProposals, string? Updown = null);
 
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
-    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut);
+    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string Mode = "tunnel");
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
@@ -131,7 +131,8 @@ public static class AdminApi
             {
                 gateway.Options.DataPlane.TryGetCounters(c.InboundSpi, out var n);
                 return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", $"{c.Suite.Encryption}-{c.Suite.KeyBits}",
-                    c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut);
+                    c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut,
+                    c.Mode == IpsecMode.Transport ? "transport" : "tunnel");
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,

@@ -81,7 +81,7 @@ public sealed class IkeSaSnapshotCodecTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData(0)]
-    [InlineData(4)]
+    [InlineData(5)]
     [InlineData(0xFF)]
     public void An_unknown_version_byte_is_refused(byte version)
     {

@@ -9,7 +9,7 @@ job:    {"op": "info" | "encrypt" | "decrypt", "crypt_algo": "AES-GCM" | "AES-CB
          encrypt: "inner": {"v": 4|6, "src", "dst", "sport", "dport", "payload": hex} or "inner_raw": hex
                   (an IP packet scapy dissects), "seq": int,
                   "iv": hex or null, "transport": bool (no tunnel header: ESP next header = 17)
-         decrypt: "esp": hex (SPI first)}
+         decrypt: "esp": hex (SPI first), "transport": bool with "outer_src", "outer_dst" (the packet's own addresses)}
 result: encrypt -> {"ok", "esp": hex, "inner": hex}; decrypt -> {"ok", "inner": hex, "integrity_error": bool}
 
 manual_esn_icv: scapy 2.5's ESP sign/verify ignore esn_en (only its AEAD AAD and AH use the
@@ -93,8 +93,11 @@ def decrypt(job):
         if not hmac.compare_digest(manual_icv(job, body), icv):
             return {"ok": False, "integrity_error": True, "error": "manual ESN ICV mismatch"}
         esp = body
-    sa = make_sa(job, null_auth=manual)
-    pkt = IP(raw(IP(src=TUNNEL_DST, dst=TUNNEL_SRC, proto=50) / Raw(load=esp)))
+    transport = bool(job.get("transport"))
+    sa = make_sa(job, tunnel=not transport, null_auth=manual)
+    # Transport mode: the outer header is the packet's own (its addresses, protocol from ESP's next header).
+    src, dst = (job["outer_src"], job["outer_dst"]) if transport else (TUNNEL_DST, TUNNEL_SRC)
+    pkt = IP(raw(IP(src=src, dst=dst, proto=50) / Raw(load=esp)))
     if not pkt.haslayer(ESP):
         return {"ok": False, "error": "scapy did not dissect ESP"}
     try:

@@ -122,10 +122,14 @@ internal static class RekeyHarness
 
     /// <param name="initiatorEsp">The initiator's esp_proposals (default: the test gateways').</param>
     /// <param name="responderEsp">The responder's esp_proposals.</param>
-    public static (Side I, Side R) Established(string initiatorEsp = "aes256gcm16", string responderEsp = "aes256gcm16")
+    public static (Side I, Side R) Established(string initiatorEsp = "aes256gcm16", string responderEsp = "aes256gcm16") =>
+        EstablishedWith(Testbed.Support.TestGateway.InitiatorYaml(esp: initiatorEsp), Testbed.Support.TestGateway.ResponderYaml(esp: responderEsp));
+
+    /// <summary>As <see cref="Established"/> with configs of the test's own: the initiator's connection "site", the responder's any.</summary>
+    public static (Side I, Side R) EstablishedWith(string initiatorYaml, string responderYaml)
     {
-        var rConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.ResponderYaml(esp: responderEsp), "<r>");
-        var iConfig = ConcentratorConfig.Parse(Testbed.Support.TestGateway.InitiatorYaml(esp: initiatorEsp), "<i>");
+        var rConfig = ConcentratorConfig.Parse(responderYaml, "<r>");
+        var iConfig = ConcentratorConfig.Parse(initiatorYaml, "<i>");
         var rPlane = new InMemoryDataPlane();
         var iPlane = new InMemoryDataPlane();
         var i = new Side(IkeSa.CreateInitiator(new IkeSaContext { Resolver = new ConfigConnectionResolver(iConfig), DataPlane = iPlane },

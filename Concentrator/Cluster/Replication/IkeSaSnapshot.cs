@@ -121,6 +121,9 @@ public sealed record ChildSaSnapshot(string Child, uint InboundSpi, uint Outboun
     /// <summary>A completed rekey replaced this child; it only awaits its Delete (ours, or the peer's if <see cref="Successor"/> is set).</summary>
     public bool Replaced { get; init; }
 
+    /// <summary>The IPsec mode negotiated (tunnel unless USE_TRANSPORT_MODE was agreed); an adopter keeps it.</summary>
+    public IpsecMode Mode { get; init; }
+
     /// <summary>
     /// Rekey responder: inbound SPI of the successor that starts sending once the peer deletes this child (installed
     /// inbound-only until then); 0 when none.

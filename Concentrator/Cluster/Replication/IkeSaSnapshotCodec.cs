@@ -26,12 +26,14 @@ namespace Concentrator.Cluster.Replication;
 //     time created | u64 outbound mark | u64 inbound floor | u8 replaced | u32 successor
 //   version 2 only: u8 n virtual IPs (1..255), each: string pool ("" = assigned to us by the peer) | u8 4|6, address
 //   version 3 only: u8 n virtual IPs (0..255) as version 2's | identity EAP identity | string login method
+//   version 4 only: u8 n virtual IPs (0..255) as version 2's | u8 EAP (0 none, 1 identity EAP identity | string login
+//                   method) | n children x u8 IPsec mode (0 tunnel, 1 transport), in the children's order
 
 /// <summary>
 /// Binary form of <see cref="IkeSaSnapshot"/> for replication between cluster nodes (in memory and over remoting only).
 /// Decoding treats the bytes as untrusted: every failure is a <see cref="ParseStatus"/>, never an exception.
 /// </summary>
-public static class IkeSaSnapshotCodec
+public static partial class IkeSaSnapshotCodec
 {
     public const byte Version = 1;
 
@@ -131,7 +133,11 @@ public static class IkeSaSnapshotCodec
             w.WriteUInt32(c.Successor);
         }
 
-        if (VersionOf(snapshot) != Version)
+        if (VersionOf(snapshot) == VersionWithModes)
+        {
+            WriteModesTrailer(ref w, snapshot);
+        }
+        else if (VersionOf(snapshot) != Version)
         {
             w.WriteUInt8(checked((byte)snapshot.VirtualIps.Count));
             foreach (var vip in snapshot.VirtualIps)
@@ -140,7 +146,7 @@ public static class IkeSaSnapshotCodec
                 WriteAddress(ref w, vip.Address);
             }
         }
-        if (snapshot.EapIdentity is not null)
+        if (snapshot.EapIdentity is not null && VersionOf(snapshot) == VersionWithEap)
         {
             WriteIdentity(ref w, snapshot.EapIdentity);
             WriteString(ref w, snapshot.LoginMethod ?? "");
@@ -172,7 +178,7 @@ public static class IkeSaSnapshotCodec
         snapshot = null;
         var r = new SpanReader(data);
         if (!r.TryReadUInt8(out byte version)) return ParseStatus.Truncated;
-        if (version is not (Version or VersionWithVirtualIps or VersionWithEap)) return ParseStatus.BadVersion;
+        if (version is not (Version or VersionWithVirtualIps or VersionWithEap or VersionWithModes)) return ParseStatus.BadVersion;
         if (!r.TryReadUInt8(out byte flags) || !r.TryReadUInt8(out byte state) || !r.TryReadUInt64(out ulong spiI) ||
             !r.TryReadUInt64(out ulong spiR) || !r.TryReadUInt64(out ulong stateVersion))
         {
@@ -252,9 +258,13 @@ public static class IkeSaSnapshotCodec
         }
 
         var vips = new List<VirtualIp>();
-        if (version != Version && (st = ReadVirtualIps(ref r, vips, allowNone: version == VersionWithEap)) != ParseStatus.Ok) return st;
         Identity? eapIdentity = null;
         string? loginMethod = null;
+        if (version == VersionWithModes)
+        {
+            if ((st = ReadModesTrailer(ref r, vips, children, out eapIdentity, out loginMethod)) != ParseStatus.Ok) return st;
+        }
+        else if (version != Version && (st = ReadVirtualIps(ref r, vips, allowNone: version == VersionWithEap)) != ParseStatus.Ok) return st;
         if (version == VersionWithEap)
         {
             if ((st = ReadIdentity(ref r, out eapIdentity)) != ParseStatus.Ok || (st = ReadString(ref r, out loginMethod)) != ParseStatus.Ok) return st;
@@ -369,7 +379,7 @@ public static class IkeSaSnapshotCodec
     // ---- Length ----
 
     private static byte VersionOf(IkeSaSnapshot s) =>
-        s.EapIdentity is not null ? VersionWithEap : s.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version;
+        HasTransportChild(s) ? VersionWithModes : s.EapIdentity is not null ? VersionWithEap : s.VirtualIps.Count > 0 ? VersionWithVirtualIps : Version;
 
     private static int EncodedLength(IkeSaSnapshot s)
     {
@@ -396,6 +406,7 @@ public static class IkeSaSnapshotCodec
             n += SelectorsLength(c.LocalTs) + SelectorsLength(c.RemoteTs);
             n += 1 + 4 + 8 + 8 + 8 + 1 + 4;
         }
+        if (VersionOf(s) == VersionWithModes) return n + ModesTrailerLength(s);
         if (s.EapIdentity is not null) n += IdentityLength(s.EapIdentity) + StringLength(s.LoginMethod ?? "");
         if (VersionOf(s) != Version)
         {

@@ -45,6 +45,7 @@ public static class IkeSaSnapshotter
             {
                 Replaced = entry.Phase == ChildSaPhase.Rekeyed,
                 Successor = entry.Successor,
+                Mode = c.Mode,
             });
         }
 
@@ -190,8 +191,9 @@ public static class IkeSaSnapshotter
                 OutboundActive: !awaitingActivation.Contains(c.InboundSpi),
                 // The old node may have sent up to its last replicated mark plus whatever it sent since: skip a margin.
                 OutboundSequenceStart: c.OutboundSequenceMark > ulong.MaxValue - outboundSequenceMargin ? ulong.MaxValue : c.OutboundSequenceMark + outboundSequenceMargin,
-                InboundSequenceFloor: c.InboundSequenceFloor);
-            sa.ChildTable.Add(new ChildSaRecord(c.Child, c.InboundSpi, c.OutboundSpi, c.Suite, c.LocalTs, c.RemoteTs), install, c.CreatedUtc);
+                InboundSequenceFloor: c.InboundSequenceFloor,
+                Mode: c.Mode);
+            sa.ChildTable.Add(new ChildSaRecord(c.Child, c.InboundSpi, c.OutboundSpi, c.Suite, c.LocalTs, c.RemoteTs, c.Mode), install, c.CreatedUtc);
         }
 
         var ourDeletes = new List<uint>();

@@ -1,4 +1,4 @@
-// ESP packet pipeline, tunnel mode (RFC 4303). In the style of wireguard-go: spans in, status out;
+// ESP packet pipeline (RFC 4303): tunnel mode here, transport mode's framing in EspTransportMode.cs. In the style of wireguard-go: spans in, status out;
 // no allocation, LINQ, closures, locks or exceptions per packet.
 //
 // Outbound (any number of sender threads per SA, stages run sequentially within one packet):
@@ -54,8 +54,7 @@ public static class EspPacket
     internal static EspStatus Encapsulate(EspSa sa, Span<byte> buffer, int innerLength, out int written)
     {
         written = 0;
-        EspCipher geometry = sa.OutboundGeometry;
-        int headroom = geometry.HeaderLength;
+        int headroom = sa.OutboundGeometry.HeaderLength;
         if (innerLength <= 0 || headroom + innerLength > buffer.Length)
             return EspStatus.BadInnerPacket;
         byte nextHeader;
@@ -65,6 +64,20 @@ public static class EspPacket
             case 6: nextHeader = NextHeaderIpv6; break;
             default: return EspStatus.BadInnerPacket;
         }
+        return Encapsulate(sa, buffer, innerLength, nextHeader, out written);
+    }
+
+    /// <summary>
+    /// As <see cref="Encapsulate(EspSa, Span{byte}, int, out int)"/> with the next header given: transport mode's
+    /// payload is the IP packet's upper-layer data and its next header the packet's protocol (RFC 4303 §3.1.1).
+    /// </summary>
+    internal static EspStatus Encapsulate(EspSa sa, Span<byte> buffer, int innerLength, byte nextHeader, out int written)
+    {
+        written = 0;
+        EspCipher geometry = sa.OutboundGeometry;
+        int headroom = geometry.HeaderLength;
+        if (innerLength <= 0 || headroom + innerLength > buffer.Length)
+            return EspStatus.BadInnerPacket;
         int total = SealedLength(geometry, innerLength);
         if (total > MaxPacketLength)
             return EspStatus.Oversize;
@@ -121,9 +134,15 @@ public static class EspPacket
     /// worker that owns the inbound SPI. On <see cref="EspStatus.Ok"/> <paramref name="inner"/> is
     /// the decrypted inner IP packet within <paramref name="packet"/>.
     /// </summary>
-    internal static EspStatus Decapsulate(EspSa sa, Span<byte> packet, out Range inner)
+    internal static EspStatus Decapsulate(EspSa sa, Span<byte> packet, out Range inner) =>
+        Decapsulate(sa, packet, out inner, out _);
+
+    /// <summary>As <see cref="Decapsulate(EspSa, Span{byte}, out Range)"/>, with the trailer's next header. A transport-mode
+    /// SA's payload is the upper-layer data of any protocol (59 is still a dummy); a tunnel-mode SA's an IP packet.</summary>
+    internal static EspStatus Decapsulate(EspSa sa, Span<byte> packet, out Range inner, out byte nextHeader)
     {
         inner = default;
+        nextHeader = NextHeaderNone;
         EspCipher cipher = sa.InboundCipher;
         EspStatus status = CheckLength(cipher, packet.Length);
         if (status != EspStatus.Ok)
@@ -142,10 +161,12 @@ public static class EspPacket
         // Authenticated: the peer really sent this number, whatever the trailer says.
         window.Update(seq);
 
-        status = ParseTrailer(cipher, packet, out int payloadLength, out byte nextHeader);
+        status = ParseTrailer(cipher, packet, out int payloadLength, out nextHeader);
         if (status != EspStatus.Ok)
             return status;
-        status = ClassifyNextHeader(nextHeader, packet.Slice(cipher.HeaderLength, payloadLength));
+        status = sa.Mode == IpsecMode.Transport
+            ? nextHeader == NextHeaderNone ? EspStatus.Dummy : EspStatus.Ok
+            : ClassifyNextHeader(nextHeader, packet.Slice(cipher.HeaderLength, payloadLength));
         if (status != EspStatus.Ok)
             return status;
 

@@ -88,6 +88,13 @@ public sealed class EspSa : IDisposable
         _remoteV4 = PackV4(install.RemoteEndpoint);
         _remoteV6 = V6Of(install.RemoteEndpoint);
         Transport = install.Transport;
+        Mode = install.Mode;
+        if (Mode == IpsecMode.Transport)
+        {
+            // Host-to-host (the IKE layer checked it): the inner addresses are those of the selectors, fixed for the SA.
+            TransportLocalV4 = HostV4(install.LocalTs);
+            TransportRemoteV4 = HostV4(install.RemoteTs);
+        }
         Connection = install.Connection;
         Child = install.Child;
         _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
@@ -119,6 +126,13 @@ public sealed class EspSa : IDisposable
     public IPEndPoint LocalEndpoint { get; }
     public IPEndPoint RemoteEndpoint => Volatile.Read(ref _remote);
     public EspTransport Transport { get; }
+    public IpsecMode Mode { get; }
+
+    /// <summary>Transport mode: our and the peer's IPv4 address (host order) in the packets the SA carries; 0 otherwise
+    /// (and for a selector that is not one IPv4 host, which makes every packet of the SA a drop).</summary>
+    internal uint TransportLocalV4 { get; }
+    internal uint TransportRemoteV4 { get; }
+
     public string Connection { get; }
     public string Child { get; }
 
@@ -173,6 +187,16 @@ public sealed class EspSa : IDisposable
 
     /// <summary>Peer UDP port (host order) for ESP-in-UDP.</summary>
     public ushort RemotePort => (ushort)Volatile.Read(ref _remoteV4);
+
+    private static uint HostV4(IReadOnlyList<TrafficSelector> selectors)
+    {
+        if (selectors.Count == 0) return 0;
+        var host = selectors[0].StartAddress;
+        if (host.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !host.Equals(selectors[0].EndAddress)) return 0;
+        Span<byte> b = stackalloc byte[4];
+        host.TryWriteBytes(b, out _);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b);
+    }
 
     private static long PackV4(IPEndPoint ep)
     {

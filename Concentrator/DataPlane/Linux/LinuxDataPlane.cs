@@ -166,7 +166,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public void AddSa(ChildSaInstall install)
     {
         var sa = _sas.Add(install);
-        AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        if (sa.Mode == IpsecMode.Transport) AddTransportRoute(sa);
+        else AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
     }
 
@@ -185,7 +186,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         var before = sa.RemoteEndpoint.Address;
         if (!_sas.UpdateRemote(inboundSpi, remote)) return false;
-        if (_routes is not null && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
+        if (_routes is not null && sa.Mode == IpsecMode.Tunnel && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
         {
             // The peer's new outer address leaves the tunnel before its old one may enter it again.
             Exclude(remote.Address);
@@ -198,7 +199,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         _outbound.Remove(sa);
-        RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        if (sa.Mode == IpsecMode.Transport) RemoveTransportRoute(sa);
+        else RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         return _sas.Delete(inboundSpi);
     }
 

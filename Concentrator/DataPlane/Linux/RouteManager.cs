@@ -148,14 +148,20 @@ public sealed class RouteManager : IDisposable
     public RouteResult Remove(IPAddress address, int prefixLength) => Remove($"{address}/{prefixLength}");
 
     /// <summary>Takes a reference on <paramref name="prefix"/> (CIDR); the first one installs the route via the device.</summary>
-    public RouteResult Add(string prefix)
+    public RouteResult Add(string prefix) => Add(prefix, null);
+
+    /// <summary>As <see cref="Add(string)"/>; the route, when this call installs it, gives locally sent packets
+    /// <paramref name="source"/> (a transport-mode SA's packets must leave from our IKE address).</summary>
+    public RouteResult Add(string prefix, IPAddress? source)
     {
         if (!TryParse(prefix, out var key, out var bytes, out int length, out var error)) return Fail(RouteOperation.Add, prefix, error!, 0);
         lock (_gate)
         {
             int index = DeviceIndex();
             if (index < 0) return Fail(RouteOperation.Add, $"route {key} via {Device}", index, 0);
-            return Take(_routes, key, bytes, length, () => _netlink.Route(add: true, bytes, length, Table, RtNetlink.TypeUnicast, index), $"route {key} via {Device}");
+            byte[] src = source is null ? [] : RtNetlink.Bytes(source);
+            if (src.Length != 0 && src.Length != bytes.Length) return Fail(RouteOperation.Add, $"route {key} src {source}", -LibC.EINVAL, 0);
+            return Take(_routes, key, bytes, length, () => _netlink.Route(add: true, bytes, length, Table, RtNetlink.TypeUnicast, index, src), $"route {key} via {Device}");
         }
     }
 

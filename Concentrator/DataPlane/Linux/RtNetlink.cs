@@ -33,6 +33,7 @@ internal sealed unsafe class RtNetlink : IDisposable
     private const ushort RtmDelRule = 33;
     private const ushort RtaDst = 1;
     private const ushort RtaOif = 4;
+    private const ushort RtaPrefsrc = 7;
     private const ushort RtaTable = 15;
     private const ushort IflaIfname = 3;
     private const byte RtprotStatic = 4;
@@ -89,7 +90,13 @@ internal sealed unsafe class RtNetlink : IDisposable
     /// in <paramref name="table"/>: <see cref="TypeUnicast"/> out of <paramref name="outputIndex"/>, or
     /// <see cref="TypeThrow"/> (lookup goes on with the next rule). Returns 0 or a negative errno.
     /// </summary>
-    public int Route(bool add, ReadOnlySpan<byte> destination, int prefixLength, uint table, byte type, int outputIndex)
+    public int Route(bool add, ReadOnlySpan<byte> destination, int prefixLength, uint table, byte type, int outputIndex) =>
+        Route(add, destination, prefixLength, table, type, outputIndex, []);
+
+    /// <summary>As <see cref="Route(bool, ReadOnlySpan{byte}, int, uint, byte, int)"/>, with the source address the kernel
+    /// gives locally sent packets that take the route (RTA_PREFSRC; empty: the kernel's choice).</summary>
+    public int Route(bool add, ReadOnlySpan<byte> destination, int prefixLength, uint table, byte type, int outputIndex,
+        ReadOnlySpan<byte> preferredSource)
     {
         Span<byte> m = stackalloc byte[96];
         m.Clear();
@@ -105,6 +112,7 @@ internal sealed unsafe class RtNetlink : IDisposable
         length = Attribute(m, length, RtaTable, table);
         length = Attribute(m, length, RtaDst, destination);
         if (type == TypeUnicast) length = Attribute(m, length, RtaOif, (uint)outputIndex);
+        if (add && !preferredSource.IsEmpty) length = Attribute(m, length, RtaPrefsrc, preferredSource);
         return add
             ? Request(m, length, RtmNewRoute, NlmFRequest | NlmFAck | NlmFCreate | NlmFReplace, out _)
             : Request(m, length, RtmDelRoute, NlmFRequest | NlmFAck, out _);

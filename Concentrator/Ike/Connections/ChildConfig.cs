@@ -17,8 +17,11 @@ public sealed class ChildConfig
     public IReadOnlyList<TrafficSelectorSpec> LocalTs { get; init; } = [];
     public IReadOnlyList<TrafficSelectorSpec> RemoteTs { get; init; } = [];
     public IReadOnlyList<EspProposal> EspProposals { get; init; } = [];
-    /// <summary>tunnel (transport is refused by the loader until it is built).</summary>
+    /// <summary>tunnel | transport (beet, pass and drop are refused by the loader).</summary>
     public string Mode { get; init; } = "tunnel";
+
+    /// <summary>mode: transport: the child asks for (initiator) or accepts (responder) USE_TRANSPORT_MODE, RFC 7296 §1.3.1.</summary>
+    public bool Transport => Mode == "transport";
     /// <summary>none | trap | start.</summary>
     public string StartAction { get; init; } = "none";
     /// <summary>clear | trap | restart.</summary>

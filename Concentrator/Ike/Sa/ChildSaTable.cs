@@ -3,9 +3,10 @@ using Concentrator.Ipsec;
 
 namespace Concentrator.Ike.Sa;
 
-/// <summary>A Child SA as the IKE SA knows it (its keys: the data plane's, and the IKE SA's own copy for snapshots).</summary>
+/// <summary>A Child SA as the IKE SA knows it (its keys: the data plane's, and the IKE SA's own copy for snapshots);
+/// <see cref="Mode"/> is the mode negotiated (a rekey asks for it again).</summary>
 public sealed record ChildSaRecord(string Child, uint InboundSpi, uint OutboundSpi, EspSuite Suite,
-    IReadOnlyList<TrafficSelector> LocalTs, IReadOnlyList<TrafficSelector> RemoteTs);
+    IReadOnlyList<TrafficSelector> LocalTs, IReadOnlyList<TrafficSelector> RemoteTs, IpsecMode Mode = IpsecMode.Tunnel);
 
 /// <summary>
 /// Where a Child SA stands in its life under one IKE SA. Transitions are checked by <see cref="ChildSaTable.Move"/>.

@@ -18,7 +18,7 @@ namespace Concentrator.Ike.Tasks;
 /// task for a rekey (REKEY_SA, §1.3.3, §2.8) and decides, with the collision rules, whether the new SA
 /// may send at once.
 /// </summary>
-public sealed class ChildCreateTask : IIkeTask
+public sealed partial class ChildCreateTask : IIkeTask
 {
     private readonly ChildConfig? _initiatorChild;
     private readonly ChildSaRecord? _replacing;
@@ -35,6 +35,7 @@ public sealed class ChildCreateTask : IIkeTask
     private bool _inIkeAuth;
     // Initiator: the child left IKE_AUTH for a CREATE_CHILD_SA of its own (RFC 6023).
     private bool _deferred;
+    private IpsecMode _mode;
 
     private readonly bool _initial;
 
@@ -93,6 +94,7 @@ public sealed class ChildCreateTask : IIkeTask
         _tsr = _replacing?.RemoteTs ?? Resolve(_child.RemoteTs, VirtualIps.DynamicHosts(sa, local: false));
         payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
         payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
+        if (RequestTransport(sa)) payloads.Add(new NotifyPayload(NotifyType.UseTransportMode));
     }
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
@@ -120,7 +122,8 @@ public sealed class ChildCreateTask : IIkeTask
         if (response.GetErrorNotify() is not null || saPayload is null || tsi is null || tsr is null ||
             saPayload.Proposals.Count != 1 || saPayload.Proposals[0].Spi.Length != 4 ||
             !ProposalSelector.TryAcceptEsp(_child!.EspProposals, saPayload.Proposals[0], includedGroups: _dh is not null, out _suite) ||
-            !TrafficSelectorNarrowing.IsSubset(tsi.Selectors, _tsi) || !TrafficSelectorNarrowing.IsSubset(tsr.Selectors, _tsr))
+            !TrafficSelectorNarrowing.IsSubset(tsi.Selectors, _tsi) || !TrafficSelectorNarrowing.IsSubset(tsr.Selectors, _tsr) ||
+            !AcceptMode(sa, response, tsi.Selectors, tsr.Selectors))
         {
             return false;
         }
@@ -291,6 +294,7 @@ public sealed class ChildCreateTask : IIkeTask
             }
         }
 
+        _mode = ChooseMode(sa, request);
         uint peerSpi = BinaryPrimitives.ReadUInt32BigEndian(_chosen.Spi);
         _ourSpi = sa.Context.DataPlane.AllocateSpi();
         Install(sa, peerSpi, _tsi, _tsr, secret, weInitiated: false, outboundActive);
@@ -314,6 +318,7 @@ public sealed class ChildCreateTask : IIkeTask
         }
         payloads.Add(new TsPayload(PayloadType.TsInitiator, _tsi));
         payloads.Add(new TsPayload(PayloadType.TsResponder, _tsr));
+        if (_mode == IpsecMode.Transport) payloads.Add(new NotifyPayload(NotifyType.UseTransportMode));
         _dh?.Dispose();
     }
 
@@ -347,8 +352,9 @@ public sealed class ChildCreateTask : IIkeTask
             ReplayWindow: _child!.ReplayWindow,
             Connection: sa.Connection!.Name,
             Child: _child.Name,
-            OutboundActive: outboundActive);
-        sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs), install);
+            OutboundActive: outboundActive,
+            Mode: _mode);
+        sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs, _mode), install);
     }
 
     /// <summary>Concrete selectors: "dynamic" (and no selector at all) stands for each of <paramref name="dynamicHosts"/>
