@@ -22,7 +22,7 @@ public static class EspPipeline
     /// worker at a time.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, default, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: false, default, 0, 0, out inner, out _);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/>, plus RFC 4301 §5.2: the SA must be one that receives on
@@ -31,7 +31,11 @@ public static class EspPipeline
     /// (<see cref="EspStatus.TsMismatch"/>).
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, arrivedOn, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: true, arrivedOn, 0, 0, out inner, out _);
+
+    /// <summary>As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/>, with the SA's if_id_in (its interface).</summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner, out uint interfaceIn) =>
+        Open(sas, packet, checkPolicy: true, arrivedOn, 0, 0, out inner, out interfaceIn);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/> for ESP-in-UDP that came from
@@ -40,22 +44,28 @@ public static class EspPipeline
     /// comes from elsewhere than the SA sends to is reported to the table's peer-moved hook: the peer's NAT mapping changed.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner, out _);
+
+    /// <summary>As <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/>, with the SA's if_id_in (its interface).</summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner, out uint interfaceIn) =>
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner, out interfaceIn);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/> (no transport or selector check: the in-memory plane) with the
     /// peer-moved report of <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for a UDP-encapsulated SA.
     /// </summary>
     public static EspStatus OpenFrom(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, sourceAddress, sourcePort, out inner, out _);
 
     private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, uint sourceAddress,
-        ushort sourcePort, out Range inner)
+        ushort sourcePort, out Range inner, out uint interfaceIn)
     {
         inner = default;
+        interfaceIn = 0;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
         uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
         if (!sas.TryGetInbound(spi, packet, out var sa)) return EspStatus.UnknownSpi;
+        interfaceIn = sa.InterfaceIdIn;
         if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {

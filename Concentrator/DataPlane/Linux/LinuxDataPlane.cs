@@ -32,6 +32,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly int _workers;
     private readonly bool _gro;
     private readonly int _ikeSlot;
+    private readonly int _mtu;
     private volatile bool _stopping;
     private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
 
@@ -47,6 +48,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _log = log;
         _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
         _gro = options.Gro;
+        _mtu = options.Mtu;
         _ikeSlot = Math.Max(PacketBatch.DefaultBufferSize, options.MaxIkePacket + UdpEncapsulation.NonEspMarkerLength);
         var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
@@ -76,6 +78,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
         _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
         _poolRoutes = options.PoolRoutes;
+        EnsureInterfaces(options.InterfaceIds);
     }
 
     /// <summary>The fwmark of the plane's sockets when it installs routes (the IKE sockets must carry it too); 0 otherwise.</summary>
@@ -113,6 +116,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         if (_raw is not null) StartThread("esp-raw-in", RawInboundLoop);
+        StartInterfaceReaders();
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
@@ -156,18 +160,21 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     public void AddSa(ChildSaInstall install)
     {
+        if (install.InterfaceIdIn != 0) EnsureInterface(install.InterfaceIdIn);
+        if (install.InterfaceIdOut != 0) EnsureInterface(install.InterfaceIdOut);
         var sa = _sas.Add(install);
-        AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        if (!RouteBased(sa)) AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
     }
 
     public bool ActivateOutbound(uint inboundSpi)
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
-        // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
-        _outbound.Remove(sa);
-        _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
-        _traps.Flush(_outbound, _udp[0], _raw);
+        // The newest SA for the same selectors wins the outbound lookup of its interface (make-before-break on rekey).
+        var table = OutboundTable(sa.InterfaceIdOut);
+        table.Remove(sa);
+        table.Add(sa.LocalTs, sa.RemoteTs, sa);
+        if (sa.InterfaceIdOut == 0) _traps.Flush(_outbound, _udp[0], _raw);
         return true;
     }
 
@@ -176,7 +183,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         var before = sa.RemoteEndpoint.Address;
         if (!_sas.UpdateRemote(inboundSpi, remote)) return false;
-        if (_routes is not null && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
+        if (_routes is not null && !RouteBased(sa) && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
         {
             // The peer's new outer address leaves the tunnel before its old one may enter it again.
             Exclude(remote.Address);
@@ -188,8 +195,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public bool DeleteSa(uint inboundSpi)
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
-        _outbound.Remove(sa);
-        RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        RemoveOutbound(sa);
+        if (!RouteBased(sa)) RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         return _sas.Delete(inboundSpi);
     }
 
@@ -217,7 +224,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     {
         long sum = 0;
         for (int i = 0; i < _allocated.Length; i++) sum += Volatile.Read(ref _allocated[i]);
-        return sum;
+        return sum + InterfaceAllocatedBytes();
     }
 
     /// <summary>ESP counters go to these metrics once per batch per worker (label worker = w; plain ESP = W).</summary>
@@ -333,6 +340,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
+        DisposeInterfaces();
         _tun.Dispose();
         _sas.Dispose();
     }

@@ -327,7 +327,9 @@ public sealed class ChildCreateTask : IIkeTask
             ReplayWindow: _child!.ReplayWindow,
             Connection: sa.Connection!.Name,
             Child: _child.Name,
-            OutboundActive: outboundActive);
+            OutboundActive: outboundActive,
+            InterfaceIdIn: _child.InterfaceIdIn,
+            InterfaceIdOut: _child.InterfaceIdOut);
         sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs), install);
     }
 
