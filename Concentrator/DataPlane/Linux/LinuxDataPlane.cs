@@ -20,7 +20,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     IDisposable
 {
     private readonly SaTable _sas = new();
-    private readonly SelectorTable<EspSa> _outbound = new();
+    private readonly OutboundTables<EspSa> _tables = new();
+    private readonly SelectorTable<EspSa> _outbound; // interface 0's table: _tables.Shared
     private readonly TrapPolicies _traps;
     private readonly RouteManager? _routes;
     private IReadOnlyList<TrafficSelector> _poolRoutes;
@@ -46,6 +47,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public LinuxDataPlane(LinuxDataPlaneOptions options, ILogger log)
     {
         _log = log;
+        _outbound = _tables.Shared;
         _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
         _gro = options.Gro;
         _mtu = options.Mtu;

@@ -28,11 +28,11 @@ public static class RouteInterfaces
 }
 
 /// <summary>One route-based interface: its device, its outbound selector table, its reader's allocation sample.</summary>
-internal sealed class RouteInterface(uint id, TunDevice tun) : IDisposable
+internal sealed class RouteInterface(uint id, TunDevice tun, SelectorTable<EspSa> outbound) : IDisposable
 {
     public readonly uint Id = id;
     public readonly TunDevice Tun = tun;
-    public readonly SelectorTable<EspSa> Outbound = new();
+    public readonly SelectorTable<EspSa> Outbound = outbound;
     public long Allocated; // GC.GetAllocatedBytesForCurrentThread of the reader, written once per batch
     public Thread? Reader;
 
@@ -76,7 +76,7 @@ public sealed partial class LinuxDataPlane
     private void RemoveOutbound(EspSa sa)
     {
         if (sa.InterfaceIdOut == 0) _outbound.Remove(sa);
-        else if (Volatile.Read(ref _interfaces).TryGetValue(sa.InterfaceIdOut, out var iface)) iface.Outbound.Remove(sa);
+        else if (_tables.TryGet(sa.InterfaceIdOut, out var table)) table.Remove(sa);
     }
 
     /// <summary>Route-based: the gateway adds no route (nor the peer's exclusion) for the SA; the operator routes.</summary>
@@ -93,7 +93,7 @@ public sealed partial class LinuxDataPlane
             if (_stopping) throw new InvalidOperationException("the data plane is stopping");
             string name = RouteInterfaces.Name(id);
             var tun = TunDevice.Create(name, queues: 1, multiQueue: false, mtu: _mtu, up: true);
-            var created = new RouteInterface(id, tun);
+            var created = new RouteInterface(id, tun, _tables.For(id));
             var next = new Dictionary<uint, RouteInterface>(_interfaces) { [id] = created };
             Volatile.Write(ref _interfaces, next);
             if (_ike is not null) StartReader(created);
