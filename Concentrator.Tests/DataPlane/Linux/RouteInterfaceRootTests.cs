@@ -96,14 +96,26 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
             for (int burst = 0; burst < 3 && fewest > 0; burst++)
             {
                 long before = plane.PacketThreadAllocatedBytes();
+                var drain = Task.Run(() =>
+                {
+                    int n = 0;
+                    while (n < 2000 && TryReceiveSpi(peerA, 500) is not null) n++;
+                    return n;
+                });
                 NetworkNamespace.Run(ns.Path, () =>
                 {
                     var payload = new byte[100];
                     var target = new IPEndPoint(IPAddress.Parse("169.254.10.2"), 9);
-                    for (int i = 0; i < 2000; i++) app.SendTo(payload, target);
+                    // Paced (the TUN's transmit queue holds 500 packets, the peer socket's buffer a few hundred).
+                    for (int i = 0; i < 2000; i++)
+                    {
+                        app.SendTo(payload, target);
+                        if (i % 50 == 49) Thread.Sleep(2);
+                    }
                 });
-                int received = 0;
-                while (received < 2000 && TryReceiveSpi(peerA, 200) is not null) received++;
+                Assert.True(drain.Wait(TimeSpan.FromSeconds(15)), "the peer's receive loop did not end");
+                int received = drain.Result;
+                output.WriteLine($"burst {burst}: {received} of 2,000 packets left through ipsec1's SA");
                 Thread.Sleep(200); // the reader samples its bytes once per batch, after the batch
                 Assert.True(received >= 1000, $"only {received} of 2,000 packets left through ipsec1's SA");
                 fewest = Math.Min(fewest, plane.PacketThreadAllocatedBytes() - before);
