@@ -149,19 +149,7 @@ public sealed partial class LinuxDataPlane
                     counters.CountDrop(EspStatus.NoSa);
                     continue;
                 }
-                bool udp = sa.Transport == EspTransport.UdpEncapsulated;
-                var target = udp ? udpOut : rawOut;
-                int index = udp ? u : r;
-                var status = SealInto(sa, input.Packet(i), target, index);
-                if (status != EspStatus.Ok)
-                {
-                    counters.CountDrop(status);
-                    continue;
-                }
-                counters.PacketsOut++;
-                counters.BytesOut += (ulong)target.Lengths[index];
-                if (udp) u++;
-                else r++;
+                SealNext(sa, input.Packet(i), udpOut, rawOut, ref u, ref r, ref counters);
             }
 
             if (u > 0) _udp[0].SendBatch(udpOut, u);

@@ -46,27 +46,33 @@ public sealed partial class LinuxDataPlane
                     continue;
                 }
 
-                bool udp = sa.Transport == EspTransport.UdpEncapsulated;
-                var target = udp ? udpOut : rawOut;
-                int index = udp ? u : r;
-                var status = SealInto(sa, inner, target, index);
-                if (status != EspStatus.Ok)
-                {
-                    counters.CountDrop(status);
-                    continue;
-                }
-
-                counters.PacketsOut++;
-                counters.BytesOut += (ulong)target.Lengths[index];
-
-                if (udp) u++;
-                else r++;
+                SealNext(sa, inner, udpOut, rawOut, ref u, ref r, ref counters);
             }
 
             if (u > 0) _udp[worker].SendBatch(udpOut, u);
             if (r > 0) _raw?.SendBatch(rawOut, r);
             EndBatch(worker, _workers + worker, ref counters);
         }
+    }
+
+    /// <summary>S3 for one packet: sealed into the next slot of <paramref name="udpOut"/> (slot <paramref name="u"/>) or
+    /// <paramref name="rawOut"/> (slot <paramref name="r"/>) by the SA's transport, which then advances; counted either way.</summary>
+    private static void SealNext(EspSa sa, ReadOnlySpan<byte> inner, PacketBatch udpOut, PacketBatch rawOut, ref int u, ref int r,
+        ref WorkerBatchCounters counters)
+    {
+        bool udp = sa.Transport == EspTransport.UdpEncapsulated;
+        var target = udp ? udpOut : rawOut;
+        int index = udp ? u : r;
+        var status = SealInto(sa, inner, target, index);
+        if (status != EspStatus.Ok)
+        {
+            counters.CountDrop(status);
+            return;
+        }
+        counters.PacketsOut++;
+        counters.BytesOut += (ulong)target.Lengths[index];
+        if (udp) u++;
+        else r++;
     }
 
     /// <summary>Seals <paramref name="inner"/> into slot <paramref name="index"/> of <paramref name="target"/>, addressed to the SA's peer.</summary>
