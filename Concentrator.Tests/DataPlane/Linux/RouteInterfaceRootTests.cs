@@ -60,6 +60,10 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
                 plane.AddSa(RouteBased(0xb0000001, 0xb0000002, b, (IPEndPoint)peerB.LocalEndPoint!, 2));
             });
             Assert.Equal(["ipsec1", "ipsec2"], plane.RouteInterfaceDevices);
+            // A reload naming a new ID (ConfigReloader calls this) makes its device on the running plane; known IDs stay.
+            NetworkNamespace.Run(ns.Path, () => plane.EnsureInterfaces([1u, 3u]));
+            Assert.Equal(["ipsec1", "ipsec2", "ipsec3"], plane.RouteInterfaceDevices);
+            Assert.Contains("ipsec3", ns.Ip("link", "show", "up"));
             Assert.Equal(routesBefore, ns.Ip("-4", "route", "show", "table", "all")); // no route installed for either SA
             ns.Ip("addr", "add", "169.254.10.1/30", "dev", "ipsec1");
             ns.Ip("addr", "add", "169.254.20.1/30", "dev", "ipsec2");
