@@ -231,6 +231,7 @@ public static class AdminCommands
                 sb.AppendLine($"    out {c.OutboundSpi}, {c.BytesOut} bytes, {c.PacketsOut} packets");
                 sb.AppendLine($"    local  {string.Join(' ', c.LocalTs)}");
                 sb.AppendLine($"    remote {string.Join(' ', c.RemoteTs)}");
+                if (c.IfIdIn != 0 || c.IfIdOut != 0) sb.AppendLine($"    if_id in {c.IfIdIn}, out {c.IfIdOut}");
             }
         }
         return sb.ToString();
@@ -257,6 +258,7 @@ public static class AdminCommands
                 sb.AppendLine($"    local:  {string.Join(' ', ch.LocalTs)}");
                 sb.AppendLine($"    remote: {string.Join(' ', ch.RemoteTs)}");
                 if (ch.Updown is { } updown) sb.AppendLine($"    updown: {updown}");
+                if (ch.IfIdIn != 0 || ch.IfIdOut != 0) sb.AppendLine($"    if_id_in: {ch.IfIdIn}, if_id_out: {ch.IfIdOut}");
             }
         }
         return sb.ToString();

@@ -12,13 +12,13 @@ internal static partial class ConfigLoader
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "mobike",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
         "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
-        "childless",
+        "childless", "if_id_in", "if_id_out",
     ];
     private static readonly string[] ChildKeys =
     [
         "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "dpd_action", "close_action",
         "rekey_time", "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes",
-        "rekey_packets", "life_packets", "rand_packets", "replay_window", "updown",
+        "rekey_packets", "life_packets", "rand_packets", "replay_window", "updown", "if_id_in", "if_id_out",
     ];
 
     private static Dictionary<string, ConnectionConfig> ReadConnections(YamlSection root, ListenConfig listen, IReadOnlyList<PrivateKeyEntry> keys,
@@ -191,16 +191,20 @@ internal static partial class ConfigLoader
     private static Dictionary<string, ChildConfig> ReadChildren(YamlSection connection, bool weakAllowed)
     {
         var result = new Dictionary<string, ChildConfig>(StringComparer.Ordinal);
+        var interfaceIds = InterfaceIds(connection, (0, 0));
         foreach (var (name, m) in connection.Sections("children", ChildKeys))
         {
-            result[name] = ReadChild(name, m, weakAllowed);
+            result[name] = ReadChild(name, m, weakAllowed, interfaceIds);
         }
         return result;
     }
 
-    private static ChildConfig ReadChild(string name, YamlSection m, bool weakAllowed)
+    private static ChildConfig ReadChild(string name, YamlSection m, bool weakAllowed, (uint In, uint Out) interfaceDefaults)
     {
         var d = new ChildConfig();
+        var interfaceIds = InterfaceIds(m, interfaceDefaults);
+        var startAction = m.Choice("start_action", ["none", "trap", "start"]) ?? d.StartAction;
+        CheckRouteBasedChild(m, interfaceIds.Out, startAction);
 
         var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
 
@@ -232,7 +236,7 @@ internal static partial class ConfigLoader
             RemoteTs = Selectors(m, "remote_ts"),
             EspProposals = esp,
             Mode = mode,
-            StartAction = m.Choice("start_action", ["none", "trap", "start"]) ?? d.StartAction,
+            StartAction = startAction,
             DpdAction = m.Choice("dpd_action", ["clear", "trap", "restart"]) ?? d.DpdAction,
             CloseAction = m.Choice("close_action", ["none"], ["trap", "start"]) ?? d.CloseAction,
             RekeyTime = rekey,
@@ -246,6 +250,8 @@ internal static partial class ConfigLoader
             RandPackets = randPackets,
             ReplayWindow = m.Int("replay_window", 0, ChildConfig.MaxReplayWindow) ?? d.ReplayWindow,
             Updown = Updown(m),
+            InterfaceIdIn = interfaceIds.In,
+            InterfaceIdOut = interfaceIds.Out,
         };
     }
 

@@ -52,6 +52,7 @@ internal static partial class ConfigLoader
             KeyValues = root.Flatten(maxValues: (int)Math.Min(int.MaxValue, 4L * yaml.Length + 1024)),
         };
         CheckEapRadius(root, config);
+        CheckInterfaceDevices(root, config);
         return config;
     }
 

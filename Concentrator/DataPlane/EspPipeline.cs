@@ -25,7 +25,7 @@ public static class EspPipeline
     /// worker at a time.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, default, false, 0, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: false, default, false, 0, 0, 0, out inner, out _);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/>, plus RFC 4301 §5.2: the SA must be one that receives on
@@ -34,7 +34,11 @@ public static class EspPipeline
     /// (<see cref="EspStatus.TsMismatch"/>).
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, arrivedOn, false, 0, 0, 0, out inner);
+        Open(sas, packet, checkPolicy: true, arrivedOn, false, 0, 0, 0, out inner, out _);
+
+    /// <summary>As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/>, with the SA's if_id_in (its interface).</summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, EspTransport arrivedOn, out Range inner, out uint interfaceIn) =>
+        Open(sas, packet, checkPolicy: true, arrivedOn, false, 0, 0, 0, out inner, out interfaceIn);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, EspTransport, out Range)"/> for ESP-in-UDP that came from
@@ -43,33 +47,39 @@ public static class EspPipeline
     /// comes from elsewhere than the SA sends to is reported to the table's peer-moved hook: the peer's NAT mapping changed.
     /// </summary>
     public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner, out _);
+
+    /// <summary>As <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/>, with the SA's if_id_in (its interface).</summary>
+    public static EspStatus Open(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner, out uint interfaceIn) =>
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner, out interfaceIn);
 
     /// <summary>
-    /// As <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for ESP-in-UDP over IPv6 from
+    /// As <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range, out uint)"/> for ESP-in-UDP over IPv6 from
     /// <paramref name="sourceAddress"/> (host order, the 128-bit value of its octets).
     /// </summary>
-    public static EspStatus Open6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner);
+    public static EspStatus Open6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner, out uint interfaceIn) =>
+        Open(sas, packet, checkPolicy: true, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner, out interfaceIn);
 
     /// <summary>
     /// As <see cref="Open(SaTable, Span{byte}, out Range)"/> (no transport or selector check: the in-memory plane) with the
     /// peer-moved report of <see cref="Open(SaTable, Span{byte}, uint, ushort, out Range)"/> for a UDP-encapsulated SA.
     /// </summary>
     public static EspStatus OpenFrom(SaTable sas, Span<byte> packet, uint sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, false, sourceAddress, 0, sourcePort, out inner, out _);
 
     /// <summary>As <see cref="OpenFrom"/> for ESP-in-UDP over IPv6 (host-order source, the 128-bit value of its octets).</summary>
     public static EspStatus OpenFrom6(SaTable sas, Span<byte> packet, UInt128 sourceAddress, ushort sourcePort, out Range inner) =>
-        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner);
+        Open(sas, packet, checkPolicy: false, EspTransport.UdpEncapsulated, true, 0, sourceAddress, sourcePort, out inner, out _);
 
     private static EspStatus Open(SaTable sas, Span<byte> packet, bool checkPolicy, EspTransport arrivedOn, bool sourceV6, uint sourceAddress,
-        UInt128 sourceAddress6, ushort sourcePort, out Range inner)
+        UInt128 sourceAddress6, ushort sourcePort, out Range inner, out uint interfaceIn)
     {
         inner = default;
+        interfaceIn = 0;
         if (packet.Length < EspPacket.HeaderLength) return EspStatus.Truncated;
         uint spi = BinaryPrimitives.ReadUInt32BigEndian(packet);
         if (!sas.TryGetInbound(spi, packet, out var sa)) return EspStatus.UnknownSpi;
+        interfaceIn = sa.InterfaceIdIn;
         if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {

@@ -26,10 +26,11 @@ public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IRe
 public sealed record AuthView(string Auth, string Id, IReadOnlyList<string> Certs, IReadOnlyList<string> CaCerts);
 
 public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<string> LocalTs, IReadOnlyList<string> RemoteTs,
-    IReadOnlyList<string> EspProposals, string? Updown = null);
+    IReadOnlyList<string> EspProposals, string? Updown = null, uint IfIdIn = 0, uint IfIdOut = 0);
 
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
-    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string Mode = "tunnel");
+    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string Mode = "tunnel",
+    uint IfIdIn = 0, uint IfIdOut = 0);
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
@@ -115,7 +116,8 @@ public static class AdminApi
         config.Connections.Values.Select(c => new ConnView(c.Name, c.LocalAddrs, c.RemoteAddrs, Ike.Connections.UniqueRules.Name(c.Unique),
             c.Proposals.Select(p => p.ToString()!).ToList(), c.Pools, [Round(c.Local, local: true)], [Round(c.Remote, local: false)],
             c.Children.Values.Select(ch => new ChildConfView(ch.Name, ch.Mode, ch.LocalTs.Select(t => t.ToString()).ToList(),
-                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown)).ToList(),
+                ch.RemoteTs.Select(t => t.ToString()).ToList(), ch.EspProposals.Select(p => p.ToString()).ToList(), ch.Updown,
+                ch.InterfaceIdIn, ch.InterfaceIdOut)).ToList(),
             Ike.Connections.ChildlessPolicies.Name(c.Childless))).ToList();
 
     private static AuthView Round(Ike.Connections.AuthConfig a, bool local) => new(a.Auth, a.Identity.Text,
@@ -130,9 +132,11 @@ public static class AdminApi
             var children = info.Children.Select(c =>
             {
                 gateway.Options.DataPlane.TryGetCounters(c.InboundSpi, out var n);
+                // The child's interfaces in the running configuration (a reload that changed them applies to new SAs only).
+                var conf = gateway.Config.Connections.GetValueOrDefault(info.Connection)?.Children.GetValueOrDefault(c.Child);
                 return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", $"{c.Suite.Encryption}-{c.Suite.KeyBits}",
                     c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut,
-                    c.Mode == IpsecMode.Transport ? "transport" : "tunnel");
+                    c.Mode == IpsecMode.Transport ? "transport" : "tunnel", conf?.InterfaceIdIn ?? 0, conf?.InterfaceIdOut ?? 0);
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,

@@ -100,6 +100,7 @@ public static class ConfigMapping
             .Select(pool => new TrafficSelector(pool.Family == AddressFamily.InterNetwork ? TsType.Ipv4AddressRange : TsType.Ipv6AddressRange,
                 0, 0, 65535, pool.First, pool.Last))
             .ToList(),
+        InterfaceIds = ConfigLoader.InterfaceIdsInUse(config.Connections.Values),
     };
 
     private static IReadOnlyList<TrafficSelector> ResolveForTrap(IReadOnlyList<TrafficSelectorSpec> specs)

@@ -153,6 +153,7 @@ public sealed class ConfigReloader(Gateway gateway, ILogger log)
         {
             var options = next.ToDataPlaneOptions();
             linux.Reconfigure(options.Traps, options.PoolRoutes);
+            linux.EnsureInterfaces(options.InterfaceIds);
         }
 
         // The new configuration is in force from the swap on: what follows may fall short, never undo it or report it refused.

@@ -168,7 +168,7 @@ public unsafe class Ipv6OuterTests(ITestOutputHelper output)
         EspStatus Deliver(IPEndPoint from)
         {
             Assert.Equal(EspStatus.Ok, EspPipeline.Seal(seal, EspTestSupport.Ipv4(40), buffer, out int written));
-            return EspPipeline.Open6(gateway, buffer.AsSpan(0, written), PacketBatch.ToUInt128(from.Address), (ushort)from.Port, out _);
+            return EspPipeline.Open6(gateway, buffer.AsSpan(0, written), PacketBatch.ToUInt128(from.Address), (ushort)from.Port, out _, out _);
         }
 
         Assert.Equal(EspStatus.Ok, Deliver(known));
@@ -182,7 +182,7 @@ public unsafe class Ipv6OuterTests(ITestOutputHelper output)
         Assert.Equal(EspStatus.Ok, EspPipeline.Seal(seal, EspTestSupport.Ipv4(40), buffer, out int length));
         buffer[length - 1] ^= 1;
         var forged = IPAddress.Parse("2001:db8:66::6");
-        Assert.Equal(EspStatus.AuthFailed, EspPipeline.Open6(gateway, buffer.AsSpan(0, length), PacketBatch.ToUInt128(forged), 4500, out _));
+        Assert.Equal(EspStatus.AuthFailed, EspPipeline.Open6(gateway, buffer.AsSpan(0, length), PacketBatch.ToUInt128(forged), 4500, out _, out _));
         Assert.Empty(reports);
     }
 

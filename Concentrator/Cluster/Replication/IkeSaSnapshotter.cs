@@ -185,6 +185,8 @@ public static class IkeSaSnapshotter
         foreach (var c in s.Children)
         {
             if (sa.ChildTable.Find(c.InboundSpi) is not null) continue;
+            // The interface is the child's config's, as for a new SA: an adopted SA lands on the same ipsec<N> it left.
+            var childConfig = connection.Children.GetValueOrDefault(c.Child);
             var install = new ChildSaInstall(c.InboundSpi, c.OutboundSpi, c.Suite,
                 c.InboundEncryptionKey.ToArray(), c.InboundIntegrityKey.ToArray(), c.OutboundEncryptionKey.ToArray(), c.OutboundIntegrityKey.ToArray(),
                 c.LocalTs, c.RemoteTs, s.Local, s.Remote, c.Transport, c.ReplayWindow, connection.Name, c.Child,
@@ -192,7 +194,9 @@ public static class IkeSaSnapshotter
                 // The old node may have sent up to its last replicated mark plus whatever it sent since: skip a margin.
                 OutboundSequenceStart: c.OutboundSequenceMark > ulong.MaxValue - outboundSequenceMargin ? ulong.MaxValue : c.OutboundSequenceMark + outboundSequenceMargin,
                 InboundSequenceFloor: c.InboundSequenceFloor,
-                Mode: c.Mode);
+                Mode: c.Mode,
+                InterfaceIdIn: childConfig?.InterfaceIdIn ?? 0,
+                InterfaceIdOut: childConfig?.InterfaceIdOut ?? 0);
             sa.ChildTable.Add(new ChildSaRecord(c.Child, c.InboundSpi, c.OutboundSpi, c.Suite, c.LocalTs, c.RemoteTs, c.Mode), install, c.CreatedUtc);
         }
 

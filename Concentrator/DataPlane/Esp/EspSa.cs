@@ -97,6 +97,8 @@ public sealed class EspSa : IDisposable
         }
         Connection = install.Connection;
         Child = install.Child;
+        InterfaceIdIn = install.InterfaceIdIn;
+        InterfaceIdOut = install.InterfaceIdOut;
         _keys = [install.InboundEncryptionKey, install.InboundIntegrityKey, install.OutboundEncryptionKey, install.OutboundIntegrityKey];
 
         // 0 turns the replay check off (swanctl replay_window = 0); other values below the minimum (strongSwan's
@@ -135,6 +137,10 @@ public sealed class EspSa : IDisposable
 
     public string Connection { get; }
     public string Child { get; }
+    /// <summary>swanctl if_id_in: 0 = the shared device; N &gt; 0 = decrypted packets go to the route-based interface ipsec&lt;N&gt;.</summary>
+    public uint InterfaceIdIn { get; }
+    /// <summary>swanctl if_id_out: 0 = the shared selector table; N &gt; 0 = only packets read from ipsec&lt;N&gt; select this SA.</summary>
+    public uint InterfaceIdOut { get; }
 
     /// <summary>Inbound transform; owned by the inbound worker.</summary>
     internal EspCipher InboundCipher { get; }

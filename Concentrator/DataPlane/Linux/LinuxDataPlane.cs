@@ -20,7 +20,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     IDisposable
 {
     private readonly SaTable _sas = new();
-    private readonly SelectorTable<EspSa> _outbound = new();
+    private readonly OutboundTables<EspSa> _tables = new();
+    private readonly SelectorTable<EspSa> _outbound; // interface 0's table: _tables.Shared
     private readonly TrapPolicies _traps;
     private readonly RouteManager? _routes;
     private IReadOnlyList<TrafficSelector> _poolRoutes;
@@ -32,6 +33,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     private readonly int _workers;
     private readonly bool _gro;
     private readonly int _ikeSlot;
+    private readonly int _mtu;
     private volatile bool _stopping;
     private IIkeDatagramSink? _ike; // set by Start, before the threads that read it
 
@@ -45,8 +47,10 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public LinuxDataPlane(LinuxDataPlaneOptions options, ILogger log)
     {
         _log = log;
+        _outbound = _tables.Shared;
         _workers = Math.Min(options.Workers > 0 ? options.Workers : Environment.ProcessorCount, 31);
         _gro = options.Gro;
+        _mtu = options.Mtu;
         _ikeSlot = Math.Max(PacketBatch.DefaultBufferSize, options.MaxIkePacket + UdpEncapsulation.NonEspMarkerLength);
         var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
@@ -79,6 +83,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
         _traps = new TrapPolicies(options.Traps, options.AcquireQueue);
         _poolRoutes = options.PoolRoutes;
+        EnsureInterfaces(options.InterfaceIds);
     }
 
     /// <summary>The fwmark of the plane's sockets when it installs routes (the IKE sockets must carry it too); 0 otherwise.</summary>
@@ -121,6 +126,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         if (_raw is not null) StartThread("esp-raw-in", _raw6 is null ? RawInboundLoop : RawInboundLoopBothFamilies);
+        StartInterfaceReaders();
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
@@ -165,19 +171,23 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     public void AddSa(ChildSaInstall install)
     {
+        if (install.InterfaceIdIn != 0) EnsureInterface(install.InterfaceIdIn);
+        if (install.InterfaceIdOut != 0) EnsureInterface(install.InterfaceIdOut);
         var sa = _sas.Add(install);
-        if (sa.Mode == IpsecMode.Transport) AddTransportRoute(sa);
-        else AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        // A route-based SA gets no route at all: routing to ipsec<N> belongs to the operator.
+        if (!RouteBased(sa) && sa.Mode == IpsecMode.Transport) AddTransportRoute(sa);
+        else if (!RouteBased(sa)) AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         if (install.OutboundActive) ActivateOutbound(install.InboundSpi);
     }
 
     public bool ActivateOutbound(uint inboundSpi)
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
-        // The newest SA for the same selectors wins the outbound lookup (make-before-break on rekey).
-        _outbound.Remove(sa);
-        _outbound.Add(sa.LocalTs, sa.RemoteTs, sa);
-        _traps.Flush(_outbound, _udp[0], _raw, _udp6?[0], _raw6);
+        // The newest SA for the same selectors wins the outbound lookup of its interface (make-before-break on rekey).
+        var table = OutboundTable(sa.InterfaceIdOut);
+        table.Remove(sa);
+        table.Add(sa.LocalTs, sa.RemoteTs, sa);
+        if (sa.InterfaceIdOut == 0) _traps.Flush(_outbound, _udp[0], _raw, _udp6?[0], _raw6);
         return true;
     }
 
@@ -186,7 +196,8 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
         var before = sa.RemoteEndpoint.Address;
         if (!_sas.UpdateRemote(inboundSpi, remote)) return false;
-        if (_routes is not null && sa.Mode == IpsecMode.Tunnel && !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
+        if (_routes is not null && sa.Mode == IpsecMode.Tunnel && !RouteBased(sa) &&
+            !RtNetlink.Bytes(before).AsSpan().SequenceEqual(RtNetlink.Bytes(remote.Address)))
         {
             // The peer's new outer address leaves the tunnel before its old one may enter it again.
             Exclude(remote.Address);
@@ -198,9 +209,9 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     public bool DeleteSa(uint inboundSpi)
     {
         if (!_sas.TryGet(inboundSpi, out var sa)) return false;
-        _outbound.Remove(sa);
-        if (sa.Mode == IpsecMode.Transport) RemoveTransportRoute(sa);
-        else RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
+        RemoveOutbound(sa);
+        if (!RouteBased(sa) && sa.Mode == IpsecMode.Transport) RemoveTransportRoute(sa);
+        else if (!RouteBased(sa)) RemoveRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
         return _sas.Delete(inboundSpi);
     }
 
@@ -228,7 +239,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
     {
         long sum = 0;
         for (int i = 0; i < _allocated.Length; i++) sum += Volatile.Read(ref _allocated[i]);
-        return sum;
+        return sum + InterfaceAllocatedBytes();
     }
 
     /// <summary>ESP counters go to these metrics once per batch per worker (label worker = w; plain ESP = W).</summary>
@@ -345,6 +356,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
         DisposeIpv6();
+        DisposeInterfaces();
         _tun.Dispose();
         _sas.Dispose();
     }

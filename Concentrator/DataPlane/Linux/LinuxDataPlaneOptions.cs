@@ -60,6 +60,9 @@ public sealed record LinuxDataPlaneOptions
     /// for an address no Child SA covers it is dropped there instead of leaving by the default route.
     /// </summary>
     public IReadOnlyList<TrafficSelector> PoolRoutes { get; init; } = [];
+
+    /// <summary>The route-based interfaces (swanctl if_id_in/if_id_out N &gt; 0) to create at start: ipsec&lt;N&gt; each.</summary>
+    public IReadOnlyCollection<uint> InterfaceIds { get; init; } = [];
 }
 
 /// <summary>A child with start_action trap: traffic between these selectors without an SA asks for a negotiation.</summary>

@@ -20,7 +20,7 @@
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
 //                in place -> replay update -> inner traffic selector check -> a new packet from another
 //                source than the SA's peer is reported (its NAT moved; rare); status counted per worker
-//   R4 TUN write after the whole batch: consecutive TCP segments of one flow coalesced into GSO
+//   R4 TUN write after the whole batch (an SA with if_id_in N > 0: its packet written at once to ipsec<N>, RouteInterfaces.cs): consecutive TCP segments of one flow coalesced into GSO
 //                super-packets when tunnel.gro is on, everything written to the thread's TUN queue
 //   R5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using System.Net;
@@ -67,10 +67,12 @@ public sealed partial class LinuxDataPlane
             }
 
             var status = batch.IsV6[i]
-                ? EspPipeline.Open6(_sas, packet, batch.Addresses6[i], batch.Ports[i], out var inner)
-                : EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out inner);
+                ? EspPipeline.Open6(_sas, packet, batch.Addresses6[i], batch.Ports[i], out var inner, out uint interfaceIn)
+                : EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out inner, out interfaceIn);
             Count(ref counters, status, length);
-            if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+            if (status != EspStatus.Ok) continue;
+            if (interfaceIn == 0) tunOut.Add(packet[inner]);
+            else WriteToInterface(interfaceIn, packet[inner], ref counters);
         }
 
         WriteTun(tunOut, ref sink, ref counters);
@@ -99,9 +101,11 @@ public sealed partial class LinuxDataPlane
         {
             if (batch.Lengths[i] == 0) continue;
             var packet = batch.Packet(i);
-            var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner);
+            var status = EspPipeline.Open(_sas, packet, EspTransport.RawEsp, out var inner, out uint interfaceIn);
             Count(ref counters, status, packet.Length);
-            if (status == EspStatus.Ok) tunOut.Add(packet[inner]);
+            if (status != EspStatus.Ok) continue;
+            if (interfaceIn == 0) tunOut.Add(packet[inner]);
+            else WriteToInterface(interfaceIn, packet[inner], ref counters);
         }
 
         WriteTun(tunOut, ref sink, ref counters);

@@ -29,16 +29,13 @@ public sealed partial class LinuxDataPlane
     private void OutboundLoop(int worker)
     {
         using var input = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, PacketBatch.DefaultHeadroom);
-        using var udpOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        using var rawOut = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        using var udpOut6 = _udp6 is null ? null : new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
-        using var rawOut6 = _raw6 is null ? null : new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        using var output = new OutboundBatches(_udp6 is not null, _raw6 is not null);
         var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
             int n = _tun.ReadBatch(worker, input, 100);
             if (n <= 0) continue;
-            int u = 0, r = 0, u6 = 0, r6 = 0;
+            output.Reset();
             for (int i = 0; i < n; i++)
             {
                 var inner = input.Packet(i);
@@ -49,36 +46,69 @@ public sealed partial class LinuxDataPlane
                     continue;
                 }
 
-                bool udp = sa.Transport == EspTransport.UdpEncapsulated;
-                bool v6 = sa.TryGetRemoteV6(out _);
-                var target = v6 ? (udp ? udpOut6 : rawOut6) : udp ? udpOut : rawOut;
-                if (target is null)
-                {
-                    counters.CountDrop(EspStatus.NoSa);
-                    continue;
-                }
-                int index = v6 ? (udp ? u6 : r6) : udp ? u : r;
-                var status = SealInto(sa, inner, target, index);
-                if (status != EspStatus.Ok)
-                {
-                    counters.CountDrop(status);
-                    continue;
-                }
-
-                counters.PacketsOut++;
-                counters.BytesOut += (ulong)target.Lengths[index];
-
-                if (v6 && udp) u6++;
-                else if (v6) r6++;
-                else if (udp) u++;
-                else r++;
+                SealNext(sa, inner, output, ref counters);
             }
 
-            if (u > 0) _udp[worker].SendBatch(udpOut, u);
-            if (r > 0) _raw?.SendBatch(rawOut, r);
-            if (u6 > 0) _udp6![worker].SendBatch(udpOut6!, u6);
-            if (r6 > 0) _raw6!.SendBatch(rawOut6!, r6);
+            SendAll(output, worker);
             EndBatch(worker, _workers + worker, ref counters);
+        }
+    }
+
+    /// <summary>S3 for one packet: sealed into the next slot of the batch of the SA's transport and peer family, which then
+    /// advances; counted either way. A family the plane has no socket for: no way out, counted as no_sa.</summary>
+    private static void SealNext(EspSa sa, ReadOnlySpan<byte> inner, OutboundBatches output, ref WorkerBatchCounters counters)
+    {
+        bool udp = sa.Transport == EspTransport.UdpEncapsulated;
+        bool v6 = sa.TryGetRemoteV6(out _);
+        var target = v6 ? (udp ? output.Udp6 : output.Raw6) : udp ? output.Udp : output.Raw;
+        if (target is null)
+        {
+            counters.CountDrop(EspStatus.NoSa);
+            return;
+        }
+        int index = v6 ? (udp ? output.U6 : output.R6) : udp ? output.U : output.R;
+        var status = SealInto(sa, inner, target, index);
+        if (status != EspStatus.Ok)
+        {
+            counters.CountDrop(status);
+            return;
+        }
+
+        counters.PacketsOut++;
+        counters.BytesOut += (ulong)target.Lengths[index];
+        if (v6 && udp) output.U6++;
+        else if (v6) output.R6++;
+        else if (udp) output.U++;
+        else output.R++;
+    }
+
+    /// <summary>S4: what one batch sealed, on UDP socket <paramref name="udpSocket"/> of each family and the raw sockets.</summary>
+    private void SendAll(OutboundBatches output, int udpSocket)
+    {
+        if (output.U > 0) _udp[udpSocket].SendBatch(output.Udp, output.U);
+        if (output.R > 0) _raw?.SendBatch(output.Raw, output.R);
+        if (output.U6 > 0) _udp6![udpSocket].SendBatch(output.Udp6!, output.U6);
+        if (output.R6 > 0) _raw6!.SendBatch(output.Raw6!, output.R6);
+    }
+
+    /// <summary>One outbound thread's send batches (S3/S4), one per transport and outer family, with their fill counts.
+    /// Owned by that thread alone.</summary>
+    private sealed class OutboundBatches(bool udp6, bool raw6) : IDisposable
+    {
+        public readonly PacketBatch Udp = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        public readonly PacketBatch Raw = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        public readonly PacketBatch? Udp6 = udp6 ? new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0) : null;
+        public readonly PacketBatch? Raw6 = raw6 ? new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0) : null;
+        public int U, R, U6, R6;
+
+        public void Reset() => U = R = U6 = R6 = 0;
+
+        public void Dispose()
+        {
+            Udp.Dispose();
+            Raw.Dispose();
+            Udp6?.Dispose();
+            Raw6?.Dispose();
         }
     }
 

@@ -353,7 +353,9 @@ public sealed partial class ChildCreateTask : IIkeTask
             Connection: sa.Connection!.Name,
             Child: _child.Name,
             OutboundActive: outboundActive,
-            Mode: _mode);
+            Mode: _mode,
+            InterfaceIdIn: _child.InterfaceIdIn,
+            InterfaceIdOut: _child.InterfaceIdOut);
         sa.AddChild(new ChildSaRecord(_child.Name, _ourSpi, peerSpi, _suite, localTs, remoteTs, _mode), install);
     }
 
