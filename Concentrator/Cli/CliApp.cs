@@ -48,6 +48,11 @@ public static class CliApp
             Console.Error.WriteLine($"Concentrator: configuration error: {ex.Message}");
             return 2;
         }
+        catch (StartupException ex)
+        {
+            Console.Error.WriteLine($"Concentrator: {ex.Message}");
+            return 1;
+        }
     }
 
     private static int PrintUsage(int code)

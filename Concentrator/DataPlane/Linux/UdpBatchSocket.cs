@@ -51,7 +51,7 @@ public sealed unsafe class UdpBatchSocket : IDisposable
             LibC.SockAddrIn sa;
             LibC.Fill(&sa, host, (ushort)port);
             if (LibC.bind(fd, &sa, (uint)sizeof(LibC.SockAddrIn)) != 0)
-                throw new SocketException(LibC.Errno());
+                throw new Transport.PortBindException(new IPEndPoint(address, port), new SocketException(LibC.Errno()));
             LibC.SockAddrIn bound;
             uint length = (uint)sizeof(LibC.SockAddrIn);
             if (LibC.getsockname(fd, &bound, &length) != 0)
