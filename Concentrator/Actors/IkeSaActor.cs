@@ -44,6 +44,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private readonly ILogger _log;
     private readonly ISaReplication? _replication;
     private readonly EffectRunner _runner;
+    // The IKE SA's timers as last started (shown by sas); null where the connection sets none.
+    private DateTime? _rekeyAt, _reauthAt, _expireAt;
 
     public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0, long uniqueId = 0)
     {
@@ -91,7 +93,11 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<IkeRekeyDue>(_ =>
         {
-            if (!Sa.RekeyIke()) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
+            if (!Sa.RekeyIke())
+            {
+                Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
+                _rekeyAt = DateTime.UtcNow + IkeRekeyRetry;
+            }
             Drain();
         });
         Receive<IkeReauthDue>(_ => Reauthenticate());
@@ -146,7 +152,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
             Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), UniqueId, Sa.LocalId?.Text ?? "", Sa.User?.Text ?? "",
-            Sa.EapIdentity?.Text, _runner.Traffic())));
+            Sa.EapIdentity?.Text, _runner.Traffic(), Sa.Suite, Sa.EstablishedUtc, _rekeyAt, _reauthAt, _expireAt, ChildStates())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -305,6 +311,20 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         if (schedule.Reauth is { } reauth) Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, reauth);
         if (schedule.Rekey is { } rekey) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey);
         if (schedule.Expire is { } expire) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, expire);
+        var now = DateTime.UtcNow;
+        (_reauthAt, _rekeyAt, _expireAt) = (now + schedule.Reauth, now + schedule.Rekey, now + schedule.Expire);
+    }
+
+    /// <summary>Each child of the current SA with its phase, our exchanges in flight on it and its timers (<c>sas</c>).</summary>
+    private List<ChildStatus> ChildStates()
+    {
+        var result = new List<ChildStatus>();
+        foreach (var e in Sa.ChildTable.Entries)
+        {
+            _runner.TryGetChildTimers(e.Record.InboundSpi, out var rekeyAt, out var expireAt);
+            result.Add(new ChildStatus(e.Record.InboundSpi, e.Phase, e.Rekeying, e.Deleting, Sa.ChildCreatedUtc(e.Record.InboundSpi), rekeyAt, expireAt));
+        }
+        return result;
     }
 
     /// <summary>
@@ -444,7 +464,12 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
         IReadOnlyList<string>? VirtualIps = null, long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null,
-        SaCounters Traffic = default);
+        SaCounters Traffic = default, IkeSuite Suite = default, DateTime EstablishedUtc = default, DateTime? RekeyAt = null,
+        DateTime? ReauthAt = null, DateTime? ExpireAt = null, IReadOnlyList<ChildStatus>? ChildStates = null);
+
+    /// <summary>Where a Child SA stands (<see cref="ChildSaTable"/>'s phase and flags) and its timers, for the operator.</summary>
+    public sealed record ChildStatus(uint InboundSpi, ChildSaPhase Phase, bool Rekeying, bool Deleting, DateTime InstalledUtc,
+        DateTime? RekeyAt, DateTime? ExpireAt);
 
     /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
     /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>

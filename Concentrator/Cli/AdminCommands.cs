@@ -216,17 +216,19 @@ public static class AdminCommands
         if (sas.Count == 0) sb.AppendLine("no IKE SAs");
         foreach (var sa in sas)
         {
-            sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State}, IKEv2, {sa.Spi}, {sa.Role}");
+            sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State.ToUpperInvariant()}, IKEv2, {sa.Spi}, {sa.Role}");
             if (sa.LocalId.Length > 0) sb.AppendLine($"  local  [{sa.LocalId}]");
             // As swanctl --list-sas: the EAP identity after the IKE identity (the user, when there is one).
             sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]{(sa.EapId is { } eap ? $" EAP: '{eap}'" : "")}");
             if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
             if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");
-            sb.AppendLine($"  established {sa.AgeSeconds:F0}s ago");
+            if (sa.EstablishedSeconds is { } established)
+                sb.AppendLine($"  established {established}s ago{In("rekeying", sa.RekeySeconds)}{In("reauth", sa.ReauthSeconds)}{In("expires", sa.ExpiresSeconds)}");
             foreach (var c in sa.Children)
             {
-                sb.AppendLine($"  {c.Name}: INSTALLED, TUNNEL, {c.Suite}");
+                sb.AppendLine($"  {c.Name}: {c.State}, TUNNEL, ESP:{c.Suite}");
+                sb.AppendLine($"    installed {c.InstalledSeconds}s ago{In("rekeying", c.RekeySeconds)}{In("expires", c.ExpiresSeconds)}");
                 sb.AppendLine($"    in  {c.InboundSpi}, {c.BytesIn} bytes, {c.PacketsIn} packets");
                 sb.AppendLine($"    out {c.OutboundSpi}, {c.BytesOut} bytes, {c.PacketsOut} packets");
                 sb.AppendLine($"    local  {string.Join(' ', c.LocalTs)}");
@@ -235,6 +237,9 @@ public static class AdminCommands
         }
         return sb.ToString();
     }
+
+    /// <summary>swanctl's ", rekeying in 3540s"; nothing when no such timer runs.</summary>
+    private static string In(string what, long? seconds) => seconds is { } s ? $", {what} in {s}s" : "";
 
     /// <summary>swanctl --list-conns style text.</summary>
     public static string RenderConns(IReadOnlyList<ConnView> conns)

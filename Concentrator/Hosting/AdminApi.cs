@@ -13,9 +13,14 @@ namespace Concentrator.Hosting;
 /// <param name="UniqueId">This node's number of the tunnel (swanctl's #N; <c>terminate --ike-id</c>).</param>
 /// <param name="EapId">The identity the peer proved by EAP (swanctl's remote-eap-id); null when it did not log in by EAP.</param>
 /// <param name="User">Who the SA belongs to: the EAP identity, else the peer's IKE identity.</param>
+/// <param name="Proposal">The negotiated algorithms as swanctl --list-sas prints them (<see cref="SwanctlNames.Ike"/>).</param>
+/// <param name="EstablishedSeconds">Since IKE_AUTH completed (or the rekey that made this SA); null while it is not established.</param>
+/// <param name="RekeySeconds">Until its rekey (rekey_time less the drawn rand_time part); null when none is scheduled. Likewise
+/// <paramref name="ReauthSeconds"/> and <paramref name="ExpiresSeconds"/> (rekey_time + over_time).</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
     double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null,
-    long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null);
+    long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null, long? EstablishedSeconds = null,
+    long? RekeySeconds = null, long? ReauthSeconds = null, long? ExpiresSeconds = null);
 
 /// <summary>One configured connection as <c>list-conns</c> shows it (swanctl --list-conns), never a secret.</summary>
 public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IReadOnlyList<string> RemoteAddrs, string Unique,
@@ -28,8 +33,12 @@ public sealed record AuthView(string Auth, string Id, IReadOnlyList<string> Cert
 public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<string> LocalTs, IReadOnlyList<string> RemoteTs,
     IReadOnlyList<string> EspProposals, string? Updown = null);
 
+/// <param name="Suite">The algorithms as swanctl prints them after <c>ESP:</c> (<see cref="SwanctlNames.Esp"/>).</param>
+/// <param name="State">swanctl's child state from the Child SA table (<see cref="SwanctlNames.ChildState"/>).</param>
+/// <param name="RekeySeconds">Until its rekey timer; null when none. <paramref name="ExpiresSeconds"/>: until life_time.</param>
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
-    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut);
+    IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string State = "INSTALLED",
+    long InstalledSeconds = 0, long? RekeySeconds = null, long? ExpiresSeconds = null);
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
@@ -124,17 +133,23 @@ public static class AdminApi
     public static async Task<List<SaView>> ListAsync(Gateway gateway)
     {
         var result = new List<SaView>();
+        var now = DateTime.UtcNow;
         foreach (var info in await InfosAsync(gateway))
         {
             var children = info.Children.Select(c =>
             {
                 gateway.Options.DataPlane.TryGetCounters(c.InboundSpi, out var n);
-                return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", $"{c.Suite.Encryption}-{c.Suite.KeyBits}",
-                    c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut);
+                var status = info.ChildStates?.FirstOrDefault(s => s.InboundSpi == c.InboundSpi);
+                return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", SwanctlNames.Esp(c.Suite),
+                    c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut,
+                    status is null ? "INSTALLED" : SwanctlNames.ChildState(status.Phase, status.Rekeying, status.Deleting),
+                    status is null ? 0 : Seconds(now - status.InstalledUtc), Until(status?.RekeyAt, now), Until(status?.ExpireAt, now));
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
-                info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
-                    info.VirtualIps ?? [], info.UniqueId, info.LocalId, info.User, info.EapId));
+                info.Remote.ToString(), info.RemoteId, info.Suite.Encryption == EncrAlgorithm.None ? info.Proposal : SwanctlNames.Ike(info.Suite),
+                Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate, info.VirtualIps ?? [], info.UniqueId, info.LocalId,
+                info.User, info.EapId, info.EstablishedUtc == default ? null : Seconds(now - info.EstablishedUtc),
+                Until(info.RekeyAt, now), Until(info.ReauthAt, now), Until(info.ExpireAt, now)));
         }
         return result;
     }
@@ -235,6 +250,10 @@ public static class AdminApi
         }
         return result;
     }
+
+    private static long Seconds(TimeSpan t) => Math.Max(0, (long)t.TotalSeconds);
+
+    private static long? Until(DateTime? at, DateTime now) => at is { } t ? Seconds(t - now) : null;
 
     private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
