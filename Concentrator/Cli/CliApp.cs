@@ -19,6 +19,7 @@ public static class CliApp
           initiate  Negotiate a child (--child NAME) on the running gateway
           terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) on the running gateway
           reload    Re-read the running gateway's config file (as SIGHUP does)
+          version   Show the version, commit and runtime (also --version)
           help      Show this text
 
         Run 'Concentrator <command> --help' for the options of a command.
@@ -26,7 +27,7 @@ public static class CliApp
 
     public static async Task<int> RunAsync(string[] args)
     {
-        string command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "";
+        string command = args.Length > 0 && (!args[0].StartsWith('-') || args[0] is "--version" or "-v") ? args[0] : "";
         try
         {
             return command switch
@@ -35,6 +36,7 @@ public static class CliApp
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
                 "sas" or "initiate" or "terminate" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
+                "version" or "--version" or "-v" => PrintVersion(),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),
             };
@@ -53,6 +55,12 @@ public static class CliApp
             Console.Error.WriteLine($"Concentrator: {ex.Message}");
             return 1;
         }
+    }
+
+    private static int PrintVersion()
+    {
+        Console.WriteLine(Telemetry.BuildInfo.Line);
+        return 0;
     }
 
     private static int PrintUsage(int code)

@@ -56,6 +56,7 @@ public static class RunCommand
             o.UseUtcTimestamp = true;
         }));
         var log = loggers.CreateLogger("Concentrator");
+        Log.Starting(log, BuildInfo.Line);
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
         SecretFileCheck.WarnIfExposed(path, config, log);
         WeakAlgorithmCheck.WarnEach(config, log);
