@@ -218,8 +218,9 @@ public sealed class AdminCommandTests
 
         (code, output, _) = await Run("initiate", "--child", "lan", "--admin", admin);
         Assert.Equal(0, code);
-        Assert.Contains("creating child lan under IKE SA", output);
-        await Eventually.TrueAsync(() => gateway.DataPlane.InstalledCount == 1, "a child created with CREATE_CHILD_SA");
+        Assert.Contains("child lan established under IKE SA #", output);
+        Assert.EndsWith("initiate completed successfully\n", output);
+        Assert.Equal(1, gateway.DataPlane.InstalledCount); // initiate returned once the child was installed
 
         (code, output, _) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
         Assert.Equal(1, code);

@@ -101,6 +101,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<IkeReauthDue>(_ => Reauthenticate());
+        // The operator's rekey takes the timer's path, so that it retries and is refused exactly as the timer's would be.
+        Receive<RekeyIkeSa>(m => Self.Tell(m.Reauth ? IkeReauthDue.Instance : IkeRekeyDue.Instance));
         Receive<ChildrenUpDue>(_ => ReportChildrenUp(force: true));
         Receive<IkeExpireDue>(_ =>
         {
@@ -474,6 +476,10 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
     /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>
     public sealed record UniqueChecked(ulong Spi, bool Refused);
+
+    /// <summary>Operator: rekey this IKE SA now (CREATE_CHILD_SA), or reauthenticate it (<paramref name="Reauth"/>: a new IKE SA
+    /// make-before-break, as reauth_time does).</summary>
+    public sealed record RekeyIkeSa(bool Reauth);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

@@ -16,8 +16,10 @@ public static class CliApp
           run       Run the gateway in the foreground from a config file
           sas       List the running gateway's IKE and Child SAs (--user ID: one user's)
           list-conns List the running gateway's connections, their auth rounds and children
-          initiate  Negotiate a child (--child NAME) on the running gateway
-          terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) on the running gateway
+          initiate  Negotiate a child (--child NAME) on the running gateway and wait for the outcome (--timeout S)
+          terminate Delete SAs (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR) and wait until they are gone
+          rekey     Rekey SAs now (--child NAME | --ike CONNECTION | --ike-id N [--reauth]) and wait for their successors
+          stats     Show the running gateway's uptime, version, SA counts, threads, memory, listen addresses, cluster
           reload    Re-read the running gateway's config file (as SIGHUP does)
           version   Show the version, commit and runtime (also --version)
           help      Show this text
@@ -35,7 +37,7 @@ public static class CliApp
                 "demo" => await DemoCommand.RunAsync(args).ConfigureAwait(false),
                 "loadtest" => await LoadtestCommand.RunAsync(args).ConfigureAwait(false),
                 "run" => await RunCommand.RunAsync(args).ConfigureAwait(false),
-                "sas" or "initiate" or "terminate" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
+                "sas" or "initiate" or "terminate" or "rekey" or "stats" or "list-conns" or "reload" => await AdminCommands.RunAsync(command, args).ConfigureAwait(false),
                 "version" or "--version" or "-v" => PrintVersion(),
                 "" or "help" => PrintUsage(args.Length == 0 ? 2 : 0),
                 _ => Fail($"unknown command '{command}'"),

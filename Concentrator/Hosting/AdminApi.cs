@@ -43,6 +43,7 @@ public sealed record ChildView(string Name, string InboundSpi, string OutboundSp
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
 [JsonSerializable(typeof(AdminResult))]
+[JsonSerializable(typeof(StatsView))]
 [JsonSerializable(typeof(ReloadResult))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 public sealed partial class AdminJson : JsonSerializerContext;
@@ -55,7 +56,7 @@ public sealed record AdminResult(bool Ok, string Message);
 /// CONCENTRATOR_ADMIN_TOKEN set (allowed with a loopback http.listen only, <see cref="HttpConfig.AdminToken"/>) every
 /// request must also carry the token as a bearer token. <see cref="AdminGate"/> checks both before a handler runs.
 /// </summary>
-public static class AdminApi
+public static partial class AdminApi
 {
     public static void Map(WebApplication app, Gateway gateway, string? token)
     {
@@ -65,7 +66,9 @@ public static class AdminApi
         app.MapGet("/admin/sas", async (HttpContext http) => gate.Admit(http) ?? await SasAsync(gateway, http.Request.Query));
         app.MapGet("/admin/conns", (HttpContext http) => gate.Admit(http) ??
             Results.Text(JsonSerializer.Serialize(ListConns(gateway.Config), AdminJson.Default.ListConnView), "application/json"));
-        app.MapPost("/admin/initiate", async (HttpContext http, string child) => gate.Admit(http) ?? Reply(await InitiateAsync(gateway, child)));
+        app.MapPost("/admin/initiate", async (HttpContext http) => gate.Admit(http) ?? await InitiateAsync(gateway, http.Request.Query));
+        app.MapPost("/admin/rekey", async (HttpContext http) => gate.Admit(http) ?? await RekeyAsync(gateway, http.Request.Query));
+        app.MapGet("/admin/stats", async (HttpContext http) => gate.Admit(http) ?? await StatsAsync(gateway));
         app.MapPost("/admin/terminate", async (HttpContext http) => gate.Admit(http) ?? await TerminateAsync(gateway, http.Request.Query));
         // Re-reads the file the gateway was started with: a request names no path, so the endpoint reads no other file.
         app.MapPost("/admin/reload", async (HttpContext http) => gate.Admit(http) ?? ReplyReload(await gateway.ReloadAsync()));
@@ -83,6 +86,7 @@ public static class AdminApi
     public const int MaxArgumentLength = 512;
 
     private static readonly string[] TerminateSelectors = ["ike", "child", "user", "ike_id", "vip"];
+    private static readonly string[] TerminateParameters = [.. TerminateSelectors, "timeout"];
 
     /// <summary>
     /// Admin input is hostile: one query value, at most <see cref="MaxArgumentLength"/> characters, no control characters;
@@ -154,25 +158,6 @@ public static class AdminApi
         return result;
     }
 
-    private static async Task<AdminResult> InitiateAsync(Gateway gateway, string child)
-    {
-        foreach (var conn in gateway.Config.Connections.Values)
-        {
-            if (!conn.Children.TryGetValue(child, out var config)) continue;
-            // Under an existing IKE SA of the connection: CREATE_CHILD_SA; otherwise a new IKE SA.
-            foreach (var (actor, info) in await ActorsAsync(gateway))
-            {
-                if (info.Connection != conn.Name || info.State != IkeSaState.Established) continue;
-                actor.Tell(new IkeSaActor.CreateChildSa(config));
-                return new AdminResult(true, $"creating child {child} under IKE SA {info.Spi:x16}");
-            }
-
-            if (!gateway.TryInitiate(conn, [config])) return new AdminResult(false, $"connection {conn.Name} has no concrete remote_addrs");
-            return new AdminResult(true, $"initiating {conn.Name} with child {child}");
-        }
-        return new AdminResult(false, $"no child named '{child}' in the configuration");
-    }
-
     /// <summary>
     /// Deletes, with their peers, this node's SAs that one selector names: a connection's IKE SAs (ike), a child's Child
     /// SAs (child), one user's IKE SAs (user), one IKE SA by its unique id (ike_id) or the IKE SA holding a virtual IP
@@ -180,8 +165,10 @@ public static class AdminApi
     /// </summary>
     private static async Task<IResult> TerminateAsync(Gateway gateway, IQueryCollection query)
     {
-        if (query.Keys.FirstOrDefault(k => !TerminateSelectors.Contains(k)) is { } unknown)
+        if (query.Keys.FirstOrDefault(k => !TerminateParameters.Contains(k)) is { } unknown)
             return Reply(new AdminResult(false, $"unknown parameter '{unknown}'"), 400);
+        var timeout = Timeout(query, out var timeoutError);
+        if (timeoutError is not null) return Reply(new AdminResult(false, timeoutError), 400);
         var given = TerminateSelectors.Where(query.ContainsKey).ToList();
         if (given.Count != 1) return Reply(new AdminResult(false, "terminate needs exactly one of ike, child, user, ike_id, vip"), 400);
         string key = given[0];
@@ -197,6 +184,8 @@ public static class AdminApi
         string? vipText = vip?.ToString();
 
         int n = 0;
+        var deleted = new List<IActorRef>();
+        var children = new List<(IActorRef, uint)>();
         foreach (var (actor, info) in await ActorsAsync(gateway))
         {
             bool whole = key switch
@@ -210,6 +199,7 @@ public static class AdminApi
             if (whole)
             {
                 actor.Tell(IkeSaActor.DeleteIkeSa.Instance);
+                deleted.Add(actor);
                 n++;
             }
             else if (key == "child")
@@ -217,10 +207,12 @@ public static class AdminApi
                 foreach (var c in info.Children.Where(c => c.Child == value))
                 {
                     actor.Tell(new IkeSaActor.DeleteChildSa(c.InboundSpi));
+                    children.Add((actor, c.InboundSpi));
                     n++;
                 }
             }
         }
+        if (n > 0 && timeout > TimeSpan.Zero) return await WaitDeletedAsync(gateway, timeout.Value, deleted, children, $"deleting {n} SA(s)");
         if (n > 0) return Reply(new AdminResult(true, $"deleting {n} SA(s)"));
         return Reply(new AdminResult(false, key switch
         {
