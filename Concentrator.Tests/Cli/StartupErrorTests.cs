@@ -146,22 +146,6 @@ public sealed class StartupErrorTests
 [Trait("Category", "Root")]
 public sealed class StartupErrorRootTests(ITestOutputHelper output)
 {
-    private bool Prerequisites()
-    {
-        var missing = new List<string>();
-        if (!Environment.IsPrivilegedProcess) missing.Add("root");
-        foreach (var tool in new[] { "ip", "setpriv", "sysctl" })
-        {
-            if (!Command.Exists(tool)) missing.Add(tool);
-        }
-        if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun");
-        if (missing.Count == 0) return true;
-        var reason = $"prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
-        if (InteropPrerequisites.InCi) Assert.Fail(reason);
-        output.WriteLine("NOT RUN: " + reason);
-        return false;
-    }
-
     private async Task<CommandResult> RunUnprivilegedAsync(string yaml)
     {
         string dir = Directory.CreateTempSubdirectory("conc-startup-root-").FullName;
@@ -193,7 +177,7 @@ public sealed class StartupErrorRootTests(ITestOutputHelper output)
     [Fact]
     public async Task Port_500_without_cap_net_bind_service_is_one_line_and_exit_1_Root()
     {
-        if (!Prerequisites()) return;
+        if (!InteropPrerequisites.CheckRoot(output, "ip", "setpriv", "sysctl")) return;
         var result = await RunUnprivilegedAsync(StartupErrorTests.Yaml(500, 4500, 9400));
         string line = StartupErrorTests.OneLine(result.Stderr);
         Assert.Equal(1, result.ExitCode);
@@ -204,7 +188,7 @@ public sealed class StartupErrorRootTests(ITestOutputHelper output)
     [Fact]
     public async Task Tun_without_cap_net_admin_is_one_line_and_exit_1_Root()
     {
-        if (!Prerequisites()) return;
+        if (!InteropPrerequisites.CheckRoot(output, "ip", "setpriv", "sysctl")) return;
         var result = await RunUnprivilegedAsync(StartupErrorTests.Yaml(15500, 15501, 9400, tunnel: "{ type: tun, device: ipsec0, workers: 1 }"));
         string line = StartupErrorTests.OneLine(result.Stderr);
         Assert.Equal(1, result.ExitCode);
