@@ -222,9 +222,9 @@ public sealed class AdminCommandTests
         Assert.EndsWith("initiate completed successfully\n", output);
         Assert.Equal(1, gateway.DataPlane.InstalledCount); // initiate returned once the child was installed
 
-        (code, output, _) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
+        (code, _, var err) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
         Assert.Equal(1, code);
-        Assert.Contains("no child named 'nosuchchild'", output);
+        Assert.Equal("initiate failed: no child named 'nosuchchild' in the configuration\n", err);
 
         (code, _, _) = await Run("terminate", "--ike", "rw", "--admin", admin);
         Assert.Equal(0, code);

@@ -52,7 +52,8 @@ public static partial class AdminCommands
 
     /// <summary>
     /// swanctl's last line of initiate and terminate: the endpoint's account of what happened, then "COMMAND completed
-    /// successfully" (exit 0) or "COMMAND failed: REASON" (exit 1; nothing matched, the SA closed, or the time ran out).
+    /// successfully" (stdout, exit 0) or "COMMAND failed: REASON" (stderr, exit 1; nothing matched, the SA closed, or the
+    /// time ran out).
     /// </summary>
     private static async Task<int> Outcome(HttpClient http, string command, string path)
     {
@@ -65,7 +66,7 @@ public static partial class AdminCommands
             Console.WriteLine($"{command} completed successfully");
             return 0;
         }
-        Console.WriteLine($"{command} failed: {result?.Message ?? $"{(int)response.StatusCode} {response.ReasonPhrase}"}");
+        Console.Error.WriteLine($"{command} failed: {result?.Message ?? $"{(int)response.StatusCode} {response.ReasonPhrase}"}");
         return 1;
     }
 

@@ -57,6 +57,13 @@ public static class CliApp
             Console.Error.WriteLine($"Concentrator: {ex.Message}");
             return 1;
         }
+        catch (Exception ex) when (command == "run")
+        {
+            // The gateway's last word is one line, never a stack trace and never the runtime's abort (134); the JSON log
+            // on stdout has what the run logged before.
+            Console.Error.WriteLine($"Concentrator: run failed: {ex.GetType().Name}: {ex.GetBaseException().Message.ReplaceLineEndings(" ")}");
+            return 1;
+        }
     }
 
     private static int PrintVersion()
