@@ -56,7 +56,9 @@ public sealed partial class OperatorCommandInteropTests(ITestOutputHelper output
         var sas = await Cli(bed, scope, "sas");
         scope.Log("concentrator sas:\n" + sas.Stdout);
         Assert.Contains($"\n  {ikeLine}\n", sas.Stdout);
-        Assert.Contains($"net: INSTALLED, TUNNEL, ESP:{espSuite}\n", sas.Stdout);
+        string mode = ChildMode().Match(peerText).Groups["mode"].Value;
+        Assert.StartsWith("TUNNEL", mode);
+        Assert.Contains($"net: INSTALLED, {mode}, ESP:{espSuite}\n", sas.Stdout);
         await PingAsync(bed, scope);
 
         // rekey --child: new SPIs on both ends, the old pair gone, traffic on.
@@ -108,4 +110,8 @@ public sealed partial class OperatorCommandInteropTests(ITestOutputHelper output
 
     [GeneratedRegex(@", ESP:(?<suite>\S+)")]
     private static partial Regex EspSuite();
+
+    /// <summary>swanctl's child mode: TUNNEL, or TUNNEL-in-UDP when ESP travels in UDP.</summary>
+    [GeneratedRegex(@"INSTALLED, (?<mode>TUNNEL(-in-UDP)?), ESP:")]
+    private static partial Regex ChildMode();
 }

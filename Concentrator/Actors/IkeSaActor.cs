@@ -324,7 +324,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         foreach (var e in Sa.ChildTable.Entries)
         {
             _runner.TryGetChildTimers(e.Record.InboundSpi, out var rekeyAt, out var expireAt);
-            result.Add(new ChildStatus(e.Record.InboundSpi, e.Phase, e.Rekeying, e.Deleting, Sa.ChildCreatedUtc(e.Record.InboundSpi), rekeyAt, expireAt));
+            result.Add(new ChildStatus(e.Record.InboundSpi, e.Phase, e.Rekeying, e.Deleting, Sa.ChildCreatedUtc(e.Record.InboundSpi), rekeyAt, expireAt,
+                e.Keys.Transport == EspTransport.UdpEncapsulated));
         }
         return result;
     }
@@ -470,8 +471,9 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         DateTime? ReauthAt = null, DateTime? ExpireAt = null, IReadOnlyList<ChildStatus>? ChildStates = null);
 
     /// <summary>Where a Child SA stands (<see cref="ChildSaTable"/>'s phase and flags) and its timers, for the operator.</summary>
+    /// <param name="UdpEncapsulated">Its ESP travels in UDP (RFC 3948): swanctl's "-in-UDP".</param>
     public sealed record ChildStatus(uint InboundSpi, ChildSaPhase Phase, bool Rekeying, bool Deleting, DateTime InstalledUtc,
-        DateTime? RekeyAt, DateTime? ExpireAt);
+        DateTime? RekeyAt, DateTime? ExpireAt, bool UdpEncapsulated = false);
 
     /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
     /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>

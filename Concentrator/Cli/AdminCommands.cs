@@ -250,7 +250,7 @@ public static partial class AdminCommands
                 sb.AppendLine($"  established {established}s ago{In("rekeying", sa.RekeySeconds)}{In("reauth", sa.ReauthSeconds)}{In("expires", sa.ExpiresSeconds)}");
             foreach (var c in sa.Children)
             {
-                sb.AppendLine($"  {c.Name}: {c.State}, TUNNEL, ESP:{c.Suite}");
+                sb.AppendLine($"  {c.Name}: {c.State}, TUNNEL{(c.Encap ? "-in-UDP" : "")}, ESP:{c.Suite}");
                 sb.AppendLine($"    installed {c.InstalledSeconds}s ago{In("rekeying", c.RekeySeconds)}{In("expires", c.ExpiresSeconds)}");
                 sb.AppendLine($"    in  {c.InboundSpi}, {c.BytesIn} bytes, {c.PacketsIn} packets");
                 sb.AppendLine($"    out {c.OutboundSpi}, {c.BytesOut} bytes, {c.PacketsOut} packets");

@@ -36,9 +36,10 @@ public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<strin
 /// <param name="Suite">The algorithms as swanctl prints them after <c>ESP:</c> (<see cref="SwanctlNames.Esp"/>).</param>
 /// <param name="State">swanctl's child state from the Child SA table (<see cref="SwanctlNames.ChildState"/>).</param>
 /// <param name="RekeySeconds">Until its rekey timer; null when none. <paramref name="ExpiresSeconds"/>: until life_time.</param>
+/// <param name="Encap">Its ESP travels in UDP (RFC 3948; swanctl's "-in-UDP").</param>
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
     IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string State = "INSTALLED",
-    long InstalledSeconds = 0, long? RekeySeconds = null, long? ExpiresSeconds = null);
+    long InstalledSeconds = 0, long? RekeySeconds = null, long? ExpiresSeconds = null, bool Encap = false);
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
@@ -147,7 +148,8 @@ public static partial class AdminApi
                 return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", SwanctlNames.Esp(c.Suite),
                     c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut,
                     status is null ? "INSTALLED" : SwanctlNames.ChildState(status.Phase, status.Rekeying, status.Deleting),
-                    status is null ? 0 : Seconds(now - status.InstalledUtc), Until(status?.RekeyAt, now), Until(status?.ExpireAt, now));
+                    status is null ? 0 : Seconds(now - status.InstalledUtc), Until(status?.RekeyAt, now), Until(status?.ExpireAt, now),
+                    status?.UdpEncapsulated == true);
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
                 info.Remote.ToString(), info.RemoteId, info.Suite.Encryption == EncrAlgorithm.None ? info.Proposal : SwanctlNames.Ike(info.Suite),
