@@ -41,12 +41,7 @@ public static partial class AdminCommands
         string option = given[0], value = cl.Get(option)!;
         if (cl.Has("reauth") && option == "child") throw new CliException("--reauth reauthenticates IKE SAs: use it with --ike or --ike-id");
         string reauth = cl.Has("reauth") ? "&reauth=yes" : "";
-        if (option == "ike-id")
-        {
-            if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id <= 0)
-                throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
-            return $"ike_id={id}{reauth}";
-        }
+        if (option == "ike-id") return $"ike_id={UniqueId(value)}{reauth}";
         return $"{option}={Uri.EscapeDataString(value)}{reauth}";
     }
 

@@ -178,9 +178,7 @@ public static partial class AdminCommands
         switch (option)
         {
             case "ike-id":
-                if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id <= 0)
-                    throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
-                return $"ike_id={id}";
+                return $"ike_id={UniqueId(value)}";
             case "vip":
                 if (!System.Net.IPAddress.TryParse(value, out var vip)) throw new CliException($"--vip: '{value}' is not an IP address");
                 return $"vip={Uri.EscapeDataString(vip.ToString())}";
@@ -190,6 +188,11 @@ public static partial class AdminCommands
                 return $"{option}={Uri.EscapeDataString(value)}";
         }
     }
+
+    /// <summary>--ike-id: the #N of sas, refused here already when it is not one.</summary>
+    private static long UniqueId(string value) => AdminApi.UniqueIdError(value, out long id) is null
+        ? id
+        : throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
 
     private static string User(string user) => user.Length is > 0 and <= AdminApi.MaxArgumentLength && !user.Any(char.IsControl)
         ? user

@@ -32,8 +32,7 @@ public static partial class AdminApi
         bool reauth = reauthText == "yes";
         if (reauth && key == "child") return Reply(new AdminResult(false, "reauth applies to IKE SAs (ike or ike_id), not to a child"), 400);
         long ikeId = 0;
-        if (key == "ike_id" && (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ikeId) || ikeId <= 0))
-            return Reply(new AdminResult(false, $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)"), 400);
+        if (key == "ike_id" && UniqueIdError(value, out ikeId) is { } idError) return Reply(new AdminResult(false, idError), 400);
 
         var children = new List<(IActorRef Actor, uint Spi, long Id)>();
         var ikes = new List<(IActorRef Actor, ulong Spi, long Id, string Connection)>();

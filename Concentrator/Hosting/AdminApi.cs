@@ -179,8 +179,7 @@ public static partial class AdminApi
 
         long ikeId = 0;
         System.Net.IPAddress? vip = null;
-        if (key == "ike_id" && (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ikeId) || ikeId <= 0))
-            return Reply(new AdminResult(false, $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)"), 400);
+        if (key == "ike_id" && UniqueIdError(value, out ikeId) is { } idError) return Reply(new AdminResult(false, idError), 400);
         if (key == "vip" && !System.Net.IPAddress.TryParse(value, out vip))
             return Reply(new AdminResult(false, $"vip: '{value}' is not an IP address"), 400);
         string? vipText = vip?.ToString();
@@ -244,6 +243,12 @@ public static partial class AdminApi
         }
         return result;
     }
+
+    /// <summary>swanctl's #N as a query value: a positive decimal number, nothing else; null when it is one.</summary>
+    public static string? UniqueIdError(string value, out long id) =>
+        long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id) && id > 0
+            ? null
+            : $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)";
 
     private static long Seconds(TimeSpan t) => Math.Max(0, (long)t.TotalSeconds);
 
