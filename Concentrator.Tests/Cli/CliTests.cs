@@ -218,12 +218,13 @@ public sealed class AdminCommandTests
 
         (code, output, _) = await Run("initiate", "--child", "lan", "--admin", admin);
         Assert.Equal(0, code);
-        Assert.Contains("creating child lan under IKE SA", output);
-        await Eventually.TrueAsync(() => gateway.DataPlane.InstalledCount == 1, "a child created with CREATE_CHILD_SA");
+        Assert.Contains("child lan established under IKE SA #", output);
+        Assert.EndsWith("initiate completed successfully\n", output);
+        Assert.Equal(1, gateway.DataPlane.InstalledCount); // initiate returned once the child was installed
 
-        (code, output, _) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
+        (code, _, var err) = await Run("initiate", "--child", "nosuchchild", "--admin", admin);
         Assert.Equal(1, code);
-        Assert.Contains("no child named 'nosuchchild'", output);
+        Assert.Equal("initiate failed: no child named 'nosuchchild' in the configuration\n", err);
 
         (code, _, _) = await Run("terminate", "--ike", "rw", "--admin", admin);
         Assert.Equal(0, code);

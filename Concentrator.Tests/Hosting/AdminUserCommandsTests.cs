@@ -95,7 +95,7 @@ public sealed class AdminUserCommandsTests
         Assert.Contains("no IKE SA of user 'nobody.test' on this node", err);
         (code, var text, _) = await CliTests.Run("sas", "--user", "site.test", "--admin", rig.Url);
         Assert.Equal(0, code);
-        Assert.Contains($"rw: #{sa.UniqueId}, Established, IKEv2, {sa.Spi}, responder", text);
+        Assert.Contains($"rw: #{sa.UniqueId}, ESTABLISHED, IKEv2, {sa.Spi}, responder", text);
         Assert.Contains("remote 127.0.0.1", text);
     }
 

@@ -36,7 +36,7 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
     [Trait("Category", "Root")]
     public async Task Packet_threads_do_not_allocate_under_a_burst_Root()
     {
-        if (!Prerequisites()) return;
+        if (!InteropPrerequisites.CheckRoot(output, "ip", "nft", "ping", "iperf3", "sysctl", "bash", "dotnet")) return;
         await using var scope = InteropScope.Create(output, budgetSeconds: 55);
         var bed = scope.Bed;
         bed.Peer.Sysctl("net.ipv4.conf.all.rp_filter", "0");
@@ -108,22 +108,6 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
         Assert.True(peerGrowth <= AllowedGrowthBytes, $"peer packet threads allocated {peerGrowth} bytes during the burst");
         Assert.False(gw.HasExited || peer.HasExited, "a concentrator exited");
         scope.Passed();
-    }
-
-    private bool Prerequisites()
-    {
-        var missing = new List<string>();
-        if (!Environment.IsPrivilegedProcess) missing.Add("root (network namespaces)");
-        foreach (var tool in new[] { "ip", "nft", "ping", "iperf3", "sysctl", "bash", "dotnet" })
-        {
-            if (!Command.Exists(tool)) missing.Add(tool);
-        }
-        if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun");
-        if (missing.Count == 0) return true;
-        string reason = $"prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
-        if (InteropPrerequisites.InCi) Assert.Fail(reason);
-        output.WriteLine("NOT RUN: " + reason);
-        return false;
     }
 
     /// <summary>Site-to-site over plain ESP: one packet worker, routes for the remote selectors, no NAT-T.</summary>

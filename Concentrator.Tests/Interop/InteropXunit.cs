@@ -34,6 +34,26 @@ public static class InteropXunit
         }
     }
 
+    extension(InteropPrerequisites)
+    {
+        /// <summary>
+        /// For a root test that runs its own commands rather than the namespace testbed: root, these tools on the PATH and
+        /// /dev/net/tun. True when it can run; otherwise fails (CI=true) or writes NOT RUN and returns false.
+        /// </summary>
+        public static bool CheckRoot(ITestOutputHelper output, params string[] tools)
+        {
+            var missing = new List<string>();
+            if (!Environment.IsPrivilegedProcess) missing.Add("root (network namespaces)");
+            missing.AddRange(tools.Where(tool => !Command.Exists(tool)));
+            if (!File.Exists("/dev/net/tun")) missing.Add("/dev/net/tun");
+            if (missing.Count == 0) return true;
+            string reason = $"prerequisites missing: {string.Join(", ", missing)} (run scripts/install-deps.sh as root)";
+            if (InteropPrerequisites.InCi) Assert.Fail(reason);
+            output.WriteLine("NOT RUN: " + reason);
+            return false;
+        }
+    }
+
     extension(InteropScope)
     {
         /// <summary>A scope whose log is the test's output.</summary>

@@ -50,15 +50,19 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     private readonly ulong _sequenceReportStep;
     // Time since the SA was negotiated: nonzero for one adopted from another node, whose lifetimes run on from there.
     private readonly TimeSpan _age;
+    private readonly IkeLifetimes.ChildSchedule? _schedule;
     private DateTime _lastRekeyRequest = DateTime.MinValue;
     private bool _expired;
     private SaCounters _counters;
     private TimeSpan _pullInterval;
     private ulong _reportedSequence;
 
+    /// <param name="schedule">The rekey and expiry timers, drawn by the parent (which shows them to the operator); null:
+    /// drawn here from <paramref name="lifetime"/>.</param>
     public ChildSaActor(ChildSaInstall install, IDataPlane dataPlane, ChildLifetime? lifetime = null, ulong sequenceReportStep = 0,
-        TimeSpan age = default)
+        TimeSpan age = default, IkeLifetimes.ChildSchedule? schedule = null)
     {
+        _schedule = schedule;
         _inboundSpi = install.InboundSpi;
         _age = age;
         _sequenceReportStep = sequenceReportStep;
@@ -98,8 +102,8 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ChildSaInstall install, IDataPlane dataPlane, ChildLifetime? lifetime = null, ulong sequenceReportStep = 0,
-        TimeSpan age = default) =>
-        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, lifetime, sequenceReportStep, age));
+        TimeSpan age = default, IkeLifetimes.ChildSchedule? schedule = null) =>
+        Akka.Actor.Props.Create(() => new ChildSaActor(install, dataPlane, lifetime, sequenceReportStep, age, schedule));
 
     public static string NameFor(uint inboundSpi) => $"child-{inboundSpi:x8}";
 
@@ -107,7 +111,7 @@ public sealed class ChildSaActor : ReceiveActor, IWithTimers
     {
         _pullInterval = CounterInterval;
         Timers.StartSingleTimer(CounterTimer, PullCounters.Instance, _pullInterval);
-        var schedule = IkeLifetimes.ForChild(_lifetime, _age, Random.Shared);
+        var schedule = _schedule ?? IkeLifetimes.ForChild(_lifetime, _age, Random.Shared);
         if (schedule.Rekey is { } rekey) Timers.StartSingleTimer(RekeyTimer, RekeyDue.Instance, rekey);
         if (schedule.Expire is { } expire) Timers.StartSingleTimer(ExpireTimer, ExpireDue.Instance, expire);
     }

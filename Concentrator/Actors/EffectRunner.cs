@@ -173,11 +173,14 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         var lifetime = sa.Connection is { } conn && conn.Children.TryGetValue(install.Child, out var childConfig)
             ? ChildLifetime.From(childConfig)
             : ChildLifetime.None;
+        var age = DateTime.UtcNow - sa.ChildCreatedUtc(install.InboundSpi);
+        var schedule = IkeLifetimes.ForChild(lifetime, age, Random.Shared);
         var child = Context.ActorOf(ChildSaActor.Props(install, DataPlane, lifetime,
-            sequenceReportStep: replication is null ? 0 : actor.SequenceMargin / 2,
-            age: DateTime.UtcNow - sa.ChildCreatedUtc(install.InboundSpi)), ChildSaActor.NameFor(install.InboundSpi));
+            sequenceReportStep: replication is null ? 0 : actor.SequenceMargin / 2, age: age, schedule: schedule),
+            ChildSaActor.NameFor(install.InboundSpi));
         Context.Watch(child);
-        _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child, UpdownUp(sa, install));
+        _installed[install.InboundSpi] = new InstalledChild(child, install.Connection, install.Child, UpdownUp(sa, install),
+            DateTime.UtcNow + schedule.Rekey, DateTime.UtcNow + schedule.Expire);
         // The supervisor routes the data plane's reports about this SPI (its peer's ESP from a new address) here.
         Context.Parent.Tell(new IkeSaSupervisor.ChildInstalled(install.InboundSpi));
         _spiOfChild[child] = install.InboundSpi;
@@ -370,7 +373,17 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";
 
-    private sealed record InstalledChild(IActorRef Actor, string Connection, string Child, string? UpdownKey);
+    /// <param name="RekeyAt">When its rekey timer fires (a rekey it asks for later, by volume or a failed try, is not shown).</param>
+    private sealed record InstalledChild(IActorRef Actor, string Connection, string Child, string? UpdownKey, DateTime? RekeyAt, DateTime? ExpireAt);
+
+    /// <summary>The timers of an installed child as the operator sees them; false when it is not in the data plane (any more).</summary>
+    public bool TryGetChildTimers(uint inboundSpi, out DateTime? rekeyAt, out DateTime? expireAt)
+    {
+        rekeyAt = expireAt = null;
+        if (!_installed.TryGetValue(inboundSpi, out var c)) return false;
+        (rekeyAt, expireAt) = (c.RekeyAt, c.ExpireAt);
+        return true;
+    }
 
     private sealed class UpdownHold(string script, string child, IReadOnlyList<TrafficSelector> localTs, IReadOnlyList<TrafficSelector> remoteTs, uint reqid)
     {

@@ -44,6 +44,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private readonly ILogger _log;
     private readonly ISaReplication? _replication;
     private readonly EffectRunner _runner;
+    // The IKE SA's timers as last started (shown by sas); null where the connection sets none.
+    private DateTime? _rekeyAt, _reauthAt, _expireAt;
 
     public IkeSaActor(IkeSa sa, IIkeSender sender, ILogger log, ISaReplication? replication = null, ulong sequenceMargin = 0, long uniqueId = 0)
     {
@@ -91,10 +93,16 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         });
         Receive<IkeRekeyDue>(_ =>
         {
-            if (!Sa.RekeyIke()) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
+            if (!Sa.RekeyIke())
+            {
+                Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, IkeRekeyRetry);
+                _rekeyAt = DateTime.UtcNow + IkeRekeyRetry;
+            }
             Drain();
         });
         Receive<IkeReauthDue>(_ => Reauthenticate());
+        // The operator's rekey takes the timer's path, so that it retries and is refused exactly as the timer's would be.
+        Receive<RekeyIkeSa>(m => Self.Tell(m.Reauth ? IkeReauthDue.Instance : IkeRekeyDue.Instance));
         Receive<ChildrenUpDue>(_ => ReportChildrenUp(force: true));
         Receive<IkeExpireDue>(_ =>
         {
@@ -146,7 +154,7 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         Receive<GetInfo>(_ => Sender.Tell(new Info(Sa.OurSpi, Sa.State, Sa.Connection?.Name ?? "", Sa.RemoteEndpoint, Sa.Children.ToList(),
             Sa.IsInitiator, Sa.ProposalText, Sa.RemoteId?.Text ?? "", Sa.Age, Sa.PeerCertificateSubject,
             Sa.VirtualIps.All.Select(v => v.Address.ToString()).ToList(), UniqueId, Sa.LocalId?.Text ?? "", Sa.User?.Text ?? "",
-            Sa.EapIdentity?.Text, _runner.Traffic())));
+            Sa.EapIdentity?.Text, _runner.Traffic(), Sa.Suite, Sa.EstablishedUtc, _rekeyAt, _reauthAt, _expireAt, ChildStates())));
         Receive<CreateChildSa>(m =>
         {
             Sa.CreateChild(m.Child);
@@ -305,6 +313,21 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         if (schedule.Reauth is { } reauth) Timers.StartSingleTimer(IkeReauthTimer, IkeReauthDue.Instance, reauth);
         if (schedule.Rekey is { } rekey) Timers.StartSingleTimer(IkeRekeyTimer, IkeRekeyDue.Instance, rekey);
         if (schedule.Expire is { } expire) Timers.StartSingleTimer(IkeExpireTimer, IkeExpireDue.Instance, expire);
+        var now = DateTime.UtcNow;
+        (_reauthAt, _rekeyAt, _expireAt) = (now + schedule.Reauth, now + schedule.Rekey, now + schedule.Expire);
+    }
+
+    /// <summary>Each child of the current SA with its phase, our exchanges in flight on it and its timers (<c>sas</c>).</summary>
+    private List<ChildStatus> ChildStates()
+    {
+        var result = new List<ChildStatus>();
+        foreach (var e in Sa.ChildTable.Entries)
+        {
+            _runner.TryGetChildTimers(e.Record.InboundSpi, out var rekeyAt, out var expireAt);
+            result.Add(new ChildStatus(e.Record.InboundSpi, e.Phase, e.Rekeying, e.Deleting, Sa.ChildCreatedUtc(e.Record.InboundSpi), rekeyAt, expireAt,
+                e.Keys.Transport == EspTransport.UdpEncapsulated));
+        }
+        return result;
     }
 
     /// <summary>
@@ -444,11 +467,21 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     public sealed record Info(ulong Spi, IkeSaState State, string Connection, IPEndPoint Remote, IReadOnlyList<ChildSaRecord> Children,
         bool Initiator = false, string Proposal = "", string RemoteId = "", TimeSpan Age = default, string? RemoteCertificate = null,
         IReadOnlyList<string>? VirtualIps = null, long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null,
-        SaCounters Traffic = default);
+        SaCounters Traffic = default, IkeSuite Suite = default, DateTime EstablishedUtc = default, DateTime? RekeyAt = null,
+        DateTime? ReauthAt = null, DateTime? ExpireAt = null, IReadOnlyList<ChildStatus>? ChildStates = null);
+
+    /// <summary>Where a Child SA stands (<see cref="ChildSaTable"/>'s phase and flags) and its timers, for the operator.</summary>
+    /// <param name="UdpEncapsulated">Its ESP travels in UDP (RFC 3948): swanctl's "-in-UDP".</param>
+    public sealed record ChildStatus(uint InboundSpi, ChildSaPhase Phase, bool Rekeying, bool Deleting, DateTime InstalledUtc,
+        DateTime? RekeyAt, DateTime? ExpireAt, bool UdpEncapsulated = false);
 
     /// <summary>The supervisor's answer to <see cref="IkeSaSupervisor.CheckUnique"/>: resume the IKE_AUTH of SA
     /// <paramref name="Spi"/>, refused when unique keep found a duplicate.</summary>
     public sealed record UniqueChecked(ulong Spi, bool Refused);
+
+    /// <summary>Operator: rekey this IKE SA now (CREATE_CHILD_SA), or reauthenticate it (<paramref name="Reauth"/>: a new IKE SA
+    /// make-before-break, as reauth_time does).</summary>
+    public sealed record RekeyIkeSa(bool Reauth);
 
     /// <summary>Operator: negotiate one more Child SA under this IKE SA (CREATE_CHILD_SA).</summary>
     public sealed record CreateChildSa(ChildConfig Child);

@@ -11,7 +11,7 @@ namespace Concentrator.Cli;
 /// <c>sas [--user ID]</c>, <c>list-conns</c>, <c>initiate --child NAME</c>,
 /// <c>terminate --ike NAME | --child NAME | --user ID | --ike-id N | --vip ADDR</c>.
 /// </summary>
-public static class AdminCommands
+public static partial class AdminCommands
 {
     public const string SasHelp = """
         Usage: Concentrator sas [--user ID] [--json] [--admin URL | --config FILE]
@@ -30,15 +30,18 @@ public static class AdminCommands
         """;
 
     public const string InitiateHelp = """
-        Usage: Concentrator initiate --child NAME [--admin URL | --config FILE]
+        Usage: Concentrator initiate --child NAME [--timeout S] [--admin URL | --config FILE]
 
         Negotiates the named child: under the existing IKE SA of its connection (CREATE_CHILD_SA),
-        or with a new IKE SA to the connection's remote_addrs. In a cluster: from this node.
+        or with a new IKE SA to the connection's remote_addrs, and waits for the outcome as swanctl
+        --initiate does: "initiate completed successfully" (exit 0) once the Child SA is installed,
+        "initiate failed: REASON" (exit 1) when the IKE SA failed or closed, or after --timeout S
+        seconds (1-300, default 60; swanctl's 0, wait forever, is not offered). In a cluster: from this node.
         """;
 
     public const string TerminateHelp = """
         Usage: Concentrator terminate (--ike CONNECTION | --child NAME | --user ID | --ike-id N | --vip ADDR)
-                                      [--admin URL | --config FILE]
+                                      [--timeout S] [--admin URL | --config FILE]
 
         Deletes SAs with their peers:
           --ike CONNECTION  every IKE SA of a connection (and its Child SAs)
@@ -46,7 +49,10 @@ public static class AdminCommands
           --user ID         every IKE SA of one user (the EAP identity, else the IKE identity)
           --ike-id N        one IKE SA by its unique id (the #N that sas shows)
           --vip ADDR        the IKE SA holding this virtual IP
-        Exactly one selector. Nothing matching, or a malformed value: an error and exit status 1.
+        Exactly one selector. Waits until the SAs are gone (the peer answered the Delete, or our
+        retransmissions ended), at most --timeout S seconds (1-300, default 60), then prints
+        "terminate completed successfully" (exit 0) or "terminate failed: REASON" (exit 1).
+        Nothing matching, or a malformed value: an error and exit status 1.
         In a cluster: the SAs this node holds (a user's SAs on other nodes stay; run it on each node).
         """;
 
@@ -80,6 +86,8 @@ public static class AdminCommands
         ["user"] = true,
         ["ike-id"] = true,
         ["vip"] = true,
+        ["timeout"] = true,
+        ["reauth"] = false,
     };
 
     public static async Task<int> RunAsync(string command, string[] args)
@@ -87,11 +95,22 @@ public static class AdminCommands
         var cl = CommandLine.Parse(args, Options);
         if (cl.Help)
         {
-            Console.WriteLine(command switch { "sas" => SasHelp, "initiate" => InitiateHelp, "list-conns" => ListConnsHelp, "reload" => ReloadHelp, _ => TerminateHelp });
+            Console.WriteLine(command switch
+            {
+                "sas" => SasHelp, "initiate" => InitiateHelp, "list-conns" => ListConnsHelp, "reload" => ReloadHelp, "rekey" => RekeyHelp,
+                "stats" => StatsHelp, _ => TerminateHelp,
+            });
             return 0;
         }
+        int wait = command is "initiate" or "terminate" or "rekey" ? cl.GetInt("timeout", DefaultWaitSeconds, 1, AdminApi.MaxWaitSeconds) : 0;
+        if (command is "initiate" or "rekey" && cl.Get("child") is { } name && (name.Length > AdminApi.MaxArgumentLength || name.Any(char.IsControl)))
+        {
+            throw new CliException($"--child: not a valid name (at most {AdminApi.MaxArgumentLength} printable characters)");
+        }
+        if (cl.Has("reauth") && command != "rekey") throw new CliException("--reauth belongs to rekey");
 
-        using var http = new HttpClient { BaseAddress = new Uri(Endpoint(cl)), Timeout = TimeSpan.FromSeconds(15) };
+        // A waiting command's request lasts its --timeout; the endpoint answers by then (504 when the time ran out).
+        using var http = new HttpClient { BaseAddress = new Uri(Endpoint(cl)), Timeout = TimeSpan.FromSeconds(15 + wait) };
         if (Environment.GetEnvironmentVariable(HttpConfig.AdminTokenVariable) is { Length: > 0 } token)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -123,10 +142,14 @@ public static class AdminCommands
                 case "initiate":
                 {
                     string child = cl.Get("child") ?? throw new CliException("initiate needs --child NAME");
-                    return await Post(http, $"admin/initiate?child={Uri.EscapeDataString(child)}");
+                    return await Outcome(http, "initiate", $"admin/initiate?child={Uri.EscapeDataString(child)}&timeout={wait}");
                 }
+                case "rekey":
+                    return await Outcome(http, "rekey", $"admin/rekey?{RekeyQuery(cl)}&timeout={wait}");
+                case "stats":
+                    return await Stats(http, cl.Has("json"));
                 default:
-                    return await Post(http, $"admin/terminate?{TerminateQuery(cl)}");
+                    return await Outcome(http, "terminate", $"admin/terminate?{TerminateQuery(cl)}&timeout={wait}");
             }
         }
         catch (HttpRequestException ex)
@@ -155,9 +178,7 @@ public static class AdminCommands
         switch (option)
         {
             case "ike-id":
-                if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) || id <= 0)
-                    throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
-                return $"ike_id={id}";
+                return $"ike_id={UniqueId(value)}";
             case "vip":
                 if (!System.Net.IPAddress.TryParse(value, out var vip)) throw new CliException($"--vip: '{value}' is not an IP address");
                 return $"vip={Uri.EscapeDataString(vip.ToString())}";
@@ -167,6 +188,11 @@ public static class AdminCommands
                 return $"{option}={Uri.EscapeDataString(value)}";
         }
     }
+
+    /// <summary>--ike-id: the #N of sas, refused here already when it is not one.</summary>
+    private static long UniqueId(string value) => AdminApi.UniqueIdError(value, out long id) is null
+        ? id
+        : throw new CliException($"--ike-id: '{value}' is not a unique id (a positive number, the #N of sas)");
 
     private static string User(string user) => user.Length is > 0 and <= AdminApi.MaxArgumentLength && !user.Any(char.IsControl)
         ? user
@@ -216,17 +242,19 @@ public static class AdminCommands
         if (sas.Count == 0) sb.AppendLine("no IKE SAs");
         foreach (var sa in sas)
         {
-            sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State}, IKEv2, {sa.Spi}, {sa.Role}");
+            sb.AppendLine($"{sa.Connection}: #{sa.UniqueId}, {sa.State.ToUpperInvariant()}, IKEv2, {sa.Spi}, {sa.Role}");
             if (sa.LocalId.Length > 0) sb.AppendLine($"  local  [{sa.LocalId}]");
             // As swanctl --list-sas: the EAP identity after the IKE identity (the user, when there is one).
             sb.AppendLine($"  remote {sa.Remote} [{sa.RemoteId}]{(sa.EapId is { } eap ? $" EAP: '{eap}'" : "")}");
             if (sa.VirtualIps is { Count: > 0 } vips) sb.AppendLine($"  {(sa.Role == "initiator" ? "local" : "remote")} virtual IP {string.Join(' ', vips)}");
             sb.AppendLine($"  {sa.Proposal}");
             if (sa.RemoteCertificate is { } certificate) sb.AppendLine($"  remote certificate {certificate}");
-            sb.AppendLine($"  established {sa.AgeSeconds:F0}s ago");
+            if (sa.EstablishedSeconds is { } established)
+                sb.AppendLine($"  established {established}s ago{In("rekeying", sa.RekeySeconds)}{In("reauth", sa.ReauthSeconds)}{In("expires", sa.ExpiresSeconds)}");
             foreach (var c in sa.Children)
             {
-                sb.AppendLine($"  {c.Name}: INSTALLED, {c.Mode.ToUpperInvariant()}, {c.Suite}");
+                sb.AppendLine($"  {c.Name}: {c.State}, {c.Mode.ToUpperInvariant()}{(c.Encap ? "-in-UDP" : "")}, ESP:{c.Suite}");
+                sb.AppendLine($"    installed {c.InstalledSeconds}s ago{In("rekeying", c.RekeySeconds)}{In("expires", c.ExpiresSeconds)}");
                 sb.AppendLine($"    in  {c.InboundSpi}, {c.BytesIn} bytes, {c.PacketsIn} packets");
                 sb.AppendLine($"    out {c.OutboundSpi}, {c.BytesOut} bytes, {c.PacketsOut} packets");
                 sb.AppendLine($"    local  {string.Join(' ', c.LocalTs)}");
@@ -236,6 +264,9 @@ public static class AdminCommands
         }
         return sb.ToString();
     }
+
+    /// <summary>swanctl's ", rekeying in 3540s"; nothing when no such timer runs.</summary>
+    private static string In(string what, long? seconds) => seconds is { } s ? $", {what} in {s}s" : "";
 
     /// <summary>swanctl --list-conns style text.</summary>
     public static string RenderConns(IReadOnlyList<ConnView> conns)

@@ -56,6 +56,7 @@ public static class RunCommand
             o.UseUtcTimestamp = true;
         }));
         var log = loggers.CreateLogger("Concentrator");
+        Log.Starting(log, BuildInfo.Line);
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
         SecretFileCheck.WarnIfExposed(path, config, log);
         WeakAlgorithmCheck.WarnEach(config, log);
@@ -68,10 +69,9 @@ public static class RunCommand
             {
                 dataPlane = new LinuxDataPlane(config.ToDataPlaneOptions(), loggers.CreateLogger("Concentrator.DataPlane"));
             }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+            catch (Exception ex) when (ex is not ConfigException)
             {
-                throw new CliException($"cannot start the TUN data plane ({ex.Message}); it needs CAP_NET_ADMIN (root), "
-                    + $"or set 'tunnel: {{ type: none }}' in {config.Source} for IKE only");
+                throw Failed(log, StartupErrors.DataPlane(ex, config.Source));
             }
         }
         else
@@ -79,19 +79,41 @@ public static class RunCommand
             dataPlane = new InMemoryDataPlane();
         }
 
-        var gateway = Gateway.Start(new GatewayOptions
+        Gateway gateway;
+        try
         {
-            Config = config,
-            DataPlane = dataPlane,
-            Loggers = loggers,
-            Cluster = config.Cluster.WithEnvironment(Environment.GetEnvironmentVariable),
-        });
-        if (dataPlane is LinuxDataPlane linux)
-        {
-            linux.AttachAcquireHandler(gateway.Acquire);
-            linux.Start(gateway.Ingress);
+            gateway = Gateway.Start(new GatewayOptions
+            {
+                Config = config,
+                DataPlane = dataPlane,
+                Loggers = loggers,
+                Cluster = config.Cluster.WithEnvironment(Environment.GetEnvironmentVariable),
+            });
         }
-        await using var http = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers, adminToken).ConfigureAwait(false);
+        catch (Exception ex) when (ex is not ConfigException)
+        {
+            (dataPlane as IDisposable)?.Dispose();
+            throw Failed(log, StartupErrors.Gateway(ex, config.Source));
+        }
+
+        HealthServer server;
+        try
+        {
+            if (dataPlane is LinuxDataPlane linux)
+            {
+                linux.AttachAcquireHandler(gateway.Acquire);
+                linux.Start(gateway.Ingress);
+            }
+            server = await HealthServer.StartAsync(config.Http.Listen, gateway, loggers, adminToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not ConfigException)
+        {
+            // Nothing was served yet: the node leaves (a one-node cluster at once) and its sockets close before the exit.
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            (dataPlane as IDisposable)?.Dispose();
+            throw Failed(log, StartupErrors.Http(ex, config.Http.Listen, config.Source));
+        }
+        await using var http = server;
         gateway.StartConfiguredConnections();
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -117,6 +139,13 @@ public static class RunCommand
         await gateway.ShutdownAsync(TimeSpan.FromSeconds(shutdownSeconds)).ConfigureAwait(false);
         (dataPlane as IDisposable)?.Dispose();
         return 0;
+    }
+
+    /// <summary>The whole exception goes to the structured log; stderr gets the one line of <paramref name="error"/>.</summary>
+    private static StartupException Failed(ILogger log, StartupException error)
+    {
+        Log.StartupFailed(log, error.InnerException, error.Message);
+        return error;
     }
 
     private static LogLevel ParseLevel(string text) => text.ToLowerInvariant() switch

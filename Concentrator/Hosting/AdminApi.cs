@@ -13,9 +13,14 @@ namespace Concentrator.Hosting;
 /// <param name="UniqueId">This node's number of the tunnel (swanctl's #N; <c>terminate --ike-id</c>).</param>
 /// <param name="EapId">The identity the peer proved by EAP (swanctl's remote-eap-id); null when it did not log in by EAP.</param>
 /// <param name="User">Who the SA belongs to: the EAP identity, else the peer's IKE identity.</param>
+/// <param name="Proposal">The negotiated algorithms as swanctl --list-sas prints them (<see cref="SwanctlNames.Ike"/>).</param>
+/// <param name="EstablishedSeconds">Since IKE_AUTH completed (or the rekey that made this SA); null while it is not established.</param>
+/// <param name="RekeySeconds">Until its rekey (rekey_time less the drawn rand_time part); null when none is scheduled. Likewise
+/// <paramref name="ReauthSeconds"/> and <paramref name="ExpiresSeconds"/> (rekey_time + over_time).</param>
 public sealed record SaView(string Connection, string Spi, string State, string Role, string Remote, string RemoteId, string Proposal,
     double AgeSeconds, IReadOnlyList<ChildView> Children, string? RemoteCertificate = null, IReadOnlyList<string>? VirtualIps = null,
-    long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null);
+    long UniqueId = 0, string LocalId = "", string User = "", string? EapId = null, long? EstablishedSeconds = null,
+    long? RekeySeconds = null, long? ReauthSeconds = null, long? ExpiresSeconds = null);
 
 /// <summary>One configured connection as <c>list-conns</c> shows it (swanctl --list-conns), never a secret.</summary>
 public sealed record ConnView(string Name, IReadOnlyList<string> LocalAddrs, IReadOnlyList<string> RemoteAddrs, string Unique,
@@ -28,13 +33,19 @@ public sealed record AuthView(string Auth, string Id, IReadOnlyList<string> Cert
 public sealed record ChildConfView(string Name, string Mode, IReadOnlyList<string> LocalTs, IReadOnlyList<string> RemoteTs,
     IReadOnlyList<string> EspProposals, string? Updown = null, uint IfIdIn = 0, uint IfIdOut = 0);
 
+/// <param name="Suite">The algorithms as swanctl prints them after <c>ESP:</c> (<see cref="SwanctlNames.Esp"/>).</param>
+/// <param name="State">swanctl's child state from the Child SA table (<see cref="SwanctlNames.ChildState"/>).</param>
+/// <param name="RekeySeconds">Until its rekey timer; null when none. <paramref name="ExpiresSeconds"/>: until life_time.</param>
+/// <param name="Encap">Its ESP travels in UDP (RFC 3948; swanctl's "-in-UDP").</param>
 public sealed record ChildView(string Name, string InboundSpi, string OutboundSpi, string Suite, IReadOnlyList<string> LocalTs,
     IReadOnlyList<string> RemoteTs, ulong BytesIn, ulong PacketsIn, ulong BytesOut, ulong PacketsOut, string Mode = "tunnel",
-    uint IfIdIn = 0, uint IfIdOut = 0);
+    uint IfIdIn = 0, uint IfIdOut = 0, string State = "INSTALLED", long InstalledSeconds = 0, long? RekeySeconds = null,
+    long? ExpiresSeconds = null, bool Encap = false);
 
 [JsonSerializable(typeof(List<SaView>))]
 [JsonSerializable(typeof(List<ConnView>))]
 [JsonSerializable(typeof(AdminResult))]
+[JsonSerializable(typeof(StatsView))]
 [JsonSerializable(typeof(ReloadResult))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 public sealed partial class AdminJson : JsonSerializerContext;
@@ -47,7 +58,7 @@ public sealed record AdminResult(bool Ok, string Message);
 /// CONCENTRATOR_ADMIN_TOKEN set (allowed with a loopback http.listen only, <see cref="HttpConfig.AdminToken"/>) every
 /// request must also carry the token as a bearer token. <see cref="AdminGate"/> checks both before a handler runs.
 /// </summary>
-public static class AdminApi
+public static partial class AdminApi
 {
     public static void Map(WebApplication app, Gateway gateway, string? token)
     {
@@ -57,7 +68,9 @@ public static class AdminApi
         app.MapGet("/admin/sas", async (HttpContext http) => gate.Admit(http) ?? await SasAsync(gateway, http.Request.Query));
         app.MapGet("/admin/conns", (HttpContext http) => gate.Admit(http) ??
             Results.Text(JsonSerializer.Serialize(ListConns(gateway.Config), AdminJson.Default.ListConnView), "application/json"));
-        app.MapPost("/admin/initiate", async (HttpContext http, string child) => gate.Admit(http) ?? Reply(await InitiateAsync(gateway, child)));
+        app.MapPost("/admin/initiate", async (HttpContext http) => gate.Admit(http) ?? await InitiateAsync(gateway, http.Request.Query));
+        app.MapPost("/admin/rekey", async (HttpContext http) => gate.Admit(http) ?? await RekeyAsync(gateway, http.Request.Query));
+        app.MapGet("/admin/stats", async (HttpContext http) => gate.Admit(http) ?? await StatsAsync(gateway));
         app.MapPost("/admin/terminate", async (HttpContext http) => gate.Admit(http) ?? await TerminateAsync(gateway, http.Request.Query));
         // Re-reads the file the gateway was started with: a request names no path, so the endpoint reads no other file.
         app.MapPost("/admin/reload", async (HttpContext http) => gate.Admit(http) ?? ReplyReload(await gateway.ReloadAsync()));
@@ -75,6 +88,7 @@ public static class AdminApi
     public const int MaxArgumentLength = 512;
 
     private static readonly string[] TerminateSelectors = ["ike", "child", "user", "ike_id", "vip"];
+    private static readonly string[] TerminateParameters = [.. TerminateSelectors, "timeout"];
 
     /// <summary>
     /// Admin input is hostile: one query value, at most <see cref="MaxArgumentLength"/> characters, no control characters;
@@ -127,6 +141,7 @@ public static class AdminApi
     public static async Task<List<SaView>> ListAsync(Gateway gateway)
     {
         var result = new List<SaView>();
+        var now = DateTime.UtcNow;
         foreach (var info in await InfosAsync(gateway))
         {
             var children = info.Children.Select(c =>
@@ -134,34 +149,21 @@ public static class AdminApi
                 gateway.Options.DataPlane.TryGetCounters(c.InboundSpi, out var n);
                 // The child's interfaces in the running configuration (a reload that changed them applies to new SAs only).
                 var conf = gateway.Config.Connections.GetValueOrDefault(info.Connection)?.Children.GetValueOrDefault(c.Child);
-                return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", $"{c.Suite.Encryption}-{c.Suite.KeyBits}",
+                var status = info.ChildStates?.FirstOrDefault(s => s.InboundSpi == c.InboundSpi);
+                return new ChildView(c.Child, $"{c.InboundSpi:x8}", $"{c.OutboundSpi:x8}", SwanctlNames.Esp(c.Suite),
                     c.LocalTs.Select(Format).ToList(), c.RemoteTs.Select(Format).ToList(), n.BytesIn, n.PacketsIn, n.BytesOut, n.PacketsOut,
-                    c.Mode == IpsecMode.Transport ? "transport" : "tunnel", conf?.InterfaceIdIn ?? 0, conf?.InterfaceIdOut ?? 0);
+                    c.Mode == IpsecMode.Transport ? "transport" : "tunnel", conf?.InterfaceIdIn ?? 0, conf?.InterfaceIdOut ?? 0,
+                    status is null ? "INSTALLED" : SwanctlNames.ChildState(status.Phase, status.Rekeying, status.Deleting),
+                    status is null ? 0 : Seconds(now - status.InstalledUtc), Until(status?.RekeyAt, now), Until(status?.ExpireAt, now),
+                    status?.UdpEncapsulated == true);
             }).ToList();
             result.Add(new SaView(info.Connection, $"{info.Spi:x16}", info.State.ToString(), info.Initiator ? "initiator" : "responder",
-                info.Remote.ToString(), info.RemoteId, info.Proposal, Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate,
-                    info.VirtualIps ?? [], info.UniqueId, info.LocalId, info.User, info.EapId));
+                info.Remote.ToString(), info.RemoteId, info.Suite.Encryption == EncrAlgorithm.None ? info.Proposal : SwanctlNames.Ike(info.Suite),
+                Math.Round(info.Age.TotalSeconds, 1), children, info.RemoteCertificate, info.VirtualIps ?? [], info.UniqueId, info.LocalId,
+                info.User, info.EapId, info.EstablishedUtc == default ? null : Seconds(now - info.EstablishedUtc),
+                Until(info.RekeyAt, now), Until(info.ReauthAt, now), Until(info.ExpireAt, now)));
         }
         return result;
-    }
-
-    private static async Task<AdminResult> InitiateAsync(Gateway gateway, string child)
-    {
-        foreach (var conn in gateway.Config.Connections.Values)
-        {
-            if (!conn.Children.TryGetValue(child, out var config)) continue;
-            // Under an existing IKE SA of the connection: CREATE_CHILD_SA; otherwise a new IKE SA.
-            foreach (var (actor, info) in await ActorsAsync(gateway))
-            {
-                if (info.Connection != conn.Name || info.State != IkeSaState.Established) continue;
-                actor.Tell(new IkeSaActor.CreateChildSa(config));
-                return new AdminResult(true, $"creating child {child} under IKE SA {info.Spi:x16}");
-            }
-
-            if (!gateway.TryInitiate(conn, [config])) return new AdminResult(false, $"connection {conn.Name} has no concrete remote_addrs");
-            return new AdminResult(true, $"initiating {conn.Name} with child {child}");
-        }
-        return new AdminResult(false, $"no child named '{child}' in the configuration");
     }
 
     /// <summary>
@@ -171,8 +173,10 @@ public static class AdminApi
     /// </summary>
     private static async Task<IResult> TerminateAsync(Gateway gateway, IQueryCollection query)
     {
-        if (query.Keys.FirstOrDefault(k => !TerminateSelectors.Contains(k)) is { } unknown)
+        if (query.Keys.FirstOrDefault(k => !TerminateParameters.Contains(k)) is { } unknown)
             return Reply(new AdminResult(false, $"unknown parameter '{unknown}'"), 400);
+        var timeout = Timeout(query, out var timeoutError);
+        if (timeoutError is not null) return Reply(new AdminResult(false, timeoutError), 400);
         var given = TerminateSelectors.Where(query.ContainsKey).ToList();
         if (given.Count != 1) return Reply(new AdminResult(false, "terminate needs exactly one of ike, child, user, ike_id, vip"), 400);
         string key = given[0];
@@ -181,13 +185,14 @@ public static class AdminApi
 
         long ikeId = 0;
         System.Net.IPAddress? vip = null;
-        if (key == "ike_id" && (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ikeId) || ikeId <= 0))
-            return Reply(new AdminResult(false, $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)"), 400);
+        if (key == "ike_id" && UniqueIdError(value, out ikeId) is { } idError) return Reply(new AdminResult(false, idError), 400);
         if (key == "vip" && !System.Net.IPAddress.TryParse(value, out vip))
             return Reply(new AdminResult(false, $"vip: '{value}' is not an IP address"), 400);
         string? vipText = vip?.ToString();
 
         int n = 0;
+        var deleted = new List<IActorRef>();
+        var children = new List<(IActorRef, uint)>();
         foreach (var (actor, info) in await ActorsAsync(gateway))
         {
             bool whole = key switch
@@ -201,6 +206,7 @@ public static class AdminApi
             if (whole)
             {
                 actor.Tell(IkeSaActor.DeleteIkeSa.Instance);
+                deleted.Add(actor);
                 n++;
             }
             else if (key == "child")
@@ -208,10 +214,12 @@ public static class AdminApi
                 foreach (var c in info.Children.Where(c => c.Child == value))
                 {
                     actor.Tell(new IkeSaActor.DeleteChildSa(c.InboundSpi));
+                    children.Add((actor, c.InboundSpi));
                     n++;
                 }
             }
         }
+        if (n > 0 && timeout > TimeSpan.Zero) return await WaitDeletedAsync(gateway, timeout.Value, deleted, children, $"deleting {n} SA(s)");
         if (n > 0) return Reply(new AdminResult(true, $"deleting {n} SA(s)"));
         return Reply(new AdminResult(false, key switch
         {
@@ -241,6 +249,16 @@ public static class AdminApi
         }
         return result;
     }
+
+    /// <summary>swanctl's #N as a query value: a positive decimal number, nothing else; null when it is one.</summary>
+    public static string? UniqueIdError(string value, out long id) =>
+        long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id) && id > 0
+            ? null
+            : $"ike_id: '{value}' is not a unique id (a positive number as sas shows it after #)";
+
+    private static long Seconds(TimeSpan t) => Math.Max(0, (long)t.TotalSeconds);
+
+    private static long? Until(DateTime? at, DateTime now) => at is { } t ? Seconds(t - now) : null;
 
     private static string Format(TrafficSelector ts) =>
         ts.StartAddress.Equals(ts.EndAddress) ? ts.StartAddress.ToString() : $"{ts.StartAddress}-{ts.EndAddress}";

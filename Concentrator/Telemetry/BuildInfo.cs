@@ -4,14 +4,17 @@ using System.Runtime.InteropServices;
 namespace Concentrator.Telemetry;
 
 /// <summary>
-/// What this binary is: the assembly's informational version split at '+' (the SDK appends the source revision:
-/// the git commit in a checkout, the Dockerfile's SOURCE_REVISION argument in the image) and the .NET runtime it
-/// runs on. Served as <c>concentrator_build_info</c>.
+/// What this binary is: the one source of the version string (<c>--version</c>, <c>stats</c>, the start-up log line and
+/// <c>concentrator_build_info</c>). The informational version is Concentrator.csproj's Version with the source revision
+/// the SDK appends after '+' (the git commit in a checkout, the Dockerfile's SOURCE_REVISION argument in the image).
 /// </summary>
 public static class BuildInfo
 {
-    private static readonly (string Version, string Commit) Parsed =
-        Parse(typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+    /// <summary>E.g. <c>0.1.0+a347c43…</c>.</summary>
+    public static string InformationalVersion { get; } =
+        typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    private static readonly (string Version, string Commit) Parsed = Parse(InformationalVersion);
 
     /// <summary>The product version (Concentrator.csproj's Version, the chart's appVersion).</summary>
     public static string Version => Parsed.Version;
@@ -21,6 +24,10 @@ public static class BuildInfo
 
     /// <summary>The .NET runtime, e.g. ".NET 10.0.1".</summary>
     public static string Runtime => RuntimeInformation.FrameworkDescription;
+
+    /// <summary>One line as charon's start-up line: <c>Concentrator 0.1.0+a347c43 (.NET 10.0.0, Linux 6.1.0, X64)</c>.</summary>
+    public static string Line =>
+        $"Concentrator {Version}{(Commit != "unknown" ? "+" + Commit[..Math.Min(12, Commit.Length)] : "")} ({Runtime}, {(OperatingSystem.IsLinux() ? "Linux" : Environment.OSVersion.Platform.ToString())} {Environment.OSVersion.Version}, {RuntimeInformation.ProcessArchitecture})";
 
     internal static (string Version, string Commit) Parse(string? informational)
     {

@@ -157,7 +157,15 @@ public sealed class UdpIkeTransport : IIkeSender, IDisposable
 
         socket.ReceiveBufferSize = 4 * 1024 * 1024;
         socket.SendBufferSize = 4 * 1024 * 1024;
-        socket.Bind(new IPEndPoint(address, port));
+        try
+        {
+            socket.Bind(new IPEndPoint(address, port));
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new PortBindException(new IPEndPoint(address, port), e);
+        }
         return socket;
     }
 

@@ -51,7 +51,14 @@ public sealed unsafe class UdpBatchSocket : IDisposable
                 SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
                 SetBuffer(fd, LibC.SO_SNDBUFFORCE, LibC.SO_SNDBUF, bufferBytes);
             }
-            BindOrThrow(fd, address, (ushort)port);
+            try
+            {
+                BindOrThrow(fd, address, (ushort)port);
+            }
+            catch (SocketException e)
+            {
+                throw new Transport.PortBindException(new IPEndPoint(address, port), e);
+            }
             LibC.SockAddrIn6 bound;
             uint length = (uint)sizeof(LibC.SockAddrIn6);
             if (LibC.getsockname(fd, &bound, &length) != 0)
