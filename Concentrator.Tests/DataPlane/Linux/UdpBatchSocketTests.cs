@@ -196,7 +196,9 @@ public class UdpBatchSocketTests(ITestOutputHelper output)
 
         using var b = new UdpBatchSocket(IPAddress.Loopback, a.LocalPort, reusePort: true);
         Assert.Equal(a.LocalPort, b.LocalPort);
-        Assert.Throws<System.Net.Sockets.SocketException>(() => new UdpBatchSocket(IPAddress.Loopback, a.LocalPort, reusePort: false));
+        var refused = Assert.Throws<Concentrator.Transport.PortBindException>(() => new UdpBatchSocket(IPAddress.Loopback, a.LocalPort, reusePort: false));
+        Assert.Equal(System.Net.Sockets.SocketError.AddressAlreadyInUse, refused.Error);
+        Assert.Equal(a.LocalPort, refused.Endpoint.Port);
         Assert.True(a.GetBufferSize(receive: true) >= 256 * 1024, $"SO_RCVBUF {a.GetBufferSize(true)}");
 
         a.Dispose();

@@ -286,6 +286,30 @@ public static unsafe partial class LibC
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Errno() => Marshal.GetLastPInvokeError();
 
+    /// <summary>The last call's errno as a SocketException whose SocketErrorCode is .NET's value for it (SocketException(int)
+    /// takes SocketError codes, not Linux errno values: errno 98 would not read as AddressAlreadyInUse).</summary>
+    public static System.Net.Sockets.SocketException LastSocketError()
+    {
+        int errno = Errno();
+        System.Net.Sockets.SocketError? code = errno switch
+        {
+            1 or 13 => System.Net.Sockets.SocketError.AccessDenied,       // EPERM, EACCES
+            4 => System.Net.Sockets.SocketError.Interrupted,               // EINTR
+            11 => System.Net.Sockets.SocketError.WouldBlock,               // EAGAIN
+            22 => System.Net.Sockets.SocketError.InvalidArgument,          // EINVAL
+            90 => System.Net.Sockets.SocketError.MessageSize,              // EMSGSIZE
+            97 => System.Net.Sockets.SocketError.AddressFamilyNotSupported, // EAFNOSUPPORT
+            98 => System.Net.Sockets.SocketError.AddressAlreadyInUse,      // EADDRINUSE
+            99 => System.Net.Sockets.SocketError.AddressNotAvailable,      // EADDRNOTAVAIL
+            101 => System.Net.Sockets.SocketError.NetworkUnreachable,      // ENETUNREACH
+            105 => System.Net.Sockets.SocketError.NoBufferSpaceAvailable,  // ENOBUFS
+            111 => System.Net.Sockets.SocketError.ConnectionRefused,       // ECONNREFUSED
+            113 => System.Net.Sockets.SocketError.HostUnreachable,         // EHOSTUNREACH
+            _ => null,
+        };
+        return code is { } c ? new System.Net.Sockets.SocketException((int)c) : new System.Net.Sockets.SocketException(errno);
+    }
+
     /// <summary>The transient errors a hot-path loop retries or treats as "nothing now".</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsTransient(int errno) => errno == EINTR || errno == EAGAIN;

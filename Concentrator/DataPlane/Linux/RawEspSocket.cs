@@ -28,7 +28,7 @@ public sealed unsafe class RawEspSocket : IDisposable
         IsV6 = localAddress?.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = LibC.socket(IsV6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_ESP);
         if (fd < 0)
-            throw new SocketException(LibC.Errno());
+            throw LibC.LastSocketError();
         try
         {
             if (bufferBytes > 0)

@@ -66,7 +66,7 @@ internal sealed unsafe class RtNetlink : IDisposable
     public static RtNetlink Open()
     {
         int fd = LibC.socket(LibC.AF_NETLINK, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, NetlinkRoute);
-        if (fd < 0) throw new SocketException(LibC.Errno());
+        if (fd < 0) throw LibC.LastSocketError();
         return new RtNetlink(fd);
     }
 

@@ -300,7 +300,7 @@ public static unsafe class InterfaceControl
     {
         int fd = LibC.socket(LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_CLOEXEC, 0);
         if (fd < 0)
-            throw new SocketException(LibC.Errno());
+            throw LibC.LastSocketError();
         try
         {
             fixed (LibC.IfReq* p = &req)

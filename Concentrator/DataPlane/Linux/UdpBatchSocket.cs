@@ -38,14 +38,14 @@ public sealed unsafe class UdpBatchSocket : IDisposable
         bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = LibC.socket(v6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_DGRAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_UDP);
         if (fd < 0)
-            throw new SocketException(LibC.Errno());
+            throw LibC.LastSocketError();
         try
         {
             int one = 1;
             if (v6 && LibC.setsockopt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, &one, sizeof(int)) != 0)
-                throw new SocketException(LibC.Errno());
+                throw LibC.LastSocketError();
             if (reusePort && LibC.setsockopt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, &one, sizeof(int)) != 0)
-                throw new SocketException(LibC.Errno());
+                throw LibC.LastSocketError();
             if (bufferBytes > 0)
             {
                 SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
@@ -62,7 +62,7 @@ public sealed unsafe class UdpBatchSocket : IDisposable
             LibC.SockAddrIn6 bound;
             uint length = (uint)sizeof(LibC.SockAddrIn6);
             if (LibC.getsockname(fd, &bound, &length) != 0)
-                throw new SocketException(LibC.Errno());
+                throw LibC.LastSocketError();
             LocalIPAddress = address;
             LocalAddress = v6 ? 0 : PacketBatch.ToUInt32(address);
             IsV6 = v6;
@@ -123,7 +123,7 @@ public sealed unsafe class UdpBatchSocket : IDisposable
             result = LibC.bind(fd, &sa, (uint)sizeof(LibC.SockAddrIn));
         }
         if (result != 0)
-            throw new SocketException(LibC.Errno());
+            throw LibC.LastSocketError();
     }
 
     public int Handle => Volatile.Read(ref _fd);
@@ -168,7 +168,7 @@ public sealed unsafe class UdpBatchSocket : IDisposable
             prog.Length = (ushort)program.Length;
             prog.Filter = p;
             if (LibC.setsockopt(Handle, LibC.SOL_SOCKET, LibC.SO_ATTACH_REUSEPORT_CBPF, &prog, (uint)sizeof(LibC.SockFProg)) != 0)
-                throw new SocketException(LibC.Errno());
+                throw LibC.LastSocketError();
         }
     }
 
