@@ -23,6 +23,16 @@ public sealed class CharonConfigTests
     }
 
     [Fact]
+    public void Keep_alive_sets_the_nat_t_keepalive_interval_with_strongswans_default_and_zero_for_none()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(20), ConcentratorConfig.Parse("connections: {}", "t.yaml").Charon.ToTunables().KeepAliveInterval);
+        Assert.Equal(TimeSpan.FromSeconds(5), ConcentratorConfig.Parse("charon: { keep_alive: 5s }", "t.yaml").Charon.ToTunables().KeepAliveInterval);
+        Assert.Equal(TimeSpan.Zero, ConcentratorConfig.Parse("charon: { keep_alive: 0 }", "t.yaml").Charon.ToTunables().KeepAliveInterval);
+        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse("charon: { keep_alive: 2h }", "t.yaml"));
+        Assert.Equal("charon.keep_alive", e.KeyPath);
+    }
+
+    [Fact]
     public void Charon_defaults_are_strongswans_retransmission_schedule()
     {
         var c = ConcentratorConfig.Parse("connections: {}", "t.yaml");

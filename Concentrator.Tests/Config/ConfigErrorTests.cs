@@ -208,6 +208,8 @@ public class ConfigErrorTests
     [InlineData("local: { auth: token }", "connections.site-a.local.auth", "'token'")]
     [InlineData("remote: { id: '' }", "connections.site-a.remote.id", "empty")]
     [InlineData("remote_addrs: [\"%any\", bad addr]", "connections.site-a.remote_addrs[1]", "'bad addr'")]
+    [InlineData("remote_addrs: [\"fd00:99::2\"]", "connections.site-a.remote_addrs", "no IPv6 address")]
+    [InlineData("remote_addrs: [\"fd00:99::/64\", \"fd00:98::1-fd00:98::9\"]", "connections.site-a.remote_addrs", "no IPv6 address")]
     [InlineData("local_addrs: []", "connections.site-a.local_addrs", "at least one")]
     [InlineData("proposals: []", "connections.site-a.proposals", "at least one")]
     [InlineData("rekey_time: 1h\nrand_time: 2h", "connections.site-a.rand_time", "must not exceed rekey_time")]
@@ -221,6 +223,17 @@ public class ConfigErrorTests
         var e = Fails(Conn(line));
         Assert.Equal(keyPath, e.KeyPath);
         Assert.Contains(problem, e.Problem);
+    }
+
+    [Fact]
+    public void Ipv6_peers_load_with_an_ipv6_listen_address_or_beside_other_peers()
+    {
+        var v6 = ConcentratorConfig.Parse("listen: { addresses: [\"::\"] }\n" + Conn("remote_addrs: [\"fd00:99::2\"]"), "t.yaml");
+        Assert.Equal(["fd00:99::2"], v6.Connections["site-a"].RemoteAddrs);
+        var mixed = ConcentratorConfig.Parse(Conn("remote_addrs: [\"fd00:99::2\", 192.0.2.1]"), "t.yaml");
+        Assert.Equal(2, mixed.Connections["site-a"].RemoteAddrs.Count);
+        var named = ConcentratorConfig.Parse(Conn("remote_addrs: [vpn.example.net]"), "t.yaml");
+        Assert.Equal(["vpn.example.net"], named.Connections["site-a"].RemoteAddrs);
     }
 
     [Theory]

@@ -52,6 +52,7 @@ internal static class ConfigTestText
           init_limit_half_open: 5000  # half-open IKE SAs from which new IKE_SA_INIT is dropped (0: unlimited)
           block_threshold: 5      # half-open IKE SAs per source address, with and without a returned COOKIE each (0: unlimited)
           half_open_timeout: 30s  # a responder IKE SA not established by then is removed
+          keep_alive: 20s  # NAT-T keepalive interval of an IKE SA behind a NAT; 0 sends none
           init_limit_job_load: 1000   # new IKE_SA_INIT requests that may wait for processing (0: unlimited)
           init_limit_rate: 0      # new responder IKE SAs (DH computations) per second (0: unlimited; Concentrator's key)
           auth_failed_threshold: 5    # AUTHENTICATION_FAILED from one source within auth_failed_backoff that block it (0: never)

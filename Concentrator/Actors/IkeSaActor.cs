@@ -26,8 +26,6 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
     private const string IkeReauthTimer = "ike-reauth";
     private const string ChildrenUpTimer = "children-up";
 
-    /// <summary>NAT-T keepalive interval (strongSwan's charon.keep_alive default, 20 s).</summary>
-    public static readonly TimeSpan KeepaliveInterval = TimeSpan.FromSeconds(20);
 
     /// <summary>Retry interval when a reauthentication did not replace this SA.</summary>
     private static readonly TimeSpan ReauthRetry = TimeSpan.FromSeconds(30);
@@ -300,7 +298,8 @@ public sealed class IkeSaActor : ReceiveActor, IWithTimers
         if (Sa.Connection is { DpdDelay: var dpd } && dpd > TimeSpan.Zero) Timers.StartPeriodicTimer(DpdTimer, DpdTick.Instance, dpd / 2);
         StartIkeLifetime();
         // Behind a NAT we keep its mapping alive (RFC 3948 §2.3); the peer ignores these octets.
-        if (Sa.BehindNat) Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, KeepaliveInterval);
+        if (Sa.BehindNat && Sa.Context.Tunables.KeepAliveInterval is { } keepAlive && keepAlive > TimeSpan.Zero)
+            Timers.StartPeriodicTimer(KeepaliveTimer, KeepaliveTick.Instance, keepAlive);
         if (waitForChildren) Timers.StartSingleTimer(ChildrenUpTimer, ChildrenUpDue.Instance, ChildrenUpBound);
     }
 

@@ -100,6 +100,10 @@ public sealed class CharonConfig
     /// <summary><c>admin_rate</c>: admin API requests per second (burst of the same size); more get HTTP 429.</summary>
     public int AdminRate { get; init; } = ResourceLimits.Default.AdminRate;
 
+    /// <summary><c>keep_alive</c>: the NAT-T keepalive interval (RFC 3948 §2.3) of an IKE SA behind a NAT; strongSwan's
+    /// name and default (20 s); 0 sends none.</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(20);
+
     // ---- IKE fragmentation (RFC 7383) ----
 
     /// <summary><c>fragment_size</c>: the largest IP datagram (IP and UDP headers included) of an IKE fragment we send

@@ -88,6 +88,12 @@ internal static partial class ConfigLoader
             throw m.Fail("local_port", $"{lp} is not supported yet (every connection uses listen.ike_port, {listen.IkePort})");
         }
 
+        if (Addrs(m, "remote_addrs") is { Count: > 0 } remotes && remotes.TrueForAll(IsIpv6Literal) &&
+            !listen.Addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6))
+        {
+            throw m.Fail("remote_addrs", "names only IPv6 peers, but listen.addresses has no IPv6 address to reach them from (add one, or \"::\")");
+        }
+
         return new ConnectionConfig
         {
             Name = name,
@@ -357,6 +363,13 @@ internal static partial class ConfigLoader
             result.Add(spec!);
         }
         return result;
+    }
+
+    /// <summary>An IPv6 address, prefix or range (its first address decides); names and %any are neither family.</summary>
+    private static bool IsIpv6Literal(string spec)
+    {
+        int end = spec.IndexOfAny(['/', '-']);
+        return System.Net.IPAddress.TryParse(end < 0 ? spec : spec[..end], out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
     }
 
     private static List<string>? Addrs(YamlSection m, string key)

@@ -22,7 +22,7 @@ internal static partial class ConfigLoader
         "block_threshold", "half_open_timeout", "init_limit_job_load", "init_limit_rate", "auth_failed_threshold", "auth_failed_backoff",
         "max_packet", "max_payloads", "ikesa_limit", "ikesa_limit_per_peer", "child_sa_limit", "acquire_queue", "admin_rate",
         "routing_table", "routing_table_prio", "fragment_size", "fragment_size_v4", "fragment_size_v6", "fragment_memory",
-        "plugins",
+        "keep_alive", "plugins",
     ];
     private static readonly string[] ClusterKeys =
     [
@@ -166,6 +166,7 @@ internal static partial class ConfigLoader
             FragmentSizeV4 = FragmentSize(m, "fragment_size_v4") ?? d.FragmentSizeV4,
             FragmentSizeV6 = FragmentSize(m, "fragment_size_v6") ?? d.FragmentSizeV6,
             FragmentMemory = FragmentMemory(m, halfOpenFragments),
+            KeepAlive = m.Duration("keep_alive", TimeSpan.Zero, TimeSpan.FromHours(1)) ?? d.KeepAlive,
             EapRadius = ReadPlugins(m),
         };
     }

@@ -50,6 +50,7 @@ public static class ConfigMapping
         RetransmitTries = c.RetransmitTries,
         FragmentSizeV4 = FragmentSize(c.FragmentSizeV4, c.FragmentSize, 576),
         FragmentSizeV6 = FragmentSize(c.FragmentSizeV6, c.FragmentSize, 1280),
+        KeepAliveInterval = c.KeepAlive,
     };
 
     /// <summary>strongSwan's determine_fragment_size: the family's own key, else fragment_size, else the family's default

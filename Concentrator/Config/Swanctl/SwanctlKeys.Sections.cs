@@ -85,6 +85,7 @@ internal static partial class SwanctlKeys
         new("charon.init_limit_half_open", S, Val),
         new("charon.block_threshold", S, Val),
         new("charon.half_open_timeout", S, Val),
+        new("charon.keep_alive", S, Val),
         new("charon.init_limit_job_load", S, Val),
         new("charon.max_packet", S, Val),
         new("charon.ikesa_limit", S, Val),

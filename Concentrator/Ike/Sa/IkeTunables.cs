@@ -14,6 +14,9 @@ public sealed record IkeTunables
     public double RetransmitBase { get; init; } = 1.8;
     public int RetransmitTries { get; init; } = 5;
 
+    /// <summary>charon.keep_alive: NAT-T keepalive interval of an SA behind a NAT (RFC 3948 §2.3); zero sends none.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>Nonce length we send; RFC 7296 §2.10 wants at least half the PRF key size, 32 covers SHA-512.</summary>
     public int NonceLength { get; init; } = 32;
 
