@@ -95,9 +95,10 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
             Assert.Equal(rx1 + 1, RxPackets(ns, "ipsec1"));
             Assert.Equal(rx2, RxPackets(ns, "ipsec2"));
 
-            // The interfaces' reader allocates nothing per packet: the fewest bytes of up to three bursts of 2,000 is zero.
+            // The interfaces' reader allocates nothing per packet: the fewest bytes of up to six bursts of 2,000 is zero (a
+            // per-packet allocation shows in every burst; the runtime's tiering can still allocate in the first few under load).
             long fewest = long.MaxValue;
-            for (int burst = 0; burst < 3 && fewest > 0; burst++)
+            for (int burst = 0; burst < 6 && fewest > 0; burst++)
             {
                 long before = plane.PacketThreadAllocatedBytes();
                 var drain = Task.Run(() =>
@@ -122,7 +123,9 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
                 output.WriteLine($"burst {burst}: {received} of 2,000 packets left through ipsec1's SA");
                 Thread.Sleep(200); // the reader samples its bytes once per batch, after the batch
                 Assert.True(received >= 1000, $"only {received} of 2,000 packets left through ipsec1's SA");
-                fewest = Math.Min(fewest, plane.PacketThreadAllocatedBytes() - before);
+                long allocated = plane.PacketThreadAllocatedBytes() - before;
+                output.WriteLine($"burst {burst}: {allocated} bytes allocated by the packet threads");
+                fewest = Math.Min(fewest, allocated);
             }
             output.WriteLine($"route-based reader: fewest bytes allocated in a burst of 2,000 packets: {fewest}");
             Assert.Equal(0, fewest);
