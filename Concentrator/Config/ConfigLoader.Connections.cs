@@ -88,7 +88,8 @@ internal static partial class ConfigLoader
             throw m.Fail("local_port", $"{lp} is not supported yet (every connection uses listen.ike_port, {listen.IkePort})");
         }
 
-        if (Addrs(m, "remote_addrs") is { Count: > 0 } remotes && remotes.TrueForAll(IsIpv6Literal) &&
+        var remoteAddrs = Addrs(m, "remote_addrs");
+        if (remoteAddrs is { Count: > 0 } remotes && remotes.TrueForAll(IsIpv6Literal) &&
             !listen.Addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6))
         {
             throw m.Fail("remote_addrs", "names only IPv6 peers, but listen.addresses has no IPv6 address to reach them from (add one, or \"::\")");
@@ -99,7 +100,7 @@ internal static partial class ConfigLoader
             Name = name,
             Version = 2,
             LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
-            RemoteAddrs = Addrs(m, "remote_addrs") ?? d.RemoteAddrs,
+            RemoteAddrs = remoteAddrs ?? d.RemoteAddrs,
             LocalPort = localPort,
             RemotePort = m.Int("remote_port", 0, 65535),
             Proposals = proposals,
