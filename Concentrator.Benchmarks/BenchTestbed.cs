@@ -8,17 +8,31 @@ namespace Concentrator.Benchmarks;
 
 /// <summary>
 /// One way of carrying the peer's inner address to the LAN host through the interop testbed. <c>Start</c>
-/// brings the tunnel up (processes it starts are owned by the scope, disposed in reverse) and returns the gateway
-/// daemon's pid (null for plain routing).
+/// brings the tunnel up (processes it starts are owned by the scope, disposed in reverse) and returns the daemons'
+/// pids (none for plain routing). <c>Delta</c>: what its YAML changes on both ends, for the report.
 /// </summary>
 public sealed record TunnelConfig(string Id, string Name, bool Nat, string Transport,
-    Func<InteropScope, TunnelStart, Task<Func<int?>>> Start);
+    Func<InteropScope, TunnelStart, Task<Daemons>> Start, string Delta = "none");
 
-/// <summary>Options of one tunnel start. <c>PerfMap</c>: the gateway concentrator writes /tmp/perf-PID.map for perf.</summary>
-public sealed record TunnelStart(bool PerfMap = false);
+/// <summary>The IPsec daemons of a tunnel: the gateway's and the peer's (concentrator or charon); null where there is none.</summary>
+public sealed record Daemons(int? Gateway, int? Peer);
 
-/// <summary>One iperf3 TCP run: goodput, bytes received by the server, gateway CPU seconds during the run.</summary>
-public sealed record TcpRun(double Gbps, double Bytes, double CpuSeconds);
+/// <summary>
+/// Options of one tunnel start. <c>PerfMap</c>: the concentrators write /tmp/perf-PID.map for perf. <c>IperfServers</c>:
+/// iperf3 servers on the LAN host, on consecutive ports from <see cref="BenchTestbed.IperfPort"/> (one per client process).
+/// </summary>
+public sealed record TunnelStart(bool PerfMap = false, int IperfServers = 1);
+
+/// <summary>
+/// One iperf3 TCP run: goodput, bytes received by the server(s), CPU seconds (utime+stime) of the gateway and peer daemons
+/// during the run (NaN without one), and the machine's busy share of all cores (/proc/stat) over the run.
+/// </summary>
+public sealed record TcpRun(double Gbps, double Bytes, double GatewayCpuSeconds, double PeerCpuSeconds, double MachineBusy)
+{
+    public double GatewayCpuPerGb => Bytes > 0 ? GatewayCpuSeconds / (Bytes / 1e9) : double.NaN;
+    public double PeerCpuPerGb => Bytes > 0 ? PeerCpuSeconds / (Bytes / 1e9) : double.NaN;
+    public double BothCpuPerGb => GatewayCpuPerGb + PeerCpuPerGb;
+}
 
 /// <summary>One iperf3 UDP run at an offered rate: what the sender sent, what the server received, and the loss it counted.</summary>
 public sealed record UdpRun(double OfferedMbps, double SentMbps, double ReceivedMbps, double LossPercent, long Packets, double Seconds)
@@ -56,11 +70,13 @@ public sealed class BenchTestbed : IAsyncDisposable
     /// <summary>The loss bound of the UDP rate search (issue 6: "the highest rate with &lt; 1% loss").</summary>
     public const double MaxLossPercent = 1.0;
 
-    public static readonly TunnelConfig Ours = new("ours", "(a) concentrator ↔ concentrator", false, "plain ESP (IP proto 50)", StartOursAsync);
-    public static readonly TunnelConfig OursNoGro = new("ours-nogro", "(a-) as (a), tunnel.gro off on both ends", false, "plain ESP (IP proto 50)",
-        (scope, start) => StartOursAsync(scope, start, gro: false));
-    public static readonly TunnelConfig OursNat = new("ours-nat", "(a') concentrator ↔ concentrator through a NAT router", true,
-        "ESP-in-UDP 4500 (real NAT, one extra router hop)", StartOursAsync);
+    public static readonly TunnelConfig Ours = Concentrators("ours", "(a) concentrator ↔ concentrator", "plain ESP (IP proto 50)");
+    public static readonly TunnelConfig OursEncap = Concentrators("ours-encap", "(a-encap) concentrator ↔ concentrator, encap: yes on both ends",
+        "ESP-in-UDP 4500 (forced, no NAT: libipsec's transport)", encap: true);
+    public static readonly TunnelConfig OursNoGro = Concentrators("ours-nogro", "(a-) as (a), tunnel.gro off on both ends", "plain ESP (IP proto 50)",
+        tunnel: "gro: no");
+    public static readonly TunnelConfig OursNat = Concentrators("ours-nat", "(a') concentrator ↔ concentrator through a NAT router",
+        "ESP-in-UDP 4500 (real NAT, one extra router hop)", nat: true);
     public static readonly TunnelConfig Swan = new("swan", "(b) strongSwan ↔ strongSwan", false, "ESP-in-UDP 4500 (libipsec, encap = yes)", StartSwanAsync);
     public static readonly TunnelConfig SwanOurs = new("swan-ours", "(c) strongSwan peer ↔ concentrator gateway", false,
         "ESP-in-UDP 4500 (charon's encap = yes)", StartSwanToOursAsync);
@@ -78,21 +94,31 @@ public sealed class BenchTestbed : IAsyncDisposable
     public NamespaceTestbed Bed => _scope.Bed;
 
     /// <summary>The gateway daemon (concentrator or charon); null for plain routing.</summary>
-    public int? GatewayPid { get; private set; }
+    public int? GatewayPid => _daemons.Gateway;
 
-    public BackgroundProcess IperfServer { get; private set; } = null!;
+    /// <summary>The peer daemon (concentrator or charon); null for plain routing.</summary>
+    public int? PeerPid => _daemons.Peer;
 
-    /// <summary>Builds the testbed, brings <paramref name="config"/> up, checks the path and starts the iperf3 server.</summary>
+    private Daemons _daemons = new(null, null);
+    private readonly List<BackgroundProcess> _iperfServers = new();
+
+    /// <summary>The iperf3 server on <see cref="IperfPort"/>.</summary>
+    public BackgroundProcess IperfServer => _iperfServers[0];
+
+    /// <summary>Builds the testbed, brings <paramref name="config"/> up, checks the path and starts the iperf3 server(s).</summary>
     public static async Task<BenchTestbed> StartAsync(TunnelConfig config, TunnelStart? start = null)
     {
+        start ??= new TunnelStart();
         var t = new BenchTestbed(config, InteropScope.Create(Console.WriteLine, config.Nat));
         try
         {
-            var pid = await config.Start(t._scope, start ?? new TunnelStart());
-            t.GatewayPid = pid();
+            t._daemons = await config.Start(t._scope, start);
             await CheckPathAsync(t.Bed);
-            t.IperfServer = t.Bed.Lan.Start(["iperf3", "-s", "-B", NamespaceTestbed.LanHost, "-p", IperfPort.ToString()],
-                Path.Combine(t.Bed.WorkDir, "iperf3-server.stdout"), Path.Combine(t.Bed.WorkDir, "iperf3-server.stderr"));
+            for (int i = 0; i < start.IperfServers; i++)
+            {
+                t._iperfServers.Add(t.Bed.Lan.Start(["iperf3", "-s", "-B", NamespaceTestbed.LanHost, "-p", (IperfPort + i).ToString()],
+                    Path.Combine(t.Bed.WorkDir, $"iperf3-server-{i}.stdout"), Path.Combine(t.Bed.WorkDir, $"iperf3-server-{i}.stderr")));
+            }
             await Task.Delay(300);
             return t;
         }
@@ -113,19 +139,32 @@ public sealed class BenchTestbed : IAsyncDisposable
 
     // ---- traffic ----
 
-    /// <summary>iperf3 TCP upload (peer's inner address → LAN host) with the gateway's CPU seconds during the run.</summary>
-    public async Task<TcpRun> TcpAsync(int streams, int seconds)
+    /// <summary>
+    /// iperf3 TCP upload (peer's inner address → LAN host) by <paramref name="clients"/> client processes started together,
+    /// one stream each, each against its own server port (iperf3 3.12 is single-threaded: <c>-P</c> would put every stream
+    /// on one core). Goodput is the bytes every server received over the longest server-side duration; CPU of both
+    /// daemons and of the machine over the whole run.
+    /// </summary>
+    public async Task<TcpRun> TcpAsync(int clients, int seconds)
     {
-        double cpuBefore = Profiling.CpuSeconds(GatewayPid);
-        var r = await Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20),
-            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-p", IperfPort.ToString(), "-t", seconds.ToString(),
-            "-P", streams.ToString(), "-J", "--connect-timeout", "5000");
-        double cpuAfter = Profiling.CpuSeconds(GatewayPid);
-        var received = IperfEnd(r).GetProperty("sum_received");
-        double bps = received.GetProperty("bits_per_second").GetDouble();
-        double bytes = received.GetProperty("bytes").GetDouble();
-        if (bps <= 0) throw new InvalidOperationException("iperf3 moved no data: " + r.Stdout[..Math.Min(2000, r.Stdout.Length)]);
-        return new TcpRun(bps / 1e9, bytes, cpuAfter - cpuBefore);
+        if (clients > _iperfServers.Count) throw new ArgumentOutOfRangeException(nameof(clients), $"{clients} clients but {_iperfServers.Count} iperf3 server(s)");
+        double gatewayBefore = Profiling.CpuSeconds(GatewayPid), peerBefore = Profiling.CpuSeconds(PeerPid);
+        var machineBefore = Profiling.MachineCpu();
+        var results = await Task.WhenAll(Enumerable.Range(0, clients).Select(i => Bed.Peer.ExecAsync(TimeSpan.FromSeconds(seconds + 20),
+            "iperf3", "-c", NamespaceTestbed.LanHost, "-B", NamespaceTestbed.PeerInner, "-p", (IperfPort + i).ToString(), "-t", seconds.ToString(),
+            "-J", "--connect-timeout", "5000")));
+        double gatewayAfter = Profiling.CpuSeconds(GatewayPid), peerAfter = Profiling.CpuSeconds(PeerPid);
+        var machineAfter = Profiling.MachineCpu();
+        double bytes = 0, duration = 0;
+        for (int i = 0; i < results.Length; i++)
+        {
+            var received = IperfEnd(results[i], _iperfServers[i]).GetProperty("sum_received");
+            bytes += received.GetProperty("bytes").GetDouble();
+            duration = Math.Max(duration, received.GetProperty("seconds").GetDouble());
+        }
+        if (bytes <= 0 || duration <= 0) throw new InvalidOperationException("iperf3 moved no data: " + results[0].Stdout[..Math.Min(2000, results[0].Stdout.Length)]);
+        double busy = (machineAfter.Busy - machineBefore.Busy) / (machineAfter.Total - machineBefore.Total);
+        return new TcpRun(bytes * 8 / duration / 1e9, bytes, gatewayAfter - gatewayBefore, peerAfter - peerBefore, busy);
     }
 
     /// <summary>iperf3 UDP upload of <see cref="UdpInnerPacket"/>-byte inner packets offered at <paramref name="mbps"/>.</summary>
@@ -152,9 +191,11 @@ public sealed class BenchTestbed : IAsyncDisposable
             received.GetProperty("lost_percent").GetDouble(), packets, received.GetProperty("seconds").GetDouble());
     }
 
-    private JsonElement IperfEnd(CommandResult r)
+    private JsonElement IperfEnd(CommandResult r) => IperfEnd(r, IperfServer);
+
+    private static JsonElement IperfEnd(CommandResult r, BackgroundProcess server)
     {
-        if (!r.Ok) throw new InvalidOperationException($"iperf3 failed: {r}\nserver: {IperfServer.ReadStderr()}");
+        if (!r.Ok) throw new InvalidOperationException($"iperf3 failed: {r}\nserver: {server.ReadStderr()}");
         using var doc = JsonDocument.Parse(r.Stdout);
         var root = doc.RootElement;
         if (root.TryGetProperty("error", out var error)) throw new InvalidOperationException("iperf3: " + error.GetString());
@@ -230,31 +271,45 @@ public sealed class BenchTestbed : IAsyncDisposable
 
     // ---- configurations ----
 
-    private static Task<Func<int?>> StartPlainAsync(InteropScope scope, TunnelStart start)
+    /// <summary>
+    /// Two concentrators, the peer initiating: the one way every concentrator ↔ concentrator row is made. <paramref name="tunnel"/>
+    /// (entries of the tunnel section, "gro: no") and <paramref name="encap"/> apply to both ends; a row that differs only
+    /// in YAML is one more call of this.
+    /// </summary>
+    public static TunnelConfig Concentrators(string id, string name, string transport, string tunnel = "", bool encap = false, bool nat = false)
+    {
+        var delta = new List<string>();
+        if (tunnel.Length > 0) delta.Add($"tunnel: {{ {tunnel} }}");
+        if (encap) delta.Add("encap: yes");
+        return new TunnelConfig(id, name, nat, transport, (scope, start) => StartOursAsync(scope, start, tunnel, encap),
+            delta.Count == 0 ? "none" : string.Join(", ", delta) + " (both ends)");
+    }
+
+    private static Task<Daemons> StartPlainAsync(InteropScope scope, TunnelStart start)
     {
         var bed = scope.Bed;
         bed.Peer.AddRoute(NamespaceTestbed.LanSubnet, NamespaceTestbed.GatewayOuter);
         bed.Gateway.AddRoute(NamespaceTestbed.PeerInnerSubnet, bed.PeerOuter);
-        return Task.FromResult<Func<int?>>(() => null);
+        return Task.FromResult(new Daemons(null, null));
     }
 
-    private static Task<Func<int?>> StartOursAsync(InteropScope scope, TunnelStart start) => StartOursAsync(scope, start, gro: true);
-
-    private static async Task<Func<int?>> StartOursAsync(InteropScope scope, TunnelStart start, bool gro)
+    private static async Task<Daemons> StartOursAsync(InteropScope scope, TunnelStart start, string tunnel, bool encap)
     {
         var bed = scope.Bed;
-        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, gro));
-        var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"), PeerYaml(bed.PeerOuter, gro),
-            TimeSpan.FromSeconds(30), logLevel: "information"));
+        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, tunnel, encap));
+        var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
+            ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+                NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", child: "net", encap: encap, tunnelKeys: tunnel),
+            TimeSpan.FromSeconds(30), logLevel: LogLevel, environment: start.PerfMap ? Profiling.PerfMapEnvironment : null));
         if (!await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(20))
             || !await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
         {
             throw new InvalidOperationException("the concentrators did not install the Child SA\n" + peer.Diagnostics(3000) + "\n" + gateway.Diagnostics(3000));
         }
-        return GatewayConcentratorPid(bed);
+        return new Daemons(ConcentratorPid(bed.Gateway), ConcentratorPid(bed.Peer));
     }
 
-    private static async Task<Func<int?>> StartSwanAsync(InteropScope scope, TunnelStart start)
+    private static async Task<Daemons> StartSwanAsync(InteropScope scope, TunnelStart start)
     {
         var bed = scope.Bed;
         var gw = scope.Own(await StrongSwan.StartAsync(bed.Gateway, bed.Dir("charon-gw"), "gateway"));
@@ -266,26 +321,30 @@ public sealed class BenchTestbed : IAsyncDisposable
         await InitiateFromCharonAsync(bed, peer);
         if (await gw.WaitInstalledAsync("peer", "net", TimeSpan.FromSeconds(10)) is null)
             throw new InvalidOperationException("gateway charon: no INSTALLED child\n" + gw.Diagnostics(3000));
-        int? pid = bed.Gateway.FindPid((comm, _) => comm == "charon");
-        return () => pid;
+        return new Daemons(CharonPid(bed.Gateway), CharonPid(bed.Peer));
     }
 
-    private static async Task<Func<int?>> StartSwanToOursAsync(InteropScope scope, TunnelStart start)
+    private static async Task<Daemons> StartSwanToOursAsync(InteropScope scope, TunnelStart start)
     {
         var bed = scope.Bed;
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         await peer.QuietAsync();
-        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start));
+        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, tunnel: "", encap: false));
         await InitiateFromCharonAsync(bed, peer);
         if (!await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
             throw new InvalidOperationException("the concentrator did not install the Child SA\n" + gateway.Diagnostics(3000));
-        return GatewayConcentratorPid(bed);
+        return new Daemons(ConcentratorPid(bed.Gateway), CharonPid(bed.Peer));
     }
 
-    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, bool gro = true) =>
+    /// <summary>The concentrators' log level in every row (the report's conditions name it).</summary>
+    public const string LogLevel = "information";
+
+    /// <summary>The gateway concentrator: responder for the peer's inner subnet.</summary>
+    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, string tunnel, bool encap) =>
         ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
-            TimeSpan.FromSeconds(30), logLevel: "information", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, encap: encap, tunnelKeys: tunnel),
+            TimeSpan.FromSeconds(30), logLevel: LogLevel, environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
 
     private static async Task InitiateFromCharonAsync(NamespaceTestbed bed, StrongSwan peer)
     {
@@ -297,14 +356,7 @@ public sealed class BenchTestbed : IAsyncDisposable
             throw new InvalidOperationException("peer charon: no INSTALLED child\n" + peer.Diagnostics(3000));
     }
 
-    private static Func<int?> GatewayConcentratorPid(NamespaceTestbed bed)
-    {
-        int? pid = bed.Gateway.FindPid((_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
-        return () => pid;
-    }
+    private static int? ConcentratorPid(Netns ns) => ns.FindPid((_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal));
 
-    /// <summary>The peer-side concentrator: initiator at start, site-to-site for its inner /32 to the LAN.</summary>
-    private static string PeerYaml(string peerOuter, bool gro) =>
-        ConcentratorYaml.Connection(peerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-            NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", child: "net", gro: gro);
+    private static int? CharonPid(Netns ns) => ns.FindPid((comm, _) => comm == "charon");
 }

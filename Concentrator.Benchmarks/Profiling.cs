@@ -29,6 +29,18 @@ public static class Profiling
     }
 
     /// <summary>
+    /// CPU seconds of the whole machine since boot, all cores (/proc/stat's first line): busy (everything but idle and
+    /// iowait) and total. Deltas over a run give the machine's busy share.
+    /// </summary>
+    public static (double Busy, double Total) MachineCpu()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8)
+            .Select(f => double.Parse(f, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        double total = fields.Sum(), idle = fields[3] + fields[4];
+        return ((total - idle) / ClockTicks.Value, total / ClockTicks.Value);
+    }
+
+    /// <summary>
     /// .NET writes /tmp/perf-PID.map (JIT-compiled code's symbols for perf); W^X off, because with it the code runs from
     /// a memfd double mapping that perf attributes to "memfd:doublemapper" without consulting the map.
     /// </summary>

@@ -21,7 +21,7 @@ public sealed record BenchOptions
     /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
     public int[]? Sizes { get; init; }
 
-    /// <summary>throughput: sample the gateway concentrator with perf during its 1-stream runs (summaries next to the results).</summary>
+    /// <summary>throughput: sample the gateway and peer daemons with perf during a 1-stream run (summaries next to the results).</summary>
     public bool Profile { get; init; }
     /// <summary>scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500).</summary>
     public int[]? Tunnels { get; init; }
@@ -57,7 +57,7 @@ public static class Program
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
           --tunnels A,B    scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500)
           --only A,B       run only these configuration ids (see the results file)
-          --profile        throughput: perf-sample the gateway concentrator (needs perf) and write profile-throughput-<id>.txt
+          --profile        throughput: perf-sample both daemons (needs perf) and write profile-throughput-<id>-<end>.txt
 
         Concentrator.Benchmarks perf-summary PERF_DATA   the same summary for a perf.data recorded by hand
         """;
