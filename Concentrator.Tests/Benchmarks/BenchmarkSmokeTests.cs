@@ -64,7 +64,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
 [Trait("Category", "Root")]
 public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
 {
-    [Fact(Timeout = 420_000)]
+    [Fact(Timeout = 480_000)]
     [Trait("Category", "Root")]
     public async Task Throughput_suite_quick_writes_a_row_per_configuration_Root()
     {
@@ -76,15 +76,60 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
             return;
         }
 
-        var table = await BenchmarkRunner.RunAsync(output, "throughput", ["--seconds", "1", "--repeats", "1"], TimeSpan.FromMinutes(6));
-        string[] ids = ["ours", "ours-nogro", "ours-nat", "swan", "swan-ours", "plain"];
+        var table = await BenchmarkRunner.RunAsync(output, "throughput", ["--seconds", "1", "--repeats", "1"], TimeSpan.FromMinutes(7));
+        string[] ids = ["ours", "ours-encap", "ours-nogro", "ours-nat", "swan", "swan-ours", "plain"];
         Assert.Equal(ids.SelectMany(id => new[] { (id, "1"), (id, "4") }).ToArray(),
             table.Rows.Select(r => (r["id"], r["streams"])).ToArray());
         foreach (var r in table.Rows)
         {
-            Assert.True(BenchmarkRunner.Number(r["Gbit/s"]) > 0, $"{r["id"]} -P {r["streams"]}: Gbit/s = {r["Gbit/s"]}");
-            if (r["id"] != "plain")
-                Assert.True(BenchmarkRunner.Number(r["gateway CPU s/GB"]) > 0, $"{r["id"]} -P {r["streams"]}: CPU s/GB = {r["gateway CPU s/GB"]}");
+            string row = $"{r["id"]} {r["streams"]} client(s)";
+            Assert.True(BenchmarkRunner.Number(r["Gbit/s"]) > 0, $"{row}: Gbit/s = {r["Gbit/s"]}");
+            Assert.InRange(BenchmarkRunner.Number(r["machine busy %"]), 1, 100);
+            if (r["id"] == "plain")
+            {
+                Assert.Equal(["n/a", "n/a", "n/a"], new[] { r["gateway CPU s/GB"], r["peer CPU s/GB"], r["both ends CPU s/GB"] });
+                continue;
+            }
+            double gateway = BenchmarkRunner.Number(r["gateway CPU s/GB"]), peer = BenchmarkRunner.Number(r["peer CPU s/GB"]);
+            Assert.True(gateway > 0 && peer > 0, $"{row}: CPU s/GB gateway {r["gateway CPU s/GB"]}, peer {r["peer CPU s/GB"]}");
+            // One round: the median of the sums is the sum (each cell rounded to 0.01).
+            Assert.InRange(BenchmarkRunner.Number(r["both ends CPU s/GB"]), gateway + peer - 0.011, gateway + peer + 0.011);
+        }
+        Assert.Equal("none", table.Rows.First(r => r["id"] == "ours")["YAML delta"]);
+        Assert.Equal("encap: yes (both ends)", table.Rows.First(r => r["id"] == "ours-encap")["YAML delta"]);
+        Assert.Equal("tunnel: { gro: no } (both ends)", table.Rows.First(r => r["id"] == "ours-nogro")["YAML delta"]);
+        Assert.StartsWith("ESP-in-UDP 4500", table.Rows.First(r => r["id"] == "ours-encap")["ESP transport"]);
+
+        var scaling = BenchmarkRunner.Parse(table.Markdown, "## 4 clients against 1");
+        Assert.Equal(ids, scaling.Rows.Select(r => r["id"]).ToArray());
+        foreach (var r in scaling.Rows)
+        {
+            double one = BenchmarkRunner.Number(r["1 client"]), four = BenchmarkRunner.Number(r["4 clients"]);
+            // Cells are rounded to 0.01: the ratio lies within what the rounded rates allow.
+            Assert.InRange(BenchmarkRunner.Number(r["4/1"]), (four - 0.005) / (one + 0.005) - 0.005, (four + 0.005) / (one - 0.005) + 0.005);
+        }
+
+        var ratios = BenchmarkRunner.Parse(table.Markdown, "## Ratios");
+        foreach (string ratio in new[] { "Gbit/s, ours/strongSwan: (a) / (b)", "Gbit/s, ours/strongSwan on the same transport: (a-encap) / (b)",
+                     "both ends CPU per GB, ours/strongSwan: (a) / (b)", "both ends CPU per GB, ours/strongSwan on the same transport: (a-encap) / (b)" })
+        {
+            var r = Assert.Single(ratios.Rows, r => r["ratio"] == ratio);
+            Assert.True(BenchmarkRunner.Number(r["1 stream"]) > 0 && BenchmarkRunner.Number(r["4 streams"]) > 0, $"{ratio}: {r["1 stream"]}, {r["4 streams"]}");
+        }
+
+        // Every target measured, and its verdict follows from the measured value and the threshold.
+        var targets = BenchmarkRunner.Parse(table.Markdown, "## Targets");
+        Assert.Equal(6, targets.Rows.Count);
+        Assert.Equal(["ours", "ours-encap", "ours", "ours-encap", "ours", "ours-encap"], targets.Rows.Select(r => r["row"]).ToArray());
+        foreach (var r in targets.Rows)
+        {
+            double measured = BenchmarkRunner.Number(r["measured"]);
+            Assert.True(measured > 0, $"{r["target"]} {r["row"]}: measured {r["measured"]}");
+            bool atLeast = r["threshold"].StartsWith('≥');
+            double threshold = BenchmarkRunner.Number(r["threshold"][1..].Trim());
+            Assert.Contains(threshold, new[] { 10, 0.1, 1.6 });
+            if (Math.Abs(measured - threshold) < 0.006) continue; // the rounded cell cannot tell
+            Assert.Equal((atLeast ? measured >= threshold : measured <= threshold) ? "met" : "missed", r["verdict"]);
         }
 
         var udp = BenchmarkRunner.Parse(table.Markdown, "## UDP max rate");
