@@ -132,6 +132,19 @@ public sealed class BenchTestbed : IAsyncDisposable
     /// <summary>The run succeeded: its files are deleted on dispose.</summary>
     public void MarkPassed() => _scope.Passed();
 
+    /// <summary>
+    /// Stops (SIGSTOP) or continues (SIGCONT) both daemons, so that a testbed kept up for a later run takes no CPU from the
+    /// one measured now (an idle concentrator's timers and thread pool cost a few % of a core). Both ends pause together:
+    /// neither sees the other silent, and their timers (DPD, rekeys hours away) only run late.
+    /// </summary>
+    public void Pause(bool paused)
+    {
+        foreach (var pid in new[] { GatewayPid, PeerPid })
+        {
+            if (pid is int p) Command.Check("kill", paused ? "-STOP" : "-CONT", p.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
     /// <summary>Wraps a failure with where the run's files were kept.</summary>
     public Exception Failure(Exception ex) => new InvalidOperationException($"{ex.Message} (run files kept in {Bed.WorkDir})", ex);
 

@@ -14,9 +14,11 @@ public static partial class ThroughputSuite
     {
         report.Conditions.Add("Topology (Concentrator.Testbed/Interop/NamespaceTestbed.cs): peer (10.99.1.2, inner 10.99.10.1) ─veth─ gateway (10.99.1.1 | 10.99.2.1) " +
                               "─veth─ LAN host 10.99.2.2. Each configuration has a testbed of its own (own namespaces, so the same addresses never meet), " +
-                              "all brought up before the first run and kept up to the end; only one carries traffic at a time (the others' idle daemons' CPU is in the notes).");
+                              "all brought up before the first run and kept up to the end. Only one carries traffic at a time; the others' daemons are stopped " +
+                              $"(SIGSTOP, both ends together; an idle concentrator's timers cost a few % of a core, see the notes) and continued {Settle.TotalSeconds:0} s " +
+                              "before their own run, the UDP searches likewise.");
         report.Conditions.Add($"Interleaved: {repeats} round(s); each round runs every configuration once with 1 client, then every configuration once with " +
-                              $"{Streams.Max()} clients, in the table's order. {seconds} s per run; the median of the rounds is reported, ratios are medians' ratios " +
+                              $"{Streams.Max()} clients, in the table's order, after one untimed {WarmUpSeconds} s 1-client run per configuration. {seconds} s per run; the median of the rounds is reported, ratios are medians' ratios " +
                               "(\"per round\": the same round's runs paired).");
         report.Conditions.Add("TCP: iperf3 3.12 client processes in the peer namespace (`-B 10.99.10.1`), each one stream against its own iperf3 server process " +
                               $"(ports {BenchTestbed.IperfPort}..{BenchTestbed.IperfPort + Streams.Max() - 1}) on the LAN host, started together (no `-P`: iperf3 3.12 " +
@@ -24,7 +26,7 @@ public static partial class ThroughputSuite
                               "Goodput: the bytes all servers received over the longest server-side duration.");
         report.Conditions.Add($"UDP max rate: iperf3 `-u -l {BenchTestbed.UdpPayload}` ({BenchTestbed.UdpInnerPacket}-byte inner IP packets, the tunnels' MTU, " +
                               $"so nothing fragments; `-w {BenchTestbed.UdpSocketBuffer}` socket buffers), one client, same direction; after the TCP rounds, one " +
-                              $"configuration after the other; a bounded search on `-b` ({udpSeconds} s per probe, at most {udpProbes} probes, " +
+                              $"configuration after the other (each alone, as above); a bounded search on `-b` ({udpSeconds} s per probe, at most {udpProbes} probes, " +
                               "starting at the configuration's 1-stream TCP figure; doubling while a probe passes, after a failing probe 95% of what it " +
                               "delivered, then bisection to within 10%) for the highest offered rate with < 1% loss as counted by the iperf3 server. " +
                               "Reported: the received rate of the best passing probe (Gbit/s and kpps of inner packets) and its loss.");
@@ -96,9 +98,12 @@ public static partial class ThroughputSuite
     {
         int many = Streams.Max();
         var ratios = report.AddTable("Ratios", "ratio", "1 stream", $"{many} streams", "per round (1 stream)");
-        void Ratio(string name, string a, string b, Func<TcpRun, double> metric) =>
-            ratios.Add(name, Stats.F(runs.Median(a, 1, metric) / runs.Median(b, 1, metric)),
-                Stats.F(runs.Median(a, many, metric) / runs.Median(b, many, metric)), PerRound(runs.PerRound((a, 1), (b, 1), metric)));
+        void Ratio(string name, string a, string b, Func<TcpRun, double> metric)
+        {
+            double one = runs.Median(a, 1, metric) / runs.Median(b, 1, metric), more = runs.Median(a, many, metric) / runs.Median(b, many, metric);
+            if (double.IsNaN(one) && double.IsNaN(more)) return; // a row left out by --only or not measured
+            ratios.Add(name, Stats.F(one), Stats.F(more), PerRound(runs.PerRound((a, 1), (b, 1), metric)));
+        }
         Func<TcpRun, double> gbps = r => r.Gbps, both = r => r.BothCpuPerGb, gateway = r => r.GatewayCpuPerGb, peer = r => r.PeerCpuPerGb;
         Ratio("Gbit/s, ours/strongSwan: (a) / (b)", "ours", Reference, gbps);
         Ratio("Gbit/s, ours/strongSwan on the same transport: (a-encap) / (b)", "ours-encap", Reference, gbps);

@@ -25,6 +25,12 @@ public static partial class ThroughputSuite
     /// <summary>Client processes per run: one stream each.</summary>
     private static readonly int[] Streams = [1, 4];
 
+    /// <summary>How long a testbed's continued daemons run their late timers before it is measured.</summary>
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(1);
+
+    /// <summary>An untimed 1-client run per configuration before the rounds: JIT tiering and the first TCP connection's cold start.</summary>
+    private const int WarmUpSeconds = 2;
+
     /// <summary>Rows whose gateway and peer daemons --profile samples.</summary>
     private static readonly string[] Profiled = ["ours", "swan-ours"];
 
@@ -81,6 +87,22 @@ public static partial class ThroughputSuite
                 }
             }
 
+            report.Notes.Add(await IdleCpuAsync(beds, Math.Min(seconds, 5)));
+            foreach (var bed in beds) bed.Pause(true);
+            foreach (var bed in beds.ToList())
+            {
+                try
+                {
+                    bed.Pause(false);
+                    await bed.TcpAsync(1, WarmUpSeconds);
+                    bed.Pause(true);
+                }
+                catch (Exception ex)
+                {
+                    failed.Add(bed.Config.Id);
+                    report.NotMeasured(bed.Config.Name, bed.Failure(ex));
+                }
+            }
             for (int round = 0; round < repeats; round++)
             {
                 foreach (int p in Streams)
@@ -91,11 +113,14 @@ public static partial class ThroughputSuite
                         try
                         {
                             var others = beds.Where(b => b != bed).ToList();
+                            bed.Pause(false);
+                            await Task.Delay(Settle);
                             double othersBefore = DaemonCpu(others);
                             bool profile = o.Profile && p == 1 && round == repeats - 1 && Profiled.Contains(v.Id);
                             var run = profile ? await ProfiledRunAsync(bed, seconds, o, report) : await bed.TcpAsync(p, seconds);
                             idleCpu += DaemonCpu(others) - othersBefore;
                             measured += seconds;
+                            bed.Pause(true);
                             if (!runs.TryGetValue((v.Id, p), out var list)) runs[(v.Id, p)] = list = new List<TcpRun>();
                             list.Add(run);
                             Console.WriteLine($"  round {round + 1} {v.Id} {p} client(s): {Stats.F(run.Gbps)} Gbit/s, CPU s/GB gateway {Stats.F(run.GatewayCpuPerGb)} " +
@@ -116,7 +141,10 @@ public static partial class ThroughputSuite
                 Console.WriteLine($"throughput {v.Id}: UDP max rate");
                 try
                 {
+                    bed.Pause(false);
+                    await Task.Delay(Settle);
                     udp[v.Id] = await bed.MaxUdpRateAsync(runs.Median(v.Id, 1, r => r.Gbps) * 1000, udpSeconds, udpProbes);
+                    bed.Pause(true);
                     bed.MarkPassed();
                 }
                 catch (Exception ex)
@@ -128,18 +156,33 @@ public static partial class ThroughputSuite
         }
         finally
         {
-            for (int i = beds.Count - 1; i >= 0; i--) await beds[i].DisposeAsync();
+            for (int i = beds.Count - 1; i >= 0; i--)
+            {
+                try { beds[i].Pause(false); } catch (InvalidOperationException) { /* gone: disposal continues */ }
+                await beds[i].DisposeAsync();
+            }
         }
 
         if (measured > 0 && beds.Count > 1)
         {
-            report.Notes.Add($"Testbeds kept up while idle: during the {Stats.F(measured, 0)} s of TCP runs the other configurations' daemons used " +
+            report.Notes.Add($"Testbeds kept up, their daemons stopped: during the {Stats.F(measured, 0)} s of TCP runs the other configurations' daemons used " +
                              $"{Stats.F(idleCpu, 2)} CPU s in total ({Stats.F(100 * idleCpu / measured, 2)}% of one core).");
         }
         AddTcpTables(report, runs);
         AddUdpTable(report, udp);
         AddRatioTables(report, runs);
         return report;
+    }
+
+    /// <summary>Each daemon's CPU with every testbed up and none carrying traffic, as a share of one core over <paramref name="seconds"/>.</summary>
+    private static async Task<string> IdleCpuAsync(List<BenchTestbed> beds, int seconds)
+    {
+        var pids = beds.SelectMany(b => new[] { (b.Config.Id, End: "gateway", Pid: b.GatewayPid), (b.Config.Id, End: "peer", Pid: b.PeerPid) })
+            .Where(d => d.Pid is not null).ToList();
+        var before = pids.Select(d => Profiling.CpuSeconds(d.Pid)).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        var idle = pids.Select((d, i) => $"{d.Id} {d.End} {Stats.F(100 * (Profiling.CpuSeconds(d.Pid) - before[i]) / seconds, 1)}%");
+        return $"Idle daemons, all testbeds up and no traffic ({seconds} s, % of one core): {string.Join(", ", idle)}.";
     }
 
     /// <summary>utime+stime of every daemon of <paramref name="beds"/> (those that have one).</summary>
@@ -163,7 +206,8 @@ public static partial class ThroughputSuite
         foreach (var (end, pid, data, record) in ends)
         {
             var rec = await record;
-            string summary = rec.Ok ? $"perf data: {data} (symbols of JIT code: /tmp/perf-{pid}.map)\n\n" + await Profiling.PerfSummaryAsync(data)
+            string map = $"/tmp/perf-{pid}.map";
+            string summary = rec.Ok ? $"perf data: {data}{(File.Exists(map) ? $" (symbols of JIT code: {map})" : "")}\n\n" + await Profiling.PerfSummaryAsync(data)
                 : "perf record failed: " + rec;
             string file = Path.Combine(dir, $"profile-throughput-{bed.Config.Id}-{end}.txt");
             await File.WriteAllTextAsync(file, $"# perf profile of the {end} daemon, throughput {bed.Config.Id} 1-stream TCP " +
