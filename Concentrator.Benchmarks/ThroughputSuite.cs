@@ -89,20 +89,7 @@ public static partial class ThroughputSuite
 
             report.Notes.Add(await IdleCpuAsync(beds, Math.Min(seconds, 5)));
             foreach (var bed in beds) bed.Pause(true);
-            foreach (var bed in beds.ToList())
-            {
-                try
-                {
-                    bed.Pause(false);
-                    await bed.TcpAsync(1, WarmUpSeconds);
-                    bed.Pause(true);
-                }
-                catch (Exception ex)
-                {
-                    failed.Add(bed.Config.Id);
-                    report.NotMeasured(bed.Config.Name, bed.Failure(ex));
-                }
-            }
+            foreach (var bed in beds) await AloneAsync(bed, bed.Config.Name, () => bed.TcpAsync(1, WarmUpSeconds));
             for (int round = 0; round < repeats; round++)
             {
                 foreach (int p in Streams)
@@ -110,48 +97,33 @@ public static partial class ThroughputSuite
                     foreach (var bed in beds.Where(b => !failed.Contains(b.Config.Id)))
                     {
                         var v = bed.Config;
-                        try
+                        var run = await AloneAsync(bed, v.Name, async () =>
                         {
                             var others = beds.Where(b => b != bed).ToList();
-                            bed.Pause(false);
-                            await Task.Delay(Settle);
                             double othersBefore = DaemonCpu(others);
                             bool profile = o.Profile && p == 1 && round == repeats - 1 && Profiled.Contains(v.Id);
-                            var run = profile ? await ProfiledRunAsync(bed, seconds, o, report) : await bed.TcpAsync(p, seconds);
+                            var r = profile ? await ProfiledRunAsync(bed, seconds, o, report) : await bed.TcpAsync(p, seconds);
                             idleCpu += DaemonCpu(others) - othersBefore;
                             measured += seconds;
-                            bed.Pause(true);
-                            if (!runs.TryGetValue((v.Id, p), out var list)) runs[(v.Id, p)] = list = new List<TcpRun>();
-                            list.Add(run);
-                            Console.WriteLine($"  round {round + 1} {v.Id} {p} client(s): {Stats.F(run.Gbps)} Gbit/s, CPU s/GB gateway {Stats.F(run.GatewayCpuPerGb)} " +
-                                              $"peer {Stats.F(run.PeerCpuPerGb)}, machine busy {Stats.F(100 * run.MachineBusy, 0)}%");
-                        }
-                        catch (Exception ex)
-                        {
-                            failed.Add(v.Id);
-                            report.NotMeasured(v.Name, bed.Failure(ex));
-                        }
+                            return r;
+                        });
+                        if (run is null) continue;
+                        if (!runs.TryGetValue((v.Id, p), out var list)) runs[(v.Id, p)] = list = new List<TcpRun>();
+                        list.Add(run);
+                        Console.WriteLine($"  round {round + 1} {v.Id} {p} client(s): {Stats.F(run.Gbps)} Gbit/s, CPU s/GB gateway {Stats.F(run.GatewayCpuPerGb)} " +
+                                          $"peer {Stats.F(run.PeerCpuPerGb)}, machine busy {Stats.F(100 * run.MachineBusy, 0)}%");
                     }
                 }
             }
 
             foreach (var bed in beds.Where(b => !failed.Contains(b.Config.Id)))
             {
-                var v = bed.Config;
-                Console.WriteLine($"throughput {v.Id}: UDP max rate");
-                try
-                {
-                    bed.Pause(false);
-                    await Task.Delay(Settle);
-                    udp[v.Id] = await bed.MaxUdpRateAsync(runs.Median(v.Id, 1, r => r.Gbps) * 1000, udpSeconds, udpProbes);
-                    bed.Pause(true);
-                    bed.MarkPassed();
-                }
-                catch (Exception ex)
-                {
-                    failed.Add(v.Id);
-                    report.NotMeasured(v.Name + " (UDP)", bed.Failure(ex));
-                }
+                Console.WriteLine($"throughput {bed.Config.Id}: UDP max rate");
+                var rate = await AloneAsync(bed, bed.Config.Name + " (UDP)",
+                    () => bed.MaxUdpRateAsync(runs.Median(bed.Config.Id, 1, r => r.Gbps) * 1000, udpSeconds, udpProbes));
+                if (rate is null) continue;
+                udp[bed.Config.Id] = rate;
+                bed.MarkPassed();
             }
         }
         finally
@@ -160,6 +132,28 @@ public static partial class ThroughputSuite
             {
                 try { beds[i].Pause(false); } catch (InvalidOperationException) { /* gone: disposal continues */ }
                 await beds[i].DisposeAsync();
+            }
+        }
+
+        // Runs work on one testbed alone: its daemons continued (and given Settle to run their late timers), every other
+        // testbed's stopped. A failure is reported and takes the configuration out of the later runs.
+        async Task<T?> AloneAsync<T>(BenchTestbed bed, string what, Func<Task<T>> work) where T : class
+        {
+            try
+            {
+                bed.Pause(false);
+                await Task.Delay(Settle);
+                return await work();
+            }
+            catch (Exception ex)
+            {
+                failed.Add(bed.Config.Id);
+                report.NotMeasured(what, bed.Failure(ex));
+                return null;
+            }
+            finally
+            {
+                try { bed.Pause(true); } catch (InvalidOperationException) { /* a daemon is gone: the failure is already reported */ }
             }
         }
 
