@@ -112,6 +112,8 @@ internal static partial class ConfigLoader
             InstallRoutes = m.Bool("install_routes") ?? d.InstallRoutes,
             PlainEsp = m.Bool("plain_esp") ?? d.PlainEsp,
             Gro = m.Bool("gro") ?? d.Gro,
+            Tso = m.Bool("tso") ?? d.Tso,
+            UdpGso = m.Bool("udp_gso") ?? d.UdpGso,
         };
     }
 
