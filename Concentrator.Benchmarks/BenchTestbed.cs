@@ -64,6 +64,8 @@ public sealed class BenchTestbed : IAsyncDisposable
     public static readonly TunnelConfig Swan = new("swan", "(b) strongSwan ↔ strongSwan", false, "ESP-in-UDP 4500 (libipsec, encap = yes)", StartSwanAsync);
     public static readonly TunnelConfig SwanOurs = new("swan-ours", "(c) strongSwan peer ↔ concentrator gateway", false,
         "ESP-in-UDP 4500 (charon's encap = yes)", StartSwanToOursAsync);
+    public static readonly TunnelConfig SwanOursNoOffload = new("swan-ours-nooffload", "(c-) as (c), tunnel.tso and tunnel.udp_gso off on the gateway",
+        false, "ESP-in-UDP 4500 (charon's encap = yes)", (scope, start) => StartSwanToOursAsync(scope, start, offloads: false));
     public static readonly TunnelConfig Plain = new("plain", "(d) plain routing, no IPsec (ceiling)", false, "none", StartPlainAsync);
 
     private readonly InteropScope _scope;
@@ -270,21 +272,24 @@ public sealed class BenchTestbed : IAsyncDisposable
         return () => pid;
     }
 
-    private static async Task<Func<int?>> StartSwanToOursAsync(InteropScope scope, TunnelStart start)
+    private static Task<Func<int?>> StartSwanToOursAsync(InteropScope scope, TunnelStart start) => StartSwanToOursAsync(scope, start, offloads: true);
+
+    private static async Task<Func<int?>> StartSwanToOursAsync(InteropScope scope, TunnelStart start, bool offloads)
     {
         var bed = scope.Bed;
         var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
         await peer.QuietAsync();
-        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start));
+        var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, offloads: offloads));
         await InitiateFromCharonAsync(bed, peer);
         if (!await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
             throw new InvalidOperationException("the concentrator did not install the Child SA\n" + gateway.Diagnostics(3000));
         return GatewayConcentratorPid(bed);
     }
 
-    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, bool gro = true) =>
+    private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, bool gro = true,
+        bool offloads = true) =>
         ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
+            ConcentratorYaml.Responder(Ike, Esp) + (gro && offloads ? "" : $"\ntunnel: {{ gro: {(gro ? "yes" : "no")}, tso: {(offloads ? "yes" : "no")}, udp_gso: {(offloads ? "yes" : "no")} }}\n"),
             TimeSpan.FromSeconds(30), logLevel: "information", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
 
     private static async Task InitiateFromCharonAsync(NamespaceTestbed bed, StrongSwan peer)

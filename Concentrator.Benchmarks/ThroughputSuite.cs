@@ -11,7 +11,7 @@ namespace Concentrator.Benchmarks;
 /// </summary>
 public static class ThroughputSuite
 {
-    private static readonly TunnelConfig[] Variants = [BenchTestbed.Ours, BenchTestbed.OursNoGro, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain];
+    private static readonly TunnelConfig[] Variants = [BenchTestbed.Ours, BenchTestbed.OursNoGro, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.SwanOursNoOffload, BenchTestbed.Plain];
 
     /// <summary>perf.data files of --profile: kept for `perf report` after the run, outside the repository (they are large).</summary>
     private static readonly string ProfileDataDir = Path.Combine(Path.GetTempPath(), "concentrator-bench-profiles");
