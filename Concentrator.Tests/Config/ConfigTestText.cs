@@ -26,6 +26,8 @@ internal static class ConfigTestText
           install_routes: yes    # route each remote_ts via the device, in charon.routing_table (never the main table)
           plain_esp: yes         # also ESP as IP protocol 50 when no NAT is detected
           gro: yes               # coalesce decrypted TCP segments into GSO super-packets on the TUN
+          tso: yes               # read TCP super-packets from the TUN (TSO) and split them before sealing
+          udp_gso: yes           # send runs of equal-length ESP-in-UDP datagrams to one peer as one UDP GSO send
 
         pools:                   # virtual IP pools (swanctl pools), leased in IKE_AUTH to peers that ask (CFG_REQUEST)
           rw-pool:

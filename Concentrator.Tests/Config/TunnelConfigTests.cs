@@ -8,7 +8,7 @@ public sealed class TunnelConfigTests
     public void Tunnel_keys_parse_with_swanctl_style_values()
     {
         var c = ConcentratorConfig.Parse("""
-            tunnel: { type: none, device: vpn7, mtu: 1380, workers: 3, install_routes: no, plain_esp: false, gro: no }
+            tunnel: { type: none, device: vpn7, mtu: 1380, workers: 3, install_routes: no, plain_esp: false, gro: no, tso: no, udp_gso: no }
             """, "t.yaml");
         Assert.Equal("none", c.Tunnel.Type);
         Assert.Equal("vpn7", c.Tunnel.Device);
@@ -17,6 +17,8 @@ public sealed class TunnelConfigTests
         Assert.False(c.Tunnel.InstallRoutes);
         Assert.False(c.Tunnel.PlainEsp);
         Assert.False(c.Tunnel.Gro);
+        Assert.False(c.Tunnel.Tso);
+        Assert.False(c.Tunnel.UdpGso);
     }
 
     [Fact]
@@ -28,6 +30,8 @@ public sealed class TunnelConfigTests
         Assert.True(c.Tunnel.InstallRoutes);
         Assert.True(c.Tunnel.PlainEsp);
         Assert.True(c.Tunnel.Gro);
+        Assert.True(c.Tunnel.Tso);
+        Assert.True(c.Tunnel.UdpGso);
     }
 
     [Theory]
@@ -35,6 +39,8 @@ public sealed class TunnelConfigTests
     [InlineData("tunnel: { workers: 65 }", "tunnel.workers")]
     [InlineData("tunnel: { install_routes: maybe }", "tunnel.install_routes")]
     [InlineData("tunnel: { gro: sometimes }", "tunnel.gro")]
+    [InlineData("tunnel: { tso: 2 }", "tunnel.tso")]
+    [InlineData("tunnel: { udp_gso: often }", "tunnel.udp_gso")]
     [InlineData("tunnel: { queues: 2 }", "tunnel.queues")]
     public void Bad_tunnel_values_name_the_key(string yaml, string key)
     {

@@ -28,4 +28,11 @@ public sealed class TunnelConfig
     /// <summary>Coalesce consecutive decrypted TCP segments of one flow into GSO super-packets on the TUN write
     /// (virtio-net header offload, as wireguard-go does): one kernel traversal per up to 64 KiB instead of per segment.</summary>
     public bool Gro { get; init; } = true;
+
+    /// <summary>Offer TCP segmentation offload on the TUN device: a flow's data is read as super-packets of up to 64 KiB and
+    /// split into segments in the data plane, one kernel read per super-packet instead of per segment.</summary>
+    public bool Tso { get; init; } = true;
+
+    /// <summary>Send runs of equal-length ESP-in-UDP datagrams to one peer as one UDP GSO message (UDP_SEGMENT).</summary>
+    public bool UdpGso { get; init; } = true;
 }

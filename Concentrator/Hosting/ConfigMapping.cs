@@ -83,6 +83,8 @@ public static class ConfigMapping
         Mtu = config.Tunnel.Mtu,
         Workers = config.Tunnel.Workers,
         Gro = config.Tunnel.Gro,
+        Tso = config.Tunnel.Tso,
+        UdpGso = config.Tunnel.UdpGso,
         InstallRoutes = config.Tunnel.InstallRoutes,
         RoutingTable = config.Charon.RoutingTable,
         RoutingTablePriority = config.Charon.RoutingTablePrio,

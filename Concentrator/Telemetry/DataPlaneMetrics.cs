@@ -52,6 +52,14 @@ public struct WorkerBatchCounters
     public ulong TunGsoFrames;
     public ulong TunGsoSegments;
 
+    /// <summary>TSO super-packets read from the TUN (tunnel.tso) and the segments they were split into.</summary>
+    public ulong TunTsoFrames;
+    public ulong TunTsoSegments;
+
+    /// <summary>UDP GSO messages sent (tunnel.udp_gso, more than one datagram each) and the ESP datagrams they carried.</summary>
+    public ulong UdpGsoMessages;
+    public ulong UdpGsoSegments;
+
     /// <summary>Stopwatch ticks of one sampled decrypt (0 = no sample in this batch).</summary>
     public long DecryptSampleTicks;
 
@@ -81,6 +89,7 @@ public sealed class DataPlaneMetrics
     private readonly Counter _dropped;
     private readonly Counter _tunGsoFrames;
     private readonly Counter _tunGsoSegments;
+    private readonly Counter _tunTsoFrames, _tunTsoSegments, _udpGsoMessages, _udpGsoSegments;
     private readonly Counter _routeFailures;
     private readonly Histogram.Child _decrypt;
     private readonly Histogram.Child _encrypt;
@@ -101,6 +110,14 @@ public sealed class DataPlaneMetrics
             "GSO super-packets written to the TUN device (decrypted TCP segments of one flow coalesced, tunnel.gro), by worker.", "worker");
         _tunGsoSegments = f.CreateCounter("concentrator_tun_gso_segments_total",
             "Decrypted TCP segments written inside GSO super-packets, by worker (divided by frames: segments per write).", "worker");
+        _tunTsoFrames = f.CreateCounter("concentrator_tun_tso_frames_total",
+            "TCP super-packets read from the TUN device (tunnel.tso), by worker.", "worker");
+        _tunTsoSegments = f.CreateCounter("concentrator_tun_tso_segments_total",
+            "Segments the TUN's TCP super-packets were split into before sealing, by worker.", "worker");
+        _udpGsoMessages = f.CreateCounter("concentrator_udp_gso_messages_total",
+            "UDP GSO sends of more than one ESP-in-UDP datagram (tunnel.udp_gso), by worker.", "worker");
+        _udpGsoSegments = f.CreateCounter("concentrator_udp_gso_segments_total",
+            "ESP-in-UDP datagrams sent inside UDP GSO sends, by worker (divided by messages: datagrams per send).", "worker");
         _routeFailures = f.CreateCounter("concentrator_route_failures_total",
             "Tunnel routes, exclusions of peer addresses and routing rules the data plane could not install or remove, and routes " +
             "it refused because they were a peer's own address; by operation (add, remove, rule, peer_address).", "operation");
@@ -142,6 +159,10 @@ public sealed class DataPlaneMetrics
         if (delta.QueueFull != 0) w.Drops[(int)EspDropReason.QueueFull].Inc(delta.QueueFull);
         if (delta.TunGsoFrames != 0) w.TunGsoFrames.Inc(delta.TunGsoFrames);
         if (delta.TunGsoSegments != 0) w.TunGsoSegments.Inc(delta.TunGsoSegments);
+        if (delta.TunTsoFrames != 0) w.TunTsoFrames.Inc(delta.TunTsoFrames);
+        if (delta.TunTsoSegments != 0) w.TunTsoSegments.Inc(delta.TunTsoSegments);
+        if (delta.UdpGsoMessages != 0) w.UdpGsoMessages.Inc(delta.UdpGsoMessages);
+        if (delta.UdpGsoSegments != 0) w.UdpGsoSegments.Inc(delta.UdpGsoSegments);
         if (delta.DecryptSampleTicks > 0) _decrypt.Observe(TicksToSeconds(delta.DecryptSampleTicks));
         if (delta.EncryptSampleTicks > 0) _encrypt.Observe(TicksToSeconds(delta.EncryptSampleTicks));
     }
@@ -207,6 +228,7 @@ public sealed class DataPlaneMetrics
     private sealed class WorkerSeries
     {
         public readonly Counter.Child PacketsIn, BytesIn, PacketsOut, BytesOut, TunGsoFrames, TunGsoSegments;
+        public readonly Counter.Child TunTsoFrames, TunTsoSegments, UdpGsoMessages, UdpGsoSegments;
         public readonly Counter.Child[] Drops;
 
         public WorkerSeries(DataPlaneMetrics m, string worker)
@@ -217,6 +239,10 @@ public sealed class DataPlaneMetrics
             BytesOut = m._bytes.WithLabels("out", worker);
             TunGsoFrames = m._tunGsoFrames.WithLabels(worker);
             TunGsoSegments = m._tunGsoSegments.WithLabels(worker);
+            TunTsoFrames = m._tunTsoFrames.WithLabels(worker);
+            TunTsoSegments = m._tunTsoSegments.WithLabels(worker);
+            UdpGsoMessages = m._udpGsoMessages.WithLabels(worker);
+            UdpGsoSegments = m._udpGsoSegments.WithLabels(worker);
             Drops = Enumerable.Range(0, (int)EspDropReason.Count)
                 .Select(r => m._dropped.WithLabels(LabelValues.Snake(((EspDropReason)r).ToString()), worker)).ToArray();
         }

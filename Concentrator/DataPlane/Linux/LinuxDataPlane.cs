@@ -54,12 +54,14 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         _ikeSlot = Math.Max(PacketBatch.DefaultBufferSize, options.MaxIkePacket + UdpEncapsulation.NonEspMarkerLength);
         var listen = options.ListenAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? options.ListenAddress : IPAddress.Any;
 
-        _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true);
+        _tso = options.Tso;
+        _tun = TunDevice.Create(options.Device, queues: _workers, multiQueue: _workers > 1, mtu: options.Mtu, up: true, tso: _tso);
         try
         {
             _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
             OpenIpv6(options);
+            _udpGso = options.UdpGso && UdpGsoSender.Supported(_udp[0].Handle);
             if (options.InstallRoutes)
             {
                 _routes = new RouteManager(_tun.Name, options.RoutingTable, options.RoutingTablePriority);

@@ -18,6 +18,13 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>Coalesce decrypted TCP segments into GSO super-packets on the TUN write.</summary>
     public bool Gro { get; init; } = true;
 
+    /// <summary>Offer TSO on the TUN device and split the super-packets read (TunTso).</summary>
+    public bool Tso { get; init; } = true;
+
+    /// <summary>Send runs of equal-length ESP-in-UDP datagrams to one peer as UDP GSO messages (UdpGsoSender), where the kernel
+    /// supports UDP_SEGMENT.</summary>
+    public bool UdpGso { get; init; } = true;
+
     /// <summary>Add (and remove) a route via the device for every remote traffic selector.</summary>
     public bool InstallRoutes { get; init; } = true;
 

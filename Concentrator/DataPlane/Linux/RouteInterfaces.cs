@@ -92,7 +92,7 @@ public sealed partial class LinuxDataPlane
             if (_interfaces.TryGetValue(id, out existing)) return existing;
             if (_stopping) throw new InvalidOperationException("the data plane is stopping");
             string name = RouteInterfaces.Name(id);
-            var tun = TunDevice.Create(name, queues: 1, multiQueue: false, mtu: _mtu, up: true);
+            var tun = TunDevice.Create(name, queues: 1, multiQueue: false, mtu: _mtu, up: true, tso: _tso);
             var created = new RouteInterface(id, tun, _tables.For(id));
             var next = new Dictionary<uint, RouteInterface>(_interfaces) { [id] = created };
             Volatile.Write(ref _interfaces, next);
@@ -133,12 +133,13 @@ public sealed partial class LinuxDataPlane
     private void InterfaceOutboundLoop(RouteInterface iface)
     {
         using var input = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, PacketBatch.DefaultHeadroom);
-        using var output = new OutboundBatches(_udp6 is not null, _raw6 is not null);
+        using var output = new OutboundBatches(_udp6 is not null, _raw6 is not null, _udpGso);
+        using var tso = _tso ? new TsoReader() : null;
         var counters = new WorkerBatchCounters();
         var table = iface.Outbound;
         while (!_stopping)
         {
-            int n = iface.Tun.ReadBatch(0, input, 100);
+            int n = tso is null ? iface.Tun.ReadBatch(0, input, 100) : ReadTso(tso, iface.Tun, 0, input, ref counters);
             if (n <= 0) continue;
             output.Reset();
             for (int i = 0; i < n; i++)
@@ -151,7 +152,7 @@ public sealed partial class LinuxDataPlane
                 SealNext(sa, input.Packet(i), output, ref counters);
             }
 
-            SendAll(output, 0);
+            SendAll(output, 0, ref counters);
             // The series of worker 0 (its counters are atomic): a label per interface would grow with the configuration.
             _metrics?.Publish(0, in counters);
             counters.Clear();

@@ -9,14 +9,16 @@
 //               own, and sends them on UDP socket 0 or the raw socket (TrapPolicies.Flush, rare).
 //
 // Stages (esp-out-w):
-//   S1 read      one batch from TUN queue w (bounded wait, so the stop flag is seen)
+//   S1 read      one batch from TUN queue w (bounded wait, so the stop flag is seen); with tunnel.tso a TCP
+//                super-packet is split into its segments (TunTso.cs), one that overflows the batch finishing the next
 //   S2 lookup    most specific outbound selector (SelectorTable, lock-free) -> SA. A miss is counted as
 //                no_sa; one that matches a trap policy queues the packet (bounded) and asks the control
 //                plane to negotiate (TrapPolicies.OnMiss)
 //   S3 seal      EspPipeline.Seal into the send slot: copy behind the SA's header room -> sequence number
 //                (atomic) + encrypt in place; the slot is addressed to the SA's peer
 //   S4 send      sendmmsg on UDP socket w (ESP-in-UDP) or the raw socket (plain ESP), of the peer's family: an SA
-//                whose peer is IPv6 on a plane without IPv6 sockets has no way out (dropped as no_sa)
+//                whose peer is IPv6 on a plane without IPv6 sockets has no way out (dropped as no_sa). With
+//                tunnel.udp_gso a run of equal-length datagrams to one peer is one UDP GSO message (UdpGso.cs)
 //   S5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
 using Concentrator.DataPlane.Esp;
 using Concentrator.Ipsec;
@@ -26,14 +28,17 @@ namespace Concentrator.DataPlane.Linux;
 
 public sealed partial class LinuxDataPlane
 {
+    private readonly bool _tso, _udpGso;
+
     private void OutboundLoop(int worker)
     {
         using var input = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, PacketBatch.DefaultHeadroom);
-        using var output = new OutboundBatches(_udp6 is not null, _raw6 is not null);
+        using var output = new OutboundBatches(_udp6 is not null, _raw6 is not null, _udpGso);
+        using var tso = _tso ? new TsoReader() : null;
         var counters = new WorkerBatchCounters();
         while (!_stopping)
         {
-            int n = _tun.ReadBatch(worker, input, 100);
+            int n = tso is null ? _tun.ReadBatch(worker, input, 100) : ReadTso(tso, _tun, worker, input, ref counters);
             if (n <= 0) continue;
             output.Reset();
             for (int i = 0; i < n; i++)
@@ -49,9 +54,21 @@ public sealed partial class LinuxDataPlane
                 SealNext(sa, inner, output, ref counters);
             }
 
-            SendAll(output, worker);
+            SendAll(output, worker, ref counters);
             EndBatch(worker, _workers + worker, ref counters);
         }
+    }
+
+    /// <summary>S1 on a TSO device: the batch filled with whole packets and split super-packets; frames whose virtio-net
+    /// header did not check are counted as malformed inner packets.</summary>
+    private static int ReadTso(TsoReader tso, TunDevice tun, int queue, PacketBatch input, ref WorkerBatchCounters counters)
+    {
+        tso.ResetCounters();
+        int n = tso.ReadBatch(tun, queue, input, 100);
+        counters.TunTsoFrames += (ulong)tso.Frames;
+        counters.TunTsoSegments += (ulong)tso.Segments;
+        for (int d = 0; d < tso.Dropped; d++) counters.CountDrop(EspStatus.BadInnerPacket);
+        return n;
     }
 
     /// <summary>S3 for one packet: sealed into the next slot of the batch of the SA's transport and peer family, which then
@@ -83,18 +100,31 @@ public sealed partial class LinuxDataPlane
     }
 
     /// <summary>S4: what one batch sealed, on UDP socket <paramref name="udpSocket"/> of each family and the raw sockets.</summary>
-    private void SendAll(OutboundBatches output, int udpSocket)
+    private void SendAll(OutboundBatches output, int udpSocket, ref WorkerBatchCounters counters)
     {
-        if (output.U > 0) _udp[udpSocket].SendBatch(output.Udp, output.U);
+        if (output.U > 0) SendUdp(_udp[udpSocket], output.Udp, output.U, output.Gso, ref counters);
         if (output.R > 0) _raw?.SendBatch(output.Raw, output.R);
-        if (output.U6 > 0) _udp6![udpSocket].SendBatch(output.Udp6!, output.U6);
+        if (output.U6 > 0) SendUdp(_udp6![udpSocket], output.Udp6!, output.U6, output.Gso, ref counters);
         if (output.R6 > 0) _raw6!.SendBatch(output.Raw6!, output.R6);
+    }
+
+    private static void SendUdp(UdpBatchSocket socket, PacketBatch batch, int count, UdpGsoSender? gso, ref WorkerBatchCounters counters)
+    {
+        if (gso is null || !gso.Enabled)
+        {
+            socket.SendBatch(batch, count);
+            return;
+        }
+        gso.Send(socket.Handle, batch, count, socket.SendStallMs);
+        counters.UdpGsoMessages += (ulong)gso.GsoMessages;
+        counters.UdpGsoSegments += (ulong)gso.GsoSegments;
     }
 
     /// <summary>One outbound thread's send batches (S3/S4), one per transport and outer family, with their fill counts.
     /// Owned by that thread alone.</summary>
-    private sealed class OutboundBatches(bool udp6, bool raw6) : IDisposable
+    private sealed class OutboundBatches(bool udp6, bool raw6, bool udpGso) : IDisposable
     {
+        public readonly UdpGsoSender? Gso = udpGso ? new() : null;
         public readonly PacketBatch Udp = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         public readonly PacketBatch Raw = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         public readonly PacketBatch? Udp6 = udp6 ? new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0) : null;
@@ -109,6 +139,7 @@ public sealed partial class LinuxDataPlane
             Raw.Dispose();
             Udp6?.Dispose();
             Raw6?.Dispose();
+            Gso?.Dispose();
         }
     }
 

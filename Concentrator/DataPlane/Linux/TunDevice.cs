@@ -7,8 +7,9 @@
 //
 // Every queue is opened with IFF_VNET_HDR: each read and write carries a 10-byte struct virtio_net_hdr
 // (TUNSETVNETHDRSZ 10; the 12-byte num_buffers form is only for mergeable virtio rx rings) in front of
-// the IP packet. Offloads towards user space stay off (TUNSETOFFLOAD 0), so the kernel segments and
-// checksums everything before a read: reads carry gso_type NONE. Writes may carry a GSO super-packet
+// the IP packet. Offloads towards user space stay off (TUNSETOFFLOAD 0) unless TSO is asked for, so the kernel
+// segments and checksums everything before a read: reads carry gso_type NONE. A TSO device (TunTso) instead
+// reads TCP super-packets and partial checksums, which TsoReader splits and completes. Writes may carry a GSO super-packet
 // (TunOffload's TCP coalescing) that the kernel forwards whole and segments only where needed.
 using System.Net.Sockets;
 
@@ -46,9 +47,10 @@ public sealed unsafe class TunDevice : IDisposable
     /// Creates a TUN device <paramref name="name"/> (IFF_TUN | IFF_NO_PI | IFF_VNET_HDR) with <paramref name="queues"/>
     /// queue fds; more than one queue (or <paramref name="multiQueue"/>) sets IFF_MULTI_QUEUE. When
     /// <paramref name="mtu"/> &gt; 0 it is set, and with <paramref name="up"/> the link is brought up,
-    /// both by ioctl on an AF_INET datagram socket in the caller's network namespace. Throws on failure.
+    /// both by ioctl on an AF_INET datagram socket in the caller's network namespace. With <paramref name="tso"/> the
+    /// device offers checksum and TCP segmentation offload: reads may then be GSO super-packets (TunTso). Throws on failure.
     /// </summary>
-    public static TunDevice Create(string name, int queues = 1, bool multiQueue = false, int mtu = 0, bool up = false)
+    public static TunDevice Create(string name, int queues = 1, bool multiQueue = false, int mtu = 0, bool up = false, bool tso = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (queues <= 0 || queues > 256)
@@ -79,7 +81,8 @@ public sealed unsafe class TunDevice : IDisposable
             int headerSize = LibC.VirtioNetHdrLength;
             if (LibC.ioctl(fds[0], LibC.TUNSETVNETHDRSZ, &headerSize) != 0)
                 throw new IOException($"TUNSETVNETHDRSZ {actual}: {LibC.Describe(LibC.Errno())}");
-            if (LibC.ioctl(fds[0], LibC.TUNSETOFFLOAD, null) != 0) // the argument is the flag value itself: 0
+            // The argument is the flag value itself: 0, or TSO (TunTso.Offloads).
+            if (LibC.ioctl(fds[0], LibC.TUNSETOFFLOAD, (void*)(nuint)(tso ? TunTso.Offloads : 0)) != 0)
                 throw new IOException($"TUNSETOFFLOAD {actual}: {LibC.Describe(LibC.Errno())}");
         }
         catch
@@ -120,7 +123,6 @@ public sealed unsafe class TunDevice : IDisposable
 
     public int Read(int queue, Span<byte> buffer, int timeoutMs)
     {
-        int fd = _fds[queue];
         byte* header = stackalloc byte[LibC.VirtioNetHdrLength];
         LibC.IoVec* iov = stackalloc LibC.IoVec[2];
         fixed (byte* p = buffer)
@@ -129,31 +131,47 @@ public sealed unsafe class TunDevice : IDisposable
             iov[0].Length = LibC.VirtioNetHdrLength;
             iov[1].Base = p;
             iov[1].Length = (nuint)buffer.Length;
-            bool waited = false;
-            // Bounded: at most a few skipped frames, then one wait, then the same again.
+            // Bounded: at most a few skipped frames, each read waiting only if it is the first.
             for (int attempt = 0; attempt < 8; attempt++)
             {
-                nint n = LibC.readv(fd, iov, 2);
-                if (n < 0)
-                {
-                    int err = LibC.Errno();
-                    if (!LibC.IsTransient(err))
-                        return -err;
-                    if (timeoutMs == 0 || waited)
-                        return 0;
-                    int ready = BatchIo.WaitFor(fd, LibC.POLLIN, timeoutMs);
-                    if (ready <= 0)
-                        return ready;
-                    waited = true;
-                    continue;
-                }
-                int length = (int)n - LibC.VirtioNetHdrLength;
-                if (length > 0 && TunOffload.CompleteRead(header, buffer.Slice(0, length)))
+                int length = ReadFrame(queue, iov, 2, attempt == 0 ? timeoutMs : 0);
+                if (length <= 0)
+                    return length;
+                if (TunOffload.CompleteRead(header, buffer.Slice(0, Math.Min(length, buffer.Length))))
                     return length;
                 Interlocked.Increment(ref _unexpectedOffloads);
             }
             return 0;
         }
+    }
+
+    /// <summary>
+    /// One readv of queue <paramref name="queue"/> into <paramref name="count"/> iovecs, the first of which takes the
+    /// 10-byte virtio-net header (unchecked: the caller checks it), waiting at most <paramref name="timeoutMs"/> for
+    /// a frame. Returns the bytes after the header, 0 on timeout/EINTR (or a frame without a packet), or -errno.
+    /// </summary>
+    public int ReadFrame(int queue, LibC.IoVec* iov, int count, int timeoutMs)
+    {
+        int fd = _fds[queue];
+        nint n = LibC.readv(fd, iov, count);
+        if (n < 0)
+        {
+            int err = LibC.Errno();
+            if (!LibC.IsTransient(err))
+                return -err;
+            if (timeoutMs == 0)
+                return 0;
+            int ready = BatchIo.WaitFor(fd, LibC.POLLIN, timeoutMs);
+            if (ready <= 0)
+                return ready;
+            n = LibC.readv(fd, iov, count);
+            if (n < 0)
+            {
+                err = LibC.Errno();
+                return LibC.IsTransient(err) ? 0 : -err;
+            }
+        }
+        return Math.Max(0, (int)n - LibC.VirtioNetHdrLength);
     }
 
     /// <summary>Writes one IP packet to queue <paramref name="queue"/> (delivered to the kernel stack) behind a
