@@ -56,7 +56,7 @@ public static partial class ScaleSuite
         var report = new Report("scale", "Concurrent tunnels on one node: memory per tunnel, time to establish, ESP with N SAs");
         report.Conditions.Add($"Gateway: `Concentrator run` as its own process (`dotnet Concentrator.dll`, workstation concurrent GC as shipped, " +
                               $"log level warning), `tunnel: {{ type: none }}` (SAs in the in-memory data plane, keyed and ready for ESP: " +
-                              $"two OpenSSL EVP contexts per Child SA), listening on 127.0.0.1, one connection: IKE {Ike}, ESP {Esp}, PSK, " +
+                              $"one inbound and one outbound OpenSSL EVP context per Child SA, more outbound ones only under contention), listening on 127.0.0.1, one connection: IKE {Ike}, ESP {Esp}, PSK, " +
                               "remote_ts 10.192.0.0/10. A fresh gateway process per size.");
         report.Conditions.Add("Admission raised for the run because every simulated peer shares the source address 127.0.0.1: " +
                               "`charon: { cookie_threshold: 0, cookie_threshold_ip: 0, block_threshold: 0, init_limit_job_load: 0, ikesa_limit: 0, ikesa_limit_per_peer: 0 }` " +
@@ -145,6 +145,9 @@ public static partial class ScaleSuite
                          $"up front beyond this machine's {Environment.ProcessorCount} cores ({Stats.F(PerCoreBytesPerTunnel(SixteenCores), 0)} B: " +
                          $"{EspSa.LanesAtInstall(SixteenCores)} outbound cipher lanes at install instead of {EspSa.LanesAtInstall(Environment.ProcessorCount)}, " +
                          $"{Stats.F(LaneBytes.Value, 0)} B each, measured in this process over 20,000 keyed contexts).");
+        report.Notes.Add($"Per-tunnel budget, native part: each Child SA holds {1 + EspSa.LanesAtInstall(Environment.ProcessorCount)} keyed OpenSSL " +
+                         $"contexts at install (one inbound, one outbound lane), {Stats.F((1 + EspSa.LanesAtInstall(Environment.ProcessorCount)) * LaneBytes.Value / 1024, 2)} KiB; " +
+                         "the rest of RSS per tunnel is the managed figure (actors, mailboxes, timers, IKE and Child SA state) and the GC's retention.");
         report.Notes.Add("`--only tunnels` or `--only esp` runs one half of the suite.");
         report.Notes.Add("RSS per tunnel is the figure the 12 KiB target is about (what the node pays); the managed figure is the part in the " +
                          ".NET heap (actors, IKE SA state, Child SA objects). RSS also moves with the GC's own retention (gen0 budget, " +
@@ -195,26 +198,19 @@ public static partial class ScaleSuite
         var target = new IPEndPoint(IPAddress.Loopback, ike);
         Console.WriteLine($"scale {n}: gateway pid {gateway.Pid} on {target}, metrics on 127.0.0.1:{http}");
 
-        await using var fleet = PeerFleet.Start(new FleetOptions
+        var peers = new FleetOptions
         {
             Psk = Encoding.UTF8.GetBytes(Secret),
             GatewayId = GatewayId,
             IkeProposal = Ike,
             EspProposal = Esp,
             IdPrefix = "scale-",
-        });
+        };
+        await using var fleet = PeerFleet.Start(peers);
 
         // The warm-up runs before the baseline, so both figures include the code and caches it loads.
         await LoadTest.RunAsync(fleet, target, new LoadTestOptions { Peers = 10, Warmup = 0, Timeout = TimeSpan.FromSeconds(60) });
-        await using var prober = PeerFleet.Start(new FleetOptions
-        {
-            Psk = Encoding.UTF8.GetBytes(Secret),
-            GatewayId = GatewayId,
-            IkeProposal = Ike,
-            EspProposal = Esp,
-            IdPrefix = "probe-",
-            FirstIndex = ProbeFirstIndex,
-        });
+        await using var prober = PeerFleet.Start(peers with { IdPrefix = "probe-", FirstIndex = ProbeFirstIndex });
         double rateEmpty = await ProbeAsync(prober, target, probe, probeRounds, n, "empty", report);
         var zero = await gateway.MemoryAfterGcAsync();
         Console.WriteLine($"scale {n}: baseline managed {zero.Heap / 1048576.0:F1} MiB, RSS {zero.Rss / 1048576.0:F1} MiB");
