@@ -15,7 +15,7 @@ public sealed record BenchOptions
     /// <summary>Repetitions per configuration (median reported): throughput 3 (quick 1), esp 15 (quick 2).</summary>
     public int? Repeats { get; init; }
 
-    /// <summary>handshake: peers per measured round (default 500, quick 30).</summary>
+    /// <summary>handshake: peers per measured round (default 500, quick 30); scale: probe peers per round (2000, quick 50).</summary>
     public int? Peers { get; init; }
 
     /// <summary>esp: inner packet sizes (default 64,512,1400).</summary>
@@ -23,7 +23,7 @@ public sealed record BenchOptions
 
     /// <summary>throughput: sample the gateway and peer daemons with perf during a 1-stream run (summaries next to the results).</summary>
     public bool Profile { get; init; }
-    /// <summary>scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500).</summary>
+    /// <summary>scale: concurrent tunnel counts (default 20000, quick 200,500).</summary>
     public int[]? Tunnels { get; init; }
 
     /// <summary>Configurations to run (suite-specific ids, default all).</summary>
@@ -46,16 +46,17 @@ public static class Program
                       strongSwan comparison)
           latency     added round-trip time p50/p99 through the testbed, idle and at 50% of the UDP max rate (root)
           all         every suite in turn (root), each into bench/results/<suite>.md (--out DIR elsewhere)
-          scale       10k/50k/100k concurrent tunnels: gateway memory per tunnel, time to establish, ESP with N SAs vs 1 (no root)
+          scale       20k concurrent tunnels (--tunnels 20000,100000 adds 100k): setups/s with N up vs empty, memory per
+                      tunnel (2 and 16 cores), ESP spread over N SAs vs 1, against issue 17's targets (no root)
 
         Options:
           --quick          tiny sizes (seconds, for CI smoke runs)
           --out FILE       results file (default bench/results/<suite>.md)
           --seconds N      throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP probe (2, quick 1)
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
-          --peers N        handshake: peers per round (default 500, quick 30)
+          --peers N        handshake: peers per round (default 500, quick 30); scale: probe peers per round (2000, quick 50)
           --sizes A,B,C    esp: inner packet sizes in bytes (default 64,512,1400)
-          --tunnels A,B    scale: concurrent tunnel counts (default 10000,50000,100000, quick 200,500)
+          --tunnels A,B    scale: concurrent tunnel counts (default 20000, quick 200,500)
           --only A,B       run only these configuration ids (see the results file)
           --profile        throughput: perf-sample both daemons (needs perf) and write profile-throughput-<id>-<end>.txt
 

@@ -51,10 +51,11 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         foreach (var r in table.Rows)
         {
             Assert.Equal(r["tunnels"], r["established"]);
-            foreach (var column in new[] { "time to establish s", "setups/s", "managed KiB/tunnel", "ESP N/1 (64 B, spread)" })
+            foreach (var column in new[] { "time to establish s", "setups/s", "with N / empty", "managed KiB/tunnel", "ESP N/1 (64 B, spread)" })
                 Assert.True(BenchmarkRunner.Number(r[column]) > 0, $"{r["tunnels"]}: {column} = {r[column]}");
             // RSS may even shrink between the two readings (the GC decommits), so only its presence is checked.
             Assert.False(double.IsNaN(BenchmarkRunner.Number(r["RSS KiB/tunnel"])), $"{r["tunnels"]}: RSS KiB/tunnel = {r["RSS KiB/tunnel"]}");
+            Assert.False(double.IsNaN(BenchmarkRunner.Number(r["RSS KiB/tunnel on 16 cores"])), $"{r["tunnels"]}: 16 cores = {r["RSS KiB/tunnel on 16 cores"]}");
         }
     }
 }

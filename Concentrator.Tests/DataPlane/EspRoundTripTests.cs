@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Concentrator.DataPlane.Esp;
 using Concentrator.Ipsec;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
 
@@ -98,6 +99,54 @@ public class EspRoundTripTests
         Assert.Equal(Enumerable.Range(1, threads * perThread).Select(i => (uint)i), seqs);
         foreach (byte[] packet in all)
             Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(packet, out _));
+        Assert.True(pair.A.FlushCounters(Pair.SpiA));
+        Assert.True(pair.A.TryGetCounters(Pair.SpiA, out var counters));
+        Assert.Equal((ulong)(threads * perThread), counters.PacketsOut);
+    }
+
+    [Fact]
+    public void OneOutboundLaneAtInstall_AnotherOnlyWhenEveryLaneIsRented_AndItSealsWithTheSaKey()
+    {
+        using var pair = new Pair(Gcm256, replayWindow: 4096);
+        var sa = pair.SaA;
+        Assert.Equal(1, sa.OutboundLaneCount);
+        Assert.Equal(1, EspSa.LanesAtInstall(16));
+        for (int i = 0; i < 100; i++)
+            Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(pair.Send(Ipv4(100)), out _));
+        Assert.Equal(1, sa.OutboundLaneCount); // one sender at a time never needs a second lane
+
+        // A sender holds lane 0: the next one creates lane 1, keyed with the SA's outbound key (the peer opens it).
+        var held = sa.RentLane(out int heldIndex);
+        Assert.Equal(0, heldIndex);
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(pair.Send(Ipv4(100)), out _));
+        Assert.Equal(2, sa.OutboundLaneCount);
+        var second = sa.RentLane(out int secondIndex);
+        Assert.Equal(1, secondIndex);
+        sa.ReturnLane(secondIndex, second);
+        sa.ReturnLane(heldIndex, held);
+        Assert.Equal(EspStatus.Ok, pair.B.Decapsulate(pair.Send(Ipv4(100)), out _));
+        Assert.Equal(2, sa.OutboundLaneCount);
+
+        // Counters of every created lane are published, none lost to the lane created on the packet path.
+        Assert.True(pair.A.FlushCounters(Pair.SpiA));
+        Assert.True(pair.A.TryGetCounters(Pair.SpiA, out var counters));
+        Assert.Equal(102UL, counters.PacketsOut);
+    }
+
+    [Fact]
+    public void LanesGrowUnderContention_UpToTheLimit()
+    {
+        using var pair = new Pair(Gcm128, replayWindow: 4096);
+        var sa = pair.SaA;
+        const int threads = 8, perThread = 2000;
+        using var start = new Barrier(threads);
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < perThread; i++)
+                pair.Send(Ipv4(100));
+        });
+        Assert.InRange(sa.OutboundLaneCount, 1, EspSa.LaneLimit(Environment.ProcessorCount));
         Assert.True(pair.A.FlushCounters(Pair.SpiA));
         Assert.True(pair.A.TryGetCounters(Pair.SpiA, out var counters));
         Assert.Equal((ulong)(threads * perThread), counters.PacketsOut);

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Akka.Actor;
 
 namespace Concentrator.Actors;
@@ -21,6 +22,9 @@ internal sealed class SaDirectory
     // Reauthentication: new IKE SA SPI -> the SPI of the IKE SA it replaces once its children are up.
     private readonly Dictionary<ulong, ulong> _replacing = new();
     private readonly Dictionary<ulong, SaUser> _established = new();
+    // _established by user, so that INITIAL_CONTACT and unique look up a login's duplicates without a scan of every SA
+    // (one per setup: a scan made setups O(N) in the SAs already up).
+    private readonly Dictionary<UserKey, List<ulong>> _byUser = new();
     private readonly Dictionary<uint, IActorRef> _childOwner = new();
     private readonly Dictionary<IActorRef, HashSet<uint>> _childrenOf = new();
 
@@ -58,9 +62,9 @@ internal sealed class SaDirectory
     public void RetireSpi(IActorRef actor, ulong spi)
     {
         if (_actorOf.Remove(spi) && _spisOf.TryGetValue(actor, out var spis)) spis.Remove(spi);
-        if (_established.Remove(spi, out var who) && _spisOf.TryGetValue(actor, out var left) && left.Count > 0)
+        if (RemoveEstablished(spi) is { } who && _spisOf.TryGetValue(actor, out var left) && left.Count > 0)
         {
-            foreach (var other in left) _established[other] = who;
+            foreach (var other in left) AddEstablished(other, who);
         }
     }
 
@@ -81,7 +85,7 @@ internal sealed class SaDirectory
             _actorOf.Remove(spi);
             if (RemoveHalfOpen(spi) is { } entry) halfOpenRemoved(entry);
             _acquiring.Remove(spi);
-            _established.Remove(spi);
+            RemoveEstablished(spi);
             if (_replacing.Remove(spi)) failedReauths++;
         }
         return failedReauths;
@@ -159,7 +163,24 @@ internal sealed class SaDirectory
     public void Established(ulong spi, SaUser user)
     {
         _acquiring.Remove(spi);
+        AddEstablished(spi, user);
+    }
+
+    private void AddEstablished(ulong spi, SaUser user)
+    {
+        RemoveEstablished(spi);
         _established[spi] = user;
+        var key = UserKey.Of(user);
+        if (!_byUser.TryGetValue(key, out var spis)) _byUser[key] = spis = new List<ulong>(1);
+        spis.Add(spi);
+    }
+
+    private SaUser? RemoveEstablished(ulong spi)
+    {
+        if (!_established.Remove(spi, out var user)) return null;
+        var key = UserKey.Of(user);
+        if (_byUser.TryGetValue(key, out var spis) && spis.Remove(spi) && spis.Count == 0) _byUser.Remove(key);
+        return user;
     }
 
     /// <summary>
@@ -170,12 +191,18 @@ internal sealed class SaDirectory
     public List<(ulong Spi, IActorRef Actor, SaUser User)> DuplicatesOf(SaUser of, IActorRef? except)
     {
         var found = new List<(ulong, IActorRef, SaUser)>();
-        foreach (var (spi, who) in _established)
+        if (!_byUser.TryGetValue(UserKey.Of(of), out var spis)) return found;
+        foreach (var spi in spis)
         {
-            if (who.LocalId != of.LocalId || who.User != of.User || who.Remote.AddressFamily != of.Remote.AddressFamily) continue;
-            if (_actorOf.TryGetValue(spi, out var actor) && !actor.Equals(except)) found.Add((spi, actor, who));
+            if (_actorOf.TryGetValue(spi, out var actor) && !actor.Equals(except)) found.Add((spi, actor, _established[spi]));
         }
         return found;
+    }
+
+    /// <summary>What makes two established SAs the same login: <see cref="DuplicatesOf"/>'s comparison.</summary>
+    private readonly record struct UserKey(string LocalId, string User, AddressFamily Family)
+    {
+        public static UserKey Of(SaUser u) => new(u.LocalId, u.User, u.Remote.AddressFamily);
     }
 
     /// <summary>An established IKE SA's owner as the unique policies see it: its connection, our identity, its user (the

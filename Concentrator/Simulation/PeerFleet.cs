@@ -36,6 +36,10 @@ public sealed record FleetOptions
     public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
     public string IdPrefix { get; init; } = "peer-";
 
+    /// <summary>Peer i is numbered FirstIndex + i (its id and inner address): a second fleet beside a first one whose
+    /// peers stay up gets identities and addresses of its own.</summary>
+    public int FirstIndex { get; init; }
+
     /// <summary>Each peer requests a virtual IP (swanctl vips = 0.0.0.0) and uses it as its inner address (its local_ts is
     /// dynamic); the responder's connection needs pools. Otherwise peer i's inner address is <see cref="InnerBase"/> + i.</summary>
     public bool VirtualIp { get; init; }
@@ -121,7 +125,7 @@ public sealed class PeerFleet : IAsyncDisposable
         return new PeerFleet(options, node, dataPlane);
     }
 
-    private string IdOf(int index) => $"{_options.IdPrefix}{index}.fleet";
+    private string IdOf(int index) => $"{_options.IdPrefix}{_options.FirstIndex + index}.fleet";
 
     /// <summary>With certificates: issues those of peers [0, count) ahead, so that no measured round spends time signing them.</summary>
     public void PrepareCertificates(int count)
@@ -133,7 +137,7 @@ public sealed class PeerFleet : IAsyncDisposable
     /// <summary>Connection of peer <paramref name="index"/>: its own identity and a /32 inner address.</summary>
     public ConnectionConfig PeerConnection(int index)
     {
-        uint address = FleetOptions.InnerBase + (uint)index;
+        uint address = FleetOptions.InnerBase + (uint)(_options.FirstIndex + index);
         string inner = $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}/32";
         TrafficSelectorSpec.TryParse(_options.VirtualIp ? TrafficSelectorSpec.DynamicKeyword : inner, out var local, out _);
         TrafficSelectorSpec.TryParse(_options.RemoteTs, out var remote, out _);

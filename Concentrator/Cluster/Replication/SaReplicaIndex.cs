@@ -12,6 +12,13 @@ public sealed class SaReplicaIndex
 {
     private readonly ConcurrentDictionary<ulong, SaReplicaEntry> _entries = new();
     private readonly ConcurrentDictionary<uint, ulong> _ikeOfEsp = new();
+    // SPIs whose entry was set or removed, for the one reader that keeps state derived from the entries (ClusterUsers),
+    // so it follows changes instead of scanning every entry per question. Bounded: past MaxChanges the log stops and
+    // _overflowed tells the reader to rebuild from all entries (a node nobody asks keeps at most this many).
+    private readonly ConcurrentQueue<ulong> _changes = new();
+    private int _changeCount;
+    private int _overflowed;
+    internal const int MaxChanges = 65_536;
 
     public int Count => _entries.Count;
 
@@ -62,6 +69,7 @@ public sealed class SaReplicaIndex
             old.Zero();
         }
         foreach (var spi in owned.EspSpis) _ikeOfEsp[spi] = ikeSpi;
+        Changed(ikeSpi);
         return old is null ? null : (old.Owner, old.Epoch);
     }
 
@@ -70,5 +78,36 @@ public sealed class SaReplicaIndex
         if (!_entries.TryRemove(ikeSpi, out var old)) return;
         foreach (var spi in old.EspSpis) _ikeOfEsp.TryRemove(new KeyValuePair<uint, ulong>(spi, ikeSpi));
         old.Zero();
+        Changed(ikeSpi);
     }
+
+    /// <summary>Logged after the entry itself changed, so a reader that drains the SPI reads the entry as it now is.</summary>
+    private void Changed(ulong ikeSpi)
+    {
+        if (Interlocked.Increment(ref _changeCount) > MaxChanges) Volatile.Write(ref _overflowed, 1);
+        else _changes.Enqueue(ikeSpi);
+    }
+
+    /// <summary>
+    /// The SPIs changed since the last call, into <paramref name="changed"/>; false when the log overflowed (or on the
+    /// first call after it did): the caller then rebuilds from every entry, read after this call. One reader.
+    /// </summary>
+    internal bool DrainChanges(List<ulong> changed)
+    {
+        if (Interlocked.Exchange(ref _overflowed, 0) != 0)
+        {
+            _changes.Clear();
+            Volatile.Write(ref _changeCount, 0);
+            return false;
+        }
+        while (_changes.TryDequeue(out ulong spi))
+        {
+            Interlocked.Decrement(ref _changeCount);
+            changed.Add(spi);
+        }
+        return true;
+    }
+
+    /// <summary>Every IKE SPI with an entry.</summary>
+    internal List<ulong> AllSpis() => [.. _entries.Keys];
 }

@@ -33,7 +33,10 @@ internal sealed class OutboundLane(EspCipher cipher) : CounterLane
 ///   SPI; never touched by two threads at once.
 /// - outbound: any number of senders. The sequence counter is one 64-bit Interlocked counter; the
 ///   transform and its counters live in a small ring of lanes, each rented exclusively with
-///   Interlocked.Exchange (no lock), because the .NET AEAD objects are not thread-safe.
+///   Interlocked.Exchange (no lock), because the .NET AEAD objects are not thread-safe. One lane exists
+///   from install; another is created only when a sender finds every existing lane rented (contention),
+///   up to the lane limit, and lives as long as the SA: most SAs of a node with many tunnels never see two
+///   senders at once, so they hold one keyed context whatever the core count.
 /// - control plane: construction, <see cref="UpdateRemote"/>, <see cref="Snapshot"/>, <see cref="Dispose"/>.
 /// Lifetime: a reference count (1 for "installed" + 1 per packet in flight) so that a delete racing
 /// with a worker frees and zeroes the keys only after the last in-flight packet finished.
@@ -52,7 +55,10 @@ public sealed class EspSa : IDisposable
 
     private readonly byte[][] _keys;
     private readonly OutboundLane?[] _lanes;
-    private readonly EspCipher[] _allOutboundCiphers;
+    // Slots [0, _laneCount) hold a created lane (null while rented); the rest were never needed.
+    private readonly EspCipher?[] _allOutboundCiphers;
+    private int _laneCount;
+    private int _growthFailed;
     private long _lastSequence; // last outbound sequence number handed out (as ulong bits)
     private long _ceiling = -1; // highest outbound sequence number allowed (as ulong bits; all ones: no ceiling)
     private int _rekeyHint;
@@ -109,15 +115,22 @@ public sealed class EspSa : IDisposable
         InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
         InboundLane = new CounterLane();
 
-        int lanes = outboundLanes > 0 ? outboundLanes : Math.Clamp(Environment.ProcessorCount, 2, 16);
+        int lanes = outboundLanes > 0 ? outboundLanes : LaneLimit(Environment.ProcessorCount);
         _lanes = new OutboundLane?[lanes];
-        _allOutboundCiphers = new EspCipher[lanes];
-        for (int i = 0; i < lanes; i++)
-        {
-            _allOutboundCiphers[i] = EspCipher.Create(install.Suite, install.OutboundEncryptionKey, install.OutboundIntegrityKey);
-            _lanes[i] = new OutboundLane(_allOutboundCiphers[i]);
-        }
+        _allOutboundCiphers = new EspCipher?[lanes];
+        _allOutboundCiphers[0] = EspCipher.Create(install.Suite, install.OutboundEncryptionKey, install.OutboundIntegrityKey);
+        _lanes[0] = new OutboundLane(_allOutboundCiphers[0]!);
+        _laneCount = 1;
     }
+
+    /// <summary>Outbound cipher lanes an SA may create (on contention) on a machine of <paramref name="cores"/> cores.</summary>
+    internal static int LaneLimit(int cores) => Math.Clamp(cores, 2, 16);
+
+    /// <summary>Outbound cipher lanes an SA creates at install, on any machine: one (see <see cref="RentLane"/>).</summary>
+    internal static int LanesAtInstall(int cores) => 1;
+
+    /// <summary>Outbound lanes created so far (1 at install, more under contention).</summary>
+    internal int OutboundLaneCount => Volatile.Read(ref _laneCount);
 
     public uint InboundSpi { get; }
     public uint OutboundSpi { get; }
@@ -152,7 +165,7 @@ public sealed class EspSa : IDisposable
     internal CounterLane InboundLane { get; }
 
     /// <summary>Transform geometry of the outbound direction (every lane is identical).</summary>
-    internal EspCipher OutboundGeometry => _allOutboundCiphers[0];
+    internal EspCipher OutboundGeometry => _allOutboundCiphers[0]!;
 
     public SaRekeyHint RekeyHint => (SaRekeyHint)Volatile.Read(ref _rekeyHint);
 
@@ -253,16 +266,17 @@ public sealed class EspSa : IDisposable
         }
     }
 
-    /// <summary>Rents an outbound lane exclusively. Spins only when every lane is busy (more
-    /// simultaneous senders than lanes); the holder keeps it for one packet's encryption.</summary>
+    /// <summary>Rents an outbound lane exclusively. When every created lane is busy (more simultaneous senders than
+    /// lanes) it creates one more, up to the limit, and spins only at the limit; the holder keeps it for one packet's
+    /// encryption.</summary>
     internal OutboundLane RentLane(out int index)
     {
         OutboundLane?[] lanes = _lanes;
-        int n = lanes.Length;
-        int start = Environment.CurrentManagedThreadId % n;
         SpinWait spin = default;
         while (true)
         {
+            int n = Volatile.Read(ref _laneCount);
+            int start = Environment.CurrentManagedThreadId % n;
             for (int i = 0; i < n; i++)
             {
                 int idx = start + i;
@@ -275,8 +289,41 @@ public sealed class EspSa : IDisposable
                     return lane;
                 }
             }
+            if (n < lanes.Length && Volatile.Read(ref _growthFailed) == 0 && TryGrow(n) is { } grown)
+            {
+                index = n;
+                return grown;
+            }
             spin.SpinOnce();
         }
+    }
+
+    /// <summary>
+    /// Creates lane <paramref name="n"/>, rented to the caller, unless another sender created it first. Once per lane per
+    /// SA: the only allocation of the send path, bounded by the lane limit. The caller holds a packet reference, so
+    /// <see cref="Destroy"/> cannot run meanwhile. A context that cannot be created (out of memory) stops growth; the
+    /// lanes there are keep serving.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private OutboundLane? TryGrow(int n)
+    {
+        EspCipher cipher;
+        try
+        {
+            cipher = EspCipher.Create(Suite, _keys[2], _keys[3]);
+        }
+        catch (CryptographicException)
+        {
+            Volatile.Write(ref _growthFailed, 1);
+            return null;
+        }
+        if (Interlocked.CompareExchange(ref _laneCount, n + 1, n) != n)
+        {
+            cipher.Dispose();
+            return null;
+        }
+        Volatile.Write(ref _allOutboundCiphers[n], cipher);
+        return new OutboundLane(cipher);
     }
 
     internal void ReturnLane(int index, OutboundLane lane)
@@ -339,7 +386,8 @@ public sealed class EspSa : IDisposable
         try
         {
             PublishInbound();
-            for (int i = 0; i < _lanes.Length; i++)
+            int created = Volatile.Read(ref _laneCount);
+            for (int i = 0; i < created; i++)
             {
                 SpinWait spin = default;
                 OutboundLane? lane;
@@ -410,8 +458,8 @@ public sealed class EspSa : IDisposable
     private void Destroy()
     {
         InboundCipher.Dispose();
-        foreach (EspCipher cipher in _allOutboundCiphers)
-            cipher.Dispose();
+        foreach (EspCipher? cipher in _allOutboundCiphers)
+            cipher?.Dispose();
         foreach (byte[] key in _keys)
         {
             if (key is not null)
