@@ -16,11 +16,11 @@ public class V1KeyDerivationTests
     private static byte[] S1(byte[] data) => SHA1.HashData(data);
     private static byte[] S256(byte[] data) => SHA256.HashData(data);
 
-    // NIST CAVP, SP 800-135 component tests, IKEv1 KDF (ikev1.zip from
-    // https://csrc.nist.gov/projects/cryptographic-algorithm-validation-program/component-testing, signature
-    // authentication, [SHA-1], COUNT = 0: SKEYID = prf(Ni_b | Nr_b, g^xy)). The copy used here is the public one
-    // vendored in the test suite of the Rust `kdfs` crate (its test_tpm_ike1), which carries the CAVP file's
-    // intermediate values alongside.
+    // A signature-authentication SHA-1 vector in the layout of NIST CAVP's SP 800-135 IKEv1 KDF component tests
+    // (ikev1.zip, https://csrc.nist.gov/projects/cryptographic-algorithm-validation-program/component-testing:
+    // CKY_I, CKY_R, Ni, Nr, g^xy -> SKEYID = prf(Ni_b | Nr_b, g^xy), SKEYID_d, SKEYID_a, SKEYID_e). Taken from the
+    // public copy in the test suite of the Rust `kdfs` crate (test_tpm_ike1, beside its other NIST SP 800-135
+    // vectors, with the CAVP file's intermediate inputs); that copy does not name the CAVP file or COUNT.
     private static readonly byte[] CkyI = B("382e5c8b0a3fa307");
     private static readonly byte[] CkyR = B("ba4b7616700a2413");
     private static readonly byte[] Ni = B("ced5635da6796075");
