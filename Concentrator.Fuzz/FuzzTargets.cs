@@ -29,8 +29,9 @@ public static class FuzzTargets
     public const string Replica = "replica";
     public const string IkeFrag = "ike-frag";
     public const string RadiusResponse = "radius-response";
+    public const string IkeV1Message = "ikev1-message";
 
-    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag, RadiusResponse];
+    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag, RadiusResponse, IkeV1Message];
 
     /// <summary>Runs one input through a target; throws only on a crash (an undocumented exception).</summary>
     public static void Run(string target, ReadOnlySpan<byte> input)
@@ -47,6 +48,7 @@ public static class FuzzTargets
             case Replica: ReplicaTarget.Run(input); break;
             case IkeFrag: IkeFragTarget.Run(input); break;
             case RadiusResponse: RadiusResponseTarget.Run(input); break;
+            case IkeV1Message: IkeV1MessageTarget.Run(input); break;
             default: throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", All)})", nameof(target));
         }
     }
