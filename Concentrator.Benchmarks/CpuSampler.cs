@@ -6,8 +6,8 @@ namespace Concentrator.Benchmarks;
 /// Samples the CPU time (utime + stime, /proc/PID/stat) of named processes every <see cref="Interval"/> with wall-clock
 /// stamps, so the CPU a process spent in a window known only afterwards (a round another process timed and reported) can
 /// be read back: the value at a moment is interpolated between the two samples around it. Processes are resolved
-/// lazily (a generator that starts later), and a sample of a process that has exited is skipped, so a window must end
-/// before its process exits.
+/// lazily (a generator that starts later) and again once one has exited (samples of one name may come from successive
+/// processes), so a window must lie within one process's life.
 /// </summary>
 public sealed class CpuSampler : IAsyncDisposable
 {
@@ -59,7 +59,12 @@ public sealed class CpuSampler : IAsyncDisposable
             if (_pids[name] is not int pid) continue;
             var now = DateTimeOffset.UtcNow;
             double cpu = Profiling.CpuSeconds(pid);
-            if (double.IsNaN(cpu)) continue;
+            if (double.IsNaN(cpu))
+            {
+                // Gone: the next process of that name (the fleet's next run) is resolved afresh.
+                _pids[name] = null;
+                continue;
+            }
             lock (_gate) _samples[name].Add((now, cpu));
         }
     }

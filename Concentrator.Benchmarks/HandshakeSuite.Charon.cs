@@ -60,13 +60,9 @@ public static partial class HandshakeSuite
                               $"then {peers} peers x {rounds} rounds, window {CharonWindow}");
             Round? coldRound = cold > 0 ? await CharonRoundAsync(control, up, sampler, responder, cold, Math.Min(cold, CharonWindow)) : null;
             var list = new List<Round>();
-            long lines = 0, setups = 0;
             for (int i = 0; i < rounds; i++)
             {
-                long before = responder.LogLines();
                 var r = await CharonRoundAsync(control, up, sampler, responder, peers, CharonWindow);
-                lines += responder.LogLines() - before;
-                setups += r.Established;
                 list.Add(r);
                 Console.WriteLine($"  round {i + 1}: {r.Established}/{r.Requested} up, {Stats.F(r.SetupsPerSecond, 0)}/s, p50 {Stats.F(r.P50Ms, 1)} ms, " +
                                   $"p99 {Stats.F(r.P99Ms, 1)} ms, responder {Stats.F(r.ResponderCpuMs)} ms CPU/setup, generator {Stats.F(r.GeneratorCpuMs)}");
@@ -74,7 +70,7 @@ public static partial class HandshakeSuite
             // A round with setups missing keeps the run's files (charon logs) for diagnosis.
             if (list.Append(coldRound).All(r => r is null || r.Established == r.Requested)) scope.Passed();
             int established = list.Sum(r => r.Established) + (coldRound?.Established ?? 0);
-            return new Session(list, coldRound, setups > 0 ? (double)lines / setups : double.NaN,
+            return new Session(list, coldRound, Stats.Median(list.Select(r => r.LogLinesPerSetup)),
                 CheckChildSas(responder, installedBefore, established, established));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -95,6 +91,7 @@ public static partial class HandshakeSuite
         var timeout = TimeSpan.FromSeconds(Math.Max(30, n / 10));
         var initiatedAt = new DateTimeOffset[n];
         int initiated = 0, refused = 0;
+        long linesBefore = responder.LogLines();
         sampler.Sample();
         var start = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
@@ -114,6 +111,7 @@ public static partial class HandshakeSuite
         }
         var end = up.IsEmpty ? DateTimeOffset.UtcNow : up.Values.Max();
         sampler.Sample();
+        long lines = responder.LogLines() - linesBefore;
         var latencies = Enumerable.Range(0, initiated).Where(i => up.ContainsKey(ConnName(i)))
             .Select(i => (up[ConnName(i)] - initiatedAt[i]).TotalMilliseconds).Order().ToArray();
         int established = latencies.Length;
@@ -124,6 +122,7 @@ public static partial class HandshakeSuite
         {
             ResponderCpuMs = PerSetupMs(sampler.CpuSeconds("responder", start, end), established),
             GeneratorCpuMs = PerSetupMs(sampler.CpuSeconds("generator", start, end), established),
+            LogLinesPerSetup = (double)lines / established,
         };
 
         for (int i = 0; i < initiated; i++)

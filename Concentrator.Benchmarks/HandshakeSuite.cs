@@ -56,6 +56,9 @@ public static partial class HandshakeSuite
     {
         public double ResponderCpuMs { get; init; } = double.NaN;
         public double GeneratorCpuMs { get; init; } = double.NaN;
+
+        /// <summary>Lines the responder logged over the round's window (before its Deletes) per setup.</summary>
+        public double LogLinesPerSetup { get; init; } = double.NaN;
     }
 
     /// <summary>
