@@ -21,10 +21,12 @@ public static partial class HandshakeSuite
                               $"process of this program; identities peer-N.fleet), {peers} peers per round all started at once (saturation), after a " +
                               "10-peer warm-up; the round's window is the fleet's own (wall clock, reported in its JSON). **charon**: a stock strongSwan " +
                               "5.9.8 charon (kernel-libipsec, the harness's build; Debian's packages do not build the load-tester plugin) driven over " +
-                              $"vici: one connection per peer (identities peer-N.swan), each `initiate` (timeout -1) a distinct IKE SA, at most {CharonWindow} " +
-                              "initiated and not yet up at a time; a setup is up at charon's child-updown event (its Child SA installed in libipsec); " +
-                              "routes and virtual IPs off, first retransmission after 4 s (as the fleet's); the Deletes between rounds come from " +
-                              "`terminate`. Latency = initiation to Child SA up, per setup.");
+                              $"vici: one connection per peer (identities peer-N.swan, each peer's inner /32 on the peer namespace's loopback), each " +
+                              $"`initiate` (timeout -1) a distinct IKE SA, at most {CharonWindow} initiated and not yet up at a time; the initiations " +
+                              "go one vici request after another, so the generator's own pace bounds the rate (its rows are not saturation figures " +
+                              "like the fleet's, and their latency is lower); a setup is up at charon's child-updown event (its Child SA installed " +
+                              "in libipsec); first retransmission after 4 s (as the fleet's); the Deletes between rounds come from `terminate`. " +
+                              "Latency = initiation to Child SA up, per setup.");
         report.Conditions.Add($"Sessions: each namespace session builds a fresh testbed and starts its responder; its first {ColdSetups} setups (all in flight " +
                               "at once, no warm-up) are the **cold** round, then the steady rounds. cold / steady = median over sessions of the cold " +
                               "round's responder CPU per setup / median over all steady rounds'. PSK namespace rows: " +
@@ -38,7 +40,12 @@ public static partial class HandshakeSuite
                               "(column responder log lines/setup).");
         report.Conditions.Add("Both responders install every Child SA on a TUN: the concentrator runs its Linux data plane (`tunnel: { type: tun }`, " +
                               "device ipsec0): the SA in its SA table and a route for the peer's /32 on the TUN; charon's kernel-libipsec installs the SAs " +
-                              "and policies in its userspace IPsec stack with routes via its TUN (install_routes = yes), encap = yes.");
+                              "and policies in its userspace IPsec stack with a route per Child SA via its TUN (install_routes = yes), encap = yes. " +
+                              "kernel-libipsec takes that route's source from a local address inside the local TS and refuses the Child SA " +
+                              $"(TS_UNACCEPTABLE) without one, so the gateway namespace has {LanLocal}/32 on its loopback. Column responder Child " +
+                              "SAs/setup counts the Child SAs each responder installed (the concentrator's Child SA installed events, charon's " +
+                              "child-updown events over vici) per setup established: a run with fewer fails, because an initiator counts its IKE " +
+                              "SA up even when the Child SA was refused.");
         report.Conditions.Add("Admission: cookies off on both responders (cookie_threshold = 0, cookie_threshold_ip = 0), the concentrator's half-open cap at its default 5000; charon " +
                               "has them off because charon 5.9's cookie check underflows when its random secret offset lands within " +
                               "10 s of the uptime, and then rejects every cookie until restart (seen on freshly booted CI machines); " +
