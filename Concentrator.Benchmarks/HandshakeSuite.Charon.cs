@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text;
 using Concentrator.Testbed.Interop;
 
 namespace Concentrator.Benchmarks;
@@ -148,53 +147,8 @@ public static partial class HandshakeSuite
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100 * sorted.Length) - 1)];
 
     /// <summary>One connection per peer: its own identity and inner /32, the responder's identity, proposals and PSK.</summary>
-    private static string GeneratorConf(string peerOuter, int count)
-    {
-        var sb = new StringBuilder("connections {\n");
-        for (int i = 0; i < count; i++)
-        {
-            sb.Append($$"""
-                  {{ConnName(i)}} {
-                    version = 2
-                    local_addrs = {{peerOuter}}
-                    remote_addrs = {{NamespaceTestbed.GatewayOuter}}
-                    proposals = {{Ike}}
-                    encap = yes
-                    mobike = no
-                    rekey_time = 0
-                    reauth_time = 0
-                    dpd_delay = 0
-                    local {
-                      auth = psk
-                      id = peer-{{i}}.swan
-                    }
-                    remote {
-                      auth = psk
-                      id = {{GatewayId}}
-                    }
-                    children {
-                      lan {
-                        local_ts = {{InnerAddress(i)}}/32
-                        remote_ts = 10.10.0.0/16
-                        esp_proposals = {{Esp}}
-                        rekey_time = 0
-                        start_action = none
-                        close_action = none
-                      }
-                    }
-                  }
-
-                """);
-        }
-        sb.Append($$"""
-            }
-            secrets {
-              ike-generator {
-                secret = "{{Secret}}"
-              }
-            }
-
-            """);
-        return sb.ToString();
-    }
+    private static string GeneratorConf(string peerOuter, int count) =>
+        SwanctlConf.Connections(Enumerable.Range(0, count).Select(i => SwanctlConf.ConnectionBlock(ConnName(i), peerOuter,
+            NamespaceTestbed.GatewayOuter, Ike, $"auth = psk\nid = peer-{i}.swan", $"auth = psk\nid = {GatewayId}", "lan",
+            InnerAddress(i) + "/32", "10.10.0.0/16", Esp)).ToArray()) + AnyPeerSecret;
 }

@@ -156,40 +156,16 @@ public static partial class HandshakeSuite
           {{(pki is null ? $"bench: {{ secret: \"{Secret}\" }}" : $"private-gw: {{ file: {pki.Path("gw", ".key")} }}")}}
         """;
 
-    private static string CharonResponderConf(bool certificates) => $$"""
-        connections {
-          fleet {
-            version = 2
-            local_addrs = {{NamespaceTestbed.GatewayOuter}}
-            remote_addrs = %any
-            proposals = {{Ike}}
-            encap = yes
-            mobike = no
-            rekey_time = 0
-            reauth_time = 0
-            dpd_delay = 0
-            local {
-              auth = {{(certificates ? "pubkey\n          certs = gw.pem" : "psk")}}
-              id = {{GatewayId}}
-            }
-            remote {
-              auth = {{(certificates ? "pubkey\n          cacerts = root.pem" : "psk")}}
-              id = %any
-            }
-            children {
-              lan {
-                local_ts = 10.10.0.0/16
-                remote_ts = 10.200.0.0/16
-                esp_proposals = {{Esp}}
-                rekey_time = 0
-                start_action = none
-                close_action = none
-              }
-            }
-          }
-        }
+    private static string CharonResponderConf(bool certificates) =>
+        SwanctlConf.Connections(SwanctlConf.ConnectionBlock("fleet", NamespaceTestbed.GatewayOuter, "%any", Ike,
+            (certificates ? "auth = pubkey\ncerts = gw.pem" : "auth = psk") + $"\nid = {GatewayId}",
+            (certificates ? "auth = pubkey\ncacerts = root.pem" : "auth = psk") + "\nid = %any",
+            "lan", "10.10.0.0/16", "10.200.0.0/16", Esp)) + AnyPeerSecret;
+
+    /// <summary>The PSK for any pair of identities (the responder's remote id is %any; the generator's peers are many).</summary>
+    private static readonly string AnyPeerSecret = $$"""
         secrets {
-          ike-fleet {
+          ike-bench {
             secret = "{{Secret}}"
           }
         }

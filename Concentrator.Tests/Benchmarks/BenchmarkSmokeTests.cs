@@ -109,16 +109,22 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
     {
         if (!InteropPrerequisites.Check(output, needDotnet: true)) return;
         string[] ids = ["ns-ours-charon", "ns-swan-charon", "ns-ours", "ns-swan"];
-        var table = await BenchmarkRunner.RunAsync(output, "handshake", ["--only", string.Join(',', ids), "--peers", "10"], TimeSpan.FromMinutes(5));
+        // 50 setups per round: charon's CPU over a round of 10 can stay below one 10 ms clock tick of /proc/PID/stat.
+        var table = await BenchmarkRunner.RunAsync(output, "handshake", ["--only", string.Join(',', ids), "--peers", "50"], TimeSpan.FromMinutes(5));
         Assert.Equal(ids, table.Rows.Select(r => r["id"]).ToArray());
         foreach (var r in table.Rows)
         {
-            Assert.Equal("10", r["established"]);
+            Assert.Equal("50", r["established"]);
             Assert.Equal(r["id"].EndsWith("-charon") ? "strongSwan charon 5.9 (vici)" : "fleet (`Concentrator loadtest`)", r["generator"]);
             // Every setup had its Child SA installed by the responder (not only an IKE SA the initiator counted).
             Assert.Equal("1.00", r["responder Child SAs/setup"]);
-            foreach (var column in new[] { "responder CPU ms/setup", "generator CPU ms/setup", "cold: first 50, responder CPU ms/setup", "cold / steady",
-                         "setups/s", "p99 ms" })
+            foreach (var column in new[] { "responder CPU ms/setup", "generator CPU ms/setup", "cold: first 50, responder CPU ms/setup" })
+            {
+                // Measured (a number, not n/a); positive for the concentrator, which spends more than a clock tick per round.
+                double v = BenchmarkRunner.Number(r[column]);
+                Assert.True(r["id"].StartsWith("ns-ours") ? v > 0 : v >= 0, $"{r["id"]}: {column} = {r[column]}");
+            }
+            foreach (var column in new[] { "setups/s", "p99 ms" })
                 Assert.True(BenchmarkRunner.Number(r[column]) > 0, $"{r["id"]}: {column} = {r[column]}");
             if (r["id"].EndsWith("-charon"))
                 Assert.True(BenchmarkRunner.Number(r["responder log lines/setup"]) > 0, $"{r["id"]}: log lines/setup = {r["responder log lines/setup"]}");
@@ -128,12 +134,12 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
         Assert.Equal(["strongSwan charon initiator", "fleet initiator"], headline.Rows.Select(r => r["generator"]).ToArray());
         foreach (var r in headline.Rows)
         {
-            Assert.True(BenchmarkRunner.Number(r["ours / strongSwan"]) > 0, $"{r["generator"]}: ratio = {r["ours / strongSwan"]}");
-            Assert.Contains(r["met"], new[] { "met", "missed" });
+            Assert.True(BenchmarkRunner.Number(r["(a') concentrator"]) > 0, $"{r["generator"]}: ours = {r["(a') concentrator"]}");
+            Assert.True(BenchmarkRunner.Number(r["(b) strongSwan"]) >= 0, $"{r["generator"]}: strongSwan = {r["(b) strongSwan"]}");
         }
         var targets = BenchmarkRunner.Parse(table.Markdown, "## Targets");
         Assert.Equal(4, targets.Rows.Count);
-        foreach (var r in targets.Rows)
+        foreach (var r in targets.Rows.Where(r => r["target"].StartsWith("cold start", StringComparison.Ordinal)))
         {
             Assert.True(BenchmarkRunner.Number(r["measured"]) > 0, $"{r["target"]}: {r["measured"]}");
             Assert.Contains(r["met"], new[] { "met", "missed" });
