@@ -38,6 +38,10 @@ public sealed record LoadRound(int Requested, int Established, int Failed, IRead
     public int VirtualIps { get; init; }
     public int DistinctVirtualIps { get; init; }
     public int SameVirtualIps { get; init; }
+
+    /// <summary>Wall clock at the first initiation and at the last outcome (another process reads a responder's CPU over this window).</summary>
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset EndedAt { get; init; }
 }
 
 /// <summary>
@@ -66,7 +70,9 @@ public static class LoadTest
         {
             if (o.Warmup > 0 || i > 0) await Task.Delay(SettleAfterDelete).ConfigureAwait(false);
             long retransmitsBefore = IkeStats.Retransmits;
+            var startedAt = DateTimeOffset.UtcNow;
             var r = await fleet.EstablishAsync(target, o.Peers, o.Timeout, o.Rate, progress, o.Window).ConfigureAwait(false);
+            var endedAt = DateTimeOffset.UtcNow;
             var failures = r.Failures.ToDictionary(f => f.Key.ToString(), f => f.Value);
             if (r.Pending > 0) failures[PendingReason] = r.Pending;
             var round = new LoadRound(r.Requested, r.Established, r.Requested - r.Established, failures, r.Elapsed.TotalSeconds,
@@ -75,6 +81,8 @@ public static class LoadTest
                 VirtualIps = r.VirtualIps.Count,
                 DistinctVirtualIps = r.VirtualIps.Values.Distinct().Count(),
                 SameVirtualIps = r.VirtualIps.Count(v => previous.TryGetValue(v.Key, out var before) && before.Equals(v.Value)),
+                StartedAt = startedAt,
+                EndedAt = endedAt,
             };
             previous = r.VirtualIps;
             log?.Invoke($"round {i + 1}: {round.Established}/{round.Requested} up, {round.SetupsPerSecond:F0}/s, p50 {round.P50Ms:F1} ms, " +
