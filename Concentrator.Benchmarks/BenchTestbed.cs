@@ -245,7 +245,7 @@ public sealed class BenchTestbed : IAsyncDisposable
         var bed = scope.Bed;
         var gateway = scope.Own(await StartGatewayConcentratorAsync(bed, start, gro));
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"), PeerYaml(bed.PeerOuter, gro),
-            TimeSpan.FromSeconds(30), logLevel: "information"));
+            TimeSpan.FromSeconds(30), logLevel: "debug"));
         if (!await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(20))
             || !await gateway.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, TimeSpan.FromSeconds(5)))
         {
@@ -285,7 +285,7 @@ public sealed class BenchTestbed : IAsyncDisposable
     private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, bool gro = true) =>
         ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
             ConcentratorYaml.Responder(Ike, Esp) + (gro ? "" : "\ntunnel: { gro: no }\n"),
-            TimeSpan.FromSeconds(30), logLevel: "information", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
+            TimeSpan.FromSeconds(30), logLevel: "debug", environment: start.PerfMap ? Profiling.PerfMapEnvironment : null);
 
     private static async Task InitiateFromCharonAsync(NamespaceTestbed bed, StrongSwan peer)
     {
