@@ -49,7 +49,8 @@ public static class Program
           scale       10k/50k/100k concurrent tunnels: gateway memory per tunnel, time to establish, ESP with N SAs vs 1 (no root)
 
         Options:
-          --quick          tiny sizes (seconds, for CI smoke runs)
+          --quick          tiny sizes (seconds, for CI smoke runs); the gateway process runs the build output, not a
+                   ReadyToRun `dotnet publish` into bench/.gateway as the full runs do
           --out FILE       results file (default bench/results/<suite>.md)
           --seconds N      throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP probe (2, quick 1)
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
@@ -87,6 +88,8 @@ public static class Program
             Console.Error.WriteLine(Usage);
             return 2;
         }
+
+        if (!options.Quick && options.Suite is "all" or "handshake" or "throughput" or "latency") await PublishedGateway.UseAsync();
 
         if (options.Suite == "all")
         {
