@@ -11,11 +11,13 @@ WORKDIR /src
 # Restore first so the package layer is reused while only sources change.
 COPY global.json Directory.Build.props ./
 COPY Concentrator/Concentrator.csproj Concentrator/
-RUN dotnet restore Concentrator/Concentrator.csproj
+# The build machine's runtime identifier (ReadyToRun, Concentrator.csproj): restore and publish must name the same.
+RUN dotnet restore Concentrator/Concentrator.csproj --use-current-runtime
 COPY Concentrator/ Concentrator/
 # .git is not in the context: the commit reaches concentrator_build_info through this argument.
 ARG SOURCE_REVISION=""
-RUN dotnet publish Concentrator/Concentrator.csproj -c Release --no-restore -o /app /p:UseAppHost=true \
+RUN dotnet publish Concentrator/Concentrator.csproj -c Release --no-restore --use-current-runtime --self-contained false \
+    -o /app /p:UseAppHost=true \
     "/p:SourceRevisionId=${SOURCE_REVISION}"
 
 # ASP.NET Core runtime: the project is Sdk.Web (/healthz, /readyz, /metrics, admin API).

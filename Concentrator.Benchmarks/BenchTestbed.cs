@@ -350,7 +350,7 @@ public sealed class BenchTestbed : IAsyncDisposable
     }
 
     /// <summary>The concentrators' log level in every row (the report's conditions name it).</summary>
-    public const string LogLevel = "information";
+    public const string LogLevel = "debug";
 
     /// <summary>The gateway concentrator: responder for the peer's inner subnet.</summary>
     private static Task<ConcentratorProcess> StartGatewayConcentratorAsync(NamespaceTestbed bed, TunnelStart start, string tunnel, bool encap) =>

@@ -54,7 +54,8 @@ public static class Program
                       tunnel (2 and 16 cores), ESP spread over N SAs vs 1, against issue 17's targets (no root)
 
         Options:
-          --quick          tiny sizes (seconds, for CI smoke runs)
+          --quick          tiny sizes (seconds, for CI smoke runs); the gateway process runs the build output, not a
+                   ReadyToRun `dotnet publish` into bench/.gateway as the full runs do
           --out FILE       results file (default bench/results/<suite>.md)
           --seconds N      throughput: seconds per iperf3 run (default 10, quick 2); latency: seconds per UDP probe (2, quick 1)
           --repeats N      repetitions per configuration, median reported (throughput 3, esp 15, handshake 3; quick 1-2)
@@ -93,6 +94,8 @@ public static class Program
             Console.Error.WriteLine(Usage);
             return 2;
         }
+
+        if (!options.Quick && options.Suite is "all" or "handshake" or "throughput" or "latency") await PublishedGateway.UseAsync();
 
         if (options.Suite == "all")
         {

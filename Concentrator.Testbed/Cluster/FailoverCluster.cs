@@ -267,7 +267,7 @@ public sealed class FailoverCluster
             else
             {
                 var proc = _scope.Own(await ConcentratorProcess.StartAsync(p.Ns, dir, OwnPeerYaml(p), TimeSpan.FromSeconds(60),
-                    "information").ConfigureAwait(false));
+                    "debug").ConfigureAwait(false));
                 p.Process = proc;
                 _scope.AddDiagnostics(p.Name, () => proc.Diagnostics());
                 if (!await proc.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, _scope.Remaining(TimeSpan.FromSeconds(30)))

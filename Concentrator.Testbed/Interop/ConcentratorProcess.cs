@@ -37,8 +37,13 @@ public sealed class ConcentratorProcess : IAsyncDisposable
     public string StdoutPath => Path.Combine(Dir, "concentrator.stdout.jsonl");
     public string StderrPath => Path.Combine(Dir, "concentrator.stderr");
 
-    /// <summary>The Concentrator.dll next to the running tests or benchmarks (their project reference copies it to their output).</summary>
-    public static string AssemblyPath => typeof(Concentrator.Hosting.Gateway).Assembly.Location;
+    /// <summary>Names another Concentrator.dll to run (the benchmarks' published gateway).</summary>
+    public const string AssemblyVariable = "CONCENTRATOR_DLL";
+
+    /// <summary>The Concentrator.dll next to the running tests or benchmarks (their project reference copies it to their output),
+    /// unless <see cref="AssemblyVariable"/> names another.</summary>
+    public static string AssemblyPath =>
+        Environment.GetEnvironmentVariable(AssemblyVariable) is { Length: > 0 } path ? path : typeof(Concentrator.Hosting.Gateway).Assembly.Location;
 
     /// <summary>Starts the concentrator with <paramref name="yaml"/> and waits (bounded) for its Listening event.</summary>
     /// <param name="environment">Variables set for the process on top of the harness's (e.g. the benchmarks' perf map switches).</param>

@@ -163,7 +163,8 @@ public sealed partial class DockerfileBuildTests(ITestOutputHelper output) : IDi
                     var command = Regex.Replace(arguments, @"(?<=^|[\s""'=])(/[\w./-]+)", m =>
                         absolute.Any(a => m.Value == a || m.Value.StartsWith(a + "/", StringComparison.Ordinal)) ? Map(m.Value) : m.Value);
                     output.WriteLine($"RUN {command}");
-                    var (exit, text) = await Tools.RunAsync("bash", ["-c", command], timeoutSeconds: 600, workingDirectory: Map(workdir), environment: StageEnvironment(args));
+                    // The publish line compiles every assembly ReadyToRun: close to 10 minutes on a loaded 2-core machine.
+                    var (exit, text) = await Tools.RunAsync("bash", ["-c", command], timeoutSeconds: 1200, workingDirectory: Map(workdir), environment: StageEnvironment(args));
                     Assert.True(exit == 0, $"RUN {arguments} failed ({exit}):\n{text}");
                     break;
                 case "ENV":

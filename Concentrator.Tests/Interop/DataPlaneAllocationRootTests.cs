@@ -44,11 +44,11 @@ public sealed partial class DataPlaneAllocationRootTests(ITestOutputHelper outpu
 
         var gw = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
             SiteYaml(NamespaceTestbed.GatewayOuter, "\"%any\"", SwanctlConf.GatewayId, SwanctlConf.PeerId, NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, "none"),
-            scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "information"));
+            scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "debug"));
         scope.AddDiagnostics("concentrator gw", () => gw.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
             SiteYaml(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, "start"),
-            scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "information"));
+            scope.Remaining(TimeSpan.FromSeconds(20)), logLevel: "debug"));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         scope.Log("both concentrators listening");
 

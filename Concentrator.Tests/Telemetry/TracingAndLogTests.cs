@@ -59,7 +59,7 @@ public sealed class TracingAndLogTests
     public async Task Every_ike_sa_state_change_is_one_structured_line_with_peer_and_connection()
     {
         var sink = new CapturingLoggerProvider();
-        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(sink));
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(sink));
         await using (var node = await ObservedNode.StartAsync(withSite: true, loggers: loggers, name: "logs"))
         {
             await Eventually.TrueAsync(() => node.Site!.Options.DataPlane.InstalledCount == 1, "the site tunnel is up", 20);

@@ -105,8 +105,11 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
     {
         var sa = Current;
         Established = true;
-        Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
-            up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+        if (log.IsEnabled(LogLevel.Debug))
+        {
+            Log.IkeSaEstablished(log, $"{sa.OurSpi:x16}", up.Connection, sa.RemoteEndpoint, up.RemoteId, sa.IsInitiator ? "initiator" : "responder",
+                up.Summary.Proposal, up.Summary.SetupTime.TotalMilliseconds, up.Summary.NatDetected);
+        }
         if (sa.EapIdentity is { } eapId) Log.EapLogin(log, $"{sa.OurSpi:x16}", sa.RemoteEndpoint, up.RemoteId, eapId.Text, sa.LoginMethod ?? "eap");
         Context.Parent.Tell(EstablishedOf(sa, up.Connection, sa.InitialContact));
         actor.StartEstablishedTimers(waitForChildren: sa.IsInitiator && sa.InitialChildrenPending);
@@ -185,9 +188,12 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         Context.Parent.Tell(new IkeSaSupervisor.ChildInstalled(install.InboundSpi));
         _spiOfChild[child] = install.InboundSpi;
         sa.Context.Metrics.ChildSaInstalled(install.Connection, install.Child);
-        Log.ChildSaInstalled(log, install.Connection, install.Child, $"{install.InboundSpi:x8}", $"{install.OutboundSpi:x8}",
-            $"{install.Suite.Encryption}-{install.Suite.KeyBits}", string.Join(',', install.LocalTs.Select(Format)),
-            string.Join(',', install.RemoteTs.Select(Format)));
+        if (log.IsEnabled(LogLevel.Debug))
+        {
+            Log.ChildSaInstalled(log, install.Connection, install.Child, $"{install.InboundSpi:x8}", $"{install.OutboundSpi:x8}",
+                $"{install.Suite.Encryption}-{install.Suite.KeyBits}", string.Join(',', install.LocalTs.Select(Format)),
+                string.Join(',', install.RemoteTs.Select(Format)));
+        }
         if (install.Mode == IpsecMode.Transport) Log.ChildSaTransportMode(log, install.Connection, install.Child, $"{install.InboundSpi:x8}");
     }
 
@@ -289,7 +295,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         DataPlane.DeleteSa(spi);
         Context.Parent.Tell(new IkeSaSupervisor.ChildUninstalled(spi));
         Current.Context.Metrics.ChildSaRemoved(child.Connection, child.Child);
-        Log.ChildSaRemoved(log, child.Connection, child.Child, $"{spi:x8}");
+        if (log.IsEnabled(LogLevel.Debug)) Log.ChildSaRemoved(log, child.Connection, child.Child, $"{spi:x8}");
         if (child.UpdownKey is { } key) UpdownDown(key);
     }
 

@@ -172,7 +172,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         var ikeSa = IkeSa.CreateResponder(_context, header.InitiatorSpi, spi, inbound.Local, inbound.Remote, inbound.ViaNatT);
         var actor = Spawn(spi, ikeSa, epoch: 1);
         AddHalfOpen(spi, inbound.Remote, header.InitiatorSpi, now, decision.Proven);
-        Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
+        if (_log.IsEnabled(LogLevel.Debug)) Log.IkeSaCreated(_log, $"{spi:x16}", inbound.Remote);
         actor.Forward(inbound);
     }
 

@@ -90,7 +90,7 @@ public sealed class ClusterPartitionRootTests(ITestOutputHelper output)
 
         using var ca = new ClusterCertificates(bed.Dir("cluster-tls"));
         var procs = await Task.WhenAll(Enumerable.Range(0, NodeCount).Select(i =>
-            ConcentratorProcess.StartAsync(nodes[i], bed.Dir($"n{i + 1}"), NodeYaml(i, ca), TimeSpan.FromSeconds(40), "information")));
+            ConcentratorProcess.StartAsync(nodes[i], bed.Dir($"n{i + 1}"), NodeYaml(i, ca), TimeSpan.FromSeconds(40), "debug")));
         for (int i = 0; i < NodeCount; i++)
         {
             var p = scope.Own(procs[i]);
@@ -149,7 +149,7 @@ public sealed class ClusterPartitionRootTests(ITestOutputHelper output)
 
         // The majority keeps serving: a peer establishes an IKE SA with a Child SA against n1.
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("peer"), PeerYaml(NodeAddress(0)),
-            TimeSpan.FromSeconds(30), "information"));
+            TimeSpan.FromSeconds(30), "debug"));
         scope.AddDiagnostics("peer", () => peer.Diagnostics());
         Assert.True(await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(20))),
             "the peer's tunnel to n1 came up");

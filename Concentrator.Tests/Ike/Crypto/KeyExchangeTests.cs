@@ -172,6 +172,42 @@ public class KeyExchangeTests
         Assert.False(kx.TryDeriveSharedSecret(Repeat(0xff, len), out _)); // coordinates >= p
     }
 
+    [Theory]
+    [InlineData(DhGroup.Ecp256)]
+    [InlineData(DhGroup.Ecp384)]
+    [InlineData(DhGroup.Ecp521)]
+    public void Ecp_on_linux_is_libcrypto_and_agrees_with_the_dotnet_fallback(DhGroup group)
+    {
+        // The ECP tests above test whichever the factory makes; on Linux that must be the libcrypto one.
+        using var made = KeyExchangeFactory.Create(group);
+        Assert.Equal(OperatingSystem.IsLinux(), made is LibCryptoEcpKeyExchange);
+        if (!OperatingSystem.IsLinux()) return;
+
+        var (curve, length) = group switch
+        {
+            DhGroup.Ecp256 => (System.Security.Cryptography.ECCurve.NamedCurves.nistP256, 32),
+            DhGroup.Ecp384 => (System.Security.Cryptography.ECCurve.NamedCurves.nistP384, 48),
+            _ => (System.Security.Cryptography.ECCurve.NamedCurves.nistP521, 66),
+        };
+        using var dotnet = new EcpKeyExchange(group, curve, length, null);
+        using var native = new LibCryptoEcpKeyExchange(group, length, null);
+        Assert.True(dotnet.TryDeriveSharedSecret(native.PublicValue, out var s1));
+        Assert.True(native.TryDeriveSharedSecret(dotnet.PublicValue, out var s2));
+        Assert.Equal(s1, s2);
+        Assert.Equal(length, s2.Length);
+
+        // y with one bit flipped: (x, y') is not on the curve.
+        var offCurve = (byte[])dotnet.PublicValue.Clone();
+        offCurve[length] ^= 0x40;
+        Assert.False(native.TryDeriveSharedSecret(offCurve, out var refused));
+        Assert.Empty(refused);
+        // After a refusal the key still derives (libcrypto's error queue was left clean for .NET's next call).
+        Assert.True(native.TryDeriveSharedSecret(dotnet.PublicValue, out var again));
+        Assert.Equal(s2, again);
+        using var ecdsa = System.Security.Cryptography.ECDsa.Create(curve);
+        Assert.NotEmpty(ecdsa.SignData([1, 2, 3], System.Security.Cryptography.HashAlgorithmName.SHA256));
+    }
+
     [Fact]
     public void Ecp_rejects_RFC5903_point_with_a_flipped_coordinate_bit()
     {

@@ -6,7 +6,8 @@ namespace Concentrator.Ike.Crypto;
 /// <summary>
 /// ECDH over a NIST prime curve (RFC 5903) with .NET ECDiffieHellman. The Key Exchange Data is X | Y,
 /// each coordinate left-padded to the field size, without the 0x04 point-format octet (RFC 5903 §7);
-/// the shared secret is the x-coordinate of the shared point (RFC 5903 §9).
+/// the shared secret is the x-coordinate of the shared point (RFC 5903 §9). The fallback of
+/// <see cref="LibCryptoEcpKeyExchange"/> where libcrypto.so.3 or one of its symbols is missing.
 /// </summary>
 internal sealed class EcpKeyExchange : IKeyExchange
 {

@@ -7,7 +7,7 @@ namespace Concentrator.Ike.Crypto;
 /// <summary>
 /// Creates key exchanges: MODP groups 14-16 (RFC 3526) and, for legacy peers, group 2 (RFC 2409 §6.2; weak,
 /// enabled per connection in config) with BouncyCastle, ECP groups 19-21 (RFC 5903)
-/// with .NET ECDiffieHellman, Curve25519 (RFC 8031) with BouncyCastle.
+/// with libcrypto's EC_KEY (.NET ECDiffieHellman where libcrypto.so.3 is missing), Curve25519 (RFC 8031) with BouncyCastle.
 /// </summary>
 public static class KeyExchangeFactory
 {
@@ -46,6 +46,8 @@ public static class KeyExchangeFactory
         DhGroup.Modp2048 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_2048, privateKey),
         DhGroup.Modp3072 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_3072, privateKey),
         DhGroup.Modp4096 => new ModpKeyExchange(group, DHStandardGroups.rfc3526_4096, privateKey),
+        DhGroup.Ecp256 or DhGroup.Ecp384 or DhGroup.Ecp521 when LibCryptoEcpKeyExchange.IsAvailable(group) =>
+            new LibCryptoEcpKeyExchange(group, PublicValueLength(group) / 2, privateKey),
         DhGroup.Ecp256 => new EcpKeyExchange(group, ECCurve.NamedCurves.nistP256, 32, privateKey),
         DhGroup.Ecp384 => new EcpKeyExchange(group, ECCurve.NamedCurves.nistP384, 48, privateKey),
         DhGroup.Ecp521 => new EcpKeyExchange(group, ECCurve.NamedCurves.nistP521, 66, privateKey),
