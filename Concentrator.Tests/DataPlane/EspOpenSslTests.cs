@@ -33,7 +33,8 @@ public class EspOpenSslTests(ITestOutputHelper output)
         output.WriteLine($"ESP crypto: {EspCrypto.Description}");
         Assert.StartsWith("OpenSSL 3", EspCrypto.Description);
         Assert.DoesNotContain("System.Security.Cryptography", EspCrypto.Description);
-        foreach (EspSuite suite in AllSuites)
+        // AES-GCM-128/256 go to intel-ipsec-mb (EspIpsecMbTests); everything else is OpenSSL's.
+        foreach (EspSuite suite in AllSuites.Except([Gcm128, Gcm256]))
         {
             Assert.Equal(EspCryptoLibrary.OpenSslEvp, EspCrypto.For(suite.Encryption, suite.KeyBits));
             using EspCipher cipher = EspCipher.Create(suite, Key(EncryptionKeyLength(suite), 1), Key(IntegrityKeyLength(suite), 2));
@@ -73,7 +74,7 @@ public class EspOpenSslTests(ITestOutputHelper output)
             Hex("1ae10b594f09e26a7e902ecbd0600691"), library.ToString());
     }
 
-    private static void CoreVector(AeadEspCipher aead, byte[] nonce, byte[] plain, byte[] aad, byte[] expectedCipher, byte[] expectedTag, string name)
+    internal static void CoreVector(AeadEspCipher aead, byte[] nonce, byte[] plain, byte[] aad, byte[] expectedCipher, byte[] expectedTag, string name)
     {
         byte[] body = (byte[])plain.Clone();
         var tag = new byte[16];
