@@ -28,7 +28,7 @@ public class EspIpsecMbTests(ITestOutputHelper output)
     {
         output.WriteLine($"ESP crypto: {EspCrypto.Description}");
         Assert.NotNull(EspCrypto.IpsecMbIfUsable);
-        Assert.Contains("AES-GCM-128/256: intel-ipsec-mb 1.3.0", EspCrypto.Description);
+        Assert.Matches(@"AES-GCM-128/256: intel-ipsec-mb 1\.[345]\.0 \w+ \(", EspCrypto.Description);
         foreach (EspSuite suite in AllSuites)
         {
             EspCryptoLibrary expected = suite.Encryption == EncrAlgorithm.AesGcm16 && suite.KeyBits is 128 or 256
@@ -39,6 +39,16 @@ public class EspIpsecMbTests(ITestOutputHelper output)
             Assert.Equal(expected == EspCryptoLibrary.IpsecMb, cipher is IpsecMbAeadEspCipher);
         }
     }
+
+    /// <summary>sizeof(struct gcm_key_data) per header (tags v1.3, v1.4, v1.5); any other version is refused.</summary>
+    [Theory]
+    [InlineData(0x10300u, 1008)]
+    [InlineData(0x10400u, 1264)]
+    [InlineData(0x10500u, 1264)]
+    [InlineData(0x10200u, null)]
+    [InlineData(0x20000u, null)]
+    public void KeyDataLength_KnownOnlyForVersionsWhoseLayoutWasRead(uint version, int? expected) =>
+        Assert.Equal(expected, Concentrator.DataPlane.Native.LibIpsecMb.KeyDataLengthOf(version));
 
     [Fact]
     public void Selection_CannotBeTurnedOffOnceMade()

@@ -26,8 +26,8 @@ public sealed class CharonConfig
     public EapRadiusConfig? EapRadius { get; init; }
 
     /// <summary>
-    /// <c>plugins.ipsec-mb.load</c>: ESP AES-GCM-128/256 may use intel-ipsec-mb (when present, version 1.3.0 and
-    /// self-tested; else OpenSSL). No keeps every cipher on OpenSSL.
+    /// <c>plugins.ipsec-mb.load</c>: ESP AES-GCM-128/256 may use intel-ipsec-mb (when present, version 1.3, 1.4
+    /// or 1.5 and self-tested; else OpenSSL). No keeps every cipher on OpenSSL.
     /// </summary>
     public bool IpsecMbLoad { get; init; } = true;
 

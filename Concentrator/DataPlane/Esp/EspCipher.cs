@@ -66,8 +66,9 @@ public abstract class EspCipher : IDisposable
                 {
                     LibIpsecMb.Resolved imb = EspCrypto.IpsecMbIfUsable
                                               ?? throw new PlatformNotSupportedException("intel-ipsec-mb is not usable in this process.");
-                    return new IpsecMbAeadEspCipher(encryptionKey, suite.KeyBits / 8, suite.KeyBits == 128 ? imb.Gcm128
-                        : suite.KeyBits == 256 ? imb.Gcm256 : throw new NotSupportedException("intel-ipsec-mb serves AES-GCM-128 and -256 only."));
+                    return suite.KeyBits is 128 or 256
+                        ? new IpsecMbAeadEspCipher(encryptionKey, suite.KeyBits / 8, imb)
+                        : throw new NotSupportedException("intel-ipsec-mb serves AES-GCM-128 and -256 only.");
                 }
                 return evp != IntPtr.Zero
                     ? new EvpAeadEspCipher(encryptionKey, suite.KeyBits / 8, evp)

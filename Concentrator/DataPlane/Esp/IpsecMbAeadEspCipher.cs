@@ -14,19 +14,21 @@ namespace Concentrator.DataPlane.Esp;
 /// </summary>
 internal sealed unsafe class IpsecMbAeadEspCipher : AeadEspCipher
 {
-    // Key data at 0, context at ContextOffset; 64-byte alignment suits every architecture's vector loads.
-    private const int ContextOffset = (LibIpsecMb.KeyDataLength + 63) & ~63;
-    private const int BlockLength = ContextOffset + LibIpsecMb.ContextDataLength;
-
     private readonly LibIpsecMb.GcmFunctions _gcm;
     private readonly SafeImbKeyHandle _block;
 
-    public IpsecMbAeadEspCipher(ReadOnlySpan<byte> keyMaterial, int keyLength, LibIpsecMb.GcmFunctions gcm) : base(keyMaterial, keyLength)
+    // Key data at 0 (the loaded version's size), context after it on a 64-byte boundary; the block is 64-byte aligned,
+    // which suits every architecture's vector loads.
+    private readonly int _contextOffset;
+
+    /// <param name="keyLength">16 or 32 (the caller checked the suite).</param>
+    public IpsecMbAeadEspCipher(ReadOnlySpan<byte> keyMaterial, int keyLength, LibIpsecMb.Resolved library) : base(keyMaterial, keyLength)
     {
-        _gcm = gcm;
-        _block = SafeImbKeyHandle.Allocate(BlockLength);
+        _gcm = keyLength == 16 ? library.Gcm128 : library.Gcm256;
+        _contextOffset = (library.KeyDataLength + 63) & ~63;
+        _block = SafeImbKeyHandle.Allocate(_contextOffset + LibIpsecMb.ContextDataLength);
         fixed (byte* k = keyMaterial)
-            gcm.Pre(k, _block.Pointer);
+            _gcm.Pre(k, _block.Pointer);
     }
 
     // Every nonce, AAD and length is valid input; a non-null pointer is passed for an empty body or AAD.
@@ -37,7 +39,7 @@ internal sealed unsafe class IpsecMbAeadEspCipher : AeadEspCipher
         fixed (byte* n = nonce, a = aad, b = body, t = tag)
         {
             byte* data = body.IsEmpty ? &empty : b;
-            _gcm.Encrypt(keyData, keyData + ContextOffset, data, data, (ulong)body.Length, n, aad.IsEmpty ? &empty : a, (ulong)aad.Length, t, TagLength);
+            _gcm.Encrypt(keyData, keyData + _contextOffset, data, data, (ulong)body.Length, n, aad.IsEmpty ? &empty : a, (ulong)aad.Length, t, TagLength);
         }
     }
 
@@ -49,7 +51,7 @@ internal sealed unsafe class IpsecMbAeadEspCipher : AeadEspCipher
         fixed (byte* n = nonce, a = aad, b = body)
         {
             byte* data = body.IsEmpty ? &empty : b;
-            _gcm.Decrypt(keyData, keyData + ContextOffset, data, data, (ulong)body.Length, n, aad.IsEmpty ? &empty : a, (ulong)aad.Length, computed, TagLength);
+            _gcm.Decrypt(keyData, keyData + _contextOffset, data, data, (ulong)body.Length, n, aad.IsEmpty ? &empty : a, (ulong)aad.Length, computed, TagLength);
         }
         return CryptographicOperations.FixedTimeEquals(new ReadOnlySpan<byte>(computed, TagLength), tag);
     }

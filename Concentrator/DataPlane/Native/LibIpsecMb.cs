@@ -14,11 +14,9 @@ internal static unsafe partial class LibIpsecMb
 {
     public const string Lib = "libIPSec_MB.so.1";
 
-    /// <summary>IMB_VERSION(1, 3, 0): the only build whose IMB_MGR layout the offsets below describe.</summary>
-    public const uint SupportedVersion = 0x10300;
-
-    // offsetof(IMB_MGR, member) and sizeof in intel-ipsec-mb.h 1.3.0 on x86-64 (Debian bookworm libipsec-mb-dev 1.3-2),
-    // printed by a C program compiled against that header.
+    // offsetof(IMB_MGR, member) on x86-64, the same in the headers of 1.3.0 (Debian bookworm's libipsec-mb-dev 1.3-2),
+    // 1.4.0 and 1.5.0 (Ubuntu noble's; tags v1.4 and v1.5 of github.com/intel/intel-ipsec-mb), printed by a C program
+    // compiled against each header. sizeof(struct gcm_key_data) differs: see KeyDataLengthOf.
     private const int FeaturesOffset = 8;
     private const int Gcm128EncOffset = 256;
     private const int Gcm256EncOffset = 272;
@@ -27,17 +25,25 @@ internal static unsafe partial class LibIpsecMb
     private const int Gcm128PreOffset = 448;
     private const int Gcm256PreOffset = 464;
 
-    /// <summary>sizeof(struct gcm_key_data): the expanded AES keys and the GHASH key powers of one key.</summary>
-    public const int KeyDataLength = 1008;
-
-    /// <summary>sizeof(struct gcm_context_data): one call's running GHASH state.</summary>
+    /// <summary>sizeof(struct gcm_context_data) in 1.3, 1.4 and 1.5: one call's running GHASH state.</summary>
     public const int ContextDataLength = 88;
+
+    /// <summary>
+    /// sizeof(struct gcm_key_data) (expanded AES keys and GHASH key powers) for an IMB_VERSION whose layout is known;
+    /// null for any other version, which is then refused: a larger key data would overrun the block we allocate.
+    /// </summary>
+    public static int? KeyDataLengthOf(uint version) => version switch
+    {
+        0x10300 => 1008,
+        0x10400 or 0x10500 => 1264,
+        _ => null,
+    };
 
     // IMB_FEATURE_* bits of IMB_MGR.features that say which code path this CPU gets.
     private const ulong FeatureAvx512Skx = 0x1f << 7, FeatureVaes = 1 << 12, FeatureVpclmulqdq = 1 << 13;
 
     /// <summary>The architecture suffixes of the exported GCM functions, slowest first.</summary>
-    private static readonly string[] Architectures = ["sse", "avx_gen2", "avx_gen4", "avx512", "vaes_avx512"];
+    private static readonly string[] Architectures = ["sse", "avx_gen2", "avx_gen4", "vaes_avx2", "avx512", "vaes_avx512"];
 
     [LibraryImport(Lib, EntryPoint = "imb_get_version")]
     private static partial uint imb_get_version();
@@ -67,7 +73,7 @@ internal static unsafe partial class LibIpsecMb
     }
 
     /// <summary>The resolved library: AES-GCM-128 and -256 functions of one architecture.</summary>
-    internal sealed record Resolved(string Version, string Architecture, ulong Features, GcmFunctions Gcm128, GcmFunctions Gcm256);
+    internal sealed record Resolved(string Version, string Architecture, ulong Features, int KeyDataLength, GcmFunctions Gcm128, GcmFunctions Gcm256);
 
     /// <summary>
     /// Loads the library and resolves the GCM functions, or returns null with the reason. Control plane, once per
@@ -89,9 +95,9 @@ internal static unsafe partial class LibIpsecMb
             }
         }
         string version = Marshal.PtrToStringUTF8((IntPtr)imb_get_version_str()) ?? "?";
-        if (imb_get_version() != SupportedVersion)
+        if (KeyDataLengthOf(imb_get_version()) is not { } keyDataLength)
         {
-            reason = $"{Lib} is version {version}; its IMB_MGR layout is known only for 1.3.0";
+            reason = $"{Lib} is version {version}; its layout is known for 1.3.0, 1.4.0 and 1.5.0";
             return null;
         }
         IntPtr manager = alloc_mb_mgr(0);
@@ -112,7 +118,7 @@ internal static unsafe partial class LibIpsecMb
                 continue;
             }
             reason = "";
-            return new Resolved(version, arch, features, gcm128, gcm256);
+            return new Resolved(version, arch, features, keyDataLength, gcm128, gcm256);
         }
         reason = $"{Lib} {version}: the manager's GCM pointers match no exported aes_gcm_*_<arch> function";
         return null;
