@@ -202,27 +202,6 @@ public class EspIpsecMbTests(ITestOutputHelper output)
     {
         EspSuite suite = GcmSuites[suiteIndex] with { Esn = true };
         using EspCipher cipher = Create(suite, Key(EncryptionKeyLength(suite), 0x11), EspCryptoLibrary.IpsecMb);
-        var packet = new byte[2048];
-        int length = EspPacket.SealedLength(cipher, 1400);
-        long Run(int count, out int failures)
-        {
-            failures = 0;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < count; i++)
-            {
-                cipher.Seal(packet.AsSpan(0, length), 3, true);
-                if (!cipher.Open(packet.AsSpan(0, length), 3, true))
-                    failures++;
-                packet[length - 1] ^= 1;
-                if (cipher.Open(packet.AsSpan(0, length), 3, true))
-                    failures++;
-            }
-            return GC.GetAllocatedBytesForCurrentThread() - before;
-        }
-        Run(200, out int warmFailures);
-        long allocated = Run(5000, out int failures);
-        Assert.Equal(0, warmFailures);
-        Assert.Equal(0, failures);
-        Assert.Equal(0L, allocated);
+        EspOpenSslTests.AssertSealOpenAllocateNothing(cipher, esn: true);
     }
 }
