@@ -37,8 +37,9 @@ COPY --from=build /app /app
 # Concentrator.Tests/Helm/ImagePrivilegesRootTests checks both on the built apphost: it creates the TUN device,
 # binds 500/4500 and opens the ESP socket holding just these two capabilities; as non-root under no_new_privs
 # TUNSETIFF fails with EPERM, and without NET_ADMIN in the bounding set exec fails.
+# libipsec-mb1: intel-ipsec-mb for ESP AES-GCM (noble ships 1.5; without it, or another version, OpenSSL does GCM).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcap2-bin \
+ && apt-get install -y --no-install-recommends libcap2-bin libipsec-mb1 \
  && setcap cap_net_admin,cap_net_raw+ep /app/Concentrator \
  && apt-get purge -y --auto-remove libcap2-bin && rm -rf /var/lib/apt/lists/*
 # Numeric, so a kubelet enforcing runAsNonRoot can verify it (a name cannot be checked without the image's passwd).

@@ -24,6 +24,7 @@ packages=(
   libcharon-extauth-plugins       # eap-mschapv2, eap-identity, eap-radius: strongSwan road warriors that log in by EAP
   freeradius                      # a real RADIUS server (own config dir and ports, started by the tests in a namespace)
   openssl                         # openssl dgst: an independent check of our signatures (SignatureAuthVectorTests)
+  libipsec-mb1                    # intel-ipsec-mb 1.3: ESP AES-GCM-128/256 (the product's default, EspIpsecMbTests)
 )
 
 missing=()

@@ -120,4 +120,26 @@ public sealed class CharonConfigTests
         Assert.Contains(key, ex.Message);
         Assert.Contains(problem, ex.Message);
     }
+
+    /// <summary>charon.plugins.ipsec-mb.load: strongSwan's per-plugin switch, yes/no only; absent means yes.</summary>
+    [Theory]
+    [InlineData("charon: { retransmit_tries: 3 }", true)]
+    [InlineData("charon: { plugins: { ipsec-mb: { load: yes } } }", true)]
+    [InlineData("charon: { plugins: { ipsec-mb: { load: no } } }", false)]
+    [InlineData("charon: { plugins: { ipsec-mb: { } } }", true)]
+    public void IpsecMbLoad_IsReadFromThePluginSwitch(string yaml, bool expected) =>
+        Assert.Equal(expected, ConcentratorConfig.Parse(yaml, "t.yaml").Charon.IpsecMbLoad);
+
+    [Theory]
+    [InlineData("load: 5", "charon.plugins.ipsec-mb.load", "not a boolean")]
+    [InlineData("load: \"!\"", "charon.plugins.ipsec-mb.load", "not a boolean")]
+    [InlineData("{ load: yes, gcm: sse }", "charon.plugins.ipsec-mb", "gcm")]
+    public void IpsecMbLoad_OtherValuesAndKeysAreLoadErrors(string body, string keyPath, string problem)
+    {
+        string yaml = body.StartsWith('{') ? $"charon: {{ plugins: {{ ipsec-mb: {body} }} }}" : $"charon: {{ plugins: {{ ipsec-mb: {{ {body} }} }} }}";
+        var e = Assert.Throws<ConfigException>(() => ConcentratorConfig.Parse(yaml, "t.yaml"));
+        Assert.Equal("t.yaml", e.File);
+        Assert.StartsWith(keyPath, e.KeyPath);
+        Assert.Contains(problem, e.KeyPath + " " + e.Problem);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Concentrator.Config;
 using Concentrator.DataPlane;
+using Concentrator.DataPlane.Esp;
 using Concentrator.DataPlane.Linux;
 using Concentrator.Hosting;
 using Concentrator.Telemetry;
@@ -60,6 +61,7 @@ public static class RunCommand
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
         SecretFileCheck.WarnIfExposed(path, config, log);
         WeakAlgorithmCheck.WarnEach(config, log);
+        EspCrypto.ConfigureIpsecMb(config.Charon.IpsecMbLoad);
         using var tracing = TracingExporter.StartFromEnvironment(log);
 
         IDataPlane dataPlane;

@@ -25,6 +25,12 @@ public sealed class CharonConfig
     /// <summary><c>plugins.eap-radius</c>: the RADIUS client; null when not configured.</summary>
     public EapRadiusConfig? EapRadius { get; init; }
 
+    /// <summary>
+    /// <c>plugins.ipsec-mb.load</c>: ESP AES-GCM-128/256 may use intel-ipsec-mb (when present, version 1.3, 1.4
+    /// or 1.5 and self-tested; else OpenSSL). No keeps every cipher on OpenSSL.
+    /// </summary>
+    public bool IpsecMbLoad { get; init; } = true;
+
     /// <summary><c>retransmit_timeout</c>: first retransmission delay.</summary>
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromSeconds(4);
 

@@ -3,10 +3,25 @@ using System.Text;
 
 namespace Concentrator.Config;
 
-/// <summary><c>charon.plugins</c>: only eap-radius is a plugin of ours; any other name is a load error naming it.</summary>
+/// <summary>
+/// <c>charon.plugins</c>: eap-radius and ipsec-mb are plugins of ours; any other name is a load error naming it.
+/// </summary>
 internal static partial class ConfigLoader
 {
-    private static readonly string[] PluginKeys = ["eap-radius"];
+    private static readonly string[] PluginKeys = ["eap-radius", "ipsec-mb"];
+    private static readonly string[] IpsecMbKeys = ["load"];
+
+    /// <summary>
+    /// <c>charon.plugins.ipsec-mb.load</c>: yes (default) lets ESP AES-GCM use intel-ipsec-mb when it is usable, no keeps
+    /// it on OpenSSL. strongSwan's per-plugin switch, yes/no only (its priority numbers and '!' mean nothing here).
+    /// </summary>
+    private static bool ReadIpsecMbLoad(YamlSection charon)
+    {
+        if (!charon.Keys.Contains("plugins")) return true;
+        var plugins = charon.Section("plugins", PluginKeys);
+        if (!plugins.Keys.Contains("ipsec-mb")) return true;
+        return plugins.Section("ipsec-mb", IpsecMbKeys).Bool("load") ?? true;
+    }
     private static readonly string[] EapRadiusKeys =
     [
         "servers", "accounting", "accounting_interval", "accounting_send_class", "class_group", "station_id_with_port",

@@ -170,6 +170,7 @@ internal static partial class ConfigLoader
             FragmentMemory = FragmentMemory(m, halfOpenFragments),
             KeepAlive = m.Duration("keep_alive", TimeSpan.Zero, TimeSpan.FromHours(1)) ?? d.KeepAlive,
             EapRadius = ReadPlugins(m),
+            IpsecMbLoad = ReadIpsecMbLoad(m),
         };
     }
 

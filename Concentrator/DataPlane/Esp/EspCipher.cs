@@ -12,8 +12,8 @@ namespace Concentrator.DataPlane.Esp;
 /// EVP_CIPHER_CTX, or the one inside a .NET AEAD object) whose per-packet state (nonce, AAD, tag) is
 /// overwritten by every call; <see cref="EspSa"/> gives each concurrent sender its own instance and
 /// the inbound one is used by one receive thread at a time.
-/// Only vetted primitives are composed here: OpenSSL's EVP (<see cref="EspCrypto"/> selects it once per
-/// process) or, where libcrypto is missing, System.Security.Cryptography, which calls the same OpenSSL.
+/// Only vetted primitives are composed here: OpenSSL's EVP or intel-ipsec-mb's AES-GCM (<see cref="EspCrypto"/>
+/// selects once per process) or, where libcrypto is missing, System.Security.Cryptography, which calls the same OpenSSL.
 /// </summary>
 public abstract class EspCipher : IDisposable
 {
@@ -62,6 +62,14 @@ public abstract class EspCipher : IDisposable
                 if (suite.KeyBits is not (128 or 192 or 256))
                     throw new NotSupportedException($"AES-GCM key size {suite.KeyBits} is not supported.");
                 RequireLength(encryptionKey, suite.KeyBits / 8 + AeadEspCipher.SaltLength, "AES-GCM key material (key | 4-byte salt)");
+                if (library == EspCryptoLibrary.IpsecMb)
+                {
+                    LibIpsecMb.Resolved imb = EspCrypto.IpsecMbIfUsable
+                                              ?? throw new PlatformNotSupportedException("intel-ipsec-mb is not usable in this process.");
+                    return suite.KeyBits is 128 or 256
+                        ? new IpsecMbAeadEspCipher(encryptionKey, suite.KeyBits / 8, imb)
+                        : throw new NotSupportedException("intel-ipsec-mb serves AES-GCM-128 and -256 only.");
+                }
                 return evp != IntPtr.Zero
                     ? new EvpAeadEspCipher(encryptionKey, suite.KeyBits / 8, evp)
                     : new AesGcmEspCipher(encryptionKey, suite.KeyBits / 8);

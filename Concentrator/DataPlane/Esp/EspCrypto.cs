@@ -12,14 +12,18 @@ public enum EspCryptoLibrary
 
     /// <summary>System.Security.Cryptography (AesGcm, ChaCha20Poly1305, Aes): the fallback.</summary>
     DotNet,
+
+    /// <summary>intel-ipsec-mb's AES-GCM-128/256 one-shot functions (<see cref="IpsecMbAeadEspCipher"/>).</summary>
+    IpsecMb,
 }
 
 /// <summary>
 /// The ESP crypto library, selected once per process: OpenSSL EVP for every cipher that libcrypto.so.3
-/// loads with and keys, System.Security.Cryptography for the rest (or for all when the library is missing).
+/// loads with and keys, System.Security.Cryptography for the rest (or for all when the library is missing);
+/// AES-GCM-128/256 go to intel-ipsec-mb when <c>EspCrypto.IpsecMb.cs</c> selects it.
 /// The probe runs at first use, on the control plane.
 /// </summary>
-public static class EspCrypto
+public static partial class EspCrypto
 {
     private static readonly IntPtr[] s_evpCiphers;
 
@@ -27,12 +31,19 @@ public static class EspCrypto
 
     private static readonly string s_description;
 
-    /// <summary>One line for the start-up log and /dataplane, e.g. "OpenSSL 3.0.19 27 Jan 2026 EVP".</summary>
-    public static string Description => s_description;
+    /// <summary>
+    /// One line for the start-up log and /dataplane, e.g. "OpenSSL 3.0.19 27 Jan 2026 EVP; AES-GCM-128/256:
+    /// intel-ipsec-mb 1.3.0 vaes_avx512". Reading it completes the selection.
+    /// </summary>
+    public static string Description => $"{s_description}; {IpsecMbSelection().Note}";
 
     /// <summary>The library for <paramref name="encryption"/> at <paramref name="keyBits"/>.</summary>
-    public static EspCryptoLibrary For(EncrAlgorithm encryption, int keyBits) =>
-        EvpCipher(encryption, keyBits) != IntPtr.Zero ? EspCryptoLibrary.OpenSslEvp : EspCryptoLibrary.DotNet;
+    public static EspCryptoLibrary For(EncrAlgorithm encryption, int keyBits)
+    {
+        if (encryption == EncrAlgorithm.AesGcm16 && keyBits is 128 or 256 && UseIpsecMb())
+            return EspCryptoLibrary.IpsecMb;
+        return EvpCipher(encryption, keyBits) != IntPtr.Zero ? EspCryptoLibrary.OpenSslEvp : EspCryptoLibrary.DotNet;
+    }
 
     /// <summary>The EVP_CIPHER for a suite, or zero when this process uses .NET for it.</summary>
     internal static IntPtr EvpCipher(EncrAlgorithm encryption, int keyBits)
