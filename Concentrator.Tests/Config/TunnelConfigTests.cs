@@ -28,6 +28,8 @@ public sealed class TunnelConfigTests
         Assert.True(c.Tunnel.InstallRoutes);
         Assert.True(c.Tunnel.PlainEsp);
         Assert.True(c.Tunnel.Gro);
+        Assert.True(c.Tunnel.UdpGro);
+        Assert.False(ConcentratorConfig.Parse("tunnel: { udp_gro: no }", "t.yaml").Tunnel.UdpGro);
     }
 
     [Theory]
@@ -35,6 +37,7 @@ public sealed class TunnelConfigTests
     [InlineData("tunnel: { workers: 65 }", "tunnel.workers")]
     [InlineData("tunnel: { install_routes: maybe }", "tunnel.install_routes")]
     [InlineData("tunnel: { gro: sometimes }", "tunnel.gro")]
+    [InlineData("tunnel: { udp_gro: auto }", "tunnel.udp_gro")]
     [InlineData("tunnel: { queues: 2 }", "tunnel.queues")]
     public void Bad_tunnel_values_name_the_key(string yaml, string key)
     {

@@ -15,7 +15,7 @@ internal static partial class ConfigLoader
     private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", PoolsKey, "connections", "secrets", IncludeKey, CrlsKey, AuthoritiesKey];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
-    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro"];
+    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro", "udp_gro"];
     private static readonly string[] CharonKeys =
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
@@ -112,6 +112,7 @@ internal static partial class ConfigLoader
             InstallRoutes = m.Bool("install_routes") ?? d.InstallRoutes,
             PlainEsp = m.Bool("plain_esp") ?? d.PlainEsp,
             Gro = m.Bool("gro") ?? d.Gro,
+            UdpGro = m.Bool("udp_gro") ?? d.UdpGro,
         };
     }
 

@@ -28,4 +28,8 @@ public sealed class TunnelConfig
     /// <summary>Coalesce consecutive decrypted TCP segments of one flow into GSO super-packets on the TUN write
     /// (virtio-net header offload, as wireguard-go does): one kernel traversal per up to 64 KiB instead of per segment.</summary>
     public bool Gro { get; init; } = true;
+
+    /// <summary>UDP GRO (UDP_GRO socket option) on the ESP-in-UDP sockets: one read returns up to 64 KiB of one peer's
+    /// consecutive datagrams, split again in the receive worker (Receive.Gro.cs).</summary>
+    public bool UdpGro { get; init; } = true;
 }

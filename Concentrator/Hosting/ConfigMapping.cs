@@ -83,6 +83,7 @@ public static class ConfigMapping
         Mtu = config.Tunnel.Mtu,
         Workers = config.Tunnel.Workers,
         Gro = config.Tunnel.Gro,
+        UdpGro = config.Tunnel.UdpGro,
         InstallRoutes = config.Tunnel.InstallRoutes,
         RoutingTable = config.Charon.RoutingTable,
         RoutingTablePriority = config.Charon.RoutingTablePrio,

@@ -60,6 +60,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
             _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
             OpenIpv6(options);
+            _udpGro = options.UdpGro && EnableUdpGro();
             if (options.InstallRoutes)
             {
                 _routes = new RouteManager(_tun.Name, options.RoutingTable, options.RoutingTablePriority);
@@ -130,6 +131,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
+        Log.DataPlaneReceive(_log, _udpGro, _raw is null ? 0 : 1);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
         AddRoutes(_poolRoutes, peer: null);
     }

@@ -18,6 +18,9 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>Coalesce decrypted TCP segments into GSO super-packets on the TUN write.</summary>
     public bool Gro { get; init; } = true;
 
+    /// <summary>UDP GRO on the ESP-in-UDP sockets: the kernel hands a read up to 64 KiB of one peer's datagrams at once.</summary>
+    public bool UdpGro { get; init; } = true;
+
     /// <summary>Add (and remove) a route via the device for every remote traffic selector.</summary>
     public bool InstallRoutes { get; init; } = true;
 
