@@ -15,7 +15,8 @@
 // Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
 //   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen); a datagram longer than its slot
 //                is dropped (oversize): slots hold an MTU's ESP, and worker 0's, where the steering program sends
-//                every IKE datagram (non-ESP marker, SPI 0), also the largest IKE message (charon.max_packet)
+//                every IKE datagram (non-ESP marker, SPI 0), also the largest IKE message (charon.max_packet); with
+//                tunnel.udp_gro every slot holds 64 KiB and a datagram or segment longer than that IKE limit is dropped (oversize)
 //   R1b split    with tunnel.udp_gro a read may be several datagrams of one peer coalesced by the kernel (up to 64 KiB
 //                per slot): each segment goes through R2-R3 where it lies; a segment of an SA another worker owns is
 //                dropped (Receive.Gro.cs)
@@ -68,6 +69,12 @@ public sealed partial class LinuxDataPlane
     private void ProcessUdpSegment(PacketBatch batch, int i, Span<byte> packet, TcpCoalescer tunOut, ref TunQueueSink sink,
         ref WorkerBatchCounters counters)
     {
+        if (packet.Length > _ikeSlot)
+        {
+            // A slot held at most this before UDP GRO's 64 KiB slots (charon.max_packet of IKE): the same limit stays.
+            counters.Drops[(int)EspStatus.Oversize]++;
+            return;
+        }
         switch (NattDemux.Classify(packet, out var ike))
         {
             case NattDatagram.Keepalive:
