@@ -11,7 +11,7 @@ using Concentrator.Tests.Telemetry;
 using Concentrator.Transport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
-using static Concentrator.Tests.DataPlane.EspTestSupport;
+using static Concentrator.Tests.DataPlane.Linux.RouteInterfaceRootTests;
 
 namespace Concentrator.Tests.DataPlane.Linux;
 
@@ -30,7 +30,6 @@ public sealed class UdpGroRootTests(ITestOutputHelper output)
         public void Deliver(ReadOnlySpan<byte> datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT) { }
     }
 
-    private static readonly TrafficSelector Any = TestPackets.Ts("0.0.0.0/0");
     private const uint SpiWorker1 = 0xa0000001, SpiWorker0 = 0xb0000002; // inbound SPIs: SPI mod 2 picks the worker
     private const int Payload = 1200, ShortPayload = 333;
 
@@ -59,8 +58,8 @@ public sealed class UdpGroRootTests(ITestOutputHelper output)
             var peerEndpoint = (IPEndPoint)peer.LocalEndPoint!;
             NetworkNamespace.Run(ns.Path, () =>
             {
-                plane.AddSa(RouteBased(SpiWorker1, 0xa0000002, a, peerEndpoint));
-                plane.AddSa(RouteBased(SpiWorker0, 0xb0000003, b, peerEndpoint));
+                plane.AddSa(RouteBased(SpiWorker1, 0xa0000002, a, peerEndpoint, 1));
+                plane.AddSa(RouteBased(SpiWorker0, 0xb0000003, b, peerEndpoint, 1));
             });
             sealer.AddSa(Reverse(0xa0000002, SpiWorker1, a, peerEndpoint));
             sealer.AddSa(Reverse(0xb0000003, SpiWorker0, b, peerEndpoint));
@@ -140,33 +139,6 @@ public sealed class UdpGroRootTests(ITestOutputHelper output)
         while (got.Count < count && TryReceivePayload(s, 3000) is { } p) got.Add(p);
         return got;
     }
-
-    private static int? TryReceivePayload(Socket s, int timeoutMs)
-    {
-        if (!s.Poll(timeoutMs * 1000, SelectMode.SelectRead)) return null;
-        var buffer = new byte[4096];
-        int n = s.Receive(buffer);
-        return n > 0 ? buffer[0] : null;
-    }
-
-    private static Socket Bound(string address, int port)
-    {
-        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
-        return s;
-    }
-
-    private static (byte[] Out, byte[] In) Keys(byte seed) => (Key(20, seed), Key(20, (byte)(seed + 1))); // AES-GCM-128 + salt
-
-    private static ChildSaInstall RouteBased(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer) =>
-        new(inbound, outbound, Gcm128, (byte[])keys.In.Clone(), [], (byte[])keys.Out.Clone(), [], [Any], [Any],
-            new IPEndPoint(IPAddress.Loopback, 4500), peer, EspTransport.UdpEncapsulated, 128, "cloud", "vpc",
-            InterfaceIdIn: 1, InterfaceIdOut: 1);
-
-    /// <summary>The peer's half: it sends with the plane's inbound keys.</summary>
-    private static ChildSaInstall Reverse(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer) =>
-        new(inbound, outbound, Gcm128, (byte[])keys.Out.Clone(), [], (byte[])keys.In.Clone(), [], [Any], [Any],
-            peer, new IPEndPoint(IPAddress.Loopback, 4500), EspTransport.UdpEncapsulated, 128, "peer", "vpc");
 
     /// <summary>ESP of a UDP packet to 169.254.10.1:7001 whose payload is <paramref name="payload"/> bytes of <paramref name="fill"/>.</summary>
     private static byte[] Seal(InMemoryDataPlane sealer, uint spi, int payload, byte fill)
