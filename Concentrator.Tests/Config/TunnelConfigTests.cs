@@ -32,6 +32,8 @@ public sealed class TunnelConfigTests
         Assert.True(c.Tunnel.Gro);
         Assert.True(c.Tunnel.Tso);
         Assert.True(c.Tunnel.UdpGso);
+        Assert.False(c.Tunnel.UdpGro);
+        Assert.True(ConcentratorConfig.Parse("tunnel: { udp_gro: yes }", "t.yaml").Tunnel.UdpGro);
     }
 
     [Theory]
@@ -41,6 +43,7 @@ public sealed class TunnelConfigTests
     [InlineData("tunnel: { gro: sometimes }", "tunnel.gro")]
     [InlineData("tunnel: { tso: 2 }", "tunnel.tso")]
     [InlineData("tunnel: { udp_gso: often }", "tunnel.udp_gso")]
+    [InlineData("tunnel: { udp_gro: auto }", "tunnel.udp_gro")]
     [InlineData("tunnel: { queues: 2 }", "tunnel.queues")]
     public void Bad_tunnel_values_name_the_key(string yaml, string key)
     {

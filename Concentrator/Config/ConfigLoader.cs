@@ -15,7 +15,7 @@ internal static partial class ConfigLoader
     private static readonly string[] RootKeys = ["listen", "http", "tunnel", "charon", "cluster", PoolsKey, "connections", "secrets", IncludeKey, CrlsKey, AuthoritiesKey];
     private static readonly string[] ListenKeys = ["addresses", "ike_port", "natt_port"];
     private static readonly string[] HttpKeys = ["listen"];
-    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro", "tso", "udp_gso"];
+    private static readonly string[] TunnelKeys = ["type", "device", "mtu", "workers", "install_routes", "plain_esp", "gro", "tso", "udp_gso", "udp_gro"];
     private static readonly string[] CharonKeys =
     [
         "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold", "cookie_threshold_ip", "init_limit_half_open",
@@ -114,6 +114,7 @@ internal static partial class ConfigLoader
             Gro = m.Bool("gro") ?? d.Gro,
             Tso = m.Bool("tso") ?? d.Tso,
             UdpGso = m.Bool("udp_gso") ?? d.UdpGso,
+            UdpGro = m.Bool("udp_gro") ?? d.UdpGro,
         };
     }
 

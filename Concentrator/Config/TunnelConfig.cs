@@ -35,4 +35,7 @@ public sealed class TunnelConfig
 
     /// <summary>Send runs of equal-length ESP-in-UDP datagrams to one peer as one UDP GSO message (UDP_SEGMENT).</summary>
     public bool UdpGso { get; init; } = true;
+    /// <summary>UDP GRO (UDP_GRO socket option) on the ESP-in-UDP sockets: one read returns up to 64 KiB of one peer's
+    /// consecutive datagrams, split again in the receive worker (Receive.Gro.cs).</summary>
+    public bool UdpGro { get; init; }
 }

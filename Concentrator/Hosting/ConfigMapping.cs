@@ -85,6 +85,7 @@ public static class ConfigMapping
         Gro = config.Tunnel.Gro,
         Tso = config.Tunnel.Tso,
         UdpGso = config.Tunnel.UdpGso,
+        UdpGro = config.Tunnel.UdpGro,
         InstallRoutes = config.Tunnel.InstallRoutes,
         RoutingTable = config.Charon.RoutingTable,
         RoutingTablePriority = config.Charon.RoutingTablePrio,

@@ -59,6 +59,13 @@ public struct WorkerBatchCounters
     /// <summary>UDP GSO messages sent (tunnel.udp_gso, more than one datagram each) and the ESP datagrams they carried.</summary>
     public ulong UdpGsoMessages;
     public ulong UdpGsoSegments;
+    /// <summary>UDP GRO (tunnel.udp_gro): coalesced datagrams read, the segments they were split into, datagrams whose
+    /// kernel-given segment size was unusable (read as one datagram), and segments dropped because another worker owns
+    /// their SPI.</summary>
+    public ulong UdpGroDatagrams;
+    public ulong UdpGroSegments;
+    public ulong UdpGroBadSize;
+    public ulong UdpGroForeign;
 
     /// <summary>Stopwatch ticks of one sampled decrypt (0 = no sample in this batch).</summary>
     public long DecryptSampleTicks;
@@ -91,6 +98,7 @@ public sealed class DataPlaneMetrics
     private readonly Counter _tunGsoSegments;
     private readonly Counter _tunTsoFrames, _tunTsoSegments, _udpGsoMessages, _udpGsoSegments;
     private readonly Counter _routeFailures;
+    private readonly Counter.Child _udpGroDatagrams, _udpGroSegments, _udpGroBadSize, _udpGroForeign;
     private readonly Histogram.Child _decrypt;
     private readonly Histogram.Child _encrypt;
     private readonly WorkerSeries?[] _workers = new WorkerSeries?[MaxWorkers];
@@ -121,6 +129,14 @@ public sealed class DataPlaneMetrics
         _routeFailures = f.CreateCounter("concentrator_route_failures_total",
             "Tunnel routes, exclusions of peer addresses and routing rules the data plane could not install or remove, and routes " +
             "it refused because they were a peer's own address; by operation (add, remove, rule, peer_address).", "operation");
+        var udpGro = f.CreateCounter("concentrator_udp_gro_total",
+            "UDP GRO on the ESP-in-UDP sockets (tunnel.udp_gro), by kind: datagrams (coalesced datagrams read), segments (what " +
+            "they were split into), bad_segment_size (a kernel segment size of 0 or beyond the datagram: read as one datagram), " +
+            "foreign_worker (a segment whose SPI another worker owns: dropped).", "kind");
+        _udpGroDatagrams = udpGro.WithLabels("datagrams");
+        _udpGroSegments = udpGro.WithLabels("segments");
+        _udpGroBadSize = udpGro.WithLabels("bad_segment_size");
+        _udpGroForeign = udpGro.WithLabels("foreign_worker");
         var crypto = f.CreateHistogram("concentrator_esp_crypto_duration_seconds",
             "Time to decrypt or encrypt one ESP packet (sampled, one packet per batch or 1 in 64).",
             new HistogramConfiguration
@@ -163,6 +179,10 @@ public sealed class DataPlaneMetrics
         if (delta.TunTsoSegments != 0) w.TunTsoSegments.Inc(delta.TunTsoSegments);
         if (delta.UdpGsoMessages != 0) w.UdpGsoMessages.Inc(delta.UdpGsoMessages);
         if (delta.UdpGsoSegments != 0) w.UdpGsoSegments.Inc(delta.UdpGsoSegments);
+        if (delta.UdpGroDatagrams != 0) _udpGroDatagrams.Inc(delta.UdpGroDatagrams);
+        if (delta.UdpGroSegments != 0) _udpGroSegments.Inc(delta.UdpGroSegments);
+        if (delta.UdpGroBadSize != 0) _udpGroBadSize.Inc(delta.UdpGroBadSize);
+        if (delta.UdpGroForeign != 0) _udpGroForeign.Inc(delta.UdpGroForeign);
         if (delta.DecryptSampleTicks > 0) _decrypt.Observe(TicksToSeconds(delta.DecryptSampleTicks));
         if (delta.EncryptSampleTicks > 0) _encrypt.Observe(TicksToSeconds(delta.EncryptSampleTicks));
     }

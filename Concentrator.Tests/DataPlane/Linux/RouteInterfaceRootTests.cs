@@ -142,22 +142,22 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
 
     private static Socket Bound(string address) => Bound(address, 0);
 
-    private static Socket Bound(string address, int port)
+    internal static Socket Bound(string address, int port)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
         return s;
     }
 
-    private static (byte[] Out, byte[] In) Keys(byte seed) => (Key(20, seed), Key(20, (byte)(seed + 1))); // AES-GCM-128 + salt
+    internal static (byte[] Out, byte[] In) Keys(byte seed) => (Key(20, seed), Key(20, (byte)(seed + 1))); // AES-GCM-128 + salt
 
-    private static ChildSaInstall RouteBased(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer, uint interfaceId) =>
+    internal static ChildSaInstall RouteBased(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer, uint interfaceId) =>
         new(inbound, outbound, Gcm128, (byte[])keys.In.Clone(), [], (byte[])keys.Out.Clone(), [], [Any], [Any],
             new IPEndPoint(IPAddress.Loopback, 4500), peer, EspTransport.UdpEncapsulated, 128, "cloud", "vpc",
             InterfaceIdIn: interfaceId, InterfaceIdOut: interfaceId);
 
     /// <summary>The peer's half: it sends with the plane's inbound keys.</summary>
-    private static ChildSaInstall Reverse(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer) =>
+    internal static ChildSaInstall Reverse(uint inbound, uint outbound, (byte[] Out, byte[] In) keys, IPEndPoint peer) =>
         new(inbound, outbound, Gcm128, (byte[])keys.Out.Clone(), [], (byte[])keys.In.Clone(), [], [Any], [Any],
             peer, new IPEndPoint(IPAddress.Loopback, 4500), EspTransport.UdpEncapsulated, 128, "peer", "vpc");
 
@@ -183,7 +183,7 @@ public sealed class RouteInterfaceRootTests(ITestOutputHelper output)
 
     private static int ReceivePayload(Socket s) => TryReceivePayload(s, 3000) ?? throw new Xunit.Sdk.XunitException("nothing arrived on the interface");
 
-    private static int? TryReceivePayload(Socket s, int timeoutMs)
+    internal static int? TryReceivePayload(Socket s, int timeoutMs)
     {
         if (!s.Poll(timeoutMs * 1000, SelectMode.SelectRead)) return null;
         var buffer = new byte[2048];

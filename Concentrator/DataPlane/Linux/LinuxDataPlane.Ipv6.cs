@@ -53,10 +53,9 @@ public sealed partial class LinuxDataPlane
     /// <summary>esp-in-w with IPv6: both UDP sockets of worker w, one batch each, the same stages as <see cref="InboundLoop"/>.</summary>
     private void InboundLoopBothFamilies(int worker)
     {
-        int slot = worker == 0 ? _ikeSlot : PacketBatch.DefaultBufferSize;
-        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, slot, 0);
-        using var batch6 = new PacketBatch(PacketBatch.DefaultCapacity, slot, 0);
-        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        using var batch = NewUdpBatch(worker);
+        using var batch6 = NewUdpBatch(worker);
+        using var tunOut = NewUdpCoalescer();
         var sink = new TunQueueSink(_tun, worker);
         var counters = new WorkerBatchCounters();
         var socket = _udp[worker];
@@ -70,8 +69,8 @@ public sealed partial class LinuxDataPlane
                 BatchIo.WaitForEither(socket.Handle, socket6.Handle, 100);
                 continue;
             }
-            if (n > 0) ProcessUdpBatch(batch, n, tunOut, ref sink, ref counters);
-            if (n6 > 0) ProcessUdpBatch(batch6, n6, tunOut, ref sink, ref counters);
+            if (n > 0) ProcessUdpBatch(worker, batch, n, tunOut, ref sink, ref counters);
+            if (n6 > 0) ProcessUdpBatch(worker, batch6, n6, tunOut, ref sink, ref counters);
             EndBatch(worker, worker, ref counters);
         }
     }

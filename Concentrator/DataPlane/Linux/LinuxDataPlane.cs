@@ -62,6 +62,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
             OpenIpv6(options);
             _udpGso = options.UdpGso && UdpGsoSender.Supported(_udp[0].Handle);
+            _udpGro = options.UdpGro && EnableUdpGro();
             if (options.InstallRoutes)
             {
                 _routes = new RouteManager(_tun.Name, options.RoutingTable, options.RoutingTablePriority);
@@ -132,6 +133,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
         Log.EspCryptoSelected(_log, EspCrypto.Description);
+        Log.DataPlaneReceive(_log, _udpGro, _raw is null ? 0 : 1);
         foreach (var trap in _traps.All) AddRoutes(trap.RemoteTs, peer: null);
         AddRoutes(_poolRoutes, peer: null);
     }

@@ -24,6 +24,8 @@ public sealed record LinuxDataPlaneOptions
     /// <summary>Send runs of equal-length ESP-in-UDP datagrams to one peer as UDP GSO messages (UdpGsoSender), where the kernel
     /// supports UDP_SEGMENT.</summary>
     public bool UdpGso { get; init; } = true;
+    /// <summary>UDP GRO on the ESP-in-UDP sockets: the kernel hands a read up to 64 KiB of one peer's datagrams at once.</summary>
+    public bool UdpGro { get; init; }
 
     /// <summary>Add (and remove) a route via the device for every remote traffic selector.</summary>
     public bool InstallRoutes { get; init; } = true;

@@ -4,7 +4,8 @@
 // slot i (BufferSize bytes) at [Offsets[i], Offsets[i] + Lengths[i]); the Headroom bytes before a
 // received packet let ESP headers be prepended in place. Addresses/ports are host-order plain fields; a slot's
 // peer is IPv4 (Addresses) or IPv6 (Addresses6) as IsV6 says, taken from the sockaddr's family on receive and
-// written as sockaddr_in or sockaddr_in6 on send (each slot's name buffer holds either).
+// written as sockaddr_in or sockaddr_in6 on send (each slot's name buffer holds either). A batch built with
+// udpGro has a control buffer per slot and reports each datagram's UDP_GRO segment size (SegmentSizes, LibC.Udp.cs).
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -21,6 +22,7 @@ public sealed unsafe class PacketBatch : IDisposable
     private LibC.SockAddrIn6* _addresses;
     private LibC.IoVec* _iovecs;
     private LibC.MMsgHdr* _headers;
+    private byte* _control; // LibC.CMsgSpaceInt bytes per slot; null without udpGro
 
     /// <summary>Packet length per slot (0 = nothing / dropped, e.g. truncated on receive).</summary>
     public readonly int[] Lengths;
@@ -34,8 +36,13 @@ public sealed unsafe class PacketBatch : IDisposable
     public readonly bool[] IsV6;
     /// <summary>Peer port per packet, host order (0 for raw ESP).</summary>
     public readonly ushort[] Ports;
+    /// <summary>
+    /// Per datagram of the last receive of a udpGro batch: the kernel's UDP_GRO segment size (hostile like the bytes:
+    /// any int), or -1 when the datagram came without one (not coalesced).
+    /// </summary>
+    public readonly int[] SegmentSizes;
 
-    public PacketBatch(int capacity = DefaultCapacity, int bufferSize = DefaultBufferSize, int headroom = DefaultHeadroom)
+    public PacketBatch(int capacity = DefaultCapacity, int bufferSize = DefaultBufferSize, int headroom = DefaultHeadroom, bool udpGro = false)
     {
         if (capacity <= 0 || capacity > 1024)
             throw new ArgumentOutOfRangeException(nameof(capacity));
@@ -60,8 +67,14 @@ public sealed unsafe class PacketBatch : IDisposable
         Addresses6 = new UInt128[capacity];
         IsV6 = new bool[capacity];
         Ports = new ushort[capacity];
+        SegmentSizes = new int[capacity];
         for (int i = 0; i < capacity; i++)
+        {
             Offsets[i] = headroom;
+            SegmentSizes[i] = -1;
+        }
+        if (udpGro)
+            _control = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * LibC.CMsgSpaceInt));
     }
 
     public int Capacity { get; }
@@ -154,8 +167,8 @@ public sealed unsafe class PacketBatch : IDisposable
             h->Header.NameLength = (uint)sizeof(LibC.SockAddrIn6);
             h->Header.Iov = iov;
             h->Header.IovLength = 1;
-            h->Header.Control = null;
-            h->Header.ControlLength = 0;
+            h->Header.Control = _control == null ? null : _control + i * LibC.CMsgSpaceInt;
+            h->Header.ControlLength = _control == null ? 0 : (nuint)LibC.CMsgSpaceInt;
             h->Header.Flags = 0;
             h->Length = 0;
         }
@@ -185,6 +198,8 @@ public sealed unsafe class PacketBatch : IDisposable
             if (v6) Addresses6[i] = LibC.Address6(sa);
             else Addresses[i] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(((LibC.SockAddrIn*)sa)->Address);
             Ports[i] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sa->Port);
+            SegmentSizes[i] = _control == null ? -1 : LibC.FindUdpGroSize(_control + i * LibC.CMsgSpaceInt,
+                Math.Min(h->Header.ControlLength, (nuint)LibC.CMsgSpaceInt));
         }
         Count = count;
         Truncated = truncated;
@@ -242,6 +257,8 @@ public sealed unsafe class PacketBatch : IDisposable
         NativeMemory.AlignedFree(_addresses);
         NativeMemory.AlignedFree(_iovecs);
         NativeMemory.AlignedFree(_headers);
+        if (_control != null) NativeMemory.Free(_control);
+        _control = null;
         _buffers = null;
         _addresses = null;
         _iovecs = null;

@@ -15,7 +15,11 @@
 // Stages (esp-raw-in skips R2: what its socket delivers is ESP by protocol number):
 //   R1 receive   recvmmsg one batch (bounded wait, so the stop flag is seen); a datagram longer than its slot
 //                is dropped (oversize): slots hold an MTU's ESP, and worker 0's, where the steering program sends
-//                every IKE datagram (non-ESP marker, SPI 0), also the largest IKE message (charon.max_packet)
+//                every IKE datagram (non-ESP marker, SPI 0), also the largest IKE message (charon.max_packet); with
+//                tunnel.udp_gro every slot holds 64 KiB and a datagram or segment longer than that IKE limit is dropped (oversize)
+//   R1b split    with tunnel.udp_gro a read may be several datagrams of one peer coalesced by the kernel (up to 64 KiB
+//                per slot): each segment goes through R2-R3 where it lies; a segment of an SA another worker owns is
+//                dropped (Receive.Gro.cs)
 //   R2 classify  NattDemux.Classify: keepalive dropped / IKE to the IKE sink (rare) / ESP on
 //   R3 open      EspPipeline.Open: SA by SPI -> transport check -> replay check -> ICV verify + decrypt
 //                in place -> replay update -> inner traffic selector check -> a new packet from another
@@ -34,8 +38,8 @@ public sealed partial class LinuxDataPlane
 {
     private void InboundLoop(int worker)
     {
-        using var batch = new PacketBatch(PacketBatch.DefaultCapacity, worker == 0 ? _ikeSlot : PacketBatch.DefaultBufferSize, 0);
-        using var tunOut = new TcpCoalescer(batch.Capacity, _gro);
+        using var batch = NewUdpBatch(worker);
+        using var tunOut = NewUdpCoalescer();
         var sink = new TunQueueSink(_tun, worker);
         var counters = new WorkerBatchCounters();
         var socket = _udp[worker];
@@ -43,39 +47,50 @@ public sealed partial class LinuxDataPlane
         {
             int n = socket.ReceiveBatch(batch, 100);
             if (n <= 0) continue;
-            ProcessUdpBatch(batch, n, tunOut, ref sink, ref counters);
+            ProcessUdpBatch(worker, batch, n, tunOut, ref sink, ref counters);
             EndBatch(worker, worker, ref counters);
         }
     }
 
-    /// <summary>R2-R4 for one received UDP batch (either family).</summary>
-    private void ProcessUdpBatch(PacketBatch batch, int n, TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
+    /// <summary>R1b-R4 for one received UDP batch (either family).</summary>
+    private void ProcessUdpBatch(int worker, PacketBatch batch, int n, TcpCoalescer tunOut, ref TunQueueSink sink, ref WorkerBatchCounters counters)
     {
         counters.Drops[(int)EspStatus.Oversize] += (ulong)batch.Truncated;
         for (int i = 0; i < n; i++)
         {
-            int length = batch.Lengths[i];
-            if (length == 0) continue;
-            var packet = batch.Packet(i);
-            switch (NattDemux.Classify(packet, out var ike))
-            {
-                case NattDatagram.Keepalive:
-                    continue;
-                case NattDatagram.Ike:
-                    HandOffIke(ike, batch, i);
-                    continue;
-            }
-
-            var status = batch.IsV6[i]
-                ? EspPipeline.Open6(_sas, packet, batch.Addresses6[i], batch.Ports[i], out var inner, out uint interfaceIn)
-                : EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out inner, out interfaceIn);
-            Count(ref counters, status, length);
-            if (status != EspStatus.Ok) continue;
-            if (interfaceIn == 0) tunOut.Add(packet[inner]);
-            else WriteToInterface(interfaceIn, packet[inner], ref counters);
+            if (batch.Lengths[i] == 0) continue;
+            ProcessUdpDatagram(worker, batch, i, tunOut, ref sink, ref counters);
         }
 
         WriteTun(tunOut, ref sink, ref counters);
+    }
+
+    /// <summary>R2-R3 for one datagram of slot <paramref name="i"/> (a whole one, or a segment of a UDP GRO read).</summary>
+    private void ProcessUdpSegment(PacketBatch batch, int i, Span<byte> packet, TcpCoalescer tunOut, ref TunQueueSink sink,
+        ref WorkerBatchCounters counters)
+    {
+        if (packet.Length > _ikeSlot)
+        {
+            // A slot held at most this before UDP GRO's 64 KiB slots (charon.max_packet of IKE): the same limit stays.
+            counters.Drops[(int)EspStatus.Oversize]++;
+            return;
+        }
+        switch (NattDemux.Classify(packet, out var ike))
+        {
+            case NattDatagram.Keepalive:
+                return;
+            case NattDatagram.Ike:
+                HandOffIke(ike, batch, i);
+                return;
+        }
+
+        var status = batch.IsV6[i]
+            ? EspPipeline.Open6(_sas, packet, batch.Addresses6[i], batch.Ports[i], out var inner, out uint interfaceIn)
+            : EspPipeline.Open(_sas, packet, batch.Addresses[i], batch.Ports[i], out inner, out interfaceIn);
+        Count(ref counters, status, packet.Length);
+        if (status != EspStatus.Ok) return;
+        if (interfaceIn == 0) QueueForTun(tunOut, packet[inner], ref sink, ref counters);
+        else WriteToInterface(interfaceIn, packet[inner], ref counters);
     }
 
     private void RawInboundLoop()

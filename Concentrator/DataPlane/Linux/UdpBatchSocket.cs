@@ -218,6 +218,22 @@ public sealed unsafe class UdpBatchSocket : IDisposable
             LibC.setsockopt(fd, LibC.SOL_SOCKET, option, &bytes, sizeof(int));
     }
 
+    /// <summary>
+    /// Asks for UDP GRO (SOL_UDP/UDP_GRO): reads may return several datagrams of one flow as one, with their segment
+    /// size in a control message (the batch must be built with udpGro and slots of a full datagram). 0 or an errno.
+    /// </summary>
+    public int EnableUdpGro()
+    {
+        int one = 1;
+        return LibC.setsockopt(Handle, LibC.SOL_UDP, LibC.UDP_GRO, &one, sizeof(int)) == 0 ? 0 : LibC.Errno();
+    }
+
+    public void DisableUdpGro()
+    {
+        int zero = 0;
+        LibC.setsockopt(Handle, LibC.SOL_UDP, LibC.UDP_GRO, &zero, sizeof(int));
+    }
+
     /// <summary>Effective SO_RCVBUF/SO_SNDBUF (the kernel reports double the requested value).</summary>
     public int GetBufferSize(bool receive)
     {
