@@ -71,10 +71,10 @@ public sealed class BenchTestbed : IAsyncDisposable
     public const double MaxLossPercent = 1.0;
 
     public static readonly TunnelConfig Ours = Concentrators("ours", "(a) concentrator ↔ concentrator", "plain ESP (IP proto 50)");
-    public static readonly TunnelConfig OursEncap = Concentrators("ours-encap", "(a-encap) concentrator ↔ concentrator, encap: yes on both ends",
-        "ESP-in-UDP 4500 (forced, no NAT: libipsec's transport)", encap: true);
-    public static readonly TunnelConfig OursNoGro = Concentrators("ours-nogro", "(a-) as (a), tunnel.gro off on both ends", "plain ESP (IP proto 50)",
-        tunnel: "gro: no");
+    public static readonly TunnelConfig OursEncap = Concentrators("ours-encap", "(a-encap) concentrator ↔ concentrator, encap: yes and udp_gro on both ends",
+        "ESP-in-UDP 4500 (forced, no NAT: libipsec's transport)", tunnel: "udp_gro: yes", encap: true);
+    public static readonly TunnelConfig OursNoOffload = Concentrators("ours-nooffload", "(a-encap-) as (a-encap), every tunnel offload off on both ends",
+        "ESP-in-UDP 4500 (forced, no NAT)", tunnel: "gro: no, tso: no, udp_gso: no", encap: true);
     public static readonly TunnelConfig OursNat = Concentrators("ours-nat", "(a') concentrator ↔ concentrator through a NAT router",
         "ESP-in-UDP 4500 (real NAT, one extra router hop)", nat: true);
     public static readonly TunnelConfig Swan = new("swan", "(b) strongSwan ↔ strongSwan", false, "ESP-in-UDP 4500 (libipsec, encap = yes)", StartSwanAsync);

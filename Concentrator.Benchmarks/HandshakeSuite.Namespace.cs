@@ -58,7 +58,9 @@ public static partial class HandshakeSuite
             TimeSpan.FromSeconds(30), logLevel: ResponderLogLevel));
         int gwPid = bed.Gateway.FindPid((_, cmdline) => cmdline.Contains("Concentrator.dll", StringComparison.Ordinal))
                     ?? throw new InvalidOperationException("no concentrator process in " + bed.Gateway.Name);
-        return new Responder(gwPid, () => CountLines(gateway.StdoutPath), () => gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled).Count,
+        // Child SAs from the metrics, not the log: the installed event (1003) is debug and the responder logs at information.
+        return new Responder(gwPid, () => CountLines(gateway.StdoutPath),
+            () => (int)GatewayMetrics.Sum(GatewayMetrics.ScrapeAsync(bed.Gateway).GetAwaiter().GetResult(), "concentrator_child_sas_created_total"),
             () => gateway.Diagnostics(3000));
     }
 

@@ -19,7 +19,7 @@ public static partial class ThroughputSuite
     /// </summary>
     private static readonly TunnelConfig[] Variants =
     [
-        BenchTestbed.Ours, BenchTestbed.OursEncap, BenchTestbed.OursNoGro, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain,
+        BenchTestbed.Ours, BenchTestbed.OursEncap, BenchTestbed.OursNoOffload, BenchTestbed.OursNat, BenchTestbed.Swan, BenchTestbed.SwanOurs, BenchTestbed.Plain,
     ];
 
     /// <summary>Client processes per run: one stream each.</summary>

@@ -78,7 +78,7 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
         }
 
         var table = await BenchmarkRunner.RunAsync(output, "throughput", ["--seconds", "1", "--repeats", "1"], TimeSpan.FromMinutes(7));
-        string[] ids = ["ours", "ours-encap", "ours-nogro", "ours-nat", "swan", "swan-ours", "plain"];
+        string[] ids = ["ours", "ours-encap", "ours-nooffload", "ours-nat", "swan", "swan-ours", "plain"];
         Assert.Equal(ids.SelectMany(id => new[] { (id, "1"), (id, "4") }).ToArray(),
             table.Rows.Select(r => (r["id"], r["streams"])).ToArray());
         foreach (var r in table.Rows)
@@ -97,8 +97,8 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
             Assert.InRange(BenchmarkRunner.Number(r["both ends CPU s/GB"]), gateway + peer - 0.011, gateway + peer + 0.011);
         }
         Assert.Equal("none", table.Rows.First(r => r["id"] == "ours")["YAML delta"]);
-        Assert.Equal("encap: yes (both ends)", table.Rows.First(r => r["id"] == "ours-encap")["YAML delta"]);
-        Assert.Equal("tunnel: { gro: no } (both ends)", table.Rows.First(r => r["id"] == "ours-nogro")["YAML delta"]);
+        Assert.Equal("tunnel: { udp_gro: yes }, encap: yes (both ends)", table.Rows.First(r => r["id"] == "ours-encap")["YAML delta"]);
+        Assert.Equal("tunnel: { gro: no, tso: no, udp_gso: no }, encap: yes (both ends)", table.Rows.First(r => r["id"] == "ours-nooffload")["YAML delta"]);
         Assert.StartsWith("ESP-in-UDP 4500", table.Rows.First(r => r["id"] == "ours-encap")["ESP transport"]);
 
         var scaling = BenchmarkRunner.Parse(table.Markdown, "## 4 clients against 1");
@@ -172,8 +172,10 @@ public sealed class BenchmarkRootSmokeTests(ITestOutputHelper output)
             }
             foreach (var column in new[] { "setups/s", "p99 ms" })
                 Assert.True(BenchmarkRunner.Number(r[column]) > 0, $"{r["id"]}: {column} = {r[column]}");
+            // charon at level 0 writes its established lines per setup; the concentrator's per-setup events are debug.
             if (r["id"].EndsWith("-charon"))
-                Assert.True(BenchmarkRunner.Number(r["responder log lines/setup"]) > 0, $"{r["id"]}: log lines/setup = {r["responder log lines/setup"]}");
+                Assert.True(r["id"].StartsWith("ns-swan") ? BenchmarkRunner.Number(r["responder log lines/setup"]) > 0 : BenchmarkRunner.Number(r["responder log lines/setup"]) >= 0,
+                    $"{r["id"]}: log lines/setup = {r["responder log lines/setup"]}");
         }
 
         var headline = BenchmarkRunner.Parse(table.Markdown, "## Headline");
