@@ -41,9 +41,10 @@ public static partial class HandshakeSuite
             int count = Math.Max(peers, cold);
             // kernel-libipsec installs a route per outbound policy from a local address inside the local TS (else the
             // Child SA fails): each peer's inner address on the peer namespace's loopback.
-            string batch = Path.Combine(bed.WorkDir, "generator-addresses.ip");
-            await File.WriteAllLinesAsync(batch, Enumerable.Range(0, count).Select(i => $"address add {InnerAddress(i)}/32 dev lo"));
-            await bed.Peer.ExecCheckedAsync(TimeSpan.FromSeconds(30), "ip", "-batch", batch);
+            // The batch goes through a stdin pipe: `ip -batch FILE` reopens stdin on the file, and when the caller's stdin was
+            // closed its netlink socket got fd 0 and was replaced by the file ("Socket operation on non-socket").
+            string batch = string.Join('\n', Enumerable.Range(0, count).Select(i => $"address add {InnerAddress(i)}/32 dev lo")) + "\n";
+            await Command.CheckAsync("ip", ["-n", bed.Peer.Name, "-batch", "-"], TimeSpan.FromSeconds(30), stdin: batch);
             await generator.LoadAsync(GeneratorConf(bed.PeerOuter, count));
             int generatorPid = bed.Peer.FindPid((comm, _) => comm == "charon") ?? throw new InvalidOperationException("no generator charon");
             await using var sampler = new CpuSampler(new Dictionary<string, Func<int?>>

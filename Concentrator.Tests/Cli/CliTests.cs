@@ -129,7 +129,8 @@ public sealed class RunProcessTests
             + $"\nhttp: {{ listen: \"127.0.0.1:{httpPort}\" }}\ntunnel: {{ type: none }}\n");
 
         var dll = typeof(Concentrator.Hosting.Gateway).Assembly.Location;
-        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" run --config \"{config}\"")
+        // debug: the per-setup events (1001 established) are debug since issue 17; the test reads them from the log.
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" run --config \"{config}\" --log-level debug")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
