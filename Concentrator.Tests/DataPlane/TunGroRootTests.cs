@@ -51,18 +51,27 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         AssertIntact(up);
         AssertCoalesced("gateway (upload)", gwBefore, gwAfter);
 
-        // The first stream warmed the coalescing path up; a second one must not make the packet threads allocate.
-        long allocatedBefore = await PacketThreadAllocatedBytesAsync(bed.Gateway);
-        var again = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
-            scope.Remaining(TimeSpan.FromSeconds(30)));
-        await Task.Delay(300); // every packet thread samples its allocation once per batch (or 100 ms idle poll)
-        long allocatedGrowth = await PacketThreadAllocatedBytesAsync(bed.Gateway) - allocatedBefore;
-        var gwAgain = await ReadGsoAsync(bed.Gateway);
-        scope.Log($"second peer -> LAN stream: GSO frames {gwAgain.Frames - gwAfter.Frames}; gateway packet threads allocated {allocatedGrowth} B");
-        AssertIntact(again);
-        AssertCoalesced("gateway (second upload)", gwAfter, gwAgain);
-        Assert.True(allocatedBefore > 0, "packetThreadAllocatedBytes is not sampled");
-        Assert.True(allocatedGrowth <= AllowedAllocationGrowth, $"the gateway's packet threads allocated {allocatedGrowth} bytes during a coalesced stream");
+        // The first stream warmed the coalescing path up; then the packet threads allocate nothing per packet: the fewest bytes
+        // of up to three further streams stays under the bound (a per-packet allocation shows in every 8 MiB stream, ~6,000
+        // packets; a one-off burst of the runtime's, ~8 KB, was seen once in a full run and does not repeat).
+        long fewest = long.MaxValue;
+        var gwPrevious = gwAfter;
+        for (int stream = 0; stream < 3 && fewest > AllowedAllocationGrowth; stream++)
+        {
+            long allocatedBefore = await PacketThreadAllocatedBytesAsync(bed.Gateway);
+            var again = await TcpTransfer.Sha256StreamAsync(bed.Lan, NamespaceTestbed.LanHost, bed.Peer, NamespaceTestbed.PeerInner, ShaBytes, bed.WorkDir,
+                scope.Remaining(TimeSpan.FromSeconds(30)));
+            await Task.Delay(300); // every packet thread samples its allocation once per batch (or 100 ms idle poll)
+            long allocatedGrowth = await PacketThreadAllocatedBytesAsync(bed.Gateway) - allocatedBefore;
+            var gwAgain = await ReadGsoAsync(bed.Gateway);
+            scope.Log($"further peer -> LAN stream {stream}: GSO frames {gwAgain.Frames - gwPrevious.Frames}; gateway packet threads allocated {allocatedGrowth} B");
+            AssertIntact(again);
+            AssertCoalesced($"gateway (upload {stream + 2})", gwPrevious, gwAgain);
+            Assert.True(allocatedBefore > 0, "packetThreadAllocatedBytes is not sampled");
+            fewest = Math.Min(fewest, allocatedGrowth);
+            gwPrevious = gwAgain;
+        }
+        Assert.True(fewest <= AllowedAllocationGrowth, $"the gateway's packet threads allocated at least {fewest} bytes in every coalesced stream");
 
         var peerBefore = await ReadGsoAsync(bed.Peer);
         var down = await TcpTransfer.Sha256StreamAsync(bed.Peer, NamespaceTestbed.PeerInner, bed.Lan, NamespaceTestbed.LanHost, ShaBytes, bed.WorkDir,
