@@ -4,7 +4,6 @@ using Xunit.Abstractions;
 
 namespace Concentrator.Tests.DataPlane;
 
-
 /// <summary>
 /// TCP coalescing on the TUN write path (tunnel.gro) with real streams through the namespace testbed:
 /// SHA-256-verified TCP streams must arrive intact, and the decrypting side's
@@ -29,12 +28,12 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 100);
         var bed = scope.Bed;
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            WithGro(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, gro: true), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
-            WithGro(ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw")), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", gro: true), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         Assert.True(await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(20))),
             "the initiating concentrator did not log Child SA installed (1003)");
@@ -98,8 +97,8 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
         await peer.LoadAsync(SwanctlConf.Connection("gw", bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId,
             Ike, "net", NamespaceTestbed.PeerInner + "/32", NamespaceTestbed.LanSubnet, Esp));
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            WithGro(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, gro: true), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
         var init = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
         Assert.True(init.Ok, "swanctl --initiate to the concentrator failed: " + init);
@@ -122,14 +121,6 @@ public sealed class TunGroRootTests(ITestOutputHelper output)
             $"more segments coalesced ({after.Segments - before.Segments}) than ESP packets decrypted ({udpAfter - udpBefore})");
         Assert.False(gateway.HasExited, "the concentrator exited");
         scope.Passed();
-    }
-
-    /// <summary>The harness's connection YAML with tunnel.gro switched on explicitly (whatever the default).</summary>
-    private static string WithGro(string yaml)
-    {
-        const string Tunnel = "plain_esp: yes }";
-        Assert.Contains(Tunnel, yaml);
-        return yaml.Replace(Tunnel, "plain_esp: yes, gro: yes }", StringComparison.Ordinal);
     }
 
     /// <summary>As in DataPlaneAllocationRootTests: zero per packet, slack for one rare bounded event.</summary>

@@ -24,12 +24,12 @@ public sealed class UdpGroInteropTests(ITestOutputHelper output)
         await using var scope = InteropScope.Create(output, budgetSeconds: 100);
         var bed = scope.Bed;
         var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator-gw"),
-            WithUdpGro(ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
-                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet)), scope.Remaining(TimeSpan.FromSeconds(25))));
+            ConcentratorYaml.Connection(NamespaceTestbed.GatewayOuter, "%any", SwanctlConf.GatewayId, SwanctlConf.PeerId, Ike, Esp,
+                NamespaceTestbed.LanSubnet, NamespaceTestbed.PeerInnerSubnet, tunnelKeys: "udp_gro: yes"), scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator gateway", () => gateway.Diagnostics());
         var peer = scope.Own(await ConcentratorProcess.StartAsync(bed.Peer, bed.Dir("concentrator-peer"),
-            WithUdpGro(ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
-                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", encap: true)),
+            ConcentratorYaml.Connection(bed.PeerOuter, NamespaceTestbed.GatewayOuter, SwanctlConf.PeerId, SwanctlConf.GatewayId, Ike, Esp,
+                NamespaceTestbed.PeerInnerSubnet, NamespaceTestbed.LanSubnet, startAction: "start", name: "gw", encap: true, tunnelKeys: "udp_gro: yes"),
             scope.Remaining(TimeSpan.FromSeconds(25))));
         scope.AddDiagnostics("concentrator peer", () => peer.Diagnostics());
         Assert.True(await peer.WaitForEventAsync(ConcentratorProcess.ChildSaInstalled, scope.Remaining(TimeSpan.FromSeconds(20))),
@@ -72,12 +72,4 @@ public sealed class UdpGroInteropTests(ITestOutputHelper output)
 
     /// <summary>Event 4741: what the data plane's receive side runs with.</summary>
     private const int DataPlaneReceiveEvent = 4741;
-
-    /// <summary>The harness's connection YAML with tunnel.udp_gro switched on explicitly (whatever the default).</summary>
-    private static string WithUdpGro(string yaml)
-    {
-        const string Tunnel = "plain_esp: yes }";
-        Assert.Contains(Tunnel, yaml);
-        return yaml.Replace(Tunnel, "plain_esp: yes, udp_gro: yes }", StringComparison.Ordinal);
-    }
 }
