@@ -66,6 +66,7 @@ public sealed class IkeV1MainModeInteropTests(ITestOutputHelper output)
         Assert.True(await gateway.WaitForEventAsync(V1Established, scope.Remaining(TimeSpan.FromSeconds(10))),
             "the concentrator did not log IKEv1 SA established (5101)");
         var up = Assert.Single(gateway.EventsWithId(V1Established)).Message;
+        scope.Log($"gateway: {up}");
         Assert.Contains(SwanctlConf.PeerId, up);
         Assert.Contains("responder", up);
         Assert.Contains("Rfc3947", up);
