@@ -1,0 +1,297 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Concentrator.Ike.Crypto;
+using Concentrator.Ike.Crypto.V1;
+using Concentrator.Ike.Tasks.V1;
+using Concentrator.Ike.Wire.V1;
+using Concentrator.Ipsec;
+using static Concentrator.Tests.Ike.Crypto.Hex;
+
+namespace Concentrator.Tests.Ike.Tasks.V1;
+
+/// <summary>
+/// The IKEv1 informational exchange without an ActorSystem: HASH(1) protection both ways (RFC 2409 §5.7), checked
+/// against a HASH recomputed here with .NET's HMAC; what Deletes, Notifications and DPD notifies ask of the SA; and
+/// what a forged, unprotected or hostile informational may not do.
+/// </summary>
+public class V1InformationalTests
+{
+    private const ulong ICookie = 0x0102030405060708, RCookie = 0x1112131415161718;
+    private static readonly Prf Sha256 = V1KeyDerivation.PrfOf(Phase1Hash.Sha2_256);
+    private static readonly byte[] SkeyidA = Repeat(0xA5, 32);
+    private static readonly byte[] Key = Repeat(0x42, 32);
+
+    private static V1MessageProtector End()
+    {
+        var end = V1MessageProtector.Create(Phase1Encryption.AesCbc, Key, Sha256,
+            V1KeyDerivation.Phase1Iv(Sha256, Repeat(1, 256), Repeat(2, 256), 16));
+        end.CompletePhase1();
+        return end;
+    }
+
+    private static IsakmpMessage Decode(byte[] datagram)
+    {
+        Assert.Equal(ParseStatus.Ok, IsakmpCodec.TryDecode(datagram, out var message));
+        return message!;
+    }
+
+    private static byte[] Spi(uint value)
+    {
+        var b = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(b, value);
+        return b;
+    }
+
+    // Child SAs of the SA under test: inbound 0xA1 with outbound 0xB1, inbound 0xA2 with outbound 0xB2.
+    private static uint? Children(V1ProtocolId protocol, uint spi, bool inbound) => (protocol, spi, inbound) switch
+    {
+        (V1ProtocolId.Esp, 0xA1, true) or (V1ProtocolId.Esp, 0xB1, false) => 0xA1,
+        (V1ProtocolId.Esp, 0xA2, true) or (V1ProtocolId.Esp, 0xB2, false) => 0xA2,
+        _ => null,
+    };
+
+    private static V1InfoContext Context(bool established = true, V1DpdState? dpd = null) =>
+        new(ICookie, RCookie, established, dpd ?? new V1DpdState(100) { PeerSupports = true }, Children);
+
+    [Fact]
+    public void A_sealed_informational_carries_hash1_over_the_payloads_after_it_and_opens_at_the_peer()
+    {
+        using var us = End();
+        using var peer = End();
+        var delete = new V1DeletePayload(V1ProtocolId.Esp, [Spi(0xB1)]);
+        byte[] datagram = V1Informational.Seal(us, Sha256, SkeyidA, ICookie, RCookie, 0x7A7A7A7A, [delete]);
+
+        var message = Decode(datagram);
+        Assert.Equal(V1ExchangeType.Informational, message.Header.Exchange);
+        Assert.True(message.Header.Encrypted);
+        Assert.Equal(V1InfoCheck.Ok, V1Informational.Open(peer, Sha256, SkeyidA, message, out var payloads));
+        var received = Assert.IsType<V1DeletePayload>(Assert.Single(payloads));
+        Assert.Equal(Spi(0xB1), received.Spis[0]);
+
+        // The HASH as RFC 2409 §5.7 defines it, recomputed apart from the code under test.
+        var plain = V1Informational.Protect(Sha256, SkeyidA, 0x7A7A7A7A, [delete]);
+        byte[] expected = HMACSHA256.HashData(SkeyidA, (byte[])[.. B("7A7A7A7A"), .. IsakmpCodec.EncodeChain([delete])]);
+        Assert.Equal(expected, ((V1DataPayload)plain[0]).Data);
+    }
+
+    [Fact]
+    public void A_wrong_hash_is_refused_and_moves_nothing()
+    {
+        using var us = End();
+        using var peer = End();
+        var delete = new V1DeletePayload(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(ICookie, RCookie)]);
+        // Keyed with another SKEYID_a: the peer cannot verify it.
+        byte[] forged = V1Informational.Seal(us, Sha256, Repeat(0x5A, 32), ICookie, RCookie, 77, [delete]);
+        Assert.Equal(V1InfoCheck.HashMismatch, V1Informational.Open(peer, Sha256, SkeyidA, Decode(forged), out var payloads));
+        Assert.Empty(payloads);
+
+        // The same M-ID still opens when genuine: the forged message moved no IV.
+        using var genuineEnd = End();
+        byte[] genuine = V1Informational.Seal(genuineEnd, Sha256, SkeyidA, ICookie, RCookie, 77, [delete]);
+        Assert.Equal(V1InfoCheck.Ok, V1Informational.Open(peer, Sha256, SkeyidA, Decode(genuine), out payloads));
+        Assert.True(V1InformationalTask.Process(payloads, authenticated: true, Context()).DeleteIsakmp);
+    }
+
+    [Fact]
+    public void Every_single_octet_change_of_the_ciphertext_is_refused()
+    {
+        using var us = End();
+        using var peer = End();
+        byte[] datagram = V1Informational.Seal(us, Sha256, SkeyidA, ICookie, RCookie, 9,
+            [V1DpdState.Notify(V1NotifyType.DpdRUThere, ICookie, RCookie, 5)]);
+        for (int i = V1Constants.HeaderLength; i < datagram.Length; i++)
+        {
+            var changed = (byte[])datagram.Clone();
+            changed[i] ^= 0x01;
+            Assert.NotEqual(V1InfoCheck.Ok, V1Informational.Open(peer, Sha256, SkeyidA, Decode(changed), out _));
+        }
+        // A different M-ID in the header is a different IV and a different HASH.
+        var moved = (byte[])datagram.Clone();
+        moved[23] ^= 0x01;
+        Assert.NotEqual(V1InfoCheck.Ok, V1Informational.Open(peer, Sha256, SkeyidA, Decode(moved), out _));
+        Assert.Equal(V1InfoCheck.Ok, V1Informational.Open(peer, Sha256, SkeyidA, Decode(datagram), out _));
+    }
+
+    [Fact]
+    public void Without_a_hash_first_or_in_the_clear_or_before_phase_1_ends_nothing_is_authenticated()
+    {
+        using var us = End();
+        using var peer = End();
+        var notify = new V1NotificationPayload(V1NotifyType.InitialContact, V1ProtocolId.Isakmp, V1Informational.IsakmpSpi(ICookie, RCookie));
+        var header = new IsakmpHeader(ICookie, RCookie, V1PayloadType.None, 1, 0, V1ExchangeType.Informational, V1Flags.None, 12, 0);
+        Assert.Equal(V1InfoCheck.NoHash, V1Informational.Open(peer, Sha256, SkeyidA, Decode(us.Seal(header, [notify])), out _));
+
+        var hashTwice = V1Informational.Protect(Sha256, SkeyidA, 13, [notify, new V1DataPayload(V1PayloadType.Hash, Repeat(1, 32))]);
+        Assert.Equal(V1InfoCheck.Malformed,
+            V1Informational.Open(peer, Sha256, SkeyidA, Decode(us.Seal(header with { MessageId = 13 }, hashTwice)), out _));
+
+        var clear = Decode(IsakmpCodec.Encode(header, [notify]));
+        Assert.Equal(V1InfoCheck.Unprotected, V1Informational.Open(peer, Sha256, SkeyidA, clear, out var payloads));
+        Assert.False(V1InformationalTask.Process(payloads, authenticated: false, Context()).InitialContact);
+
+        using var early = V1MessageProtector.Create(Phase1Encryption.AesCbc, Key, Sha256, new byte[16]);
+        Assert.Equal(V1InfoCheck.TooEarly, V1Informational.Open(early, Sha256, SkeyidA, Decode(us.Seal(header with { MessageId = 14 }, [notify])), out _));
+        Assert.Equal(V1InfoCheck.TooEarly, V1Informational.Open(null, null, [], Decode(us.Seal(header with { MessageId = 15 }, [notify])), out _));
+    }
+
+    [Fact]
+    public void An_isakmp_delete_ends_the_sa_only_with_both_of_its_cookies()
+    {
+        var ours = new V1DeletePayload(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(ICookie, RCookie)]);
+        var other = new V1DeletePayload(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(ICookie, RCookie + 1)]);
+        var swapped = new V1DeletePayload(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(RCookie, ICookie)]);
+
+        var outcome = V1InformationalTask.Process([other, swapped], authenticated: true, Context());
+        Assert.False(outcome.DeleteIsakmp);
+        Assert.Equal(2, outcome.ForeignIsakmpDeletes);
+
+        Assert.True(V1InformationalTask.Process([other, ours], authenticated: true, Context()).DeleteIsakmp);
+        Assert.False(V1InformationalTask.Process([ours], authenticated: false, Context(established: false)).DeleteIsakmp);
+    }
+
+    [Fact]
+    public void A_child_delete_finds_our_inbound_spi_then_our_outbound_one_and_counts_unknown_spis()
+    {
+        var delete = new V1DeletePayload(V1ProtocolId.Esp, [Spi(0xB1), Spi(0xA2), Spi(0xC3), Spi(0xA1)]);
+        var outcome = V1InformationalTask.Process([delete, new V1DeletePayload(V1ProtocolId.Ah, [Spi(0xA1)])], authenticated: true, Context());
+        Assert.Equal([0xA1u, 0xA2u], outcome.DeletedChildren);
+        Assert.Equal(2, outcome.UnknownSpis); // 0xC3, and the AH SPI no child has
+        Assert.False(outcome.DeleteIsakmp);
+
+        var unprotected = V1InformationalTask.Process([delete], authenticated: false, Context(established: false));
+        Assert.Empty(unprotected.DeletedChildren);
+        Assert.Equal(1, unprotected.IgnoredUnprotected);
+    }
+
+    [Fact]
+    public void Error_notifies_are_listed_once_per_kind_and_end_only_a_main_mode_in_progress()
+    {
+        var noProposal = new V1NotificationPayload(V1NotifyType.NoProposalChosen);
+        var payloadType = new V1NotificationPayload(V1NotifyType.InvalidPayloadType);
+        var during = V1InformationalTask.Process([noProposal, payloadType, noProposal], authenticated: false, Context(established: false));
+        Assert.Equal([V1NotifyType.NoProposalChosen, V1NotifyType.InvalidPayloadType], during.Errors);
+        Assert.True(during.FailPhase1);
+        Assert.False(during.CancelQuickMode);
+
+        var after = V1InformationalTask.Process([noProposal], authenticated: true, Context());
+        Assert.False(after.FailPhase1);
+        Assert.True(after.CancelQuickMode);
+        Assert.False(V1InformationalTask.Process([new V1NotificationPayload(V1NotifyType.AuthenticationFailed)], true, Context()).CancelQuickMode);
+        // Established and in the clear: nothing at all (the host drops such a message before; this is the second line).
+        Assert.False(V1InformationalTask.Process([noProposal], authenticated: false, Context()).FailPhase1);
+    }
+
+    [Fact]
+    public void Initial_contact_counts_only_when_authenticated()
+    {
+        var ic = new V1NotificationPayload(V1NotifyType.InitialContact, V1ProtocolId.Isakmp, V1Informational.IsakmpSpi(ICookie, RCookie));
+        Assert.True(V1InformationalTask.Process([ic], authenticated: true, Context()).InitialContact);
+        var unprotected = V1InformationalTask.Process([ic], authenticated: false, Context(established: false));
+        Assert.False(unprotected.InitialContact);
+        Assert.Equal(1, unprotected.IgnoredUnprotected);
+    }
+
+    [Fact]
+    public void A_peer_r_u_there_is_always_answered_but_only_in_sequence_it_moves_state()
+    {
+        var dpd = new V1DpdState(100) { PeerSupports = true };
+        V1InfoOutcome Ru(uint seq) =>
+            V1InformationalTask.Process([V1DpdState.Notify(V1NotifyType.DpdRUThere, ICookie, RCookie, seq),
+                new V1DeletePayload(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(ICookie, RCookie)])], true, Context(dpd: dpd));
+
+        var first = Ru(5000);
+        Assert.Equal(5000u, first.AckSequence);
+        Assert.True(first.RuThereInSequence && first.ProvesLiveness);
+        Assert.False(first.DeleteIsakmp); // a message with a DPD notify is DPD only, as charon reads it
+        var replay = Ru(5000);
+        Assert.Equal(5000u, replay.AckSequence);
+        Assert.False(replay.RuThereInSequence || replay.ProvesLiveness);
+        Assert.True(Ru(5001).RuThereInSequence);
+        Assert.False(Ru(4999).RuThereInSequence);
+        Assert.True(Ru(5002).RuThereInSequence);
+
+        // Unauthenticated: not even answered.
+        Assert.Null(V1InformationalTask.Process([V1DpdState.Notify(V1NotifyType.DpdRUThere, ICookie, RCookie, 5003)], false, Context(false, dpd)).AckSequence);
+        // Data of another length is no DPD notify.
+        var odd = new V1NotificationPayload(V1NotifyType.DpdRUThere, V1ProtocolId.Isakmp, V1Informational.IsakmpSpi(ICookie, RCookie), [1, 2, 3]);
+        Assert.Null(V1InformationalTask.Process([odd], true, Context(dpd: dpd)).AckSequence);
+    }
+
+    [Fact]
+    public void An_ack_counts_only_with_the_number_of_our_outstanding_probe()
+    {
+        var dpd = new V1DpdState(700) { PeerSupports = true };
+        V1InfoOutcome Ack(uint seq) =>
+            V1InformationalTask.Process([V1DpdState.Notify(V1NotifyType.DpdRUThereAck, ICookie, RCookie, seq)], true, Context(dpd: dpd));
+
+        Assert.False(Ack(700).AckMatched); // nothing outstanding yet
+        Assert.Equal(V1DpdStep.Probe, dpd.Tick(10_000, 0, false, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(6)));
+        var wrong = Ack(699);
+        Assert.False(wrong.AckMatched);
+        Assert.False(wrong.ProvesLiveness);
+        Assert.True(dpd.Outstanding);
+        Assert.True(Ack(700).AckMatched);
+        Assert.Equal(701u, dpd.OutstandingSequence);
+        Assert.False(Ack(700).AckMatched); // a replayed ACK
+    }
+
+    [Fact]
+    public void Our_teardown_deletes_each_child_then_the_isakmp_sa()
+    {
+        var messages = V1Informational.TeardownDeletes(ICookie, RCookie, [(V1ProtocolId.Esp, 0xA1u), (V1ProtocolId.Esp, 0xA2u)]);
+        Assert.Equal(3, messages.Count);
+        Assert.Equal(Spi(0xA1), ((V1DeletePayload)messages[0][0]).Spis[0]);
+        Assert.Equal(Spi(0xA2), ((V1DeletePayload)messages[1][0]).Spis[0]);
+        var isakmp = (V1DeletePayload)messages[2][0];
+        Assert.Equal(V1ProtocolId.Isakmp, isakmp.Protocol);
+        Assert.Equal(B("0102030405060708 1112131415161718"), isakmp.Spis[0]);
+        // What we send is what a peer's task reads back as ours.
+        Assert.True(V1InformationalTask.Process(messages[2], true, Context()).DeleteIsakmp);
+    }
+
+    [Fact]
+    public void Our_failures_are_told_with_the_matching_notify_but_never_in_answer_to_an_informational()
+    {
+        Assert.Equal(V1NotifyType.NoProposalChosen, V1Informational.ErrorNotify(CloseReason.NoProposal).NotifyType);
+        Assert.Equal(V1NotifyType.AuthenticationFailed, V1Informational.ErrorNotify(CloseReason.AuthFailed).NotifyType);
+        Assert.Equal(V1NotifyType.InvalidIdInformation, V1Informational.ErrorNotify(CloseReason.TsUnacceptable).NotifyType);
+        Assert.Equal(V1NotifyType.PayloadMalformed, V1Informational.ErrorNotify(CloseReason.InvalidSyntax).NotifyType);
+        Assert.False(V1Informational.AnswersWithNotify(V1ExchangeType.Informational));
+        Assert.True(V1Informational.AnswersWithNotify(V1ExchangeType.IdentityProtection));
+        Assert.True(V1Informational.AnswersWithNotify(V1ExchangeType.QuickMode));
+    }
+
+    [Fact]
+    public void Hostile_chains_of_notifies_and_deletes_never_throw_and_unauthenticated_ones_move_nothing()
+    {
+        var random = new Random(19);
+        V1NotifyType[] kinds = [V1NotifyType.DpdRUThere, V1NotifyType.DpdRUThereAck, V1NotifyType.InitialContact, V1NotifyType.NoProposalChosen,
+            V1NotifyType.InvalidIdInformation, V1NotifyType.Connected, (V1NotifyType)9000];
+        byte[] Bytes(int n) { var b = new byte[n]; random.NextBytes(b); return b; }
+        V1Payload Next() => random.Next(3) switch
+        {
+            0 => new V1NotificationPayload(kinds[random.Next(kinds.Length)], V1ProtocolId.Isakmp,
+                random.Next(2) == 0 ? V1Informational.IsakmpSpi(ICookie, RCookie) : Bytes(16), Bytes(random.Next(0, 6))),
+            1 => new V1DeletePayload(V1ProtocolId.Isakmp, [random.Next(2) == 0 ? V1Informational.IsakmpSpi(ICookie, RCookie) : Bytes(16)]),
+            _ => new V1DeletePayload(random.Next(2) == 0 ? V1ProtocolId.Esp : V1ProtocolId.Ah,
+                Enumerable.Range(0, random.Next(1, 5)).Select(_ => random.Next(2) == 0 ? Spi((uint)random.Next(0xA0, 0xB3)) : Bytes(4)).ToList()),
+        };
+        int parsed = 0;
+        for (int i = 0; i < 5_000; i++)
+        {
+            var sent = Enumerable.Range(0, random.Next(1, 5)).Select(_ => Next()).ToList();
+            byte[] chain = IsakmpCodec.EncodeChain(sent);
+            if (random.Next(2) == 0) chain[random.Next(chain.Length)] ^= (byte)(1 << random.Next(8));
+            var payloads = new List<V1Payload>();
+            if (IsakmpCodec.TryDecodeChain(sent[0].Type, chain, allowPadding: true, payloads) != ParseStatus.Ok) continue;
+            parsed++;
+            var dpd = new V1DpdState(0xA1) { PeerSupports = true };
+            V1InformationalTask.Process(payloads, authenticated: true, Context(dpd: dpd));
+            var unauthenticated = V1InformationalTask.Process(payloads, authenticated: false, Context(established: false, dpd));
+            Assert.True(unauthenticated is { DeleteIsakmp: false, InitialContact: false, AckSequence: null, AckMatched: null, CancelQuickMode: false });
+            Assert.Empty(unauthenticated.DeletedChildren);
+            Assert.NotEqual(V1InfoCheck.Ok, V1Informational.Verify(Sha256, SkeyidA, 1, V1PayloadType.Hash, [.. new byte[] { (byte)sent[0].Type, 0, 0, 36 }, .. Bytes(32), .. chain], out _));
+        }
+        Assert.True(parsed > 2_500, $"only {parsed} chains parsed: the generator no longer reaches the task");
+    }
+}
