@@ -18,8 +18,8 @@ public static partial class Log
         Message = "IKEv1 SA {Spi}: Delete ignored for {Unknown} unknown SPI(s) and {Foreign} other ISAKMP SA(s)")]
     public static partial void V1DeleteIgnored(ILogger logger, string spi, int unknown, int foreign);
 
-    [LoggerMessage(EventId = 5184, Level = LogLevel.Warning, Message = "IKEv1 SA {Spi}: the peer sent the error notify {Notify}{Consequence}")]
-    public static partial void V1ErrorNotify(ILogger logger, string spi, string notify, string consequence);
+    [LoggerMessage(EventId = 5184, Level = LogLevel.Warning, Message = "IKEv1 SA {Spi}: the peer sent the error notify {Notify}")]
+    public static partial void V1ErrorNotify(ILogger logger, string spi, string notify);
 
     [LoggerMessage(EventId = 5185, Level = LogLevel.Information, Message = "IKEv1 SA {Spi}: INITIAL-CONTACT from {Peer}: its older SAs with us are replaced")]
     public static partial void V1InitialContact(ILogger logger, string spi, IPEndPoint peer);
@@ -30,8 +30,8 @@ public static partial class Log
     [LoggerMessage(EventId = 5187, Level = LogLevel.Debug, Message = "IKEv1 SA {Spi}: DPD {Notify} {Sequence} out of sequence (expected {Expected}), ignored")]
     public static partial void V1DpdOutOfSequence(ILogger logger, string spi, string notify, uint sequence, uint expected);
 
-    [LoggerMessage(EventId = 5188, Level = LogLevel.Warning, Message = "IKEv1 SA {Spi}: the peer {Peer} answered no DPD for {Seconds:0} s: closing it ({Action})")]
-    public static partial void V1DpdDead(ILogger logger, string spi, IPEndPoint peer, double seconds, string action);
+    [LoggerMessage(EventId = 5188, Level = LogLevel.Warning, Message = "IKEv1 SA {Spi}: the peer {Peer} was silent for {Seconds} s despite DPD: closing it (dpd_action {Action})")]
+    public static partial void V1DpdDead(ILogger logger, string spi, IPEndPoint peer, uint seconds, string action);
 
     [LoggerMessage(EventId = 5189, Level = LogLevel.Information, Message = "IKEv1 SA {Spi}: the peer sent no DPD vendor ID: dpd_delay does not apply")]
     public static partial void V1DpdUnsupported(ILogger logger, string spi);

@@ -30,7 +30,7 @@ public enum V1DpdStep
 /// dpd_timeout job. Pure: ticks and arrivals carry the time (monotonic milliseconds), so every decision is tested without
 /// an actor.
 /// <list type="bullet">
-/// <item>Only with a peer that sent the DPD vendor ID (§5.1); without it charon disables DPD too.</item>
+/// <item>Only with a peer that sent the DPD vendor ID (§5.1, <see cref="V1VendorIds.Dpd"/>); without it charon disables DPD too.</item>
 /// <item>Our sequence starts at a random number below 2^31 (§7: random start; the room above delays the wrap) and
 /// moves only when an R-U-THERE-ACK with it arrives; an unanswered probe is repeated with the same number, as charon
 /// does, so a late ACK still matches.</item>
@@ -44,10 +44,6 @@ public enum V1DpdStep
 /// </summary>
 public sealed class V1DpdState
 {
-    /// <summary>The DPD vendor ID (RFC 3706 §5.1): 14 fixed octets, then major version 1, minor version 0.</summary>
-    public static ReadOnlySpan<byte> VendorId =>
-        [0xAF, 0xCA, 0xD7, 0x13, 0x68, 0xA1, 0xF1, 0xC9, 0x6B, 0x86, 0x96, 0xFC, 0x77, 0x57, 0x01, 0x00];
-
     private uint _receiveExpected;
     private long _probingSince;
     private long _lastProbe;
@@ -67,9 +63,7 @@ public sealed class V1DpdState
         return new V1DpdState(sequence);
     }
 
-    public static bool IsVendorId(ReadOnlySpan<byte> data) => data.SequenceEqual(VendorId);
-
-    /// <summary>The peer sent the DPD vendor ID in phase 1.</summary>
+    /// <summary>The peer sent the DPD vendor ID in phase 1 (<see cref="V1VendorIds.Dpd"/>).</summary>
     public bool PeerSupports { get; set; }
 
     public V1DpdPhase Phase { get; private set; }
