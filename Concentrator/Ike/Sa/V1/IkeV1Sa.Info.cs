@@ -106,6 +106,8 @@ public sealed partial class IkeV1Sa
         }
         if (outcome.UnknownSpis + outcome.ForeignIsakmpDeletes > 0)
         {
+            // Counted once per message: a Delete naming what this SA does not have is ignored (charon: "not found").
+            Context.Metrics.CountDrop(IkeDropReason.UnknownSpi);
             Emit(new V1InfoLogged(V1InfoEvent.DeleteIgnored, "", (uint)outcome.UnknownSpis, (uint)outcome.ForeignIsakmpDeletes));
         }
         if (outcome.InitialContact && !InitialContact)
