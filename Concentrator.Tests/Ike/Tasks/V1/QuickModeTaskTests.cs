@@ -53,6 +53,13 @@ public class QuickModeTaskTests
         return list;
     }
 
+    /// <summary>As <see cref="Wire"/>, with the encoded chain after the HASH payload that the hash covers.</summary>
+    internal static (IReadOnlyList<V1Payload> Payloads, byte[] AfterHash) Recv(IReadOnlyList<V1Payload> payloads)
+    {
+        var parsed = Wire(payloads);
+        return (parsed, IsakmpCodec.EncodeChain(parsed.Skip(1).ToList()));
+    }
+
     private static (Context I, Context R) Pair(ChildConfig ours, ChildConfig theirs) => (new Context(Peer, Gw, theirs), new Context(Gw, Peer, ours));
 
     private static (QuickModeTask I, QuickModeTask R) Run(Context ci, Context cr)
@@ -61,10 +68,10 @@ public class QuickModeTaskTests
         var r = new QuickModeTask(cr, Mid);
         var m1 = i.BuildRequest();
         Assert.Equal(QuickModeOutcome.Send, m1.Outcome);
-        var m2 = r.ProcessRequest(Wire(m1.Payloads));
+        var m2 = r.ProcessRequest(Recv(m1.Payloads));
         Assert.Equal(QuickModeOutcome.Send, m2.Outcome);
         Assert.Equal(QuickModeState.AwaitingHash3, r.State);
-        var m3 = i.ProcessReply(Wire(m2.Payloads));
+        var m3 = i.ProcessReply(Recv(m2.Payloads));
         Assert.Equal(QuickModeOutcome.Send, m3.Outcome);
         Assert.Equal(QuickModeOutcome.Established, r.ProcessHash3(Wire(m3.Payloads)).Outcome);
         return (i, r);
@@ -118,7 +125,7 @@ public class QuickModeTaskTests
         var ours = Child("aes128-sha256-modp2048", "10.1.0.0/16", "10.2.0.0/16");
         var (ci, cr) = Pair(ours, Child("aes128-sha256", "10.2.0.0/16", "10.1.0.0/16"));
         var r = new QuickModeTask(cr, Mid);
-        var step = r.ProcessRequest(Wire(new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads));
+        var step = r.ProcessRequest(Recv(new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads));
         Assert.Equal((QuickModeOutcome.Refuse, V1NotifyType.NoProposalChosen), (step.Outcome, step.Notify));
         Assert.Equal(QuickModeState.Failed, r.State);
 
@@ -127,7 +134,7 @@ public class QuickModeTaskTests
         var m1 = new QuickModeTask(ci2, Mid, ci2.Children.First()).BuildRequest().Payloads;
         var withoutKe = Rehash(ci2, m1.Skip(1).Where(p => p.Type != V1PayloadType.KeyExchange).ToList());
         r = new QuickModeTask(cr, Mid);
-        step = r.ProcessRequest(Wire(withoutKe));
+        step = r.ProcessRequest(Recv(withoutKe));
         Assert.Equal((QuickModeOutcome.Refuse, V1NotifyType.InvalidKeyInformation), (step.Outcome, step.Notify));
         Assert.Empty(cr.Released);
     }
@@ -141,14 +148,14 @@ public class QuickModeTaskTests
         var (ci, cr) = Pair(Child("aes128-sha256", "10.1.0.0/16", "10.2.0.0/16"), Child("aes128-sha256", "10.2.0.0/16", "10.1.0.0/16"));
         var m1 = new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads;
         // another M-ID, another SKEYID_a, a changed nonce, no HASH at all
-        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(cr, Mid + 1).ProcessRequest(Wire(m1)).Outcome);
+        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(cr, Mid + 1).ProcessRequest(Recv(m1)).Outcome);
         var stranger = new Context(Gw, Peer, cr.Children.First());
         stranger.SkeyidA[0] ^= 1;
-        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(stranger, Mid).ProcessRequest(Wire(m1)).Outcome);
+        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(stranger, Mid).ProcessRequest(Recv(m1)).Outcome);
         var altered = m1.Select(p => p is V1DataPayload { Type: V1PayloadType.Nonce } n ? new V1DataPayload(V1PayloadType.Nonce, [.. n.Data[..^1], (byte)~n.Data[^1]]) : p).ToList();
-        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(cr, Mid).ProcessRequest(Wire(altered)).Outcome);
+        Assert.Equal(QuickModeOutcome.Drop, new QuickModeTask(cr, Mid).ProcessRequest(Recv(altered)).Outcome);
         var r = new QuickModeTask(cr, Mid);
-        Assert.Equal(QuickModeOutcome.Drop, r.ProcessRequest(Wire(m1.Skip(1).ToList())).Outcome);
+        Assert.Equal(QuickModeOutcome.Drop, r.ProcessRequest(Recv(m1.Skip(1).ToList())).Outcome);
         Assert.Equal(QuickModeState.Idle, r.State);
         Assert.Null(r.Result);
     }
@@ -159,13 +166,13 @@ public class QuickModeTaskTests
         var (ci, cr) = Pair(Child("aes128-sha256", "10.1.0.0/16", "10.2.0.0/16"), Child("aes128-sha256", "10.2.0.0/16", "10.1.0.0/16"));
         var i = new QuickModeTask(ci, Mid, ci.Children.First());
         var r = new QuickModeTask(cr, Mid);
-        var m2 = r.ProcessRequest(Wire(i.BuildRequest().Payloads));
-        var m3 = i.ProcessReply(Wire(m2.Payloads)).Payloads;
+        var m2 = r.ProcessRequest(Recv(i.BuildRequest().Payloads));
+        var m3 = i.ProcessReply(Recv(m2.Payloads)).Payloads;
         var bad = (V1DataPayload)m3[0];
         Assert.Equal(QuickModeOutcome.Drop, r.ProcessHash3([new V1DataPayload(V1PayloadType.Hash, [.. bad.Data[..^1], (byte)(bad.Data[^1] ^ 0x80)])]).Outcome);
         Assert.Equal(QuickModeOutcome.Drop, r.ProcessHash3([.. m3, new V1DataPayload(V1PayloadType.Nonce, new byte[16])]).Outcome);
         // a replayed message 2 at the initiator after it finished
-        Assert.Equal(QuickModeOutcome.Drop, i.ProcessReply(Wire(m2.Payloads)).Outcome);
+        Assert.Equal(QuickModeOutcome.Drop, i.ProcessReply(Recv(m2.Payloads)).Outcome);
         Assert.Equal(QuickModeState.AwaitingHash3, r.State);
         Assert.Equal(QuickModeOutcome.Established, r.ProcessHash3(Wire(m3)).Outcome);
         Assert.Equal(QuickModeOutcome.Drop, r.ProcessHash3(Wire(m3)).Outcome);
@@ -175,7 +182,7 @@ public class QuickModeTaskTests
     public void Selectors_outside_every_child_are_invalid_id_information_and_a_wider_request_is_narrowed()
     {
         var (ci, cr) = Pair(Child("aes128-sha256", "10.1.0.0/16", "10.2.0.0/16"), Child("aes128-sha256", "10.9.0.0/16", "10.1.0.0/16"));
-        var step = new QuickModeTask(cr, Mid).ProcessRequest(Wire(new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads));
+        var step = new QuickModeTask(cr, Mid).ProcessRequest(Recv(new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads));
         Assert.Equal((QuickModeOutcome.Refuse, V1NotifyType.InvalidIdInformation), (step.Outcome, step.Notify));
 
         // the peer asks for 10.0.0.0/8 behind us, we allow 10.1.0.0/16: the reply narrows and the initiator accepts
@@ -192,10 +199,10 @@ public class QuickModeTaskTests
         var i2 = new QuickModeTask(ci, Mid, ci.Children.First());
         var m1 = i2.BuildRequest().Payloads;
         var ni = ((V1DataPayload)m1.First(p => p.Type == V1PayloadType.Nonce)).Data;
-        var m2b = new QuickModeTask(cr, Mid).ProcessRequest(Wire(m1)).Payloads.Skip(1).Select(p => p is V1IdPayload { IdType: V1IdType.Ipv4Subnet } id && id.Data[1] == 1
+        var m2b = new QuickModeTask(cr, Mid).ProcessRequest(Recv(m1)).Payloads.Skip(1).Select(p => p is V1IdPayload { IdType: V1IdType.Ipv4Subnet } id && id.Data[1] == 1
             ? new V1IdPayload(V1IdType.Ipv4Subnet, [10, 0, 0, 0, 255, 0, 0, 0]) : p).ToList();
         List<V1Payload> forged = [new V1DataPayload(V1PayloadType.Hash, V1KeyDerivation.QuickHash2(ci.Prf, ci.SkeyidA, Mid, ni, IsakmpCodec.EncodeChain(m2b))), .. m2b];
-        var step = i2.ProcessReply(Wire(forged));
+        var step = i2.ProcessReply(Recv(forged));
         Assert.Equal((QuickModeOutcome.Refuse, V1NotifyType.InvalidIdInformation), (step.Outcome, step.Notify));
         Assert.Null(i2.Result);
         Assert.Equal([0xd0000001u], ci.Released);
@@ -208,14 +215,14 @@ public class QuickModeTaskTests
         var (ci, cr) = Pair(ours, Child("aes128-sha256", "198.51.100.7/32", "192.0.2.1/32"));
         var m1 = new QuickModeTask(ci, Mid, ci.Children.First()).BuildRequest().Payloads;
         var r = new QuickModeTask(cr, Mid);
-        var m2 = r.ProcessRequest(Wire(Rehash(ci, m1.Skip(1).Where(p => p.Type != V1PayloadType.Identification).ToList())));
+        var m2 = r.ProcessRequest(Recv(Rehash(ci, m1.Skip(1).Where(p => p.Type != V1PayloadType.Identification).ToList())));
         Assert.Equal(QuickModeOutcome.Send, m2.Outcome);
         Assert.DoesNotContain(m2.Payloads, p => p.Type == V1PayloadType.Identification);
         Assert.Equal("198.51.100.7", r.Result!.Install.RemoteTs[0].StartAddress.ToString());
 
         // without IDs a subnet child does not fit the hosts
         var (_, cr2) = Pair(Child("aes128-sha256", "10.1.0.0/16", "10.2.0.0/16"), ours);
-        var step = new QuickModeTask(cr2, Mid).ProcessRequest(Wire(Rehash(ci, m1.Skip(1).Where(p => p.Type != V1PayloadType.Identification).ToList())));
+        var step = new QuickModeTask(cr2, Mid).ProcessRequest(Recv(Rehash(ci, m1.Skip(1).Where(p => p.Type != V1PayloadType.Identification).ToList())));
         Assert.Equal(V1NotifyType.InvalidIdInformation, step.Notify);
     }
 
@@ -226,7 +233,7 @@ public class QuickModeTaskTests
         var theirs = Child("aes128-sha256", "10.2.0.0/16", "10.1.0.0/16");
         var ci = new Context(Peer, Gw, theirs) { NatDetected = true };
         var cr = new Context(Gw, Peer, ours) { NatDetected = false };
-        var step = new QuickModeTask(cr, Mid).ProcessRequest(Wire(new QuickModeTask(ci, Mid, theirs).BuildRequest().Payloads));
+        var step = new QuickModeTask(cr, Mid).ProcessRequest(Recv(new QuickModeTask(ci, Mid, theirs).BuildRequest().Payloads));
         Assert.Equal(V1NotifyType.NoProposalChosen, step.Notify);
         var (i, r) = Run(new Context(Peer, Gw, theirs) { NatDetected = false }, cr);
         Assert.Equal(EspTransport.RawEsp, r.Result!.Install.Transport);
@@ -244,4 +251,10 @@ public class QuickModeTaskTests
         Assert.Equal(QuickModeState.Failed, i.State);
         Assert.Equal([0xd0000001u], ci.Released);
     }
+}
+
+internal static class QuickModeTaskReceive
+{
+    public static QuickModeStep ProcessRequest(this QuickModeTask task, (IReadOnlyList<V1Payload> Payloads, byte[] AfterHash) m) => task.ProcessRequest(m.Payloads, m.AfterHash);
+    public static QuickModeStep ProcessReply(this QuickModeTask task, (IReadOnlyList<V1Payload> Payloads, byte[] AfterHash) m) => task.ProcessReply(m.Payloads, m.AfterHash);
 }

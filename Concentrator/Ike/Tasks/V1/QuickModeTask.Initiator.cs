@@ -51,9 +51,9 @@ public sealed partial class QuickModeTask
     /// narrow, RFC 2409 §5.5), the KE of our group with PFS. On success the Child SA is ready to install
     /// (<see cref="Result"/>) and HASH(3) is returned; refusals give the exchange up (the host may send the notify).
     /// </summary>
-    public QuickModeStep ProcessReply(IReadOnlyList<V1Payload> payloads)
+    public QuickModeStep ProcessReply(IReadOnlyList<V1Payload> payloads, ReadOnlySpan<byte> afterHash)
     {
-        if (State != QuickModeState.AwaitingReply || !VerifyHash(payloads, hash2: true, _nonceI)) return QuickModeStep.Drop;
+        if (State != QuickModeState.AwaitingReply || !VerifyHash(payloads, afterHash, hash2: true, _nonceI)) return QuickModeStep.Drop;
         if (!TryShape(payloads, out var shape)) return Fail(V1NotifyType.InvalidPayloadType);
         if (!V1EspProposals.TryAccept(_offer!, shape.Sa, _ourTerms, out _selection)) return Fail(V1NotifyType.NoProposalChosen);
         RefusedSpi = _selection!.Proposal.Spi;

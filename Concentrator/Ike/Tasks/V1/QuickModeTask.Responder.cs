@@ -14,9 +14,9 @@ public sealed partial class QuickModeTask
     /// (NO-PROPOSAL-CHOSEN), the KE payload the chosen group requires. On success the Child SA's inbound direction is
     /// ready to install (<see cref="Result"/>) and message 2 is returned.
     /// </summary>
-    public QuickModeStep ProcessRequest(IReadOnlyList<V1Payload> payloads)
+    public QuickModeStep ProcessRequest(IReadOnlyList<V1Payload> payloads, ReadOnlySpan<byte> afterHash)
     {
-        if (State != QuickModeState.Idle || IsInitiator || !VerifyHash(payloads, hash2: false, [])) return QuickModeStep.Drop;
+        if (State != QuickModeState.Idle || IsInitiator || !VerifyHash(payloads, afterHash, hash2: false, [])) return QuickModeStep.Drop;
         if (!TryShape(payloads, out var shape)) return Fail(V1NotifyType.InvalidPayloadType);
         var firstEsp = shape.Sa.Proposals.FirstOrDefault(p => p.Protocol == V1ProtocolId.Esp);
         RefusedSpi = firstEsp?.Spi ?? [];

@@ -111,6 +111,21 @@ public sealed partial class QuickModeTask
         MoveTo(QuickModeState.Failed);
     }
 
+    /// <summary>Drops a negotiated Child SA the host will not install (a limit): its SPI goes back, its keys are zeroed.</summary>
+    public void Discard()
+    {
+        if (Result is { } r)
+        {
+            _ctx.ReleaseSpi(r.InboundSpi);
+            CryptographicOperations.ZeroMemory(r.Install.InboundEncryptionKey);
+            CryptographicOperations.ZeroMemory(r.Install.InboundIntegrityKey);
+            CryptographicOperations.ZeroMemory(r.Install.OutboundEncryptionKey);
+            CryptographicOperations.ZeroMemory(r.Install.OutboundIntegrityKey);
+            Result = null;
+        }
+        if (State != QuickModeState.Failed) MoveTo(QuickModeState.Failed);
+    }
+
     private QuickModeStep Fail(V1NotifyType notify)
     {
         Abandon();
@@ -130,16 +145,15 @@ public sealed partial class QuickModeTask
     }
 
     /// <summary>
-    /// True when the first payload is a HASH equal to HASH(1)/(2) over the rest. The rest is re-encoded from what was
-    /// parsed, as strongSwan's get_hash_phase2 regenerates it: a peer's non-zero RESERVED octets fail the check.
+    /// True when the first payload is a HASH equal to HASH(1)/(2) over <paramref name="afterHash"/>: the received chain
+    /// after the HASH payload, as it came (<see cref="Sa.V1.V1Received.AfterHash"/>), without the cipher's padding.
     /// </summary>
-    private bool VerifyHash(IReadOnlyList<V1Payload> payloads, bool hash2, byte[] nonceI)
+    private bool VerifyHash(IReadOnlyList<V1Payload> payloads, ReadOnlySpan<byte> afterHash, bool hash2, byte[] nonceI)
     {
-        if (payloads.Count < 2 || payloads[0] is not V1DataPayload { Type: V1PayloadType.Hash } received) return false;
-        byte[] chain = IsakmpCodec.EncodeChain(payloads.Skip(1).ToList());
+        if (payloads.Count < 2 || payloads[0] is not V1DataPayload { Type: V1PayloadType.Hash } received || afterHash.IsEmpty) return false;
         byte[] expected = hash2
-            ? V1KeyDerivation.QuickHash2(_ctx.Prf, _ctx.SkeyidA, MessageId, nonceI, chain)
-            : V1KeyDerivation.QuickHash1(_ctx.Prf, _ctx.SkeyidA, MessageId, chain);
+            ? V1KeyDerivation.QuickHash2(_ctx.Prf, _ctx.SkeyidA, MessageId, nonceI, afterHash)
+            : V1KeyDerivation.QuickHash1(_ctx.Prf, _ctx.SkeyidA, MessageId, afterHash);
         return CryptographicOperations.FixedTimeEquals(expected, received.Data);
     }
 
