@@ -16,7 +16,6 @@ public sealed partial class IkeV1SaActor
 
     private void ReceiveInformational()
     {
-        _sa.ChildSpis = () => _children.Records.Select(r => (r.InboundSpi, r.OutboundSpi)).ToList();
         Receive<DpdTick>(_ =>
         {
             if (_sa.DpdTick(Environment.TickCount64, LastInbound())) DeadPeerAction();

@@ -5,23 +5,42 @@ using Concentrator.Ike.Sa.V1;
 using Concentrator.Ike.Tasks.V1;
 using Concentrator.Ike.Wire.V1;
 using Concentrator.Ipsec;
+using Concentrator.Tests.Ike.Sa.V1;
+using Side = Concentrator.Tests.Ike.Sa.V1.V1PairHarness.Side;
 
 namespace Concentrator.Tests.Ike.Tasks.V1;
 
 /// <summary>
-/// The informational exchange on two phase 1 SAs that ran main mode against each other, without an ActorSystem: HASH(1)
+/// The informational exchange on two phase 1 SAs that ran main mode and quick mode against each other
+/// (<see cref="V1PairHarness"/>, one Child SA), without an ActorSystem: HASH(1)
 /// of RFC 2409 §5.7 (recomputed here with .NET's HMAC), a forged, changed or cleartext informational moving nothing,
 /// Deletes both ways, INITIAL-CONTACT, and DPD probes, answers and a dead peer.
 /// </summary>
 public class V1InformationalSaTests
 {
+    /// <summary>A main mode and quick mode pair; <paramref name="initiatorExtra"/> are further keys of the initiator's connection.</summary>
+    private sealed record Pair(IkeV1Sa I, IkeV1Sa R, Side IS, Side RS)
+    {
+        public static Pair Up(params string[] initiatorExtra)
+        {
+            var (i, r) = V1PairHarness.Handshake(V1PairHarness.Initiator(extra: string.Concat(initiatorExtra.Select(l => "    " + l + "\n"))),
+                V1PairHarness.Responder());
+            Assert.Equal(V1Phase1State.Established, i.Sa.State);
+            Assert.Equal(V1Phase1State.Established, r.Sa.State);
+            Assert.Single(r.Sa.QuickModeChildren);
+            return new Pair(i.Sa, r.Sa, i, r);
+        }
+    }
+
     private static List<IkeEffect> Effects(IkeV1Sa sa) => sa.DrainEffects().ToList();
 
     private static byte[] Sent(IkeV1Sa sa) => Assert.Single(sa.DrainEffects().OfType<SendMessage>()).Datagram;
 
-    private static void ToR(V1Pair p, byte[] datagram) => V1Pair.Receive(p.R, datagram, V1Pair.InitiatorEp, V1Pair.ResponderEp);
+    private static void ToR(Pair p, byte[] datagram) =>
+        p.R.HandleDatagram(p.RS.InboundFrom(p.IS, new SendMessage(datagram, V1PairHarness.ResponderEp, p.I.NatT)));
 
-    private static void ToI(V1Pair p, byte[] datagram) => V1Pair.Receive(p.I, datagram, V1Pair.ResponderEp, V1Pair.InitiatorEp);
+    private static void ToI(Pair p, byte[] datagram) =>
+        p.I.HandleDatagram(p.IS.InboundFrom(p.RS, new SendMessage(datagram, V1PairHarness.InitiatorEp, p.R.NatT)));
 
     private static V1DeletePayload IsakmpDelete(IkeV1Sa sa) =>
         new(V1ProtocolId.Isakmp, [V1Informational.IsakmpSpi(sa.CookieI, sa.CookieR)]);
@@ -34,7 +53,7 @@ public class V1InformationalSaTests
     [Fact]
     public void Main_mode_announces_dpd_both_ways_and_an_informational_carries_hash1_over_the_payloads_after_it()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Assert.True((p.I.PeerFeatures & V1PeerFeatures.Dpd) != 0, "the responder sent no DPD vendor ID");
         Assert.True((p.R.PeerFeatures & V1PeerFeatures.Dpd) != 0, "the initiator sent no DPD vendor ID");
 
@@ -64,7 +83,7 @@ public class V1InformationalSaTests
     [Fact]
     public void A_wrong_hash_is_refused_and_moves_nothing()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Effects(p.R);
         long lastInbound = p.R.LastInbound = 1;
         // The right chain under a HASH keyed with something else than SKEYID_a.
@@ -98,7 +117,7 @@ public class V1InformationalSaTests
     [Fact]
     public void Every_single_octet_change_of_an_isakmp_delete_leaves_the_sa_up()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Effects(p.R);
         p.I.SendInformational([IsakmpDelete(p.I)]);
         byte[] datagram = Sent(p.I);
@@ -108,8 +127,8 @@ public class V1InformationalSaTests
             if (i == 17) continue;
             var changed = (byte[])datagram.Clone();
             changed[i] ^= 0x01;
-            if (IsakmpHeader.TryParse(changed, out var header) != ParseStatus.Ok) continue;
-            p.R.HandleDatagram(new V1Inbound(changed, header, V1Pair.InitiatorEp, V1Pair.ResponderEp, false));
+            if (IsakmpHeader.TryParse(changed, out _) != ParseStatus.Ok) continue;
+            ToR(p, changed);
             Assert.True(p.R.State == V1Phase1State.Established, $"octet {i} changed closed the SA");
             Assert.DoesNotContain(Effects(p.R), e => e is SendMessage or IkeSaClosed);
         }
@@ -121,46 +140,61 @@ public class V1InformationalSaTests
     [Fact]
     public void Our_teardown_deletes_each_child_then_the_isakmp_sa_and_the_peer_removes_them()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Effects(p.R);
-        p.I.ChildSpis = () => [(0xA1u, 0xB1u), (0xA2u, 0xB2u)];
-        p.R.ChildSpis = () => [(0xB1u, 0xA1u), (0xB2u, 0xA2u)];
+        uint iChild = Assert.Single(p.I.QuickModeChildren.Keys);
+        uint rChild = Assert.Single(p.R.QuickModeChildren.Keys);
         p.I.Delete();
         var sent = p.I.DrainEffects().ToList();
         Assert.Equal(CloseReason.Deleted, Assert.Single(sent.OfType<IkeSaClosed>()).Reason);
         var datagrams = sent.OfType<SendMessage>().ToList();
-        Assert.Equal(3, datagrams.Count);
-        foreach (var d in datagrams) ToR(p, d.Datagram);
-        var effects = Effects(p.R);
-        // charon's own SPIs are ours outbound: the children are found by their outbound SPI, removed by their inbound one.
-        Assert.Equal([0xB1u, 0xB2u], effects.OfType<ChildSaRemoved>().Select(c => c.InboundSpi));
-        Assert.Equal(CloseReason.DeletedByPeer, Assert.Single(effects.OfType<IkeSaClosed>()).Reason);
+        Assert.Equal(2, datagrams.Count);
+        ToR(p, datagrams[0].Datagram);
+        var afterChild = Effects(p.R);
+        // Our inbound SPI is the peer's outbound one: it finds the child by it and removes it by its own inbound SPI.
+        Assert.Equal(rChild, Assert.Single(afterChild.OfType<ChildSaRemoved>()).InboundSpi);
+        Assert.Empty(afterChild.OfType<IkeSaClosed>());
+        Assert.Empty(p.R.QuickModeChildren);
+        ToR(p, datagrams[1].Datagram);
+        Assert.Equal(CloseReason.DeletedByPeer, Assert.Single(Effects(p.R).OfType<IkeSaClosed>()).Reason);
+        Assert.NotEqual(iChild, rChild);
     }
 
     [Fact]
     public void A_child_sa_to_go_is_deleted_at_the_peer_and_an_unknown_spi_is_ignored()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Effects(p.R);
-        p.R.ChildSpis = () => [(0xB1u, 0xA1u)];
-        p.I.DeleteChild(0xA1);
-        var sent = p.I.DrainEffects().ToList();
-        Assert.Equal(0xA1u, Assert.Single(sent.OfType<ChildSaRemoved>()).InboundSpi);
-        ToR(p, Assert.Single(sent.OfType<SendMessage>()).Datagram);
-        Assert.Equal(0xB1u, Assert.Single(Effects(p.R).OfType<ChildSaRemoved>()).InboundSpi);
-
-        p.I.DeleteChild(0xC3);
-        ToR(p, Assert.Single(p.I.DrainEffects().OfType<SendMessage>()).Datagram);
+        // An SPI no child has: counted and ignored, the SA and its child stay.
+        var unknown = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(unknown, 0xC3C3C3C3);
+        p.I.SendInformational([new V1DeletePayload(V1ProtocolId.Esp, [unknown])]);
+        ToR(p, Sent(p.I));
         var effects = Effects(p.R);
         Assert.Empty(effects.OfType<ChildSaRemoved>());
         Assert.Contains(effects, e => e is V1InfoLogged { Event: V1InfoEvent.DeleteIgnored, Number: 1 });
+        Assert.Single(p.R.QuickModeChildren);
+
+        uint iChild = Assert.Single(p.I.QuickModeChildren.Keys);
+        uint rChild = Assert.Single(p.R.QuickModeChildren.Keys);
+        p.I.DeleteChild(iChild);
+        var sent = p.I.DrainEffects().ToList();
+        Assert.Equal(iChild, Assert.Single(sent.OfType<ChildSaRemoved>()).InboundSpi);
+        ToR(p, Assert.Single(sent.OfType<SendMessage>()).Datagram);
+        Assert.Equal(rChild, Assert.Single(Effects(p.R).OfType<ChildSaRemoved>()).InboundSpi);
         Assert.Equal(V1Phase1State.Established, p.R.State);
+
+        // A child quick mode does not know is removed without a Delete on the wire.
+        p.I.DeleteChild(0xD4D4D4D4);
+        var none = p.I.DrainEffects().ToList();
+        Assert.Empty(none.OfType<SendMessage>());
+        Assert.Equal(0xD4D4D4D4u, Assert.Single(none.OfType<ChildSaRemoved>()).InboundSpi);
     }
 
     [Fact]
     public void Initial_contact_after_main_mode_is_reported_once()
     {
-        var p = new V1Pair();
+        var p = Pair.Up();
         Effects(p.R);
         Assert.False(p.R.InitialContact);
         var ic = new V1NotificationPayload(V1NotifyType.InitialContact, V1ProtocolId.Isakmp, V1Informational.IsakmpSpi(p.I.CookieI, p.I.CookieR));
@@ -176,7 +210,7 @@ public class V1InformationalSaTests
     [Fact]
     public void Dpd_probes_an_idle_peer_takes_its_ack_and_closes_the_sa_of_a_silent_one()
     {
-        var p = new V1Pair(initiatorExtra: "    dpd_delay: 2s\n    dpd_timeout: 6s\n");
+        var p = Pair.Up("dpd_delay: 2s", "dpd_timeout: 6s");
         Effects(p.I);
         Effects(p.R);
         p.I.Dpd.PeerSupports = (p.I.PeerFeatures & V1PeerFeatures.Dpd) != 0;
@@ -204,14 +238,14 @@ public class V1InformationalSaTests
     [Fact]
     public void Without_the_peer_s_vendor_id_or_a_dpd_delay_no_probe_goes_out()
     {
-        var p = new V1Pair(initiatorExtra: "    dpd_delay: 2s\n");
+        var p = Pair.Up("dpd_delay: 2s");
         Effects(p.I);
         Assert.False(p.I.DpdTick(now: 100_000, lastInbound: 0));
         var effects = Effects(p.I);
         Assert.Empty(effects.OfType<SendMessage>());
         Assert.Contains(effects, e => e is V1InfoLogged { Event: V1InfoEvent.DpdUnsupported });
 
-        var noDelay = new V1Pair();
+        var noDelay = Pair.Up();
         noDelay.I.Dpd.PeerSupports = true;
         Effects(noDelay.I);
         Assert.False(noDelay.I.DpdTick(now: 100_000, lastInbound: 0));

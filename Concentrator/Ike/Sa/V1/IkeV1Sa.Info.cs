@@ -41,12 +41,6 @@ public sealed partial class IkeV1Sa
     /// <summary>The peer sent INITIAL-CONTACT: the host replaces its older SAs with us when the SA is established.</summary>
     public bool InitialContact { get; private set; }
 
-    /// <summary>
-    /// The host's installed Child SAs (our inbound and outbound SPI of each, ESP): what a peer's Delete is matched
-    /// against and what our teardown deletes. Empty until the host sets it.
-    /// </summary>
-    public Func<IReadOnlyList<(uint Inbound, uint Outbound)>> ChildSpis { get; set; } = () => [];
-
     /// <summary>Main mode: the peer's message 5 (or aggressive mode's last message) carried INITIAL-CONTACT.</summary>
     public void NoteInitialContact(IEnumerable<V1Payload> payloads)
     {
@@ -56,16 +50,27 @@ public sealed partial class IkeV1Sa
         }
     }
 
-    internal IEnumerable<(V1ProtocolId, uint)> InstalledChildren() => ChildSpis().Select(c => (V1ProtocolId.Esp, c.Inbound));
+    /// <summary>Quick mode's Child SAs of this SA (ESP), by our inbound SPI: what our teardown deletes.</summary>
+    internal IEnumerable<(V1ProtocolId, uint)> InstalledChildren() => QuickModeChildren.Keys.Select(spi => (V1ProtocolId.Esp, spi)).ToList();
 
+    /// <summary>A Child SA of quick mode's table by our inbound or outbound SPI (charon's get_child_sa); our inbound SPI.</summary>
     internal uint? FindChild(V1ProtocolId protocol, uint spi, bool inbound)
     {
         if (protocol != V1ProtocolId.Esp) return null;
-        foreach (var (i, o) in ChildSpis())
+        if (inbound) return QuickModeChildren.ContainsKey(spi) ? spi : null;
+        foreach (var entry in QuickModeChildren.Values)
         {
-            if ((inbound ? i : o) == spi) return i;
+            if (entry.Child.OutboundSpi == spi) return entry.Child.InboundSpi;
         }
         return null;
+    }
+
+    /// <summary>Forgets a Child SA of quick mode's table and has the host remove it (a rekeyed one through its grace).</summary>
+    private void RemoveQuickModeChild(uint inboundSpi)
+    {
+        bool rekeyed = QuickModeChildren.TryGetValue(inboundSpi, out var entry) && entry.Rekeyed;
+        ForgetQuickModeChild(inboundSpi);
+        Emit(new ChildSaRemoved(inboundSpi, rekeyed));
     }
 
     /// <summary>An informational of ours: HASH(1) first, encrypted under a fresh M-ID whose IV is forgotten at once (one-way).</summary>
@@ -102,7 +107,7 @@ public sealed partial class IkeV1Sa
         foreach (uint inbound in outcome.DeletedChildren)
         {
             Emit(new V1InfoLogged(V1InfoEvent.ChildDeleted, $"{inbound:x8}"));
-            Emit(new ChildSaRemoved(inbound));
+            RemoveQuickModeChild(inbound);
         }
         if (outcome.UnknownSpis + outcome.ForeignIsakmpDeletes > 0)
         {
@@ -161,12 +166,14 @@ public sealed partial class IkeV1Sa
         return budget;
     }
 
-    // v1core's hook: a Child SA to go is told to the peer with an IPsec Delete (our inbound SPI), then removed.
+    // v1core's hook: a Child SA to go is told to the peer with an IPsec Delete (our inbound SPI), then removed; one quick
+    // mode does not know is only removed (charon sends no Delete for a Child SA it does not have).
     partial void OnDeleteChild(uint inboundSpi, ref bool handled)
     {
+        if (!QuickModeChildren.ContainsKey(inboundSpi)) return;
         SendInformational(V1Informational.TeardownDeletes(CookieI, CookieR, [(V1ProtocolId.Esp, inboundSpi)])[0]);
         Emit(new V1InfoLogged(V1InfoEvent.DeleteSent, $"Child SA {inboundSpi:x8}"));
-        Emit(new ChildSaRemoved(inboundSpi));
+        RemoveQuickModeChild(inboundSpi);
         handled = true;
     }
 }

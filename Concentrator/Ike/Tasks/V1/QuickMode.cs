@@ -156,7 +156,7 @@ public sealed class QuickMode : IV1ExchangeHandler
         (replaced is null ? "" : $", rekeys {replaced.InboundSpi:x8}/{replaced.OutboundSpi:x8}");
 
     // ---- informational messages quick mode needs (RFC 2409 §5.7: HASH(1) over M-ID | payloads) ----------------------------
-    // The informational exchange belongs to v1info; until its API is merged these are the two messages quick mode sends.
+    // The two informational messages quick mode sends, through the informational exchange's IkeV1Sa.SendInformational.
 
     private static void SendNotify(IkeV1Sa sa, V1NotifyType notify, byte[] spi)
     {
@@ -167,12 +167,7 @@ public sealed class QuickMode : IV1ExchangeHandler
     private static void SendDelete(IkeV1Sa sa, uint inboundSpi) =>
         SendInformational(sa, new V1DeletePayload(V1ProtocolId.Esp, [QuickModeTask.SpiBytes(inboundSpi)]));
 
-    private static void SendInformational(IkeV1Sa sa, V1Payload payload)
-    {
-        uint mid = sa.NewMessageId();
-        sa.Send(V1ExchangeType.Informational, mid, V1Hashes.WithHash1(sa, mid, [payload]), encrypt: true, request: false);
-        sa.Protector!.EndExchange(mid);
-    }
+    private static void SendInformational(IkeV1Sa sa, V1Payload payload) => sa.SendInformational([payload]);
 }
 
 public static partial class V1Exchanges
