@@ -9,8 +9,8 @@ namespace Concentrator.Tests.Interop;
 /// <summary>
 /// The IKEv1 informational exchange against stock strongSwan (<c>version = 1</c>, PSK, <c>encap = yes</c>: charon's
 /// kernel-libipsec speaks ESP-in-UDP only, so it fakes NAT-D and both ends float to 4500) with the built concentrator
-/// in the gateway namespace. Phase 1 only: quick mode is not merged here yet, so charon initiates the ISAKMP SA alone
-/// (<c>swanctl --initiate --ike</c>) and DPD runs on IKE traffic. Each test asserts on both ends: charon's log
+/// in the gateway namespace. charon initiates the ISAKMP SA alone (<c>swanctl --initiate --ike</c>) where a test needs no
+/// Child SA, so DPD there runs on an idle SA; the delete test adds a quick mode Child SA. Each test asserts on both ends: charon's log
 /// (what it parsed and generated) and the concentrator's events, metrics and SA list.
 /// </summary>
 [Collection(InteropCollection.Name)]
@@ -81,7 +81,8 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
 
     /// <summary>
     /// charon's DPD and Deletes both ways. charon probes with dpd_delay 2 s: the concentrator (no dpd_delay of its own)
-    /// answers every R-U-THERE and charon keeps its SA over several intervals. charon's <c>swanctl --terminate --ike</c> sends an ISAKMP Delete: the concentrator's SA closes
+    /// answers every R-U-THERE and charon keeps its SA over several intervals. charon's quick mode Child SA is then
+    /// deleted by <c>swanctl --terminate --child</c>: ours leaves the data plane, the ISAKMP SA stays. charon's <c>swanctl --terminate --ike</c> sends an ISAKMP Delete: the concentrator's SA closes
     /// as deleted by the peer. Then charon initiates again and the concentrator's <c>/admin/terminate</c> deletes the new
     /// SA: charon parses the Delete and removes its SA.
     /// </summary>
@@ -111,6 +112,17 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         Assert.DoesNotContain("received invalid DPD sequence number", log);
         Assert.DoesNotContain("DPD check timed out", log);
         Assert.Equal("ESTABLISHED", Assert.Single(await peer.ListSasAsync()).State);
+
+        // A Child SA by quick mode, then charon's IPsec Delete for it: ours leaves the data plane, the ISAKMP SA stays.
+        var child = await peer.InitiateAsync("gw", "net", timeoutSeconds: 20);
+        Assert.True(child.Ok, "swanctl --initiate --child net failed: " + child);
+        Assert.True(await WaitInstalledAsync(bed.Gateway, 1, TimeSpan.FromSeconds(10)), "our Child SA was not installed");
+        var terminateChild = await peer.SwanctlAsync(["--terminate", "--child", "net", "--timeout", "10"], TimeSpan.FromSeconds(20));
+        scope.Log("swanctl --terminate --child: " + terminateChild);
+        Assert.True(await WaitInstalledAsync(bed.Gateway, 0, TimeSpan.FromSeconds(10)), "our Child SA stayed after charon's Delete");
+        Assert.Single(gateway.EventsWithId(V1ChildDeleteReceived));
+        Assert.Empty(Assert.Single(await peer.ListSasAsync()).Children);
+        Assert.Single(await OurSasAsync(bed.Gateway));
 
         var terminate = await peer.SwanctlAsync(["--terminate", "--ike", "gw", "--timeout", "10"], TimeSpan.FromSeconds(20));
         scope.Log("swanctl --terminate: " + terminate);
@@ -187,6 +199,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
     /// <summary>v1core's "IKEv1 SA closed" event; v1info's ISAKMP Delete received and dead peer events.</summary>
     private const int V1SaClosed = 5102;
     private const int V1IsakmpDeleteReceived = 5181;
+    private const int V1ChildDeleteReceived = 5182;
     private const int V1DpdDead = 5188;
 
     /// <summary>charon initiates the ISAKMP SA alone; returns our SA list (cookies) once it shows exactly one.</summary>
@@ -206,6 +219,19 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         scope.Log($"ISAKMP SA up; ours: {string.Join(", ", ours)}");
         Assert.Single(ours);
         return ours;
+    }
+
+    /// <summary>Polls the data plane until it holds <paramref name="count"/> installed SAs (bounded).</summary>
+    private static async Task<bool> WaitInstalledAsync(Netns gw, int count, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            using var doc = JsonDocument.Parse(await ScrapeAsync(gw, "dataplane"));
+            if (doc.RootElement.GetProperty("installed").GetInt32() == count) return true;
+            await Task.Delay(200);
+        }
+        return false;
     }
 
     /// <summary>The established IKE SAs of /admin/sas (their SPI, i.e. our cookie), any property casing.</summary>
@@ -233,7 +259,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         return r.Stdout;
     }
 
-    /// <summary>strongSwan as IKEv1 initiator: PSK, encap = yes, one ISAKMP SA (no children: quick mode is not merged here).</summary>
+    /// <summary>strongSwan as IKEv1 initiator: PSK, encap = yes; child "net" is negotiated only where a test initiates it.</summary>
     private static string PeerConf(string peerOuter, string dpdDelay) => $$"""
         connections {
           gw {
@@ -253,6 +279,17 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
             remote {
               auth = psk
               id = {{SwanctlConf.GatewayId}}
+            }
+            children {
+              net {
+                local_ts = {{NamespaceTestbed.PeerInner}}/32
+                remote_ts = {{NamespaceTestbed.LanSubnet}}
+                esp_proposals = aes256-sha256
+                rekey_time = 0
+                start_action = none
+                close_action = none
+                dpd_action = clear
+              }
             }
           }
         }
