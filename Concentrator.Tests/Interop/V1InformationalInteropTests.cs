@@ -31,12 +31,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         await using var scope = InteropScope.Create(output, budgetSeconds: 90);
         var bed = scope.Bed;
 
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, dpdDelay: "0"));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"),
-            GatewayYaml("dpd_delay: 2s", "dpd_timeout: 6s"), scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        var (peer, gateway) = await StartAsync(scope, "0", GatewayYaml("dpd_delay: 2s", "dpd_timeout: 6s"));
 
         await EstablishAsync(scope, peer, bed.Gateway);
 
@@ -45,7 +40,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         string log = peer.Log();
         int parsed = Regex.Matches(log, @"parsed INFORMATIONAL_V1 request \d+ \[ HASH N\(DPD\) \]").Count;
         int acks = Regex.Matches(log, @"generating INFORMATIONAL_V1 request \d+ \[ HASH N\(DPD_ACK\) \]").Count;
-        var m0 = await ScrapeAsync(bed.Gateway, "metrics");
+        var m0 = await LifecycleInteropTests.ScrapeAsync(bed.Gateway, "metrics");
         double probes0 = LifecycleInteropTests.MetricValue(m0, "concentrator_ike_dpd_probes_total");
         scope.Log($"our probes {probes0}; parsed by charon {parsed}, answered by charon {acks}");
         Assert.True(probes0 >= 2, $"{probes0} DPD probes in 8 idle seconds with dpd_delay 2s");
@@ -62,7 +57,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         scope.Log("charon SIGKILLed");
         bool closed = await gateway.WaitForEventAsync(V1SaClosed, scope.Remaining(TimeSpan.FromSeconds(30)));
         double detected = killed.Elapsed.TotalSeconds;
-        var m = await ScrapeAsync(bed.Gateway, "metrics");
+        var m = await LifecycleInteropTests.ScrapeAsync(bed.Gateway, "metrics");
         scope.Log($"IKEv1 SA closed: {closed} after {detected:F1} s; dead peers {LifecycleInteropTests.MetricValue(m, "concentrator_ike_dead_peers_total")}, " +
                   $"probes {LifecycleInteropTests.MetricValue(m, "concentrator_ike_dpd_probes_total")}");
         Assert.True(closed, "the concentrator did not close the IKEv1 SA of the dead peer");
@@ -94,12 +89,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         await using var scope = InteropScope.Create(output, budgetSeconds: 90);
         var bed = scope.Bed;
 
-        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
-        await peer.LoadAsync(PeerConf(bed.PeerOuter, dpdDelay: "2s"));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), GatewayYaml(),
-            scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        var (peer, gateway) = await StartAsync(scope, "2s", GatewayYaml());
 
         await EstablishAsync(scope, peer, bed.Gateway);
         await Task.Delay(TimeSpan.FromSeconds(7));
@@ -158,12 +148,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         await using var scope = InteropScope.Create(output, budgetSeconds: 90);
         var bed = scope.Bed;
 
-        var first = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
-        scope.AddDiagnostics("charon peer", () => first.Diagnostics());
-        await first.LoadAsync(PeerConf(bed.PeerOuter, dpdDelay: "0"));
-        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), GatewayYaml(),
-            scope.Remaining(TimeSpan.FromSeconds(25))));
-        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        var (first, gateway) = await StartAsync(scope, "0", GatewayYaml());
 
         string oldSpi = Assert.Single(await EstablishAsync(scope, first, bed.Gateway));
         await first.KillAsync();
@@ -202,6 +187,19 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
     private const int V1ChildDeleteReceived = 5182;
     private const int V1DpdDead = 5188;
 
+    /// <summary>charon (<paramref name="charonDpdDelay"/>) in the peer namespace and the concentrator with <paramref name="gatewayYaml"/>.</summary>
+    private static async Task<(StrongSwan Peer, ConcentratorProcess Gateway)> StartAsync(InteropScope scope, string charonDpdDelay, string gatewayYaml)
+    {
+        var bed = scope.Bed;
+        var peer = scope.Own(await StrongSwan.StartAsync(bed.Peer, bed.Dir("charon-peer"), "peer"));
+        scope.AddDiagnostics("charon peer", () => peer.Diagnostics());
+        await peer.LoadAsync(PeerConf(bed.PeerOuter, charonDpdDelay));
+        var gateway = scope.Own(await ConcentratorProcess.StartAsync(bed.Gateway, bed.Dir("concentrator"), gatewayYaml,
+            scope.Remaining(TimeSpan.FromSeconds(25))));
+        scope.AddDiagnostics("concentrator", () => gateway.Diagnostics());
+        return (peer, gateway);
+    }
+
     /// <summary>charon initiates the ISAKMP SA alone; returns our SA list (cookies) once it shows exactly one.</summary>
     private static async Task<IReadOnlyList<string>> EstablishAsync(InteropScope scope, StrongSwan peer, Netns gw)
     {
@@ -227,7 +225,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
-            using var doc = JsonDocument.Parse(await ScrapeAsync(gw, "dataplane"));
+            using var doc = JsonDocument.Parse(await LifecycleInteropTests.ScrapeAsync(gw, "dataplane"));
             if (doc.RootElement.GetProperty("installed").GetInt32() == count) return true;
             await Task.Delay(200);
         }
@@ -237,7 +235,7 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
     /// <summary>The established IKE SAs of /admin/sas (their SPI, i.e. our cookie), any property casing.</summary>
     private static async Task<IReadOnlyList<string>> OurSasAsync(Netns gw)
     {
-        using var doc = JsonDocument.Parse(await ScrapeAsync(gw, "admin/sas"));
+        using var doc = JsonDocument.Parse(await LifecycleInteropTests.ScrapeAsync(gw, "admin/sas"));
         var spis = new List<string>();
         foreach (var sa in doc.RootElement.EnumerateArray())
         {
@@ -250,13 +248,6 @@ public sealed partial class V1InformationalInteropTests(ITestOutputHelper output
             if (spi is not null && string.Equals(state, "ESTABLISHED", StringComparison.OrdinalIgnoreCase)) spis.Add(spi);
         }
         return spis;
-    }
-
-    private static async Task<string> ScrapeAsync(Netns gw, string path)
-    {
-        var r = await gw.ExecAsync(TimeSpan.FromSeconds(10), "curl", "-sS", "--max-time", "5", $"http://127.0.0.1:9400/{path}");
-        if (!r.Ok) throw new InvalidOperationException($"GET /{path} failed: {r}");
-        return r.Stdout;
     }
 
     /// <summary>strongSwan as IKEv1 initiator: PSK, encap = yes; child "net" is negotiated only where a test initiates it.</summary>
