@@ -646,7 +646,7 @@ public sealed partial class LifecycleInteropTests(ITestOutputHelper output)
             "ping", "-n", "-c", count.ToString(), "-i", "0.2", "-W", "2", "-I", NamespaceTestbed.PeerInner, target);
 
     /// <summary>GET http://127.0.0.1:9400/{path} inside the gateway namespace (the concentrator's http.listen).</summary>
-    private static async Task<string> ScrapeAsync(Netns gw, string path)
+    internal static async Task<string> ScrapeAsync(Netns gw, string path)
     {
         var r = await gw.ExecAsync(TimeSpan.FromSeconds(10), "curl", "-sS", "--max-time", "5", $"http://127.0.0.1:9400/{path}");
         if (!r.Ok) throw new InvalidOperationException($"GET /{path} failed: {r}");

@@ -16,7 +16,7 @@ namespace Concentrator.Actors;
 /// (Delete, GetInfo, the cluster's), so the supervisor treats both alike. IKEv1 SAs are not replicated: a hand-off or a
 /// replication request is acknowledged in the log and otherwise ignored.
 /// </summary>
-public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
+public sealed partial class IkeV1SaActor : ReceiveActor, IWithTimers
 {
     private const string RetransmitTimer = "retransmit";
 
@@ -74,6 +74,7 @@ public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
         Receive<IkeSaActor.StopSilently>(_ => Context.Stop(Self));
         Receive<IkeSaActor.InjectFault>(m => throw new InvalidOperationException(m.Reason));
         Receive<Terminated>(m => _children.OnChildTerminated(m.ActorRef));
+        ReceiveInformational(); // v1info: DPD and NAT keepalive timers (IkeV1SaActor.Info.cs)
     }
 
     public static Props Props(IkeV1Sa sa, IIkeSender sender, ILogger log, long uniqueId = 0) =>
@@ -116,10 +117,12 @@ public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
                 case ChildSaEstablished child: _children.Install(child.Install); break;
                 case ChildSaActivated activated: _sa.Context.DataPlane.ActivateOutbound(activated.InboundSpi); break;
                 case ChildSaRemoved removed: _children.Remove(removed); break;
+                case V1QuickModeEvent quick: V1QuickModeHost.Write(_log, _sa, quick); break; // v1quick hook
                 case PeerAuthFailed failed:
                     Log.V1PeerAuthFailed(_log, Cookie, _sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
                 case IkeSaClosed closed: OnClosed(closed); break;
+                case V1InfoLogged or V1InitialContactSeen: OnInformational(effect); break; // v1info
             }
         }
     }
@@ -134,7 +137,8 @@ public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
             Log.V1SaEstablished(_log, Cookie, up.Connection, _sa.RemoteEndpoint, up.RemoteId, _sa.IsInitiator ? "initiator" : "responder",
                 up.Summary.Proposal, _sa.NatT ? _sa.NatTVersion.ToString() : "no", up.Summary.SetupTime.TotalMilliseconds);
         }
-        Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurCookie, up.Connection, up.RemoteId, false, up.LocalId, up.RemoteId,
+        StartInformationalTimers(); // v1info
+        Context.Parent.Tell(new IkeSaSupervisor.Established(_sa.OurCookie, up.Connection, up.RemoteId, _sa.InitialContact, up.LocalId, up.RemoteId,
             _sa.RemoteEndpoint, _sa.Connection?.Unique ?? Ike.Connections.UniquePolicy.No));
         Context.System.EventStream.Publish(new IkeSaUp(_sa.OurCookie, _sa.IsInitiator, up.Connection, _sa.RemoteEndpoint, up.Summary, [], Self));
     }

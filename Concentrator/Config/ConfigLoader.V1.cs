@@ -24,8 +24,6 @@ internal static partial class ConfigLoader
         ("if_id_out", "XFRM interface IDs are not implemented for IKEv1"),
         ("pools", "Mode Config (virtual IPs) is not implemented for IKEv1 yet"),
         ("vips", "Mode Config (virtual IPs) is not implemented for IKEv1 yet"),
-        ("dpd_delay", "DPD (RFC 3706) is not implemented for IKEv1 yet"),
-        ("dpd_timeout", "DPD (RFC 3706) is not implemented for IKEv1 yet"),
         ("send_cert", "certificate authentication is not implemented for IKEv1 yet"),
         ("send_certreq", "certificate authentication is not implemented for IKEv1 yet"),
     ];

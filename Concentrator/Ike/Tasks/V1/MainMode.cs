@@ -139,6 +139,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
     {
         if (!CheckPeer(sa, m, out var peerId)) return;
         sa.CommitReceived(m);
+        sa.NoteInitialContact(m.Payloads); // v1info: RFC 2407 §4.6.3.3 in message 5
         // RFC 3947 §4: the initiator floated to 4500 after detecting a NAT; we answer where message 5 came from.
         if (m.Inbound.ViaNatT)
         {
