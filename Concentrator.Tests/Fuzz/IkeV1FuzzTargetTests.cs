@@ -1,4 +1,5 @@
 using Concentrator.Fuzz;
+using Concentrator.Ike.Sa.V1;
 using Concentrator.Ike.Wire.V1;
 using Concentrator.Ipsec;
 
@@ -38,5 +39,38 @@ public sealed class IkeV1FuzzTargetTests
     {
         var generated = IkeV1ProtectTarget.Seeds().ToDictionary(s => s.Name, s => s.Data);
         foreach (var (name, data) in Corpus(FuzzTargets.IkeV1Protect)) Assert.Equal(generated[name], data);
+    }
+
+    [Fact]
+    public void State_machine_seeds_are_the_generator_s_and_reach_the_states_they_are_named_for()
+    {
+        var generated = IkeV1SaTarget.Seeds().ToDictionary(s => s.Name, s => s.Data);
+        var corpus = Corpus(FuzzTargets.IkeV1StateMachine);
+        Assert.Equal(generated.Count, corpus.Count);
+        foreach (var (name, data) in corpus) Assert.Equal(generated[name], data);
+
+        foreach (var suite in new[] { "s0", "s1" })
+        {
+            Assert.Equal(new IkeV1SaTarget.Outcome(V1Phase1State.Established, V1Phase1State.Established),
+                IkeV1SaTarget.Execute(generated[$"{suite}-main-mode"]));
+            Assert.Equal(new IkeV1SaTarget.Outcome(V1Phase1State.Established, V1Phase1State.Established),
+                IkeV1SaTarget.Execute(generated[$"{suite}-repeat-each"]));
+            // Message 5 sealed with the right key and IV but a HASH of zeros: decrypted, parsed, refused.
+            var forged = IkeV1SaTarget.Execute(generated[$"{suite}-forged-hash-5"]);
+            Assert.NotEqual(V1Phase1State.Established, forged.Responder);
+        }
+    }
+
+    [Fact]
+    public void A_forged_message_5_is_refused_after_decryption_and_counted()
+    {
+        long before = Concentrator.Telemetry.IkeStats.ClosedCount(Concentrator.Ipsec.CloseReason.AuthFailed)
+            + Concentrator.Telemetry.IkeStats.DropCount(Concentrator.Ipsec.IkeDropReason.IntegrityCheckFailed);
+        var data = IkeV1SaTarget.Seeds().Single(s => s.Name == "s0-forged-hash-5").Data;
+        var outcome = IkeV1SaTarget.Execute(data);
+        Assert.NotEqual(V1Phase1State.Established, outcome.Responder);
+        long after = Concentrator.Telemetry.IkeStats.ClosedCount(Concentrator.Ipsec.CloseReason.AuthFailed)
+            + Concentrator.Telemetry.IkeStats.DropCount(Concentrator.Ipsec.IkeDropReason.IntegrityCheckFailed);
+        Assert.True(after > before);
     }
 }
