@@ -1,13 +1,7 @@
-using System.Net;
-using Concentrator.Config;
-using Concentrator.DataPlane;
 using Concentrator.Fuzz;
-using Concentrator.Hosting;
-using Concentrator.Ike.Sa;
 using Concentrator.Ike.Sa.V1;
-using Concentrator.Ike.Wire.V1;
-using Concentrator.Ipsec;
 using Concentrator.Telemetry;
+using Concentrator.Tests.Ike.Sa.V1;
 using Prometheus;
 
 namespace Concentrator.Tests.Telemetry;
@@ -19,9 +13,6 @@ namespace Concentrator.Tests.Telemetry;
 /// </summary>
 public sealed class IkeVersionLabelTests
 {
-    private static readonly IPEndPoint I = new(IPAddress.Parse("192.0.2.1"), 500);
-    private static readonly IPEndPoint R = new(IPAddress.Parse("192.0.2.2"), 500);
-
     private static async Task<MetricsText> Scrape(ConcentratorMetrics metrics)
     {
         using var stream = new MemoryStream();
@@ -32,53 +23,25 @@ public sealed class IkeVersionLabelTests
     [Fact]
     public async Task An_ikev1_main_mode_counts_under_version_1_and_leaves_the_gauge_when_disposed()
     {
-        var iConfig = ConcentratorConfig.Parse(IkeV1SaTarget.Yaml(IkeV1SaTarget.Suites[0], true), "<i>");
-        var rConfig = ConcentratorConfig.Parse(IkeV1SaTarget.Yaml(IkeV1SaTarget.Suites[0], false), "<r>");
-        var iMetrics = new ConcentratorMetrics();
-        var rMetrics = new ConcentratorMetrics();
-        using var initiator = IkeV1Sa.CreateInitiator(new IkeSaContext
-        {
-            Resolver = new ConfigConnectionResolver(iConfig), DataPlane = new InMemoryDataPlane(), Metrics = iMetrics,
-        }, iConfig.Connections["site"], 0x0102030405060708, I, R);
-        var responder = IkeV1Sa.CreateResponder(new IkeSaContext
-        {
-            Resolver = new ConfigConnectionResolver(rConfig), DataPlane = new InMemoryDataPlane(), Metrics = rMetrics,
-        }, 0x0102030405060708, 0x1112131415161718, R, I, natT: false);
-
-        var m = await Scrape(rMetrics);
+        var (i, r) = V1PairHarness.Create(IkeV1SaTarget.Yaml(IkeV1SaTarget.Suites[0], true), IkeV1SaTarget.Yaml(IkeV1SaTarget.Suites[0], false));
+        using var initiator = i.Sa;
+        var m = await Scrape(r.Metrics);
         Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", "created"), ("version", "1")));
 
-        initiator.Initiate();
-        var queue = new Queue<(bool ToResponder, byte[] Datagram)>();
-        void Take(IkeV1Sa from, bool toResponder)
-        {
-            foreach (var e in from.DrainEffects()) if (e is SendMessage send) queue.Enqueue((toResponder, send.Datagram));
-        }
-
-        Take(initiator, true);
-        for (int k = 0; k < 10 && queue.Count > 0; k++)
-        {
-            var (toResponder, datagram) = queue.Dequeue();
-            Assert.Equal(ParseStatus.Ok, IsakmpHeader.TryParse(datagram, out var header));
-            var target = toResponder ? responder : initiator;
-            target.HandleDatagram(new V1Inbound(datagram, header, toResponder ? I : R, toResponder ? R : I, false));
-            Take(target, !toResponder);
-        }
-
-        Assert.Equal(V1Phase1State.Established, responder.State);
-        m = await Scrape(rMetrics);
+        i.Sa.Initiate();
+        V1PairHarness.Pump(i, r);
+        Assert.Equal(V1Phase1State.Established, r.Sa.State);
+        m = await Scrape(r.Metrics);
         Assert.Equal(1, m.Sum("concentrator_ike_sas", ("state", "established"), ("version", "1")));
         Assert.Equal(0, m.Sum("concentrator_ike_sas", ("version", "2")));
         Assert.Equal(1, m.Sum("concentrator_ike_negotiations_started_total", ("role", "responder"), ("version", "1")));
         Assert.Equal(1, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder"), ("version", "1")));
         Assert.Equal(1, m.Sum("concentrator_ike_sa_setup_duration_seconds_count", ("role", "responder"), ("version", "1")));
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_succeeded_total", ("version", "2")));
-        var i = await Scrape(iMetrics);
-        Assert.Equal(1, i.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "initiator"), ("version", "1")));
+        Assert.Equal(1, (await Scrape(i.Metrics)).Sum("concentrator_ike_negotiations_succeeded_total", ("role", "initiator"), ("version", "1")));
 
-        responder.Dispose();
-        m = await Scrape(rMetrics);
-        Assert.Equal(0, m.Sum("concentrator_ike_sas", ("version", "1")));
+        r.Sa.Dispose();
+        Assert.Equal(0, (await Scrape(r.Metrics)).Sum("concentrator_ike_sas", ("version", "1")));
     }
 
     [Fact]
