@@ -78,6 +78,11 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(tunnels + 1, m.Sum("concentrator_ike_negotiations_started_total"));
         Assert.Equal(0, m.Sum("concentrator_ike_negotiations_failed_total"));
         Assert.Equal(tunnels, m.Sum("concentrator_ike_sa_setup_duration_seconds_count", ("role", "responder")));
+        // IKEv2 SAs carry version="2" in every IKE SA family; nothing is counted as IKEv1.
+        Assert.Equal(tunnels + 1, m.Sum("concentrator_ike_sas", ("state", "established"), ("version", "2")));
+        Assert.Equal(tunnels, m.Sum("concentrator_ike_negotiations_succeeded_total", ("role", "responder"), ("version", "2")));
+        Assert.Equal(tunnels, m.Sum("concentrator_ike_sa_setup_duration_seconds_count", ("role", "responder"), ("version", "2")));
+        Assert.Equal(0, m.Sum("concentrator_ike_negotiations_started_total", ("version", "1")));
         Assert.Equal(tunnels, m.Sum("concentrator_child_sas", ("connection", "rw"), ("child", "lan")));
         // Each fleet peer holds a lease of rw-pool (10.200.0.0/16: 65534 addresses, as strongSwan leases a subnet).
         Assert.Equal(65534, m.Sum("concentrator_pool_addresses", ("pool", "rw-pool")));

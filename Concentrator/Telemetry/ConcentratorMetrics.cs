@@ -19,14 +19,15 @@ public sealed class ConcentratorMetrics
     private static readonly IkeSaState[] TrackedStates =
         [IkeSaState.Created, IkeSaState.Connecting, IkeSaState.Established, IkeSaState.Deleting];
 
-    private readonly Gauge.Child[] _ikeSasByState = new Gauge.Child[Enum.GetValues<IkeSaState>().Length];
+    // IKE SA families by version (index (int)version - 1), then role or state: see IkeVersion.
+    private readonly Gauge.Child[,] _ikeSasByState = new Gauge.Child[2, Enum.GetValues<IkeSaState>().Length];
     private readonly Gauge _halfOpen;
     private readonly Gauge _childSas;
     private readonly Gauge _tunnelUp;
-    private readonly Counter.Child[] _negStarted = new Counter.Child[2];
-    private readonly Counter.Child[] _negSucceeded = new Counter.Child[2];
-    private readonly Counter.Child[,] _negFailed;
-    private readonly Histogram.Child[] _setup = new Histogram.Child[2];
+    private readonly Counter.Child[,] _negStarted = new Counter.Child[2, 2];
+    private readonly Counter.Child[,] _negSucceeded = new Counter.Child[2, 2];
+    private readonly Counter.Child[,,] _negFailed;
+    private readonly Histogram.Child[,] _setup = new Histogram.Child[2, 2];
     private readonly Counter.Child[] _closed;
     private readonly Counter _childCreated;
     private readonly Counter _rekeys;
@@ -77,8 +78,11 @@ public sealed class ConcentratorMetrics
         var f = Metrics.WithCustomRegistry(Registry);
         Node = node ?? Environment.MachineName;
 
-        var byState = f.CreateGauge("concentrator_ike_sas", "IKE SAs by state.", "state");
-        foreach (var s in TrackedStates) _ikeSasByState[(int)s] = byState.WithLabels(LabelValues.Snake(s.ToString()));
+        var byState = f.CreateGauge("concentrator_ike_sas", "IKE SAs by state and IKE version.", "state", "version");
+        foreach (var v in LabelValues.IkeVersions)
+        {
+            foreach (var s in TrackedStates) _ikeSasByState[(int)v - 1, (int)s] = byState.WithLabels(LabelValues.Snake(s.ToString()), LabelValues.Version(v));
+        }
         _halfOpen = f.CreateGauge("concentrator_ike_half_open_sas", "Responder IKE SAs past IKE_SA_INIT and not yet authenticated.");
         _childSas = f.CreateGauge("concentrator_child_sas", "Child SAs installed in the data plane, by configured connection and child.",
             "connection", "child");
@@ -86,25 +90,30 @@ public sealed class ConcentratorMetrics
             "1 while at least one Child SA of a configured site-to-site child (start_action start or trap) is installed, else 0.",
             "connection", "child");
 
-        var started = f.CreateCounter("concentrator_ike_negotiations_started_total", "IKE SA negotiations started, by role.", "role");
-        var succeeded = f.CreateCounter("concentrator_ike_negotiations_succeeded_total", "IKE SA negotiations that established the IKE SA, by role.", "role");
-        var failed = f.CreateCounter("concentrator_ike_negotiations_failed_total", "IKE SA negotiations that failed, by role and reason.", "role", "reason");
+        var started = f.CreateCounter("concentrator_ike_negotiations_started_total", "IKE SA negotiations started, by role and IKE version.", "role", "version");
+        var succeeded = f.CreateCounter("concentrator_ike_negotiations_succeeded_total", "IKE SA negotiations that established the IKE SA, by role and IKE version.", "role", "version");
+        var failed = f.CreateCounter("concentrator_ike_negotiations_failed_total", "IKE SA negotiations that failed, by role, reason and IKE version.", "role", "reason", "version");
         var setup = f.CreateHistogram("concentrator_ike_sa_setup_duration_seconds",
-            "Time from the first IKE_SA_INIT to the established IKE SA, by role.",
+            "Time from the first message (IKE_SA_INIT, IKEv1 main mode 1) to the established IKE SA, by role and IKE version.",
             new HistogramConfiguration
             {
-                LabelNames = ["role"],
+                LabelNames = ["role", "version"],
                 Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
             });
         var reasons = LabelValues.SnakeNames<CloseReason>();
-        _negFailed = new Counter.Child[2, reasons.Length];
-        for (int r = 0; r < 2; r++)
+        _negFailed = new Counter.Child[2, 2, reasons.Length];
+        foreach (var v in LabelValues.IkeVersions)
         {
-            string role = LabelValues.Role(r == 0);
-            _negStarted[r] = started.WithLabels(role);
-            _negSucceeded[r] = succeeded.WithLabels(role);
-            _setup[r] = setup.WithLabels(role);
-            for (int i = 0; i < reasons.Length; i++) _negFailed[r, i] = failed.WithLabels(role, reasons[i]);
+            string version = LabelValues.Version(v);
+            int x = (int)v - 1;
+            for (int r = 0; r < 2; r++)
+            {
+                string role = LabelValues.Role(r == 0);
+                _negStarted[x, r] = started.WithLabels(role, version);
+                _negSucceeded[x, r] = succeeded.WithLabels(role, version);
+                _setup[x, r] = setup.WithLabels(role, version);
+                for (int i = 0; i < reasons.Length; i++) _negFailed[x, r, i] = failed.WithLabels(role, reasons[i], version);
+            }
         }
 
         var closed = f.CreateCounter("concentrator_ike_sas_closed_total", "IKE SAs ended (deleted, failed, timed out), by reason.", "reason");
@@ -257,24 +266,25 @@ public sealed class ConcentratorMetrics
 
     // ---- IKE SA lifecycle ----
 
-    public void IkeSaStateChanged(IkeSaState? from, IkeSaState? to)
+    public void IkeSaStateChanged(IkeSaState? from, IkeSaState? to, IkeVersion version)
     {
-        if (from is { } f && f != IkeSaState.Destroyed) _ikeSasByState[(int)f].Dec();
-        if (to is { } t && t != IkeSaState.Destroyed) _ikeSasByState[(int)t].Inc();
+        if (from is { } f && f != IkeSaState.Destroyed) _ikeSasByState[(int)version - 1, (int)f].Dec();
+        if (to is { } t && t != IkeSaState.Destroyed) _ikeSasByState[(int)version - 1, (int)t].Inc();
     }
 
     public void SetHalfOpen(int count) => _halfOpen.Set(count);
 
-    public void NegotiationStarted(bool initiator) => _negStarted[initiator ? 0 : 1].Inc();
+    public void NegotiationStarted(bool initiator, IkeVersion version) => _negStarted[(int)version - 1, initiator ? 0 : 1].Inc();
 
-    public void NegotiationSucceeded(bool initiator, TimeSpan setup)
+    public void NegotiationSucceeded(bool initiator, TimeSpan setup, IkeVersion version)
     {
-        _negSucceeded[initiator ? 0 : 1].Inc();
-        _setup[initiator ? 0 : 1].Observe(setup.TotalSeconds);
+        _negSucceeded[(int)version - 1, initiator ? 0 : 1].Inc();
+        _setup[(int)version - 1, initiator ? 0 : 1].Observe(setup.TotalSeconds);
         IkeStats.CountEstablished();
     }
 
-    public void NegotiationFailed(bool initiator, CloseReason reason) => _negFailed[initiator ? 0 : 1, (int)reason].Inc();
+    public void NegotiationFailed(bool initiator, CloseReason reason, IkeVersion version) =>
+        _negFailed[(int)version - 1, initiator ? 0 : 1, (int)reason].Inc();
 
     public void CountClosed(CloseReason reason, bool wasEstablished)
     {

@@ -64,7 +64,7 @@ public sealed class IkeSaTelemetry
         _metrics = metrics;
         _initiator = initiator;
         _role = LabelValues.Role(initiator);
-        metrics.IkeSaStateChanged(null, IkeSaState.Created);
+        metrics.IkeSaStateChanged(null, IkeSaState.Created, IkeVersion.V2);
     }
 
     public ConcentratorMetrics Metrics => _metrics;
@@ -72,7 +72,7 @@ public sealed class IkeSaTelemetry
     public void StateChanged(IkeSaState from, IkeSaState to)
     {
         if (!_counted || from == to) return;
-        _metrics.IkeSaStateChanged(from, to);
+        _metrics.IkeSaStateChanged(from, to, IkeVersion.V2);
         _state = to;
         if (to == IkeSaState.Destroyed)
         {
@@ -100,7 +100,7 @@ public sealed class IkeSaTelemetry
     public void Disposed()
     {
         if (!_counted) return;
-        _metrics.IkeSaStateChanged(_state, null);
+        _metrics.IkeSaStateChanged(_state, null, IkeVersion.V2);
         _counted = false;
         UserOffline();
         TraceEnd("disposed", error: true);
@@ -110,7 +110,7 @@ public sealed class IkeSaTelemetry
     {
         if (_negotiating) return;
         _negotiating = true;
-        _metrics.NegotiationStarted(_initiator);
+        _metrics.NegotiationStarted(_initiator, IkeVersion.V2);
         _establishment = IkeTracing.Start(IkeTracing.EstablishmentSpan, ActivityKind.Internal);
         if (_establishment is null) return;
         _establishment.SetTag("ike.role", _role);
@@ -121,7 +121,7 @@ public sealed class IkeSaTelemetry
 
     public void Established(TimeSpan setup, string? connection, string proposal)
     {
-        if (_negotiating) _metrics.NegotiationSucceeded(_initiator, setup);
+        if (_negotiating) _metrics.NegotiationSucceeded(_initiator, setup, IkeVersion.V2);
         _negotiating = false;
         if (_establishment is { } span)
         {
@@ -135,7 +135,7 @@ public sealed class IkeSaTelemetry
     public void Closed(IkeSaState before, CloseReason reason)
     {
         string outcome = LabelValues.Close(reason);
-        if (_negotiating) _metrics.NegotiationFailed(_initiator, reason);
+        if (_negotiating) _metrics.NegotiationFailed(_initiator, reason, IkeVersion.V2);
         _negotiating = false;
         _metrics.CountClosed(reason, before is IkeSaState.Established or IkeSaState.Deleting);
         TraceEnd(outcome, error: reason is not (CloseReason.Deleted or CloseReason.DeletedByPeer));

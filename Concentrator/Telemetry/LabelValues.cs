@@ -8,7 +8,7 @@ namespace Concentrator.Telemetry;
 /// product exports comes from here or from configuration, so label cardinality is bounded by code
 /// and config; an SPI, a peer address or an identity never becomes a label.
 /// </summary>
-public static class LabelValues
+public static partial class LabelValues
 {
     public const string Initiator = "initiator";
     public const string Responder = "responder";

@@ -196,7 +196,7 @@ public sealed partial class IkeV1Sa
     public void Initiate()
     {
         if (!IsInitiator || State != V1Phase1State.Created) throw new InvalidOperationException("Only a new initiator initiates.");
-        Context.Metrics.NegotiationStarted(true);
+        Context.Metrics.NegotiationStarted(true, Telemetry.IkeVersion.V1);
         V1Exchanges.Phase1For(Connection!).Initiate(this);
     }
 

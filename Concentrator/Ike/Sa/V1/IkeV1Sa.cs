@@ -33,6 +33,7 @@ public sealed partial class IkeV1Sa : IDisposable
         LocalEndpoint = local;
         RemoteEndpoint = remote;
         NatT = natT;
+        GaugeMoved(null, V1Phase1State.Created); // v1witness: the IKE SA gauge (IkeV1Sa.Metrics.cs)
     }
 
     /// <summary>A responder for a first main (or aggressive) mode message from <paramref name="remote"/>; our cookie is <paramref name="cookieR"/>.</summary>
@@ -124,6 +125,7 @@ public sealed partial class IkeV1Sa : IDisposable
     public void Move(V1Phase1State to)
     {
         if (!V1Phase1States.CanMove(State, to)) throw new InvalidOperationException($"IKEv1 SA {OurCookie:x16}: {State} -> {to} is not a legal move.");
+        GaugeMoved(State, to); // v1witness: the IKE SA gauge (IkeV1Sa.Metrics.cs)
         State = to;
     }
 
@@ -153,7 +155,7 @@ public sealed partial class IkeV1Sa : IDisposable
         EstablishedUtc = DateTime.UtcNow;
         Phase1?.Dispose();
         Phase1 = null;
-        Context.Metrics.NegotiationSucceeded(IsInitiator, Age);
+        Context.Metrics.NegotiationSucceeded(IsInitiator, Age, Telemetry.IkeVersion.V1);
         Emit(new IkeSaEstablished(Connection?.Name ?? "", LocalId?.Text ?? "", RemoteId?.Text ?? "",
             new IkeSaSummary(proposalText, Age, NatDetected, 0)));
         OnEstablished();
@@ -164,7 +166,7 @@ public sealed partial class IkeV1Sa : IDisposable
     {
         if (State == V1Phase1State.Closed) return;
         bool established = State is V1Phase1State.Established or V1Phase1State.Deleting;
-        if (!established) Context.Metrics.NegotiationFailed(IsInitiator, reason);
+        if (!established) Context.Metrics.NegotiationFailed(IsInitiator, reason, Telemetry.IkeVersion.V1);
         Context.Metrics.CountClosed(reason, established);
         Move(V1Phase1State.Closed);
         if (_requests.Count > 0)
@@ -179,6 +181,7 @@ public sealed partial class IkeV1Sa : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        GaugeMoved(State, null); // v1witness: the IKE SA gauge (IkeV1Sa.Metrics.cs)
         Phase1?.Dispose();
         Phase1 = null;
         Exchanges.Clear();

@@ -89,7 +89,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
             sa.Fail(CloseReason.InvalidSyntax);
             return;
         }
-        sa.Context.Metrics.NegotiationStarted(false);
+        sa.Context.Metrics.NegotiationStarted(false, Telemetry.IkeVersion.V1);
         V1VendorIds.Process(sa, m.Payloads);
         var candidates = sa.Context.Resolver.FindCandidates(m.Inbound.Local, m.Inbound.Remote).Where(c => c.Version == 1).ToList();
         foreach (var conn in candidates)
