@@ -16,7 +16,7 @@ namespace Concentrator.Actors;
 /// (Delete, GetInfo, the cluster's), so the supervisor treats both alike. IKEv1 SAs are not replicated: a hand-off or a
 /// replication request is acknowledged in the log and otherwise ignored.
 /// </summary>
-public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
+public sealed partial class IkeV1SaActor : ReceiveActor, IWithTimers
 {
     private const string RetransmitTimer = "retransmit";
 
@@ -120,6 +120,7 @@ public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
                     Log.V1PeerAuthFailed(_log, Cookie, _sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;
                 case IkeSaClosed closed: OnClosed(closed); break;
+                case Ike.Tasks.V1.V1RemoteAccessEvent ra: LogRemoteAccess(ra); break; // v1ra (IkeV1SaActor.RemoteAccess.cs)
             }
         }
     }

@@ -120,7 +120,8 @@ public sealed partial class IkeV1Sa
         var send = new SendMessage(datagram, RemoteEndpoint, NatT);
         Emit(send);
         if (messageId != 0) _usedMessageIds.Add(messageId);
-        if (_lastReceivedHashPending is not null)
+        // Only an answer is cached: a request we start while handling (XAUTH after main mode 5) must not replace it.
+        if (_lastReceivedHashPending is not null && !request)
         {
             _lastReceivedHash = _lastReceivedHashPending;
             _lastReply = send;
@@ -143,7 +144,9 @@ public sealed partial class IkeV1Sa
     public void OnRetransmitTimer()
     {
         if (_request is not { } request || State == V1Phase1State.Closed) return;
-        if (++_attempt > Context.Tunables.RetransmitTries)
+        bool giveUp = ++_attempt > Context.Tunables.RetransmitTries;
+        OnRetransmitTick(ref giveUp); // v1ra: XAUTH's deadline, and an XAUTH given up counted (IkeV1Sa.RemoteAccess.cs)
+        if (giveUp)
         {
             _request = null;
             Fail(CloseReason.Timeout);

@@ -175,6 +175,7 @@ public sealed partial class IkeV1Sa : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        OnDisposing(); // v1ra: Mode Config leases back to their pools (IkeV1Sa.RemoteAccess.cs)
         Phase1?.Dispose();
         Phase1 = null;
         Exchanges.Clear();
