@@ -25,14 +25,7 @@ public sealed class ModeConfigServerTests
     private static readonly ConfigAttribute Dns = PoolAttributes.Server("10.9.0.53", ConfigAttributeType.InternalIp4Dns, ConfigAttributeType.InternalIp6Dns, out _)!;
     private static readonly ConfigAttribute Domain = PoolAttributes.DnsDomain("corp.example", out _)!;
 
-    private static AttributePayload Wire(AttributePayload payload)
-    {
-        var body = new byte[payload.BodyLength];
-        var writer = new SpanWriter(body);
-        payload.WriteBody(ref writer);
-        Assert.Equal(ParseStatus.Ok, AttributePayload.TryParse(body, out var parsed));
-        return parsed!;
-    }
+    private static AttributePayload Wire(AttributePayload payload) => XauthServerTests.Wire(payload);
 
     private static DataAttribute Ask(CfgAttributeType type, byte[]? value = null) => DataAttribute.OfVariable((ushort)type, value ?? []);
 

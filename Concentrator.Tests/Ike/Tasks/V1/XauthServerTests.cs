@@ -31,7 +31,7 @@ public sealed class XauthServerTests
     }
 
     /// <summary>The payload as the peer's bytes: written by the codec and parsed back.</summary>
-    private static AttributePayload Wire(AttributePayload payload)
+    internal static AttributePayload Wire(AttributePayload payload)
     {
         var body = new byte[payload.BodyLength];
         var writer = new SpanWriter(body);
