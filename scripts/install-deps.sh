@@ -21,7 +21,7 @@ packages=(
   libstrongswan-extra-plugins     # curve25519, chapoly (native implementations)
   libcharon-extra-plugins         # kernel-libipsec: userspace ESP on a TUN (the kernel has no ESP)
   strongswan-pki                  # pki: the certificate interop tests make their PKI with strongSwan's own tool
-  libcharon-extauth-plugins       # eap-mschapv2, eap-identity, eap-radius: strongSwan road warriors that log in by EAP
+  libcharon-extauth-plugins       # eap-mschapv2, eap-identity, eap-radius: strongSwan road warriors that log in by EAP; xauth-generic: IKEv1 XAUTH clients
   freeradius                      # a real RADIUS server (own config dir and ports, started by the tests in a namespace)
   openssl                         # openssl dgst: an independent check of our signatures (SignatureAuthVectorTests)
   libipsec-mb1                    # intel-ipsec-mb 1.3: ESP AES-GCM-128/256 (the product's default, EspIpsecMbTests)

@@ -123,6 +123,7 @@ public sealed partial class IkeV1SaActor : ReceiveActor, IWithTimers
                     break;
                 case IkeSaClosed closed: OnClosed(closed); break;
                 case V1InfoLogged or V1InitialContactSeen: OnInformational(effect); break; // v1info
+                case Ike.Tasks.V1.V1RemoteAccessEvent ra: LogRemoteAccess(ra); break; // v1ra (IkeV1SaActor.RemoteAccess.cs)
             }
         }
     }

@@ -12,7 +12,7 @@ internal static partial class ConfigLoader
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "mobike",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
         "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
-        "childless", "if_id_in", "if_id_out",
+        "childless", "if_id_in", "if_id_out", "pull",
     ];
     private static readonly string[] ChildKeys =
     [
@@ -26,7 +26,7 @@ internal static partial class ConfigLoader
     {
         var credentials = new Credentials(keys, ReadCrls(root), ReadAuthorities(root));
         var result = new Dictionary<string, ConnectionConfig>(StringComparer.Ordinal);
-        foreach (var (name, m) in root.Sections("connections", ConnectionKeys))
+        foreach (var (name, m) in root.Sections("connections", IsConnectionKey))
         {
             result[name] = ReadConnection(name, m, listen, credentials, pools);
         }
@@ -94,6 +94,7 @@ internal static partial class ConfigLoader
             throw m.Fail("remote_addrs", "names only IPv6 peers, but listen.addresses has no IPv6 address to reach them from (add one, or \"::\")");
         }
 
+        var remote = ReadAuth(m.Section("remote", RemoteAuthKeys), local: false, credentials);
         var connection = new ConnectionConfig
         {
             Name = name,
@@ -121,7 +122,9 @@ internal static partial class ConfigLoader
                 _ => d.SendCert,
             },
             Local = ReadAuth(m.Section("local", LocalAuthKeys), local: true, credentials),
-            Remote = ReadAuth(m.Section("remote", RemoteAuthKeys), local: false, credentials),
+            Remote = remote,
+            RemoteXauth = ReadXauthRound(m, remote),
+            Pull = ReadPull(m),
             WeakAlgorithms = weakAllowed,
             Fragmentation = m.Choice("fragmentation", ["yes", "accept", "force", "no"]) switch
             {

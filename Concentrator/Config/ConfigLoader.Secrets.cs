@@ -26,8 +26,9 @@ internal static partial class ConfigLoader
     /// <c>secrets:</c>, included files' too.</summary>
     private sealed record SecretsRead(List<SecretConfig> Ike, List<PrivateKeyEntry> Keys, List<SecretConfig> Eap);
 
-    /// <summary>swanctl's EAP secret sections (secrets.eap&lt;suffix&gt;): never IKE PSKs.</summary>
-    private static bool IsEapSecret(string name) => name.StartsWith("eap", StringComparison.Ordinal);
+    /// <summary>swanctl's EAP and XAUTH secret sections (secrets.eap&lt;suffix&gt;, secrets.xauth&lt;suffix&gt;: user passwords,
+    /// both strongSwan's SHARED_EAP): never IKE PSKs.</summary>
+    private static bool IsEapSecret(string name) => name.StartsWith("eap", StringComparison.Ordinal) || name.StartsWith("xauth", StringComparison.Ordinal);
 
     private static SecretsRead ReadSecrets(YamlSection root)
     {

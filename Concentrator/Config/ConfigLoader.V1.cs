@@ -22,8 +22,7 @@ internal static partial class ConfigLoader
         ("unique", "the unique policies are not implemented for IKEv1"),
         ("if_id_in", "XFRM interface IDs are not implemented for IKEv1"),
         ("if_id_out", "XFRM interface IDs are not implemented for IKEv1"),
-        ("pools", "Mode Config (virtual IPs) is not implemented for IKEv1 yet"),
-        ("vips", "Mode Config (virtual IPs) is not implemented for IKEv1 yet"),
+        ("vips", "our Mode Config client (virtual IPs requested from the peer) is not implemented for IKEv1"),
         ("send_cert", "certificate authentication is not implemented for IKEv1 yet"),
         ("send_certreq", "certificate authentication is not implemented for IKEv1 yet"),
     ];

@@ -47,4 +47,9 @@ public enum AuthFailure
     EapTimeout,
     /// <summary>After EAP-Success, the peer's AUTH made with the MSK does not verify.</summary>
     EapAuthMismatch,
+    /// <summary>IKEv1 XAUTH refused the user (wrong password, unknown user, a user xauth_id does not allow, a malformed or
+    /// unexpected Transaction message).</summary>
+    XauthFailed,
+    /// <summary>IKEv1 XAUTH: the client did not answer in time.</summary>
+    XauthTimeout,
 }

@@ -41,7 +41,7 @@ public static partial class LabelValues
         Enum.GetNames<TEnum>().Select(Snake).ToArray();
 
     /// <summary>How a peer logs in (a remote round's auth: psk, pubkey, an EAP method); anything else is "other" (bounded).</summary>
-    public static readonly string[] LoginMethods = ["psk", "pubkey", "eap-mschapv2", "eap-radius", "eap-tls", "eap", "other"];
+    public static readonly string[] LoginMethods = ["psk", "pubkey", "eap-mschapv2", "eap-radius", "eap-tls", "eap", "xauth", "other"];
 
     public static int LoginMethodIndex(string method)
     {

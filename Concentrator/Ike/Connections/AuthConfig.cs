@@ -14,6 +14,9 @@ public sealed class AuthConfig
     public const string Eap = "eap";
     public const string EapMsChapV2 = "eap-mschapv2";
     public const string EapRadius = "eap-radius";
+    /// <summary>IKEv1 XAUTH (a second remote round): strongSwan's xauth-generic, the password checked against the
+    /// xauth&lt;suffix&gt; and eap&lt;suffix&gt; secrets.</summary>
+    public const string Xauth = "xauth";
 
     private readonly string _id = Identity.Any;
     private readonly Identity _identity = Identity.AnyIdentity;
@@ -26,6 +29,9 @@ public sealed class AuthConfig
     /// takes the peer's IKE identity, as strongSwan does. local.eap_id: the identity we log in with (null: our IKE identity).
     /// </summary>
     public Identity? EapId { get; init; }
+
+    /// <summary>remote&lt;suffix&gt;.xauth_id of an XAUTH round: the user names accepted (null: any).</summary>
+    public Identity? XauthId { get; init; }
 
     /// <summary>The identity as written, in strongSwan's notation; parsed once into <see cref="Identity"/> (invalid text throws).</summary>
     public string Id

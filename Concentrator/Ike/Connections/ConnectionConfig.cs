@@ -7,7 +7,7 @@ namespace Concentrator.Ike.Connections;
 /// when loaded from YAML, OverTime defaults to 10% of max(rekey_time, reauth_time) and RandTime to
 /// OverTime, and Proposals to the strongSwan "default" set.
 /// </summary>
-public sealed class ConnectionConfig
+public sealed partial class ConnectionConfig
 {
     public string Name { get; init; } = "";
     public int Version { get; init; } = 2;

@@ -122,7 +122,8 @@ public sealed partial class IkeV1Sa
         var send = new SendMessage(datagram, RemoteEndpoint, NatT);
         Emit(send);
         if (messageId != 0) _usedMessageIds.Add(messageId);
-        if (_lastReceivedHashPending is not null)
+        // Only an answer is cached: a request we start while handling (XAUTH after main mode 5) must not replace it.
+        if (_lastReceivedHashPending is not null && !request)
         {
             _lastReceivedHash = _lastReceivedHashPending;
             _lastReply = send;
@@ -155,7 +156,9 @@ public sealed partial class IkeV1Sa
         {
             if (id != earliest && pending.DueMs > now) continue;
             int attempt = pending.Attempt + 1;
-            if (attempt > Context.Tunables.RetransmitTries)
+            bool giveUp = attempt > Context.Tunables.RetransmitTries;
+            OnRetransmitTick(ref giveUp); // v1ra: XAUTH's deadline, and an XAUTH given up counted (IkeV1Sa.RemoteAccess.cs)
+            if (giveUp)
             {
                 _requests.Clear();
                 Fail(CloseReason.Timeout);

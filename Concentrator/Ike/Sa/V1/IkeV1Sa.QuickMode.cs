@@ -102,6 +102,7 @@ public sealed partial class IkeV1Sa
         public byte[] SkeyidD => sa.SkeyidD;
         public IPEndPoint LocalEndpoint => sa.LocalEndpoint;
         public IPEndPoint RemoteEndpoint => sa.RemoteEndpoint;
+        public IReadOnlyList<IPAddress> RemoteDynamicHosts => sa.DynamicRemoteHosts(); // v1ra: the Mode Config lease
         public bool NatDetected => sa.NatDetected;
         public bool DraftNatT => sa.NatTVersion is NatTVersion.Draft02 or NatTVersion.Draft02N or NatTVersion.Draft03;
         public string ConnectionName => sa.Connection?.Name ?? "";

@@ -182,6 +182,7 @@ public sealed partial class IkeV1Sa : IDisposable
         if (_disposed) return;
         _disposed = true;
         GaugeMoved(State, null); // v1witness: the IKE SA gauge (IkeV1Sa.Metrics.cs)
+        OnDisposing(); // v1ra: Mode Config leases back to their pools (IkeV1Sa.RemoteAccess.cs)
         Phase1?.Dispose();
         Phase1 = null;
         Exchanges.Clear();

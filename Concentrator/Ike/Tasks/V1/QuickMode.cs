@@ -23,7 +23,8 @@ public sealed class QuickMode : IV1ExchangeHandler
 
     public void Handle(IkeV1Sa sa, V1Received message)
     {
-        if (sa.State != V1Phase1State.Established || !message.Protected || message.MessageId == 0)
+        // v1ra: QuickModeRefusal — XAUTH not done (the SA is still Authenticating), or Mode Config leased no address.
+        if (sa.QuickModeRefusal() is not null || !message.Protected || message.MessageId == 0)
         {
             sa.Context.Metrics.CountDrop(IkeDropReason.UnexpectedExchange);
             return;

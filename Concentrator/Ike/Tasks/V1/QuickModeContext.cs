@@ -17,6 +17,8 @@ public interface IQuickModeContext
     byte[] SkeyidD { get; }
     IPEndPoint LocalEndpoint { get; }
     IPEndPoint RemoteEndpoint { get; }
+    /// <summary>What the peer's "dynamic" selector stands for: its Mode Config virtual IPs when leased (v1ra), else its IKE address.</summary>
+    IReadOnlyList<IPAddress> RemoteDynamicHosts => [RemoteEndpoint.Address];
     /// <summary>Phase 1 detected a NAT (or the peer faked one, strongSwan's encap = yes): ESP travels in UDP.</summary>
     bool NatDetected { get; }
     /// <summary>NAT-T was negotiated with the draft vendor IDs: the draft encapsulation values are used.</summary>

@@ -33,7 +33,7 @@ public sealed partial class QuickModeTask
         bool anySelectors = false;
         foreach (var child in _ctx.Children)
         {
-            var narrowedI = V1TrafficSelectors.Narrow(tsi!, ChildCreateTask.Resolve(child.RemoteTs, [_ctx.RemoteEndpoint.Address]));
+            var narrowedI = V1TrafficSelectors.Narrow(tsi!, ChildCreateTask.Resolve(child.RemoteTs, _ctx.RemoteDynamicHosts));
             var narrowedR = V1TrafficSelectors.Narrow(tsr!, ChildCreateTask.Resolve(child.LocalTs, [_ctx.LocalEndpoint.Address]));
             if (narrowedI is null || narrowedR is null) continue;
             // Without IDs in the request there are none in the reply to narrow with: the hosts must fit as they are.
