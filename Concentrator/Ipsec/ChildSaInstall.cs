@@ -9,6 +9,14 @@ public enum EspTransport
     RawEsp = 1,
 }
 
+/// <summary>Which IPsec protocol a Child SA runs (RFC 7296 §3.3.1 protocol ID): ESP (RFC 4303) or AH (RFC 4302, integrity
+/// only: the suite's encryption is <see cref="EncrAlgorithm.Null"/> and its keys empty).</summary>
+public enum IpsecProtocol
+{
+    Esp = 0,
+    Ah = 1,
+}
+
 /// <summary>How ESP protects the packets of one Child SA (RFC 4303 §3.1): whole IP packets inside a new IP header (tunnel),
 /// or the payload of packets between the two IKE endpoints themselves (transport, RFC 7296 §1.3.1 USE_TRANSPORT_MODE).</summary>
 public enum IpsecMode
@@ -47,7 +55,8 @@ public sealed record ChildSaInstall(
     ulong InboundSequenceFloor = 0,
     IpsecMode Mode = IpsecMode.Tunnel,
     uint InterfaceIdIn = 0,
-    uint InterfaceIdOut = 0);
+    uint InterfaceIdOut = 0,
+    IpsecProtocol Protocol = IpsecProtocol.Esp);
 
 /// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
 public readonly record struct SaCounters(
