@@ -364,6 +364,9 @@ public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
 
         private ScapyRunner(string python) => _python = python;
 
+        /// <summary>The python3 that imports scapy.</summary>
+        public string Python => _python;
+
         public static string ScriptPath => Script("esp_crosscheck.py");
 
         /// <summary>A helper script of DataPlane/Scapy next to the test assembly.</summary>
