@@ -11,7 +11,7 @@ internal static class AhTestSupport
     public static readonly IntegAlgorithm[] AhAlgorithms =
         [IntegAlgorithm.HmacSha2_256_128, IntegAlgorithm.HmacSha2_384_192, IntegAlgorithm.HmacSha2_512_256];
 
-    public static EspSuite Suite(IntegAlgorithm integrity, bool esn) => new(EncrAlgorithm.Null, 0, integrity, DhGroup.None, esn);
+    public static EspSuite Suite(IntegAlgorithm integrity, bool esn) => new(EncrAlgorithm.Null, 0, integrity, DhGroup.None, esn, IpsecProtocol.Ah);
 
     public static int KeyLength(IntegAlgorithm integrity) => Concentrator.Ipsec.Algorithms.IntegrityKeyLength(integrity);
 
@@ -21,7 +21,7 @@ internal static class AhTestSupport
         inboundSpi, outboundSpi, Suite(integrity, esn), [], (byte[])inKey.Clone(), [], (byte[])outKey.Clone(),
         mode == IpsecMode.Transport ? [Host(local)] : [], mode == IpsecMode.Transport ? [Host(remote)] : [],
         new IPEndPoint(IPAddress.Parse(local), 0), new IPEndPoint(IPAddress.Parse(remote), 0),
-        EspTransport.RawEsp, replayWindow, "conn", "child", Mode: mode, Protocol: IpsecProtocol.Ah);
+        EspTransport.RawEsp, replayWindow, "conn", "child", Mode: mode);
 
     public static TrafficSelector Host(string address) =>
         new(IPAddress.Parse(address).AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? TsType.Ipv4AddressRange : TsType.Ipv6AddressRange,

@@ -9,8 +9,8 @@ public enum EspTransport
     RawEsp = 1,
 }
 
-/// <summary>Which IPsec protocol a Child SA runs (RFC 7296 §3.3.1 protocol ID): ESP (RFC 4303) or AH (RFC 4302, integrity
-/// only: the suite's encryption is <see cref="EncrAlgorithm.Null"/> and its keys empty).</summary>
+/// <summary>Which IPsec protocol a Child SA runs (RFC 7296 §3.3.1 protocol ID), in its <see cref="EspSuite"/>: ESP (RFC 4303)
+/// or AH (RFC 4302, integrity only: the suite's encryption is <see cref="EncrAlgorithm.Null"/> and its encryption keys empty).</summary>
 public enum IpsecProtocol
 {
     Esp = 0,
@@ -55,8 +55,7 @@ public sealed record ChildSaInstall(
     ulong InboundSequenceFloor = 0,
     IpsecMode Mode = IpsecMode.Tunnel,
     uint InterfaceIdIn = 0,
-    uint InterfaceIdOut = 0,
-    IpsecProtocol Protocol = IpsecProtocol.Esp);
+    uint InterfaceIdOut = 0);
 
 /// <summary>Per-SA totals. LastInbound/LastOutbound are UTC ticks, 0 when never used.</summary>
 public readonly record struct SaCounters(

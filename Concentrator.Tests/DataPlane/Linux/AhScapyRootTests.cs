@@ -62,11 +62,11 @@ public sealed class AhScapyRootTests(ITestOutputHelper output)
         plane.Start(new NoIke());
         int keyLength = Algorithms.IntegrityKeyLength(integrity);
         byte[] peerToGateway = EspTestSupport.Key(keyLength, 0x31), gatewayToPeer = EspTestSupport.Key(keyLength, 0x75);
-        plane.AddSa(new ChildSaInstall(GatewayInSpi, GatewayOutSpi, new EspSuite(EncrAlgorithm.Null, 0, integrity, DhGroup.None, false),
+        plane.AddSa(new ChildSaInstall(GatewayInSpi, GatewayOutSpi, new EspSuite(EncrAlgorithm.Null, 0, integrity, DhGroup.None, false, IpsecProtocol.Ah),
             [], (byte[])peerToGateway.Clone(), [], (byte[])gatewayToPeer.Clone(),
             [TestPackets.Ts("10.88.0.0/24")], [TestPackets.Ts("10.99.0.0/24")],
             new IPEndPoint(IPAddress.Parse("10.231.0.1"), 0), new IPEndPoint(IPAddress.Parse("10.231.0.2"), 0),
-            EspTransport.RawEsp, 128, "ah", "scapy", Protocol: IpsecProtocol.Ah));
+            EspTransport.RawEsp, 128, "ah", "scapy"));
         ns.Ip("addr", "add", "10.88.0.1/32", "dev", device);
         ns.Ip("route", "add", "10.99.0.0/24", "dev", device);
 

@@ -96,7 +96,7 @@ public sealed partial class EspSa : IDisposable
         _remoteV6 = V6Of(install.RemoteEndpoint);
         Transport = install.Transport;
         Mode = install.Mode;
-        Protocol = install.Protocol;
+        Protocol = install.Suite.Protocol;
         if (Protocol == IpsecProtocol.Ah) InitAh(install);
         if (Mode == IpsecMode.Transport)
         {
