@@ -10,6 +10,13 @@ public sealed partial class LinuxDataPlane
 {
     private readonly RawAhSocket? _rawAh; // with plain ESP (AH is never UDP-encapsulated); IPv4 only
 
+    private void LogAhSa(EspSa sa)
+    {
+        Log.AhSaInstalled(_log, sa.InboundSpi, sa.OutboundSpi, sa.Suite.Integrity.ToString(), sa.Esn ? ", ESN" : "",
+            sa.Mode == IpsecMode.Transport ? "transport" : "tunnel", sa.Connection, sa.Child);
+        if (sa.TryGetRemoteV6(out _)) Log.AhIpv6PeerUnsupported(_log, sa.InboundSpi, sa.Connection, sa.Child);
+    }
+
     private void AhInboundLoop()
     {
         using var batch = new PacketBatch(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);

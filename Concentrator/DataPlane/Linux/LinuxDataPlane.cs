@@ -132,7 +132,11 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         if (_raw is not null) StartThread("esp-raw-in", _raw6 is null ? RawInboundLoop : RawInboundLoopBothFamilies);
-        if (_rawAh is not null) StartThread("ah-raw-in", AhInboundLoop);
+        if (_rawAh is not null)
+        {
+            StartThread("ah-raw-in", AhInboundLoop);
+            Log.AhSocketOpened(_log);
+        }
         StartInterfaceReaders();
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
@@ -182,6 +186,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (install.InterfaceIdIn != 0) EnsureInterface(install.InterfaceIdIn);
         if (install.InterfaceIdOut != 0) EnsureInterface(install.InterfaceIdOut);
         var sa = _sas.Add(install);
+        if (sa.Protocol == IpsecProtocol.Ah) LogAhSa(sa);
         // A route-based SA gets no route at all: routing to ipsec<N> belongs to the operator.
         if (!RouteBased(sa) && sa.Mode == IpsecMode.Transport) AddTransportRoute(sa);
         else if (!RouteBased(sa)) AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
