@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Concentrator.DataPlane;
 using Concentrator.DataPlane.Esp;
 using Concentrator.Ipsec;
+using Concentrator.Tests.Ike.Crypto;
 using static Concentrator.Tests.DataPlane.AhTestSupport;
 using static Concentrator.Tests.DataPlane.EspTestSupport;
 
@@ -10,37 +11,13 @@ namespace Concentrator.Tests.DataPlane;
 /// <summary>AH (RFC 4302): the header codec, the ICV and its mutable fields, replay, ESN and sequence limits.</summary>
 public sealed class AhPacketTests
 {
-    public static TheoryData<IntegAlgorithm, string, string, string> Rfc4868Auth => new()
-    {
-        // RFC 4868 §2.7.2.1-3, AUTH256-1..3, AUTH384-1..3, AUTH512-1..3 (key length = hash length).
-        { IntegAlgorithm.HmacSha2_256_128, "0b*32", "Hi There", "198a607eb44bfbc69903a0f1cf2bbdc5" },
-        { IntegAlgorithm.HmacSha2_256_128, "Jefe*8", "what do ya want for nothing?", "167f928588c5cc2eef8e3093caa0e87c" },
-        { IntegAlgorithm.HmacSha2_256_128, "aa*32", "dd*50", "cdcb1220d1ecccea91e53aba3092f962" },
-        { IntegAlgorithm.HmacSha2_384_192, "0b*48", "Hi There", "b6a8d5636f5c6a7224f9977dcf7ee6c7fb6d0c48cbdee973" },
-        { IntegAlgorithm.HmacSha2_384_192, "Jefe*12", "what do ya want for nothing?", "2c7353974f1842fd66d53c452ca42122b28c0b594cfb184d" },
-        { IntegAlgorithm.HmacSha2_384_192, "aa*48", "dd*50", "809f439be00274321d4a538652164b53554a508184a0c316" },
-        { IntegAlgorithm.HmacSha2_512_256, "0b*64", "Hi There", "637edc6e01dce7e6742a99451aae82df23da3e92439e590e43e761b33e910fb8" },
-        { IntegAlgorithm.HmacSha2_512_256, "Jefe*16", "what do ya want for nothing?", "cb370917ae8a7ce28cfd1d8f4705d6141c173b2a9362c15df235dfb251b15454" },
-        { IntegAlgorithm.HmacSha2_512_256, "aa*64", "dd*50", "2ee7acd783624ca9398710f3ee05ae41b9f9b0510c87e49e586cc9bf961733d8" },
-    };
-
-    private static byte[] Spec(string s)
-    {
-        int star = s.IndexOf('*');
-        if (star < 0) return System.Text.Encoding.ASCII.GetBytes(s);
-        string unit = s[..star];
-        int n = int.Parse(s[(star + 1)..]);
-        return unit.Length == 2 && unit.All(Uri.IsHexDigit)
-            ? Enumerable.Repeat(Convert.ToByte(unit, 16), n).ToArray()
-            : System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(unit, n)));
-    }
-
+    /// <summary>RFC 4868 §2.7.2.1-3 (AUTH256/384/512-1..3), the table the IKE integrity tests use.</summary>
     [Theory]
-    [MemberData(nameof(Rfc4868Auth))]
+    [MemberData(nameof(PrfAndIntegrityVectorTests.Rfc4868Auth), MemberType = typeof(PrfAndIntegrityVectorTests))]
     public void Icv_function_matches_RFC4868(IntegAlgorithm alg, string key, string data, string expected)
     {
         var mac = new byte[AhIcv.MaxMacLength];
-        AhIcv.Hmac(alg, Spec(key), Spec(data), mac);
+        AhIcv.Hmac(alg, PrfAndIntegrityVectorTests.Spec(key), PrfAndIntegrityVectorTests.Spec(data), mac);
         Assert.Equal(expected, ToHex(mac.AsSpan(0, AhIcv.IcvLength(alg))));
     }
 

@@ -11,7 +11,7 @@ using System.Net;
 
 namespace Concentrator.DataPlane.Linux;
 
-public sealed unsafe class RawAhSocket : IDisposable
+public sealed class RawAhSocket : IDisposable
 {
     /// <summary>IPv4 header + AH's fixed part: anything shorter is not AH.</summary>
     private const int MinLength = 20 + 12;
@@ -21,28 +21,7 @@ public sealed unsafe class RawAhSocket : IDisposable
     /// <summary>Opens the raw AH socket, bound to <paramref name="localAddress"/> unless that is the wildcard or null.</summary>
     public RawAhSocket(IPAddress? localAddress = null, int bufferBytes = UdpBatchSocket.DefaultBufferBytes)
     {
-        int fd = LibC.socket(LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_AH);
-        if (fd < 0)
-            throw LibC.LastSocketError();
-        try
-        {
-            int on = 1;
-            if (LibC.setsockopt(fd, LibC.IPPROTO_IP, LibC.IP_HDRINCL, &on, sizeof(int)) != 0)
-                throw LibC.LastSocketError();
-            if (bufferBytes > 0)
-            {
-                UdpBatchSocket.SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
-                UdpBatchSocket.SetBuffer(fd, LibC.SO_SNDBUFFORCE, LibC.SO_SNDBUF, bufferBytes);
-            }
-            if (localAddress is not null && !localAddress.Equals(IPAddress.Any))
-                UdpBatchSocket.BindOrThrow(fd, localAddress, 0);
-        }
-        catch
-        {
-            LibC.close(fd);
-            throw;
-        }
-        _fd = fd;
+        _fd = RawEspSocket.OpenRaw(LibC.AF_INET, LibC.IPPROTO_AH, localAddress, bufferBytes, headerIncluded: true);
     }
 
     public int Handle => Volatile.Read(ref _fd);
