@@ -345,7 +345,7 @@ public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
         for (int i = 0; i < payload; i++) udp[8 + i] = (byte)(i * 29 + index);
     }
 
-    private sealed record ScapyResult(JsonObject Json)
+    internal sealed record ScapyResult(JsonObject Json)
     {
         public bool Ok => Json["ok"]?.GetValue<bool>() == true;
         public bool IntegrityError => Json["integrity_error"]?.GetValue<bool>() == true;
@@ -355,7 +355,7 @@ public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
     }
 
     /// <summary>The python3 that imports scapy, and the helper script next to the test assembly.</summary>
-    private sealed class ScapyRunner
+    internal sealed class ScapyRunner
     {
         private static readonly SemaphoreSlim Gate = new(1, 1);
         private static (string? Python, string Why)? s_found;
@@ -364,7 +364,13 @@ public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
 
         private ScapyRunner(string python) => _python = python;
 
-        public static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "DataPlane", "Scapy", "esp_crosscheck.py");
+        /// <summary>The python3 that imports scapy.</summary>
+        public string Python => _python;
+
+        public static string ScriptPath => Script("esp_crosscheck.py");
+
+        /// <summary>A helper script of DataPlane/Scapy next to the test assembly.</summary>
+        public static string Script(string name) => Path.Combine(AppContext.BaseDirectory, "DataPlane", "Scapy", name);
 
         public static string? Version { get; private set; }
 
@@ -413,15 +419,16 @@ public sealed partial class ScapyCrossCheckTests(ITestOutputHelper output)
             return (null, "no python3 imports scapy (" + string.Join("; ", tried) + ")");
         }
 
-        public async Task<IReadOnlyList<ScapyResult>> RunAsync(JsonArray jobs)
+        public async Task<IReadOnlyList<ScapyResult>> RunAsync(JsonArray jobs, string? script = null)
         {
             var request = new JsonObject { ["jobs"] = jobs.DeepClone() };
-            var r = await Command.RunAsync(_python, [ScriptPath], TimeSpan.FromSeconds(60), stdin: request.ToJsonString());
+            script ??= ScriptPath;
+            var r = await Command.RunAsync(_python, [script], TimeSpan.FromSeconds(60), stdin: request.ToJsonString());
             if (!r.Ok && r.Stdout.Length == 0)
             {
                 // The interpreter died before answering (seen once under a full parallel run, never reproduced):
                 // one more start; a second failure is reported with both outputs.
-                var again = await Command.RunAsync(_python, [ScriptPath], TimeSpan.FromSeconds(60), stdin: request.ToJsonString());
+                var again = await Command.RunAsync(_python, [script], TimeSpan.FromSeconds(60), stdin: request.ToJsonString());
                 Assert.True(again.Ok, $"the scapy helper failed twice: {r} / {again}");
                 r = again;
             }

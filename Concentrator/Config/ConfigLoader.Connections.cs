@@ -16,7 +16,7 @@ internal static partial class ConfigLoader
     ];
     private static readonly string[] ChildKeys =
     [
-        "local_ts", "remote_ts", "esp_proposals", "mode", "start_action", "dpd_action", "close_action",
+        "local_ts", "remote_ts", "esp_proposals", "ah_proposals", "mode", "start_action", "dpd_action", "close_action",
         "rekey_time", "life_time", "rand_time", "rekey_bytes", "life_bytes", "rand_bytes",
         "rekey_packets", "life_packets", "rand_packets", "replay_window", "updown", "if_id_in", "if_id_out",
     ];
@@ -217,7 +217,7 @@ internal static partial class ConfigLoader
         var startAction = m.Choice("start_action", ["none", "trap", "start"]) ?? d.StartAction;
         CheckRouteBasedChild(m, interfaceIds.Out, startAction);
 
-        var esp = ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
+        var esp = ChildProposals(m, weakAllowed);
 
         var mode = m.Choice("mode", ["tunnel", "transport"], ["beet", "pass", "drop"]) ?? d.Mode;
 
@@ -295,6 +295,21 @@ internal static partial class ConfigLoader
 
     private static readonly ProposalKind<EspProposal> EspProposals = new(
         ProposalParser.TryExpandEsp, ProposalParser.DefaultEsp, WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    private static readonly ProposalKind<EspProposal> AhProposals = new(
+        ProposalParser.TryExpandAh, [], WeakAlgorithms.FindBroken, WeakAlgorithms.Find, ProposalSelector.IsUsable);
+
+    /// <summary>
+    /// A child's proposals: ah_proposals (RFC 4302) or esp_proposals ("default" when neither). Both on one child is refused:
+    /// strongSwan would offer them as alternatives in one SA payload, this gateway negotiates one protocol per child.
+    /// </summary>
+    private static List<EspProposal> ChildProposals(YamlSection m, bool weakAllowed)
+    {
+        if (m.List("ah_proposals") is null) return ReadProposals(m, "esp_proposals", weakAllowed, EspProposals);
+        if (m.List("esp_proposals") is not null)
+            throw m.Fail("ah_proposals", "cannot be combined with esp_proposals on one child (one IPsec protocol per child: AH or ESP)");
+        return ReadProposals(m, "ah_proposals", weakAllowed, AhProposals);
+    }
 
     /// <summary>
     /// A proposals list ("default" when absent). A written proposal is refused when it holds a broken algorithm, or a

@@ -83,7 +83,7 @@ public static class EspPipeline
         if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {
-            if (checkPolicy && sa.Transport != arrivedOn) return EspStatus.WrongTransport;
+            if (sa.Protocol != IpsecProtocol.Esp || (checkPolicy && sa.Transport != arrivedOn)) return EspStatus.WrongTransport;
             ulong top = sa.Window.Top;
             var status = EspPacket.Decapsulate(sa, packet, out inner, out byte nextHeader);
             if (status != EspStatus.Ok) return status;
@@ -130,7 +130,7 @@ public static class EspPipeline
     public static bool Authenticates(ChildSaInstall install, Span<byte> packet)
     {
         using var sa = new EspSa(install, outboundLanes: 1);
-        return packet.Length >= EspPacket.HeaderLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == install.InboundSpi &&
+        return sa.Protocol == IpsecProtocol.Esp && packet.Length >= EspPacket.HeaderLength && BinaryPrimitives.ReadUInt32BigEndian(packet) == install.InboundSpi &&
                EspPacket.Decapsulate(sa, packet, out _) == EspStatus.Ok;
     }
 
@@ -146,6 +146,7 @@ public static class EspPipeline
         if (!sa.TryAcquire()) return EspStatus.UnknownSpi;
         try
         {
+            if (sa.Protocol != IpsecProtocol.Esp) return EspStatus.WrongTransport;
             int headroom = sa.OutboundGeometry.HeaderLength;
             if (innerPacket.IsEmpty) return EspStatus.BadInnerPacket;
             if (destination.Length < headroom + innerPacket.Length) return EspStatus.BufferTooSmall;

@@ -12,7 +12,7 @@ namespace Concentrator.DataPlane;
 /// from any thread; Decapsulate for one inbound SPI from one worker at a time. No transports, so no transport or
 /// inner-selector check on the way in.
 /// </summary>
-public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUnknownSpiSource, IPeerMovedSource, IDisposable
+public sealed partial class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUnknownSpiSource, IPeerMovedSource, IDisposable
 {
     private readonly SaTable _sas = new();
 
@@ -54,7 +54,7 @@ public sealed class InMemoryDataPlane : IDataPlane, IDataPlaneMetricsSource, IUn
 
     /// <summary>Bytes of headroom the outbound direction of the SA needs before the inner packet (0 when unknown).</summary>
     public int OutboundHeadroom(uint inboundSpiOfSa)
-        => _sas.TryGet(inboundSpiOfSa, out EspSa sa) ? sa.OutboundGeometry.HeaderLength : 0;
+        => !_sas.TryGet(inboundSpiOfSa, out EspSa sa) ? 0 : sa.Protocol == IpsecProtocol.Ah ? AhPacket.Overhead(sa) : sa.OutboundGeometry.HeaderLength;
 
     /// <summary>
     /// Encrypts <paramref name="innerPacket"/> for the SA whose inbound SPI is <paramref name="inboundSpiOfSa"/> into

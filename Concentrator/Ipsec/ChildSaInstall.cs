@@ -9,6 +9,14 @@ public enum EspTransport
     RawEsp = 1,
 }
 
+/// <summary>Which IPsec protocol a Child SA runs (RFC 7296 §3.3.1 protocol ID), in its <see cref="EspSuite"/>: ESP (RFC 4303)
+/// or AH (RFC 4302, integrity only: the suite's encryption is <see cref="EncrAlgorithm.Null"/> and its encryption keys empty).</summary>
+public enum IpsecProtocol
+{
+    Esp = 0,
+    Ah = 1,
+}
+
 /// <summary>How ESP protects the packets of one Child SA (RFC 4303 §3.1): whole IP packets inside a new IP header (tunnel),
 /// or the payload of packets between the two IKE endpoints themselves (transport, RFC 7296 §1.3.1 USE_TRANSPORT_MODE).</summary>
 public enum IpsecMode

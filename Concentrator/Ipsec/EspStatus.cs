@@ -43,4 +43,11 @@ public enum EspStatus : byte
     /// sequence number) is never used twice under one key; sending resumes once the next snapshot goes out.
     /// </summary>
     SequenceCeiling,
+    /// <summary>AH (RFC 4302): the ICV did not verify; the replay window was not touched.</summary>
+    AhIcvFailed,
+    /// <summary>AH: duplicate or left of the replay window (RFC 4302 §3.4.3).</summary>
+    AhReplay,
+    /// <summary>AH: an IPv4 option or IPv6 extension header before AH that the ICV computation does not classify (RFC 4302
+    /// §3.3.3.1): dropped rather than guessed at.</summary>
+    BadIpOption,
 }

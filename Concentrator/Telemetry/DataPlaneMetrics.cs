@@ -18,6 +18,10 @@ public enum EspDropReason
     Dummy,
     NoBuffer,
     SeqCeiling,
+    /// <summary>AH (RFC 4302): ICV failed.</summary>
+    AhIcv,
+    /// <summary>AH: replayed or left of the window.</summary>
+    AhReplay,
     Count,
 }
 
@@ -239,6 +243,8 @@ public sealed class DataPlaneMetrics
                 EspStatus.SequenceCeiling => EspDropReason.SeqCeiling,
                 EspStatus.Dummy => EspDropReason.Dummy,
                 EspStatus.BufferTooSmall => EspDropReason.NoBuffer,
+                EspStatus.AhIcvFailed => EspDropReason.AhIcv,
+                EspStatus.AhReplay => EspDropReason.AhReplay,
                 _ => EspDropReason.Malformed,
             };
         }

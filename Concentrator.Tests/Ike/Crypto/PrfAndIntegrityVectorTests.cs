@@ -90,7 +90,7 @@ public class PrfAndIntegrityVectorTests
     };
 
     /// <summary>"xx*n" = byte 0xxx n times; "Word*n" = ASCII word repeated n times; anything else = ASCII.</summary>
-    private static byte[] Spec(string s)
+    internal static byte[] Spec(string s)
     {
         int star = s.IndexOf('*');
         if (star < 0) return Ascii(s);

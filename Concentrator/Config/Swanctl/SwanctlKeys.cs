@@ -130,7 +130,7 @@ internal static partial class SwanctlKeys
 
         new("connections.<conn>.children", S, Sec),
         new("connections.<conn>.children.<child>", S, Sec),
-        new(Child + "ah_proposals", Y, Lst, "AH"),
+        new(Child + "ah_proposals", S, Lst, "AH over IPv4 raw IP 51; not beside esp_proposals"),
         new(Child + "esp_proposals", S, Lst),
         new(Child + "sha256_96", N, Val, "the truncation of pre-RFC 4868 Linux; a peer needing it is broken"),
         new(Child + "local_ts", S, Lst),

@@ -20,7 +20,8 @@ internal class CounterLane
     public long LastMilliseconds;
 }
 
-/// <summary>One outbound transform instance plus the counters of whichever sender holds it.</summary>
+/// <summary>One outbound transform instance plus the counters of whichever sender holds it (an AH SA's lanes: counters
+/// only, <see cref="Cipher"/> null).</summary>
 internal sealed class OutboundLane(EspCipher cipher) : CounterLane
 {
     public readonly EspCipher Cipher = cipher;
@@ -41,7 +42,7 @@ internal sealed class OutboundLane(EspCipher cipher) : CounterLane
 /// Lifetime: a reference count (1 for "installed" + 1 per packet in flight) so that a delete racing
 /// with a worker frees and zeroes the keys only after the last in-flight packet finished.
 /// </summary>
-public sealed class EspSa : IDisposable
+public sealed partial class EspSa : IDisposable
 {
     /// <summary>Pending counters are published to the SA totals every this many packets.</summary>
     internal const int CounterBatch = 32;
@@ -95,6 +96,8 @@ public sealed class EspSa : IDisposable
         _remoteV6 = V6Of(install.RemoteEndpoint);
         Transport = install.Transport;
         Mode = install.Mode;
+        Protocol = install.Suite.Protocol;
+        if (Protocol == IpsecProtocol.Ah) InitAh(install);
         if (Mode == IpsecMode.Transport)
         {
             // Host-to-host (the IKE layer checked it): the inner addresses are those of the selectors, fixed for the SA.
@@ -112,13 +115,13 @@ public sealed class EspSa : IDisposable
         Window = new ReplayWindow(install.ReplayWindow == 0 ? 0 : Math.Max(install.ReplayWindow, ReplayWindow.MinSize));
         Window.Restore(install.InboundSequenceFloor);
         _lastSequence = (long)install.OutboundSequenceStart;
-        InboundCipher = EspCipher.Create(install.Suite, install.InboundEncryptionKey, install.InboundIntegrityKey);
+        InboundCipher = CreateCipher(install.InboundEncryptionKey, install.InboundIntegrityKey);
         InboundLane = new CounterLane();
 
         int lanes = outboundLanes > 0 ? outboundLanes : LaneLimit(Environment.ProcessorCount);
         _lanes = new OutboundLane?[lanes];
         _allOutboundCiphers = new EspCipher?[lanes];
-        _allOutboundCiphers[0] = EspCipher.Create(install.Suite, install.OutboundEncryptionKey, install.OutboundIntegrityKey);
+        _allOutboundCiphers[0] = CreateCipher(install.OutboundEncryptionKey, install.OutboundIntegrityKey);
         _lanes[0] = new OutboundLane(_allOutboundCiphers[0]!);
         _laneCount = 1;
     }
@@ -155,7 +158,7 @@ public sealed class EspSa : IDisposable
     /// <summary>swanctl if_id_out: 0 = the shared selector table; N &gt; 0 = only packets read from ipsec&lt;N&gt; select this SA.</summary>
     public uint InterfaceIdOut { get; }
 
-    /// <summary>Inbound transform; owned by the inbound worker.</summary>
+    /// <summary>Inbound transform; owned by the inbound worker. Null for AH (its ICV needs no per-SA state, EspSa.Ah.cs).</summary>
     internal EspCipher InboundCipher { get; }
 
     /// <summary>Replay window; owned by the inbound worker.</summary>
@@ -164,7 +167,7 @@ public sealed class EspSa : IDisposable
     /// <summary>Inbound pending counters; owned by the inbound worker.</summary>
     internal CounterLane InboundLane { get; }
 
-    /// <summary>Transform geometry of the outbound direction (every lane is identical).</summary>
+    /// <summary>Transform geometry of the outbound direction (every lane is identical). Null for AH.</summary>
     internal EspCipher OutboundGeometry => _allOutboundCiphers[0]!;
 
     public SaRekeyHint RekeyHint => (SaRekeyHint)Volatile.Read(ref _rekeyHint);
@@ -310,7 +313,7 @@ public sealed class EspSa : IDisposable
         EspCipher cipher;
         try
         {
-            cipher = EspCipher.Create(Suite, _keys[2], _keys[3]);
+            cipher = CreateCipher(_keys[2], _keys[3]);
         }
         catch (CryptographicException)
         {
@@ -319,7 +322,7 @@ public sealed class EspSa : IDisposable
         }
         if (Interlocked.CompareExchange(ref _laneCount, n + 1, n) != n)
         {
-            cipher.Dispose();
+            cipher?.Dispose();
             return null;
         }
         Volatile.Write(ref _allOutboundCiphers[n], cipher);
@@ -457,7 +460,7 @@ public sealed class EspSa : IDisposable
 
     private void Destroy()
     {
-        InboundCipher.Dispose();
+        InboundCipher?.Dispose();
         foreach (EspCipher? cipher in _allOutboundCiphers)
             cipher?.Dispose();
         foreach (byte[] key in _keys)

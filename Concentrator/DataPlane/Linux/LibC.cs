@@ -26,6 +26,9 @@ public static unsafe partial class LibC
     public const int IPPROTO_UDP = 17;
     public const int IPPROTO_IPV6 = 41;
     public const int IPPROTO_ESP = 50;
+    public const int IPPROTO_AH = 51;
+    /// <summary>IPPROTO_IP level: the sender writes the IPv4 header itself (raw(7)).</summary>
+    public const int IP_HDRINCL = 3;
     public const int IPPROTO_ICMPV6 = 58;
 
     // <linux/in6.h>

@@ -39,7 +39,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
 
     // Bytes allocated by each packet thread (GC.GetAllocatedBytesForCurrentThread), sampled once per batch by the
     // thread itself: proof that the packet path does not allocate. Slots: esp-in-w at w, esp-out-w at W + w,
-    // esp-raw-in at 2W (W <= 31).
+    // esp-raw-in at 2W, ah-raw-in at 2W + 1 (W <= 31).
     private readonly long[] _allocated = new long[64];
 
     private volatile DataPlaneMetrics? _metrics;
@@ -60,6 +60,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         {
             _udp = UdpBatchSocket.OpenGroup(listen, options.NattPort, _workers, steerBySpi: true);
             _raw = options.PlainEsp ? new RawEspSocket(listen) : null;
+            _rawAh = options.PlainEsp ? new RawAhSocket(listen) : null;
             OpenIpv6(options);
             _udpGso = options.UdpGso && UdpGsoSender.Supported(_udp[0].Handle);
             _udpGro = options.UdpGro && EnableUdpGro();
@@ -69,6 +70,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
                 // The rules skip packets with this mark: ESP the plane sends to a peer never loops back into the tunnel.
                 foreach (var s in _udp) MarkOrThrow(s.Handle, _routes.Mark);
                 if (_raw is not null) MarkOrThrow(_raw.Handle, _routes.Mark);
+                if (_rawAh is not null) MarkOrThrow(_rawAh.Handle, _routes.Mark);
                 foreach (int fd in Ipv6Handles()) MarkOrThrow(fd, _routes.Mark);
                 foreach (var failure in _routes.InstallRules()) Log.RoutingRuleFailed(_log, _routes.Table, failure.Error ?? "");
                 Log.RoutingTable(_log, _routes.Table, _routes.DescribeRules(), $"0x{_routes.Mark:x}");
@@ -80,6 +82,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
             _tun.Dispose();
             foreach (var s in _udp ?? []) s.Dispose();
             _raw?.Dispose();
+            _rawAh?.Dispose();
             DisposeIpv6();
             throw;
         }
@@ -129,6 +132,11 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
 
         if (_raw is not null) StartThread("esp-raw-in", _raw6 is null ? RawInboundLoop : RawInboundLoopBothFamilies);
+        if (_rawAh is not null)
+        {
+            StartThread("ah-raw-in", AhInboundLoop);
+            Log.AhSocketOpened(_log);
+        }
         StartInterfaceReaders();
         Log.DataPlaneStarted(_log, _tun.Name, _workers, NattPort, _raw is not null);
         if (_udp6 is not null) Log.DataPlaneIpv6(_log, _udp6[0].LocalIPAddress.ToString(), _udp6[0].LocalPort, _udp6.Length, _raw6 is not null);
@@ -178,6 +186,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         if (install.InterfaceIdIn != 0) EnsureInterface(install.InterfaceIdIn);
         if (install.InterfaceIdOut != 0) EnsureInterface(install.InterfaceIdOut);
         var sa = _sas.Add(install);
+        if (sa.Protocol == IpsecProtocol.Ah) LogAhSa(sa);
         // A route-based SA gets no route at all: routing to ipsec<N> belongs to the operator.
         if (!RouteBased(sa) && sa.Mode == IpsecMode.Transport) AddTransportRoute(sa);
         else if (!RouteBased(sa)) AddRoutes(sa.RemoteTs, sa.RemoteEndpoint.Address);
@@ -191,7 +200,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         var table = OutboundTable(sa.InterfaceIdOut);
         table.Remove(sa);
         table.Add(sa.LocalTs, sa.RemoteTs, sa);
-        if (sa.InterfaceIdOut == 0) _traps.Flush(_outbound, _udp[0], _raw, _udp6?[0], _raw6);
+        if (sa.InterfaceIdOut == 0) _traps.Flush(_outbound, _udp[0], _raw, _udp6?[0], _raw6, _rawAh);
         return true;
     }
 
@@ -359,6 +368,7 @@ public sealed partial class LinuxDataPlane : IDataPlane, INattPortSender, IDataP
         }
         foreach (var s in _udp) s.Dispose();
         _raw?.Dispose();
+        _rawAh?.Dispose();
         DisposeIpv6();
         DisposeInterfaces();
         _tun.Dispose();

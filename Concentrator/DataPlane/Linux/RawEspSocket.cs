@@ -26,11 +26,24 @@ public sealed unsafe class RawEspSocket : IDisposable
     public RawEspSocket(IPAddress? localAddress = null, int bufferBytes = UdpBatchSocket.DefaultBufferBytes)
     {
         IsV6 = localAddress?.AddressFamily == AddressFamily.InterNetworkV6;
-        int fd = LibC.socket(IsV6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, LibC.IPPROTO_ESP);
+        _fd = OpenRaw(IsV6 ? LibC.AF_INET6 : LibC.AF_INET, LibC.IPPROTO_ESP, localAddress, bufferBytes, headerIncluded: false);
+    }
+
+    /// <summary>
+    /// A non-blocking raw socket of <paramref name="protocol"/> with the plane's buffer sizes, bound to
+    /// <paramref name="localAddress"/> unless that is null or the IPv6 wildcard; with <paramref name="headerIncluded"/> the
+    /// sender writes the IPv4 header (IP_HDRINCL). Control plane only (throws).
+    /// </summary>
+    internal static unsafe int OpenRaw(int family, int protocol, IPAddress? localAddress, int bufferBytes, bool headerIncluded)
+    {
+        int fd = LibC.socket(family, LibC.SOCK_RAW | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, protocol);
         if (fd < 0)
             throw LibC.LastSocketError();
         try
         {
+            int on = 1;
+            if (headerIncluded && LibC.setsockopt(fd, LibC.IPPROTO_IP, LibC.IP_HDRINCL, &on, sizeof(int)) != 0)
+                throw LibC.LastSocketError();
             if (bufferBytes > 0)
             {
                 UdpBatchSocket.SetBuffer(fd, LibC.SO_RCVBUFFORCE, LibC.SO_RCVBUF, bufferBytes);
@@ -44,7 +57,7 @@ public sealed unsafe class RawEspSocket : IDisposable
             LibC.close(fd);
             throw;
         }
-        _fd = fd;
+        return fd;
     }
 
     public int Handle => Volatile.Read(ref _fd);

@@ -7,6 +7,10 @@
 //               BPF program: worker = SPI mod W; IKE's non-ESP marker goes to worker 0). Writes TUN queue w.
 //   esp-raw-in  [one thread]: the IP protocol 50 socket, for SAs without NAT-T. A raw socket sees every ESP
 //               packet, so exactly one thread reads it and owns those SAs' inbound state. Writes TUN queue 0.
+//   ah-raw-in   [one thread]: the IP protocol 51 socket (IPv4, RFC 4302), the one owner of every AH SA's inbound state
+//               (LinuxDataPlane.Ah.cs: R1, then AhPipeline.Open for R3: IP header to AH, SA by SPI, replay check, ICV
+//               over the header with mutable fields zeroed, replay update, selectors; R4-R5 as esp-raw-in). Writes TUN
+//               queue 0; its counters publish under esp-raw-in's worker label.
 //   With an IPv6 listen address each of these threads reads the IPv6 socket of its kind too (LinuxDataPlane.Ipv6.cs):
 //   the outer family never changes which thread owns an SA.
 // An SA's inbound state belongs to the one thread its transport routes it to: an ESP packet that arrives on

@@ -1,8 +1,8 @@
 // Outbound: packets read from the TUN device, sealed as ESP to the peers (after wireguard-go's device/send.go).
 //
 // Threads and what each owns:
-//   esp-out-w   (w = 0..W-1) [parallel]: TUN queue w for reading and its three PacketBatches (TUN input,
-//               UDP output, raw output). It sends on UDP socket w and on the raw socket. SAs are shared: any
+//   esp-out-w   (w = 0..W-1) [parallel]: TUN queue w for reading and its PacketBatches (TUN input, UDP output,
+//               raw ESP output, AH output, per outer family). It sends on UDP socket w, the raw ESP and the AH sockets. SAs are shared: any
 //               number of threads seal for one SA (its sequence counter is atomic and its transforms are
 //               rented per packet, see Esp/EspSa.cs).
 //   control plane (an actor activating an SA): seals the packets the trap policies held, on a batch of its
@@ -15,8 +15,10 @@
 //                no_sa; one that matches a trap policy queues the packet (bounded) and asks the control
 //                plane to negotiate (TrapPolicies.OnMiss)
 //   S3 seal      EspPipeline.Seal into the send slot: copy behind the SA's header room -> sequence number
-//                (atomic) + encrypt in place; the slot is addressed to the SA's peer
-//   S4 send      sendmmsg on UDP socket w (ESP-in-UDP) or the raw socket (plain ESP), of the peer's family: an SA
+//                (atomic) + encrypt in place; the slot is addressed to the SA's peer. An AH SA (RFC 4302): AhPipeline.Protect
+//                writes the whole outer IPv4 packet (header, AH, payload; AhPacket A1-A4) into the AH batch's slot
+//   S4 send      sendmmsg on UDP socket w (ESP-in-UDP), the raw socket (plain ESP) or the AH socket (IP_HDRINCL, IPv4
+//                only: an AH SA with an IPv6 peer has no way out, no_sa), of the peer's family: an SA
 //                whose peer is IPv6 on a plane without IPv6 sockets has no way out (dropped as no_sa). With
 //                tunnel.udp_gso a run of equal-length datagrams to one peer is one UDP GSO message (UdpGso.cs)
 //   S5 publish   counters to the metrics once per batch; the thread's allocated bytes sampled
@@ -75,6 +77,11 @@ public sealed partial class LinuxDataPlane
     /// advances; counted either way. A family the plane has no socket for: no way out, counted as no_sa.</summary>
     private static void SealNext(EspSa sa, ReadOnlySpan<byte> inner, OutboundBatches output, ref WorkerBatchCounters counters)
     {
+        if (sa.Protocol == IpsecProtocol.Ah)
+        {
+            ProtectNext(sa, inner, output, ref counters);
+            return;
+        }
         bool udp = sa.Transport == EspTransport.UdpEncapsulated;
         bool v6 = sa.TryGetRemoteV6(out _);
         var target = v6 ? (udp ? output.Udp6 : output.Raw6) : udp ? output.Udp : output.Raw;
@@ -106,6 +113,7 @@ public sealed partial class LinuxDataPlane
         if (output.R > 0) _raw?.SendBatch(output.Raw, output.R);
         if (output.U6 > 0) SendUdp(_udp6![udpSocket], output.Udp6!, output.U6, output.Gso, ref counters);
         if (output.R6 > 0) _raw6!.SendBatch(output.Raw6!, output.R6);
+        if (output.A > 0) _rawAh?.SendBatch(output.Ah, output.A);
     }
 
     private static void SendUdp(UdpBatchSocket socket, PacketBatch batch, int count, UdpGsoSender? gso, ref WorkerBatchCounters counters)
@@ -129,9 +137,10 @@ public sealed partial class LinuxDataPlane
         public readonly PacketBatch Raw = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
         public readonly PacketBatch? Udp6 = udp6 ? new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0) : null;
         public readonly PacketBatch? Raw6 = raw6 ? new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0) : null;
-        public int U, R, U6, R6;
+        public readonly PacketBatch Ah = new(PacketBatch.DefaultCapacity, PacketBatch.DefaultBufferSize, 0);
+        public int U, R, U6, R6, A;
 
-        public void Reset() => U = R = U6 = R6 = 0;
+        public void Reset() => U = R = U6 = R6 = A = 0;
 
         public void Dispose()
         {
@@ -139,6 +148,7 @@ public sealed partial class LinuxDataPlane
             Raw.Dispose();
             Udp6?.Dispose();
             Raw6?.Dispose();
+            Ah.Dispose();
             Gso?.Dispose();
         }
     }
@@ -146,7 +156,9 @@ public sealed partial class LinuxDataPlane
     /// <summary>Seals <paramref name="inner"/> into slot <paramref name="index"/> of <paramref name="target"/>, addressed to the SA's peer.</summary>
     internal static EspStatus SealInto(EspSa sa, ReadOnlySpan<byte> inner, PacketBatch target, int index)
     {
-        var status = EspPipeline.Seal(sa, inner, target.Slot(index), out int written);
+        var status = sa.Protocol == IpsecProtocol.Ah
+            ? AhPipeline.Protect(sa, inner, target.Slot(index), out int written)
+            : EspPipeline.Seal(sa, inner, target.Slot(index), out written);
         if (status != EspStatus.Ok) return status;
         target.Offsets[index] = 0;
         target.Lengths[index] = written;

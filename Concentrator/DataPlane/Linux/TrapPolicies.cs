@@ -70,7 +70,8 @@ internal sealed class TrapPolicies
     }
 
     /// <summary>Sends the held packets that an outbound SA now carries (control-plane thread, after an SA is activated).</summary>
-    public void Flush(SelectorTable<EspSa> outbound, UdpBatchSocket udp, RawEspSocket? raw, UdpBatchSocket? udp6, RawEspSocket? raw6)
+    public void Flush(SelectorTable<EspSa> outbound, UdpBatchSocket udp, RawEspSocket? raw, UdpBatchSocket? udp6, RawEspSocket? raw6,
+        RawAhSocket? ah = null)
     {
         var all = _installed.All;
         if (all.Count == 0) return;
@@ -81,7 +82,8 @@ internal sealed class TrapPolicies
             {
                 if (!outbound.TryLookup(packet, out var sa) || LinuxDataPlane.SealInto(sa, packet, batch, 0) != EspStatus.Ok) continue;
                 bool v6 = batch.IsV6[0];
-                if (sa.Transport == EspTransport.UdpEncapsulated) (v6 ? udp6 : udp)?.SendBatch(batch, 1);
+                if (sa.Protocol == IpsecProtocol.Ah) ah?.SendBatch(batch, 1);
+                else if (sa.Transport == EspTransport.UdpEncapsulated) (v6 ? udp6 : udp)?.SendBatch(batch, 1);
                 else (v6 ? raw6 : raw)?.SendBatch(batch, 1);
             }
         }

@@ -91,6 +91,43 @@ public static class ProposalParser
         return true;
     }
 
+    /// <summary>
+    /// An AH proposal (swanctl ah_proposals): integrity algorithms, optional DH groups (PFS) and esn/noesn; no encryption,
+    /// and no "default" (name the algorithms).
+    /// </summary>
+    public static bool TryParseAh(string text, out EspProposal? proposal, out string? error)
+    {
+        proposal = null;
+        if (IsDefault(text ?? ""))
+        {
+            error = $"'{DefaultKeyword}' is not supported in ah_proposals: name the integrity algorithms (e.g. sha256)";
+            return false;
+        }
+        if (!TryCollect(text!, ProtocolId.Ah, out var parts, out error)) return false;
+        var (encr, integ, _, groups, esn) = parts;
+        if (encr.Count > 0)
+        {
+            error = $"AH proposal '{text!.Trim()}' names encryption ({ProposalKeywords.Name(encr[0])}): AH only authenticates";
+            return false;
+        }
+        if (integ.Count == 0)
+        {
+            error = $"AH proposal '{text!.Trim()}' names no integrity algorithm";
+            return false;
+        }
+        if (esn.Count == 0) esn.Add(EsnMode.NoEsn);
+        proposal = new EspProposal([], integ, groups, esn, IpsecProtocol.Ah);
+        return true;
+    }
+
+    /// <summary><see cref="TryParseAh"/> in the shape of the other expanders (one proposal per entry).</summary>
+    public static bool TryExpandAh(string text, out IReadOnlyList<EspProposal> proposals, out string? error)
+    {
+        var ok = TryParseAh(text, out var p, out error);
+        proposals = ok ? [p!] : [];
+        return ok;
+    }
+
     /// <summary>Like <see cref="TryParseIke"/>, but also accepts "default" (expands to <see cref="DefaultIke"/>).</summary>
     public static bool TryExpandIke(string text, out IReadOnlyList<IkeProposal> proposals, out string? error)
     {
@@ -258,7 +295,7 @@ public static class ProposalParser
             {
                 error = string.Equals(keyword, DefaultKeyword, StringComparison.OrdinalIgnoreCase)
                     ? $"'{DefaultKeyword}' must be a proposal on its own, not part of '{trimmed}'"
-                    : $"unknown {(protocol == ProtocolId.Ike ? "IKE" : "ESP")} proposal keyword '{keyword}' in '{trimmed}'";
+                    : $"unknown {protocol switch { ProtocolId.Ike => "IKE", ProtocolId.Ah => "AH", _ => "ESP" }} proposal keyword '{keyword}' in '{trimmed}'";
                 return false;
             }
             switch (token.Type)

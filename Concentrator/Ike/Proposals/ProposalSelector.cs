@@ -44,7 +44,7 @@ public static class ProposalSelector
         var result = new List<Proposal>();
         foreach (var set in UsableEsp(proposals, includeGroups))
         {
-            result.Add(set.ToProposal(CheckedNumber(result.Count + 1), ProtocolId.Esp, spi));
+            result.Add(set.ToProposal(CheckedNumber(result.Count + 1), set.Protocol, spi));
         }
         return result;
     }
@@ -96,14 +96,14 @@ public static class ProposalSelector
         {
             foreach (var o in offered)
             {
-                if (o.Protocol != ProtocolId.Esp || o.Spi.Length != EspSpiSize)
+                if (o.Protocol != set.Protocol || o.Spi.Length != EspSpiSize)
                 {
                     continue;
                 }
                 if (TryMatch(set, o.Transforms, stripGroups: !requireGroup, out var picked))
                 {
                     chosen = new Proposal(o.Number, o.Protocol, o.Spi, picked.Transforms());
-                    suite = picked.ToEspSuite();
+                    suite = picked.ToEspSuite(set.Protocol);
                     return true;
                 }
             }
@@ -152,12 +152,12 @@ public static class ProposalSelector
     private static bool TryAcceptEsp(IReadOnlyList<EspProposal> offered, Proposal answer, bool includedGroups, out EspSuite suite, bool pfsOptional)
     {
         suite = default;
-        if (answer.Protocol != ProtocolId.Esp || answer.Spi.Length != EspSpiSize)
+        if (answer.Protocol is not (ProtocolId.Esp or ProtocolId.Ah) || answer.Spi.Length != EspSpiSize)
         {
             return false;
         }
         var sets = UsableEsp(offered, includedGroups);
-        if (answer.Number < 1 || answer.Number > sets.Count)
+        if (answer.Number < 1 || answer.Number > sets.Count || sets[answer.Number - 1].Protocol != answer.Protocol)
         {
             return false;
         }
@@ -165,7 +165,7 @@ public static class ProposalSelector
         {
             return false;
         }
-        suite = picked.ToEspSuite();
+        suite = picked.ToEspSuite(answer.Protocol);
         return true;
     }
 
@@ -211,9 +211,12 @@ public static class ProposalSelector
         public List<Transform> Esn { get; } = [];
         public bool IsIke { get; init; }
 
+        /// <summary>Child SA proposals: ESP, or AH (no encryption transforms).</summary>
+        public ProtocolId Protocol { get; init; } = ProtocolId.Esp;
+
         public List<Transform>? For(TransformType type) => type switch
         {
-            TransformType.Encryption => Encr,
+            TransformType.Encryption => Protocol == ProtocolId.Ah ? null : Encr,
             TransformType.Prf => IsIke ? Prf : null,
             TransformType.Integrity => Integ,
             TransformType.DiffieHellman => Dh,
@@ -253,7 +256,8 @@ public static class ProposalSelector
         var sets = new List<AllowedSet>();
         foreach (var p in proposals)
         {
-            var set = new AllowedSet { IsIke = false };
+            bool ah = p.Protocol == IpsecProtocol.Ah;
+            var set = new AllowedSet { IsIke = false, Protocol = ah ? ProtocolId.Ah : ProtocolId.Esp };
             var weak = !ProposalParser.IsDefault(p);
             set.Encr.AddRange(p.Encryption.Where(e => SupportedAlgorithms.IsSupported(e, weak)).Select(e => e.ToWire()));
             var aead = p.IsAead;
@@ -269,7 +273,7 @@ public static class ProposalSelector
             var esn = p.Esn.Count > 0 ? p.Esn : [EsnMode.NoEsn];
             set.Esn.AddRange(esn.Select(e => new Transform(TransformType.ExtendedSequenceNumbers, (ushort)e)));
             var groupsOk = !includeGroups || p.Groups.Count == 0 || set.Dh.Count > 0;
-            if (set.Encr.Count > 0 && (aead || set.Integ.Count > 0) && groupsOk)
+            if ((set.Encr.Count > 0 || ah) && (aead || set.Integ.Count > 0) && groupsOk)
             {
                 sets.Add(set);
             }
@@ -304,13 +308,15 @@ public static class ProposalSelector
                 Dh is null ? DhGroup.None : (DhGroup)Dh.Id);
         }
 
-        public EspSuite ToEspSuite()
+        public EspSuite ToEspSuite(ProtocolId protocol)
         {
-            var c = Cipher();
+            bool ah = protocol == ProtocolId.Ah;
+            var c = ah ? new EncryptionChoice(EncrAlgorithm.Null, 0) : Cipher();
             return new EspSuite(c.Algorithm, c.KeyBits,
                 Integ is null ? IntegAlgorithm.None : (IntegAlgorithm)Integ.Id,
                 Dh is null ? DhGroup.None : (DhGroup)Dh.Id,
-                Esn is not null && Esn.Id == (ushort)EsnMode.Esn);
+                Esn is not null && Esn.Id == (ushort)EsnMode.Esn,
+                ah ? IpsecProtocol.Ah : IpsecProtocol.Esp);
         }
     }
 
@@ -353,12 +359,14 @@ public static class ProposalSelector
             list.Add(t);
         }
 
-        picked.Encr = FirstOfOursOffered(ours.Encr, theirs.GetValueOrDefault(TransformType.Encryption) ?? []);
-        if (picked.Encr is null)
+        // AH (RFC 4302) has no encryption transform: For(Encryption) refused any above.
+        bool ah = ours.Protocol == ProtocolId.Ah && !ours.IsIke;
+        picked.Encr = ah ? null : FirstOfOursOffered(ours.Encr, theirs.GetValueOrDefault(TransformType.Encryption) ?? []);
+        if (picked.Encr is null && !ah)
         {
             return false;
         }
-        if (!SupportedAlgorithms.IsAead((EncrAlgorithm)picked.Encr.Id))
+        if (ah || !SupportedAlgorithms.IsAead((EncrAlgorithm)picked.Encr!.Id))
         {
             picked.Integ = FirstOfOursOffered(ours.Integ, theirs.GetValueOrDefault(TransformType.Integrity) ?? []);
             if (picked.Integ is null)
@@ -430,11 +438,12 @@ public static class ProposalSelector
             }
             slot = t;
         }
-        if (picked.Encr is null)
+        bool ah = ours.Protocol == ProtocolId.Ah && !ours.IsIke;
+        if (picked.Encr is null && !ah)
         {
             return false;
         }
-        var aead = SupportedAlgorithms.IsAead((EncrAlgorithm)picked.Encr.Id);
+        var aead = !ah && SupportedAlgorithms.IsAead((EncrAlgorithm)picked.Encr!.Id);
         if (aead ? picked.Integ is not null : picked.Integ is null)
         {
             return false;

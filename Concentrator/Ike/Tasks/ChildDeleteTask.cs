@@ -5,7 +5,7 @@ using Concentrator.Ike.Wire;
 namespace Concentrator.Ike.Tasks;
 
 /// <summary>
-/// Deletes Child SAs with INFORMATIONAL {D(ESP, SPIs)} (RFC 7296 §1.4.1). Initiator: our inbound SPIs go out; the child
+/// Deletes Child SAs with INFORMATIONAL {D(ESP or AH, SPIs)} (RFC 7296 §1.4.1; the protocol is the child's). Initiator: our inbound SPIs go out; the child
 /// leaves when the response arrives. Responder: the peer lists its inbound SPIs, which are our outbound ones; each
 /// child we find is removed and answered with our inbound SPI, unless the IKE SA itself goes with this exchange.
 /// </summary>
@@ -13,6 +13,7 @@ public sealed class ChildDeleteTask : IIkeTask
 {
     private readonly uint _inboundSpi;
     private readonly List<byte[]> _deletedInbound = new();
+    private readonly List<byte[]> _deletedInboundAh = new();
 
     /// <summary>Initiator: delete the child with this inbound SPI.</summary>
     public ChildDeleteTask(uint inboundSpi) => _inboundSpi = inboundSpi;
@@ -23,7 +24,11 @@ public sealed class ChildDeleteTask : IIkeTask
     }
 
     public void BuildRequest(IkeSa sa, List<Payload> payloads) =>
-        payloads.Add(new DeletePayload(ProtocolId.Esp, [IkeSa.SpiBytes(_inboundSpi)]));
+        payloads.Add(new DeletePayload(ProtocolOf(sa.ChildTable.FindRecord(_inboundSpi)?.Suite), [IkeSa.SpiBytes(_inboundSpi)]));
+
+    /// <summary>The protocol ID (RFC 7296 §3.3.1) of a child with <paramref name="suite"/>: AH or ESP.</summary>
+    internal static ProtocolId ProtocolOf(Ipsec.EspSuite? suite) =>
+        suite?.Protocol == Ipsec.IpsecProtocol.Ah ? ProtocolId.Ah : ProtocolId.Esp;
 
     public TaskOutcome ProcessResponse(IkeSa sa, IkeMessage response)
     {
@@ -35,13 +40,13 @@ public sealed class ChildDeleteTask : IIkeTask
     {
         foreach (var delete in request.GetAll<DeletePayload>())
         {
-            if (delete.Protocol != ProtocolId.Esp) continue;
+            if (delete.Protocol is not (ProtocolId.Esp or ProtocolId.Ah)) continue;
             foreach (var spi in delete.Spis)
             {
                 if (spi.Length != 4) continue;
                 var child = sa.ChildTable.FindByOutbound(BinaryPrimitives.ReadUInt32BigEndian(spi));
-                if (child is null) continue;
-                _deletedInbound.Add(IkeSa.SpiBytes(child.InboundSpi));
+                if (child is null || ProtocolOf(child.Suite) != delete.Protocol) continue;
+                (delete.Protocol == ProtocolId.Ah ? _deletedInboundAh : _deletedInbound).Add(IkeSa.SpiBytes(child.InboundSpi));
                 sa.ChildTable.Remove(child.InboundSpi);
             }
         }
@@ -50,9 +55,8 @@ public sealed class ChildDeleteTask : IIkeTask
 
     public void BuildResponse(IkeSa sa, List<Payload> payloads)
     {
-        if (_deletedInbound.Count > 0 && sa.TaskManager.CloseAfterResponse is null)
-        {
-            payloads.Add(new DeletePayload(ProtocolId.Esp, _deletedInbound));
-        }
+        if (sa.TaskManager.CloseAfterResponse is not null) return;
+        if (_deletedInbound.Count > 0) payloads.Add(new DeletePayload(ProtocolId.Esp, _deletedInbound));
+        if (_deletedInboundAh.Count > 0) payloads.Add(new DeletePayload(ProtocolId.Ah, _deletedInboundAh));
     }
 }

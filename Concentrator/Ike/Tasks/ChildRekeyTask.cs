@@ -37,7 +37,7 @@ public sealed class ChildRekeyTask : IIkeTask
 
     public void BuildRequest(IkeSa sa, List<Payload> payloads)
     {
-        payloads.Add(new NotifyPayload(NotifyType.RekeySa, null, ProtocolId.Esp, IkeSa.SpiBytes(_old!.InboundSpi)));
+        payloads.Add(new NotifyPayload(NotifyType.RekeySa, null, ChildDeleteTask.ProtocolOf(_old!.Suite), IkeSa.SpiBytes(_old.InboundSpi)));
         _create.BuildRequest(sa, payloads);
     }
 

@@ -31,7 +31,7 @@ public static class ResponderTasks
         foreach (var delete in request.GetAll<DeletePayload>())
         {
             if (delete.Protocol == ProtocolId.Ike && !tasks.Any(t => t is IkeDeleteTask)) tasks.Add(new IkeDeleteTask());
-            else if (delete.Protocol == ProtocolId.Esp && !tasks.Any(t => t is ChildDeleteTask)) tasks.Add(new ChildDeleteTask());
+            else if (delete.Protocol is ProtocolId.Esp or ProtocolId.Ah && !tasks.Any(t => t is ChildDeleteTask)) tasks.Add(new ChildDeleteTask());
         }
         // RFC 4555: UPDATE_SA_ADDRESSES, COOKIE2, NAT detection, address lists (alone, a path test or a DPD with NAT check).
         if (IkeMobikeTask.Concerns(request)) tasks.Add(new IkeMobikeTask());
