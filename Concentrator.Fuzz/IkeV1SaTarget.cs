@@ -237,6 +237,7 @@ public static class IkeV1SaTarget
         int sent = 0;
         foreach (var effect in sa.DrainEffects())
         {
+            if (effect is ChildSaActivated) sent++; // v1quick: HASH(3) is answered by nothing; it switches the Child SA's outbound on
             if (effect is not SendMessage send) continue;
             sent++;
             byte[]? ivBefore = null;

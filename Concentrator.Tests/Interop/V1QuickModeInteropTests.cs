@@ -168,27 +168,7 @@ public sealed class V1QuickModeInteropTests(ITestOutputHelper output)
         string firstSpi = first!.Value.Child.SpiIn;
         scope.Log("first child on the peer: " + first.Value.Child);
 
-        var clock = Stopwatch.StartNew();
-        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
-            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
-        var seen = new List<string> { firstSpi };
-        while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 25))
-        {
-            foreach (var sa in await peer.ListSasAsync())
-            {
-                foreach (var c in sa.Children.Where(c => c.Name == "net" && c.State == "INSTALLED" && !seen.Contains(c.SpiIn)))
-                {
-                    seen.Add(c.SpiIn);
-                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new child on the peer: {c}");
-                }
-            }
-            await Task.WhenAny(ping, Task.Delay(1000));
-        }
-        var result = await ping;
-        var stats = LifecycleInteropTests.PingStats.Parse(result.Stdout);
-        scope.Log($"ping: {stats.Transmitted} transmitted, {stats.Received} received, lost {stats.Lost.Count}" +
-                  (stats.Lost.Count > 0 ? $" (icmp_seq {string.Join(",", stats.Lost.Take(50))})" : ""));
-
+        var (stats, seen) = await PingWhileWatchingChildrenAsync(scope, peer, soak, firstSpi);
         var installed = gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled).Select(e => ConcentratorYaml.SpisOf(e.Message)).ToList();
         foreach (var e in gateway.EventsWithId(QuickModeEstablished)) scope.Log("quick mode: " + e.Message);
         var removed = gateway.EventsWithId(ConcentratorProcess.ChildSaRemoved);
@@ -242,26 +222,7 @@ public sealed class V1QuickModeInteropTests(ITestOutputHelper output)
         Assert.True(init.Ok, "swanctl --initiate (IKEv1) failed: " + init);
         var first = await peer.WaitInstalledAsync("gw", "net", scope.Remaining(TimeSpan.FromSeconds(10)));
         Assert.True(first is not null, "peer: no INSTALLED IKEv1 child");
-        var seen = new List<string> { first!.Value.Child.SpiIn };
-
-        var clock = Stopwatch.StartNew();
-        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
-            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
-        while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 25))
-        {
-            foreach (var sa in await peer.ListSasAsync())
-            {
-                foreach (var c in sa.Children.Where(c => c.Name == "net" && c.State == "INSTALLED" && !seen.Contains(c.SpiIn)))
-                {
-                    seen.Add(c.SpiIn);
-                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new child on the peer: {c}");
-                }
-            }
-            await Task.WhenAny(ping, Task.Delay(1000));
-        }
-        var stats = LifecycleInteropTests.PingStats.Parse((await ping).Stdout);
-        scope.Log($"ping: {stats.Transmitted} transmitted, {stats.Received} received, lost {stats.Lost.Count}" +
-                  (stats.Lost.Count > 0 ? $" (icmp_seq {string.Join(",", stats.Lost.Take(50))})" : ""));
+        var (stats, seen) = await PingWhileWatchingChildrenAsync(scope, peer, soak, first!.Value.Child.SpiIn);
         var installed = gateway.EventsWithId(ConcentratorProcess.ChildSaInstalled).Select(e => ConcentratorYaml.SpisOf(e.Message)).ToList();
         foreach (var e in gateway.EventsWithId(QuickModeEstablished)) scope.Log("quick mode: " + e.Message);
         string charonLog = peer.Log();
@@ -277,5 +238,36 @@ public sealed class V1QuickModeInteropTests(ITestOutputHelper output)
         foreach (var spi in seen) Assert.Contains(installed, s => s.Out == Underlay.NormalizeSpi(spi));
         Assert.Empty(gateway.EventsWithId(ConcentratorProcess.ActorFailed));
         scope.Passed();
+    }
+
+    /// <summary>
+    /// A 10 ms ping from the peer's inner address to the LAN host for <paramref name="soak"/> seconds (bounded by time:
+    /// on two shared cores ping -i 0.01 manages 60-100 a second) while charon's INSTALLED children are listed once a
+    /// second; returns ping's outcome and every inbound SPI charon showed, the first one given.
+    /// </summary>
+    private static async Task<(LifecycleInteropTests.PingStats Stats, List<string> Seen)> PingWhileWatchingChildrenAsync(InteropScope scope,
+        StrongSwan peer, int soak, string firstSpi)
+    {
+        var bed = scope.Bed;
+        var clock = Stopwatch.StartNew();
+        var ping = bed.Peer.ExecAsync(TimeSpan.FromSeconds(soak + 20),
+            "ping", "-n", "-D", "-i", "0.01", "-w", soak.ToString(), "-I", NamespaceTestbed.PeerInner, NamespaceTestbed.LanHost);
+        var seen = new List<string> { firstSpi };
+        while (!ping.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(soak + 25))
+        {
+            foreach (var sa in await peer.ListSasAsync())
+            {
+                foreach (var c in sa.Children.Where(c => c.Name == "net" && c.State == "INSTALLED" && !seen.Contains(c.SpiIn)))
+                {
+                    seen.Add(c.SpiIn);
+                    scope.Log($"t={clock.Elapsed.TotalSeconds:F1}s new child on the peer: {c}");
+                }
+            }
+            await Task.WhenAny(ping, Task.Delay(1000));
+        }
+        var stats = LifecycleInteropTests.PingStats.Parse((await ping).Stdout);
+        scope.Log($"ping: {stats.Transmitted} transmitted, {stats.Received} received, lost {stats.Lost.Count}" +
+                  (stats.Lost.Count > 0 ? $" (icmp_seq {string.Join(",", stats.Lost.Take(50))})" : ""));
+        return (stats, seen);
     }
 }

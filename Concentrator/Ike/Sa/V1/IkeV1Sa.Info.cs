@@ -142,7 +142,7 @@ public sealed partial class IkeV1Sa
             return false;
         }
         var deadAfter = V1DpdState.DeadAfter(conn.DpdTimeout, RetransmitBudget());
-        switch (Dpd.Tick(now, lastInbound, _request is not null, delay, deadAfter))
+        switch (Dpd.Tick(now, lastInbound, _requests.Count > 0, delay, deadAfter))
         {
             case V1DpdStep.Probe:
                 SendInformational([V1DpdState.Notify(V1NotifyType.DpdRUThere, CookieI, CookieR, Dpd.OutstandingSequence)]);

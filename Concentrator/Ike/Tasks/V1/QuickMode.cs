@@ -118,7 +118,7 @@ public sealed class QuickMode : IV1ExchangeHandler
             return;
         }
         sa.CommitReceived(message);
-        sa.CancelRequest();
+        sa.CancelRequest(message.MessageId);
         if (step.Outcome == QuickModeOutcome.Refuse)
         {
             End(sa, message.MessageId);
