@@ -19,7 +19,7 @@ namespace Concentrator.Actors;
 /// half_open_timeout, so a flood's state drains by itself. On a cluster node the mobility actor (a child, from
 /// <see cref="IClusterMobility"/>) acquires SAs whose traffic arrives here while another node holds them.
 /// </summary>
-public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
+public sealed partial class IkeSaSupervisor : ReceiveActor, IWithTimers
 {
     private const string SweepTimer = "sweep";
 
@@ -91,6 +91,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
         Receive<GetHalfOpenCount>(_ => Sender.Tell(_directory.HalfOpenCount));
         Receive<GetSas>(_ => Sender.Tell(_directory.Actors.ToList()));
         ReceiveMobility();
+        ReceiveV1();
     }
 
     public static Props Props(IkeSaContext context, IIkeSender sender, ILogger log, AdmissionOptions admission, InitGate? gate = null,
@@ -179,6 +180,7 @@ public sealed class IkeSaSupervisor : ReceiveActor, IWithTimers
     private void StartInitiator(Initiate m)
     {
         if (m.Acquire && _directory.IsAcquiring(m.Connection.Name)) return;
+        if (m.Connection.Version == 1) { StartV1Initiator(m); return; }
         ulong spi = NewSpi();
         if (m.Acquire) _directory.TryStartAcquire(spi, m.Connection.Name);
         bool natT = m.Remote.Port == _context.NattPort;

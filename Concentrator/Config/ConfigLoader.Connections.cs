@@ -43,14 +43,13 @@ internal static partial class ConfigLoader
         IReadOnlyDictionary<string, PoolConfig> pools)
     {
         var d = new ConnectionConfig();
-        if (m.Int("version", 0, 255) is { } version && version != 2)
-        {
-            var why = version == 1 ? "IKEv1 not supported yet" : $"{version} is not supported; use 2 (IKEv2)";
-            throw m.Fail("version", why);
-        }
+        int ikeVersion = m.Int("version", 0, 255) ?? 2;
+        if (ikeVersion is not (1 or 2)) throw m.Fail("version", $"{ikeVersion} is not supported; use 2 (IKEv2) or 1 (IKEv1)");
+        if (ikeVersion == 1) CheckV1Connection(m);
 
         var weakAllowed = m.Bool(WeakAlgorithms.ConfigKey) ?? d.WeakAlgorithms;
         var proposals = ReadProposals(m, "proposals", weakAllowed, IkeProposals);
+        if (ikeVersion == 1) proposals = V1Proposals(m, proposals);
 
         var rekey = m.Duration("rekey_time") ?? d.RekeyTime;
         var reauth = m.Duration("reauth_time") ?? d.ReauthTime;
@@ -95,10 +94,10 @@ internal static partial class ConfigLoader
             throw m.Fail("remote_addrs", "names only IPv6 peers, but listen.addresses has no IPv6 address to reach them from (add one, or \"::\")");
         }
 
-        return new ConnectionConfig
+        var connection = new ConnectionConfig
         {
             Name = name,
-            Version = 2,
+            Version = ikeVersion,
             LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
             RemoteAddrs = remoteAddrs ?? d.RemoteAddrs,
             LocalPort = localPort,
@@ -136,6 +135,8 @@ internal static partial class ConfigLoader
             Pools = ReadPoolNames(m, pools),
             Vips = ReadVips(m),
         };
+        if (ikeVersion == 1) CheckV1Auth(m, connection);
+        return connection;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Concentrator.Ike.Admission;
 using Concentrator.Ike.Wire;
+using Concentrator.Ike.Wire.V1;
 using Concentrator.Ipsec;
 using Concentrator.Telemetry;
 using Concentrator.Transport;
@@ -33,6 +34,13 @@ public sealed class IkeIngress(ICanTell supervisor, InitGate gate, ConcentratorM
             return;
         }
 
+        // ISAKMP's version octet (RFC 2408 §3.1, the same place as IKEv2's): major version 1 is IKEv1, on the same ports.
+        if (datagram[17] >> 4 == V1Constants.MajorVersion)
+        {
+            DeliverV1(datagram, remote, local, viaNatT);
+            return;
+        }
+
         var status = IkeHeader.TryParse(datagram, out var header);
         if (status != ParseStatus.Ok)
         {
@@ -47,5 +55,24 @@ public sealed class IkeIngress(ICanTell supervisor, InitGate gate, ConcentratorM
         }
 
         supervisor.Tell(new IkeInbound(datagram.ToArray(), header, remote, local, viaNatT), ActorRefs.NoSender);
+    }
+
+    /// <summary>IKEv1: the same bounds; a first main or aggressive mode message passes the same <see cref="InitGate"/>.</summary>
+    private void DeliverV1(ReadOnlySpan<byte> datagram, IPEndPoint remote, IPEndPoint local, bool viaNatT)
+    {
+        var status = IsakmpHeader.TryParse(datagram, out var header);
+        if (status != ParseStatus.Ok)
+        {
+            metrics.CountMalformed(status);
+            return;
+        }
+
+        if (AdmissionPolicy.IsInitialV1(header) && !gate.TryEnterInitial())
+        {
+            metrics.CountDrop(IkeDropReason.InitQueueFull);
+            return;
+        }
+
+        supervisor.Tell(new V1Inbound(datagram.ToArray(), header, remote, local, viaNatT), ActorRefs.NoSender);
     }
 }

@@ -24,7 +24,13 @@ public sealed class InitGate(int limit)
     /// <summary>False when the datagram is a new IKE_SA_INIT and <c>limit</c> of them are already queued.</summary>
     public bool TryEnter(in IkeHeader header)
     {
-        if (!IsInitialInitRequest(header)) return true;
+        return !IsInitialInitRequest(header) || TryEnterInitial();
+    }
+
+    /// <summary>False when <c>limit</c> first messages of new SAs (IKE_SA_INIT, or IKEv1's first main or aggressive mode
+    /// message) are already queued; the caller knows the datagram is one.</summary>
+    public bool TryEnterInitial()
+    {
         if (Interlocked.Increment(ref _pending) <= limit) return true;
         Interlocked.Decrement(ref _pending);
         return false;

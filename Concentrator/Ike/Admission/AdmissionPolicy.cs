@@ -38,7 +38,7 @@ public readonly record struct AdmissionDecision(AdmissionVerdict Verdict, byte[]
 /// strongSwan's receiver, so that a source whose address is claimed by a spoofed flood is asked for a cookie instead
 /// of being refused. Messages of existing SAs never come here. No actor and no I/O; single-threaded (the supervisor's).
 /// </summary>
-public sealed class AdmissionPolicy
+public sealed partial class AdmissionPolicy
 {
     private readonly ConcentratorMetrics _metrics;
     private readonly ResourceLimits _limits;

@@ -132,7 +132,8 @@ public sealed class IkeInitTask : IIkeTask
         var ke = request.Get<KePayload>()!;
         var nonce = request.Get<NoncePayload>()!;
 
-        sa.Candidates = sa.Context.Resolver.FindCandidates(sa.LocalEndpoint, sa.RemoteEndpoint);
+        // IKEv1 connections (version 1) are main mode's (Tasks/V1), never an IKEv2 responder's.
+        sa.Candidates = sa.Context.Resolver.FindCandidates(sa.LocalEndpoint, sa.RemoteEndpoint).Where(c => c.Version != 1).ToList();
         if (sa.Candidates.Count == 0) return sa.RejectWith(NotifyType.NoProposalChosen, CloseReason.NoConnection);
 
         IkeSuite suite = default;
