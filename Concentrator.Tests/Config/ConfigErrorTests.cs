@@ -119,10 +119,9 @@ public class ConfigErrorTests
     }
 
     [Theory]
-    [InlineData("version: 1", "IKEv1 not supported yet")]
     [InlineData("version: 0", "use 2")]
     [InlineData("version: 3", "use 2")]
-    public void Only_ikev2(string line, string problem)
+    public void Only_ikev2_or_ikev1(string line, string problem)
     {
         var e = Fails(Conn(line));
         Assert.Equal("connections.site-a.version", e.KeyPath);

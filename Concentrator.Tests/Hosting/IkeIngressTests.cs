@@ -44,7 +44,7 @@ public sealed class IkeIngressTests
     {
         var ingress = Ingress();
         var badVersion = Packets.IkeOfLength(40);
-        badVersion[17] = 0x10;
+        badVersion[17] = 0x30; // major version 3 (1 is IKEv1, routed to its own path)
         ingress.Deliver(badVersion, Remote, Local, viaNatT: false);
         var badLength = Packets.IkeOfLength(40);
         ingress.Deliver(badLength.AsSpan(0, 36), Remote, Local, viaNatT: false);

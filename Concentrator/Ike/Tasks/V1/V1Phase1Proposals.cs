@@ -10,11 +10,11 @@ namespace Concentrator.Ike.Tasks.V1;
 /// Our IKE proposal vocabulary as IKEv1 phase 1 transforms (RFC 2409 Appendix A) and the responder's choice. One
 /// transform per (cipher, integrity → hash, group) of each configured proposal, in configuration order, as strongSwan
 /// builds them; the PRF keywords are not sent (IKEv1's PRF is the hash's HMAC). Supported: AES-CBC 128/192/256 and
-/// 3DES; SHA1 and SHA2-256/384/512 (RFC 4868 numbers); MODP 1024/1536/2048/3072/4096 and ECP 256/384.
+/// 3DES; SHA1 and SHA2-256/384/512 (RFC 4868 numbers); MODP 1024/2048/3072/4096 (1536 is in no build set) and ECP 256/384.
 /// </summary>
 public static class V1Phase1Proposals
 {
-    public static bool SupportedGroup(DhGroup g) => g is DhGroup.Modp1024 or DhGroup.Modp1536 or DhGroup.Modp2048 or DhGroup.Modp3072
+    public static bool SupportedGroup(DhGroup g) => g is DhGroup.Modp1024 or DhGroup.Modp2048 or DhGroup.Modp3072
         or DhGroup.Modp4096 or DhGroup.Ecp256 or DhGroup.Ecp384;
 
     public static Phase1Hash? HashOf(IntegAlgorithm integrity) => integrity switch
@@ -47,7 +47,7 @@ public static class V1Phase1Proposals
         }
         foreach (var g in p.Groups)
         {
-            if (!SupportedGroup(g)) return $"{ProposalKeywords.Name(g)} is not supported for IKEv1 (modp1024/1536/2048/3072/4096, ecp256/384)";
+            if (!SupportedGroup(g)) return $"{ProposalKeywords.Name(g)} is not supported for IKEv1 (modp1024/2048/3072/4096, ecp256/384)";
         }
         return null;
     }
