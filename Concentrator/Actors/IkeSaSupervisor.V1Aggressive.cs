@@ -10,7 +10,7 @@ namespace Concentrator.Actors;
 public sealed partial class IkeSaSupervisor
 {
     private static readonly long AggressiveLogIntervalMs = 10_000;
-    private long _aggressiveLoggedAt = long.MinValue;
+    private long? _aggressiveLoggedAt;
     private long _aggressiveSuppressed;
 
     /// <summary>True when the aggressive mode first message may create a responder SA.</summary>
@@ -20,7 +20,7 @@ public sealed partial class IkeSaSupervisor
         if (first.Connection is not null) return true;
         _context.Metrics.CountDrop(IkeDropReason.AggressiveModeRefused);
         long now = Environment.TickCount64;
-        if (now - _aggressiveLoggedAt >= AggressiveLogIntervalMs)
+        if (_aggressiveLoggedAt is not { } last || now - last >= AggressiveLogIntervalMs)
         {
             Log.AggressiveModeRefused(_log, inbound.Remote, first.Why, _aggressiveSuppressed);
             _aggressiveLoggedAt = now;
