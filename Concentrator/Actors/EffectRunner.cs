@@ -283,7 +283,7 @@ internal sealed class EffectRunner(IkeSaActor actor, IkeSaLineage lineage, IIkeS
         return total;
     }
 
-    private static SaCounters Sum(SaCounters a, SaCounters b) =>
+    internal static SaCounters Sum(SaCounters a, SaCounters b) =>
         new(a.PacketsIn + b.PacketsIn, a.BytesIn + b.BytesIn, a.PacketsOut + b.PacketsOut, a.BytesOut + b.BytesOut,
             Math.Max(a.LastInboundTicks, b.LastInboundTicks), Math.Max(a.LastOutboundTicks, b.LastOutboundTicks));
 

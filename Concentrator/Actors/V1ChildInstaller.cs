@@ -99,7 +99,5 @@ internal sealed class V1ChildInstaller(IkeV1Sa sa, ILogger log, Func<IUntypedAct
         if (log.IsEnabled(LogLevel.Debug)) Log.ChildSaRemoved(log, child.Install.Connection, child.Install.Child, $"{spi:x8}");
     }
 
-    private static SaCounters Sum(SaCounters a, SaCounters b) =>
-        new(a.PacketsIn + b.PacketsIn, a.BytesIn + b.BytesIn, a.PacketsOut + b.PacketsOut, a.BytesOut + b.BytesOut,
-            Math.Max(a.LastInboundTicks, b.LastInboundTicks), Math.Max(a.LastOutboundTicks, b.LastOutboundTicks));
+    private static SaCounters Sum(SaCounters a, SaCounters b) => EffectRunner.Sum(a, b);
 }

@@ -56,7 +56,7 @@ internal static partial class SwanctlKeys
     [
         new("connections", S, Sec),
         new("connections.<conn>", S, Sec),
-        new(Conn + "version", S, Val, "2 only (IKEv1 is not supported)"),
+        new(Conn + "version", S, Val, "2, or 1 (IKEv1 main mode with PSK and NAT-T; mobike, childless, fragmentation, reauth_time, unique, if_id_*, and for now pools, vips, dpd_*, send_cert* are load errors with it)"),
         new(Conn + "local_addrs", S, Lst),
         new(Conn + "remote_addrs", S, Lst),
         new(Conn + "local_port", S, Val, "only listen.ike_port"),

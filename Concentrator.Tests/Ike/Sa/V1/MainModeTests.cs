@@ -168,6 +168,34 @@ public sealed class MainModeTests
     }
 
     [Fact]
+    public void Several_exchanges_wait_at_once_and_each_is_retransmitted_until_its_own_answer()
+    {
+        var (i, _) = Handshake(Initiator(), Responder());
+        long now = 1_000_000;
+        i.Sa.Context.Clock = () => now;
+        var payload = new Concentrator.Ike.Wire.V1.V1DataPayload(Concentrator.Ike.Wire.V1.V1PayloadType.Hash, new byte[32]);
+        i.Sa.Send(Concentrator.Ike.Wire.V1.V1ExchangeType.QuickMode, 0x1111, [payload], encrypt: true, request: true);
+        now += 1000;
+        i.Sa.Send(Concentrator.Ike.Wire.V1.V1ExchangeType.Informational, 0x2222, [payload], encrypt: true, request: true);
+        var sent = i.Drain();
+        Assert.Equal(2, sent.Count);
+
+        now += 3500; // past the first's 4 s, not the second's
+        i.Sa.OnRetransmitTimer();
+        Assert.Equal(sent[0].Datagram, Assert.Single(i.Drain()).Datagram);
+
+        i.Sa.CancelRequest(0x1111);
+        now += 60_000;
+        i.Sa.OnRetransmitTimer();
+        Assert.Equal(sent[1].Datagram, Assert.Single(i.Drain()).Datagram);
+        i.Sa.CancelRequest(0x2222);
+        Assert.IsType<CancelRetransmit>(i.Sa.DrainEffects().Last());
+        i.Sa.OnRetransmitTimer();
+        Assert.Empty(i.Drain());
+        Assert.Equal(V1Phase1State.Established, i.Sa.State);
+    }
+
+    [Fact]
     public void With_encap_the_peer_sees_a_nat_and_both_ends_float_to_4500_from_message_5()
     {
         var (i, r) = Handshake(Initiator(extra: "    encap: yes"), Responder());

@@ -13,9 +13,11 @@ public sealed partial class IkeV1Sa
     // The last message we answered (SHA-256 of its octets) and our answer, resent when the same octets arrive again.
     private byte[]? _lastReceivedHash;
     private SendMessage? _lastReply;
-    // Our message waiting for its answer, resent on the retransmit timer.
-    private SendMessage? _request;
-    private int _attempt;
+    // Our messages waiting for their answers, by message ID (phase 1's is 0), each with its attempt and when it is due
+    // again; the host's one retransmit timer is armed for the earliest.
+    private readonly Dictionary<uint, Pending> _requests = [];
+
+    private sealed record Pending(SendMessage Send, int Attempt, long DueMs);
 
     /// <summary>Message IDs we already used or saw (RFC 2408 §3.1: unique per exchange), bounded like the exchange states.</summary>
     private readonly HashSet<uint> _usedMessageIds = [];
@@ -109,7 +111,7 @@ public sealed partial class IkeV1Sa
     /// <summary>
     /// Sends a message of <paramref name="exchange"/> with <paramref name="messageId"/>: sealed when the keys exist and
     /// <paramref name="encrypt"/>, else in cleartext. <paramref name="request"/>: we wait for an answer and retransmit
-    /// until it comes (<see cref="CancelRequest"/>); otherwise it answers the message being handled and is resent when
+    /// until it comes (<see cref="CancelRequest(uint)"/> with its message ID); otherwise it answers the message being handled and is resent when
     /// that message arrives again.
     /// </summary>
     public void Send(V1ExchangeType exchange, uint messageId, IReadOnlyList<V1Payload> payloads, bool encrypt, bool request)
@@ -126,32 +128,54 @@ public sealed partial class IkeV1Sa
             _lastReply = send;
         }
         if (!request) return;
-        _request = send;
-        _attempt = 0;
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(0)));
+        _requests[messageId] = new Pending(send, 0, Context.Clock() + (long)Context.Tunables.RetransmitDelay(0).TotalMilliseconds);
+        Rearm();
     }
 
-    /// <summary>The message we waited for arrived: no more retransmissions.</summary>
-    public void CancelRequest()
+    /// <summary>Phase 1's message (ID 0) was answered: no more retransmissions of it.</summary>
+    public void CancelRequest() => CancelRequest(0);
+
+    /// <summary>The exchange <paramref name="messageId"/> got its answer (or ended): its message is no longer retransmitted.</summary>
+    public void CancelRequest(uint messageId)
     {
-        if (_request is null) return;
-        _request = null;
-        Emit(new CancelRetransmit());
+        if (_requests.Remove(messageId)) Rearm();
     }
 
-    /// <summary>The host's retransmit timer: resend our waiting message, or give up after the tunables' tries.</summary>
+    /// <summary>
+    /// The host's retransmit timer: resends the earliest waiting message (the timer was armed for it) and any other now
+    /// due, each where the SA talks now (it may have floated to 4500 since); an exchange that used up the tunables' tries
+    /// ends the SA (as strongSwan: an unanswered retransmission means the peer is gone).
+    /// </summary>
     public void OnRetransmitTimer()
     {
-        if (_request is not { } request || State == V1Phase1State.Closed) return;
-        if (++_attempt > Context.Tunables.RetransmitTries)
+        if (_requests.Count == 0 || State == V1Phase1State.Closed) return;
+        long now = Context.Clock();
+        uint earliest = _requests.MinBy(r => r.Value.DueMs).Key;
+        foreach (var (id, pending) in _requests.ToList())
         {
-            _request = null;
-            Fail(CloseReason.Timeout);
+            if (id != earliest && pending.DueMs > now) continue;
+            int attempt = pending.Attempt + 1;
+            if (attempt > Context.Tunables.RetransmitTries)
+            {
+                _requests.Clear();
+                Fail(CloseReason.Timeout);
+                return;
+            }
+            Emit(pending.Send with { Remote = RemoteEndpoint, NatT = NatT });
+            _requests[id] = pending with { Attempt = attempt, DueMs = now + (long)Context.Tunables.RetransmitDelay(attempt).TotalMilliseconds };
+        }
+        Rearm();
+    }
+
+    private void Rearm()
+    {
+        if (_requests.Count == 0)
+        {
+            Emit(new CancelRetransmit());
             return;
         }
-        // The endpoint may have floated to 4500 since the message was first sent; resend where the SA talks now.
-        Emit(request with { Remote = RemoteEndpoint, NatT = NatT });
-        Emit(new ScheduleRetransmit(Context.Tunables.RetransmitDelay(_attempt)));
+        long delay = Math.Max(1, _requests.Values.Min(r => r.DueMs) - Context.Clock());
+        Emit(new ScheduleRetransmit(TimeSpan.FromMilliseconds(delay)));
     }
 
     /// <summary>A fresh non-zero message ID not used on this SA before (RFC 2408 §3.1).</summary>

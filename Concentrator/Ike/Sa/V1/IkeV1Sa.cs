@@ -167,7 +167,11 @@ public sealed partial class IkeV1Sa : IDisposable
         if (!established) Context.Metrics.NegotiationFailed(IsInitiator, reason);
         Context.Metrics.CountClosed(reason, established);
         Move(V1Phase1State.Closed);
-        CancelRequest();
+        if (_requests.Count > 0)
+        {
+            _requests.Clear();
+            Emit(new CancelRetransmit());
+        }
         Emit(new IkeSaClosed(reason));
     }
 

@@ -149,6 +149,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
             sa.LocalEndpoint = m.Inbound.Local;
         }
         sa.RemoteId = peerId;
+        PeerAuthenticated(sa, m);
         var payloads = OwnIdAndProof(sa);
         sa.Send(V1ExchangeType.IdentityProtection, 0, payloads, encrypt: true, request: false);
         sa.Protector!.CompletePhase1();
@@ -223,6 +224,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
         sa.CancelRequest();
         sa.CommitReceived(m);
         sa.RemoteId = peerId;
+        PeerAuthenticated(sa, m);
         sa.Protector!.CompletePhase1();
         Authenticated(sa);
     }
@@ -232,6 +234,12 @@ public sealed partial class MainMode : IV1Phase1Exchange
     /// <summary>v1ra: a further round after phase 1 authentication (XAUTH, Mode Config): the hook moves the SA to
     /// Authenticating, starts its exchange and sets <paramref name="continued"/>; the SA is established by that round.</summary>
     static partial void ContinueAfterAuthentication(IkeV1Sa sa, ref bool continued);
+
+    /// <summary>v1info: what else message 5 or 6 carried once the peer is authenticated (INITIAL-CONTACT, RFC 2407 §4.6.3.3).</summary>
+    static partial void PeerAuthenticated(IkeV1Sa sa, V1Received message);
+
+    /// <summary>v1info: payloads after our ID and proof in message 5 or 6 (INITIAL-CONTACT as initiator).</summary>
+    static partial void AddToAuthMessage(IkeV1Sa sa, List<V1Payload> payloads);
 
     private static void Authenticated(IkeV1Sa sa)
     {
@@ -296,6 +304,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
         sa.Phase1!.OwnIdBody = body;
         var payloads = new List<V1Payload> { id };
         AuthenticatorOf(sa)!.BuildProof(sa, body, payloads);
+        AddToAuthMessage(sa, payloads);
         return payloads;
     }
 

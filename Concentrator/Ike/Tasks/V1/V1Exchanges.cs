@@ -21,7 +21,7 @@ namespace Concentrator.Ike.Tasks.V1;
 /// <item>On success it calls <see cref="IkeV1Sa.CommitReceived"/> (the exchange's IV moves, the message ID is used).</item>
 /// <item>It answers with <see cref="IkeV1Sa.Send"/> (encrypt: true, the same message ID); a reply sent while handling
 /// is what the SA resends when the same request arrives again. A message we start is sent with request: true and
-/// retransmitted until <see cref="IkeV1Sa.CancelRequest"/>. It ends the exchange with
+/// retransmitted until <see cref="IkeV1Sa.CancelRequest(uint)"/> (several exchanges may wait at once). It ends the exchange with
 /// <see cref="Sa.V1.V1ExchangeStates.Remove"/> and <c>Protector.EndExchange</c>.</item>
 /// </list>
 /// Phase 1 exchanges (main mode 2, aggressive mode 4) have message ID 0 and run while <see cref="IkeV1Sa.State"/> is
