@@ -30,8 +30,10 @@ public static class FuzzTargets
     public const string IkeFrag = "ike-frag";
     public const string RadiusResponse = "radius-response";
     public const string IkeV1Message = "ikev1-message";
+    public const string IkeV1Protect = "ikev1-protect";
+    public const string IkeV1StateMachine = "ikev1-sa";
 
-    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag, RadiusResponse, IkeV1Message];
+    public static readonly IReadOnlyList<string> All = [IkeMessage, IkeChain, SkOpen, EspDecap, Config, IkeStateMachine, EspOpen, Replica, IkeFrag, RadiusResponse, IkeV1Message, IkeV1Protect, IkeV1StateMachine];
 
     /// <summary>Runs one input through a target; throws only on a crash (an undocumented exception).</summary>
     public static void Run(string target, ReadOnlySpan<byte> input)
@@ -49,6 +51,8 @@ public static class FuzzTargets
             case IkeFrag: IkeFragTarget.Run(input); break;
             case RadiusResponse: RadiusResponseTarget.Run(input); break;
             case IkeV1Message: IkeV1MessageTarget.Run(input); break;
+            case IkeV1Protect: IkeV1ProtectTarget.Run(input); break;
+            case IkeV1StateMachine: IkeV1SaTarget.Execute(input); break;
             default: throw new ArgumentException($"unknown fuzz target '{target}' (known: {string.Join(", ", All)})", nameof(target));
         }
     }

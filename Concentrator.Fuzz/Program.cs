@@ -14,7 +14,7 @@ namespace Concentrator.Fuzz;
 public static class Program
 {
     /// <summary>The targets, as <see cref="FuzzTargets.All"/> (kept apart so that naming one runs no instrumented code).</summary>
-    public static readonly string[] TargetNames = ["ike-message", "ike-chain", "sk-open", "esp-decap", "config", "ike-sa", "esp-open", "replica", "ike-frag", "radius-response", "ikev1-message"];
+    public static readonly string[] TargetNames = ["ike-message", "ike-chain", "sk-open", "esp-decap", "config", "ike-sa", "esp-open", "replica", "ike-frag", "radius-response", "ikev1-message", "ikev1-protect", "ikev1-sa"];
 
     public static int Main(string[] args)
     {

@@ -107,6 +107,8 @@ public static class SeedGenerator
         seeds[FuzzTargets.IkeFrag].AddRange(StateSeeds.IkeFrag());
         seeds[FuzzTargets.RadiusResponse].AddRange(RadiusResponseTarget.Seeds());
         seeds[FuzzTargets.IkeV1Message].AddRange(IkeV1MessageTarget.Seeds());
+        seeds[FuzzTargets.IkeV1Protect].AddRange(IkeV1ProtectTarget.Seeds());
+        seeds[FuzzTargets.IkeV1StateMachine].AddRange(IkeV1SaTarget.Seeds());
 
         var configs = seeds[FuzzTargets.Config];
         configs.Add(("responder.yaml", Encoding.UTF8.GetBytes(ResponderYaml("aes256gcm16-prfsha256-ecp256", "aes256gcm16"))));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing campaign for one target of Concentrator.Fuzz with AFL++ and SharpFuzz.
 #
-#   bash scripts/fuzz.sh TARGET [SECONDS]      targets: ike-message ike-chain sk-open esp-decap config ike-sa esp-open replica ike-frag radius-response ikev1-message
+#   bash scripts/fuzz.sh TARGET [SECONDS]      targets: ike-message ike-chain sk-open esp-decap config ike-sa esp-open replica ike-frag radius-response ikev1-message ikev1-protect ikev1-sa
 #
 # Builds Concentrator.Fuzz (Release) into artifacts/fuzz/TARGET/bin, instruments Concentrator.dll with the
 # `sharpfuzz` dotnet tool (SharpFuzz.CommandLine 2.3.0, installed into artifacts/fuzz/tools on first use),
@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 target="${1:-}"
 seconds="${2:-300}"
 case "$target" in
-  ike-message|ike-chain|sk-open|esp-decap|config|ike-sa|esp-open|replica|ike-frag|radius-response|ikev1-message) ;;
-  *) echo "usage: $0 TARGET [SECONDS]  (TARGET: ike-message ike-chain sk-open esp-decap config ike-sa esp-open replica ike-frag radius-response ikev1-message)" >&2; exit 2 ;;
+  ike-message|ike-chain|sk-open|esp-decap|config|ike-sa|esp-open|replica|ike-frag|radius-response|ikev1-message|ikev1-protect|ikev1-sa) ;;
+  *) echo "usage: $0 TARGET [SECONDS]  (TARGET: ike-message ike-chain sk-open esp-decap config ike-sa esp-open replica ike-frag radius-response ikev1-message ikev1-protect ikev1-sa)" >&2; exit 2 ;;
 esac
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -116,7 +116,7 @@ public sealed class IkeV1SaActor : ReceiveActor, IWithTimers
                 case ChildSaEstablished child: _children.Install(child.Install); break;
                 case ChildSaActivated activated: _sa.Context.DataPlane.ActivateOutbound(activated.InboundSpi); break;
                 case ChildSaRemoved removed: _children.Remove(removed); break;
-                case V1QuickModeEvent quick: V1QuickModeLogging.Write(_log, _sa, quick); break; // v1quick hook
+                case V1QuickModeEvent quick: V1QuickModeHost.Write(_log, _sa, quick); break; // v1quick hook
                 case PeerAuthFailed failed:
                     Log.V1PeerAuthFailed(_log, Cookie, _sa.RemoteEndpoint, failed.PeerId, failed.Reason, failed.Detail);
                     break;

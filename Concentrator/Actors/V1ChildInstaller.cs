@@ -40,6 +40,7 @@ internal sealed class V1ChildInstaller(IkeV1Sa sa, ILogger log, Func<IUntypedAct
             return;
         }
         var lifetime = sa.Connection is { } conn && conn.Children.TryGetValue(install.Child, out var config) ? ChildLifetime.From(config) : ChildLifetime.None;
+        lifetime = V1QuickModeHost.Apply(lifetime, sa.TakeNegotiatedChildLife(install.InboundSpi)); // v1quick hook
         var schedule = IkeLifetimes.ForChild(lifetime, TimeSpan.Zero, Random.Shared);
         var child = ctx.ActorOf(ChildSaActor.Props(install, DataPlane, lifetime, schedule: schedule), ChildSaActor.NameFor(install.InboundSpi));
         ctx.Watch(child);

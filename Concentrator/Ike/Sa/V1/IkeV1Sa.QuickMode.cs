@@ -77,6 +77,21 @@ public sealed partial class IkeV1Sa
         return replaced;
     }
 
+    // The SA lifetime each quick mode agreed (RFC 2407 §4.5 SA Life, seconds), by inbound SPI, until the host installs it.
+    private readonly Dictionary<uint, uint> _negotiatedLife = [];
+
+    /// <summary>Quick mode hands the host a Child SA whose agreed lifetime is <paramref name="terms"/>' (both ends keep it).</summary>
+    internal void EmitQuickModeInstall(QuickModeChild child)
+    {
+        if (_negotiatedLife.Count >= V1ExchangeStates.MaxExchanges) _negotiatedLife.Clear();
+        _negotiatedLife[child.InboundSpi] = child.Terms.LifeSeconds;
+        Emit(new ChildSaEstablished(child.Install));
+    }
+
+    /// <summary>The host, installing a quick mode Child SA: the lifetime both ends agreed, which caps the child's own.</summary>
+    public TimeSpan? TakeNegotiatedChildLife(uint inboundSpi) =>
+        _negotiatedLife.Remove(inboundSpi, out uint seconds) ? TimeSpan.FromSeconds(seconds) : null;
+
     /// <summary>Forgets a Child SA the host removed (its Delete or its expiry).</summary>
     internal void ForgetQuickModeChild(uint inboundSpi) => _quickChildren.Remove(inboundSpi);
 

@@ -88,7 +88,7 @@ public sealed class QuickMode : IV1ExchangeHandler
         }
         sa.Exchanges.Set(message.MessageId, task);
         // The inbound SA is in the data plane before message 2 leaves: the peer may send on it as soon as it has HASH(3) out.
-        sa.Emit(new ChildSaEstablished(child.Install));
+        sa.EmitQuickModeInstall(child);
         sa.Send(V1ExchangeType.QuickMode, message.MessageId, step.Payloads, encrypt: true, request: false);
     }
 
@@ -126,7 +126,7 @@ public sealed class QuickMode : IV1ExchangeHandler
             return;
         }
         var child = task.Result!;
-        sa.Emit(new ChildSaEstablished(child.Install));
+        sa.EmitQuickModeInstall(child);
         // HASH(3) answers message 2: a retransmitted message 2 gets it again from the SA's reply cache.
         sa.Send(V1ExchangeType.QuickMode, message.MessageId, step.Payloads, encrypt: true, request: false);
         End(sa, message.MessageId);
