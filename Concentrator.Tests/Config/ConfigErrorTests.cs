@@ -62,7 +62,7 @@ public class ConfigErrorTests
     [Theory]
     [InlineData("bogus: 1\n", "bogus", "unknown key 'bogus'")]
     [InlineData("listen: { ike_port: 500, bogus: 1 }\n", "listen.bogus", "unknown key 'bogus'")]
-    [InlineData("connections:\n  a:\n    aggressive: yes\n", "connections.a.aggressive", "unknown key 'aggressive'")]
+    [InlineData("connections:\n  a:\n    aggressive: yes\n", "connections.a.aggressive", "aggressive mode is IKEv1 only")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, cacerts: x.pem }\n", "connections.a.local.cacerts", "unknown key 'cacerts'")]
     [InlineData("connections:\n  a:\n    local: { auth: psk, certs: x.pem }\n", "connections.a.local.certs", "only with auth pubkey")]
     [InlineData("connections:\n  a:\n    remote: { auth: psk, revocation: strict }\n", "connections.a.remote.revocation", "only with auth pubkey")]

@@ -65,7 +65,6 @@ public sealed class V1ConfigTests
     [InlineData("reauth_time: 1h", "reauth_time")]
     [InlineData("unique: replace", "unique")]
     [InlineData("dpd_delay: 30s", "dpd_delay")]
-    [InlineData("send_certreq: no", "send_certreq")]
     public void A_key_that_does_not_apply_to_ikev1_is_an_error_naming_it(string line, string key)
     {
         var e = Fails(Conn(extra: "    " + line));
@@ -86,5 +85,17 @@ public sealed class V1ConfigTests
     {
         var e = Fails(Conn().Replace("version: 1", "version: 3"));
         Assert.Equal("connections.legacy.version", e.KeyPath);
+    }
+
+    /// <summary>v1auth: send_cert/send_certreq and aggressive load for version 1; one method for both ends.</summary>
+    [Fact]
+    public void Certificate_keys_and_aggressive_load_for_ikev1()
+    {
+        var c = ConcentratorConfig.Parse(Conn(extra: "    send_certreq: no\n    send_cert: always\n    aggressive: yes"), File).Connections["legacy"];
+        Assert.True(c.Aggressive);
+        Assert.False(c.SendCertReq);
+        Assert.False(ConcentratorConfig.Parse(Conn(), File).Connections["legacy"].Aggressive);
+        var e = Fails(Conn(auth: "pubkey"));
+        Assert.StartsWith("connections.legacy.local.", e.KeyPath);
     }
 }

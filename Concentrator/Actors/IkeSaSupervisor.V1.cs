@@ -39,6 +39,7 @@ public sealed partial class IkeSaSupervisor
             held.Forward(inbound); // retransmitted first message: the SA answers from its cache
             return;
         }
+        if (header.Exchange == V1ExchangeType.Aggressive && !AdmitAggressive(inbound)) return; // v1auth: aggressive: yes only
         long now = Environment.TickCount64;
         var decision = _admission.DecideV1(inbound.Datagram, inbound.Remote, _directory.HalfOpenCount, now);
         if (decision.Verdict != AdmissionVerdict.Admit) return;

@@ -61,6 +61,7 @@ public static class RunCommand
         Log.ConfigLoaded(log, config.Connections.Count, config.Source);
         SecretFileCheck.WarnIfExposed(path, config, log);
         WeakAlgorithmCheck.WarnEach(config, log);
+        AggressiveModeCheck.WarnEach(config, log);
         EspCrypto.ConfigureIpsecMb(config.Charon.IpsecMbLoad);
         using var tracing = TracingExporter.StartFromEnvironment(log);
 

@@ -12,7 +12,7 @@ internal static partial class ConfigLoader
         "version", "local_addrs", "remote_addrs", "local_port", "remote_port", "proposals", "encap", "mobike",
         "rekey_time", "reauth_time", "over_time", "rand_time", "dpd_delay", "dpd_timeout", "keyingtries",
         "unique", "send_certreq", "send_cert", "local", "remote", "children", "fragmentation", WeakAlgorithms.ConfigKey, "pools", "vips",
-        "childless", "if_id_in", "if_id_out", "pull",
+        "childless", "if_id_in", "if_id_out", "pull", "aggressive",
     ];
     private static readonly string[] ChildKeys =
     [
@@ -99,6 +99,7 @@ internal static partial class ConfigLoader
         {
             Name = name,
             Version = ikeVersion,
+            Aggressive = ReadAggressive(m, ikeVersion), // v1auth
             LocalAddrs = Addrs(m, "local_addrs") ?? d.LocalAddrs,
             RemoteAddrs = remoteAddrs ?? d.RemoteAddrs,
             LocalPort = localPort,

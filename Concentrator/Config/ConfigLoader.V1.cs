@@ -23,8 +23,6 @@ internal static partial class ConfigLoader
         ("if_id_in", "XFRM interface IDs are not implemented for IKEv1"),
         ("if_id_out", "XFRM interface IDs are not implemented for IKEv1"),
         ("vips", "our Mode Config client (virtual IPs requested from the peer) is not implemented for IKEv1"),
-        ("send_cert", "certificate authentication is not implemented for IKEv1 yet"),
-        ("send_certreq", "certificate authentication is not implemented for IKEv1 yet"),
     ];
 
     private static void CheckV1Connection(YamlSection m)
@@ -63,14 +61,15 @@ internal static partial class ConfigLoader
         return result;
     }
 
-    /// <summary>Authentication rounds IKEv1 phase 1 runs here: PSK both ways (certificates and XAUTH are added by their helpers).</summary>
+    /// <summary>Authentication rounds IKEv1 phase 1 runs here: PSK or pubkey both ways (XAUTH is added by its helper).</summary>
     private static void CheckV1Auth(YamlSection m, ConnectionConfig c)
     {
         foreach (var (key, auth) in new[] { ("local", c.Local), ("remote", c.Remote) })
         {
             if (auth.IsEap) throw m.Section(key, key == "local" ? LocalAuthKeys : RemoteAuthKeys).Fail("auth", "EAP is IKEv2 only (IKEv1 has XAUTH)");
-            if (auth.Auth != AuthConfig.Psk) throw m.Section(key, key == "local" ? LocalAuthKeys : RemoteAuthKeys).Fail("auth",
-                $"'{auth.Auth}' is not supported with version 1 yet (use psk)");
+            if (auth.Auth != AuthConfig.Psk && auth.Auth != AuthConfig.PubKey) throw m.Section(key, key == "local" ? LocalAuthKeys : RemoteAuthKeys).Fail("auth",
+                $"'{auth.Auth}' is not supported with version 1 yet (use psk or pubkey)");
         }
+        CheckV1PubKey(m, c); // v1auth
     }
 }

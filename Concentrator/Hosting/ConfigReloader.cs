@@ -147,6 +147,7 @@ public sealed class ConfigReloader(Gateway gateway, ILogger log)
 
         SecretFileCheck.WarnIfExposed(path, next, log);
         WeakAlgorithmCheck.WarnEach(next, log);
+        AggressiveModeCheck.WarnEach(next, log);
         var pools = gateway.SwapConfig(next);
         foreach (var pool in pools.Removed) gateway.Metrics.RemovePool(pool);
         if (gateway.Options.DataPlane is LinuxDataPlane linux)

@@ -33,6 +33,8 @@ public enum IkeDropReason
     FragmentStale,
     /// <summary>An IKE fragment whose Total Fragments exceeds the bound (255, strongSwan's MAX_FRAGMENTS).</summary>
     TooManyFragments,
+    /// <summary>An IKEv1 aggressive mode first message no connection with aggressive: yes accepts (refused before any state).</summary>
+    AggressiveModeRefused,
     Count,
 }
 

@@ -103,7 +103,7 @@ public sealed class SwanctlConverterTests : IDisposable
         var included = Write("conf.d/more.conf", """
             connections {
               peer {
-                aggressive = yes
+                pull = yes
               }
             }
             """);
@@ -132,7 +132,7 @@ public sealed class SwanctlConverterTests : IDisposable
         var problems = Problems(path);
         Assert.Equal(
         [
-            $"{included}:3: 'connections.peer.aggressive' (connections.<conn>.aggressive) is not supported yet: IKEv1 only: IKEv1 is planned, Concentrator speaks IKEv2 today",
+            $"{included}:3: 'connections.peer.pull' (connections.<conn>.pull) is not supported yet: IKEv1 only: IKEv1 is planned, Concentrator speaks IKEv2 today (Mode Config push)",
             $"{path}:6: 'connections.peer.local-2': a second local authentication round is not supported yet (multiple authentication rounds, RFC 4739)",
             $"{path}:10: 'connections.peer.children.net.ipcomp' (connections.<conn>.children.<child>.ipcomp) is not supported yet: IP compression (RFC 3173)",
             $"{path}:11: unknown key 'connections.peer.children.net.bogus'",

@@ -63,7 +63,7 @@ internal static partial class SwanctlKeys
         new(Conn + "remote_port", S, Val),
         new(Conn + "proposals", S, Lst),
         new(Conn + "vips", S, Lst),
-        new(Conn + "aggressive", Y, Val, Ikev1),
+        new(Conn + "aggressive", S, Val, "`version: 1` only (a load error on IKEv2): aggressive mode both roles, refused unless yes; warned at start"),
         new(Conn + "pull", Y, Val, Ikev1 + " (Mode Config push)"),
         new(Conn + "dscp", Y, Val, "DSCP of IKE packets"),
         new(Conn + "encap", S, Val),

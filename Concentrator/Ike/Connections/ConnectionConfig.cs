@@ -11,6 +11,10 @@ public sealed partial class ConnectionConfig
 {
     public string Name { get; init; } = "";
     public int Version { get; init; } = 2;
+
+    /// <summary>IKEv1 (swanctl's aggressive): phase 1 in aggressive mode instead of main mode, both as initiator and as
+    /// responder (strongSwan's select_config). It sends the PSK hash where an eavesdropper can attack it offline.</summary>
+    public bool Aggressive { get; init; }
     public IReadOnlyList<string> LocalAddrs { get; init; } = ["%any"];
     public IReadOnlyList<string> RemoteAddrs { get; init; } = ["%any"];
     /// <summary>Only listen.ike_port is accepted (the loader refuses another): a connection has no socket of its own.</summary>

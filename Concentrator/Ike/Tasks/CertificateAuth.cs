@@ -85,29 +85,40 @@ internal static class CertificateAuth
     /// </summary>
     /// <remarks>With <paramref name="mayDefer"/>, no OCSP request is made here: the verdict is pending with the requests.</remarks>
     public static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IkeMessage message, Identity peer, AuthPayload auth, byte[] octets,
-        ConcentratorMetrics? metrics = null, bool mayDefer = false)
+        ConcentratorMetrics? metrics = null, bool mayDefer = false) =>
+        Verify(candidates,
+            message.GetAll<CertPayload>().Where(c => c.Type == PayloadType.Certificate && c.Encoding == CertEncoding.X509Signature).Select(c => c.Data),
+            peer, auth.Method.ToString(), endEntity => SignatureAuth.Verify(auth.Method, auth.Data, endEntity, octets, out _), metrics, mayDefer);
+
+    /// <summary>
+    /// <see cref="Verify(IReadOnlyList{ConnectionConfig}, IkeMessage, Identity, AuthPayload, byte[], ConcentratorMetrics?, bool)"/>
+    /// for any IKE version: <paramref name="x509Certificates"/> are the DER certificates the peer sent (end entity first),
+    /// <paramref name="checkSignature"/> checks the peer's signature with a certificate's key, <paramref name="method"/>
+    /// names it for the log.
+    /// </summary>
+    internal static Verdict Verify(IReadOnlyList<ConnectionConfig> candidates, IEnumerable<byte[]> x509Certificates, Identity peer, string method,
+        Func<X509Certificate2, SignatureCheck> checkSignature, ConcentratorMetrics? metrics, bool mayDefer)
     {
         var received = new List<X509Certificate2>();
         try
         {
             int count = 0;
-            foreach (var cert in message.GetAll<CertPayload>())
+            foreach (var der in x509Certificates)
             {
-                if (cert.Type != PayloadType.Certificate || cert.Encoding != CertEncoding.X509Signature) continue;
                 if (++count > PeerTrust.MaxPeerCertificates)
                 {
                     return new(null, AuthFailure.MalformedCertificate, $"more than {PeerTrust.MaxPeerCertificates} certificates", null);
                 }
                 try
                 {
-                    received.Add(X509CertificateLoader.LoadCertificate(cert.Data));
+                    received.Add(X509CertificateLoader.LoadCertificate(der));
                 }
                 catch (CryptographicException)
                 {
                     return new(null, AuthFailure.MalformedCertificate, $"CERT payload {count} is not an X.509 certificate", null);
                 }
             }
-            return VerifyWith(candidates, received, peer, auth, octets, metrics, mayDefer);
+            return VerifyWith(candidates, received, peer, method, checkSignature, metrics, mayDefer);
         }
         finally
         {
@@ -116,7 +127,7 @@ internal static class CertificateAuth
     }
 
     private static Verdict VerifyWith(IReadOnlyList<ConnectionConfig> candidates, List<X509Certificate2> received, Identity peer,
-        AuthPayload auth, byte[] octets, ConcentratorMetrics? metrics, bool mayDefer)
+        string method, Func<X509Certificate2, SignatureCheck> checkSignature, ConcentratorMetrics? metrics, bool mayDefer)
     {
         Verdict? first = null;
         var checkedSignatures = new Dictionary<X509Certificate2, SignatureCheck>(ReferenceEqualityComparer.Instance);
@@ -138,15 +149,15 @@ internal static class CertificateAuth
             {
                 if (!checkedSignatures.TryGetValue(endEntity, out var signature))
                 {
-                    signature = SignatureAuth.Verify(auth.Method, auth.Data, endEntity, octets, out _);
+                    signature = checkSignature(endEntity);
                     checkedSignatures[endEntity] = signature;
                 }
                 string subject = CertificateIdentity.Describe(endEntity);
                 if (signature != SignatureCheck.Valid)
                 {
                     verdict = signature == SignatureCheck.Invalid
-                        ? new(null, AuthFailure.BadSignature, $"{auth.Method} signature does not verify with {subject}", subject)
-                        : new(null, AuthFailure.UnsupportedMethod, $"{auth.Method} with this algorithm or key is not accepted ({subject})", subject);
+                        ? new(null, AuthFailure.BadSignature, $"{method} signature does not verify with {subject}", subject)
+                        : new(null, AuthFailure.UnsupportedMethod, $"{method} with this algorithm or key is not accepted ({subject})", subject);
                 }
                 else
                 {

@@ -91,7 +91,8 @@ public sealed partial class MainMode : IV1Phase1Exchange
         }
         sa.Context.Metrics.NegotiationStarted(false, Telemetry.IkeVersion.V1);
         V1VendorIds.Process(sa, m.Payloads);
-        var candidates = sa.Context.Resolver.FindCandidates(m.Inbound.Local, m.Inbound.Remote).Where(c => c.Version == 1).ToList();
+        // v1auth: a connection with aggressive: yes runs aggressive mode only (strongSwan's select_config).
+        var candidates = sa.Context.Resolver.FindCandidates(m.Inbound.Local, m.Inbound.Remote).Where(c => c.Version == 1 && !c.Aggressive).ToList();
         foreach (var conn in candidates)
         {
             if (V1Phase1Proposals.Select(offer, conn) is not { } chosen) continue;
@@ -128,6 +129,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
         if (!DeriveKeys(sa, p1.Gxi)) return;
         sa.CommitReceived(m);
         V1NatDetection.Process(sa, m.Payloads, m.Inbound.Local, m.Inbound.Remote);
+        AuthenticatorOf(sa)!.ProcessKeyExchange(sa, m.Payloads); // v1auth: the initiator's CR
         var payloads = new List<V1Payload> { new V1DataPayload(V1PayloadType.KeyExchange, p1.Gxr), new V1DataPayload(V1PayloadType.Nonce, p1.Nr) };
         V1NatDetection.Add(sa, payloads);
         AuthenticatorOf(sa)!.AddToKeyExchange(sa, payloads);
@@ -206,6 +208,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
         sa.CancelRequest();
         sa.CommitReceived(m);
         V1NatDetection.Process(sa, m.Payloads, m.Inbound.Local, m.Inbound.Remote);
+        AuthenticatorOf(sa)!.ProcessKeyExchange(sa, m.Payloads); // v1auth: the responder's CR
         // RFC 3947 §4: with a NAT on the path the initiator moves to port 4500 from message 5 on.
         if (sa.NatDetected && sa.NatTVersion != NatTVersion.None && !sa.NatT)
         {
@@ -322,7 +325,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
         }
         if (!AuthenticatorOf(sa)!.VerifyProof(sa, V1Identities.Body(id), m.Payloads, out var failure))
         {
-            AuthFailed(sa, failure, identity.Text, "HASH does not verify (a different pre-shared key?)");
+            AuthFailed(sa, failure, identity.Text, sa.AuthDetail ?? "HASH does not verify (a different pre-shared key?)");
             return false;
         }
         peerId = identity;

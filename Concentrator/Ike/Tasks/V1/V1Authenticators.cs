@@ -24,6 +24,9 @@ public interface IV1Authenticator
     /// <summary>Payloads after KE and nonce in messages 3 and 4 (a CR). None by default.</summary>
     void AddToKeyExchange(IkeV1Sa sa, List<V1Payload> payloads) { }
 
+    /// <summary>v1auth: the peer's KE message (main mode 3/4, aggressive mode 1/2), for its CR. Nothing by default.</summary>
+    void ProcessKeyExchange(IkeV1Sa sa, IReadOnlyList<V1Payload> payloads) { }
+
     /// <summary>Our proof after our ID (HASH_I or HASH_R; [CERT] SIG) over <paramref name="ownIdBody"/>.</summary>
     void BuildProof(IkeV1Sa sa, ReadOnlySpan<byte> ownIdBody, List<V1Payload> payloads);
 
