@@ -96,7 +96,7 @@ public sealed partial class MainMode
                 sa.Fail(CloseReason.NoConnection);
                 return;
             }
-            sa.Context.Metrics.NegotiationStarted(false);
+            sa.Context.Metrics.NegotiationStarted(false, Telemetry.IkeVersion.V1);
             V1VendorIds.Process(sa, m.Payloads);
             sa.Connection = conn;
             sa.Suite = chosen.Suite;
