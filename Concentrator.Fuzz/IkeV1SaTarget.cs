@@ -210,7 +210,7 @@ public static class IkeV1SaTarget
         int sent = Drain(run, responder, fromResponder: true);
         if (responder.State == before && sent == 0 && Refusals() == refusals && before != V1Phase1State.Closed)
         {
-            throw new InvalidOperationException($"the responder in {before} took a datagram without moving, answering or counting it");
+            throw new InvalidOperationException($"the responder in {before} took a datagram (exchange {inbound.Header.Exchange}, flags {inbound.Header.Flags}, message ID {inbound.Header.MessageId:x8}, {inbound.Datagram.Length} octets) without moving, answering or counting it");
         }
         if (responder.Exchanges.Count > V1ExchangeStates.MaxExchanges)
         {
@@ -238,6 +238,7 @@ public static class IkeV1SaTarget
         foreach (var effect in sa.DrainEffects())
         {
             if (effect is ChildSaActivated) sent++; // v1quick: HASH(3) is answered by nothing; it switches the Child SA's outbound on
+            if (effect is ChildSaRemoved) sent++; // v1info: a Delete of a Child SA is answered by nothing; it removes the Child SA
             if (effect is not SendMessage send) continue;
             sent++;
             byte[]? ivBefore = null;

@@ -64,7 +64,7 @@ public sealed class V1ConfigTests
     [InlineData("fragmentation: yes", "fragmentation")]
     [InlineData("reauth_time: 1h", "reauth_time")]
     [InlineData("unique: replace", "unique")]
-    [InlineData("dpd_delay: 30s", "dpd_delay")]
+    [InlineData("vips: 0.0.0.0", "vips")]
     public void A_key_that_does_not_apply_to_ikev1_is_an_error_naming_it(string line, string key)
     {
         var e = Fails(Conn(extra: "    " + line));

@@ -132,12 +132,12 @@ public sealed class SwanctlConverterTests : IDisposable
         var problems = Problems(path);
         Assert.Equal(
         [
-            $"{included}:3: 'connections.peer.pull' (connections.<conn>.pull) is not supported yet: IKEv1 only: IKEv1 is planned, Concentrator speaks IKEv2 today (Mode Config push)",
+            $"{included}:3: 'connections.peer.pull' (connections.<conn>.pull) is not supported yet: IKEv1 Mode Config push; the YAML takes it with `version: 1`, the converter does not carry it yet",
             $"{path}:6: 'connections.peer.local-2': a second local authentication round is not supported yet (multiple authentication rounds, RFC 4739)",
             $"{path}:10: 'connections.peer.children.net.ipcomp' (connections.<conn>.children.<child>.ipcomp) is not supported yet: IP compression (RFC 3173)",
             $"{path}:11: unknown key 'connections.peer.children.net.bogus'",
             $"{path}:12: unknown key 'connections.peer.children.net.local'",
-            $"{path}:18: 'secrets.xauth-1' (secrets.xauth<suffix>) is not supported yet: IKEv1 only: IKEv1 is planned, Concentrator speaks IKEv2 today",
+            $"{path}:18: 'secrets.xauth-1' (secrets.xauth<suffix>) is not supported yet: IKEv1 XAUTH passwords; the YAML takes them, the converter does not carry them yet",
         ], problems);
     }
 

@@ -49,14 +49,13 @@ internal static partial class SwanctlKeys
     private const string Child = "connections.<conn>.children.<child>.";
     private const string Local = "connections.<conn>.local<suffix>.";
     private const string Remote = "connections.<conn>.remote<suffix>.";
-    private const string Ikev1 = "IKEv1 only: IKEv1 is planned, Concentrator speaks IKEv2 today";
     private const string Token = "smartcards (PKCS#11) are not supported yet; give the file";
 
     public static readonly IReadOnlyList<SwanctlKey> Swanctl =
     [
         new("connections", S, Sec),
         new("connections.<conn>", S, Sec),
-        new(Conn + "version", S, Val, "2, or 1 (IKEv1 main mode with PSK and NAT-T; mobike, childless, fragmentation, reauth_time, unique, if_id_*, and for now pools, vips, dpd_*, send_cert* are load errors with it)"),
+        new(Conn + "version", S, Val, "2, or 1 (IKEv1: main mode, aggressive mode with `aggressive`, PSK or certificates, quick mode with PFS, NAT-T, DPD, XAUTH and Mode Config as the server; mobike, childless, fragmentation, reauth_time, unique, if_id_*, vips are load errors with it)"),
         new(Conn + "local_addrs", S, Lst),
         new(Conn + "remote_addrs", S, Lst),
         new(Conn + "local_port", S, Val, "only listen.ike_port"),
@@ -64,12 +63,12 @@ internal static partial class SwanctlKeys
         new(Conn + "proposals", S, Lst),
         new(Conn + "vips", S, Lst),
         new(Conn + "aggressive", S, Val, "`version: 1` only (a load error on IKEv2): aggressive mode both roles, refused unless yes; warned at start"),
-        new(Conn + "pull", Y, Val, Ikev1 + " (Mode Config push)"),
+        new(Conn + "pull", Y, Val, "IKEv1 Mode Config push; the YAML takes it with `version: 1`, the converter does not carry it yet"),
         new(Conn + "dscp", Y, Val, "DSCP of IKE packets"),
         new(Conn + "encap", S, Val),
         new(Conn + "mobike", S, Val),
         new(Conn + "dpd_delay", S, Val),
-        new(Conn + "dpd_timeout", S, Val, "applies to IKEv2 too (a cap on the probe's retransmissions)"),
+        new(Conn + "dpd_timeout", S, Val, "IKEv1: silence after which the peer is dead; applies to IKEv2 too (a cap on the probe's retransmissions)"),
         new(Conn + "fragmentation", S, Val),
         new(Conn + "childless", S, Val, "RFC 6023: allow, prefer, force, never"),
         new(Conn + "send_certreq", S, Val),
@@ -103,7 +102,7 @@ internal static partial class SwanctlKeys
         new(Local + "id", S, Val),
         new(Local + "eap_id", S, Val),
         new(Local + "aaa_id", Y, Val, "AAA identity of eap-radius"),
-        new(Local + "xauth_id", Y, Val, Ikev1),
+        new(Local + "xauth_id", Y, Val, "IKEv1 XAUTH client: not implemented (the gateway is an XAUTH server)"),
 
         new("connections.<conn>.remote<suffix>", S, Sec, "one remote round (remote, or one remote-1 or the like)"),
         new(Remote + "round", Y, Val, "multiple authentication rounds (RFC 4739)"),
