@@ -113,4 +113,38 @@ public class QuickModePairTests
         Assert.Empty(r.Sa.DrainEffects().OfType<SendMessage>());
         Assert.Equal(before, r.Sent.Count);
     }
+
+    [Fact]
+    public void A_lost_hash3_is_recovered_by_the_responders_retransmitted_message_2_and_the_initiators_repeated_hash3()
+    {
+        int initiatorQuick = 0;
+        var (i, r) = Up((iSide, rSide) => (from, send) =>
+        {
+            // The initiator's second quick mode message is HASH(3): lost once on the wire.
+            if (from == iSide && IsQuickMode(send) && ++initiatorQuick == 2) return null;
+            return Host(iSide, rSide, send);
+        });
+        Assert.Empty(r.Seen.OfType<ChildSaActivated>());
+        var message2 = Assert.Single(r.Sent.Where(IsQuickMode));
+
+        r.Sa.OnRetransmitTimer();
+        Pump(i, r, (_, s) => Host(i, r, s));
+        Install(i);
+        Install(r);
+
+        var resent = r.Sent.Where(IsQuickMode).ToList();
+        Assert.Equal(2, resent.Count);
+        Assert.Equal(message2.Datagram, resent[1].Datagram);
+        // msg 1, the lost HASH(3), and HASH(3) again answering the repeated message 2.
+        var fromI = i.Sent.Where(IsQuickMode).ToList();
+        Assert.Equal(3, fromI.Count);
+        Assert.Equal(fromI[1].Datagram, fromI[2].Datagram);
+        var mine = Assert.Single(i.Seen.OfType<ChildSaEstablished>()).Install;
+        var theirs = Assert.Single(r.Seen.OfType<ChildSaEstablished>()).Install;
+        Assert.Equal(mine.InboundSpi, Assert.Single(i.Seen.OfType<ChildSaActivated>()).InboundSpi);
+        Assert.Equal(theirs.InboundSpi, Assert.Single(r.Seen.OfType<ChildSaActivated>()).InboundSpi);
+        // HASH(3) ended the responder's retransmissions: its timer sends nothing more.
+        r.Sa.OnRetransmitTimer();
+        Assert.Empty(r.Drain());
+    }
 }

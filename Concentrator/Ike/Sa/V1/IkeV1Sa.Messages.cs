@@ -112,9 +112,11 @@ public sealed partial class IkeV1Sa
     /// Sends a message of <paramref name="exchange"/> with <paramref name="messageId"/>: sealed when the keys exist and
     /// <paramref name="encrypt"/>, else in cleartext. <paramref name="request"/>: we wait for an answer and retransmit
     /// until it comes (<see cref="CancelRequest(uint)"/> with its message ID); otherwise it answers the message being handled and is resent when
-    /// that message arrives again.
+    /// that message arrives again. <paramref name="answers"/> with <paramref name="request"/>: both (quick mode's message 2
+    /// answers message 1 and waits for HASH(3)).
     /// </summary>
-    public void Send(V1ExchangeType exchange, uint messageId, IReadOnlyList<V1Payload> payloads, bool encrypt, bool request)
+    public void Send(V1ExchangeType exchange, uint messageId, IReadOnlyList<V1Payload> payloads, bool encrypt, bool request,
+        bool answers = false)
     {
         var header = new IsakmpHeader(CookieI, CookieR, V1PayloadType.None, V1Constants.MajorVersion, V1Constants.MinorVersion, exchange,
             V1Flags.None, messageId, 0);
@@ -123,7 +125,7 @@ public sealed partial class IkeV1Sa
         Emit(send);
         if (messageId != 0) _usedMessageIds.Add(messageId);
         // Only an answer is cached: a request we start while handling (XAUTH after main mode 5) must not replace it.
-        if (_lastReceivedHashPending is not null && !request)
+        if (_lastReceivedHashPending is not null && (!request || answers))
         {
             _lastReceivedHash = _lastReceivedHashPending;
             _lastReply = send;

@@ -10,8 +10,9 @@ namespace Concentrator.Ike.Tasks.V1;
 /// The quick mode handler (exchange 32) on an established phase 1 SA: one <see cref="QuickModeTask"/> per message ID in
 /// <see cref="IkeV1Sa.Exchanges"/>. Responder: message 1 creates the task only once its HASH(1) verified (a message that
 /// does not authenticate keeps no state); the new SA's inbound direction is installed before message 2 leaves (effects
-/// run in order), its outbound activated on HASH(3). Initiator: <see cref="Start"/> sends message 1; message 2 installs
-/// both directions and HASH(3) goes out. A rekey (ours, or the peer's second quick mode with the same child and
+/// run in order), message 2 retransmitted until HASH(3), which activates its outbound. Initiator: <see cref="Start"/>
+/// sends message 1; message 2 installs both directions and HASH(3) goes out (again from the reply cache when message 2
+/// is retransmitted). A rekey (ours, or the peer's second quick mode with the same child and
 /// selectors) leaves the old SA to its Delete: ours is sent here after the new SA carries traffic, the old inbound
 /// kept for the rekey grace.
 /// </summary>
@@ -90,7 +91,9 @@ public sealed class QuickMode : IV1ExchangeHandler
         sa.Exchanges.Set(message.MessageId, task);
         // The inbound SA is in the data plane before message 2 leaves: the peer may send on it as soon as it has HASH(3) out.
         sa.EmitQuickModeInstall(child);
-        sa.Send(V1ExchangeType.QuickMode, message.MessageId, step.Payloads, encrypt: true, request: false);
+        // Message 2 is retransmitted until HASH(3) arrives (a lost HASH(3) would leave the SA inbound-only until it
+        // expires) and is also the cached answer to a retransmitted message 1.
+        sa.Send(V1ExchangeType.QuickMode, message.MessageId, step.Payloads, encrypt: true, request: true, answers: true);
     }
 
     private static void OnHash3(IkeV1Sa sa, QuickModeTask task, V1Received message)
@@ -101,6 +104,7 @@ public sealed class QuickMode : IV1ExchangeHandler
             return;
         }
         sa.CommitReceived(message);
+        sa.CancelRequest(message.MessageId);
         End(sa, message.MessageId);
         var child = task.Result!;
         sa.Emit(new ChildSaActivated(child.InboundSpi));
