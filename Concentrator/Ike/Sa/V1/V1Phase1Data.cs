@@ -32,16 +32,20 @@ public sealed class V1Phase1Data : IDisposable
     /// <summary>Our ID payload body as sent (IDii_b or IDir_b).</summary>
     public byte[] OwnIdBody { get; internal set; } = [];
 
-    /// <summary>HASH_I (<paramref name="initiator"/>) or HASH_R over <paramref name="idBody"/> (RFC 2409 §5).</summary>
-    public byte[] Hash(IkeV1Sa sa, bool initiator, ReadOnlySpan<byte> idBody)
+    /// <summary>
+    /// HASH_I (<paramref name="initiator"/>) or HASH_R over <paramref name="idBody"/> (RFC 2409 §5), keyed with SKEYID
+    /// under <paramref name="prf"/>: the negotiated PRF unless the auth method fixes its own (ECDSA, RFC 4754 §4).
+    /// </summary>
+    public byte[] Hash(IkeV1Sa sa, bool initiator, ReadOnlySpan<byte> idBody, Prf? prf = null)
     {
+        prf ??= sa.Prf!;
         Span<byte> ckyI = stackalloc byte[8];
         Span<byte> ckyR = stackalloc byte[8];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(ckyI, sa.CookieI);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(ckyR, sa.CookieR);
         return initiator
-            ? V1KeyDerivation.HashI(sa.Prf!, Skeyid, Gxi, Gxr, ckyI, ckyR, SaBody, idBody)
-            : V1KeyDerivation.HashR(sa.Prf!, Skeyid, Gxi, Gxr, ckyI, ckyR, SaBody, idBody);
+            ? V1KeyDerivation.HashI(prf, Skeyid, Gxi, Gxr, ckyI, ckyR, SaBody, idBody)
+            : V1KeyDerivation.HashR(prf, Skeyid, Gxi, Gxr, ckyI, ckyR, SaBody, idBody);
     }
 
     public void Dispose()

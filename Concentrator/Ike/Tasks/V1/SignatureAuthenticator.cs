@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Concentrator.Ike.Connections;
 using Concentrator.Ike.Crypto.V1;
 using Concentrator.Ike.Sa.V1;
@@ -66,18 +65,8 @@ public sealed class SignatureAuthenticator : IV1Authenticator
     }
 
     /// <summary>HASH_I (<paramref name="initiator"/>) or HASH_R with the method's PRF keyed with SKEYID (RFC 2409 §5, RFC 4754 §4).</summary>
-    private static byte[] Hash(IkeV1Sa sa, bool initiator, ReadOnlySpan<byte> idBody)
-    {
-        var p1 = sa.Phase1!;
-        var prf = V1SignatureAuth.AuthPrf(sa.Suite.AuthMethod, sa.Prf!);
-        Span<byte> ckyI = stackalloc byte[8];
-        Span<byte> ckyR = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64BigEndian(ckyI, sa.CookieI);
-        BinaryPrimitives.WriteUInt64BigEndian(ckyR, sa.CookieR);
-        return initiator
-            ? V1KeyDerivation.HashI(prf, p1.Skeyid, p1.Gxi, p1.Gxr, ckyI, ckyR, p1.SaBody, idBody)
-            : V1KeyDerivation.HashR(prf, p1.Skeyid, p1.Gxi, p1.Gxr, ckyI, ckyR, p1.SaBody, idBody);
-    }
+    private static byte[] Hash(IkeV1Sa sa, bool initiator, ReadOnlySpan<byte> idBody) =>
+        sa.Phase1!.Hash(sa, initiator, idBody, V1SignatureAuth.AuthPrf(sa.Suite.AuthMethod, sa.Prf!));
 }
 
 /// <summary>Registration of the signature methods and the method a pubkey connection proposes (its key's).</summary>
