@@ -61,14 +61,7 @@ public sealed class RawAhSocket : IDisposable
     }
 
     /// <summary>Sends packets [0, count), each a whole IPv4 packet, to Addresses[i]. Returns packets sent or -errno.</summary>
-    public int SendBatch(PacketBatch batch, int count)
-    {
-        ushort[] ports = batch.Ports;
-        int n = Math.Min(count, batch.Capacity);
-        for (int i = 0; i < n; i++)
-            ports[i] = 0;
-        return BatchIo.Send(Handle, batch, count, SendStallMs);
-    }
+    public int SendBatch(PacketBatch batch, int count) => RawEspSocket.SendRaw(Handle, batch, count, SendStallMs);
 
     public void Dispose()
     {

@@ -139,13 +139,16 @@ public sealed unsafe class RawEspSocket : IDisposable
     /// Sends packets [0, count) — each an ESP packet (SPI first) — to Addresses[i] (Addresses6[i] on an
     /// IPv6 socket); the kernel prepends the IP header with protocol (next header) 50. Returns packets sent or -errno.
     /// </summary>
-    public int SendBatch(PacketBatch batch, int count)
+    public int SendBatch(PacketBatch batch, int count) => SendRaw(Handle, batch, count, SendStallMs);
+
+    /// <summary>Sends packets [0, count) of <paramref name="batch"/> on the raw socket <paramref name="fd"/>. Returns packets sent or -errno.</summary>
+    internal static int SendRaw(int fd, PacketBatch batch, int count, int stallMs)
     {
         ushort[] ports = batch.Ports;
         int n = Math.Min(count, batch.Capacity);
         for (int i = 0; i < n; i++)
             ports[i] = 0; // raw IPv4 sockets ignore sin_port, raw IPv6 ones refuse any but 0 or their protocol
-        return BatchIo.Send(Handle, batch, count, SendStallMs);
+        return BatchIo.Send(fd, batch, count, stallMs);
     }
 
     public void Dispose()
