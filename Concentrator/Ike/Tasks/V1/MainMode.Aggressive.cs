@@ -149,9 +149,7 @@ public sealed partial class MainMode
                 sa.Context.Metrics.CountDrop(IkeDropReason.BadPayloadSequence);
                 return;
             }
-            var offered = V1Phase1Proposals.Suites(conn, V1Authenticators.ProposedMethod(conn), 0);
-            if (suite.Group != p1.KeyExchange!.Group || !offered.Any(o => o.Encryption == suite.Encryption && o.KeyBits == suite.KeyBits &&
-                    o.Hash == suite.Hash && o.Group == suite.Group && o.AuthMethod == suite.AuthMethod))
+            if (suite.Group != p1.KeyExchange!.Group || !WeOffered(conn, suite))
             {
                 sa.Fail(CloseReason.NoProposal);
                 return;

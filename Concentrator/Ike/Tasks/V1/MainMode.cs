@@ -159,6 +159,11 @@ public sealed partial class MainMode : IV1Phase1Exchange
 
     // ---- Initiator ----
 
+    /// <summary>The responder's single transform is one of those our connection offers (it may choose only among them).</summary>
+    private static bool WeOffered(ConnectionConfig conn, V1Suite suite) =>
+        V1Phase1Proposals.Suites(conn, V1Authenticators.ProposedMethod(conn), 0).Any(o => o.Encryption == suite.Encryption &&
+            o.KeyBits == suite.KeyBits && o.Hash == suite.Hash && o.Group == suite.Group && o.AuthMethod == suite.AuthMethod);
+
     private static void InitiatorSa(IkeV1Sa sa, V1Received m)
     {
         var conn = sa.Connection!;
@@ -168,9 +173,7 @@ public sealed partial class MainMode : IV1Phase1Exchange
             sa.Context.Metrics.CountDrop(IkeDropReason.BadPayloadSequence);
             return;
         }
-        var offered = V1Phase1Proposals.Suites(conn, V1Authenticators.ProposedMethod(conn), 0);
-        if (!offered.Any(o => o.Encryption == suite.Encryption && o.KeyBits == suite.KeyBits && o.Hash == suite.Hash && o.Group == suite.Group &&
-                o.AuthMethod == suite.AuthMethod))
+        if (!WeOffered(conn, suite))
         {
             // The responder chose something we did not offer.
             sa.Fail(CloseReason.NoProposal);
